@@ -1,0 +1,39 @@
+// Boot steps shared by `zenokube fn` and `zenokube start`: config, logger, metrics, database.
+import { loadConfig, type PlatformConfig } from '#shared/config/index';
+import { openDatabase, type Database } from '#shared/db/index';
+import { createLogger, type Logger } from '#shared/log/index';
+import { createMetrics, type Metrics } from '#shared/metrics/index';
+
+export interface Platform {
+  config: PlatformConfig;
+  log: Logger;
+  metrics: Metrics;
+  database: Database;
+}
+
+export async function bootPlatform(env: Record<string, string | undefined> = process.env): Promise<Platform> {
+  const config = loadConfig(env);
+  const log = createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  return { config, log, metrics, database };
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+export function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.once('SIGINT', () => handler('SIGINT'));
+}

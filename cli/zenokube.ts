@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// The zenokube CLI: operator commands. Each command's module is imported only when used.
+const commands: Record<string, { describe: string; run: () => Promise<{ main(args: string[]): Promise<number | void> }> }> = {
+  start: { describe: 'run the whole stack on one port (embedded PGlite unless DATABASE_URL)', run: () => import('./start.js') },
+  fn: { describe: 'run one function, as a Knative pod does: zenokube fn <name>', run: () => import('./fn.js') },
+  migrate: { describe: 'apply pending database migrations', run: () => import('./migrate.js') },
+  manifests: { describe: 'write knative/ from the function declarations (--check: fail when stale)', run: () => import('./manifests.js') },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.describe}`);
+  return `usage: zenokube <command> [args]\n\ncommands:\n${rows.join('\n')}\n`;
+}
+
+const [name, ...args] = process.argv.slice(2);
+const command = name ? commands[name] : undefined;
+if (!command) {
+  process.stderr.write(name && name !== 'help' && name !== '--help' ? `unknown command: ${name}\n\n${usage()}` : usage());
+  process.exitCode = name && name !== 'help' && name !== '--help' ? 2 : 0;
+} else {
+  try {
+    const code = await (await command.run()).main(args);
+    if (typeof code === 'number') process.exitCode = code;
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`zenokube ${name}: ${e.name === 'ConfigError' ? e.message : (e.stack ?? e.message)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,39 @@
+// The outbox publisher: an event row written in the caller's transaction, plus a NOTIFY that
+// Postgres delivers only if that transaction commits, waking the relay without a poll.
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { Queryable } from '#shared/db/index';
+import type { EventPublisher, OutgoingEvent } from './publisher.js';
+
+/** The channel the relay listens on; the payload is the product (schema) name. */
+export const OUTBOX_CHANNEL = 'zeno_outbox';
+
+const SCHEMA = /^[a-z][a-z0-9_]*$/;
+
+export interface PublisherOptions {
+  /** The product whose schema holds the `outbox` table. */
+  product: string;
+  /** CloudEvents `source`, e.g. `/auth/token`. */
+  source: string;
+  /** Optional payload check (the catalog's schema for the type); throws on mismatch. */
+  check?: (event: OutgoingEvent) => void;
+}
+
+/** Creates the publisher a function's code calls as `ctx.events.emit(tx, event)`. */
+export function createEventPublisher(opts: PublisherOptions): EventPublisher {
+  if (!SCHEMA.test(opts.product)) throw new TypeError(`invalid product schema name: ${opts.product}`);
+  const table = sql.identifier(opts.product);
+  return {
+    async emit(tx: Queryable, event: OutgoingEvent): Promise<string> {
+      opts.check?.(event);
+      const id = event.id ?? randomUUID();
+      await tx.execute(
+        sql`insert into ${table}.outbox (id, type, source, subject, data)
+            values (${id}, ${event.type}, ${opts.source}, ${event.subject ?? null}, ${JSON.stringify(event.data)}::jsonb)
+            on conflict (id) do nothing`,
+      );
+      await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, ${opts.product})`);
+      return id;
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// A function's one declaration: name, routes, scaling, events, schedules, env and its app factory.
+// The local runner and the manifest generator both read it; nothing is declared twice.
+import type { Hono } from 'hono';
+import type { PlatformConfig } from '#shared/config/index';
+import type { Database } from '#shared/db/index';
+import type { Logger } from '#shared/log/index';
+import type { Metrics } from '#shared/metrics/index';
+import type { EventPublisher } from '#shared/events/publisher';
+
+/** A public route prefix, as an HTTPRoute `PathPrefix` (or `Exact`) match. */
+export interface RouteDeclaration {
+  path: string;
+  match?: 'PathPrefix' | 'Exact';
+  /** When set, only these methods are routed. */
+  methods?: string[];
+}
+
+/** Knative Serving autoscaling knobs. */
+export interface ScalingDeclaration {
+  /** 0 lets the function scale to zero; the long-running exceptions use 1. */
+  minScale: number;
+  maxScale: number;
+  /** `containerConcurrency`: hard limit of in-flight requests per pod (0 = unlimited). */
+  containerConcurrency: number;
+  /** Soft target for the autoscaler (`autoscaling.knative.dev/target`). */
+  target?: number;
+  timeoutSeconds: number;
+}
+
+/** Subscription to one CloudEvent type through a Trigger (Knative Eventing semantics). */
+export interface SubscriptionDeclaration {
+  /** Exact-match filter on the `type` attribute. */
+  type: string;
+  /** Further exact-match attribute filters (e.g. `source`). */
+  filters?: Record<string, string>;
+  /** Path on the function receiving the event; defaults to `/_events`. */
+  path?: string;
+  /** `delivery.retry`: retries after the first attempt (default 5). */
+  retry?: number;
+  /** `delivery.backoffDelay` as an ISO 8601 duration (default `PT0.2S`). */
+  backoffDelay?: string;
+  /** `delivery.backoffPolicy` (default exponential). */
+  backoffPolicy?: 'exponential' | 'linear';
+  /** Send events that exhaust their retries to the dead-letter sink (default true). */
+  deadLetter?: boolean;
+}
+
+/** A schedule fires a CloudEvent at the function (PingSource in a cluster). */
+export interface ScheduleDeclaration {
+  name: string;
+  /** Standard 5-field cron expression. */
+  schedule: string;
+  /** Event type sent; the function must subscribe to it. */
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+/** An environment variable the function needs, with where it comes from in a cluster. */
+export interface EnvDeclaration {
+  required?: boolean;
+  description: string;
+  /** Taken from a Kubernetes Secret in a cluster. */
+  secret?: { name: string; key: string };
+  /** Literal default (never for secrets). */
+  value?: string;
+}
+
+/** What the platform hands a function's app factory. */
+export interface FunctionContext {
+  readonly name: string;
+  readonly config: PlatformConfig;
+  /** The declared variables, validated; absent optional ones are missing. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly database: Database;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly events: EventPublisher;
+}
+
+/** What the app module of a function exports. */
+export interface FunctionModule {
+  createApp(ctx: FunctionContext): Hono<any> | Promise<Hono<any>>;
+  /** Extra readiness checks (e.g. "unsealed"). */
+  readiness?: (ctx: FunctionContext) => Promise<{ name: string; ok: boolean; detail?: string }[]>;
+  /** Called on SIGTERM after draining, before the database closes. */
+  shutdown?: () => Promise<void>;
+}
+
+export interface FunctionDeclaration {
+  /** Knative Service name: lower-case DNS label, `<product>-<capability>`. */
+  name: string;
+  product: string;
+  description: string;
+  routes: RouteDeclaration[];
+  scaling: ScalingDeclaration;
+  subscribes?: SubscriptionDeclaration[];
+  schedules?: ScheduleDeclaration[];
+  env?: Record<string, EnvDeclaration>;
+  /** True for the long-running exceptions (ingress proxy, vault unsealer). */
+  longRunning?: boolean;
+  /** Lazy so that importing a declaration stays cheap (cold start, manifest generation). */
+  load: () => Promise<FunctionModule>;
+}
+
+const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const EVENT_TYPE = /^io\.zenokube\.[a-z0-9-]+(\.[a-z0-9-]+)+$/;
+
+/** Declares a function; checks the declaration so that a typo fails at load, not in a cluster. */
+export function defineFunction(decl: FunctionDeclaration): FunctionDeclaration {
+  const problems: string[] = [];
+  if (!NAME.test(decl.name)) problems.push(`name "${decl.name}" is not a DNS label`);
+  if (!decl.name.startsWith(`${decl.product}-`)) problems.push(`name must start with "${decl.product}-"`);
+  for (const r of decl.routes) if (!r.path.startsWith('/')) problems.push(`route "${r.path}" must start with /`);
+  const s = decl.scaling;
+  if (s.minScale < 0 || s.maxScale < Math.max(1, s.minScale)) problems.push('scaling: need 0 <= minScale <= maxScale, maxScale >= 1');
+  if (decl.longRunning && s.minScale < 1) problems.push('a long-running function needs minScale >= 1');
+  for (const sub of decl.subscribes ?? []) {
+    if (!EVENT_TYPE.test(sub.type)) problems.push(`event type "${sub.type}" is not io.zenokube.<product>.<noun>.<verb>`);
+  }
+  for (const sch of decl.schedules ?? []) {
+    if (sch.schedule.trim().split(/\s+/).length !== 5) problems.push(`schedule "${sch.name}" is not a 5-field cron`);
+    if (!(decl.subscribes ?? []).some((x) => x.type === sch.type)) problems.push(`schedule "${sch.name}" fires ${sch.type}, which the function does not subscribe to`);
+  }
+  if (problems.length) throw new TypeError(`function ${decl.name}: ${problems.join('; ')}`);
+  return Object.freeze(decl);
+}

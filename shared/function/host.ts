@@ -1,0 +1,76 @@
+// Hosts one declared function: validates its env, builds its context, wraps its app in the
+// platform contract. Used alike by `zenokube fn <name>` (one pod) and by the local runner.
+import type { Hono } from 'hono';
+import { ConfigError, type PlatformConfig } from '#shared/config/index';
+import type { Database } from '#shared/db/index';
+import { migrationsApplied } from '#shared/db/migrate';
+import type { EventPublisher } from '#shared/events/publisher';
+import { createPlatformApp, type AppEnv, type ReadinessCheck } from '#shared/http/app';
+import type { Logger } from '#shared/log/index';
+import type { Metrics } from '#shared/metrics/index';
+import type { FunctionContext, FunctionDeclaration, FunctionModule } from './define.js';
+
+export interface HostedFunction {
+  readonly declaration: FunctionDeclaration;
+  readonly context: FunctionContext;
+  /** The platform-wrapped app: /healthz, /readyz, /metrics and the function's routes. */
+  readonly app: Hono<AppEnv>;
+  readonly module: FunctionModule;
+}
+
+export interface HostDeps {
+  config: PlatformConfig;
+  database: Database;
+  log: Logger;
+  metrics: Metrics;
+  events: EventPublisher;
+  env?: Record<string, string | undefined>;
+}
+
+/** Validates the variables a declaration lists; every missing required one is reported at once. */
+export function resolveFunctionEnv(
+  decl: FunctionDeclaration,
+  env: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  const missing: string[] = [];
+  for (const [key, spec] of Object.entries(decl.env ?? {})) {
+    const value = env[key] === '' ? undefined : env[key] ?? spec.value;
+    if (value === undefined && spec.required) missing.push(`${key}: required (${spec.description})`);
+    out[key] = value;
+  }
+  if (missing.length) throw new ConfigError(missing.map((m) => `${decl.name} ${m}`));
+  return Object.freeze(out);
+}
+
+/** Loads the function's module and builds its platform app. */
+export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): Promise<HostedFunction> {
+  const log = deps.log.child({ fn: decl.name });
+  const context: FunctionContext = Object.freeze({
+    name: decl.name,
+    config: deps.config,
+    env: resolveFunctionEnv(decl, deps.env ?? process.env),
+    database: deps.database,
+    log,
+    metrics: deps.metrics,
+    events: deps.events,
+  });
+  const module = await decl.load();
+  const inner = await module.createApp(context);
+  const readiness = async (): Promise<ReadinessCheck[]> => {
+    const checks: ReadinessCheck[] = [
+      { name: 'database', ok: await deps.database.ping() },
+      { name: 'migrations', ok: await migrationsApplied(deps.database) },
+    ];
+    if (module.readiness) checks.push(...(await module.readiness(context)));
+    return checks;
+  };
+  const app = createPlatformApp(inner, {
+    name: decl.name,
+    log,
+    metrics: deps.metrics,
+    bodyLimitBytes: deps.config.bodyLimitBytes,
+    readiness,
+  });
+  return { declaration: decl, context, app, module };
+}

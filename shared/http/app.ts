@@ -1,0 +1,102 @@
+// Wraps a function's Hono app in the platform contract: request id, access log, metrics,
+// secure headers, body limit, problem+json errors, /healthz, /readyz, /metrics.
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Logger } from '#shared/log/index';
+import type { Metrics } from '#shared/metrics/index';
+import { AppError, internalError, toAppError } from './errors.js';
+import { resolveRequestId } from './request-id.js';
+
+/** Variables every platform request carries. */
+export type AppEnv = { Variables: { requestId: string; log: Logger } };
+
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface PlatformAppOptions {
+  name: string;
+  log: Logger;
+  metrics: Metrics;
+  bodyLimitBytes: number;
+  /** Returns the state of each dependency; any `ok: false` makes /readyz answer 503. */
+  readiness: () => Promise<ReadinessCheck[]>;
+}
+
+/** Renders any thrown value; unexpected ones are logged once and become a fixed 500. */
+export function handleError(err: unknown, c: Context<AppEnv>): Response {
+  const requestId = c.get('requestId');
+  const known = toAppError(err);
+  if (known) return known.getResponse(requestId);
+  (c.get('log') ?? console).error('unhandled error', { request_id: requestId, err });
+  return internalError(requestId);
+}
+
+/** Builds the outer app of a function and mounts `inner` under it. */
+export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const { log, metrics } = opts;
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const requestId = resolveRequestId(c.req.raw.headers);
+    c.set('requestId', requestId);
+    c.set('log', log.child({ request_id: requestId }));
+    c.header('x-request-id', requestId);
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.req.routePath || 'unmatched';
+    const status = String(c.res.status);
+    metrics.httpDuration.observe({ fn: opts.name, method: c.req.method, route, status }, seconds);
+    if (route === '/healthz' || route === '/metrics') return;
+    log.info('request', {
+      request_id: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      route,
+      status: c.res.status,
+      duration_ms: Math.round(seconds * 100_000) / 100,
+    });
+  });
+  app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
+  app.use(
+    bodyLimit({
+      maxSize: opts.bodyLimitBytes,
+      onError: () => {
+        throw new AppError(413, 'payload_too_large', 'Payload Too Large', {
+          detail: `The request body exceeds ${opts.bodyLimitBytes} bytes.`,
+        });
+      },
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    let checks: ReadinessCheck[];
+    try {
+      checks = await opts.readiness();
+    } catch (err) {
+      checks = [{ name: 'readiness', ok: false, detail: (err as Error).message }];
+    }
+    const ok = checks.every((ch) => ch.ok);
+    return c.json({ status: ok ? 'ready' : 'not ready', checks }, ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
+
+  app.route('/', inner);
+  app.notFound((c) => notFoundResponse(c));
+  app.onError(handleError);
+  return app;
+}
+
+function notFoundResponse(c: Context<AppEnv>): Response {
+  return new AppError(404, 'not_found', 'Not Found', {
+    detail: `No route for ${c.req.method} ${c.req.path}.`,
+  }).getResponse(c.get('requestId'));
+}
