@@ -5,7 +5,8 @@ import type { HostedFunction } from '#shared/function/host';
 
 interface Entry {
   prefix: string;
-  exact: boolean;
+  kind: 'PathPrefix' | 'Exact' | 'RegularExpression';
+  regex: RegExp | undefined;
   methods: Set<string> | undefined;
   fn: HostedFunction;
 }
@@ -24,17 +25,28 @@ function isLoopback(address: string | undefined): boolean {
   return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
+const rank = (e: Entry) => (e.kind === 'Exact' ? 0 : e.kind === 'PathPrefix' ? 1 : 2);
+
+function matches(e: Entry, path: string): boolean {
+  if (e.kind === 'Exact') return path === e.prefix;
+  if (e.kind === 'RegularExpression') return e.regex!.test(path);
+  return matchesPrefix(path, e.prefix);
+}
+
 export function createDispatcher(functions: HostedFunction[], fallback: FetchHandler): FetchHandler {
   const entries: Entry[] = functions
     .flatMap((fn) =>
       fn.declaration.routes.map((r) => ({
         prefix: r.path,
-        exact: r.match === 'Exact',
+        kind: r.match ?? 'PathPrefix',
+        regex: r.match === 'RegularExpression' ? new RegExp(`^(?:${r.path})$`) : undefined,
         methods: r.methods ? new Set(r.methods.map((m) => m.toUpperCase())) : undefined,
         fn,
       })),
     )
-    .sort((a, b) => b.prefix.length - a.prefix.length);
+    // Gateway API precedence, reduced to what declarations use: Exact, then the longest prefix,
+    // then regular expressions (their order is implementation-specific).
+    .sort((a, b) => rank(a) - rank(b) || b.prefix.length - a.prefix.length);
   const byName = new Map(functions.map((f) => [f.declaration.name, f]));
 
   return (req, env) => {
@@ -55,7 +67,7 @@ export function createDispatcher(functions: HostedFunction[], fallback: FetchHan
       return fn.app.fetch(new Request(url, init), env);
     }
     for (const e of entries) {
-      if (e.exact ? path !== e.prefix : !matchesPrefix(path, e.prefix)) continue;
+      if (!matches(e, path)) continue;
       if (e.methods && !e.methods.has(req.method)) continue;
       return e.fn.app.fetch(req, env);
     }

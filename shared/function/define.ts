@@ -7,10 +7,14 @@ import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import type { EventPublisher } from '#shared/events/publisher';
 
-/** A public route prefix, as an HTTPRoute `PathPrefix` (or `Exact`) match. */
+/**
+ * A public route, as an HTTPRoute path match: `PathPrefix` (default, segment boundaries),
+ * `Exact`, or `RegularExpression` (anchored, e.g. `/auth/[^/]+/token(/.*)?` for a
+ * per-tenant path; RE2-compatible syntax only).
+ */
 export interface RouteDeclaration {
   path: string;
-  match?: 'PathPrefix' | 'Exact';
+  match?: 'PathPrefix' | 'Exact' | 'RegularExpression';
   /** When set, only these methods are routed. */
   methods?: string[];
 }
@@ -110,7 +114,16 @@ export function defineFunction(decl: FunctionDeclaration): FunctionDeclaration {
   const problems: string[] = [];
   if (!NAME.test(decl.name)) problems.push(`name "${decl.name}" is not a DNS label`);
   if (!decl.name.startsWith(`${decl.product}-`)) problems.push(`name must start with "${decl.product}-"`);
-  for (const r of decl.routes) if (!r.path.startsWith('/')) problems.push(`route "${r.path}" must start with /`);
+  for (const r of decl.routes) {
+    if (!r.path.startsWith('/')) problems.push(`route "${r.path}" must start with /`);
+    if (r.match === 'RegularExpression') {
+      try {
+        new RegExp(`^${r.path}$`);
+      } catch {
+        problems.push(`route "${r.path}" is not a valid regular expression`);
+      }
+    }
+  }
   const s = decl.scaling;
   if (s.minScale < 0 || s.maxScale < Math.max(1, s.minScale)) problems.push('scaling: need 0 <= minScale <= maxScale, maxScale >= 1');
   if (decl.longRunning && s.minScale < 1) problems.push('a long-running function needs minScale >= 1');
