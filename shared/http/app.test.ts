@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { createLogger } from '#shared/log/index';
+import { createMetrics } from '#shared/metrics/index';
+import { createPlatformApp, type ReadinessCheck } from './app.js';
+import { AppError } from './errors.js';
+import { jsonBody } from './validate.js';
+
+function build(opts: { readiness?: () => Promise<ReadinessCheck[]> } = {}) {
+  const lines: string[] = [];
+  const log = createLogger({ sink: (l) => lines.push(l), level: 'debug' });
+  const metrics = createMetrics({ defaults: false });
+  const inner = new Hono();
+  inner.post('/things', async (c) => {
+    const body = await jsonBody(c, z.object({ name: z.string().min(1).max(20), count: z.number().int() }));
+    return c.json({ ok: true, name: body.name }, 201);
+  });
+  inner.get('/teapot', () => {
+    throw new AppError(418, 'teapot', "I'm a teapot", { detail: 'short and stout' });
+  });
+  inner.get('/crash', () => {
+    throw new Error('db password=hunter2 leaked in message');
+  });
+  const app = createPlatformApp(inner, {
+    name: 'test-fn',
+    log,
+    metrics,
+    bodyLimitBytes: 1024,
+    readiness: opts.readiness ?? (async () => [{ name: 'database', ok: true }]),
+  });
+  return { app, lines };
+}
+
+const post = (body: string, type = 'application/json', headers: Record<string, string> = {}) => ({
+  method: 'POST',
+  body,
+  headers: { 'content-type': type, ...headers },
+});
+
+describe('the function contract', () => {
+  it('answers /healthz with 200', async () => {
+    const res = await build().app.request('/healthz');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  it('answers /readyz with 503 and the failing check when a dependency is down', async () => {
+    const { app } = build({ readiness: async () => [{ name: 'database', ok: false }] });
+    const res = await app.request('/readyz');
+    assert.equal(res.status, 503);
+    assert.deepEqual((await res.json()).checks, [{ name: 'database', ok: false }]);
+  });
+
+  it('answers /readyz with 503 when the readiness probe itself throws', async () => {
+    const { app } = build({ readiness: async () => { throw new Error('no connection'); } });
+    assert.equal((await app.request('/readyz')).status, 503);
+  });
+
+  it('exposes the request-duration histogram on /metrics', async () => {
+    const { app } = build();
+    await app.request('/teapot');
+    const text = await (await app.request('/metrics')).text();
+    assert.match(text, /zeno_http_request_duration_seconds_count\{fn="test-fn",method="GET",route="\/teapot",status="418"\} 1/);
+  });
+
+  it('takes the request id from X-Request-Id and echoes it', async () => {
+    const res = await build().app.request('/healthz', { headers: { 'x-request-id': 'abc-123' } });
+    assert.equal(res.headers.get('x-request-id'), 'abc-123');
+  });
+
+  it('takes the trace id of a W3C traceparent as the request id', async () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await build().app.request('/healthz', { headers: { traceparent: tp } });
+    assert.equal(res.headers.get('x-request-id'), '4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  it('mints a request id instead of echoing a hostile one', async () => {
+    const res = await build().app.request('/healthz', { headers: { 'x-request-id': '<script>alert(1)</script>' } });
+    assert.match(res.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
+  });
+
+  it('logs one JSON line per request with the request id', async () => {
+    const { app, lines } = build();
+    await app.request('/teapot?code=secret-code', { headers: { 'x-request-id': 'rid-1' } });
+    const records = lines.map((l) => JSON.parse(l)).filter((r) => r.msg === 'request');
+    assert.equal(records.length, 1);
+    assert.equal(records[0].request_id, 'rid-1');
+    assert.equal(records[0].status, 418);
+    assert.ok(!lines.join().includes('secret-code'), 'query strings are not logged');
+  });
+
+  it('sets secure headers', async () => {
+    const res = await build().app.request('/healthz');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.ok(res.headers.get('strict-transport-security'));
+  });
+
+  it('renders AppError as RFC 9457 problem+json', async () => {
+    const res = await build().app.request('/teapot', { headers: { 'x-request-id': 'r9' } });
+    assert.equal(res.status, 418);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    const body = await res.json();
+    assert.equal(body.code, 'teapot');
+    assert.equal(body.detail, 'short and stout');
+    assert.equal(body.instance, 'urn:request:r9');
+  });
+
+  it('answers an unknown route with a 404 problem', async () => {
+    const res = await build().app.request('/nope');
+    assert.equal(res.status, 404);
+    assert.equal((await res.json()).code, 'not_found');
+  });
+
+  it('hides the cause of an unexpected failure and logs it once', async () => {
+    const { app, lines } = build();
+    const res = await app.request('/crash');
+    assert.equal(res.status, 500);
+    const text = await res.text();
+    assert.ok(!text.includes('hunter2') && !text.includes('leaked'));
+    assert.equal(JSON.parse(text).code, 'internal_error');
+    assert.equal(lines.filter((l) => JSON.parse(l).msg === 'unhandled error').length, 1);
+  });
+});
+
+describe('input validation at the edge', () => {
+  it('accepts a well-formed body', async () => {
+    const res = await build().app.request('/things', post('{"name":"a","count":1}'));
+    assert.equal(res.status, 201);
+  });
+
+  it('answers malformed JSON with 400 malformed_json', async () => {
+    const res = await build().app.request('/things', post('{"name":'));
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).code, 'malformed_json');
+  });
+
+  it('answers a wrong content type with 415', async () => {
+    const res = await build().app.request('/things', post('name=a', 'application/x-www-form-urlencoded'));
+    assert.equal(res.status, 415);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+  });
+
+  it('answers a schema mismatch with 422 listing each problem', async () => {
+    const res = await build().app.request('/things', post('{"name":"","count":"x"}'));
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.code, 'validation_failed');
+    assert.deepEqual(body.errors.map((e: { path: string }) => e.path).sort(), ['count', 'name']);
+  });
+
+  it('answers an oversized body with 413 before reading it all', async () => {
+    const res = await build().app.request('/things', post(JSON.stringify({ name: 'x'.repeat(5000), count: 1 })));
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).code, 'payload_too_large');
+  });
+
+  it('answers an oversized chunked body with 413', async () => {
+    const big = new TextEncoder().encode('{"name":"' + 'y'.repeat(4000) + '","count":1}');
+    const stream = new ReadableStream({
+      start(ctrl) {
+        for (let i = 0; i < big.length; i += 512) ctrl.enqueue(big.slice(i, i + 512));
+        ctrl.close();
+      },
+    });
+    const req = new Request('http://x/things', {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      duplex: 'half',
+    } as RequestInit);
+    const res = await build().app.fetch(req);
+    assert.equal(res.status, 413);
+  });
+});

@@ -1,0 +1,86 @@
+// The data layer on the embedded PGlite, the default of `npm start`. PGlite is heavy to open,
+// so this file opens one instance for all its tests.
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import { openDatabase, type Database } from '#shared/db/index';
+import { discoverMigrationSets, migrate, migrationsApplied, type MigrationSet } from '#shared/db/migrate';
+
+function writeSet(name: string, migrations: Record<string, string>): MigrationSet {
+  const dir = mkdtempSync(join(tmpdir(), `zk-pgl-${name}-`));
+  mkdirSync(join(dir, 'meta'));
+  const entries = Object.keys(migrations).map((tag, idx) => ({ idx, version: '7', when: idx, tag, breakpoints: true }));
+  writeFileSync(join(dir, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'postgresql', entries }));
+  for (const [tag, text] of Object.entries(migrations)) writeFileSync(join(dir, `${tag}.sql`), text);
+  return { name, dir };
+}
+
+describe('data layer on PGlite', () => {
+  let dataDir: string;
+  let db: Database;
+  const shop = writeSet('shop', {
+    '0000_init': 'CREATE SCHEMA "shop";\n--> statement-breakpoint\nCREATE TABLE "shop"."items" ("id" serial PRIMARY KEY, "name" text NOT NULL UNIQUE);',
+  });
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'zk-pglite-'));
+    db = await openDatabase({ dataDir });
+  });
+  after(async () => {
+    await db.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('opens the embedded database when no URL is given', async () => {
+    assert.equal(db.kind, 'pglite');
+    assert.equal(await db.ping(), true);
+  });
+
+  it('applies every project migration set, and a second run applies nothing', async () => {
+    const sets = [...discoverMigrationSets(), shop];
+    await migrate(db, sets);
+    assert.deepEqual(await migrate(db, sets), []);
+    assert.equal(await migrationsApplied(db, sets), true);
+  });
+
+  it('commits a transaction whole or not at all', async () => {
+    await db.db.transaction(async (tx) => {
+      await tx.execute(sql`insert into shop.items (name) values ('kept')`);
+    });
+    await assert.rejects(
+      db.db.transaction(async (tx) => {
+        await tx.execute(sql`insert into shop.items (name) values ('lost')`);
+        await tx.execute(sql`insert into shop.items (name) values ('kept')`); // unique violation
+      }),
+    );
+    const rows = await db.query<{ name: string }>(sql`select name from shop.items order by name`);
+    assert.deepEqual(rows.map((r) => r.name), ['kept']);
+  });
+
+  it('delivers NOTIFY to a listener only when the transaction commits', async () => {
+    const got: string[] = [];
+    const off = await db.listen('zk_test', (p) => got.push(p));
+    await assert.rejects(
+      db.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_notify('zk_test', 'rolled-back')`);
+        throw new Error('abort');
+      }),
+    );
+    await db.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_notify('zk_test', 'committed')`);
+    });
+    for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await off();
+    assert.deepEqual(got, ['committed']);
+  });
+
+  it('keeps its data across a restart', async () => {
+    await db.close();
+    db = await openDatabase({ dataDir });
+    const rows = await db.query<{ name: string }>(sql`select name from shop.items`);
+    assert.deepEqual(rows.map((r) => r.name), ['kept']);
+  });
+});
