@@ -1,0 +1,152 @@
+// The Broker's dispatcher: claims due deliveries with a lease, sends each to its Trigger's
+// subscriber with no transaction open, then deletes it, schedules a retry with the Trigger's
+// backoff, or moves it to the dead letters once `delivery.retry` is exhausted.
+import { sql } from 'drizzle-orm';
+import type { Database } from '#shared/db/index';
+import { retryDelayMs } from '#shared/events/backoff';
+import type { WireEvent } from '#shared/events/cloudevent';
+import { mapLimit } from '#shared/events/relay';
+import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
+import { startWorkLoop } from '#shared/events/work-loop';
+import type { Logger } from '#shared/log/index';
+import { BROKER_CHANNEL } from './ingress.js';
+import type { Trigger } from './triggers.js';
+
+export interface DispatcherOptions {
+  database: Database;
+  triggers: readonly Trigger[];
+  log: Logger;
+  batchSize?: number;
+  concurrency?: number;
+  /** How long a claimed delivery stays hidden (default 60 s); covers a crash mid-delivery. */
+  leaseMs?: number;
+  idleMs?: number;
+  lanes?: number;
+  sender?: EventSender;
+  /** Accepted events with nothing pending are kept this long for dedupe and inspection (default 1 day). */
+  retentionMs?: number;
+}
+
+export interface Dispatcher {
+  /** Delivers everything due now; resolves to the number acknowledged. */
+  flush(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface ClaimedDelivery extends Record<string, unknown> {
+  seq: string | number;
+  trigger: string;
+  subscriber: string;
+  attempts: number;
+  attributes: Record<string, string> | string;
+  data: Uint8Array | null;
+}
+
+/** Next step for a failed attempt, by Knative rules: retry while allowed, otherwise dead-letter. */
+export function nextStep(trigger: Trigger | undefined, attempts: number, result: SendResult): { retryInMs: number } | { dead: true } {
+  if (!trigger || !result.retryable || attempts > trigger.retry) return { dead: true };
+  return { retryInMs: retryDelayMs(trigger.backoffPolicy, trigger.backoffDelayMs, attempts) };
+}
+
+export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatcher> {
+  const { database } = opts;
+  const log = opts.log.child({ component: 'broker-dispatcher' });
+  const byName = new Map(opts.triggers.map((t) => [t.name, t]));
+  const batch = opts.batchSize ?? 200;
+  const leaseMs = opts.leaseMs ?? 60_000;
+  const ownSender = !opts.sender;
+  const sender = opts.sender ?? createEventSender();
+  const retentionMs = opts.retentionMs ?? 86_400_000;
+  let lastPrune = 0;
+
+  const deadLetter = async (row: ClaimedDelivery, event: WireEvent, trigger: Trigger | undefined, result: SendResult) => {
+    const keep = trigger?.deadLetter ?? true;
+    const sink = trigger?.deadLetterSink;
+    log.warn('event delivery failed for good', {
+      event_id: event.attributes.id, trigger: row.trigger, attempts: row.attempts, status: result.status, error: result.error, dead_letter: keep,
+    });
+    if (!keep) {
+      await database.query(sql`delete from eventing.deliveries where seq = ${row.seq}`);
+      return;
+    }
+    const rows = await database.query<{ seq: string | number }>(sql`
+      with d as (delete from eventing.deliveries where seq = ${row.seq} returning event_seq, trigger, subscriber, attempts)
+      insert into eventing.dead_letters (event_seq, trigger, subscriber, attempts, last_status, last_error, sink)
+      select event_seq, trigger, subscriber, attempts, ${result.status ?? null}, ${result.error ?? null}, ${sink ?? null} from d
+      returning seq`);
+    if (!sink || !rows[0]) return;
+    // Knative adds these extensions when it dead-letters an event.
+    const forwarded = await sender.send(sink, event, {
+      'ce-knativeerrordest': row.subscriber,
+      ...(result.status ? { 'ce-knativeerrorcode': String(result.status) } : {}),
+    });
+    if (forwarded.ok) await database.query(sql`update eventing.dead_letters set forwarded_at = now() where seq = ${rows[0].seq}`);
+    else log.error('dead-letter sink refused the event', { event_id: event.attributes.id, sink, error: forwarded.error });
+  };
+
+  const prune = async () => {
+    if (Date.now() - lastPrune < 600_000) return;
+    lastPrune = Date.now();
+    await database.query(sql`
+      delete from eventing.events e where e.received_at < now() - ${retentionMs} * interval '1 millisecond'
+        and not exists (select 1 from eventing.deliveries d where d.event_seq = e.seq)
+        and not exists (select 1 from eventing.dead_letters x where x.event_seq = e.seq)`);
+  };
+
+  const cycle = async () => {
+    const rows = await database.query<ClaimedDelivery>(sql`
+      with c as (
+        update eventing.deliveries set attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+        where seq in (select seq from eventing.deliveries where next_attempt_at <= now()
+                      order by next_attempt_at, seq limit ${batch} for update skip locked)
+        returning seq, event_seq, trigger, subscriber, attempts
+      )
+      select c.seq, c.trigger, c.subscriber, c.attempts, e.attributes, e.data
+      from c join eventing.events e on e.seq = c.event_seq`);
+    if (rows.length === 0) {
+      await prune();
+      return { claimed: 0, delivered: 0, more: false };
+    }
+    const events = rows.map((r): WireEvent => ({
+      attributes: typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as Record<string, string>) : r.attributes,
+      data: r.data ?? undefined,
+    }));
+    const results = await mapLimit(rows, opts.concurrency ?? 64, (row, i) => sender.send(row.subscriber, events[i]!));
+    const done: string[] = [];
+    let nextDueMs: number | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const result = results[i]!;
+      if (result.ok) {
+        done.push(String(row.seq));
+        continue;
+      }
+      const trigger = byName.get(row.trigger);
+      const step = nextStep(trigger, row.attempts, result);
+      if ('dead' in step) {
+        await deadLetter(row, events[i]!, trigger, result);
+        continue;
+      }
+      nextDueMs = Math.min(nextDueMs ?? Infinity, step.retryInMs);
+      log.info('event delivery will be retried', { event_id: events[i]!.attributes.id, trigger: row.trigger, attempts: row.attempts, error: result.error, retry_in_ms: step.retryInMs });
+      await database.query(sql`
+        update eventing.deliveries set next_attempt_at = now() + ${step.retryInMs} * interval '1 millisecond',
+          last_status = ${result.status ?? null}, last_error = ${result.error ?? null}
+        where seq = ${row.seq}`);
+    }
+    if (done.length) await database.query(sql`delete from eventing.deliveries where seq = any(${`{${done.join(',')}}`}::bigint[])`);
+    return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
+  };
+
+  const loop = startWorkLoop({ name: 'broker dispatcher', cycle, log, lanes: opts.lanes, idleMs: opts.idleMs });
+  const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
+  loop.wake();
+  return {
+    flush: () => loop.drain(),
+    async stop() {
+      await unlisten();
+      await loop.stop();
+      if (ownSender) await sender.close();
+    },
+  };
+}

@@ -1,0 +1,10 @@
+// The event catalog: every CloudEvent type a product emits, with its version and payload schema.
+// Each product lists its types in eventing/catalog/<product>.ts and is added here.
+import { eventingEvents } from './catalog/eventing.js';
+import { createCatalog } from './catalog/lookup.js';
+
+export { defineEventType, productOf, EVENT_TYPE_NAME, type EventTypeDefinition } from './catalog/define.js';
+export { createCatalog, type EventCatalog } from './catalog/lookup.js';
+
+/** The project's catalog, used by every publisher check and every receiver. */
+export const catalog = createCatalog([...eventingEvents]);

@@ -1,0 +1,30 @@
+// ZenoAuth's event types: what other functions can subscribe to. Payloads never carry secrets.
+import { z } from 'zod';
+import { defineEventType } from './define.js';
+
+const tenant = z.object({ tenant: z.string() });
+const actor = z.string().nullable();
+
+const def = <S extends z.ZodType>(noun: string, verb: string, description: string, schema: S) =>
+  defineEventType({ type: `io.zenokube.auth.${noun}.${verb}`, version: '1', description, schema });
+
+export const tenantCreated = def('tenant', 'created', 'A tenant (issuer) was created.', tenant.extend({ displayName: z.string() }));
+export const tenantDeleted = def('tenant', 'deleted', 'A tenant and everything in it were deleted.', tenant);
+export const userCreated = def('user', 'created', 'A user was created.', tenant.extend({ userId: z.string(), username: z.string(), externalId: z.string().nullable() }));
+export const userUpdated = def('user', 'updated', 'A user was changed (profile, password, active).', tenant.extend({ userId: z.string(), username: z.string(), active: z.boolean() }));
+export const userDeleted = def('user', 'deleted', 'A user was deleted.', tenant.extend({ userId: z.string(), username: z.string() }));
+export const loginSucceeded = def('login', 'succeeded', 'A user signed in and a session began.', tenant.extend({ userId: z.string(), sessionId: z.string(), clientId: z.string().nullable() }));
+export const loginFailed = def('login', 'failed', 'A sign-in attempt failed.', tenant.extend({ username: z.string(), reason: z.string() }));
+export const clientCreated = def('client', 'created', 'An OAuth client was registered.', tenant.extend({ clientId: z.string(), actor }));
+export const clientUpdated = def('client', 'updated', 'An OAuth client was changed.', tenant.extend({ clientId: z.string(), actor }));
+export const clientDeleted = def('client', 'deleted', 'An OAuth client was deleted.', tenant.extend({ clientId: z.string(), actor }));
+export const keyRotated = def('key', 'rotated', 'The signing keys of a tenant were rotated.', tenant.extend({ created: z.array(z.string()), retired: z.array(z.string()) }));
+export const refreshTokenReused = def('refresh-token', 'reused', 'A rotated refresh token was presented again; its family was revoked.', tenant.extend({ clientId: z.string(), familyId: z.string(), userId: z.string().nullable() }));
+export const codeReused = def('code', 'reused', 'An authorization code was presented twice; the tokens it issued were revoked.', tenant.extend({ clientId: z.string(), revokedFamilies: z.number() }));
+export const tokenRevoked = def('token', 'revoked', 'A token was revoked (RFC 7009).', tenant.extend({ clientId: z.string(), kind: z.enum(['access_token', 'refresh_token']) }));
+export const sessionRevoked = def('session', 'revoked', 'A browser session ended (logout or revocation).', tenant.extend({ sessionId: z.string(), userId: z.string(), reason: z.string() }));
+
+export const authEvents = [
+  tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, loginSucceeded, loginFailed,
+  clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
+] as const;

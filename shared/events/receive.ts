@@ -1,0 +1,94 @@
+// The consumer side: a Hono handler that accepts CloudEvents (binary or structured mode),
+// validates them against the catalog and runs the function's handler exactly once per event,
+// recording (source, id) in the product's inbox in the same transaction as the handler's effect.
+import type { Context } from 'hono';
+import { sql } from 'drizzle-orm';
+import type { EventCatalog } from '#eventing/catalog';
+import type { Database, Tx } from '#shared/db/index';
+import { AppError } from '#shared/http/errors';
+import type { Logger } from '#shared/log/index';
+import { jsonData, parseCloudEvent } from './cloudevent.js';
+
+/** A validated event as a handler sees it. */
+export interface ReceivedEvent<T = unknown> {
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly subject: string | undefined;
+  readonly time: string | undefined;
+  /** Every context attribute, extensions included. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The payload, parsed by the catalog schema of `type`. */
+  readonly data: T;
+}
+
+/** Runs inside the inbox transaction: its writes commit with the inbox row or not at all. */
+export type EventHandler = (event: ReceivedEvent<any>, tx: Tx) => Promise<void>;
+
+export interface ReceiverOptions {
+  database: Database;
+  /** The product whose `<product>.inbox` records processed events. */
+  product: string;
+  catalog: EventCatalog;
+  handlers: Readonly<Record<string, EventHandler>>;
+  log: Logger;
+}
+
+/** Header telling the sender (and tests) whether the event ran now or was a redelivery. */
+export const EVENT_STATUS_HEADER = 'zeno-event-status';
+
+const SCHEMA = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * Creates the POST handler. Answers: 202 once the effect is committed (or the event was already
+ * processed), 4xx for an event that can never succeed (Knative does not retry "other 4xx"),
+ * 500 when the handler failed (rolled back; the Broker retries).
+ * @see https://github.com/knative/specs/blob/main/specs/eventing/data-plane.md#event-acknowledgement-and-delivery-retry
+ */
+export function createEventReceiver(opts: ReceiverOptions): (c: Context) => Promise<Response> {
+  if (!SCHEMA.test(opts.product)) throw new TypeError(`invalid product schema name: ${opts.product}`);
+  const inbox = sql`${sql.identifier(opts.product)}.inbox`;
+  return async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const wire = parseCloudEvent(c.req.raw.headers, body);
+    const { id, source, type } = wire.attributes as { id: string; source: string; type: string };
+    const handler = opts.handlers[type];
+    if (!handler) {
+      throw new AppError(400, 'unhandled_event_type', 'Bad Request', { detail: `This function does not handle events of type ${type}.` });
+    }
+    const parsed = opts.catalog.parse(type, jsonData(wire));
+    if (!parsed.ok) {
+      throw new AppError(400, 'invalid_event_data', 'Bad Request', {
+        detail: `The data of this ${type} event does not match its catalog schema.`,
+        extras: { errors: parsed.problems },
+      });
+    }
+    const event: ReceivedEvent = {
+      id,
+      source,
+      type,
+      subject: wire.attributes.subject,
+      time: wire.attributes.time,
+      attributes: wire.attributes,
+      data: parsed.data,
+    };
+    let fresh = false;
+    try {
+      await opts.database.db.transaction(async (tx) => {
+        // A concurrent twin blocks on the primary key until this commits, then finds the row.
+        const inserted = await tx.execute(
+          sql`insert into ${inbox} (source, id, type) values (${source}, ${id}, ${type}) on conflict do nothing returning id`,
+        );
+        fresh = (Array.isArray(inserted) ? inserted.length : ((inserted as { rows?: unknown[] }).rows?.length ?? 0)) > 0;
+        if (fresh) await handler(event, tx);
+      });
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) throw err;
+      opts.log.error('event handler failed', { event_id: id, event_source: source, type, err });
+      throw new AppError(500, 'event_handler_failed', 'Internal Server Error', {
+        detail: 'The event was not processed and nothing of it was kept; deliver it again later.',
+      });
+    }
+    return c.body(null, 202, { [EVENT_STATUS_HEADER]: fresh ? 'processed' : 'duplicate' });
+  };
+}

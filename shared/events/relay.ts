@@ -1,0 +1,130 @@
+// The outbox relay: delivers a product's outbox rows to the sink ($K_SINK) as CloudEvents.
+// Claim with a lease and commit, deliver with no transaction open, then delete or reschedule:
+// a crash anywhere loses nothing (the lease expires and the row is claimed again).
+import { sql } from 'drizzle-orm';
+import type { Database } from '#shared/db/index';
+import type { Logger } from '#shared/log/index';
+import { jitteredDelayMs } from './backoff.js';
+import { jsonEvent, type WireEvent } from './cloudevent.js';
+import { OUTBOX_CHANNEL } from './outbox.js';
+import { createEventSender, type EventSender } from './sender.js';
+import { startWorkLoop } from './work-loop.js';
+
+export interface RelayOptions {
+  database: Database;
+  /** The product whose `<product>.outbox` this relay drains. */
+  product: string;
+  /** Where events go: the Broker ingress URL ($K_SINK). */
+  sink: string;
+  log: Logger;
+  /** Rows claimed per cycle (default 200). */
+  batchSize?: number;
+  /** Deliveries in flight per cycle (default 32). */
+  concurrency?: number;
+  /** How long a claim hides a row from other relays (default 30 s); a crash is retried after it. */
+  leaseMs?: number;
+  /** First retry delay (default 500 ms), doubled per attempt with jitter, capped at `maxBackoffMs`. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Fallback poll (default 5 s). */
+  idleMs?: number;
+  /** Concurrent claim-deliver-settle lanes (default 4). */
+  lanes?: number;
+  sender?: EventSender;
+}
+
+export interface OutboxRelay {
+  /** Delivers everything due now (the sweep a scaled-to-zero function's leftovers need). */
+  flush(): Promise<number>;
+  /** Stops; in-flight deliveries finish, the rest stays in the outbox. */
+  stop(): Promise<void>;
+}
+
+interface ClaimedRow extends Record<string, unknown> {
+  seq: string | number;
+  id: string;
+  type: string;
+  source: string;
+  subject: string | null;
+  data: string;
+  time: string;
+  attempts: number;
+}
+
+const SCHEMA = /^[a-z][a-z0-9_]*$/;
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function toWire(row: ClaimedRow): WireEvent {
+  const attributes: Record<string, string> = { id: row.id, source: row.source, type: row.type, time: row.time };
+  if (row.subject) attributes.subject = row.subject;
+  return { ...jsonEvent(attributes, undefined), data: new TextEncoder().encode(row.data) };
+}
+
+/** Starts the relay: LISTEN on the outbox channel, a fallback timer, and an immediate sweep. */
+export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay> {
+  if (!SCHEMA.test(opts.product)) throw new TypeError(`invalid product schema name: ${opts.product}`);
+  const { database, log } = opts;
+  const outbox = sql`${sql.identifier(opts.product)}.outbox`;
+  const batch = opts.batchSize ?? 200;
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const backoffMs = opts.backoffMs ?? 500;
+  const maxBackoffMs = opts.maxBackoffMs ?? 300_000;
+  const ownSender = !opts.sender;
+  const sender = opts.sender ?? createEventSender();
+  const rlog = log.child({ relay: opts.product });
+
+  const cycle = async () => {
+    // One autocommit statement: the claim is committed before any HTTP call starts.
+    const rows = await database.query<ClaimedRow>(sql`
+      update ${outbox} set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
+      where seq in (select seq from ${outbox} where next_attempt_at <= now() order by next_attempt_at, seq limit ${batch} for update skip locked)
+      returning seq, id, type, source, subject, data::text as data, attempts,
+        to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as time`);
+    if (rows.length === 0) return { claimed: 0, delivered: 0, more: false };
+    const results = await mapLimit(rows, opts.concurrency ?? 32, (row) => sender.send(opts.sink, toWire(row)));
+    const done: string[] = [];
+    let nextDueMs: number | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const r = results[i]!;
+      if (r.ok) {
+        done.push(String(row.seq));
+        continue;
+      }
+      // The sink refusing an event is kept and retried too: the outbox never drops an event.
+      const delay = jitteredDelayMs(backoffMs, row.attempts, maxBackoffMs);
+      nextDueMs = Math.min(nextDueMs ?? Infinity, delay);
+      rlog.warn('event delivery to sink failed', { event_id: row.id, type: row.type, attempts: row.attempts, error: r.error, retry_in_ms: delay });
+      await database.query(sql`update ${outbox} set next_attempt_at = now() + ${delay} * interval '1 millisecond', last_error = ${r.error ?? 'unknown'} where seq = ${row.seq}`);
+    }
+    if (done.length) await database.query(sql`delete from ${outbox} where seq = any(${`{${done.join(',')}}`}::bigint[])`);
+    return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
+  };
+
+  const loop = startWorkLoop({ name: `outbox relay ${opts.product}`, cycle, log: rlog, lanes: opts.lanes, idleMs: opts.idleMs });
+  const unlisten = await database.listen(OUTBOX_CHANNEL, (payload) => {
+    if (payload === opts.product) loop.wake();
+  });
+  loop.wake();
+  return {
+    flush: () => loop.drain(),
+    async stop() {
+      await unlisten();
+      await loop.stop();
+      if (ownSender) await sender.close();
+    },
+  };
+}

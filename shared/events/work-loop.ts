@@ -1,0 +1,111 @@
+// A wake-driven work loop: each wake-up (NOTIFY, timer, explicit) runs claim-deliver-settle
+// cycles in up to `lanes` concurrent lanes until nothing is due; a slow timer is the fallback.
+import type { Logger } from '#shared/log/index';
+
+export interface CycleResult {
+  /** Rows claimed by this cycle (0 = nothing due). */
+  claimed: number;
+  /** Rows delivered (acknowledged) by this cycle. */
+  delivered: number;
+  /** True when the batch was full: more may be due right now. */
+  more: boolean;
+  /** Milliseconds until the earliest retry this cycle scheduled, if any. */
+  nextDueMs?: number | undefined;
+}
+
+export interface WorkLoop {
+  /** Asks for a cycle soon; cheap to call often. */
+  wake(): void;
+  /** Runs cycles until nothing is due; resolves to the number of rows delivered meanwhile. */
+  drain(): Promise<number>;
+  /** Stops waking; resolves once in-flight cycles have settled. */
+  stop(): Promise<void>;
+}
+
+export interface WorkLoopOptions {
+  name: string;
+  cycle: () => Promise<CycleResult>;
+  log: Logger;
+  /** Concurrent lanes (default 4). */
+  lanes?: number;
+  /** Fallback poll interval (default 5 s): catches lease expiries and missed notifications. */
+  idleMs?: number;
+}
+
+export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
+  const maxLanes = opts.lanes ?? 4;
+  const idleMs = opts.idleMs ?? 5_000;
+  const running = new Set<Promise<void>>();
+  let pending = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+  let failures = 0;
+
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    const at = Date.now() + Math.max(0, ms);
+    if (timer && at >= timerAt) return;
+    if (timer) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(() => {
+      timer = undefined;
+      timerAt = Infinity;
+      wake();
+      schedule(idleMs);
+    }, Math.max(0, ms));
+    timer.unref();
+  };
+
+  const runCycle = async (): Promise<CycleResult | undefined> => {
+    try {
+      const result = await opts.cycle();
+      failures = 0;
+      if (result.nextDueMs !== undefined) schedule(result.nextDueMs);
+      return result;
+    } catch (err) {
+      failures++;
+      opts.log.error(`${opts.name} cycle failed`, { err, failures });
+      schedule(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+      return undefined;
+    }
+  };
+
+  const lane = async () => {
+    while (!stopped) {
+      pending = false;
+      const result = await runCycle();
+      if (!result) return;
+      if (!result.more && !pending) return;
+    }
+  };
+
+  function wake(): void {
+    if (stopped) return;
+    pending = true;
+    if (running.size >= maxLanes) return;
+    const p: Promise<void> = lane().finally(() => running.delete(p));
+    running.add(p);
+  }
+
+  schedule(0);
+  return {
+    wake,
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const result = await runCycle();
+        if (!result) throw new Error(`${opts.name}: cycle failed while draining`);
+        total += result.delivered;
+        if (result.claimed === 0) break;
+      }
+      await Promise.all([...running]);
+      return total;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await Promise.all([...running]);
+    },
+  };
+}
