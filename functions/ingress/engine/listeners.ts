@@ -1,0 +1,127 @@
+// Gateway listeners: protocol and kind support, conflicts, TLS certificate references.
+// @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.Listener
+import type { Gateway, LabelSelector, ListenerSpec, Namespace, ResourceSet, Secret } from './resources.js';
+import { GATEWAY_GROUP, nsOf } from './resources.js';
+import type { Condition } from './conditions.js';
+import { ListenerReason, condition } from './conditions.js';
+import type { ResourceIndex } from './references.js';
+import { referenceAllowed } from './references.js';
+import type { TlsCertificate } from './table.js';
+import { isValidHostname } from './hostname.js';
+
+export interface ListenerState {
+  gateway: Gateway;
+  spec: ListenerSpec;
+  /** Accepted and not conflicted: routes may attach and traffic flows. */
+  usable: boolean;
+  /** Whether HTTPRoute is among the listener's allowed kinds. */
+  allowsHTTPRoute: boolean;
+  certificates: TlsCertificate[];
+  conditions: Condition[];
+  supportedKinds: { group: string; kind: string }[];
+  attachedRoutes: number;
+}
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+
+function secretPem(secret: Secret, key: string): string | undefined {
+  const plain = secret.stringData?.[key];
+  if (plain !== undefined) return plain;
+  const b64 = secret.data?.[key];
+  return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/** Resolves a listener's certificateRefs to PEM pairs; problems become ResolvedRefs=False. */
+function resolveCertificates(index: ResourceIndex, secrets: Map<string, Secret>, gw: Gateway, l: ListenerSpec, conditions: Condition[]): TlsCertificate[] {
+  const out: TlsCertificate[] = [];
+  const gen = gw.metadata.generation;
+  for (const ref of l.tls?.certificateRefs ?? []) {
+    const namespace = ref.namespace ?? nsOf(gw);
+    if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
+      conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, `certificateRef kind ${ref.kind} is not supported`, gen));
+      continue;
+    }
+    if (!referenceAllowed(index, { group: GATEWAY_GROUP, kind: 'Gateway', namespace: nsOf(gw) }, { group: '', kind: 'Secret', namespace, name: ref.name })) {
+      conditions.push(condition('ResolvedRefs', false, ListenerReason.RefNotPermitted, `no ReferenceGrant allows Secret ${namespace}/${ref.name}`, gen));
+      continue;
+    }
+    const secret = secrets.get(`${namespace}/${ref.name}`);
+    const cert = secret && secretPem(secret, 'tls.crt');
+    const key = secret && secretPem(secret, 'tls.key');
+    if (!cert || !key || !cert.includes('-----BEGIN CERTIFICATE-----') || !key.includes('PRIVATE KEY-----')) {
+      conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, `Secret ${namespace}/${ref.name} is missing or not a TLS secret`, gen));
+      continue;
+    }
+    out.push({ hostname: l.hostname?.toLowerCase(), cert, key });
+  }
+  return out;
+}
+
+/** Evaluates every listener of a gateway. */
+export function evaluateListeners(index: ResourceIndex, set: ResourceSet, gw: Gateway): ListenerState[] {
+  const secrets = new Map(set.secrets.map((s) => [`${nsOf(s)}/${s.metadata.name}`, s]));
+  const gen = gw.metadata.generation;
+  const listeners = gw.spec?.listeners ?? [];
+  return listeners.map((l) => {
+    const conditions: Condition[] = [];
+    const protocolOk = HTTP_PROTOCOLS.has(l.protocol);
+    const kinds = l.allowedRoutes?.kinds;
+    const supportedKinds = protocolOk ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
+    let allowsHTTPRoute = protocolOk;
+    let kindsOk = true;
+    if (kinds && kinds.length > 0) {
+      allowsHTTPRoute = protocolOk && kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute');
+      kindsOk = kinds.every((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute');
+      if (!allowsHTTPRoute) supportedKinds.length = 0;
+    }
+    const hostnameOk = l.hostname === undefined || isValidHostname(l.hostname.toLowerCase());
+    const portOk = Number.isInteger(l.port) && l.port >= 1 && l.port <= 65535;
+    const conflicts = listeners.filter((o) => o !== l && o.port === l.port);
+    const protocolConflict = conflicts.some((o) => o.protocol !== l.protocol);
+    const hostnameConflict = conflicts.some((o) => o.protocol === l.protocol && (o.hostname ?? '') === (l.hostname ?? ''));
+    let certificates: TlsCertificate[] = [];
+    if (l.protocol === 'HTTPS') {
+      if (l.tls?.mode === 'Passthrough') conditions.push(condition('Accepted', false, ListenerReason.UnsupportedProtocol, 'HTTPS listeners terminate TLS', gen));
+      certificates = resolveCertificates(index, secrets, gw, l, conditions);
+      if ((l.tls?.certificateRefs ?? []).length === 0) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, 'an HTTPS listener needs a certificateRef', gen));
+    }
+    if (!protocolOk) conditions.push(condition('Accepted', false, ListenerReason.UnsupportedProtocol, `protocol ${l.protocol} is not supported`, gen));
+    else if (!hostnameOk || !portOk) conditions.push(condition('Accepted', false, ListenerReason.Invalid, 'invalid hostname or port', gen));
+    if (!kindsOk) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidRouteKinds, 'only HTTPRoute is supported', gen));
+    const conflicted = protocolConflict || hostnameConflict;
+    conditions.push(
+      condition('Conflicted', conflicted, conflicted ? (protocolConflict ? ListenerReason.ProtocolConflict : ListenerReason.HostnameConflict) : ListenerReason.NoConflicts, conflicted ? 'another listener uses this port' : '', gen),
+    );
+    const refsOk = !conditions.some((c) => c.type === 'ResolvedRefs' && c.status === 'False');
+    const accepted = !conditions.some((c) => c.type === 'Accepted' && c.status === 'False');
+    if (accepted) conditions.unshift(condition('Accepted', true, ListenerReason.Accepted, 'listener accepted', gen));
+    if (refsOk) conditions.push(condition('ResolvedRefs', true, ListenerReason.ResolvedRefs, 'references resolved', gen));
+    const usable = accepted && !conflicted && refsOk;
+    conditions.push(condition('Programmed', usable, usable ? ListenerReason.Programmed : ListenerReason.Invalid, usable ? 'listener programmed' : 'listener not programmed', gen));
+    return { gateway: gw, spec: l, usable, allowsHTTPRoute, certificates, conditions, supportedKinds, attachedRoutes: 0 };
+  });
+}
+
+/** Whether a route in `routeNamespace` may attach per the listener's allowedRoutes.namespaces. */
+export function namespaceAllowed(l: ListenerSpec, gatewayNamespace: string, routeNamespace: string, namespaces: Map<string, Namespace>): boolean {
+  const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return routeNamespace === gatewayNamespace;
+  const ns = namespaces.get(routeNamespace);
+  return selectorMatches(l.allowedRoutes?.namespaces?.selector, ns?.metadata.labels ?? {});
+}
+
+/** Kubernetes label selector semantics (an empty selector matches everything). */
+export function selectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
+  if (!sel) return false;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const v = labels[e.key];
+    if (e.operator === 'In' && !(has && (e.values ?? []).includes(v!))) return false;
+    if (e.operator === 'NotIn' && has && (e.values ?? []).includes(v!)) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}

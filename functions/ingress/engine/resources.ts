@@ -1,0 +1,227 @@
+// The Kubernetes resources the ingress reads, reduced to the fields it uses (Gateway API v1.2).
+// @see https://gateway-api.sigs.k8s.io/reference/spec/
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  creationTimestamp?: string;
+  generation?: number;
+  resourceVersion?: string;
+  uid?: string;
+}
+
+export interface Resource<K extends string = string, S = unknown> {
+  apiVersion: string;
+  kind: K;
+  metadata: ObjectMeta;
+  spec?: S;
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export interface SecretObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ListenerSpec {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[] };
+  allowedRoutes?: {
+    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
+    kinds?: { group?: string; kind: string }[];
+  };
+}
+
+export interface GatewaySpec {
+  gatewayClassName: string;
+  listeners: ListenerSpec[];
+  addresses?: { type?: string; value: string }[];
+}
+
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface HTTPHeaderMatch {
+  type?: 'Exact' | 'RegularExpression';
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPHeaderMatch[];
+  method?: string;
+}
+
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+export interface HeaderModifier {
+  set?: HTTPHeader[];
+  add?: HTTPHeader[];
+  remove?: string[];
+}
+
+export interface PathModifier {
+  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  replaceFullPath?: string;
+  replacePrefixMatch?: string;
+}
+
+export interface BackendObjectReference {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+}
+
+export interface HTTPRouteFilter {
+  type: string;
+  requestHeaderModifier?: HeaderModifier;
+  responseHeaderModifier?: HeaderModifier;
+  requestRedirect?: {
+    scheme?: string;
+    hostname?: string;
+    path?: PathModifier;
+    port?: number;
+    statusCode?: number;
+  };
+  urlRewrite?: { hostname?: string; path?: PathModifier };
+  requestMirror?: {
+    backendRef: BackendObjectReference;
+    percent?: number;
+    fraction?: { numerator: number; denominator?: number };
+  };
+  extensionRef?: { group: string; kind: string; name: string };
+}
+
+export interface HTTPBackendRef extends BackendObjectReference {
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+/** GEP-1731 (experimental in v1.2). */
+export interface HTTPRouteRetry {
+  codes?: number[];
+  attempts?: number;
+  backoff?: string;
+}
+
+/** GEP-1619 (experimental in v1.2). */
+export interface SessionPersistence {
+  sessionName?: string;
+  absoluteTimeout?: string;
+  idleTimeout?: string;
+  type?: 'Cookie' | 'Header';
+  cookieConfig?: { lifetimeType?: 'Permanent' | 'Session' };
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  timeouts?: { request?: string; backendRequest?: string };
+  retry?: HTTPRouteRetry;
+  sessionPersistence?: SessionPersistence;
+}
+
+export interface HTTPRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: HTTPRouteRule[];
+}
+
+export interface ReferenceGrantSpec {
+  from: { group: string; kind: string; namespace: string }[];
+  to: { group: string; kind: string; name?: string }[];
+}
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  protocol?: string;
+  appProtocol?: string;
+}
+
+export interface ServiceSpec {
+  type?: string;
+  clusterIP?: string;
+  externalName?: string;
+  ports?: ServicePort[];
+}
+
+export interface EndpointSlice extends Resource<'EndpointSlice'> {
+  addressType?: string;
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean } }[];
+  ports?: { name?: string; port?: number; protocol?: string }[];
+}
+
+export interface Secret extends Resource<'Secret'> {
+  type?: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+export type Gateway = Resource<'Gateway', GatewaySpec>;
+export type HTTPRoute = Resource<'HTTPRoute', HTTPRouteSpec>;
+export type ReferenceGrant = Resource<'ReferenceGrant', ReferenceGrantSpec>;
+export type Service = Resource<'Service', ServiceSpec>;
+export type Namespace = Resource<'Namespace'>;
+
+/** ExtAuthFilter (ours, crds/ext-auth-filter.yaml). */
+export interface ExtAuthFilterSpec {
+  url: string;
+  mode?: 'http' | 'introspection';
+  timeout?: string;
+  forwardRequestHeaders?: string[];
+  forwardResponseHeaders?: string[];
+  cacheTTL?: string;
+  cacheSize?: number;
+  clientSecretRef?: { name: string; key: string };
+  clientId?: string;
+}
+export type ExtAuthFilter = Resource<'ExtAuthFilter', ExtAuthFilterSpec>;
+
+/** Everything the engine compiles, as plain objects (from YAML or an API server). */
+export interface ResourceSet {
+  gateways: Gateway[];
+  routes: HTTPRoute[];
+  grants: ReferenceGrant[];
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  secrets: Secret[];
+  namespaces: Namespace[];
+  extAuthFilters: ExtAuthFilter[];
+}
+
+export function emptyResourceSet(): ResourceSet {
+  return { gateways: [], routes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
+}
+
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+export const INGRESS_GROUP = 'ingress.zenokube.io';
+
+export const nsOf = (r: { metadata: ObjectMeta }): string => r.metadata.namespace ?? 'default';
+export const keyOf = (r: { metadata: ObjectMeta }): string => `${nsOf(r)}/${r.metadata.name}`;

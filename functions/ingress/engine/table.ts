@@ -1,0 +1,135 @@
+// The compiled routing table: what the proxy consults per request. Built by compile.ts, read by match.ts.
+import type { Endpoint } from './references.js';
+import type { TrieNode } from './path.js';
+import type { ExtAuthFilterSpec } from './resources.js';
+
+export interface HeaderOps {
+  /** Lower-case name → value, replacing any existing value. */
+  set: [string, string][];
+  add: [string, string][];
+  /** Lower-case names. */
+  remove: string[];
+}
+
+export interface PathRewrite {
+  type: 'ReplaceFullPath' | 'ReplacePrefixMatch';
+  value: string;
+}
+
+export interface RedirectAction {
+  scheme: string | undefined;
+  hostname: string | undefined;
+  port: number | undefined;
+  path: PathRewrite | undefined;
+  statusCode: number;
+}
+
+export interface CompiledBackend {
+  /** `namespace/name:port`, the metrics label and circuit-breaker key. */
+  key: string;
+  weight: number;
+  /** undefined when the reference is invalid: requests that would go there get a 500. */
+  endpoints: Endpoint[] | undefined;
+  requestHeaders: HeaderOps | undefined;
+  responseHeaders: HeaderOps | undefined;
+}
+
+export interface MirrorAction {
+  backend: CompiledBackend;
+  /** Probability in [0, 1]. */
+  fraction: number;
+}
+
+export interface RetryPolicy {
+  codes: Set<number>;
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface SessionPolicy {
+  type: 'Cookie' | 'Header';
+  name: string;
+  /** Max-Age in seconds for a permanent cookie. */
+  maxAge: number | undefined;
+}
+
+export interface ExtAuthAction {
+  key: string;
+  spec: ExtAuthFilterSpec;
+  clientSecret: string | undefined;
+}
+
+export interface CompiledRule {
+  /** `namespace/name/ruleIndex`, the metrics label. */
+  id: string;
+  requestHeaders: HeaderOps | undefined;
+  responseHeaders: HeaderOps | undefined;
+  redirect: RedirectAction | undefined;
+  rewrite: { hostname: string | undefined; path: PathRewrite | undefined } | undefined;
+  mirrors: MirrorAction[];
+  extAuth: ExtAuthAction | undefined;
+  /** Set when a filter cannot be honoured: every request gets a 500. */
+  broken: boolean;
+  backends: CompiledBackend[];
+  totalWeight: number;
+  requestTimeoutMs: number | undefined;
+  backendTimeoutMs: number | undefined;
+  retry: RetryPolicy | undefined;
+  session: SessionPolicy | undefined;
+}
+
+export interface ValueMatch {
+  /** Lower-case for headers; exact case for query parameters. */
+  name: string;
+  exact: string | undefined;
+  regex: RegExp | undefined;
+}
+
+export interface Candidate {
+  pathType: 'Exact' | 'PathPrefix' | 'RegularExpression';
+  pathValue: string;
+  pathRegex: RegExp | undefined;
+  method: string | undefined;
+  headers: ValueMatch[];
+  query: ValueMatch[];
+  rule: CompiledRule;
+  /** Tie-breakers after path: route creation time (ms), `namespace/name`, rule index, match index. */
+  created: number;
+  routeKey: string;
+  ruleIndex: number;
+  matchIndex: number;
+}
+
+export interface PathTable {
+  exact: Map<string, Candidate[]>;
+  prefix: TrieNode<Candidate>;
+  regex: Candidate[];
+}
+
+export interface HostTable {
+  exact: Map<string, PathTable>;
+  /** Keyed by the suffix including its dot: `*.example.com` → `.example.com`. */
+  wildcard: Map<string, PathTable>;
+  any: PathTable | undefined;
+}
+
+export interface TlsCertificate {
+  /** Listener hostname (SNI) or undefined for the default certificate of the port. */
+  hostname: string | undefined;
+  cert: string;
+  key: string;
+}
+
+export interface PortTable {
+  gateway: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  hosts: HostTable;
+  certificates: TlsCertificate[];
+}
+
+export interface CompiledGateway {
+  key: string;
+  addresses: string[];
+  ports: Map<number, PortTable>;
+}
