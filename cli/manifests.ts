@@ -1,5 +1,80 @@
-// `zenokube manifests`: writes knative/ from the function declarations.
-export async function main(): Promise<number> {
-  process.stderr.write('manifest generation is not built yet\n');
-  return 1;
+// `zenokube manifests`: writes knative/ from the function declarations; `--check` fails when stale.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '#shared/db/root';
+import { discoverFunctions } from '#shared/function/discover';
+import { generateManifests } from './manifests/generate.js';
+import { defaultOptions, type ManifestOptions } from './manifests/options.js';
+import { staleFiles, writeManifests } from './manifests/write.js';
+
+const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name]
+  --check       write nothing; exit 1 and list the files when knative/ is stale
+`;
+
+/** The package version: the default image tag and the migration Job's suffix. */
+export function packageVersion(root = projectRoot()): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Options from the command line over the reference defaults. */
+export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string }, version: string): ManifestOptions {
+  const overrides: Partial<ManifestOptions> = {};
+  if (values.image) overrides.image = values.image;
+  if (values.namespace) overrides.namespace = values.namespace;
+  if (values.gateway) {
+    const [namespace, name] = values.gateway.includes('/') ? values.gateway.split('/', 2) : ['zenokube-system', values.gateway];
+    overrides.gateway = { namespace: namespace!, name: name! };
+  }
+  return defaultOptions(version, overrides);
+}
+
+/** Where the declarations are: sources under tsx, dist/ when compiled. */
+export function functionsDir(root = projectRoot()): string {
+  return import.meta.url.endsWith('.ts') ? join(root, 'functions') : join(root, 'dist', 'functions');
+}
+
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        check: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        image: { type: 'string' },
+        namespace: { type: 'string' },
+        gateway: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const root = projectRoot();
+  const out = resolve(root, v.out ?? 'knative');
+  const decls = await discoverFunctions(functionsDir(root));
+  const { files, warnings } = generateManifests(decls, optionsFromArgs(v, packageVersion(root)));
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+
+  if (v.check) {
+    const { changed, missing, extra } = staleFiles(out, files);
+    const stale = [...changed.map((p) => `changed  ${p}`), ...missing.map((p) => `missing  ${p}`), ...extra.map((p) => `extra    ${p}`)];
+    if (!stale.length) {
+      process.stdout.write(`knative/ is up to date (${files.size} files, ${decls.length} functions)\n`);
+      return 0;
+    }
+    process.stderr.write(`knative/ is stale; run npm run manifests:\n  ${stale.join('\n  ')}\n`);
+    return 1;
+  }
+  const { written, removed } = writeManifests(out, files);
+  const lines = [...written.map((p) => `wrote    ${p}`), ...removed.map((p) => `removed  ${p}`)];
+  process.stdout.write(lines.length ? `${lines.join('\n')}\n` : `knative/ is up to date (${files.size} files)\n`);
+  return 0;
 }

@@ -1,0 +1,77 @@
+// Turns function declarations into the files of knative/: pure, deterministic, no I/O.
+import type { FunctionDeclaration } from '#shared/function/define';
+import { checkDeclarations, ManifestError } from './check.js';
+import { httpRoute } from './http-route.js';
+import type { ManifestOptions, ObjectRef } from './options.js';
+import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
+import { renderDocuments } from './render.js';
+import { containerEnv, knativeService } from './service.js';
+import { pingSource, sinkBinding } from './sources.js';
+import { serviceRef, trigger } from './trigger.js';
+
+export type Manifest = Record<string, unknown>;
+
+export interface GeneratedManifests {
+  /** Relative path (posix) → file content, sorted by path. */
+  files: Map<string, string>;
+  /** Relative path → the objects written to it (what the validation test checks). */
+  objects: Map<string, Manifest[]>;
+  /** Things an operator must supply in an overlay (e.g. a required variable with no source). */
+  warnings: string[];
+}
+
+/** The objects of one function, in apply order: Service, SinkBinding, Triggers, PingSources, HTTPRoute. */
+export function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
+  const { env, warnings } = containerEnv(decl, opts);
+  const docs: Manifest[] = [knativeService(decl, opts, env), sinkBinding(decl, opts)];
+  for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
+  for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));
+  const route = httpRoute(decl, opts);
+  if (route) docs.push(route);
+  return { docs, warnings };
+}
+
+/** Generates every file of knative/ from the declarations; throws ManifestError on bad input. */
+export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions): GeneratedManifests {
+  checkDeclarations(decls);
+  const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
+  const warnings: string[] = [];
+  const wantsDeadLetter = sorted.some((d) => (d.subscribes ?? []).some((s) => s.deadLetter !== false));
+  const hasDeadLetter = sorted.some((d) => d.name === opts.deadLetterService);
+  const deadLetter = hasDeadLetter ? serviceRef(opts.deadLetterService) : undefined;
+  if (wantsDeadLetter && !hasDeadLetter) {
+    warnings.push(`no function ${opts.deadLetterService} is declared: Triggers carry no dead-letter sink`);
+  }
+
+  const objects = new Map<string, Manifest[]>();
+  objects.set('platform/broker.yaml', [broker(opts, deadLetter)]);
+  objects.set('platform/migrate-job.yaml', [migrateJob(opts)]);
+  for (const decl of sorted) {
+    const fn = functionManifests(decl, opts, deadLetter);
+    objects.set(`functions/${decl.name}.yaml`, fn.docs);
+    warnings.push(...fn.warnings);
+  }
+  assertUniqueNames(objects);
+  objects.set('kustomization.yaml', [kustomization(opts.namespace, [...objects.keys()])]);
+  // The database has its own lifecycle: applied once with `kubectl apply -k knative/database`.
+  objects.set('database/cluster.yaml', [databaseCluster(opts)]);
+  objects.set('database/kustomization.yaml', [kustomization(opts.namespace, ['cluster.yaml'])]);
+
+  const paths = [...objects.keys()].sort();
+  const files = new Map(paths.map((p) => [p, renderDocuments(objects.get(p)!)]));
+  return { files, objects: new Map(paths.map((p) => [p, objects.get(p)!])), warnings };
+}
+
+function assertUniqueNames(objects: Map<string, Manifest[]>): void {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [path, docs] of objects) {
+    for (const doc of docs) {
+      const key = `${doc.kind as string}/${(doc.metadata as { name: string }).name}`;
+      const prior = seen.get(key);
+      if (prior) problems.push(`${key} is generated twice (${prior} and ${path})`);
+      seen.set(key, path);
+    }
+  }
+  if (problems.length) throw new ManifestError(problems);
+}

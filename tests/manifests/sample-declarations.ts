@@ -1,0 +1,61 @@
+// Declarations exercising every feature the generator turns into manifests.
+import { defineFunction, type FunctionModule } from '#shared/function/define';
+
+const load = async (): Promise<FunctionModule> => {
+  throw new Error('manifest tests never load an app');
+};
+
+export const tokenFunction = defineFunction({
+  name: 'auth-token',
+  product: 'auth',
+  description: 'OAuth 2.0 token endpoint',
+  routes: [
+    { path: '/auth/[^/]+/token', match: 'RegularExpression', methods: ['post'] },
+    { path: '/auth/.well-known', match: 'PathPrefix' },
+    { path: '/auth/health', match: 'Exact', methods: ['GET', 'HEAD'] },
+  ],
+  scaling: { minScale: 0, maxScale: 20, containerConcurrency: 50, target: 40, timeoutSeconds: 30 },
+  env: {
+    AUTH_SIGNING_KEY: { description: 'Ed25519 signing key', required: true, secret: { name: 'auth-keys', key: 'signing.pem' } },
+    AUTH_SMTP_PASSWORD: { description: 'optional mail relay password', secret: { name: 'auth-smtp', key: 'password' } },
+    AUTH_TOKEN_TTL: { description: 'access token lifetime', value: '600' },
+    AUTH_ISSUER: { description: 'public issuer URL', required: true },
+  },
+  load,
+});
+
+export const pushFunction = defineFunction({
+  name: 'auth-scim-push',
+  product: 'auth',
+  description: 'pushes group changes to SCIM peers',
+  routes: [],
+  scaling: { minScale: 0, maxScale: 5, containerConcurrency: 10, timeoutSeconds: 120 },
+  subscribes: [
+    { type: 'io.zenokube.auth.group.membership-changed', retry: 8, backoffPolicy: 'linear', backoffDelay: 'PT1S' },
+    { type: 'io.zenokube.auth.user.deleted', filters: { source: '/auth/scim' }, path: '/events/user-deleted', deadLetter: false },
+    { type: 'io.zenokube.auth.scim.sweep-due', path: '/events/sweep' },
+  ],
+  schedules: [{ name: 'nightly-sweep', schedule: '30 2 * * *', type: 'io.zenokube.auth.scim.sweep-due', data: { full: true } }],
+  load,
+});
+
+export const unsealerFunction = defineFunction({
+  name: 'vault-unsealer',
+  product: 'vault',
+  description: 'holds the root key in RAM',
+  routes: [{ path: '/vault/v1/sys', match: 'PathPrefix' }],
+  scaling: { minScale: 1, maxScale: 1, containerConcurrency: 0, timeoutSeconds: 60 },
+  longRunning: true,
+  load,
+});
+
+export const deadLetterFunction = defineFunction({
+  name: 'eventing-dead-letter',
+  product: 'eventing',
+  description: 'keeps events that exhausted their retries',
+  routes: [],
+  scaling: { minScale: 0, maxScale: 2, containerConcurrency: 20, timeoutSeconds: 30 },
+  load,
+});
+
+export const sampleDeclarations = [tokenFunction, pushFunction, unsealerFunction, deadLetterFunction];
