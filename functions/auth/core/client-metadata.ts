@@ -1,0 +1,84 @@
+// Client metadata as RFC 7591 §2 defines it, validated, with our policy knobs beside it.
+import { z } from 'zod';
+import type { Client, ClientAuthMethod } from './schema.js';
+
+export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+
+/**
+ * Redirect URIs: absolute, no fragment (RFC 6749 §3.1.2); https, or http on a loopback host
+ * for development and native apps (RFC 8252 §7.3).
+ */
+export function isAcceptableRedirectUri(value: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return false;
+  }
+  if (u.hash || value.includes('#')) return false;
+  if (u.protocol === 'https:') return true;
+  if (u.protocol === 'http:') return u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]';
+  // Private-use URI schemes of native apps (RFC 8252 §7.1): reverse domain names.
+  return /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
+}
+
+const redirectUri = z.string().max(2000).refine(isAcceptableRedirectUri, 'must be an absolute https (or loopback http) URI without a fragment');
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a scope token (RFC 6749 §3.3)');
+const jwk = z.object({ kty: z.string() }).loose();
+
+/** The registration request (RFC 7591 §2 and §3.1) and the admin API's client body. */
+export const clientMetadataSchema = z.object({
+  client_id: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/).optional(),
+  client_name: z.string().min(1).max(200).optional(),
+  redirect_uris: z.array(redirectUri).max(50).default([]),
+  post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(3).default(['authorization_code']),
+  response_types: z.array(z.literal('code')).max(1).default(['code']),
+  scope: z.string().max(2000).optional(),
+  jwks: z.object({ keys: z.array(jwk).min(1).max(10) }).optional(),
+  id_token_signed_response_alg: z.enum(['RS256', 'EdDSA']).default('RS256'),
+  require_pushed_authorization_requests: z.boolean().default(false),
+  authorization_details_types: z.array(z.string().min(1).max(200)).max(50).default([]),
+  /** Our extensions (admin API only; ignored from DCR). */
+  access_token_ttl: z.number().int().min(60).max(86_400).optional(),
+  refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
+  first_party: z.boolean().optional(),
+});
+export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
+export type ClientMetadata = z.output<typeof clientMetadataSchema>;
+
+/** Cross-field rules; returns a problem description or undefined. */
+export function checkClientMetadata(m: ClientMetadata): string | undefined {
+  if (m.grant_types.includes('authorization_code') && m.redirect_uris.length === 0) return 'redirect_uris is required for the authorization_code grant';
+  if (m.token_endpoint_auth_method === 'private_key_jwt' && !m.jwks) return 'private_key_jwt needs jwks (jwks_uri is not supported)';
+  if (m.token_endpoint_auth_method === 'none' && m.grant_types.includes('client_credentials')) return 'a public client cannot use client_credentials';
+  for (const s of (m.scope ?? '').split(' ').filter(Boolean)) {
+    if (!scopeToken.safeParse(s).success) return `scope "${s}" is not a valid scope token`;
+  }
+  return undefined;
+}
+
+/** The metadata we return for a client (RFC 7591 §3.2.1), never its secret hash. */
+export function describeClient(c: Client): Record<string, unknown> {
+  return {
+    client_id: c.clientId,
+    client_name: c.name,
+    redirect_uris: c.redirectUris,
+    post_logout_redirect_uris: c.postLogoutRedirectUris,
+    token_endpoint_auth_method: c.tokenEndpointAuthMethod,
+    grant_types: c.grantTypes,
+    response_types: c.grantTypes.includes('authorization_code') ? ['code'] : [],
+    scope: c.scopes.join(' '),
+    id_token_signed_response_alg: c.idTokenSignedResponseAlg,
+    require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
+    authorization_details_types: c.authorizationDetailsTypes,
+    ...(c.jwks ? { jwks: c.jwks } : {}),
+    access_token_ttl: c.accessTokenTtl,
+    refresh_token_ttl: c.refreshTokenTtl,
+    first_party: c.firstParty,
+    client_id_issued_at: Math.floor(c.createdAt.getTime() / 1000),
+  };
+}

@@ -1,0 +1,93 @@
+// Client queries and rules: secrets are 256-bit random values stored as SHA-256 (they are
+// high-entropy, so a slow hash adds nothing) and compared in constant time.
+import { and, eq } from 'drizzle-orm';
+import type { Queryable } from '#shared/db/index';
+import { randomHandle, safeEqual, sha256Hex } from './crypto.js';
+import type { ClientMetadata } from './client-metadata.js';
+import { clients, tenants, type Client, type NewClient, type Tenant } from './schema.js';
+
+export async function findClient(q: Queryable, tenantId: string, clientId: string): Promise<Client | undefined> {
+  const [row] = await q
+    .select()
+    .from(clients)
+    .where(and(eq(clients.tenantId, tenantId), eq(clients.clientId, clientId)))
+    .limit(1);
+  return row;
+}
+
+/** Tenant and client in one round trip (the token endpoint's hot path). */
+export async function findTenantClient(q: Queryable, slug: string, clientId: string): Promise<{ tenant: Tenant; client: Client | undefined } | undefined> {
+  const rows = await q
+    .select({ tenant: tenants, client: clients })
+    .from(tenants)
+    .leftJoin(clients, and(eq(clients.tenantId, tenants.id), eq(clients.clientId, clientId)))
+    .where(eq(tenants.slug, slug))
+    .limit(1);
+  const r = rows[0];
+  return r ? { tenant: r.tenant, client: r.client ?? undefined } : undefined;
+}
+
+/** Constant-time check of a presented secret against the stored SHA-256. */
+export function verifyClientSecret(client: Client, presented: string): boolean {
+  if (!client.secretHash || presented.length > 512) return false;
+  return safeEqual(sha256Hex(presented), client.secretHash);
+}
+
+export interface CreatedClient {
+  client: Client;
+  /** Returned once, never stored in clear. */
+  secret: string | undefined;
+  registrationToken: string | undefined;
+}
+
+/** Turns validated metadata into a row; a secret is minted for secret-based auth methods. */
+export function clientValues(
+  tenantId: string,
+  m: ClientMetadata,
+  opts: { dynamic: boolean; secret?: string },
+): { values: NewClient; secret: string | undefined; registrationToken: string | undefined } {
+  const needsSecret = m.token_endpoint_auth_method === 'client_secret_basic' || m.token_endpoint_auth_method === 'client_secret_post';
+  const secret = needsSecret ? (opts.secret ?? randomHandle(32)) : undefined;
+  const registrationToken = opts.dynamic ? randomHandle(32) : undefined;
+  const scopes = (m.scope ?? 'openid profile email').split(' ').filter(Boolean);
+  return {
+    secret,
+    registrationToken,
+    values: {
+      tenantId,
+      clientId: m.client_id && !opts.dynamic ? m.client_id : randomHandle(16),
+      name: m.client_name ?? 'Unnamed client',
+      secretHash: secret ? sha256Hex(secret) : null,
+      tokenEndpointAuthMethod: m.token_endpoint_auth_method,
+      redirectUris: m.redirect_uris,
+      postLogoutRedirectUris: m.post_logout_redirect_uris,
+      grantTypes: [...new Set(m.grant_types)],
+      scopes: [...new Set(scopes)],
+      jwks: m.jwks ?? null,
+      idTokenSignedResponseAlg: m.id_token_signed_response_alg,
+      accessTokenTtl: m.access_token_ttl ?? 600,
+      refreshTokenTtl: m.refresh_token_ttl ?? 2_592_000,
+      requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
+      authorizationDetailsTypes: m.authorization_details_types,
+      firstParty: opts.dynamic ? false : (m.first_party ?? false),
+      registrationTokenHash: registrationToken ? sha256Hex(registrationToken) : null,
+    },
+  };
+}
+
+export async function insertClient(q: Queryable, values: NewClient): Promise<Client | undefined> {
+  const [row] = await q.insert(clients).values(values).onConflictDoNothing().returning();
+  return row;
+}
+
+export async function listClients(q: Queryable, tenantId: string): Promise<Client[]> {
+  return q.select().from(clients).where(eq(clients.tenantId, tenantId)).orderBy(clients.clientId);
+}
+
+export async function deleteClient(q: Queryable, tenantId: string, clientId: string): Promise<Client | undefined> {
+  const [row] = await q
+    .delete(clients)
+    .where(and(eq(clients.tenantId, tenantId), eq(clients.clientId, clientId)))
+    .returning();
+  return row;
+}

@@ -1,0 +1,13 @@
+// The environment variables every ZenoAuth function declares (validated by the platform at boot).
+import type { EnvDeclaration } from '#shared/function/define';
+
+export const AUTH_ENV: Record<string, EnvDeclaration> = {
+  ZENO_AUTH_MASTER_KEY: {
+    description: 'base64 of 32 random bytes sealing signing keys at rest (on one machine: generated under the data dir when unset)',
+    secret: { name: 'zeno-auth', key: 'master-key' },
+  },
+  ZENO_BOOTSTRAP_CLIENT_SECRET: {
+    description: 'secret of the system tenant admin client zeno-admin (on one machine: generated and printed once when unset)',
+    secret: { name: 'zeno-auth', key: 'bootstrap-client-secret' },
+  },
+};

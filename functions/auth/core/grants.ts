@@ -1,0 +1,148 @@
+// Authorization codes, token families (grants) and refresh tokens: single-use codes, rotation with
+// reuse detection, and revocation of everything a grant issued.
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { rowsOf, type Queryable } from '#shared/db/index';
+import { randomHandle, sha256Hex } from './crypto.js';
+import {
+  authorizationCodes,
+  refreshTokens,
+  revokedAccessTokens,
+  tokenFamilies,
+  type AuthorizationCode,
+  type TokenFamily,
+} from './schema.js';
+
+/** Codes live 60 s (RFC 6749 §4.1.2 recommends at most 10 minutes). */
+export const CODE_TTL_SECONDS = 60;
+
+export async function insertCode(q: Queryable, values: Omit<typeof authorizationCodes.$inferInsert, 'codeHash' | 'expiresAt'>): Promise<string> {
+  const code = randomHandle(32);
+  await q.insert(authorizationCodes).values({
+    ...values,
+    codeHash: sha256Hex(code),
+    expiresAt: sql`now() + make_interval(secs => ${CODE_TTL_SECONDS})`,
+  });
+  return code;
+}
+
+export type CodeRedemption =
+  | { status: 'ok'; code: AuthorizationCode }
+  | { status: 'reused'; code: AuthorizationCode }
+  | { status: 'expired' | 'unknown' };
+
+/**
+ * Marks the code used, atomically: of two concurrent redemptions exactly one gets `ok`.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2 "If an authorization code is used
+ * more than once, the authorization server MUST deny the request and SHOULD revoke (when
+ * possible) all tokens previously issued based on that authorization code."
+ */
+export async function redeemCode(q: Queryable, tenantId: string, code: string): Promise<CodeRedemption> {
+  const hash = sha256Hex(code);
+  const [won] = await q
+    .update(authorizationCodes)
+    .set({ consumedAt: sql`now()` })
+    .where(and(eq(authorizationCodes.codeHash, hash), eq(authorizationCodes.tenantId, tenantId), isNull(authorizationCodes.consumedAt)))
+    .returning();
+  if (won) return won.expiresAt.getTime() < Date.now() ? { status: 'expired' } : { status: 'ok', code: won };
+  const [seen] = await q
+    .select()
+    .from(authorizationCodes)
+    .where(and(eq(authorizationCodes.codeHash, hash), eq(authorizationCodes.tenantId, tenantId)));
+  return seen ? { status: 'reused', code: seen } : { status: 'unknown' };
+}
+
+export async function revokeFamiliesOfCode(q: Queryable, tenantId: string, codeHash: string, reason: string): Promise<number> {
+  const rows = await q
+    .update(tokenFamilies)
+    .set({ revokedAt: sql`now()`, revokedReason: reason })
+    .where(and(eq(tokenFamilies.tenantId, tenantId), eq(tokenFamilies.codeHash, codeHash), isNull(tokenFamilies.revokedAt)))
+    .returning({ id: tokenFamilies.id });
+  return rows.length;
+}
+
+export async function createFamily(q: Queryable, values: typeof tokenFamilies.$inferInsert): Promise<TokenFamily> {
+  const [row] = await q.insert(tokenFamilies).values(values).returning();
+  return row!;
+}
+
+export async function issueRefreshToken(q: Queryable, family: TokenFamily, ttlSeconds: number): Promise<string> {
+  const token = randomHandle(32);
+  await q.insert(refreshTokens).values({
+    tokenHash: sha256Hex(token),
+    familyId: family.id,
+    tenantId: family.tenantId,
+    expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})`,
+  });
+  return token;
+}
+
+export type RefreshUse =
+  | { status: 'ok'; family: TokenFamily }
+  | { status: 'reused'; family: TokenFamily }
+  | { status: 'invalid' };
+
+/**
+ * Rotates a refresh token: marks it used atomically and returns its family. A token already
+ * used is reuse (RFC 9700 §4.14.2): the caller revokes the family.
+ */
+export async function useRefreshToken(q: Queryable, tenantId: string, token: string): Promise<RefreshUse> {
+  const hash = sha256Hex(token);
+  const [won] = await q
+    .update(refreshTokens)
+    .set({ usedAt: sql`now()` })
+    .where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId), isNull(refreshTokens.usedAt)))
+    .returning();
+  const [row] = won
+    ? [won]
+    : await q.select().from(refreshTokens).where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId)));
+  if (!row) return { status: 'invalid' };
+  const [family] = await q.select().from(tokenFamilies).where(eq(tokenFamilies.id, row.familyId));
+  if (!family) return { status: 'invalid' };
+  if (!won) return { status: 'reused', family };
+  if (family.revokedAt || row.expiresAt.getTime() < Date.now()) return { status: 'invalid' };
+  return { status: 'ok', family };
+}
+
+/** Looks a refresh token up without using it (introspection, revocation). */
+export async function findRefreshToken(q: Queryable, tenantId: string, token: string) {
+  const [row] = await q
+    .select({ token: refreshTokens, family: tokenFamilies })
+    .from(refreshTokens)
+    .innerJoin(tokenFamilies, eq(tokenFamilies.id, refreshTokens.familyId))
+    .where(and(eq(refreshTokens.tokenHash, sha256Hex(token)), eq(refreshTokens.tenantId, tenantId)));
+  return row;
+}
+
+export async function revokeFamily(q: Queryable, familyId: string, reason: string): Promise<boolean> {
+  const rows = await q
+    .update(tokenFamilies)
+    .set({ revokedAt: sql`now()`, revokedReason: reason })
+    .where(and(eq(tokenFamilies.id, familyId), isNull(tokenFamilies.revokedAt)))
+    .returning({ id: tokenFamilies.id });
+  return rows.length > 0;
+}
+
+export async function revokeAccessToken(q: Queryable, tenantId: string, jti: string, expiresAt: number): Promise<void> {
+  await q
+    .insert(revokedAccessTokens)
+    .values({ jti, tenantId, expiresAt: new Date(expiresAt * 1000) })
+    .onConflictDoNothing();
+}
+
+/** True when the access token's jti was revoked or its grant (family) was: one round trip. */
+export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: string, grantId: string | undefined): Promise<boolean> {
+  const gid = grantId && /^[0-9a-f-]{36}$/i.test(grantId) ? grantId : null;
+  const rows = rowsOf<{ revoked: boolean }>(
+    await q.execute(sql`select
+      exists (select 1 from auth.revoked_access_tokens where jti = ${jti} and tenant_id = ${tenantId})
+      or exists (select 1 from auth.token_families where id = ${gid}::uuid and revoked_at is not null) as revoked`),
+  );
+  return rows[0]?.revoked === true;
+}
+
+/** Deletes expired rows (codes, refresh tokens, revocation marks); run from a schedule. */
+export async function pruneExpired(q: Queryable): Promise<void> {
+  await q.delete(authorizationCodes).where(sql`${authorizationCodes.expiresAt} < now() - interval '1 day'`);
+  await q.delete(revokedAccessTokens).where(sql`${revokedAccessTokens.expiresAt} < now()`);
+  await q.delete(refreshTokens).where(sql`${refreshTokens.expiresAt} < now()`);
+}

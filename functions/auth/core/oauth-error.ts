@@ -1,0 +1,67 @@
+// OAuth 2.0 errors in the shape RFC 6749 §5.2 fixes: {error, error_description}, never cached.
+import { AppError } from '#shared/http/errors';
+
+/** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, OIDC Core §3.1.2.6. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'unsupported_token_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_authorization_details'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'access_denied'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'invalid_request_uri'
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
+  | 'server_error';
+
+const STATUS: Partial<Record<OAuthErrorCode, number>> = {
+  invalid_client: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  access_denied: 403,
+  server_error: 500,
+};
+
+/**
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * "The authorization server responds with an HTTP 400 (Bad Request) status code (unless specified
+ * otherwise)"; every response carries `Cache-Control: no-store` (§5.1).
+ */
+export class OAuthError extends AppError {
+  readonly error: OAuthErrorCode;
+
+  constructor(error: OAuthErrorCode, description: string, opts: { status?: number; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(opts.status ?? STATUS[error] ?? 400, error, error, { detail: description, headers: opts.headers, cause: opts.cause });
+    this.name = 'OAuthError';
+    this.error = error;
+  }
+
+  override getResponse(): Response {
+    return new Response(JSON.stringify({ error: this.error, error_description: this.detail }), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache', ...this.headers },
+    });
+  }
+}
+
+/**
+ * RFC 6750 §3: a protected resource answers with `WWW-Authenticate: Bearer` and the error code.
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function bearerError(error: 'invalid_request' | 'invalid_token' | 'insufficient_scope', description: string): OAuthError {
+  const quoted = description.replace(/["\\]/g, '');
+  return new OAuthError(error, description, {
+    status: error === 'invalid_request' ? 400 : undefined,
+    headers: { 'www-authenticate': `Bearer error="${error}", error_description="${quoted}"` },
+  });
+}

@@ -1,0 +1,60 @@
+// What every ZenoAuth function builds once at start: the master key, the key store, the tenant
+// resolver, the audit buffer, and a lazy bootstrap that runs on the first request.
+import type { Db } from '#shared/db/index';
+import type { EventPublisher } from '#shared/events/publisher';
+import type { FunctionContext } from '#shared/function/define';
+import type { Logger } from '#shared/log/index';
+import { createAuditBuffer, type AuditBuffer } from './audit.js';
+import { ensureBootstrap } from './bootstrap.js';
+import { createKeyStore, type KeyStore } from './keys.js';
+import { resolveMasterKey } from './master-key.js';
+import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
+
+export interface AuthRuntime {
+  readonly db: Db;
+  readonly keys: KeyStore;
+  readonly tenants: TenantResolver;
+  readonly auditBuffer: AuditBuffer;
+  readonly events: EventPublisher;
+  readonly log: Logger;
+  readonly baseUrl: string;
+  /** True when the public base URL is https (cookies get `Secure`). */
+  readonly secureCookies: boolean;
+  issuer(slug: string): string;
+  /** Resolves once the system tenant and admin client exist (retried after a failure). */
+  ready(): Promise<void>;
+}
+
+export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRuntime> {
+  const inCluster = ctx.config.serviceName !== undefined;
+  const masterKey = await resolveMasterKey({
+    configured: ctx.env.ZENO_AUTH_MASTER_KEY,
+    dataDir: ctx.config.dataDir,
+    allowGenerate: !inCluster,
+  });
+  const db = ctx.database.db;
+  let booted: Promise<void> | undefined;
+  return {
+    db,
+    keys: createKeyStore(db, masterKey),
+    tenants: createTenantResolver(db),
+    auditBuffer: createAuditBuffer(db, ctx.log),
+    events: ctx.events,
+    log: ctx.log,
+    baseUrl: ctx.config.baseUrl,
+    secureCookies: ctx.config.baseUrl.startsWith('https:'),
+    issuer: (slug) => issuerFor(ctx.config.baseUrl, slug),
+    ready() {
+      booted ??= ensureBootstrap(db, {
+        configuredSecret: ctx.env.ZENO_BOOTSTRAP_CLIENT_SECRET,
+        dataDir: ctx.config.dataDir,
+        allowGenerate: !inCluster,
+        announce: (m) => process.stdout.write(m),
+      }).catch((err: unknown) => {
+        booted = undefined;
+        throw err;
+      });
+      return booted;
+    },
+  };
+}

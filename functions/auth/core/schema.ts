@@ -1,0 +1,302 @@
+// ZenoAuth's tables in the `auth` Postgres schema: tenants, keys, users and groups, clients,
+// grants (codes, token families, refresh tokens), sessions, interactions, audit and the outbox.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { outboxTable } from '#shared/events/tables';
+
+export const auth = pgSchema('auth');
+
+const at = (name?: string) => (name ? timestamp(name, { withTimezone: true }) : timestamp({ withTimezone: true }));
+const created = () => at().notNull().defaultNow();
+
+/** One issuer per tenant: `{base}/auth/{slug}`. */
+export const tenants = auth.table('tenants', {
+  id: uuid().primaryKey().defaultRandom(),
+  slug: text().notNull().unique(),
+  displayName: text().notNull(),
+  createdAt: created(),
+});
+
+/**
+ * Signing keys: Ed25519 (EdDSA, RFC 8037) for access tokens, RS256 for ID tokens by default.
+ * `kid` is the RFC 7638 thumbprint; the private JWK is sealed with AES-256-GCM (AAD = tenant + kid).
+ */
+export const signingKeys = auth.table(
+  'signing_keys',
+  {
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    kid: text().notNull(),
+    alg: text().notNull().$type<'EdDSA' | 'RS256'>(),
+    publicJwk: jsonb().notNull().$type<Record<string, unknown>>(),
+    privateJwkSealed: text().notNull(),
+    status: text().notNull().$type<'active' | 'retired'>(),
+    createdAt: created(),
+    retiredAt: at(),
+    /** A retired key stays in the JWKS until every token it signed has expired. */
+    publishUntil: at(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.kid] }),
+    uniqueIndex('signing_keys_one_active').on(t.tenantId, t.alg).where(sql`status = 'active'`),
+  ],
+);
+
+/** Users carry what SCIM 2.0 (RFC 7643 §4.1) needs: externalId, active, emails. */
+export const users = auth.table(
+  'users',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    /** Stored lower-cased; unique per tenant. */
+    username: text().notNull(),
+    email: text(),
+    emailVerified: boolean().notNull().default(false),
+    emails: jsonb().notNull().default([]).$type<{ value: string; type?: string; primary?: boolean }[]>(),
+    name: text(),
+    givenName: text(),
+    familyName: text(),
+    externalId: text(),
+    active: boolean().notNull().default(true),
+    passwordHash: text(),
+    createdAt: created(),
+    updatedAt: created(),
+  },
+  (t) => [
+    uniqueIndex().on(t.tenantId, t.username),
+    index().on(t.tenantId, t.email),
+    uniqueIndex().on(t.tenantId, t.externalId),
+  ],
+);
+
+export const groups = auth.table(
+  'groups',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    displayName: text().notNull(),
+    externalId: text(),
+    createdAt: created(),
+    updatedAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.displayName), uniqueIndex().on(t.tenantId, t.externalId)],
+);
+
+/** Direct user members of a group. */
+export const groupMembers = auth.table(
+  'group_members',
+  {
+    groupId: uuid().notNull().references(() => groups.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index().on(t.userId)],
+);
+
+/** Nested groups (a group member of another group), for SCIM's nested groups. */
+export const groupNesting = auth.table(
+  'group_nesting',
+  {
+    parentId: uuid().notNull().references(() => groups.id, { onDelete: 'cascade' }),
+    childId: uuid().notNull().references(() => groups.id, { onDelete: 'cascade' }),
+  },
+  (t) => [primaryKey({ columns: [t.parentId, t.childId] }), index().on(t.childId)],
+);
+
+/** OAuth clients (RFC 7591 metadata, our own policy knobs beside it). */
+export const clients = auth.table(
+  'clients',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: text().notNull(),
+    name: text().notNull(),
+    /** SHA-256 of the 256-bit random secret (hex); null for public and private_key_jwt clients. */
+    secretHash: text(),
+    tokenEndpointAuthMethod: text().notNull().$type<ClientAuthMethod>(),
+    redirectUris: text().array().notNull().default([]),
+    postLogoutRedirectUris: text().array().notNull().default([]),
+    grantTypes: text().array().notNull(),
+    scopes: text().array().notNull(),
+    jwks: jsonb().$type<{ keys: Record<string, unknown>[] }>(),
+    idTokenSignedResponseAlg: text().notNull().default('RS256').$type<'RS256' | 'EdDSA'>(),
+    accessTokenTtl: integer().notNull().default(600),
+    refreshTokenTtl: integer().notNull().default(2_592_000),
+    requirePushedAuthorizationRequests: boolean().notNull().default(false),
+    authorizationDetailsTypes: text().array().notNull().default([]),
+    /** First-party clients skip the consent page. */
+    firstParty: boolean().notNull().default(false),
+    /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */
+    registrationTokenHash: text(),
+    createdAt: created(),
+    updatedAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.clientId)],
+);
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+
+/** Browser sessions: the cookie holds an opaque value, the row its SHA-256. */
+export const sessions = auth.table(
+  'sessions',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    secretHash: text().notNull().unique(),
+    authTime: at().notNull(),
+    acr: text().notNull(),
+    amr: text().array().notNull(),
+    userAgent: text(),
+    ip: text(),
+    createdAt: created(),
+    lastSeenAt: created(),
+    expiresAt: at().notNull(),
+    revokedAt: at(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
+/** Pending authorization requests: pushed (PAR, RFC 9126) or awaiting login/consent. */
+export const interactions = auth.table('interactions', {
+  /** SHA-256 of the handle (the PAR request_uri suffix, or the interaction id in the form). */
+  idHash: text().primaryKey(),
+  tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+  kind: text().notNull().$type<'par' | 'interaction'>(),
+  params: jsonb().notNull().$type<Record<string, unknown>>(),
+  csrf: text(),
+  /** Set once the user authenticated in this interaction (pending consent). */
+  sessionId: uuid(),
+  expiresAt: at().notNull(),
+  consumedAt: at(),
+});
+
+export const authorizationCodes = auth.table('authorization_codes', {
+  codeHash: text().primaryKey(),
+  tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+  userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  sessionId: uuid(),
+  redirectUri: text().notNull(),
+  scope: text().notNull(),
+  nonce: text(),
+  codeChallenge: text(),
+  resource: text().array().notNull().default([]),
+  authorizationDetails: jsonb().$type<Record<string, unknown>[]>(),
+  authTime: at().notNull(),
+  acr: text().notNull(),
+  amr: text().array().notNull(),
+  expiresAt: at().notNull(),
+  consumedAt: at(),
+  createdAt: created(),
+});
+
+/** A grant: every refresh token and access token minted from one code (or one CC grant's RAR). */
+export const tokenFamilies = auth.table(
+  'token_families',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+    userId: uuid().references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid(),
+    codeHash: text(),
+    scope: text().notNull(),
+    resource: text().array().notNull().default([]),
+    authorizationDetails: jsonb().$type<Record<string, unknown>[]>(),
+    authTime: at(),
+    acr: text(),
+    amr: text().array(),
+    createdAt: created(),
+    revokedAt: at(),
+    revokedReason: text(),
+  },
+  (t) => [index().on(t.codeHash), index().on(t.sessionId)],
+);
+
+export const refreshTokens = auth.table(
+  'refresh_tokens',
+  {
+    tokenHash: text().primaryKey(),
+    familyId: uuid().notNull().references(() => tokenFamilies.id, { onDelete: 'cascade' }),
+    tenantId: uuid().notNull(),
+    expiresAt: at().notNull(),
+    /** Set when rotated: presenting it again is reuse. */
+    usedAt: at(),
+    createdAt: created(),
+  },
+  (t) => [index().on(t.familyId)],
+);
+
+/** Access tokens revoked before their expiry (RFC 7009), kept until they would expire. */
+export const revokedAccessTokens = auth.table('revoked_access_tokens', {
+  jti: text().primaryKey(),
+  tenantId: uuid().notNull(),
+  expiresAt: at().notNull(),
+});
+
+/** RFC 7523 §3 item 7: a client assertion's `jti` is accepted once. */
+export const clientAssertionJtis = auth.table(
+  'client_assertion_jtis',
+  {
+    tenantId: uuid().notNull(),
+    clientId: uuid().notNull(),
+    jti: text().notNull(),
+    expiresAt: at().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.clientId, t.jti] })],
+);
+
+export const consents = auth.table(
+  'consents',
+  {
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+    tenantId: uuid().notNull(),
+    scopes: text().array().notNull(),
+    updatedAt: created(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
+);
+
+/** Security audit trail; kept when a tenant is deleted (no foreign key). */
+export const audit = auth.table(
+  'audit',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    at: created(),
+    tenantId: uuid(),
+    action: text().notNull(),
+    outcome: text().notNull().$type<'success' | 'failure'>(),
+    actor: text(),
+    clientId: text(),
+    ip: text(),
+    userAgent: text(),
+    requestId: text(),
+    detail: jsonb().$type<Record<string, unknown>>(),
+  },
+  (t) => [index().on(t.tenantId, t.action, t.actor, t.at), index().on(t.tenantId, t.action, t.ip, t.at)],
+);
+
+export const outbox = outboxTable(auth);
+
+export type Tenant = typeof tenants.$inferSelect;
+export type User = typeof users.$inferSelect;
+export type Client = typeof clients.$inferSelect;
+export type NewClient = typeof clients.$inferInsert;
+export type Session = typeof sessions.$inferSelect;
+export type SigningKey = typeof signingKeys.$inferSelect;
+export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
+export type TokenFamily = typeof tokenFamilies.$inferSelect;
+export type Interaction = typeof interactions.$inferSelect;
