@@ -1,0 +1,33 @@
+# One image for every function: `docker run IMAGE fn <name>` or ZENO_FUNCTION=<name>;
+# `migrate` runs the migrations (the generated Job does). Built from a clean checkout:
+#   docker build -t ghcr.io/zenokube/zenokube:$(node -p "require('./package.json').version") .
+
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY shared shared
+COPY functions functions
+COPY eventing eventing
+COPY cli cli
+COPY tests/fixtures tests/fixtures
+# tsc → dist/; then keep only production dependencies. The migration SQL is read at run time
+# from functions/<product>/core/migrations and eventing/migrations beside package.json.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && mkdir -p /stage \
+ && find functions eventing -type d -name migrations -prune -exec cp -r --parents {} /stage/ \;
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /stage/ ./
+# Numeric user (the image's `node`), so that Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+EXPOSE 8080
+ENTRYPOINT ["node", "dist/cli/zenokube.js"]
+CMD ["fn"]
