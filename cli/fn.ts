@@ -1,15 +1,26 @@
 // `zenokube fn <name>`: runs one function alone, exactly what its Knative pod runs.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '#shared/db/root';
+import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
 import { createEventPublisher } from '#shared/events/outbox';
+import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction } from '#shared/function/host';
-import { listen } from '#shared/http/serve';
-import { bootPlatform, onShutdown } from './platform.js';
+import { listen, type RunningServer } from '#shared/http/serve';
+import { bootPlatform, onShutdown, type Platform } from './platform.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** Imports the declaration in `dir` (its function.js or .ts), e.g. a fixture outside functions/. */
+export async function loadDeclarationFrom(dir: string): Promise<FunctionDeclaration> {
+  const file = join(resolve(dir), `function${EXT}`);
+  if (!existsSync(file)) throw new Error(`no function declaration at ${file}`);
+  const decl = ((await import(pathToFileURL(file).href)) as { default?: FunctionDeclaration }).default;
+  if (!decl?.name) throw new Error(`${file} has no default export from defineFunction()`);
+  return decl;
+}
 
 /** Imports only the named function's declaration (`<product>-<capability>`), nothing else. */
 export async function loadDeclaration(name: string): Promise<FunctionDeclaration> {
@@ -23,22 +34,60 @@ export async function loadDeclaration(name: string): Promise<FunctionDeclaration
   return decl;
 }
 
+export interface ServeOptions {
+  catalog?: EventCatalog;
+  /** Extra relay settings (tests shorten the lease). */
+  relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
+}
+
+export interface ServedFunction {
+  readonly server: RunningServer;
+  readonly relay: OutboxRelay | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves one function as its pod does. With $K_SINK set and an outbox in the product's schema,
+ * its outbox relay runs too (and sweeps leftovers of earlier instances at start).
+ */
+export async function serveFunction(decl: FunctionDeclaration, platform: Platform, opts: ServeOptions = {}): Promise<ServedFunction> {
+  const { config, log, database } = platform;
+  const catalog = opts.catalog ?? projectCatalog;
+  const events = createEventPublisher({
+    product: decl.product,
+    source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`,
+    check: (e) => catalog.checkOutgoing(e),
+  });
+  const sink = config.sink;
+  const relay = sink && (await productsWithOutbox(database, [decl.product])).length > 0
+    ? await startOutboxRelay({ database, product: decl.product, sink, log, ...opts.relay })
+    : undefined;
+  const hosted = await hostFunction(decl, { ...platform, events, catalog, relay });
+  const server = await listen(hosted.app.fetch, { port: config.port, host: config.host });
+  log.info('function listening', { fn: decl.name, port: server.port, database: database.kind, relay: relay ? sink : 'off' });
+  return {
+    server,
+    relay,
+    async stop() {
+      await server.close();
+      await relay?.stop();
+      await hosted.module.shutdown?.();
+    },
+  };
+}
+
 export async function main(args: string[]): Promise<number | void> {
-  const name = args[0] ?? process.env.ZENO_FUNCTION;
-  if (!name) {
-    process.stderr.write('usage: zenokube fn <name>   (or set ZENO_FUNCTION)\n');
+  const dir = args[0] === '--dir' ? args[1] : undefined;
+  const name = dir ? undefined : (args[0] ?? process.env.ZENO_FUNCTION);
+  if (!name && !dir) {
+    process.stderr.write('usage: zenokube fn <name> | zenokube fn --dir <folder of function.js>   (or set ZENO_FUNCTION)\n');
     return 2;
   }
-  const decl = await loadDeclaration(name);
+  const decl = dir ? await loadDeclarationFrom(dir) : await loadDeclaration(name!);
   const platform = await bootPlatform();
-  const { config, log, database } = platform;
-  const events = createEventPublisher({ product: decl.product, source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}` });
-  const hosted = await hostFunction(decl, { ...platform, events });
-  const server = await listen(hosted.app.fetch, { port: config.port, host: config.host });
-  log.info('function listening', { fn: decl.name, port: server.port, database: database.kind });
-  onShutdown(log, async () => {
-    await server.close();
-    await hosted.module.shutdown?.();
-    await database.close();
+  const served = await serveFunction(decl, platform);
+  onShutdown(platform.log, async () => {
+    await served.stop();
+    await platform.database.close();
   });
 }

@@ -18,7 +18,8 @@ for (const o of owners.filter((x) => only.length === 0 || only.includes(x.name))
   const r = spawnSync(
     'npx',
     ['drizzle-kit', 'generate', '--dialect=postgresql', `--schema=${o.schema}`, `--out=${o.out}`, '--casing=snake_case', '--breakpoints'],
-    { stdio: 'inherit' },
+    // Schemas import the kit through `#shared/*`, which resolves to sources only under this condition.
+    { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=development`.trim() } },
   );
   if (r.status !== 0) failed = true;
 }

@@ -22,9 +22,22 @@ interface Migration {
 /** Lock namespace for migrations (first key of the two-key advisory lock). */
 const LOCK_NAMESPACE = 0x7a656e6f; // "zeno"
 
-/** Finds every migration set in the project: `functions/<product>/core/migrations`, `eventing/migrations`. */
-export function discoverMigrationSets(root = projectRoot()): MigrationSet[] {
+/**
+ * Finds every migration set in the project: `functions/<product>/core/migrations`, `eventing/migrations`;
+ * with `fixtures`, also the test fixtures' `tests/fixtures/functions/<product>/core/migrations`
+ * (only the test template database applies those).
+ */
+export function discoverMigrationSets(root = projectRoot(), opts: { fixtures?: boolean } = {}): MigrationSet[] {
   const sets: MigrationSet[] = [];
+  if (opts.fixtures) {
+    const fixtures = join(root, 'tests', 'fixtures', 'functions');
+    if (existsSync(fixtures)) {
+      for (const product of readdirSync(fixtures).sort()) {
+        const dir = join(fixtures, product, 'core', 'migrations');
+        if (existsSync(join(dir, 'meta', '_journal.json'))) sets.push({ name: product, dir });
+      }
+    }
+  }
   const eventing = join(root, 'eventing', 'migrations');
   if (existsSync(eventing)) sets.push({ name: 'eventing', dir: eventing });
   const functions = join(root, 'functions');

@@ -53,6 +53,15 @@ interface ClaimedRow extends Record<string, unknown> {
 
 const SCHEMA = /^[a-z][a-z0-9_]*$/;
 
+/** The declared products that have an `outbox` table in their schema. */
+export async function productsWithOutbox(database: Database, products: readonly string[]): Promise<string[]> {
+  if (products.length === 0) return [];
+  const rows = await database.query<{ schema: string }>(sql`
+    select table_schema as schema from information_schema.tables
+    where table_name = 'outbox' and table_schema = any(${`{${products.join(',')}}`}::text[])`);
+  return rows.map((r) => r.schema).sort();
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

@@ -6,6 +6,7 @@ import type { Database } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import type { EventPublisher } from '#shared/events/publisher';
+import type { EventHandler } from '#shared/events/receive';
 
 /**
  * A public route, as an HTTPRoute path match: `PathPrefix` (default, segment boundaries),
@@ -84,6 +85,12 @@ export interface FunctionContext {
 /** What the app module of a function exports. */
 export interface FunctionModule {
   createApp(ctx: FunctionContext): Hono<any> | Promise<Hono<any>>;
+  /**
+   * CloudEvent handlers by event type. The platform mounts them at `POST /_events` (and at each
+   * subscription's `path`): CloudEvents parsing, catalog validation, inbox dedupe in the
+   * handler's transaction, 202 only after commit. The product's schema needs an `inbox` table.
+   */
+  events?: (ctx: FunctionContext) => Readonly<Record<string, EventHandler>>;
   /** Extra readiness checks (e.g. "unsealed"). */
   readiness?: (ctx: FunctionContext) => Promise<{ name: string; ok: boolean; detail?: string }[]>;
   /** Called on SIGTERM after draining, before the database closes. */

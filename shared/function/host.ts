@@ -1,10 +1,12 @@
 // Hosts one declared function: validates its env, builds its context, wraps its app in the
 // platform contract. Used alike by `zenokube fn <name>` (one pod) and by the local runner.
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
+import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
 import { ConfigError, type PlatformConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { migrationsApplied } from '#shared/db/migrate';
 import type { EventPublisher } from '#shared/events/publisher';
+import { createEventReceiver } from '#shared/events/receive';
 import { createPlatformApp, type AppEnv, type ReadinessCheck } from '#shared/http/app';
 import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
@@ -25,6 +27,35 @@ export interface HostDeps {
   metrics: Metrics;
   events: EventPublisher;
   env?: Record<string, string | undefined>;
+  /** Event types and payload schemas for received events (default: the project's catalog). */
+  catalog?: EventCatalog;
+  /** The product's outbox relay, when one runs: the app then serves `POST /_outbox/flush`. */
+  relay?: { flush(): Promise<number> };
+}
+
+/** Path of the sweep a schedule (or an operator) calls to deliver a scaled-to-zero function's outbox. */
+export const OUTBOX_FLUSH_PATH = '/_outbox/flush';
+
+/** Mounts the platform's event routes in front of the function's own app. */
+function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: FunctionModule, context: FunctionContext, deps: HostDeps): Hono<any> {
+  const handlers = module.events?.(context);
+  if (!handlers && !deps.relay) return inner;
+  const outer = new Hono();
+  if (handlers) {
+    const receive = createEventReceiver({
+      database: deps.database,
+      product: decl.product,
+      catalog: deps.catalog ?? projectCatalog,
+      handlers,
+      log: context.log,
+    });
+    const paths = new Set(['/_events', ...(decl.subscribes ?? []).map((s) => s.path ?? '/_events')]);
+    for (const path of paths) outer.post(path, receive);
+  }
+  const relay = deps.relay;
+  if (relay) outer.post(OUTBOX_FLUSH_PATH, async (c) => c.json({ delivered: await relay.flush() }));
+  outer.route('/', inner);
+  return outer;
 }
 
 /** Validates the variables a declaration lists; every missing required one is reported at once. */
@@ -56,7 +87,7 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
     events: deps.events,
   });
   const module = await decl.load();
-  const inner = await module.createApp(context);
+  const inner = withEventRoutes(await module.createApp(context), decl, module, context, deps);
   const readiness = async (): Promise<ReadinessCheck[]> => {
     const checks: ReadinessCheck[] = [
       { name: 'database', ok: await deps.database.ping() },

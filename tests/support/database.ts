@@ -18,7 +18,7 @@ function urlFor(dbName: string): string {
 
 function migrationsHash(): string {
   const h = createHash('sha256');
-  for (const set of discoverMigrationSets()) {
+  for (const set of discoverMigrationSets(undefined, { fixtures: true })) {
     h.update(set.name);
     for (const f of readdirSync(set.dir).filter((x) => x.endsWith('.sql')).sort()) {
       h.update(f).update(readFileSync(join(set.dir, f)));
@@ -39,7 +39,7 @@ async function ensureTemplate(admin: postgres.Sql): Promise<string> {
       await reserved.unsafe(`create database "${building}"`);
       const db = await openDatabase({ url: urlFor(building), max: 2 });
       try {
-        await migrate(db);
+        await migrate(db, discoverMigrationSets(undefined, { fixtures: true }));
       } finally {
         await db.close();
       }

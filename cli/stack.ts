@@ -1,0 +1,113 @@
+// The whole stack on one port, as `npm start` runs it: every function mounted at its routes, the
+// local Broker (ingress, dispatcher, Triggers from the declarations, schedules) and one outbox
+// relay per product that has an outbox, all pointed at the local broker ($K_SINK).
+import { Hono } from 'hono';
+import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
+import {
+  BROKER_PREFIX,
+  DEFAULT_BROKER,
+  acceptEvent,
+  createBrokerIngress,
+  startDispatcher,
+  startPingSource,
+  triggersFromDeclarations,
+  type Dispatcher,
+  type DispatcherOptions,
+  type Trigger,
+} from '#eventing/broker/index';
+import { createEventPublisher } from '#shared/events/outbox';
+import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
+import type { FunctionDeclaration } from '#shared/function/define';
+import { hostFunction, type HostedFunction } from '#shared/function/host';
+import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
+import { createDispatcher } from './dispatch.js';
+import type { Platform } from './platform.js';
+
+export interface StackOptions {
+  platform: Platform;
+  declarations: readonly FunctionDeclaration[];
+  catalog?: EventCatalog;
+  /** Extra relay and dispatcher settings (tests shorten leases and timers). */
+  relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
+  dispatcher?: Partial<Omit<DispatcherOptions, 'database' | 'triggers' | 'log'>>;
+  /** Where dead letters are also sent (Knative `deadLetterSink`); they are always kept in eventing.dead_letters. */
+  deadLetterSink?: string;
+}
+
+export interface RunningStack {
+  readonly server: RunningServer;
+  /** `http://127.0.0.1:<port>`: the loopback base the broker and relays use. */
+  readonly localUrl: string;
+  readonly brokerUrl: string;
+  readonly hosted: readonly HostedFunction[];
+  readonly triggers: readonly Trigger[];
+  readonly relays: ReadonlyMap<string, OutboxRelay>;
+  readonly dispatcher: Dispatcher;
+  /** Stops in dependency order; events in flight finish or stay pending. Does not close the database. */
+  stop(): Promise<void>;
+}
+
+const sourceOf = (decl: FunctionDeclaration) => `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`;
+
+export async function startStack(opts: StackOptions): Promise<RunningStack> {
+  const { platform } = opts;
+  const { config, log, database } = platform;
+  const catalog = opts.catalog ?? projectCatalog;
+  // Listen first: subscriber and sink URLs need the port (0 picks one); requests wait for `ready`.
+  let handler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
+  const server = await listen((req, env) => handler(req, env), { port: config.port, host: config.host });
+  const localUrl = `http://127.0.0.1:${server.port}`;
+  const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
+  const sink = config.sink ?? brokerUrl;
+
+  const products = [...new Set(opts.declarations.map((d) => d.product))];
+  const withOutbox = new Set(await productsWithOutbox(database, products));
+  const relays = new Map<string, OutboxRelay>();
+  const hosted: HostedFunction[] = [];
+  for (const decl of opts.declarations) {
+    const events = createEventPublisher({ product: decl.product, source: sourceOf(decl), check: (e) => catalog.checkOutgoing(e) });
+    const relay = withOutbox.has(decl.product) ? { flush: () => relays.get(decl.product)?.flush() ?? Promise.resolve(0) } : undefined;
+    hosted.push(await hostFunction(decl, { ...platform, events, catalog, relay }));
+  }
+
+  const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink: opts.deadLetterSink });
+  const ingress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes });
+  const root = new Hono();
+  root.get('/healthz', (c) => c.json({ status: 'ok' }));
+  root.get('/readyz', async (c) => {
+    const ok = await database.ping();
+    return c.json({ status: ok ? 'ready' : 'not ready', functions: hosted.map((h) => h.declaration.name) }, ok ? 200 : 503);
+  });
+  root.route('/', ingress);
+  handler = createDispatcher(hosted, root.fetch);
+
+  const dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
+  for (const product of withOutbox) {
+    relays.set(product, await startOutboxRelay({ database, product, sink, log, ...opts.relay }));
+  }
+  const ping = startPingSource({
+    declarations: opts.declarations,
+    log,
+    send: async (attributes, data) => {
+      await acceptEvent(database, triggers, DEFAULT_BROKER, attributes, data);
+    },
+  });
+
+  return {
+    server,
+    localUrl,
+    brokerUrl,
+    hosted,
+    triggers,
+    relays,
+    dispatcher,
+    async stop() {
+      ping.stop();
+      // Producers first (their deliveries need the broker), then the broker, then the functions.
+      await Promise.all([...relays.values()].map((r) => r.stop()));
+      await dispatcher.stop();
+      await server.close();
+      for (const h of hosted) await h.module.shutdown?.();
+    },
+  };
+}
