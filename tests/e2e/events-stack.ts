@@ -13,8 +13,12 @@ import { fixtureCatalog } from '#tests/fixtures/functions/fixture/core/events';
 
 export const FIXTURE_FUNCTIONS = join(projectRoot(), 'tests', 'fixtures', 'functions');
 
-export async function startFixtureStack(database: Database, extra: Partial<StackOptions> = {}): Promise<RunningStack> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error' });
+export async function startFixtureStack(
+  database: Database,
+  extra: Partial<StackOptions> = {},
+  env: Record<string, string> = {},
+): Promise<RunningStack> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', ...env });
   const declarations = await discoverFunctions(FIXTURE_FUNCTIONS);
   return startStack({
     platform: { config, log: silentLogger, metrics: createMetrics({ defaults: false }), database },
