@@ -30,6 +30,8 @@ export interface StackOptions {
   /** Extra relay and dispatcher settings (tests shorten leases and timers). */
   relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
   dispatcher?: Partial<Omit<DispatcherOptions, 'database' | 'triggers' | 'log'>>;
+  /** Start the outbox relays (default true; a test runs the producer's relay in another process). */
+  relays?: boolean;
   /** Where dead letters are also sent (Knative `deadLetterSink`); they are always kept in eventing.dead_letters. */
   deadLetterSink?: string;
 }
@@ -82,7 +84,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   handler = createDispatcher(hosted, root.fetch);
 
   const dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
-  for (const product of withOutbox) {
+  for (const product of opts.relays === false ? [] : withOutbox) {
     relays.set(product, await startOutboxRelay({ database, product, sink, log, ...opts.relay }));
   }
   const ping = startPingSource({
