@@ -91,3 +91,12 @@ export async function deleteClient(q: Queryable, tenantId: string, clientId: str
     .returning();
   return row;
 }
+
+export async function findClientById(q: Queryable, tenantId: string, id: string): Promise<Client | undefined> {
+  const [row] = await q
+    .select()
+    .from(clients)
+    .where(and(eq(clients.tenantId, tenantId), eq(clients.id, id)))
+    .limit(1);
+  return row;
+}

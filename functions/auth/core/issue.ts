@@ -1,0 +1,78 @@
+// Builds a token response (RFC 6749 §5.1) for a grant: the access token, an ID token when the
+// scope has `openid`, and a rotated refresh token when the client may refresh.
+import type { Queryable } from '#shared/db/index';
+import { issueRefreshToken } from './grants.js';
+import type { AuthRuntime } from './runtime.js';
+import type { Client, Tenant, TokenFamily, User } from './schema.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from './keys.js';
+import { signAccessToken, signIdToken } from './tokens.js';
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+  authorization_details?: Record<string, unknown>[];
+}
+
+export interface GrantIssue {
+  tenant: Tenant;
+  client: Client;
+  family: TokenFamily;
+  user: User;
+  scope: string[];
+  audience: string[];
+  nonce?: string | null | undefined;
+  withRefresh: boolean;
+}
+
+/** Mints tokens for a user grant; the refresh token insert runs in `q` (the caller's transaction). */
+export async function issueUserTokens(rt: AuthRuntime, q: Queryable, g: GrantIssue): Promise<{ response: TokenResponse; jti: string }> {
+  const issuer = rt.issuer(g.tenant.slug);
+  const ttl = Math.min(g.client.accessTokenTtl, MAX_TOKEN_LIFETIME_SECONDS);
+  const scope = g.scope.join(' ');
+  const at = await signAccessToken(rt.keys, {
+    issuer,
+    tenantId: g.tenant.id,
+    sub: g.user.id,
+    clientId: g.client.clientId,
+    scope,
+    audience: g.audience.length ? g.audience : [issuer],
+    ttlSeconds: ttl,
+    authorizationDetails: g.family.authorizationDetails,
+    grantId: g.family.id,
+    authTime: g.family.authTime,
+    acr: g.family.acr,
+    amr: g.family.amr,
+  });
+  const response: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
+  if (g.family.authorizationDetails?.length) response.authorization_details = g.family.authorizationDetails;
+  if (g.scope.includes('openid')) {
+    response.id_token = await signIdToken(rt.keys, {
+      issuer,
+      tenantId: g.tenant.id,
+      alg: g.client.idTokenSignedResponseAlg,
+      sub: g.user.id,
+      clientId: g.client.clientId,
+      nonce: g.nonce,
+      authTime: g.family.authTime ?? new Date(),
+      acr: g.family.acr ?? '0',
+      amr: g.family.amr ?? [],
+      sessionId: g.family.sessionId,
+      accessToken: at.token,
+      claims: {},
+    });
+  }
+  if (g.withRefresh) response.refresh_token = await issueRefreshToken(q, g.family, g.client.refreshTokenTtl);
+  return { response, jti: at.jti };
+}
+
+/** RFC 6749 §5.1: "Cache-Control: no-store" on every response carrying tokens. */
+export function tokenJson(body: object, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' },
+  });
+}

@@ -1,0 +1,69 @@
+// The token function's app: resolves the tenant, authenticates the client, dispatches the grant.
+import { Hono, type Context } from 'hono';
+import type { FunctionContext } from '#shared/function/define';
+import { authenticateClient } from '../core/client-auth.js';
+import { OAuthError } from '../core/oauth-error.js';
+import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import type { Tenant } from '../core/schema.js';
+import { readForm, requestMeta, tenantOf } from '../web/request.js';
+import { authorizationCodeGrant } from './grant-authorization-code.js';
+import { clientCredentialsGrant } from './grant-client-credentials.js';
+import { refreshTokenGrant } from './grant-refresh-token.js';
+import { introspect } from './introspect.js';
+import { revoke } from './revoke.js';
+import type { GrantContext } from './grant-context.js';
+
+const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
+
+let runtime: AuthRuntime | undefined;
+
+export async function createApp(ctx: FunctionContext): Promise<Hono> {
+  runtime = await createAuthRuntime(ctx);
+  return buildTokenApp(runtime);
+}
+
+/** SIGTERM: write the batched audit rows before the database closes. */
+export async function shutdown(): Promise<void> {
+  await runtime?.auditBuffer.flush();
+}
+
+export function buildTokenApp(rt: AuthRuntime): Hono {
+  const app = new Hono();
+  // Any failure below renders the OAuth error shape, never problem+json.
+  app.onError((err) => {
+    if (err instanceof OAuthError) return err.getResponse();
+    throw err;
+  });
+
+  async function prepare(c: Context, endpoint: string): Promise<GrantContext> {
+    const tenant: Tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenant);
+    const params = await readForm(c);
+    const issuer = rt.issuer(tenant.slug);
+    const { client } = await authenticateClient(rt.db, tenant, {
+      authorization: c.req.header('authorization'),
+      params,
+      audiences: [issuer, `${issuer}/token`, `${issuer}/${endpoint}`],
+    });
+    return { rt, tenant, issuer, client, params, meta: requestMeta(c) };
+  }
+
+  app.post('/auth/:tenant/token', async (c) => {
+    const g = await prepare(c, 'token');
+    const grantType = g.params.get('grant_type');
+    if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
+    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType)) {
+      throw new OAuthError('unsupported_grant_type', 'This grant type is not supported.');
+    }
+    if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
+    if (grantType === 'authorization_code') return authorizationCodeGrant(g);
+    if (grantType === 'refresh_token') return refreshTokenGrant(g);
+    return clientCredentialsGrant(g);
+  });
+
+  app.post('/auth/:tenant/introspect', async (c) => introspect(await prepare(c, 'introspect')));
+  app.post('/auth/:tenant/revoke', async (c) => revoke(await prepare(c, 'revoke')));
+  app.all('/auth/:tenant/:endpoint{token|introspect|revoke}', () => {
+    throw new OAuthError('invalid_request', 'Use POST.', { status: 405, headers: { allow: 'POST' } });
+  });
+  return app;
+}

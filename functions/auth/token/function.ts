@@ -1,0 +1,13 @@
+// auth-token: the token endpoint (RFC 6749 §3.2), introspection (RFC 7662) and revocation (RFC 7009).
+import { defineFunction } from '#shared/function/define';
+import { AUTH_ENV } from '../core/env.js';
+
+export default defineFunction({
+  name: 'auth-token',
+  product: 'auth',
+  description: 'OAuth 2.0 token endpoint: authorization_code + PKCE, refresh_token rotation, client_credentials; introspection and revocation.',
+  routes: [{ path: '/auth/[^/]+/(token|introspect|revoke)', match: 'RegularExpression', methods: ['POST', 'OPTIONS'] }],
+  scaling: { minScale: 0, maxScale: 20, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
+  env: AUTH_ENV,
+  load: () => import('./app.js'),
+});

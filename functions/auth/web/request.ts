@@ -1,0 +1,52 @@
+// Edge helpers shared by the auth functions: form bodies (RFC 6749 §3.2), the requester's
+// address and user agent for the audit trail, and the tenant of the path.
+import type { Context } from 'hono';
+import type { RequestMeta } from '../core/audit.js';
+import { OAuthError } from '../core/oauth-error.js';
+import type { AuthRuntime } from '../core/runtime.js';
+import type { Tenant } from '../core/schema.js';
+
+/**
+ * Reads an `application/x-www-form-urlencoded` body. "Request and response parameters MUST NOT
+ * be included more than once" (RFC 6749 §3.1), except the ones listed in `repeatable`.
+ */
+export async function readForm(c: Context, repeatable: string[] = ['resource']): Promise<URLSearchParams> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') {
+    throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded.');
+  }
+  const params = new URLSearchParams(await c.req.text());
+  checkDuplicates(params, repeatable);
+  return params;
+}
+
+export function checkDuplicates(params: URLSearchParams, repeatable: string[] = ['resource']): void {
+  const seen = new Set<string>();
+  for (const k of params.keys()) {
+    if (seen.has(k) && !repeatable.includes(k)) throw new OAuthError('invalid_request', `The parameter ${k.slice(0, 50)} is repeated.`);
+    seen.add(k);
+  }
+}
+
+/**
+ * The requester for the audit trail. Behind the ingress the last X-Forwarded-For hop is the
+ * one our proxy appended; earlier hops are client-supplied and ignored.
+ */
+export function requestMeta(c: Context): RequestMeta {
+  const xff = c.req.header('x-forwarded-for');
+  const last = xff?.split(',').pop()?.trim();
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return {
+    ip: last || env?.incoming?.socket?.remoteAddress || undefined,
+    userAgent: c.req.header('user-agent'),
+    requestId: c.get('requestId') as string | undefined,
+  };
+}
+
+/** Resolves `:tenant` or fails with `notFound` (each endpoint decides the shape). */
+export async function tenantOf(rt: AuthRuntime, slug: string | undefined, notFound: () => Error): Promise<Tenant> {
+  await rt.ready();
+  const tenant = slug ? await rt.tenants.resolve(slug) : undefined;
+  if (!tenant) throw notFound();
+  return tenant;
+}
