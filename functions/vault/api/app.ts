@@ -1,0 +1,26 @@
+// The vault api: every Vault path except the sys/ endpoints the unsealer owns. Scales to zero;
+// it never sees the root key or a KEK, only the DEKs of the request at hand.
+import { Hono } from 'hono';
+import type { FunctionContext } from '#shared/function/define';
+import type { AppEnv } from '#shared/http/app';
+import { resolveInternalKey } from '#functions/vault/core/internal-auth';
+import { kvRoutes } from './kv-routes.js';
+import { createPipeline } from './pipeline.js';
+import { policyRoutes } from './policy-routes.js';
+import { tokenRoutes } from './token-routes.js';
+import { createUnsealerClient } from './unsealer-client.js';
+
+export function createApp(ctx: FunctionContext): Hono<AppEnv> {
+  const unsealer = createUnsealerClient({
+    url: ctx.env.VAULT_UNSEALER_URL ?? `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`,
+    key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY),
+  });
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database)];
+  const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes });
+  const app = new Hono<AppEnv>();
+  app.all('/vault/v1/*', (c) => {
+    const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    return handle(c.req.raw, c.get('requestId'), remote);
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+// The vault api: the Vault HTTP API under /vault/v1 (KV v2, tokens, policies, logins, transit).
+import { defineFunction } from '#shared/function/define';
+
+export default defineFunction({
+  name: 'vault-api',
+  product: 'vault',
+  description: 'HashiCorp-Vault-compatible API: KV v2, token auth, ACL policies, audit; DEKs from the unsealer.',
+  routes: [{ path: '/vault/v1', match: 'PathPrefix' }],
+  scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
+  env: {
+    VAULT_UNSEALER_URL: {
+      description: 'base URL of the vault unsealer (default: the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer)',
+    },
+    VAULT_INTERNAL_KEY: {
+      description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',
+      secret: { name: 'vault-internal', key: 'hmac-key' },
+    },
+  },
+  load: () => import('./app.js'),
+});

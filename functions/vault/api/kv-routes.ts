@@ -1,0 +1,176 @@
+// KV version 2 at secret/: data, metadata, delete, undelete, destroy; LIST through ?list=true.
+// @see https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2
+import type { Database } from '#shared/db/index';
+import { formatDuration, parseDuration } from '#functions/vault/core/duration';
+import { invalidRequest, notFoundError, VaultError } from '#functions/vault/core/errors';
+import {
+  cleanPath,
+  deleteAll,
+  deleteVersions,
+  destroyVersions,
+  getMetadata,
+  listKeys,
+  listVersions,
+  putMetadata,
+  readSecret,
+  undeleteVersions,
+  writeSecret,
+  type DekService,
+} from '#functions/vault/core/kv';
+import { boolField, intField } from '#functions/vault/core/wire';
+import { done, ok } from './pipeline.js';
+import type { VaultRequest, VaultRoute } from './route.js';
+
+const MOUNT = 'secret/';
+
+function versionsOf(body: Record<string, unknown>): number[] {
+  const v = body.versions;
+  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : typeof v === 'number' ? [v] : undefined;
+  if (!list || list.length === 0) throw invalidRequest('no version number provided');
+  return list.map((x) => {
+    const n = typeof x === 'string' && /^\d+$/.test(x.trim()) ? Number(x) : x;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalidRequest('versions must be positive integers');
+    return n;
+  });
+}
+
+function customMetadataOf(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('custom_metadata must be a map of strings');
+  const entries = Object.entries(v as Record<string, unknown>);
+  // Vault's limits: 64 keys, keys up to 128 bytes, values up to 512 bytes.
+  if (entries.length > 64) throw invalidRequest('custom_metadata may hold at most 64 keys');
+  for (const [k, val] of entries) {
+    if (typeof val !== 'string') throw invalidRequest('custom_metadata values must be strings');
+    if (k.length === 0 || k.length > 128 || val.length > 512) throw invalidRequest('custom_metadata key or value too long');
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
+  const db = database.db;
+
+  const dataRoute: VaultRoute = {
+    pattern: /^secret\/data\/(.+)$/,
+    handlers: {
+      read: async (req, m) => {
+        const path = cleanPath(m[1]!);
+        const version = intField(Object.fromEntries(req.query), 'version') ?? 0;
+        if (version < 0) throw invalidRequest('version must be a positive integer');
+        const r = await readSecret(db, keys, MOUNT, path, version);
+        if (r.kind === 'missing') throw notFoundError();
+        if (r.kind === 'gone') return { ...ok(req, { data: { data: null, metadata: r.metadata } }), status: 404 };
+        return { ...ok(req, { data: { data: r.data, metadata: r.metadata } }), auditData: { data: r.data, metadata: r.metadata } };
+      },
+      update: async (req, m) => writeData(req, m),
+      delete: async (_req, m) => {
+        await deleteVersions(db, MOUNT, cleanPath(m[1]!), 'current');
+        return done();
+      },
+    },
+    // Vault: writing a path that does not exist yet needs `create`, an existing one `update`.
+    capability: async (req, m) => {
+      if (req.operation !== 'update') return req.operation;
+      const md = await getMetadata(db, MOUNT, cleanPath(m[1]!));
+      return md && md.currentVersion > 0 ? 'update' : 'create';
+    },
+  };
+
+  async function writeData(req: VaultRequest, m: RegExpExecArray) {
+    const path = cleanPath(m[1]!);
+    const data = req.body.data;
+    if (data === undefined || data === null) throw invalidRequest('no data provided');
+    if (typeof data !== 'object' || Array.isArray(data)) throw invalidRequest('data must be a JSON object');
+    const options = req.body.options;
+    if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+      throw invalidRequest('options must be a JSON object');
+    }
+    const cas = options ? intField(options as Record<string, unknown>, 'cas') : undefined;
+    if (cas !== undefined && cas < 0) throw invalidRequest('cas must be a non-negative integer');
+    const metadata = await writeSecret(db, keys, MOUNT, path, data as Record<string, unknown>, { cas });
+    return ok(req, { data: metadata });
+  }
+
+  const metadataRoute: VaultRoute = {
+    pattern: /^secret\/metadata(?:\/(.*))?$/,
+    handlers: {
+      list: async (req, m) => {
+        const keysList = await listKeys(db, MOUNT, cleanPath(m[1] ?? '', true));
+        if (keysList.length === 0) throw notFoundError();
+        return ok(req, { data: { keys: keysList } });
+      },
+      read: async (req, m) => {
+        const path = cleanPath(m[1] ?? '');
+        const md = await getMetadata(db, MOUNT, path);
+        if (!md) throw notFoundError();
+        const versions = await listVersions(db, MOUNT, path);
+        return ok(req, {
+          data: {
+            cas_required: md.casRequired,
+            created_time: md.createdAt.toISOString(),
+            current_version: md.currentVersion,
+            custom_metadata: md.customMetadata ?? null,
+            delete_version_after: formatDuration(md.deleteVersionAfterSeconds),
+            max_versions: md.maxVersions,
+            oldest_version: md.oldestVersion,
+            updated_time: md.updatedAt.toISOString(),
+            versions: Object.fromEntries(
+              versions.map((v) => [
+                String(v.version),
+                { created_time: v.createdAt.toISOString(), deletion_time: v.deletedAt ? v.deletedAt.toISOString() : '', destroyed: v.destroyed },
+              ]),
+            ),
+          },
+        });
+      },
+      update: async (_req, m) => {
+        const path = cleanPath(m[1] ?? '');
+        const b = _req.body;
+        const maxVersions = intField(b, 'max_versions');
+        if (maxVersions !== undefined && maxVersions < 0) throw invalidRequest('max_versions must be non-negative');
+        const dva = b.delete_version_after;
+        const deleteVersionAfterSeconds = dva === undefined ? undefined : parseDuration(dva);
+        if (dva !== undefined && deleteVersionAfterSeconds === undefined) throw invalidRequest('invalid delete_version_after');
+        await putMetadata(db, MOUNT, path, {
+          maxVersions,
+          casRequired: boolField(b, 'cas_required'),
+          deleteVersionAfterSeconds,
+          customMetadata: customMetadataOf(b.custom_metadata),
+        });
+        return done();
+      },
+      delete: async (_req, m) => {
+        await deleteAll(db, MOUNT, cleanPath(m[1] ?? ''));
+        return done();
+      },
+    },
+  };
+
+  const versionsRoute = (verb: 'delete' | 'undelete' | 'destroy'): VaultRoute => ({
+    pattern: new RegExp(`^secret/${verb}/(.+)$`),
+    handlers: {
+      update: async (req, m) => {
+        const path = cleanPath(m[1]!);
+        const versions = versionsOf(req.body);
+        if (verb === 'delete') await deleteVersions(db, MOUNT, path, versions);
+        else if (verb === 'undelete') await undeleteVersions(db, MOUNT, path, versions);
+        else await destroyVersions(db, MOUNT, path, versions);
+        return done();
+      },
+    },
+  });
+
+  const mountInfo: VaultRoute = {
+    // What the vault CLI asks to learn that secret/ is KV version 2.
+    pattern: /^sys\/internal\/ui\/mounts\/(.+)$/,
+    capability: () => 'read',
+    handlers: {
+      read: async (req, m) => {
+        if (!m[1]!.startsWith('secret')) throw new VaultError(403, 'permission_denied', ['permission denied']);
+        return ok(req, { data: { path: MOUNT, type: 'kv', options: { version: '2' }, description: 'key/value secret storage' } });
+      },
+    },
+  };
+
+  return [dataRoute, metadataRoute, versionsRoute('delete'), versionsRoute('undelete'), versionsRoute('destroy'), mountInfo];
+}

@@ -1,0 +1,139 @@
+// One Vault request, end to end: seal check, body, route, token, ACL, audit in, handler, audit out.
+// A failed audit write fails the request, as Vault does.
+// @see https://developer.hashicorp.com/vault/docs/audit#blocked-audit-devices
+import type { Database } from '#shared/db/index';
+import type { Logger } from '#shared/log/index';
+import type { Capability } from '#functions/vault/core/acl';
+import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
+import { VaultError, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
+import { aclFor } from '#functions/vault/core/policy-store';
+import { useToken } from '#functions/vault/core/tokens';
+import { envelope, json, readBody, tokenFrom } from '#functions/vault/core/wire';
+import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
+import type { UnsealerClient } from './unsealer-client.js';
+
+const BASE = '/vault/v1/';
+
+function operationOf(method: string, query: URLSearchParams): Operation | undefined {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return query.get('list') === 'true' ? 'list' : 'read';
+    case 'LIST':
+      return 'list';
+    case 'POST':
+    case 'PUT':
+      return 'update';
+    case 'DELETE':
+      return 'delete';
+    case 'PATCH':
+      return 'patch';
+    default:
+      return undefined;
+  }
+}
+
+export interface PipelineDeps {
+  database: Database;
+  log: Logger;
+  unsealer: UnsealerClient;
+  routes: VaultRoute[];
+}
+
+const internal = () => new VaultError(500, 'internal_error', ['internal error']);
+
+export function createPipeline(deps: PipelineDeps) {
+  const { database, unsealer, routes, log } = deps;
+
+  return async (raw: Request, requestId: string, remoteAddress: string | undefined): Promise<Response> => {
+    const url = new URL(raw.url);
+    const rawPath = decodeURIComponent(url.pathname.slice(BASE.length));
+    const operation = operationOf(raw.method, url.searchParams);
+    if (!operation) throw unsupportedOperation();
+    const auditKey = await unsealer.auditKey();
+    const body = operation === 'read' || operation === 'list' ? {} : await readBody(raw);
+    // Lists address folders: Vault keeps their trailing slash for ACL matching.
+    const path = operation === 'list' ? rawPath.replace(/\/*$/, '/') : rawPath.replace(/\/+$/, '');
+    const routePath = path.replace(/\/+$/, '');
+
+    let route: VaultRoute | undefined;
+    let match: RegExpExecArray | null = null;
+    for (const r of routes) {
+      match = r.pattern.exec(routePath);
+      if (match) {
+        route = r;
+        break;
+      }
+    }
+
+    const clientToken = tokenFrom(raw.headers);
+    const req: VaultRequest = { requestId, operation, path, query: url.searchParams, body, remoteAddress, token: undefined, clientToken, acl: undefined };
+    const entry = (type: AuditEntry['type'], decision: AuditEntry['decision']): AuditEntry => ({
+      type,
+      requestId,
+      operation,
+      path,
+      remoteAddress,
+      accessor: req.token?.accessor,
+      policies: req.token?.policies,
+      decision,
+    });
+    const audit = async (e: AuditEntry) => {
+      try {
+        await writeAudit(database.db, auditKey, e);
+      } catch (err) {
+        log.error('audit write failed', { request_id: requestId, err });
+        throw internal();
+      }
+    };
+
+    if (!route?.unauthenticated) {
+      req.token = clientToken ? await useToken(database.db, clientToken) : undefined;
+      if (!req.token) {
+        await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
+        throw permissionDenied();
+      }
+      req.acl = await aclFor(database.db, req.token.policies);
+    }
+    if (!route || !match) {
+      await audit({ ...entry('request', req.token ? 'allow' : 'none'), error: 'unsupported path', data: body });
+      throw new VaultError(404, 'no_route', [`no handler for route "${routePath}". route entry not found.`]);
+    }
+    const handler = route.handlers[operation];
+    if (!handler) {
+      await audit({ ...entry('request', 'none'), error: 'unsupported operation', data: body });
+      throw unsupportedOperation();
+    }
+    if (req.acl) {
+      const needed: Capability = route.capability ? await route.capability(req, match) : operation;
+      const allowed = req.acl.allows(path, needed) && (!route.sudo || req.acl.allows(path, 'sudo'));
+      if (!allowed) {
+        await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
+        throw permissionDenied();
+      }
+    }
+    await audit({ ...entry('request', route.unauthenticated ? 'none' : 'allow'), data: body });
+
+    let res: VaultResponse;
+    try {
+      res = await handler(req, match);
+    } catch (err) {
+      const known = err instanceof VaultError ? err : undefined;
+      if (!known) log.error('vault handler failed', { request_id: requestId, path: routePath, err });
+      const e = known ?? internal();
+      await audit({ ...entry('response', route.unauthenticated ? 'none' : 'allow'), status: e.status, error: e.messages.join('; ') });
+      throw e;
+    }
+    await audit({ ...entry('response', route.unauthenticated ? 'none' : 'allow'), status: res.status, data: res.auditData ?? res.body });
+    if (res.status === 204 || !res.body) return new Response(null, { status: 204 });
+    return json(res.body, res.status);
+  };
+}
+
+/** Helper for handlers: a 200 with Vault's envelope. */
+export const ok = (req: VaultRequest, parts: Parameters<typeof envelope>[1], status = 200): VaultResponse => ({
+  status,
+  body: envelope(req.requestId, parts),
+});
+
+export const done = (): VaultResponse => ({ status: 204 });

@@ -1,0 +1,126 @@
+// ACL policies: sys/policies/acl/:name (current API) and sys/policy/:name (what node-vault calls).
+// @see https://developer.hashicorp.com/vault/api-docs/system/policies
+import { asc, eq } from 'drizzle-orm';
+import type { Database } from '#shared/db/index';
+import { PolicyError, parsePolicy, type Capability } from '#functions/vault/core/acl';
+import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
+import { DEFAULT_POLICY_TEXT } from '#functions/vault/core/policy-store';
+import { policies } from '#functions/vault/core/schema';
+import { done, ok } from './pipeline.js';
+import type { VaultRequest, VaultRoute } from './route.js';
+
+const NAME = /^[a-z0-9_.@-]{1,128}$/;
+const MAX_POLICY_BYTES = 64 * 1024;
+
+function nameOf(raw: string): string {
+  const name = raw.toLowerCase();
+  if (!NAME.test(name)) throw invalidRequest('invalid policy name');
+  return name;
+}
+
+export function policyRoutes(database: Database): VaultRoute[] {
+  const db = database.db;
+
+  const names = async () => {
+    const rows = await db.select({ name: policies.name }).from(policies).orderBy(asc(policies.name));
+    const set = new Set(['default', ...rows.map((r) => r.name), 'root']);
+    return [...set].sort();
+  };
+
+  const read = async (name: string) => {
+    if (name === 'root') return '';
+    const [row] = await db.select().from(policies).where(eq(policies.name, name));
+    if (row) return row.text;
+    if (name === 'default') return DEFAULT_POLICY_TEXT;
+    return undefined;
+  };
+
+  const write = async (req: VaultRequest, name: string, field: 'policy' | 'rules') => {
+    if (name === 'root') throw invalidRequest('cannot update "root" policy');
+    const text = req.body[field] ?? req.body.policy ?? req.body.rules;
+    if (typeof text !== 'string') throw invalidRequest(`"${field}" parameter not supplied`);
+    if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw invalidRequest('policy too large');
+    // Vault accepts the policy base64-encoded as well.
+    const source = /^[A-Za-z0-9+/]+={0,2}$/.test(text.trim()) && text.trim().length % 4 === 0 && !/["{]/.test(text)
+      ? Buffer.from(text, 'base64').toString('utf8')
+      : text;
+    let rules;
+    try {
+      rules = parsePolicy(source);
+    } catch (err) {
+      if (err instanceof PolicyError) throw invalidRequest(err.message);
+      throw err;
+    }
+    await db
+      .insert(policies)
+      .values({ name, text: source, rules })
+      .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt: new Date() } });
+    return done();
+  };
+
+  const remove = async (name: string) => {
+    if (name === 'root' || name === 'default') throw invalidRequest(`cannot delete "${name}" policy`);
+    await db.delete(policies).where(eq(policies.name, name));
+    return done();
+  };
+
+  return [
+    {
+      pattern: /^sys\/policies\/acl$/,
+      handlers: { list: async (req) => ok(req, { data: { keys: await names() } }) },
+    },
+    {
+      pattern: /^sys\/policies\/acl\/([^/]+)$/,
+      handlers: {
+        read: async (req, m) => {
+          const name = nameOf(m[1]!);
+          const text = await read(name);
+          if (text === undefined) throw notFoundError();
+          return ok(req, { data: { name, policy: text } });
+        },
+        update: (req, m) => write(req, nameOf(m[1]!), 'policy'),
+        delete: (_req, m) => remove(nameOf(m[1]!)),
+      },
+    },
+    {
+      pattern: /^sys\/policy$/,
+      handlers: {
+        read: async (req) => {
+          const keys = await names();
+          return { status: 200, body: { ...ok(req, { data: { keys, policies: keys } }).body, keys, policies: keys } };
+        },
+      },
+    },
+    {
+      pattern: /^sys\/policy\/([^/]+)$/,
+      handlers: {
+        read: async (req, m) => {
+          const name = nameOf(m[1]!);
+          const text = await read(name);
+          if (text === undefined) throw notFoundError();
+          return { status: 200, body: { ...ok(req, { data: { name, rules: text } }).body, name, rules: text } };
+        },
+        update: (req, m) => write(req, nameOf(m[1]!), 'rules'),
+        delete: (_req, m) => remove(nameOf(m[1]!)),
+      },
+    },
+    {
+      pattern: /^sys\/capabilities-self$/,
+      capability: () => 'update',
+      handlers: {
+        update: async (req) => {
+          const raw = req.body.paths ?? req.body.path;
+          const paths = typeof raw === 'string' ? [raw] : raw;
+          if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) throw invalidRequest('paths must be a list of strings');
+          const data: Record<string, Capability[] | string[]> = {};
+          for (const p of paths as string[]) {
+            const caps = [...req.acl!.capabilities(p.replace(/^\/+/, ''))];
+            data[p] = req.acl!.root ? ['root'] : caps.length ? caps : ['deny'];
+          }
+          if (paths.length === 1) data.capabilities = data[paths[0] as string]!;
+          return ok(req, { data });
+        },
+      },
+    },
+  ];
+}

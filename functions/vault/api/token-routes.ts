@@ -1,0 +1,176 @@
+// Token auth: create (child or orphan), lookup-self, renew-self, revoke-self, lookup, revoke.
+// @see https://developer.hashicorp.com/vault/api-docs/auth/token
+import type { Database } from '#shared/db/index';
+import { parseDuration } from '#functions/vault/core/duration';
+import { invalidRequest } from '#functions/vault/core/errors';
+import type { Token } from '#functions/vault/core/schema';
+import { DEFAULT_TOKEN_TTL, insertToken, remainingTtl, renewToken, revokeTree, useToken } from '#functions/vault/core/tokens';
+import { boolField, intField } from '#functions/vault/core/wire';
+import { done, ok } from './pipeline.js';
+import type { VaultRequest, VaultRoute } from './route.js';
+
+const POLICY_NAME = /^[A-Za-z0-9_.@-]{1,128}$/;
+
+/** The `auth` block of a login or token creation. */
+export function authBlock(row: Token, clientToken: string, tokenPolicies = row.policies) {
+  return {
+    client_token: clientToken,
+    accessor: row.accessor,
+    policies: row.policies,
+    token_policies: tokenPolicies,
+    metadata: row.meta ?? null,
+    lease_duration: row.ttlSeconds,
+    renewable: row.renewable,
+    entity_id: row.entityId,
+    token_type: 'service',
+    orphan: row.orphan,
+    mfa_requirement: null,
+    num_uses: row.numUses,
+  };
+}
+
+/** lookup-self's `data`: numbers as numbers, expire_time RFC 3339 or null (what ESO reads). */
+export function lookupData(row: Token, clientToken: string | undefined) {
+  const unix = (d: Date) => Math.floor(d.getTime() / 1000);
+  return {
+    accessor: row.accessor,
+    creation_time: unix(row.createdAt),
+    creation_ttl: row.ttlSeconds,
+    display_name: row.displayName,
+    entity_id: row.entityId,
+    expire_time: row.expiresAt ? row.expiresAt.toISOString() : null,
+    explicit_max_ttl: row.explicitMaxTtlSeconds,
+    id: clientToken ?? '',
+    issue_time: row.createdAt.toISOString(),
+    meta: row.meta ?? null,
+    num_uses: row.numUses,
+    orphan: row.orphan,
+    path: row.path,
+    policies: row.policies,
+    renewable: row.renewable,
+    ttl: remainingTtl(row),
+    type: 'service',
+  };
+}
+
+function policiesOf(v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && POLICY_NAME.test(p))) {
+    throw invalidRequest('policies must be a list of policy names');
+  }
+  return [...new Set(list as string[])];
+}
+
+function ttlOf(body: Record<string, unknown>, key: string): number | undefined {
+  if (body[key] === undefined || body[key] === '') return undefined;
+  const v = parseDuration(body[key]);
+  if (v === undefined) throw invalidRequest(`invalid ${key}`);
+  return v;
+}
+
+export function tokenRoutes(database: Database): VaultRoute[] {
+  const db = database.db;
+
+  const create = async (req: VaultRequest, orphanEndpoint: boolean) => {
+    const parent = req.token!;
+    const isRoot = parent.policies.includes('root');
+    const b = req.body;
+    const requested = policiesOf(b.policies) ?? parent.policies.filter((p) => p !== 'root' || isRoot);
+    // Vault: a non-root token may only create children with a subset of its own policies.
+    if (!isRoot && !requested.every((p) => p === 'default' || parent.policies.includes(p))) {
+      throw invalidRequest('child policies must be subset of parent');
+    }
+    const noDefault = boolField(b, 'no_default_policy') ?? false;
+    const policies = requested.includes('root') || noDefault || requested.includes('default') ? requested : [...requested, 'default'];
+    const noParent = orphanEndpoint || (boolField(b, 'no_parent') ?? false);
+    if (noParent && !orphanEndpoint && !isRoot && !req.acl?.allows(req.path, 'sudo')) {
+      throw invalidRequest('root or sudo privileges required to create orphan token');
+    }
+    const explicitMax = ttlOf(b, 'explicit_max_ttl') ?? 0;
+    let ttl = ttlOf(b, 'ttl') ?? (policies.includes('root') && isRoot && b.ttl === undefined ? 0 : DEFAULT_TOKEN_TTL);
+    if (ttl > DEFAULT_TOKEN_TTL) ttl = DEFAULT_TOKEN_TTL;
+    if (explicitMax > 0 && (ttl === 0 || ttl > explicitMax)) ttl = explicitMax;
+    const numUses = intField(b, 'num_uses') ?? 0;
+    if (numUses < 0) throw invalidRequest('number of uses cannot be negative');
+    const meta = b.meta;
+    if (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta) || !Object.values(meta).every((x) => typeof x === 'string'))) {
+      throw invalidRequest('meta must be a map of strings');
+    }
+    const displayName = typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token';
+    const { token, row } = await insertToken(db, {
+      policies,
+      displayName: displayName.slice(0, 128),
+      path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
+      parentAccessor: noParent ? null : parent.accessor,
+      ttlSeconds: ttl,
+      explicitMaxTtlSeconds: explicitMax,
+      numUses,
+      renewable: (boolField(b, 'renewable') ?? true) && ttl > 0,
+      meta: (meta as Record<string, string> | undefined) ?? null,
+    });
+    return ok(req, { auth: authBlock(row, token, policies) });
+  };
+
+  const otherToken = async (req: VaultRequest) => {
+    const t = req.body.token ?? req.query.get('token');
+    if (typeof t !== 'string' || t === '') throw invalidRequest('missing token');
+    return t;
+  };
+
+  return [
+    { pattern: /^auth\/token\/create$/, handlers: { update: (req) => create(req, false) } },
+    { pattern: /^auth\/token\/create-orphan$/, sudo: true, handlers: { update: (req) => create(req, true) } },
+    {
+      pattern: /^auth\/token\/lookup-self$/,
+      capability: () => 'read',
+      handlers: {
+        read: async (req) => ok(req, { data: lookupData(req.token!, req.clientToken) }),
+        update: async (req) => ok(req, { data: lookupData(req.token!, req.clientToken) }),
+      },
+    },
+    {
+      pattern: /^auth\/token\/renew-self$/,
+      handlers: {
+        update: async (req) => {
+          const row = req.token!;
+          if (!row.renewable) throw invalidRequest('lease is not renewable');
+          const increment = ttlOf(req.body, 'increment') ?? 0;
+          const renewed = await renewToken(db, row, increment);
+          return ok(req, { auth: { ...authBlock(renewed, req.clientToken!), lease_duration: remainingTtl(renewed) } });
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/revoke-self$/,
+      handlers: {
+        update: async (req) => {
+          await revokeTree(db, req.token!.accessor);
+          return done();
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/lookup$/,
+      handlers: {
+        update: async (req) => {
+          const t = await otherToken(req);
+          const row = await useToken(db, t);
+          if (!row) throw invalidRequest('bad token');
+          return ok(req, { data: lookupData(row, t) });
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/revoke$/,
+      handlers: {
+        update: async (req) => {
+          const t = await otherToken(req);
+          const row = await useToken(db, t);
+          if (row) await revokeTree(db, row.accessor);
+          return done();
+        },
+      },
+    },
+  ];
+}

@@ -1,0 +1,54 @@
+// The audit device: one row per request and one per response, written before the request runs
+// and before its answer leaves; string values are HMAC-SHA256'd with a key derived from the root
+// key, so the log proves what happened without holding any secret.
+// @see https://developer.hashicorp.com/vault/docs/audit#sensitive-information
+import { createHmac } from 'node:crypto';
+import type { Queryable } from '#shared/db/index';
+import { auditLog } from './schema.js';
+
+/** `hmac-sha256:<hex>` of a value, as Vault's audit devices write it. */
+export function auditHash(key: Uint8Array, value: string): string {
+  return `hmac-sha256:${createHmac('sha256', key).update(value, 'utf8').digest('hex')}`;
+}
+
+/** Copies `value` with every string (at any depth) replaced by its HMAC; keys stay readable. */
+export function hashStrings(key: Uint8Array, value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return auditHash(key, value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 32) return '[too deep]';
+  if (Array.isArray(value)) return value.map((v) => hashStrings(key, v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = hashStrings(key, v, depth + 1);
+  return out;
+}
+
+export interface AuditEntry {
+  type: 'request' | 'response';
+  requestId: string;
+  operation: string;
+  path: string;
+  remoteAddress: string | undefined;
+  accessor: string | undefined;
+  policies: string[] | undefined;
+  decision: 'allow' | 'deny' | 'none';
+  status?: number;
+  error?: string;
+  data?: unknown;
+}
+
+/** Writes one entry; the caller lets a failure fail the request. */
+export async function writeAudit(db: Queryable, key: Uint8Array, e: AuditEntry): Promise<void> {
+  await db.insert(auditLog).values({
+    type: e.type,
+    requestId: e.requestId,
+    operation: e.operation,
+    path: e.path,
+    remoteAddress: e.remoteAddress ?? null,
+    accessor: e.accessor ? auditHash(key, e.accessor) : null,
+    policies: e.policies ?? null,
+    decision: e.decision,
+    status: e.status ?? null,
+    error: e.error ?? null,
+    data: e.data === undefined ? null : hashStrings(key, e.data),
+  });
+}

@@ -1,0 +1,28 @@
+// Vault's error shape, `{"errors": [...]}`, with Vault's status codes.
+// @see https://developer.hashicorp.com/vault/api-docs#error-response
+import { AppError } from '#shared/http/errors';
+
+export class VaultError extends AppError {
+  readonly messages: string[];
+  constructor(status: number, code: string, messages: string[], opts: { cause?: unknown } = {}) {
+    super(status, code, messages[0] ?? 'error', opts);
+    this.name = 'VaultError';
+    this.messages = messages;
+  }
+
+  override getResponse(): Response {
+    return new Response(JSON.stringify({ errors: this.messages }), {
+      status: this.status,
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    });
+  }
+}
+
+export const invalidRequest = (message: string) => new VaultError(400, 'invalid_request', [message]);
+export const permissionDenied = () => new VaultError(403, 'permission_denied', ['permission denied']);
+/** Vault answers an unknown or absent path with 404 and an empty list. */
+export const notFoundError = () => new VaultError(404, 'not_found', []);
+export const unsupportedOperation = () => new VaultError(405, 'unsupported_operation', ['unsupported operation']);
+export const sealedError = () => new VaultError(503, 'sealed', ['Vault is sealed']);
+export const notInitializedError = () => new VaultError(503, 'not_initialized', ['Vault is not initialized']);
+export const tooLarge = (limit: number) => new VaultError(413, 'too_large', [`request too large: the limit is ${limit} bytes`]);

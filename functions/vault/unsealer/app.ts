@@ -1,0 +1,57 @@
+// The vault unsealer: the one long-running vault function, holding the root key in RAM.
+// Public: sys/init, sys/unseal, sys/seal, sys/seal-status, sys/health. Internal: the key service.
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import type { FunctionContext } from '#shared/function/define';
+import { resolveInternalKey } from '#functions/vault/core/internal-auth';
+import { VaultError } from '#functions/vault/core/errors';
+import { internalRoutes } from './internal-routes.js';
+import { createKeyring, type Keyring } from './keyring.js';
+import { sysRoutes } from './sys-routes.js';
+
+/** Every keyring alive in this process, so that signals and fatal errors can zero them all. */
+const live = new Set<Keyring>();
+let hooked = false;
+
+function wipeAll(): void {
+  for (const k of live) k.wipe();
+}
+
+/**
+ * Zeroes keys on SIGTERM/SIGINT, on a fatal error and at exit. A signal listener is removed
+ * once it fires; when no other listener remains the signal is raised again so the default
+ * action (terminate) still happens.
+ */
+function installWipeHooks(): void {
+  if (hooked) return;
+  hooked = true;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      wipeAll();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+  process.on('uncaughtExceptionMonitor', wipeAll);
+  process.on('exit', wipeAll);
+}
+
+export function createApp(ctx: FunctionContext): Hono {
+  const keyring = createKeyring(ctx.database);
+  live.add(keyring);
+  installWipeHooks();
+  const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY);
+  const app = new Hono();
+  app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID()));
+  app.route('/internal/v1', internalRoutes(keyring, internalKey));
+  app.onError((err) => {
+    if (err instanceof VaultError) return err.getResponse();
+    throw err;
+  });
+  return app;
+}
+
+/** Called on SIGTERM after draining: the root key leaves memory before the process does. */
+export async function shutdown(): Promise<void> {
+  wipeAll();
+  live.clear();
+}

@@ -1,0 +1,73 @@
+// sys/init: a fresh root key, split into shares that are shown once and stored nowhere; the
+// canary, the mount KEKs and the root token are written in one transaction.
+// @see https://developer.hashicorp.com/vault/api-docs/system/init
+import { randomBytes } from 'node:crypto';
+import type { Database } from '#shared/db/index';
+import { aad, seal } from '#functions/vault/core/envelope';
+import { invalidRequest } from '#functions/vault/core/errors';
+import { mounts, sealConfig } from '#functions/vault/core/schema';
+import { split } from '#functions/vault/core/shamir';
+import { insertToken } from '#functions/vault/core/tokens';
+import type { Keyring } from './keyring.js';
+
+/** Mounts every vault starts with, as Vault's dev server does. */
+export const DEFAULT_MOUNTS = [
+  { path: 'secret/', type: 'kv', description: 'key/value secret storage (version 2)' },
+  { path: 'transit/', type: 'transit', description: 'encryption as a service' },
+] as const;
+
+export interface InitResult {
+  keys: string[];
+  keys_base64: string[];
+  root_token: string;
+}
+
+export async function initialize(database: Database, keyring: Keyring, shares: number, threshold: number): Promise<InitResult> {
+  if (!Number.isInteger(shares) || shares < 1 || shares > 255) throw invalidRequest('secret shares must be an integer from 1 to 255');
+  if (!Number.isInteger(threshold) || threshold < 1) throw invalidRequest('secret threshold must be an integer of at least 1');
+  if (threshold > shares) throw invalidRequest('secret threshold cannot be larger than secret shares');
+  if (shares > 1 && threshold === 1) throw invalidRequest('threshold must be greater than one for multiple shares');
+  const root = randomBytes(32);
+  try {
+    const rootToken = await database.db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(sealConfig)
+        .values({ id: 1, type: 'shamir', secretShares: shares, secretThreshold: threshold, canary: keyring.canaryFor(root) })
+        .onConflictDoNothing()
+        .returning({ id: sealConfig.id });
+      if (inserted.length === 0) throw invalidRequest('Vault is already initialized');
+      for (const m of DEFAULT_MOUNTS) {
+        await tx.insert(mounts).values({ ...m, wrappedKek: wrapKek(root, m.path) });
+      }
+      const { token } = await insertToken(tx, {
+        policies: ['root'],
+        displayName: 'root',
+        path: 'auth/token/root',
+        parentAccessor: null,
+        ttlSeconds: 0,
+        renewable: false,
+      });
+      return token;
+    });
+    keyring.invalidate();
+    const shards = split(root, shares, threshold);
+    const result = {
+      keys: shards.map((s) => s.toString('hex')),
+      keys_base64: shards.map((s) => s.toString('base64')),
+      root_token: rootToken,
+    };
+    for (const s of shards) s.fill(0);
+    return result;
+  } finally {
+    root.fill(0);
+  }
+}
+
+function wrapKek(root: Buffer, mount: string): Buffer {
+  const kek = randomBytes(32);
+  try {
+    return seal(root, kek, aad.kek(mount));
+  } finally {
+    kek.fill(0);
+  }
+}

@@ -1,0 +1,73 @@
+// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key.
+// Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
+// receives secret data, only wrapped keys, and returns only DEKs.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
+import { VaultError, invalidRequest } from '#functions/vault/core/errors';
+import { DecryptError } from '#functions/vault/core/envelope';
+import { json } from '#functions/vault/core/wire';
+import type { Keyring } from './keyring.js';
+
+const MOUNT = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/$/);
+const CONTEXT = z.string().min(1).max(4096);
+const unwrapSchema = z.object({ mount: MOUNT, context: CONTEXT, wrapped: z.base64().max(256) });
+const newSchema = z.object({ mount: MOUNT, context: CONTEXT });
+
+export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Variables: { body: unknown } }> {
+  const app = new Hono<{ Variables: { body: unknown } }>();
+  const verify = createVerifier(internalKey);
+
+  app.use('*', async (c, next) => {
+    const text = await c.req.text();
+    if (text.length > 64 * 1024) throw invalidRequest('request too large');
+    const result = verify(c.req.header(SIGNATURE_HEADER), c.req.method, new URL(c.req.url).pathname, text);
+    if (!result.ok) throw new VaultError(401, 'internal_auth_failed', [`internal authentication failed: ${result.reason}`]);
+    let body: unknown = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      throw invalidRequest('malformed JSON');
+    }
+    c.set('body', body);
+    await next();
+  });
+
+  const parse = <S extends z.ZodType>(schema: S, v: unknown): z.infer<S> => {
+    const r = schema.safeParse(v);
+    if (!r.success) throw invalidRequest('malformed internal request');
+    return r.data;
+  };
+
+  app.post('/status', async () => json({ sealed: keyring.isSealed() }));
+
+  app.post('/dek/unwrap', async (c) => {
+    const { mount, context, wrapped } = parse(unwrapSchema, c.get('body'));
+    try {
+      const dek = await keyring.unwrapDek(mount, context, Buffer.from(wrapped, 'base64'));
+      const out = json({ dek: dek.toString('base64') });
+      dek.fill(0);
+      return out;
+    } catch (err) {
+      if (err instanceof DecryptError) throw new VaultError(400, 'unwrap_failed', ['the wrapped key does not belong to this context']);
+      throw err;
+    }
+  });
+
+  app.post('/dek/new', async (c) => {
+    const { mount, context } = parse(newSchema, c.get('body'));
+    const { dek, wrapped } = await keyring.newDek(mount, context);
+    const out = json({ dek: dek.toString('base64'), wrapped: wrapped.toString('base64') });
+    dek.fill(0);
+    return out;
+  });
+
+  app.post('/audit-key', async () => {
+    const key = keyring.auditKey();
+    const out = json({ key: key.toString('base64') });
+    key.fill(0);
+    return out;
+  });
+
+  return app;
+}

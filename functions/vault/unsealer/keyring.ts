@@ -1,0 +1,175 @@
+// The unsealer's memory: the root key (only here, only while unsealed), the KEKs it has
+// unwrapped, and the key shares of an unseal in progress. Every buffer is zeroed on seal.
+// @see https://developer.hashicorp.com/vault/docs/concepts/seal#shamir-seals
+import { hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { Database } from '#shared/db/index';
+import { aad, CANARY_TEXT, DecryptError, open, seal } from '#functions/vault/core/envelope';
+import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
+import { mounts, sealConfig } from '#functions/vault/core/schema';
+import { combine, ShamirError } from '#functions/vault/core/shamir';
+
+export interface SealState {
+  initialized: boolean;
+  sealed: boolean;
+  t: number;
+  n: number;
+  progress: number;
+  nonce: string;
+  type: string;
+}
+
+type Config = typeof sealConfig.$inferSelect;
+
+/** Decodes a key share given as hex (Vault's `keys`) or base64 (`keys_base64`). */
+export function decodeShare(key: string): Buffer {
+  const k = key.trim();
+  if (/^[0-9a-fA-F]+$/.test(k) && k.length % 2 === 0) return Buffer.from(k, 'hex');
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(k)) return Buffer.from(k, 'base64');
+  throw invalidRequest("'key' must be a valid hex or base64 string");
+}
+
+export function createKeyring(database: Database) {
+  let rootKey: Buffer | undefined;
+  const keks = new Map<string, Buffer>();
+  let parts: Buffer[] = [];
+  let nonce = '';
+  let config: Config | undefined;
+
+  const loadConfig = async (): Promise<Config | undefined> => {
+    if (config) return config;
+    const [row] = await database.db.select().from(sealConfig).where(eq(sealConfig.id, 1));
+    config = row;
+    return row;
+  };
+
+  const clearParts = () => {
+    for (const p of parts) p.fill(0);
+    parts = [];
+    nonce = '';
+  };
+
+  /** Zeroes every key this process holds; the vault is sealed afterwards. */
+  const wipe = () => {
+    rootKey?.fill(0);
+    rootKey = undefined;
+    for (const k of keks.values()) k.fill(0);
+    keks.clear();
+    clearParts();
+  };
+
+  const state = async (): Promise<SealState> => {
+    const c = await loadConfig();
+    return {
+      initialized: !!c,
+      sealed: !rootKey,
+      t: c?.secretThreshold ?? 0,
+      n: c?.secretShares ?? 0,
+      progress: parts.length,
+      nonce,
+      type: c?.type ?? 'shamir',
+    };
+  };
+
+  /** Accepts the root key if it opens the canary; on failure nothing is kept. */
+  const adopt = (candidate: Buffer, c: Config): boolean => {
+    try {
+      open(candidate, c.canary, aad.canary()).fill(0);
+    } catch (err) {
+      if (err instanceof DecryptError || err instanceof TypeError) {
+        candidate.fill(0);
+        return false;
+      }
+      throw err;
+    }
+    rootKey = candidate;
+    return true;
+  };
+
+  /** Adds one share; at the threshold rebuilds the root key and checks it against the canary. */
+  const submitShare = async (share: Buffer): Promise<SealState> => {
+    const c = await loadConfig();
+    if (!c) throw invalidRequest('Vault is not initialized');
+    if (rootKey) return state();
+    if (share.length !== 33) {
+      share.fill(0);
+      throw invalidRequest('invalid key share: expected 33 bytes (hex or base64)');
+    }
+    // Vault ignores a share it already has.
+    if (parts.some((p) => p.length === share.length && timingSafeEqual(p, share))) return state();
+    if (parts.length === 0) nonce = randomUUID();
+    parts.push(share);
+    if (parts.length < c.secretThreshold) return state();
+    let candidate: Buffer;
+    try {
+      candidate = combine(parts);
+    } catch (err) {
+      clearParts();
+      if (err instanceof ShamirError) throw invalidRequest(`unseal failed: ${err.message}; unseal progress was reset`);
+      throw err;
+    }
+    clearParts();
+    if (!adopt(candidate, c)) {
+      throw new VaultError(400, 'unseal_failed', [
+        'unseal failed: the combined key shares do not open the verification canary (a wrong or corrupted key share); unseal progress was reset',
+      ]);
+    }
+    return state();
+  };
+
+  const requireRoot = (): Buffer => {
+    if (!rootKey) throw sealedError();
+    return rootKey;
+  };
+
+  /** The KEK of a mount, unwrapped once and kept while unsealed. */
+  const kek = async (mount: string): Promise<Buffer> => {
+    const root = requireRoot();
+    const cached = keks.get(mount);
+    if (cached) return cached;
+    const [row] = await database.db.select({ wrappedKek: mounts.wrappedKek }).from(mounts).where(eq(mounts.path, mount));
+    if (!row) throw invalidRequest(`no mount at ${mount}`);
+    if (!rootKey) throw sealedError();
+    const key = open(root, row.wrappedKek, aad.kek(mount));
+    keks.set(mount, key);
+    return key;
+  };
+
+  return {
+    state,
+    submitShare,
+    wipe,
+    adopt,
+    loadConfig,
+    /** Forgets the cached seal configuration (after init). */
+    invalidate: () => {
+      config = undefined;
+    },
+    resetProgress: clearParts,
+    isSealed: () => !rootKey,
+    /** Root key → KEK → DEK: returns only the DEK. */
+    unwrapDek: async (mount: string, context: string, wrapped: Buffer): Promise<Buffer> =>
+      open(await kek(mount), wrapped, aad.dek(mount, context)),
+    /** A fresh DEK and its wrapping under the mount's KEK. */
+    newDek: async (mount: string, context: string): Promise<{ dek: Buffer; wrapped: Buffer }> => {
+      const dek = randomBytes(32);
+      return { dek, wrapped: seal(await kek(mount), dek, aad.dek(mount, context)) };
+    },
+    /** Wraps a fresh KEK for a new mount under the root key. */
+    wrapNewKek: (mount: string): Buffer => {
+      const key = randomBytes(32);
+      try {
+        return seal(requireRoot(), key, aad.kek(mount));
+      } finally {
+        key.fill(0);
+      }
+    },
+    /** The audit HMAC key, derived from the root key (HKDF-SHA256), so it too dies with a seal. */
+    auditKey: (): Buffer =>
+      Buffer.from(hkdfSync('sha256', requireRoot(), Buffer.alloc(0), 'zenokube/vault/audit-hmac/v1', 32)),
+    /** The canary for a new root key. */
+    canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT, aad.canary()),
+  };
+}
+
+export type Keyring = ReturnType<typeof createKeyring>;

@@ -1,0 +1,114 @@
+// The public sys/ endpoints the unsealer serves: init, unseal, seal, seal-status, health.
+// @see https://developer.hashicorp.com/vault/api-docs/system/seal-status
+// @see https://developer.hashicorp.com/vault/api-docs/system/health
+import { Hono } from 'hono';
+import type { Database } from '#shared/db/index';
+import { permissionDenied, invalidRequest, unsupportedOperation } from '#functions/vault/core/errors';
+import { aclFor } from '#functions/vault/core/policy-store';
+import { useToken } from '#functions/vault/core/tokens';
+import { boolField, intField, json, noContent, readBody, tokenFrom } from '#functions/vault/core/wire';
+import { initialize } from './init.js';
+import { decodeShare, type Keyring, type SealState } from './keyring.js';
+
+export const VERSION = '1.15.0+zenokube';
+const BUILD_DATE = '2026-01-01T00:00:00Z';
+
+function sealStatus(s: SealState, clusterId: string) {
+  return {
+    type: s.type,
+    initialized: s.initialized,
+    sealed: s.sealed,
+    t: s.t,
+    n: s.n,
+    progress: s.progress,
+    nonce: s.nonce,
+    version: VERSION,
+    build_date: BUILD_DATE,
+    migration: false,
+    recovery_seal: false,
+    storage_type: 'postgresql',
+    ...(s.sealed ? {} : { cluster_name: 'zenokube', cluster_id: clusterId }),
+  };
+}
+
+/** A status code override from the health query (`sealedcode=200` …); Vault accepts integers. */
+function codeParam(url: URL, name: string, fallback: number): number {
+  const v = url.searchParams.get(name);
+  if (v === null) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100 || n > 599) throw invalidRequest(`invalid value for "${name}"`);
+  return n;
+}
+
+export function sysRoutes(database: Database, keyring: Keyring, clusterId: string): Hono {
+  const app = new Hono();
+  const writes = ['PUT', 'POST'];
+
+  app.all('/sys/init', async (c) => {
+    if (c.req.method === 'GET') return json({ initialized: (await keyring.state()).initialized });
+    if (!writes.includes(c.req.method)) throw unsupportedOperation();
+    const body = await readBody(c.req.raw);
+    if (body.pgp_keys || body.root_token_pgp_key) throw invalidRequest('PGP-encrypted key shares are not supported');
+    const shares = intField(body, 'secret_shares');
+    const threshold = intField(body, 'secret_threshold');
+    if (shares === undefined || threshold === undefined) throw invalidRequest('secret_shares and secret_threshold are required');
+    return json(await initialize(database, keyring, shares, threshold));
+  });
+
+  app.all('/sys/unseal', async (c) => {
+    if (!writes.includes(c.req.method)) throw unsupportedOperation();
+    const body = await readBody(c.req.raw);
+    if (boolField(body, 'reset')) {
+      keyring.resetProgress();
+      return json(sealStatus(await keyring.state(), clusterId));
+    }
+    const key = body.key;
+    if (typeof key !== 'string' || key === '') {
+      throw invalidRequest("'key' must be specified in request body as JSON, or 'reset' set to true");
+    }
+    const state = await keyring.submitShare(decodeShare(key));
+    return json(sealStatus(state, clusterId));
+  });
+
+  app.all('/sys/seal', async (c) => {
+    if (!writes.includes(c.req.method)) throw unsupportedOperation();
+    const token = tokenFrom(c.req.raw.headers);
+    if (keyring.isSealed()) return noContent();
+    const row = token ? await useToken(database.db, token) : undefined;
+    if (!row) throw permissionDenied();
+    const acl = await aclFor(database.db, row.policies);
+    // Vault requires sudo on sys/seal (and update).
+    if (!acl.allows('sys/seal', 'sudo') || !acl.allows('sys/seal', 'update')) throw permissionDenied();
+    keyring.wipe();
+    return noContent();
+  });
+
+  app.get('/sys/seal-status', async () => json(sealStatus(await keyring.state(), clusterId)));
+
+  app.on(['GET', 'HEAD'], '/sys/health', async (c) => {
+    const url = new URL(c.req.url);
+    const s = await keyring.state();
+    const status = !s.initialized
+      ? codeParam(url, 'uninitcode', 501)
+      : s.sealed
+        ? codeParam(url, 'sealedcode', 503)
+        : codeParam(url, 'activecode', 200);
+    // This vault is never a standby, DR secondary or performance standby: those codes (429, 472,
+    // 473) and standbyok/perfstandbyok never change the answer.
+    const body = {
+      initialized: s.initialized,
+      sealed: s.sealed,
+      standby: false,
+      performance_standby: false,
+      replication_performance_mode: 'disabled',
+      replication_dr_mode: 'disabled',
+      server_time_utc: Math.floor(Date.now() / 1000),
+      version: VERSION,
+      ...(s.sealed ? {} : { cluster_name: 'zenokube', cluster_id: clusterId }),
+    };
+    if (c.req.method === 'HEAD') return new Response(null, { status });
+    return json(body, status);
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+// Test support: the vault api and unsealer hosted as the platform hosts them, behind one real
+// listening server with the local runner's dispatcher; the unsealer can be restarted in place.
+import { randomBytes } from 'node:crypto';
+import { createDispatcher } from '#cli/dispatch';
+import { loadConfig } from '#shared/config/index';
+import type { Database } from '#shared/db/index';
+import { createEventPublisher } from '#shared/events/outbox';
+import { hostFunction, type HostedFunction } from '#shared/function/host';
+import { listen, type FetchHandler } from '#shared/http/serve';
+import { silentLogger } from '#shared/log/index';
+import { createMetrics } from '#shared/metrics/index';
+import apiDecl from '#functions/vault/api/function';
+import unsealerDecl from '#functions/vault/unsealer/function';
+
+export interface VaultServer {
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  /** What node-vault takes as `endpoint` (it appends /v1). */
+  readonly endpoint: string;
+  /** Simulates a pod restart of the unsealer: its memory is wiped, a fresh one takes its place. */
+  restartUnsealer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startVaultServer(database: Database, extraEnv: Record<string, string> = {}): Promise<VaultServer> {
+  let handler: FetchHandler = () => new Response('starting', { status: 503 });
+  const server = await listen((req, env) => handler(req, env), { port: 0, host: '127.0.0.1' });
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  const config = loadConfig({ PORT: String(server.port), HOST: '127.0.0.1', ZENO_BASE_URL: baseUrl, ZENO_LOG_LEVEL: 'error' });
+  const env = {
+    VAULT_UNSEALER_URL: `${baseUrl}/_fn/vault-unsealer`,
+    VAULT_INTERNAL_KEY: randomBytes(32).toString('base64'),
+    ...extraEnv,
+  };
+  const deps = (product: string, source: string) => ({
+    config,
+    database,
+    log: silentLogger,
+    metrics: createMetrics({ defaults: false }),
+    events: createEventPublisher({ product, source }),
+    env,
+  });
+  const api = await hostFunction(apiDecl, deps('vault', '/vault/api'));
+  let unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
+  // The dispatcher holds this object; its app forwards to whichever unsealer is current.
+  const unsealerSlot: HostedFunction = {
+    ...unsealer,
+    app: { fetch: (req: Request, e: unknown) => unsealer.app.fetch(req, e) } as unknown as HostedFunction['app'],
+  };
+  handler = createDispatcher([api, unsealerSlot], () => new Response('not found', { status: 404 }));
+  return {
+    baseUrl,
+    endpoint: `${baseUrl}/vault`,
+    async restartUnsealer() {
+      await unsealer.module.shutdown?.();
+      unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
+    },
+    async close() {
+      await server.close(1000);
+      await unsealer.module.shutdown?.();
+    },
+  };
+}
