@@ -1,0 +1,127 @@
+// Cold start and baseline RSS of one compiled function run as its pod runs it
+// (`node dist/cli/zenokube.js fn --dir …`), beside a bare Hono hello-world measured in the
+// same run: spawn → first 200 (on a route that queries PostgreSQL), then VmRSS. Alternating runs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { projectRoot } from '#shared/db/root';
+import { openDatabase } from '#shared/db/index';
+import { migrate } from '#shared/db/migrate';
+import { createEmptyDatabase } from '#tests/support/database';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const root = projectRoot();
+const cli = join(root, 'dist', 'cli', 'zenokube.js');
+const fixtureDir = join(root, 'dist', 'tests', 'fixtures', 'functions', 'bench', 'ping');
+const bare = join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs');
+
+interface Sample {
+  ms: number;
+  rssKb: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET; resolves to the status, or 0 when nothing listens yet. */
+function status(port: number, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+function rssKb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.match(/(\d+)/)?.[1] ?? NaN);
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+/** Spawns `args`, polls `path` until 200, reads RSS, stops the process. */
+async function coldStart(args: string[], path: string, env: Record<string, string>): Promise<Sample> {
+  const port = await freePort();
+  let stderr = '';
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited ${child.exitCode}: ${stderr}`);
+      const code = await status(port, path);
+      if (code === 200) break;
+      if (code !== 0 && code !== 503) throw new Error(`${path} answered ${code}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const ms = performance.now() - started;
+    return { ms, rssKb: rssKb(child.pid!) };
+  } finally {
+    child.kill('SIGTERM');
+    await exited(child);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const range = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+
+async function main(): Promise<void> {
+  for (const f of [cli, join(fixtureDir, 'function.js')]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build (npm run bench does)`);
+  }
+  const db = await createEmptyDatabase();
+  try {
+    const database = await openDatabase({ url: db.url, max: 1 });
+    await migrate(database);
+    await database.close();
+
+    // The child sees only what a pod would: no development condition, no tsx.
+    const base: Record<string, string> = { PATH: process.env.PATH ?? '', NODE_ENV: 'production' };
+    const fnEnv = { ...base, DATABASE_URL: db.url, ZENO_LOG_LEVEL: 'info' };
+    const fnArgs = [cli, 'fn', '--dir', fixtureDir];
+    // One unmeasured run of each warms the page cache.
+    await coldStart([bare], '/', base);
+    await coldStart(fnArgs, '/bench/ping', fnEnv);
+
+    const bareRuns: Sample[] = [];
+    const fnRuns: Sample[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      bareRuns.push(await coldStart([bare], '/', base));
+      fnRuns.push(await coldStart(fnArgs, '/bench/ping', fnEnv));
+    }
+    const ms = (x: number) => `${Math.round(x)}`;
+    const mb = (kb: number) => `${Math.round(kb / 1024)}`;
+    const fnMs = median(fnRuns.map((s) => s.ms));
+    const bareMs = median(bareRuns.map((s) => s.ms));
+    const fnRss = median(fnRuns.map((s) => s.rssKb));
+    const bareRss = median(bareRuns.map((s) => s.rssKb));
+    process.stdout.write(
+      `cold start: ${ms(fnMs)} ms vs bare hono ${ms(bareMs)} ms = ${(fnMs / bareMs).toFixed(2)}x (median of ${RUNS}; range ${range(fnRuns.map((s) => s.ms), ms)} vs ${range(bareRuns.map((s) => s.ms), ms)} ms; target <= 1.5x)\n`,
+    );
+    process.stdout.write(
+      `rss: ${mb(fnRss)} MB vs bare hono ${mb(bareRss)} MB = ${(fnRss / bareRss).toFixed(2)}x (median of ${RUNS}, after the first 200; target <= 1.3x)\n`,
+    );
+  } finally {
+    await db.drop();
+  }
+}
+
+await main();
