@@ -1,0 +1,56 @@
+// What every request handler shares: connection pool, breakers, observer, limits, external auth.
+import type { Agent } from 'node:http';
+import type { PortTable } from '../engine/table.js';
+import type { CircuitBreakers } from './circuit.js';
+import type { ExtAuthDecider } from './ext-auth.js';
+
+/** One finished exchange, for metrics and the access log. */
+export interface ExchangeRecord {
+  requestId: string;
+  method: string;
+  host: string;
+  path: string;
+  status: number;
+  route: string | undefined;
+  backend: string | undefined;
+  upstreamError: string | undefined;
+  durationMs: number;
+  bytesOut: number;
+  client: string | undefined;
+  attempts: number;
+}
+
+export interface ProxyObserver {
+  exchange(rec: ExchangeRecord): void;
+  upstreamError(backend: string, code: string): void;
+}
+
+export interface ProxyLimits {
+  /** Longest request target accepted (414 beyond). */
+  maxUrlLength: number;
+  /** Idle time on an upstream socket before the exchange fails with 504, when no route timeout applies. */
+  upstreamIdleMs: number;
+}
+
+export interface ProxyContext {
+  agent: Agent;
+  breakers: CircuitBreakers;
+  observer: ProxyObserver | undefined;
+  limits: ProxyLimits;
+  extAuth: ExtAuthDecider | undefined;
+  random: () => number;
+}
+
+/** The tables one listening socket serves; swapped whole on reload, read once per request. */
+export interface Binding {
+  tables: PortTable[];
+  scheme: 'http' | 'https';
+}
+
+let counter = 0;
+const prefix = Math.random().toString(36).slice(2, 8);
+
+/** A cheap unique request id: process prefix + counter. */
+export function nextRequestId(): string {
+  return `${prefix}-${(++counter).toString(36)}`;
+}

@@ -1,0 +1,9 @@
+// The ExtAuthFilter decision interface the proxy calls; the implementation lives in ext-auth/.
+import type { IncomingMessage } from 'node:http';
+import type { ExtAuthAction } from '../engine/table.js';
+
+export type ExtAuthDecision =
+  | { allow: true; /** Headers to add upstream. */ headers: [string, string][] }
+  | { allow: false; status: number; headers: [string, string][]; body: Buffer | undefined };
+
+export type ExtAuthDecider = (action: ExtAuthAction, req: IncomingMessage) => Promise<ExtAuthDecision>;

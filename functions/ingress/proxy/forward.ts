@@ -1,0 +1,189 @@
+// The request path: match, filters, backend choice, then stream to the upstream and back.
+// Bodies are piped both ways, never buffered; headers stay in node's flat rawHeaders arrays.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Candidate, CompiledBackend, CompiledRule } from '../engine/table.js';
+import type { Endpoint } from '../engine/references.js';
+import type { MatchRequest } from '../engine/match.js';
+import { matchRequest } from '../engine/match.js';
+import { normalizePath } from '../engine/path.js';
+import { normalizeHost } from '../engine/hostname.js';
+import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
+import { nextRequestId } from './context.js';
+import { localReply } from './local-reply.js';
+import { applyHeaderOps, endToEnd, forwardedNode } from './headers.js';
+import { redirectLocation, rewritePath } from './rewrite.js';
+import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
+import { sendMirrors } from './mirror.js';
+import { sendUpstream } from './upstream.js';
+
+/** Names replaced by the proxy's own values. */
+const DROP = new Set(['host', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/** The per-request state, reused by the upstream attempt(s). */
+export interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  rec: ExchangeRecord;
+  start: number;
+  rule: CompiledRule;
+  backend: CompiledBackend;
+  endpoint: Endpoint;
+  path: string;
+  headers: string[];
+  /** Extra response headers (session cookie). */
+  responseExtra: string[] | undefined;
+  requestTimer: NodeJS.Timeout | undefined;
+}
+
+function headerOf(req: IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
+}
+
+export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse): void {
+  const start = performance.now();
+  const url = req.url ?? '/';
+  const rec: ExchangeRecord = {
+    requestId: '',
+    method: req.method ?? 'GET',
+    host: '',
+    path: '',
+    status: 0,
+    route: undefined,
+    backend: undefined,
+    upstreamError: undefined,
+    durationMs: 0,
+    bytesOut: 0,
+    client: req.socket.remoteAddress,
+    attempts: 0,
+  };
+  if (ctx.observer) {
+    const observer = ctx.observer;
+    res.once('close', () => {
+      rec.status = res.headersSent ? res.statusCode : 499;
+      rec.durationMs = performance.now() - start;
+      observer.exchange(rec);
+    });
+  }
+  if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');
+  const q = url.indexOf('?');
+  const path = normalizePath(q < 0 ? url : url.slice(0, q));
+  const query = q < 0 ? '' : url.slice(q + 1);
+  const hostHeader = req.headers.host;
+  const host = normalizeHost(hostHeader);
+  rec.host = host;
+  rec.path = path ?? url.slice(0, 200);
+  if (path === undefined || !host) return localReply(res, 400, 'bad_request');
+  const mreq: MatchRequest = { host, path, query, method: rec.method, header: headerOf(req) };
+  let match: Candidate | undefined;
+  let listenerPort = 0;
+  for (const t of binding.tables) {
+    match = matchRequest(t.hosts, mreq);
+    if (match) {
+      listenerPort = t.port;
+      break;
+    }
+  }
+  if (!match) return localReply(res, 404, 'route_not_found');
+  const rule = match.rule;
+  rec.route = rule.id;
+  if (rule.broken) return localReply(res, 500, 'filter_error');
+  if (rule.extAuth && ctx.extAuth) {
+    ctx.extAuth(rule.extAuth, req).then(
+      (d) => {
+        if (!d.allow) {
+          if (res.headersSent || res.destroyed) return;
+          const headers = d.headers.flat();
+          if (d.body) headers.push('content-length', String(d.body.length));
+          res.writeHead(d.status, headers);
+          res.end(d.body);
+          req.resume();
+          return;
+        }
+        proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, d.headers);
+      },
+      () => localReply(res, 500, 'filter_error'),
+    );
+    return;
+  }
+  proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, undefined);
+}
+
+function proceed(
+  ctx: ProxyContext,
+  binding: Binding,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rec: ExchangeRecord,
+  start: number,
+  match: Candidate,
+  mreq: MatchRequest,
+  hostHeader: string,
+  listenerPort: number,
+  authHeaders: [string, string][] | undefined,
+): void {
+  const rule = match.rule;
+  if (rule.redirect) {
+    const location = redirectLocation(rule.redirect, mreq, { scheme: binding.scheme, port: listenerPort }, match);
+    const headers = applyHeaderOps(['location', location, 'content-length', '0'], rule.responseHeaders);
+    res.writeHead(rule.redirect.statusCode, headers);
+    res.end();
+    req.resume();
+    return;
+  }
+  // "If all entries in BackendRefs are invalid, and there are also no filters specified in this
+  // route rule, all traffic which matches this rule MUST receive a 500 status code."
+  const backend = rule.backends.length > 0 ? pickBackend(rule, ctx.random) : undefined;
+  if (!backend) return localReply(res, 500, 'no_backend');
+  rec.backend = backend.key;
+  // "500 status codes MUST be returned for requests that would have otherwise been routed to an invalid backend."
+  if (!backend.endpoints) return localReply(res, 500, 'invalid_backend');
+  let endpoint: Endpoint | undefined;
+  let responseExtra: string[] | undefined;
+  const session = rule.session;
+  if (session) {
+    const token = session.type === 'Cookie' ? cookieValue(mreq.header('cookie'), session.name) : mreq.header(session.name);
+    endpoint = token ? endpointForToken(backend.endpoints, token) : undefined;
+    if (endpoint && !ctx.breakers.allow(endpointKey(endpoint))) endpoint = undefined;
+  }
+  endpoint ??= pickEndpoint(backend.endpoints, ctx.breakers);
+  if (!endpoint) return localReply(res, 503, backend.endpoints.length === 0 ? 'backend_unavailable' : 'circuit_open');
+  if (session) {
+    const token = sessionToken(endpoint);
+    responseExtra =
+      session.type === 'Cookie'
+        ? ['set-cookie', `${session.name}=${token}; Path=/; HttpOnly; SameSite=Lax${session.maxAge ? `; Max-Age=${session.maxAge}` : ''}${binding.scheme === 'https' ? '; Secure' : ''}`]
+        : [session.name, token];
+  }
+
+  // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
+  let headers = endToEnd(req.rawHeaders, DROP);
+  const requestId = (req.headers['x-request-id'] as string | undefined) ?? nextRequestId();
+  rec.requestId = requestId;
+  const client = req.socket.remoteAddress ?? '';
+  const xff = req.headers['x-forwarded-for'];
+  const prior = req.headers.forwarded;
+  const forwarded = `for=${forwardedNode(client)};host="${hostHeader.replace(/["\\]/g, "")}";proto=${binding.scheme}`;
+  headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
+  headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
+  headers.push('host', rule.rewrite?.hostname ?? hostHeader);
+  if (authHeaders) for (const [n, v] of authHeaders) headers.push(n, v);
+  headers = applyHeaderOps(headers, rule.requestHeaders);
+  headers = applyHeaderOps(headers, backend.requestHeaders);
+  const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;
+  const target = mreq.query ? `${path}?${mreq.query}` : path;
+
+  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, requestTimer: undefined };
+  if (rule.requestTimeoutMs) {
+    ex.requestTimer = setTimeout(() => {
+      rec.upstreamError = 'request_timeout';
+      localReply(res, 504, 'request_timeout');
+      req.destroy();
+    }, rule.requestTimeoutMs);
+    res.once('close', () => clearTimeout(ex.requestTimer));
+  }
+  if (rule.mirrors.length > 0) sendMirrors(ctx, rule, req, target, headers);
+  sendUpstream(ctx, ex);
+}

@@ -1,0 +1,98 @@
+// Header handling on the hot path, on node's flat rawHeaders arrays ([name, value, name, value, ...]).
+// @see https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1 (hop-by-hop fields, Connection-listed ones too)
+import type { HeaderOps } from '../engine/table.js';
+
+/** Hop-by-hop fields never forwarded (lower-case). `te` is dropped too: we do not forward trailers. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Names listed in Connection, which are hop-by-hop for this message. */
+function connectionListed(raw: string[]): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
+    }
+  }
+  return out;
+}
+
+/**
+ * Copies end-to-end headers, dropping hop-by-hop ones, `host` (sent separately) and names the
+ * caller drops (`drop`, lower-case). Returns a new flat array.
+ */
+export function endToEnd(raw: string[], drop?: Set<string>): string[] {
+  const listed = connectionListed(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed && listed.has(lower)) || (drop && drop.has(lower))) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** Applies a RequestHeaderModifier / ResponseHeaderModifier in the spec's order: set, add, remove. */
+export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): string[] {
+  if (!ops) return headers;
+  let out = headers;
+  if (ops.set.length > 0) {
+    const names = new Set(ops.set.map(([n]) => n));
+    out = out.filter((_, i, a) => (i % 2 === 0 ? !names.has(a[i]!.toLowerCase()) : !names.has(a[i - 1]!.toLowerCase())));
+    for (const [n, v] of ops.set) out.push(n, v);
+  }
+  // "add" appends to an existing value (comma-joined), as the conformance tests expect.
+  for (const [n, v] of ops.add) {
+    let found = false;
+    for (let i = 0; i < out.length; i += 2) {
+      if (out[i]!.toLowerCase() === n) {
+        out[i + 1] = `${out[i + 1]},${v}`;
+        found = true;
+        break;
+      }
+    }
+    if (!found) out.push(n, v);
+  }
+  if (ops.remove.length > 0) {
+    const names = new Set(ops.remove);
+    out = out.filter((_, i, a) => (i % 2 === 0 ? !names.has(a[i]!.toLowerCase()) : !names.has(a[i - 1]!.toLowerCase())));
+  }
+  return out;
+}
+
+/** First value of a header in a flat array (lower-case name). */
+export function rawGet(raw: string[], lower: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lower) return raw[i + 1];
+  return undefined;
+}
+
+/** Replaces (or adds) a header in a flat array in place. */
+export function rawSet(raw: string[], name: string, value: string): void {
+  const lower = name.toLowerCase();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === lower) {
+      raw[i + 1] = value;
+      for (let j = raw.length - 2; j > i; j -= 2) if (raw[j]!.toLowerCase() === lower) raw.splice(j, 2);
+      return;
+    }
+  }
+  raw.push(name, value);
+}
+
+/** `for=` value of RFC 7239: IPv6 literals are quoted and bracketed. */
+export function forwardedNode(ip: string): string {
+  const v = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return v.includes(':') ? `"[${v}]"` : v;
+}

@@ -1,0 +1,125 @@
+// Listening sockets: one node http/https server per bound address and port, each serving a
+// Binding whose tables are swapped whole on reload (in-flight requests keep the tables they read).
+import { createServer as createHttpServer } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import type { AddressInfo, Socket } from 'node:net';
+import type { PortTable, TlsCertificate } from '../engine/table.js';
+import { hostnameMatches } from '../engine/hostname.js';
+import type { Binding, ProxyContext } from './context.js';
+import { handleRequest } from './forward.js';
+import { handleUpgrade } from './upgrade.js';
+
+export interface ServerLimits {
+  /** Largest request head (431 beyond), node's `maxHeaderSize`. */
+  maxHeaderBytes: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export interface ListeningSocket {
+  readonly binding: Binding;
+  readonly host: string;
+  readonly port: number;
+  /** Replaces the TLS certificates (hot reload); bad PEM pairs are skipped and reported. */
+  setCertificates(certs: TlsCertificate[]): string[];
+  close(graceMs: number): Promise<void>;
+}
+
+interface SniEntry {
+  hostname: string | undefined;
+  context: SecureContext;
+  pem: TlsCertificate;
+}
+
+function buildContexts(certs: TlsCertificate[]): { entries: SniEntry[]; errors: string[] } {
+  const entries: SniEntry[] = [];
+  const errors: string[] = [];
+  for (const c of certs) {
+    try {
+      entries.push({ hostname: c.hostname, context: createSecureContext({ cert: c.cert, key: c.key }), pem: c });
+    } catch (err) {
+      errors.push(`certificate for ${c.hostname ?? '*'}: ${(err as Error).message}`);
+    }
+  }
+  // Most specific first: exact names, then longer wildcards, then the catch-all.
+  entries.sort((a, b) => rank(b.hostname) - rank(a.hostname));
+  return { entries, errors };
+}
+
+const rank = (h: string | undefined) => (h === undefined ? 0 : h.startsWith('*.') ? h.length : 1000 + h.length);
+
+/** Opens a listening socket for `tables` on host:port (port 0 picks one). */
+export async function openSocket(
+  ctx: ProxyContext,
+  limits: ServerLimits,
+  host: string,
+  port: number,
+  tables: PortTable[],
+): Promise<ListeningSocket> {
+  const scheme = tables[0]?.protocol === 'HTTPS' ? 'https' : 'http';
+  const binding: Binding = { tables, scheme };
+  let sni: SniEntry[] = [];
+  const options = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: 0,
+    noDelay: true,
+  };
+  const onRequest = (req: Parameters<typeof handleRequest>[2], res: Parameters<typeof handleRequest>[3]) => handleRequest(ctx, binding, req, res);
+  const server: Server =
+    scheme === 'https'
+      ? createHttpsServer(
+          {
+            ...options,
+            SNICallback: (servername, cb) => {
+              const name = servername.toLowerCase();
+              const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
+              cb(e ? null : new Error('no certificate'), e?.context);
+            },
+          },
+          onRequest,
+        )
+      : createHttpServer(options, onRequest);
+  server.on('upgrade', (req, socket, head) => handleUpgrade(ctx, binding, req, socket, head));
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => {});
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    binding,
+    host,
+    port: bound,
+    setCertificates(certs) {
+      const built = buildContexts(certs);
+      sni = built.entries;
+      // Clients that send no SNI get the catch-all certificate (or the least specific one).
+      const fallback = sni[sni.length - 1];
+      if (scheme === 'https' && fallback) (server as HttpsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
+      return built.errors;
+    },
+    async close(graceMs) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The running ingress: applies compiled configurations to listening sockets atomically.
+// A new configuration swaps each socket's tables in one assignment; sockets no longer wanted
+// drain gracefully; a configuration that fails to bind keeps the previous one serving.
+import { Agent } from 'node:http';
+import type { CompiledConfig } from './engine/compile.js';
+import type { CompiledGateway, PortTable } from './engine/table.js';
+import type { ListeningSocket, ServerLimits } from './proxy/server.js';
+import { openSocket } from './proxy/server.js';
+import type { ProxyContext, ProxyLimits, ProxyObserver } from './proxy/context.js';
+import type { CircuitOptions } from './proxy/circuit.js';
+import { createCircuitBreakers } from './proxy/circuit.js';
+import type { ExtAuthDecider } from './proxy/ext-auth.js';
+
+/** Where a gateway's listener port is bound. */
+export type BindPolicy = (gateway: CompiledGateway, port: number) => { host: string; port: number }[];
+
+export interface IngressOptions {
+  bind: BindPolicy;
+  limits?: Partial<ProxyLimits & ServerLimits>;
+  circuit?: Partial<CircuitOptions>;
+  observer?: ProxyObserver;
+  extAuth?: ExtAuthDecider;
+  /** Upstream connections kept per endpoint. */
+  maxSocketsPerEndpoint?: number;
+  /** Grace for in-flight requests when a socket is closed. */
+  drainMs?: number;
+  onProblem?: (message: string) => void;
+  random?: () => number;
+}
+
+export interface Ingress {
+  readonly context: ProxyContext;
+  /** Applies a configuration; resolves once every wanted socket listens. */
+  apply(config: CompiledConfig): Promise<void>;
+  /** Actual bound address of a gateway listener port: `namespace/name:port` → host/port. */
+  address(gateway: string, port: number): { host: string; port: number } | undefined;
+  close(): Promise<void>;
+}
+
+/** The default policy: each Gateway's IPAddress addresses, or all interfaces, on port + offset. */
+export function addressesPolicy(offset = 0): BindPolicy {
+  return (gw, port) => (gw.addresses.length > 0 ? gw.addresses : ['0.0.0.0']).map((host) => ({ host, port: port + offset }));
+}
+
+export function createIngress(opts: IngressOptions): Ingress {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSocketsPerEndpoint ?? 512, maxFreeSockets: 256, scheduling: 'lifo', keepAliveMsecs: 1000 });
+  const context: ProxyContext = {
+    agent,
+    breakers: createCircuitBreakers({ failureThreshold: opts.circuit?.failureThreshold ?? 5, openMs: opts.circuit?.openMs ?? 5_000 }),
+    observer: opts.observer,
+    limits: { maxUrlLength: opts.limits?.maxUrlLength ?? 8_192, upstreamIdleMs: opts.limits?.upstreamIdleMs ?? 60_000 },
+    extAuth: opts.extAuth,
+    random: opts.random ?? Math.random,
+  };
+  const serverLimits: ServerLimits = {
+    maxHeaderBytes: opts.limits?.maxHeaderBytes ?? 16_384,
+    headersTimeoutMs: opts.limits?.headersTimeoutMs ?? 10_000,
+    keepAliveTimeoutMs: opts.limits?.keepAliveTimeoutMs ?? 5_000,
+  };
+  const sockets = new Map<string, ListeningSocket>();
+  /** `gateway:port` → socket key. */
+  let routes = new Map<string, string>();
+  let chain: Promise<void> = Promise.resolve();
+
+  const applyNow = async (config: CompiledConfig) => {
+    const wanted = new Map<string, { host: string; port: number; tables: PortTable[] }>();
+    const nextRoutes = new Map<string, string>();
+    for (const gw of config.gateways) {
+      for (const [port, table] of gw.ports) {
+        for (const b of opts.bind(gw, port)) {
+          // Port 0 (tests) means a socket of its own per gateway port.
+          const key = `${table.protocol}|${b.host}|${b.port}${b.port === 0 ? `|${gw.key}:${port}` : ''}`;
+          const w = wanted.get(key) ?? { host: b.host, port: b.port, tables: [] };
+          w.tables.push(table);
+          wanted.set(key, w);
+          nextRoutes.set(`${gw.key}:${port}`, key);
+        }
+      }
+    }
+    for (const [key, w] of wanted) {
+      let s = sockets.get(key);
+      if (!s) {
+        try {
+          s = await openSocket(context, serverLimits, w.host, w.port, w.tables);
+        } catch (err) {
+          opts.onProblem?.(`cannot listen on ${w.host}:${w.port}: ${(err as Error).message}`);
+          continue;
+        }
+        sockets.set(key, s);
+      }
+      const certs = w.tables.flatMap((t) => t.certificates);
+      if (s.binding.scheme === 'https') for (const e of s.setCertificates(certs)) opts.onProblem?.(e);
+      s.binding.tables = w.tables;
+    }
+    routes = nextRoutes;
+    const stale = [...sockets].filter(([key]) => !wanted.has(key));
+    for (const [key] of stale) sockets.delete(key);
+    await Promise.all(stale.map(([, s]) => s.close(opts.drainMs ?? 10_000)));
+  };
+
+  return {
+    context,
+    apply(config) {
+      chain = chain.then(() => applyNow(config));
+      return chain;
+    },
+    address(gateway, port) {
+      const key = routes.get(`${gateway}:${port}`);
+      const s = key ? sockets.get(key) : undefined;
+      return s && { host: s.host, port: s.port };
+    },
+    async close() {
+      await chain.catch(() => {});
+      const all = [...sockets.values()];
+      sockets.clear();
+      await Promise.all(all.map((s) => s.close(opts.drainMs ?? 10_000)));
+      agent.destroy();
+    },
+  };
+}
