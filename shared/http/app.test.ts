@@ -8,6 +8,9 @@ import { createPlatformApp, type ReadinessCheck } from './app.js';
 import { AppError } from './errors.js';
 import { jsonBody } from './validate.js';
 
+/** Problem bodies are loosely typed in these tests. */
+const json = async (res: Response): Promise<any> => res.json();
+
 function build(opts: { readiness?: () => Promise<ReadinessCheck[]> } = {}) {
   const lines: string[] = [];
   const log = createLogger({ sink: (l) => lines.push(l), level: 'debug' });
@@ -50,7 +53,7 @@ describe('the function contract', () => {
     const { app } = build({ readiness: async () => [{ name: 'database', ok: false }] });
     const res = await app.request('/readyz');
     assert.equal(res.status, 503);
-    assert.deepEqual((await res.json()).checks, [{ name: 'database', ok: false }]);
+    assert.deepEqual((await json(res)).checks, [{ name: 'database', ok: false }]);
   });
 
   it('answers /readyz with 503 when the readiness probe itself throws', async () => {
@@ -101,7 +104,7 @@ describe('the function contract', () => {
     const res = await build().app.request('/teapot', { headers: { 'x-request-id': 'r9' } });
     assert.equal(res.status, 418);
     assert.equal(res.headers.get('content-type'), 'application/problem+json');
-    const body = await res.json();
+    const body = await json(res);
     assert.equal(body.code, 'teapot');
     assert.equal(body.detail, 'short and stout');
     assert.equal(body.instance, 'urn:request:r9');
@@ -110,7 +113,7 @@ describe('the function contract', () => {
   it('answers an unknown route with a 404 problem', async () => {
     const res = await build().app.request('/nope');
     assert.equal(res.status, 404);
-    assert.equal((await res.json()).code, 'not_found');
+    assert.equal((await json(res)).code, 'not_found');
   });
 
   it('hides the cause of an unexpected failure and logs it once', async () => {
@@ -133,7 +136,7 @@ describe('input validation at the edge', () => {
   it('answers malformed JSON with 400 malformed_json', async () => {
     const res = await build().app.request('/things', post('{"name":'));
     assert.equal(res.status, 400);
-    assert.equal((await res.json()).code, 'malformed_json');
+    assert.equal((await json(res)).code, 'malformed_json');
   });
 
   it('answers a wrong content type with 415', async () => {
@@ -145,7 +148,7 @@ describe('input validation at the edge', () => {
   it('answers a schema mismatch with 422 listing each problem', async () => {
     const res = await build().app.request('/things', post('{"name":"","count":"x"}'));
     assert.equal(res.status, 422);
-    const body = await res.json();
+    const body = await json(res);
     assert.equal(body.code, 'validation_failed');
     assert.deepEqual(body.errors.map((e: { path: string }) => e.path).sort(), ['count', 'name']);
   });
@@ -153,7 +156,7 @@ describe('input validation at the edge', () => {
   it('answers an oversized body with 413 before reading it all', async () => {
     const res = await build().app.request('/things', post(JSON.stringify({ name: 'x'.repeat(5000), count: 1 })));
     assert.equal(res.status, 413);
-    assert.equal((await res.json()).code, 'payload_too_large');
+    assert.equal((await json(res)).code, 'payload_too_large');
   });
 
   it('answers an oversized chunked body with 413', async () => {
