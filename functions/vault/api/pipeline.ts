@@ -13,12 +13,14 @@ import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route
 import type { UnsealerClient } from './unsealer-client.js';
 
 const BASE = '/vault/v1/';
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 
 function operationOf(method: string, query: URLSearchParams): Operation | undefined {
   switch (method) {
     case 'GET':
     case 'HEAD':
-      return query.get('list') === 'true' ? 'list' : 'read';
+      // Vault parses `list` with Go's strconv.ParseBool: node-vault sends list=1, ESO list=true.
+      return TRUE.has(query.get('list') ?? '') ? 'list' : 'read';
     case 'LIST':
       return 'list';
     case 'POST':
