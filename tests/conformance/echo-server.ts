@@ -34,7 +34,8 @@ function headersOf(req: IncomingMessage): Record<string, string[]> {
 
 /**
  * Starts an echo backend on 127.0.0.1. Query `?delay=ms` delays the answer (timeouts);
- * `?status=n` answers with that status; `?echo-body=1` returns the request body.
+ * `?status=n` answers with that status; `?echo-body=1` returns the request body;
+ * `X-Echo-Set-Header: Name:value,...` sets response headers.
  */
 export async function startEcho(name: string, namespace: string): Promise<EchoBackend> {
   const received: EchoResponse[] = [];
@@ -59,7 +60,13 @@ export async function startEcho(name: string, namespace: string): Promise<EchoBa
       const send = () => {
         const status = Number(url.searchParams.get('status') ?? 200);
         const text = JSON.stringify(body);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        const headers: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(text))];
+        // As the upstream echo server: `X-Echo-Set-Header: Name:value,Name2:value2` sets response headers.
+        for (const pair of String(req.headers['x-echo-set-header'] ?? '').split(',')) {
+          const colon = pair.indexOf(':');
+          if (colon > 0) headers.push(pair.slice(0, colon).trim(), pair.slice(colon + 1).trim());
+        }
+        res.writeHead(status, headers);
         res.end(text);
       };
       const delay = Number(url.searchParams.get('delay') ?? 0);
