@@ -138,12 +138,15 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
   };
 
+  let stopped = false;
   const loop = startWorkLoop({ name: 'broker dispatcher', cycle, log, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
   loop.wake();
   return {
     flush: () => loop.drain(),
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await unlisten();
       await loop.stop();
       if (ownSender) await sender.close();

@@ -123,6 +123,7 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
     return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
   };
 
+  let stopped = false;
   const loop = startWorkLoop({ name: `outbox relay ${opts.product}`, cycle, log: rlog, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(OUTBOX_CHANNEL, (payload) => {
     if (payload === opts.product) loop.wake();
@@ -131,6 +132,8 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   return {
     flush: () => loop.drain(),
     async stop() {
+      if (stopped) return;
+      stopped = true;
       await unlisten();
       await loop.stop();
       if (ownSender) await sender.close();
