@@ -1,6 +1,7 @@
 // Client authentication at the token, PAR, introspection and revocation endpoints:
 // client_secret_basic, client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2,
-// OIDC Core §9) and none for public clients. The registered method is the only one accepted.
+// OIDC Core §9) and none for public clients. Secret clients may use either secret method; a key
+// client only its assertion; a public client only its client_id.
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
@@ -10,7 +11,12 @@ import { clientAssertionJtis, type Client, type Tenant } from './schema.js';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric algorithms only: `none` and HMAC (including HS256 keyed with a public key) never verify. */
-export const ASSERTION_ALGS = ['EdDSA', 'ES256', 'PS256', 'RS256'];
+export const ASSERTION_ALGS = ['EdDSA', 'Ed25519', 'ES256', 'PS256', 'RS256'];
+/**
+ * A client holding a secret may present it in the header or the body: the registered method
+ * records its preference (RFC 7591 §2), the secret is the same credential either way.
+ */
+const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post']);
 /** Assertions may not live longer than this (bounds the replay table). */
 const MAX_ASSERTION_SECONDS = 600;
 
@@ -60,7 +66,7 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
     const param = p.get('client_id');
     if (param !== null && param !== basic.id) throw invalidClient('client_id does not match the credentials.', true);
     const client = await findClient(q, tenant.id, basic.id);
-    if (!client || client.tokenEndpointAuthMethod !== 'client_secret_basic' || !verifyClientSecret(client, basic.secret)) {
+    if (!client || !SECRET_METHODS.has(client.tokenEndpointAuthMethod) || !verifyClientSecret(client, basic.secret)) {
       throw invalidClient('Client authentication failed.', true);
     }
     return { client, method: 'client_secret_basic' };
@@ -69,7 +75,7 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
     const id = p.get('client_id');
     if (!id) throw invalidClient('client_id is required with client_secret.', false);
     const client = await findClient(q, tenant.id, id);
-    if (!client || client.tokenEndpointAuthMethod !== 'client_secret_post' || !verifyClientSecret(client, postSecret)) {
+    if (!client || !SECRET_METHODS.has(client.tokenEndpointAuthMethod) || !verifyClientSecret(client, postSecret)) {
       throw invalidClient('Client authentication failed.', false);
     }
     return { client, method: 'client_secret_post' };
@@ -103,7 +109,9 @@ async function verifyAssertion(q: Queryable, tenant: Tenant, assertion: string, 
   if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || !client.jwks) throw invalidClient('Client authentication failed.', false);
   let verified: JWTPayload;
   try {
-    const set = createLocalJWKSet(client.jwks as { keys: never[] });
+    // EdDSA and Ed25519 (RFC 9864's fully-specified name) are one algorithm for an Ed25519 key.
+    const keys = client.jwks.keys.map((k) => (k.kty === 'OKP' && (k.alg === 'EdDSA' || k.alg === 'Ed25519') ? { ...k, alg: undefined } : k));
+    const set = createLocalJWKSet({ keys } as { keys: never[] });
     ({ payload: verified } = await jwtVerify(assertion, set, {
       issuer: id,
       subject: id,

@@ -105,7 +105,7 @@ describe('POST /auth/{tenant}/token (RFC 6749 §4.4, RFC 7523, RFC 7662, RFC 700
   it('authenticates private_key_jwt once per jti and refuses alg none and HS256 keyed with the public key', async () => {
     const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1' };
-    await makeClient(tdb.database.db, acme, { client_id: 'pkj', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, scope: 'read' });
+    await makeClient(tdb.database.db, acme, { client_id: 'pkj', grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk as { kty: string }] }, scope: 'read' });
     const aud = `${h.baseUrl}/auth/acme/token`;
     const assertion = await new SignJWT({ jti: 'one' }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' }).setIssuer('pkj').setSubject('pkj').setAudience(aud).setExpirationTime('2m').setIssuedAt().sign(privateKey);
     const params = { grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion };

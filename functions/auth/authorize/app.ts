@@ -1,0 +1,24 @@
+// The authorize function's app: authorization endpoint, PAR, sign-in, consent and logout.
+import { Hono } from 'hono';
+import type { FunctionContext } from '#shared/function/define';
+import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import { authorizeEndpoint } from './authorize-endpoint.js';
+import { consentEndpoint } from './consent.js';
+import { loginEndpoint } from './login.js';
+import { logoutEndpoint } from './logout.js';
+import { parEndpoint } from './par.js';
+import { passwordOnly, type SecondFactorPolicy } from './second-factor.js';
+
+export async function createApp(ctx: FunctionContext): Promise<Hono> {
+  return buildAuthorizeApp(await createAuthRuntime(ctx), passwordOnly);
+}
+
+export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy): Hono {
+  const app = new Hono();
+  app.on(['GET', 'POST'], '/auth/:tenant/authorize', (c) => authorizeEndpoint(c, rt));
+  app.post('/auth/:tenant/par', (c) => parEndpoint(c, rt));
+  app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor));
+  app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
+  return app;
+}

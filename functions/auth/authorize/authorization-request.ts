@@ -1,0 +1,86 @@
+// Validation of an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636,
+// RFC 8707, RFC 9396). Client and redirect URI problems are shown to the user, never
+// redirected; every other problem becomes an error response at the redirect URI.
+import { OAuthError } from '../core/oauth-error.js';
+import { checkScopes, parseAuthorizationDetails, parseResources, parseScope, type AuthorizationDetail } from '../core/request-params.js';
+import type { Client } from '../core/schema.js';
+
+/** A validated authorization request, as stored in an interaction or a pushed request. */
+export interface AuthzRequest {
+  clientId: string;
+  redirectUri: string;
+  scope: string[];
+  state?: string | undefined;
+  nonce?: string | undefined;
+  codeChallenge?: string | undefined;
+  prompt: string[];
+  maxAge?: number | undefined;
+  loginHint?: string | undefined;
+  resource: string[];
+  authorizationDetails?: AuthorizationDetail[] | undefined;
+}
+
+const PROMPTS = ['none', 'login', 'consent', 'select_account'];
+/** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
+const CHALLENGE = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+const one = (p: URLSearchParams, k: string) => p.get(k) ?? undefined;
+
+/** Picks the redirect URI: exactly one of the registered ones (RFC 6749 §3.1.2.3: simple string comparison). */
+export function chooseRedirectUri(client: Client, given: string | undefined): string | undefined {
+  if (given === undefined) return client.redirectUris.length === 1 ? client.redirectUris[0] : undefined;
+  return client.redirectUris.includes(given) ? given : undefined;
+}
+
+/**
+ * Validates everything but the client and redirect URI. Throws `OAuthError`; the caller renders it
+ * as a redirect (front channel) or as JSON (PAR).
+ */
+export function validateAuthorizationParams(client: Client, redirectUri: string, p: URLSearchParams, opts: { pushed: boolean }): AuthzRequest {
+  const state = one(p, 'state');
+  if (state !== undefined && state.length > 2048) throw new OAuthError('invalid_request', 'state is too long.');
+  if (p.has('request')) throw new OAuthError('invalid_request', 'Request objects are not supported; use PAR.');
+  if (!client.grantTypes.includes('authorization_code')) throw new OAuthError('unauthorized_client', 'The client may not use the authorization code flow.');
+  if (client.requirePushedAuthorizationRequests && !opts.pushed) {
+    throw new OAuthError('invalid_request', 'This client must use pushed authorization requests (RFC 9126 §6).');
+  }
+  const responseType = one(p, 'response_type');
+  if (!responseType) throw new OAuthError('invalid_request', 'response_type is required.');
+  if (responseType !== 'code') throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
+  const responseMode = one(p, 'response_mode');
+  if (responseMode !== undefined && responseMode !== 'query') throw new OAuthError('invalid_request', 'Only response_mode=query is supported.');
+
+  const scope = parseScope(one(p, 'scope'));
+  checkScopes(scope, client.scopes);
+
+  const method = one(p, 'code_challenge_method');
+  const challenge = one(p, 'code_challenge');
+  if (method !== undefined && method !== 'S256') throw new OAuthError('invalid_request', 'code_challenge_method must be S256; plain is not accepted.');
+  if (challenge !== undefined) {
+    // RFC 7636 §4.3: an absent method means plain, which we refuse.
+    if (method === undefined) throw new OAuthError('invalid_request', 'code_challenge_method=S256 is required.');
+    if (!CHALLENGE.test(challenge)) throw new OAuthError('invalid_request', 'code_challenge is malformed.');
+  } else if (method !== undefined) {
+    throw new OAuthError('invalid_request', 'code_challenge is missing.');
+  } else if (client.tokenEndpointAuthMethod === 'none') {
+    throw new OAuthError('invalid_request', 'Public clients must use PKCE (code_challenge with S256).');
+  }
+
+  const nonce = one(p, 'nonce');
+  if (nonce !== undefined && (nonce.length === 0 || nonce.length > 512)) throw new OAuthError('invalid_request', 'nonce is malformed.');
+  const prompt = (one(p, 'prompt') ?? '').split(' ').filter(Boolean);
+  if (prompt.some((x) => !PROMPTS.includes(x))) throw new OAuthError('invalid_request', 'prompt has an unknown value.');
+  // OIDC Core §3.1.2.1: "If this parameter contains none with any other value, an error is returned."
+  if (prompt.includes('none') && prompt.length > 1) throw new OAuthError('invalid_request', 'prompt=none cannot be combined.');
+  const maxAgeRaw = one(p, 'max_age');
+  let maxAge: number | undefined;
+  if (maxAgeRaw !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAgeRaw)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer.');
+    maxAge = Number(maxAgeRaw);
+  }
+  const loginHint = one(p, 'login_hint');
+  if (loginHint !== undefined && loginHint.length > 256) throw new OAuthError('invalid_request', 'login_hint is too long.');
+  const resource = parseResources(p.getAll('resource'));
+  const authorizationDetails = parseAuthorizationDetails(one(p, 'authorization_details'), client.authorizationDetailsTypes);
+  return { clientId: client.clientId, redirectUri, scope, state, nonce, codeChallenge: challenge, prompt, maxAge, loginHint, resource, authorizationDetails };
+}

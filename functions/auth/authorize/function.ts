@@ -1,0 +1,13 @@
+// auth-authorize: the authorization endpoint, PAR, the sign-in and consent pages, sessions, logout.
+import { defineFunction } from '#shared/function/define';
+import { AUTH_ENV } from '../core/env.js';
+
+export default defineFunction({
+  name: 'auth-authorize',
+  product: 'auth',
+  description: 'OAuth 2.0 / OIDC authorization endpoint with PAR, server-rendered sign-in and consent, browser sessions and RP-initiated logout.',
+  routes: [{ path: '/auth/[^/]+/(authorize|par|login|consent|logout)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
+  scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
+  env: AUTH_ENV,
+  load: () => import('./app.js'),
+});

@@ -1,0 +1,37 @@
+// The sign-in form: a plain HTML POST with a CSRF token, no scripts needed.
+import { Layout } from './layout.js';
+
+export interface LoginPageProps {
+  action: string;
+  interaction: string;
+  csrf: string;
+  clientName: string;
+  tenantName: string;
+  username?: string | undefined;
+  error?: string | undefined;
+}
+
+export function LoginPage(p: LoginPageProps) {
+  return (
+    <Layout title={`Sign in to ${p.tenantName}`}>
+      <h1>Sign in</h1>
+      <p class="muted">
+        to continue to <strong>{p.clientName}</strong>
+      </p>
+      {p.error ? (
+        <p class="alert" role="alert" id="login-error">
+          {p.error}
+        </p>
+      ) : null}
+      <form method="post" action={p.action} aria-describedby={p.error ? 'login-error' : undefined}>
+        <input type="hidden" name="interaction" value={p.interaction} />
+        <input type="hidden" name="csrf" value={p.csrf} />
+        <label for="username">Username or email</label>
+        <input id="username" name="username" type="text" autocomplete="username" required autofocus value={p.username ?? ''} />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <button type="submit">Sign in</button>
+      </form>
+    </Layout>
+  );
+}

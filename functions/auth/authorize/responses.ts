@@ -1,0 +1,47 @@
+// The authorization endpoint's two failure renderings and its success redirect. An error the
+// client cannot be trusted with (unknown client, unregistered redirect URI) is a page for the
+// user; any other error goes back to the client with `state` and `iss` (RFC 9207).
+import type { Context } from 'hono';
+import { AppError } from '#shared/http/errors';
+import { renderPage } from './pages/render.js';
+import { ErrorPage } from './pages/error-page.js';
+
+/** Security headers of every HTML page: no framing, no scripts, nothing cached. */
+export const HTML_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+} as const;
+
+export class AuthorizePageError extends AppError {
+  constructor(status: number, code: string, message: string) {
+    super(status, code, message);
+    this.name = 'AuthorizePageError';
+  }
+
+  override getResponse(): Response {
+    return new Response(renderPage(ErrorPage({ title: 'This request cannot be completed', message: this.message })), { status: this.status, headers: HTML_HEADERS });
+  }
+}
+
+/** Appends response parameters to the redirect URI's query (RFC 6749 §4.1.2); keeps cookies set on `c`. */
+export function redirectWith(c: Context, redirectUri: string, params: Record<string, string | undefined>): Response {
+  const u = new URL(redirectUri);
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.append(k, v);
+  return c.body(null, 303, { location: u.toString(), 'cache-control': 'no-store' });
+}
+
+/** Sends a server-rendered page; keeps cookies set on `c`. */
+export function sendPage(c: Context, status: number, node: unknown): Response {
+  return c.html(renderPage(node), status as 200, HTML_HEADERS);
+}
+
+/**
+ * An error response at the client's redirect URI.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
+ * @see https://www.rfc-editor.org/rfc/rfc9207#section-2 "iss ... MUST be included in the
+ * authorization response" (errors too) when the server advertises support.
+ */
+export function redirectError(c: Context, redirectUri: string, issuer: string, state: string | undefined, error: string, description: string): Response {
+  return redirectWith(c, redirectUri, { error, error_description: description, state, iss: issuer });
+}
