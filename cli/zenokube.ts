@@ -4,6 +4,7 @@ const commands: Record<string, { describe: string; run: () => Promise<{ main(arg
   start: { describe: 'run the whole stack on one port (embedded PGlite unless DATABASE_URL)', run: () => import('./start.js') },
   fn: { describe: 'run one function, as a Knative pod does: zenokube fn <name>', run: () => import('./fn.js') },
   migrate: { describe: 'apply pending database migrations', run: () => import('./migrate.js') },
+  ingress: { describe: 'run ZenoIngress alone on a directory of Gateway API manifests: --config DIR [--port-offset N]', run: () => import('./ingress.js') },
   manifests: { describe: 'write knative/ from the function declarations (--check: fail when stale)', run: () => import('./manifests.js') },
 };
 

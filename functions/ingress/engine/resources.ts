@@ -193,7 +193,9 @@ export type Namespace = Resource<'Namespace'>;
 /** ExtAuthFilter (ours, crds/ext-auth-filter.yaml). */
 export interface ExtAuthFilterSpec {
   url: string;
-  mode?: 'http' | 'introspection';
+  mode?: 'http' | 'introspection' | 'jwt';
+  issuer?: string;
+  audience?: string;
   timeout?: string;
   forwardRequestHeaders?: string[];
   forwardResponseHeaders?: string[];

@@ -1,0 +1,56 @@
+// `zenokube ingress --config DIR [--port-offset N] [--admin HOST:PORT] [--access-log-sample R]`:
+// runs ZenoIngress alone on a directory of Gateway API manifests, reloading on change.
+import { createLogger } from '#shared/log/index';
+
+function usage(): string {
+  return 'usage: zenokube ingress --config DIR [--port-offset N] [--admin HOST:PORT] [--access-log-sample 0..1] [--gateway-class NAME]\n';
+}
+
+export async function main(args: string[]): Promise<number> {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) {
+      process.stderr.write(`unexpected argument ${a}\n${usage()}`);
+      return 2;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
+    else opts[a.slice(2)] = args[++i] ?? '';
+  }
+  const known = new Set(['config', 'port-offset', 'admin', 'access-log-sample', 'gateway-class']);
+  const unknown = Object.keys(opts).filter((k) => !known.has(k));
+  const offset = Number(opts['port-offset'] ?? 0);
+  const sample = Number(opts['access-log-sample'] ?? 1);
+  const admin = opts.admin ?? '127.0.0.1:9901';
+  const adminMatch = /^(.+):(\d{1,5})$/.exec(admin);
+  const problems: string[] = [];
+  if (unknown.length > 0) problems.push(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
+  if (!opts.config) problems.push('--config DIR is required');
+  if (!Number.isInteger(offset) || offset < 0 || offset > 60000) problems.push('--port-offset must be an integer 0..60000');
+  if (!(sample >= 0 && sample <= 1)) problems.push('--access-log-sample must be between 0 and 1');
+  if (admin !== 'off' && !adminMatch) problems.push('--admin must be HOST:PORT or off');
+  if (problems.length > 0) {
+    process.stderr.write(`${problems.join('\n')}\n${usage()}`);
+    return 2;
+  }
+  const log = createLogger({ base: { component: 'ingress' } });
+  const { startStandalone } = await import('#functions/ingress/standalone');
+  const running = await startStandalone({
+    dir: opts.config!,
+    portOffset: offset,
+    log,
+    admin: admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) },
+    accessLogSample: sample,
+    gatewayClassNames: opts['gateway-class'] ? opts['gateway-class'].split(',') : undefined,
+  });
+  log.info('ingress running', { config: opts.config, portOffset: offset, admin: running.admin ? `${adminMatch![1]}:${running.admin.port}` : 'off' });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  log.info('ingress stopping: draining in-flight requests');
+  await running.close();
+  return 0;
+}

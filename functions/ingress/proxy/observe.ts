@@ -1,0 +1,93 @@
+// Metrics per route and backend, and one access-log JSON line per request (sampled).
+// Metric children are cached by label values so the hot path does one Map lookup, not a label hash.
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { ExchangeRecord, ProxyObserver } from './context.js';
+import type { CircuitState } from './circuit.js';
+
+export interface ObserverOptions {
+  registry: Registry;
+  /** Where access-log lines go (one JSON object per line); none when undefined. */
+  accessLog: ((line: string) => void) | undefined;
+  /** Share of requests logged, 0..1 (errors, 5xx, are always logged). */
+  sampleRate: number;
+  random?: () => number;
+}
+
+export interface IngressObserver extends ProxyObserver {
+  circuitChanged(endpoint: string, state: CircuitState): void;
+}
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+export function createObserver(opts: ObserverOptions): IngressObserver {
+  const registers = [opts.registry];
+  const requests = new Counter({
+    name: 'zeno_ingress_requests_total',
+    help: 'Requests handled by the ingress, by route rule, backend and status code.',
+    labelNames: ['route', 'backend', 'code'] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'zeno_ingress_request_duration_seconds',
+    help: 'Time from request received to response finished, by route rule and backend.',
+    labelNames: ['route', 'backend'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const upstreamErrors = new Counter({
+    name: 'zeno_ingress_upstream_errors_total',
+    help: 'Failed upstream exchanges by backend and error code.',
+    labelNames: ['backend', 'error'] as const,
+    registers,
+  });
+  const circuit = new Gauge({
+    name: 'zeno_ingress_circuit_state',
+    help: 'Circuit breaker state per upstream endpoint: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['endpoint'] as const,
+    registers,
+  });
+  const counterChildren = new Map<string, { inc(): void }>();
+  const histChildren = new Map<string, { observe(v: number): void }>();
+  const random = opts.random ?? Math.random;
+  const sink = opts.accessLog;
+  return {
+    exchange(rec: ExchangeRecord) {
+      const route = rec.route ?? 'none';
+      const backend = rec.backend ?? 'none';
+      const ck = `${route}\u0000${backend}\u0000${rec.status}`;
+      let c = counterChildren.get(ck);
+      if (!c) counterChildren.set(ck, (c = requests.labels(route, backend, String(rec.status))));
+      c.inc();
+      const hk = `${route}\u0000${backend}`;
+      let h = histChildren.get(hk);
+      if (!h) histChildren.set(hk, (h = duration.labels(route, backend)));
+      h.observe(rec.durationMs / 1000);
+      if (sink && (rec.status >= 500 || opts.sampleRate >= 1 || (opts.sampleRate > 0 && random() < opts.sampleRate))) {
+        sink(
+          JSON.stringify({
+            time: new Date().toISOString(),
+            msg: 'access',
+            requestId: rec.requestId || undefined,
+            method: rec.method,
+            host: rec.host,
+            path: rec.path,
+            status: rec.status,
+            route: rec.route,
+            backend: rec.backend,
+            durationMs: Math.round(rec.durationMs * 1000) / 1000,
+            client: rec.client,
+            attempts: rec.attempts || undefined,
+            upstreamError: rec.upstreamError,
+          }),
+        );
+      }
+    },
+    upstreamError(backend, code) {
+      upstreamErrors.labels(backend, code).inc();
+    },
+    circuitChanged(endpoint, state) {
+      circuit.labels(endpoint).set(CIRCUIT_VALUE[state]);
+    },
+  };
+}
