@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { projectRoot } from '#shared/db/root';
-import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
+import type { EventCatalog } from '#eventing/catalog';
 import { createEventPublisher } from '#shared/events/outbox';
+import type { OutgoingEvent } from '#shared/events/publisher';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction } from '#shared/function/host';
@@ -52,14 +53,19 @@ export interface ServedFunction {
  */
 export async function serveFunction(decl: FunctionDeclaration, platform: Platform, opts: ServeOptions = {}): Promise<ServedFunction> {
   const { config, log, database } = platform;
-  const catalog = opts.catalog ?? projectCatalog;
+  // The catalog (its zod schemas) loads only for a function that can emit (its product has an
+  // outbox) or receives events: the start path of any other imports nothing it does not use.
+  // The first query opens the database connection while the function's module loads.
+  const [outboxes] = await Promise.all([productsWithOutbox(database, [decl.product]), decl.load()]);
+  const hasOutbox = outboxes.length > 0;
+  const catalog = opts.catalog ?? (hasOutbox || decl.subscribes?.length ? (await import('#eventing/catalog')).catalog : undefined);
   const events = createEventPublisher({
     product: decl.product,
     source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`,
-    check: (e) => catalog.checkOutgoing(e),
+    ...(catalog ? { check: (e: OutgoingEvent) => catalog.checkOutgoing(e) } : {}),
   });
   const sink = config.sink;
-  const relay = sink && (await productsWithOutbox(database, [decl.product])).length > 0
+  const relay = sink && hasOutbox
     ? await startOutboxRelay({ database, product: decl.product, sink, log, ...opts.relay })
     : undefined;
   const hosted = await hostFunction(decl, { ...platform, events, catalog, relay });

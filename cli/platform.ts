@@ -2,7 +2,8 @@
 import { loadConfig, type PlatformConfig } from '#shared/config/index';
 import { openDatabase, type Database } from '#shared/db/index';
 import { createLogger, type Logger } from '#shared/log/index';
-import { createMetrics, type Metrics } from '#shared/metrics/index';
+import { createDeferredMetrics } from '#shared/metrics/deferred';
+import type { Metrics } from '#shared/metrics/index';
 
 export interface Platform {
   config: PlatformConfig;
@@ -14,7 +15,8 @@ export interface Platform {
 export async function bootPlatform(env: Record<string, string | undefined> = process.env): Promise<Platform> {
   const config = loadConfig(env);
   const log = createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  // prom-client loads after the cold start (first scrape, or 10 s in), not on the start path.
+  const metrics = createDeferredMetrics();
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   return { config, log, metrics, database };
 }

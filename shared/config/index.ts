@@ -1,5 +1,7 @@
 // Platform configuration: read from the environment once at boot, validated, frozen, passed down.
-import { z } from 'zod';
+// zod is a type here only: the platform's own variables are checked by hand, so that a function's
+// cold start does not load zod unless the function itself uses it.
+import type { z } from 'zod';
 
 /** Raised at boot when the environment is invalid; lists every bad variable at once. */
 export class ConfigError extends Error {
@@ -10,23 +12,6 @@ export class ConfigError extends Error {
     this.issues = issues;
   }
 }
-
-const port = z.coerce.number().int().min(0).max(65535);
-
-const platformSchema = z.object({
-  PORT: port.default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-    .optional(),
-  ZENO_DATA_DIR: z.string().min(1).default('.zenokube'),
-  ZENO_BASE_URL: z.string().url().optional(),
-  ZENO_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  ZENO_BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
-  K_SINK: z.string().url().optional(),
-  K_SERVICE: z.string().optional(),
-});
 
 export type PlatformConfig = Readonly<{
   port: number;
@@ -57,18 +42,51 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   return result.data;
 }
 
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+function integer(issues: string[], name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    issues.push(`${name}: must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return n;
+}
+
+function url(issues: string[], name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    new URL(raw);
+    return raw;
+  } catch {
+    issues.push(`${name}: must be a URL`);
+    return undefined;
+  }
+}
+
 /** Reads the platform configuration from `env`. Call once at boot. */
 export function loadConfig(env: Env = process.env): PlatformConfig {
-  const e = parseEnv(platformSchema, env);
+  const get = (key: string) => (env[key] === '' ? undefined : env[key]);
+  const issues: string[] = [];
+  const port = integer(issues, 'PORT', get('PORT'), 8080, 0, 65535);
+  const databaseUrl = get('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) issues.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  const baseUrl = url(issues, 'ZENO_BASE_URL', get('ZENO_BASE_URL'));
+  const logLevel = get('ZENO_LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push(`ZENO_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
+  const bodyLimitBytes = integer(issues, 'ZENO_BODY_LIMIT', get('ZENO_BODY_LIMIT'), 1024 * 1024, 1, Number.MAX_SAFE_INTEGER);
+  const sink = url(issues, 'K_SINK', get('K_SINK'));
+  if (issues.length) throw new ConfigError(issues);
   return Object.freeze({
-    port: e.PORT,
-    host: e.HOST,
-    databaseUrl: e.DATABASE_URL,
-    dataDir: e.ZENO_DATA_DIR,
-    baseUrl: (e.ZENO_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
-    logLevel: e.ZENO_LOG_LEVEL,
-    bodyLimitBytes: e.ZENO_BODY_LIMIT,
-    sink: e.K_SINK,
-    serviceName: e.K_SERVICE,
+    port,
+    host: get('HOST') ?? '0.0.0.0',
+    databaseUrl,
+    dataDir: get('ZENO_DATA_DIR') ?? '.zenokube',
+    baseUrl: (baseUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    logLevel: logLevel as PlatformConfig['logLevel'],
+    bodyLimitBytes,
+    sink,
+    serviceName: get('K_SERVICE'),
   });
 }

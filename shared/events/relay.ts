@@ -56,9 +56,10 @@ const SCHEMA = /^[a-z][a-z0-9_]*$/;
 /** The declared products that have an `outbox` table in their schema. */
 export async function productsWithOutbox(database: Database, products: readonly string[]): Promise<string[]> {
   if (products.length === 0) return [];
+  // pg_catalog rather than information_schema: a few ms instead of tens on a function's start path.
   const rows = await database.query<{ schema: string }>(sql`
-    select table_schema as schema from information_schema.tables
-    where table_name = 'outbox' and table_schema = any(${`{${products.join(',')}}`}::text[])`);
+    select n.nspname as schema from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where c.relname = 'outbox' and c.relkind in ('r', 'p') and n.nspname = any(${`{${products.join(',')}}`}::text[])`);
   return rows.map((r) => r.schema).sort();
 }
 

@@ -1,7 +1,7 @@
 // Delivers one CloudEvent over HTTP in binary mode, with keep-alive connections, and classifies
 // the answer as the Knative data-plane contract does.
 // @see https://github.com/knative/specs/blob/main/specs/eventing/data-plane.md#event-acknowledgement-and-delivery-retry
-import { Agent, request } from 'undici';
+import type { Agent, request } from 'undici';
 import { toBinaryHeaders, type WireEvent } from './cloudevent.js';
 
 export interface SendResult {
@@ -37,10 +37,17 @@ export interface SenderOptions {
 /** Creates a sender with its own connection pool. */
 export function createEventSender(opts: SenderOptions = {}): EventSender {
   const timeout = opts.timeoutMs ?? 30_000;
-  const agent = new Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 4_000, pipelining: 1 });
+  // undici is imported on the first send, not at start: a pod that emits nothing never loads it.
+  let pool: Promise<{ agent: Agent; request: typeof request }> | undefined;
+  const undici = () =>
+    (pool ??= import('undici').then((u) => ({
+      agent: new u.Agent({ connections: opts.connections ?? 64, keepAliveTimeout: 4_000, pipelining: 1 }),
+      request: u.request,
+    })));
   return {
     async send(url, event, extraHeaders) {
       try {
+        const { agent, request } = await undici();
         const res = await request(url, {
           method: 'POST',
           dispatcher: agent,
@@ -58,6 +65,8 @@ export function createEventSender(opts: SenderOptions = {}): EventSender {
         return { ok: false, status: undefined, retryable: true, error: `${e.code ?? e.name}: ${e.message}`.slice(0, 300) };
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      if (pool) await (await pool).agent.close();
+    },
   };
 }

@@ -1,7 +1,7 @@
 // Hosts one declared function: validates its env, builds its context, wraps its app in the
 // platform contract. Used alike by `zenokube fn <name>` (one pod) and by the local runner.
 import { Hono } from 'hono';
-import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
+import type { EventCatalog } from '#eventing/catalog';
 import { ConfigError, type PlatformConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { migrationsApplied } from '#shared/db/migrate';
@@ -37,7 +37,7 @@ export interface HostDeps {
 export const OUTBOX_FLUSH_PATH = '/_outbox/flush';
 
 /** Mounts the platform's event routes in front of the function's own app. */
-function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: FunctionModule, context: FunctionContext, deps: HostDeps): Hono<any> {
+async function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: FunctionModule, context: FunctionContext, deps: HostDeps): Promise<Hono<any>> {
   const handlers = module.events?.(context);
   if (!handlers && !deps.relay) return inner;
   const outer = new Hono();
@@ -45,7 +45,8 @@ function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: Fu
     const receive = createEventReceiver({
       database: deps.database,
       product: decl.product,
-      catalog: deps.catalog ?? projectCatalog,
+      // Imported here, not at the top: a function that receives no events never loads the catalog.
+      catalog: deps.catalog ?? (await import('#eventing/catalog')).catalog,
       handlers,
       log: context.log,
     });
@@ -87,7 +88,7 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
     events: deps.events,
   });
   const module = await decl.load();
-  const inner = withEventRoutes(await module.createApp(context), decl, module, context, deps);
+  const inner = await withEventRoutes(await module.createApp(context), decl, module, context, deps);
   const readiness = async (): Promise<ReadinessCheck[]> => {
     const checks: ReadinessCheck[] = [
       { name: 'database', ok: await deps.database.ping() },
