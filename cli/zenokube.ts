@@ -5,6 +5,7 @@ const commands: Record<string, { describe: string; run: () => Promise<{ main(arg
   fn: { describe: 'run one function, as a Knative pod does: zenokube fn <name>', run: () => import('./fn.js') },
   migrate: { describe: 'apply pending database migrations', run: () => import('./migrate.js') },
   ingress: { describe: 'run ZenoIngress alone on a directory of Gateway API manifests: --config DIR [--port-offset N]', run: () => import('./ingress.js') },
+  auth: { describe: 'ZenoAuth admin: tenants, users, clients, keys, sessions (zenokube auth help)', run: () => import('./auth.js') },
   manifests: { describe: 'write knative/ from the function declarations (--check: fail when stale)', run: () => import('./manifests.js') },
 };
 

@@ -13,11 +13,12 @@ import { hostFunction, type HostedFunction } from '#shared/function/host';
 import { listen, type RunningServer } from '#shared/http/serve';
 import { silentLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
+import admin from '../admin/function.js';
 import authorize from '../authorize/function.js';
 import oidc from '../oidc/function.js';
 import token from '../token/function.js';
 
-export const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc];
+export const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin];
 
 export interface AuthHarness {
   readonly baseUrl: string;

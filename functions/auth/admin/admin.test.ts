@@ -1,0 +1,104 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'drizzle-orm';
+import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
+import { basicAuth, form, makeClient } from '../testing/fixtures.js';
+import { findTenantBySlug } from '../core/tenants.js';
+
+describe('admin API /auth/admin (zeno:admin Bearer tokens)', () => {
+  let tdb: TestDatabase;
+  let h: AuthHarness;
+  let token: string;
+  const call = (method: string, path: string, body?: unknown, auth = token) =>
+    h.fetch(`/auth/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${auth}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    h = await startAuthHarness(tdb.database);
+    const res = await h.fetch('/auth/system/token', { ...form({ grant_type: 'client_credentials', scope: 'zeno:admin' }), headers: { ...form({}).headers, authorization: basicAuth('zeno-admin', h.adminSecret) } });
+    token = ((await res.json()) as { access_token: string }).access_token;
+  });
+  after(async () => {
+    await h.close();
+    await tdb.drop();
+  });
+
+  it('creates, lists and deletes tenants, auditing each change and emitting its event', async () => {
+    const created = await call('POST', '/tenants', { slug: 'globex', displayName: 'Globex' });
+    assert.equal(created.status, 201);
+    assert.equal(((await created.json()) as { issuer: string }).issuer, `${h.baseUrl}/auth/globex`);
+    assert.equal((await call('POST', '/tenants', { slug: 'globex' })).status, 409);
+    assert.equal((await call('POST', '/tenants', { slug: 'admin' })).status, 422);
+    assert.equal((await call('POST', '/tenants', { slug: 'Bad Slug' })).status, 422);
+    const list = (await (await call('GET', '/tenants')).json()) as { tenants: { slug: string }[] };
+    assert.deepEqual(list.tenants.map((t) => t.slug).sort(), ['globex', 'system']);
+    assert.equal((await call('DELETE', '/tenants/system')).status, 409);
+    assert.equal((await call('DELETE', '/tenants/globex')).status, 204);
+    assert.equal((await call('DELETE', '/tenants/globex')).status, 404);
+    const audit = await tdb.database.query<{ action: string; actor: string }>(sql`select action, actor from auth.audit where action like 'tenant.%' order by id`);
+    assert.deepEqual(audit.map((a) => a.action), ['tenant.created', 'tenant.deleted']);
+    assert.equal(audit[0]!.actor, 'admin:zeno-admin');
+    const events = await tdb.database.query<{ type: string }>(sql`select type from auth.outbox where type like 'io.zenokube.auth.tenant.%' order by seq`);
+    assert.deepEqual(events.map((e) => e.type), ['io.zenokube.auth.tenant.created', 'io.zenokube.auth.tenant.deleted']);
+  });
+
+  it('manages users and clients of a tenant without ever returning hashes', async () => {
+    await call('POST', '/tenants', { slug: 'initech' });
+    const u = await call('POST', '/tenants/initech/users', { username: 'Peter', password: 'tps-reports-1', email: 'peter@initech.example' });
+    assert.equal(u.status, 201);
+    const user = (await u.json()) as Record<string, unknown>;
+    assert.equal(user.username, 'peter');
+    assert.equal(user.hasPassword, true);
+    assert.equal(JSON.stringify(user).includes('argon2'), false);
+    assert.equal((await call('POST', '/tenants/initech/users', { username: 'x', password: 'short' })).status, 422);
+    assert.equal((await call('POST', '/tenants/initech/users', { username: 'peter' })).status, 409);
+    const disabled = await call('PATCH', `/tenants/initech/users/${user.id}`, { active: false });
+    assert.equal(((await disabled.json()) as { active: boolean }).active, false);
+
+    const c = await call('POST', '/tenants/initech/clients', { client_id: 'web', redirect_uris: ['https://app.initech.example/cb'], grant_types: ['authorization_code', 'refresh_token'], first_party: true });
+    assert.equal(c.status, 201);
+    const client = (await c.json()) as Record<string, unknown>;
+    assert.equal(typeof client.client_secret, 'string');
+    assert.equal(client.first_party, true);
+    assert.equal((await call('POST', '/tenants/initech/clients', { client_id: 'bad', redirect_uris: ['http://evil.example/cb'] })).status, 422);
+    const listed = (await (await call('GET', '/tenants/initech/clients')).json()) as { clients: Record<string, unknown>[] };
+    assert.equal(listed.clients.length, 1);
+    assert.doesNotMatch(JSON.stringify(listed), /"client_secret"|secretHash|registrationTokenHash/);
+    assert.equal((await call('DELETE', '/tenants/initech/clients/web')).status, 204);
+    assert.equal((await call('DELETE', `/tenants/initech/users/${user.id}`)).status, 204);
+    assert.equal((await call('DELETE', '/tenants/system/clients/zeno-admin')).status, 409);
+  });
+
+  it('rotates keys, keeping the retired public keys published', async () => {
+    await call('POST', '/tenants', { slug: 'hooli' });
+    const before = (await (await call('GET', '/tenants/hooli/keys')).json()) as { keys: { kid: string }[] };
+    assert.equal(before.keys.length, 2);
+    const rotated = (await (await call('POST', '/tenants/hooli/keys/rotate')).json()) as { created: string[]; retired: string[] };
+    assert.deepEqual(rotated.retired.sort(), before.keys.map((k) => k.kid).sort());
+    const jwks = (await (await h.fetch('/auth/hooli/jwks')).json()) as { keys: { kid: string }[] };
+    assert.equal(jwks.keys.length, 4);
+  });
+
+  it('refuses tokens without zeno:admin, of another client or of another tenant', async () => {
+    assert.equal((await call('GET', '/tenants', undefined, 'garbage')).status, 401);
+    const res = await h.fetch('/auth/admin/tenants');
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+    const system = (await findTenantBySlug(tdb.database.db, 'system'))!;
+    const { secret } = await makeClient(tdb.database.db, system, { client_id: 'robot', grant_types: ['client_credentials'], scope: 'zeno:admin' });
+    const other = await h.fetch('/auth/system/token', { ...form({ grant_type: 'client_credentials' }), headers: { ...form({}).headers, authorization: basicAuth('robot', secret!) } });
+    const robotToken = ((await other.json()) as { access_token: string }).access_token;
+    assert.equal((await call('GET', '/tenants', undefined, robotToken)).status, 403);
+    const acme = (await (await call('POST', '/tenants', { slug: 'acme-admin' })).json()) as { slug: string };
+    const acmeTenant = (await findTenantBySlug(tdb.database.db, acme.slug))!;
+    const { secret: s2 } = await makeClient(tdb.database.db, acmeTenant, { client_id: 'zeno-admin', grant_types: ['client_credentials'], scope: 'zeno:admin' });
+    const foreign = await h.fetch(`/auth/${acme.slug}/token`, { ...form({ grant_type: 'client_credentials', scope: 'zeno:admin' }), headers: { ...form({}).headers, authorization: basicAuth('zeno-admin', s2!) } });
+    const foreignToken = ((await foreign.json()) as { access_token: string }).access_token;
+    assert.equal((await call('GET', '/tenants', undefined, foreignToken)).status, 401);
+  });
+});
