@@ -47,8 +47,11 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
-  const { drizzle } = await import('drizzle-orm/postgres-js');
   const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'zenokube' } });
+  // Open the first connection while drizzle loads (cold start); a failure here is reported by
+  // the first real query or by ping(), so it is dropped.
+  sql`select 1`.catch(() => {});
+  const { drizzle } = await import('drizzle-orm/postgres-js');
   const db = drizzle(sql, { casing: 'snake_case' }) as unknown as Db;
   return {
     kind: 'postgres',
