@@ -1,7 +1,7 @@
 // Admin API: clients of a tenant (RFC 7591 metadata plus first_party and token lifetimes).
 import type { Hono } from 'hono';
 import { AppError, conflict, notFound } from '#shared/http/errors';
-import { jsonBody } from '#shared/http/validate';
+import { adminBody } from './json.js';
 import { ADMIN_CLIENT_ID, SYSTEM_TENANT } from '../core/bootstrap.js';
 import { checkClientMetadata, clientMetadataSchema, describeClient } from '../core/client-metadata.js';
 import { clientValues, deleteClient, findClient, insertClient, listClients } from '../core/clients.js';
@@ -27,7 +27,7 @@ export function clientRoutes(app: Hono, rt: AuthRuntime): void {
   app.post('/auth/admin/tenants/:tenant/clients', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const m = await jsonBody(c, clientMetadataSchema);
+    const m = await adminBody(c, clientMetadataSchema);
     const problem = checkClientMetadata(m);
     if (problem) throw new AppError(422, 'invalid_client_metadata', 'Unprocessable Content', { detail: problem });
     const { values, secret } = clientValues(tenant.id, m, { dynamic: false });

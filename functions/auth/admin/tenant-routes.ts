@@ -1,7 +1,7 @@
 // Admin API: tenants.
 import type { Hono } from 'hono';
 import { conflict, AppError } from '#shared/http/errors';
-import { jsonBody } from '#shared/http/validate';
+import { adminBody } from './json.js';
 import { SYSTEM_TENANT } from '../core/bootstrap.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
@@ -18,7 +18,7 @@ export function tenantRoutes(app: Hono, rt: AuthRuntime): void {
 
   app.post('/auth/admin/tenants', async (c) => {
     const a = await admin(c, rt);
-    const body = await jsonBody(c, tenantBody);
+    const body = await adminBody(c, tenantBody);
     if (!isValidTenantSlug(body.slug)) throw new AppError(422, 'reserved_slug', 'Unprocessable Content', { detail: `"${body.slug}" is reserved.` });
     const tenant = await rt.db.transaction(async (tx) => {
       const t = await createTenant(tx, body.slug, body.displayName ?? body.slug);

@@ -2,7 +2,7 @@
 import type { Hono } from 'hono';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { conflict, notFound } from '#shared/http/errors';
-import { jsonBody } from '#shared/http/validate';
+import { adminBody } from './json.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
@@ -31,7 +31,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
   app.post('/auth/admin/tenants/:tenant/users', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const { password, ...body } = await jsonBody(c, userBody);
+    const { password, ...body } = await adminBody(c, userBody);
     const passwordHash = password ? await hashPassword(password) : undefined;
     const user = await rt.db.transaction(async (tx) => {
       const u = await insertUser(tx, tenant.id, { ...body, passwordHash });
@@ -45,7 +45,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
   app.patch('/auth/admin/tenants/:tenant/users/:id', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const { password, ...patch } = await jsonBody(c, userPatch);
+    const { password, ...patch } = await adminBody(c, userPatch);
     const passwordHash = password ? await hashPassword(password) : undefined;
     const user = await rt.db.transaction(async (tx) => {
       const u = await updateUser(tx, tenant.id, c.req.param('id'), { ...patch, ...(passwordHash ? { passwordHash } : {}) });

@@ -30,7 +30,7 @@ const jwk = z.object({ kty: z.string() }).loose();
 
 /** The registration request (RFC 7591 §2 and §3.1) and the admin API's client body. */
 export const clientMetadataSchema = z.object({
-  client_id: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/).optional(),
+  client_id: z.string().regex(/^[A-Za-z0-9._~-]{2,128}$/).optional(),
   client_name: z.string().min(1).max(200).optional(),
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),

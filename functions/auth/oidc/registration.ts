@@ -13,7 +13,7 @@ import { tokenJson } from '../core/issue.js';
 import { bearerError, OAuthError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { clients, type Client, type Tenant } from '../core/schema.js';
-import { requestMeta, tenantOf } from '../web/request.js';
+import { hasNul, requestMeta, tenantOf } from '../web/request.js';
 
 const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
 
@@ -27,6 +27,7 @@ async function readMetadata(c: Context): Promise<ClientMetadata> {
   } catch {
     throw new OAuthError('invalid_client_metadata', 'The body is not valid JSON.');
   }
+  if (hasNul(raw)) throw new OAuthError('invalid_client_metadata', 'The metadata contains a NUL character.');
   const parsed = clientMetadataSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -17,7 +17,16 @@ export async function readForm(c: Context, repeatable: string[] = ['resource']):
   }
   const params = new URLSearchParams(await c.req.text());
   checkDuplicates(params, repeatable);
+  if (hasNul(params)) throw new OAuthError('invalid_request', 'A parameter contains a NUL character.');
   return params;
+}
+
+/** True when any string in `value` holds U+0000, which PostgreSQL text and jsonb refuse. */
+export function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (value instanceof URLSearchParams) return [...value].some(([k, v]) => k.includes('\u0000') || v.includes('\u0000'));
+  if (depth > 10 || value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
 }
 
 export function checkDuplicates(params: URLSearchParams, repeatable: string[] = ['resource']): void {
