@@ -79,7 +79,7 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
         { client_id: 'rp', redirect_uri: 'http://localhost:9/CB', response_type: 'code' },
         { client_id: 'ghost', redirect_uri: CB, response_type: 'code' },
         { redirect_uri: CB, response_type: 'code' },
-      ]) {
+      ] as Record<string, string>[]) {
         const res = await fetch(authorizeUrl('acme', params), { redirect: 'manual' });
         assert.equal(res.status, 400);
         assert.equal(res.headers.get('location'), null);
@@ -121,7 +121,7 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
       const browser = new Browser();
       const { challenge } = pkce();
       await code(browser, challenge);
-      for (const extra of [{ max_age: '0' }, { prompt: 'login' }]) {
+      for (const extra of [{ max_age: '0' }, { prompt: 'login' }] as Record<string, string>[]) {
         const res = await browser.fetch(authorizeUrl('acme', codeParams(challenge, extra)));
         assert.equal(res.status, 200);
         assert.match(await res.text(), /name="password"/);
