@@ -1,5 +1,6 @@
 // Event sources of a function: its SinkBinding (K_SINK) and one PingSource per schedule.
 import type { FunctionDeclaration, ScheduleDeclaration } from '#shared/function/define';
+import { SCHEDULE_EXTENSIONS } from '#shared/events/schedule';
 import { childName, functionLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 import { DELIVERY_DEFAULTS, serviceRef } from './trigger.js';
@@ -21,9 +22,6 @@ export function sinkBinding(decl: FunctionDeclaration, opts: ManifestOptions): R
   };
 }
 
-/** CloudEvents extension attributes a scheduled event carries (PingSource fixes `type`). */
-export const SCHEDULE_EXTENSIONS = { type: 'zenotype', schedule: 'zenoschedule' } as const;
-
 /**
  * `sources.knative.dev/v1` PingSource. PingSource always sends type `dev.knative.sources.ping`,
  * so it targets the function directly at the path of the declared subscription, and carries the
@@ -40,7 +38,8 @@ export function pingSource(decl: FunctionDeclaration, sch: ScheduleDeclaration, 
       schedule: sch.schedule.trim().split(/\s+/).join(' '),
       timezone: 'Etc/UTC',
       contentType: 'application/json',
-      data: JSON.stringify(sch.data ?? {}),
+      // The same payload the local PingSource sends when none is declared.
+      data: JSON.stringify(sch.data ?? { schedule: sch.name }),
       ceOverrides: { extensions: { [SCHEDULE_EXTENSIONS.type]: sch.type, [SCHEDULE_EXTENSIONS.schedule]: sch.name } },
       sink: { ref: serviceRef(decl.name), uri: sub?.path ?? DELIVERY_DEFAULTS.path },
     },

@@ -8,6 +8,7 @@ import type { Database, Tx } from '#shared/db/index';
 import { AppError } from '#shared/http/errors';
 import type { Logger } from '#shared/log/index';
 import { jsonData, parseCloudEvent } from './cloudevent.js';
+import { effectiveEventType } from './schedule.js';
 
 /** A validated event as a handler sees it. */
 export interface ReceivedEvent<T = unknown> {
@@ -51,7 +52,8 @@ export function createEventReceiver(opts: ReceiverOptions): (c: Context) => Prom
   return async (c) => {
     const body = new Uint8Array(await c.req.arrayBuffer());
     const wire = parseCloudEvent(c.req.raw.headers, body);
-    const { id, source, type } = wire.attributes as { id: string; source: string; type: string };
+    const { id, source } = wire.attributes as { id: string; source: string };
+    const type = effectiveEventType(wire.attributes);
     const handler = opts.handlers[type];
     if (!handler) {
       throw new AppError(400, 'unhandled_event_type', 'Bad Request', { detail: `This function does not handle events of type ${type}.` });
