@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
+import { optionsFromArgs } from '#cli/manifests';
 import { generateManifests, type Manifest } from '#cli/manifests/generate';
 import { defaultOptions } from '#cli/manifests/options';
 import { deadLetterFunction, pushFunction, sampleDeclarations, tokenFunction, unsealerFunction } from './sample-declarations.js';
@@ -187,5 +188,14 @@ describe('generateManifests', () => {
     const t = (out.objects.get(`functions/${long.name}.yaml`) as any[]).find((d) => d.kind === 'Trigger');
     assert.ok(t.metadata.name.length <= 63);
     assert.match(t.metadata.name, /^auth-a-very-long-[-a-z0-9]*-[0-9a-f]{8}$/);
+  });
+
+  it('takes image, namespace and Gateway from the command line', () => {
+    const o = optionsFromArgs({ image: 'r.example/zk:9', namespace: 'edge', gateway: 'infra/public' }, '9.0.0');
+    assert.equal(o.image, 'r.example/zk:9');
+    assert.equal(o.namespace, 'edge');
+    assert.deepEqual(o.gateway, { namespace: 'infra', name: 'public' });
+    assert.deepEqual(optionsFromArgs({ gateway: 'public' }, '9.0.0').gateway, { namespace: 'zenokube-system', name: 'public' });
+    assert.equal(optionsFromArgs({}, '9.0.0').image, 'ghcr.io/zenokube/zenokube:9.0.0');
   });
 });
