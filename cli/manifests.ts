@@ -24,7 +24,8 @@ export function optionsFromArgs(values: { image?: string; namespace?: string; ga
   if (values.namespace) overrides.namespace = values.namespace;
   if (values.gateway) {
     const [namespace, name] = values.gateway.includes('/') ? values.gateway.split('/', 2) : ['zenokube-system', values.gateway];
-    overrides.gateway = { namespace: namespace!, name: name! };
+    if (!namespace || !name) throw new TypeError(`--gateway "${values.gateway}" is not <namespace>/<name> or <name>`);
+    overrides.gateway = { namespace, name };
   }
   return defaultOptions(version, overrides);
 }
