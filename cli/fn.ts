@@ -59,15 +59,17 @@ export async function serveFunction(decl: FunctionDeclaration, platform: Platfor
   const [outboxes] = await Promise.all([productsWithOutbox(database, [decl.product]), decl.load()]);
   const hasOutbox = outboxes.length > 0;
   const catalog = opts.catalog ?? (hasOutbox || decl.subscribes?.length ? (await import('#eventing/catalog')).catalog : undefined);
-  const events = createEventPublisher({
-    product: decl.product,
-    source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`,
-    ...(catalog ? { check: (e: OutgoingEvent) => catalog.checkOutgoing(e) } : {}),
-  });
   const sink = config.sink;
   const relay = sink && hasOutbox
     ? await startOutboxRelay({ database, product: decl.product, sink, log, ...opts.relay })
     : undefined;
+  const events = createEventPublisher({
+    product: decl.product,
+    source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`,
+    ...(catalog ? { check: (e: OutgoingEvent) => catalog.checkOutgoing(e) } : {}),
+    // With a relay in this pod, wake it directly; without one, NOTIFY wakes whichever relay runs.
+    ...(relay ? { wake: () => relay.hint() } : {}),
+  });
   const hosted = await hostFunction(decl, { ...platform, events, catalog, relay });
   const server = await listen(hosted.app.fetch, { port: config.port, host: config.host });
   log.info('function listening', { fn: decl.name, port: server.port, database: database.kind, relay: relay ? sink : 'off' });

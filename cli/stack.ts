@@ -6,7 +6,7 @@ import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog'
 import {
   BROKER_PREFIX,
   DEFAULT_BROKER,
-  acceptEvent,
+  createEventAcceptor,
   createBrokerIngress,
   startDispatcher,
   startPingSource,
@@ -67,13 +67,21 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const relays = new Map<string, OutboxRelay>();
   const hosted: HostedFunction[] = [];
   for (const decl of opts.declarations) {
-    const events = createEventPublisher({ product: decl.product, source: sourceOf(decl), check: (e) => catalog.checkOutgoing(e) });
+    const events = createEventPublisher({
+      product: decl.product,
+      source: sourceOf(decl),
+      check: (e) => catalog.checkOutgoing(e),
+      // The product's relay runs in this process: wake it directly rather than by NOTIFY.
+      wake: opts.relays === false ? undefined : () => relays.get(decl.product)?.hint(),
+    });
     const relay = withOutbox.has(decl.product) ? { flush: () => relays.get(decl.product)?.flush() ?? Promise.resolve(0) } : undefined;
     hosted.push(await hostFunction(decl, { ...platform, events, catalog, relay }));
   }
 
   const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink: opts.deadLetterSink });
-  const ingress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes });
+  let dispatcher: Dispatcher | undefined;
+  const accept = createEventAcceptor(database, triggers, { onStored: () => dispatcher?.wake() });
+  const ingress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes, accept });
   const root = new Hono();
   root.get('/healthz', (c) => c.json({ status: 'ok' }));
   root.get('/readyz', async (c) => {
@@ -83,7 +91,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   root.route('/', ingress);
   handler = createDispatcher(hosted, root.fetch);
 
-  const dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
+  dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
+  const started = dispatcher;
   for (const product of opts.relays === false ? [] : withOutbox) {
     relays.set(product, await startOutboxRelay({ database, product, sink, log, ...opts.relay }));
   }
@@ -91,7 +100,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     declarations: opts.declarations,
     log,
     send: async (attributes, data) => {
-      await acceptEvent(database, triggers, DEFAULT_BROKER, attributes, data);
+      await accept(DEFAULT_BROKER, attributes, data);
     },
   });
 
@@ -102,12 +111,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     hosted,
     triggers,
     relays,
-    dispatcher,
+    dispatcher: started,
     async stop() {
       ping.stop();
       // Producers first (their deliveries need the broker), then the broker, then the functions.
       await Promise.all([...relays.values()].map((r) => r.stop()));
-      await dispatcher.stop();
+      await started.stop();
       await server.close();
       for (const h of hosted) await h.module.shutdown?.();
     },

@@ -9,7 +9,7 @@ import { mapLimit } from '#shared/events/relay';
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
 import { startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
-import { BROKER_CHANNEL } from './ingress.js';
+import { BROKER_CHANNEL } from './accept.js';
 import type { Trigger } from './triggers.js';
 
 export interface DispatcherOptions {
@@ -28,6 +28,8 @@ export interface DispatcherOptions {
 }
 
 export interface Dispatcher {
+  /** New deliveries were committed (by the ingress in this process): claim them now. */
+  wake(): void;
   /** Delivers everything due now; resolves to the number acknowledged. */
   flush(): Promise<number>;
   stop(): Promise<void>;
@@ -143,6 +145,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
   loop.wake();
   return {
+    wake: () => loop.wake(),
     flush: () => loop.drain(),
     async stop() {
       if (stopped) return;

@@ -7,7 +7,7 @@ import { nextCronTime, parseCron, type CronSchedule } from './cron.js';
 
 export interface PingSourceOptions {
   declarations: readonly FunctionDeclaration[];
-  /** Hands the event to the broker (in process: the ingress's acceptEvent). */
+  /** Hands the event to the broker (in process: the ingress acceptor). */
   send: (attributes: Record<string, string>, data: Uint8Array | undefined) => Promise<void>;
   log: Logger;
   now?: () => Date;

@@ -34,6 +34,8 @@ export interface RelayOptions {
 }
 
 export interface OutboxRelay {
+  /** An emit in this process wrote a row (not yet committed): poll briefly until it is visible. */
+  hint(): void;
   /** Delivers everything due now (the sweep a scaled-to-zero function's leftovers need). */
   flush(): Promise<number>;
   /** Stops; in-flight deliveries finish, the rest stays in the outbox. */
@@ -131,6 +133,7 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   });
   loop.wake();
   return {
+    hint: () => loop.hint(),
     flush: () => loop.drain(),
     async stop() {
       if (stopped) return;

@@ -16,6 +16,11 @@ export interface CycleResult {
 export interface WorkLoop {
   /** Asks for a cycle soon; cheap to call often. */
   wake(): void;
+  /**
+   * Work is about to become visible (a transaction that wrote it has not committed yet):
+   * poll every `hintIntervalMs` until `hintWindowMs` has passed since the last hint.
+   */
+  hint(): void;
   /** Runs cycles until nothing is due; resolves to the number of rows delivered meanwhile. */
   drain(): Promise<number>;
   /** Stops waking; resolves once in-flight cycles have settled. */
@@ -30,6 +35,10 @@ export interface WorkLoopOptions {
   lanes?: number;
   /** Fallback poll interval (default 5 s): catches lease expiries and missed notifications. */
   idleMs?: number;
+  /** Poll interval after a hint (default 2 ms). */
+  hintIntervalMs?: number;
+  /** How long after the last hint polling continues (default 50 ms). */
+  hintWindowMs?: number;
 }
 
 export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
@@ -88,9 +97,29 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     running.add(p);
   }
 
+  const hintInterval = opts.hintIntervalMs ?? 2;
+  const hintWindow = opts.hintWindowMs ?? 50;
+  let lastHint = 0;
+  let hintTimer: NodeJS.Timeout | undefined;
+  const hintTick = () => {
+    hintTimer = undefined;
+    if (stopped) return;
+    wake();
+    if (performance.now() - lastHint < hintWindow) {
+      hintTimer = setTimeout(hintTick, hintInterval);
+      hintTimer.unref();
+    }
+  };
+
   schedule(0);
   return {
     wake,
+    hint() {
+      lastHint = performance.now();
+      if (stopped || hintTimer) return;
+      hintTimer = setTimeout(hintTick, hintInterval);
+      hintTimer.unref();
+    },
     async drain() {
       let total = 0;
       for (;;) {
@@ -105,6 +134,7 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (hintTimer) clearTimeout(hintTimer);
       await Promise.all([...running]);
     },
   };

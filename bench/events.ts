@@ -1,0 +1,112 @@
+// Events benchmark: commit → outbox → relay → local Broker → Trigger → consumer handler, on real
+// PostgreSQL (a throwaway database), in one process over loopback HTTP.
+// Prints throughput at saturation and commit-to-handler latency at a fixed offered load.
+// Run alone: node --conditions=development --import tsx bench/events.ts
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { RunningStack } from '#cli/stack';
+import type { Database } from '#shared/db/index';
+import { createEventPublisher } from '#shared/events/outbox';
+import type { EventPublisher } from '#shared/events/publisher';
+import { createTestDatabase } from '#tests/support/database';
+import { consumerProbe } from '#tests/fixtures/functions/fixture/consumer/app';
+import { startFixtureStack } from '#tests/e2e/events-stack';
+
+const SATURATION_EVENTS = Number(process.env.BENCH_EVENTS ?? 4000);
+const WRITERS = 16;
+const OFFERED_RATE = 1000;
+const OFFERED_SECONDS = 3;
+
+const committedAt = new Map<string, number>();
+const handledAt = new Map<string, number>();
+let waiters: { n: number; resolve: () => void }[] = [];
+
+consumerProbe.on('handled', ({ eventId, at }: { eventId: string; at: number }) => {
+  if (!handledAt.has(eventId)) handledAt.set(eventId, at);
+  waiters = waiters.filter((w) => (handledAt.size >= w.n ? (w.resolve(), false) : true));
+});
+
+const handledCount = (n: number) =>
+  new Promise<void>((resolve, reject) => {
+    if (handledAt.size >= n) return resolve();
+    waiters.push({ n, resolve });
+    setTimeout(() => reject(new Error(`only ${handledAt.size} of ${n} events handled in time`)), 120_000).unref();
+  });
+
+/** One producer transaction: a state change and its event, committed together. */
+let publisher: EventPublisher;
+
+async function produce(database: Database): Promise<void> {
+  const noteId = randomUUID();
+  const id = await database.db.transaction(async (tx) => {
+    await tx.execute(sql`insert into fixture.notes (id, text) values (${noteId}, 'bench')`);
+    return publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data: { noteId, text: 'bench' } });
+  });
+  committedAt.set(id, performance.now());
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function latencies(ids: Iterable<string>): number[] {
+  const out: number[] = [];
+  for (const id of ids) out.push(handledAt.get(id)! - committedAt.get(id)!);
+  return out.sort((a, b) => a - b);
+}
+
+async function saturate(database: Database, n: number): Promise<{ rate: number; ids: string[] }> {
+  const before = new Set(committedAt.keys());
+  const target = handledAt.size + n;
+  const started = performance.now();
+  let left = n;
+  await Promise.all(
+    Array.from({ length: WRITERS }, async () => {
+      while (left-- > 0) await produce(database);
+    }),
+  );
+  await handledCount(target);
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: n / seconds, ids: [...committedAt.keys()].filter((id) => !before.has(id)) };
+}
+
+async function offered(database: Database, rate: number, seconds: number): Promise<string[]> {
+  const before = new Set(committedAt.keys());
+  const target = handledAt.size + rate * seconds;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  // Paced in 10 ms ticks: each tick starts the transactions due by then.
+  for (let sent = 0; sent < rate * seconds; ) {
+    const due = Math.min(rate * seconds, Math.floor(((performance.now() - started) / 1000) * rate));
+    for (; sent < due; sent++) pending.push(produce(database));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.all(pending);
+  await handledCount(target);
+  return [...committedAt.keys()].filter((id) => !before.has(id));
+}
+
+async function main(): Promise<void> {
+  const tdb = await createTestDatabase({ max: 24 });
+  let stack: RunningStack | undefined;
+  try {
+    stack = await startFixtureStack(tdb.database, { relay: { idleMs: 5_000 }, dispatcher: { idleMs: 5_000 } });
+    // As the runner wires a function's publisher: the relay in this process is woken directly.
+    const relay = stack.relays.get('fixture')!;
+    publisher = createEventPublisher({ product: 'fixture', source: '/fixture/producer', wake: () => relay.hint() });
+    // Warm-up: connections, JIT, prepared statements.
+    await saturate(tdb.database, 300);
+    const sat = await saturate(tdb.database, SATURATION_EVENTS);
+    const satLat = latencies(sat.ids);
+    const ids = await offered(tdb.database, OFFERED_RATE, OFFERED_SECONDS);
+    const lat = latencies(ids);
+    const f = (x: number) => (x < 10 ? x.toFixed(1) : Math.round(x).toString());
+    console.log(`events: ${Math.round(sat.rate)} events/s at saturation, median ${f(percentile(satLat, 50))} ms, p99 ${f(percentile(satLat, 99))} ms (postgres, ${SATURATION_EVENTS} events, ${WRITERS} writers)`);
+    console.log(`events latency: median ${f(percentile(lat, 50))} ms, p99 ${f(percentile(lat, 99))} ms commit-to-handler at ${OFFERED_RATE} events/s offered (postgres, ${lat.length} events)`);
+  } finally {
+    await stack?.stop();
+    await tdb.drop();
+  }
+}
+
+await main();
