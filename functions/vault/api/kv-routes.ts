@@ -17,7 +17,7 @@ import {
   writeSecret,
   type DekService,
 } from '#functions/vault/core/kv';
-import { boolField, intField } from '#functions/vault/core/wire';
+import { assertNoNul, boolField, INT32_MAX, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
@@ -29,7 +29,7 @@ function versionsOf(body: Record<string, unknown>): number[] {
   if (!list || list.length === 0) throw invalidRequest('no version number provided');
   return list.map((x) => {
     const n = typeof x === 'string' && /^\d+$/.test(x.trim()) ? Number(x) : x;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw invalidRequest('versions must be positive integers');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > INT32_MAX) throw invalidRequest('versions must be positive integers');
     return n;
   });
 }
@@ -37,6 +37,7 @@ function versionsOf(body: Record<string, unknown>): number[] {
 function customMetadataOf(v: unknown): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('custom_metadata must be a map of strings');
+  assertNoNul(v, 'custom_metadata');
   const entries = Object.entries(v as Record<string, unknown>);
   // Vault's limits: 64 keys, keys up to 128 bytes, values up to 512 bytes.
   if (entries.length > 64) throw invalidRequest('custom_metadata may hold at most 64 keys');

@@ -5,7 +5,7 @@ import type { Database } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import type { Capability } from '#functions/vault/core/acl';
 import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
-import { VaultError, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
+import { VaultError, invalidRequest, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
 import { aclFor } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope, json, readBody, tokenFrom } from '#functions/vault/core/wire';
@@ -49,7 +49,12 @@ export function createPipeline(deps: PipelineDeps) {
 
   return async (raw: Request, requestId: string, remoteAddress: string | undefined): Promise<Response> => {
     const url = new URL(raw.url);
-    const rawPath = decodeURIComponent(url.pathname.slice(BASE.length));
+    let rawPath: string;
+    try {
+      rawPath = decodeURIComponent(url.pathname.slice(BASE.length));
+    } catch {
+      throw invalidRequest('invalid path encoding');
+    }
     const operation = operationOf(raw.method, url.searchParams);
     if (!operation) throw unsupportedOperation();
     const auditKey = await unsealer.auditKey();

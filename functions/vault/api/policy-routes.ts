@@ -6,6 +6,7 @@ import { PolicyError, parsePolicy, type Capability } from '#functions/vault/core
 import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
 import { DEFAULT_POLICY_TEXT } from '#functions/vault/core/policy-store';
 import { policies } from '#functions/vault/core/schema';
+import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
@@ -44,6 +45,7 @@ export function policyRoutes(database: Database): VaultRoute[] {
     const source = /^[A-Za-z0-9+/]+={0,2}$/.test(text.trim()) && text.trim().length % 4 === 0 && !/["{]/.test(text)
       ? Buffer.from(text, 'base64').toString('utf8')
       : text;
+    assertNoNul(source, 'policy');
     let rules;
     try {
       rules = parsePolicy(source);

@@ -5,7 +5,7 @@ import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest } from '#functions/vault/core/errors';
 import type { Token } from '#functions/vault/core/schema';
 import { DEFAULT_TOKEN_TTL, insertToken, remainingTtl, renewToken, revokeTree, useToken } from '#functions/vault/core/tokens';
-import { boolField, intField } from '#functions/vault/core/wire';
+import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
@@ -97,6 +97,8 @@ export function tokenRoutes(database: Database): VaultRoute[] {
     if (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta) || !Object.values(meta).every((x) => typeof x === 'string'))) {
       throw invalidRequest('meta must be a map of strings');
     }
+    assertNoNul(meta, 'meta');
+    assertNoNul(b.display_name, 'display_name');
     const displayName = typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token';
     const { token, row } = await insertToken(db, {
       policies,

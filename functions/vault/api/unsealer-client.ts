@@ -4,6 +4,10 @@ import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-au
 import { VaultError } from '#functions/vault/core/errors';
 import type { DekService } from '#functions/vault/core/kv';
 
+export class IntegrityError extends Error {
+  override readonly name = 'IntegrityError';
+}
+
 export interface UnsealerClient extends DekService {
   /** The audit HMAC key; fails with 503 while sealed. Cached for `auditKeyTtlMs`. */
   auditKey(): Promise<Buffer>;
@@ -40,6 +44,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     const parsed = (await res.json().catch(() => ({}))) as T & { errors?: string[] };
     if (!res.ok) {
       if (res.status === 503) cached = undefined;
+      // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
+      // integrity failure (500, logged), never the client's fault.
+      if (res.status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
       const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${res.status}`];
       // Internal authentication failures are our misconfiguration, not the client's.
       const status = res.status === 401 ? 500 : res.status;

@@ -18,7 +18,8 @@ export function hashStrings(key: Uint8Array, value: unknown, depth = 0): unknown
   if (depth > 32) return '[too deep]';
   if (Array.isArray(value)) return value.map((v) => hashStrings(key, v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = hashStrings(key, v, depth + 1);
+  // jsonb cannot hold NUL: escape it in keys (values are hashes already).
+  for (const [k, v] of Object.entries(value)) out[k.replaceAll('\u0000', '\\u0000')] = hashStrings(key, v, depth + 1);
   return out;
 }
 

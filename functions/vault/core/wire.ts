@@ -5,6 +5,8 @@
 import { VaultError, invalidRequest } from './errors.js';
 
 /** Vault's request body limit is configurable (32 MiB by default); ours is this, per request. */
+export const INT32_MAX = 2 ** 31 - 1;
+
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads a JSON object body; empty is `{}`; anything else is a Vault 400. */
@@ -73,7 +75,7 @@ export function intField(body: Record<string, unknown>, key: string): number | u
   const v = body[key];
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidRequest(`${key} must be an integer`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || Math.abs(n) > INT32_MAX) throw invalidRequest(`${key} must be an integer`);
   return n;
 }
 
@@ -83,4 +85,9 @@ export function boolField(body: Record<string, unknown>, key: string): boolean |
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'false') return v === 'true';
   throw invalidRequest(`${key} must be a boolean`);
+}
+
+/** Postgres text and jsonb cannot hold NUL: refuse it in values stored in clear. */
+export function assertNoNul(value: unknown, field: string): void {
+  if (JSON.stringify(value ?? null).includes('\\u0000')) throw invalidRequest(`${field} must not contain NUL characters`);
 }

@@ -1,0 +1,160 @@
+// Hostile and malformed input against the vault over HTTP: Vault-shaped 4xx errors, never a 500,
+// and nothing partially written.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'drizzle-orm';
+import { Agent } from 'undici';
+import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { startVaultServer, type VaultServer } from './vault-server.js';
+
+describe('vault bad input', () => {
+  let tdb: TestDatabase;
+  let vs: VaultServer;
+  let root: string;
+  let keys: string[];
+
+  const call = async (method: string, path: string, body?: string | object, token: string | undefined = root) => {
+    const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { 'x-vault-token': token } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? (JSON.parse(text) as { errors?: string[] } & Record<string, any>) : null };
+  };
+  const versionsOf = async (path: string) =>
+    Number((await tdb.database.query<{ n: string }>(sql`select count(*) as n from vault.kv_versions where path = ${path}`))[0]!.n);
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    vs = await startVaultServer(tdb.database);
+    const init = await call('PUT', 'sys/init', { secret_shares: 3, secret_threshold: 2 });
+    root = init.body!.root_token;
+    keys = init.body!.keys;
+  });
+  after(async () => {
+    await vs?.close();
+    await tdb?.drop();
+  });
+
+  it('answers every request with 503 while sealed, and refuses bad init and unseal input with 400', async () => {
+    assert.deepEqual((await call('GET', 'secret/data/x')).body, { errors: ['Vault is sealed'] });
+    for (const [body, status] of [
+      [{ secret_shares: 3, secret_threshold: 5 }, 400],
+      [{ secret_shares: 300, secret_threshold: 2 }, 400],
+      ['{"secret_shares": ', 400],
+    ] as const) {
+      const r = await call('PUT', 'sys/init', body);
+      assert.equal(r.status, status);
+      assert.ok(Array.isArray(r.body?.errors));
+    }
+    for (const key of ['zz-not-a-key!', 'abcd', '']) {
+      const r = await call('PUT', 'sys/unseal', { key });
+      assert.equal(r.status, 400, key);
+      assert.ok(Array.isArray(r.body?.errors));
+    }
+    assert.equal((await call('PUT', 'sys/unseal', '[1,2]')).status, 400);
+    await call('PUT', 'sys/unseal', { key: keys[0] });
+    const s = await call('PUT', 'sys/unseal', { key: keys[1] });
+    assert.equal(s.body!.sealed, false);
+  });
+
+  it('refuses malformed JSON and non-object bodies with 400 and writes nothing', async () => {
+    for (const body of ['{"data": {"a": ', '[]', '"text"', 'null', '{"data": [1, 2]}', '{"data": "x"}', '{"options": {"cas": "x"}, "data": {}}', '{}']) {
+      const r = await call('PUT', 'secret/data/bad', body);
+      assert.equal(r.status, 400, body);
+      assert.ok(r.type.startsWith('application/json'));
+      assert.equal(r.body!.errors!.length, 1, body);
+    }
+    assert.equal(await versionsOf('bad'), 0);
+    assert.equal((await call('GET', 'secret/metadata/bad')).status, 404);
+  });
+
+  it('refuses an oversized secret with 413 and writes nothing', async () => {
+    const big = 'x'.repeat(600 * 1024);
+    const r = await call('PUT', 'secret/data/big', { data: { big } });
+    assert.equal(r.status, 413);
+    assert.match(r.body!.errors![0]!, /too large/);
+    assert.equal(await versionsOf('big'), 0);
+    // Beyond the platform's body limit the request never reaches the vault handler.
+    // The server answers before reading the body and closes: use a connection of its own.
+    const agent = new Agent();
+    try {
+      const huge = await fetch(`${vs.baseUrl}/vault/v1/secret/data/big`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-vault-token': root },
+        body: JSON.stringify({ data: { big: 'y'.repeat(2 * 1024 * 1024) } }),
+        dispatcher: agent,
+      } as unknown as RequestInit);
+      assert.equal(huge.status, 413);
+      await huge.arrayBuffer();
+    } finally {
+      await agent.close();
+    }
+    assert.equal(await versionsOf('big'), 0);
+  });
+
+  it('answers unknown paths with 404 for a valid token and 403 without one', async () => {
+    const unknown = await call('GET', 'nope/such/path');
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body!.errors![0]!, /no handler for route/);
+    assert.deepEqual(await call('GET', 'secret/data/never-written'), { status: 404, type: 'application/json', body: { errors: [] } });
+    assert.deepEqual((await call('GET', 'nope/such/path', undefined, '')).body, { errors: ['permission denied'] });
+  });
+
+  it('refuses wrong, forged and expired tokens with 403', async () => {
+    for (const token of ['hvs.forged', 'x'.repeat(5000), root + 'x', root.slice(0, -1)]) {
+      const r = await call('GET', 'secret/data/x', undefined, token);
+      assert.equal(r.status, 403);
+      assert.deepEqual(r.body, { errors: ['permission denied'] });
+    }
+    const short = await call('POST', 'auth/token/create', { ttl: '1s', policies: ['default'] });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await call('GET', 'auth/token/lookup-self', undefined, short.body!.auth.client_token)).status, 403);
+  });
+
+  it('refuses bad paths, versions, operations and policies with 4xx', async () => {
+    await call('PUT', 'secret/data/ok', { data: { a: 1 } });
+    for (const [method, path, body] of [
+      ['GET', 'secret/data/ok?version=abc', undefined],
+      ['GET', 'secret/data/ok?version=-1', undefined],
+      ['PUT', 'secret/data/a%2F%2Fb', { data: { a: 1 } }],
+      ['PUT', 'secret/data/a%2F..%2Fb', { data: { a: 1 } }],
+      ['POST', 'secret/delete/ok', { versions: [1e20] }],
+      ['PUT', 'secret/metadata/ok', { max_versions: 1e12 }],
+      ['PUT', 'secret/data/a%00b', { data: { a: 1 } }],
+      ['GET', 'secret/data/%E0%A4%A', undefined],
+      ['POST', 'secret/delete/ok', { versions: ['x'] }],
+      ['POST', 'secret/destroy/ok', {}],
+      ['PUT', 'secret/metadata/ok', { max_versions: -1 }],
+      ['PUT', 'secret/metadata/ok', { custom_metadata: { a: 1 } }],
+      ['PUT', 'secret/metadata/ok', { delete_version_after: 'soon' }],
+      ['PUT', 'sys/policies/acl/bad', { policy: 'path "a" {' }],
+      ['PUT', 'sys/policies/acl/bad', {}],
+      ['PUT', 'sys/policies/acl/root', { policy: 'path "a" { capabilities = ["read"] }' }],
+      ['PUT', 'sys/policies/acl/Bad Name!', { policy: 'path "a" { capabilities = ["read"] }' }],
+      ['POST', 'auth/token/create', { ttl: 'forever' }],
+      ['POST', 'auth/token/create', { num_uses: -1 }],
+      ['POST', 'auth/token/create', { policies: [1, 2] }],
+      ['PATCH', 'secret/metadata/ok', { max_versions: 1 }],
+      ['DELETE', 'auth/token/lookup-self', undefined],
+    ] as const) {
+      const r = await call(method, path, body);
+      assert.ok(r.status >= 400 && r.status < 500, `${method} ${path} answered ${r.status}`);
+      assert.ok(Array.isArray(r.body?.errors), `${method} ${path} is Vault-shaped`);
+    }
+    assert.equal((await call('GET', 'secret/data/ok')).body!.data.data.a, 1);
+  });
+
+  it('never answers 500 to a barrage of odd bodies on every route', async () => {
+    const bodies = ['', '{', '{}', '[]', '0', '"s"', '{"data": null}', '{"data": {"a": {"b": [null, true, 1e308]}}}', '{"versions": [1e20]}', '{"policy": 5}', '{"key": {"x": 1}}', '{"ttl": -5}', '{"\\u0000": "\\u0000"}', '{"custom_metadata": {"\\u0000": "x"}}', '{"policy": "path \\"\\u0000\\" { capabilities = [] }"}', '{"meta": {"a": "\\u0000"}}'];
+    const paths = ['secret/data/odd', 'secret/metadata/odd', 'secret/delete/odd', 'secret/undelete/odd', 'secret/destroy/odd', 'auth/token/create', 'auth/token/renew-self', 'auth/token/lookup', 'sys/policies/acl/odd', 'sys/capabilities-self', 'sys/unseal', 'sys/init'];
+    for (const path of paths) {
+      for (const body of bodies) {
+        const r = await call('POST', path, body);
+        assert.ok(r.status < 500, `POST ${path} ${body} answered ${r.status}`);
+      }
+    }
+    assert.equal((await call('GET', 'sys/seal-status')).body!.sealed, false);
+  });
+});
