@@ -75,7 +75,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   const host = normalizeHost(hostHeader);
   rec.host = host;
   rec.path = path ?? url.slice(0, 200);
-  if (path === undefined || !host) return localReply(res, 400, 'bad_request');
+  if (path === undefined || !host) return localReply(res, 400, 'bad_request', ['connection', 'close']);
   const mreq: MatchRequest = { host, path, query, method: rec.method, header: headerOf(req) };
   let match: Candidate | undefined;
   let listenerPort = 0;
