@@ -35,7 +35,7 @@ export async function checkHttp(spec: ExtAuthFilterSpec, forwarded: [string, str
       const v = res.headers.get(name);
       if (v !== null) pass.push([name.toLowerCase(), v]);
     }
-    return { allow: true, headers: pass };
+    return { allow: true, headers: pass, strip: (spec.forwardResponseHeaders ?? []).map((n) => n.toLowerCase()) };
   }
   if (res.status === 401 || res.status === 403) {
     const www = res.headers.get('www-authenticate');
@@ -78,7 +78,7 @@ export async function checkIntrospection(
     l2.set(`${spec.url}\u0000${tokenHash}`, result, Math.min(ttlMs, expMs));
   }
   if (result.active !== true) return deny(401, challenge);
-  return { allow: true, headers: claimsHeaders(result.sub, result.scope, result.client_id) };
+  return { allow: true, headers: claimsHeaders(result.sub, result.scope, result.client_id), strip: CLAIM_HEADERS };
 }
 
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
@@ -93,13 +93,15 @@ export async function checkJwt(spec: ExtAuthFilterSpec, token: string | undefine
     if (spec.issuer) opts.issuer = spec.issuer;
     if (spec.audience) opts.audience = spec.audience;
     const { payload } = await jwtVerify(token, jwks, opts);
-    return { allow: true, headers: claimsHeaders(payload.sub, typeof payload.scope === 'string' ? payload.scope : undefined, typeof payload.client_id === 'string' ? payload.client_id : undefined) };
+    return { allow: true, headers: claimsHeaders(payload.sub, typeof payload.scope === 'string' ? payload.scope : undefined, typeof payload.client_id === 'string' ? payload.client_id : undefined), strip: CLAIM_HEADERS };
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     if (code.startsWith('ERR_JWKS') && code !== 'ERR_JWKS_NO_MATCHING_KEY') return deny(503);
     return deny(401, [['www-authenticate', 'Bearer error="invalid_token"']]);
   }
 }
+
+const CLAIM_HEADERS = ['x-auth-subject', 'x-auth-scope', 'x-auth-client-id'];
 
 function claimsHeaders(sub: string | undefined, scope: string | undefined, clientId: string | undefined): [string, string][] {
   const out: [string, string][] = [];

@@ -102,7 +102,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
           req.resume();
           return;
         }
-        proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, d.headers);
+        proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, d);
       },
       () => localReply(res, 500, 'filter_error'),
     );
@@ -122,7 +122,7 @@ function proceed(
   mreq: MatchRequest,
   hostHeader: string,
   listenerPort: number,
-  authHeaders: [string, string][] | undefined,
+  auth: { headers: [string, string][]; strip: string[] } | undefined,
 ): void {
   const rule = match.rule;
   if (rule.redirect) {
@@ -159,7 +159,8 @@ function proceed(
   }
 
   // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
-  let headers = endToEnd(req.rawHeaders, DROP);
+  // Headers an auth filter owns never come from the client.
+  let headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP);
   const requestId = (req.headers['x-request-id'] as string | undefined) ?? nextRequestId();
   rec.requestId = requestId;
   const client = req.socket.remoteAddress ?? '';
@@ -169,7 +170,7 @@ function proceed(
   headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
   headers.push('host', rule.rewrite?.hostname ?? hostHeader);
-  if (authHeaders) for (const [n, v] of authHeaders) headers.push(n, v);
+  if (auth) for (const [n, v] of auth.headers) headers.push(n, v);
   headers = applyHeaderOps(headers, rule.requestHeaders);
   headers = applyHeaderOps(headers, backend.requestHeaders);
   const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;

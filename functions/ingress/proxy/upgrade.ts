@@ -57,8 +57,11 @@ export function handleUpgrade(ctx: ProxyContext, binding: Binding, req: Incoming
     if (upHead.length > 0) socket.write(upHead);
     if (head.length > 0) upSocket.write(head);
     upSocket.setTimeout(0);
+    // Either side closing closes the other: no half-dead tunnels.
     upSocket.on('error', () => socket.destroy());
     socket.on('error', () => upSocket.destroy());
+    upSocket.once('close', () => socket.destroy());
+    socket.once('close', () => upSocket.destroy());
     upSocket.pipe(socket).pipe(upSocket);
   });
   up.on('response', (ures) => {
