@@ -6,6 +6,7 @@ import type { AppEnv } from '#shared/http/app';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { kubernetesRoutes } from './kubernetes-routes.js';
 import { kvRoutes } from './kv-routes.js';
+import { transitRoutes } from './transit-routes.js';
 import { createPipeline } from './pipeline.js';
 import { policyRoutes } from './policy-routes.js';
 import { tokenRoutes } from './token-routes.js';
@@ -16,7 +17,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     url: ctx.env.VAULT_UNSEALER_URL ?? `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`,
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY),
   });
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database), ...kubernetesRoutes(ctx.database)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
