@@ -1,6 +1,7 @@
 // The audit trail: one row per security-relevant action (who, what, tenant, client, source IP,
 // user agent, request id, outcome). Rows about state changes are written in the change's
 // transaction; the high-volume "token issued" rows go through a short batching buffer.
+import { sql } from 'drizzle-orm';
 import type { Db, Queryable } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import { audit } from './schema.js';
@@ -37,6 +38,12 @@ function row(entry: AuditEntry, meta: RequestMeta) {
   };
 }
 
+/** The same row with the column names the batch insert's jsonb_to_recordset expects. */
+function snakeRow(entry: AuditEntry, meta: RequestMeta) {
+  const r = row(entry, meta);
+  return { tenant_id: r.tenantId, action: r.action, outcome: r.outcome, actor: r.actor, client_id: r.clientId, ip: r.ip, user_agent: r.userAgent, request_id: r.requestId, detail: r.detail };
+}
+
 /** Writes one audit row in `q` (the transaction of the change it records). */
 export async function recordAudit(q: Queryable, entry: AuditEntry, meta: RequestMeta): Promise<void> {
   await q.insert(audit).values(row(entry, meta));
@@ -55,7 +62,7 @@ export interface AuditBuffer {
 export function createAuditBuffer(db: Db, log: Logger, opts: { intervalMs?: number; maxRows?: number } = {}): AuditBuffer {
   const intervalMs = opts.intervalMs ?? 50;
   const maxRows = opts.maxRows ?? 500;
-  let pending: ReturnType<typeof row>[] = [];
+  let pending: ReturnType<typeof snakeRow>[] = [];
   let timer: NodeJS.Timeout | undefined;
   let inflight: Promise<void> = Promise.resolve();
 
@@ -65,8 +72,14 @@ export function createAuditBuffer(db: Db, log: Logger, opts: { intervalMs?: numb
     if (!pending.length) return inflight;
     const batch = pending;
     pending = [];
+    // One jsonb parameter instead of ten per row: building a wide multi-row VALUES costs more.
     inflight = inflight
-      .then(() => db.insert(audit).values(batch))
+      .then(() =>
+        db.execute(sql`insert into auth.audit (tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail)
+          select tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail
+          from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as x(tenant_id uuid, action text, outcome text, actor text,
+            client_id text, ip text, user_agent text, request_id text, detail jsonb)`),
+      )
       .then(
         () => undefined,
         (err: unknown) => log.error('audit batch lost', { rows: batch.length, err }),
@@ -76,7 +89,7 @@ export function createAuditBuffer(db: Db, log: Logger, opts: { intervalMs?: numb
 
   return {
     add(entry, meta) {
-      pending.push(row(entry, meta));
+      pending.push(snakeRow(entry, meta));
       if (pending.length >= maxRows) void flush();
       else if (!timer) timer = setTimeout(flush, intervalMs);
     },

@@ -1,17 +1,26 @@
 // Client queries and rules: secrets are 256-bit random values stored as SHA-256 (they are
 // high-entropy, so a slow hash adds nothing) and compared in constant time.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { randomHandle, safeEqual, sha256Hex } from './crypto.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { clients, tenants, type Client, type NewClient, type Tenant } from './schema.js';
 
-export async function findClient(q: Queryable, tenantId: string, clientId: string): Promise<Client | undefined> {
-  const [row] = await q
+function prepareFindClient(q: Queryable) {
+  return q
     .select()
     .from(clients)
-    .where(and(eq(clients.tenantId, tenantId), eq(clients.clientId, clientId)))
-    .limit(1);
+    .where(and(eq(clients.tenantId, sql.placeholder('tenantId')), eq(clients.clientId, sql.placeholder('clientId'))))
+    .limit(1)
+    .prepare('auth_find_client');
+}
+const preparedFindClient = new WeakMap<object, ReturnType<typeof prepareFindClient>>();
+
+/** The client lookup of every token request: built once per database handle, then only executed. */
+export async function findClient(q: Queryable, tenantId: string, clientId: string): Promise<Client | undefined> {
+  let prepared = preparedFindClient.get(q);
+  if (!prepared) preparedFindClient.set(q, (prepared = prepareFindClient(q)));
+  const [row] = await prepared.execute({ tenantId, clientId });
   return row;
 }
 

@@ -2,6 +2,7 @@
 // private JWKs sealed at rest with AES-256-GCM under the master key (AAD = tenant id + kid).
 // The active private keys are imported once and cached; rotation retires them but keeps
 // their public halves in the JWKS until every token they signed has expired.
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Db, Queryable } from '#shared/db/index';
@@ -22,6 +23,8 @@ export interface ActiveKey {
   kid: string;
   alg: SigningAlg;
   key: CryptoKey;
+  /** The same private key as a node:crypto KeyObject, for the synchronous hot-path signer. */
+  keyObject: KeyObject;
 }
 
 interface TenantKeys {
@@ -100,7 +103,8 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
       entry.jwks.push(r.publicJwk as JWK);
       if (r.status === 'active') {
         const priv = JSON.parse(open(masterKey, r.privateJwkSealed, aadFor(tenantId, r.kid))) as JWK;
-        entry.signing.set(alg, { kid: r.kid, alg, key: (await importJWK(priv, alg)) as CryptoKey });
+        const keyObject = createPrivateKey({ key: priv as JsonWebKey, format: 'jwk' });
+        entry.signing.set(alg, { kid: r.kid, alg, key: (await importJWK(priv, alg)) as CryptoKey, keyObject });
       }
     }
     cache.set(tenantId, entry);

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, exportJWK, SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
+import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import { basicAuth, form, makeClient, makeTenant } from '../testing/fixtures.js';
@@ -45,6 +46,9 @@ describe('POST /auth/{tenant}/token (RFC 6749 §4.4, RFC 7523, RFC 7662, RFC 700
     assert.equal(claims.sub, 'svc');
     assert.equal(claims.scope, 'read');
     assert.equal(claims.aud, 'https://api.example.com/');
+    await Promise.all(h.hosted.map((x) => x.module.shutdown?.()));
+    const rows = await tdb.database.query<{ actor: string; detail: { jti: string } }>(sql`select actor, detail from auth.audit where action = 'token.issued' and outcome = 'success'`);
+    assert.ok(rows.some((r) => r.actor === 'svc' && r.detail.jti === claims.jti));
   });
 
   it('rejects a wrong secret, an unknown client and the client of another tenant with invalid_client', async () => {
