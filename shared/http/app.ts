@@ -63,16 +63,29 @@ export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): H
     });
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
-  app.use(
-    bodyLimit({
-      maxSize: opts.bodyLimitBytes,
-      onError: () => {
-        throw new AppError(413, 'payload_too_large', 'Payload Too Large', {
-          detail: `The request body exceeds ${opts.bodyLimitBytes} bytes.`,
-        });
-      },
-    }),
-  );
+  const tooLarge = () =>
+    new AppError(413, 'payload_too_large', 'Payload Too Large', {
+      detail: `The request body exceeds ${opts.bodyLimitBytes} bytes.`,
+    });
+  const limitStream = bodyLimit({
+    maxSize: opts.bodyLimitBytes,
+    onError: () => {
+      throw tooLarge();
+    },
+  });
+  // Hono's limiter reads `c.req.raw.body`, which makes @hono/node-server build a full Request for
+  // every request. A declared Content-Length is enforced by Node's HTTP parser, so it is checked
+  // from the header; only bodies without one (chunked) are streamed through the limiter.
+  app.use(async (c, next) => {
+    const method = c.req.method;
+    if (method === 'GET' || method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (!/^\d+$/.test(length) || Number(length) > opts.bodyLimitBytes) throw tooLarge();
+      return next();
+    }
+    return limitStream(c, next);
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
