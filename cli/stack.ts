@@ -15,7 +15,9 @@ import {
   type DispatcherOptions,
   type Trigger,
 } from '#eventing/broker/index';
+import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
+import type { SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
@@ -93,8 +95,20 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
   dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
   const started = dispatcher;
+  // With no external $K_SINK the sink is this process's broker: hand events to its ingress
+  // directly (the same store-then-acknowledge contract, without an HTTP round trip).
+  const inProcess = config.sink
+    ? undefined
+    : async (event: WireEvent): Promise<SendResult> => {
+        try {
+          await accept(DEFAULT_BROKER, { ...event.attributes }, event.data);
+          return { ok: true, status: 202, retryable: false, error: undefined };
+        } catch (err) {
+          return { ok: false, status: undefined, retryable: true, error: `broker: ${(err as Error).message}`.slice(0, 300) };
+        }
+      };
   for (const product of opts.relays === false ? [] : withOutbox) {
-    relays.set(product, await startOutboxRelay({ database, product, sink, log, ...opts.relay }));
+    relays.set(product, await startOutboxRelay({ database, product, sink, log, deliver: inProcess, ...opts.relay }));
   }
   const ping = startPingSource({
     declarations: opts.declarations,

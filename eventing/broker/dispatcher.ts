@@ -7,7 +7,7 @@ import { retryDelayMs } from '#shared/events/backoff';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { mapLimit } from '#shared/events/relay';
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
-import { startWorkLoop } from '#shared/events/work-loop';
+import { NO_SYNC_COMMIT, startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
 import { BROKER_CHANNEL } from './accept.js';
 import type { Trigger } from './triggers.js';
@@ -95,12 +95,22 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         and not exists (select 1 from eventing.dead_letters x where x.event_seq = e.seq)`);
   };
 
+  const settling = new Set<Promise<unknown>>();
+  const settle = (statement: ReturnType<typeof sql>) => {
+    const p: Promise<unknown> = database
+      .query(statement)
+      .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
+      .finally(() => settling.delete(p));
+    settling.add(p);
+  };
+
   const cycle = async () => {
     const rows = await database.query<ClaimedDelivery>(sql`
       with c as (
         update eventing.deliveries set attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
         where seq in (select seq from eventing.deliveries where next_attempt_at <= now()
                       order by next_attempt_at, seq limit ${batch} for update skip locked)
+          and ${sql.raw(NO_SYNC_COMMIT)}
         returning seq, event_seq, trigger, subscriber, attempts
       )
       select c.seq, c.trigger, c.subscriber, c.attempts, e.attributes, e.data
@@ -134,9 +144,11 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       await database.query(sql`
         update eventing.deliveries set next_attempt_at = now() + ${step.retryInMs} * interval '1 millisecond',
           last_status = ${result.status ?? null}, last_error = ${result.error ?? null}
-        where seq = ${row.seq}`);
+        where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
     }
-    if (done.length) await database.query(sql`delete from eventing.deliveries where seq = any(${`{${done.join(',')}}`}::bigint[])`);
+    // Acknowledged rows are deleted off the critical path: their lease keeps them from being
+    // claimed again meanwhile, and a lost delete only means a redelivery that receivers dedupe.
+    if (done.length) settle(sql`delete from eventing.deliveries where seq = any(${`{${done.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
     return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
   };
 
@@ -146,12 +158,17 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   loop.wake();
   return {
     wake: () => loop.wake(),
-    flush: () => loop.drain(),
+    async flush() {
+      const delivered = await loop.drain();
+      await Promise.all([...settling]);
+      return delivered;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       await unlisten();
       await loop.stop();
+      await Promise.all([...settling]);
       if (ownSender) await sender.close();
     },
   };

@@ -7,8 +7,8 @@ import type { Logger } from '#shared/log/index';
 import { jitteredDelayMs } from './backoff.js';
 import { jsonEvent, type WireEvent } from './cloudevent.js';
 import { OUTBOX_CHANNEL } from './outbox.js';
-import { createEventSender, type EventSender } from './sender.js';
-import { startWorkLoop } from './work-loop.js';
+import { createEventSender, type EventSender, type SendResult } from './sender.js';
+import { NO_SYNC_COMMIT, startWorkLoop } from './work-loop.js';
 
 export interface RelayOptions {
   database: Database;
@@ -28,9 +28,14 @@ export interface RelayOptions {
   maxBackoffMs?: number;
   /** Fallback poll (default 5 s). */
   idleMs?: number;
-  /** Concurrent claim-deliver-settle lanes (default 4). */
+  /** Concurrent claim-deliver-settle lanes (default 2). */
   lanes?: number;
   sender?: EventSender;
+  /**
+   * Delivers in process instead of over HTTP: `npm start` hands the relay its own broker's
+   * ingress, which is in the same process as `sink`. Same contract: ok only once stored.
+   */
+  deliver?: (event: WireEvent) => Promise<SendResult>;
 }
 
 export interface OutboxRelay {
@@ -98,15 +103,26 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   const sender = opts.sender ?? createEventSender();
   const rlog = log.child({ relay: opts.product });
 
+  const settling = new Set<Promise<unknown>>();
+  const settle = (statement: ReturnType<typeof sql>) => {
+    const p: Promise<unknown> = database
+      .query(statement)
+      .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
+      .finally(() => settling.delete(p));
+    settling.add(p);
+  };
+
   const cycle = async () => {
     // One autocommit statement: the claim is committed before any HTTP call starts.
     const rows = await database.query<ClaimedRow>(sql`
       update ${outbox} set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
       where seq in (select seq from ${outbox} where next_attempt_at <= now() order by next_attempt_at, seq limit ${batch} for update skip locked)
+        and ${sql.raw(NO_SYNC_COMMIT)}
       returning seq, id, type, source, subject, data::text as data, attempts,
         to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as time`);
     if (rows.length === 0) return { claimed: 0, delivered: 0, more: false };
-    const results = await mapLimit(rows, opts.concurrency ?? 32, (row) => sender.send(opts.sink, toWire(row)));
+    const deliver = opts.deliver ?? ((event: WireEvent) => sender.send(opts.sink, event));
+    const results = await mapLimit(rows, opts.concurrency ?? 32, (row) => deliver(toWire(row)));
     const done: string[] = [];
     let nextDueMs: number | undefined;
     for (let i = 0; i < rows.length; i++) {
@@ -120,9 +136,11 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
       const delay = jitteredDelayMs(backoffMs, row.attempts, maxBackoffMs);
       nextDueMs = Math.min(nextDueMs ?? Infinity, delay);
       rlog.warn('event delivery to sink failed', { event_id: row.id, type: row.type, attempts: row.attempts, error: r.error, retry_in_ms: delay });
-      await database.query(sql`update ${outbox} set next_attempt_at = now() + ${delay} * interval '1 millisecond', last_error = ${r.error ?? 'unknown'} where seq = ${row.seq}`);
+      await database.query(sql`update ${outbox} set next_attempt_at = now() + ${delay} * interval '1 millisecond', last_error = ${r.error ?? 'unknown'} where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
     }
-    if (done.length) await database.query(sql`delete from ${outbox} where seq = any(${`{${done.join(',')}}`}::bigint[])`);
+    // Acknowledged rows are deleted off the critical path: their lease keeps them from being
+    // claimed again meanwhile, and a lost delete only means a redelivery that receivers dedupe.
+    if (done.length) settle(sql`delete from ${outbox} where seq = any(${`{${done.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
     return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
   };
 
@@ -134,12 +152,17 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   loop.wake();
   return {
     hint: () => loop.hint(),
-    flush: () => loop.drain(),
+    async flush() {
+      const delivered = await loop.drain();
+      await Promise.all([...settling]);
+      return delivered;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       await unlisten();
       await loop.stop();
+      await Promise.all([...settling]);
       if (ownSender) await sender.close();
     },
   };

@@ -31,7 +31,7 @@ export interface WorkLoopOptions {
   name: string;
   cycle: () => Promise<CycleResult>;
   log: Logger;
-  /** Concurrent lanes (default 4). */
+  /** Concurrent lanes (default 2: more lanes meant smaller batches and more CPU per event). */
   lanes?: number;
   /** Fallback poll interval (default 5 s): catches lease expiries and missed notifications. */
   idleMs?: number;
@@ -42,7 +42,7 @@ export interface WorkLoopOptions {
 }
 
 export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
-  const maxLanes = opts.lanes ?? 4;
+  const maxLanes = opts.lanes ?? 2;
   const idleMs = opts.idleMs ?? 5_000;
   const running = new Set<Promise<void>>();
   let pending = false;
@@ -139,3 +139,12 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     },
   };
 }
+
+/**
+ * A one-time filter that turns off the WAL flush wait for the statement's own implicit
+ * transaction (`set_config(..., is_local => true)`). For claims, deletes and reschedules only:
+ * losing one to a server crash means a redelivery, which receivers dedupe; never for a write
+ * that an acknowledgement depends on.
+ * @see https://www.postgresql.org/docs/current/wal-async-commit.html
+ */
+export const NO_SYNC_COMMIT = `(select set_config('synchronous_commit', 'off', true)) is not null`;
