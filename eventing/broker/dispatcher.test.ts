@@ -1,0 +1,163 @@
+// The broker's dispatcher on real PostgreSQL against a scripted subscriber: Knative retry rules,
+// backoff policies, dead letters (table and deadLetterSink), leases.
+// @see https://github.com/knative/specs/blob/main/specs/eventing/data-plane.md#event-acknowledgement-and-delivery-retry
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { silentLogger } from '#shared/log/index';
+import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { createEventAcceptor } from './accept.js';
+import { startDispatcher, type Dispatcher } from './dispatcher.js';
+import type { Trigger } from './triggers.js';
+
+interface Hit {
+  path: string;
+  at: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+describe('startDispatcher', () => {
+  let tdb: TestDatabase;
+  let server: Server;
+  let base: string;
+  const hits: Hit[] = [];
+  /** Status to answer per path, consumed in order; the last one repeats. */
+  const script = new Map<string, number[]>();
+  const running: Dispatcher[] = [];
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hits.push({ path: req.url!, at: performance.now(), headers: req.headers, body });
+        const plan = script.get(req.url!) ?? [202];
+        res.writeHead(plan.length > 1 ? plan.shift()! : plan[0]!).end();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  beforeEach(() => {
+    hits.length = 0;
+    script.clear();
+  });
+  after(async () => {
+    for (const d of running) await d.stop();
+    server.closeAllConnections();
+    server.close();
+    await tdb?.drop();
+  });
+
+  const trigger = (name: string, over: Partial<Trigger> = {}): Trigger => ({
+    name,
+    broker: 'default/default',
+    filters: { type: `io.zenokube.test.${name}.happened` },
+    subscriber: `${base}/${name}`,
+    retry: 2,
+    backoffPolicy: 'exponential',
+    backoffDelayMs: 10,
+    deadLetter: true,
+    deadLetterSink: undefined,
+    ...over,
+  });
+
+  async function run(t: Trigger, status: number[]) {
+    script.set(`/${t.name}`, status);
+    const accept = createEventAcceptor(tdb.database, [t]);
+    const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 200 });
+    running.push(dispatcher);
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type!, datacontenttype: 'application/json' }, new TextEncoder().encode('{"n":1}'));
+    return { id, dispatcher };
+  }
+  const settled = async (id: string) => {
+    for (let i = 0; i < 400; i++) {
+      const [r] = await tdb.database.query<{ n: string }>(sql`select count(*) as n from eventing.deliveries d join eventing.events e on e.seq = d.event_seq where e.id = ${id}`);
+      if (Number(r!.n) === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail('deliveries did not settle');
+  };
+  const deadLetters = (id: string) =>
+    tdb.database.query<{ attempts: number; last_status: number | null; forwarded_at: unknown; sink: string | null }>(
+      sql`select d.attempts, d.last_status, d.forwarded_at, d.sink from eventing.dead_letters d join eventing.events e on e.seq = d.event_seq where e.id = ${id}`,
+    );
+
+  it('retries 404, 409, 429 and 5xx, then succeeds', async () => {
+    const t = trigger('retriable', { retry: 5 });
+    const { id, dispatcher } = await run(t, [404, 409, 429, 503, 202]);
+    await settled(id);
+    assert.equal(hits.filter((h) => h.path === '/retriable').length, 5);
+    assert.equal((await deadLetters(id)).length, 0);
+    await dispatcher.stop();
+  });
+
+  it('dead-letters a 400 at once, without retrying', async () => {
+    const t = trigger('unparsable');
+    const { id, dispatcher } = await run(t, [400]);
+    await settled(id);
+    assert.equal(hits.filter((h) => h.path === '/unparsable').length, 1);
+    const [dead] = await deadLetters(id);
+    assert.equal(dead?.attempts, 1);
+    assert.equal(dead?.last_status, 400);
+    await dispatcher.stop();
+  });
+
+  it('waits backoffDelay × retry between attempts with the linear policy', async () => {
+    const t = trigger('linear', { retry: 2, backoffPolicy: 'linear', backoffDelayMs: 60 });
+    const { id, dispatcher } = await run(t, [500]);
+    await settled(id);
+    const at = hits.filter((h) => h.path === '/linear').map((h) => h.at);
+    assert.equal(at.length, 3);
+    assert.ok(at[1]! - at[0]! >= 55, `first retry after ${at[1]! - at[0]!} ms`);
+    assert.ok(at[2]! - at[1]! >= 110, `second retry after ${at[2]! - at[1]!} ms`);
+    await dispatcher.stop();
+  });
+
+  it('forwards an exhausted event to the deadLetterSink with the Knative error extensions', async () => {
+    const t = trigger('doomed', { retry: 1, deadLetterSink: `${base}/dls` });
+    const { id, dispatcher } = await run(t, [503]);
+    await settled(id);
+    for (let i = 0; i < 200 && !hits.some((h) => h.path === '/dls'); i++) await new Promise((r) => setTimeout(r, 10));
+    const dls = hits.find((h) => h.path === '/dls');
+    assert.ok(dls, 'the dead-letter sink received the event');
+    assert.equal(dls.headers['ce-id'], id);
+    assert.equal(dls.headers['ce-knativeerrorcode'], '503');
+    assert.equal(dls.headers['ce-knativeerrordest'], `${base}/doomed`);
+    assert.equal(dls.body, '{"n":1}');
+    for (let i = 0; i < 200 && !(await deadLetters(id))[0]?.forwarded_at; i++) await new Promise((r) => setTimeout(r, 10));
+    const [dead] = await deadLetters(id);
+    assert.equal(dead?.attempts, 2);
+    assert.ok(dead?.forwarded_at);
+    await dispatcher.stop();
+  });
+
+  it('drops an exhausted event when the Trigger keeps no dead letters', async () => {
+    const t = trigger('dropped', { retry: 0, deadLetter: false });
+    const { id, dispatcher } = await run(t, [500]);
+    await settled(id);
+    assert.equal((await deadLetters(id)).length, 0);
+    await dispatcher.stop();
+  });
+
+  it('redelivers a delivery whose claim expired (a dispatcher that died mid-delivery)', async () => {
+    const t = trigger('orphan');
+    const accept = createEventAcceptor(tdb.database, [t]);
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
+    await tdb.database.query(sql`update eventing.deliveries set attempts = 1, next_attempt_at = now() + interval '300 milliseconds'`);
+    const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 100 });
+    running.push(dispatcher);
+    assert.equal(hits.length, 0);
+    await settled(id);
+    assert.equal(hits.filter((h) => h.path === '/orphan').length, 1);
+    await dispatcher.stop();
+  });
+});
