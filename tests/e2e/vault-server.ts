@@ -11,6 +11,7 @@ import { silentLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
 import apiDecl from '#functions/vault/api/function';
 import unsealerDecl from '#functions/vault/unsealer/function';
+import { wipeInstance } from '#functions/vault/unsealer/app';
 
 export interface VaultServer {
   /** http://127.0.0.1:<port> */
@@ -52,12 +53,13 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
     baseUrl,
     endpoint: `${baseUrl}/vault`,
     async restartUnsealer() {
-      await unsealer.module.shutdown?.();
+      // Only this instance's memory: another vault hosted in this process keeps its keys.
+      wipeInstance(unsealer.context);
       unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
     },
     async close() {
       await server.close(1000);
-      await unsealer.module.shutdown?.();
+      wipeInstance(unsealer.context);
     },
   };
 }

@@ -5,16 +5,21 @@ import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
+import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
+import { startAutoUnseal } from './auto-unseal.js';
 import { internalRoutes } from './internal-routes.js';
 import { createKeyring, type Keyring } from './keyring.js';
 import { sysRoutes } from './sys-routes.js';
 
 /** Every keyring alive in this process, so that signals and fatal errors can zero them all. */
-const live = new Set<Keyring>();
+const live = new Map<FunctionContext, { keyring: Keyring; stop: () => void }>();
 let hooked = false;
 
 function wipeAll(): void {
-  for (const k of live) k.wipe();
+  for (const { keyring, stop } of live.values()) {
+    stop();
+    keyring.wipe();
+  }
 }
 
 /**
@@ -37,17 +42,28 @@ function installWipeHooks(): void {
 
 export function createApp(ctx: FunctionContext): Hono {
   const keyring = createKeyring(ctx.database);
-  live.add(keyring);
   installWipeHooks();
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY);
+  const seal = sealWrapperFor(sealSettingsFrom(ctx.env));
+  const auto = seal ? startAutoUnseal(keyring, seal, ctx.log, Number(ctx.env.VAULT_SEAL_RETRY_MS ?? 2000)) : undefined;
+  live.set(ctx, { keyring, stop: () => auto?.stop() });
   const app = new Hono();
-  app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID()));
+  app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID(), seal, () => auto?.stop()));
   app.route('/internal/v1', internalRoutes(keyring, internalKey));
   app.onError((err) => {
     if (err instanceof VaultError) return err.getResponse();
     throw err;
   });
   return app;
+}
+
+/** Wipes one instance's keys (a pod's worth), leaving other instances in this process alone. */
+export function wipeInstance(ctx: FunctionContext): void {
+  const entry = live.get(ctx);
+  if (!entry) return;
+  entry.stop();
+  entry.keyring.wipe();
+  live.delete(ctx);
 }
 
 /** Called on SIGTERM after draining: the root key leaves memory before the process does. */

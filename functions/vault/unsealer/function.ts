@@ -16,6 +16,15 @@ export default defineFunction({
       description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',
       secret: { name: 'vault-internal', key: 'hmac-key' },
     },
+    VAULT_SEAL_TYPE: { description: 'shamir (default) or transit (auto-unseal through another vault)', value: 'shamir' },
+    VAULT_SEAL_TRANSIT_ADDRESS: { description: 'transit seal: the other vault, as clients address it (…/vault, without /v1)' },
+    VAULT_SEAL_TRANSIT_TOKEN: {
+      description: 'transit seal: token allowed to update transit/encrypt/<key> and transit/decrypt/<key>',
+      secret: { name: 'vault-seal', key: 'transit-token' },
+    },
+    VAULT_SEAL_TRANSIT_KEY: { description: 'transit seal: the key name' },
+    VAULT_SEAL_TRANSIT_MOUNT: { description: 'transit seal: the mount path', value: 'transit' },
+    VAULT_SEAL_RETRY_MS: { description: 'auto-unseal retry interval in ms', value: '2000' },
   },
   load: () => import('./app.js'),
 });

@@ -8,6 +8,7 @@ import { invalidRequest } from '#functions/vault/core/errors';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { split } from '#functions/vault/core/shamir';
 import { insertToken } from '#functions/vault/core/tokens';
+import type { SealWrapper } from '#functions/vault/core/seal';
 import type { Keyring } from './keyring.js';
 
 /** Mounts every vault starts with, as Vault's dev server does. */
@@ -20,19 +21,33 @@ export interface InitResult {
   keys: string[];
   keys_base64: string[];
   root_token: string;
+  recovery_keys?: string[];
+  recovery_keys_base64?: string[];
 }
 
-export async function initialize(database: Database, keyring: Keyring, shares: number, threshold: number): Promise<InitResult> {
+/**
+ * With an auto-unseal `seal`, the root key is stored wrapped by it and `shares`/`threshold`
+ * make recovery shares instead: losing the remote key must not lose every secret.
+ */
+export async function initialize(database: Database, keyring: Keyring, shares: number, threshold: number, seal?: SealWrapper): Promise<InitResult> {
   if (!Number.isInteger(shares) || shares < 1 || shares > 255) throw invalidRequest('secret shares must be an integer from 1 to 255');
   if (!Number.isInteger(threshold) || threshold < 1) throw invalidRequest('secret threshold must be an integer of at least 1');
   if (threshold > shares) throw invalidRequest('secret threshold cannot be larger than secret shares');
   if (shares > 1 && threshold === 1) throw invalidRequest('threshold must be greater than one for multiple shares');
   const root = randomBytes(32);
   try {
+    const wrappedRoot = seal ? await seal.wrap(root) : null;
     const rootToken = await database.db.transaction(async (tx) => {
       const inserted = await tx
         .insert(sealConfig)
-        .values({ id: 1, type: 'shamir', secretShares: shares, secretThreshold: threshold, canary: keyring.canaryFor(root) })
+        .values({
+          id: 1,
+          type: seal?.type ?? 'shamir',
+          secretShares: shares,
+          secretThreshold: threshold,
+          canary: keyring.canaryFor(root),
+          sealWrappedRootKey: wrappedRoot,
+        })
         .onConflictDoNothing()
         .returning({ id: sealConfig.id });
       if (inserted.length === 0) throw invalidRequest('Vault is already initialized');
@@ -51,13 +66,14 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
     });
     keyring.invalidate();
     const shards = split(root, shares, threshold);
-    const result = {
-      keys: shards.map((s) => s.toString('hex')),
-      keys_base64: shards.map((s) => s.toString('base64')),
-      root_token: rootToken,
-    };
+    const hex = shards.map((s) => s.toString('hex'));
+    const b64 = shards.map((s) => s.toString('base64'));
     for (const s of shards) s.fill(0);
-    return result;
+    if (!seal) return { keys: hex, keys_base64: b64, root_token: rootToken };
+    // Auto-unseal: the vault is unsealed at once, as Vault does after init with a seal stanza.
+    const config = await keyring.loadConfig();
+    keyring.adopt(Buffer.from(root), config!);
+    return { keys: [], keys_base64: [], recovery_keys: hex, recovery_keys_base64: b64, root_token: rootToken };
   } finally {
     root.fill(0);
   }

@@ -7,6 +7,7 @@ import { permissionDenied, invalidRequest, unsupportedOperation } from '#functio
 import { aclFor } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { boolField, intField, json, noContent, readBody, tokenFrom } from '#functions/vault/core/wire';
+import type { SealWrapper } from '#functions/vault/core/seal';
 import { initialize } from './init.js';
 import { decodeShare, type Keyring, type SealState } from './keyring.js';
 
@@ -25,7 +26,7 @@ function sealStatus(s: SealState, clusterId: string) {
     version: VERSION,
     build_date: BUILD_DATE,
     migration: false,
-    recovery_seal: false,
+    recovery_seal: s.type !== 'shamir',
     storage_type: 'postgresql',
     ...(s.sealed ? {} : { cluster_name: 'zenokube', cluster_id: clusterId }),
   };
@@ -40,7 +41,7 @@ function codeParam(url: URL, name: string, fallback: number): number {
   return n;
 }
 
-export function sysRoutes(database: Database, keyring: Keyring, clusterId: string): Hono {
+export function sysRoutes(database: Database, keyring: Keyring, clusterId: string, seal: SealWrapper | undefined, onSeal: () => void): Hono {
   const app = new Hono();
   const writes = ['PUT', 'POST'];
 
@@ -49,10 +50,11 @@ export function sysRoutes(database: Database, keyring: Keyring, clusterId: strin
     if (!writes.includes(c.req.method)) throw unsupportedOperation();
     const body = await readBody(c.req.raw);
     if (body.pgp_keys || body.root_token_pgp_key) throw invalidRequest('PGP-encrypted key shares are not supported');
-    const shares = intField(body, 'secret_shares');
-    const threshold = intField(body, 'secret_threshold');
+    // With an auto-unseal seal, Vault takes recovery_shares/recovery_threshold (default 5 of 3).
+    const shares = seal ? (intField(body, 'recovery_shares') ?? 5) : intField(body, 'secret_shares');
+    const threshold = seal ? (intField(body, 'recovery_threshold') ?? 3) : intField(body, 'secret_threshold');
     if (shares === undefined || threshold === undefined) throw invalidRequest('secret_shares and secret_threshold are required');
-    return json(await initialize(database, keyring, shares, threshold));
+    return json(await initialize(database, keyring, shares, threshold, seal));
   });
 
   app.all('/sys/unseal', async (c) => {
@@ -80,6 +82,7 @@ export function sysRoutes(database: Database, keyring: Keyring, clusterId: strin
     // Vault requires sudo on sys/seal (and update).
     if (!acl.allows('sys/seal', 'sudo') || !acl.allows('sys/seal', 'update')) throw permissionDenied();
     keyring.wipe();
+    onSeal();
     return noContent();
   });
 
