@@ -21,6 +21,17 @@ export interface IngressOptions {
   bodyLimitBytes: number;
   /** Stores accepted events (default: a group-committing acceptor over `database`). */
   accept?: AcceptEvent;
+  /**
+   * Whether a caller may publish. Default: loopback only. Like a Knative Broker's ingress, which
+   * is cluster-internal, the local broker must not take events from the network: a forged event
+   * would make subscribers act on it.
+   */
+  allowCaller?: (remoteAddress: string | undefined) => boolean;
+}
+
+/** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 
 /** The ingress app, to mount at the root of the runner's port. */
@@ -41,7 +52,10 @@ export function createBrokerIngress(opts: IngressOptions): Hono<AppEnv> {
       },
     }),
   );
+  const allowCaller = opts.allowCaller ?? isLoopback;
   app.post(`${BROKER_PREFIX}/:namespace/:broker`, async (c) => {
+    const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    if (!allowCaller(remote)) throw new AppError(403, 'forbidden', 'Forbidden', { detail: 'The broker accepts events from this host only.' });
     const broker = `${c.req.param('namespace')}/${c.req.param('broker')}`;
     if (!opts.triggers.some((t) => t.broker === broker) && broker !== 'default/default') {
       throw notFound(`No broker named ${broker}.`);
