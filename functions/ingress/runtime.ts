@@ -9,6 +9,7 @@ import { openSocket } from './proxy/server.js';
 import type { ProxyContext, ProxyLimits, ProxyObserver } from './proxy/context.js';
 import type { CircuitOptions } from './proxy/circuit.js';
 import { createCircuitBreakers } from './proxy/circuit.js';
+import { createPools } from './proxy/pools.js';
 import type { ExtAuthDecider } from './proxy/ext-auth.js';
 
 /** Where a gateway's listener port is bound. */
@@ -44,11 +45,14 @@ export function addressesPolicy(offset = 0): BindPolicy {
 
 export function createIngress(opts: IngressOptions): Ingress {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSocketsPerEndpoint ?? 512, maxFreeSockets: 256, scheduling: 'lifo', keepAliveMsecs: 1000 });
+  const upstreamIdleMs = opts.limits?.upstreamIdleMs ?? 60_000;
+  const pools = createPools({ connections: opts.maxSocketsPerEndpoint ?? 512, idleMs: upstreamIdleMs });
   const context: ProxyContext = {
+    pools,
     agent,
     breakers: createCircuitBreakers({ failureThreshold: opts.circuit?.failureThreshold ?? 5, openMs: opts.circuit?.openMs ?? 5_000 }),
     observer: opts.observer,
-    limits: { maxUrlLength: opts.limits?.maxUrlLength ?? 8_192, upstreamIdleMs: opts.limits?.upstreamIdleMs ?? 60_000 },
+    limits: { maxUrlLength: opts.limits?.maxUrlLength ?? 8_192, upstreamIdleMs },
     extAuth: opts.extAuth,
     random: opts.random ?? Math.random,
   };
@@ -115,6 +119,7 @@ export function createIngress(opts: IngressOptions): Ingress {
       sockets.clear();
       await Promise.all(all.map((s) => s.close(opts.drainMs ?? 10_000)));
       agent.destroy();
+      await pools.close();
     },
   };
 }

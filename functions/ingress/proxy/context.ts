@@ -1,5 +1,6 @@
 // What every request handler shares: connection pool, breakers, observer, limits, external auth.
 import type { Agent } from 'node:http';
+import type { UpstreamPools } from './pools.js';
 import type { PortTable } from '../engine/table.js';
 import type { CircuitBreakers } from './circuit.js';
 import type { ExtAuthDecider } from './ext-auth.js';
@@ -33,6 +34,9 @@ export interface ProxyLimits {
 }
 
 export interface ProxyContext {
+  /** Upstream pools for proxied requests. */
+  pools: UpstreamPools;
+  /** node http agent for mirrors and upgrades. */
   agent: Agent;
   breakers: CircuitBreakers;
   observer: ProxyObserver | undefined;

@@ -17,7 +17,8 @@ import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
 
 /** Names replaced by the proxy's own values. */
-const DROP = new Set(['host', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+// `expect` is answered here (node sends 100 Continue), never forwarded.
+const DROP = new Set(['host', 'expect', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 
 /** The per-request state, reused by the upstream attempt(s). */
 export interface Exchange {
@@ -33,6 +34,8 @@ export interface Exchange {
   /** Extra response headers (session cookie). */
   responseExtra: string[] | undefined;
   requestTimer: NodeJS.Timeout | undefined;
+  /** Resumes a paused upstream body (backpressure). */
+  resume: (() => void) | undefined;
 }
 
 function headerOf(req: IncomingMessage): (name: string) => string | undefined {
@@ -176,7 +179,7 @@ function proceed(
   const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;
   const target = mreq.query ? `${path}?${mreq.query}` : path;
 
-  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, requestTimer: undefined };
+  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, requestTimer: undefined, resume: undefined };
   if (rule.requestTimeoutMs) {
     ex.requestTimer = setTimeout(() => {
       rec.upstreamError = 'request_timeout';

@@ -44,6 +44,13 @@ export function endToEnd(raw: string[], drop?: Set<string>): string[] {
   return out;
 }
 
+/** Response headers from undici's Buffer pairs, hop-by-hop ones (and Connection-listed ones) dropped. */
+export function responseHeaders(raw: Buffer[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
+  return endToEnd(out);
+}
+
 /** Applies a RequestHeaderModifier / ResponseHeaderModifier in the spec's order: set, add, remove. */
 export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): string[] {
   if (!ops) return headers;

@@ -1,0 +1,38 @@
+// Upstream connection pools: one undici Pool per endpoint, keep-alive, created on first use.
+import { Pool } from 'undici';
+
+export interface UpstreamPools {
+  get(host: string, port: number): Pool;
+  close(): Promise<void>;
+}
+
+export function createPools(opts: { connections: number; idleMs: number }): UpstreamPools {
+  const pools = new Map<string, Pool>();
+  return {
+    get(host, port) {
+      const key = `${host}:${port}`;
+      let p = pools.get(key);
+      if (!p) {
+        const origin = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+        p = new Pool(origin, {
+          connections: opts.connections,
+          pipelining: 1,
+          keepAliveTimeout: 4_000,
+          keepAliveMaxTimeout: 60_000,
+          headersTimeout: opts.idleMs,
+          bodyTimeout: opts.idleMs,
+          connectTimeout: 5_000,
+          // Header values are relayed as the upstream sent them, within node's own limits.
+          maxHeaderSize: 65_536,
+        });
+        pools.set(key, p);
+      }
+      return p;
+    },
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((p) => p.destroy().catch(() => {})));
+    },
+  };
+}
