@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import { accountSessionsEndpoint } from './account-sessions.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { consentEndpoint } from './consent.js';
 import { loginEndpoint } from './login.js';
@@ -20,5 +21,6 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor));
   app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));
   return app;
 }

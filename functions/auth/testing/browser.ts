@@ -2,6 +2,11 @@
 // reads hidden inputs from server-rendered pages (no JavaScript, as a real user agent without it).
 export class Browser {
   readonly jar = new Map<string, string>();
+  readonly userAgent: string | undefined;
+
+  constructor(userAgent?: string) {
+    this.userAgent = userAgent;
+  }
 
   cookieHeader(): string {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -10,6 +15,7 @@ export class Browser {
   async fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.jar.size) headers.set('cookie', this.cookieHeader());
+    if (this.userAgent && !headers.has('user-agent')) headers.set('user-agent', this.userAgent);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair, ...attrs] = c.split(';');
