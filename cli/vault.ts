@@ -1,0 +1,124 @@
+// `zenokube vault init|unseal|seal|status`: operator commands against the vault's HTTP API.
+// Address from VAULT_ADDR (as the vault CLI: the base before /v1), else $ZENO_BASE_URL/vault,
+// else http://127.0.0.1:$PORT/vault. A share given as no argument is read from stdin, so it
+// stays out of shell history.
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  readStdin: () => Promise<string>;
+  fetch: typeof fetch;
+}
+
+const USAGE = `usage: zenokube vault <command>
+  init [--shares N] [--threshold T] [--json]   initialise; prints the key shares and the root token once
+  unseal [KEY]                                  submit one key share (read from stdin when omitted)
+  seal                                          seal the vault (needs VAULT_TOKEN with sudo on sys/seal)
+  status [--json]                               seal status
+environment: VAULT_ADDR (e.g. http://127.0.0.1:8080/vault), VAULT_TOKEN
+`;
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+export async function runVaultCli(args: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  const addr = (io.env.VAULT_ADDR ?? (io.env.ZENO_BASE_URL ? `${io.env.ZENO_BASE_URL.replace(/\/+$/, '')}/vault` : `http://127.0.0.1:${io.env.PORT ?? '8080'}/vault`)).replace(/\/+$/, '');
+  const call = async (method: string, path: string, body?: unknown, token?: string) => {
+    const res = await io.fetch(`${addr}/v1/${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { 'x-vault-token': token } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as Record<string, any>) : {};
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${(json.errors as string[] | undefined)?.join('; ') ?? text}`);
+    return json;
+  };
+  const printStatus = (s: Record<string, any>, asJson: boolean) => {
+    if (asJson) return io.out(JSON.stringify(s, null, 2) + '\n');
+    const rows: [string, unknown][] = [
+      ['Seal Type', s.type],
+      ['Initialized', s.initialized],
+      ['Sealed', s.sealed],
+      ['Total Shares', s.n],
+      ['Threshold', s.t],
+      ['Unseal Progress', `${s.progress}/${s.t}`],
+      ['Unseal Nonce', s.nonce || 'n/a'],
+      ['Version', s.version],
+      ['Storage Type', s.storage_type],
+    ];
+    io.out(rows.map(([k, v]) => `${k.padEnd(16)} ${String(v)}`).join('\n') + '\n');
+  };
+
+  try {
+    switch (command) {
+      case 'init': {
+        const shares = Number(flag(rest, '--shares') ?? 5);
+        const threshold = Number(flag(rest, '--threshold') ?? 3);
+        const r = await call('PUT', 'sys/init', { secret_shares: shares, secret_threshold: threshold });
+        if (rest.includes('--json')) {
+          io.out(JSON.stringify(r, null, 2) + '\n');
+          return 0;
+        }
+        const keys: string[] = r.keys.length ? r.keys : r.recovery_keys;
+        const label = r.keys.length ? 'Unseal Key' : 'Recovery Key';
+        io.out(keys.map((k, i) => `${label} ${i + 1}: ${k}`).join('\n') + `\n\nInitial Root Token: ${r.root_token}\n\n`);
+        io.out(`The vault is initialised with ${keys.length} key shares and a threshold of ${threshold}.\n` +
+          'The shares are shown once and stored nowhere: hand each to a different person now.\n');
+        return 0;
+      }
+      case 'unseal': {
+        const key = (rest[0] ?? (await io.readStdin())).trim();
+        if (!key) {
+          io.err('no key share given\n');
+          return 2;
+        }
+        printStatus(await call('PUT', 'sys/unseal', { key }), false);
+        return 0;
+      }
+      case 'seal': {
+        const token = io.env.VAULT_TOKEN;
+        if (!token) {
+          io.err('VAULT_TOKEN is required to seal\n');
+          return 2;
+        }
+        await call('PUT', 'sys/seal', {}, token);
+        io.out('Vault sealed.\n');
+        return 0;
+      }
+      case 'status': {
+        const s = await call('GET', 'sys/seal-status');
+        printStatus(s, rest.includes('--json'));
+        // As the vault CLI: 0 unsealed, 2 sealed.
+        return s.sealed ? 2 : 0;
+      }
+      default:
+        io.err(USAGE);
+        return command && command !== 'help' && command !== '--help' ? 2 : 0;
+    }
+  } catch (err) {
+    io.err(`zenokube vault ${command}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function readAll(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Key share (will be hidden from history): ');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function main(args: string[]): Promise<number> {
+  return runVaultCli(args, {
+    env: process.env,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    readStdin: readAll,
+    fetch,
+  });
+}
