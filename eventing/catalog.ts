@@ -1,5 +1,6 @@
 // The event catalog: every CloudEvent type a product emits, with its version and payload schema.
 // Each product lists its types in eventing/catalog/<product>.ts and is added here.
+import { authEvents } from './catalog/auth.js';
 import { eventingEvents } from './catalog/eventing.js';
 import { createCatalog } from './catalog/lookup.js';
 
@@ -7,4 +8,4 @@ export { defineEventType, productOf, EVENT_TYPE_NAME, type EventTypeDefinition }
 export { createCatalog, type EventCatalog } from './catalog/lookup.js';
 
 /** The project's catalog, used by every publisher check and every receiver. */
-export const catalog = createCatalog([...eventingEvents]);
+export const catalog = createCatalog([...eventingEvents, ...authEvents]);
