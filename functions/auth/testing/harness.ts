@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDispatcher } from '#cli/dispatch';
+import { catalog } from '#eventing/catalog';
 import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { createEventPublisher } from '#shared/events/outbox';
@@ -55,7 +56,8 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
   const metrics = createMetrics({ defaults: false });
   const hosted: HostedFunction[] = [];
   for (const decl of opts.functions ?? AUTH_FUNCTIONS) {
-    const events = createEventPublisher({ product: 'auth', source: `/auth/${decl.name.slice('auth-'.length)}` });
+    // The catalog check the platform applies: a payload that does not match its schema fails the test.
+    const events = createEventPublisher({ product: 'auth', source: `/auth/${decl.name.slice('auth-'.length)}`, check: (e) => catalog.checkOutgoing(e) });
     hosted.push(await hostFunction(decl, { config, database, log: silentLogger, metrics, events, env }));
   }
   const dispatch = createDispatcher(hosted, () => new Response('no route', { status: 404 }));
