@@ -14,8 +14,9 @@ import { createUnsealerClient } from './unsealer-client.js';
 
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const unsealer = createUnsealerClient({
-    url: ctx.env.VAULT_UNSEALER_URL ?? `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`,
-    key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY),
+    // In a cluster (Knative sets K_SERVICE) the unsealer is the cluster-local Service next door.
+    url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? 'http://vault-unsealer' : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
+    key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
   const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes });

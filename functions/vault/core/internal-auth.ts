@@ -50,7 +50,10 @@ let processKey: Buffer | undefined;
  * The key when none is configured: random per process, so it works only when api and unsealer
  * share a process (the local runner). A cluster sets VAULT_INTERNAL_KEY from a Secret.
  */
-export function resolveInternalKey(configured: string | undefined): Buffer {
+export function resolveInternalKey(configured: string | undefined, inCluster = false): Buffer {
+  if (!configured && inCluster) {
+    throw new TypeError('VAULT_INTERNAL_KEY is required in a cluster (api and unsealer run in different pods)');
+  }
   if (configured) {
     const key = Buffer.from(configured, 'base64');
     if (key.length < 32) throw new TypeError('VAULT_INTERNAL_KEY must be at least 32 bytes, base64-encoded');

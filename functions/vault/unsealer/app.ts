@@ -43,7 +43,7 @@ function installWipeHooks(): void {
 export function createApp(ctx: FunctionContext): Hono {
   const keyring = createKeyring(ctx.database);
   installWipeHooks();
-  const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY);
+  const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);
   const seal = sealWrapperFor(sealSettingsFrom(ctx.env));
   const auto = seal ? startAutoUnseal(keyring, seal, ctx.log, Number(ctx.env.VAULT_SEAL_RETRY_MS ?? 2000)) : undefined;
   live.set(ctx, { keyring, stop: () => auto?.stop() });
