@@ -17,6 +17,7 @@ describe('vault audit device', () => {
   let vault: ReturnType<typeof nodeVault>;
   let auditKey: Buffer;
   let rootToken: string;
+  let unsealKey: string;
   const secret = `audit-${randomBytes(8).toString('hex')}`;
   const hmac = (v: string) => `hmac-sha256:${createHmac('sha256', auditKey).update(v).digest('hex')}`;
   const rows = (where = sql`true`) => tdb.database.query<AuditRow>(sql`select * from vault.audit_log where ${where} order by seq`);
@@ -28,7 +29,8 @@ describe('vault audit device', () => {
     const init = await vault.init({ secret_shares: 1, secret_threshold: 1 });
     rootToken = init.root_token;
     vault.token = rootToken;
-    await vault.unseal({ key: init.keys[0] });
+    unsealKey = init.keys[0];
+    await vault.unseal({ key: unsealKey });
     const root = combine([Buffer.from(init.keys[0], 'hex')]);
     auditKey = Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'zenokube/vault/audit-hmac/v1', 32));
   });
@@ -66,6 +68,16 @@ describe('vault audit device', () => {
     const [entry] = await rows(sql`request_id = 'req-audit-2'`);
     assert.equal(entry!.decision, 'deny');
     assert.equal(entry!.error, 'permission denied');
+  });
+
+  it('records sys/seal, served by the unsealer, as well', async () => {
+    const res = await fetch(`${vs.baseUrl}/vault/v1/sys/seal`, { method: 'PUT', headers: { 'x-vault-token': rootToken, 'x-request-id': 'req-audit-seal' } });
+    assert.equal(res.status, 204);
+    const [entry] = await rows(sql`request_id = 'req-audit-seal'`);
+    assert.equal(entry!.path, 'sys/seal');
+    assert.equal(entry!.decision, 'allow');
+    assert.ok(entry!.accessor?.startsWith('hmac-sha256:'));
+    await vault.unseal({ key: unsealKey });
   });
 
   it('fails the request and writes nothing when the audit write fails', async () => {

@@ -3,7 +3,9 @@
 // @see https://developer.hashicorp.com/vault/api-docs/system/health
 import { Hono } from 'hono';
 import type { Database } from '#shared/db/index';
-import { permissionDenied, invalidRequest, unsupportedOperation } from '#functions/vault/core/errors';
+import type { AppEnv } from '#shared/http/app';
+import { writeAudit } from '#functions/vault/core/audit';
+import { permissionDenied, invalidRequest, unsupportedOperation, VaultError } from '#functions/vault/core/errors';
 import { aclFor } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { boolField, intField, json, noContent, readBody, tokenFrom } from '#functions/vault/core/wire';
@@ -41,8 +43,8 @@ function codeParam(url: URL, name: string, fallback: number): number {
   return n;
 }
 
-export function sysRoutes(database: Database, keyring: Keyring, clusterId: string, seal: SealWrapper | undefined, onSeal: () => void): Hono {
-  const app = new Hono();
+export function sysRoutes(database: Database, keyring: Keyring, clusterId: string, seal: SealWrapper | undefined, onSeal: () => void): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
   const writes = ['PUT', 'POST'];
 
   app.all('/sys/init', async (c) => {
@@ -80,7 +82,27 @@ export function sysRoutes(database: Database, keyring: Keyring, clusterId: strin
     if (!row) throw permissionDenied();
     const acl = await aclFor(database.db, row.policies);
     // Vault requires sudo on sys/seal (and update).
-    if (!acl.allows('sys/seal', 'sudo') || !acl.allows('sys/seal', 'update')) throw permissionDenied();
+    const allowed = acl.allows('sys/seal', 'sudo') && acl.allows('sys/seal', 'update');
+    // Audited like every api request; a failed audit write fails the seal (the key stays).
+    const auditKey = keyring.auditKey();
+    try {
+      await writeAudit(database.db, auditKey, {
+        type: 'request',
+        requestId: c.get('requestId') ?? '',
+        operation: 'update',
+        path: 'sys/seal',
+        remoteAddress: (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress,
+        accessor: row.accessor,
+        policies: row.policies,
+        decision: allowed ? 'allow' : 'deny',
+        ...(allowed ? {} : { error: 'permission denied' }),
+      });
+    } catch {
+      throw new VaultError(500, 'internal_error', ['internal error']);
+    } finally {
+      auditKey.fill(0);
+    }
+    if (!allowed) throw permissionDenied();
     keyring.wipe();
     onSeal();
     return noContent();
