@@ -1,5 +1,5 @@
 // The outbox relay against real PostgreSQL and a recording HTTP sink.
-import { describe, it, before, after, beforeEach } from 'node:test';
+import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -58,8 +58,11 @@ describe('startOutboxRelay', () => {
     sink?.close();
     sink = await startSink();
   });
+  afterEach(async () => {
+    // A relay left running by a failed test would drain the next test's rows.
+    for (const r of relays.splice(0)) await r.stop();
+  });
   after(async () => {
-    for (const r of relays) await r.stop();
     sink?.close();
     await tdb?.drop();
   });
@@ -109,6 +112,7 @@ describe('startOutboxRelay', () => {
 
   it('flush delivers rows that arrived without a notification and returns how many', async () => {
     const relay = await start({ idleMs: 60_000 });
+    assert.equal(await relay.flush(), 0, 'the start-up sweep found nothing');
     for (let i = 0; i < 3; i++) {
       await tdb.database.query(sql`insert into fixture.outbox (id, type, source, data) values (${randomUUID()}, 'io.zenokube.fixture.note.created', '/fixture/producer', '{"noteId":"q","text":"q"}'::jsonb)`);
     }

@@ -21,7 +21,7 @@ export interface WorkLoop {
    * poll every `hintIntervalMs` until `hintWindowMs` has passed since the last hint.
    */
   hint(): void;
-  /** Runs cycles until nothing is due; resolves to the number of rows delivered meanwhile. */
+  /** Runs cycles until nothing is due; resolves to the number of rows delivered meanwhile (by any lane). */
   drain(): Promise<number>;
   /** Stops waking; resolves once in-flight cycles have settled. */
   stop(): Promise<void>;
@@ -50,6 +50,7 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
   let failures = 0;
+  let deliveredTotal = 0;
 
   const schedule = (ms: number) => {
     if (stopped) return;
@@ -70,6 +71,7 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     try {
       const result = await opts.cycle();
       failures = 0;
+      deliveredTotal += result.delivered;
       if (result.nextDueMs !== undefined) schedule(result.nextDueMs);
       return result;
     } catch (err) {
@@ -121,15 +123,14 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
       hintTimer.unref();
     },
     async drain() {
-      let total = 0;
+      const before = deliveredTotal;
       for (;;) {
         const result = await runCycle();
         if (!result) throw new Error(`${opts.name}: cycle failed while draining`);
-        total += result.delivered;
         if (result.claimed === 0) break;
       }
       await Promise.all([...running]);
-      return total;
+      return deliveredTotal - before;
     },
     async stop() {
       stopped = true;
