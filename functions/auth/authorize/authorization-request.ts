@@ -26,10 +26,13 @@ const CHALLENGE = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 const one = (p: URLSearchParams, k: string) => p.get(k) ?? undefined;
 
-/** Picks the redirect URI: exactly one of the registered ones (RFC 6749 §3.1.2.3: simple string comparison). */
+/**
+ * The redirect URI must be sent (OIDC Core §3.1.2.1 makes it REQUIRED; so the token request can
+ * always be checked against it) and be one of the registered ones, compared as simple strings
+ * (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3).
+ */
 export function chooseRedirectUri(client: Client, given: string | undefined): string | undefined {
-  if (given === undefined) return client.redirectUris.length === 1 ? client.redirectUris[0] : undefined;
-  return client.redirectUris.includes(given) ? given : undefined;
+  return given !== undefined && client.redirectUris.includes(given) ? given : undefined;
 }
 
 /**
