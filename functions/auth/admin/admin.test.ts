@@ -84,6 +84,28 @@ describe('admin API /auth/admin (zeno:admin Bearer tokens)', () => {
     assert.equal(jwks.keys.length, 4);
   });
 
+  it('keeps tokens signed before a rotation valid across instances, and signs new ones with the new key', async () => {
+    await call('POST', '/tenants', { slug: 'rotor' });
+    const rotor = (await findTenantBySlug(tdb.database.db, 'rotor'))!;
+    const { secret } = await makeClient(tdb.database.db, rotor, { client_id: 'svc', grant_types: ['client_credentials'], scope: 'read' });
+    const grant = async () => {
+      const res = await h.fetch('/auth/rotor/token', { ...form({ grant_type: 'client_credentials' }), headers: { ...form({}).headers, authorization: basicAuth('svc', secret!) } });
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const introspect = async (t: string) =>
+      ((await (await h.fetch('/auth/rotor/introspect', { ...form({ token: t }), headers: { ...form({}).headers, authorization: basicAuth('svc', secret!) } })).json()) as { active: boolean }).active;
+    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid as string;
+    const old = await grant();
+    const rotated = (await (await call('POST', '/tenants/rotor/keys/rotate')).json()) as { created: string[]; retired: string[] };
+    assert.ok(rotated.retired.includes(kidOf(old)));
+    // The token function is another instance with its own key cache: its tokens stay valid either way.
+    assert.equal(await introspect(old), true);
+    const audit = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.audit where action = 'key.rotated'`);
+    assert.ok(audit[0]!.n >= 1);
+    const jwks = (await (await h.fetch('/auth/rotor/jwks')).json()) as { keys: { kid: string }[] };
+    assert.ok(jwks.keys.some((k) => k.kid === kidOf(old)) && rotated.created.every((kid) => jwks.keys.some((k) => k.kid === kid)));
+  });
+
   it('refuses tokens without zeno:admin, of another client or of another tenant', async () => {
     assert.equal((await call('GET', '/tenants', undefined, 'garbage')).status, 401);
     const res = await h.fetch('/auth/admin/tenants');
