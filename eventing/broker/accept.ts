@@ -5,6 +5,8 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { matchesTrigger, type Trigger } from './triggers.js';
 
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Channel the dispatcher listens on; the payload is the broker name. */
 export const BROKER_CHANNEL = 'zeno_broker';
 
@@ -87,7 +89,14 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
 
   const pump = () => {
     while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, maxBatch);
+      // Bounded by count and by bytes: one statement never carries more than ~4 MiB of data.
+      let n = 0;
+      let bytes = 0;
+      while (n < queue.length && n < maxBatch && (n === 0 || bytes + (queue[n]!.data?.byteLength ?? 0) <= MAX_BATCH_BYTES)) {
+        bytes += queue[n]!.data?.byteLength ?? 0;
+        n++;
+      }
+      const batch = queue.splice(0, n);
       inFlight++;
       write(batch)
         .catch((err: unknown) => {
