@@ -1,9 +1,10 @@
 // `zenokube ingress --config DIR [--port-offset N] [--admin HOST:PORT] [--access-log-sample R]`:
 // runs ZenoIngress alone on a directory of Gateway API manifests, reloading on change.
+// `zenokube ingress --kube [--kubeconfig FILE]` takes its configuration from the Kubernetes API.
 import { createLogger } from '#shared/log/index';
 
 function usage(): string {
-  return 'usage: zenokube ingress --config DIR [--port-offset N] [--admin HOST:PORT] [--access-log-sample 0..1] [--gateway-class NAME]\n';
+  return 'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n';
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -16,9 +17,10 @@ export async function main(args: string[]): Promise<number> {
     }
     const eq = a.indexOf('=');
     if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (a === '--kube') opts.kube = 'true';
     else opts[a.slice(2)] = args[++i] ?? '';
   }
-  const known = new Set(['config', 'port-offset', 'admin', 'access-log-sample', 'gateway-class']);
+  const known = new Set(['config', 'kube', 'kubeconfig', 'port-offset', 'admin', 'access-log-sample', 'gateway-class']);
   const unknown = Object.keys(opts).filter((k) => !known.has(k));
   const offset = Number(opts['port-offset'] ?? 0);
   const sample = Number(opts['access-log-sample'] ?? 1);
@@ -26,7 +28,7 @@ export async function main(args: string[]): Promise<number> {
   const adminMatch = /^(.+):(\d{1,5})$/.exec(admin);
   const problems: string[] = [];
   if (unknown.length > 0) problems.push(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
-  if (!opts.config) problems.push('--config DIR is required');
+  if (!opts.config === !opts.kube) problems.push('--config DIR is required (or --kube for the Kubernetes API)');
   if (!Number.isInteger(offset) || offset < 0 || offset > 60000) problems.push('--port-offset must be an integer 0..60000');
   if (!(sample >= 0 && sample <= 1)) problems.push('--access-log-sample must be between 0 and 1');
   if (admin !== 'off' && !adminMatch) problems.push('--admin must be HOST:PORT or off');
@@ -35,22 +37,35 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger({ base: { component: 'ingress' } });
+  const adminAddr = admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) };
+  if (opts.kube) {
+    const { startInCluster } = await import('#functions/ingress/in-cluster');
+    const cluster = await startInCluster({ log, portOffset: offset, admin: adminAddr, accessLogSample: sample, kubeconfig: opts.kubeconfig });
+    log.info('ingress running', { source: 'kubernetes', portOffset: offset });
+    await untilSignal();
+    log.info('ingress stopping: draining in-flight requests');
+    await cluster.close();
+    return 0;
+  }
   const { startStandalone } = await import('#functions/ingress/standalone');
   const running = await startStandalone({
     dir: opts.config!,
     portOffset: offset,
     log,
-    admin: admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) },
+    admin: adminAddr,
     accessLogSample: sample,
     gatewayClassNames: opts['gateway-class'] ? opts['gateway-class'].split(',') : undefined,
   });
   log.info('ingress running', { config: opts.config, portOffset: offset, admin: running.admin ? `${adminMatch![1]}:${running.admin.port}` : 'off' });
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilSignal();
   log.info('ingress stopping: draining in-flight requests');
   await running.close();
   return 0;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
 }

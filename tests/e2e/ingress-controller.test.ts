@@ -1,0 +1,155 @@
+// ZenoIngress as a Kubernetes controller (configuration source b), against an in-process FAKE
+// API server (tests/e2e/ingress-fake-apiserver.ts), not a real one: client-node informers list
+// and watch it, the controller routes real requests, writes status conditions through the status
+// subresource, keeps other controllers' route status, and honours finalizers on deletion.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { KubeConfig } from '@kubernetes/client-node';
+import { request } from 'undici';
+import { createLogger } from '#shared/log/index';
+import type { Ingress } from '#functions/ingress/runtime';
+import { createIngress } from '#functions/ingress/runtime';
+import type { KubeController } from '#functions/ingress/controller/controller';
+import { GATEWAY_FINALIZER, startKubeController } from '#functions/ingress/controller/controller';
+import type { EchoBackend } from '#tests/conformance/echo-server';
+import { startEcho } from '#tests/conformance/echo-server';
+import type { FakeApiServer } from './ingress-fake-apiserver.js';
+import { startFakeApiServer } from './ingress-fake-apiserver.js';
+
+const GW = 'gateway.networking.k8s.io/v1';
+const routeOf = (name: string, parents: string[], prefix: string, backend = 'echo') => ({
+  apiVersion: GW,
+  kind: 'HTTPRoute',
+  metadata: { name, namespace: 'web' },
+  spec: { parentRefs: parents.map((p) => ({ name: p })), rules: [{ matches: [{ path: { type: 'PathPrefix', value: prefix } }], backendRefs: [{ name: backend, port: 8080 }] }] },
+});
+
+async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 8000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('Kubernetes controller (fake API server)', () => {
+  let api: FakeApiServer;
+  let echo: EchoBackend;
+  let ingress: Ingress;
+  let controller: KubeController;
+  const routes = '/apis/gateway.networking.k8s.io/v1/httproutes';
+  const gateways = '/apis/gateway.networking.k8s.io/v1/gateways';
+
+  before(async () => {
+    api = await startFakeApiServer();
+    echo = await startEcho('echo', 'web');
+    api.put({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'zenokube' }, spec: { controllerName: 'zenokube.io/ingress' } });
+    api.put({ apiVersion: GW, kind: 'GatewayClass', metadata: { name: 'other' }, spec: { controllerName: 'other.example/gw' } });
+    api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } });
+    api.put({ apiVersion: GW, kind: 'Gateway', metadata: { name: 'edge', namespace: 'web' }, spec: { gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+    api.put({ apiVersion: GW, kind: 'Gateway', metadata: { name: 'foreign', namespace: 'web' }, spec: { gatewayClassName: 'other', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+    api.put({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'web' }, spec: { ports: [{ name: 'http', port: 8080 }] } });
+    api.put({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'echo-1', namespace: 'web', labels: { 'kubernetes.io/service-name': 'echo' } },
+      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: echo.port }],
+    } as never);
+    const shared = api.put(routeOf('app', ['edge', 'foreign'], '/app'));
+    // Another controller already reported on its own parent: that entry must survive our writes.
+    api.put({ ...shared, status: undefined });
+    const foreignStatus = { parents: [{ parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'web', name: 'foreign' }, controllerName: 'other.example/gw', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'theirs', lastTransitionTime: '2024-01-01T00:00:00Z' }] }] };
+    await request(`${api.url}${routes.replace('/httproutes', '/namespaces/web/httproutes')}/app/status`, { method: 'PATCH', headers: { 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ status: foreignStatus }) }).then((r) => r.body.dump());
+    api.put(routeOf('bad', ['edge'], '/bad', 'missing'));
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: api.url, skipTLSVerify: true }],
+      users: [{ name: 'ingress', token: 'not-checked-by-the-fake' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'ingress' }],
+      currentContext: 'fake',
+    });
+    ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100 });
+    controller = await startKubeController({ kc, ingress, log: createLogger({ level: 'error', sink: () => {} }), debounceMs: 20 });
+    await until(() => ingress.address('web/edge', 80));
+  });
+  after(async () => {
+    await controller.stop();
+    await ingress.close();
+    await echo.close();
+    await api.close();
+  });
+
+  const send = async (path: string) => {
+    const addr = ingress.address('web/edge', 80);
+    if (!addr) return 0;
+    const r = await request(`http://127.0.0.1:${addr.port}${path}`);
+    await r.body.dump();
+    return r.statusCode;
+  };
+
+  it('routes traffic for Gateways of its GatewayClass only and accepts that class', async () => {
+    assert.equal(await send('/app/x'), 200);
+    assert.equal(ingress.address('web/foreign', 80), undefined);
+    const gc = await until(() => api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'zenokube')?.status as { conditions?: { type: string; status: string }[] } | undefined);
+    assert.equal(gc.conditions?.find((c) => c.type === 'Accepted')?.status, 'True');
+    assert.equal(api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'other')?.status, undefined);
+  });
+
+  it('writes route parent status next to the other controller entry', async () => {
+    const parents = await until(() => {
+      const p = (api.get(routes, 'web', 'app')?.status as { parents?: { controllerName: string; parentRef: { name: string }; conditions: { type: string; status: string }[] }[] })?.parents;
+      return p && p.some((x) => x.controllerName === 'zenokube.io/ingress') ? p : undefined;
+    });
+    const theirs = parents.filter((p) => p.controllerName === 'other.example/gw');
+    assert.equal(theirs.length, 1);
+    const mine = parents.filter((p) => p.controllerName === 'zenokube.io/ingress');
+    assert.deepEqual(mine.map((p) => p.parentRef.name), ['edge']);
+    assert.equal(mine[0]!.conditions.find((c) => c.type === 'Accepted')!.status, 'True');
+  });
+
+  it('reports an unresolved backend as ResolvedRefs=False BackendNotFound and answers 500', async () => {
+    const cond = await until(() => {
+      const p = (api.get(routes, 'web', 'bad')?.status as { parents?: { conditions: { type: string; status: string; reason: string }[] }[] })?.parents?.[0];
+      return p?.conditions.find((c) => c.type === 'ResolvedRefs');
+    });
+    assert.deepEqual([cond.status, cond.reason], ['False', 'BackendNotFound']);
+    assert.equal(await send('/bad'), 500);
+  });
+
+  it('writes Gateway and listener conditions and adds its finalizer', async () => {
+    const gw = await until(() => {
+      const g = api.get(gateways, 'web', 'edge');
+      return (g?.status as { listeners?: unknown[] })?.listeners ? g : undefined;
+    });
+    const status = gw.status as { conditions: { type: string; status: string; observedGeneration: number }[]; listeners: { attachedRoutes: number; conditions: { type: string; status: string }[] }[] };
+    assert.equal(status.conditions.find((c) => c.type === 'Programmed')!.status, 'True');
+    assert.equal(status.conditions[0]!.observedGeneration, 1);
+    assert.equal(status.listeners[0]!.attachedRoutes, 2);
+    assert.ok((gw.metadata.finalizers as string[]).includes(GATEWAY_FINALIZER));
+    assert.equal(api.get(gateways, 'web', 'foreign')?.status, undefined);
+  });
+
+  it('follows a route change through the watch', async () => {
+    api.put(routeOf('app', ['edge', 'foreign'], '/moved'));
+    await until(async () => (await send('/moved/x')) === 200);
+    assert.equal(await send('/app/x'), 404);
+  });
+
+  it('settles: no status write loop once conditions are written', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const count = () => api.requests.filter((r) => r.startsWith('PATCH')).length;
+    const before = count();
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(count(), before);
+  });
+
+  it('closes the listeners of a deleted Gateway, then removes its finalizer so it goes', async () => {
+    api.remove(gateways, 'web', 'edge');
+    assert.ok(api.get(gateways, 'web', 'edge')?.metadata.deletionTimestamp, 'kept while the finalizer is there');
+    await until(() => api.get(gateways, 'web', 'edge') === undefined);
+    assert.equal(ingress.address('web/edge', 80), undefined);
+  });
+});
