@@ -153,6 +153,12 @@ describe('ZenoVault with node-vault', () => {
       assert.equal(md.data.current_version, 2);
     });
 
+    it('lands every concurrent writer without cas, each under its own version', async () => {
+      const writes = await Promise.all(Array.from({ length: 8 }, (_, i) => vault.write('secret/data/busy', { data: { i } })));
+      assert.deepEqual(writes.map((w) => w.data.version).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+      await vault.delete('secret/metadata/busy');
+    });
+
     it('soft-deletes, undeletes and destroys versions', async () => {
       await vault.delete('secret/data/app/db');
       const gone = await failure(vault.read('secret/data/app/db'));

@@ -101,10 +101,15 @@ export interface WriteOptions {
   cas?: number | undefined;
 }
 
+const RETRY = Symbol('retry');
+const MAX_ATTEMPTS = 20;
+
 /**
- * Writes a new version in one transaction: the metadata row is locked, so concurrent writers
- * serialise and check-and-set sees the version it compares against; versions beyond
- * max_versions are removed. Nothing is written when any step fails.
+ * Writes a new version. The DEK for the expected next version is minted before the transaction
+ * (no lock is held across the call to the unsealer, and PGlite's single connection is never
+ * needed by both at once); inside, the metadata row is locked, check-and-set is verified against
+ * the version really current, and when a concurrent writer took that version the attempt starts
+ * over with a fresh DEK. Versions beyond max_versions are removed. Nothing is written on failure.
  */
 export async function writeSecret(db: Db, keys: DekService, mount: string, path: string, data: Record<string, unknown>, opts: WriteOptions) {
   const plain = Buffer.from(JSON.stringify(data), 'utf8');
@@ -113,21 +118,11 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
     throw new VaultError(413, 'too_large', [`secret too large: the limit is ${MAX_SECRET_BYTES} bytes`]);
   }
   try {
-    return await db.transaction(async (tx) => {
-      await tx.insert(kvMetadata).values({ mount, path }).onConflictDoNothing();
-      const [md] = await tx
-        .select()
-        .from(kvMetadata)
-        .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)))
-        .for('update');
-      if (!md) throw new Error('metadata row vanished inside its transaction');
-      if (md.casRequired && opts.cas === undefined) {
-        throw invalidRequest('check-and-set parameter required for this call');
-      }
-      if (opts.cas !== undefined && opts.cas !== md.currentVersion) {
-        throw invalidRequest('check-and-set parameter did not match the current version');
-      }
-      const version = md.currentVersion + 1;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const current = (await getMetadata(db, mount, path))?.currentVersion ?? 0;
+      // Fail fast on a stale cas; it is checked again under the lock.
+      if (opts.cas !== undefined && opts.cas !== current) throw invalidRequest('check-and-set parameter did not match the current version');
+      const version = current + 1;
       const context = kvContext(path, version);
       const { dek, wrapped } = await keys.newDek(mount, context);
       let ciphertext: Buffer;
@@ -136,19 +131,35 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
       } finally {
         dek.fill(0);
       }
-      const deletedAt = md.deleteVersionAfterSeconds > 0 ? sql`now() + make_interval(secs => ${md.deleteVersionAfterSeconds})` : null;
-      const [row] = await tx.insert(kvVersions).values({ mount, path, version, ciphertext, wrappedDek: wrapped, deletedAt }).returning();
-      const max = md.maxVersions > 0 ? md.maxVersions : DEFAULT_MAX_VERSIONS;
-      const keepFrom = version - max + 1;
-      if (keepFrom > 1) {
-        await tx.delete(kvVersions).where(and(eq(kvVersions.mount, mount), eq(kvVersions.path, path), lte(kvVersions.version, keepFrom - 1)));
-      }
-      await tx
-        .update(kvMetadata)
-        .set({ currentVersion: version, oldestVersion: Math.max(md.oldestVersion || 1, keepFrom), updatedAt: sql`now()` })
-        .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)));
-      return versionMetadata(row!, md.customMetadata);
-    });
+      const result = await db.transaction(async (tx) => {
+        await tx.insert(kvMetadata).values({ mount, path }).onConflictDoNothing();
+        const [md] = await tx
+          .select()
+          .from(kvMetadata)
+          .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)))
+          .for('update');
+        if (!md) throw new Error('metadata row vanished inside its transaction');
+        if (md.casRequired && opts.cas === undefined) throw invalidRequest('check-and-set parameter required for this call');
+        if (opts.cas !== undefined && opts.cas !== md.currentVersion) {
+          throw invalidRequest('check-and-set parameter did not match the current version');
+        }
+        if (md.currentVersion !== current) return RETRY;
+        const deletedAt = md.deleteVersionAfterSeconds > 0 ? sql`now() + make_interval(secs => ${md.deleteVersionAfterSeconds})` : null;
+        const [row] = await tx.insert(kvVersions).values({ mount, path, version, ciphertext, wrappedDek: wrapped, deletedAt }).returning();
+        const max = md.maxVersions > 0 ? md.maxVersions : DEFAULT_MAX_VERSIONS;
+        const keepFrom = version - max + 1;
+        if (keepFrom > 1) {
+          await tx.delete(kvVersions).where(and(eq(kvVersions.mount, mount), eq(kvVersions.path, path), lte(kvVersions.version, keepFrom - 1)));
+        }
+        await tx
+          .update(kvMetadata)
+          .set({ currentVersion: version, oldestVersion: Math.max(md.oldestVersion || 1, keepFrom), updatedAt: sql`now()` })
+          .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)));
+        return versionMetadata(row!, md.customMetadata);
+      });
+      if (result !== RETRY) return result;
+    }
+    throw new VaultError(503, 'contention', ['too many concurrent writers on this path; retry']);
   } finally {
     plain.fill(0);
   }

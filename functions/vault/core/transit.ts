@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { Db, Queryable } from '#shared/db/index';
-import { invalidRequest } from './errors.js';
+import { invalidRequest, VaultError } from './errors.js';
 import type { DekService } from './kv.js';
 import { transitKeys } from './schema.js';
 
@@ -34,18 +34,25 @@ export async function createKey(db: Db, keys: DekService, name: string): Promise
   return (await getKey(db, name))!;
 }
 
-/** Adds a version; concurrent rotations serialise on the row lock. */
+/** Adds a version; the key material is minted before the transaction, a lost race retries. */
 export async function rotateKey(db: Db, keys: DekService, name: string): Promise<TransitKey> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
-    if (!row) throw invalidRequest('encryption key not found');
-    const version = row.latestVersion + 1;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const current = await getKey(db, name);
+    if (!current) throw invalidRequest('encryption key not found');
+    const version = current.latestVersion + 1;
     const { dek, wrapped } = await keys.newDek(TRANSIT_MOUNT, keyContext(name, version));
     dek.fill(0);
-    const versions = { ...row.versions, [String(version)]: { wrapped: wrapped.toString('base64'), createdAt: new Date().toISOString() } };
-    const [updated] = await tx.update(transitKeys).set({ latestVersion: version, versions }).where(eq(transitKeys.name, name)).returning();
-    return updated!;
-  });
+    const updated = await db.transaction(async (tx) => {
+      const [row] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
+      if (!row) throw invalidRequest('encryption key not found');
+      if (row.latestVersion !== current.latestVersion) return undefined;
+      const versions = { ...row.versions, [String(version)]: { wrapped: wrapped.toString('base64'), createdAt: new Date().toISOString() } };
+      const [u] = await tx.update(transitKeys).set({ latestVersion: version, versions }).where(eq(transitKeys.name, name)).returning();
+      return u;
+    });
+    if (updated) return updated;
+  }
+  throw new VaultError(503, 'contention', ['too many concurrent rotations; retry']);
 }
 
 export async function configureKey(db: Queryable, name: string, minDecryptionVersion: number | undefined, deletionAllowed: boolean | undefined) {
