@@ -122,7 +122,8 @@ describe('Kubernetes controller (fake API server)', () => {
   it('writes Gateway and listener conditions and adds its finalizer', async () => {
     const gw = await until(() => {
       const g = api.get(gateways, 'web', 'edge');
-      return (g?.status as { listeners?: unknown[] })?.listeners ? g : undefined;
+      // Status is written first, the finalizer right after, in the same sync.
+      return (g?.status as { listeners?: unknown[] })?.listeners && (g?.metadata.finalizers as string[] | undefined)?.length ? g : undefined;
     });
     const status = gw.status as { conditions: { type: string; status: string; observedGeneration: number }[]; listeners: { attachedRoutes: number; conditions: { type: string; status: string }[] }[] };
     assert.equal(status.conditions.find((c) => c.type === 'Programmed')!.status, 'True');
