@@ -1,6 +1,6 @@
 // A benchmark target in its own process: `token` or `login` (the real auth functions, platform-
 // wrapped, on PostgreSQL), `sign` (bare Hono that only signs the same access-token JWT with
-// jose) or `hello` (bare Hono). Prints "PORT <n>" on stderr once listening.
+// jose), `platform-sign` (that endpoint inside the platform wrapper) or `hello` (bare Hono). Prints "PORT <n>" on stderr once listening.
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { SignJWT, generateKeyPair } from 'jose';
@@ -8,6 +8,7 @@ import { loadConfig } from '#shared/config/index';
 import { openDatabase } from '#shared/db/index';
 import { createEventPublisher } from '#shared/events/outbox';
 import { hostFunction } from '#shared/function/host';
+import { createPlatformApp } from '#shared/http/app';
 import { listen } from '#shared/http/serve';
 import { createLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
@@ -22,7 +23,7 @@ async function fetchHandler(): Promise<(req: Request, env: unknown) => Response 
     app.get('/', (c) => c.text('hello'));
     return app.fetch;
   }
-  if (mode === 'sign') {
+  if (mode === 'sign' || mode === 'platform-sign') {
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
     const app = new Hono();
     app.post('/token', async (c) => {
@@ -32,7 +33,10 @@ async function fetchHandler(): Promise<(req: Request, env: unknown) => Response 
         .sign(privateKey);
       return c.json({ access_token: jwt, token_type: 'Bearer', expires_in: 600, scope: 'read' }, 200, { 'cache-control': 'no-store' });
     });
-    return app.fetch;
+    if (mode === 'sign') return app.fetch;
+    // The same endpoint inside the platform contract (request id, access log, metrics, headers, body limit).
+    const config = loadConfig();
+    return createPlatformApp(app, { name: 'bench', log: createLogger({ level: config.logLevel }), metrics: createMetrics(), bodyLimitBytes: config.bodyLimitBytes, readiness: async () => [] }).fetch;
   }
   const decl = mode === 'login' ? authorize : token;
   const config = loadConfig();
