@@ -1,0 +1,21 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyHeaderOps, endToEnd, forwardedNode } from './headers.js';
+
+describe('proxy headers (RFC 9110 §7.6.1)', () => {
+  it('drops hop-by-hop fields and the ones Connection lists', () => {
+    const out = endToEnd(['Host', 'x', 'Connection', 'keep-alive, X-Secret-Hop', 'Keep-Alive', 'timeout=5', 'X-Secret-Hop', '1', 'TE', 'trailers', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'X-Kept', 'yes']);
+    assert.deepEqual(out, ['Host', 'x', 'X-Kept', 'yes']);
+  });
+
+  it('applies set, add and remove in order, case-insensitively', () => {
+    const ops = { set: [['x-a', '1'] as [string, string]], add: [['x-b', '2'] as [string, string]], remove: ['x-c'] };
+    assert.deepEqual(applyHeaderOps(['X-A', 'old', 'X-B', 'first', 'X-C', 'gone', 'X-D', 'kept'], ops), ['X-B', 'first,2', 'X-D', 'kept', 'x-a', '1']);
+  });
+
+  it('quotes IPv6 nodes in Forwarded (RFC 7239 §6)', () => {
+    assert.equal(forwardedNode('::1'), '"[::1]"');
+    assert.equal(forwardedNode('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(forwardedNode('10.0.0.1'), '10.0.0.1');
+  });
+});
