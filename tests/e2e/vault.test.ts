@@ -319,6 +319,16 @@ describe('ZenoVault with node-vault', () => {
       assert.equal((await failure(creator.write('secret/data/inbox/one', { data: { m: 2 } }))).status, 403);
     });
 
+    it('applies a policy change to the very next request', async () => {
+      await vault.write('sys/policies/acl/flip', { policy: 'path "secret/data/app/api" { capabilities = ["read"] }' });
+      const t = client((await mint({ policies: ['flip'] })).auth.client_token);
+      assert.equal((await t.read('secret/data/app/api')).data.data.k, 'v');
+      await vault.write('sys/policies/acl/flip', { policy: 'path "secret/data/app/api" { capabilities = ["deny"] }' });
+      assert.equal((await failure(t.read('secret/data/app/api'))).status, 403);
+      await vault.delete('sys/policies/acl/flip');
+      assert.equal((await failure(t.read('secret/data/app/api'))).status, 403);
+    });
+
     it('rejects a malformed policy with 400 and keeps the old one', async () => {
       const bad = await failure(vault.write('sys/policies/acl/app-reader', { policy: 'path "x" { capabilities = ["fly"] }' }));
       assert.equal(bad.status, 400);

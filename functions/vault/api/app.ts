@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
+import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { transitRoutes } from './transit-routes.js';
@@ -18,8 +19,9 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? 'http://vault-unsealer' : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
-  const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes });
+  const acls = createAclCache(ctx.database.db);
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
+  const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
     const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;

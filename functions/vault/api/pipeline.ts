@@ -6,7 +6,7 @@ import type { Logger } from '#shared/log/index';
 import type { Capability } from '#functions/vault/core/acl';
 import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
 import { VaultError, invalidRequest, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
-import { aclFor } from '#functions/vault/core/policy-store';
+import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope, json, readBody, tokenFrom } from '#functions/vault/core/wire';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
@@ -40,12 +40,13 @@ export interface PipelineDeps {
   log: Logger;
   unsealer: UnsealerClient;
   routes: VaultRoute[];
+  acls: AclCache;
 }
 
 const internal = () => new VaultError(500, 'internal_error', ['internal error']);
 
 export function createPipeline(deps: PipelineDeps) {
-  const { database, unsealer, routes, log } = deps;
+  const { database, unsealer, routes, log, acls } = deps;
 
   return async (raw: Request, requestId: string, remoteAddress: string | undefined): Promise<Response> => {
     const url = new URL(raw.url);
@@ -100,7 +101,7 @@ export function createPipeline(deps: PipelineDeps) {
         await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
         throw permissionDenied();
       }
-      req.acl = await aclFor(database.db, req.token.policies);
+      req.acl = await acls.get(req.token.policies);
     }
     if (!route || !match) {
       await audit({ ...entry('request', req.token ? 'allow' : 'none'), error: 'unsupported path', data: body });

@@ -4,7 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { PolicyError, parsePolicy, type Capability } from '#functions/vault/core/acl';
 import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
-import { DEFAULT_POLICY_TEXT } from '#functions/vault/core/policy-store';
+import { DEFAULT_POLICY_TEXT, type AclCache } from '#functions/vault/core/policy-store';
 import { policies } from '#functions/vault/core/schema';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -19,7 +19,7 @@ function nameOf(raw: string): string {
   return name;
 }
 
-export function policyRoutes(database: Database): VaultRoute[] {
+export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
   const db = database.db;
 
   const names = async () => {
@@ -57,12 +57,14 @@ export function policyRoutes(database: Database): VaultRoute[] {
       .insert(policies)
       .values({ name, text: source, rules })
       .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt: new Date() } });
+    acls.invalidate();
     return done();
   };
 
   const remove = async (name: string) => {
     if (name === 'root' || name === 'default') throw invalidRequest(`cannot delete "${name}" policy`);
     await db.delete(policies).where(eq(policies.name, name));
+    acls.invalidate();
     return done();
   };
 

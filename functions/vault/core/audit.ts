@@ -3,6 +3,7 @@
 // key, so the log proves what happened without holding any secret.
 // @see https://developer.hashicorp.com/vault/docs/audit#sensitive-information
 import { createHmac } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { auditLog } from './schema.js';
 
@@ -39,17 +40,9 @@ export interface AuditEntry {
 
 /** Writes one entry; the caller lets a failure fail the request. */
 export async function writeAudit(db: Queryable, key: Uint8Array, e: AuditEntry): Promise<void> {
-  await db.insert(auditLog).values({
-    type: e.type,
-    requestId: e.requestId,
-    operation: e.operation,
-    path: e.path,
-    remoteAddress: e.remoteAddress ?? null,
-    accessor: e.accessor ? auditHash(key, e.accessor) : null,
-    policies: e.policies ?? null,
-    decision: e.decision,
-    status: e.status ?? null,
-    error: e.error ?? null,
-    data: e.data === undefined ? null : hashStrings(key, e.data),
-  });
+  // One plain parameterised statement: this runs twice per request.
+  const data = e.data === undefined ? null : JSON.stringify(hashStrings(key, e.data));
+  await db.execute(sql`insert into ${auditLog} (type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data)
+    values (${e.type}, ${e.requestId}, ${e.operation}, ${e.path}, ${e.remoteAddress ?? null}, ${e.accessor ? auditHash(key, e.accessor) : null},
+      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : null}, ${e.decision}, ${e.status ?? null}, ${e.error ?? null}, ${data}::jsonb)`);
 }

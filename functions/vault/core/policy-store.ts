@@ -17,4 +17,28 @@ export async function aclFor(db: Queryable, names: readonly string[]): Promise<A
   return buildAcl(names, (n) => byName.get(n));
 }
 
+/**
+ * ACLs by policy set, kept for `ttlMs` (default 1 s): most requests come from a few tokens with
+ * the same policies. A write through this process invalidates at once; other api pods see a
+ * policy change within `ttlMs`.
+ */
+export function createAclCache(db: Queryable, ttlMs = 1000) {
+  const cache = new Map<string, { acl: Acl; until: number }>();
+  return {
+    async get(names: readonly string[]): Promise<Acl> {
+      const key = [...names].sort().join('\n');
+      const now = Date.now();
+      const hit = cache.get(key);
+      if (hit && hit.until > now) return hit.acl;
+      const acl = await aclFor(db, names);
+      if (cache.size > 1000) cache.clear();
+      cache.set(key, { acl, until: now + ttlMs });
+      return acl;
+    },
+    invalidate: () => cache.clear(),
+  };
+}
+
+export type AclCache = ReturnType<typeof createAclCache>;
+
 export { DEFAULT_POLICY_TEXT };
