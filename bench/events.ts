@@ -3,6 +3,7 @@
 // Prints throughput at saturation and commit-to-handler latency at a fixed offered load.
 // Run alone: node --conditions=development --import tsx bench/events.ts
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import type { RunningStack } from '#cli/stack';
 import type { Database } from '#shared/db/index';
@@ -36,13 +37,19 @@ const handledCount = (n: number) =>
 /** One producer transaction: a state change and its event, committed together. */
 let publisher: EventPublisher;
 
+/** Durations of producer transactions (the baseline's commit latency). */
+const txMs: number[] = [];
+
 async function produce(database: Database): Promise<void> {
   const noteId = randomUUID();
+  const t0 = performance.now();
   const id = await database.db.transaction(async (tx) => {
     await tx.execute(sql`insert into fixture.notes (id, text) values (${noteId}, 'bench')`);
     return publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data: { noteId, text: 'bench' } });
   });
-  committedAt.set(id, performance.now());
+  const now = performance.now();
+  committedAt.set(id, now);
+  txMs.push(now - t0);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -87,8 +94,9 @@ async function offered(database: Database, rate: number, seconds: number): Promi
 }
 
 /** The producer's transaction alone (no relay, broker or consumer running): the ceiling here. */
-async function producerBaseline(database: Database, n: number): Promise<number> {
+async function producerBaseline(database: Database, n: number): Promise<{ rate: number; medianTxMs: number }> {
   publisher = createEventPublisher({ product: 'fixture', source: '/fixture/producer', wake: () => {} });
+  txMs.length = 0;
   const started = performance.now();
   let left = n;
   await Promise.all(
@@ -97,9 +105,10 @@ async function producerBaseline(database: Database, n: number): Promise<number> 
     }),
   );
   const rate = n / ((performance.now() - started) / 1000);
+  const medianTxMs = percentile(txMs.sort((a, b) => a - b), 50);
   await database.query(sql`delete from fixture.outbox`);
   committedAt.clear();
-  return rate;
+  return { rate, medianTxMs };
 }
 
 async function main(): Promise<void> {
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
   let stack: RunningStack | undefined;
   try {
     await producerBaseline(tdb.database, 300);
-    const baseline = await producerBaseline(tdb.database, SATURATION_EVENTS);
+    const { rate: baseline, medianTxMs } = await producerBaseline(tdb.database, SATURATION_EVENTS);
     stack = await startFixtureStack(tdb.database, { relay: { idleMs: 5_000 }, dispatcher: { idleMs: 5_000 } });
     // As the runner wires a function's publisher: the relay in this process is woken directly.
     const relay = stack.relays.get('fixture')!;
@@ -122,14 +131,19 @@ async function main(): Promise<void> {
     // Latency is measured below saturation (half of it, at most the 1,000/s target), so that
     // it shows the path's delay and not the queue of an overloaded run.
     const rate = Math.max(50, Math.min(OFFERED_RATE, Math.round(sat.rate / 2 / 10) * 10));
+    // Event-loop delay during the latency run: on a shared machine it shows how much of the
+    // latency is this process waiting for a CPU rather than the path itself.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const ids = await offered(tdb.database, rate, OFFERED_SECONDS);
+    loop.disable();
     const lat = latencies(ids);
     const f = (x: number) => (x < 10 ? x.toFixed(1) : Math.round(x).toString());
     console.log(
       `events: ${Math.round(sat.rate)} events/s end to end at saturation, median ${f(percentile(satLat, 50))} ms, p99 ${f(percentile(satLat, 99))} ms ` +
         `(${(sat.rate / baseline).toFixed(2)}x the ${Math.round(baseline)} commits/s of the producer transaction alone; ${f(cpuPerEvent)} ms CPU/event; postgres, ${SATURATION_EVENTS} events, ${WRITERS} writers)`,
     );
-    console.log(`events latency: median ${f(percentile(lat, 50))} ms, p99 ${f(percentile(lat, 99))} ms commit-to-handler at ${rate} events/s offered (postgres, ${lat.length} events)`);
+    console.log(`events latency: median ${f(percentile(lat, 50))} ms, p99 ${f(percentile(lat, 99))} ms commit-to-handler at ${rate} events/s offered (postgres, ${lat.length} events; event-loop delay p50 ${f(loop.percentile(50) / 1e6)} ms, p99 ${f(loop.percentile(99) / 1e6)} ms; a producer transaction alone took median ${f(medianTxMs)} ms at ${WRITERS} writers)`);
   } finally {
     await stack?.stop();
     await tdb.drop();

@@ -96,12 +96,14 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
   const started = dispatcher;
   // With no external $K_SINK the sink is this process's broker: hand events to its ingress
-  // directly (the same store-then-acknowledge contract, without an HTTP round trip).
+  // directly (the same store-then-acknowledge contract, without an HTTP round trip). The store
+  // need not wait for its WAL flush: the outbox row, deleted only afterwards, stays the durable
+  // copy (see AcceptEvent).
   const inProcess = config.sink
     ? undefined
     : async (event: WireEvent): Promise<SendResult> => {
         try {
-          await accept(DEFAULT_BROKER, { ...event.attributes }, event.data);
+          await accept(DEFAULT_BROKER, { ...event.attributes }, event.data, { durable: false });
           return { ok: true, status: 202, retryable: false, error: undefined };
         } catch (err) {
           return { ok: false, status: undefined, retryable: true, error: `broker: ${(err as Error).message}`.slice(0, 300) };

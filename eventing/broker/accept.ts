@@ -3,6 +3,7 @@
 // answered only after the commit that holds its event.
 import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
+import { NO_SYNC_COMMIT } from '#shared/events/work-loop';
 import { matchesTrigger, type Trigger } from './triggers.js';
 
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -17,13 +18,25 @@ export interface Accepted {
   deliveries: number;
 }
 
-export type AcceptEvent = (broker: string, attributes: Record<string, string>, data: Uint8Array | undefined) => Promise<Accepted>;
+/**
+ * Stores one event. `opts.durable: false` lets the commit skip its WAL flush wait: only for a
+ * caller whose own copy of the event outlives the answer in the same database, namely the
+ * in-process relay, which deletes its outbox row afterwards. WAL is replayed in order, so a crash
+ * that loses this commit also loses that later delete, and the event is delivered again.
+ */
+export type AcceptEvent = (
+  broker: string,
+  attributes: Record<string, string>,
+  data: Uint8Array | undefined,
+  opts?: { durable?: boolean },
+) => Promise<Accepted>;
 
 interface Pending {
   broker: string;
   attributes: Record<string, string>;
   data: Uint8Array | undefined;
   fanout: { trigger: string; subscriber: string }[];
+  durable: boolean;
   resolve: (a: Accepted) => void;
   reject: (err: unknown) => void;
 }
@@ -61,6 +74,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       data: p.data === undefined ? null : Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64'),
       fanout: p.fanout,
     }));
+    const durable = batch.some((p) => p.durable);
     const rows = await database.query<{ broker: string; source: string; id: string }>(sql`
       with input as (
         select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
@@ -68,6 +82,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       ), e as (
         insert into eventing.events (broker, id, source, type, attributes, data)
         select broker, id, source, type, attributes, decode(data, 'base64') from input
+        where ${durable ? sql`true` : sql.raw(NO_SYNC_COMMIT)}
         on conflict (broker, source, id) do nothing
         returning seq, broker, source, id
       ), d as (
@@ -109,12 +124,12 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
     }
   };
 
-  return (broker, attributes, data) =>
+  return (broker, attributes, data, callOpts) =>
     new Promise<Accepted>((resolve, reject) => {
       const fanout = triggers
         .filter((t) => t.broker === broker && matchesTrigger(t, attributes))
         .map((t) => ({ trigger: t.name, subscriber: t.subscriber }));
-      queue.push({ broker, attributes, data, fanout, resolve, reject });
+      queue.push({ broker, attributes, data, fanout, durable: callOpts?.durable ?? true, resolve, reject });
       pump();
     });
 }
