@@ -24,8 +24,10 @@ type Config = typeof sealConfig.$inferSelect;
 /** Decodes a key share given as hex (Vault's `keys`) or base64 (`keys_base64`). */
 export function decodeShare(key: string): Buffer {
   const k = key.trim();
-  if (/^[0-9a-fA-F]+$/.test(k) && k.length % 2 === 0) return Buffer.from(k, 'hex');
+  // Hex first, as Vault does; a base64 share that happens to be all hex digits has the wrong length as hex.
+  if (/^[0-9a-fA-F]+$/.test(k) && k.length === 66) return Buffer.from(k, 'hex');
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(k)) return Buffer.from(k, 'base64');
+  if (/^[0-9a-fA-F]+$/.test(k) && k.length % 2 === 0) return Buffer.from(k, 'hex');
   throw invalidRequest("'key' must be a valid hex or base64 string");
 }
 
