@@ -43,7 +43,7 @@ const { set, problems } = parseManifests(yaml, 'bench');
 if (problems.length > 0) throw new Error(JSON.stringify(problems));
 // Production settings: metrics on, access log sampled out (the bench measures the proxy, not stdout).
 const observer = createObserver({ registry: new Registry(), accessLog: undefined, sampleRate: 0 });
-const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port }], observer, drainMs: 100 });
+const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port }], observer, drainMs: 100, maxSocketsPerEndpoint: Number(process.env.ZENO_BENCH_POOL ?? 128) });
 await ingress.apply(compile(set));
 process.stdout.write(`ready ${ingress.address('bench/bench', 80)!.port}\n`);
 process.once('SIGTERM', () => void ingress.close().then(() => process.exit(0)));

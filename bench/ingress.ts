@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleProxy, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress-tools.js';
@@ -60,7 +60,7 @@ async function proxies(dir: string): Promise<void> {
     zeno = await startZeno(backendPort, zenoPort);
     const url = (port: number) => `http://127.0.0.1:${port}/bench`;
     const c = 64;
-    line(`setup: backend nginx (1 worker), nginx proxy (1 worker), ZenoIngress (${zeno.mode}, 1 process); wrk -t1 -c${c} -d${seconds}s; ${process.env.BENCH_NOTE ?? 'shared 2-core machine'}`);
+    line(`setup: backend nginx (1 worker), nginx proxy (1 worker), ZenoIngress (${zeno.mode}, 1 process); wrk -t1 -c${c} -d${seconds}s; load average ${loadavg()[0]!.toFixed(1)} before the run (${process.env.BENCH_NOTE ?? 'shared machine'})`);
     const direct = await wrk(url(backendPort), { connections: c, seconds, dir });
     line(`backend direct: ${fmt(direct)}`);
     // Interleave two rounds each so a burst of outside load does not favour one side.
