@@ -214,3 +214,25 @@ suite('HTTPRouteTimeoutBackendRequest', ['v1.2.1/tests/httproute-timeout-backend
     assert.equal((await c().send('same-namespace', { path: '/disable-backend-timeout?delay=700' })).status, 200);
   });
 });
+
+suite('HTTPRouteRequestHeaderModifierBackend', ['v1.2.1/tests/httproute-request-header-modifier-backend.yaml'], (c) => {
+  const gw = 'same-namespace';
+  it('applies a backendRef-level RequestHeaderModifier', async () => {
+    assert.equal(got(await c().send(gw, { path: '/set', headers: { 'X-Header-Set': 'some-other-value' } }), 'x-header-set'), 'set-overwrites-values');
+    assert.equal(got(await c().send(gw, { path: '/add', headers: { 'X-Header-Add': 'some-other-value' } }), 'x-header-add'), 'some-other-value,add-appends-values');
+    assert.equal(got(await c().send(gw, { path: '/remove', headers: { 'X-Header-Remove': 'val' } }), 'x-header-remove'), undefined);
+    const m = await c().send(gw, { path: '/multiple', headers: { 'X-Header-Remove-1': 'x', 'X-Header-Add-3': 'a' } });
+    assert.equal(got(m, 'x-header-set-1'), 'header-set-1');
+    assert.equal(got(m, 'x-header-add-3'), 'a,header-add-3');
+    assert.equal(got(m, 'x-header-remove-1'), undefined);
+  });
+});
+
+suite('HTTPRouteMultipleGateways (v1.6.1)', ['v1.6.1/httproute-multiple-gateways.yaml'], (c) => {
+  it('serves a route shared by two gateways on both, next to each gateway dedicated route', async () => {
+    assert.equal((await c().send('same-namespace', { path: '/shared' })).echo?.service, 'infra-backend-v1');
+    assert.equal((await c().send('all-namespaces', { path: '/shared' })).echo?.service, 'infra-backend-v1');
+    assert.equal((await c().send('same-namespace', { path: '/other' })).echo?.service, 'infra-backend-v2');
+    assert.equal((await c().send('all-namespaces', { path: '/other' })).echo?.service, 'infra-backend-v3');
+  });
+});
