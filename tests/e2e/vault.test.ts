@@ -159,6 +159,21 @@ describe('ZenoVault with node-vault', () => {
       await vault.delete('secret/metadata/busy');
     });
 
+    it('patches with a JSON merge patch (node-vault update), needing the patch capability', async () => {
+      await vault.write('secret/data/patchme', { data: { a: '1', b: '2', nested: { x: 1, y: 2 } } });
+      const patched = await vault.update('secret/data/patchme', { data: { b: null, c: '3', nested: { y: null } } });
+      assert.equal(patched.data.version, 2);
+      assert.deepEqual((await vault.read('secret/data/patchme')).data.data, { a: '1', c: '3', nested: { x: 1 } });
+      const stale = await failure(vault.update('secret/data/patchme', { data: { d: '4' }, options: { cas: 1 } }));
+      assert.equal(stale.status, 400);
+      const wrongType = await fetch(`${vs.baseUrl}/vault/v1/secret/data/patchme`, { method: 'PATCH', headers: { 'x-vault-token': rootToken, 'content-type': 'application/json' }, body: '{"data":{"d":"4"}}' });
+      assert.equal(wrongType.status, 415);
+      assert.equal((await failure(vault.update('secret/data/never-there', { data: { a: 1 } }))).status, 404);
+      await vault.write('sys/policies/acl/no-patch', { policy: 'path "secret/data/patchme" { capabilities = ["read", "update"] }' });
+      const writer = client((await mint({ policies: ['no-patch'] })).auth.client_token);
+      assert.equal((await failure(writer.update('secret/data/patchme', { data: { e: '5' } }))).status, 403);
+    });
+
     it('soft-deletes, undeletes and destroys versions', async () => {
       await vault.delete('secret/data/app/db');
       const gone = await failure(vault.read('secret/data/app/db'));
@@ -195,7 +210,7 @@ describe('ZenoVault with node-vault', () => {
       await vault.write('secret/data/app/api', { data: { k: 'v' } });
       await vault.write('secret/data/app/nested/deep', { data: { k: 'v' } });
       const root = await vault.list('secret/metadata/');
-      assert.deepEqual(root.data.keys, ['app/', 'cas', 'pruned', 'race']);
+      assert.deepEqual(root.data.keys, ['app/', 'cas', 'patchme', 'pruned', 'race']);
       const app = await vault.list('secret/metadata/app');
       assert.deepEqual(app.data.keys, ['api', 'db', 'nested/']);
       const viaTrue = await fetch(`${vs.baseUrl}/vault/v1/secret/metadata/app/?list=true`, { headers: { 'x-vault-token': rootToken } });

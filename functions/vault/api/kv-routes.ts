@@ -64,6 +64,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         return { ...ok(req, { data: { data: r.data, metadata: r.metadata } }), auditData: { data: r.data, metadata: r.metadata } };
       },
       update: async (req, m) => writeData(req, m),
+      patch: async (req, m) => patchData(req, m),
       delete: async (_req, m) => {
         await deleteVersions(db, MOUNT, cleanPath(m[1]!), 'current');
         return done();
@@ -76,6 +77,36 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       return md && md.currentVersion > 0 ? 'update' : 'create';
     },
   };
+
+  /** RFC 7386 JSON merge patch: objects merge recursively, null removes a key. */
+  function mergePatch(target: unknown, patch: unknown): unknown {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+    const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete out[k];
+      else out[k] = mergePatch(out[k], v);
+    }
+    return out;
+  }
+
+  /** PATCH data/: a new version from the current one and a merge patch (Vault: application/merge-patch+json). */
+  async function patchData(req: VaultRequest, m: RegExpExecArray) {
+    if (req.contentType !== 'application/merge-patch+json') {
+      throw new VaultError(415, 'unsupported_media_type', ['PATCH requires Content-Type application/merge-patch+json']);
+    }
+    const path = cleanPath(m[1]!);
+    const patch = req.body.data;
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw invalidRequest('no data provided');
+    const current = await readSecret(db, keys, MOUNT, path, 0);
+    if (current.kind !== 'ok') throw notFoundError();
+    const options = req.body.options as Record<string, unknown> | undefined;
+    const cas = options && typeof options === 'object' ? intField(options, 'cas') : undefined;
+    const merged = mergePatch(current.data, patch) as Record<string, unknown>;
+    // The patch applies to the version read: without an explicit cas, pin it so a concurrent
+    // writer cannot be silently overwritten.
+    const metadata = await writeSecret(db, keys, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
+    return ok(req, { data: metadata });
+  }
 
   async function writeData(req: VaultRequest, m: RegExpExecArray) {
     const path = cleanPath(m[1]!);

@@ -75,7 +75,8 @@ export function createPipeline(deps: PipelineDeps) {
     }
 
     const clientToken = tokenFrom(raw.headers);
-    const req: VaultRequest = { requestId, operation, path, query: url.searchParams, body, remoteAddress, token: undefined, clientToken, acl: undefined };
+    const contentType = (raw.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const req: VaultRequest = { requestId, operation, path, query: url.searchParams, body, contentType, remoteAddress, token: undefined, clientToken, acl: undefined };
     const entry = (type: AuditEntry['type'], decision: AuditEntry['decision']): AuditEntry => ({
       type,
       requestId,

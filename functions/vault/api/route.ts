@@ -12,6 +12,8 @@ export interface VaultRequest {
   path: string;
   query: URLSearchParams;
   body: Record<string, unknown>;
+  /** The media type of the body, lower-case, without parameters. */
+  contentType: string;
   remoteAddress: string | undefined;
   /** Present on authenticated routes. */
   token: Token | undefined;
