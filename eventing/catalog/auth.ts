@@ -24,7 +24,11 @@ export const codeReused = def('code', 'reused', 'An authorization code was prese
 export const tokenRevoked = def('token', 'revoked', 'A token was revoked (RFC 7009).', tenant.extend({ clientId: z.string(), kind: z.enum(['access_token', 'refresh_token']) }));
 export const sessionRevoked = def('session', 'revoked', 'A browser session ended (logout or revocation).', tenant.extend({ sessionId: z.string(), userId: z.string(), reason: z.string() }));
 
+/** Fired by the admin function's schedule (PingSource payload); triggers the expired-rows clean-up. */
+export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
+
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
+  cleanupScheduled,
 ] as const;

@@ -106,6 +106,23 @@ describe('admin API /auth/admin (zeno:admin Bearer tokens)', () => {
     assert.ok(jwks.keys.some((k) => k.kid === kidOf(old)) && rotated.created.every((kid) => jwks.keys.some((k) => k.kid === kid)));
   });
 
+  it('deletes expired rows when the clean-up schedule fires, once per event id', async () => {
+    const t = (await findTenantBySlug(tdb.database.db, 'system'))!;
+    await tdb.database.query(sql`insert into auth.revoked_access_tokens (jti, tenant_id, expires_at) values ('old', ${t.id}, now() - interval '1 minute'), ('live', ${t.id}, now() + interval '1 hour')`);
+    const tick = (id: string) =>
+      h.fetch('/_fn/auth-admin/_events', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/schedules/auth-cleanup', 'ce-type': 'io.zenokube.auth.cleanup.scheduled' },
+        body: JSON.stringify({ schedule: 'auth-cleanup' }),
+      });
+    assert.equal((await tick('tick-1')).status, 202);
+    const left = await tdb.database.query<{ jti: string }>(sql`select jti from auth.revoked_access_tokens order by jti`);
+    assert.deepEqual(left.map((r) => r.jti), ['live']);
+    const again = await tick('tick-1');
+    assert.equal(again.status, 202);
+    assert.equal((await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.inbox`))[0]!.n, 1);
+  });
+
   it('refuses tokens without zeno:admin, of another client or of another tenant', async () => {
     assert.equal((await call('GET', '/tenants', undefined, 'garbage')).status, 401);
     const res = await h.fetch('/auth/admin/tenants');

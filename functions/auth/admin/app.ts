@@ -1,11 +1,24 @@
 // The admin function's app.
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
+import type { EventHandler } from '#shared/events/receive';
+import { AUTH_EVENTS } from '../core/event-types.js';
+import { pruneExpired } from '../core/grants.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
+
+/** The scheduled clean-up: runs in the inbox transaction, so a redelivered tick does nothing twice. */
+export function events(ctx: FunctionContext): Record<string, EventHandler> {
+  return {
+    [AUTH_EVENTS.cleanupScheduled]: async (_event, tx) => {
+      const deleted = await pruneExpired(tx);
+      ctx.log.info('expired rows deleted', deleted);
+    },
+  };
+}
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
   return buildAdminApp(await createAuthRuntime(ctx));

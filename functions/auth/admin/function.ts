@@ -1,4 +1,5 @@
-// auth-admin: the admin API (tenants, users, clients, keys, sessions), for zeno:admin tokens.
+// auth-admin: the admin API (tenants, users, clients, keys, sessions), for zeno:admin tokens, and
+// the scheduled clean-up of expired rows.
 import { defineFunction } from '#shared/function/define';
 import { AUTH_ENV } from '../core/env.js';
 
@@ -8,6 +9,8 @@ export default defineFunction({
   description: 'ZenoAuth admin API: tenants, users, clients, signing-key rotation and sessions; Bearer tokens of zeno-admin with scope zeno:admin.',
   routes: [{ path: '/auth/admin', match: 'PathPrefix' }],
   scaling: { minScale: 0, maxScale: 3, containerConcurrency: 0, target: 50, timeoutSeconds: 30 },
+  subscribes: [{ type: 'io.zenokube.auth.cleanup.scheduled', retry: 3 }],
+  schedules: [{ name: 'auth-cleanup', schedule: '*/15 * * * *', type: 'io.zenokube.auth.cleanup.scheduled' }],
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });

@@ -17,4 +17,5 @@ export const AUTH_EVENTS = {
   codeReused: ev.codeReused.type,
   tokenRevoked: ev.tokenRevoked.type,
   sessionRevoked: ev.sessionRevoked.type,
+  cleanupScheduled: ev.cleanupScheduled.type,
 } as const;

@@ -140,9 +140,25 @@ export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: 
   return rows[0]?.revoked === true;
 }
 
-/** Deletes expired rows (codes, refresh tokens, revocation marks); run from a schedule. */
-export async function pruneExpired(q: Queryable): Promise<void> {
-  await q.delete(authorizationCodes).where(sql`${authorizationCodes.expiresAt} < now() - interval '1 day'`);
-  await q.delete(revokedAccessTokens).where(sql`${revokedAccessTokens.expiresAt} < now()`);
-  await q.delete(refreshTokens).where(sql`${refreshTokens.expiresAt} < now()`);
+/** Sessions and grants are kept this long after they ended, for the audit of what they did. */
+export const ENDED_RETENTION_DAYS = 30;
+
+/**
+ * Deletes rows that can no longer be used: codes, pushed and pending requests, client-assertion
+ * jtis, revocation marks and refresh tokens past their expiry; sessions and revoked grants
+ * ENDED_RETENTION_DAYS after they ended. The audit trail is never pruned here.
+ */
+export async function pruneExpired(q: Queryable): Promise<Record<string, number>> {
+  const n = async (statement: ReturnType<typeof sql>) => rowsOf<{ n: number }>(await q.execute(statement))[0]?.n ?? 0;
+  const days = ENDED_RETENTION_DAYS;
+  return {
+    codes: await n(sql`with d as (delete from auth.authorization_codes where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
+    interactions: await n(sql`with d as (delete from auth.interactions where expires_at < now() returning 1) select count(*)::int as n from d`),
+    assertionJtis: await n(sql`with d as (delete from auth.client_assertion_jtis where expires_at < now() returning 1) select count(*)::int as n from d`),
+    revokedAccessTokens: await n(sql`with d as (delete from auth.revoked_access_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
+    refreshTokens: await n(sql`with d as (delete from auth.refresh_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
+    sessions: await n(sql`with d as (delete from auth.sessions where coalesce(revoked_at, expires_at) < now() - make_interval(days => ${days}) returning 1) select count(*)::int as n from d`),
+    families: await n(sql`with d as (delete from auth.token_families f where f.revoked_at < now() - make_interval(days => ${days})
+      and not exists (select 1 from auth.refresh_tokens r where r.family_id = f.id) returning 1) select count(*)::int as n from d`),
+  };
 }

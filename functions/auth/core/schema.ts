@@ -14,7 +14,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { outboxTable } from '#shared/events/tables';
+import { inboxTable, outboxTable } from '#shared/events/tables';
 
 export const auth = pgSchema('auth');
 
@@ -290,6 +290,8 @@ export const audit = auth.table(
 );
 
 export const outbox = outboxTable(auth);
+/** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
+export const inbox = inboxTable(auth);
 
 export type Tenant = typeof tenants.$inferSelect;
 export type User = typeof users.$inferSelect;
