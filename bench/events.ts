@@ -93,6 +93,20 @@ async function offered(database: Database, rate: number, seconds: number): Promi
   return [...committedAt.keys()].filter((id) => !before.has(id));
 }
 
+/** One event at a time: the path's own delay, with no queue in front of any stage. */
+async function oneAtATime(database: Database, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const before = handledAt.size;
+    const ids = new Set(committedAt.keys());
+    await produce(database);
+    await handledCount(before + 1);
+    const id = [...committedAt.keys()].find((x) => !ids.has(x))!;
+    out.push(handledAt.get(id)! - committedAt.get(id)!);
+  }
+  return out.sort((a, b) => a - b);
+}
+
 /** The producer's transaction alone (no relay, broker or consumer running): the ceiling here. */
 async function producerBaseline(database: Database, n: number): Promise<{ rate: number; medianTxMs: number }> {
   publisher = createEventPublisher({ product: 'fixture', source: '/fixture/producer', wake: () => {} });
@@ -138,11 +152,13 @@ async function main(): Promise<void> {
     const ids = await offered(tdb.database, rate, OFFERED_SECONDS);
     loop.disable();
     const lat = latencies(ids);
+    const single = await oneAtATime(tdb.database, 50);
     const f = (x: number) => (x < 10 ? x.toFixed(1) : Math.round(x).toString());
     console.log(
       `events: ${Math.round(sat.rate)} events/s end to end at saturation, median ${f(percentile(satLat, 50))} ms, p99 ${f(percentile(satLat, 99))} ms ` +
         `(${(sat.rate / baseline).toFixed(2)}x the ${Math.round(baseline)} commits/s of the producer transaction alone; ${f(cpuPerEvent)} ms CPU/event; postgres, ${SATURATION_EVENTS} events, ${WRITERS} writers)`,
     );
+    console.log(`events latency, one event at a time: median ${f(percentile(single, 50))} ms, p99 ${f(percentile(single, 99))} ms commit-to-handler (postgres, ${single.length} events)`);
     console.log(`events latency: median ${f(percentile(lat, 50))} ms, p99 ${f(percentile(lat, 99))} ms commit-to-handler at ${rate} events/s offered (postgres, ${lat.length} events; event-loop delay p50 ${f(loop.percentile(50) / 1e6)} ms, p99 ${f(loop.percentile(99) / 1e6)} ms; a producer transaction alone took median ${f(medianTxMs)} ms at ${WRITERS} writers)`);
   } finally {
     await stack?.stop();

@@ -18,7 +18,7 @@ export interface WorkLoop {
   wake(): void;
   /**
    * Work is about to become visible (a transaction that wrote it has not committed yet):
-   * poll every `hintIntervalMs` until `hintWindowMs` has passed since the last hint.
+   * poll soon and then less and less often until `hintWindowMs` has passed since the last hint.
    */
   hint(): void;
   /** Runs cycles until nothing is due; resolves to the number of rows delivered meanwhile (by any lane). */
@@ -35,9 +35,9 @@ export interface WorkLoopOptions {
   lanes?: number;
   /** Fallback poll interval (default 5 s): catches lease expiries and missed notifications. */
   idleMs?: number;
-  /** Poll interval after a hint (default 2 ms). */
+  /** First poll after a hint (default 2 ms); each further poll waits twice as long, up to 64 ms. */
   hintIntervalMs?: number;
-  /** How long after the last hint polling continues (default 50 ms). */
+  /** How long after the last hint polling continues (default 2 s). */
   hintWindowMs?: number;
 }
 
@@ -99,16 +99,20 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     running.add(p);
   }
 
+  // After a hint, poll at 2 ms, then 4, 8, … up to 64 ms, for `hintWindowMs` after the last hint:
+  // a commit that takes long (a slow disk) is still seen soon, and an idle relay stops polling.
   const hintInterval = opts.hintIntervalMs ?? 2;
-  const hintWindow = opts.hintWindowMs ?? 50;
+  const hintWindow = opts.hintWindowMs ?? 2_000;
   let lastHint = 0;
+  let hintDelay = hintInterval;
   let hintTimer: NodeJS.Timeout | undefined;
   const hintTick = () => {
     hintTimer = undefined;
     if (stopped) return;
     wake();
     if (performance.now() - lastHint < hintWindow) {
-      hintTimer = setTimeout(hintTick, hintInterval);
+      hintDelay = Math.min(64, hintDelay * 2);
+      hintTimer = setTimeout(hintTick, hintDelay);
       hintTimer.unref();
     }
   };
@@ -118,8 +122,11 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
     wake,
     hint() {
       lastHint = performance.now();
-      if (stopped || hintTimer) return;
-      hintTimer = setTimeout(hintTick, hintInterval);
+      if (stopped) return;
+      if (hintTimer && hintDelay === hintInterval) return;
+      if (hintTimer) clearTimeout(hintTimer);
+      hintDelay = hintInterval;
+      hintTimer = setTimeout(hintTick, hintDelay);
       hintTimer.unref();
     },
     async drain() {
