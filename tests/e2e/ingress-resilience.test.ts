@@ -50,7 +50,8 @@ describe('ingress resilience', () => {
     b = await startEcho('b', 't');
     auth = await serve((req, res) => {
       calls.auth++;
-      if (req.headers.authorization === 'Bearer good') res.writeHead(200, { 'x-user': 'alice' }).end();
+      if (req.headers.authorization === 'Bearer good' && String(req.headers['x-forwarded-uri']).startsWith('/forward/admin')) res.writeHead(403).end();
+      else if (req.headers.authorization === 'Bearer good') res.writeHead(200, { 'x-user': 'alice' }).end();
       else res.writeHead(401, { 'www-authenticate': 'Bearer realm="t"' }).end();
     });
     introspect = await serve((req, res) => {
@@ -190,10 +191,12 @@ ${slice('ws', 'ws-1', ws.port)}`;
       assert.equal(first.status, 200);
       assert.deepEqual(first.json!.headers['x-user'], ['alice']);
       const n = calls.auth;
-      assert.equal((await call('/forward/again', { authorization: 'Bearer good' })).status, 200);
+      assert.equal((await call('/forward', { authorization: 'Bearer good' })).status, 200);
       assert.equal(calls.auth, n, 'answered from the L1 cache');
       assert.equal((await call('/forward', { authorization: 'Bearer other' })).status, 401);
       assert.equal(calls.auth, n + 1);
+      // An allowed credential is not an allowed path: the decision is cached per request target.
+      assert.equal((await call('/forward/admin', { authorization: 'Bearer good' })).status, 403);
     });
 
     it('does not let a client forge the headers the auth service sets', async () => {

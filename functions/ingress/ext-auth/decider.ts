@@ -1,6 +1,7 @@
 // ExtAuthFilter decisions with two caches.
 // L1: the decision per filter and credential, keyed by SHA-256 of the forwarded credential
-//     headers (never the credential itself), short TTL (spec.cacheTTL, default 10 s), bounded
+//     headers (never the credential itself; in http mode also method, host and path, which the
+//     auth service sees), short TTL (spec.cacheTTL, default 10 s), bounded
 //     size (spec.cacheSize, default 10,000). Only allow / 401 / 403 are cached, never 5xx.
 // L2: verification material shared by filters: introspection answers per token hash (until the
 //     token's exp or the TTL) and JWKS key sets (jose's remote set: 10 min max age).
@@ -42,6 +43,8 @@ export function createExtAuth(opts: ExtAuthOptions = {}): ExtAuthDecider {
       forwarded.push([n, value]);
       hash.update(`\u0000${n}\u0000${value}`);
     }
+    // The HTTP auth service sees the method, host and path, so its answer may depend on them.
+    if ((spec.mode ?? 'http') === 'http') hash.update(`\u0000${req.method}\u0000${req.headers.host ?? ''}\u0000${req.url ?? ''}`);
     const key = hash.digest('base64url');
     const hit = cache.get(key);
     if (hit) return hit;
