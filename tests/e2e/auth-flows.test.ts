@@ -67,6 +67,31 @@ describe('ZenoAuth as an OpenID Provider for openid-client', () => {
     assert.equal(((await rfc8414.json()) as { issuer: string }).issuer, issuer);
   });
 
+  it('reads, updates and deletes a registration with its registration access token (RFC 7592)', async () => {
+    const res = await fetch(`${issuer}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ redirect_uris: [CALLBACK], client_name: 'Managed' }),
+    });
+    assert.equal(res.status, 201);
+    const reg = (await res.json()) as { client_id: string; registration_access_token: string; registration_client_uri: string };
+    const auth = { authorization: `Bearer ${reg.registration_access_token}` };
+    assert.equal(((await (await fetch(reg.registration_client_uri, { headers: auth })).json()) as { client_name: string }).client_name, 'Managed');
+    const put = await fetch(reg.registration_client_uri, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: reg.client_id, redirect_uris: ['http://localhost:9/other'], client_name: 'Renamed' }),
+    });
+    assert.deepEqual(((await put.json()) as { redirect_uris: string[] }).redirect_uris, ['http://localhost:9/other']);
+    assert.equal((await fetch(reg.registration_client_uri, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    const notAdmin = await fetch(`${issuer}/register`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${reg.registration_access_token}` }, body: '{"redirect_uris":["https://x.example/cb"]}' });
+    assert.equal(notAdmin.status, 401);
+    const bad = await fetch(`${issuer}/register`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: '{"redirect_uris":["http://evil.example/cb"]}' });
+    assert.equal(((await bad.json()) as { error: string }).error, 'invalid_redirect_uri');
+    assert.equal((await fetch(reg.registration_client_uri, { method: 'DELETE', headers: auth })).status, 204);
+    assert.equal((await fetch(reg.registration_client_uri, { headers: auth })).status, 401);
+  });
+
   it('runs the code flow with PKCE through the sign-in form, then UserInfo, refresh rotation and reuse detection', async () => {
     const config = await register({ grant_types: ['authorization_code', 'refresh_token'], scope: 'openid profile email offline_access' });
     const verifier = oidc.randomPKCECodeVerifier();

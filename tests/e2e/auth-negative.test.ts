@@ -271,6 +271,8 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
       // acme's user cannot sign in at beta.
       const signIn = await login(new Browser(), 'beta', authorizeUrl('beta', codeParams(challenge)), 'alice', 'wonderland-42');
       assert.equal(signIn.status, 401);
+      // An access token is no id_token_hint, even in its own tenant.
+      assert.equal((await fetch(`${iss('acme')}/logout?id_token_hint=${tokens.access_token}`, { redirect: 'manual' })).status, 400);
       // acme's ID token is no id_token_hint at beta.
       assert.equal((await fetch(`${iss('beta')}/logout?id_token_hint=${tokens.id_token}`, { redirect: 'manual' })).status, 400);
       // A request_uri pushed at acme is unknown at beta.

@@ -37,6 +37,8 @@ export async function logoutEndpoint(c: Context, rt: AuthRuntime): Promise<Respo
     } catch {
       throw invalid();
     }
+    // An access token of ours verifies with the same keys but is no ID token.
+    if (typeof claims.client_id === 'string' || typeof claims.azp !== 'string') throw invalid();
     const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
     if (typeof aud !== 'string' || (clientIdParam !== null && clientIdParam !== aud)) throw invalid();
     client = await findClient(rt.db, tenant.id, aud);
