@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { retryDelayMs } from '#shared/events/backoff';
 import type { WireEvent } from '#shared/events/cloudevent';
-import { mapLimit } from '#shared/events/relay';
+import { createAckBatcher, createInflight } from '#shared/events/inflight';
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
 import { NO_SYNC_COMMIT, startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
@@ -95,21 +95,46 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         and not exists (select 1 from eventing.dead_letters x where x.event_seq = e.seq)`);
   };
 
-  const settling = new Set<Promise<unknown>>();
-  const settle = (statement: ReturnType<typeof sql>) => {
-    const p: Promise<unknown> = database
-      .query(statement)
-      .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
-      .finally(() => settling.delete(p));
-    settling.add(p);
+  const inflight = createInflight(opts.concurrency ?? 64, log);
+  const acks = createAckBatcher(async (seqs) => {
+    await database.query(sql`delete from eventing.deliveries where seq = any(${`{${seqs.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
+  }, log);
+  let delivered = 0;
+
+  const deliverOne = async (row: ClaimedDelivery) => {
+    const event: WireEvent = {
+      attributes: typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, string>) : row.attributes,
+      data: row.data ?? undefined,
+    };
+    const result = await sender.send(row.subscriber, event);
+    if (result.ok) {
+      delivered++;
+      acks.ack(String(row.seq));
+      return;
+    }
+    const trigger = byName.get(row.trigger);
+    const step = nextStep(trigger, row.attempts, result);
+    if ('dead' in step) {
+      await deadLetter(row, event, trigger, result);
+      return;
+    }
+    log.info('event delivery will be retried', { event_id: event.attributes.id, trigger: row.trigger, attempts: row.attempts, error: result.error, retry_in_ms: step.retryInMs });
+    await database.query(sql`
+      update eventing.deliveries set next_attempt_at = now() + ${step.retryInMs} * interval '1 millisecond',
+        last_status = ${result.status ?? null}, last_error = ${result.error ?? null}
+      where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
+    loop.wakeIn(step.retryInMs);
   };
 
+  // Claims continue while earlier deliveries are in flight, up to the in-flight cap.
   const cycle = async () => {
+    await inflight.slot();
+    const want = Math.min(batch, inflight.free());
     const rows = await database.query<ClaimedDelivery>(sql`
       with c as (
         update eventing.deliveries set attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
         where seq in (select seq from eventing.deliveries where next_attempt_at <= now()
-                      order by next_attempt_at, seq limit ${batch} for update skip locked)
+                      order by next_attempt_at, seq limit ${want} for update skip locked)
           and ${sql.raw(NO_SYNC_COMMIT)}
         returning seq, event_seq, trigger, subscriber, attempts
       )
@@ -119,37 +144,8 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       await prune();
       return { claimed: 0, delivered: 0, more: false };
     }
-    const events = rows.map((r): WireEvent => ({
-      attributes: typeof r.attributes === 'string' ? (JSON.parse(r.attributes) as Record<string, string>) : r.attributes,
-      data: r.data ?? undefined,
-    }));
-    const results = await mapLimit(rows, opts.concurrency ?? 64, (row, i) => sender.send(row.subscriber, events[i]!));
-    const done: string[] = [];
-    let nextDueMs: number | undefined;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const result = results[i]!;
-      if (result.ok) {
-        done.push(String(row.seq));
-        continue;
-      }
-      const trigger = byName.get(row.trigger);
-      const step = nextStep(trigger, row.attempts, result);
-      if ('dead' in step) {
-        await deadLetter(row, events[i]!, trigger, result);
-        continue;
-      }
-      nextDueMs = Math.min(nextDueMs ?? Infinity, step.retryInMs);
-      log.info('event delivery will be retried', { event_id: events[i]!.attributes.id, trigger: row.trigger, attempts: row.attempts, error: result.error, retry_in_ms: step.retryInMs });
-      await database.query(sql`
-        update eventing.deliveries set next_attempt_at = now() + ${step.retryInMs} * interval '1 millisecond',
-          last_status = ${result.status ?? null}, last_error = ${result.error ?? null}
-        where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
-    }
-    // Acknowledged rows are deleted off the critical path: their lease keeps them from being
-    // claimed again meanwhile, and a lost delete only means a redelivery that receivers dedupe.
-    if (done.length) settle(sql`delete from eventing.deliveries where seq = any(${`{${done.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
-    return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
+    for (const row of rows) inflight.run(() => deliverOne(row));
+    return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
 
   let stopped = false;
@@ -159,16 +155,19 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   return {
     wake: () => loop.wake(),
     async flush() {
-      const delivered = await loop.drain();
-      await Promise.all([...settling]);
-      return delivered;
+      const before = delivered;
+      await loop.drain();
+      await inflight.idle();
+      await acks.flush();
+      return delivered - before;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       await unlisten();
       await loop.stop();
-      await Promise.all([...settling]);
+      await inflight.idle();
+      await acks.flush();
       if (ownSender) await sender.close();
     },
   };

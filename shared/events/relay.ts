@@ -8,6 +8,7 @@ import { jitteredDelayMs } from './backoff.js';
 import { jsonEvent, type WireEvent } from './cloudevent.js';
 import { OUTBOX_CHANNEL } from './outbox.js';
 import { createEventSender, type EventSender, type SendResult } from './sender.js';
+import { createAckBatcher, createInflight } from './inflight.js';
 import { NO_SYNC_COMMIT, startWorkLoop } from './work-loop.js';
 
 export interface RelayOptions {
@@ -19,7 +20,7 @@ export interface RelayOptions {
   log: Logger;
   /** Rows claimed per cycle (default 200). */
   batchSize?: number;
-  /** Deliveries in flight per cycle (default 32). */
+  /** Deliveries in flight at once (default 64). */
   concurrency?: number;
   /** How long a claim hides a row from other relays (default 30 s); a crash is retried after it. */
   leaseMs?: number;
@@ -103,45 +104,40 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   const sender = opts.sender ?? createEventSender();
   const rlog = log.child({ relay: opts.product });
 
-  const settling = new Set<Promise<unknown>>();
-  const settle = (statement: ReturnType<typeof sql>) => {
-    const p: Promise<unknown> = database
-      .query(statement)
-      .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
-      .finally(() => settling.delete(p));
-    settling.add(p);
+  const inflight = createInflight(opts.concurrency ?? 64, rlog);
+  const acks = createAckBatcher(async (seqs) => {
+    await database.query(sql`delete from ${outbox} where seq = any(${`{${seqs.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
+  }, rlog);
+  const deliver = opts.deliver ?? ((event: WireEvent) => sender.send(opts.sink, event));
+  let delivered = 0;
+
+  const deliverOne = async (row: ClaimedRow) => {
+    const r = await deliver(toWire(row));
+    if (r.ok) {
+      delivered++;
+      acks.ack(String(row.seq));
+      return;
+    }
+    // The sink refusing an event is kept and retried too: the outbox never drops an event.
+    const delay = jitteredDelayMs(backoffMs, row.attempts, maxBackoffMs);
+    rlog.warn('event delivery to sink failed', { event_id: row.id, type: row.type, attempts: row.attempts, error: r.error, retry_in_ms: delay });
+    await database.query(sql`update ${outbox} set next_attempt_at = now() + ${delay} * interval '1 millisecond', last_error = ${r.error ?? 'unknown'} where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
+    loop.wakeIn(delay);
   };
 
+  // Claims continue while earlier deliveries are in flight, up to the in-flight cap.
   const cycle = async () => {
+    await inflight.slot();
+    const want = Math.min(batch, inflight.free());
     // One autocommit statement: the claim is committed before any HTTP call starts.
     const rows = await database.query<ClaimedRow>(sql`
       update ${outbox} set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
-      where seq in (select seq from ${outbox} where next_attempt_at <= now() order by next_attempt_at, seq limit ${batch} for update skip locked)
+      where seq in (select seq from ${outbox} where next_attempt_at <= now() order by next_attempt_at, seq limit ${want} for update skip locked)
         and ${sql.raw(NO_SYNC_COMMIT)}
       returning seq, id, type, source, subject, data::text as data, attempts,
         to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as time`);
-    if (rows.length === 0) return { claimed: 0, delivered: 0, more: false };
-    const deliver = opts.deliver ?? ((event: WireEvent) => sender.send(opts.sink, event));
-    const results = await mapLimit(rows, opts.concurrency ?? 32, (row) => deliver(toWire(row)));
-    const done: string[] = [];
-    let nextDueMs: number | undefined;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const r = results[i]!;
-      if (r.ok) {
-        done.push(String(row.seq));
-        continue;
-      }
-      // The sink refusing an event is kept and retried too: the outbox never drops an event.
-      const delay = jitteredDelayMs(backoffMs, row.attempts, maxBackoffMs);
-      nextDueMs = Math.min(nextDueMs ?? Infinity, delay);
-      rlog.warn('event delivery to sink failed', { event_id: row.id, type: row.type, attempts: row.attempts, error: r.error, retry_in_ms: delay });
-      await database.query(sql`update ${outbox} set next_attempt_at = now() + ${delay} * interval '1 millisecond', last_error = ${r.error ?? 'unknown'} where seq = ${row.seq} and ${sql.raw(NO_SYNC_COMMIT)}`);
-    }
-    // Acknowledged rows are deleted off the critical path: their lease keeps them from being
-    // claimed again meanwhile, and a lost delete only means a redelivery that receivers dedupe.
-    if (done.length) settle(sql`delete from ${outbox} where seq = any(${`{${done.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
-    return { claimed: rows.length, delivered: done.length, more: rows.length === batch, nextDueMs };
+    for (const row of rows) inflight.run(() => deliverOne(row));
+    return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
 
   let stopped = false;
@@ -153,16 +149,19 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   return {
     hint: () => loop.hint(),
     async flush() {
-      const delivered = await loop.drain();
-      await Promise.all([...settling]);
-      return delivered;
+      const before = delivered;
+      await loop.drain();
+      await inflight.idle();
+      await acks.flush();
+      return delivered - before;
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       await unlisten();
       await loop.stop();
-      await Promise.all([...settling]);
+      await inflight.idle();
+      await acks.flush();
       if (ownSender) await sender.close();
     },
   };

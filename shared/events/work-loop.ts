@@ -16,6 +16,8 @@ export interface CycleResult {
 export interface WorkLoop {
   /** Asks for a cycle soon; cheap to call often. */
   wake(): void;
+  /** Asks for a cycle in `ms` (a retry that comes due then). */
+  wakeIn(ms: number): void;
   /**
    * Work is about to become visible (a transaction that wrote it has not committed yet):
    * poll soon and then less and less often until `hintWindowMs` has passed since the last hint.
@@ -120,6 +122,7 @@ export function startWorkLoop(opts: WorkLoopOptions): WorkLoop {
   schedule(0);
   return {
     wake,
+    wakeIn: (ms: number) => schedule(ms),
     hint() {
       lastHint = performance.now();
       if (stopped) return;

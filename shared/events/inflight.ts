@@ -1,0 +1,77 @@
+// Pipelining helpers for the relay and the dispatcher: a cap on deliveries in flight (claims
+// continue while earlier deliveries are pending), and a batcher that turns many acknowledgements
+// into one delete.
+import type { Logger } from '#shared/log/index';
+
+export interface Inflight {
+  /** Free slots now. */
+  free(): number;
+  /** Resolves once at least one slot is free. */
+  slot(): Promise<void>;
+  /** Starts `task` in a slot (the caller checked `free()`); its failure is logged, never thrown. */
+  run(task: () => Promise<void>): void;
+  /** Resolves once nothing is in flight. */
+  idle(): Promise<void>;
+}
+
+export function createInflight(limit: number, log: Logger): Inflight {
+  const running = new Set<Promise<void>>();
+  let waiters: (() => void)[] = [];
+  return {
+    free: () => limit - running.size,
+    slot: () => (running.size < limit ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
+    run(task) {
+      const p: Promise<void> = task()
+        .catch((err: unknown) => log.error('delivery task failed', { err }))
+        .finally(() => {
+          running.delete(p);
+          const ready = waiters;
+          waiters = [];
+          for (const w of ready) w();
+        });
+      running.add(p);
+    },
+    async idle() {
+      while (running.size > 0) await Promise.all([...running]);
+    },
+  };
+}
+
+export interface AckBatcher {
+  /** Queues one row's deletion; rows acknowledged in the same turn go in one statement. */
+  ack(seq: string): void;
+  /** Resolves once every queued deletion has been written. */
+  flush(): Promise<void>;
+}
+
+/** Acknowledged rows are deleted off the critical path: their lease keeps them from being claimed again meanwhile. */
+export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: Logger): AckBatcher {
+  let pending: string[] = [];
+  let scheduled = false;
+  const writing = new Set<Promise<void>>();
+  const drain = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const seqs = pending;
+    pending = [];
+    const p: Promise<void> = write(seqs)
+      // A lost delete only means a redelivery, which receivers dedupe.
+      .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
+      .finally(() => writing.delete(p));
+    writing.add(p);
+  };
+  return {
+    ack(seq) {
+      pending.push(seq);
+      if (pending.length >= 200) drain();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(drain);
+      }
+    },
+    async flush() {
+      drain();
+      while (writing.size > 0) await Promise.all([...writing]);
+    },
+  };
+}
