@@ -7,7 +7,7 @@ import { attachSession, consumeInteraction, createInteraction } from '../core/in
 import { findLiveSession } from '../core/sessions.js';
 import type { Interaction, Session, User } from '../core/schema.js';
 import type { AuthzRequest } from './authorization-request.js';
-import { readCookie, SESSION_COOKIE, setInteractionCookie } from './cookies.js';
+import { browserId, readCookie, SESSION_COOKIE } from './cookies.js';
 import type { FlowContext } from './flow-context.js';
 import { ConsentPage } from './pages/consent-page.js';
 import { LoginPage } from './pages/login-page.js';
@@ -32,8 +32,8 @@ export async function startFlow(c: Context, f: FlowContext, req: AuthzRequest): 
 }
 
 async function showLogin(c: Context, f: FlowContext, req: AuthzRequest): Promise<Response> {
-  const { handle, csrf } = await createInteraction(f.rt.db, { tenantId: f.tenant.id, clientId: f.client.id, kind: 'interaction', params: { ...req } });
-  setInteractionCookie(c, f.rt, f.tenant, handle);
+  const browser = browserId(c, f.rt, f.tenant);
+  const { handle, csrf } = await createInteraction(f.rt.db, { tenantId: f.tenant.id, clientId: f.client.id, kind: 'interaction', params: { ...req }, browserId: browser });
   return sendPage(c, 200, LoginPage({ action: `${f.issuer}/login`, interaction: handle, csrf, clientName: f.client.name, tenantName: f.tenant.displayName, username: req.loginHint }));
 }
 
@@ -58,10 +58,9 @@ export async function afterAuthentication(
       csrf = interaction.row.csrf!;
       idHash = interaction.row.idHash;
     } else {
-      const created = await createInteraction(f.rt.db, { tenantId: f.tenant.id, clientId: f.client.id, kind: 'interaction', params: { ...req } });
+      const created = await createInteraction(f.rt.db, { tenantId: f.tenant.id, clientId: f.client.id, kind: 'interaction', params: { ...req }, browserId: browserId(c, f.rt, f.tenant) });
       ({ handle, csrf } = created);
       idHash = created.interaction.idHash;
-      setInteractionCookie(c, f.rt, f.tenant, handle);
     }
     await attachSession(f.rt.db, idHash, live.session.id);
     return sendPage(c, 200, ConsentPage({ action: `${f.issuer}/consent`, interaction: handle, csrf, clientName: f.client.name, username: live.user.username, scopes: req.scope, details: req.authorizationDetails ?? [] }));

@@ -43,6 +43,18 @@ describe('POST /auth/{tenant}/login (Argon2id, rehash, disable, audit and events
     assert.equal((await attempt('olga', 'old-params-pw')).status, 303);
   });
 
+  it('lets two sign-ins be pending in one browser (tabs), each completing with its own form', async () => {
+    await insertUser(tdb.database.db, tenant.id, { username: 'tabby', passwordHash: await hashPassword('two-tabs-pw') });
+    const b = new Browser('Tabs/1.0');
+    const url = `${h.baseUrl}/auth/login/authorize?` + new URLSearchParams({ client_id: 'app', redirect_uri: 'http://localhost:9/cb', response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' });
+    const first = await (await b.fetch(url)).text();
+    const second = await (await b.fetch(url)).text();
+    assert.equal((await b.submit(first, { username: 'tabby', password: 'two-tabs-pw' }, /\/login$/)).status, 303);
+    assert.equal((await b.submit(second, { username: 'tabby', password: 'two-tabs-pw' }, /\/login$/)).status, 303);
+    // A replayed form of a completed sign-in is refused.
+    assert.equal((await b.submit(first, { username: 'tabby', password: 'two-tabs-pw' }, /\/login$/)).status, 400);
+  });
+
   it('refuses a disabled account with the same message as a wrong password, and records why', async () => {
     const user = (await insertUser(tdb.database.db, tenant.id, { username: 'dave', passwordHash: await hashPassword('dave-password') }))!;
     await updateUser(tdb.database.db, tenant.id, user.id, { active: false });

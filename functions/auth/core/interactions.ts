@@ -9,16 +9,23 @@ export const PAR_TTL_SECONDS = 60;
 export const INTERACTION_TTL_SECONDS = 600;
 export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
 
+/**
+ * The CSRF token of an interaction, bound to the browser that started it: derived from that
+ * browser's cookie, so several sign-ins can be pending in one browser (tabs) and a form posted
+ * from any other browser fails.
+ */
+export const interactionCsrf = (browserId: string, handle: string) => sha256Hex(`interaction:${browserId}:${handle}`);
+
 export async function createInteraction(
   q: Queryable,
-  v: { tenantId: string; clientId: string; kind: 'par' | 'interaction'; params: Record<string, unknown> },
+  v: { tenantId: string; clientId: string; kind: 'par' | 'interaction'; params: Record<string, unknown>; browserId?: string },
 ): Promise<{ handle: string; csrf: string; interaction: Interaction }> {
   const handle = randomHandle(32);
-  const csrf = randomHandle(24);
+  const csrf = v.browserId ? interactionCsrf(v.browserId, handle) : randomHandle(24);
   const ttl = v.kind === 'par' ? PAR_TTL_SECONDS : INTERACTION_TTL_SECONDS;
   const [interaction] = await q
     .insert(interactions)
-    .values({ ...v, idHash: sha256Hex(handle), csrf, expiresAt: sql`now() + make_interval(secs => ${ttl})` })
+    .values({ tenantId: v.tenantId, clientId: v.clientId, kind: v.kind, params: v.params, idHash: sha256Hex(handle), csrf, expiresAt: sql`now() + make_interval(secs => ${ttl})` })
     .returning();
   return { handle, csrf, interaction: interaction! };
 }
