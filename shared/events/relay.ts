@@ -71,20 +71,6 @@ export async function productsWithOutbox(database: Database, products: readonly 
   return rows.map((r) => r.schema).sort();
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 function toWire(row: ClaimedRow): WireEvent {
   const attributes: Record<string, string> = { id: row.id, source: row.source, type: row.type, time: row.time };
   if (row.subject) attributes.subject = row.subject;
