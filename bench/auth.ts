@@ -52,18 +52,38 @@ interface Target {
 }
 
 async function startTarget(mode: string, env: Record<string, string>): Promise<Target> {
-  const args = [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--conditions=development', '--import', 'tsx', join(root, 'bench', 'auth', 'server.ts'), mode];
+  const cli = join(root, 'dist', 'cli', 'zenokube.js');
+  // The token function runs exactly as its pod does (built, no tsx) when dist/ has it.
+  const built = mode === 'token' && existsSync(join(root, 'dist', 'functions', 'auth', 'token', 'function.js'));
+  const fixedPort = built ? await freePort() : 0;
+  const args = built
+    ? [cli, 'fn', 'auth-token']
+    : [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROFILE] : []), '--conditions=development', '--import', 'tsx', join(root, 'bench', 'auth', 'server.ts'), mode];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(cmd, argv as string[], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const childEnv = built ? { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env, PORT: String(fixedPort), HOST: '127.0.0.1' } : { ...process.env, ...env };
+  const child = spawn(cmd, argv as string[], { cwd: root, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /PORT (\d+)/.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
     child.once('exit', (code) => reject(new Error(`${mode} server exited ${code}: ${err}`)));
+    if (!built) {
+      child.stderr!.on('data', () => {
+        const m = /PORT (\d+)/.exec(err);
+        if (m) resolve(Number(m[1]));
+      });
+      return;
+    }
+    const poll = async () => {
+      try {
+        if ((await fetch(`http://127.0.0.1:${fixedPort}/healthz`)).status === 200) return resolve(fixedPort);
+      } catch {
+        // not listening yet
+      }
+      setTimeout(poll, 20);
+    };
+    void poll();
   });
+  if (mode === 'token') print('token fn process', built ? 'built' : 'tsx', built ? '(node dist/cli/zenokube.js fn auth-token)' : '(bench/auth/server.ts under tsx: run npm run build for the pod figures)');
   return {
     child,
     port,
@@ -98,6 +118,7 @@ async function load(port: number, request: (pool: Pool) => Promise<boolean>, sec
 }
 
 async function main(): Promise<void> {
+  if (!process.argv.includes('--no-build') && distIsStale()) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   const tdb = await createTestDatabase({ max: 2 });
   const targets: Target[] = [];
   try {
@@ -239,7 +260,6 @@ function distIsStale(): boolean {
 /** `node dist/cli/zenokube.js fn auth-token`: spawn → first 200 on /healthz and on a real grant. */
 async function coldStart(env: Record<string, string>, secret: string): Promise<void> {
   const cli = join(root, 'dist', 'cli', 'zenokube.js');
-  if (!process.argv.includes('--no-build') && distIsStale()) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   if (!existsSync(join(root, 'dist', 'functions', 'auth', 'token', 'function.js'))) {
     print('cold start', 'skipped', '(dist/ has no auth-token: npm run build failed)');
     return;
