@@ -11,9 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleProxy, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress-tools.js';
-import type { Nginx, WrkResult } from './ingress-tools.js';
-import { routingCost } from './ingress-routing.js';
+import { bundleProxy, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress/tools.js';
+import type { Nginx, WrkResult } from './ingress/tools.js';
+import { routingCost } from './ingress/routing.js';
 
 const root = join(fileURLToPath(import.meta.url), '../..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -26,7 +26,7 @@ async function startZeno(backendPort: number, port: number): Promise<{ proc: Chi
   const flags = (process.env.ZENO_INGRESS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const args = bundle
     ? [...flags, bundle, '--backend-port', String(backendPort), '--port', String(port)]
-    : [...flags, '--conditions=development', '--import', 'tsx', join(root, 'bench/ingress-proxy.ts'), '--backend-port', String(backendPort), '--port', String(port)];
+    : [...flags, '--conditions=development', '--import', 'tsx', join(root, 'bench/ingress/proxy.ts'), '--backend-port', String(backendPort), '--port', String(port)];
   const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const bound = await new Promise<number>((resolve, reject) => {
     let out = '';

@@ -27,7 +27,7 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 
 async function startServer(url: string): Promise<{ child: ChildProcess; vaultPort: number; plainPort: number }> {
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const args = [...profile, '--conditions=development', '--import', 'tsx', join(root, 'bench', 'vault-server.ts')];
+  const args = [...profile, '--conditions=development', '--import', 'tsx', join(root, 'bench', 'vault', 'server.ts')];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(cmd, argv as string[], { cwd: root, env: { ...process.env, DATABASE_URL: url, ZENO_LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const [vaultPort, plainPort] = await new Promise<[number, number]>((resolve, reject) => {

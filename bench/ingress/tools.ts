@@ -121,7 +121,7 @@ export async function peakRss<T>(pids: () => number[], work: Promise<T>): Promis
 }
 
 /**
- * Bundles bench/ingress-proxy.ts to plain JS with esbuild (tsx's own dependency) so the proxy
+ * Bundles bench/ingress/proxy.ts to plain JS with esbuild (tsx's own dependency) so the proxy
  * runs as production code, without a TypeScript loader in its memory; undefined when unavailable.
  */
 export async function bundleProxy(root: string): Promise<string | undefined> {
@@ -130,7 +130,7 @@ export async function bundleProxy(root: string): Promise<string | undefined> {
     // Inside node_modules so the external packages resolve from the bundle.
     const outfile = join(root, 'node_modules/.cache/zeno-bench/ingress-proxy.mjs');
     await esbuild.build({
-      entryPoints: [join(root, 'bench/ingress-proxy.ts')],
+      entryPoints: [join(root, 'bench/ingress/proxy.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
