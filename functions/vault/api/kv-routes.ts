@@ -53,6 +53,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
 
   const dataRoute: VaultRoute = {
     pattern: /^secret\/data\/(.+)$/,
+    readsOnly: true,
     handlers: {
       read: async (req, m) => {
         const path = cleanPath(m[1]!);
@@ -125,6 +126,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
 
   const metadataRoute: VaultRoute = {
     pattern: /^secret\/metadata(?:\/(.*))?$/,
+    readsOnly: true,
     handlers: {
       list: async (req, m) => {
         const keysList = await listKeys(db, MOUNT, cleanPath(m[1] ?? '', true));

@@ -87,9 +87,9 @@ export function createPipeline(deps: PipelineDeps) {
       policies: req.token?.policies,
       decision,
     });
-    const audit = async (e: AuditEntry) => {
+    const audit = async (...entries: [AuditEntry, ...AuditEntry[]]) => {
       try {
-        await writeAudit(database.db, auditKey, e);
+        await writeAudit(database.db, auditKey, ...entries);
       } catch (err) {
         log.error('audit write failed', { request_id: requestId, err });
         throw internal();
@@ -121,7 +121,13 @@ export function createPipeline(deps: PipelineDeps) {
         throw permissionDenied();
       }
     }
-    await audit({ ...entry('request', route.unauthenticated ? 'none' : 'allow'), data: body });
+    const decision = route.unauthenticated ? 'none' : 'allow';
+    const requestEntry: AuditEntry = { ...entry('request', decision), data: body };
+    // A handler that changes nothing may run before its request row is stored: both rows then go
+    // in one statement before the answer leaves. Anything else is audited before it runs.
+    const deferred = route.readsOnly === true && (operation === 'read' || operation === 'list');
+    if (!deferred) await audit(requestEntry);
+    const respond = (e: AuditEntry) => (deferred ? audit(requestEntry, e) : audit(e));
 
     let res: VaultResponse;
     try {
@@ -130,10 +136,10 @@ export function createPipeline(deps: PipelineDeps) {
       const known = err instanceof VaultError ? err : undefined;
       if (!known) log.error('vault handler failed', { request_id: requestId, path: routePath, err });
       const e = known ?? internal();
-      await audit({ ...entry('response', route.unauthenticated ? 'none' : 'allow'), status: e.status, error: e.messages.join('; ') });
+      await respond({ ...entry('response', decision), status: e.status, error: e.messages.join('; ') });
       throw e;
     }
-    await audit({ ...entry('response', route.unauthenticated ? 'none' : 'allow'), status: res.status, data: res.auditData ?? res.body });
+    await respond({ ...entry('response', decision), status: res.status, data: res.auditData ?? res.body });
     if (res.status === 204 || !res.body) return new Response(null, { status: 204 });
     return json(res.body, res.status);
   };

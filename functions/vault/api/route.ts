@@ -42,6 +42,12 @@ export interface VaultRoute {
    * capability of the same name. KV writes answer `create` or `update` by existence.
    */
   capability?: (req: VaultRequest, match: RegExpExecArray) => Capability | Promise<Capability>;
+  /**
+   * Its `read` and `list` handlers change nothing. Their request audit row is then written with
+   * the response row in one statement, before the answer leaves: a failed audit write still
+   * fails the request, and nothing was served or changed unaudited.
+   */
+  readsOnly?: boolean;
   /** Also require `sudo` (Vault's root-protected paths). */
   sudo?: boolean;
 }

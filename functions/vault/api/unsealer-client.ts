@@ -1,5 +1,8 @@
 // The api's side of the internal channel: signed calls to the unsealer for DEKs and the audit
 // key. The api never holds the root key or a KEK; the DEKs it receives live for one request.
+// Calls go over a keep-alive connection pool (undici), not a fresh connection per request.
+import { createSecretKey } from 'node:crypto';
+import { Pool, type Dispatcher } from 'undici';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
 import type { DekService } from '#functions/vault/core/kv';
@@ -11,6 +14,8 @@ export class IntegrityError extends Error {
 export interface UnsealerClient extends DekService {
   /** The audit HMAC key; fails with 503 while sealed. Cached for `auditKeyTtlMs`. */
   auditKey(): Promise<Buffer>;
+  /** Closes the pooled connections. */
+  close(): Promise<void>;
 }
 
 export interface UnsealerClientOptions {
@@ -19,38 +24,53 @@ export interface UnsealerClientOptions {
   key: Buffer;
   /** How long the api trusts "unsealed" without asking again (default 1 s). */
   auditKeyTtlMs?: number;
-  fetch?: typeof fetch;
+  /** Connections kept to the unsealer (default 16). */
+  connections?: number;
+  /** For tests: where requests go instead of a pool to `url`. */
+  dispatcher?: Dispatcher;
 }
 
 export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClient {
   const base = new URL(opts.url.replace(/\/+$/, ''));
-  const doFetch = opts.fetch ?? fetch;
+  const prefix = base.pathname.replace(/\/$/, '');
+  const pool = opts.dispatcher ?? new Pool(base.origin, { connections: opts.connections ?? 16, pipelining: 1 });
+  // Imported once: no key parsing per signature.
+  const key = createSecretKey(opts.key);
   const ttl = opts.auditKeyTtlMs ?? 1000;
   let cached: { key: Buffer; until: number } | undefined;
 
   const call = async <T>(path: string, body: unknown): Promise<T> => {
-    const url = new URL(base.pathname.replace(/\/$/, '') + path, base);
     const text = JSON.stringify(body);
-    let res: Response;
+    let status: number;
+    let answer: string;
     try {
-      res = await doFetch(url, {
+      const res = await pool.request({
+        origin: base.origin,
+        path: prefix + path,
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(opts.key, 'POST', path, text) },
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(key, 'POST', path, text) },
         body: text,
       });
+      status = res.statusCode;
+      answer = await res.body.text();
     } catch (err) {
       throw new VaultError(503, 'unsealer_unreachable', ['the unsealer is unreachable'], { cause: err });
     }
-    const parsed = (await res.json().catch(() => ({}))) as T & { errors?: string[] };
-    if (!res.ok) {
-      if (res.status === 503) cached = undefined;
+    let parsed: T & { errors?: string[] };
+    try {
+      parsed = JSON.parse(answer) as T & { errors?: string[] };
+    } catch {
+      parsed = {} as T & { errors?: string[] };
+    }
+    if (status < 200 || status > 299) {
+      if (status === 503) cached = undefined;
       // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
       // integrity failure (500, logged), never the client's fault.
-      if (res.status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
-      const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${res.status}`];
+      if (status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
+      const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${status}`];
       // Internal authentication failures are our misconfiguration, not the client's.
-      const status = res.status === 401 ? 500 : res.status;
-      throw new VaultError(status, 'unsealer_error', status === 500 ? ['internal error'] : messages);
+      const code = status === 401 ? 500 : status;
+      throw new VaultError(code, 'unsealer_error', code === 500 ? ['internal error'] : messages);
     }
     return parsed;
   };
@@ -71,5 +91,6 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       cached = { key: Buffer.from(r.key, 'base64'), until: now + ttl };
       return cached.key;
     },
+    close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };
 }

@@ -38,11 +38,17 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-/** Writes one entry; the caller lets a failure fail the request. */
-export async function writeAudit(db: Queryable, key: Uint8Array, e: AuditEntry): Promise<void> {
-  // One plain parameterised statement: this runs twice per request.
+const row = (key: Uint8Array, e: AuditEntry) => {
   const data = e.data === undefined ? null : JSON.stringify(hashStrings(key, e.data));
+  return sql`(${e.type}, ${e.requestId}, ${e.operation}, ${e.path}, ${e.remoteAddress ?? null}, ${e.accessor ? auditHash(key, e.accessor) : null},
+      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : null}, ${e.decision}, ${e.status ?? null}, ${e.error ?? null}, ${data}::jsonb)`;
+};
+
+/**
+ * Writes entries in order, in one plain parameterised statement (one round trip, all or none);
+ * the caller lets a failure fail the request.
+ */
+export async function writeAudit(db: Queryable, key: Uint8Array, ...entries: [AuditEntry, ...AuditEntry[]]): Promise<void> {
   await db.execute(sql`insert into ${auditLog} (type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data)
-    values (${e.type}, ${e.requestId}, ${e.operation}, ${e.path}, ${e.remoteAddress ?? null}, ${e.accessor ? auditHash(key, e.accessor) : null},
-      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : null}, ${e.decision}, ${e.status ?? null}, ${e.error ?? null}, ${data}::jsonb)`);
+    values ${sql.join(entries.map((e) => row(key, e)), sql`, `)}`);
 }

@@ -3,18 +3,21 @@
 // secret only these two functions mount (a Kubernetes Secret). A stolen service-account token
 // of the api pod does not sign; a captured request replays neither after 30 s nor within them
 // (nonces are remembered for the window).
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, createSecretKey, type KeyObject } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-zeno-vault-signature';
 export const WINDOW_MS = 30_000;
 
-function mac(key: Uint8Array, method: string, path: string, ts: string, nonce: string, body: string): Buffer {
+/** The key as bytes or, imported once with createSecretKey, as a KeyObject. */
+export type MacKey = Uint8Array | KeyObject;
+
+function mac(key: MacKey, method: string, path: string, ts: string, nonce: string, body: string): Buffer {
   const bodyHash = createHash('sha256').update(body, 'utf8').digest('hex');
   return createHmac('sha256', key).update(`zenokube-vault-internal/v1\n${method}\n${path}\n${ts}\n${nonce}\n${bodyHash}`).digest();
 }
 
 /** The header value for a request: `t=<ms>,n=<nonce>,s=<base64url mac>`. */
-export function signRequest(key: Uint8Array, method: string, path: string, body: string, now = Date.now()): string {
+export function signRequest(key: MacKey, method: string, path: string, body: string, now = Date.now()): string {
   const ts = String(now);
   const nonce = randomBytes(16).toString('base64url');
   return `t=${ts},n=${nonce},s=${mac(key, method, path, ts, nonce, body).toString('base64url')}`;
@@ -23,7 +26,8 @@ export function signRequest(key: Uint8Array, method: string, path: string, body:
 export type VerifyResult = { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'replayed' | 'bad_signature' };
 
 /** Verifies signatures and remembers nonces for the freshness window. */
-export function createVerifier(key: Uint8Array) {
+export function createVerifier(raw: MacKey) {
+  const key = raw instanceof Uint8Array ? createSecretKey(raw) : raw;
   const seen = new Map<string, number>();
   let lastSweep = 0;
   return (header: string | undefined, method: string, path: string, body: string, now = Date.now()): VerifyResult => {
