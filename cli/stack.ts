@@ -17,12 +17,13 @@ import {
 } from '#eventing/broker/index';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
-import type { SendResult } from '#shared/events/sender';
+import { createEventSender, type SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
 import { createDispatcher } from './dispatch.js';
+import { createLocalSender } from './local-sender.js';
 import type { Platform } from './platform.js';
 
 export interface StackOptions {
@@ -93,7 +94,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   root.route('/', ingress);
   handler = createDispatcher(hosted, root.fetch);
 
-  dispatcher = await startDispatcher({ database, triggers, log, ...opts.dispatcher });
+  // Subscribers are functions of this process: deliveries go to their apps directly (same
+  // request, same answer classification) rather than through a loopback socket; an external
+  // dead-letter sink still gets HTTP.
+  const httpSender = createEventSender();
+  const sender = createLocalSender({ localUrl, hosted, fallback: httpSender });
+  dispatcher = await startDispatcher({ database, triggers, log, sender, ...opts.dispatcher });
   const started = dispatcher;
   // With no external $K_SINK the sink is this process's broker: hand events to its ingress
   // directly (the same store-then-acknowledge contract, without an HTTP round trip). The store
@@ -133,6 +139,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       // Producers first (their deliveries need the broker), then the broker, then the functions.
       await Promise.all([...relays.values()].map((r) => r.stop()));
       await started.stop();
+      await sender.close();
       await server.close();
       for (const h of hosted) await h.module.shutdown?.();
     },
