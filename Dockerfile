@@ -1,5 +1,6 @@
-# One image for every function: `docker run IMAGE fn <name>` or ZENO_FUNCTION=<name>;
-# `migrate` runs the migrations (the generated Job does). Built from a clean checkout:
+# One image for every function: `docker run IMAGE fn <name>` or ZENO_FUNCTION=<name> runs that
+# function's esbuild bundle (dist/fn/<name>.mjs, see scripts/bundle.ts); every other command
+# (`migrate`, which the generated Job runs, `vault`, `auth`, …) runs the CLI from dist/cli. Built from a clean checkout:
 #   docker build -t ghcr.io/zenokube/zenokube:$(node -p "require('./package.json').version") .
 
 FROM node:20-slim AS build
@@ -11,8 +12,10 @@ COPY shared shared
 COPY functions functions
 COPY eventing eventing
 COPY cli cli
+COPY scripts scripts
 COPY tests/fixtures tests/fixtures
-# tsc → dist/; then keep only production dependencies. The migration SQL is read at run time
+# tsc → dist/, esbuild → dist/fn/ (one bundle per function); then keep only production
+# dependencies (the CLI, PGlite and prom-client load from node_modules). The migration SQL is read at run time
 # from functions/<product>/core/migrations and eventing/migrations beside package.json.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -29,5 +32,5 @@ COPY --from=build /stage/ ./
 # Numeric user (the image's `node`), so that Kubernetes can verify runAsNonRoot.
 USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["node", "dist/cli/zenokube.js"]
+ENTRYPOINT ["node", "dist/fn/zenokube.mjs"]
 CMD ["fn"]

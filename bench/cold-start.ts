@@ -1,6 +1,8 @@
-// Cold start and baseline RSS of one compiled function run as its pod runs it
-// (`node dist/cli/zenokube.js fn --dir …`), beside a bare Hono hello-world measured in the
-// same run: spawn → first 200 (on a route that queries PostgreSQL), then VmRSS. Alternating runs.
+// Cold start and baseline RSS of one function run as its pod runs it (the image's entrypoint:
+// `node dist/fn/zenokube.mjs fn <name>`, the function's esbuild bundle), beside a bare Hono
+// hello-world bundled the same way, measured in the same run: spawn → first 200 (on a route
+// that queries PostgreSQL), then VmRSS. Alternating runs. For reference it also measures the
+// unbundled tsc output (`node dist/cli/zenokube.js fn --dir …`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -14,8 +16,9 @@ import { createEmptyDatabase } from '#tests/support/database';
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const root = projectRoot();
 const cli = join(root, 'dist', 'cli', 'zenokube.js');
+const launcher = join(root, 'dist', 'fn', 'zenokube.mjs');
 const fixtureDir = join(root, 'dist', 'tests', 'fixtures', 'functions', 'bench', 'ping');
-const bare = join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs');
+const bare = join(root, 'dist', 'bench', 'bare-hono.mjs');
 
 interface Sample {
   ms: number;
@@ -93,7 +96,7 @@ const median = (xs: number[]) => {
 const range = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
 
 async function main(): Promise<void> {
-  for (const f of [cli, join(fixtureDir, 'function.js')]) {
+  for (const f of [cli, launcher, bare, join(root, 'dist', 'fn', 'bench-ping.mjs'), join(fixtureDir, 'function.js')]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run npm run build (npm run bench does)`);
   }
   const db = await createEmptyDatabase();
@@ -105,16 +108,20 @@ async function main(): Promise<void> {
     // The child sees only what a pod would: no development condition, no tsx.
     const base: Record<string, string> = { PATH: process.env.PATH ?? '', NODE_ENV: 'production' };
     const fnEnv = { ...base, DATABASE_URL: db.url, ZENO_LOG_LEVEL: 'info' };
-    const fnArgs = [cli, 'fn', '--dir', fixtureDir];
+    const fnArgs = [launcher, 'fn', 'bench-ping'];
+    const tscArgs = [cli, 'fn', '--dir', fixtureDir];
     // One unmeasured run of each warms the page cache.
     await coldStart([bare], '/', base);
     await coldStart(fnArgs, '/bench/ping', fnEnv);
+    await coldStart(tscArgs, '/bench/ping', fnEnv);
 
     const bareRuns: Sample[] = [];
     const fnRuns: Sample[] = [];
+    const tscRuns: Sample[] = [];
     for (let i = 0; i < RUNS; i++) {
       bareRuns.push(await coldStart([bare], '/', base));
       fnRuns.push(await coldStart(fnArgs, '/bench/ping', fnEnv));
+      tscRuns.push(await coldStart(tscArgs, '/bench/ping', fnEnv));
     }
     const ms = (x: number) => `${Math.round(x)}`;
     const mb = (kb: number) => `${Math.round(kb / 1024)}`;
@@ -128,6 +135,11 @@ async function main(): Promise<void> {
     const fnCpu = median(fnRuns.map((s) => s.cpuMs));
     const bareCpu = median(bareRuns.map((s) => s.cpuMs));
     process.stdout.write(`cold start cpu: ${ms(fnCpu)} ms vs bare hono ${ms(bareCpu)} ms = ${(fnCpu / bareCpu).toFixed(2)}x (median of ${RUNS}; user+system time until the first 200)\n`);
+    const tscMs = median(tscRuns.map((s) => s.ms));
+    const tscCpu = median(tscRuns.map((s) => s.cpuMs));
+    process.stdout.write(
+      `unbundled (tsc output, dist/cli/zenokube.js): ${ms(tscMs)} ms = ${(tscMs / bareMs).toFixed(2)}x, cpu ${ms(tscCpu)} ms = ${(tscCpu / bareCpu).toFixed(2)}x (median of ${RUNS})\n`,
+    );
     process.stdout.write(
       `rss: ${mb(fnRss)} MB vs bare hono ${mb(bareRss)} MB = ${(fnRss / bareRss).toFixed(2)}x (median of ${RUNS}, after the first 200; target <= 1.3x)\n`,
     );

@@ -92,6 +92,11 @@ export async function main(args: string[]): Promise<number | void> {
     return 2;
   }
   const decl = dir ? await loadDeclarationFrom(dir) : await loadDeclaration(name!);
+  await runFunction(decl);
+}
+
+/** Boots the platform and serves `decl` until SIGTERM (also the entry of a bundled function). */
+export async function runFunction(decl: FunctionDeclaration): Promise<void> {
   const platform = await bootPlatform();
   const served = await serveFunction(decl, platform);
   onShutdown(platform.log, async () => {
