@@ -53,4 +53,24 @@ async function fetchHandler(): Promise<(req: Request, env: unknown) => Response 
 
 const server = await listen(await fetchHandler(), { port: 0, host: '127.0.0.1' });
 process.stderr.write(`PORT ${server.port}\n`);
-process.once('SIGTERM', () => void server.close(500).then(() => process.exit(0)));
+// bench/auth/profile.ts: SIGUSR2 starts the CPU profiler (after warm-up); SIGTERM writes it out.
+let stopProfile: (() => Promise<void>) | undefined;
+const profileTo = process.env.BENCH_PROFILE_FILE;
+if (profileTo) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  process.once('SIGUSR2', () => {
+    const session = new Session();
+    session.connect();
+    const started = session.post('Profiler.enable').then(() => session.post('Profiler.start'));
+    stopProfile = async () => {
+      await started;
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(profileTo, JSON.stringify(profile));
+    };
+  });
+}
+process.once('SIGTERM', () => void server.close(500).then(async () => {
+  await stopProfile?.();
+  process.exit(0);
+}));

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
-import { createPlatformApp, type ReadinessCheck } from './app.js';
+import { createPlatformApp, type AppEnv, type ReadinessCheck } from './app.js';
 import { AppError } from './errors.js';
 import { jsonBody } from './validate.js';
 
@@ -175,5 +175,65 @@ describe('input validation at the edge', () => {
     } as RequestInit);
     const res = await build().app.fetch(req);
     assert.equal(res.status, 413);
+  });
+});
+
+describe('the contract over a real socket', () => {
+  it('sends the request id and secure headers on a handler’s own Response, keeping a header the handler set', async () => {
+    const { listen } = await import('./serve.js');
+    const inner = new Hono();
+    inner.post('/raw', () => new Response('{"ok":true}', { headers: { 'content-type': 'application/json', 'x-frame-options': 'DENY' } }));
+    const lines: string[] = [];
+    const app = createPlatformApp(inner, {
+      name: 'test-fn',
+      log: createLogger({ sink: (l) => lines.push(l) }),
+      metrics: createMetrics({ defaults: false }),
+      bodyLimitBytes: 16,
+      readiness: async () => [],
+    });
+    const server = await listen(app.fetch, { port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/raw?token=abc`, { method: 'POST', body: 'x', headers: { 'x-request-id': 'sock-1' } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { ok: true });
+      assert.equal(res.headers.get('x-request-id'), 'sock-1');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+      assert.equal(res.headers.get('x-frame-options'), 'DENY');
+      assert.equal(res.headers.get('content-type'), 'application/json');
+      const tooBig = await fetch(`http://127.0.0.1:${server.port}/raw`, { method: 'POST', body: 'y'.repeat(64) });
+      assert.equal(tooBig.status, 413);
+      assert.equal(tooBig.headers.get('content-type'), 'application/problem+json');
+      assert.equal(tooBig.headers.get('strict-transport-security'), 'max-age=15552000; includeSubDomains');
+      assert.match(tooBig.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
+      const records = lines.map((l) => JSON.parse(l)).filter((r) => r.msg === 'request');
+      assert.deepEqual(records.map((r) => [r.request_id, r.path, r.status]), [['sock-1', '/raw', 200], [tooBig.headers.get('x-request-id'), '/raw', 413]]);
+      assert.ok(!lines.join().includes('abc'), 'query strings are not logged');
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('keeps a handler’s own value for a secure header in process too', async () => {
+    const inner = new Hono();
+    inner.get('/page', (c) => c.text('hi', 200, { 'x-frame-options': 'DENY' }));
+    const app = createPlatformApp(inner, { name: 't', log: createLogger({ sink: () => {} }), metrics: createMetrics({ defaults: false }), bodyLimitBytes: 16, readiness: async () => [] });
+    const res = await app.request('/page');
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  it('gives handlers a logger that stamps the request id', async () => {
+    const lines: string[] = [];
+    const inner = new Hono<AppEnv>();
+    inner.get('/note', (c) => {
+      c.get('log').warn('noted', { thing: 1 });
+      return c.text('ok');
+    });
+    const app = createPlatformApp(inner, { name: 't', log: createLogger({ sink: (l) => lines.push(l) }), metrics: createMetrics({ defaults: false }), bodyLimitBytes: 16, readiness: async () => [] });
+    await app.request('/note', { headers: { 'x-request-id': 'rid-7' } });
+    const noted = lines.map((l) => JSON.parse(l)).find((r) => r.msg === 'noted');
+    assert.equal(noted.request_id, 'rid-7');
+    assert.equal(noted.thing, 1);
   });
 });

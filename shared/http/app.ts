@@ -3,8 +3,7 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
-import type { Logger } from '#shared/log/index';
+import type { LogFields, Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import { AppError, internalError, toAppError } from './errors.js';
 import { resolveRequestId } from './request-id.js';
@@ -27,6 +26,58 @@ export interface PlatformAppOptions {
   readiness: () => Promise<ReadinessCheck[]>;
 }
 
+/**
+ * Response headers every platform response carries (what hono/secure-headers sets by default,
+ * minus the cross-origin resource and opener policies), computed once. A handler's own value
+ * for one of them (a page's stricter policy) is kept.
+ * @see https://owasp.org/www-project-secure-headers/
+ */
+export const SECURE_HEADERS: readonly (readonly [string, string])[] = [
+  ['origin-agent-cluster', '?1'],
+  ['referrer-policy', 'no-referrer'],
+  ['strict-transport-security', 'max-age=15552000; includeSubDomains'],
+  ['x-content-type-options', 'nosniff'],
+  ['x-dns-prefetch-control', 'off'],
+  ['x-download-options', 'noopen'],
+  ['x-frame-options', 'SAMEORIGIN'],
+  ['x-permitted-cross-domain-policies', 'none'],
+  ['x-xss-protection', '0'],
+];
+
+/** The part of node's ServerResponse the wrapper writes headers to. */
+interface HeaderSink {
+  setHeader(name: string, value: string): unknown;
+}
+
+/** A logger whose records carry the request id: one small object per request, no child logger. */
+class RequestLogger implements Logger {
+  readonly #log: Logger;
+  readonly #requestId: string;
+  constructor(log: Logger, requestId: string) {
+    this.#log = log;
+    this.#requestId = requestId;
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.#log.debug(msg, { request_id: this.#requestId, ...fields });
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.#log.info(msg, { request_id: this.#requestId, ...fields });
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.#log.warn(msg, { request_id: this.#requestId, ...fields });
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.#log.error(msg, { request_id: this.#requestId, ...fields });
+  }
+  child(fields: LogFields): Logger {
+    return this.#log.child({ request_id: this.#requestId, ...fields });
+  }
+}
+
+function requestLogger(log: Logger, requestId: string): Logger {
+  return new RequestLogger(log, requestId);
+}
+
 /** Renders any thrown value; unexpected ones are logged once and become a fixed 500. */
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
@@ -45,24 +96,35 @@ export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): H
     const started = performance.now();
     const requestId = resolveRequestId(c.req.raw.headers);
     c.set('requestId', requestId);
-    c.set('log', log.child({ request_id: requestId }));
-    c.header('x-request-id', requestId);
+    c.set('log', requestLogger(log, requestId));
+    // Behind @hono/node-server the fixed headers go straight onto the ServerResponse: Node merges
+    // them into writeHead, so the response keeps its cheap plain-object headers (no Headers copy).
+    const outgoing = (c.env as { outgoing?: HeaderSink } | undefined)?.outgoing;
+    const direct = typeof outgoing?.setHeader === 'function';
+    if (direct) {
+      outgoing!.setHeader('x-request-id', requestId);
+      for (const [name, value] of SECURE_HEADERS) outgoing!.setHeader(name, value);
+    }
     await next();
+    if (!direct) {
+      const h = c.res.headers;
+      h.set('x-request-id', requestId);
+      for (const [name, value] of SECURE_HEADERS) if (!h.has(name)) h.set(name, value);
+    }
     const seconds = (performance.now() - started) / 1000;
     const route = c.req.routePath || 'unmatched';
-    const status = String(c.res.status);
-    metrics.httpDuration.observe({ fn: opts.name, method: c.req.method, route, status }, seconds);
+    const status = c.res.status;
+    metrics.httpDuration.observe({ fn: opts.name, method: c.req.method, route, status: String(status) }, seconds);
     if (route === '/healthz' || route === '/metrics') return;
     log.info('request', {
       request_id: requestId,
       method: c.req.method,
       path: c.req.path,
       route,
-      status: c.res.status,
+      status,
       duration_ms: Math.round(seconds * 100_000) / 100,
     });
   });
-  app.use(secureHeaders({ crossOriginResourcePolicy: false, crossOriginOpenerPolicy: false }));
   const tooLarge = () =>
     new AppError(413, 'payload_too_large', 'Payload Too Large', {
       detail: `The request body exceeds ${opts.bodyLimitBytes} bytes.`,
