@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleProxy, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress/tools.js';
+import { bundleProxy, cpuOf, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress/tools.js';
 import type { Nginx, WrkResult } from './ingress/tools.js';
 import { routingCost } from './ingress/routing.js';
 
@@ -66,18 +66,27 @@ async function proxies(dir: string): Promise<void> {
     const direct = await wrk(url(backendPort), { connections: c, seconds, dir });
     line(`backend direct: ${fmt(direct)}`);
     // Interleave two rounds each so a burst of outside load does not favour one side.
+    // The proxy's own CPU (user + system) per request is the figure outside load disturbs least.
     const n: WrkResult[] = [];
     const z: WrkResult[] = [];
+    const nCpu: number[] = [];
+    const zCpu: number[] = [];
+    const zPids = () => [zeno!.proc.pid!];
     for (let round = 0; round < 2; round++) {
-      n.push(await wrk(url(nginxPort), { connections: c, seconds, dir }));
-      z.push(await wrk(url(zeno.port), { connections: c, seconds, dir }));
+      const nr = await cpuOf(nginx.pids, () => wrk(url(nginxPort), { connections: c, seconds, dir }));
+      n.push(nr.result);
+      nCpu.push((nr.cpu * 1e6) / nr.result.requests);
+      const zr = await cpuOf(zPids, () => wrk(url(zeno!.port), { connections: c, seconds, dir }));
+      z.push(zr.result);
+      zCpu.push((zr.cpu * 1e6) / zr.result.requests);
     }
     const best = (rs: WrkResult[]) => rs.reduce((a, b) => (b.rps > a.rps ? b : a));
     const nb = best(n);
     const zb = best(z);
-    line(`nginx proxy: ${fmt(nb)} (rounds: ${n.map((r) => Math.round(r.rps)).join(', ')})`);
-    line(`ZenoIngress: ${fmt(zb)} (rounds: ${z.map((r) => Math.round(r.rps)).join(', ')})`);
-    line(`ratio ZenoIngress/nginx req/s: ${(zb.rps / nb.rps).toFixed(2)} (target >= 0.40)`);
+    const us = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+    line(`nginx proxy: ${fmt(nb)} (rounds: ${n.map((r) => Math.round(r.rps)).join(', ')}); CPU ${us(nCpu)} µs/req`);
+    line(`ZenoIngress: ${fmt(zb)} (rounds: ${z.map((r) => Math.round(r.rps)).join(', ')}); CPU ${us(zCpu)} µs/req`);
+    line(`ratio ZenoIngress/nginx req/s: ${(zb.rps / nb.rps).toFixed(2)} (target >= 0.40); CPU per request ratio nginx/ZenoIngress: ${(Math.min(...nCpu) / Math.min(...zCpu)).toFixed(2)} (same meaning, less noise)`);
 
     // Half load: a fixed rate (wrk's delay() hook: 2 ms between requests per connection).
     const rate = zb.rps / 2;

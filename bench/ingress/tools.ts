@@ -74,6 +74,26 @@ export interface WrkResult {
   rps: number;
   p50ms: number;
   p99ms: number;
+  requests: number;
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (0 when gone). */
+export function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name: state is 3rd, utime 14th, stime 15th (proc(5)); clock ticks of 1/100 s.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs `work` and returns its result with the CPU seconds `pids()` used meanwhile. */
+export async function cpuOf<T>(pids: () => number[], work: () => Promise<T>): Promise<{ result: T; cpu: number }> {
+  const sum = () => pids().reduce((n, p) => n + cpuSeconds(p), 0);
+  const before = sum();
+  const result = await work();
+  return { result, cpu: sum() - before };
 }
 
 function toMs(v: string): number {
@@ -100,8 +120,9 @@ export function wrk(url: string, opts: { connections: number; seconds: number; t
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
       const p50 = /\s50%\s+(\S+)/.exec(out);
       const p99 = /\s99%\s+(\S+)/.exec(out);
-      if (code !== 0 || !rps || !p50 || !p99) return reject(new Error(`wrk failed: ${out}`));
-      resolve({ rps: Number(rps[1]), p50ms: toMs(p50[1]!), p99ms: toMs(p99[1]!) });
+      const total = /(\d+) requests in/.exec(out);
+      if (code !== 0 || !rps || !p50 || !p99 || !total) return reject(new Error(`wrk failed: ${out}`));
+      resolve({ rps: Number(rps[1]), p50ms: toMs(p50[1]!), p99ms: toMs(p99[1]!), requests: Number(total[1]) });
     });
   });
 }

@@ -33,9 +33,20 @@ export interface Exchange {
   headers: string[];
   /** Extra response headers (session cookie). */
   responseExtra: string[] | undefined;
-  requestTimer: NodeJS.Timeout | undefined;
+  /** Per-request hooks the single `close` listener runs. */
+  life: Lifecycle;
   /** Resumes a paused upstream body (backpressure). */
   resume: (() => void) | undefined;
+}
+
+/**
+ * What has to happen when the client response closes, run by one `close` listener per request
+ * (one listener instead of one per concern keeps the per-request allocations down).
+ */
+interface Lifecycle {
+  /** Aborts the upstream exchange in flight; called only when the response did not finish. */
+  abort: ((err?: Error) => void) | undefined;
+  requestTimer: NodeJS.Timeout | undefined;
 }
 
 function headerOf(req: IncomingMessage): (name: string) => string | undefined {
@@ -62,14 +73,18 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
     client: req.socket.remoteAddress,
     attempts: 0,
   };
-  if (ctx.observer) {
-    const observer = ctx.observer;
-    res.once('close', () => {
+  const life: Lifecycle = { abort: undefined, requestTimer: undefined };
+  const observer = ctx.observer;
+  res.on('close', () => {
+    if (observer) {
       rec.status = res.headersSent ? res.statusCode : 499;
       rec.durationMs = performance.now() - start;
       observer.exchange(rec);
-    });
-  }
+    }
+    // Client went away (or we finished): stop the upstream work.
+    if (!res.writableFinished) life.abort?.();
+    if (life.requestTimer) clearTimeout(life.requestTimer);
+  });
   if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
@@ -105,13 +120,13 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
           req.resume();
           return;
         }
-        proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, d);
+        proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, d);
       },
       () => localReply(res, 500, 'filter_error'),
     );
     return;
   }
-  proceed(ctx, binding, req, res, rec, start, match, mreq, hostHeader!, listenerPort, undefined);
+  proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, undefined);
 }
 
 function proceed(
@@ -120,6 +135,7 @@ function proceed(
   req: IncomingMessage,
   res: ServerResponse,
   rec: ExchangeRecord,
+  life: Lifecycle,
   start: number,
   match: Candidate,
   mreq: MatchRequest,
@@ -169,7 +185,8 @@ function proceed(
   const client = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
   const prior = req.headers.forwarded;
-  const forwarded = `for=${forwardedNode(client)};host="${hostHeader.replace(/["\\]/g, "")}";proto=${binding.scheme}`;
+  const quotedHost = hostHeader.indexOf('"') < 0 && hostHeader.indexOf('\\') < 0 ? hostHeader : hostHeader.replace(/["\\]/g, '');
+  const forwarded = `for=${forwardedNode(client)};host="${quotedHost}";proto=${binding.scheme}`;
   headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
   headers.push('host', rule.rewrite?.hostname ?? hostHeader);
@@ -179,14 +196,13 @@ function proceed(
   const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;
   const target = mreq.query ? `${path}?${mreq.query}` : path;
 
-  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, requestTimer: undefined, resume: undefined };
+  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, life, resume: undefined };
   if (rule.requestTimeoutMs) {
-    ex.requestTimer = setTimeout(() => {
+    life.requestTimer = setTimeout(() => {
       rec.upstreamError = 'request_timeout';
       localReply(res, 504, 'request_timeout');
       req.destroy();
     }, rule.requestTimeoutMs);
-    res.once('close', () => clearTimeout(ex.requestTimer));
   }
   if (rule.mirrors.length > 0) sendMirrors(ctx, rule, req, target, headers);
   sendUpstream(ctx, ex);

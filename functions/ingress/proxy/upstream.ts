@@ -40,11 +40,6 @@ export function sendUpstream(ctx: ProxyContext, ex: Exchange): void {
   const noBody = bodiless(ex);
   const canRetry = !!retry && retry.attempts > 0 && noBody && IDEMPOTENT.has(ex.rec.method);
   let attemptsLeft = canRetry ? retry!.attempts : 0;
-  let abortCurrent: ((err?: Error) => void) | undefined;
-  res.once('close', () => {
-    // Client went away (or we finished): stop the upstream work.
-    if (!res.writableFinished) abortCurrent?.();
-  });
   if (noBody) req.resume();
 
   const attempt = (): void => {
@@ -73,7 +68,7 @@ export function sendUpstream(ctx: ProxyContext, ex: Exchange): void {
       { origin: undefined, path: ex.path, method: ex.rec.method, headers: ex.headers, body: noBody ? null : req, headersTimeout: ctx.limits.upstreamIdleMs, bodyTimeout: ctx.limits.upstreamIdleMs },
       {
         onConnect(abort) {
-          abortCurrent = abort;
+          ex.life.abort = abort;
           if (rule.backendTimeoutMs) timer = setTimeout(() => abort(new BackendTimeout('backend request timed out')), rule.backendTimeoutMs);
         },
         onHeaders(status, raw, resume, statusText) {
