@@ -50,6 +50,8 @@ function customMetadataOf(v: unknown): Record<string, string> | undefined {
 
 export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
   const db = database.db;
+  /** The current version the capability check read, per request. */
+  const seenCurrent = new WeakMap<VaultRequest, number>();
 
   const dataRoute: VaultRoute = {
     pattern: /^secret\/data\/(.+)$/,
@@ -75,6 +77,8 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     capability: async (req, m) => {
       if (req.operation !== 'update') return req.operation;
       const md = await getMetadata(db, MOUNT, cleanPath(m[1]!));
+      // The write starts from this version (it is checked again under the row lock).
+      seenCurrent.set(req, md?.currentVersion ?? 0);
       return md && md.currentVersion > 0 ? 'update' : 'create';
     },
   };
@@ -120,7 +124,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     }
     const cas = options ? intField(options as Record<string, unknown>, 'cas') : undefined;
     if (cas !== undefined && cas < 0) throw invalidRequest('cas must be a non-negative integer');
-    const metadata = await writeSecret(db, keys, MOUNT, path, data as Record<string, unknown>, { cas });
+    const metadata = await writeSecret(db, keys, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
     return ok(req, { data: metadata });
   }
 

@@ -99,6 +99,8 @@ export async function readSecret(db: Db, keys: DekService, mount: string, path: 
 
 export interface WriteOptions {
   cas?: number | undefined;
+  /** The current version as the caller just read it (saves a read on the first attempt). */
+  knownCurrent?: number | undefined;
 }
 
 const RETRY = Symbol('retry');
@@ -107,9 +109,11 @@ const MAX_ATTEMPTS = 20;
 /**
  * Writes a new version. The DEK for the expected next version is minted before the transaction
  * (no lock is held across the call to the unsealer, and PGlite's single connection is never
- * needed by both at once); inside, the metadata row is locked, check-and-set is verified against
- * the version really current, and when a concurrent writer took that version the attempt starts
- * over with a fresh DEK. Versions beyond max_versions are removed. Nothing is written on failure.
+ * needed by both at once); inside, the metadata row is created or locked in one upsert,
+ * check-and-set is verified against the version really current, and when a concurrent writer
+ * took that version the attempt starts over with a fresh DEK. The new version, the removal of
+ * versions beyond max_versions and the metadata update are one statement. Nothing is written on
+ * failure.
  */
 export async function writeSecret(db: Db, keys: DekService, mount: string, path: string, data: Record<string, unknown>, opts: WriteOptions) {
   const plain = Buffer.from(JSON.stringify(data), 'utf8');
@@ -119,7 +123,7 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
   }
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = (await getMetadata(db, mount, path))?.currentVersion ?? 0;
+      const current = attempt === 0 && opts.knownCurrent !== undefined ? opts.knownCurrent : ((await getMetadata(db, mount, path))?.currentVersion ?? 0);
       // Fail fast on a stale cas; it is checked again under the lock.
       if (opts.cas !== undefined && opts.cas !== current) throw invalidRequest('check-and-set parameter did not match the current version');
       const version = current + 1;
@@ -132,30 +136,39 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
         dek.fill(0);
       }
       const result = await db.transaction(async (tx) => {
-        await tx.insert(kvMetadata).values({ mount, path }).onConflictDoNothing();
+        // Creates the row or, when it exists, locks it and returns its latest committed state.
         const [md] = await tx
-          .select()
-          .from(kvMetadata)
-          .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)))
-          .for('update');
-        if (!md) throw new Error('metadata row vanished inside its transaction');
+          .insert(kvMetadata)
+          .values({ mount, path })
+          .onConflictDoUpdate({ target: [kvMetadata.mount, kvMetadata.path], set: { mount } })
+          .returning();
+        if (!md) throw new Error('metadata row missing inside its transaction');
         if (md.casRequired && opts.cas === undefined) throw invalidRequest('check-and-set parameter required for this call');
         if (opts.cas !== undefined && opts.cas !== md.currentVersion) {
           throw invalidRequest('check-and-set parameter did not match the current version');
         }
         if (md.currentVersion !== current) return RETRY;
         const deletedAt = md.deleteVersionAfterSeconds > 0 ? sql`now() + make_interval(secs => ${md.deleteVersionAfterSeconds})` : null;
-        const [row] = await tx.insert(kvVersions).values({ mount, path, version, ciphertext, wrappedDek: wrapped, deletedAt }).returning();
         const max = md.maxVersions > 0 ? md.maxVersions : DEFAULT_MAX_VERSIONS;
         const keepFrom = version - max + 1;
-        if (keepFrom > 1) {
-          await tx.delete(kvVersions).where(and(eq(kvVersions.mount, mount), eq(kvVersions.path, path), lte(kvVersions.version, keepFrom - 1)));
-        }
-        await tx
-          .update(kvMetadata)
-          .set({ currentVersion: version, oldestVersion: Math.max(md.oldestVersion || 1, keepFrom), updatedAt: sql`now()` })
-          .where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)));
-        return versionMetadata(row!, md.customMetadata);
+        const oldest = Math.max(md.oldestVersion || 1, keepFrom);
+        // One statement: the sub-statements share a snapshot, so the delete cannot see the new row.
+        const [row] = rowsOf<{ version: number; created_at: string | Date; deleted_at: string | Date | null; destroyed: boolean }>(
+          await tx.execute(sql`
+            with pruned as (
+              delete from vault.kv_versions where mount = ${mount} and path = ${path} and version < ${keepFrom}
+            ), meta as (
+              update vault.kv_metadata set current_version = ${version}, oldest_version = ${oldest}, updated_at = now()
+              where mount = ${mount} and path = ${path}
+            )
+            insert into vault.kv_versions (mount, path, version, ciphertext, wrapped_dek, deleted_at)
+            values (${mount}, ${path}, ${version}, ${ciphertext}, ${wrapped}, ${deletedAt})
+            returning version, created_at, deleted_at, destroyed`),
+        );
+        return versionMetadata(
+          { version: row!.version, createdAt: new Date(row!.created_at), deletedAt: row!.deleted_at ? new Date(row!.deleted_at) : null, destroyed: row!.destroyed },
+          md.customMetadata,
+        );
       });
       if (result !== RETRY) return result;
     }
