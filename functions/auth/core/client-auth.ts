@@ -5,6 +5,7 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
+import type { ClientFinder } from './client-cache.js';
 import { findClient, verifyClientSecret } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 import { clientAssertionJtis, type Client, type Tenant } from './schema.js';
@@ -51,8 +52,11 @@ export interface AuthenticatedClient {
   method: Client['tokenEndpointAuthMethod'];
 }
 
-/** Authenticates the calling client of `tenant`; every failure is `invalid_client` (401). */
-export async function authenticateClient(q: Queryable, tenant: Tenant, input: ClientCredentialsInput): Promise<AuthenticatedClient> {
+/**
+ * Authenticates the calling client of `tenant`; every failure is `invalid_client` (401).
+ * `find` loads the client row (the token function passes its notified cache, see client-cache.ts).
+ */
+export async function authenticateClient(q: Queryable, tenant: Tenant, input: ClientCredentialsInput, find: ClientFinder = findClient): Promise<AuthenticatedClient> {
   const p = input.params;
   const basic = input.authorization?.toLowerCase().startsWith('basic ') ? decodeBasic(input.authorization) : undefined;
   if (input.authorization?.toLowerCase().startsWith('basic ') && !basic) throw invalidClient('Malformed Basic credentials.', true);
@@ -65,7 +69,7 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
   if (basic) {
     const param = p.get('client_id');
     if (param !== null && param !== basic.id) throw invalidClient('client_id does not match the credentials.', true);
-    const client = await findClient(q, tenant.id, basic.id);
+    const client = await find(q, tenant.id, basic.id);
     if (!client || !SECRET_METHODS.has(client.tokenEndpointAuthMethod) || !verifyClientSecret(client, basic.secret)) {
       throw invalidClient('Client authentication failed.', true);
     }
@@ -74,7 +78,7 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
   if (postSecret !== null) {
     const id = p.get('client_id');
     if (!id) throw invalidClient('client_id is required with client_secret.', false);
-    const client = await findClient(q, tenant.id, id);
+    const client = await find(q, tenant.id, id);
     if (!client || !SECRET_METHODS.has(client.tokenEndpointAuthMethod) || !verifyClientSecret(client, postSecret)) {
       throw invalidClient('Client authentication failed.', false);
     }
@@ -82,11 +86,11 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
   }
   if (assertion !== null || assertionType !== null) {
     if (assertionType !== JWT_BEARER_ASSERTION || !assertion) throw invalidClient('Unsupported client assertion.', false);
-    return { client: await verifyAssertion(q, tenant, assertion, p.get('client_id'), input.audiences), method: 'private_key_jwt' };
+    return { client: await verifyAssertion(q, tenant, assertion, p.get('client_id'), input.audiences, find), method: 'private_key_jwt' };
   }
   const id = p.get('client_id');
   if (!id) throw invalidClient('Client authentication is required.', true);
-  const client = await findClient(q, tenant.id, id);
+  const client = await find(q, tenant.id, id);
   if (!client || client.tokenEndpointAuthMethod !== 'none') throw invalidClient('Client authentication failed.', false);
   return { client, method: 'none' };
 }
@@ -95,7 +99,7 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
  * RFC 7523 §3: iss = sub = client_id, aud names this server, exp present and near, jti unique.
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
-async function verifyAssertion(q: Queryable, tenant: Tenant, assertion: string, clientIdParam: string | null, audiences: string[]): Promise<Client> {
+async function verifyAssertion(q: Queryable, tenant: Tenant, assertion: string, clientIdParam: string | null, audiences: string[], find: ClientFinder): Promise<Client> {
   let claims: JWTPayload;
   try {
     if (assertion.length > 8192) throw new Error('too long');
@@ -105,7 +109,7 @@ async function verifyAssertion(q: Queryable, tenant: Tenant, assertion: string, 
   }
   const id = typeof claims.sub === 'string' ? claims.sub : undefined;
   if (!id || claims.iss !== id || (clientIdParam !== null && clientIdParam !== id)) throw invalidClient('The client assertion must have iss = sub = client_id.', false);
-  const client = await findClient(q, tenant.id, id);
+  const client = await find(q, tenant.id, id);
   if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || !client.jwks) throw invalidClient('Client authentication failed.', false);
   let verified: JWTPayload;
   try {

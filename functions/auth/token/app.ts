@@ -2,6 +2,7 @@
 import { Hono, type Context } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { authenticateClient } from '../core/client-auth.js';
+import { createClientCache, type ClientCache, type ClientFinder } from '../core/client-cache.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import type { Tenant } from '../core/schema.js';
@@ -16,18 +17,21 @@ import type { GrantContext } from './grant-context.js';
 const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
 
 let runtime: AuthRuntime | undefined;
+let clientCache: ClientCache | undefined;
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
   runtime = await createAuthRuntime(ctx);
-  return buildTokenApp(runtime);
+  clientCache = await createClientCache(ctx.database, { log: ctx.log });
+  return buildTokenApp(runtime, clientCache.find);
 }
 
-/** SIGTERM: write the batched audit rows before the database closes. */
+/** SIGTERM: write the batched audit rows before the database closes; stop listening. */
 export async function shutdown(): Promise<void> {
   await runtime?.auditBuffer.flush();
+  await clientCache?.close();
 }
 
-export function buildTokenApp(rt: AuthRuntime): Hono {
+export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono {
   const app = new Hono();
   // Any failure below renders the OAuth error shape, never problem+json.
   app.onError((err) => {
@@ -43,7 +47,7 @@ export function buildTokenApp(rt: AuthRuntime): Hono {
       authorization: c.req.header('authorization'),
       params,
       audiences: [issuer, `${issuer}/token`, `${issuer}/${endpoint}`],
-    });
+    }, findClient);
     return { rt, tenant, issuer, client, params, meta: requestMeta(c) };
   }
 

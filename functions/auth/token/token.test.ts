@@ -7,6 +7,15 @@ import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import { basicAuth, form, makeClient, makeTenant } from '../testing/fixtures.js';
 import type { Tenant } from '../core/schema.js';
 
+/** Polls `check` until it holds (the cache learns of a change when the commit's NOTIFY arrives). */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
 describe('POST /auth/{tenant}/token (RFC 6749 §4.4, RFC 7523, RFC 7662, RFC 7009)', () => {
   let tdb: TestDatabase;
   let h: AuthHarness;
@@ -125,5 +134,17 @@ describe('POST /auth/{tenant}/token (RFC 6749 §4.4, RFC 7523, RFC 7662, RFC 700
     assert.equal((await token('acme', { ...params, client_assertion: hs })).status, 401);
     const wrongAud = await new SignJWT({ jti: 'aud' }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' }).setIssuer('pkj').setSubject('pkj').setAudience('https://elsewhere/').setExpirationTime('2m').sign(privateKey);
     assert.equal((await token('acme', { ...params, client_assertion: wrongAud })).status, 401);
+  });
+  it('stops honouring a client once its secret is rotated or it is deleted, even right after a grant cached it', async () => {
+    const { secret: old } = (await makeClient(tdb.database.db, acme, { client_id: 'short-lived', grant_types: ['client_credentials'] })) as { secret: string };
+    const grant = () => token('acme', { grant_type: 'client_credentials' }, basicAuth('short-lived', old));
+    assert.equal((await grant()).status, 200);
+    assert.equal((await grant()).status, 200);
+    await tdb.database.db.execute(sql`update auth.clients set secret_hash = ${'0'.repeat(64)} where client_id = 'short-lived'`);
+    await eventually('the rotated secret to be refused', async () => (await grant()).status === 401);
+    await tdb.database.db.execute(sql`delete from auth.clients where client_id = 'short-lived'`);
+    const gone = await grant();
+    assert.equal(gone.status, 401);
+    assert.equal(((await gone.json()) as { error: string }).error, 'invalid_client');
   });
 });
