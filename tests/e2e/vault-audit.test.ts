@@ -62,6 +62,21 @@ describe('vault audit device', () => {
     assert.ok(!all.includes(rootToken), 'no clear token anywhere in the audit log');
   });
 
+  it('records a kv read as its request row then its response row, values hashed', async () => {
+    const res = await fetch(`${vs.baseUrl}/vault/v1/secret/data/audited`, { headers: { 'x-vault-token': rootToken, 'x-request-id': 'req-audit-read' } });
+    assert.equal(res.status, 200);
+    const entries = await rows(sql`request_id = 'req-audit-read'`);
+    assert.deepEqual(entries.map((e) => [e.type, e.operation, e.decision, e.status]), [['request', 'read', 'allow', null], ['response', 'read', 'allow', 200]]);
+    assert.equal(entries[1]!.data.data.password, hmac(secret));
+  });
+
+  it('records a read of a missing secret with its 404 response', async () => {
+    const res = await fetch(`${vs.baseUrl}/vault/v1/secret/data/never-written`, { headers: { 'x-vault-token': rootToken, 'x-request-id': 'req-audit-404' } });
+    assert.equal(res.status, 404);
+    const entries = await rows(sql`request_id = 'req-audit-404'`);
+    assert.deepEqual(entries.map((e) => [e.type, e.status]), [['request', null], ['response', 404]]);
+  });
+
   it('records denials', async () => {
     const res = await fetch(`${vs.baseUrl}/vault/v1/secret/data/audited`, { headers: { 'x-vault-token': 'hvs.bogus', 'x-request-id': 'req-audit-2' } });
     assert.equal(res.status, 403);

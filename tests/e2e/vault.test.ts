@@ -153,6 +153,17 @@ describe('ZenoVault with node-vault', () => {
       assert.equal(md.data.current_version, 2);
     });
 
+    it('lets exactly one of concurrent creators with cas 0 create a new path', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => vault.write('secret/data/fresh-race', { data: { n: i }, options: { cas: 0 } })),
+      );
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      const md = await vault.read('secret/metadata/fresh-race');
+      assert.equal(md.data.current_version, 1);
+      assert.deepEqual(Object.keys(md.data.versions), ['1']);
+      await vault.delete('secret/metadata/fresh-race');
+    });
+
     it('lands every concurrent writer without cas, each under its own version', async () => {
       const writes = await Promise.all(Array.from({ length: 8 }, (_, i) => vault.write('secret/data/busy', { data: { i } })));
       assert.deepEqual(writes.map((w) => w.data.version).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
