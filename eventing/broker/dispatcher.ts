@@ -130,16 +130,26 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const cycle = async () => {
     await inflight.slot();
     const want = Math.min(batch, inflight.free());
-    const rows = await database.query<ClaimedDelivery>(sql`
-      with c as (
-        update eventing.deliveries set attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
-        where seq in (select seq from eventing.deliveries where next_attempt_at <= now()
-                      order by next_attempt_at, seq limit ${want} for update skip locked)
-          and ${sql.raw(NO_SYNC_COMMIT)}
-        returning seq, event_seq, trigger, subscriber, attempts
-      )
-      select c.seq, c.trigger, c.subscriber, c.attempts, e.attributes, e.data
-      from c join eventing.events e on e.seq = c.event_seq`);
+    // Deliveries acknowledged since the last claim are deleted by the claim statement itself.
+    const gone = acks.take();
+    const goneSeqs = `{${gone.join(',')}}`;
+    let rows: ClaimedDelivery[];
+    try {
+      rows = await database.query<ClaimedDelivery>(sql`
+        with ${gone.length > 0 ? sql`gone as (delete from eventing.deliveries where seq = any(${goneSeqs}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}), ` : sql``}c as (
+          update eventing.deliveries set attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+          where seq in (select seq from eventing.deliveries where next_attempt_at <= now()
+                          ${gone.length > 0 ? sql`and seq <> all(${goneSeqs}::bigint[])` : sql``}
+                        order by next_attempt_at, seq limit ${want} for update skip locked)
+            and ${sql.raw(NO_SYNC_COMMIT)}
+          returning seq, event_seq, trigger, subscriber, attempts
+        )
+        select c.seq, c.trigger, c.subscriber, c.attempts, e.attributes, e.data
+        from c join eventing.events e on e.seq = c.event_seq`);
+    } catch (err) {
+      for (const seq of gone) acks.ack(seq);
+      throw err;
+    }
     if (rows.length === 0) {
       await prune();
       return { claimed: 0, delivered: 0, more: false };

@@ -38,22 +38,42 @@ export function createInflight(limit: number, log: Logger): Inflight {
 }
 
 export interface AckBatcher {
-  /** Queues one row's deletion; rows acknowledged in the same turn go in one statement. */
+  /** Queues one row's deletion; rows acknowledged close together go in one statement. */
   ack(seq: string): void;
+  /**
+   * Hands the queued deletions to the caller, who deletes them within its next statement (the
+   * claim): a busy loop then writes no separate deletes. A caller whose statement failed gives
+   * them back with `ack` (or loses them: a lost delete only means a redelivery).
+   */
+  take(): string[];
   /** Resolves once every queued deletion has been written. */
   flush(): Promise<void>;
 }
 
+export interface AckBatcherOptions {
+  /** How long acknowledgements wait for a claim to carry them before their own delete (default 20 ms). */
+  delayMs?: number;
+  /** Queued acknowledgements that trigger a delete at once (default 500). */
+  maxBatch?: number;
+}
+
 /** Acknowledged rows are deleted off the critical path: their lease keeps them from being claimed again meanwhile. */
-export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: Logger): AckBatcher {
+export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: Logger, opts: AckBatcherOptions = {}): AckBatcher {
+  const delayMs = opts.delayMs ?? 20;
+  const maxBatch = opts.maxBatch ?? 500;
   let pending: string[] = [];
-  let scheduled = false;
+  let timer: NodeJS.Timeout | undefined;
   const writing = new Set<Promise<void>>();
-  const drain = () => {
-    scheduled = false;
-    if (pending.length === 0) return;
+  const take = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     const seqs = pending;
     pending = [];
+    return seqs;
+  };
+  const drain = () => {
+    const seqs = take();
+    if (seqs.length === 0) return;
     const p: Promise<void> = write(seqs)
       // A lost delete only means a redelivery, which receivers dedupe.
       .catch((err: unknown) => log.error('could not delete delivered rows (they will be redelivered)', { err }))
@@ -63,12 +83,10 @@ export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: 
   return {
     ack(seq) {
       pending.push(seq);
-      if (pending.length >= 200) drain();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(drain);
-      }
+      if (pending.length >= maxBatch) drain();
+      else if (!timer) timer = setTimeout(drain, delayMs);
     },
+    take,
     async flush() {
       drain();
       while (writing.size > 0) await Promise.all([...writing]);

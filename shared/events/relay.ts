@@ -115,13 +115,25 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   const cycle = async () => {
     await inflight.slot();
     const want = Math.min(batch, inflight.free());
+    // Deliveries acknowledged since the last claim are deleted by the claim statement itself.
+    const gone = acks.take();
+    const goneSeqs = `{${gone.join(',')}}`;
     // One autocommit statement: the claim is committed before any HTTP call starts.
-    const rows = await database.query<ClaimedRow>(sql`
-      update ${outbox} set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
-      where seq in (select seq from ${outbox} where next_attempt_at <= now() order by next_attempt_at, seq limit ${want} for update skip locked)
-        and ${sql.raw(NO_SYNC_COMMIT)}
-      returning seq, id, type, source, subject, data::text as data, attempts,
-        to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as time`);
+    let rows: ClaimedRow[];
+    try {
+      rows = await database.query<ClaimedRow>(sql`
+        ${gone.length > 0 ? sql`with gone as (delete from ${outbox} where seq = any(${goneSeqs}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)})` : sql``}
+        update ${outbox} set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond', attempts = attempts + 1
+        where seq in (select seq from ${outbox} where next_attempt_at <= now()
+                        ${gone.length > 0 ? sql`and seq <> all(${goneSeqs}::bigint[])` : sql``}
+                      order by next_attempt_at, seq limit ${want} for update skip locked)
+          and ${sql.raw(NO_SYNC_COMMIT)}
+        returning seq, id, type, source, subject, data::text as data, attempts,
+          to_char(time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as time`);
+    } catch (err) {
+      for (const seq of gone) acks.ack(seq);
+      throw err;
+    }
     for (const row of rows) inflight.run(() => deliverOne(row));
     return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
