@@ -1,9 +1,12 @@
 // Metrics per route and backend, and one access-log JSON line per request (sampled).
-// Metric children are cached by label values so the hot path does one Map lookup, not a label hash.
-import { Counter, Gauge, Histogram } from 'prom-client';
+// The per-request series are found by nested Map lookups (route, backend, code), no key string
+// built, and counted in plain numbers (series.ts) that prom-client reads when scraped.
+import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { ExchangeRecord, ProxyObserver } from './context.js';
 import type { CircuitState } from './circuit.js';
+import { createFastCounter, createFastHistogram } from './series.js';
+import type { HistogramSeries } from './series.js';
 
 export interface ObserverOptions {
   registry: Registry;
@@ -20,20 +23,26 @@ export interface IngressObserver extends ProxyObserver {
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+interface Pair {
+  route: string;
+  backend: string;
+  duration: HistogramSeries;
+  codes: Map<number, { pending: number }>;
+}
+
 export function createObserver(opts: ObserverOptions): IngressObserver {
   const registers = [opts.registry];
-  const requests = new Counter({
+  const requests = createFastCounter({
     name: 'zeno_ingress_requests_total',
     help: 'Requests handled by the ingress, by route rule, backend and status code.',
-    labelNames: ['route', 'backend', 'code'] as const,
-    registers,
+    labelNames: ['route', 'backend', 'code'],
+    registry: opts.registry,
   });
-  const duration = new Histogram({
+  const duration = createFastHistogram({
     name: 'zeno_ingress_request_duration_seconds',
     help: 'Time from request received to response finished, by route rule and backend.',
-    labelNames: ['route', 'backend'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers,
+    registry: opts.registry,
   });
   const upstreamErrors = new Counter({
     name: 'zeno_ingress_upstream_errors_total',
@@ -47,22 +56,25 @@ export function createObserver(opts: ObserverOptions): IngressObserver {
     labelNames: ['endpoint'] as const,
     registers,
   });
-  const counterChildren = new Map<string, { inc(): void }>();
-  const histChildren = new Map<string, { observe(v: number): void }>();
+  const byRoute = new Map<string, Map<string, Pair>>();
+  const pair = (route: string, backend: string): Pair => {
+    let backends = byRoute.get(route);
+    if (!backends) byRoute.set(route, (backends = new Map()));
+    let p = backends.get(backend);
+    if (!p) backends.set(backend, (p = { route, backend, duration: duration.series(`${route}\u0000${backend}`, { route, backend }), codes: new Map() }));
+    return p;
+  };
   const random = opts.random ?? Math.random;
   const sink = opts.accessLog;
   return {
     exchange(rec: ExchangeRecord) {
       const route = rec.route ?? 'none';
       const backend = rec.backend ?? 'none';
-      const ck = `${route}\u0000${backend}\u0000${rec.status}`;
-      let c = counterChildren.get(ck);
-      if (!c) counterChildren.set(ck, (c = requests.labels(route, backend, String(rec.status))));
-      c.inc();
-      const hk = `${route}\u0000${backend}`;
-      let h = histChildren.get(hk);
-      if (!h) histChildren.set(hk, (h = duration.labels(route, backend)));
-      h.observe(rec.durationMs / 1000);
+      const p = pair(route, backend);
+      let c = p.codes.get(rec.status);
+      if (!c) p.codes.set(rec.status, (c = requests.series(`${route}\u0000${backend}\u0000${rec.status}`, { route, backend, code: String(rec.status) })));
+      c.pending++;
+      duration.observe(p.duration, rec.durationMs / 1000);
       if (sink && (rec.status >= 500 || opts.sampleRate >= 1 || (opts.sampleRate > 0 && random() < opts.sampleRate))) {
         sink(
           JSON.stringify({
