@@ -1,5 +1,7 @@
 // Events benchmark: commit → outbox → relay → local Broker → Trigger → consumer handler, on real
-// PostgreSQL (a throwaway database), in one process over loopback HTTP.
+// PostgreSQL (a throwaway database), in one process as `npm start` runs it: the relay hands events
+// to the broker's acceptor and the dispatcher hands deliveries to the consumer's platform-wrapped
+// app, both in process (no loopback HTTP hop).
 // Prints throughput at saturation and commit-to-handler latency at a fixed offered load.
 // Run alone: node --conditions=development --import tsx bench/events.ts
 import { randomUUID } from 'node:crypto';
