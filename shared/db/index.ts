@@ -3,6 +3,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { SQL } from 'drizzle-orm';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { builtinArrayTypes } from './arrays.js';
 
 /** The drizzle handle every product's queries take (both drivers share this type). */
 export type Db = PgDatabase<PgQueryResultHKT, Record<string, never>>;
@@ -47,7 +48,12 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 
 async function openPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
-  const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'zenokube' } });
+  // fetch_types: false skips postgres.js's catalog query for array types on the first
+  // connection (a round trip plus a cold-catalog join, ~40 ms on a fresh backend); the built-in
+  // array types it would find are given statically instead (./arrays.ts), so that array results
+  // and JS-array parameters behave as before. Arrays of user-defined types (none here) would
+  // come back as literals.
+  const sql = postgres(url, { max, fetch_types: false, types: builtinArrayTypes(), onnotice: () => {}, connection: { application_name: 'zenokube' } });
   // Open the first connection while drizzle loads (cold start); a failure here is reported by
   // the first real query or by ping(), so it is dropped.
   sql`select 1`.catch(() => {});

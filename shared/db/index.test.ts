@@ -1,0 +1,79 @@
+// The postgres.js data layer opens without fetching array types (cold start): arrays must still
+// round-trip wherever the code base uses them.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { pgTable, serial, text, bigint } from 'drizzle-orm/pg-core';
+import { openDatabase, type Database } from '#shared/db/index';
+import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+
+const items = pgTable('db_layer_items', {
+  id: serial().primaryKey(),
+  tags: text().array().notNull(),
+  counts: bigint({ mode: 'number' }).array(),
+});
+
+describe('openDatabase (postgres)', () => {
+  let tdb: TestDatabase;
+  let database: Database;
+  before(async () => {
+    tdb = await createTestDatabase({ max: 1 });
+    database = await openDatabase({ url: tdb.url, max: 2 });
+    await database.query(sql`create table db_layer_items (id serial primary key, tags text[] not null, counts bigint[])`);
+  });
+  after(async () => {
+    await database.close();
+    await tdb.drop();
+  });
+
+  it('answers ping on a fresh pool', async () => {
+    const fresh = await openDatabase({ url: tdb.url, max: 1 });
+    try {
+      assert.equal(await fresh.ping(), true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('round-trips array columns through drizzle, including commas, quotes, braces and empty arrays', async () => {
+    const tags = ['plain', 'with,comma', 'with "quotes"', '{braces}', 'back\\slash', ''];
+    const [row] = await database.db.insert(items).values({ tags, counts: [1, 2, 9007199254740991] }).returning();
+    assert.deepEqual(row!.tags, tags);
+    assert.deepEqual(row!.counts, [1, 2, 9007199254740991]);
+    const [empty] = await database.db.insert(items).values({ tags: [] }).returning();
+    const read = await database.db.select().from(items).where(eq(items.id, empty!.id));
+    assert.deepEqual(read[0]!.tags, []);
+    assert.equal(read[0]!.counts, null);
+  });
+
+  it('binds a list through inArray and an array literal with a cast in raw SQL', async () => {
+    const [a] = await database.db.insert(items).values({ tags: ['a'] }).returning();
+    const [b] = await database.db.insert(items).values({ tags: ['b'] }).returning();
+    const listed = await database.db.select({ id: items.id }).from(items).where(inArray(items.id, [a!.id, b!.id]));
+    assert.deepEqual(listed.map((r) => r.id).sort((x, y) => x - y), [a!.id, b!.id]);
+    const literal = `{${[a!.id, b!.id].join(',')}}`;
+    const raw = await database.query<{ id: number }>(sql`select id from db_layer_items where id = any(${literal}::int[]) order by id`);
+    assert.deepEqual(raw.map((r) => r.id), [a!.id, b!.id]);
+  });
+
+  it('returns arrays from raw SQL as JS arrays with typed elements, as with the catalog query', async () => {
+    const [row] = await database.query<Record<string, unknown>>(
+      sql`select ${'{a,"b,c",NULL,"NULL","x\\\\y"}'}::text[] as t, ${'{1,-2}'}::int4[] as i, ${'{9007199254740993}'}::int8[] as b,
+        ${'{t,f}'}::bool[] as f, ${'{{1,2},{3,4}}'}::int4[] as m, ${'{"{\\"k\\": 1}"}'}::jsonb[] as j, '{}'::text[] as e`,
+    );
+    assert.deepEqual(row, { t: ['a', 'b,c', null, 'NULL', 'x\\y'], i: [1, -2], b: ['9007199254740993'], f: [true, false], m: [[1, 2], [3, 4]], j: [{ k: 1 }], e: [] });
+  });
+
+  it('binds JS arrays as parameters', async () => {
+    const [row] = await database.query<Record<string, unknown>>(
+      sql`select ${sql.param(['a', 'b"c', 'back\\slash', null, '{x}'])}::text[] as t, ${sql.param([3, 4])}::int4[] as i`,
+    );
+    assert.deepEqual(row, { t: ['a', 'b"c', 'back\\slash', null, '{x}'], i: [3, 4] });
+  });
+
+  it('filters on array membership with a bound element', async () => {
+    await database.db.insert(items).values({ tags: ['needle', 'hay'] });
+    const rows = await database.db.select({ tags: items.tags }).from(items).where(sql`${'needle'} = any(${items.tags})`);
+    assert.deepEqual(rows.map((r) => r.tags), [['needle', 'hay']]);
+  });
+});
