@@ -1,11 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyHeaderOps, endToEnd, forwardedNode } from './headers.js';
+import { applyHeaderOps, endToEnd, forwardedNode, responseHeaders } from './headers.js';
 
 describe('proxy headers (RFC 9110 §7.6.1)', () => {
   it('drops hop-by-hop fields and the ones Connection lists', () => {
     const out = endToEnd(['Host', 'x', 'Connection', 'keep-alive, X-Secret-Hop', 'Keep-Alive', 'timeout=5', 'X-Secret-Hop', '1', 'TE', 'trailers', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'X-Kept', 'yes']);
     assert.deepEqual(out, ['Host', 'x', 'X-Kept', 'yes']);
+  });
+
+  it('drops the same fields from upstream response headers, Connection-listed ones too', () => {
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'Transfer-Encoding', 'chunked', 'x-hop', 'again', 'Set-Cookie', 'a=1'].map((v) => Buffer.from(v, 'latin1'));
+    assert.deepEqual(responseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1']);
+    assert.deepEqual(responseHeaders([Buffer.from('Connection'), Buffer.from('close'), Buffer.from('X-Kept'), Buffer.from('\u00e9t\u00e9', 'latin1')]), ['X-Kept', '\u00e9t\u00e9']);
   });
 
   it('applies set, add and remove in order, case-insensitively', () => {

@@ -20,10 +20,15 @@ function connectionListed(raw: string[]): Set<string> | undefined {
   let out: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length !== 10 || raw[i]!.toLowerCase() !== 'connection') continue;
-    for (const token of raw[i + 1]!.split(',')) {
-      const t = token.trim().toLowerCase();
-      if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
-    }
+    out = addListed(out, raw[i + 1]!);
+  }
+  return out;
+}
+
+function addListed(out: Set<string> | undefined, value: string): Set<string> | undefined {
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
   }
   return out;
 }
@@ -44,11 +49,26 @@ export function endToEnd(raw: string[], drop?: Set<string>): string[] {
   return out;
 }
 
-/** Response headers from undici's Buffer pairs, hop-by-hop ones (and Connection-listed ones) dropped. */
+/**
+ * Response headers from undici's Buffer pairs, hop-by-hop ones (and Connection-listed ones)
+ * dropped, in one pass: hop-by-hop values are never decoded; only a Connection header that
+ * lists other names (rare) costs a second pass.
+ */
 export function responseHeaders(raw: Buffer[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) out.push(raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1'));
-  return endToEnd(out);
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') listed = addListed(listed, raw[i + 1]!.toString('latin1'));
+      continue;
+    }
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (!listed) return out;
+  const names = listed;
+  return out.filter((_, i, a) => !names.has((i % 2 === 0 ? a[i]! : a[i - 1]!).toLowerCase()));
 }
 
 /** Applies a RequestHeaderModifier / ResponseHeaderModifier in the spec's order: set, add, remove. */
