@@ -34,17 +34,23 @@ function declarations(): { name: string; file: string }[] {
 
 const ENTRY = 'zk-fn:';
 
-/** Virtual entry modules: `zk-fn:<file>` imports that declaration and runs it as `zenokube fn` does. */
+/** The entry of one function's bundle: `declaration` (its function.js) served by `runFunction` of `fnModule`. */
+export function functionEntry(declaration: string, fnModule: string, name: string): { in: string; out: string } {
+  return { in: `${ENTRY}${declaration}|${fnModule}`, out: name };
+}
+
+/** Virtual entry modules: `zk-fn:<declaration>|<fn module>` imports that declaration and runs it as `zenokube fn` does. */
 const entries: Plugin = {
   name: 'zenokube-entries',
   setup(b) {
     b.onResolve({ filter: /^zk-fn:/ }, (args) => ({ path: args.path.slice(ENTRY.length), namespace: 'zk-fn' }));
+    // The path is `<declaration file>|<cli/fn module>`.
     b.onLoad({ filter: /.*/, namespace: 'zk-fn' }, (args) => ({
       resolveDir: root,
       loader: 'js',
       contents: [
-        `import decl from ${JSON.stringify(args.path)};`,
-        `import { runFunction } from ${JSON.stringify(join(dist, 'cli', 'fn.js'))};`,
+        `import decl from ${JSON.stringify(args.path.split('|')[0])};`,
+        `import { runFunction } from ${JSON.stringify(args.path.split('|')[1])};`,
         `try {`,
         `  await runFunction(decl);`,
         `} catch (err) {`,
@@ -70,7 +76,7 @@ await import(bundle && existsSync(bundle) ? bundle.href : new URL('../cli/zenoku
 `;
 
 /** Bundles one entry (and the chunks of its dynamic imports) into `outdir`. */
-async function bundle(entry: { in: string; out: string }, outdir: string, chunkNames: string): Promise<void> {
+export async function bundle(entry: { in: string; out: string }, outdir: string, chunkNames: string, conditions: string[] = []): Promise<void> {
   await build({
     entryPoints: [entry],
     plugins: [entries],
@@ -82,8 +88,8 @@ async function bundle(entry: { in: string; out: string }, outdir: string, chunkN
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames,
-    // No custom conditions: `#shared/*` resolve to dist/, as under plain `node`.
-    conditions: [],
+    // No custom conditions (production): `#shared/*` resolve to dist/, as under plain `node`.
+    conditions,
     // PGlite loads its .wasm and data files beside its own modules; prom-client is required at
     // run time (shared/metrics/deferred.ts). Both stay in node_modules.
     external: ['@electric-sql/pglite', 'prom-client'],
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
   // One build per function: its bundle shares no chunk with another function's, so its start
   // path reads one file plus the chunks of its own deferred imports.
   await Promise.all([
-    ...decls.map((d) => bundle({ in: ENTRY + d.file, out: d.name }, out, `chunks/${d.name}/[name]-[hash]`)),
+    ...decls.map((d) => bundle(functionEntry(d.file, join(dist, 'cli', 'fn.js'), d.name), out, `chunks/${d.name}/[name]-[hash]`)),
     // The cold-start baseline, bundled alike (bench/cold-start.ts).
     bundle({ in: join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs'), out: 'bare-hono' }, join(dist, 'bench'), 'chunks/bare-hono/[name]-[hash]'),
   ]);
@@ -114,4 +120,4 @@ async function main(): Promise<void> {
   process.stdout.write(`bundled ${decls.length} functions into ${relative(root, out)}/ in ${ms} ms\n`);
 }
 
-await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

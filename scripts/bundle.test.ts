@@ -1,0 +1,81 @@
+// A function's production bundle (scripts/bundle.ts) serves as `zenokube fn` does: built here from
+// source (the development condition) rather than from dist/, with the same esbuild settings.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '#shared/db/root';
+import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { bundle, functionEntry } from './bundle.js';
+
+/** Spawns a bundle; resolves to its port once it logs "function listening", or rejects on exit. */
+function serve(file: string, env: Record<string, string>): { port: Promise<number>; stop(): Promise<void> } {
+  const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const port = new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = out.match(/"msg":"function listening".*?"port":(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+  });
+  return {
+    port,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+describe('function bundles', () => {
+  const root = projectRoot();
+  let tdb: TestDatabase;
+  let out: string;
+  before(async () => {
+    tdb = await createTestDatabase({ max: 1 });
+    // Inside the project, so that the bundle finds package.json (and the migrations) above it.
+    mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
+    out = mkdtempSync(join(root, 'node_modules', '.cache', 'zk-bundle-'));
+    const entry = functionEntry(join(root, 'tests', 'fixtures', 'functions', 'bench', 'ping', 'function.ts'), join(root, 'cli', 'fn.ts'), 'bench-ping');
+    await bundle(entry, out, 'chunks/[name]-[hash]', ['development']);
+  });
+  after(async () => {
+    rmSync(out, { recursive: true, force: true });
+    await tdb.drop();
+  });
+
+  it('keeps the app and the deferred packages in chunks of their own', () => {
+    const chunks = readdirSync(join(out, 'chunks'));
+    for (const name of ['app-', 'undici-', 'catalog-']) assert.ok(chunks.some((c) => c.startsWith(name)), `a ${name}* chunk`);
+  });
+
+  it('serves its route from a real database with nothing but node and the bundle', async () => {
+    const fn = serve(join(out, 'bench-ping.mjs'), { DATABASE_URL: tdb.url, NODE_ENV: 'production' });
+    try {
+      const port = await fn.port;
+      const res = await fetch(`http://127.0.0.1:${port}/bench/ping`);
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { ok: boolean; applied: number };
+      assert.equal(body.ok, true);
+      assert.ok(body.applied > 0, 'the route read the migrations table');
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      assert.equal(ready.status, 200, 'readiness found the migrations beside package.json');
+    } finally {
+      await fn.stop();
+    }
+  });
+
+  it('exits with the configuration error when its configuration is invalid', async () => {
+    const fn = serve(join(out, 'bench-ping.mjs'), { DATABASE_URL: tdb.url, PORT: 'not-a-port' });
+    await assert.rejects(fn.port, /exited 1: zenokube fn: .*PORT/s);
+    await fn.stop();
+  });
+});
