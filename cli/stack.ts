@@ -37,6 +37,11 @@ export interface StackOptions {
   relays?: boolean;
   /** Where dead letters are also sent (Knative `deadLetterSink`); they are always kept in eventing.dead_letters. */
   deadLetterSink?: string;
+  /**
+   * Hand events between the relay, the broker and the subscribing functions of this process
+   * directly (default true). False sends every hop over loopback HTTP, as in a cluster.
+   */
+  inProcess?: boolean;
 }
 
 export interface RunningStack {
@@ -98,14 +103,15 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   // request, same answer classification) rather than through a loopback socket; an external
   // dead-letter sink still gets HTTP.
   const httpSender = createEventSender();
-  const sender = createLocalSender({ localUrl, hosted, fallback: httpSender });
+  const direct = opts.inProcess !== false;
+  const sender = direct ? createLocalSender({ localUrl, hosted, fallback: httpSender }) : httpSender;
   dispatcher = await startDispatcher({ database, triggers, log, sender, ...opts.dispatcher });
   const started = dispatcher;
   // With no external $K_SINK the sink is this process's broker: hand events to its ingress
   // directly (the same store-then-acknowledge contract, without an HTTP round trip). The store
   // need not wait for its WAL flush: the outbox row, deleted only afterwards, stays the durable
   // copy (see AcceptEvent).
-  const inProcess = config.sink
+  const inProcess = config.sink || !direct
     ? undefined
     : async (event: WireEvent): Promise<SendResult> => {
         try {
