@@ -20,7 +20,7 @@ interface Producer {
 function startProducer(env: Record<string, string | undefined>): Promise<Producer> {
   const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'tests/fixtures/serve-function.ts', 'fixture-producer'], {
     cwd: projectRoot(),
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', FIXTURE_RELAY_LEASE_MS: '800', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', FIXTURE_RELAY_LEASE_MS: '3000', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
