@@ -93,7 +93,11 @@ describe('Kubernetes controller (fake API server)', () => {
   it('routes traffic for Gateways of its GatewayClass only and accepts that class', async () => {
     assert.equal(await send('/app/x'), 200);
     assert.equal(ingress.address('web/foreign', 80), undefined);
-    const gc = await until(() => api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'zenokube')?.status as { conditions?: { type: string; status: string }[] } | undefined);
+    // Wait for the Accepted condition itself: a status may exist a moment before it carries it.
+    const gc = await until(() => {
+      const status = api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'zenokube')?.status as { conditions?: { type: string; status: string }[] } | undefined;
+      return status?.conditions?.some((c) => c.type === 'Accepted') ? status : undefined;
+    });
     assert.equal(gc.conditions?.find((c) => c.type === 'Accepted')?.status, 'True');
     assert.equal(api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'other')?.status, undefined);
   });
