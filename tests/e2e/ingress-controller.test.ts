@@ -91,7 +91,8 @@ describe('Kubernetes controller (fake API server)', () => {
   };
 
   it('routes traffic for Gateways of its GatewayClass only and accepts that class', async () => {
-    assert.equal(await send('/app/x'), 200);
+    // The informers deliver the Gateway and its routes separately: wait for the routes to be programmed.
+    assert.equal(await until(async () => ((await send('/app/x')) === 200 ? 200 : undefined)), 200);
     assert.equal(ingress.address('web/foreign', 80), undefined);
     // Wait for the Accepted condition itself: a status may exist a moment before it carries it.
     const gc = await until(() => {
