@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { projectRoot } from '#shared/db/root';
@@ -51,8 +51,14 @@ interface Target {
   stop(): Promise<void>;
 }
 
+/** What the image runs: the bundled launcher when `npm run build` wrote it, else the tsc output. */
+const podEntry = (): string => {
+  const bundled = join(root, 'dist', 'fn', 'zenokube.mjs');
+  return existsSync(bundled) ? bundled : join(root, 'dist', 'cli', 'zenokube.js');
+};
+
 async function startTarget(mode: string, env: Record<string, string>): Promise<Target> {
-  const cli = join(root, 'dist', 'cli', 'zenokube.js');
+  const cli = podEntry();
   // The token function runs exactly as its pod does (built, no tsx) when dist/ has it.
   const built = mode === 'token' && existsSync(join(root, 'dist', 'functions', 'auth', 'token', 'function.js'));
   const fixedPort = built ? await freePort() : 0;
@@ -83,7 +89,7 @@ async function startTarget(mode: string, env: Record<string, string>): Promise<T
     };
     void poll();
   });
-  if (mode === 'token') print('token fn process', built ? 'built' : 'tsx', built ? '(node dist/cli/zenokube.js fn auth-token)' : '(bench/auth/server.ts under tsx: run npm run build for the pod figures)');
+  if (mode === 'token') print('token fn process', built ? 'built' : 'tsx', built ? `(node ${relative(root, podEntry())} fn auth-token)` : '(bench/auth/server.ts under tsx: run npm run build for the pod figures)');
   return {
     child,
     port,
@@ -257,9 +263,9 @@ function distIsStale(): boolean {
   return newer(join(root, 'functions', 'auth')) || newer(join(root, 'shared'));
 }
 
-/** `node dist/cli/zenokube.js fn auth-token`: spawn → first 200 on /healthz and on a real grant. */
+/** `node dist/fn/zenokube.mjs fn auth-token` (as the image runs it): spawn → first 200 on /healthz and on a real grant. */
 async function coldStart(env: Record<string, string>, secret: string): Promise<void> {
-  const cli = join(root, 'dist', 'cli', 'zenokube.js');
+  const cli = podEntry();
   if (!existsSync(join(root, 'dist', 'functions', 'auth', 'token', 'function.js'))) {
     print('cold start', 'skipped', '(dist/ has no auth-token: npm run build failed)');
     return;
