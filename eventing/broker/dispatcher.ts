@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { retryDelayMs } from '#shared/events/backoff';
 import type { WireEvent } from '#shared/events/cloudevent';
-import { createAckBatcher, createInflight } from '#shared/events/inflight';
+import { createAckBatcher, createInflight, pipelineControls } from '#shared/events/inflight';
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
 import { NO_SYNC_COMMIT, startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
@@ -158,27 +158,20 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
 
-  let stopped = false;
   const loop = startWorkLoop({ name: 'broker dispatcher', cycle, log, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
   loop.wake();
   return {
     wake: () => loop.wake(),
-    async flush() {
-      const before = delivered;
-      await loop.drain();
-      await inflight.idle();
-      await acks.flush();
-      return delivered - before;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await unlisten();
-      await loop.stop();
-      await inflight.idle();
-      await acks.flush();
-      if (ownSender) await sender.close();
-    },
+    ...pipelineControls({
+      loop,
+      inflight,
+      acks,
+      delivered: () => delivered,
+      unlisten,
+      close: async () => {
+        if (ownSender) await sender.close();
+      },
+    }),
   };
 }

@@ -93,3 +93,42 @@ export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: 
     },
   };
 }
+
+/** What a claim-deliver-acknowledge pipeline (the relay, the broker dispatcher) is made of. */
+export interface PipelineParts {
+  loop: { drain(): Promise<number>; stop(): Promise<void> };
+  inflight: Inflight;
+  acks: AckBatcher;
+  /** Deliveries acknowledged so far. */
+  delivered: () => number;
+  unlisten: () => Promise<void>;
+  /** Closes what the pipeline owns (its sender), after everything settled. */
+  close: () => Promise<void>;
+}
+
+/**
+ * The shared lifecycle of a pipeline: `flush` drains what is due and waits for its deliveries
+ * and their acknowledgements; `stop` (idempotent) stops claiming, lets in-flight deliveries
+ * finish, writes the last acknowledgements and closes.
+ */
+export function pipelineControls(parts: PipelineParts): { flush(): Promise<number>; stop(): Promise<void> } {
+  let stopped = false;
+  return {
+    async flush() {
+      const before = parts.delivered();
+      await parts.loop.drain();
+      await parts.inflight.idle();
+      await parts.acks.flush();
+      return parts.delivered() - before;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await parts.unlisten();
+      await parts.loop.stop();
+      await parts.inflight.idle();
+      await parts.acks.flush();
+      await parts.close();
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { jitteredDelayMs } from './backoff.js';
 import { jsonEvent, type WireEvent } from './cloudevent.js';
 import { OUTBOX_CHANNEL } from './outbox.js';
 import { createEventSender, type EventSender, type SendResult } from './sender.js';
-import { createAckBatcher, createInflight } from './inflight.js';
+import { createAckBatcher, createInflight, pipelineControls } from './inflight.js';
 import { NO_SYNC_COMMIT, startWorkLoop } from './work-loop.js';
 
 export interface RelayOptions {
@@ -138,7 +138,6 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
     return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
 
-  let stopped = false;
   const loop = startWorkLoop({ name: `outbox relay ${opts.product}`, cycle, log: rlog, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(OUTBOX_CHANNEL, (payload) => {
     if (payload === opts.product) loop.wake();
@@ -146,21 +145,15 @@ export async function startOutboxRelay(opts: RelayOptions): Promise<OutboxRelay>
   loop.wake();
   return {
     hint: () => loop.hint(),
-    async flush() {
-      const before = delivered;
-      await loop.drain();
-      await inflight.idle();
-      await acks.flush();
-      return delivered - before;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await unlisten();
-      await loop.stop();
-      await inflight.idle();
-      await acks.flush();
-      if (ownSender) await sender.close();
-    },
+    ...pipelineControls({
+      loop,
+      inflight,
+      acks,
+      delivered: () => delivered,
+      unlisten,
+      close: async () => {
+        if (ownSender) await sender.close();
+      },
+    }),
   };
 }
