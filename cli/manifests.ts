@@ -1,10 +1,11 @@
 // `zenokube manifests`: writes knative/ from the function declarations; `--check` fails when stale.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions } from '#shared/function/discover';
-import { generateManifests } from './manifests/generate.js';
+import { generateManifests, type Manifest } from './manifests/generate.js';
 import { defaultOptions, type ManifestOptions } from './manifests/options.js';
 import { staleFiles, writeManifests } from './manifests/write.js';
 
@@ -35,6 +36,15 @@ export function functionsDir(root = projectRoot()): string {
   return import.meta.url.endsWith('.ts') ? join(root, 'functions') : join(root, 'dist', 'functions');
 }
 
+/** Our custom resource definitions (crds/*.yaml), which knative/ingress/ installs. */
+export function readCrds(root = projectRoot()): Manifest[] {
+  const dir = join(root, 'crds');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest));
+}
+
 export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
@@ -61,7 +71,7 @@ export async function main(args: string[]): Promise<number> {
   const root = projectRoot();
   const out = resolve(root, v.out ?? 'knative');
   const decls = await discoverFunctions(functionsDir(root));
-  const { files, warnings } = generateManifests(decls, optionsFromArgs(v, packageVersion(root)));
+  const { files, warnings } = generateManifests(decls, optionsFromArgs(v, packageVersion(root)), readCrds(root));
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 
   if (v.check) {

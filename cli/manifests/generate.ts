@@ -2,6 +2,7 @@
 import type { FunctionDeclaration } from '#shared/function/define';
 import { checkDeclarations, ManifestError } from './check.js';
 import { httpRoute } from './http-route.js';
+import { ingressManifests } from './ingress.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
@@ -31,8 +32,11 @@ export function functionManifests(decl: FunctionDeclaration, opts: ManifestOptio
   return { docs, warnings };
 }
 
-/** Generates every file of knative/ from the declarations; throws ManifestError on bad input. */
-export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions): GeneratedManifests {
+/**
+ * Generates every file of knative/ from the declarations; throws ManifestError on bad input.
+ * `crds` are our custom resources (crds/), installed with the ingress.
+ */
+export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions, crds: readonly Manifest[] = []): GeneratedManifests {
   checkDeclarations(decls);
   const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: string[] = [];
@@ -56,6 +60,11 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   // The database has its own lifecycle: applied once with `kubectl apply -k knative/database`.
   objects.set('database/cluster.yaml', [databaseCluster(opts)]);
   objects.set('database/kustomization.yaml', [kustomization(opts.namespace, ['cluster.yaml'])]);
+  // The ingress lives in the Gateway's namespace (cluster-wide objects besides): a kustomization
+  // of its own, since the `namespace` of knative/kustomization.yaml would move the Gateway.
+  const ingress = ingressManifests(opts, crds);
+  for (const [file, docs] of ingress) objects.set(`ingress/${file}`, docs);
+  objects.set('ingress/kustomization.yaml', [kustomization(opts.gateway.namespace, [...ingress.keys()])]);
 
   const paths = [...objects.keys()].sort();
   const files = new Map(paths.map((p) => [p, renderDocuments(objects.get(p)!)]));

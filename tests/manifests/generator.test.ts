@@ -21,6 +21,11 @@ describe('generateManifests', () => {
       'functions/auth-token.yaml',
       'functions/eventing-dead-letter.yaml',
       'functions/vault-unsealer.yaml',
+      'ingress/deployment.yaml',
+      'ingress/gateway.yaml',
+      'ingress/kustomization.yaml',
+      'ingress/namespace.yaml',
+      'ingress/rbac.yaml',
       'kustomization.yaml',
       'platform/broker.yaml',
       'platform/migrate-job.yaml',
@@ -28,6 +33,8 @@ describe('generateManifests', () => {
     const k = docsOf('kustomization.yaml')[0];
     assert.equal(k.namespace, 'zenokube');
     assert.ok(!k.resources.some((r: string) => r.startsWith('database/')), 'the database is applied on its own');
+    assert.ok(!k.resources.some((r: string) => r.startsWith('ingress/')), 'the ingress has its own namespace and kustomization');
+    assert.equal(docsOf('ingress/kustomization.yaml')[0].namespace, 'zenokube-system');
     assert.equal(k.resources.length, 6);
   });
 

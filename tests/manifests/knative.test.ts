@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { functionsDir, packageVersion } from '#cli/manifests';
+import { functionsDir, packageVersion, readCrds } from '#cli/manifests';
 import { generateManifests, type Manifest } from '#cli/manifests/generate';
 import { defaultOptions } from '#cli/manifests/options';
 import { listYaml } from '#cli/manifests/write';
@@ -29,6 +29,49 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     }
     return problems;
   }
+  if (obj.apiVersion === 'apps/v1' && obj.kind === 'Deployment') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    const labels = spec?.template?.metadata?.labels ?? {};
+    for (const [k, v] of Object.entries(spec?.selector?.matchLabels ?? {})) if (labels[k] !== v) problems.push(`selector ${k}=${String(v)} does not select the pod template`);
+    if (!Array.isArray(spec?.template?.spec?.containers) || spec.template.spec.containers.length === 0) problems.push('no containers');
+    if (spec?.template?.spec?.securityContext?.runAsNonRoot !== true) problems.push('pods must run as non-root');
+    for (const c of spec?.template?.spec?.containers ?? []) {
+      if (typeof c.name !== 'string' || typeof c.image !== 'string') problems.push('container without name or image');
+      const ports = new Set((c.ports ?? []).map((p: { name?: string }) => p.name));
+      for (const probe of [c.readinessProbe, c.livenessProbe]) {
+        if (!probe) problems.push(`container ${c.name} lacks a probe`);
+        else if (typeof probe.httpGet?.port === 'string' && !ports.has(probe.httpGet.port)) problems.push(`probe port ${probe.httpGet.port} is not a container port`);
+      }
+      if (!c.resources?.requests) problems.push(`container ${c.name} has no resource requests`);
+      if (c.securityContext?.allowPrivilegeEscalation !== false) problems.push(`container ${c.name} may escalate privileges`);
+    }
+    return problems;
+  }
+  if (obj.apiVersion === 'v1' && obj.kind === 'Service') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    if (!['ClusterIP', 'NodePort', 'LoadBalancer'].includes(spec?.type)) problems.push(`Service type ${String(spec?.type)}`);
+    if (!spec?.selector || Object.keys(spec.selector).length === 0) problems.push('a Service without a selector has no endpoints');
+    for (const p of spec?.ports ?? []) if (!Number.isInteger(p.port) || p.targetPort === undefined) problems.push('ports need port and targetPort');
+    return problems;
+  }
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRole') {
+    return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
+  }
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRoleBinding') {
+    const ref = obj.roleRef as any;
+    return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
+  }
+  if (obj.apiVersion === 'v1' && (obj.kind === 'ServiceAccount' || obj.kind === 'Namespace')) return [];
+  if (obj.apiVersion === 'apiextensions.k8s.io/v1' && obj.kind === 'CustomResourceDefinition') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    // The API server requires this name; it is a DNS subdomain, not a label.
+    if ((obj.metadata as any)?.name !== `${spec?.names?.plural}.${spec?.group}`) problems.push('a CRD is named <plural>.<group>');
+    if (!(spec?.versions?.length > 0 && spec.versions.every((v: any) => v.schema?.openAPIV3Schema))) problems.push('every CRD version needs a schema');
+    return problems;
+  }
   if (obj.apiVersion === 'kustomize.config.k8s.io/v1beta1' && obj.kind === 'Kustomization') {
     const dir = join(knativeDir, file, '..');
     return ((obj.resources as string[]) ?? []).filter((r) => !existsSync(join(dir, r))).map((r) => `resource ${r} does not exist`);
@@ -39,7 +82,7 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
 function problemsOf(v: CrdValidators, obj: Manifest, file: string): string[] {
   const schema = v.validate(obj) ?? coreProblems(obj, file);
   if (schema === undefined) return [`no schema for ${obj.apiVersion as string} ${obj.kind as string}`];
-  const meta = obj.kind === 'Kustomization' ? [] : metadataProblems(obj);
+  const meta = obj.kind === 'Kustomization' ? [] : metadataProblems(obj).filter((p) => obj.kind !== 'CustomResourceDefinition' || !p.startsWith('metadata.name'));
   return [...schema, ...meta];
 }
 
@@ -57,6 +100,8 @@ describe('knative/ (generated manifests)', () => {
       'sources.knative.dev/v1 SinkBinding',
       'sources.knative.dev/v1 PingSource',
       'gateway.networking.k8s.io/v1 HTTPRoute',
+      'gateway.networking.k8s.io/v1 Gateway',
+      'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
     ]) {
       assert.ok(validators.byKind.has(kind), kind);
@@ -65,7 +110,7 @@ describe('knative/ (generated manifests)', () => {
 
   it('is what the generator writes from the current declarations (run npm run manifests when this fails)', async () => {
     const decls = await discoverFunctions(functionsDir(root));
-    const { files } = generateManifests(decls, defaultOptions(packageVersion(root)));
+    const { files } = generateManifests(decls, defaultOptions(packageVersion(root)), readCrds(root));
     const onDisk = listYaml(knativeDir);
     assert.deepEqual(onDisk, [...files.keys()].sort(), 'knative/ holds other files than the generator writes');
     for (const [path, content] of files) {
@@ -84,7 +129,7 @@ describe('knative/ (generated manifests)', () => {
   });
 
   it('validates the manifests of declarations using every feature', () => {
-    const { objects } = generateManifests(sampleDeclarations, defaultOptions('1.2.3'));
+    const { objects } = generateManifests(sampleDeclarations, defaultOptions('1.2.3'), readCrds(root));
     const kinds = new Set<string>();
     for (const [file, docs] of objects) {
       for (const obj of docs) {
@@ -93,7 +138,10 @@ describe('knative/ (generated manifests)', () => {
         assert.deepEqual(problems, [], `${file}: ${obj.kind as string}/${(obj.metadata as any)?.name}`);
       }
     }
-    assert.deepEqual([...kinds].sort(), ['Broker', 'Cluster', 'HTTPRoute', 'Job', 'Kustomization', 'PingSource', 'Service', 'SinkBinding', 'Trigger']);
+    assert.deepEqual([...kinds].sort(), [
+      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+    ]);
   });
 
   it('rejects a manifest with a misspelt field, a wrong type or a missing required field', () => {
@@ -108,6 +156,10 @@ describe('knative/ (generated manifests)', () => {
     const noContainers = structuredClone(service!) as any;
     delete noContainers.spec.template.spec.containers;
     assert.match(validators.validate(noContainers)!.join('\n'), /must have required property 'containers'/);
+    const gateway = structuredClone(generateManifests(sampleDeclarations, defaultOptions('1.2.3')).objects.get('ingress/gateway.yaml')![1]!) as any;
+    gateway.spec.listeners[0].protocl = gateway.spec.listeners[0].protocol;
+    delete gateway.spec.listeners[0].protocol;
+    assert.match(validators.validate(gateway)!.join('\n'), /protocl[\s\S]*protocol|protocol[\s\S]*protocl/);
     const badDelivery = structuredClone(trigger!) as any;
     badDelivery.spec.delivery.retry = 'five';
     assert.match(validators.validate(badDelivery)!.join('\n'), /retry must be integer/);

@@ -1,0 +1,121 @@
+// knative/ingress/: ZenoIngress as a cluster runs it, and the generated HTTPRoutes resolving to the
+// Knative Services they name, through ZenoIngress's own engine.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readCrds } from '#cli/manifests';
+import { generateManifests, type Manifest } from '#cli/manifests/generate';
+import { HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET } from '#cli/manifests/ingress';
+import { defaultOptions } from '#cli/manifests/options';
+import { WATCHED } from '#functions/ingress/controller/watched';
+import { compile } from '#functions/ingress/engine/compile';
+import { matchRequest } from '#functions/ingress/engine/match';
+import { CONTROLLER_NAME } from '#functions/ingress/engine/conditions';
+import type { Gateway, HTTPRoute, ResourceSet, Service } from '#functions/ingress/engine/resources';
+import { emptyResourceSet } from '#functions/ingress/engine/resources';
+import { statusProblems } from '#functions/ingress/status-report';
+import { sampleDeclarations } from './sample-declarations.js';
+
+const opts = defaultOptions('1.2.3');
+const { objects } = generateManifests(sampleDeclarations, opts, readCrds());
+const all = (file: string): any[] => objects.get(`ingress/${file}`)! as any[];
+const one = (file: string, kind: string): any => all(file).find((d: Manifest) => d.kind === kind);
+
+describe('knative/ingress/', () => {
+  it('installs the ExtAuthFilter CRD and a GatewayClass ZenoIngress claims', () => {
+    assert.equal(one('crds.yaml', 'CustomResourceDefinition').metadata.name, 'extauthfilters.ingress.zenokube.io');
+    assert.equal(one('gateway.yaml', 'GatewayClass').spec.controllerName, CONTROLLER_NAME);
+    const gw = one('gateway.yaml', 'Gateway');
+    assert.deepEqual([gw.metadata.namespace, gw.metadata.name], [opts.gateway.namespace, opts.gateway.name]);
+    assert.equal(gw.spec.gatewayClassName, one('gateway.yaml', 'GatewayClass').metadata.name);
+  });
+
+  it('grants the controller read access to everything it watches and write access to the status it reports', () => {
+    const rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = one('rbac.yaml', 'ClusterRole').rules;
+    const allows = (group: string, resource: string, verb: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+    for (const w of WATCHED) {
+      const group = w.apiVersion.includes('/') ? w.apiVersion.slice(0, w.apiVersion.indexOf('/')) : '';
+      const resource = w.path.slice(w.path.lastIndexOf('/') + 1);
+      for (const verb of ['list', 'watch']) assert.ok(allows(group, resource, verb), `${verb} ${group}/${resource}`);
+    }
+    for (const status of ['gatewayclasses/status', 'gateways/status', 'httproutes/status']) assert.ok(allows('gateway.networking.k8s.io', status, 'patch'), status);
+    assert.ok(allows('gateway.networking.k8s.io', 'gateways', 'patch'), 'the Gateway finalizer');
+    const binding = one('rbac.yaml', 'ClusterRoleBinding');
+    const account = one('rbac.yaml', 'ServiceAccount');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: opts.gateway.namespace }]);
+  });
+
+  it('runs `zenokube ingress --kube` as a non-root Deployment behind a LoadBalancer on the listener port', () => {
+    const deployment = one('deployment.yaml', 'Deployment');
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    assert.deepEqual(container.args.slice(0, 2), ['ingress', '--kube']);
+    assert.equal(container.args[container.args.indexOf('--port-offset') + 1], String(INGRESS_PORT_OFFSET));
+    assert.equal(pod.serviceAccountName, one('rbac.yaml', 'ServiceAccount').metadata.name);
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    const http = container.ports.find((p: { name: string }) => p.name === 'http');
+    assert.equal(http.containerPort, HTTP_LISTENER_PORT + INGRESS_PORT_OFFSET, 'where --port-offset binds the listener');
+    assert.ok(container.args.includes(`0.0.0.0:${container.ports.find((p: { name: string }) => p.name === 'admin').containerPort}`), 'probes reach the admin port');
+    const service = one('deployment.yaml', 'Service');
+    assert.equal(service.spec.type, 'LoadBalancer');
+    assert.deepEqual(service.spec.ports.map((p: { port: number; targetPort: string }) => [p.port, p.targetPort]), [[HTTP_LISTENER_PORT, 'http']]);
+    for (const [k, v] of Object.entries(service.spec.selector)) assert.equal(deployment.spec.template.metadata.labels[k], v);
+  });
+});
+
+/**
+ * What Knative Serving creates for a Knative Service `name`: a Kubernetes Service of the same name,
+ * type ExternalName, pointing at the networking layer's cluster-local gateway, which selects the
+ * revision by Host (hence the generated URLRewrite hostname).
+ * @see https://github.com/knative/serving/blob/main/pkg/reconciler/route/resources/service.go
+ */
+function knativePlaceholder(name: string): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: opts.namespace },
+    spec: { type: 'ExternalName', externalName: 'knative-local-gateway.istio-system.svc.cluster.local', ports: [{ name: 'http2', port: 80, targetPort: 80 }] },
+  };
+}
+
+describe('the generated HTTPRoutes in a cluster with Knative', () => {
+  function clusterSet(): ResourceSet {
+    const set = emptyResourceSet();
+    set.gateways.push(one('gateway.yaml', 'Gateway') as Gateway);
+    set.namespaces.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: opts.namespace, labels: { 'kubernetes.io/metadata.name': opts.namespace } } });
+    for (const [file, docs] of objects) {
+      if (!file.startsWith('functions/')) continue;
+      for (const doc of docs) {
+        // kustomize gives every object of knative/kustomization.yaml its namespace.
+        if (doc.kind === 'HTTPRoute') set.routes.push({ ...(doc as unknown as HTTPRoute), metadata: { ...(doc as unknown as HTTPRoute).metadata, namespace: opts.namespace } });
+        if (doc.apiVersion === 'serving.knative.dev/v1' && doc.kind === 'Service') set.services.push(knativePlaceholder((doc.metadata as { name: string }).name));
+      }
+    }
+    return set;
+  }
+
+  it('attach to the generated Gateway and resolve every backendRef to the Knative Service of the function', () => {
+    const set = clusterSet();
+    assert.ok(set.routes.length > 0);
+    const config = compile(set, { gatewayClassNames: [one('gateway.yaml', 'GatewayClass').metadata.name] });
+    assert.deepEqual(statusProblems(config.status), []);
+    for (const route of set.routes) {
+      const conditions = config.status.routes.get(`${opts.namespace}/${route.metadata.name}`)!.parents[0]!.conditions;
+      assert.deepEqual(conditions.map((c) => `${c.type}=${c.status}`).sort(), ['Accepted=True', 'ResolvedRefs=True'], route.metadata.name);
+    }
+    const hosts = config.gateways[0]!.ports.get(HTTP_LISTENER_PORT)!.hosts;
+    const match = matchRequest(hosts, { host: 'zenokube.example', path: '/auth/acme/token', query: '', method: 'POST', header: () => undefined })!;
+    assert.equal(match.rule.backends[0]!.key, `${opts.namespace}/auth-token:80`);
+    assert.deepEqual(match.rule.backends[0]!.endpoints, [{ host: 'knative-local-gateway.istio-system.svc.cluster.local', port: 80 }]);
+    assert.equal(match.rule.rewrite?.hostname, `auth-token.${opts.namespace}.svc.cluster.local`);
+    assert.equal(matchRequest(hosts, { host: 'zenokube.example', path: '/auth/acme/token', query: '', method: 'GET', header: () => undefined }), undefined);
+  });
+
+  it('are refused by the Gateway from any other namespace', () => {
+    const set = clusterSet();
+    set.routes = set.routes.map((r) => ({ ...r, metadata: { ...r.metadata, namespace: 'elsewhere' } }));
+    const config = compile(set);
+    const accepted = config.status.routes.get(`elsewhere/${set.routes[0]!.metadata.name}`)!.parents[0]!.conditions.find((c) => c.type === 'Accepted')!;
+    assert.equal(accepted.status, 'False');
+  });
+});
