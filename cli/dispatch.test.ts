@@ -3,29 +3,20 @@ import { describe, it } from 'node:test';
 import { Hono } from 'hono';
 import type { HostedFunction } from '#shared/function/host';
 import type { RouteDeclaration } from '#shared/function/define';
-import { createDispatcher, matchesPrefix } from './dispatch.js';
+import { createDispatcher } from './dispatch.js';
 
 function fake(name: string, routes: RouteDeclaration[]): HostedFunction {
   const app = new Hono();
   app.all('*', (c) => c.text(`${name} ${c.req.path}`));
-  return { declaration: { name, routes }, app } as unknown as HostedFunction;
+  const declaration = { name, product: name.split('-')[0]!, routes, scaling: { timeoutSeconds: 30 } };
+  return { declaration, app } as unknown as HostedFunction;
 }
 
 const fallback = () => new Response('fallback', { status: 404 });
 const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
 const remote = { incoming: { socket: { remoteAddress: '203.0.113.9' } } };
 
-describe('matchesPrefix', () => {
-  it('matches on path segment boundaries only', () => {
-    assert.ok(matchesPrefix('/auth', '/auth'));
-    assert.ok(matchesPrefix('/auth/x', '/auth'));
-    assert.ok(matchesPrefix('/auth/x', '/auth/'));
-    assert.ok(!matchesPrefix('/authx', '/auth'));
-    assert.ok(matchesPrefix('/anything', '/'));
-  });
-});
-
-describe('createDispatcher', () => {
+describe('createDispatcher (the engine over the generated HTTPRoutes, in memory)', () => {
   const dispatch = createDispatcher(
     [
       fake('a-wide', [{ path: '/a' }]),
@@ -39,10 +30,11 @@ describe('createDispatcher', () => {
   const text = async (path: string, init?: RequestInit, env: unknown = remote) =>
     (await dispatch(new Request(`http://x${path}`, init), env)).text();
 
-  it('prefers Exact, then the longest prefix', async () => {
+  it('prefers Exact, then the longest prefix, on segment boundaries', async () => {
     assert.equal(await text('/a/b/c'), 'a-exact /a/b/c');
     assert.equal(await text('/a/b/c/d'), 'a-narrow /a/b/c/d');
     assert.equal(await text('/a/z'), 'a-wide /a/z');
+    assert.equal(await text('/ab'), 'fallback');
   });
 
   it('matches a regular expression against the whole path', async () => {
@@ -54,6 +46,10 @@ describe('createDispatcher', () => {
   it('honours declared methods', async () => {
     assert.equal(await text('/m/x'), 'm-get /m/x');
     assert.equal(await text('/m/x', { method: 'POST' }), 'fallback');
+  });
+
+  it('leaves the stack paths to the fallback', async () => {
+    assert.equal(await text('/healthz'), 'fallback');
   });
 
   it('serves a function at /_fn/<name>/ to loopback callers only, with the prefix stripped', async () => {

@@ -1,76 +1,37 @@
-// The local runner's router: each request goes to the function whose declared route prefix
-// matches (longest first), as the generated HTTPRoutes route it in a cluster.
-import type { FetchHandler } from '#shared/http/serve';
+// An in-memory router for tests and benchmarks that host functions without sockets of their own:
+// ZenoIngress's engine matches the request against the local runner's configuration (the same
+// Gateway and generated HTTPRoutes as `npm start`, cli/local-gateway.ts) and the winning rule's
+// backend names the function whose app gets the request. Only matching happens here: the proxy's
+// filters do not run (the generated routes' one filter rewrites Host, which functions do not read).
+import { matchRequest } from '#functions/ingress/engine/match';
+import { normalizePath } from '#functions/ingress/engine/path';
+import type { HostTable } from '#functions/ingress/engine/table';
 import type { HostedFunction } from '#shared/function/host';
+import type { FetchHandler } from '#shared/http/serve';
+import { INTERNAL_PREFIX, serveInternal } from './internal.js';
+import { compileLocal, localResources, LOCAL_OPTIONS, SERVICE_PORT, STACK_BACKEND } from './local-gateway.js';
+import { HTTP_LISTENER_PORT } from './manifests/ingress.js';
 
-interface Entry {
-  prefix: string;
-  kind: 'PathPrefix' | 'Exact' | 'RegularExpression';
-  regex: RegExp | undefined;
-  methods: Set<string> | undefined;
-  fn: HostedFunction;
-}
-
-/** `PathPrefix` matches on segment boundaries: `/auth` matches `/auth` and `/auth/x`, not `/authx`. */
-export function matchesPrefix(path: string, prefix: string): boolean {
-  if (prefix === '/') return true;
-  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
-  return path === p || path.startsWith(p + '/');
-}
-
-/** Internal path of a function on the local runner: `/_fn/<name>/...` (loopback callers only). */
-export const INTERNAL_PREFIX = '/_fn/';
-
-function isLoopback(address: string | undefined): boolean {
-  return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
-}
-
-const rank = (e: Entry) => (e.kind === 'Exact' ? 0 : e.kind === 'PathPrefix' ? 1 : 2);
-
-function matches(e: Entry, path: string): boolean {
-  if (e.kind === 'Exact') return path === e.prefix;
-  if (e.kind === 'RegularExpression') return e.regex!.test(path);
-  return matchesPrefix(path, e.prefix);
-}
+/** Endpoints are never dialled in memory: the matched backend's name is all that is used. */
+const IN_MEMORY = { host: '127.0.0.1', port: 1 };
 
 export function createDispatcher(functions: HostedFunction[], fallback: FetchHandler): FetchHandler {
-  const entries: Entry[] = functions
-    .flatMap((fn) =>
-      fn.declaration.routes.map((r) => ({
-        prefix: r.path,
-        kind: r.match ?? 'PathPrefix',
-        regex: r.match === 'RegularExpression' ? new RegExp(`^(?:${r.path})$`) : undefined,
-        methods: r.methods ? new Set(r.methods.map((m) => m.toUpperCase())) : undefined,
-        fn,
-      })),
-    )
-    // Gateway API precedence, reduced to what declarations use: Exact, then the longest prefix,
-    // then regular expressions (their order is implementation-specific).
-    .sort((a, b) => rank(a) - rank(b) || b.prefix.length - a.prefix.length);
   const byName = new Map(functions.map((f) => [f.declaration.name, f]));
+  const names = [...byName.keys(), STACK_BACKEND];
+  const config = compileLocal(localResources([...byName.values()].map((f) => f.declaration), new Map(names.map((n) => [n, IN_MEMORY]))));
+  const hosts: HostTable | undefined = config.gateways[0]?.ports.get(HTTP_LISTENER_PORT)?.hosts;
+  // Backend keys are `namespace/name:port`.
+  const byBackend = new Map(functions.map((f) => [`${LOCAL_OPTIONS.namespace}/${f.declaration.name}:${SERVICE_PORT}`, f]));
 
   return (req, env) => {
     const url = new URL(req.url);
-    const path = url.pathname;
-    if (path.startsWith(INTERNAL_PREFIX)) {
-      const rest = path.slice(INTERNAL_PREFIX.length);
-      const slash = rest.indexOf('/');
-      const fn = byName.get(slash < 0 ? rest : rest.slice(0, slash));
-      const remote = env?.incoming?.socket?.remoteAddress as string | undefined;
-      if (!fn || !isLoopback(remote)) return fallback(req, env);
-      url.pathname = slash < 0 ? '/' : rest.slice(slash);
-      const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers: req.headers, signal: req.signal };
-      if (req.body) {
-        init.body = req.body;
-        init.duplex = 'half';
-      }
-      return fn.app.fetch(new Request(url, init), env);
-    }
-    for (const e of entries) {
-      if (!matches(e, path)) continue;
-      if (e.methods && !e.methods.has(req.method)) continue;
-      return e.fn.app.fetch(req, env);
-    }
-    return fallback(req, env);
+    if (url.pathname.startsWith(INTERNAL_PREFIX)) return serveInternal(byName, req, env) ?? fallback(req, env);
+    const path = normalizePath(url.pathname);
+    const match =
+      hosts && path !== undefined
+        ? matchRequest(hosts, { host: url.hostname, path, query: url.search.slice(1), method: req.method, header: (name) => req.headers.get(name) ?? undefined })
+        : undefined;
+    const fn = match?.rule.backends[0] && byBackend.get(match.rule.backends[0].key);
+    return fn ? fn.app.fetch(req, env) : fallback(req, env);
   };
 }

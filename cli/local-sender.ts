@@ -8,7 +8,7 @@
 import { toBinaryHeaders, type WireEvent } from '#shared/events/cloudevent';
 import { isRetryableStatus, type EventSender, type SendResult } from '#shared/events/sender';
 import type { HostedFunction } from '#shared/function/host';
-import { INTERNAL_PREFIX } from './dispatch.js';
+import { INTERNAL_PREFIX } from './internal.js';
 
 export interface LocalSenderOptions {
   /** `http://127.0.0.1:<port>`: the runner's own base URL, as subscriber URLs carry it. */

@@ -1,4 +1,6 @@
-// The whole stack on one port, as `npm start` runs it: every function mounted at its routes, the
+// The whole stack on one port, as `npm start` runs it: ZenoIngress on that port routes by the
+// Gateway and the HTTPRoutes the manifest generator writes for a cluster (cli/local-gateway.ts)
+// to each function, served on a loopback port of its own as its pod serves it; beside them the
 // local Broker (ingress, dispatcher, Triggers from the declarations, schedules) and one outbox
 // relay per product that has an outbox, all pointed at the local broker ($K_SINK).
 import { Hono } from 'hono';
@@ -15,6 +17,9 @@ import {
   type DispatcherOptions,
   type Trigger,
 } from '#eventing/broker/index';
+import { keyOf } from '#functions/ingress/engine/resources';
+import type { Endpoint } from '#functions/ingress/engine/references';
+import { createIngress } from '#functions/ingress/runtime';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
@@ -22,8 +27,10 @@ import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptio
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
-import { createDispatcher } from './dispatch.js';
+import { callerAddress, INTERNAL_PREFIX, serveInternal } from './internal.js';
+import { compileLocal, localResources, LOCAL_OPTIONS, STACK_BACKEND } from './local-gateway.js';
 import { createLocalSender } from './local-sender.js';
+import { HTTP_LISTENER_PORT } from './manifests/ingress.js';
 import type { Platform } from './platform.js';
 
 export interface StackOptions {
@@ -45,7 +52,8 @@ export interface StackOptions {
 }
 
 export interface RunningStack {
-  readonly server: RunningServer;
+  /** The port the ingress listens on (the configured one, or the one the OS picked for 0). */
+  readonly port: number;
   /** `http://127.0.0.1:<port>`: the loopback base the broker and relays use. */
   readonly localUrl: string;
   readonly brokerUrl: string;
@@ -63,12 +71,6 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { platform } = opts;
   const { config, log, database } = platform;
   const catalog = opts.catalog ?? projectCatalog;
-  // Listen first: subscriber and sink URLs need the port (0 picks one); requests wait for `ready`.
-  let handler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
-  const server = await listen((req, env) => handler(req, env), { port: config.port, host: config.host });
-  const localUrl = `http://127.0.0.1:${server.port}`;
-  const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
-  const sink = config.sink ?? brokerUrl;
 
   const products = [...new Set(opts.declarations.map((d) => d.product))];
   const withOutbox = new Set(await productsWithOutbox(database, products));
@@ -86,18 +88,55 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     hosted.push(await hostFunction(decl, { ...platform, events, catalog, relay }));
   }
 
+  // Each function on a loopback port of its own, as its pod serves it; the stack's own endpoints
+  // on another, answering 503 until the broker is up.
+  const loopback = (fetch: FetchHandler) => listen(fetch, { port: 0, host: '127.0.0.1' });
+  const servers: RunningServer[] = [];
+  const backends = new Map<string, Endpoint>();
+  for (const h of hosted) {
+    const s = await loopback(h.app.fetch);
+    servers.push(s);
+    backends.set(h.declaration.name, { host: '127.0.0.1', port: s.port });
+  }
+  let stackHandler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
+  const stackServer = await loopback((req, env) => stackHandler(req, env));
+  servers.push(stackServer);
+  backends.set(STACK_BACKEND, { host: '127.0.0.1', port: stackServer.port });
+
+  // ZenoIngress binds the Gateway's HTTP listener at HOST:PORT (0 picks a port).
+  const ingress = createIngress({
+    bind: () => [{ host: config.host, port: config.port }],
+    onProblem: (problem) => log.warn('ingress problem', { problem }),
+  });
+  await ingress.apply(compileLocal(localResources(opts.declarations, backends)));
+  const bound = ingress.address(keyOf({ metadata: LOCAL_OPTIONS.gateway }), HTTP_LISTENER_PORT);
+  if (!bound) {
+    await ingress.close();
+    await Promise.all(servers.map((s) => s.close()));
+    throw new Error(`cannot listen on ${config.host}:${config.port}`);
+  }
+  const localUrl = `http://127.0.0.1:${bound.port}`;
+  const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
+  const sink = config.sink ?? brokerUrl;
+
   const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink: opts.deadLetterSink });
   let dispatcher: Dispatcher | undefined;
   const accept = createEventAcceptor(database, triggers, { onStored: () => dispatcher?.wake() });
-  const ingress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes, accept });
+  const brokerIngress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes, accept });
   const root = new Hono();
   root.get('/healthz', (c) => c.json({ status: 'ok' }));
   root.get('/readyz', async (c) => {
     const ok = await database.ping();
     return c.json({ status: ok ? 'ready' : 'not ready', functions: hosted.map((h) => h.declaration.name) }, ok ? 200 : 503);
   });
-  root.route('/', ingress);
-  handler = createDispatcher(hosted, root.fetch);
+  root.route('/', brokerIngress);
+  const byName = new Map(hosted.map((h) => [h.declaration.name, h]));
+  stackHandler = (req, env) => {
+    // The broker and the internal paths judge the caller by its address: give them the client's.
+    const caller = { incoming: { socket: { remoteAddress: callerAddress(req, env) } } };
+    if (new URL(req.url).pathname.startsWith(INTERNAL_PREFIX)) return serveInternal(byName, req, caller) ?? root.fetch(req, caller);
+    return root.fetch(req, caller);
+  };
 
   // Subscribers are functions of this process: deliveries go to their apps directly (same
   // request, same answer classification) rather than through a loopback socket; an external
@@ -133,7 +172,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   });
 
   return {
-    server,
+    port: bound.port,
     localUrl,
     brokerUrl,
     hosted,
@@ -146,7 +185,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       await Promise.all([...relays.values()].map((r) => r.stop()));
       await started.stop();
       await sender.close();
-      await server.close();
+      // The ingress drains the requests in flight, then the servers behind it close.
+      await ingress.close();
+      await Promise.all(servers.map((s) => s.close()));
       for (const h of hosted) await h.module.shutdown?.();
     },
   };

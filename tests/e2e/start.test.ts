@@ -70,8 +70,29 @@ describe('zenokube start', () => {
     assert.equal((await fetch(`${base}/vault/v1/sys/health`)).status, 501, 'the vault is not initialised yet');
   });
 
-  it('answers an unknown path with 404', async () => {
-    assert.equal((await fetch(`${base}/no/such/path`)).status, 404);
+  it('routes through ZenoIngress by the generated HTTPRoutes: match types, methods, precedence', async () => {
+    // auth-token's route is a regular expression restricted to POST and OPTIONS.
+    const preflight = await fetch(`${base}/auth/system/token`, { method: 'OPTIONS' });
+    await preflight.body?.cancel();
+    assert.equal(preflight.headers.get('x-zeno-ingress'), null, 'OPTIONS reaches auth-token');
+    const get = await fetch(`${base}/auth/system/token`);
+    assert.equal(get.status, 404);
+    assert.equal(get.headers.get('x-zeno-ingress'), 'route_not_found', 'no route takes GET on the token endpoint');
+    // Exact (vault-unsealer's sys paths) wins over the PathPrefix /vault/v1 (vault-api).
+    assert.equal((await fetch(`${base}/vault/v1/sys/health`)).status, 501, 'the unsealer answers: not initialised');
+  });
+
+  it('answers an unknown path with the ingress 404 route_not_found', async () => {
+    const res = await fetch(`${base}/no/such/path`);
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-zeno-ingress'), 'route_not_found');
+    assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+  });
+
+  it('serves a function\'s own endpoints at /_fn/<name>/ to a caller on this machine', async () => {
+    const res = await fetch(`${base}/_fn/auth-oidc/healthz`);
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { status: string }).status, 'ok');
   });
 
   it('prints the generated admin secret once and keeps it in a private file that works at the token endpoint', async () => {
