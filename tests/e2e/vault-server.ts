@@ -1,5 +1,5 @@
 // Test support: the vault api and unsealer hosted as the platform hosts them, behind one real
-// listening server with the local runner's dispatcher; the unsealer can be restarted in place.
+// listening server, routed in memory by the engine as the local runner routes; the unsealer can be restarted in place.
 import { randomBytes } from 'node:crypto';
 import { createDispatcher } from '#cli/dispatch';
 import { loadConfig } from '#shared/config/index';
