@@ -113,6 +113,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   if (!bound) {
     await ingress.close();
     await Promise.all(servers.map((s) => s.close()));
+    for (const h of hosted) await h.module.shutdown?.();
     throw new Error(`cannot listen on ${config.host}:${config.port}`);
   }
   const localUrl = `http://127.0.0.1:${bound.port}`;

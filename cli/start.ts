@@ -15,7 +15,11 @@ export async function main(): Promise<void> {
 
   const base = import.meta.url.endsWith('.ts') ? projectRoot() : join(projectRoot(), 'dist');
   const declarations = await discoverFunctions(join(base, 'functions'));
-  const stack = await startStack({ platform, declarations });
+  const stack = await startStack({ platform, declarations }).catch(async (err: unknown) => {
+    // Nothing else may keep the process alive once the start has failed (e.g. the port is taken).
+    await database.close();
+    throw err;
+  });
 
   const names = new Set(stack.hosted.map((h) => h.declaration.name));
   const firstSteps: string[] = [];

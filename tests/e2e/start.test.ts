@@ -109,6 +109,18 @@ describe('zenokube start', () => {
     assert.equal(((await res.json()) as { token_type: string }).token_type, 'Bearer');
   });
 
+  it('fails and exits when its port is taken', async () => {
+    const second = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'start'], {
+      env: { ...process.env, PORT: new URL(base).port, HOST: '127.0.0.1', DATABASE_URL: tdb.url, ZENO_DATA_DIR: dataDir, ZENO_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    second.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => second.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1);
+    assert.match(err, /cannot listen on 127\.0\.0\.1:\d+/);
+  });
+
   it('stops cleanly on SIGINT', async () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
