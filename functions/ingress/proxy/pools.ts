@@ -1,5 +1,11 @@
 // Upstream connection pools: one undici Pool per endpoint, keep-alive, created on first use.
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool as UndiciPool } from 'undici';
+
+// The pool's own modules only: the package's index also loads fetch, WebSocket, the HTTP cache and
+// their dependencies, about 10 MB of resident memory a proxy process never uses.
+const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
+type Pool = UndiciPool;
 
 export interface UpstreamPools {
   get(host: string, port: number): Pool;
