@@ -26,6 +26,8 @@ function connectionListed(raw: string[]): Set<string> | undefined {
 }
 
 function addListed(out: Set<string> | undefined, value: string): Set<string> | undefined {
+  // What nearly every Connection header says, and lists no other name.
+  if (value === 'keep-alive' || value === 'close') return out;
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
     if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
