@@ -23,7 +23,7 @@ const fmt = (r: WrkResult) => `${Math.round(r.rps)} req/s, p50 ${r.p50ms.toFixed
 
 async function startZeno(backendPort: number, port: number): Promise<{ proc: ChildProcess; port: number; mode: string }> {
   const bundle = await bundleProxy(root);
-  // V8 flags for the proxy process (e.g. `--max-semi-space-size=2` trades a little throughput for RSS).
+  // The proxy sizes its heap itself, as `zenokube ingress` does; extra V8 flags are for experiments only.
   const flags = (process.env.ZENO_INGRESS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const args = bundle
     ? [...flags, bundle, '--backend-port', String(backendPort), '--port', String(port)]

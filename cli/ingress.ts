@@ -2,6 +2,7 @@
 // runs ZenoIngress alone on a directory of Gateway API manifests, reloading on change.
 // `zenokube ingress --kube [--kubeconfig FILE]` takes its configuration from the Kubernetes API.
 import { createLogger } from '#shared/log/index';
+import { limitProxyHeap } from '#functions/ingress/heap';
 
 function usage(): string {
   return 'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n';
@@ -37,6 +38,8 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger({ base: { component: 'ingress' } });
+  // Before the proxy's modules load, so their start-up allocations do not grow the young generation.
+  limitProxyHeap();
   const adminAddr = admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) };
   if (opts.kube) {
     const { startInCluster } = await import('#functions/ingress/in-cluster');

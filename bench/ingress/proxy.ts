@@ -1,10 +1,14 @@
 // The ZenoIngress process the benchmark measures: one gateway, a catch-all route plus `--routes`
 // extra rules, one backend. Prints "ready <port>" once listening; SIGTERM stops it.
-import { compile } from '#functions/ingress/engine/compile';
-import { parseManifests } from '#functions/ingress/source/parse';
-import { createIngress } from '#functions/ingress/runtime';
-import { createObserver } from '#functions/ingress/proxy/observe';
-import { Registry } from 'prom-client';
+import { limitProxyHeap } from '#functions/ingress/heap';
+
+// First, as `zenokube ingress` does: the rest is loaded under the proxy's heap sizing.
+limitProxyHeap();
+const { compile } = await import('#functions/ingress/engine/compile');
+const { parseManifests } = await import('#functions/ingress/source/parse');
+const { createIngress } = await import('#functions/ingress/runtime');
+const { createObserver } = await import('#functions/ingress/proxy/observe');
+const { Registry } = await import('prom-client');
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
@@ -43,7 +47,7 @@ const { set, problems } = parseManifests(yaml, 'bench');
 if (problems.length > 0) throw new Error(JSON.stringify(problems));
 // Production settings: metrics on, access log sampled out (the bench measures the proxy, not stdout).
 const observer = createObserver({ registry: new Registry(), accessLog: undefined, sampleRate: 0 });
-const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port }], observer, drainMs: 100, maxSocketsPerEndpoint: Number(process.env.ZENO_BENCH_POOL ?? 128) });
+const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port }], observer, drainMs: 100 });
 await ingress.apply(compile(set));
 process.stdout.write(`ready ${ingress.address('bench/bench', 80)!.port}\n`);
 process.once('SIGTERM', () => void ingress.close().then(() => process.exit(0)));

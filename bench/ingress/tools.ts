@@ -149,20 +149,24 @@ export async function bundleProxy(root: string): Promise<string | undefined> {
   try {
     const esbuild = (await import('esbuild')) as typeof import('esbuild');
     // Inside node_modules so the external packages resolve from the bundle.
-    const outfile = join(root, 'node_modules/.cache/zeno-bench/ingress-proxy.mjs');
+    const outdir = join(root, 'node_modules/.cache/zeno-bench/ingress');
     await esbuild.build({
-      entryPoints: [join(root, 'bench/ingress/proxy.ts')],
+      entryPoints: { proxy: join(root, 'bench/ingress/proxy.ts') },
       bundle: true,
+      // Dynamic imports stay chunks loaded when imported, as in the production bundles, so the
+      // proxy sets its heap sizing before its dependencies load.
+      splitting: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      outfile,
+      outdir,
+      outExtension: { '.js': '.mjs' },
       conditions: ['development'],
       packages: 'external',
       logLevel: 'silent',
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
-    return outfile;
+    return join(outdir, 'proxy.mjs');
   } catch {
     return undefined;
   }

@@ -23,7 +23,17 @@ export function pickBackend(rule: CompiledRule, random: () => number = Math.rand
 
 const cursors = new WeakMap<Endpoint[], { n: number }>();
 
-export const endpointKey = (e: Endpoint): string => `${e.host}:${e.port}`;
+const keys = new WeakMap<Endpoint, string>();
+
+/**
+ * `host:port`, the endpoint's circuit and pool key. Read two or three times per request: built once
+ * per endpoint object (tables are rebuilt on reload), so the circuit map hashes an interned string.
+ */
+export function endpointKey(e: Endpoint): string {
+  let k = keys.get(e);
+  if (k === undefined) keys.set(e, (k = `${e.host}:${e.port}`));
+  return k;
+}
 
 /** Round robin over endpoints whose circuit allows a request; undefined when none does. */
 export function pickEndpoint(endpoints: Endpoint[], breakers: CircuitBreakers): Endpoint | undefined {

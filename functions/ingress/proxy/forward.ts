@@ -49,11 +49,26 @@ interface Lifecycle {
   requestTimer: NodeJS.Timeout | undefined;
 }
 
-function headerOf(req: IncomingMessage): (name: string) => string | undefined {
-  return (name) => {
-    const v = req.headers[name];
+/** The request as the matcher reads it: headers come from node's parsed map when a rule asks. */
+class HttpMatchRequest implements MatchRequest {
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  readonly method: string;
+  private readonly req: IncomingMessage;
+
+  constructor(host: string, path: string, query: string, method: string, req: IncomingMessage) {
+    this.host = host;
+    this.path = path;
+    this.query = query;
+    this.method = method;
+    this.req = req;
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(',') : v;
-  };
+  }
 }
 
 export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse): void {
@@ -94,7 +109,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   rec.host = host;
   rec.path = path ?? url.slice(0, 200);
   if (path === undefined || !host) return localReply(res, 400, 'bad_request', ['connection', 'close']);
-  const mreq: MatchRequest = { host, path, query, method: rec.method, header: headerOf(req) };
+  const mreq = new HttpMatchRequest(host, path, query, rec.method, req);
   let match: Candidate | undefined;
   let listenerPort = 0;
   for (const t of binding.tables) {

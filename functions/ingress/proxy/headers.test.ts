@@ -14,6 +14,14 @@ describe('proxy headers (RFC 9110 §7.6.1)', () => {
     assert.deepEqual(responseHeaders([Buffer.from('Connection'), Buffer.from('close'), Buffer.from('X-Kept'), Buffer.from('\u00e9t\u00e9', 'latin1')]), ['X-Kept', '\u00e9t\u00e9']);
   });
 
+  it('drops the caller-owned names in any case, whatever their length', () => {
+    const drop = new Set(['host', 'x-forwarded-for', 'x-a-name-longer-than-thirty-one-chars']);
+    const raw = ['HOST', 'a', 'X-Forwarded-For', '1.2.3.4', 'X-A-Name-Longer-Than-Thirty-One-Chars', 'v', 'X-Another-Long-Name-Beyond-Thirty-Two', 'kept', 'Accept', '*/*', 'TRAILER', 'x'];
+    assert.deepEqual(endToEnd(raw, drop), ['X-Another-Long-Name-Beyond-Thirty-Two', 'kept', 'Accept', '*/*']);
+    // A Connection-listed name of any length is dropped too.
+    assert.deepEqual(endToEnd(['Connection', 'X-Listed-Name-Longer-Than-Thirty-Two-Chars', 'x-listed-name-longer-than-thirty-two-chars', '1', 'Accept', '*/*'], drop), ['Accept', '*/*']);
+  });
+
   it('applies set, add and remove in order, case-insensitively', () => {
     const ops = { set: [['x-a', '1'] as [string, string]], add: [['x-b', '2'] as [string, string]], remove: ['x-c'] };
     assert.deepEqual(applyHeaderOps(['X-A', 'old', 'X-B', 'first', 'X-C', 'gone', 'X-D', 'kept'], ops), ['X-B', 'first,2', 'X-D', 'kept', 'x-a', '1']);

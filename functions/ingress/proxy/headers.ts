@@ -15,6 +15,29 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/**
+ * Bit n is set when some name in `names` is n characters long (n < 32; longer names set bit 0,
+ * which means "check every name"). Most header names have a length no dropped name has, and are
+ * then copied without lower-casing them first (a new string for every capitalised name).
+ */
+function lengthMask(names: Iterable<string>): number {
+  let mask = 0;
+  for (const n of names) mask |= n.length < 32 ? 1 << n.length : 1;
+  return mask;
+}
+
+/** Whether a name of this length may be one of the names of `mask`. */
+const mayBeIn = (mask: number, length: number): boolean => (mask & 1) !== 0 || (length < 32 && (mask & (1 << length)) !== 0);
+
+const HOP_BY_HOP_LENGTHS = lengthMask(HOP_BY_HOP);
+const dropLengths = new WeakMap<Set<string>, number>();
+
+function lengthsWith(drop: Set<string>): number {
+  let mask = dropLengths.get(drop);
+  if (mask === undefined) dropLengths.set(drop, (mask = HOP_BY_HOP_LENGTHS | lengthMask(drop)));
+  return mask;
+}
+
 /** Names listed in Connection, which are hop-by-hop for this message. */
 function connectionListed(raw: string[]): Set<string> | undefined {
   let out: Set<string> | undefined;
@@ -26,6 +49,8 @@ function connectionListed(raw: string[]): Set<string> | undefined {
 }
 
 function addListed(out: Set<string> | undefined, value: string): Set<string> | undefined {
+  // What nearly every Connection header says, and lists no other name.
+  if (value === 'keep-alive' || value === 'close') return out;
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();
     if (t && t !== 'close' && t !== 'keep-alive') (out ??= new Set()).add(t);
@@ -39,11 +64,15 @@ function addListed(out: Set<string> | undefined, value: string): Set<string> | u
  */
 export function endToEnd(raw: string[], drop?: Set<string>): string[] {
   const listed = connectionListed(raw);
+  // Connection may list a name of any length: then every name is checked.
+  const mask = listed ? 1 : drop ? lengthsWith(drop) : HOP_BY_HOP_LENGTHS;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (listed && listed.has(lower)) || (drop && drop.has(lower))) continue;
+    if (mayBeIn(mask, name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (listed && listed.has(lower)) || (drop && drop.has(lower))) continue;
+    }
     out.push(name, raw[i + 1]!);
   }
   return out;
@@ -59,10 +88,12 @@ export function responseHeaders(raw: Buffer[]): string[] {
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'connection') listed = addListed(listed, raw[i + 1]!.toString('latin1'));
-      continue;
+    if (mayBeIn(HOP_BY_HOP_LENGTHS, name.length)) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') listed = addListed(listed, raw[i + 1]!.toString('latin1'));
+        continue;
+      }
     }
     out.push(name, raw[i + 1]!.toString('latin1'));
   }

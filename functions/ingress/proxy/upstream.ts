@@ -56,7 +56,7 @@ function attempt(run: Run): void {
   if (ex.res.destroyed || ex.res.headersSent) return;
   ex.rec.attempts++;
   const ep = ex.endpoint;
-  ctx.pools.get(ep.host, ep.port).dispatch(
+  ctx.pools.get(ep).dispatch(
     { origin: undefined, path: ex.path, method: ex.rec.method, headers: ex.headers, body: run.noBody ? null : ex.req, headersTimeout: ctx.limits.upstreamIdleMs, bodyTimeout: ctx.limits.upstreamIdleMs },
     new Attempt(run, endpointKey(ep)),
   );
