@@ -57,6 +57,8 @@ export async function serveFunction(decl: FunctionDeclaration, platform: Platfor
   // that is under way: a request that arrives before the app is built waits for it, as it would
   // in the listen backlog. "function listening" is logged once requests are answered.
   const hosting = hostServed(decl, platform, opts);
+  // Its failure is handled below, once the port is bound; until then it must not count as unhandled.
+  hosting.catch(() => {});
   let appFetch: FetchHandler | undefined;
   let server: RunningServer;
   try {
