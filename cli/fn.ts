@@ -8,8 +8,8 @@ import { createEventPublisher } from '#shared/events/outbox';
 import type { OutgoingEvent } from '#shared/events/publisher';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
-import { hostFunction } from '#shared/function/host';
-import { listen, type RunningServer } from '#shared/http/serve';
+import { hostFunction, type HostedFunction } from '#shared/function/host';
+import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
 import { bootPlatform, onShutdown, type Platform } from './platform.js';
 
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -53,9 +53,48 @@ export interface ServedFunction {
  */
 export async function serveFunction(decl: FunctionDeclaration, platform: Platform, opts: ServeOptions = {}): Promise<ServedFunction> {
   const { config, log, database } = platform;
+  // Hosting starts first (its first query is sent, its module loads), then the port is bound while
+  // that is under way: a request that arrives before the app is built waits for it, as it would
+  // in the listen backlog. "function listening" is logged once requests are answered.
+  const hosting = hostServed(decl, platform, opts);
+  // Its failure is handled below, once the port is bound; until then it must not count as unhandled.
+  hosting.catch(() => {});
+  let appFetch: FetchHandler | undefined;
+  let server: RunningServer;
+  try {
+    server = await listen((req, env) => (appFetch ? appFetch(req, env) : hosting.then(({ hosted }) => hosted.app.fetch(req, env))), {
+      port: config.port,
+      host: config.host,
+    });
+  } catch (err) {
+    await hosting.then(stopHosted, () => {});
+    throw err;
+  }
+  let started: Awaited<typeof hosting>;
+  try {
+    started = await hosting;
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  const { hosted, relay } = started;
+  appFetch = hosted.app.fetch;
+  log.info('function listening', { fn: decl.name, port: server.port, database: database.kind, relay: relay ? config.sink : 'off' });
+  return {
+    server,
+    relay,
+    async stop() {
+      await server.close();
+      await stopHosted(started);
+    },
+  };
+}
+
+/** Builds the function's platform app, and starts its outbox relay when it has one to run. */
+async function hostServed(decl: FunctionDeclaration, platform: Platform, opts: ServeOptions): Promise<{ hosted: HostedFunction; relay: OutboxRelay | undefined }> {
+  const { config, log, database } = platform;
   // The catalog (its zod schemas) loads only for a function that can emit (its product has an
   // outbox) or receives events: the start path of any other imports nothing it does not use.
-  // The first query opens the database connection while the function's module loads.
   const [outboxes] = await Promise.all([productsWithOutbox(database, [decl.product]), decl.load()]);
   const hasOutbox = outboxes.length > 0;
   const catalog = opts.catalog ?? (hasOutbox || decl.subscribes?.length ? (await import('#eventing/catalog')).catalog : undefined);
@@ -70,18 +109,17 @@ export async function serveFunction(decl: FunctionDeclaration, platform: Platfor
     // With a relay in this pod, wake it directly; without one, NOTIFY wakes whichever relay runs.
     ...(relay ? { wake: () => relay.hint() } : {}),
   });
-  const hosted = await hostFunction(decl, { ...platform, events, catalog, relay });
-  const server = await listen(hosted.app.fetch, { port: config.port, host: config.host });
-  log.info('function listening', { fn: decl.name, port: server.port, database: database.kind, relay: relay ? sink : 'off' });
-  return {
-    server,
-    relay,
-    async stop() {
-      await server.close();
-      await relay?.stop();
-      await hosted.module.shutdown?.();
-    },
-  };
+  try {
+    return { hosted: await hostFunction(decl, { ...platform, events, catalog, relay }), relay };
+  } catch (err) {
+    await relay?.stop();
+    throw err;
+  }
+}
+
+async function stopHosted({ hosted, relay }: { hosted: HostedFunction; relay: OutboxRelay | undefined }): Promise<void> {
+  await relay?.stop();
+  await hosted.module.shutdown?.();
 }
 
 export async function main(args: string[]): Promise<number | void> {
@@ -97,6 +135,9 @@ export async function main(args: string[]): Promise<number | void> {
 
 /** Boots the platform and serves `decl` until SIGTERM (also the entry of a bundled function). */
 export async function runFunction(decl: FunctionDeclaration): Promise<void> {
+  // The function's module starts loading while the platform boots (its files are read and compiled
+  // while the database connects); a failure surfaces where serveFunction awaits the same load.
+  decl.load().catch(() => {});
   const platform = await bootPlatform();
   const served = await serveFunction(decl, platform);
   onShutdown(platform.log, async () => {

@@ -93,8 +93,11 @@ export async function bundle(entry: { in: string; out: string }, outdir: string,
     // PGlite loads its .wasm and data files beside its own modules; prom-client is required at
     // run time (shared/metrics/deferred.ts). Both stay in node_modules.
     external: ['@electric-sql/pglite', 'prom-client'],
-    // CommonJS dependencies (e.g. nodemailer) call require() for Node's built-ins.
-    banner: { js: "import { createRequire as __zkCreateRequire } from 'node:module'; const require = __zkCreateRequire(import.meta.url);" },
+    // CommonJS dependencies (e.g. nodemailer) call require() for Node's built-ins. The banner lands
+    // in every chunk, most of which never call it: the real require is made on the first call.
+    banner: {
+      js: "import { createRequire as __zkCreateRequire } from 'node:module'; let __zkRequire; const require = function (id) { return (__zkRequire ??= __zkCreateRequire(import.meta.url))(id); };",
+    },
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',

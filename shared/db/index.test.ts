@@ -35,6 +35,21 @@ describe('openDatabase (postgres)', () => {
     }
   });
 
+  it('serves its first query on the connection it opened at start, without opening another', async () => {
+    const backends = async () =>
+      (await database.query<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`)).map((r) => r.pid);
+    const before = new Set(await backends());
+    const fresh = await openDatabase({ url: tdb.url, max: 10 });
+    try {
+      // A function's start path queries right away: the warm-up must not still hold the connection.
+      await fresh.query(sql`select 1`);
+      const opened = (await backends()).filter((pid) => !before.has(pid));
+      assert.equal(opened.length, 1);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('round-trips array columns through drizzle, including commas, quotes, braces and empty arrays', async () => {
     const tags = ['plain', 'with,comma', 'with "quotes"', '{braces}', 'back\\slash', ''];
     const [row] = await database.db.insert(items).values({ tags, counts: [1, 2, 9007199254740991] }).returning();

@@ -47,6 +47,10 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
 }
 
 async function openPostgres(url: string, max: number): Promise<Database> {
+  // drizzle's postgres-js driver (and pg-core behind it) starts loading now: its files are read
+  // while postgres.js loads and the first connection opens.
+  const drizzleLoading = import('drizzle-orm/postgres-js');
+  drizzleLoading.catch(() => {});
   const { default: postgres } = await import('postgres');
   // fetch_types: false skips postgres.js's catalog query for array types on the first
   // connection (a round trip plus a cold-catalog join, ~40 ms on a fresh backend); the built-in
@@ -55,9 +59,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // come back as literals.
   const sql = postgres(url, { max, fetch_types: false, types: builtinArrayTypes(), onnotice: () => {}, connection: { application_name: 'zenokube' } });
   // Open the first connection while drizzle loads (cold start); a failure here is reported by
-  // the first real query or by ping(), so it is dropped.
-  sql`select 1`.catch(() => {});
-  const { drizzle } = await import('drizzle-orm/postgres-js');
+  // the first real query or by ping(), so it is dropped. Waiting for it before returning leaves
+  // that connection idle for the caller's first queries: issued while it was still busy, they
+  // would each open another connection (a backend fork and a handshake) on the start path.
+  const warm = sql`select 1`.then(
+    () => {},
+    () => {},
+  );
+  const [{ drizzle }] = await Promise.all([drizzleLoading, warm]);
   const db = drizzle(sql, { casing: 'snake_case' }) as unknown as Db;
   return {
     kind: 'postgres',
