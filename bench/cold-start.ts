@@ -118,10 +118,15 @@ async function main(): Promise<void> {
     const bareRuns: Sample[] = [];
     const fnRuns: Sample[] = [];
     const tscRuns: Sample[] = [];
+    // The order rotates every round, so that no process always starts right after another one
+    // (whose exit leaves the caches and the scheduler in a state that favours or hurts the next).
+    const kinds = [
+      async () => bareRuns.push(await coldStart([bare], '/', base)),
+      async () => fnRuns.push(await coldStart(fnArgs, '/bench/ping', fnEnv)),
+      async () => tscRuns.push(await coldStart(tscArgs, '/bench/ping', fnEnv)),
+    ];
     for (let i = 0; i < RUNS; i++) {
-      bareRuns.push(await coldStart([bare], '/', base));
-      fnRuns.push(await coldStart(fnArgs, '/bench/ping', fnEnv));
-      tscRuns.push(await coldStart(tscArgs, '/bench/ping', fnEnv));
+      for (let k = 0; k < kinds.length; k++) await kinds[(i + k) % kinds.length]!();
     }
     const ms = (x: number) => `${Math.round(x)}`;
     const mb = (kb: number) => `${Math.round(kb / 1024)}`;
