@@ -193,7 +193,7 @@ describe('the contract over a real socket', () => {
     });
     const server = await listen(app.fetch, { port: 0, host: '127.0.0.1' });
     try {
-      const res = await fetch(`http://127.0.0.1:${server.port}/raw?token=abc`, { method: 'POST', body: 'x', headers: { 'x-request-id': 'sock-1' } });
+      const res = await fetch(`http://127.0.0.1:${server.port}/raw?token=zqzq`, { method: 'POST', body: 'x', headers: { 'x-request-id': 'sock-1' } });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { ok: true });
       assert.equal(res.headers.get('x-request-id'), 'sock-1');
@@ -208,7 +208,7 @@ describe('the contract over a real socket', () => {
       assert.match(tooBig.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
       const records = lines.map((l) => JSON.parse(l)).filter((r) => r.msg === 'request');
       assert.deepEqual(records.map((r) => [r.request_id, r.path, r.status]), [['sock-1', '/raw', 200], [tooBig.headers.get('x-request-id'), '/raw', 413]]);
-      assert.ok(!lines.join().includes('abc'), 'query strings are not logged');
+      assert.ok(!lines.join().includes('zqzq'), 'query strings are not logged');
     } finally {
       await server.close(100);
     }

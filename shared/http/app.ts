@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { LogFields, Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import { AppError, internalError, toAppError } from './errors.js';
+import { PlatformServerResponse } from './platform-response.js';
 import { resolveRequestId } from './request-id.js';
 
 /** Variables every platform request carries. */
@@ -43,11 +44,6 @@ export const SECURE_HEADERS: readonly (readonly [string, string])[] = [
   ['x-permitted-cross-domain-policies', 'none'],
   ['x-xss-protection', '0'],
 ];
-
-/** The part of node's ServerResponse the wrapper writes headers to. */
-interface HeaderSink {
-  setHeader(name: string, value: string): unknown;
-}
 
 /** A logger whose records carry the request id: one small object per request, no child logger. */
 class RequestLogger implements Logger {
@@ -97,14 +93,12 @@ export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): H
     const requestId = resolveRequestId(c.req.raw.headers);
     c.set('requestId', requestId);
     c.set('log', requestLogger(log, requestId));
-    // Behind @hono/node-server the fixed headers go straight onto the ServerResponse: Node merges
-    // them into writeHead, so the response keeps its cheap plain-object headers (no Headers copy).
-    const outgoing = (c.env as { outgoing?: HeaderSink } | undefined)?.outgoing;
-    const direct = typeof outgoing?.setHeader === 'function';
-    if (direct) {
-      outgoing!.setHeader('x-request-id', requestId);
-      for (const [name, value] of SECURE_HEADERS) outgoing!.setHeader(name, value);
-    }
+    // Behind listen() (shared/http/serve.ts) the fixed headers join the response's own header
+    // object when its head is written, so the response keeps its cheap plain-object headers (no
+    // Headers copy); elsewhere (in process) they are set on the Response after the handler.
+    const outgoing = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+    const direct = outgoing instanceof PlatformServerResponse;
+    if (direct) outgoing.addDefaultHeaders(requestId, SECURE_HEADERS);
     await next();
     if (!direct) {
       const h = c.res.headers;

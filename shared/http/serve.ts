@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { PlatformServerResponse } from './platform-response.js';
 
 export type FetchHandler = (req: Request, env: any) => Response | Promise<Response>;
 
@@ -26,7 +27,7 @@ export function listen(fetch: FetchHandler, opts: { port: number; host?: string 
     }
   };
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: counted, port: opts.port, hostname: opts.host ?? '0.0.0.0' }, (info: AddressInfo) => {
+    const server = serve({ fetch: counted, port: opts.port, hostname: opts.host ?? '0.0.0.0', serverOptions: { ServerResponse: PlatformServerResponse } }, (info: AddressInfo) => {
       resolve({
         port: info.port,
         server: server as Server,

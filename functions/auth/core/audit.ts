@@ -40,8 +40,17 @@ function row(entry: AuditEntry, meta: RequestMeta) {
 
 /** The same row with the column names the batch insert's jsonb_to_recordset expects. */
 function snakeRow(entry: AuditEntry, meta: RequestMeta) {
-  const r = row(entry, meta);
-  return { tenant_id: r.tenantId, action: r.action, outcome: r.outcome, actor: r.actor, client_id: r.clientId, ip: r.ip, user_agent: r.userAgent, request_id: r.requestId, detail: r.detail };
+  return {
+    tenant_id: entry.tenantId,
+    action: entry.action,
+    outcome: entry.outcome,
+    actor: clip(entry.actor, 256),
+    client_id: clip(entry.clientId, 256),
+    ip: clip(meta.ip, 64),
+    user_agent: clip(meta.userAgent),
+    request_id: clip(meta.requestId, 128),
+    detail: entry.detail ?? null,
+  };
 }
 
 /** Writes one audit row in `q` (the transaction of the change it records). */

@@ -39,8 +39,8 @@ function decodeBasic(header: string): { id: string; secret: string } | undefined
   const i = raw.indexOf(':');
   if (i < 0) return undefined;
   try {
-    // RFC 6749 §2.3.1: the id and secret are form-urlencoded before base64.
-    const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    // RFC 6749 §2.3.1: the id and secret are form-urlencoded before base64 (most have nothing to decode).
+    const dec = (s: string) => (s.includes('%') || s.includes('+') ? decodeURIComponent(s.replace(/\+/g, ' ')) : s);
     return { id: dec(raw.slice(0, i)), secret: dec(raw.slice(i + 1)) };
   } catch {
     return undefined;

@@ -1,8 +1,9 @@
 // Client queries and rules: secrets are 256-bit random values stored as SHA-256 (they are
 // high-entropy, so a slow hash adds nothing) and compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
-import { randomHandle, safeEqual, sha256Hex } from './crypto.js';
+import { randomHandle, sha256Hex } from './crypto.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { clients, tenants, type Client, type NewClient, type Tenant } from './schema.js';
 
@@ -36,10 +37,27 @@ export async function findTenantClient(q: Queryable, slug: string, clientId: str
   return r ? { tenant: r.tenant, client: r.client ?? undefined } : undefined;
 }
 
-/** Constant-time check of a presented secret against the stored SHA-256. */
+/**
+ * The stored SHA-256 as bytes, per client row: the token function's cache hands out the same row
+ * for every request of a client. Anything but 64 lower-case hex digits never matches, as before.
+ */
+const storedDigests = new WeakMap<Client, Buffer>();
+
+function storedDigest(client: Client): Buffer {
+  let digest = storedDigests.get(client);
+  if (digest === undefined) {
+    digest = /^[0-9a-f]{64}$/.test(client.secretHash ?? '') ? Buffer.from(client.secretHash!, 'hex') : Buffer.alloc(0);
+    storedDigests.set(client, digest);
+  }
+  return digest;
+}
+
+/** Constant-time check of a presented secret against the stored SHA-256 (digest bytes compared). */
 export function verifyClientSecret(client: Client, presented: string): boolean {
   if (!client.secretHash || presented.length > 512) return false;
-  return safeEqual(sha256Hex(presented), client.secretHash);
+  const stored = storedDigest(client);
+  const digest = createHash('sha256').update(presented, 'utf8').digest();
+  return stored.length === digest.length && timingSafeEqual(digest, stored);
 }
 
 export interface CreatedClient {

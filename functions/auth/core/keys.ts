@@ -37,6 +37,8 @@ interface TenantKeys {
 export interface KeyStore {
   /** The active private key of `alg` for the tenant, created on first use. */
   signingKey(tenantId: string, alg: SigningAlg): Promise<ActiveKey>;
+  /** The same key when it is already loaded and fresh, without a round through the event loop. */
+  cachedSigningKey(tenantId: string, alg: SigningAlg): ActiveKey | undefined;
   /** The public key for a `kid` of that tenant (active or still published), if any. */
   verificationKey(tenantId: string, kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | undefined>;
   /** The tenant's published public keys (RFC 7517 JWK Set). */
@@ -126,6 +128,10 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
       const k = (await get(tenantId, false)).signing.get(alg);
       if (!k) throw new Error(`no active ${alg} key for tenant ${tenantId}`);
       return k;
+    },
+    cachedSigningKey(tenantId, alg) {
+      const hit = cache.get(tenantId);
+      return hit && Date.now() - hit.loadedAt < SIGNING_CACHE_MS ? hit.signing.get(alg) : undefined;
     },
     async verificationKey(tenantId, kid) {
       const hit = cache.get(tenantId);

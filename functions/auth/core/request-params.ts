@@ -8,7 +8,8 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 export function parseScope(value: string | undefined): string[] {
   if (value === undefined || value === '') return [];
   if (value.length > 2000) throw new OAuthError('invalid_scope', 'The scope is too long.');
-  const out = [...new Set(value.split(' ').filter(Boolean))];
+  // One scope (the common case of a service client) needs no splitting nor de-duplication.
+  const out = value.includes(' ') ? [...new Set(value.split(' ').filter(Boolean))] : [value];
   for (const s of out) if (!SCOPE_TOKEN.test(s)) throw new OAuthError('invalid_scope', 'The scope contains a malformed token.');
   return out;
 }
@@ -24,6 +25,7 @@ export function checkScopes(requested: string[], allowed: readonly string[]): vo
  * component." @see https://www.rfc-editor.org/rfc/rfc8707#section-2
  */
 export function parseResources(values: string[]): string[] {
+  if (values.length === 0) return values;
   if (values.length > 10) throw new OAuthError('invalid_target', 'Too many resource parameters.');
   for (const v of values) {
     let u: URL | undefined;

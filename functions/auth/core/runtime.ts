@@ -23,6 +23,8 @@ export interface AuthRuntime {
   issuer(slug: string): string;
   /** Resolves once the system tenant and admin client exist (retried after a failure). */
   ready(): Promise<void>;
+  /** True once ready() has resolved: the hot path then skips awaiting it. */
+  readonly isReady: boolean;
 }
 
 export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRuntime> {
@@ -34,6 +36,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
   });
   const db = ctx.database.db;
   let booted: Promise<void> | undefined;
+  let isReady = false;
   return {
     db,
     keys: createKeyStore(db, masterKey),
@@ -50,11 +53,19 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
         dataDir: ctx.config.dataDir,
         allowGenerate: !inCluster,
         announce: (m) => process.stdout.write(m),
-      }).catch((err: unknown) => {
-        booted = undefined;
-        throw err;
-      });
+      }).then(
+        () => {
+          isReady = true;
+        },
+        (err: unknown) => {
+          booted = undefined;
+          throw err;
+        },
+      );
       return booted;
+    },
+    get isReady() {
+      return isReady;
     },
   };
 }

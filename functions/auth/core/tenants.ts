@@ -39,10 +39,18 @@ export async function deleteTenant(q: Queryable, slug: string): Promise<Tenant |
 /** A short-lived slug → tenant cache: tenants change rarely, every request needs one. */
 export function createTenantResolver(db: Db, ttlMs = 5_000) {
   const cache = new Map<string, { tenant: Tenant | undefined; at: number }>();
+  const fresh = (slug: string) => {
+    const hit = cache.get(slug);
+    return hit && Date.now() - hit.at < ttlMs ? hit : undefined;
+  };
   return {
+    /** The cached answer for `slug` while it is fresh (`{ tenant: undefined }` for a known miss). */
+    peek(slug: string): { readonly tenant: Tenant | undefined } | undefined {
+      return fresh(slug);
+    },
     async resolve(slug: string): Promise<Tenant | undefined> {
-      const hit = cache.get(slug);
-      if (hit && Date.now() - hit.at < ttlMs) return hit.tenant;
+      const hit = fresh(slug);
+      if (hit) return hit.tenant;
       const tenant = await findTenantBySlug(db, slug);
       if (cache.size > 10_000) cache.clear();
       cache.set(slug, { tenant, at: Date.now() });

@@ -2,7 +2,7 @@
 // (RS256 unless the client registered EdDSA), with the tenant's own keys only.
 import { createHash, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import type { KeyStore, SigningAlg } from './keys.js';
+import type { ActiveKey, KeyStore, SigningAlg } from './keys.js';
 
 export interface AccessTokenInput {
   issuer: string;
@@ -29,19 +29,32 @@ export interface MintedToken {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** The protected header of the access tokens a key signs, base64url-encoded once per key. */
+const accessTokenHeaders = new WeakMap<ActiveKey, string>();
+
+function accessTokenHeader(key: ActiveKey): string {
+  let segment = accessTokenHeaders.get(key);
+  if (segment === undefined) {
+    segment = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: key.kid })).toString('base64url');
+    accessTokenHeaders.set(key, segment);
+  }
+  return segment;
+}
+
 /**
  * Compact JWS with EdDSA over Ed25519 (RFC 7515 §7.1, RFC 8037 §3.1), signed synchronously with
  * node:crypto: the WebCrypto path hops through the thread pool for every signature, which
- * costs more than the signature itself on the token endpoint's hot path.
+ * costs more than the signature itself on the token endpoint's hot path. The signing input is
+ * ASCII (two base64url segments), so it is handed to the signer as latin1 bytes.
  */
-function signEdDsaJws(header: Record<string, unknown>, payload: Record<string, unknown>, key: KeyObject): string {
-  const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  return `${input}.${cryptoSign(null, Buffer.from(input), key).toString('base64url')}`;
+function signEdDsaJws(headerSegment: string, payload: Record<string, unknown>, key: KeyObject): string {
+  const input = `${headerSegment}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+  return `${input}.${cryptoSign(null, Buffer.from(input, 'latin1'), key).toString('base64url')}`;
 }
 
 /** @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2 */
 export async function signAccessToken(keys: KeyStore, t: AccessTokenInput): Promise<MintedToken> {
-  const { kid, keyObject } = await keys.signingKey(t.tenantId, 'EdDSA');
+  const key = keys.cachedSigningKey(t.tenantId, 'EdDSA') ?? (await keys.signingKey(t.tenantId, 'EdDSA'));
   const iat = now();
   const jti = randomUUID();
   const claims: JWTPayload & Record<string, unknown> = {
@@ -59,7 +72,7 @@ export async function signAccessToken(keys: KeyStore, t: AccessTokenInput): Prom
   if (t.amr?.length) claims.amr = t.amr;
   if (t.authorizationDetails?.length) claims.authorization_details = t.authorizationDetails;
   if (t.grantId) claims.gid = t.grantId;
-  const token = signEdDsaJws({ alg: 'EdDSA', typ: 'at+jwt', kid }, claims, keyObject);
+  const token = signEdDsaJws(accessTokenHeader(key), claims, key.keyObject);
   return { token, jti, expiresAt: iat + t.ttlSeconds };
 }
 

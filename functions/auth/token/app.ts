@@ -16,6 +16,9 @@ import type { GrantContext } from './grant-context.js';
 
 const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
 
+const ENDPOINTS = ['token', 'introspect', 'revoke'] as const;
+type Endpoint = (typeof ENDPOINTS)[number];
+
 let runtime: AuthRuntime | undefined;
 let clientCache: ClientCache | undefined;
 
@@ -39,14 +42,28 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     throw err;
   });
 
-  async function prepare(c: Context, endpoint: string): Promise<GrantContext> {
+  // The issuer and the audiences a client assertion may name, built once per tenant row (the
+  // resolver hands out the same row while it is cached) instead of on every request.
+  const urls = new WeakMap<Tenant, { issuer: string; audiences: Record<Endpoint, string[]> }>();
+  const urlsOf = (tenant: Tenant) => {
+    let u = urls.get(tenant);
+    if (!u) {
+      const issuer = rt.issuer(tenant.slug);
+      const audiences = (endpoint: Endpoint) => [issuer, `${issuer}/token`, `${issuer}/${endpoint}`];
+      u = { issuer, audiences: { token: audiences('token'), introspect: audiences('introspect'), revoke: audiences('revoke') } };
+      urls.set(tenant, u);
+    }
+    return u;
+  };
+
+  async function prepare(c: Context, endpoint: Endpoint): Promise<GrantContext> {
     const tenant: Tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenant);
     const params = await readForm(c);
-    const issuer = rt.issuer(tenant.slug);
+    const { issuer, audiences } = urlsOf(tenant);
     const { client } = await authenticateClient(rt.db, tenant, {
       authorization: c.req.header('authorization'),
       params,
-      audiences: [issuer, `${issuer}/token`, `${issuer}/${endpoint}`],
+      audiences: audiences[endpoint],
     }, findClient);
     return { rt, tenant, issuer, client, params, meta: requestMeta(c) };
   }
@@ -66,8 +83,12 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
 
   app.post('/auth/:tenant/introspect', async (c) => introspect(await prepare(c, 'introspect')));
   app.post('/auth/:tenant/revoke', async (c) => revoke(await prepare(c, 'revoke')));
-  app.all('/auth/:tenant/:endpoint{token|introspect|revoke}', () => {
+  // One plain route per endpoint rather than one `{token|introspect|revoke}` pattern: a regex
+  // parameter overlapping the POST routes makes Hono fall back from its RegExpRouter to the
+  // TrieRouter, which costs every request ten times as much to match.
+  const usePost = () => {
     throw new OAuthError('invalid_request', 'Use POST.', { status: 405, headers: { allow: 'POST' } });
-  });
+  };
+  for (const endpoint of ENDPOINTS) app.all(`/auth/:tenant/${endpoint}`, usePost);
   return app;
 }

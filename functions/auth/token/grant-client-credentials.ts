@@ -18,7 +18,7 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
   if (requested.some((s) => USER_SCOPES.includes(s))) throw new OAuthError('invalid_scope', 'User scopes need an end-user grant.');
   checkScopes(requested, client.scopes);
   // RFC 6749 §3.3: an omitted scope means the client's default (all its non-user scopes).
-  const scope = requested.length ? requested : client.scopes.filter((s) => !USER_SCOPES.includes(s));
+  const scope = (requested.length ? requested : client.scopes.filter((s) => !USER_SCOPES.includes(s))).join(' ');
   const resources = parseResources(params.getAll('resource'));
   const details = parseAuthorizationDetails(params.get('authorization_details') ?? undefined, client.authorizationDetailsTypes);
   const ttl = Math.min(client.accessTokenTtl, MAX_TOKEN_LIFETIME_SECONDS);
@@ -27,7 +27,7 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
     tenantId: tenant.id,
     sub: client.clientId,
     clientId: client.clientId,
-    scope: scope.join(' '),
+    scope,
     audience: resources.length ? resources : [g.issuer],
     ttlSeconds: ttl,
     authorizationDetails: details,
@@ -36,7 +36,7 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
     { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { grant: 'client_credentials', jti: at.jti } },
     g.meta,
   );
-  const body: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope: scope.join(' ') };
+  const body: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
   if (details) body.authorization_details = details;
   return tokenJson(body);
 }

@@ -54,8 +54,9 @@ export function requestMeta(c: Context): RequestMeta {
 
 /** Resolves `:tenant` or fails with `notFound` (each endpoint decides the shape). */
 export async function tenantOf(rt: AuthRuntime, slug: string | undefined, notFound: () => Error): Promise<Tenant> {
-  await rt.ready();
-  const tenant = slug ? await rt.tenants.resolve(slug) : undefined;
+  // Once booted, a cached tenant is answered without further awaits (each is a microtask).
+  if (!rt.isReady) await rt.ready();
+  const tenant = slug ? (rt.tenants.peek(slug) ?? { tenant: await rt.tenants.resolve(slug) }).tenant : undefined;
   if (!tenant) throw notFound();
   return tenant;
 }
