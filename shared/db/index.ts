@@ -57,8 +57,8 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   // Open the first connection while drizzle loads (cold start); a failure here is reported by
   // the first real query or by ping(), so it is dropped.
   sql`select 1`.catch(() => {});
-  const { drizzle } = await import('drizzle-orm/postgres-js');
-  const db = drizzle(sql, { casing: 'snake_case' }) as unknown as Db;
+  const [{ drizzle }, { preparingClient }] = await Promise.all([import('drizzle-orm/postgres-js'), import('./prepared.js')]);
+  const db = drizzle(preparingClient(sql), { casing: 'snake_case' }) as unknown as Db;
   return {
     kind: 'postgres',
     db,
