@@ -1,16 +1,32 @@
+// The postgres.js client drizzle runs on: every statement prepared, and statements that can be
+// sent in a transaction without waiting for their answer.
+//
 // drizzle runs every postgres.js statement unnamed (`prepare: false` unless a query is given a
 // name). postgres.js then asks the server for the parameter types before it can send the values:
 // Parse/Describe, wait for the answer, then Bind/Execute, two round trips for every statement
 // with parameters. As a named prepared statement, a statement is described once per connection
 // and costs one round trip from then on (and the server skips parsing and planning it again).
-//
 // Statement texts are fixed by the code (values are always parameters), so each connection keeps
 // a bounded set of them, and postgres.js recycles connections after `max_lifetime`. A statement
 // invalidated by a schema change is re-prepared by postgres.js (outside a transaction it retries
 // on its own).
 import type { Sql, TransactionSql } from 'postgres';
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 
 type UnsafeOptions = Parameters<Sql['unsafe']>[2];
+
+interface OpenTransaction {
+  /** Statements sent by `sendInTransaction`, whose answers nobody awaited yet. */
+  readonly unawaited: Promise<unknown>[];
+  done: boolean;
+}
+
+/** Open top-level transactions, by the client drizzle's transaction object runs its statements on. */
+const transactions = new WeakMap<object, OpenTransaction>();
+
+/** Compiles statements sent without drizzle (raw SQL only: no column names to re-case). */
+const dialect = new PgDialect();
 
 /** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
 export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
@@ -18,18 +34,64 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
     get(target, key, receiver) {
       const value: unknown = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
+      const call = value as (...args: unknown[]) => unknown;
       if (key === 'unsafe') {
-        return (query: string, params?: unknown[], options?: UnsafeOptions) =>
-          (value as Sql['unsafe'])(query, params as never, { ...options, prepare: true });
+        return (query: string, params?: unknown[], options?: UnsafeOptions) => call.call(target, query, params, { ...options, prepare: true });
       }
       // drizzle's transactions and savepoints hand their callback a client of their own.
-      if (key === 'begin' || key === 'savepoint') {
+      if (key === 'savepoint') {
         return (...args: unknown[]) => {
           const fn = args.pop() as (tx: TransactionSql) => unknown;
-          return (value as (...a: unknown[]) => unknown).apply(target, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
+          return call.apply(target, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
+        };
+      }
+      if (key === 'begin') {
+        return async (...args: unknown[]) => {
+          const fn = args.pop() as (tx: TransactionSql) => unknown;
+          const open: OpenTransaction = { unawaited: [], done: false };
+          try {
+            const result = await call.apply(target, [
+              ...args,
+              (tx: TransactionSql) => {
+                const client = preparingClient(tx);
+                transactions.set(client, open);
+                return fn(client);
+              },
+            ]);
+            // A statement that failed on the server aborted the transaction, and Postgres answers
+            // the COMMIT sent behind it with a rollback that postgres.js does not report: its
+            // failure is the transaction's.
+            await Promise.all(open.unawaited);
+            return result;
+          } catch (err) {
+            // The callback's later statements only say the transaction was aborted: report why.
+            const failed = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
+            throw failed ? failed.reason : err;
+          } finally {
+            open.done = true;
+          }
         };
       }
       return value;
     },
   });
+}
+
+/**
+ * Sends `statement` in the open postgres.js transaction `tx` (a drizzle transaction object)
+ * without waiting for its answer: it leaves in the same socket write as the transaction's next
+ * statement or its COMMIT, one round trip fewer. If it fails, the transaction fails (it is rolled
+ * back and `db.transaction` rejects with that error). For statements whose result the caller does
+ * not need and whose parameters are strings or null, so that they cannot fail before reaching the
+ * server. Returns false, having sent nothing, when `tx` is not such a transaction (PGlite, a
+ * savepoint, the database itself): the caller then runs the statement as usual.
+ */
+export function sendInTransaction(tx: object, statement: SQL): boolean {
+  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
+  const open = typeof client === 'function' ? transactions.get(client) : undefined;
+  if (!open || open.done) return false;
+  const { sql: text, params } = dialect.sqlToQuery(statement);
+  // execute() hands the statement to the connection now, ahead of anything issued after it.
+  open.unawaited.push((client as TransactionSql).unsafe(text, params as never[], { prepare: true }).execute());
+  return true;
 }
