@@ -30,50 +30,45 @@ const dialect = new PgDialect();
 
 /** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
 export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
-  return new Proxy(client, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      const call = value as (...args: unknown[]) => unknown;
-      if (key === 'unsafe') {
-        return (query: string, params?: unknown[], options?: UnsafeOptions) => call.call(target, query, params, { ...options, prepare: true });
-      }
-      // drizzle's transactions and savepoints hand their callback a client of their own.
-      if (key === 'savepoint') {
-        return (...args: unknown[]) => {
-          const fn = args.pop() as (tx: TransactionSql) => unknown;
-          return call.apply(target, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
-        };
-      }
-      if (key === 'begin') {
-        return async (...args: unknown[]) => {
-          const fn = args.pop() as (tx: TransactionSql) => unknown;
-          const open: OpenTransaction = { unawaited: [], done: false };
-          try {
-            const result = await call.apply(target, [
-              ...args,
-              (tx: TransactionSql) => {
-                const client = preparingClient(tx);
-                transactions.set(client, open);
-                return fn(client);
-              },
-            ]);
-            // A statement that failed on the server aborted the transaction, and Postgres answers
-            // the COMMIT sent behind it with a rollback that postgres.js does not report: its
-            // failure is the transaction's.
-            await Promise.all(open.unawaited);
-            return result;
-          } catch (err) {
-            // The callback's later statements only say the transaction was aborted: report why.
-            const failed = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
-            throw failed ? failed.reason : err;
-          } finally {
-            open.done = true;
-          }
-        };
-      }
-      return value;
+  const call = (key: string) => (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!;
+  // Built once per client: drizzle looks `unsafe` up for every statement.
+  const overrides: Record<string, unknown> = {
+    unsafe: (query: string, params?: unknown[], options?: UnsafeOptions) => call('unsafe').call(client, query, params, { ...options, prepare: true }),
+    // drizzle's transactions and savepoints hand their callback a client of their own.
+    savepoint: (...args: unknown[]) => {
+      const fn = args.pop() as (tx: TransactionSql) => unknown;
+      return call('savepoint').apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
     },
+    begin: async (...args: unknown[]) => {
+      const fn = args.pop() as (tx: TransactionSql) => unknown;
+      const open: OpenTransaction = { unawaited: [], done: false };
+      try {
+        const result = await call('begin').apply(client, [
+          ...args,
+          (tx: TransactionSql) => {
+            const txClient = preparingClient(tx);
+            transactions.set(txClient, open);
+            return fn(txClient);
+          },
+        ]);
+        // A statement that failed on the server aborted the transaction, and Postgres answers
+        // the COMMIT sent behind it with a rollback that postgres.js does not report: its
+        // failure is the transaction's.
+        await Promise.all(open.unawaited);
+        return result;
+      } catch (err) {
+        // The callback's later statements only say the transaction was aborted: report why.
+        const failed = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
+        throw failed ? failed.reason : err;
+      } finally {
+        open.done = true;
+      }
+    },
+  };
+  // A transaction's client has no `begin`, the pool no `savepoint`: override only what exists.
+  for (const key of Object.keys(overrides)) if (typeof (client as unknown as Record<string, unknown>)[key] !== 'function') delete overrides[key];
+  return new Proxy(client, {
+    get: (target, key, receiver) => (typeof key === 'string' && key in overrides ? overrides[key] : Reflect.get(target, key, receiver)),
   });
 }
 

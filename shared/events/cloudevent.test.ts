@@ -58,6 +58,16 @@ describe('parseCloudEvent (HTTP binding §3)', () => {
   });
 });
 
+describe('percentEncode', () => {
+  it('keeps printable ASCII as is and encodes space, double-quote, percent, controls and non-ASCII', () => {
+    assert.equal(percentEncode('/fixture/producer'), '/fixture/producer');
+    assert.equal(percentEncode('2026-01-02T03:04:05.123456Z'), '2026-01-02T03:04:05.123456Z');
+    assert.equal(percentEncode(''), '');
+    assert.equal(percentEncode('!#$&~'), '!#$&~');
+    assert.equal(percentEncode('a b"c%d\u007fé'), 'a%20b%22c%25d%7F%C3%A9');
+  });
+});
+
 describe('toBinaryHeaders', () => {
   it('produces a message the SDK reads back as the same event', () => {
     const wire = jsonEvent({ id: 'x-1', source: '/lms/sign', type: 'io.zenokube.lms.license.signed', subject: 'ключ "7"', time: '2026-01-02T03:04:05Z' }, { n: 1 });

@@ -79,11 +79,16 @@ function percentDecode(value: string, name: string): string {
   }
 }
 
+/** Printable ASCII other than space, double-quote and percent. */
+const NOTHING_TO_ENCODE = /^[\x21\x23\x24\x26-\x7e]*$/;
+
 /**
  * Encodes a binary-mode header value: characters outside printable ASCII, space,
  * double-quote and percent MUST be percent-encoded (HTTP binding §3.1.3.2).
  */
 export function percentEncode(value: string): string {
+  // Most values (ids, types, sources, times) have nothing to encode.
+  if (NOTHING_TO_ENCODE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
