@@ -58,6 +58,17 @@ describe('parseCloudEvent (HTTP binding §3)', () => {
   });
 });
 
+describe('jsonData', () => {
+  it('refuses data that is not UTF-8 as malformed_json, and reads the next event normally', () => {
+    const event = (bytes: number[]) => ({ attributes: { datacontenttype: 'application/json' }, data: new Uint8Array(bytes) });
+    assert.throws(
+      () => jsonData(event([0x22, 0xc3, 0x22])),
+      (e: unknown) => e instanceof AppError && e.status === 400 && e.code === 'malformed_json',
+    );
+    assert.equal(jsonData(event([0x22, 0xc3, 0xa9, 0x22])), 'é');
+  });
+});
+
 describe('percentEncode', () => {
   it('keeps printable ASCII as is and encodes space, double-quote, percent, controls and non-ASCII', () => {
     assert.equal(percentEncode('/fixture/producer'), '/fixture/producer');
