@@ -168,6 +168,8 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const loop = startWorkLoop({ name: 'broker dispatcher', cycle, log, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
   loop.wake();
+  let stopping = false;
+  let stopped = false;
   const handoff: DeliveryHandoff = {
     leaseMs,
     reserve(n) {
@@ -182,8 +184,6 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       for (const row of deliveries) handedInflight.run(() => deliverOne(row));
     },
   };
-  let stopping = false;
-  let stopped = false;
   const controls = pipelineControls({
     loop,
     inflight: {

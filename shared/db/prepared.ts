@@ -42,8 +42,9 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
     begin: async (...args: unknown[]) => {
       const fn = args.pop() as (tx: TransactionSql) => unknown;
       const open: OpenTransaction = { unawaited: [], done: false };
+      let result: unknown;
       try {
-        const result = await call('begin').apply(client, [
+        result = await call('begin').apply(client, [
           ...args,
           (tx: TransactionSql) => {
             const txClient = preparingClient(tx);
@@ -51,18 +52,18 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
             return fn(txClient);
           },
         ]);
-        // A statement that failed on the server aborted the transaction, and Postgres answers
-        // the COMMIT sent behind it with a rollback that postgres.js does not report: its
-        // failure is the transaction's.
-        await Promise.all(open.unawaited);
-        return result;
       } catch (err) {
+        open.done = true;
         // The callback's later statements only say the transaction was aborted: report why.
         const failed = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
         throw failed ? failed.reason : err;
-      } finally {
-        open.done = true;
       }
+      open.done = true;
+      // A statement that failed on the server aborted the transaction, and Postgres answers the
+      // COMMIT sent behind it with a rollback that postgres.js does not report: its failure is
+      // the transaction's.
+      await Promise.all(open.unawaited);
+      return result;
     },
   };
   // A transaction's client has no `begin`, the pool no `savepoint`: override only what exists.
