@@ -2,6 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
 import type { WireEvent } from '#shared/events/cloudevent';
+import { createPlatformApp } from '#shared/http/app';
+import { createLogger } from '#shared/log/index';
+import { createMetrics } from '#shared/metrics/index';
 import type { EventSender, SendResult } from '#shared/events/sender';
 import type { HostedFunction } from '#shared/function/host';
 import { createLocalSender } from './local-sender.js';
@@ -13,7 +16,7 @@ const event: WireEvent = {
   data: new TextEncoder().encode('{"noteId":"n-1"}'),
 };
 
-function hosted(name: string, app: Hono): HostedFunction {
+function hosted(name: string, app: Hono<any>): HostedFunction {
   return { declaration: { name }, app } as unknown as HostedFunction;
 }
 
@@ -44,6 +47,24 @@ describe('local sender', () => {
     assert.deepEqual(r, { ok: true, status: 202, retryable: false, error: undefined });
     assert.deepEqual(seen, { path: '/_events', id: 'e-1', type: 'application/json', body: '{"noteId":"n-1"}', remote: '127.0.0.1' });
     assert.deepEqual(fallback.urls, []);
+  });
+
+  it("keeps the platform's body limit: an event larger than it is refused with 413, not retried", async () => {
+    const bodies: string[] = [];
+    const inner = new Hono();
+    inner.post('/_events', async (c) => {
+      bodies.push(await c.req.text());
+      return c.body(null, 202);
+    });
+    const limit = event.data!.byteLength;
+    const app = createPlatformApp(inner, { name: 'f-a', log: createLogger({ sink: () => {} }), metrics: createMetrics({ defaults: false }), bodyLimitBytes: limit, readiness: async () => [] });
+    const sender = createLocalSender({ localUrl: LOCAL, hosted: [hosted('f-a', app)], fallback: recordingFallback() });
+    assert.equal((await sender.send(`${LOCAL}/_fn/f-a/_events`, event)).status, 202);
+    const larger: WireEvent = { ...event, data: new TextEncoder().encode('{"noteId":"n-10"}') };
+    const r = await sender.send(`${LOCAL}/_fn/f-a/_events`, larger);
+    assert.equal(r.status, 413);
+    assert.equal(r.retryable, false);
+    assert.deepEqual(bodies, ['{"noteId":"n-1"}']);
   });
 
   it('classifies answers as the http sender does: 5xx and 429 retried, other 4xx not', async () => {

@@ -122,7 +122,17 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
   const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink: opts.deadLetterSink });
   let dispatcher: Dispatcher | undefined;
-  const accept = createEventAcceptor(database, triggers, { onStored: () => dispatcher?.wake() });
+  // The dispatcher of this process takes new deliveries straight from the acceptor's commit.
+  const accept = createEventAcceptor(database, triggers, {
+    onStored: () => dispatcher?.wake(),
+    handoff: {
+      get leaseMs() {
+        return dispatcher?.handoff.leaseMs ?? 0;
+      },
+      reserve: (n) => dispatcher?.handoff.reserve(n) ?? 0,
+      deliver: (deliveries, reserved) => dispatcher?.handoff.deliver(deliveries, reserved),
+    },
+  });
   const brokerIngress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes, accept });
   const root = new Hono();
   root.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { createEventAcceptor } from './accept.js';
+import { createEventAcceptor, type HandedDelivery } from './accept.js';
 import type { Trigger } from './triggers.js';
 
 const trigger = (name: string, filters: Record<string, string>): Trigger => ({
@@ -54,6 +54,52 @@ describe('createEventAcceptor', () => {
     const again = await accept('default/default', attrs(id, 'io.zenokube.t.z.done'), undefined);
     assert.equal(again.duplicate, true);
     assert.equal(await n(sql`select count(*) as n from eventing.deliveries where trigger = 'd'`), 1);
+  });
+
+  it('stores the deliveries the handoff has room for claimed and hands them over with their event, the rest unclaimed', async () => {
+    const triggers = [trigger('h1', { type: 'io.zenokube.t.h.done' }), trigger('h2', { type: 'io.zenokube.t.h.done' })];
+    const handed: HandedDelivery[][] = [];
+    const given: number[] = [];
+    let woken = 0;
+    let room = 3;
+    const accept = createEventAcceptor(tdb.database, triggers, {
+      onStored: () => woken++,
+      handoff: {
+        leaseMs: 60_000,
+        reserve: (want) => {
+          const granted = Math.min(want, room);
+          room -= granted;
+          return granted;
+        },
+        deliver: (deliveries, reserved) => {
+          handed.push(deliveries);
+          given.push(reserved);
+        },
+      },
+    });
+    const [a, b] = [randomUUID(), randomUUID()];
+    await Promise.all([a, b].map((id) => accept('default/default', attrs(id, 'io.zenokube.t.h.done'), new TextEncoder().encode(`"${id}"`))));
+    const all = handed.flat();
+    assert.equal(all.length, 3);
+    assert.equal(given.reduce((x, y) => x + y, 0), 3);
+    for (const d of all) {
+      assert.equal(d.attempts, 1);
+      assert.equal(d.subscriber, `http://127.0.0.1:9/${d.trigger}`);
+      assert.equal(Buffer.from(d.data!).toString(), `"${d.attributes.id}"`);
+    }
+    const rows = await tdb.database.query<{ seq: string; attempts: number; due: boolean }>(
+      sql`select d.seq::text as seq, d.attempts, d.next_attempt_at <= now() as due from eventing.deliveries d where d.trigger in ('h1', 'h2') order by d.seq`,
+    );
+    assert.equal(rows.length, 4);
+    const claimed = new Set(all.map((d) => String(d.seq)));
+    for (const r of rows) assert.deepEqual([r.attempts, r.due], claimed.has(r.seq) ? [1, false] : [0, true]);
+    assert.ok(woken > 0, 'the claim loop is woken for the unclaimed delivery');
+    // A duplicate creates no delivery, and its reservation is given back.
+    room = 2;
+    const before = given.reduce((x, y) => x + y, 0);
+    await accept('default/default', attrs(a, 'io.zenokube.t.h.done'), undefined);
+    assert.equal(handed.at(-1)!.length, 0);
+    assert.equal(given.reduce((x, y) => x + y, 0) - before, 2);
   });
 
   it('keeps the same id from two sources apart', async () => {

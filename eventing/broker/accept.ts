@@ -41,6 +41,31 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
+/** A delivery the acceptor stored already claimed (leased), with its event, to send at once. */
+export interface HandedDelivery {
+  seq: string | number;
+  trigger: string;
+  subscriber: string;
+  attempts: number;
+  attributes: Record<string, string>;
+  data: Uint8Array | null;
+}
+
+/**
+ * The dispatcher of this process, taking deliveries straight from the commit that stored them:
+ * no claim statement, and no reading back of the event the acceptor holds. A handed delivery is
+ * stored with the dispatcher's lease, so one that is never sent (a crash) is claimed again when
+ * the lease expires, as any claimed delivery.
+ */
+export interface DeliveryHandoff {
+  /** The lease handed deliveries are stored with. */
+  readonly leaseMs: number;
+  /** Reserves room for up to `n` deliveries; returns how many it took (0 when busy). */
+  reserve(n: number): number;
+  /** Sends the deliveries stored with a reservation, and gives back `reserved` room. */
+  deliver(deliveries: HandedDelivery[], reserved: number): void;
+}
+
 export interface AcceptorOptions {
   /** Most events per statement (default 256). */
   maxBatch?: number;
@@ -51,12 +76,15 @@ export interface AcceptorOptions {
    * dispatcher in this process is woken directly (NOTIFY serialises notifying commits).
    */
   onStored?: (broker: string) => void;
+  /** Hands new deliveries to the dispatcher of this process, as far as it has room (see DeliveryHandoff). */
+  handoff?: DeliveryHandoff;
 }
 
 /** Creates the function that stores an event and its fan-out, batching concurrent callers. */
 export function createEventAcceptor(database: Database, triggers: readonly Trigger[], opts: AcceptorOptions = {}): AcceptEvent {
   const maxBatch = opts.maxBatch ?? 256;
   const maxInFlight = opts.maxInFlight ?? 2;
+  const handoff = opts.handoff;
   const queue: Pending[] = [];
   let inFlight = 0;
 
@@ -65,6 +93,9 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
     const first = new Map<string, Pending>();
     for (const p of batch) if (!first.has(keyOf(p))) first.set(keyOf(p), p);
     const unique = [...first.values()];
+    // Deliveries the dispatcher has room for are stored claimed, with its lease (attempts 1).
+    const reserved = handoff ? handoff.reserve(unique.reduce((n, p) => n + p.fanout.length, 0)) : 0;
+    let room = reserved;
     const input = unique.map((p) => ({
       broker: p.broker,
       id: p.attributes.id,
@@ -72,29 +103,51 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       type: p.attributes.type,
       attributes: p.attributes,
       data: p.data === undefined ? null : Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64'),
-      fanout: p.fanout,
+      fanout: p.fanout.map((f) => ({ ...f, claimed: room-- > 0 })),
     }));
     const durable = batch.some((p) => p.durable);
-    const rows = await database.query<{ broker: string; source: string; id: string }>(sql`
-      with input as (
-        select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-          as x(broker text, id text, source text, type text, attributes jsonb, data text, fanout jsonb)
-      ), e as (
-        insert into eventing.events (broker, id, source, type, attributes, data)
-        select broker, id, source, type, attributes, decode(data, 'base64') from input
-        where ${durable ? sql`true` : sql.raw(NO_SYNC_COMMIT)}
-        on conflict (broker, source, id) do nothing
-        returning seq, broker, source, id
-      ), d as (
-        insert into eventing.deliveries (event_seq, trigger, subscriber)
-        select e.seq, t.trigger, t.subscriber
-        from e join input i on i.broker = e.broker and i.source = e.source and i.id = e.id
-        cross join lateral jsonb_to_recordset(i.fanout) as t(trigger text, subscriber text)
-        returning event_seq
-      )
-      select e.broker, e.source, e.id${opts.onStored ? sql`` : sql`, pg_notify(${BROKER_CHANNEL}, e.broker) as notified`} from e`);
-    if (opts.onStored && rows.length > 0) for (const b of new Set(rows.map((r) => r.broker))) opts.onStored(b);
+    let rows: { broker: string; source: string; id: string; delivery: string | number | null; trigger: string | null }[];
+    try {
+      rows = await database.query(sql`
+        with input as (
+          select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+            as x(broker text, id text, source text, type text, attributes jsonb, data text, fanout jsonb)
+        ), e as (
+          insert into eventing.events (broker, id, source, type, attributes, data)
+          select broker, id, source, type, attributes, decode(data, 'base64') from input
+          where ${durable ? sql`true` : sql.raw(NO_SYNC_COMMIT)}
+          on conflict (broker, source, id) do nothing
+          returning seq, broker, source, id
+        ), d as (
+          insert into eventing.deliveries (event_seq, trigger, subscriber, attempts, next_attempt_at)
+          select e.seq, t.trigger, t.subscriber, case when t.claimed then 1 else 0 end,
+            case when t.claimed then now() + ${handoff?.leaseMs ?? 0} * interval '1 millisecond' else now() end
+          from e join input i on i.broker = e.broker and i.source = e.source and i.id = e.id
+          cross join lateral jsonb_to_recordset(i.fanout) as t(trigger text, subscriber text, claimed boolean)
+          returning seq, event_seq, trigger, attempts
+        )
+        select e.broker, e.source, e.id, d.seq as delivery, d.trigger${opts.onStored ? sql`` : sql`, pg_notify(${BROKER_CHANNEL}, e.broker) as notified`}
+        from e left join d on d.event_seq = e.seq and d.attempts = 1`);
+    } catch (err) {
+      handoff?.deliver([], reserved);
+      throw err;
+    }
     const stored = new Set(rows.map((r) => `${r.broker}\u0000${r.source}\u0000${r.id}`));
+    let handedCount = 0;
+    if (handoff) {
+      const handed: HandedDelivery[] = [];
+      for (const r of rows) {
+        if (r.delivery === null || r.trigger === null) continue;
+        const p = first.get(`${r.broker}\u0000${r.source}\u0000${r.id}`)!;
+        const subscriber = p.fanout.find((f) => f.trigger === r.trigger)!.subscriber;
+        handed.push({ seq: r.delivery, trigger: r.trigger, subscriber, attempts: 1, attributes: p.attributes, data: p.data ?? null });
+      }
+      handedCount = handed.length;
+      handoff.deliver(handed, reserved);
+    }
+    // Deliveries stored unclaimed (no room, or no handoff) are for the dispatcher's claim loop.
+    const storedDeliveries = [...stored].reduce((n, key) => n + first.get(key)!.fanout.length, 0);
+    if (opts.onStored && storedDeliveries > handedCount) for (const b of new Set(rows.map((r) => r.broker))) opts.onStored(b);
     for (const p of batch) {
       const key = keyOf(p);
       const isFirst = first.get(key) === p;

@@ -147,6 +147,35 @@ describe('startDispatcher', () => {
     await dispatcher.stop();
   });
 
+  it('sends the deliveries handed over by the acceptor at once, with the same retry rules', async () => {
+    const t = trigger('handed', { retry: 2 });
+    script.set('/handed', [503, 202]);
+    const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 60_000 });
+    running.push(dispatcher);
+    const accept = createEventAcceptor(tdb.database, [t], { onStored: () => dispatcher.wake(), handoff: dispatcher.handoff });
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type!, datacontenttype: 'application/json' }, new TextEncoder().encode('{"n":2}'));
+    await settled(id);
+    const got = hits.filter((h) => h.path === '/handed');
+    assert.equal(got.length, 2);
+    assert.equal(got[1]!.headers['ce-id'], id);
+    assert.equal(got[1]!.body, '{"n":2}');
+    await dispatcher.stop();
+  });
+
+  it('redelivers a handed delivery that was never sent once its lease expires (a crash after the commit)', async () => {
+    const t = trigger('lost-handoff');
+    const accept = createEventAcceptor(tdb.database, [t], { handoff: { leaseMs: 300, reserve: (n) => n, deliver: () => {} } });
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
+    const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 100 });
+    running.push(dispatcher);
+    assert.equal(hits.length, 0);
+    await settled(id);
+    assert.equal(hits.filter((h) => h.path === '/lost-handoff').length, 1);
+    await dispatcher.stop();
+  });
+
   it('redelivers a delivery whose claim expired (a dispatcher that died mid-delivery)', async () => {
     const t = trigger('orphan');
     const accept = createEventAcceptor(tdb.database, [t]);

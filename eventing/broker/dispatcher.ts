@@ -9,7 +9,7 @@ import { createAckBatcher, createInflight, pipelineControls } from '#shared/even
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
 import { NO_SYNC_COMMIT, startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
-import { BROKER_CHANNEL } from './accept.js';
+import { BROKER_CHANNEL, type DeliveryHandoff, type HandedDelivery } from './accept.js';
 import type { Trigger } from './triggers.js';
 
 export interface DispatcherOptions {
@@ -30,6 +30,8 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** New deliveries were committed (by the ingress in this process): claim them now. */
   wake(): void;
+  /** Takes deliveries the acceptor of this process stored already claimed (see DeliveryHandoff). */
+  readonly handoff: DeliveryHandoff;
   /** Delivers everything due now; resolves to the number acknowledged. */
   flush(): Promise<number>;
   stop(): Promise<void>;
@@ -61,7 +63,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const retentionMs = opts.retentionMs ?? 86_400_000;
   let lastPrune = 0;
 
-  const deadLetter = async (row: ClaimedDelivery, event: WireEvent, trigger: Trigger | undefined, result: SendResult) => {
+  const deadLetter = async (row: ClaimedDelivery | HandedDelivery, event: WireEvent, trigger: Trigger | undefined, result: SendResult) => {
     const keep = trigger?.deadLetter ?? true;
     const sink = trigger?.deadLetterSink;
     log.warn('event delivery failed for good', {
@@ -95,13 +97,18 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         and not exists (select 1 from eventing.dead_letters x where x.event_seq = e.seq)`);
   };
 
-  const inflight = createInflight(opts.concurrency ?? 64, log);
+  const concurrency = opts.concurrency ?? 64;
+  const inflight = createInflight(concurrency, log);
+  // Handed deliveries have a cap of their own: the claim loop's budget stays its own, and a
+  // delivery with no room is stored unclaimed for that loop instead.
+  const handedInflight = createInflight(concurrency, log);
+  let handedReserved = 0;
   const acks = createAckBatcher(async (seqs) => {
     await database.query(sql`delete from eventing.deliveries where seq = any(${`{${seqs.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
   }, log);
   let delivered = 0;
 
-  const deliverOne = async (row: ClaimedDelivery) => {
+  const deliverOne = async (row: ClaimedDelivery | HandedDelivery) => {
     const event: WireEvent = {
       attributes: typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, string>) : row.attributes,
       data: row.data ?? undefined,
@@ -161,17 +168,45 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const loop = startWorkLoop({ name: 'broker dispatcher', cycle, log, lanes: opts.lanes, idleMs: opts.idleMs });
   const unlisten = await database.listen(BROKER_CHANNEL, () => loop.wake());
   loop.wake();
+  let stopping = false;
+  let stopped = false;
+  const handoff: DeliveryHandoff = {
+    leaseMs,
+    reserve(n) {
+      const granted = stopping ? 0 : Math.max(0, Math.min(n, handedInflight.free() - handedReserved));
+      handedReserved += granted;
+      return granted;
+    },
+    deliver(deliveries, reserved) {
+      handedReserved -= reserved;
+      // After stop, a late commit's deliveries stay leased: claimed again once the lease expires.
+      if (stopped) return;
+      for (const row of deliveries) handedInflight.run(() => deliverOne(row));
+    },
+  };
+  const controls = pipelineControls({
+    loop,
+    inflight: {
+      idle: async () => {
+        await inflight.idle();
+        await handedInflight.idle();
+      },
+    },
+    acks,
+    delivered: () => delivered,
+    unlisten,
+    close: async () => {
+      if (ownSender) await sender.close();
+    },
+  });
   return {
     wake: () => loop.wake(),
-    ...pipelineControls({
-      loop,
-      inflight,
-      acks,
-      delivered: () => delivered,
-      unlisten,
-      close: async () => {
-        if (ownSender) await sender.close();
-      },
-    }),
+    handoff,
+    flush: controls.flush,
+    async stop() {
+      stopping = true;
+      await controls.stop();
+      stopped = true;
+    },
   };
 }

@@ -66,8 +66,8 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     () => {},
     () => {},
   );
-  const [{ drizzle }] = await Promise.all([drizzleLoading, warm]);
-  const db = drizzle(sql, { casing: 'snake_case' }) as unknown as Db;
+  const [{ drizzle }, { preparingClient }] = await Promise.all([drizzleLoading, import('./prepared.js'), warm]);
+  const db = drizzle(preparingClient(sql), { casing: 'snake_case' }) as unknown as Db;
   return {
     kind: 'postgres',
     db,

@@ -58,6 +58,27 @@ describe('parseCloudEvent (HTTP binding §3)', () => {
   });
 });
 
+describe('jsonData', () => {
+  it('refuses data that is not UTF-8 as malformed_json, and reads the next event normally', () => {
+    const event = (bytes: number[]) => ({ attributes: { datacontenttype: 'application/json' }, data: new Uint8Array(bytes) });
+    assert.throws(
+      () => jsonData(event([0x22, 0xc3, 0x22])),
+      (e: unknown) => e instanceof AppError && e.status === 400 && e.code === 'malformed_json',
+    );
+    assert.equal(jsonData(event([0x22, 0xc3, 0xa9, 0x22])), 'é');
+  });
+});
+
+describe('percentEncode', () => {
+  it('keeps printable ASCII as is and encodes space, double-quote, percent, controls and non-ASCII', () => {
+    assert.equal(percentEncode('/fixture/producer'), '/fixture/producer');
+    assert.equal(percentEncode('2026-01-02T03:04:05.123456Z'), '2026-01-02T03:04:05.123456Z');
+    assert.equal(percentEncode(''), '');
+    assert.equal(percentEncode('!#$&~'), '!#$&~');
+    assert.equal(percentEncode('a b"c%d\u007fé'), 'a%20b%22c%25d%7F%C3%A9');
+  });
+});
+
 describe('toBinaryHeaders', () => {
   it('produces a message the SDK reads back as the same event', () => {
     const wire = jsonEvent({ id: 'x-1', source: '/lms/sign', type: 'io.zenokube.lms.license.signed', subject: 'ключ "7"', time: '2026-01-02T03:04:05Z' }, { n: 1 });

@@ -79,11 +79,16 @@ function percentDecode(value: string, name: string): string {
   }
 }
 
+/** Printable ASCII other than space, double-quote and percent. */
+const NOTHING_TO_ENCODE = /^[\x21\x23\x24\x26-\x7e]*$/;
+
 /**
  * Encodes a binary-mode header value: characters outside printable ASCII, space,
  * double-quote and percent MUST be percent-encoded (HTTP binding §3.1.3.2).
  */
 export function percentEncode(value: string): string {
+  // Most values (ids, types, sources, times) have nothing to encode.
+  if (NOTHING_TO_ENCODE.test(value)) return value;
   let out = '';
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
@@ -196,6 +201,9 @@ export function toBinaryHeaders(event: WireEvent): Record<string, string> {
   return headers;
 }
 
+/** Strict UTF-8 (invalid bytes throw); decode() without streaming keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Reads the data as JSON; a body that is not JSON is a 400 (the event is unparsable, not retried). */
 export function jsonData(event: WireEvent): unknown {
   if (event.data === undefined) return undefined;
@@ -206,7 +214,7 @@ export function jsonData(event: WireEvent): unknown {
     });
   }
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(event.data));
+    return JSON.parse(UTF8.decode(event.data));
   } catch (err) {
     throw new AppError(400, 'malformed_json', 'Bad Request', {
       detail: `The event data is not valid JSON: ${(err as Error).message}`,

@@ -97,7 +97,7 @@ export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: 
 /** What a claim-deliver-acknowledge pipeline (the relay, the broker dispatcher) is made of. */
 export interface PipelineParts {
   loop: { drain(): Promise<number>; stop(): Promise<void> };
-  inflight: Inflight;
+  inflight: Pick<Inflight, 'idle'>;
   acks: AckBatcher;
   /** Deliveries acknowledged so far. */
   delivered: () => number;

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
+import { sendInTransaction } from '#shared/db/prepared';
 import type { EventPublisher, OutgoingEvent } from './publisher.js';
 
 /** The channel the relay listens on; the payload is the product (schema) name. */
@@ -34,11 +35,15 @@ export function createEventPublisher(opts: PublisherOptions): EventPublisher {
     async emit(tx: Queryable, event: OutgoingEvent): Promise<string> {
       opts.check?.(event);
       const id = event.id ?? randomUUID();
-      await tx.execute(
-        sql`insert into ${table}.outbox (id, type, source, subject, data)
-            values (${id}, ${event.type}, ${opts.source}, ${event.subject ?? null}, ${JSON.stringify(event.data)}::jsonb)
-            on conflict (id) do nothing`,
-      );
+      const data: unknown = JSON.stringify(event.data);
+      if (typeof data !== 'string') throw new TypeError(`event data of ${event.type} is not a JSON object`);
+      // Every parameter is a string or null, as sendInTransaction requires.
+      const insert = sql`insert into ${table}.outbox (id, type, source, subject, data)
+            values (${String(id)}, ${String(event.type)}, ${opts.source}, ${event.subject == null ? null : String(event.subject)}, ${data}::jsonb)
+            on conflict (id) do nothing`;
+      // Nothing is read back, so in a postgres.js transaction the row travels with the caller's
+      // next statement or COMMIT, and a failure still fails (rolls back) the whole transaction.
+      if (!sendInTransaction(tx, insert)) await tx.execute(insert);
       if (opts.wake) opts.wake();
       else await tx.execute(sql`select pg_notify(${OUTBOX_CHANNEL}, ${opts.product})`);
       return id;

@@ -7,6 +7,7 @@ import { before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { discoverMigrationSets, migrate, migrationsApplied, type MigrationSet } from '#shared/db/migrate';
+import { sendInTransaction } from '#shared/db/prepared';
 
 function writeSet(name: string, migrations: Record<string, string>): MigrationSet {
   const dir = mkdtempSync(join(tmpdir(), `zk-pgl-${name}-`));
@@ -52,6 +53,13 @@ describe('data layer on PGlite', () => {
     );
     const rows = await db.query<{ name: string }>(sql`select name from shop.items order by name`);
     assert.deepEqual(rows.map((r) => r.name), ['kept']);
+  });
+
+  it('sends no statement ahead of the transaction: the caller of sendInTransaction runs it itself', async () => {
+    await db.db.transaction(async (tx) => {
+      assert.equal(sendInTransaction(tx, sql`insert into shop.items (name) values ('never')`), false);
+    });
+    assert.equal((await db.query(sql`select 1 from shop.items where name = 'never'`)).length, 0);
   });
 
   it('delivers NOTIFY to a listener only when the transaction commits', async () => {

@@ -1,0 +1,93 @@
+// The postgres.js client drizzle runs on: every statement prepared, and statements that can be
+// sent in a transaction without waiting for their answer.
+//
+// drizzle runs every postgres.js statement unnamed (`prepare: false` unless a query is given a
+// name). postgres.js then asks the server for the parameter types before it can send the values:
+// Parse/Describe, wait for the answer, then Bind/Execute, two round trips for every statement
+// with parameters. As a named prepared statement, a statement is described once per connection
+// and costs one round trip from then on (and the server skips parsing and planning it again).
+// Statement texts are fixed by the code (values are always parameters), so each connection keeps
+// a bounded set of them, and postgres.js recycles connections after `max_lifetime`. A statement
+// invalidated by a schema change is re-prepared by postgres.js (outside a transaction it retries
+// on its own).
+import type { Sql, TransactionSql } from 'postgres';
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+
+type UnsafeOptions = Parameters<Sql['unsafe']>[2];
+
+interface OpenTransaction {
+  /** Statements sent by `sendInTransaction`, whose answers nobody awaited yet. */
+  readonly unawaited: Promise<unknown>[];
+  done: boolean;
+}
+
+/** Open top-level transactions, by the client drizzle's transaction object runs its statements on. */
+const transactions = new WeakMap<object, OpenTransaction>();
+
+/** Compiles statements sent without drizzle (raw SQL only: no column names to re-case). */
+const dialect = new PgDialect();
+
+/** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
+export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
+  const call = (key: string) => (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!;
+  // Built once per client: drizzle looks `unsafe` up for every statement.
+  const overrides: Record<string, unknown> = {
+    unsafe: (query: string, params?: unknown[], options?: UnsafeOptions) => call('unsafe').call(client, query, params, { ...options, prepare: true }),
+    // drizzle's transactions and savepoints hand their callback a client of their own.
+    savepoint: (...args: unknown[]) => {
+      const fn = args.pop() as (tx: TransactionSql) => unknown;
+      return call('savepoint').apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
+    },
+    begin: async (...args: unknown[]) => {
+      const fn = args.pop() as (tx: TransactionSql) => unknown;
+      const open: OpenTransaction = { unawaited: [], done: false };
+      let result: unknown;
+      try {
+        result = await call('begin').apply(client, [
+          ...args,
+          (tx: TransactionSql) => {
+            const txClient = preparingClient(tx);
+            transactions.set(txClient, open);
+            return fn(txClient);
+          },
+        ]);
+      } catch (err) {
+        open.done = true;
+        // The callback's later statements only say the transaction was aborted: report why.
+        const failed = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
+        throw failed ? failed.reason : err;
+      }
+      open.done = true;
+      // A statement that failed on the server aborted the transaction, and Postgres answers the
+      // COMMIT sent behind it with a rollback that postgres.js does not report: its failure is
+      // the transaction's.
+      await Promise.all(open.unawaited);
+      return result;
+    },
+  };
+  // A transaction's client has no `begin`, the pool no `savepoint`: override only what exists.
+  for (const key of Object.keys(overrides)) if (typeof (client as unknown as Record<string, unknown>)[key] !== 'function') delete overrides[key];
+  return new Proxy(client, {
+    get: (target, key, receiver) => (typeof key === 'string' && key in overrides ? overrides[key] : Reflect.get(target, key, receiver)),
+  });
+}
+
+/**
+ * Sends `statement` in the open postgres.js transaction `tx` (a drizzle transaction object)
+ * without waiting for its answer: it leaves in the same socket write as the transaction's next
+ * statement or its COMMIT, one round trip fewer. If it fails, the transaction fails (it is rolled
+ * back and `db.transaction` rejects with that error). For statements whose result the caller does
+ * not need and whose parameters are strings or null, so that they cannot fail before reaching the
+ * server. Returns false, having sent nothing, when `tx` is not such a transaction (PGlite, a
+ * savepoint, the database itself): the caller then runs the statement as usual.
+ */
+export function sendInTransaction(tx: object, statement: SQL): boolean {
+  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
+  const open = typeof client === 'function' ? transactions.get(client) : undefined;
+  if (!open || open.done) return false;
+  const { sql: text, params } = dialect.sqlToQuery(statement);
+  // execute() hands the statement to the connection now, ahead of anything issued after it.
+  open.unawaited.push((client as TransactionSql).unsafe(text, params as never[], { prepare: true }).execute());
+  return true;
+}
