@@ -4,15 +4,16 @@
 // young generation grows to 2 × 16 MB semi-spaces under load, and the old generation may grow to
 // four times its live size between full collections, so RSS under load was several times the
 // live heap. Node 20 cannot change heap limits after start (`--max-semi-space-size` is read
-// once), but these two flags are read at every collection, so setting them here takes effect
-// without launcher flags and holds wherever the ingress runs (`zenokube ingress`, the image).
-// When a V8 version ignores them, only memory use changes, never behaviour.
+// once), but the two flags set here are read at every collection, so they take effect without
+// launcher flags and hold wherever the ingress runs (`zenokube ingress`, the image). A launcher
+// that bounds the young generation itself (the Deployment does) keeps its bound: the 1 MB pin is
+// then left off. When a V8 version ignores these flags, only memory use changes, never behaviour.
 import { setFlagsFromString } from 'node:v8';
 
 /**
  * The start-up flags the Deployment gives the proxy (NODE_OPTIONS, which allows this V8 flag): the
  * young generation may grow to 2 MB semi-spaces under load. Half as many scavenges per request as
- * at 1 MB, for a few MB more at most; see the README for the figures behind the choice.
+ * at 1 MB, for a few MB more RSS; see the README for the figures behind the choice.
  */
 export const PROXY_NODE_OPTIONS = '--max-semi-space-size=2';
 
