@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleProxy, cpuOf, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress/tools.js';
 import type { Nginx, WrkResult } from './ingress/tools.js';
 import { routingCost } from './ingress/routing.js';
+import { PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 
 const root = join(fileURLToPath(import.meta.url), '../..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -23,12 +24,13 @@ const fmt = (r: WrkResult) => `${Math.round(r.rps)} req/s, p50 ${r.p50ms.toFixed
 
 async function startZeno(backendPort: number, port: number): Promise<{ proc: ChildProcess; port: number; mode: string }> {
   const bundle = await bundleProxy(root);
-  // The proxy sizes its heap itself, as `zenokube ingress` does; extra V8 flags are for experiments only.
+  // The proxy sizes its heap itself, as `zenokube ingress` does, under the Deployment's NODE_OPTIONS;
+  // extra V8 flags are for experiments only.
   const flags = (process.env.ZENO_INGRESS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const args = bundle
     ? [...flags, bundle, '--backend-port', String(backendPort), '--port', String(port)]
     : [...flags, '--conditions=development', '--import', 'tsx', join(root, 'bench/ingress/proxy.ts'), '--backend-port', String(backendPort), '--port', String(port)];
-  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: PROXY_NODE_OPTIONS } });
   const bound = await new Promise<number>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -38,7 +40,7 @@ async function startZeno(backendPort: number, port: number): Promise<{ proc: Chi
     });
     proc.once('exit', (code) => reject(new Error(`ingress exited ${code}`)));
   });
-  return { proc, port: bound, mode: `${bundle ? 'bundled JS' : 'tsx'}${flags.length ? ` ${flags.join(' ')}` : ''}` };
+  return { proc, port: bound, mode: `${bundle ? 'bundled JS' : 'tsx'}, NODE_OPTIONS=${PROXY_NODE_OPTIONS}${flags.length ? ` ${flags.join(' ')}` : ''}` };
 }
 
 async function proxies(dir: string): Promise<void> {

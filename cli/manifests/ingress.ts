@@ -3,6 +3,7 @@
 // The core objects are typed with client-node's models so that a misspelt field fails to compile.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { CONTROLLER_NAME } from '#functions/ingress/engine/conditions';
+import { PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 
@@ -127,7 +128,7 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
               name: 'ingress',
               image: opts.image,
               args: ['ingress', '--kube', '--port-offset', String(INGRESS_PORT_OFFSET), '--admin', `0.0.0.0:${ADMIN_PORT}`],
-              env: [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' }],
+              env: [{ name: 'NODE_OPTIONS', value: PROXY_NODE_OPTIONS }],
               ports: [
                 { name: 'http', containerPort: HTTP_LISTENER_PORT + INGRESS_PORT_OFFSET },
                 { name: 'admin', containerPort: ADMIN_PORT },

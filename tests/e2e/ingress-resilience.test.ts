@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { compile } from '#functions/ingress/engine/compile';
 import { parseManifests } from '#functions/ingress/source/parse';
@@ -251,6 +251,29 @@ ${slice('ws', 'ws-1', ws.port)}`;
       assert.ok(token);
       for (let i = 0; i < 6; i++) assert.equal((await call('/header-sticky', { 'x-session': token })).json!.service, first.json!.service);
       assert.equal((await call('/header-sticky', { 'x-session': 'forged' })).status, 200);
+    });
+  });
+
+  describe('forwarding headers', () => {
+    it('gives each request on a keep-alive connection the Forwarded host of its own Host header', async () => {
+      const client = new Client(base, { pipelining: 1 });
+      try {
+        const forwarded: string[] = [];
+        for (const host of ['one.example', 'one.example', 'two.example:8080', 'one.example']) {
+          const r = await client.request({ path: '/sticky', method: 'GET', headers: { host, forwarded: 'for=192.0.2.1' } });
+          const echo = (await r.body.json()) as { headers: Record<string, string[]> };
+          assert.deepEqual(echo.headers['x-forwarded-host'], [host]);
+          forwarded.push(echo.headers.forwarded![0]!);
+        }
+        assert.deepEqual(forwarded, [
+          'for=192.0.2.1, for=127.0.0.1;host="one.example";proto=http',
+          'for=192.0.2.1, for=127.0.0.1;host="one.example";proto=http',
+          'for=192.0.2.1, for=127.0.0.1;host="two.example:8080";proto=http',
+          'for=192.0.2.1, for=127.0.0.1;host="one.example";proto=http',
+        ]);
+      } finally {
+        await client.close();
+      }
     });
   });
 

@@ -1,6 +1,7 @@
 // The request path: match, filters, backend choice, then stream to the upstream and back.
 // Bodies are piped both ways, never buffered; headers stay in node's flat rawHeaders arrays.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Candidate, CompiledBackend, CompiledRule } from '../engine/table.js';
 import type { Endpoint } from '../engine/references.js';
 import type { MatchRequest } from '../engine/match.js';
@@ -69,6 +70,29 @@ class HttpMatchRequest implements MatchRequest {
     const v = this.req.headers[name];
     return Array.isArray(v) ? v.join(',') : v;
   }
+}
+
+/** The Forwarded element of the last request on a connection, keyed by its Host header. */
+interface ForwardedCache {
+  host: string;
+  value: string;
+}
+
+// A keep-alive client sends the same Host on every request of a connection: its element is built
+// once per connection (client address and scheme cannot change on one) instead of once per request.
+const forwardedBySocket = new WeakMap<Socket, ForwardedCache>();
+
+/** This proxy's RFC 7239 element: `for=<client>;host="<Host>";proto=<scheme>`. */
+function forwardedElement(socket: Socket, client: string, hostHeader: string, scheme: string): string {
+  const cached = forwardedBySocket.get(socket);
+  if (cached && cached.host === hostHeader) return cached.value;
+  const quotedHost = hostHeader.indexOf('"') < 0 && hostHeader.indexOf('\\') < 0 ? hostHeader : hostHeader.replace(/["\\]/g, '');
+  const value = `for=${forwardedNode(client)};host="${quotedHost}";proto=${scheme}`;
+  if (cached) {
+    cached.host = hostHeader;
+    cached.value = value;
+  } else forwardedBySocket.set(socket, { host: hostHeader, value });
+  return value;
 }
 
 export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse): void {
@@ -200,8 +224,7 @@ function proceed(
   const client = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
   const prior = req.headers.forwarded;
-  const quotedHost = hostHeader.indexOf('"') < 0 && hostHeader.indexOf('\\') < 0 ? hostHeader : hostHeader.replace(/["\\]/g, '');
-  const forwarded = `for=${forwardedNode(client)};host="${quotedHost}";proto=${binding.scheme}`;
+  const forwarded = forwardedElement(req.socket, client, hostHeader, binding.scheme);
   headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
   headers.push('host', rule.rewrite?.hostname ?? hostHeader);
