@@ -8,7 +8,6 @@
 // (builds dist/ first when ZenoAuth or the kit changed since the last build)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
@@ -16,6 +15,7 @@ import { projectRoot } from '#shared/db/root';
 import { createTestDatabase } from '#tests/support/database';
 import { ARGON2_PARAMS, hashPassword, verifyPassword } from '#functions/auth/core/passwords';
 import { basicAuth, makeClient, makeTenant, makeUser } from '#functions/auth/testing/fixtures';
+import { freePort } from '#tests/support/ports';
 
 const root = projectRoot();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -258,17 +258,6 @@ async function main(): Promise<void> {
     for (const t of targets) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill('SIGKILL');
     await tdb.drop();
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when a source file of ZenoAuth or the kit is newer than the built token function. */

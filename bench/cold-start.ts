@@ -6,12 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '#shared/db/root';
 import { openDatabase } from '#shared/db/index';
 import { migrate } from '#shared/db/migrate';
 import { createEmptyDatabase } from '#tests/support/database';
+import { freePort } from '#tests/support/ports';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const root = projectRoot();
@@ -25,17 +25,6 @@ interface Sample {
   rssKb: number;
   /** CPU time (user + system) the process used until the first 200: steadier than wall time on a busy host. */
   cpuMs: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** One GET; resolves to the status, or 0 when nothing listens yet. */

@@ -12,17 +12,7 @@ import { createDeferredMetrics } from '#shared/metrics/deferred';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { serveFunction } from './fn.js';
 import type { Platform } from './platform.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '#tests/support/ports';
 
 /** One GET; resolves to status and body, or rejects when nothing listens. */
 function get(port: number, path: string): Promise<{ status: number; body: string }> {

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { createLogger } from '#shared/log/index';
@@ -13,14 +12,7 @@ import type { StandaloneIngress } from '#functions/ingress/standalone';
 import { startStandalone } from '#functions/ingress/standalone';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from '#tests/support/ports';
 
 const gatewayYaml = `
 apiVersion: gateway.networking.k8s.io/v1
