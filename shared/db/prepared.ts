@@ -11,7 +11,7 @@
 // invalidated by a schema change is re-prepared by postgres.js (outside a transaction it retries
 // on its own).
 import type { Sql, TransactionSql } from 'postgres';
-import type { SQL } from 'drizzle-orm';
+import { is, SQL, type Query } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 
 type UnsafeOptions = Parameters<Sql['unsafe']>[2];
@@ -73,6 +73,22 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
   });
 }
 
+/** The postgres.js client of `tx` when it is an open top-level transaction of a preparing client. */
+function openTransaction(tx: object): { client: TransactionSql; open: OpenTransaction } | undefined {
+  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
+  const open = typeof client === 'function' ? transactions.get(client) : undefined;
+  return open && !open.done ? { client: client as TransactionSql, open } : undefined;
+}
+
+/**
+ * Compiles a raw statement (no column names to re-case) once, for `sendInTransaction` and
+ * `queryInTransaction`: `sql.placeholder(name)` values become parameters that `fillPlaceholders`
+ * fills per call, so a hot statement is not rebuilt by drizzle for every run.
+ */
+export function compileStatement(statement: SQL): Query {
+  return dialect.sqlToQuery(statement);
+}
+
 /**
  * Sends `statement` in the open postgres.js transaction `tx` (a drizzle transaction object)
  * without waiting for its answer: it leaves in the same socket write as the transaction's next
@@ -82,12 +98,23 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
  * server. Returns false, having sent nothing, when `tx` is not such a transaction (PGlite, a
  * savepoint, the database itself): the caller then runs the statement as usual.
  */
-export function sendInTransaction(tx: object, statement: SQL): boolean {
-  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
-  const open = typeof client === 'function' ? transactions.get(client) : undefined;
-  if (!open || open.done) return false;
-  const { sql: text, params } = dialect.sqlToQuery(statement);
+export function sendInTransaction(tx: object, statement: SQL | Query): boolean {
+  const target = openTransaction(tx);
+  if (!target) return false;
+  const { sql: text, params } = is(statement, SQL) ? dialect.sqlToQuery(statement) : statement;
   // execute() hands the statement to the connection now, ahead of anything issued after it.
-  open.unawaited.push((client as TransactionSql).unsafe(text, params as never[], { prepare: true }).execute());
+  target.open.unawaited.push(target.client.unsafe(text, params as never[], { prepare: true }).execute());
   return true;
+}
+
+/**
+ * Runs a compiled statement in the open postgres.js transaction `tx` as a prepared statement,
+ * straight on postgres.js (drizzle's session adds nothing to a raw statement but CPU), and
+ * resolves to its rows. Returns undefined, having sent nothing, when `tx` is not such a
+ * transaction: the caller then runs the statement through drizzle.
+ */
+export function queryInTransaction<T extends Record<string, unknown>>(tx: object, query: Query): Promise<T[]> | undefined {
+  const target = openTransaction(tx);
+  if (!target) return undefined;
+  return target.client.unsafe<T[]>(query.sql, query.params as never[], { prepare: true }) as unknown as Promise<T[]>;
 }
