@@ -30,21 +30,25 @@ const dialect = new PgDialect();
 
 /** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
 export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
-  const call = (key: string) => (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!;
-  // Built once per client: drizzle looks `unsafe` up for every statement.
-  const overrides: Record<string, unknown> = {
-    unsafe: (query: string, params?: unknown[], options?: UnsafeOptions) => call('unsafe').call(client, query, params, { ...options, prepare: true }),
-    // drizzle's transactions and savepoints hand their callback a client of their own.
-    savepoint: (...args: unknown[]) => {
+  const own = client as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+  // Built once per client (drizzle looks `unsafe` up for every statement), and per transaction:
+  // only what the client has (a transaction's client has no `begin`, the pool no `savepoint`).
+  const overrides = new Map<string | symbol, unknown>();
+  overrides.set('unsafe', (query: string, params?: unknown[], options?: UnsafeOptions) => own.unsafe!.call(client, query, params, { ...options, prepare: true }));
+  // drizzle's transactions and savepoints hand their callback a client of their own.
+  if (typeof own.savepoint === 'function') {
+    overrides.set('savepoint', (...args: unknown[]) => {
       const fn = args.pop() as (tx: TransactionSql) => unknown;
-      return call('savepoint').apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
-    },
-    begin: async (...args: unknown[]) => {
+      return own.savepoint!.apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
+    });
+  }
+  if (typeof own.begin === 'function') {
+    overrides.set('begin', async (...args: unknown[]) => {
       const fn = args.pop() as (tx: TransactionSql) => unknown;
       const open: OpenTransaction = { unawaited: [], done: false };
       let result: unknown;
       try {
-        result = await call('begin').apply(client, [
+        result = await own.begin!.apply(client, [
           ...args,
           (tx: TransactionSql) => {
             const txClient = preparingClient(tx);
@@ -64,12 +68,10 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
       // the transaction's.
       await Promise.all(open.unawaited);
       return result;
-    },
-  };
-  // A transaction's client has no `begin`, the pool no `savepoint`: override only what exists.
-  for (const key of Object.keys(overrides)) if (typeof (client as unknown as Record<string, unknown>)[key] !== 'function') delete overrides[key];
+    });
+  }
   return new Proxy(client, {
-    get: (target, key, receiver) => (typeof key === 'string' && key in overrides ? overrides[key] : Reflect.get(target, key, receiver)),
+    get: (target, key, receiver) => overrides.get(key) ?? Reflect.get(target, key, receiver),
   });
 }
 
