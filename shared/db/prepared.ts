@@ -11,7 +11,7 @@
 // invalidated by a schema change is re-prepared by postgres.js (outside a transaction it retries
 // on its own).
 import type { Sql, TransactionSql } from 'postgres';
-import type { SQL } from 'drizzle-orm';
+import { is, SQL, type Query } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 
 type UnsafeOptions = Parameters<Sql['unsafe']>[2];
@@ -30,21 +30,25 @@ const dialect = new PgDialect();
 
 /** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
 export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
-  const call = (key: string) => (client as unknown as Record<string, (...args: unknown[]) => unknown>)[key]!;
-  // Built once per client: drizzle looks `unsafe` up for every statement.
-  const overrides: Record<string, unknown> = {
-    unsafe: (query: string, params?: unknown[], options?: UnsafeOptions) => call('unsafe').call(client, query, params, { ...options, prepare: true }),
-    // drizzle's transactions and savepoints hand their callback a client of their own.
-    savepoint: (...args: unknown[]) => {
+  const own = client as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+  // Built once per client (drizzle looks `unsafe` up for every statement), and per transaction:
+  // only what the client has (a transaction's client has no `begin`, the pool no `savepoint`).
+  const overrides = new Map<string | symbol, unknown>();
+  overrides.set('unsafe', (query: string, params?: unknown[], options?: UnsafeOptions) => own.unsafe!.call(client, query, params, { ...options, prepare: true }));
+  // drizzle's transactions and savepoints hand their callback a client of their own.
+  if (typeof own.savepoint === 'function') {
+    overrides.set('savepoint', (...args: unknown[]) => {
       const fn = args.pop() as (tx: TransactionSql) => unknown;
-      return call('savepoint').apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
-    },
-    begin: async (...args: unknown[]) => {
+      return own.savepoint!.apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
+    });
+  }
+  if (typeof own.begin === 'function') {
+    overrides.set('begin', async (...args: unknown[]) => {
       const fn = args.pop() as (tx: TransactionSql) => unknown;
       const open: OpenTransaction = { unawaited: [], done: false };
       let result: unknown;
       try {
-        result = await call('begin').apply(client, [
+        result = await own.begin!.apply(client, [
           ...args,
           (tx: TransactionSql) => {
             const txClient = preparingClient(tx);
@@ -64,13 +68,27 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
       // the transaction's.
       await Promise.all(open.unawaited);
       return result;
-    },
-  };
-  // A transaction's client has no `begin`, the pool no `savepoint`: override only what exists.
-  for (const key of Object.keys(overrides)) if (typeof (client as unknown as Record<string, unknown>)[key] !== 'function') delete overrides[key];
+    });
+  }
   return new Proxy(client, {
-    get: (target, key, receiver) => (typeof key === 'string' && key in overrides ? overrides[key] : Reflect.get(target, key, receiver)),
+    get: (target, key, receiver) => overrides.get(key) ?? Reflect.get(target, key, receiver),
   });
+}
+
+/** The postgres.js client of `tx` when it is an open top-level transaction of a preparing client. */
+function openTransaction(tx: object): { client: TransactionSql; open: OpenTransaction } | undefined {
+  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
+  const open = typeof client === 'function' ? transactions.get(client) : undefined;
+  return open && !open.done ? { client: client as TransactionSql, open } : undefined;
+}
+
+/**
+ * Compiles a raw statement (no column names to re-case) once, for `sendInTransaction` and
+ * `queryInTransaction`: `sql.placeholder(name)` values become parameters that `fillPlaceholders`
+ * fills per call, so a hot statement is not rebuilt by drizzle for every run.
+ */
+export function compileStatement(statement: SQL): Query {
+  return dialect.sqlToQuery(statement);
 }
 
 /**
@@ -82,12 +100,23 @@ export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
  * server. Returns false, having sent nothing, when `tx` is not such a transaction (PGlite, a
  * savepoint, the database itself): the caller then runs the statement as usual.
  */
-export function sendInTransaction(tx: object, statement: SQL): boolean {
-  const client = (tx as { _?: { session?: { client?: unknown } } })._?.session?.client;
-  const open = typeof client === 'function' ? transactions.get(client) : undefined;
-  if (!open || open.done) return false;
-  const { sql: text, params } = dialect.sqlToQuery(statement);
+export function sendInTransaction(tx: object, statement: SQL | Query): boolean {
+  const target = openTransaction(tx);
+  if (!target) return false;
+  const { sql: text, params } = is(statement, SQL) ? dialect.sqlToQuery(statement) : statement;
   // execute() hands the statement to the connection now, ahead of anything issued after it.
-  open.unawaited.push((client as TransactionSql).unsafe(text, params as never[], { prepare: true }).execute());
+  target.open.unawaited.push(target.client.unsafe(text, params as never[], { prepare: true }).execute());
   return true;
+}
+
+/**
+ * Runs a compiled statement in the open postgres.js transaction `tx` as a prepared statement,
+ * straight on postgres.js (drizzle's session adds nothing to a raw statement but CPU), and
+ * resolves to its rows. Returns undefined, having sent nothing, when `tx` is not such a
+ * transaction: the caller then runs the statement through drizzle.
+ */
+export function queryInTransaction<T extends Record<string, unknown>>(tx: object, query: Query): Promise<T[]> | undefined {
+  const target = openTransaction(tx);
+  if (!target) return undefined;
+  return target.client.unsafe<T[]>(query.sql, query.params as never[], { prepare: true }) as unknown as Promise<T[]>;
 }

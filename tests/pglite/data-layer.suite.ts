@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { discoverMigrationSets, migrate, migrationsApplied, type MigrationSet } from '#shared/db/migrate';
-import { sendInTransaction } from '#shared/db/prepared';
+import { compileStatement, queryInTransaction, sendInTransaction } from '#shared/db/prepared';
 
 function writeSet(name: string, migrations: Record<string, string>): MigrationSet {
   const dir = mkdtempSync(join(tmpdir(), `zk-pgl-${name}-`));
@@ -58,6 +58,13 @@ describe('data layer on PGlite', () => {
   it('sends no statement ahead of the transaction: the caller of sendInTransaction runs it itself', async () => {
     await db.db.transaction(async (tx) => {
       assert.equal(sendInTransaction(tx, sql`insert into shop.items (name) values ('never')`), false);
+    });
+    assert.equal((await db.query(sql`select 1 from shop.items where name = 'never'`)).length, 0);
+  });
+
+  it('runs no statement straight on the driver: the caller of queryInTransaction runs it through drizzle', async () => {
+    await db.db.transaction(async (tx) => {
+      assert.equal(queryInTransaction(tx, compileStatement(sql`insert into shop.items (name) values ('never') returning name`)), undefined);
     });
     assert.equal((await db.query(sql`select 1 from shop.items where name = 'never'`)).length, 0);
   });
