@@ -7,19 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
 
-type ApiError = Error & { response?: { statusCode: number; body: { errors?: string[] } } };
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    const e = err as ApiError;
-    if (!e.response) throw err;
-    return e.response.statusCode;
-  }
-}
 
 // node-vault renders the login path from the call's arguments: without `mount_point` it posts to
 // auth//login, so every call here names the mount.

@@ -63,3 +63,15 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
     },
   };
 }
+
+/** node-vault rejects with the HTTP answer attached: the status of a call, 200 when it succeeded. */
+export async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (err) {
+    const e = err as Error & { response?: { statusCode: number } };
+    if (!e.response) throw err;
+    return e.response.statusCode;
+  }
+}

@@ -3,19 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
 
-type ApiError = Error & { response?: { statusCode: number; body: { errors?: string[] } } };
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    const e = err as ApiError;
-    if (!e.response) throw err;
-    return e.response.statusCode;
-  }
-}
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('transit engine', () => {
