@@ -16,6 +16,7 @@ import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
+import type { UpstreamCall } from './h1-client.js';
 
 /** Names replaced by the proxy's own values. */
 // `expect` is answered here (node sends 100 Continue), never forwarded.
@@ -45,8 +46,8 @@ export interface Exchange {
  * (one listener instead of one per concern keeps the per-request allocations down).
  */
 interface Lifecycle {
-  /** Aborts the upstream exchange in flight; called only when the response did not finish. */
-  abort: ((err?: Error) => void) | undefined;
+  /** The upstream exchange in flight, aborted only when the response did not finish. */
+  call: UpstreamCall | undefined;
   requestTimer: NodeJS.Timeout | undefined;
 }
 
@@ -112,7 +113,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
     client: req.socket.remoteAddress,
     attempts: 0,
   };
-  const life: Lifecycle = { abort: undefined, requestTimer: undefined };
+  const life: Lifecycle = { call: undefined, requestTimer: undefined };
   const observer = ctx.observer;
   res.on('close', () => {
     if (observer) {
@@ -121,7 +122,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
       observer.exchange(rec);
     }
     // Client went away (or we finished): stop the upstream work.
-    if (!res.writableFinished) life.abort?.();
+    if (!res.writableFinished) life.call?.abort();
     if (life.requestTimer) clearTimeout(life.requestTimer);
   });
   if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');

@@ -9,9 +9,9 @@ describe('proxy headers (RFC 9110 §7.6.1)', () => {
   });
 
   it('drops the same fields from upstream response headers, Connection-listed ones too', () => {
-    const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'Transfer-Encoding', 'chunked', 'x-hop', 'again', 'Set-Cookie', 'a=1'].map((v) => Buffer.from(v, 'latin1'));
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'Transfer-Encoding', 'chunked', 'x-hop', 'again', 'Set-Cookie', 'a=1'];
     assert.deepEqual(responseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1']);
-    assert.deepEqual(responseHeaders([Buffer.from('Connection'), Buffer.from('close'), Buffer.from('X-Kept'), Buffer.from('\u00e9t\u00e9', 'latin1')]), ['X-Kept', '\u00e9t\u00e9']);
+    assert.deepEqual(responseHeaders(['Connection', 'close', 'X-Kept', '\u00e9t\u00e9']), ['X-Kept', '\u00e9t\u00e9']);
   });
 
   it('drops the caller-owned names in any case, whatever their length', () => {

@@ -79,23 +79,22 @@ export function endToEnd(raw: string[], drop?: Set<string>): string[] {
 }
 
 /**
- * Response headers from undici's Buffer pairs, hop-by-hop ones (and Connection-listed ones)
- * dropped, in one pass: hop-by-hop values are never decoded; only a Connection header that
- * lists other names (rare) costs a second pass.
+ * Response headers from the parser's flat list, hop-by-hop ones (and Connection-listed ones)
+ * dropped, in one pass; only a Connection header that lists other names (rare) costs a second pass.
  */
-export function responseHeaders(raw: Buffer[]): string[] {
+export function responseHeaders(raw: string[]): string[] {
   const out: string[] = [];
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+    const name = raw[i]!;
     if (mayBeIn(HOP_BY_HOP_LENGTHS, name.length)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') listed = addListed(listed, raw[i + 1]!.toString('latin1'));
+        if (lower === 'connection') listed = addListed(listed, raw[i + 1]!);
         continue;
       }
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    out.push(name, raw[i + 1]!);
   }
   if (!listed) return out;
   const names = listed;

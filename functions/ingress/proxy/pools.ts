@@ -1,13 +1,7 @@
-// Upstream connection pools: one undici Pool per endpoint, keep-alive, created on first use.
-import { createRequire } from 'node:module';
-import type { Pool as UndiciPool } from 'undici';
+// Upstream connection pools: one keep-alive pool per endpoint (./h1-client.ts), created on first use.
 import type { Endpoint } from '../engine/references.js';
 import { endpointKey } from './balance.js';
-
-// The pool's own modules only: the package's index also loads fetch, WebSocket, the HTTP cache and
-// their dependencies, about 10 MB of resident memory a proxy process never uses.
-const Pool = createRequire(import.meta.url)('undici/lib/dispatcher/pool.js') as typeof UndiciPool;
-type Pool = UndiciPool;
+import { Pool } from './h1-client.js';
 
 export interface UpstreamPools {
   get(endpoint: Endpoint): Pool;
@@ -21,18 +15,15 @@ export function createPools(opts: { connections: number; idleMs: number }): Upst
       const key = endpointKey(endpoint);
       let p = pools.get(key);
       if (!p) {
-        const { host, port } = endpoint;
-        const origin = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-        p = new Pool(origin, {
+        p = new Pool(endpoint.host, endpoint.port, {
           connections: opts.connections,
-          pipelining: 1,
-          keepAliveTimeout: 4_000,
-          keepAliveMaxTimeout: 60_000,
-          headersTimeout: opts.idleMs,
-          bodyTimeout: opts.idleMs,
-          connectTimeout: 5_000,
+          idleMs: opts.idleMs,
+          // Below the 5 s that node's and many servers' keep-alive timeouts default to, so the
+          // proxy closes an idle connection before the server does.
+          keepAliveMs: 4_000,
+          connectTimeoutMs: 5_000,
           // Header values are relayed as the upstream sent them, within node's own limits.
-          maxHeaderSize: 65_536,
+          maxHeaderBytes: 65_536,
         });
         pools.set(key, p);
       }
@@ -41,7 +32,7 @@ export function createPools(opts: { connections: number; idleMs: number }): Upst
     async close() {
       const all = [...pools.values()];
       pools.clear();
-      await Promise.all(all.map((p) => p.destroy().catch(() => {})));
+      await Promise.all(all.map((p) => p.close()));
     },
   };
 }

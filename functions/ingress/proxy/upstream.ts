@@ -1,7 +1,7 @@
-// One upstream exchange through undici's dispatcher (no per-request stream objects on the client
-// side), with retries (GEP-1731), backend timeouts and circuit accounting. Bodies stream both
-// ways with backpressure: the client request is handed to undici as a stream; response chunks
-// are written as they come and the upstream is paused while the client socket is full.
+// One upstream exchange through the endpoint's pool (./h1-client.ts: no per-request stream objects
+// on the upstream side), with retries (GEP-1731), backend timeouts and circuit accounting. Bodies
+// stream both ways with backpressure: the client request is written to the upstream as it arrives;
+// response chunks are written as they come and the upstream is paused while the client socket is full.
 // @see https://gateway-api.sigs.k8s.io/geps/gep-1731/
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteTimeouts
 import type { ProxyContext } from './context.js';
@@ -9,12 +9,13 @@ import type { Exchange } from './forward.js';
 import { localReply } from './local-reply.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { endpointKey, pickEndpoint } from './balance.js';
+import type { UpstreamHandler } from './h1-client.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Upstream statuses that count against an endpoint's circuit. */
 const FAILING = new Set([502, 503, 504]);
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UPSTREAM_CONNECT_TIMEOUT']);
+const TIMEOUT = new Set(['UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
 
 /** A request without a body can be replayed, so it can be retried without buffering. */
 function bodiless(ex: Exchange): boolean {
@@ -56,17 +57,17 @@ function attempt(run: Run): void {
   if (ex.res.destroyed || ex.res.headersSent) return;
   ex.rec.attempts++;
   const ep = ex.endpoint;
-  ctx.pools.get(ep).dispatch(
-    { origin: undefined, path: ex.path, method: ex.rec.method, headers: ex.headers, body: run.noBody ? null : ex.req, headersTimeout: ctx.limits.upstreamIdleMs, bodyTimeout: ctx.limits.upstreamIdleMs },
-    new Attempt(run, endpointKey(ep)),
-  );
+  const handler = new Attempt(run, endpointKey(ep));
+  const call = ctx.pools.get(ep).dispatch({ path: ex.path, method: ex.rec.method, headers: ex.headers, body: run.noBody ? null : ex.req }, handler);
+  ex.life.call = call;
+  if (ex.rule.backendTimeoutMs) handler.timer = setTimeout(() => call.abort(new BackendTimeout('backend request timed out')), ex.rule.backendTimeoutMs);
 }
 
 /**
- * The undici handler of one attempt. One object with prototype methods rather than a handful of
+ * The handler of one attempt. One object with prototype methods rather than a handful of
  * closures per request. A retried attempt keeps receiving its (skipped) response while the next runs.
  */
-class Attempt {
+class Attempt implements UpstreamHandler {
   readonly run: Run;
   /** The endpoint's circuit key. */
   readonly key: string;
@@ -97,14 +98,7 @@ class Attempt {
     return true;
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    const ex = this.run.ex;
-    ex.life.abort = abort;
-    if (ex.rule.backendTimeoutMs) this.timer = setTimeout(() => abort(new BackendTimeout('backend request timed out')), ex.rule.backendTimeoutMs);
-  }
-
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    if (status < 200) return true; // 1xx informational: the final response follows
+  onHeaders(status: number, raw: string[], resume: () => void, statusText: string): boolean {
     const { ctx, ex } = this.run;
     if (FAILING.has(status)) ctx.breakers.failure(this.key);
     else ctx.breakers.success(this.key);
