@@ -7,9 +7,8 @@
 //     token's exp or the TTL) and JWKS key sets (jose's remote set: 10 min max age).
 // Concurrent requests with the same credential share one call to the auth service.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { ExtAuthAction } from '../engine/table.js';
-import type { ExtAuthDecider, ExtAuthDecision } from '../proxy/ext-auth.js';
+import type { AuthRequest, ExtAuthDecider, ExtAuthDecision } from '../proxy/ext-auth.js';
 import { parseDuration } from '../engine/duration.js';
 import { createTtlCache } from './ttl-cache.js';
 import type { TtlCache } from './ttl-cache.js';
@@ -27,7 +26,7 @@ export function createExtAuth(opts: ExtAuthOptions = {}): ExtAuthDecider {
   const l2 = createTtlCache<Introspection>(50_000, opts.now);
   const inflight = new Map<string, Promise<ExtAuthDecision>>();
 
-  return async (action: ExtAuthAction, req: IncomingMessage) => {
+  return async (action: ExtAuthAction, req: AuthRequest) => {
     const spec = action.spec;
     const ttlMs = parseDuration(spec.cacheTTL) ?? 10_000;
     const timeoutMs = parseDuration(spec.timeout) ?? 2_000;

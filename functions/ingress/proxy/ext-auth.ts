@@ -1,5 +1,4 @@
 // The ExtAuthFilter decision interface the proxy calls; the implementation lives in ext-auth/.
-import type { IncomingMessage } from 'node:http';
 import type { ExtAuthAction } from '../engine/table.js';
 
 export type ExtAuthDecision =
@@ -12,4 +11,11 @@ export type ExtAuthDecision =
     }
   | { allow: false; status: number; headers: [string, string][]; body: Buffer | undefined };
 
-export type ExtAuthDecider = (action: ExtAuthAction, req: IncomingMessage) => Promise<ExtAuthDecision>;
+/** What a decision reads of the request (node's IncomingMessage and the proxy's own request both fit). */
+export interface AuthRequest {
+  method?: string;
+  url?: string;
+  headers: { [name: string]: string | string[] | undefined; host?: string; authorization?: string };
+}
+
+export type ExtAuthDecider = (action: ExtAuthAction, req: AuthRequest) => Promise<ExtAuthDecision>;

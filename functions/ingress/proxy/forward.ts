@@ -1,7 +1,7 @@
 // The request path: match, filters, backend choice, then stream to the upstream and back.
 // Bodies are piped both ways, never buffered; headers stay in node's flat rawHeaders arrays.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ProxyRequest, ProxyResponse } from './h1-server.js';
 import type { Candidate, CompiledBackend, CompiledRule } from '../engine/table.js';
 import type { Endpoint } from '../engine/references.js';
 import type { MatchRequest } from '../engine/match.js';
@@ -24,8 +24,8 @@ const DROP = new Set(['host', 'expect', 'x-forwarded-for', 'forwarded', 'x-forwa
 
 /** The per-request state, reused by the upstream attempt(s). */
 export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ProxyRequest;
+  res: ProxyResponse;
   rec: ExchangeRecord;
   start: number;
   rule: CompiledRule;
@@ -57,9 +57,9 @@ class HttpMatchRequest implements MatchRequest {
   readonly path: string;
   readonly query: string;
   readonly method: string;
-  private readonly req: IncomingMessage;
+  private readonly req: ProxyRequest;
 
-  constructor(host: string, path: string, query: string, method: string, req: IncomingMessage) {
+  constructor(host: string, path: string, query: string, method: string, req: ProxyRequest) {
     this.host = host;
     this.path = path;
     this.query = query;
@@ -68,8 +68,7 @@ class HttpMatchRequest implements MatchRequest {
   }
 
   header(name: string): string | undefined {
-    const v = this.req.headers[name];
-    return Array.isArray(v) ? v.join(',') : v;
+    return this.req.headers[name];
   }
 }
 
@@ -96,7 +95,7 @@ function forwardedElement(socket: Socket, client: string, hostHeader: string, sc
   return value;
 }
 
-export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse): void {
+export function handleRequest(ctx: ProxyContext, binding: Binding, req: ProxyRequest, res: ProxyResponse): void {
   const start = performance.now();
   const url = req.url ?? '/';
   const rec: ExchangeRecord = {
@@ -115,16 +114,16 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   };
   const life: Lifecycle = { call: undefined, requestTimer: undefined };
   const observer = ctx.observer;
-  res.on('close', () => {
+  res.onClose = () => {
     if (observer) {
       rec.status = res.headersSent ? res.statusCode : 499;
       rec.durationMs = performance.now() - start;
       observer.exchange(rec);
     }
     // Client went away (or we finished): stop the upstream work.
-    if (!res.writableFinished) life.call?.abort();
+    if (!res.finished) life.call?.abort();
     if (life.requestTimer) clearTimeout(life.requestTimer);
-  });
+  };
   if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
@@ -172,8 +171,8 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
 function proceed(
   ctx: ProxyContext,
   binding: Binding,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   rec: ExchangeRecord,
   life: Lifecycle,
   start: number,
@@ -220,7 +219,7 @@ function proceed(
   // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
   // Headers an auth filter owns never come from the client.
   let headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP);
-  const requestId = (req.headers['x-request-id'] as string | undefined) ?? nextRequestId();
+  const requestId = req.headers['x-request-id'] ?? nextRequestId();
   rec.requestId = requestId;
   const client = req.socket.remoteAddress ?? '';
   const xff = req.headers['x-forwarded-for'];
@@ -240,7 +239,7 @@ function proceed(
     life.requestTimer = setTimeout(() => {
       rec.upstreamError = 'request_timeout';
       localReply(res, 504, 'request_timeout');
-      req.destroy();
+      res.destroy();
     }, rule.requestTimeoutMs);
   }
   if (rule.mirrors.length > 0) sendMirrors(ctx, rule, req, target, headers);

@@ -1,6 +1,6 @@
 // Responses the proxy makes itself (no route, invalid backend, upstream failure): small problem+json bodies.
 // @see https://www.rfc-editor.org/rfc/rfc9457
-import type { ServerResponse } from 'node:http';
+import type { ProxyResponse } from './h1-server.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -39,7 +39,7 @@ export function problemBody(status: number, code: string): Buffer {
 }
 
 /** Writes a local problem response unless headers already went out, in which case the stream is cut. */
-export function localReply(res: ServerResponse, status: number, code: LocalCode, extra?: string[]): void {
+export function localReply(res: ProxyResponse, status: number, code: LocalCode, extra?: string[]): void {
   if (res.headersSent) {
     res.destroy();
     return;

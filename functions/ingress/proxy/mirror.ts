@@ -2,11 +2,11 @@
 // failures never affect the real exchange ("fire and forget").
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRequestMirrorFilter
 import { request } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from './h1-server.js';
 import type { CompiledRule } from '../engine/table.js';
 import type { ProxyContext } from './context.js';
 
-export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, req: IncomingMessage, target: string, headers: string[]): void {
+export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, req: ProxyRequest, target: string, headers: string[]): void {
   for (const m of rule.mirrors) {
     if (m.fraction < 1 && ctx.random() >= m.fraction) continue;
     const eps = m.backend.endpoints;
@@ -15,8 +15,9 @@ export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, req: Incoming
     const mirrored = request({ host: ep.host, port: ep.port, method: req.method, path: target, headers, agent: ctx.agent, setHost: false });
     mirrored.setTimeout(ctx.limits.upstreamIdleMs, () => mirrored.destroy());
     mirrored.on('response', (r) => r.resume());
-    mirrored.on('error', () => req.unpipe(mirrored));
-    if (req.readableEnded || req.headers['content-length'] === '0' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) mirrored.end();
-    else req.pipe(mirrored);
+    const body = req.body;
+    mirrored.on('error', () => body?.unpipe(mirrored));
+    if (!body || body.readableEnded) mirrored.end();
+    else body.pipe(mirrored);
   }
 }

@@ -17,12 +17,6 @@ const FAILING = new Set([502, 503, 504]);
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UPSTREAM_CONNECT_TIMEOUT']);
 const TIMEOUT = new Set(['UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
 
-/** A request without a body can be replayed, so it can be retried without buffering. */
-function bodiless(ex: Exchange): boolean {
-  const h = ex.req.headers;
-  const len = h['content-length'];
-  return h['transfer-encoding'] === undefined && (len === undefined || len === '0');
-}
 
 function classify(code: string): { status: number; code: 'backend_unavailable' | 'upstream_error' | 'upstream_timeout' } {
   if (TIMEOUT.has(code)) return { status: 504, code: 'upstream_timeout' };
@@ -46,9 +40,9 @@ interface Run {
 /** Sends the exchange upstream; retries bodiless idempotent requests per the rule's retry policy. */
 export function sendUpstream(ctx: ProxyContext, ex: Exchange): void {
   const retry = ex.rule.retry;
-  const noBody = bodiless(ex);
+  // A request without a body can be replayed, so it can be retried without buffering.
+  const noBody = ex.req.body === null;
   const canRetry = !!retry && retry.attempts > 0 && noBody && IDEMPOTENT.has(ex.rec.method);
-  if (noBody) ex.req.resume();
   attempt({ ctx, ex, noBody, canRetry, attemptsLeft: canRetry ? retry!.attempts : 0 });
 }
 
@@ -58,7 +52,7 @@ function attempt(run: Run): void {
   ex.rec.attempts++;
   const ep = ex.endpoint;
   const handler = new Attempt(run, endpointKey(ep));
-  const call = ctx.pools.get(ep).dispatch({ path: ex.path, method: ex.rec.method, headers: ex.headers, body: run.noBody ? null : ex.req }, handler);
+  const call = ctx.pools.get(ep).dispatch({ path: ex.path, method: ex.rec.method, headers: ex.headers, body: ex.req.body }, handler);
   ex.life.call = call;
   if (ex.rule.backendTimeoutMs) handler.timer = setTimeout(() => call.abort(new BackendTimeout('backend request timed out')), ex.rule.backendTimeoutMs);
 }
@@ -121,7 +115,7 @@ class Attempt implements UpstreamHandler {
     if (this.skipping) return true;
     const ex = this.run.ex;
     if (ex.res.write(chunk)) return true;
-    ex.res.once('drain', ex.resume!);
+    ex.res.onDrain = ex.resume;
     return false;
   }
 
