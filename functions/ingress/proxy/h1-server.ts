@@ -102,7 +102,8 @@ export class ProxyRequest {
 
 /** Builds the header map: Host, Content-Length and a few more keep their first value; Cookie joins with "; ". */
 function headerMap(raw: string[]): { map: HeaderMap; hosts: number } {
-  const map: HeaderMap = {};
+  // No prototype: a header named `constructor` or `__proto__` is just a header.
+  const map: HeaderMap = Object.create(null) as HeaderMap;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
