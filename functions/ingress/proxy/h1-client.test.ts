@@ -343,6 +343,7 @@ describe('Pool: response framing (RFC 9112 §6)', { timeout: 20_000 }, () => {
     c.write(ok('again'));
     await completed(b);
     assert.equal(b.body.toString(), 'again');
+    assert.deepEqual(b.headers, ['Content-Length', '5'], "no trailer of the previous response");
     assert.equal(srv.conns.length, 1);
   });
 
@@ -433,6 +434,7 @@ describe('Pool: response framing (RFC 9112 §6)', { timeout: 20_000 }, () => {
     await c.head();
     await c.trickle(ok('one more'));
     await completed(b);
+    assert.deepEqual(b.headers, ['Content-Length', '8'], 'no trailer of the previous response');
     assert.equal(b.body.toString(), 'one more');
   });
 

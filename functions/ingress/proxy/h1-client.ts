@@ -424,7 +424,10 @@ function onBody(this: NativeParser, chunk: Buffer): void {
   if (!ex.handler.onData(chunk)) c.paused = true;
 }
 
-function onMessageComplete(this: NativeParser): void {
+function onMessageComplete(this: NativeParser & { partial?: string[] }): void {
+  // Trailer fields arrive through onHeaders too. They are not forwarded, and left in `partial` they
+  // would head the next response's header list whenever the binding hands that head over in pieces.
+  this.partial = undefined;
   const c = this.conn;
   const ex = c?.ex;
   if (!c || !ex) return;
