@@ -660,6 +660,8 @@ describe('Pool: safety', { timeout: 20_000 }, () => {
 
   for (const [what, response, after] of [
     ['with Upgrade and Connection: upgrade', 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', ''],
+    ['without Upgrade fields', `HTTP/1.1 101 Switching Protocols\r\n\r\n${ok('smuggled')}`, ''],
+    ['followed by a response in the new protocol', 'HTTP/1.1 101 Switching Protocols\r\n\r\n', ok('smuggled')],
   ] as const) {
     it(`fails an unrequested 101 ${what} (RFC 9110 §7.8)`, T, async () => {
       const srv = await rawServer();

@@ -398,7 +398,11 @@ function onHeadersComplete(
     headers = this.partial ?? [];
     this.partial = undefined;
   }
-  if (upgrade) {
+  // llhttp flags `upgrade` only when a 101 carries Upgrade and Connection: upgrade, yet any 101 ends
+  // HTTP on this connection: the bytes after its head belong to another protocol. Our requests never
+  // ask to upgrade. RFC 9110 §7.8: "A server MUST NOT switch to a protocol that was not indicated by
+  // the client in the corresponding request's Upgrade header field."
+  if (upgrade || status === 101) {
     c.fail(new UpstreamError('UPSTREAM_UNEXPECTED_UPGRADE', 'the upstream switched protocols on a plain request'), false);
     return 2;
   }
