@@ -763,6 +763,22 @@ describe('Pool: failures', { timeout: 20_000 }, () => {
     assert.equal(p.size, 1);
   });
 
+  it('times out a resumed response that then stalls', T, async () => {
+    const srv = await rawServer();
+    const p = pool(srv.port, { idleMs: 30 });
+    const a = get(p);
+    a.data = () => false;
+    const c = await srv.conn(0);
+    await c.head();
+    c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\na');
+    await until(() => a.chunks.length === 1);
+    await delay(200);
+    a.data = () => true;
+    a.resume!();
+    await failed(a, 'UPSTREAM_BODY_TIMEOUT');
+    assert.equal(a.body.toString(), 'a');
+  });
+
   it('abort() mid-response closes the connection and ends the exchange once', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);

@@ -157,6 +157,8 @@ class Connection {
   /** Any response byte arrived for the current exchange. */
   answered = false;
   paused = false;
+  /** The idle timer fired while paused: it does not fire again until it is re-armed. */
+  stalledWhilePaused = false;
   /** The response finished inside the current `execute`; the connection is released after it. */
   completed = false;
   /** The request body still being sent (it may outlive its exchange when answered early). */
@@ -185,7 +187,12 @@ class Connection {
     this.resume = () => {
       if (!this.paused) return;
       this.paused = false;
-      if (!this.dead) this.socket.resume();
+      if (this.dead) return;
+      if (this.stalledWhilePaused) {
+        this.stalledWhilePaused = false;
+        this.socket.setTimeout(this.pool.opts.idleMs);
+      }
+      this.socket.resume();
     };
     this.onBodyData = (chunk) => this.sendBody(chunk);
     this.onBodyEnd = () => this.bodyEnded();
@@ -230,6 +237,7 @@ class Connection {
     this.answered = false;
     this.completed = false;
     this.paused = false;
+    this.stalledWhilePaused = false;
     const body = req.body;
     if (!body) {
       this.socket.write(head + '\r\n', 'latin1');
@@ -310,7 +318,10 @@ class Connection {
 
   onTimeout(): void {
     // A paused response waits for the client, not for the upstream.
-    if (this.paused) return;
+    if (this.paused) {
+      this.stalledWhilePaused = true;
+      return;
+    }
     if (!this.ex) {
       this.fail(new UpstreamError('UPSTREAM_IDLE', 'idle connection timed out'), false);
       return;
