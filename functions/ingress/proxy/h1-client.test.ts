@@ -248,7 +248,7 @@ function* slices(data: Buffer, size: number): Generator<Buffer> {
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-describe('Pool: connections', { timeout: 20_000 }, () => {
+describe('Pool: connections', () => {
   it('reuses one keep-alive connection for sequential requests', T, async () => {
     const srv = await httpServer((req, res) => res.end(`at ${req.url}`));
     const p = pool(srv.port);
@@ -312,7 +312,7 @@ describe('Pool: connections', { timeout: 20_000 }, () => {
   });
 });
 
-describe('Pool: response framing (RFC 9112 §6)', { timeout: 20_000 }, () => {
+describe('Pool: response framing (RFC 9112 §6)', () => {
   it('reads a body delimited by Content-Length and keeps the connection', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
@@ -495,7 +495,7 @@ describe('Pool: response framing (RFC 9112 §6)', { timeout: 20_000 }, () => {
   }
 });
 
-describe('Pool: request framing', { timeout: 60_000 }, () => {
+describe('Pool: request framing', () => {
   it('sends the head as given and a body with a Content-Length as its raw bytes', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
@@ -533,7 +533,7 @@ describe('Pool: request framing', { timeout: 60_000 }, () => {
   });
 
   for (const framing of ['chunked', 'Content-Length'] as const) {
-    it(`streams a 16 MB ${framing} body up and back with backpressure both ways, byte-exact`, T, async () => {
+    it(`streams a 16 MB ${framing} body up and back with backpressure both ways, byte-exact`, { timeout: 60_000 }, async () => {
       const srv = await httpServer((req, res) => {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         req.pipe(res);
@@ -599,7 +599,7 @@ describe('Pool: request framing', { timeout: 60_000 }, () => {
   });
 });
 
-describe('Pool: safety', { timeout: 20_000 }, () => {
+describe('Pool: safety', () => {
   it('refuses a line break or NUL in a header value or the path and writes nothing', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
@@ -703,7 +703,7 @@ async function unacceptingPort(): Promise<number> {
   return port;
 }
 
-describe('Pool: failures', { timeout: 20_000 }, () => {
+describe('Pool: failures', () => {
   it('fails with ECONNREFUSED when nothing listens', T, async () => {
     const server = createNetServer().listen(0, '127.0.0.1');
     await once(server, 'listening');
