@@ -300,7 +300,7 @@ describe('Pool: connections', () => {
 
   it('closes an idle keep-alive connection after keepAliveMs', T, async () => {
     const srv = await rawServer();
-    const p = pool(srv.port, { keepAliveMs: 20, idleMs: 60_000 });
+    const p = pool(srv.port, { keepAliveMs: 300, idleMs: 60_000 });
     const a = get(p);
     const c = await srv.conn(0);
     await c.head();
@@ -745,7 +745,7 @@ describe('Pool: failures', () => {
 
   it('does not time out a paused response and finishes it on resume', T, async () => {
     const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 30 });
+    const p = pool(srv.port, { idleMs: 100 });
     const a = get(p);
     a.data = () => false;
     const c = await srv.conn(0);
@@ -753,7 +753,7 @@ describe('Pool: failures', () => {
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\na');
     await until(() => a.chunks.length === 1);
     c.write('bcdefghij');
-    await delay(200);
+    await delay(400);
     assert.equal(a.ended, false, 'still paused, not timed out');
     assert.equal(a.body.toString(), 'a');
     a.data = () => true;
@@ -765,14 +765,14 @@ describe('Pool: failures', () => {
 
   it('times out a resumed response that then stalls', T, async () => {
     const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 30 });
+    const p = pool(srv.port, { idleMs: 100 });
     const a = get(p);
     a.data = () => false;
     const c = await srv.conn(0);
     await c.head();
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\na');
     await until(() => a.chunks.length === 1);
-    await delay(200);
+    await delay(400);
     a.data = () => true;
     a.resume!();
     await failed(a, 'UPSTREAM_BODY_TIMEOUT');
