@@ -157,6 +157,8 @@ class Connection {
   /** Any response byte arrived for the current exchange. */
   answered = false;
   paused = false;
+  /** The idle timer fired while paused: it does not fire again until it is re-armed. */
+  stalledWhilePaused = false;
   /** The response finished inside the current `execute`; the connection is released after it. */
   completed = false;
   /** The request body still being sent (it may outlive its exchange when answered early). */
@@ -185,7 +187,12 @@ class Connection {
     this.resume = () => {
       if (!this.paused) return;
       this.paused = false;
-      if (!this.dead) this.socket.resume();
+      if (this.dead) return;
+      if (this.stalledWhilePaused) {
+        this.stalledWhilePaused = false;
+        this.socket.setTimeout(this.pool.opts.idleMs);
+      }
+      this.socket.resume();
     };
     this.onBodyData = (chunk) => this.sendBody(chunk);
     this.onBodyEnd = () => this.bodyEnded();
@@ -230,6 +237,7 @@ class Connection {
     this.answered = false;
     this.completed = false;
     this.paused = false;
+    this.stalledWhilePaused = false;
     const body = req.body;
     if (!body) {
       this.socket.write(head + '\r\n', 'latin1');
@@ -310,7 +318,10 @@ class Connection {
 
   onTimeout(): void {
     // A paused response waits for the client, not for the upstream.
-    if (this.paused) return;
+    if (this.paused) {
+      this.stalledWhilePaused = true;
+      return;
+    }
     if (!this.ex) {
       this.fail(new UpstreamError('UPSTREAM_IDLE', 'idle connection timed out'), false);
       return;
@@ -398,7 +409,11 @@ function onHeadersComplete(
     headers = this.partial ?? [];
     this.partial = undefined;
   }
-  if (upgrade) {
+  // llhttp flags `upgrade` only when a 101 carries Upgrade and Connection: upgrade, yet any 101 ends
+  // HTTP on this connection: the bytes after its head belong to another protocol. Our requests never
+  // ask to upgrade. RFC 9110 §7.8: "A server MUST NOT switch to a protocol that was not indicated by
+  // the client in the corresponding request's Upgrade header field."
+  if (upgrade || status === 101) {
     c.fail(new UpstreamError('UPSTREAM_UNEXPECTED_UPGRADE', 'the upstream switched protocols on a plain request'), false);
     return 2;
   }
@@ -424,7 +439,10 @@ function onBody(this: NativeParser, chunk: Buffer): void {
   if (!ex.handler.onData(chunk)) c.paused = true;
 }
 
-function onMessageComplete(this: NativeParser): void {
+function onMessageComplete(this: NativeParser & { partial?: string[] }): void {
+  // Trailer fields arrive through onHeaders too. They are not forwarded, and left in `partial` they
+  // would head the next response's header list whenever the binding hands that head over in pieces.
+  this.partial = undefined;
   const c = this.conn;
   const ex = c?.ex;
   if (!c || !ex) return;
