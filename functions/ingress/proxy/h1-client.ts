@@ -226,7 +226,8 @@ class Connection {
     if (unsafe) {
       // Only a filter's output could get here (client input is parsed strictly): refuse, never inject.
       this.pool.release(this);
-      ex.end(new UpstreamError('UPSTREAM_INVALID_REQUEST', 'a header value or the path holds a line break'));
+      // Never from inside dispatch(): the caller holds the returned call before any outcome.
+      process.nextTick(() => ex.end(new UpstreamError('UPSTREAM_INVALID_REQUEST', 'a header value or the path holds a line break')));
       return;
     }
     this.ex = ex;
@@ -337,6 +338,8 @@ class Connection {
   /** The response is complete: hand the connection back, or close it. */
   afterResponse(): void {
     this.completed = false;
+    // A pause asked for by the finished exchange's last chunk does not outlive it.
+    this.paused = false;
     if (this.dead) return;
     // Answered before the request body was all sent (an early 413, say): the connection cannot be reused.
     if (this.keepAlive && this.body === null) {
