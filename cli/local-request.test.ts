@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { Hono } from 'hono';
 import { localRequest } from './local-request.js';
 
@@ -49,6 +50,27 @@ describe('localRequest', () => {
     assert.equal(await req.text(), '{"noteId":"n-1"}');
     assert.equal(req.bodyUsed, true);
     await assert.rejects(req.arrayBuffer(), TypeError);
+  });
+
+  it('answers every member of Request, the rarely used ones from the real Request', async () => {
+    const real = new Request(URL_, { method: 'POST', headers: headers(), body: bytes() });
+    for (let proto: object | null = Request.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+      for (const key of Object.getOwnPropertyNames(proto)) {
+        if (key === 'constructor') continue;
+        const member = Object.getOwnPropertyDescriptor(proto, key)!;
+        if (typeof member.value === 'function') continue;
+        const req = localRequest(URL_, headers(), bytes());
+        const mine = (req as unknown as Record<string, unknown>)[key];
+        const theirs = (real as unknown as Record<string, unknown>)[key];
+        if (key === 'headers') assert.deepEqual([...(mine as Headers)], [...(theirs as Headers)]);
+        else if (key === 'signal') assert.equal((mine as AbortSignal).aborted, false);
+        else if (key === 'body') assert.ok(mine instanceof ReadableStream);
+        else assert.deepEqual(mine, theirs, key);
+      }
+    }
+    const req = localRequest(URL_, headers(), bytes()) as Request & { bytes(): Promise<Uint8Array> };
+    assert.deepEqual(await req.bytes(), bytes());
+    assert.match(inspect(localRequest(URL_, headers(), bytes())), /POST/);
   });
 
   it('has a null body when given none, and reads it as empty any number of times', async () => {

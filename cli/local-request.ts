@@ -45,9 +45,9 @@ function take(req: LocalRequest): Uint8Array {
 }
 
 /** Delegates to the real Request once one exists (it owns the body from then on). */
-function read<T>(req: LocalRequest, method: 'arrayBuffer' | 'text' | 'json' | 'blob', fromBytes: (bytes: Uint8Array) => T): Promise<T> {
+function read<T>(req: LocalRequest, method: 'arrayBuffer' | 'text' | 'json' | 'blob' | 'bytes', fromBytes: (bytes: Uint8Array) => T): Promise<T> {
   const s = req[state];
-  if (s.real) return s.real[method]() as Promise<T>;
+  if (s.real) return (s.real as unknown as Record<typeof method, () => Promise<T>>)[method]();
   try {
     return Promise.resolve(fromBytes(take(req)));
   } catch (err) {
@@ -99,16 +99,37 @@ const prototype: ThisType<LocalRequest> & Record<string, unknown> = {
     if (this[state].consumed && !this[state].real) throw bodyUnusable();
     return real(this).clone();
   },
+  bytes() {
+    return read(this, 'bytes', (b) => new Uint8Array(copy(b)));
+  },
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return { method: 'POST', url: this[state].url, headers: this[state].headers };
+  },
 };
-for (const key of ['cache', 'credentials', 'destination', 'duplex', 'integrity', 'keepalive', 'mode', 'redirect', 'referrer', 'referrerPolicy']) {
-  Object.defineProperty(prototype, key, {
-    get(this: LocalRequest) {
-      return (real(this) as unknown as Record<string, unknown>)[key];
-    },
-  });
+// Every other member of Request (cache, mode, what a later Node adds) is the real Request's,
+// built on first use. The chain is walked: the global Request may be a subclass of Node's (as
+// @hono/node-server installs one).
+for (let proto: object | null = Request.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    if (key === 'constructor' || Object.hasOwn(prototype, key)) continue;
+    const member = Object.getOwnPropertyDescriptor(proto, key)!;
+    const delegate: PropertyDescriptor =
+      typeof member.value === 'function'
+        ? {
+            value(this: LocalRequest, ...args: unknown[]) {
+              return (member.value as (...a: unknown[]) => unknown).apply(real(this), args);
+            },
+          }
+        : {
+            get(this: LocalRequest) {
+              return (real(this) as unknown as Record<string, unknown>)[key];
+            },
+          };
+    Object.defineProperty(prototype, key, delegate);
+  }
 }
-// `instanceof Request` holds; every member a Request has is defined above, so none of
-// Request.prototype's own getters (which check for a real Request) is ever reached.
+// `instanceof Request` holds, and no getter of Request.prototype (which checks for a real
+// Request) is ever reached: every member is defined above.
 Object.setPrototypeOf(prototype, Request.prototype);
 
 /**
