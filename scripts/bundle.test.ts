@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
@@ -71,6 +71,27 @@ describe('function bundles', () => {
     assert.doesNotMatch(code, /from\s*"node:http2?"/);
     assert.doesNotMatch(code, /class Hono\b|new Hono\b/);
     assert.match(code, /\bimport\("[^"]*\/fn-[^"]*"\)/, 'the rest of the platform comes through a dynamic import');
+  });
+
+  it('gives a bundled CommonJS module a require() for built-ins and external packages', async () => {
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'zk-require-'));
+    try {
+      // prom-client is external (see bundle()): its require() is the banner's, made from the chunk's URL.
+      writeFileSync(join(dir, 'dep.cjs'), "exports.tls = require('tls'); exports.prom = require('prom-client');\n");
+      writeFileSync(
+        join(dir, 'entry.mjs'),
+        "import dep from './dep.cjs';\nprocess.stdout.write(JSON.stringify([dep.tls === process.getBuiltinModule('tls'), typeof dep.prom.Registry]));\n",
+      );
+      await bundle({ in: join(dir, 'entry.mjs'), out: 'entry' }, join(dir, 'out'), 'chunks/[name]-[hash]');
+      assert.doesNotMatch(readFileSync(join(dir, 'out', 'entry.mjs'), 'utf8'), /from\s*['"]node:module['"]/);
+      const child = spawn(process.execPath, [join(dir, 'out', 'entry.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let printed = '';
+      child.stdout!.on('data', (d: Buffer) => (printed += d.toString()));
+      assert.equal(await new Promise((r) => child.once('exit', r)), 0);
+      assert.deepEqual(JSON.parse(printed), [true, 'function']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves its route from a real database with nothing but node and the bundle', async () => {

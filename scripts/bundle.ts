@@ -94,9 +94,10 @@ export async function bundle(entry: { in: string; out: string }, outdir: string,
     // run time (shared/metrics/deferred.ts). Both stay in node_modules.
     external: ['@electric-sql/pglite', 'prom-client'],
     // CommonJS dependencies (e.g. nodemailer) call require() for Node's built-ins. The banner lands
-    // in every chunk, most of which never call it: the real require is made on the first call.
+    // in every chunk, most of which never call it: the real require is made on the first call, and
+    // node:module is taken then too, not imported by every chunk (an import builds its ES facade).
     banner: {
-      js: "import { createRequire as __zkCreateRequire } from 'node:module'; let __zkRequire; const require = function (id) { return (__zkRequire ??= __zkCreateRequire(import.meta.url))(id); };",
+      js: "let __zkRequire; const require = function (id) { return (__zkRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id); };",
     },
     minifyWhitespace: true,
     minifySyntax: true,
