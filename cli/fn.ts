@@ -133,12 +133,15 @@ export async function main(args: string[]): Promise<number | void> {
   await runFunction(decl);
 }
 
-/** Boots the platform and serves `decl` until SIGTERM (also the entry of a bundled function). */
-export async function runFunction(decl: FunctionDeclaration): Promise<void> {
+/**
+ * Boots the platform (or takes the one `booting` started) and serves `decl` until SIGTERM. A bundled
+ * function starts here through ./fn-start.ts, which opens the database before this module loads.
+ */
+export async function runFunction(decl: FunctionDeclaration, booting?: Promise<Platform>): Promise<void> {
   // The function's module starts loading while the platform boots (its files are read and compiled
   // while the database connects); a failure surfaces where serveFunction awaits the same load.
   decl.load().catch(() => {});
-  const platform = await bootPlatform();
+  const platform = await (booting ?? bootPlatform());
   const served = await serveFunction(decl, platform);
   onShutdown(platform.log, async () => {
     await served.stop();

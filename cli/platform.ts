@@ -12,12 +12,16 @@ export interface Platform {
   database: Database;
 }
 
-export async function bootPlatform(env: Record<string, string | undefined> = process.env): Promise<Platform> {
+/**
+ * Reads the configuration and opens the database. `onConnecting` is called once the database
+ * connection is under way (see OpenOptions), so that a cold start can load its code meanwhile.
+ */
+export async function bootPlatform(env: Record<string, string | undefined> = process.env, onConnecting?: () => void): Promise<Platform> {
   const config = loadConfig(env);
   const log = createLogger({ level: config.logLevel });
   // prom-client loads after the cold start (first scrape, or 10 s in), not on the start path.
   const metrics = createDeferredMetrics();
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, onConnecting });
   return { config, log, metrics, database };
 }
 

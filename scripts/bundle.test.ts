@@ -3,10 +3,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { freePort } from '#tests/support/ports';
 import { bundle, functionEntry } from './bundle.js';
 
 /** Spawns a bundle; resolves to its port once it logs "function listening", or rejects on exit. */
@@ -44,7 +45,7 @@ describe('function bundles', () => {
     // Inside the project, so that the bundle finds package.json (and the migrations) above it.
     mkdirSync(join(root, 'node_modules', '.cache'), { recursive: true });
     out = mkdtempSync(join(root, 'node_modules', '.cache', 'zk-bundle-'));
-    const entry = functionEntry(join(root, 'tests', 'fixtures', 'functions', 'bench', 'ping', 'function.ts'), join(root, 'cli', 'fn.ts'), 'bench-ping');
+    const entry = functionEntry(join(root, 'tests', 'fixtures', 'functions', 'bench', 'ping', 'function.ts'), join(root, 'cli', 'fn-start.ts'), 'bench-ping');
     await bundle(entry, out, 'chunks/[name]-[hash]', ['development']);
   });
   after(async () => {
@@ -55,6 +56,42 @@ describe('function bundles', () => {
   it('keeps the app and the deferred packages in chunks of their own', () => {
     const chunks = readdirSync(join(out, 'chunks'));
     for (const name of ['app-', 'undici-', 'catalog-']) assert.ok(chunks.some((c) => c.startsWith(name)), `a ${name}* chunk`);
+  });
+
+  it('loads neither Hono nor an HTTP server before its database connection opens', () => {
+    // The entry's static imports are what runs before startFunction asks for the connection.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/\bfrom\s*"(\.[^"]+)"/g)) visit(resolve(dirname(file), m[1]!));
+    };
+    visit(join(out, 'bench-ping.mjs'));
+    const code = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
+    assert.doesNotMatch(code, /from\s*"node:http2?"/);
+    assert.doesNotMatch(code, /class Hono\b|new Hono\b/);
+    assert.match(code, /\bimport\("[^"]*\/fn-[^"]*"\)/, 'the rest of the platform comes through a dynamic import');
+  });
+
+  it('gives a bundled CommonJS module a require() for built-ins and external packages', async () => {
+    const dir = mkdtempSync(join(root, 'node_modules', '.cache', 'zk-require-'));
+    try {
+      // prom-client is external (see bundle()): its require() is the banner's, made from the chunk's URL.
+      writeFileSync(join(dir, 'dep.cjs'), "exports.tls = require('tls'); exports.prom = require('prom-client');\n");
+      writeFileSync(
+        join(dir, 'entry.mjs'),
+        "import dep from './dep.cjs';\nprocess.stdout.write(JSON.stringify([dep.tls === process.getBuiltinModule('tls'), typeof dep.prom.Registry]));\n",
+      );
+      await bundle({ in: join(dir, 'entry.mjs'), out: 'entry' }, join(dir, 'out'), 'chunks/[name]-[hash]');
+      assert.doesNotMatch(readFileSync(join(dir, 'out', 'entry.mjs'), 'utf8'), /from\s*['"]node:module['"]/);
+      const child = spawn(process.execPath, [join(dir, 'out', 'entry.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let printed = '';
+      child.stdout!.on('data', (d: Buffer) => (printed += d.toString()));
+      assert.equal(await new Promise((r) => child.once('exit', r)), 0);
+      assert.deepEqual(JSON.parse(printed), [true, 'function']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves its route from a real database with nothing but node and the bundle', async () => {
@@ -71,6 +108,14 @@ describe('function bundles', () => {
     } finally {
       await fn.stop();
     }
+  });
+
+  it('exits with the connection error when its database is unreachable', async () => {
+    const url = new URL(tdb.url);
+    url.port = String(await freePort());
+    const fn = serve(join(out, 'bench-ping.mjs'), { DATABASE_URL: url.href, NODE_ENV: 'production' });
+    await assert.rejects(fn.port, /exited 1: zenokube fn: .*Failed query/s);
+    await fn.stop();
   });
 
   it('exits with the configuration error when its configuration is invalid', async () => {

@@ -34,25 +34,25 @@ function declarations(): { name: string; file: string }[] {
 
 const ENTRY = 'zk-fn:';
 
-/** The entry of one function's bundle: `declaration` (its function.js) served by `runFunction` of `fnModule`. */
-export function functionEntry(declaration: string, fnModule: string, name: string): { in: string; out: string } {
-  return { in: `${ENTRY}${declaration}|${fnModule}`, out: name };
+/** The entry of one function's bundle: `declaration` (its function.js) served by `startFunction` of `startModule` (cli/fn-start). */
+export function functionEntry(declaration: string, startModule: string, name: string): { in: string; out: string } {
+  return { in: `${ENTRY}${declaration}|${startModule}`, out: name };
 }
 
-/** Virtual entry modules: `zk-fn:<declaration>|<fn module>` imports that declaration and runs it as `zenokube fn` does. */
+/** Virtual entry modules: `zk-fn:<declaration>|<start module>` imports that declaration and runs it as `zenokube fn` does. */
 const entries: Plugin = {
   name: 'zenokube-entries',
   setup(b) {
     b.onResolve({ filter: /^zk-fn:/ }, (args) => ({ path: args.path.slice(ENTRY.length), namespace: 'zk-fn' }));
-    // The path is `<declaration file>|<cli/fn module>`.
+    // The path is `<declaration file>|<cli/fn-start module>`.
     b.onLoad({ filter: /.*/, namespace: 'zk-fn' }, (args) => ({
       resolveDir: root,
       loader: 'js',
       contents: [
         `import decl from ${JSON.stringify(args.path.split('|')[0])};`,
-        `import { runFunction } from ${JSON.stringify(args.path.split('|')[1])};`,
+        `import { startFunction } from ${JSON.stringify(args.path.split('|')[1])};`,
         `try {`,
-        `  await runFunction(decl);`,
+        `  await startFunction(decl);`,
         `} catch (err) {`,
         `  process.stderr.write('zenokube fn: ' + (err?.name === 'ConfigError' ? err.message : (err?.stack ?? String(err))) + '\\n');`,
         `  process.exitCode = 1;`,
@@ -94,9 +94,10 @@ export async function bundle(entry: { in: string; out: string }, outdir: string,
     // run time (shared/metrics/deferred.ts). Both stay in node_modules.
     external: ['@electric-sql/pglite', 'prom-client'],
     // CommonJS dependencies (e.g. nodemailer) call require() for Node's built-ins. The banner lands
-    // in every chunk, most of which never call it: the real require is made on the first call.
+    // in every chunk, most of which never call it: the real require is made on the first call, and
+    // node:module is taken then too, not imported by every chunk (an import builds its ES facade).
     banner: {
-      js: "import { createRequire as __zkCreateRequire } from 'node:module'; let __zkRequire; const require = function (id) { return (__zkRequire ??= __zkCreateRequire(import.meta.url))(id); };",
+      js: "let __zkRequire; const require = function (id) { return (__zkRequire ??= process.getBuiltinModule('node:module').createRequire(import.meta.url))(id); };",
     },
     minifyWhitespace: true,
     minifySyntax: true,
@@ -106,7 +107,7 @@ export async function bundle(entry: { in: string; out: string }, outdir: string,
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(dist, 'cli', 'fn.js'))) throw new Error('dist/cli/fn.js is missing: run tsc -p tsconfig.build.json first');
+  if (!existsSync(join(dist, 'cli', 'fn-start.js'))) throw new Error('dist/cli/fn-start.js is missing: run tsc -p tsconfig.build.json first');
   const decls = declarations();
   rmSync(out, { recursive: true, force: true });
   rmSync(join(dist, 'bench'), { recursive: true, force: true });
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   // One build per function: its bundle shares no chunk with another function's, so its start
   // path reads one file plus the chunks of its own deferred imports.
   await Promise.all([
-    ...decls.map((d) => bundle(functionEntry(d.file, join(dist, 'cli', 'fn.js'), d.name), out, `chunks/${d.name}/[name]-[hash]`)),
+    ...decls.map((d) => bundle(functionEntry(d.file, join(dist, 'cli', 'fn-start.js'), d.name), out, `chunks/${d.name}/[name]-[hash]`)),
     // The cold-start baseline, bundled alike (bench/cold-start.ts).
     bundle({ in: join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs'), out: 'bare-hono' }, join(dist, 'bench'), 'chunks/bare-hono/[name]-[hash]'),
   ]);

@@ -6,6 +6,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { pgTable, serial, text, bigint } from 'drizzle-orm/pg-core';
 import { openDatabase, type Database } from '#shared/db/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { freePort } from '#tests/support/ports';
 
 const items = pgTable('db_layer_items', {
   id: serial().primaryKey(),
@@ -47,6 +48,55 @@ describe('openDatabase (postgres)', () => {
       assert.equal(opened.length, 1);
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('calls onConnecting once, with the first connection already opening, before it is ready', async () => {
+    const pids = async () =>
+      new Set((await database.query<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`)).map((r) => r.pid));
+    const before = await pids();
+    const events: string[] = [];
+    let connecting: (() => void) | undefined;
+    const calledBack = new Promise<void>((resolve) => (connecting = resolve));
+    const opening = openDatabase({
+      url: tdb.url,
+      max: 1,
+      onConnecting: () => {
+        events.push('connecting');
+        connecting!();
+      },
+    }).then((db) => {
+      events.push('ready');
+      return db;
+    });
+    await calledBack;
+    assert.deepEqual(events, ['connecting']);
+    // The backend appears without anything more being asked of the new database.
+    let opened = 0;
+    for (let i = 0; i < 500 && opened === 0; i++) {
+      opened = [...(await pids())].filter((pid) => !before.has(pid)).length;
+      if (opened === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    const fresh = await opening;
+    try {
+      assert.equal(opened, 1);
+      assert.deepEqual(events, ['connecting', 'ready']);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('calls onConnecting and still opens when the server is unreachable; the first query reports the failure', async () => {
+    const url = new URL(tdb.url);
+    url.port = String(await freePort());
+    let calls = 0;
+    const unreachable = await openDatabase({ url: url.href, max: 1, onConnecting: () => calls++ });
+    try {
+      assert.equal(calls, 1);
+      assert.equal(await unreachable.ping(), false);
+      await assert.rejects(unreachable.query(sql`select 1`), (err: Error) => (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED');
+    } finally {
+      await unreachable.close();
     }
   });
 

@@ -30,6 +30,12 @@ export interface OpenOptions {
   dataDir?: string;
   /** Pool size for postgres.js (default 10). */
   max?: number;
+  /**
+   * Called once the first connection is under way (postgres.js loaded, the connection opening), before
+   * the database is ready: a caller on a cold start loads the rest of its code meanwhile. PGlite,
+   * which opens in this thread, calls it at once.
+   */
+  onConnecting?: () => void;
 }
 
 /** Rows of a driver's `execute` result: postgres.js returns an array, PGlite `{ rows }`. */
@@ -40,17 +46,16 @@ export function rowsOf<T>(result: unknown): T[] {
 
 /** Opens the database the configuration names. PGlite is imported only when used. */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  if (opts.url) return openPostgres(opts.url, opts.max ?? 10);
+  if (opts.url) return openPostgres(opts.url, opts.max ?? 10, opts.onConnecting);
+  opts.onConnecting?.();
   const dir = join(opts.dataDir ?? '.zenokube', 'pgdata');
   await mkdir(dir, { recursive: true });
   return openPglite(dir);
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
-  // drizzle's postgres-js driver (and pg-core behind it) starts loading now: its files are read
-  // while postgres.js loads and the first connection opens.
-  const drizzleLoading = import('drizzle-orm/postgres-js');
-  drizzleLoading.catch(() => {});
+async function openPostgres(url: string, max: number, onConnecting: (() => void) | undefined): Promise<Database> {
+  // postgres.js alone comes first: drizzle (its postgres-js driver and pg-core) loads once the
+  // first connection is opening, instead of sharing this thread with postgres.js before it.
   const { default: postgres } = await import('postgres');
   // fetch_types: false skips postgres.js's catalog query for array types on the first
   // connection (a round trip plus a cold-catalog join, ~40 ms on a fresh backend); the built-in
@@ -66,7 +71,8 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     () => {},
     () => {},
   );
-  const [{ drizzle }, { preparingClient }] = await Promise.all([drizzleLoading, import('./prepared.js'), warm]);
+  onConnecting?.();
+  const [{ drizzle }, { preparingClient }] = await Promise.all([import('drizzle-orm/postgres-js'), import('./prepared.js'), warm]);
   const db = drizzle(preparingClient(sql), { casing: 'snake_case' }) as unknown as Db;
   return {
     kind: 'postgres',
