@@ -291,6 +291,25 @@ describe('LeanServer responses', GUARD, () => {
     assert.deepEqual(header(r!, 'date'), ['Tue, 01 Jan 2030 00:00:00 GMT']);
   });
 
+  it('counts and sends string bodies as UTF-8 bytes', async (t) => {
+    const text = 'héllo, wörld €';
+    const h = await serve(t, (req, res) => {
+      if (req.url === '/end') return res.end(text);
+      if (req.url === '/chunked') {
+        res.writeHead(200, []);
+        return res.end(text);
+      }
+      send(res, 200, text);
+    });
+    const c = await RawClient.open(h.port);
+    c.write(get('/end') + get('/length') + get('/chunked') + get('/after'));
+    const rs = await c.responses(4);
+    for (const r of rs.slice(0, 3)) assert.equal(r.body.toString('utf8'), text);
+    assert.equal(one(rs[0]!, 'content-length'), String(Buffer.byteLength(text)));
+    assert.equal(rs[2]!.framing, 'chunked');
+    assert.equal(rs[3]!.body.toString(), text, 'the framing held: the next response parses');
+  });
+
   it('sends a body of unknown length chunked to an HTTP/1.1 client, terminated with the last chunk', async (t) => {
     const h = await serve(t, (_req, res) => {
       res.writeHead(200, ['content-type', 'text/plain']);

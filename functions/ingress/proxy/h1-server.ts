@@ -221,7 +221,8 @@ export class ProxyResponse {
       return ok;
     }
     if (head === undefined) return socket.write(chunk);
-    if (typeof chunk === 'string') return socket.write(head + chunk, 'latin1');
+    // One write with the head only for an ASCII string, whose latin1 and UTF-8 bytes agree.
+    if (typeof chunk === 'string' && Buffer.byteLength(chunk) === chunk.length) return socket.write(head + chunk, 'latin1');
     socket.cork();
     socket.write(head, 'latin1');
     const ok = socket.write(chunk);
