@@ -448,6 +448,16 @@ describe('LeanServer keep-alive and pipelining', GUARD, () => {
     assert.equal(h.lean.size, 0);
   });
 
+  it('closes after a response whose handler set Connection: close, saying so once', async (t) => {
+    const h = await serve(t, (_req, res) => send(res, 400, 'no', ['connection', 'close']));
+    const c = await RawClient.open(h.port);
+    c.write(get());
+    const [r] = await c.responses(1);
+    assert.deepEqual(header(r!, 'connection'), ['close']);
+    await c.untilEnd();
+    assert.equal(h.lean.size, 0);
+  });
+
   it('answers three requests sent in one write in order, though the later ones are quicker', async (t) => {
     const delays: Record<string, number> = { '/a': 30, '/b': 10, '/c': 0 };
     const seen: string[] = [];

@@ -47,6 +47,8 @@ if (typeof HTTPParser !== 'function' || !Array.isArray(METHODS)) {
 /** Most header lines in one request head (node's server default). */
 const MAX_HEADER_PAIRS = 2000;
 const UNSAFE = /[\0\r\n]/;
+/** A Connection header value with the "close" option. */
+const CLOSE = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
 
 export interface ServerOptions {
   maxHeaderBytes: number;
@@ -169,6 +171,7 @@ export class ProxyResponse {
     let head = `HTTP/1.1 ${status} ${text}\r\n`;
     let hasLength = false;
     let hasDate = false;
+    let saysClose = false;
     let unsafe = UNSAFE.test(text);
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
@@ -177,6 +180,7 @@ export class ProxyResponse {
       const n = name.length;
       if (n === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       else if (n === 4 && name.toLowerCase() === 'date') hasDate = true;
+      else if (n === 10 && name.toLowerCase() === 'connection' && CLOSE.test(value)) saysClose = true;
       head += `${name}: ${value}\r\n`;
     }
     if (unsafe) {
@@ -191,9 +195,11 @@ export class ProxyResponse {
         head += 'transfer-encoding: chunked\r\n';
       } else this.closeAfter = true; // HTTP/1.0: the body ends with the connection
     }
-    if (!conn.keepAlive || conn.closing) this.closeAfter = true;
-    if (this.closeAfter) head += 'connection: close\r\n';
-    else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
+    // A server that sends the "close" option MUST close after that response (RFC 9112 §9.6).
+    if (!conn.keepAlive || conn.closing || saysClose) this.closeAfter = true;
+    if (this.closeAfter) {
+      if (!saysClose) head += 'connection: close\r\n';
+    } else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
     this.head = head + '\r\n';
   }
 
