@@ -799,6 +799,18 @@ describe('LeanServer client going away', GUARD, () => {
     assert.equal(responses[0]!.body.toString(), 'still here');
   });
 
+  it('delivers a large response answered at once to a client that half-closed', async (t) => {
+    const big = randomBytes(4 * 1024 * 1024);
+    const h = await serve(t, (_req, res) => send(res, 200, big));
+    const c = await RawClient.open(h.port);
+    c.write(get());
+    c.socket.end();
+    await c.untilEnd();
+    const { responses } = parseResponses(c.data, [], true);
+    assert.equal(responses.length, 1, `received ${c.data.length} bytes`);
+    assert.equal(sha(responses[0]!.body), sha(big));
+  });
+
   it('calls onClose once and marks the response destroyed when the client resets mid-response', async (t) => {
     let closes = 0;
     let res: ProxyResponse | undefined;

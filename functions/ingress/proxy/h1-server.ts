@@ -342,10 +342,17 @@ export class ServerConnection {
   }
 
   onEnd(): void {
+    // Already closing (error answer, last response): its bytes are still going out.
+    if (this.dead) return;
     // The client finished sending. A half-closed client still gets the answer to its last request.
     if (this.parsing && this.parsing.body) this.parsing.body.destroy(new Error('client closed mid-body'));
-    if (!this.active && this.waiting.length === 0) this.destroy();
-    else this.keepAlive = false;
+    if (!this.active && this.waiting.length === 0) {
+      // Nothing in flight, but a response just ended may still sit in the socket's buffer: flush it, then close.
+      this.dead = true;
+      this.server.forget(this);
+      this.socket.end();
+      this.socket.destroySoon();
+    } else this.keepAlive = false;
   }
 
   parseError(err: Error & { code?: string }): void {
