@@ -595,6 +595,27 @@ describe('LeanServer request bodies', GUARD, () => {
     assert.deepEqual(bodies, [null, null, null]);
   });
 
+  it('discards the rest of a body answered early (413) and parses the next request', async (t) => {
+    const seen: string[] = [];
+    const h = await serve(t, (req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.body === null ? 'no body' : 'body'}`);
+      if (req.url === '/upload') return send(res, 413, 'too large');
+      send(res, 200, 'next');
+    });
+    const body = randomBytes(300_000);
+    const c = await RawClient.open(h.port);
+    c.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`);
+    c.write(body.subarray(0, 1000));
+    const [r] = await c.responses(1);
+    assert.equal(r!.status, 413);
+    c.write(body.subarray(1000));
+    c.write(get('/next'));
+    const rs = await c.responses(2);
+    assert.equal(rs[1]!.status, 200);
+    assert.equal(rs[1]!.body.toString(), 'next');
+    assert.deepEqual(seen, ['POST /upload body', 'GET /next no body']);
+  });
+
   it('sends 100 Continue before the body of an Expect: 100-continue request', async (t) => {
     const h = await serve(t, async (req, res) => send(res, 200, await readAll(req)));
     const c = await RawClient.open(h.port);

@@ -457,8 +457,10 @@ export class ServerConnection {
     this.resumeReading();
   }
 
+  /** The body being parsed wants more; a request queued behind it keeps reading paused (pipelining). */
   bodyWanted(): void {
-    if (this.active && this.waiting.length === 0) this.resumeReading();
+    // No active exchange is also a body being discarded after an early answer: it must drain too.
+    if (this.waiting.length === 0) this.resumeReading();
   }
 
   pauseReading(): void {
