@@ -862,6 +862,29 @@ describe('LeanServer client going away', GUARD, () => {
   });
 
   for (const how of ['end', 'reset'] as const) {
+    it(`survives a client going away mid-body when nobody reads the body (${how})`, async (t) => {
+      const answered = gate();
+      const h = await serve(t, (req, res) => {
+        if (req.url === '/ignored') {
+          send(res, 404, 'not here');
+          return answered.open();
+        }
+        send(res, 200, 'alive');
+      });
+      const c = await RawClient.open(h.port);
+      c.write('POST /ignored HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n');
+      c.write(Buffer.alloc(1_000, 7));
+      await answered.promise;
+      await c.responses(1);
+      if (how === 'end') c.socket.end();
+      else c.socket.resetAndDestroy();
+      await c.untilEnd();
+      const next = await RawClient.open(h.port);
+      next.write(get());
+      const [r] = await next.responses(1);
+      assert.equal(r!.body.toString(), 'alive');
+    });
+
     it(`fails the request body when the client goes away mid-body (${how})`, async (t) => {
       const outcome = gate<string>();
       const h = await serve(t, (req, res) => {

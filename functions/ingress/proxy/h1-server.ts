@@ -72,6 +72,10 @@ class RequestBody extends Readable {
   override _read(): void {
     this.conn.bodyWanted();
   }
+  /** As node's IncomingMessage: the error goes only to a listener, so a body nobody reads cannot crash the process. */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    cb(this.listenerCount('error') > 0 ? err : null);
+  }
 }
 
 /** One parsed request. */
