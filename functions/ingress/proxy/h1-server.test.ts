@@ -631,6 +631,20 @@ describe('LeanServer request bodies', GUARD, () => {
     assert.equal(rs[1]!.body.toString(), 'hello');
   });
 
+  it('answers an unknown expectation with 417 and closes', async (t) => {
+    let calls = 0;
+    const h = await serve(t, (_req, res) => {
+      calls++;
+      send(res, 200, 'ok');
+    });
+    const c = await RawClient.open(h.port);
+    c.write('POST / HTTP/1.1\r\nHost: a\r\nExpect: the-unexpected\r\nContent-Length: 5\r\n\r\n');
+    const [r] = await c.responses(1);
+    assert.equal(r!.status, 417);
+    assert.equal(one(r!, 'connection'), 'close');
+    await c.untilEnd();
+    assert.equal(calls, 0);
+  });
 });
 
 describe('LeanServer malformed requests', GUARD, () => {

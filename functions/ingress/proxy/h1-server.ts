@@ -427,8 +427,8 @@ export class ServerConnection {
     if (expect !== undefined) {
       if (req.httpVersionMinor >= 1 && expect.toLowerCase() === '100-continue') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
       else {
-        res.writeHead(417, ['content-length', '0']);
         res.closeAfter = true;
+        res.writeHead(417, ['content-length', '0']);
         res.end();
         return;
       }
