@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { LeanServer } from './h1-server.js';
 import type { ProxyRequest, ProxyResponse, RequestHandler, ServerOptions, UpgradeHandler } from './h1-server.js';
 
@@ -502,7 +502,6 @@ describe('LeanServer keep-alive and pipelining', GUARD, () => {
 
   it("serves node's http client with a keep-alive agent", async (t) => {
     const h = await serve(t, async (req, res) => send(res, 200, `${req.method} ${(await readAll(req)).length}`));
-    const { Agent } = await import('node:http');
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     t.after(() => agent.destroy());
     for (const size of [0, 10, 100_000]) {
