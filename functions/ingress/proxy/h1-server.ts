@@ -47,6 +47,8 @@ if (typeof HTTPParser !== 'function' || !Array.isArray(METHODS)) {
 /** Most header lines in one request head (node's server default). */
 const MAX_HEADER_PAIRS = 2000;
 const UNSAFE = /[\0\r\n]/;
+/** A Connection header value with the "close" option. */
+const CLOSE = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
 
 export interface ServerOptions {
   maxHeaderBytes: number;
@@ -69,6 +71,10 @@ class RequestBody extends Readable {
   }
   override _read(): void {
     this.conn.bodyWanted();
+  }
+  /** As node's IncomingMessage: the error goes only to a listener, so a body nobody reads cannot crash the process. */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    cb(this.listenerCount('error') > 0 ? err : null);
   }
 }
 
@@ -170,6 +176,7 @@ export class ProxyResponse {
     let head = `HTTP/1.1 ${status} ${text}\r\n`;
     let hasLength = false;
     let hasDate = false;
+    let saysClose = false;
     let unsafe = UNSAFE.test(text);
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
@@ -178,6 +185,7 @@ export class ProxyResponse {
       const n = name.length;
       if (n === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       else if (n === 4 && name.toLowerCase() === 'date') hasDate = true;
+      else if (n === 10 && name.toLowerCase() === 'connection' && CLOSE.test(value)) saysClose = true;
       head += `${name}: ${value}\r\n`;
     }
     if (unsafe) {
@@ -192,9 +200,11 @@ export class ProxyResponse {
         head += 'transfer-encoding: chunked\r\n';
       } else this.closeAfter = true; // HTTP/1.0: the body ends with the connection
     }
-    if (!conn.keepAlive || conn.closing) this.closeAfter = true;
-    if (this.closeAfter) head += 'connection: close\r\n';
-    else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
+    // A server that sends the "close" option MUST close after that response (RFC 9112 §9.6).
+    if (!conn.keepAlive || conn.closing || saysClose) this.closeAfter = true;
+    if (this.closeAfter) {
+      if (!saysClose) head += 'connection: close\r\n';
+    } else if (req.httpVersionMinor === 0) head += 'connection: keep-alive\r\n';
     this.head = head + '\r\n';
   }
 
@@ -222,7 +232,8 @@ export class ProxyResponse {
       return ok;
     }
     if (head === undefined) return socket.write(chunk);
-    if (typeof chunk === 'string') return socket.write(head + chunk, 'latin1');
+    // One write with the head only for an ASCII string, whose latin1 and UTF-8 bytes agree.
+    if (typeof chunk === 'string' && Buffer.byteLength(chunk) === chunk.length) return socket.write(head + chunk, 'latin1');
     socket.cork();
     socket.write(head, 'latin1');
     const ok = socket.write(chunk);
@@ -336,10 +347,17 @@ export class ServerConnection {
   }
 
   onEnd(): void {
+    // Already closing (error answer, last response): its bytes are still going out.
+    if (this.dead) return;
     // The client finished sending. A half-closed client still gets the answer to its last request.
     if (this.parsing && this.parsing.body) this.parsing.body.destroy(new Error('client closed mid-body'));
-    if (!this.active && this.waiting.length === 0) this.destroy();
-    else this.keepAlive = false;
+    if (!this.active && this.waiting.length === 0) {
+      // Nothing in flight, but a response just ended may still sit in the socket's buffer: flush it, then close.
+      this.dead = true;
+      this.server.forget(this);
+      this.socket.end();
+      this.socket.destroySoon();
+    } else this.keepAlive = false;
   }
 
   parseError(err: Error & { code?: string }): void {
@@ -410,8 +428,8 @@ export class ServerConnection {
     if (expect !== undefined) {
       if (req.httpVersionMinor >= 1 && expect.toLowerCase() === '100-continue') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
       else {
-        res.writeHead(417, ['content-length', '0']);
         res.closeAfter = true;
+        res.writeHead(417, ['content-length', '0']);
         res.end();
         return;
       }
@@ -444,8 +462,10 @@ export class ServerConnection {
     this.resumeReading();
   }
 
+  /** The body being parsed wants more; a request queued behind it keeps reading paused (pipelining). */
   bodyWanted(): void {
-    if (this.active && this.waiting.length === 0) this.resumeReading();
+    // No active exchange is also a body being discarded after an early answer: it must drain too.
+    if (this.waiting.length === 0) this.resumeReading();
   }
 
   pauseReading(): void {
