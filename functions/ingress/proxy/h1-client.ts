@@ -7,15 +7,13 @@
 //
 // Why not undici: its per-request bookkeeping and its WebAssembly parser cost about a third of the
 // proxy's CPU per request; this client does only what a proxy hop needs.
-//
-// Node documents `node:_http_common` as an implementation module (DEP0199, documentation-only);
-// the image pins Node 20, and `HTTPParser` has kept this interface since Node 12. A missing or
-// changed binding fails the first import loudly (see `parserClass`), never a request.
+// The parser binding itself is in ./llhttp.ts.
 // @see https://www.rfc-editor.org/rfc/rfc9112 (message syntax, framing, connection reuse)
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { createParser, MAX_HEADER_PAIRS } from './llhttp.js';
+import type { NativeParser } from './llhttp.js';
 
 /** One exchange to send. `headers` is a flat [name, value, ...] list that includes `host`. */
 export interface UpstreamRequest {
@@ -63,42 +61,6 @@ export class UpstreamError extends Error {
   }
 }
 
-interface NativeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): undefined | Error;
-  close(): void;
-  [key: number]: unknown;
-  conn: Connection | undefined;
-}
-
-interface ParserClass {
-  new (): NativeParser;
-  RESPONSE: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kLenientNone: number;
-}
-
-function parserClass(): ParserClass {
-  const P = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: ParserClass }).HTTPParser;
-  if (typeof P !== 'function' || typeof P.kOnHeadersComplete !== 'number' || typeof P.kOnBody !== 'number') {
-    throw new Error("this Node.js has no usable HTTP parser binding (node:_http_common's HTTPParser); run ZenoIngress on Node.js 20");
-  }
-  return P;
-}
-
-const HTTPParser = parserClass();
-const kOnMessageBegin = HTTPParser.kOnMessageBegin;
-const kOnHeaders = HTTPParser.kOnHeaders;
-const kOnHeadersComplete = HTTPParser.kOnHeadersComplete;
-const kOnBody = HTTPParser.kOnBody;
-const kOnMessageComplete = HTTPParser.kOnMessageComplete;
-/** More header lines than this in one response head is a protocol error (node's server default). */
-const MAX_HEADER_PAIRS = 2000;
 
 /** Methods that may be sent again when a reused connection turns out closed before any answer. */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -143,7 +105,7 @@ class Exchange implements UpstreamCall {
 class Connection {
   readonly pool: Pool;
   readonly socket: Socket;
-  readonly parser: NativeParser;
+  readonly parser: NativeParser<Connection>;
   ex: Exchange | undefined = undefined;
   connected = false;
   dead = false;
@@ -175,15 +137,7 @@ class Connection {
     const socket = connect({ host: pool.host, port: pool.port, noDelay: true });
     this.socket = socket;
     socket.setTimeout(pool.opts.connectTimeoutMs);
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, pool.opts.maxHeaderBytes, HTTPParser.kLenientNone);
-    parser.conn = this;
-    parser[kOnMessageBegin] = onMessageBegin;
-    parser[kOnHeaders] = onHeaders;
-    parser[kOnHeadersComplete] = onHeadersComplete;
-    parser[kOnBody] = onBody;
-    parser[kOnMessageComplete] = onMessageComplete;
-    this.parser = parser;
+    this.parser = createParser('RESPONSE', this, pool.opts.maxHeaderBytes, CALLBACKS);
     this.resume = () => {
       if (!this.paused) return;
       this.paused = false;
@@ -378,13 +332,13 @@ class Connection {
   }
 }
 
-function onMessageBegin(this: NativeParser): void {
+function onMessageBegin(this: NativeParser<Connection>): void {
   const c = this.conn;
   // A second response to one request: never handed to the next exchange.
   if (c && !c.ex) c.fail(new UpstreamError('UPSTREAM_UNSOLICITED', 'the upstream sent an unsolicited response'), false);
 }
 
-function onHeaders(this: NativeParser & { partial?: string[] }, headers: string[]): void {
+function onHeaders(this: NativeParser<Connection>, headers: string[]): void {
   const acc = (this.partial ??= []);
   if (acc.length + headers.length > MAX_HEADER_PAIRS * 2) {
     this.conn?.fail(new UpstreamError('UPSTREAM_TOO_MANY_HEADERS', 'the upstream response has too many header lines'), false);
@@ -394,7 +348,7 @@ function onHeaders(this: NativeParser & { partial?: string[] }, headers: string[
 }
 
 function onHeadersComplete(
-  this: NativeParser & { partial?: string[] },
+  this: NativeParser<Connection>,
   _major: number,
   _minor: number,
   headers: string[] | undefined,
@@ -435,14 +389,14 @@ function onHeadersComplete(
   return ex.req.method === 'HEAD' || status === 304 ? 1 : 0;
 }
 
-function onBody(this: NativeParser, chunk: Buffer): void {
+function onBody(this: NativeParser<Connection>, chunk: Buffer): void {
   const c = this.conn;
   const ex = c?.ex;
   if (!c || !ex) return;
   if (!ex.handler.onData(chunk)) c.paused = true;
 }
 
-function onMessageComplete(this: NativeParser & { partial?: string[] }): void {
+function onMessageComplete(this: NativeParser<Connection>): void {
   // Trailer fields arrive through onHeaders too. They are not forwarded, and left in `partial` they
   // would head the next response's header list whenever the binding hands that head over in pieces.
   this.partial = undefined;
@@ -459,6 +413,8 @@ function onMessageComplete(this: NativeParser & { partial?: string[] }): void {
   c.completed = true;
   ex.handler.onComplete();
 }
+
+const CALLBACKS = { onMessageBegin, onHeaders, onHeadersComplete, onBody, onMessageComplete };
 
 /** Connections to one endpoint (host and port). */
 export class Pool {

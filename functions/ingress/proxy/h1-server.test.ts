@@ -550,6 +550,20 @@ describe('LeanServer request bodies', GUARD, () => {
     assert.equal(r!.body.toString(), sha(payload));
   });
 
+  it("keeps a chunked body's trailer fields out of the next request's headers", async (t) => {
+    const seen: string[][] = [];
+    const h = await serve(t, async (req, res) => {
+      seen.push(req.rawHeaders);
+      send(res, 200, (await readAll(req)).toString());
+    });
+    const c = await RawClient.open(h.port);
+    c.write('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Trailer: injected\r\n\r\n' + get('/next'));
+    const [first, second] = await c.responses(2);
+    assert.equal(first!.body.toString(), 'hi');
+    assert.equal(second!.status, 200);
+    assert.deepEqual(seen[1], ['Host', 'a.test']);
+  });
+
   it('applies backpressure to a large upload read slowly, and it arrives intact', async (t) => {
     const payload = randomBytes(8 * 1024 * 1024);
     let maxBuffered = 0;

@@ -11,41 +11,11 @@
 // graceful close that finishes in-flight exchanges. A Host header sent twice is refused (RFC 9112 §3.2).
 // @see https://www.rfc-editor.org/rfc/rfc9112
 import { STATUS_CODES } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { createParser, MAX_HEADER_PAIRS, METHODS } from './llhttp.js';
+import type { NativeParser } from './llhttp.js';
 
-interface NativeParser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): undefined | Error;
-  close(): void;
-  [key: number]: unknown;
-  conn: ServerConnection | undefined;
-  partial: string[] | undefined;
-  partialUrl: string;
-}
-
-interface ParserClass {
-  new (): NativeParser;
-  REQUEST: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kLenientNone: number;
-}
-
-const common = createRequire(import.meta.url)('_http_common') as { HTTPParser?: ParserClass; methods?: string[] };
-const HTTPParser = common.HTTPParser;
-const METHODS = common.methods;
-if (typeof HTTPParser !== 'function' || !Array.isArray(METHODS)) {
-  throw new Error("this Node.js has no usable HTTP parser binding (node:_http_common's HTTPParser); run ZenoIngress on Node.js 20");
-}
-
-/** Most header lines in one request head (node's server default). */
-const MAX_HEADER_PAIRS = 2000;
 const UNSAFE = /[\0\r\n]/;
 /** A Connection header value with the "close" option. */
 const CLOSE = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i;
@@ -288,7 +258,7 @@ interface Pending {
 export class ServerConnection {
   readonly socket: Socket;
   readonly server: LeanServer;
-  readonly parser: NativeParser;
+  readonly parser: NativeParser<ServerConnection>;
   /** The request being parsed (head or body). */
   parsing: ProxyRequest | undefined = undefined;
   /** The response being written. */
@@ -309,17 +279,7 @@ export class ServerConnection {
     this.server = server;
     this.socket = socket;
     this.since = performance.now();
-    const parser = new HTTPParser!();
-    parser.initialize(HTTPParser!.REQUEST, {}, server.opts.maxHeaderBytes, HTTPParser!.kLenientNone);
-    parser.conn = this;
-    parser.partial = undefined;
-    parser.partialUrl = '';
-    parser[HTTPParser!.kOnMessageBegin] = onMessageBegin;
-    parser[HTTPParser!.kOnHeaders] = onHeaders;
-    parser[HTTPParser!.kOnHeadersComplete] = onHeadersComplete;
-    parser[HTTPParser!.kOnBody] = onBody;
-    parser[HTTPParser!.kOnMessageComplete] = onMessageComplete;
-    this.parser = parser;
+    this.parser = createParser('REQUEST', this, server.opts.maxHeaderBytes, CALLBACKS);
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
@@ -522,7 +482,7 @@ export class ServerConnection {
   }
 }
 
-function onMessageBegin(this: NativeParser): void {
+function onMessageBegin(this: NativeParser<ServerConnection>): void {
   const c = this.conn;
   if (!c) return;
   if (c.state === 'idle') {
@@ -531,14 +491,14 @@ function onMessageBegin(this: NativeParser): void {
   }
 }
 
-function onHeaders(this: NativeParser, headers: string[], url: string): void {
+function onHeaders(this: NativeParser<ServerConnection>, headers: string[], url: string): void {
   const acc = (this.partial ??= []);
   if (acc.length + headers.length <= MAX_HEADER_PAIRS * 2) for (const h of headers) acc.push(h);
   this.partialUrl += url;
 }
 
 function onHeadersComplete(
-  this: NativeParser,
+  this: NativeParser<ServerConnection>,
   _major: number,
   minor: number,
   headers: string[] | undefined,
@@ -564,7 +524,7 @@ function onHeadersComplete(
     c.parseError(Object.assign(new Error('duplicate Host header'), { code: 'DUPLICATE_HOST' }));
     return 2;
   }
-  const name = METHODS![method];
+  const name = METHODS[method];
   if (name === undefined || name === 'CONNECT') {
     // A reverse proxy opens no tunnels.
     c.parseError(Object.assign(new Error(`method ${name ?? method} not served`), { code: 'UNSUPPORTED_METHOD' }));
@@ -585,14 +545,18 @@ function onHeadersComplete(
   return 0;
 }
 
-function onBody(this: NativeParser, chunk: Buffer): void {
+function onBody(this: NativeParser<ServerConnection>, chunk: Buffer): void {
   const c = this.conn;
   const body = c?.parsing?.body;
   if (!c || !body) return;
   if (!body.push(chunk)) c.pauseReading();
 }
 
-function onMessageComplete(this: NativeParser): void {
+function onMessageComplete(this: NativeParser<ServerConnection>): void {
+  // A chunked body's trailer fields arrive through onHeaders too: they are not forwarded, and
+  // must not open the next request's header block on this connection.
+  this.partial = undefined;
+  this.partialUrl = '';
   const c = this.conn;
   const req = c?.parsing;
   if (!c || !req) return;
@@ -600,6 +564,8 @@ function onMessageComplete(this: NativeParser): void {
   c.parsing = undefined;
   req.body?.push(null);
 }
+
+const CALLBACKS = { onMessageBegin, onHeaders, onHeadersComplete, onBody, onMessageComplete };
 
 /** Accepts connections from a net or tls server and serves them. */
 export class LeanServer {
