@@ -228,6 +228,18 @@ async function rawServer(): Promise<RawServer> {
   };
 }
 
+/** A raw server and a pool whose one connection has finished one exchange and is kept alive. */
+async function keptAlive(): Promise<{ srv: RawServer; p: Pool; c: Awaited<ReturnType<RawServer['conn']>> }> {
+  const srv = await rawServer();
+  const p = pool(srv.port);
+  const a = get(p, '/1');
+  const c = await srv.conn(0);
+  await c.head();
+  c.write(ok('one'));
+  await completed(a);
+  return { srv, p, c };
+}
+
 async function httpServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ port: number; connections: () => number }> {
   let connections = 0;
   const server = createHttpServer(handler);
@@ -621,13 +633,7 @@ describe('Pool: safety', () => {
   });
 
   it('closes a connection on bytes sent between exchanges and never hands them to the next', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p, '/1');
-    const c = await srv.conn(0);
-    await c.head();
-    c.write(ok('one'));
-    await completed(a);
+    const { srv, p, c } = await keptAlive();
     c.write(ok('smuggled'));
     await c.closed;
     assert.equal(p.size, 0);
@@ -847,13 +853,7 @@ describe('Pool: failures', () => {
   });
 
   it('replays a GET once on a fresh connection when a reused one closes before answering', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p, '/1');
-    const c = await srv.conn(0);
-    await c.head();
-    c.write(ok('one'));
-    await completed(a);
+    const { srv, p, c } = await keptAlive();
     const b = get(p, '/2');
     await c.head();
     c.socket.destroy();
@@ -866,13 +866,7 @@ describe('Pool: failures', () => {
   });
 
   it('replays only once: the fresh connection closing too fails the GET', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p, '/1');
-    const c = await srv.conn(0);
-    await c.head();
-    c.write(ok('one'));
-    await completed(a);
+    const { srv, p, c } = await keptAlive();
     const b = get(p, '/2');
     await c.head();
     c.socket.destroy();
@@ -884,13 +878,7 @@ describe('Pool: failures', () => {
   });
 
   it('does not replay a POST with a body', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p, '/1');
-    const c = await srv.conn(0);
-    await c.head();
-    c.write(ok('one'));
-    await completed(a);
+    const { srv, p, c } = await keptAlive();
     const b = request(p, 'POST', '/2', ['content-length', '4'], Readable.from([Buffer.from('data')]));
     await c.head();
     c.socket.destroy();
@@ -899,13 +887,7 @@ describe('Pool: failures', () => {
   });
 
   it('does not replay a request the upstream had begun to answer', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p, '/1');
-    const c = await srv.conn(0);
-    await c.head();
-    c.write(ok('one'));
-    await completed(a);
+    const { srv, p, c } = await keptAlive();
     const b = get(p, '/2');
     await c.head();
     c.write('HTTP/1.1 200 OK\r\n');
