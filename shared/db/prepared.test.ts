@@ -1,11 +1,12 @@
-// Prepared statements and statements sent in a transaction without waiting for their answer:
-// counted in socket writes (round trips), and a failure of an unawaited statement must fail its
-// transaction as an awaited one does.
+// Prepared statements, transactions whose BEGIN leaves with their first statement, and statements
+// sent in a transaction without waiting for their answer: counted in socket writes (round trips).
+// A failure of an unawaited statement must fail its transaction as an awaited one does, and a
+// connection lost under a transaction must fail it without harming the pool or the process.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { fillPlaceholders, sql } from 'drizzle-orm';
-import { openDatabase, type Database } from '#shared/db/index';
+import { openDatabase, rowsOf, type Database, type Tx } from '#shared/db/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { compileStatement, queryInTransaction, sendInTransaction } from './prepared.js';
 
@@ -55,8 +56,8 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
       });
     await tx('warm-tx');
     const before = await count(database);
-    // BEGIN, the awaited insert, then the unawaited insert and COMMIT together.
-    assert.equal(await writesDuring(() => tx('tx')), 3);
+    // BEGIN with the awaited insert, then the unawaited insert and COMMIT together.
+    assert.equal(await writesDuring(() => tx('tx')), 2);
     assert.equal(await count(database), before + 2);
   });
 
@@ -104,8 +105,8 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
       });
     assert.deepEqual(await tx('query-warm'), [[{ id: 'query-warm' }], []]);
     let rows: unknown;
-    // BEGIN, the two inserts, COMMIT.
-    assert.equal(await writesDuring(async () => (rows = await tx('query-hot'))), 4);
+    // BEGIN with the first insert, the second insert, COMMIT.
+    assert.equal(await writesDuring(async () => (rows = await tx('query-hot'))), 3);
     assert.deepEqual(rows, [[{ id: 'query-hot' }], []]);
   });
 
@@ -148,5 +149,178 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
     });
     assert.equal(sendInTransaction(escaped!, statement), false);
     assert.equal((await database.query(sql`select 1 from db_prepared_items where id = 'never'`)).length, 0);
+  });
+});
+
+/** The driver's error code, under drizzle's wrapping. */
+const codeOf = (err: unknown) => (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+
+describe('transactions on a reserved connection (postgres)', () => {
+  let tdb: TestDatabase;
+  let database: Database;
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  before(async () => {
+    tdb = await createTestDatabase({ max: 2 });
+    database = await openDatabase({ url: tdb.url, max: 2 });
+    await database.query(sql`create table db_tx_items (id text primary key, n int not null)`);
+    process.on('uncaughtException', onUncaught);
+  });
+  after(async () => {
+    process.off('uncaughtException', onUncaught);
+    await database.close();
+    await tdb.drop();
+  });
+  const ids = async () => (await database.query<{ id: string }>(sql`select id from db_tx_items order by id`)).map((r) => r.id);
+  const insert = (id: string) => sql`insert into db_tx_items (id, n) values (${id}, ${1})`;
+  /** Ends the server backend of transaction `t` from another session, as a failover or restart would. */
+  const terminate = async (t: Tx) => {
+    const { pid } = rowsOf<{ pid: number }>(await t.execute(sql`select pg_backend_pid() as pid`))[0]!;
+    await tdb.database.query(sql`select pg_terminate_backend(${pid}::int)`);
+  };
+
+  it('rolls back everything when a statement failed, even one whose error the callback caught, and reports that failure', async () => {
+    await assert.rejects(
+      database.db.transaction(async (t) => {
+        await t.execute(insert('caught-a'));
+        await t.execute(sql`insert into db_tx_items (id, n) values (${'caught-b'}, ${null})`).catch(() => {});
+      }),
+      /null value in column "n"/,
+    );
+    assert.deepEqual(await ids(), []);
+    // A later statement only hears that the transaction is aborted: the cause is reported instead.
+    await assert.rejects(
+      database.db.transaction(async (t) => {
+        await t.execute(sql`insert into db_tx_items (id, n) values (${'caught-c'}, ${null})`).catch(() => {});
+        await t.execute(insert('caught-d'));
+      }),
+      /null value in column "n"/,
+    );
+    assert.deepEqual(await ids(), []);
+  });
+
+  it('keeps the outer work when a savepoint is rolled back, and commits a released one', async () => {
+    await database.db.transaction(async (t) => {
+      await t.execute(insert('outer'));
+      await assert.rejects(
+        t.transaction(async (nested) => {
+          await nested.execute(insert('inner-rolled-back'));
+          throw new Error('inner fails');
+        }),
+        /inner fails/,
+      );
+      await t.transaction(async (nested) => {
+        await nested.execute(insert('inner-kept'));
+      });
+    });
+    assert.deepEqual(await ids(), ['inner-kept', 'outer']);
+    await database.query(sql`delete from db_tx_items`);
+  });
+
+  // Mismatched answers stall the connection rather than fail: bounded in time.
+  it('keeps answers in order when statements follow one that is first described on the connection', { timeout: 20_000 }, async () => {
+    // A statement with parameters is described before it is bound the first time on a
+    // connection: what follows it must wait, or COMMIT would reach the server ahead of it.
+    const fresh = (n: number) => sql`insert into db_tx_items (id, n) values (${`described-${n}`}, ${n}) -- ${sql.raw(`variant ${n}`)}`;
+    await database.db.transaction(async (t) => {
+      assert.equal(sendInTransaction(t, fresh(1)), true);
+      assert.equal(sendInTransaction(t, fresh(2)), true);
+    });
+    const rows = await database.db.transaction(async (t) => {
+      sendInTransaction(t, fresh(3));
+      return rowsOf<{ id: string }>(await t.execute(sql`select id from db_tx_items where id like ${'described-%'} order by id`)).map((r) => r.id);
+    });
+    assert.deepEqual(rows, ['described-1', 'described-2', 'described-3']);
+    await database.query(sql`delete from db_tx_items`);
+  });
+
+  it('refuses a statement of a callback that outlived its transaction', async () => {
+    let escaped: Tx | undefined;
+    await database.db.transaction(async (t) => {
+      escaped = t;
+      await t.execute(insert('inside'));
+    });
+    await assert.rejects(escaped!.execute(insert('outside')), (err) => /transaction is over/.test(String((err as { cause?: unknown }).cause ?? err)));
+    assert.deepEqual(await ids(), ['inside']);
+    await database.query(sql`delete from db_tx_items`);
+  });
+
+  it('runs at the isolation level drizzle asks for', async () => {
+    const level = await database.db.transaction(
+      async (t) => rowsOf<{ transaction_isolation: string }>(await t.execute(sql`show transaction_isolation`))[0]!.transaction_isolation,
+      { isolationLevel: 'serializable' },
+    );
+    assert.equal(level, 'serializable');
+  });
+
+  it('fails at once when the connection is lost while the callback waits on something else, and refuses its later statements', async () => {
+    let later: Promise<unknown> | undefined;
+    let resume!: () => void;
+    const waiting = new Promise<void>((r) => (resume = r));
+    const tx = database.db.transaction(async (t) => {
+      await t.execute(insert('lost-idle'));
+      await terminate(t);
+      // An HTTP call, say: the transaction sits idle on a connection that is closing.
+      await waiting;
+      later = t.execute(insert('after-loss'));
+      await later;
+    });
+    await assert.rejects(tx, (err: { code?: string }) => err.code === 'CONNECTION_CLOSED');
+    resume();
+    await new Promise((r) => setTimeout(r, 50));
+    // drizzle wraps a statement's error: the driver's is its cause.
+    await assert.rejects(later!, (err) => codeOf(err) === 'CONNECTION_CLOSED');
+    assert.deepEqual(uncaught, []);
+    // The pool reconnects and serves every connection again; nothing of the lost transaction stayed.
+    const ones = await Promise.all([1, 2, 3, 4].map(async () => (await database.query<{ one: number }>(sql`select 1 as one`))[0]!.one));
+    assert.deepEqual(ones, [1, 1, 1, 1]);
+    assert.deepEqual(await ids(), []);
+    await database.db.transaction(async (t) => {
+      await t.execute(insert('after-reconnect'));
+    });
+    assert.deepEqual(await ids(), ['after-reconnect']);
+    await database.query(sql`delete from db_tx_items`);
+  });
+
+  it('fails when the connection is lost under a running statement, and the pool goes on', async () => {
+    await assert.rejects(
+      database.db.transaction(async (t) => {
+        await t.execute(insert('lost-busy'));
+        const { pid } = rowsOf<{ pid: number }>(await t.execute(sql`select pg_backend_pid() as pid`))[0]!;
+        const sleeping = t.execute(sql`select pg_sleep(5)`);
+        await new Promise((r) => setTimeout(r, 50));
+        await tdb.database.query(sql`select pg_terminate_backend(${pid}::int)`);
+        await sleeping;
+      }),
+    );
+    assert.deepEqual(uncaught, []);
+    // postgres.js keeps the server's FATAL error of a statement it was running when the
+    // connection dropped, and fails the first statement on the reconnected connection with it
+    // (its pool does so outside transactions too): one stale error, then the pool goes on. Two
+    // statements at once use both connections of the pool, the reconnected one included.
+    const settled = await Promise.allSettled([database.query(sql`select 1`), database.query(sql`select 1`)]);
+    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [codeOf(r.reason)] : []));
+    assert.ok(failures.length <= 1 && failures.every((c) => c === '57P01'), `unexpected failures: ${failures.join(', ')}`);
+    assert.deepEqual(await ids(), []);
+    await database.db.transaction(async (t) => {
+      await t.execute(insert('after-busy-loss'));
+    });
+    assert.deepEqual(await ids(), ['after-busy-loss']);
+    await database.query(sql`delete from db_tx_items`);
+  });
+
+  it('still runs transactions when every connection is busy, and they all commit', async () => {
+    const slow = Promise.all([database.query(sql`select pg_sleep(0.2)`), database.query(sql`select pg_sleep(0.2)`)]);
+    await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        database.db.transaction(async (t) => {
+          await t.execute(insert(`busy-${i}`));
+        }),
+      ),
+    );
+    await slow;
+    assert.deepEqual(await ids(), ['busy-0', 'busy-1', 'busy-2', 'busy-3', 'busy-4', 'busy-5']);
+    await database.query(sql`delete from db_tx_items`);
   });
 });
