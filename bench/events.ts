@@ -5,6 +5,7 @@
 // Prints throughput at saturation and commit-to-handler latency at a fixed offered load.
 // Run alone: node --conditions=development --import tsx bench/events.ts
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
 import type { RunningStack } from '#cli/stack';
@@ -127,6 +128,26 @@ async function producerBaseline(database: Database, n: number): Promise<{ rate: 
   return { rate, medianTxMs };
 }
 
+/**
+ * CPU time (ms) the server spent in this database's backends, read from /proc: the server runs
+ * on this machine in the benchmark, and its share of the two cores bounds the throughput as
+ * much as this process's. Undefined when /proc does not show the backends.
+ */
+async function serverCpuMs(database: Database): Promise<number | undefined> {
+  const rows = await database.query<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`);
+  let ticks = 0;
+  try {
+    for (const { pid } of rows) {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+  } catch {
+    return undefined;
+  }
+  // /proc counts in clock ticks, 100 a second on Linux.
+  return (ticks * 1000) / 100;
+}
+
 async function main(): Promise<void> {
   const tdb = await createTestDatabase({ max: 24 });
   let stack: RunningStack | undefined;
@@ -139,9 +160,12 @@ async function main(): Promise<void> {
     publisher = createEventPublisher({ product: 'fixture', source: '/fixture/producer', wake: () => relay.hint() });
     // Warm-up: connections, JIT, prepared statements.
     await saturate(tdb.database, 300);
+    const serverBefore = await serverCpuMs(tdb.database);
     const cpuBefore = process.cpuUsage();
     const sat = await saturate(tdb.database, SATURATION_EVENTS);
     const cpu = process.cpuUsage(cpuBefore);
+    const serverAfter = await serverCpuMs(tdb.database);
+    const serverPerEvent = serverBefore !== undefined && serverAfter !== undefined ? (serverAfter - serverBefore) / SATURATION_EVENTS : undefined;
     const cpuPerEvent = (cpu.user + cpu.system) / 1000 / SATURATION_EVENTS;
     const satLat = latencies(sat.ids);
     // Latency is measured below saturation (half of it, at most the 1,000/s target), so that
@@ -158,7 +182,7 @@ async function main(): Promise<void> {
     const f = (x: number) => (x < 10 ? x.toFixed(1) : Math.round(x).toString());
     console.log(
       `events: ${Math.round(sat.rate)} events/s end to end at saturation, median ${f(percentile(satLat, 50))} ms, p99 ${f(percentile(satLat, 99))} ms ` +
-        `(${(sat.rate / baseline).toFixed(2)}x the ${Math.round(baseline)} commits/s of the producer transaction alone; ${f(cpuPerEvent)} ms CPU/event; postgres, ${SATURATION_EVENTS} events, ${WRITERS} writers)`,
+        `(${(sat.rate / baseline).toFixed(2)}x the ${Math.round(baseline)} commits/s of the producer transaction alone; ${f(cpuPerEvent)} ms CPU/event here${serverPerEvent === undefined ? '' : ` + ${f(serverPerEvent)} ms in its backends`}; postgres, ${SATURATION_EVENTS} events, ${WRITERS} writers)`,
     );
     console.log(`events latency, one event at a time: median ${f(percentile(single, 50))} ms, p99 ${f(percentile(single, 99))} ms commit-to-handler (postgres, ${single.length} events)`);
     console.log(`events latency: median ${f(percentile(lat, 50))} ms, p99 ${f(percentile(lat, 99))} ms commit-to-handler at ${rate} events/s offered (postgres, ${lat.length} events; event-loop delay p50 ${f(loop.percentile(50) / 1e6)} ms, p99 ${f(loop.percentile(99) / 1e6)} ms; a producer transaction alone took median ${f(medianTxMs)} ms at ${WRITERS} writers)`);
