@@ -1,5 +1,6 @@
-// The postgres.js client drizzle runs on: every statement prepared, and statements that can be
-// sent in a transaction without waiting for their answer.
+// The postgres.js client drizzle runs on: every statement prepared, transactions whose BEGIN
+// travels with their first statement, and statements that can be sent in a transaction without
+// waiting for their answer.
 //
 // drizzle runs every postgres.js statement unnamed (`prepare: false` unless a query is given a
 // name). postgres.js then asks the server for the parameter types before it can send the values:
@@ -39,27 +40,17 @@ const transactions = new WeakMap<object, OpenTransaction>();
 /** Compiles statements sent without drizzle (raw SQL only: no column names to re-case). */
 const dialect = new PgDialect();
 
-/** The client to give drizzle: the same client, with every statement prepared, in transactions too. */
-export function preparingClient<T extends Sql | TransactionSql>(client: T): T {
-  const own = client as unknown as Record<string, Fn | undefined>;
-  // Built once per client (drizzle looks `unsafe` up for every statement), and per transaction:
-  // only what the client has (a transaction's client has no `begin`, the pool no `savepoint`).
+/** The client to give drizzle: the same pool, with every statement prepared, and transactions as below. */
+export function preparingClient(client: Sql): Sql {
+  const own = client as unknown as Record<string, Fn>;
+  // Built once (drizzle looks `unsafe` up for every statement).
   const overrides = new Map<string | symbol, unknown>();
   overrides.set('unsafe', (query: string, params?: unknown[], options?: UnsafeOptions) => own.unsafe!.call(client, query, params, { ...options, prepare: true }));
-  // drizzle's savepoints hand their callback a client of their own.
-  if (typeof own.savepoint === 'function') {
-    overrides.set('savepoint', (...args: unknown[]) => {
-      const fn = args.pop() as (tx: TransactionSql) => unknown;
-      return own.savepoint!.apply(client, [...args, (tx: TransactionSql) => fn(preparingClient(tx))]);
-    });
-  }
-  if (typeof own.begin === 'function') {
-    overrides.set('begin', (...args: unknown[]) => {
-      const fn = args.pop() as (tx: TransactionSql) => unknown;
-      const mode = typeof args[0] === 'string' ? args[0] : '';
-      return transaction(client as Sql, mode, fn);
-    });
-  }
+  overrides.set('begin', (...args: unknown[]) => {
+    const fn = args.pop() as (tx: TransactionSql) => unknown;
+    const mode = typeof args[0] === 'string' ? args[0] : '';
+    return transaction(client, mode, fn);
+  });
   return new Proxy(client, {
     get: (target, key, receiver) => overrides.get(key) ?? Reflect.get(target, key, receiver),
   });
