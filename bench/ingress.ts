@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleProxy, cpuOf, freePort, has, peakRss, rssMb, startNginx, wrk } from './ingress/tools.js';
+import { bundleProxy, canPin, cpuOf, freePort, has, LOAD_CPU, peakRss, pin, PROXY_CPU, rssMb, startNginx, wrk } from './ingress/tools.js';
 import type { Nginx, WrkResult } from './ingress/tools.js';
 import { routingCost } from './ingress/routing.js';
 import { PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
@@ -63,11 +63,18 @@ async function proxies(dir: string): Promise<void> {
       nginxPort,
     );
     zeno = await startZeno(backendPort, zenoPort);
+    pin(backend.pids(), LOAD_CPU);
+    pin(nginx.pids(), PROXY_CPU);
+    pin([zeno.proc.pid!], PROXY_CPU);
     const url = (port: number) => `http://127.0.0.1:${port}/bench`;
     const c = 64;
-    line(`setup: backend nginx (1 worker), nginx proxy (1 worker), ZenoIngress (${zeno.mode}, 1 process); wrk -t1 -c${c} -d${seconds}s; load average ${loadavg()[0]!.toFixed(1)} before the run (${process.env.BENCH_NOTE ?? 'shared machine'})`);
+    const cores = canPin ? `each proxy pinned to CPU ${PROXY_CPU}, wrk and the backend to CPU ${LOAD_CPU}` : 'unpinned (no taskset)';
+    line(`setup: backend nginx (1 worker), nginx proxy (1 worker), ZenoIngress (${zeno.mode}, 1 process); ${cores}; wrk -t1 -c${c} -d${seconds}s after a warm-up of each; load average ${loadavg()[0]!.toFixed(1)} before the run (${process.env.BENCH_NOTE ?? 'shared machine'})`);
     const direct = await wrk(url(backendPort), { connections: c, seconds, dir });
     line(`backend direct: ${fmt(direct)}`);
+    // Warm-up, unmeasured: the JIT compiles ZenoIngress's request path (nginx needs none, and gets the same).
+    await wrk(url(nginxPort), { connections: c, seconds: 2, dir });
+    await wrk(url(zeno.port), { connections: c, seconds: 2, dir });
     // Interleave two rounds each so a burst of outside load does not favour one side.
     // The proxy's own CPU (user + system) per request is the figure outside load disturbs least.
     const n: WrkResult[] = [];

@@ -8,6 +8,21 @@ export { freePort } from '#tests/support/ports';
 
 export const has = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 
+/**
+ * The cores the run uses when taskset is there: each proxy alone on PROXY_CPU (one worker, one
+ * core), wrk and the backend on LOAD_CPU, so that neither proxy shares its core with the load it
+ * serves and both are measured alike.
+ */
+export const PROXY_CPU = 1;
+export const LOAD_CPU = 0;
+export const canPin = spawnSync('taskset', ['-V']).status === 0;
+
+/** Moves the processes `pids` to `cpu` (all their threads); a no-op without taskset. */
+export function pin(pids: number[], cpu: number): void {
+  if (!canPin) return;
+  for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
 export interface Nginx {
   proc: ChildProcess;
   pids(): number[];
@@ -106,7 +121,7 @@ export function wrk(url: string, opts: { connections: number; seconds: number; t
   }
   args.push(url);
   return new Promise((resolve, reject) => {
-    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = canPin ? spawn('taskset', ['-c', String(LOAD_CPU), 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.once('exit', (code) => {
