@@ -135,11 +135,17 @@ async function transaction(pool: Sql, mode: string, fn: (tx: TransactionSql) => 
   };
   const txClient = transactionClient(pool, send, open);
   transactions.set(txClient, open);
+  /** Sends COMMIT or ROLLBACK, the transaction's last statement: nothing is sent after it. */
+  const end = (command: 'commit' | 'rollback') => {
+    const statement = txClient.unsafe(command) as unknown as Promise<{ command?: string }>;
+    open.finished = true;
+    return Promise.race([statement, lost]);
+  };
   try {
     const result = await Promise.race([fn(txClient as unknown as TransactionSql), lost]);
     open.done = true;
     await begin;
-    const commit = await Promise.race([txClient.unsafe('commit'), lost]);
+    const commit = await end('commit');
     await Promise.all(open.unawaited);
     // Postgres answers COMMIT with ROLLBACK when a statement had failed and the callback caught
     // its error.
@@ -150,7 +156,7 @@ async function transaction(pool: Sql, mode: string, fn: (tx: TransactionSql) => 
     // A connection failing (reset, or ended by the server) is about to close: nothing more is
     // sent on it, as the server rolls the transaction back when the session ends.
     if (open.broken && !open.lost) await Promise.race([lost, new Promise((r) => setTimeout(r, BROKEN_CLOSE_WAIT_MS))]).catch(() => {});
-    if (!open.lost) await Promise.race([txClient.unsafe('rollback'), lost]).catch(() => {});
+    if (!open.lost && !open.finished) await end('rollback').catch(() => {});
     // The callback's later statements only say the transaction was aborted: report why.
     const unawaited = (await Promise.allSettled(open.unawaited)).find((r) => r.status === 'rejected');
     if (unawaited) throw unawaited.reason;
@@ -162,8 +168,6 @@ async function transaction(pool: Sql, mode: string, fn: (tx: TransactionSql) => 
     if (connection) connection.onclose = null;
   }
 }
-
-
 
 /** How long a transaction whose connection failed waits for postgres.js to see it close. */
 const BROKEN_CLOSE_WAIT_MS = 5_000;
