@@ -64,7 +64,7 @@ export class UpstreamError extends Error {
 
 /** Methods that may be sent again when a reused connection turns out closed before any answer. */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-/** A header value or request-target we would refuse to put on the wire. */
+/** A header name or value or a request-target we would refuse to put on the wire. */
 const UNSAFE = /[\0\r\n]/;
 
 /** One in-flight exchange on a connection. */
@@ -167,17 +167,18 @@ class Connection {
   start(ex: Exchange): void {
     const req = ex.req;
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
-    let unsafe = UNSAFE.test(req.path);
+    // The path, names and values, checked in one pass once the head is built.
+    let fields = req.path;
     let hasLength = false;
     const h = req.headers;
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i]!;
       const value = h[i + 1]!;
-      if (UNSAFE.test(value)) unsafe = true;
+      fields += name + value;
       if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       head += `${name}: ${value}\r\n`;
     }
-    if (unsafe) {
+    if (UNSAFE.test(fields)) {
       // Only a filter's output could get here (client input is parsed strictly): refuse, never inject.
       this.pool.release(this);
       // Never from inside dispatch(): the caller holds the returned call before any outcome.

@@ -147,18 +147,19 @@ export class ProxyResponse {
     let hasLength = false;
     let hasDate = false;
     let saysClose = false;
-    let unsafe = UNSAFE.test(text);
+    // The reason phrase, names and values, checked in one pass once the head is built.
+    let fields = text;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (UNSAFE.test(value)) unsafe = true;
+      fields += name + value;
       const n = name.length;
       if (n === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       else if (n === 4 && name.toLowerCase() === 'date') hasDate = true;
       else if (n === 10 && name.toLowerCase() === 'connection' && CLOSE.test(value)) saysClose = true;
       head += `${name}: ${value}\r\n`;
     }
-    if (unsafe) {
+    if (UNSAFE.test(fields)) {
       // Never split a response: a value with a line break came from a bug, not from a peer.
       conn.destroy();
       return;
