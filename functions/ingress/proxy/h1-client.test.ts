@@ -292,6 +292,27 @@ describe('Pool: connections', () => {
     assert.equal(p.size, 2);
   });
 
+  it('hands on intact bodies read on many connections at once, kept by reference as a slow client would', T, async () => {
+    // Every upstream socket reads into one shared buffer: what the handler keeps must be its own copy.
+    const bodies = Array.from({ length: 24 }, (_, i) => randomBytes(100_000 + i * 997));
+    const srv = await httpServer((req, res) => {
+      const body = bodies[Number(req.url!.slice(1))]!;
+      res.setHeader('content-length', body.length);
+      // In pieces, so that reads of different connections interleave.
+      let off = 0;
+      const next = () => {
+        if (off >= body.length) return void res.end();
+        res.write(body.subarray(off, (off += 7_001)), next);
+      };
+      next();
+    });
+    const p = pool(srv.port, { connections: 24 });
+    const probes = bodies.map((_, i) => get(p, `/${i}`));
+    await Promise.all(probes.map((x) => completed(x)));
+    for (const [i, x] of probes.entries()) assert.equal(sha256(x.body), sha256(bodies[i]!), `body ${i}`);
+    assert.ok(srv.connections() > 1);
+  });
+
   it('takes the most recently released idle connection first', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port, { connections: 2 });
