@@ -45,7 +45,7 @@ export function limitProxyHeap(): void {
   // whose objects mostly survive a scavenge. Under load the requests in flight always survive
   // the next scavenge, so V8 pretenured the proxy's per-request objects (header lists, records,
   // exchanges): every request then left ~1.5 KB of garbage in the old generation, a full
-  // collection followed every ~2,000 requests, and each scavenge took 2-3 times longer. Without
+  // collection followed every ~6,000 requests, and each scavenge took 2-3 times longer. Without
   // it they die young: about a quarter less CPU per request (see the README).
   setFlagsFromString('--no-allocation-site-pretenuring');
 }

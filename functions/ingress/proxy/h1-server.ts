@@ -160,7 +160,7 @@ export class ProxyResponse {
       head += `${name}: ${value}\r\n`;
     }
     if (UNSAFE.test(fields)) {
-      // Never split a response: a value with a line break came from a bug, not from a peer.
+      // Never split a response: a line break in a field came from a bug, not from a peer.
       conn.destroy();
       return;
     }
