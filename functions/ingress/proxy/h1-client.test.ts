@@ -228,13 +228,19 @@ async function rawServer(): Promise<RawServer> {
   };
 }
 
-/** A raw server and a pool whose one connection has finished one exchange and is kept alive. */
-async function keptAlive(): Promise<{ srv: RawServer; p: Pool; c: Awaited<ReturnType<RawServer['conn']>> }> {
+/** A raw server, a pool, and a GET of `path` whose head the server's first connection has read. */
+async function firstRequest(opts: Partial<PoolOptions> = {}, path = '/'): Promise<{ srv: RawServer; p: Pool; a: Probe; c: RawConn }> {
   const srv = await rawServer();
-  const p = pool(srv.port);
-  const a = get(p, '/1');
+  const p = pool(srv.port, opts);
+  const a = get(p, path);
   const c = await srv.conn(0);
   await c.head();
+  return { srv, p, a, c };
+}
+
+/** A raw server and a pool whose one connection has finished one exchange and is kept alive. */
+async function keptAlive(): Promise<{ srv: RawServer; p: Pool; c: RawConn }> {
+  const { srv, p, a, c } = await firstRequest({}, '/1');
   c.write(ok('one'));
   await completed(a);
   return { srv, p, c };
@@ -332,11 +338,7 @@ describe('Pool: connections', () => {
   });
 
   it('closes an idle keep-alive connection after keepAliveMs', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { keepAliveMs: 300, idleMs: 60_000 });
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest({ keepAliveMs: 300, idleMs: 60_000 });
     c.write(ok('a'));
     await completed(a);
     assert.equal(p.size, 1);
@@ -347,11 +349,7 @@ describe('Pool: connections', () => {
 
 describe('Pool: response framing (RFC 9112 §6)', () => {
   it('reads a body delimited by Content-Length and keeps the connection', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest();
     c.write('HTTP/1.1 201 Made Here\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello');
     await completed(a);
     assert.equal(a.status, 201);
@@ -362,11 +360,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('reads a chunked body with chunk extensions and trailers, then reuses the connection', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { srv, p, a, c } = await firstRequest();
     c.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6;a="b c"\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n');
     await completed(a);
     assert.equal(a.body.toString(), 'hello world');
@@ -381,11 +375,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('reads a body without a length until the connection closes', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest();
     c.write('HTTP/1.1 200 OK\r\n\r\nuntil the ');
     await until(() => a.chunks.length > 0);
     c.write('end');
@@ -413,11 +403,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('expects no body after 204 and 304', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { srv, p, a, c } = await firstRequest();
     c.write('HTTP/1.1 204 No Content\r\n\r\n');
     await completed(a);
     const b = get(p);
@@ -434,11 +420,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('consumes 100 Continue and 103 Early Hints and hands on only the final response', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest();
     c.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n');
     await delay(10);
     c.write(ok('final'));
@@ -451,11 +433,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('parses a response written one byte at a time, more than 32 header lines and trailers included', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port);
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest();
     const names = Array.from({ length: 40 }, (_, i) => `X-H${i}`);
     const head = `HTTP/1.1 200 OK\r\n${names.map((n, i) => `${n}: v${i}\r\n`).join('')}Transfer-Encoding: chunked\r\n\r\n`;
     await c.trickle(`${head}3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n`);
@@ -472,11 +450,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   });
 
   it('fails a response head larger than maxHeaderBytes and closes the connection', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { maxHeaderBytes: 1024 });
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { p, a, c } = await firstRequest({ maxHeaderBytes: 1024 });
     c.write(`HTTP/1.1 200 OK\r\nX-Big: ${'x'.repeat(2048)}\r\nContent-Length: 0\r\n\r\n`);
     await failed(a, 'HPE_HEADER_OVERFLOW');
     await c.closed;
@@ -749,21 +723,13 @@ describe('Pool: failures', () => {
   });
 
   it('fails with UPSTREAM_HEADERS_TIMEOUT when no response head comes', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 50 });
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { a, c } = await firstRequest({ idleMs: 50 });
     await failed(a, 'UPSTREAM_HEADERS_TIMEOUT');
     await c.closed;
   });
 
   it('fails with UPSTREAM_BODY_TIMEOUT when the body stalls', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 50 });
-    const a = get(p);
-    const c = await srv.conn(0);
-    await c.head();
+    const { a, c } = await firstRequest({ idleMs: 50 });
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
     await failed(a, 'UPSTREAM_BODY_TIMEOUT');
     assert.equal(a.body.toString(), 'abc');

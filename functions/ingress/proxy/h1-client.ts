@@ -199,7 +199,7 @@ class Connection {
       // Only a filter's output could get here (client input is parsed strictly): refuse, never inject.
       this.pool.release(this);
       // Never from inside dispatch(): the caller holds the returned call before any outcome.
-      process.nextTick(() => ex.end(new UpstreamError('UPSTREAM_INVALID_REQUEST', 'a header value or the path holds a line break')));
+      process.nextTick(() => ex.end(new UpstreamError('UPSTREAM_INVALID_REQUEST', 'a header field or the path holds a line break or NUL')));
       return;
     }
     this.ex = ex;
