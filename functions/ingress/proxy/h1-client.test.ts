@@ -737,12 +737,8 @@ describe('Pool: failures', () => {
   });
 
   it('does not time out a paused response and finishes it on resume', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 100 });
-    const a = get(p);
+    const { p, a, c } = await firstRequest({ idleMs: 100 });
     a.data = () => false;
-    const c = await srv.conn(0);
-    await c.head();
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\na');
     await until(() => a.chunks.length === 1);
     c.write('bcdefghij');
@@ -757,12 +753,8 @@ describe('Pool: failures', () => {
   });
 
   it('times out a resumed response that then stalls', T, async () => {
-    const srv = await rawServer();
-    const p = pool(srv.port, { idleMs: 100 });
-    const a = get(p);
+    const { a, c } = await firstRequest({ idleMs: 100 });
     a.data = () => false;
-    const c = await srv.conn(0);
-    await c.head();
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\na');
     await until(() => a.chunks.length === 1);
     await delay(400);
