@@ -6,6 +6,8 @@
 // @hono/node-server's lightweight request does for a request read from a socket).
 // @see https://fetch.spec.whatwg.org/#request-class
 
+import { nativeWebClasses } from '#shared/http/web/globals';
+
 const state = Symbol('localRequest');
 
 interface State {
@@ -108,7 +110,9 @@ const prototype: ThisType<LocalRequest> & Record<string, unknown> = {
 };
 // Every other member of Request (cache, mode, what a later Node adds) is the real Request's,
 // built on first use. The chain is walked: the global Request may be a subclass of Node's (as
-// @hono/node-server installs one).
+// @hono/node-server installs one), over the platform's stand-in whose prototype chains to Node's
+// once Node's is loaded (shared/http/web/globals.ts), which it is here.
+nativeWebClasses();
 for (let proto: object | null = Request.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
   for (const key of Object.getOwnPropertyNames(proto)) {
     if (key === 'constructor' || Object.hasOwn(prototype, key)) continue;

@@ -1,6 +1,8 @@
 // Serves a fetch handler on a port and drains in-flight requests on close (SIGTERM contract).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+// First: @hono/node-server reads the fetch globals as it loads (see ./web/globals.ts).
+import './web/globals.js';
 import { serve } from '@hono/node-server';
 import { PlatformServerResponse } from './platform-response.js';
 
