@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { projectRoot } from '#shared/db/root';
@@ -10,9 +11,12 @@ import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { freePort } from '#tests/support/ports';
 import { bundle, functionEntry } from './bundle.js';
 
+/** Prints Node's loaded modules, one a line, on SIGUSR2. */
+const PRINT_MODULES = `data:text/javascript,process.on('SIGUSR2', () => process.stderr.write('modules:' + process.moduleLoadList.join(',') + '\\n'))`;
+
 /** Spawns a bundle; resolves to its port once it logs "function listening", or rejects on exit. */
-function serve(file: string, env: Record<string, string>): { port: Promise<number>; stop(): Promise<void> } {
-  const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(file: string, env: Record<string, string>, nodeArgs: string[] = []): { port: Promise<number>; stderr(): string; signal(s: NodeJS.Signals): void; stop(): Promise<void> } {
+  const child = spawn(process.execPath, [...nodeArgs, file], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const port = new Promise<number>((resolve, reject) => {
@@ -26,6 +30,8 @@ function serve(file: string, env: Record<string, string>): { port: Promise<numbe
   });
   return {
     port,
+    stderr: () => err,
+    signal: (s) => child.kill(s),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -105,6 +111,24 @@ describe('function bundles', () => {
       assert.ok(body.applied > 0, 'the route read the migrations table');
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       assert.equal(ready.status, 200, 'readiness found the migrations beside package.json');
+    } finally {
+      await fn.stop();
+    }
+  });
+
+  it('answers its first request without loading http2 or Node\'s undici', async () => {
+    const fn = serve(join(out, 'bench-ping.mjs'), { DATABASE_URL: tdb.url, NODE_ENV: 'production' }, ['--import', PRINT_MODULES]);
+    try {
+      const port = await fn.port;
+      const answered = await new Promise<number>((resolve, reject) =>
+        get({ host: '127.0.0.1', port, path: '/bench/ping' }, (res) => res.resume().on('end', () => resolve(res.statusCode!))).on('error', reject),
+      );
+      assert.equal(answered, 200);
+      fn.signal('SIGUSR2');
+      while (!fn.stderr().includes('modules:')) await new Promise((r) => setTimeout(r, 10));
+      const modules = fn.stderr().split('modules:')[1]!.split(',');
+      assert.ok(modules.includes('NativeModule net'), 'the list is the loaded modules');
+      assert.equal(modules.filter((m) => /^NativeModule (http2|internal\/deps\/undici\/undici)$/.test(m)).length, 0, modules.join(' '));
     } finally {
       await fn.stop();
     }

@@ -15,7 +15,11 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts an HTTP server; resolves once it is listening. Port 0 picks a free port. */
+/**
+ * Starts an HTTP/1.1 server (node:http); resolves once it is listening. Port 0 picks a free port.
+ * Function bundles rely on it being HTTP/1.1: they leave out @hono/node-server's HTTP/2 support
+ * (http1Only in scripts/bundle.ts).
+ */
 export function listen(fetch: FetchHandler, opts: { port: number; host?: string }): Promise<RunningServer> {
   let inFlight = 0;
   let idle: (() => void) | undefined;
