@@ -130,5 +130,7 @@ describe('Headers', () => {
     class Sub extends Headers {}
     assert.ok(new Sub() instanceof Headers);
     assert.equal(h instanceof Sub, false);
+    assert.equal(Headers.length, Native.length);
+    assert.equal(Headers.prototype[Symbol.iterator], Headers.prototype.entries);
   });
 });

@@ -39,7 +39,8 @@ export class Headers {
   /** The sorted and combined list, until the next change. */
   #sorted: Pair[] | undefined;
 
-  constructor(init?: Init) {
+  // The default keeps Headers.length at 0, as WebIDL gives an optional argument.
+  constructor(init: Init | undefined = undefined) {
     if (init === undefined) return;
     if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
       throw new TypeError('Headers constructor: the init must be a sequence of pairs or a record.');
@@ -152,9 +153,7 @@ export class Headers {
     return new HeadersIterator(() => this.#list(), 2);
   }
 
-  [Symbol.iterator](): HeadersIterator<Pair> {
-    return this.entries();
-  }
+  declare [Symbol.iterator]: () => HeadersIterator<Pair>;
 
   get [Symbol.toStringTag](): string {
     return 'Headers';
@@ -164,6 +163,9 @@ export class Headers {
     return `Headers ${inspect(Object.fromEntries(this.#list()), { ...options, depth: depth < 0 ? depth : depth - 1 })}`;
   }
 }
+
+// WebIDL's @@iterator of a pair iterable is the very function of entries().
+Object.defineProperty(Headers.prototype, Symbol.iterator, { value: Headers.prototype.entries, writable: true, configurable: true });
 
 /**
  * The iterator of keys(), values() and entries(): it reads the list again at every step, so a
