@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   // path reads one file plus the chunks of its own deferred imports.
   await Promise.all([
     ...decls.map((d) => bundle(functionEntry(d.file, join(dist, 'cli', 'fn-start.js'), d.name), out, `chunks/${d.name}/[name]-[hash]`)),
-    // The cold-start baseline, bundled alike (bench/cold-start.ts).
+    // The cold-start baseline (bench/cold-start.ts): the same settings, as published (no http1Only).
     bundle({ in: join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs'), out: 'bare-hono' }, join(dist, 'bench'), 'chunks/bare-hono/[name]-[hash]', [], true),
   ]);
   writeFileSync(join(out, 'zenokube.mjs'), LAUNCHER, { mode: 0o755 });
