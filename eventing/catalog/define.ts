@@ -10,7 +10,7 @@ export interface EventTypeDefinition<S extends z.ZodType = z.ZodType> {
   readonly schema: S;
 }
 
-/** "io.zenokube." + product + "." + noun + "." + past-verb (STYLE.md naming). */
+/** "io.zenokube." + product + "." + noun + "." + past-verb (naming in docs/CONTRIBUTING.md). */
 export const EVENT_TYPE_NAME = /^io\.zenokube\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
 
 /** Declares one event type; a malformed name fails at import, not in a cluster. */
