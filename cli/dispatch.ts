@@ -3,9 +3,8 @@
 // Gateway and generated HTTPRoutes as `npm start`, cli/local-gateway.ts) and the winning rule's
 // backend names the function whose app gets the request. Only matching happens here: the proxy's
 // filters do not run (the generated routes' one filter rewrites Host, which functions do not read).
-import { matchRequest } from '#functions/ingress/engine/match';
-import { normalizePath } from '#functions/ingress/engine/path';
-import type { HostTable } from '#functions/ingress/engine/table';
+import type { HostTable } from '#functions/ingress/index';
+import { matchRequest, normalizePath } from '#functions/ingress/index';
 import type { HostedFunction } from '#shared/function/host';
 import type { FetchHandler } from '#shared/http/serve';
 import { INTERNAL_PREFIX, serveInternal } from './internal.js';

@@ -3,12 +3,8 @@
 // one Service and EndpointSlice per backend that resolve its backendRef to the loopback address
 // where this process serves it (in a cluster, Knative's Service of the same name resolves it).
 import { BROKER_PREFIX } from '#eventing/broker/index';
-import type { CompiledConfig } from '#functions/ingress/engine/compile';
-import { compile } from '#functions/ingress/engine/compile';
-import type { Endpoint } from '#functions/ingress/engine/references';
-import type { EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/engine/resources';
-import { emptyResourceSet } from '#functions/ingress/engine/resources';
-import { statusProblems } from '#functions/ingress/status-report';
+import type { CompiledConfig, Endpoint, EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/index';
+import { compile, emptyResourceSet, statusProblems } from '#functions/ingress/index';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { httpRoute } from './manifests/http-route.js';
 import { gateway } from './manifests/ingress.js';

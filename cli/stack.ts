@@ -17,9 +17,8 @@ import {
   type DispatcherOptions,
   type Trigger,
 } from '#eventing/broker/index';
-import { keyOf } from '#functions/ingress/engine/resources';
-import type { Endpoint } from '#functions/ingress/engine/references';
-import { createIngress } from '#functions/ingress/runtime';
+import type { Endpoint } from '#functions/ingress/index';
+import { createIngress, keyOf } from '#functions/ingress/index';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
