@@ -9,7 +9,7 @@ import type { HostedFunction } from '#shared/function/host';
 import type { FetchHandler } from '#shared/http/serve';
 import { INTERNAL_PREFIX, serveInternal } from './internal.js';
 import { compileLocal, localResources, LOCAL_OPTIONS, SERVICE_PORT, STACK_BACKEND } from './local-gateway.js';
-import { HTTP_LISTENER_PORT } from './manifests/ingress.js';
+import { HTTP_LISTENER_PORT } from '#manifests/index';
 
 /** Endpoints are never dialled in memory: the matched backend's name is all that is used. */
 const IN_MEMORY = { host: '127.0.0.1', port: 1 };

@@ -6,9 +6,7 @@ import { BROKER_PREFIX } from '#eventing/broker/index';
 import type { CompiledConfig, Endpoint, EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/index';
 import { compile, emptyResourceSet, statusProblems } from '#functions/ingress/index';
 import type { FunctionDeclaration } from '#shared/function/define';
-import { httpRoute } from './manifests/http-route.js';
-import { gateway } from './manifests/ingress.js';
-import { defaultOptions, type ManifestOptions } from './manifests/options.js';
+import { defaultOptions, gateway, httpRoute, type ManifestOptions } from '#manifests/index';
 import { INTERNAL_PREFIX } from './internal.js';
 
 /** The reference names (namespace, Gateway); the version only labels objects nobody reads here. */

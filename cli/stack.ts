@@ -29,7 +29,7 @@ import { listen, type FetchHandler, type RunningServer } from '#shared/http/serv
 import { callerAddress, INTERNAL_PREFIX, serveInternal } from './internal.js';
 import { compileLocal, localResources, LOCAL_OPTIONS, STACK_BACKEND } from './local-gateway.js';
 import { createLocalSender } from './local-sender.js';
-import { HTTP_LISTENER_PORT } from './manifests/ingress.js';
+import { HTTP_LISTENER_PORT } from '#manifests/index';
 import type { Platform } from './platform.js';
 
 export interface StackOptions {

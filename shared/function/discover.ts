@@ -7,6 +7,11 @@ import type { FunctionDeclaration } from './define.js';
 /** The extension of this running module: `.ts` under tsx, `.js` from dist/. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
+/** Where the declarations are: functions/ under tsx, dist/functions when compiled. */
+export function functionsDir(root: string): string {
+  return EXT === '.ts' ? join(root, 'functions') : join(root, 'dist', 'functions');
+}
+
 /** Loads the declarations below `functionsDir` (sorted by name; duplicates are an error). */
 export async function discoverFunctions(functionsDir: string): Promise<FunctionDeclaration[]> {
   const found: FunctionDeclaration[] = [];
