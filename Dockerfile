@@ -12,6 +12,7 @@ COPY shared shared
 COPY functions functions
 COPY eventing eventing
 COPY manifests manifests
+COPY local-cluster local-cluster
 COPY cli cli
 COPY scripts scripts
 COPY tests/fixtures tests/fixtures

@@ -5,8 +5,8 @@
 import { BROKER_PREFIX } from '#eventing/broker/index';
 import type { CompiledConfig, Endpoint, EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/index';
 import { compile, emptyResourceSet, statusProblems } from '#functions/ingress/index';
-import type { FunctionDeclaration } from '#shared/function/define';
 import { defaultOptions, gateway, httpRoute, type ManifestOptions } from '#manifests/index';
+import type { FunctionDeclaration } from '#shared/function/define';
 import { INTERNAL_PREFIX } from './internal.js';
 
 /** The reference names (namespace, Gateway); the version only labels objects nobody reads here. */

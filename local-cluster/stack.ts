@@ -1,5 +1,5 @@
 // The whole stack on one port, as `npm start` runs it: ZenoIngress on that port routes by the
-// Gateway and the HTTPRoutes the manifest generator writes for a cluster (cli/local-gateway.ts)
+// Gateway and the HTTPRoutes the manifest generator writes for a cluster (./local-gateway.ts)
 // to each function, served on a loopback port of its own as its pod serves it; beside them the
 // local Broker (ingress, dispatcher, Triggers from the declarations, schedules) and one outbox
 // relay per product that has an outbox, all pointed at the local broker ($K_SINK).
@@ -19,18 +19,18 @@ import {
 } from '#eventing/broker/index';
 import type { Endpoint } from '#functions/ingress/index';
 import { createIngress, keyOf } from '#functions/ingress/index';
+import { HTTP_LISTENER_PORT } from '#manifests/index';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
+import type { Platform } from '#shared/function/platform';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
 import { callerAddress, INTERNAL_PREFIX, serveInternal } from './internal.js';
 import { compileLocal, localResources, LOCAL_OPTIONS, STACK_BACKEND } from './local-gateway.js';
 import { createLocalSender } from './local-sender.js';
-import { HTTP_LISTENER_PORT } from '#manifests/index';
-import type { Platform } from './platform.js';
 
 export interface StackOptions {
   platform: Platform;
