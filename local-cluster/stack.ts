@@ -48,6 +48,8 @@ export interface StackOptions {
    * directly (default true). False sends every hop over loopback HTTP, as in a cluster.
    */
   inProcess?: boolean;
+  /** The schedules' clock (default the system's): a test moves it to just before a cron tick. */
+  now?: () => Date;
 }
 
 export interface RunningStack {
@@ -175,6 +177,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   }
   const ping = startPingSource({
     declarations: opts.declarations,
+    ...(opts.now ? { now: opts.now } : {}),
     log,
     send: async (attributes, data) => {
       await accept(DEFAULT_BROKER, attributes, data);
