@@ -1,3 +1,5 @@
+// createInMemoryGateway routes as the generated HTTPRoutes do (precedence, methods, regular
+// expressions) and serves /_fn/<name>/ to loopback callers only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';

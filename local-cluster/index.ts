@@ -4,5 +4,3 @@
 export type { RunningStack, StackOptions } from './stack.js';
 export { startStack } from './stack.js';
 export { createInMemoryGateway } from './in-memory-gateway.js';
-export { compileLocal, localResources, LOCAL_OPTIONS, SERVICE_PORT, STACK_BACKEND } from './local-gateway.js';
-export { callerAddress, INTERNAL_PREFIX } from './internal.js';

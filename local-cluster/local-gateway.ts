@@ -1,4 +1,4 @@
-// The routing configuration of the local runner, in the same objects a cluster has: the Gateway
+// The routing configuration of the local cluster, in the same objects a cluster has: the Gateway
 // and the functions' HTTPRoutes exactly as the manifest generator writes them for knative/, plus
 // one Service and EndpointSlice per backend that resolve its backendRef to the loopback address
 // where this process serves it (in a cluster, Knative's Service of the same name resolves it).
