@@ -4,7 +4,7 @@
 // local Broker (ingress, dispatcher, Triggers from the declarations, schedules) and one outbox
 // relay per product that has an outbox, all pointed at the local broker ($K_SINK).
 import { Hono } from 'hono';
-import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
+import type { EventCatalog } from '#eventing/catalog';
 import {
   BROKER_PREFIX,
   DEFAULT_BROKER,
@@ -35,6 +35,7 @@ import { createLocalSender } from './local-sender.js';
 export interface StackOptions {
   platform: Platform;
   declarations: readonly FunctionDeclaration[];
+  /** Event types and payload schemas (default: the project's catalog, eventing/catalog.ts). */
   catalog?: EventCatalog;
   /** Extra relay and dispatcher settings (tests shorten leases and timers). */
   relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
@@ -71,7 +72,8 @@ const sourceOf = (decl: FunctionDeclaration) => `/${decl.product}/${decl.name.sl
 export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { platform } = opts;
   const { config, log, database } = platform;
-  const catalog = opts.catalog ?? projectCatalog;
+  // The project's catalog loads when the stack starts, not when its module is imported.
+  const catalog = opts.catalog ?? (await import('#eventing/catalog')).catalog;
 
   const products = [...new Set(opts.declarations.map((d) => d.product))];
   const withOutbox = new Set(await productsWithOutbox(database, products));
