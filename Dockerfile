@@ -11,6 +11,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY shared shared
 COPY functions functions
 COPY eventing eventing
+COPY manifests manifests
+COPY local-cluster local-cluster
 COPY cli cli
 COPY scripts scripts
 COPY tests/fixtures tests/fixtures

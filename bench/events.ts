@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'drizzle-orm';
-import type { RunningStack } from '#cli/stack';
+import type { RunningStack } from '#local-cluster/index';
 import type { Database } from '#shared/db/index';
 import { createEventPublisher } from '#shared/events/outbox';
 import type { EventPublisher } from '#shared/events/publisher';

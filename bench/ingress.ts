@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleProxy, canPin, cpuOf, freePort, has, LOAD_CPU, peakRss, pin, PROXY_CPU, rssMb, startNginx, wrk } from './ingress/tools.js';
 import type { Nginx, WrkResult } from './ingress/tools.js';
 import { routingCost } from './ingress/routing.js';
-import { PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
+import { PROXY_NODE_OPTIONS } from '#functions/ingress/index';
 
 const root = join(fileURLToPath(import.meta.url), '../..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);

@@ -5,7 +5,7 @@
 // Run alone: node --conditions=development --import tsx bench/start.ts
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import type { StackOptions, RunningStack } from '#cli/stack';
+import type { StackOptions, RunningStack } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions } from '#shared/function/discover';
@@ -50,7 +50,7 @@ const overHttp = (port: number) => (): Promise<number> =>
 
 const tdb = await createTestDatabase();
 // The module under test can be swapped to compare two versions of the runner in one session.
-const { startStack } = (await import(process.env.BENCH_STACK_MODULE ?? '#cli/stack')) as { startStack: (o: StackOptions) => Promise<RunningStack> };
+const { startStack } = (await import(process.env.BENCH_STACK_MODULE ?? '#local-cluster/index')) as { startStack: (o: StackOptions) => Promise<RunningStack> };
 const stack = await startStack({
   platform: { config: loadConfig({ PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error' }), log: silentLogger, metrics: createMetrics({ defaults: false }), database: tdb.database },
   declarations: await discoverFunctions(join(projectRoot(), 'tests', 'fixtures', 'functions')),

@@ -1,7 +1,7 @@
 // The start of a function's production bundle: its database connection opens first, then the rest
 // of the platform (Hono, the HTTP server, hosting, events) loads while the connection is set up.
 import type { FunctionDeclaration } from '#shared/function/define';
-import { bootPlatform } from './platform.js';
+import { bootPlatform } from '#shared/function/platform';
 
 /**
  * Serves `decl` as `zenokube fn` does. Only the configuration, the logger and the database driver
@@ -19,6 +19,6 @@ export async function startFunction(decl: FunctionDeclaration): Promise<void> {
   booting.then(connecting, connecting);
   await underWay;
   decl.load().catch(() => {});
-  const { runFunction } = await import('./fn.js');
-  await runFunction(decl, booting);
+  const { serveBooted } = await import('./fn.js');
+  await serveBooted(decl, booting);
 }

@@ -1,22 +1,13 @@
 // `zenokube manifests`: writes knative/ from the function declarations; `--check` fails when stale.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { defaultOptions, generateManifests, packageVersion, readCrds, staleFiles, writeManifests, type ManifestOptions } from '#manifests/index';
 import { projectRoot } from '#shared/db/root';
-import { discoverFunctions } from '#shared/function/discover';
-import { generateManifests, type Manifest } from './manifests/generate.js';
-import { defaultOptions, type ManifestOptions } from './manifests/options.js';
-import { staleFiles, writeManifests } from './manifests/write.js';
+import { discoverFunctions, functionsDir } from '#shared/function/discover';
 
 const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name]
   --check       write nothing; exit 1 and list the files when knative/ is stale
 `;
-
-/** The package version: the default image tag and the migration Job's suffix. */
-export function packageVersion(root = projectRoot()): string {
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 /** Options from the command line over the reference defaults. */
 export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string }, version: string): ManifestOptions {
@@ -29,20 +20,6 @@ export function optionsFromArgs(values: { image?: string; namespace?: string; ga
     overrides.gateway = { namespace, name };
   }
   return defaultOptions(version, overrides);
-}
-
-/** Where the declarations are: sources under tsx, dist/ when compiled. */
-export function functionsDir(root = projectRoot()): string {
-  return import.meta.url.endsWith('.ts') ? join(root, 'functions') : join(root, 'dist', 'functions');
-}
-
-/** Our custom resource definitions (crds/*.yaml), which knative/ingress/ installs. */
-export function readCrds(root = projectRoot()): Manifest[] {
-  const dir = join(root, 'crds');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJS() as Manifest));
 }
 
 export async function main(args: string[]): Promise<number> {

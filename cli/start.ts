@@ -1,10 +1,9 @@
 // `zenokube start` (npm start): the whole stack in one process on one port.
-import { join } from 'node:path';
+import { startStack } from '#local-cluster/index';
 import { projectRoot } from '#shared/db/root';
 import { migrate } from '#shared/db/migrate';
-import { discoverFunctions } from '#shared/function/discover';
-import { bootPlatform, onShutdown } from './platform.js';
-import { startStack } from './stack.js';
+import { discoverFunctions, functionsDir } from '#shared/function/discover';
+import { bootPlatform, onShutdown } from '#shared/function/platform';
 
 export async function main(): Promise<void> {
   const started = performance.now();
@@ -13,8 +12,7 @@ export async function main(): Promise<void> {
   const applied = await migrate(database);
   if (applied.length) log.info('migrations applied', { applied });
 
-  const base = import.meta.url.endsWith('.ts') ? projectRoot() : join(projectRoot(), 'dist');
-  const declarations = await discoverFunctions(join(base, 'functions'));
+  const declarations = await discoverFunctions(functionsDir(projectRoot()));
   const stack = await startStack({ platform, declarations }).catch(async (err: unknown) => {
     // Nothing else may keep the process alive once the start has failed (e.g. the port is taken).
     await database.close();

@@ -4,9 +4,7 @@ import { limitProxyHeap } from '#functions/ingress/heap';
 
 // First, as `zenokube ingress` does: the rest is loaded under the proxy's heap sizing.
 limitProxyHeap();
-const { compile } = await import('#functions/ingress/engine/compile');
-const { parseManifests } = await import('#functions/ingress/source/parse');
-const { createIngress } = await import('#functions/ingress/runtime');
+const { compile, createIngress, parseManifests } = await import('#functions/ingress/index');
 const { createObserver } = await import('#functions/ingress/proxy/observe');
 const { Registry } = await import('prom-client');
 

@@ -1,10 +1,7 @@
 // The routing engine's match cost with 10 and 10,000 routes, in process: ns per match and the
 // ratio, on a mix of exact-host, wildcard-host, prefix, exact and header matches.
-import { compile } from '#functions/ingress/engine/compile';
-import { matchRequest } from '#functions/ingress/engine/match';
-import type { MatchRequest } from '#functions/ingress/engine/match';
-import type { HTTPRoute, ResourceSet } from '#functions/ingress/engine/resources';
-import { emptyResourceSet } from '#functions/ingress/engine/resources';
+import type { HTTPRoute, MatchRequest, ResourceSet } from '#functions/ingress/index';
+import { compile, emptyResourceSet, matchRequest } from '#functions/ingress/index';
 
 function buildSet(routes: number): ResourceSet {
   const set = emptyResourceSet();

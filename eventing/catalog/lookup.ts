@@ -1,17 +1,12 @@
 // A catalog: event types by name, with the checks the publisher and the receiver use.
 import type { OutgoingEvent } from '#shared/events/publisher';
+import type { EventSchemas } from '#shared/events/schemas';
 import type { EventTypeDefinition } from './define.js';
 
-export interface EventCatalog {
+/** The checks the platform runs (EventSchemas), over a list of event types. */
+export interface EventCatalog extends EventSchemas {
   readonly types: readonly EventTypeDefinition[];
   find(type: string): EventTypeDefinition | undefined;
-  /**
-   * The publisher's check: the type is listed and the payload matches its schema.
-   * Misuse by our own code, so a TypeError (it surfaces as a 500 and rolls the change back).
-   */
-  checkOutgoing(event: OutgoingEvent): void;
-  /** Validates a received payload; returns the parsed value or the list of problems. */
-  parse(type: string, data: unknown): { ok: true; data: unknown } | { ok: false; problems: { path: string; message: string }[] };
 }
 
 /** Builds a catalog from definitions; a type listed twice is an error. */

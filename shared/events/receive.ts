@@ -3,13 +3,13 @@
 // recording (source, id) in the product's inbox in the same transaction as the handler's effect.
 import type { Context } from 'hono';
 import { fillPlaceholders, sql } from 'drizzle-orm';
-import type { EventCatalog } from '#eventing/catalog';
 import { rowsOf, type Database, type Tx } from '#shared/db/index';
 import { compileStatement, queryInTransaction } from '#shared/db/prepared';
 import { AppError } from '#shared/http/errors';
 import type { Logger } from '#shared/log/index';
 import { jsonData, parseCloudEvent } from './cloudevent.js';
 import { effectiveEventType } from './schedule.js';
+import type { EventSchemas } from './schemas.js';
 
 /** A validated event as a handler sees it. */
 export interface ReceivedEvent<T = unknown> {
@@ -31,7 +31,7 @@ export interface ReceiverOptions {
   database: Database;
   /** The product whose `<product>.inbox` records processed events. */
   product: string;
-  catalog: EventCatalog;
+  catalog: EventSchemas;
   handlers: Readonly<Record<string, EventHandler>>;
   log: Logger;
 }

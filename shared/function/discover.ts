@@ -1,11 +1,17 @@
-// Finds every function declaration: functions/<product>/<capability>/function.(ts|js).
+// Finds function declarations: functions/<product>/<capability>/function.(ts|js), every one or one by name.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { projectRoot } from '#shared/db/root';
 import type { FunctionDeclaration } from './define.js';
 
 /** The extension of this running module: `.ts` under tsx, `.js` from dist/. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** Where the declarations are: functions/ under tsx, dist/functions when compiled. */
+export function functionsDir(root: string): string {
+  return EXT === '.ts' ? join(root, 'functions') : join(root, 'dist', 'functions');
+}
 
 /** Loads the declarations below `functionsDir` (sorted by name; duplicates are an error). */
 export async function discoverFunctions(functionsDir: string): Promise<FunctionDeclaration[]> {
@@ -30,4 +36,24 @@ export async function discoverFunctions(functionsDir: string): Promise<FunctionD
     names.add(f.name);
   }
   return found;
+}
+
+/** Imports the declaration in `dir` (its function.js or .ts), e.g. a fixture outside functions/. */
+export async function loadDeclarationFrom(dir: string): Promise<FunctionDeclaration> {
+  const file = join(resolve(dir), `function${EXT}`);
+  if (!existsSync(file)) throw new Error(`no function declaration at ${file}`);
+  const decl = ((await import(pathToFileURL(file).href)) as { default?: FunctionDeclaration }).default;
+  if (!decl?.name) throw new Error(`${file} has no default export from defineFunction()`);
+  return decl;
+}
+
+/** Imports only the named function's declaration (`<product>-<capability>`), nothing else. */
+export async function loadDeclaration(name: string): Promise<FunctionDeclaration> {
+  const dash = name.indexOf('-');
+  if (!/^[a-z][-a-z0-9]*$/.test(name) || dash < 1) throw new Error(`not a function name: ${name}`);
+  const file = join(functionsDir(projectRoot()), name.slice(0, dash), name.slice(dash + 1), `function${EXT}`);
+  if (!existsSync(file)) throw new Error(`no function named ${name} (looked for ${file})`);
+  const decl = ((await import(pathToFileURL(file).href)) as { default: FunctionDeclaration }).default;
+  if (decl.name !== name) throw new Error(`${file} declares ${decl.name}, not ${name}`);
+  return decl;
 }

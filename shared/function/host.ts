@@ -1,12 +1,12 @@
 // Hosts one declared function: validates its env, builds its context, wraps its app in the
 // platform contract. Used alike by `zenokube fn <name>` (one pod) and by the local runner.
 import { Hono } from 'hono';
-import type { EventCatalog } from '#eventing/catalog';
 import { ConfigError, type PlatformConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { migrationsApplied } from '#shared/db/migrate';
 import type { EventPublisher } from '#shared/events/publisher';
 import { createEventReceiver } from '#shared/events/receive';
+import { resolveEventSchemas, type EventSchemasSource } from '#shared/events/schemas';
 import { createPlatformApp, type AppEnv, type ReadinessCheck } from '#shared/http/app';
 import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
@@ -27,8 +27,11 @@ export interface HostDeps {
   metrics: Metrics;
   events: EventPublisher;
   env?: Record<string, string | undefined>;
-  /** Event types and payload schemas for received events (default: the project's catalog). */
-  catalog?: EventCatalog;
+  /**
+   * Event types and payload schemas for received events (the project's catalog, eventing/catalog.ts),
+   * or its loader: a function that receives no events never calls it. Required when it receives.
+   */
+  catalog?: EventSchemasSource;
   /** The product's outbox relay, when one runs: the app then serves `POST /_outbox/flush`. */
   relay?: { flush(): Promise<number> };
 }
@@ -42,11 +45,12 @@ async function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, modu
   if (!handlers && !deps.relay) return inner;
   const outer = new Hono();
   if (handlers) {
+    const catalog = await resolveEventSchemas(deps.catalog);
+    if (!catalog) throw new TypeError(`${decl.name} receives events: host it with the event catalog (HostDeps.catalog)`);
     const receive = createEventReceiver({
       database: deps.database,
       product: decl.product,
-      // Imported here, not at the top: a function that receives no events never loads the catalog.
-      catalog: deps.catalog ?? (await import('#eventing/catalog')).catalog,
+      catalog,
       handlers,
       log: context.log,
     });

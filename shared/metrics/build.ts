@@ -1,7 +1,12 @@
 // Builds the process registry and the platform's HTTP histogram from a loaded prom-client, so the
 // eager (createMetrics) and deferred (createDeferredMetrics) paths define the metrics once.
 import type * as PromClient from 'prom-client';
-import type { Metrics } from './index.js';
+import type { Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<'fn' | 'method' | 'route' | 'status'>;
+}
 
 export function buildMetrics(prom: typeof PromClient, opts: { defaults?: boolean } = {}): Metrics {
   const registry = new prom.Registry();

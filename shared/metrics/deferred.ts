@@ -3,8 +3,7 @@
 // registry (a /metrics scrape), when the buffer fills, or `loadAfterMs` after creation.
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
-import { buildMetrics } from './build.js';
-import type { Metrics } from './index.js';
+import { buildMetrics, type Metrics } from './build.js';
 
 type Labels = Partial<Record<'fn' | 'method' | 'route' | 'status', string | number>>;
 

@@ -1,12 +1,8 @@
 // Prometheus metrics: one registry per process, the platform's HTTP histogram, the exposition route.
 import * as prom from 'prom-client';
-import type { Histogram, Registry } from 'prom-client';
-import { buildMetrics } from './build.js';
+import { buildMetrics, type Metrics } from './build.js';
 
-export interface Metrics {
-  readonly registry: Registry;
-  readonly httpDuration: Histogram<'fn' | 'method' | 'route' | 'status'>;
-}
+export type { Metrics } from './build.js';
 
 /** Creates the process registry with default Node metrics and the request-duration histogram. */
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {

@@ -5,13 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { request as httpRequest } from 'node:http';
-import type { ResourceSet, EndpointSlice } from '#functions/ingress/engine/resources';
-import { emptyResourceSet, nsOf } from '#functions/ingress/engine/resources';
-import { parseManifests } from '#functions/ingress/source/parse';
-import type { CompiledConfig } from '#functions/ingress/engine/compile';
-import { compile } from '#functions/ingress/engine/compile';
-import type { Ingress, IngressOptions } from '#functions/ingress/runtime';
-import { createIngress } from '#functions/ingress/runtime';
+import type { CompiledConfig, EndpointSlice, Ingress, IngressOptions, ResourceSet } from '#functions/ingress/index';
+import { compile, createIngress, emptyResourceSet, nsOf, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend, EchoResponse } from './echo-server.js';
 import { startEcho } from './echo-server.js';
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
 import { sql } from 'drizzle-orm';
-import type { RunningStack } from '#cli/stack';
+import type { RunningStack } from '#local-cluster/index';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { count, postNote, startFixtureStack, waitFor } from './events-stack.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { sql } from 'drizzle-orm';
-import type { RunningStack } from '#cli/stack';
+import type { RunningStack } from '#local-cluster/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { count, startFixtureStack, waitFor } from './events-stack.js';
 

@@ -1,8 +1,8 @@
-// Test support: the `npm start` stack (cli/stack.ts) on a test database with the two fixture
+// Test support: the `npm start` stack (local-cluster/stack.ts) on a test database with the two fixture
 // functions, a port picked by the OS, short leases and timers, and helpers to wait on effects.
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { startStack, type RunningStack, type StackOptions } from '#cli/stack';
+import { startStack, type RunningStack, type StackOptions } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { projectRoot } from '#shared/db/root';

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
-import type { RunningStack } from '#cli/stack';
+import type { RunningStack } from '#local-cluster/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { attemptTimes, attemptsSeen } from '#tests/fixtures/functions/fixture/consumer/app';
 import { count, postNote, startFixtureStack, waitFor } from './events-stack.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { createLogger } from '#shared/log/index';
-import type { StandaloneIngress } from '#functions/ingress/standalone';
+import type { StandaloneIngress } from '#functions/ingress/index';
 import { startStandalone } from '#functions/ingress/standalone';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';

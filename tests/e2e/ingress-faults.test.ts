@@ -8,10 +8,8 @@ import type { Server, Socket } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'undici';
-import { compile } from '#functions/ingress/engine/compile';
-import { parseManifests } from '#functions/ingress/source/parse';
-import type { Ingress } from '#functions/ingress/runtime';
-import { createIngress } from '#functions/ingress/runtime';
+import type { Ingress } from '#functions/ingress/index';
+import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
 

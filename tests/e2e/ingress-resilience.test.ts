@@ -7,11 +7,8 @@ import type { Server } from 'node:http';
 import { connect } from 'node:net';
 import { Client, request } from 'undici';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { compile } from '#functions/ingress/engine/compile';
-import { parseManifests } from '#functions/ingress/source/parse';
-import type { Ingress } from '#functions/ingress/runtime';
-import { createIngress } from '#functions/ingress/runtime';
-import { createExtAuth } from '#functions/ingress/ext-auth/decider';
+import type { Ingress } from '#functions/ingress/index';
+import { compile, createExtAuth, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
 

@@ -9,11 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { compile } from '#functions/ingress/engine/compile';
-import type { ResourceSet, Secret } from '#functions/ingress/engine/resources';
-import { parseManifests } from '#functions/ingress/source/parse';
-import type { Ingress } from '#functions/ingress/runtime';
-import { createIngress } from '#functions/ingress/runtime';
+import type { Ingress, ResourceSet, Secret } from '#functions/ingress/index';
+import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
 

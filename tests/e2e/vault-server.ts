@@ -1,7 +1,7 @@
 // Test support: the vault api and unsealer hosted as the platform hosts them, behind one real
-// listening server, routed in memory by the engine as the local runner routes; the unsealer can be restarted in place.
+// listening server, routed in memory by the engine as the local cluster's gateway routes; the unsealer can be restarted in place.
 import { randomBytes } from 'node:crypto';
-import { createDispatcher } from '#cli/dispatch';
+import { createInMemoryGateway } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { createEventPublisher } from '#shared/events/outbox';
@@ -43,12 +43,12 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
   });
   const api = await hostFunction(apiDecl, deps('vault', '/vault/api'));
   let unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
-  // The dispatcher holds this object; its app forwards to whichever unsealer is current.
+  // The gateway holds this object; its app forwards to whichever unsealer is current.
   const unsealerSlot: HostedFunction = {
     ...unsealer,
     app: { fetch: (req: Request, e: unknown) => unsealer.app.fetch(req, e) } as unknown as HostedFunction['app'],
   };
-  handler = createDispatcher([api, unsealerSlot], () => new Response('not found', { status: 404 }));
+  handler = createInMemoryGateway([api, unsealerSlot], () => new Response('not found', { status: 404 }));
   return {
     baseUrl,
     endpoint: `${baseUrl}/vault`,

@@ -3,8 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
 import { optionsFromArgs } from '#cli/manifests';
-import { generateManifests, type Manifest } from '#cli/manifests/generate';
-import { defaultOptions } from '#cli/manifests/options';
+import { defaultOptions, generateManifests, type Manifest } from '#manifests/index';
 import { deadLetterFunction, pushFunction, sampleDeclarations, tokenFunction, unsealerFunction } from './sample-declarations.js';
 
 const opts = defaultOptions('1.2.3');

@@ -2,17 +2,9 @@
 // Knative Services they name, through ZenoIngress's own engine.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readCrds } from '#cli/manifests';
-import { generateManifests, type Manifest } from '#cli/manifests/generate';
-import { HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET } from '#cli/manifests/ingress';
-import { defaultOptions } from '#cli/manifests/options';
-import { WATCHED } from '#functions/ingress/controller/watched';
-import { compile } from '#functions/ingress/engine/compile';
-import { matchRequest } from '#functions/ingress/engine/match';
-import { CONTROLLER_NAME } from '#functions/ingress/engine/conditions';
-import type { Gateway, HTTPRoute, ResourceSet, Service } from '#functions/ingress/engine/resources';
-import { emptyResourceSet } from '#functions/ingress/engine/resources';
-import { statusProblems } from '#functions/ingress/status-report';
+import { defaultOptions, generateManifests, HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET, readCrds, type Manifest } from '#manifests/index';
+import type { Gateway, HTTPRoute, ResourceSet, Service } from '#functions/ingress/index';
+import { compile, CONTROLLER_NAME, emptyResourceSet, matchRequest, statusProblems, WATCHED } from '#functions/ingress/index';
 import { sampleDeclarations } from './sample-declarations.js';
 
 const opts = defaultOptions('1.2.3');

@@ -4,12 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { functionsDir, packageVersion, readCrds } from '#cli/manifests';
-import { generateManifests, type Manifest } from '#cli/manifests/generate';
-import { defaultOptions } from '#cli/manifests/options';
-import { listYaml } from '#cli/manifests/write';
+import { defaultOptions, generateManifests, listYaml, packageVersion, readCrds, type Manifest } from '#manifests/index';
 import { projectRoot } from '#shared/db/root';
-import { discoverFunctions } from '#shared/function/discover';
+import { discoverFunctions, functionsDir } from '#shared/function/discover';
 import { loadCrdValidators, metadataProblems, type CrdValidators } from './crd-schema.js';
 import { sampleDeclarations } from './sample-declarations.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
-import type { RunningStack } from '#cli/stack';
+import type { RunningStack } from '#local-cluster/index';
 import type { Database } from '#shared/db/index';
 import { attemptsSeen } from '#tests/fixtures/functions/fixture/consumer/app';
 import { count, postNote, startFixtureStack, waitFor } from '#tests/e2e/events-stack';

@@ -3,7 +3,7 @@
 // living 60 seconds is returned.
 import type { Context } from 'hono';
 import { authenticateClient } from '../core/client-auth.js';
-import { tokenJson } from '../core/issue.js';
+import { tokenJson } from '../web/token-json.js';
 import { createInteraction, PAR_TTL_SECONDS, REQUEST_URI_PREFIX } from '../core/interactions.js';
 import { OAuthError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';

@@ -68,11 +68,3 @@ export async function issueUserTokens(rt: AuthRuntime, q: Queryable, g: GrantIss
   if (g.withRefresh) response.refresh_token = await issueRefreshToken(q, g.family, g.client.refreshTokenTtl);
   return { response, jti: at.jti };
 }
-
-/** RFC 6749 §5.1: "Cache-Control: no-store" on every response carrying tokens. */
-export function tokenJson(body: object, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' },
-  });
-}

@@ -9,7 +9,7 @@ import { checkClientMetadata, clientMetadataSchema, describeClient, type ClientM
 import { clientValues, deleteClient, findClient, insertClient } from '../core/clients.js';
 import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
-import { tokenJson } from '../core/issue.js';
+import { tokenJson } from '../web/token-json.js';
 import { bearerError, OAuthError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { clients, type Client, type Tenant } from '../core/schema.js';

@@ -1,11 +1,11 @@
-// Hosts every ZenoAuth function behind the local runner's router, as tests and benchmarks need
+// Hosts every ZenoAuth function behind the local cluster's gateway (in memory), as tests and benchmarks need
 // it: in memory (`fetch`) or over a real socket (`listen: true`), with baseUrl = that server.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDispatcher } from '#cli/dispatch';
 import { catalog } from '#eventing/catalog';
+import { createInMemoryGateway } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { createEventPublisher } from '#shared/events/outbox';
@@ -58,9 +58,9 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
   for (const decl of opts.functions ?? AUTH_FUNCTIONS) {
     // The catalog check the platform applies: a payload that does not match its schema fails the test.
     const events = createEventPublisher({ product: 'auth', source: `/auth/${decl.name.slice('auth-'.length)}`, check: (e) => catalog.checkOutgoing(e) });
-    hosted.push(await hostFunction(decl, { config, database, log: silentLogger, metrics, events, env }));
+    hosted.push(await hostFunction(decl, { config, database, log: silentLogger, metrics, events, env, catalog }));
   }
-  const dispatch = createDispatcher(hosted, () => new Response('no route', { status: 404 }));
+  const dispatch = createInMemoryGateway(hosted, () => new Response('no route', { status: 404 }));
   handler = dispatch;
   const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
   return {

@@ -1,7 +1,8 @@
 // grant_type=client_credentials (RFC 6749 §4.4): one database round trip (the client lookup),
 // the signature with a key imported once, the audit row batched.
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../core/keys.js';
-import { tokenJson, type TokenResponse } from '../core/issue.js';
+import type { TokenResponse } from '../core/issue.js';
+import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { checkScopes, parseAuthorizationDetails, parseResources, parseScope } from '../core/request-params.js';
 import { signAccessToken } from '../core/tokens.js';

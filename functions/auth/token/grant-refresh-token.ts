@@ -3,7 +3,8 @@
 import { recordAudit } from '../core/audit.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { revokeFamily, useRefreshToken } from '../core/grants.js';
-import { issueUserTokens, tokenJson } from '../core/issue.js';
+import { issueUserTokens } from '../core/issue.js';
+import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { parseResources, parseScope } from '../core/request-params.js';
 import { findUserById } from '../core/users.js';

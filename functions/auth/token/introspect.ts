@@ -2,7 +2,7 @@
 // tokens; refresh tokens are described only to the client they were issued to.
 import { checkAccessToken } from '../core/access-tokens.js';
 import { findRefreshToken } from '../core/grants.js';
-import { tokenJson } from '../core/issue.js';
+import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { findClientById } from '../core/clients.js';
 import type { GrantContext } from './grant-context.js';

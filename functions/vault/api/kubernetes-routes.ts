@@ -6,7 +6,6 @@ import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, notFoundError, permissionDenied } from '#functions/vault/core/errors';
 import {
   checkIssuerUrl,
-  createServiceAccountVerifier,
   kubernetesConfigSchema,
   KubernetesLoginError,
   kubernetesRoleSchema,
@@ -17,6 +16,7 @@ import { kubernetesConfig, kubernetesRoles } from '#functions/vault/core/schema'
 import { DEFAULT_TOKEN_TTL, insertToken } from '#functions/vault/core/tokens';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
+import { createServiceAccountVerifier } from './service-account-verifier.js';
 import type { VaultRoute } from './route.js';
 import { authBlock } from './token-routes.js';
 

@@ -8,7 +8,8 @@ import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
 import { VaultError, invalidRequest, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
-import { envelope, json, readBody, tokenFrom } from '#functions/vault/core/wire';
+import { envelope } from '#functions/vault/core/wire';
+import { json, readBody, tokenFrom } from '#functions/vault/http/wire';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
 import type { UnsealerClient } from './unsealer-client.js';
 

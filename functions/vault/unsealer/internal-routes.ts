@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 import { DecryptError } from '#functions/vault/core/envelope';
-import { json } from '#functions/vault/core/wire';
+import { json } from '#functions/vault/http/wire';
 import type { Keyring } from './keyring.js';
 
 const MOUNT = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/$/);

@@ -1,3 +1,5 @@
+// The in-process sender: a delivery to a function of this process reaches its platform app as
+// it would over HTTP, and its answer is classified by the same rules.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';

@@ -10,7 +10,7 @@ import { defineFunction, type FunctionDeclaration, type FunctionModule } from '#
 import { createLogger } from '#shared/log/index';
 import { createDeferredMetrics } from '#shared/metrics/deferred';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { serveFunction } from './fn.js';
+import { serveFunction } from './serve.js';
 import type { Platform } from './platform.js';
 import { freePort } from '#tests/support/ports';
 

@@ -1,4 +1,4 @@
-// The local runner's internal paths, for callers on this machine only: `/_fn/<name>/...` serves a
+// The local cluster's internal paths, for callers on this machine only: `/_fn/<name>/...` serves a
 // function's own endpoints (`/_events`, `/healthz`, ...) with the prefix stripped.
 import type { HostedFunction } from '#shared/function/host';
 

@@ -2,8 +2,7 @@
 // attach to, and the proxy itself (`zenokube ingress --kube`) with the API access it needs.
 // The core objects are typed with client-node's models so that a misspelt field fails to compile.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import { CONTROLLER_NAME } from '#functions/ingress/engine/conditions';
-import { PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
+import { CONTROLLER_NAME, PROXY_NODE_OPTIONS } from '#functions/ingress/index';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 

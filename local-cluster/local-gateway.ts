@@ -1,18 +1,12 @@
-// The routing configuration of the local runner, in the same objects a cluster has: the Gateway
+// The routing configuration of the local cluster, in the same objects a cluster has: the Gateway
 // and the functions' HTTPRoutes exactly as the manifest generator writes them for knative/, plus
 // one Service and EndpointSlice per backend that resolve its backendRef to the loopback address
 // where this process serves it (in a cluster, Knative's Service of the same name resolves it).
 import { BROKER_PREFIX } from '#eventing/broker/index';
-import type { CompiledConfig } from '#functions/ingress/engine/compile';
-import { compile } from '#functions/ingress/engine/compile';
-import type { Endpoint } from '#functions/ingress/engine/references';
-import type { EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/engine/resources';
-import { emptyResourceSet } from '#functions/ingress/engine/resources';
-import { statusProblems } from '#functions/ingress/status-report';
+import type { CompiledConfig, Endpoint, EndpointSlice, Gateway, HTTPRoute, Namespace, ResourceSet, Service } from '#functions/ingress/index';
+import { compile, emptyResourceSet, statusProblems } from '#functions/ingress/index';
+import { defaultOptions, gateway, httpRoute, type ManifestOptions } from '#manifests/index';
 import type { FunctionDeclaration } from '#shared/function/define';
-import { httpRoute } from './manifests/http-route.js';
-import { gateway } from './manifests/ingress.js';
-import { defaultOptions, type ManifestOptions } from './manifests/options.js';
 import { INTERNAL_PREFIX } from './internal.js';
 
 /** The reference names (namespace, Gateway); the version only labels objects nobody reads here. */

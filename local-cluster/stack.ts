@@ -1,10 +1,10 @@
 // The whole stack on one port, as `npm start` runs it: ZenoIngress on that port routes by the
-// Gateway and the HTTPRoutes the manifest generator writes for a cluster (cli/local-gateway.ts)
+// Gateway and the HTTPRoutes the manifest generator writes for a cluster (./local-gateway.ts)
 // to each function, served on a loopback port of its own as its pod serves it; beside them the
 // local Broker (ingress, dispatcher, Triggers from the declarations, schedules) and one outbox
 // relay per product that has an outbox, all pointed at the local broker ($K_SINK).
 import { Hono } from 'hono';
-import { catalog as projectCatalog, type EventCatalog } from '#eventing/catalog';
+import type { EventCatalog } from '#eventing/catalog';
 import {
   BROKER_PREFIX,
   DEFAULT_BROKER,
@@ -17,25 +17,25 @@ import {
   type DispatcherOptions,
   type Trigger,
 } from '#eventing/broker/index';
-import { keyOf } from '#functions/ingress/engine/resources';
-import type { Endpoint } from '#functions/ingress/engine/references';
-import { createIngress } from '#functions/ingress/runtime';
+import type { Endpoint } from '#functions/ingress/index';
+import { createIngress, keyOf } from '#functions/ingress/index';
+import { HTTP_LISTENER_PORT } from '#manifests/index';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
+import type { Platform } from '#shared/function/platform';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
 import { callerAddress, INTERNAL_PREFIX, serveInternal } from './internal.js';
 import { compileLocal, localResources, LOCAL_OPTIONS, STACK_BACKEND } from './local-gateway.js';
 import { createLocalSender } from './local-sender.js';
-import { HTTP_LISTENER_PORT } from './manifests/ingress.js';
-import type { Platform } from './platform.js';
 
 export interface StackOptions {
   platform: Platform;
   declarations: readonly FunctionDeclaration[];
+  /** Event types and payload schemas (default: the project's catalog, eventing/catalog.ts). */
   catalog?: EventCatalog;
   /** Extra relay and dispatcher settings (tests shorten leases and timers). */
   relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
@@ -49,6 +49,8 @@ export interface StackOptions {
    * directly (default true). False sends every hop over loopback HTTP, as in a cluster.
    */
   inProcess?: boolean;
+  /** The schedules' clock (default the system's): a test moves it to just before a cron tick. */
+  now?: () => Date;
 }
 
 export interface RunningStack {
@@ -70,7 +72,8 @@ const sourceOf = (decl: FunctionDeclaration) => `/${decl.product}/${decl.name.sl
 export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const { platform } = opts;
   const { config, log, database } = platform;
-  const catalog = opts.catalog ?? projectCatalog;
+  // The project's catalog loads when the stack starts, not when its module is imported.
+  const catalog = opts.catalog ?? (await import('#eventing/catalog')).catalog;
 
   const products = [...new Set(opts.declarations.map((d) => d.product))];
   const withOutbox = new Set(await productsWithOutbox(database, products));
@@ -176,6 +179,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   }
   const ping = startPingSource({
     declarations: opts.declarations,
+    ...(opts.now ? { now: opts.now } : {}),
     log,
     send: async (attributes, data) => {
       await accept(DEFAULT_BROKER, attributes, data);

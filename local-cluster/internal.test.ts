@@ -1,3 +1,5 @@
+// The internal paths: the caller as the ingress saw it (the last X-Forwarded-For hop), and
+// /_fn/<name>/ for loopback callers only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';

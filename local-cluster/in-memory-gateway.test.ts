@@ -1,9 +1,11 @@
+// createInMemoryGateway routes as the generated HTTPRoutes do (precedence, methods, regular
+// expressions) and serves /_fn/<name>/ to loopback callers only.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';
 import type { HostedFunction } from '#shared/function/host';
 import type { RouteDeclaration } from '#shared/function/define';
-import { createDispatcher } from './dispatch.js';
+import { createInMemoryGateway } from './in-memory-gateway.js';
 
 function fake(name: string, routes: RouteDeclaration[]): HostedFunction {
   const app = new Hono();
@@ -16,8 +18,8 @@ const fallback = () => new Response('fallback', { status: 404 });
 const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
 const remote = { incoming: { socket: { remoteAddress: '203.0.113.9' } } };
 
-describe('createDispatcher (the engine over the generated HTTPRoutes, in memory)', () => {
-  const dispatch = createDispatcher(
+describe('createInMemoryGateway (the engine over the generated HTTPRoutes, in memory)', () => {
+  const dispatch = createInMemoryGateway(
     [
       fake('a-wide', [{ path: '/a' }]),
       fake('a-narrow', [{ path: '/a/b' }]),

@@ -1,0 +1,45 @@
+// Vault's HTTP conventions shared by the api and the unsealer: the lenient JSON body (any or no
+// content type, empty means {}), the token headers and JSON answers. The envelope and the field
+// rules, which need no HTTP, are in core/wire.ts.
+// @see https://developer.hashicorp.com/vault/api-docs#authentication
+import { VaultError, invalidRequest } from '#functions/vault/core/errors';
+
+/** Vault's request body limit is configurable (32 MiB by default); ours is this, per request. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Reads a JSON object body; empty is `{}`; anything else is a Vault 400. */
+export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers.get('content-length') ?? '0');
+  if (declared > limit) throw new VaultError(413, 'too_large', [`request body too large: the limit is ${limit} bytes`]);
+  const text = await req.text();
+  if (Buffer.byteLength(text, 'utf8') > limit) throw new VaultError(413, 'too_large', [`request body too large: the limit is ${limit} bytes`]);
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw invalidRequest(`failed to parse JSON input: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidRequest('failed to parse JSON input: the body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+/** `X-Vault-Token`, or `Authorization: Bearer <token>`. */
+export function tokenFrom(headers: Headers): string | undefined {
+  const direct = headers.get('x-vault-token');
+  if (direct) return direct.trim() || undefined;
+  const auth = headers.get('authorization');
+  const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
+  return m?.[1];
+}
+
+export function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  });
+}
+
+export const noContent = () => new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
