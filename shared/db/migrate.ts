@@ -80,7 +80,7 @@ export class MigrationError extends Error {
  */
 export async function migrate(database: Database, sets: MigrationSet[] = discoverMigrationSets()): Promise<string[]> {
   const applied: string[] = [];
-  await database.db.transaction(async (tx) => {
+  await database.transaction(async (tx) => {
     // CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin: serialise it too.
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, 0)`);
     await tx.execute(
@@ -91,7 +91,7 @@ export async function migrate(database: Database, sets: MigrationSet[] = discove
   });
   for (const set of sets) {
     const migrations = readMigrations(set.dir);
-    await database.db.transaction(async (tx) => {
+    await database.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${set.name}))`);
       const rows = rowsOf<{ tag: string; hash: string }>(
         await tx.execute(sql`select tag, hash from public.zeno_migrations where set_name = ${set.name}`),

@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { discoverMigrationSets, migrate, migrationsApplied, type MigrationSet } from '#shared/db/migrate';
-import { compileStatement, queryInTransaction, sendInTransaction } from '#shared/db/prepared';
+import { compileStatement, queryInTransaction, sendInTransaction } from '#shared/db/pipelined';
 
 function writeSet(name: string, migrations: Record<string, string>): MigrationSet {
   const dir = mkdtempSync(join(tmpdir(), `zk-pgl-${name}-`));
@@ -42,11 +42,11 @@ describe('data layer on PGlite', () => {
   });
 
   it('commits a transaction whole or not at all', async () => {
-    await db.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       await tx.execute(sql`insert into shop.items (name) values ('kept')`);
     });
     await assert.rejects(
-      db.db.transaction(async (tx) => {
+      db.transaction(async (tx) => {
         await tx.execute(sql`insert into shop.items (name) values ('lost')`);
         await tx.execute(sql`insert into shop.items (name) values ('kept')`); // unique violation
       }),
@@ -56,14 +56,14 @@ describe('data layer on PGlite', () => {
   });
 
   it('sends no statement ahead of the transaction: the caller of sendInTransaction runs it itself', async () => {
-    await db.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       assert.equal(sendInTransaction(tx, sql`insert into shop.items (name) values ('never')`), false);
     });
     assert.equal((await db.query(sql`select 1 from shop.items where name = 'never'`)).length, 0);
   });
 
   it('runs no statement straight on the driver: the caller of queryInTransaction runs it through drizzle', async () => {
-    await db.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       assert.equal(queryInTransaction(tx, compileStatement(sql`insert into shop.items (name) values ('never') returning name`)), undefined);
     });
     assert.equal((await db.query(sql`select 1 from shop.items where name = 'never'`)).length, 0);
@@ -73,12 +73,12 @@ describe('data layer on PGlite', () => {
     const got: string[] = [];
     const off = await db.listen('zk_test', (p) => got.push(p));
     await assert.rejects(
-      db.db.transaction(async (tx) => {
+      db.transaction(async (tx) => {
         await tx.execute(sql`select pg_notify('zk_test', 'rolled-back')`);
         throw new Error('abort');
       }),
     );
-    await db.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       await tx.execute(sql`select pg_notify('zk_test', 'committed')`);
     });
     for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));

@@ -36,7 +36,7 @@ describe('signing keys (RFC 7638 kids, sealed at rest, rotation)', () => {
     const keys = createKeyStore(tdb.database.db, master);
     const issuer = 'http://localhost/auth/keys-a';
     const before = await signAccessToken(keys, { issuer, tenantId: a, sub: 's', clientId: 'c', scope: '', audience: [issuer], ttlSeconds: 60 });
-    const rotated = await tdb.database.db.transaction((tx) => keys.rotate(tx, a));
+    const rotated = await tdb.database.transaction((tx) => keys.rotate(tx, a));
     assert.equal(rotated.created.length, 2);
     assert.equal(rotated.retired.length, 2);
     const jwks = (await keys.jwks(a)).keys as JWK[];

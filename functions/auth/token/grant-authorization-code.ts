@@ -22,7 +22,7 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
   const verifier = params.get('code_verifier');
   if (verifier !== null && !VERIFIER.test(verifier)) throw new OAuthError('invalid_grant', 'The code_verifier is malformed.');
 
-  const outcome = await rt.db.transaction(async (tx) => {
+  const outcome = await rt.transaction(async (tx) => {
     const r = await redeemCode(tx, tenant.id, code);
     if (r.status === 'reused') {
       const revoked = await revokeFamiliesOfCode(tx, tenant.id, r.code.codeHash, 'code_reused');

@@ -16,7 +16,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
   const requested = parseScope(params.get('scope') ?? undefined);
   const asked = parseResources(params.getAll('resource'));
 
-  const outcome = await rt.db.transaction(async (tx) => {
+  const outcome = await rt.transaction(async (tx) => {
     const use = await useRefreshToken(tx, tenant.id, token);
     if (use.status === 'invalid') return { error: 'The refresh token is invalid, expired or revoked.' } as const;
     const family = use.family;
