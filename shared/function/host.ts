@@ -5,6 +5,7 @@ import type { EventCatalog } from '#eventing/catalog';
 import { ConfigError, type PlatformConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { migrationsApplied } from '#shared/db/migrate';
+import { databaseLiveness, databaseReadiness, poolStalled } from '#shared/db/probes';
 import type { EventPublisher } from '#shared/events/publisher';
 import { createEventReceiver } from '#shared/events/receive';
 import { createPlatformApp, type AppEnv, type ReadinessCheck } from '#shared/http/app';
@@ -90,11 +91,9 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
   const module = await decl.load();
   const inner = await withEventRoutes(await module.createApp(context), decl, module, context, deps);
   const readiness = async (): Promise<ReadinessCheck[]> => {
-    const checks: ReadinessCheck[] = [
-      { name: 'database', ok: await deps.database.ping() },
-      { name: 'migrations', ok: await migrationsApplied(deps.database) },
-    ];
-    if (module.readiness) checks.push(...(await module.readiness(context)));
+    const checks: ReadinessCheck[] = await databaseReadiness(deps.database, () => migrationsApplied(deps.database));
+    // A stalled pool answers nothing: the function's own checks would only queue behind it.
+    if (module.readiness && !poolStalled(deps.database)) checks.push(...(await module.readiness(context)));
     return checks;
   };
   const app = createPlatformApp(inner, {
@@ -103,6 +102,7 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
     metrics: deps.metrics,
     bodyLimitBytes: deps.config.bodyLimitBytes,
     readiness,
+    liveness: () => databaseLiveness(deps.database),
   });
   return { declaration: decl, context, app, module };
 }
