@@ -92,6 +92,9 @@ export async function migrate(database: Database, sets: MigrationSet[] = discove
   for (const set of sets) {
     const migrations = readMigrations(set.dir);
     await database.transaction(async (tx) => {
+      // A migration may rewrite a large table or build an index: the connections' statement
+      // timeout is for requests, not for it. SET LOCAL ends with the transaction.
+      await tx.execute(sql`set local statement_timeout = 0`);
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${set.name}))`);
       const rows = rowsOf<{ tag: string; hash: string }>(
         await tx.execute(sql`select tag, hash from public.zeno_migrations where set_name = ${set.name}`),
