@@ -82,8 +82,6 @@ export function createConnectionGate(size: number, waitMs: number): ConnectionGa
           );
         }, waitMs),
       };
-      // A waiter must not keep a process alive that has nothing else to do.
-      waiter.timer.unref?.();
       waiters.push(waiter);
     });
   };
