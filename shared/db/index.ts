@@ -8,6 +8,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PoolHealth } from './gate.js';
+import { openPostgres } from './postgres.js';
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from './settings.js';
 
 export { rowsOf } from './rows.js';
@@ -76,10 +77,7 @@ export interface OpenOptions {
 /** Opens the database the configuration names. PGlite is imported only when used. */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const settings: DatabaseSettings = Object.freeze({ ...DEFAULT_DATABASE_SETTINGS, ...opts.settings, ...(opts.max ? { poolMax: opts.max } : {}) });
-  if (opts.url) {
-    const { openPostgres } = await import('./postgres.js');
-    return openPostgres(opts.url, settings, opts.onConnecting);
-  }
+  if (opts.url) return openPostgres(opts.url, settings, opts.onConnecting);
   opts.onConnecting?.();
   const dir = join(opts.dataDir ?? '.zenokube', 'pgdata');
   await mkdir(dir, { recursive: true });

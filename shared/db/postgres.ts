@@ -4,6 +4,8 @@ import type { Sql } from 'postgres';
 import { builtinArrayTypes } from './arrays.js';
 import { createConnectionGate } from './gate.js';
 import type { Database, Db, TransactionOptions, Tx } from './index.js';
+import { poolClient } from './postgres-pool.js';
+import { runPostgresTransaction } from './postgres-transaction.js';
 import { rowsOf } from './rows.js';
 import { sessionParameters, type DatabaseSettings } from './settings.js';
 
@@ -42,13 +44,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings, onCo
     () => {},
   );
   onConnecting?.();
-  const [{ drizzle, PostgresJsSession, PostgresJsTransaction }, { PgDialect }, { poolClient }, { runPostgresTransaction }] = await Promise.all([
-    import('drizzle-orm/postgres-js'),
-    import('drizzle-orm/pg-core'),
-    import('./postgres-pool.js'),
-    import('./postgres-transaction.js'),
-    warm,
-  ]);
+  const [{ drizzle, PostgresJsSession, PostgresJsTransaction }, { PgDialect }] = await Promise.all([import('drizzle-orm/postgres-js'), import('drizzle-orm/pg-core'), warm]);
   const db = drizzle({ client: poolClient(sql, gate), casing: 'snake_case' }) as unknown as Db;
   // A transaction's drizzle object, built as drizzle's own transaction() builds it, on the guarded
   // client of ./postgres-transaction.ts. One dialect for all of them: its column-name cache stays warm.
