@@ -46,7 +46,7 @@ const txMs: number[] = [];
 async function produce(database: Database): Promise<void> {
   const noteId = randomUUID();
   const t0 = performance.now();
-  const id = await database.db.transaction(async (tx) => {
+  const id = await database.transaction(async (tx) => {
     await tx.execute(sql`insert into fixture.notes (id, text) values (${noteId}, 'bench')`);
     return publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data: { noteId, text: 'bench' } });
   });

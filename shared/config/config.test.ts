@@ -33,4 +33,41 @@ describe('loadConfig', () => {
   it('strips a trailing slash from the base URL', () => {
     assert.equal(loadConfig({ ZENO_BASE_URL: 'https://id.example.com/' }).baseUrl, 'https://id.example.com');
   });
+
+  it('bounds every wait of the data layer by default', () => {
+    assert.deepEqual(loadConfig({}).database, {
+      poolMax: 10,
+      poolWaitMs: 5_000,
+      statementTimeoutMs: 30_000,
+      idleInTransactionTimeoutMs: 15_000,
+      stallLivenessMs: 60_000,
+    });
+    assert.ok(Object.isFrozen(loadConfig({}).database));
+  });
+
+  it('reads the database settings from the environment', () => {
+    const c = loadConfig({ ZENO_DB_POOL_MAX: '4', ZENO_DB_POOL_WAIT_MS: '250', ZENO_DB_STATEMENT_TIMEOUT_MS: '1000', ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '2000', ZENO_DB_STALL_LIVENESS_MS: '3000' });
+    assert.deepEqual(c.database, { poolMax: 4, poolWaitMs: 250, statementTimeoutMs: 1000, idleInTransactionTimeoutMs: 2000, stallLivenessMs: 3000 });
+  });
+
+  it('refuses a database timeout that is off, negative or not a number, listing each', () => {
+    assert.throws(
+      () => loadConfig({ ZENO_DB_POOL_MAX: '0', ZENO_DB_POOL_WAIT_MS: 'soon', ZENO_DB_STATEMENT_TIMEOUT_MS: '0', ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '-5' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(
+          err.issues.map((i) => i.split(':')[0]),
+          ['ZENO_DB_POOL_MAX', 'ZENO_DB_POOL_WAIT_MS', 'ZENO_DB_STATEMENT_TIMEOUT_MS', 'ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS'],
+        );
+        return true;
+      },
+    );
+  });
+
+  it('refuses a liveness threshold that would restart the process before the database timeouts act', () => {
+    assert.throws(
+      () => loadConfig({ ZENO_DB_STATEMENT_TIMEOUT_MS: '90000', ZENO_DB_STALL_LIVENESS_MS: '60000' }),
+      (err: unknown) => err instanceof ConfigError && err.issues.length === 1 && /ZENO_DB_STALL_LIVENESS_MS: must exceed .*90000 ms/.test(err.issues[0]!),
+    );
+  });
 });

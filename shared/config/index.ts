@@ -2,6 +2,7 @@
 // zod is a type here only: the platform's own variables are checked by hand, so that a function's
 // cold start does not load zod unless the function itself uses it.
 import type { z } from 'zod';
+import { DEFAULT_DATABASE_SETTINGS, settingsProblems, type DatabaseSettings } from '#shared/db/settings';
 
 /** Raised at boot when the environment is invalid; lists every bad variable at once. */
 export class ConfigError extends Error {
@@ -17,6 +18,8 @@ export type PlatformConfig = Readonly<{
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** Pool size, pool wait deadline, server-side timeouts and the stall liveness threshold. */
+  database: DatabaseSettings;
   dataDir: string;
   /** The public base URL; defaults to http://localhost:$PORT. */
   baseUrl: string;
@@ -43,6 +46,35 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
 }
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** The variable of each database setting. */
+const DATABASE_VARIABLES: Record<keyof DatabaseSettings, string> = {
+  poolMax: 'ZENO_DB_POOL_MAX',
+  poolWaitMs: 'ZENO_DB_POOL_WAIT_MS',
+  statementTimeoutMs: 'ZENO_DB_STATEMENT_TIMEOUT_MS',
+  idleInTransactionTimeoutMs: 'ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+  stallLivenessMs: 'ZENO_DB_STALL_LIVENESS_MS',
+};
+
+/** An hour: no wait or timeout of the data layer is meant to be longer. */
+const HOUR_MS = 3_600_000;
+
+function databaseSettings(issues: string[], get: (key: string) => string | undefined): DatabaseSettings {
+  const d = DEFAULT_DATABASE_SETTINGS;
+  const v = DATABASE_VARIABLES;
+  const before = issues.length;
+  const s: DatabaseSettings = {
+    poolMax: integer(issues, v.poolMax, get(v.poolMax), d.poolMax, 1, 1000),
+    poolWaitMs: integer(issues, v.poolWaitMs, get(v.poolWaitMs), d.poolWaitMs, 10, HOUR_MS),
+    // Both server timeouts must be set: 0 (off) would let one stuck session hold a connection for good.
+    statementTimeoutMs: integer(issues, v.statementTimeoutMs, get(v.statementTimeoutMs), d.statementTimeoutMs, 10, HOUR_MS),
+    idleInTransactionTimeoutMs: integer(issues, v.idleInTransactionTimeoutMs, get(v.idleInTransactionTimeoutMs), d.idleInTransactionTimeoutMs, 10, HOUR_MS),
+    stallLivenessMs: integer(issues, v.stallLivenessMs, get(v.stallLivenessMs), d.stallLivenessMs, 10, 24 * HOUR_MS),
+  };
+  // How they hold together is judged only when each one is valid alone.
+  if (issues.length === before) issues.push(...settingsProblems(s, v));
+  return Object.freeze(s);
+}
 
 function integer(issues: string[], name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -77,11 +109,13 @@ export function loadConfig(env: Env = process.env): PlatformConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push(`ZENO_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
   const bodyLimitBytes = integer(issues, 'ZENO_BODY_LIMIT', get('ZENO_BODY_LIMIT'), 1024 * 1024, 1, Number.MAX_SAFE_INTEGER);
   const sink = url(issues, 'K_SINK', get('K_SINK'));
+  const database = databaseSettings(issues, get);
   if (issues.length) throw new ConfigError(issues);
   return Object.freeze({
     port,
     host: get('HOST') ?? '0.0.0.0',
     databaseUrl,
+    database,
     dataDir: get('ZENO_DATA_DIR') ?? '.zenokube',
     baseUrl: (baseUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     logLevel: logLevel as PlatformConfig['logLevel'],

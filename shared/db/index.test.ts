@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { pgTable, serial, text, bigint } from 'drizzle-orm/pg-core';
 import { openDatabase, type Database } from '#shared/db/index';
+import { DatabaseUnavailableError } from '#shared/db/errors';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { freePort } from '#tests/support/ports';
 
@@ -94,7 +95,11 @@ describe('openDatabase (postgres)', () => {
     try {
       assert.equal(calls, 1);
       assert.equal(await unreachable.ping(), false);
-      await assert.rejects(unreachable.query(sql`select 1`), (err: Error) => (err.cause as { code?: string } | undefined)?.code === 'ECONNREFUSED');
+      // drizzle wraps the data layer's retryable error, which keeps the driver's as its cause.
+      await assert.rejects(unreachable.query(sql`select 1`), (err: Error) => {
+        const unavailable = err.cause as DatabaseUnavailableError;
+        return unavailable instanceof DatabaseUnavailableError && unavailable.code === 'db_connection_lost' && (unavailable.cause as { code?: string }).code === 'ECONNREFUSED';
+      });
     } finally {
       await unreachable.close();
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { createEmptyDatabase } from '#tests/support/database';
+import { asDatabaseUnavailable } from './errors.js';
 import { openDatabase, type Database } from './index.js';
 import { migrate, migrationsApplied, MigrationError, type MigrationSet } from './migrate.js';
 
@@ -84,5 +85,16 @@ describe('migrate (real PostgreSQL)', () => {
     await migrate(db, [set]);
     writeFileSync(join(set.dir, '0000_a.sql'), 'CREATE SCHEMA "edited"; -- changed');
     await assert.rejects(migrate(db, [set]), (err: unknown) => err instanceof MigrationError && /changed after it was applied/.test(err.message));
+  });
+
+  it('runs a migration longer than the connections\' statement timeout to the end', async () => {
+    const quick = await openDatabase({ url: empty.url, max: 1, settings: { statementTimeoutMs: 100 } });
+    try {
+      await assert.rejects(quick.query(sql`select pg_sleep(0.3)`), (err) => asDatabaseUnavailable(err)?.code === 'db_timeout');
+      const slow = writeSet('slow', { '0000_slow': 'CREATE SCHEMA "slow";\n--> statement-breakpoint\nSELECT pg_sleep(0.3);' });
+      assert.deepEqual(await migrate(quick, [slow]), ['slow/0000_slow']);
+    } finally {
+      await quick.close();
+    }
   });
 });

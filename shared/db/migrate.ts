@@ -80,7 +80,7 @@ export class MigrationError extends Error {
  */
 export async function migrate(database: Database, sets: MigrationSet[] = discoverMigrationSets()): Promise<string[]> {
   const applied: string[] = [];
-  await database.db.transaction(async (tx) => {
+  await database.transaction(async (tx) => {
     // CREATE TABLE IF NOT EXISTS is not safe against a concurrent twin: serialise it too.
     await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, 0)`);
     await tx.execute(
@@ -91,7 +91,10 @@ export async function migrate(database: Database, sets: MigrationSet[] = discove
   });
   for (const set of sets) {
     const migrations = readMigrations(set.dir);
-    await database.db.transaction(async (tx) => {
+    await database.transaction(async (tx) => {
+      // A migration may rewrite a large table or build an index: the connections' statement
+      // timeout is for requests, not for it. SET LOCAL ends with the transaction.
+      await tx.execute(sql`set local statement_timeout = 0`);
       await tx.execute(sql`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${set.name}))`);
       const rows = rowsOf<{ tag: string; hash: string }>(
         await tx.execute(sql`select tag, hash from public.zeno_migrations where set_name = ${set.name}`),

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { fillPlaceholders, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
-import { compileStatement, sendInTransaction } from '#shared/db/prepared';
+import { compileStatement, sendInTransaction } from '#shared/db/pipelined';
 import type { EventPublisher, OutgoingEvent } from './publisher.js';
 
 /** The channel the relay listens on; the payload is the product (schema) name. */

@@ -4,7 +4,7 @@
 import type { Context } from 'hono';
 import { fillPlaceholders, sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Tx } from '#shared/db/index';
-import { compileStatement, queryInTransaction } from '#shared/db/prepared';
+import { compileStatement, queryInTransaction } from '#shared/db/pipelined';
 import { AppError } from '#shared/http/errors';
 import type { Logger } from '#shared/log/index';
 import { jsonData, parseCloudEvent } from './cloudevent.js';
@@ -81,7 +81,7 @@ export function createEventReceiver(opts: ReceiverOptions): (c: Context) => Prom
     };
     let fresh = false;
     try {
-      await opts.database.db.transaction(async (tx) => {
+      await opts.database.transaction(async (tx) => {
         // A concurrent twin blocks on the primary key until this commits, then finds the row.
         const values = { source, id, type };
         const inserted =

@@ -73,7 +73,7 @@ describe('startOutboxRelay', () => {
     return relay;
   };
   const emit = (data: Record<string, unknown>, subject?: string) =>
-    tdb.database.db.transaction((tx) => publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data, subject }));
+    tdb.database.transaction((tx) => publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data, subject }));
   const outboxCount = async () => Number((await tdb.database.query<{ n: string }>(sql`select count(*) as n from fixture.outbox`))[0]!.n);
   const until = async (cond: () => boolean | Promise<boolean>) => {
     for (let i = 0; i < 500 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 10));
@@ -100,7 +100,7 @@ describe('startOutboxRelay', () => {
   it('does not deliver an event whose transaction rolled back', async () => {
     const relay = await start({ idleMs: 60_000 });
     await assert.rejects(
-      tdb.database.db.transaction(async (tx) => {
+      tdb.database.transaction(async (tx) => {
         await publisher.emit(tx, { type: 'io.zenokube.fixture.note.created', data: { noteId: 'x', text: 'x' } });
         throw new Error('abort');
       }),

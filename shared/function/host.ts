@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { ConfigError, type PlatformConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { migrationsApplied } from '#shared/db/migrate';
+import { databaseLiveness, databaseReadiness, poolStalled } from '#shared/db/probes';
 import type { EventPublisher } from '#shared/events/publisher';
 import { createEventReceiver } from '#shared/events/receive';
 import { resolveEventSchemas, type EventSchemasSource } from '#shared/events/schemas';
@@ -94,11 +95,9 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
   const module = await decl.load();
   const inner = await withEventRoutes(await module.createApp(context), decl, module, context, deps);
   const readiness = async (): Promise<ReadinessCheck[]> => {
-    const checks: ReadinessCheck[] = [
-      { name: 'database', ok: await deps.database.ping() },
-      { name: 'migrations', ok: await migrationsApplied(deps.database) },
-    ];
-    if (module.readiness) checks.push(...(await module.readiness(context)));
+    const checks: ReadinessCheck[] = await databaseReadiness(deps.database, () => migrationsApplied(deps.database));
+    // A stalled pool answers nothing: the function's own checks would only queue behind it.
+    if (module.readiness && !poolStalled(deps.database)) checks.push(...(await module.readiness(context)));
     return checks;
   };
   const app = createPlatformApp(inner, {
@@ -107,6 +106,7 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
     metrics: deps.metrics,
     bodyLimitBytes: deps.config.bodyLimitBytes,
     readiness,
+    liveness: () => databaseLiveness(deps.database),
   });
   return { declaration: decl, context, app, module };
 }

@@ -5,13 +5,14 @@ import { z } from 'zod';
 import { createLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
 import { createPlatformApp, type AppEnv, type ReadinessCheck } from './app.js';
+import { DatabaseUnavailableError } from '#shared/db/errors';
 import { AppError } from './errors.js';
 import { jsonBody } from './validate.js';
 
 /** Problem bodies are loosely typed in these tests. */
 const json = async (res: Response): Promise<any> => res.json();
 
-function build(opts: { readiness?: () => Promise<ReadinessCheck[]> } = {}) {
+function build(opts: { readiness?: () => Promise<ReadinessCheck[]>; liveness?: () => ReadinessCheck[] } = {}) {
   const lines: string[] = [];
   const log = createLogger({ sink: (l) => lines.push(l), level: 'debug' });
   const metrics = createMetrics({ defaults: false });
@@ -26,12 +27,23 @@ function build(opts: { readiness?: () => Promise<ReadinessCheck[]> } = {}) {
   inner.get('/crash', () => {
     throw new Error('db password=hunter2 leaked in message');
   });
+  inner.get('/pool-timeout', () => {
+    // As drizzle hands it on: its own error, the data layer's as the cause.
+    throw new Error('Failed query: select 1', { cause: new DatabaseUnavailableError('db_pool_timeout', 'no connection within 5000 ms') });
+  });
+  inner.get('/statement-timeout', () => {
+    throw new Error('Failed query: select pg_sleep(60)', { cause: Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }) });
+  });
+  inner.get('/unique', () => {
+    throw new Error('Failed query: insert', { cause: Object.assign(new Error('duplicate key value'), { code: '23505' }) });
+  });
   const app = createPlatformApp(inner, {
     name: 'test-fn',
     log,
     metrics,
     bodyLimitBytes: 1024,
     readiness: opts.readiness ?? (async () => [{ name: 'database', ok: true }]),
+    ...(opts.liveness ? { liveness: opts.liveness } : {}),
   });
   return { app, lines };
 }
@@ -54,6 +66,14 @@ describe('the function contract', () => {
     const res = await app.request('/readyz');
     assert.equal(res.status, 503);
     assert.deepEqual((await json(res)).checks, [{ name: 'database', ok: false }]);
+  });
+
+  it('answers /healthz with 503 and the failing check when the process is stuck', async () => {
+    const { app } = build({ liveness: () => [{ name: 'database pool', ok: false, detail: 'all 10 connections held' }] });
+    const res = await app.request('/healthz');
+    assert.equal(res.status, 503);
+    assert.deepEqual(await json(res), { status: 'unhealthy', checks: [{ name: 'database pool', ok: false, detail: 'all 10 connections held' }] });
+    assert.equal((await build({ liveness: () => [{ name: 'database pool', ok: true }] }).app.request('/healthz')).status, 200);
   });
 
   it('answers /readyz with 503 when the readiness probe itself throws', async () => {
@@ -124,6 +144,30 @@ describe('the function contract', () => {
     assert.ok(!text.includes('hunter2') && !text.includes('leaked'));
     assert.equal(JSON.parse(text).code, 'internal_error');
     assert.equal(lines.filter((l) => JSON.parse(l).msg === 'unhandled error').length, 1);
+  });
+});
+
+describe('a database that cannot serve the request', () => {
+  it('answers 503 problem+json with Retry-After and the stable code, exposing nothing of the cause', async () => {
+    const { app, lines } = build();
+    const res = await app.request('/pool-timeout');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.equal(res.headers.get('retry-after'), '1');
+    const body = await json(res);
+    assert.equal(body.code, 'db_pool_timeout');
+    assert.doesNotMatch(JSON.stringify(body), /5000|select/);
+    assert.equal(lines.filter((l) => JSON.parse(l).msg === 'database unavailable').length, 1);
+  });
+
+  it('answers a statement cancelled by statement_timeout with 503 db_timeout', async () => {
+    const res = await build().app.request('/statement-timeout');
+    assert.equal(res.status, 503);
+    assert.equal((await json(res)).code, 'db_timeout');
+  });
+
+  it('keeps any other database error a 500', async () => {
+    assert.equal((await build().app.request('/unique')).status, 500);
   });
 });
 

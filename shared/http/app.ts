@@ -25,6 +25,11 @@ export interface PlatformAppOptions {
   bodyLimitBytes: number;
   /** Returns the state of each dependency; any `ok: false` makes /readyz answer 503. */
   readiness: () => Promise<ReadinessCheck[]>;
+  /**
+   * What must hold for the process to be worth keeping (no I/O: answered at once); any
+   * `ok: false` makes /healthz answer 503, and the orchestrator restarts the process.
+   */
+  liveness?: () => ReadinessCheck[];
 }
 
 /**
@@ -78,7 +83,11 @@ function requestLogger(log: Logger, requestId: string): Logger {
 export function handleError(err: unknown, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId');
   const known = toAppError(err);
-  if (known) return known.getResponse(requestId);
+  if (known) {
+    // The operator hears of a database that fails requests; the client only that it may retry.
+    if (known !== err && known.status === 503) (c.get('log') ?? console).warn('database unavailable', { request_id: requestId, code: known.code, err });
+    return known.getResponse(requestId);
+  }
   (c.get('log') ?? console).error('unhandled error', { request_id: requestId, err });
   return internalError(requestId);
 }
@@ -143,7 +152,11 @@ export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): H
     return limitStream(c, next);
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', (c) => {
+    const checks = opts.liveness?.() ?? [];
+    if (checks.every((ch) => ch.ok)) return c.json({ status: 'ok' });
+    return c.json({ status: 'unhealthy', checks }, 503);
+  });
   app.get('/readyz', async (c) => {
     let checks: ReadinessCheck[];
     try {

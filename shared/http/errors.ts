@@ -1,5 +1,6 @@
 // The one error base: a status, a stable code, a public title and detail; it renders itself.
 import { HTTPException } from 'hono/http-exception';
+import { asDatabaseUnavailable, type DatabaseUnavailableError } from '#shared/db/errors';
 
 export type ProblemExtras = Record<string, unknown>;
 
@@ -61,9 +62,24 @@ export const forbidden = (detail: string) => new AppError(403, 'forbidden', 'For
 export const unavailable = (code: string, detail: string) =>
   new AppError(503, code, 'Service Unavailable', { detail });
 
-/** Anything that renders itself: our errors and Hono's own. */
+/**
+ * A retryable database failure as a 503 with Retry-After: the request may succeed when sent again.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
+ */
+export function databaseUnavailable(u: DatabaseUnavailableError): AppError {
+  return new AppError(503, u.code, 'Service Unavailable', {
+    detail: 'The service could not reach its database in time. Send the request again later.',
+    headers: { 'retry-after': String(u.retryAfterSeconds) },
+    cause: u,
+  });
+}
+
+/** Anything that renders itself: our errors, Hono's own, and a database that is unavailable for now. */
 export function toAppError(err: unknown): AppError | undefined {
   if (err instanceof AppError) return err;
+  const unavailable = asDatabaseUnavailable(err);
+  if (unavailable) return databaseUnavailable(unavailable);
   if (err instanceof HTTPException) {
     const status = err.status;
     if (status === 413) {

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { openDatabase, type Database } from '#shared/db/index';
 import { discoverMigrationSets, migrate } from '#shared/db/migrate';
+import { authSuite } from './auth.suite.js';
 import { dataLayerSuite } from './data-layer.suite.js';
 import { eventsSuite } from './events.suite.js';
 import { vaultSuite } from './vault.suite.js';
@@ -34,6 +35,7 @@ after(async () => {
 dataLayerSuite(db);
 eventsSuite(db);
 vaultSuite(db);
+authSuite(db);
 
 describe('PGlite data directory', () => {
   it('keeps its data across a restart', async () => {

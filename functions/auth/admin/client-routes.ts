@@ -31,7 +31,7 @@ export function clientRoutes(app: Hono, rt: AuthRuntime): void {
     const problem = checkClientMetadata(m);
     if (problem) throw new AppError(422, 'invalid_client_metadata', 'Unprocessable Content', { detail: problem });
     const { values, secret } = clientValues(tenant.id, m, { dynamic: false });
-    const client = await rt.db.transaction(async (tx) => {
+    const client = await rt.transaction(async (tx) => {
       const row = await insertClient(tx, values);
       if (!row) throw conflict('client_exists', `Client "${values.clientId}" already exists.`);
       await a.record(tx, { tenantId: tenant.id, action: 'client.created', clientId: row.clientId }, { type: AUTH_EVENTS.clientCreated, data: { tenant: tenant.slug, clientId: row.clientId, actor: a.actor } });
@@ -45,7 +45,7 @@ export function clientRoutes(app: Hono, rt: AuthRuntime): void {
     const tenant = await pathTenant(c, rt);
     const clientId = c.req.param('clientId');
     if (tenant.slug === SYSTEM_TENANT && clientId === ADMIN_CLIENT_ID) throw conflict('admin_client', 'The admin client cannot be deleted.');
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       const row = await deleteClient(tx, tenant.id, clientId);
       if (!row) throw notFound('No such client.');
       await a.record(tx, { tenantId: tenant.id, action: 'client.deleted', clientId }, { type: AUTH_EVENTS.clientDeleted, data: { tenant: tenant.slug, clientId, actor: a.actor } });

@@ -17,7 +17,7 @@ export function keySessionRoutes(app: Hono, rt: AuthRuntime): void {
   app.post('/auth/admin/tenants/:tenant/keys/rotate', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const result = await rt.db.transaction(async (tx) => {
+    const result = await rt.transaction(async (tx) => {
       const r = await rt.keys.rotate(tx, tenant.id);
       await a.record(tx, { tenantId: tenant.id, action: 'key.rotated', detail: r }, { type: AUTH_EVENTS.keyRotated, data: { tenant: tenant.slug, ...r } });
       return r;
@@ -37,7 +37,7 @@ export function keySessionRoutes(app: Hono, rt: AuthRuntime): void {
   app.delete('/auth/admin/tenants/:tenant/sessions/:id', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       const s = await revokeSession(tx, tenant.id, c.req.param('id'));
       if (!s) throw notFound('No such live session.');
       await a.record(tx, { tenantId: tenant.id, action: 'session.revoked', detail: { session: s.id, user: s.userId } }, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId: s.id, userId: s.userId, reason: 'admin' } });

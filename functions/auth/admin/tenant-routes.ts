@@ -20,7 +20,7 @@ export function tenantRoutes(app: Hono, rt: AuthRuntime): void {
     const a = await admin(c, rt);
     const body = await adminBody(c, tenantBody);
     if (!isValidTenantSlug(body.slug)) throw new AppError(422, 'reserved_slug', 'Unprocessable Content', { detail: `"${body.slug}" is reserved.` });
-    const tenant = await rt.db.transaction(async (tx) => {
+    const tenant = await rt.transaction(async (tx) => {
       const t = await createTenant(tx, body.slug, body.displayName ?? body.slug);
       if (!t) throw conflict('tenant_exists', `Tenant "${body.slug}" already exists.`);
       await a.record(tx, { tenantId: t.id, action: 'tenant.created' }, { type: AUTH_EVENTS.tenantCreated, data: { tenant: t.slug, displayName: t.displayName } });
@@ -34,7 +34,7 @@ export function tenantRoutes(app: Hono, rt: AuthRuntime): void {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
     if (tenant.slug === SYSTEM_TENANT) throw conflict('system_tenant', 'The system tenant cannot be deleted.');
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       await deleteTenant(tx, tenant.slug);
       await a.record(tx, { tenantId: tenant.id, action: 'tenant.deleted' }, { type: AUTH_EVENTS.tenantDeleted, data: { tenant: tenant.slug } });
     });

@@ -33,7 +33,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
     const tenant = await pathTenant(c, rt);
     const { password, ...body } = await adminBody(c, userBody);
     const passwordHash = password ? await hashPassword(password) : undefined;
-    const user = await rt.db.transaction(async (tx) => {
+    const user = await rt.transaction(async (tx) => {
       const u = await insertUser(tx, tenant.id, { ...body, passwordHash });
       if (!u) throw conflict('user_exists', 'A user with this username or externalId exists.');
       await a.record(tx, { tenantId: tenant.id, action: 'user.created', detail: { user: u.id } }, { type: AUTH_EVENTS.userCreated, data: { tenant: tenant.slug, userId: u.id, username: u.username, externalId: u.externalId } });
@@ -47,7 +47,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
     const tenant = await pathTenant(c, rt);
     const { password, ...patch } = await adminBody(c, userPatch);
     const passwordHash = password ? await hashPassword(password) : undefined;
-    const user = await rt.db.transaction(async (tx) => {
+    const user = await rt.transaction(async (tx) => {
       const u = await updateUser(tx, tenant.id, c.req.param('id'), { ...patch, ...(passwordHash ? { passwordHash } : {}) });
       if (!u) throw notFound('No such user.');
       if (patch.active === false || passwordHash) {
@@ -66,7 +66,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
   app.delete('/auth/admin/tenants/:tenant/users/:id', async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       const u = await deleteUser(tx, tenant.id, c.req.param('id'));
       if (!u) throw notFound('No such user.');
       await a.record(tx, { tenantId: tenant.id, action: 'user.deleted', detail: { user: u.id } }, { type: AUTH_EVENTS.userDeleted, data: { tenant: tenant.slug, userId: u.id, username: u.username } });

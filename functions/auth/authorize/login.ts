@@ -39,7 +39,7 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, password) : await verifyAgainstDummy(password);
   if (!ok || !user?.active) {
     const reason = !user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled';
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       await recordAudit(tx, { tenantId: tenant.id, action: 'login', outcome: 'failure', actor: account, clientId: f.client.clientId, detail: { reason } }, f.meta);
       await rt.events.emit(tx, { type: AUTH_EVENTS.loginFailed, data: { tenant: tenant.slug, username: account, reason } });
     });
@@ -51,7 +51,7 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });
   if (step.kind === 'challenge') return step.response;
 
-  const created = await rt.db.transaction(async (tx) => {
+  const created = await rt.transaction(async (tx) => {
     const s = await createSession(tx, { tenantId: tenant.id, userId: user.id, acr: step.acr, amr: step.amr, userAgent: f.meta.userAgent, ip: f.meta.ip });
     await recordAudit(tx, { tenantId: tenant.id, action: 'login', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { session: s.session.id, amr: step.amr } }, f.meta);
     await rt.events.emit(tx, { type: AUTH_EVENTS.loginSucceeded, data: { tenant: tenant.slug, userId: user.id, sessionId: s.session.id, clientId: f.client.clientId } });

@@ -62,7 +62,7 @@ export async function logoutEndpoint(c: Context, rt: AuthRuntime): Promise<Respo
       return sendPage(c, 200, LogoutConfirmPage({ action: `${issuer}/logout`, csrf: logoutCsrf(secret!), hidden }));
     }
     const meta = requestMeta(c);
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       if (!(await revokeSession(tx, tenant.id, live.session.id))) return;
       await recordAudit(tx, { tenantId: tenant.id, action: 'session.revoked', outcome: 'success', actor: live.user.id, clientId: client?.clientId ?? null, detail: { session: live.session.id, reason: 'logout' } }, meta);
       await rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId: live.session.id, userId: live.user.id, reason: 'logout' } });

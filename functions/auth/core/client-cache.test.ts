@@ -39,7 +39,7 @@ describe('the token function’s client cache', () => {
   };
   /** Changes a row with triggers off (replica role), so no notification is sent. */
   const silently = (statement: ReturnType<typeof sql>) =>
-    tdb.database.db.transaction(async (tx) => {
+    tdb.database.transaction(async (tx) => {
       await tx.execute(sql`set local session_replication_role = replica`);
       await tx.execute(statement);
     });

@@ -2,7 +2,7 @@
 // scope has `openid`, and a rotated refresh token when the client may refresh.
 import type { Queryable } from '#shared/db/index';
 import { issueRefreshToken } from './grants.js';
-import type { AuthRuntime } from './runtime.js';
+import type { Signer } from './keys.js';
 import type { Client, Tenant, TokenFamily, User } from './schema.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from './keys.js';
 import { signAccessToken, signIdToken } from './tokens.js';
@@ -28,12 +28,14 @@ export interface GrantIssue {
   withRefresh: boolean;
 }
 
-/** Mints tokens for a user grant; the refresh token insert runs in `q` (the caller's transaction). */
-export async function issueUserTokens(rt: AuthRuntime, q: Queryable, g: GrantIssue): Promise<{ response: TokenResponse; jti: string }> {
-  const issuer = rt.issuer(g.tenant.slug);
+/**
+ * Mints tokens for a user grant inside the caller's transaction `tx`: the refresh token insert
+ * runs in it, and the signatures need no database (`signer` was resolved before the transaction).
+ */
+export async function issueUserTokens(tx: Queryable, signer: Signer, issuer: string, g: GrantIssue): Promise<{ response: TokenResponse; jti: string }> {
   const ttl = Math.min(g.client.accessTokenTtl, MAX_TOKEN_LIFETIME_SECONDS);
   const scope = g.scope.join(' ');
-  const at = await signAccessToken(rt.keys, {
+  const at = signAccessToken(signer, {
     issuer,
     tenantId: g.tenant.id,
     sub: g.user.id,
@@ -50,7 +52,7 @@ export async function issueUserTokens(rt: AuthRuntime, q: Queryable, g: GrantIss
   const response: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
   if (g.family.authorizationDetails?.length) response.authorization_details = g.family.authorizationDetails;
   if (g.scope.includes('openid')) {
-    response.id_token = await signIdToken(rt.keys, {
+    response.id_token = await signIdToken(signer, {
       issuer,
       tenantId: g.tenant.id,
       alg: g.client.idTokenSignedResponseAlg,
@@ -65,6 +67,6 @@ export async function issueUserTokens(rt: AuthRuntime, q: Queryable, g: GrantIss
       claims: {},
     });
   }
-  if (g.withRefresh) response.refresh_token = await issueRefreshToken(q, g.family, g.client.refreshTokenTtl);
+  if (g.withRefresh) response.refresh_token = await issueRefreshToken(tx, g.family, g.client.refreshTokenTtl);
   return { response, jti: at.jti };
 }

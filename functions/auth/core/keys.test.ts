@@ -35,13 +35,13 @@ describe('signing keys (RFC 7638 kids, sealed at rest, rotation)', () => {
   it('keeps a retired key in the JWKS so its tokens still verify after rotation', async () => {
     const keys = createKeyStore(tdb.database.db, master);
     const issuer = 'http://localhost/auth/keys-a';
-    const before = await signAccessToken(keys, { issuer, tenantId: a, sub: 's', clientId: 'c', scope: '', audience: [issuer], ttlSeconds: 60 });
-    const rotated = await tdb.database.db.transaction((tx) => keys.rotate(tx, a));
+    const before = signAccessToken(await keys.signer(a), { issuer, tenantId: a, sub: 's', clientId: 'c', scope: '', audience: [issuer], ttlSeconds: 60 });
+    const rotated = await tdb.database.transaction((tx) => keys.rotate(tx, a));
     assert.equal(rotated.created.length, 2);
     assert.equal(rotated.retired.length, 2);
     const jwks = (await keys.jwks(a)).keys as JWK[];
     assert.equal(jwks.length, 4);
-    const after = await signAccessToken(keys, { issuer, tenantId: a, sub: 's', clientId: 'c', scope: '', audience: [issuer], ttlSeconds: 60 });
+    const after = signAccessToken(await keys.signer(a), { issuer, tenantId: a, sub: 's', clientId: 'c', scope: '', audience: [issuer], ttlSeconds: 60 });
     const set = createLocalJWKSet({ keys: jwks });
     await jwtVerify(before.token, set, { issuer });
     await jwtVerify(after.token, set, { issuer });
@@ -50,7 +50,7 @@ describe('signing keys (RFC 7638 kids, sealed at rest, rotation)', () => {
 
   it('does not verify one tenant\'s token with another tenant\'s keys', async () => {
     const keys = createKeyStore(tdb.database.db, master);
-    const t = await signAccessToken(keys, { issuer: 'http://x/auth/keys-a', tenantId: a, sub: 's', clientId: 'c', scope: '', audience: ['x'], ttlSeconds: 60 });
+    const t = signAccessToken(await keys.signer(a), { issuer: 'http://x/auth/keys-a', tenantId: a, sub: 's', clientId: 'c', scope: '', audience: ['x'], ttlSeconds: 60 });
     await assert.rejects(verifyOwnJwt(keys, b, 'http://x/auth/keys-a', t.token, { algs: ['EdDSA'] }), { name: 'TokenRejected' });
     const ok = await verifyOwnJwt(keys, a, 'http://x/auth/keys-a', t.token, { algs: ['EdDSA'], typ: 'at+jwt' });
     assert.equal(ok.client_id, 'c');
@@ -58,6 +58,6 @@ describe('signing keys (RFC 7638 kids, sealed at rest, rotation)', () => {
 
   it('cannot open the keys under another master key', async () => {
     const other = createKeyStore(tdb.database.db, randomBytes(32));
-    await assert.rejects(other.signingKey(a, 'EdDSA'));
+    await assert.rejects(other.signer(a));
   });
 });

@@ -1,7 +1,10 @@
 // Per-tenant signing keys: Ed25519 (EdDSA, RFC 8037) and RS256, `kid` = RFC 7638 thumbprint,
 // private JWKs sealed at rest with AES-256-GCM under the master key (AAD = tenant id + kid).
 // The active private keys are imported once and cached; rotation retires them but keeps
-// their public halves in the JWKS until every token they signed has expired.
+// their public halves in the JWKS until every token they signed has expired. Keys are loaded on
+// the pool, never inside a transaction: a grant resolves its tenant's Signer first, and signing
+// in its transaction then needs no database (a load inside would wait for a second connection
+// while holding one, and ten such grants hold a pool of ten for good).
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
@@ -27,7 +30,17 @@ export interface ActiveKey {
   keyObject: KeyObject;
 }
 
-interface TenantKeys {
+/**
+ * The active private keys of one tenant as loaded: what signs a grant's tokens, resolved before its
+ * transaction so that signing inside it needs no database.
+ */
+export interface Signer {
+  readonly tenantId: string;
+  /** The active key of `alg`; every algorithm of SIGNING_ALGS has one. */
+  key(alg: SigningAlg): ActiveKey;
+}
+
+interface TenantKeys extends Signer {
   loadedAt: number;
   signing: Map<SigningAlg, ActiveKey>;
   verify: Map<string, { alg: SigningAlg; key: CryptoKey }>;
@@ -35,10 +48,13 @@ interface TenantKeys {
 }
 
 export interface KeyStore {
-  /** The active private key of `alg` for the tenant, created on first use. */
-  signingKey(tenantId: string, alg: SigningAlg): Promise<ActiveKey>;
-  /** The same key when it is already loaded and fresh, without a round through the event loop. */
-  cachedSigningKey(tenantId: string, alg: SigningAlg): ActiveKey | undefined;
+  /**
+   * The tenant's active keys, created on first use and reloaded once older than a minute. Loads
+   * on the pool: call it before opening a transaction, never inside one.
+   */
+  signer(tenantId: string): Promise<Signer>;
+  /** The same when it is already loaded and fresh, without a round through the event loop. */
+  cachedSigner(tenantId: string): Signer | undefined;
   /** The public key for a `kid` of that tenant (active or still published), if any. */
   verificationKey(tenantId: string, kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | undefined>;
   /** The tenant's published public keys (RFC 7517 JWK Set). */
@@ -98,7 +114,19 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
         .from(signingKeys)
         .where(and(eq(signingKeys.tenantId, tenantId), or(eq(signingKeys.status, 'active'), gt(signingKeys.publishUntil, sql`now()`))));
     }
-    const entry: TenantKeys = { loadedAt: Date.now(), signing: new Map(), verify: new Map(), jwks: [] };
+    const signing = new Map<SigningAlg, ActiveKey>();
+    const entry: TenantKeys = {
+      tenantId,
+      loadedAt: Date.now(),
+      signing,
+      verify: new Map(),
+      jwks: [],
+      key(alg) {
+        const k = signing.get(alg);
+        if (!k) throw new Error(`no active ${alg} key for tenant ${tenantId}`);
+        return k;
+      },
+    };
     for (const r of rows) {
       const alg = r.alg;
       entry.verify.set(r.kid, { alg, key: (await importJWK(r.publicJwk as JWK, alg)) as CryptoKey });
@@ -106,7 +134,7 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
       if (r.status === 'active') {
         const priv = JSON.parse(open(masterKey, r.privateJwkSealed, aadFor(tenantId, r.kid))) as JWK;
         const keyObject = createPrivateKey({ key: priv as JsonWebKey, format: 'jwk' });
-        entry.signing.set(alg, { kid: r.kid, alg, key: (await importJWK(priv, alg)) as CryptoKey, keyObject });
+        signing.set(alg, { kid: r.kid, alg, key: (await importJWK(priv, alg)) as CryptoKey, keyObject });
       }
     }
     cache.set(tenantId, entry);
@@ -124,14 +152,12 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
   }
 
   return {
-    async signingKey(tenantId, alg) {
-      const k = (await get(tenantId, false)).signing.get(alg);
-      if (!k) throw new Error(`no active ${alg} key for tenant ${tenantId}`);
-      return k;
+    signer(tenantId) {
+      return get(tenantId, false);
     },
-    cachedSigningKey(tenantId, alg) {
+    cachedSigner(tenantId) {
       const hit = cache.get(tenantId);
-      return hit && Date.now() - hit.loadedAt < SIGNING_CACHE_MS ? hit.signing.get(alg) : undefined;
+      return hit && Date.now() - hit.loadedAt < SIGNING_CACHE_MS ? hit : undefined;
     },
     async verificationKey(tenantId, kid) {
       const hit = cache.get(tenantId);

@@ -1,4 +1,5 @@
 // OAuth 2.0 errors in the shape RFC 6749 §5.2 fixes: {error, error_description}, never cached.
+import { asDatabaseUnavailable } from '#shared/db/errors';
 import { AppError } from '#shared/http/errors';
 
 /** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, OIDC Core §3.1.2.6. */
@@ -22,7 +23,8 @@ export type OAuthErrorCode =
   | 'invalid_request_uri'
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
-  | 'server_error';
+  | 'server_error'
+  | 'temporarily_unavailable';
 
 const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,
@@ -30,6 +32,7 @@ const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   insufficient_scope: 403,
   access_denied: 403,
   server_error: 500,
+  temporarily_unavailable: 503,
 };
 
 /**
@@ -63,5 +66,22 @@ export function bearerError(error: 'invalid_request' | 'invalid_token' | 'insuff
   return new OAuthError(error, description, {
     status: error === 'invalid_request' ? 400 : undefined,
     headers: { 'www-authenticate': `Bearer error="${error}", error_description="${quoted}"` },
+  });
+}
+
+/**
+ * The OAuth rendering of a failure: an OAuthError as it is, a database that cannot serve the
+ * request for now as `temporarily_unavailable` (503, Retry-After), anything else undefined.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1
+ * "temporarily_unavailable: The authorization server is currently unable to handle the request
+ * due to a temporary overloading or maintenance of the server."
+ */
+export function toOAuthError(err: unknown): OAuthError | undefined {
+  if (err instanceof OAuthError) return err;
+  const unavailable = asDatabaseUnavailable(err);
+  if (!unavailable) return undefined;
+  return new OAuthError('temporarily_unavailable', 'The server cannot handle the request right now; send it again later.', {
+    headers: { 'retry-after': String(unavailable.retryAfterSeconds) },
+    cause: unavailable,
   });
 }

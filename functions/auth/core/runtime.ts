@@ -1,6 +1,6 @@
 // What every ZenoAuth function builds once at start: the master key, the key store, the tenant
 // resolver, the audit buffer, and a lazy bootstrap that runs on the first request.
-import type { Db } from '#shared/db/index';
+import type { Database, Db } from '#shared/db/index';
 import type { EventPublisher } from '#shared/events/publisher';
 import type { FunctionContext } from '#shared/function/define';
 import type { Logger } from '#shared/log/index';
@@ -11,7 +11,10 @@ import { resolveMasterKey } from './master-key.js';
 import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
 
 export interface AuthRuntime {
+  /** The pool: single statements, never from inside a transaction (use its `tx`). */
   readonly db: Db;
+  /** Opens a transaction; its callback gets `tx` and must send every statement on it. */
+  readonly transaction: Database['transaction'];
   readonly keys: KeyStore;
   readonly tenants: TenantResolver;
   readonly auditBuffer: AuditBuffer;
@@ -39,6 +42,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
   let isReady = false;
   return {
     db,
+    transaction: ctx.database.transaction,
     keys: createKeyStore(db, masterKey),
     tenants: createTenantResolver(db),
     auditBuffer: createAuditBuffer(db, ctx.log),

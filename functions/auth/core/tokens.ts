@@ -2,7 +2,7 @@
 // (RS256 unless the client registered EdDSA), with the tenant's own keys only.
 import { createHash, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import type { ActiveKey, KeyStore, SigningAlg } from './keys.js';
+import type { ActiveKey, KeyStore, Signer, SigningAlg } from './keys.js';
 
 export interface AccessTokenInput {
   issuer: string;
@@ -52,9 +52,13 @@ function signEdDsaJws(headerSegment: string, payload: Record<string, unknown>, k
   return `${input}.${cryptoSign(null, Buffer.from(input, 'latin1'), key).toString('base64url')}`;
 }
 
-/** @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2 */
-export async function signAccessToken(keys: KeyStore, t: AccessTokenInput): Promise<MintedToken> {
-  const key = keys.cachedSigningKey(t.tenantId, 'EdDSA') ?? (await keys.signingKey(t.tenantId, 'EdDSA'));
+/**
+ * Signs an access token with the tenant's EdDSA key; `signer` is resolved before any transaction.
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2
+ */
+export function signAccessToken(signer: Signer, t: AccessTokenInput): MintedToken {
+  if (signer.tenantId !== t.tenantId) throw new TypeError('the signer belongs to another tenant');
+  const key = signer.key('EdDSA');
   const iat = now();
   const jti = randomUUID();
   const claims: JWTPayload & Record<string, unknown> = {
@@ -102,8 +106,9 @@ export interface IdTokenInput {
 }
 
 /** @see https://openid.net/specs/openid-connect-core-1_0.html#IDToken */
-export async function signIdToken(keys: KeyStore, t: IdTokenInput): Promise<string> {
-  const { kid, key } = await keys.signingKey(t.tenantId, t.alg);
+export async function signIdToken(signer: Signer, t: IdTokenInput): Promise<string> {
+  if (signer.tenantId !== t.tenantId) throw new TypeError('the signer belongs to another tenant');
+  const { kid, key } = signer.key(t.alg);
   const iat = now();
   const payload: JWTPayload & Record<string, unknown> = {
     ...t.claims,

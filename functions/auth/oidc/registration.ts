@@ -50,7 +50,7 @@ export async function registerEndpoint(c: Context, rt: AuthRuntime): Promise<Res
   const admin = await requireAdminToken(rt, c.req.header('authorization'));
   const m = await readMetadata(c);
   const { values, secret, registrationToken } = clientValues(tenant.id, m, { dynamic: true });
-  const client = await rt.db.transaction(async (tx) => {
+  const client = await rt.transaction(async (tx) => {
     const row = await insertClient(tx, values);
     if (!row) throw new OAuthError('invalid_client_metadata', 'Could not register the client; try again.');
     await recordAudit(tx, { tenantId: tenant.id, action: 'client.created', outcome: 'success', actor: admin.sub, clientId: row.clientId, detail: { via: 'dcr' } }, requestMeta(c));
@@ -88,7 +88,7 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
   if (m.client_id !== undefined && m.client_id !== client.clientId) throw new OAuthError('invalid_client_metadata', 'client_id cannot change.');
   if (m.token_endpoint_auth_method !== client.tokenEndpointAuthMethod) throw new OAuthError('invalid_client_metadata', 'token_endpoint_auth_method cannot change.');
   const { values } = clientValues(tenant.id, m, { dynamic: true });
-  const updated = await rt.db.transaction(async (tx) => {
+  const updated = await rt.transaction(async (tx) => {
     const [row] = await tx
       .update(clients)
       .set({
@@ -114,7 +114,7 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
 
 export async function deleteRegistration(c: Context, rt: AuthRuntime): Promise<Response> {
   const { tenant, client } = await managedClient(c, rt);
-  await rt.db.transaction(async (tx) => {
+  await rt.transaction(async (tx) => {
     await deleteClient(tx, tenant.id, client.clientId);
     await recordAudit(tx, { tenantId: tenant.id, action: 'client.deleted', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { via: 'dcr-management' } }, requestMeta(c));
     await rt.events.emit(tx, { type: AUTH_EVENTS.clientDeleted, data: { tenant: tenant.slug, clientId: client.clientId, actor: client.clientId } });

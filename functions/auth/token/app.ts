@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { authenticateClient } from '../core/client-auth.js';
 import { createClientCache, type ClientCache, type ClientFinder } from '../core/client-cache.js';
-import { OAuthError } from '../core/oauth-error.js';
+import { OAuthError, toOAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import type { Tenant } from '../core/schema.js';
 import { readForm, requestMeta, tenantOf } from '../web/request.js';
@@ -36,10 +36,13 @@ export async function shutdown(): Promise<void> {
 
 export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono {
   const app = new Hono();
-  // Any failure below renders the OAuth error shape, never problem+json.
+  // Any failure below renders the OAuth error shape, never problem+json; an unexpected one goes
+  // on to the platform's fixed 500.
   app.onError((err) => {
-    if (err instanceof OAuthError) return err.getResponse();
-    throw err;
+    const known = toOAuthError(err);
+    if (!known) throw err;
+    if (known !== err) rt.log.warn('database unavailable', { err });
+    return known.getResponse();
   });
 
   // The issuer and the audiences a client assertion may name, built once per tenant row (the

@@ -23,7 +23,9 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
   const verifier = params.get('code_verifier');
   if (verifier !== null && !VERIFIER.test(verifier)) throw new OAuthError('invalid_grant', 'The code_verifier is malformed.');
 
-  const outcome = await rt.db.transaction(async (tx) => {
+  // The tenant's signing keys are loaded (on the pool) before the transaction takes a connection.
+  const signer = rt.keys.cachedSigner(tenant.id) ?? (await rt.keys.signer(tenant.id));
+  const outcome = await rt.transaction(async (tx) => {
     const r = await redeemCode(tx, tenant.id, code);
     if (r.status === 'reused') {
       const revoked = await revokeFamiliesOfCode(tx, tenant.id, r.code.codeHash, 'code_reused');
@@ -62,7 +64,7 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
       acr: c.acr,
       amr: c.amr,
     });
-    const issued = await issueUserTokens(rt, tx, {
+    const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
       client,
       family,

@@ -23,7 +23,8 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
   const resources = parseResources(params.getAll('resource'));
   const details = parseAuthorizationDetails(params.get('authorization_details') ?? undefined, client.authorizationDetailsTypes);
   const ttl = Math.min(client.accessTokenTtl, MAX_TOKEN_LIFETIME_SECONDS);
-  const at = await signAccessToken(g.rt.keys, {
+  const signer = g.rt.keys.cachedSigner(tenant.id) ?? (await g.rt.keys.signer(tenant.id));
+  const at = signAccessToken(signer, {
     issuer: g.issuer,
     tenantId: tenant.id,
     sub: client.clientId,

@@ -17,7 +17,9 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
   const requested = parseScope(params.get('scope') ?? undefined);
   const asked = parseResources(params.getAll('resource'));
 
-  const outcome = await rt.db.transaction(async (tx) => {
+  // The tenant's signing keys are loaded (on the pool) before the transaction takes a connection.
+  const signer = rt.keys.cachedSigner(tenant.id) ?? (await rt.keys.signer(tenant.id));
+  const outcome = await rt.transaction(async (tx) => {
     const use = await useRefreshToken(tx, tenant.id, token);
     if (use.status === 'invalid') return { error: 'The refresh token is invalid, expired or revoked.' } as const;
     const family = use.family;
@@ -37,7 +39,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
     if (asked.some((x) => !family.resource.includes(x))) throw new OAuthError('invalid_target', 'A resource was not part of the grant.');
     const user = family.userId ? await findUserById(tx, tenant.id, family.userId) : undefined;
     if (!user?.active) throw new OAuthError('invalid_grant', 'The user is no longer active.');
-    const issued = await issueUserTokens(rt, tx, {
+    const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
       client,
       family,

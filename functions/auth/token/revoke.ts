@@ -20,7 +20,7 @@ export async function revoke(g: GrantContext): Promise<Response> {
   if (token.split('.').length === 3) {
     const claims = await checkAccessToken(rt, tenant, token);
     if (!claims || claims.client_id !== client.clientId) return ok();
-    await rt.db.transaction(async (tx) => {
+    await rt.transaction(async (tx) => {
       await revokeAccessToken(tx, tenant.id, claims.jti, claims.exp);
       await recordAudit(tx, { tenantId: tenant.id, action: 'token.revoked', outcome: 'success', actor: claims.sub, clientId: client.clientId, detail: { kind: 'access_token', jti: claims.jti } }, g.meta);
       await rt.events.emit(tx, { type: AUTH_EVENTS.tokenRevoked, data: { tenant: tenant.slug, clientId: client.clientId, kind: 'access_token' } });
@@ -29,7 +29,7 @@ export async function revoke(g: GrantContext): Promise<Response> {
   }
   const found = await findRefreshToken(rt.db, tenant.id, token);
   if (!found || found.family.clientId !== client.id) return ok();
-  await rt.db.transaction(async (tx) => {
+  await rt.transaction(async (tx) => {
     if (!(await revokeFamily(tx, found.family.id, 'revoked_by_client'))) return;
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.revoked', outcome: 'success', actor: found.family.userId, clientId: client.clientId, detail: { kind: 'refresh_token', family: found.family.id } }, g.meta);
     await rt.events.emit(tx, { type: AUTH_EVENTS.tokenRevoked, data: { tenant: tenant.slug, clientId: client.clientId, kind: 'refresh_token' } });

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
+import { toVaultError } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -26,6 +27,13 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   app.all('/vault/v1/*', (c) => {
     const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
     return handle(c.req.raw, c.get('requestId'), remote);
+  });
+  // Failures before the handler (the token lookup) keep Vault's shape too; unexpected ones go on
+  // to the platform's fixed 500.
+  app.onError((err) => {
+    const known = toVaultError(err);
+    if (!known) throw err;
+    return known.getResponse();
   });
   return app;
 }

@@ -109,7 +109,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     const merged = mergePatch(current.data, patch) as Record<string, unknown>;
     // The patch applies to the version read: without an explicit cas, pin it so a concurrent
     // writer cannot be silently overwritten.
-    const metadata = await writeSecret(db, keys, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
+    const metadata = await writeSecret(database, keys, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
     return ok(req, { data: metadata });
   }
 
@@ -124,7 +124,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     }
     const cas = options ? intField(options as Record<string, unknown>, 'cas') : undefined;
     if (cas !== undefined && cas < 0) throw invalidRequest('cas must be a non-negative integer');
-    const metadata = await writeSecret(db, keys, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
+    const metadata = await writeSecret(database, keys, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
     return ok(req, { data: metadata });
   }
 
@@ -178,7 +178,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         return done();
       },
       delete: async (_req, m) => {
-        await deleteAll(db, MOUNT, cleanPath(m[1] ?? ''));
+        await deleteAll(database, MOUNT, cleanPath(m[1] ?? ''));
         return done();
       },
     },

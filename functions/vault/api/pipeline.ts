@@ -5,7 +5,7 @@ import type { Database } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import type { Capability } from '#functions/vault/core/acl';
 import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
-import { VaultError, invalidRequest, permissionDenied, unsupportedOperation } from '#functions/vault/core/errors';
+import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupportedOperation } from '#functions/vault/core/errors';
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
@@ -93,7 +93,8 @@ export function createPipeline(deps: PipelineDeps) {
         await writeAudit(database.db, auditKey, ...entries);
       } catch (err) {
         log.error('audit write failed', { request_id: requestId, err });
-        throw internal();
+        // Nothing is answered unaudited; a database that is unavailable for now is worth a retry.
+        throw toVaultError(err) ?? internal();
       }
     };
 
@@ -134,8 +135,8 @@ export function createPipeline(deps: PipelineDeps) {
     try {
       res = await handler(req, match);
     } catch (err) {
-      const known = err instanceof VaultError ? err : undefined;
-      if (!known) log.error('vault handler failed', { request_id: requestId, path: routePath, err });
+      const known = toVaultError(err);
+      if (!known || known !== err) log.error('vault handler failed', { request_id: requestId, path: routePath, err });
       const e = known ?? internal();
       await respond({ ...entry('response', decision), status: e.status, error: e.messages.join('; ') });
       throw e;

@@ -83,7 +83,7 @@ export function transitRoutes(database: Database, keys: DekService): VaultRoute[
     },
     {
       pattern: /^transit\/keys\/([^/]+)\/rotate$/,
-      handlers: { update: async (req, m) => ok(req, { data: describe(await rotateKey(db, keys, nameOf(m[1]!))) }) },
+      handlers: { update: async (req, m) => ok(req, { data: describe(await rotateKey(database, keys, nameOf(m[1]!))) }) },
     },
     {
       pattern: /^transit\/keys\/([^/]+)\/config$/,

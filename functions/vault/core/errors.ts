@@ -1,10 +1,11 @@
 // Vault's error shape, `{"errors": [...]}`, with Vault's status codes.
 // @see https://developer.hashicorp.com/vault/api-docs#error-response
+import { asDatabaseUnavailable } from '#shared/db/errors';
 import { AppError } from '#shared/http/errors';
 
 export class VaultError extends AppError {
   readonly messages: string[];
-  constructor(status: number, code: string, messages: string[], opts: { cause?: unknown } = {}) {
+  constructor(status: number, code: string, messages: string[], opts: { cause?: unknown; headers?: Record<string, string> } = {}) {
     super(status, code, messages[0] ?? 'error', opts);
     this.name = 'VaultError';
     this.messages = messages;
@@ -13,7 +14,7 @@ export class VaultError extends AppError {
   override getResponse(): Response {
     return new Response(JSON.stringify({ errors: this.messages }), {
       status: this.status,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...this.headers },
     });
   }
 }
@@ -26,3 +27,17 @@ export const unsupportedOperation = () => new VaultError(405, 'unsupported_opera
 export const sealedError = () => new VaultError(503, 'sealed', ['Vault is sealed']);
 export const notInitializedError = () => new VaultError(503, 'not_initialized', ['Vault is not initialized']);
 export const tooLarge = (limit: number) => new VaultError(413, 'too_large', [`request too large: the limit is ${limit} bytes`]);
+
+/**
+ * The Vault rendering of a failure: a VaultError as it is, a database that cannot serve the
+ * request for now as a 503 with Retry-After (Vault's clients retry 5xx), anything else undefined.
+ */
+export function toVaultError(err: unknown): VaultError | undefined {
+  if (err instanceof VaultError) return err;
+  const unavailable = asDatabaseUnavailable(err);
+  if (!unavailable) return undefined;
+  return new VaultError(503, unavailable.code, ['storage is temporarily unavailable; retry the request'], {
+    headers: { 'retry-after': String(unavailable.retryAfterSeconds) },
+    cause: unavailable,
+  });
+}

@@ -2,7 +2,7 @@
 // Each version's data is sealed under its own DEK; the DEK is minted and unwrapped by the unsealer.
 // @see https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2
 import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
-import { rowsOf, type Db, type Queryable } from '#shared/db/index';
+import { rowsOf, type Database, type Db, type Queryable } from '#shared/db/index';
 import { aad, kvContext, open, seal } from './envelope.js';
 import { invalidRequest, VaultError } from './errors.js';
 import { kvMetadata, kvVersions, type KvMetadata, type KvVersion } from './schema.js';
@@ -115,7 +115,7 @@ const MAX_ATTEMPTS = 20;
  * versions beyond max_versions and the metadata update are one statement. Nothing is written on
  * failure.
  */
-export async function writeSecret(db: Db, keys: DekService, mount: string, path: string, data: Record<string, unknown>, opts: WriteOptions) {
+export async function writeSecret(database: Database, keys: DekService, mount: string, path: string, data: Record<string, unknown>, opts: WriteOptions) {
   const plain = Buffer.from(JSON.stringify(data), 'utf8');
   if (plain.length > MAX_SECRET_BYTES) {
     plain.fill(0);
@@ -123,7 +123,7 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
   }
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = attempt === 0 && opts.knownCurrent !== undefined ? opts.knownCurrent : ((await getMetadata(db, mount, path))?.currentVersion ?? 0);
+      const current = attempt === 0 && opts.knownCurrent !== undefined ? opts.knownCurrent : ((await getMetadata(database.db, mount, path))?.currentVersion ?? 0);
       // Fail fast on a stale cas; it is checked again under the lock.
       if (opts.cas !== undefined && opts.cas !== current) throw invalidRequest('check-and-set parameter did not match the current version');
       const version = current + 1;
@@ -135,7 +135,7 @@ export async function writeSecret(db: Db, keys: DekService, mount: string, path:
       } finally {
         dek.fill(0);
       }
-      const result = await db.transaction(async (tx) => {
+      const result = await database.transaction(async (tx) => {
         // Creates the row or, when it exists, locks it and returns its latest committed state.
         const [md] = await tx
           .insert(kvMetadata)
@@ -210,8 +210,8 @@ export async function destroyVersions(db: Queryable, mount: string, path: string
 }
 
 /** Deletes the metadata and every version of a path. */
-export async function deleteAll(db: Db, mount: string, path: string) {
-  await db.transaction(async (tx) => {
+export async function deleteAll(database: Database, mount: string, path: string) {
+  await database.transaction(async (tx) => {
     await tx.delete(kvVersions).where(and(eq(kvVersions.mount, mount), eq(kvVersions.path, path)));
     await tx.delete(kvMetadata).where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)));
   });

@@ -4,7 +4,7 @@
 // @see https://developer.hashicorp.com/vault/api-docs/secret/transit
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
-import type { Db, Queryable } from '#shared/db/index';
+import type { Database, Db, Queryable } from '#shared/db/index';
 import { invalidRequest, VaultError } from './errors.js';
 import type { DekService } from './kv.js';
 import { transitKeys } from './schema.js';
@@ -35,14 +35,14 @@ export async function createKey(db: Db, keys: DekService, name: string): Promise
 }
 
 /** Adds a version; the key material is minted before the transaction, a lost race retries. */
-export async function rotateKey(db: Db, keys: DekService, name: string): Promise<TransitKey> {
+export async function rotateKey(database: Database, keys: DekService, name: string): Promise<TransitKey> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const current = await getKey(db, name);
+    const current = await getKey(database.db, name);
     if (!current) throw invalidRequest('encryption key not found');
     const version = current.latestVersion + 1;
     const { dek, wrapped } = await keys.newDek(TRANSIT_MOUNT, keyContext(name, version));
     dek.fill(0);
-    const updated = await db.transaction(async (tx) => {
+    const updated = await database.transaction(async (tx) => {
       const [row] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
       if (!row) throw invalidRequest('encryption key not found');
       if (row.latestVersion !== current.latestVersion) return undefined;

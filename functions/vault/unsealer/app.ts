@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
-import { VaultError } from '#functions/vault/core/errors';
+import { toVaultError } from '#functions/vault/core/errors';
 import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
 import { startAutoUnseal } from './auto-unseal.js';
 import { internalRoutes } from './internal-routes.js';
@@ -51,8 +51,9 @@ export function createApp(ctx: FunctionContext): Hono {
   app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID(), seal, () => auto?.stop()));
   app.route('/internal/v1', internalRoutes(keyring, internalKey));
   app.onError((err) => {
-    if (err instanceof VaultError) return err.getResponse();
-    throw err;
+    const known = toVaultError(err);
+    if (!known) throw err;
+    return known.getResponse();
   });
   return app;
 }

@@ -37,7 +37,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
   const root = randomBytes(32);
   try {
     const wrappedRoot = seal ? await seal.wrap(root) : null;
-    const rootToken = await database.db.transaction(async (tx) => {
+    const rootToken = await database.transaction(async (tx) => {
       const inserted = await tx
         .insert(sealConfig)
         .values({

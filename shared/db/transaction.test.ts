@@ -1,14 +1,17 @@
-// Prepared statements, transactions whose BEGIN leaves with their first statement, and statements
-// sent in a transaction without waiting for their answer: counted in socket writes (round trips).
-// A failure of an unawaited statement must fail its transaction as an awaited one does, and a
-// connection lost under a transaction must fail it without harming the pool or the process.
+// Transactions on postgres.js's public begin: prepared statements and statements sent without
+// waiting for their answer, counted in socket writes (round trips). A failure of an unawaited
+// statement must fail its transaction as an awaited one does, and a connection lost under a
+// transaction must never reach the process (postgres.js would write to the dropped socket and
+// throw from a timer): the transaction is run again when it never committed, and fails with the
+// retryable db_connection_lost when it cannot be.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { fillPlaceholders, sql } from 'drizzle-orm';
 import { openDatabase, rowsOf, type Database, type Tx } from '#shared/db/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { compileStatement, queryInTransaction, sendInTransaction } from './prepared.js';
+import { DatabaseUnavailableError } from './errors.js';
+import { compileStatement, queryInTransaction, sendInTransaction } from './pipelined.js';
 
 /** Socket writes made while `fn` runs (every one is a message batch to the server). */
 async function writesDuring(fn: () => Promise<unknown>): Promise<number> {
@@ -50,21 +53,22 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
 
   it('sends an unawaited statement with the COMMIT and commits it with the rest', async () => {
     const tx = (id: string) =>
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         await t.execute(sql`insert into db_prepared_items (id, n) values (${`${id}-a`}, ${1})`);
         assert.equal(sendInTransaction(t, sql`insert into db_prepared_items (id, n) values (${`${id}-b`}, ${2})`), true);
       });
     await tx('warm-tx');
     const before = await count(database);
-    // BEGIN with the awaited insert, then the unawaited insert and COMMIT together.
-    assert.equal(await writesDuring(() => tx('tx')), 2);
+    // BEGIN (postgres.js's begin awaits it), the awaited insert, then the unawaited insert and
+    // COMMIT together.
+    assert.equal(await writesDuring(() => tx('tx')), 3);
     assert.equal(await count(database), before + 2);
   });
 
   it('fails and rolls back the transaction when the unawaited statement fails after the callback returned', async () => {
     const before = await count(database);
     await assert.rejects(
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         await t.execute(sql`insert into db_prepared_items (id, n) values (${'kept-if-committed'}, ${1})`);
         sendInTransaction(t, sql`insert into db_prepared_items (id, n) values (${'bad'}, ${null})`);
       }),
@@ -75,7 +79,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
 
   it("reports the unawaited statement's own error to a later statement of the callback", async () => {
     await assert.rejects(
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         sendInTransaction(t, sql`insert into db_prepared_items (id, n) values (${'bad'}, ${null})`);
         await t.execute(sql`select 1`);
       }),
@@ -85,7 +89,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
 
   it('sends a statement compiled once with its placeholders filled per call', async () => {
     const insert = compileStatement(sql`insert into db_prepared_items (id, n) values (${sql.placeholder('id')}, ${sql.placeholder('n')})`);
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       await t.execute(sql`select 1`);
       assert.equal(sendInTransaction(t, { sql: insert.sql, params: fillPlaceholders(insert.params, { id: 'compiled-a', n: '7' }) }), true);
     });
@@ -97,7 +101,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
       sql`insert into db_prepared_items (id, n) values (${sql.placeholder('id')}, ${1}) on conflict do nothing returning id`,
     );
     const tx = (id: string) =>
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         const first = await queryInTransaction<{ id: string }>(t, { sql: insert.sql, params: fillPlaceholders(insert.params, { id }) });
         const again = await queryInTransaction<{ id: string }>(t, { sql: insert.sql, params: fillPlaceholders(insert.params, { id }) });
         // postgres.js answers with its own Array subclass: compared as plain arrays.
@@ -105,8 +109,8 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
       });
     assert.deepEqual(await tx('query-warm'), [[{ id: 'query-warm' }], []]);
     let rows: unknown;
-    // BEGIN with the first insert, the second insert, COMMIT.
-    assert.equal(await writesDuring(async () => (rows = await tx('query-hot'))), 3);
+    // BEGIN, the first insert, the second insert, COMMIT.
+    assert.equal(await writesDuring(async () => (rows = await tx('query-hot'))), 4);
     assert.deepEqual(rows, [[{ id: 'query-hot' }], []]);
   });
 
@@ -114,7 +118,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
     const before = await count(database);
     const insert = compileStatement(sql`insert into db_prepared_items (id, n) values (${sql.placeholder('id')}, ${1}) returning id`);
     await assert.rejects(
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         await queryInTransaction(t, { sql: insert.sql, params: fillPlaceholders(insert.params, { id: 'query-rolled-back' }) });
         throw new Error('abort');
       }),
@@ -127,7 +131,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
     const statement = compileStatement(sql`insert into db_prepared_items (id, n) values (${'never'}, ${1}) returning id`);
     assert.equal(queryInTransaction(database.db, statement), undefined);
     let escaped: object | undefined;
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       escaped = t;
       await t.transaction(async (nested) => {
         assert.equal(queryInTransaction(nested, statement), undefined);
@@ -141,7 +145,7 @@ describe('prepared statements, sendInTransaction and queryInTransaction (postgre
     const statement = sql`insert into db_prepared_items (id, n) values (${'never'}, ${1})`;
     assert.equal(sendInTransaction(database.db, statement), false);
     let escaped: object | undefined;
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       escaped = t;
       await t.transaction(async (nested) => {
         assert.equal(sendInTransaction(nested, statement), false);
@@ -175,7 +179,7 @@ describe('transactions on a reserved connection (postgres)', () => {
   /** Nothing of the lost transaction stayed, a new one commits `id`, and the table is emptied again. */
   const commitsAfterwards = async (id: string) => {
     assert.deepEqual(await ids(), []);
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       await t.execute(insert(id));
     });
     assert.deepEqual(await ids(), [id]);
@@ -190,7 +194,7 @@ describe('transactions on a reserved connection (postgres)', () => {
 
   it('rolls back everything when a statement failed, even one whose error the callback caught, and reports that failure', async () => {
     await assert.rejects(
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         await t.execute(insert('caught-a'));
         await t.execute(sql`insert into db_tx_items (id, n) values (${'caught-b'}, ${null})`).catch(() => {});
       }),
@@ -199,7 +203,7 @@ describe('transactions on a reserved connection (postgres)', () => {
     assert.deepEqual(await ids(), []);
     // A later statement only hears that the transaction is aborted: the cause is reported instead.
     await assert.rejects(
-      database.db.transaction(async (t) => {
+      database.transaction(async (t) => {
         await t.execute(sql`insert into db_tx_items (id, n) values (${'caught-c'}, ${null})`).catch(() => {});
         await t.execute(insert('caught-d'));
       }),
@@ -209,7 +213,7 @@ describe('transactions on a reserved connection (postgres)', () => {
   });
 
   it('keeps the outer work when a savepoint is rolled back, and commits a released one', async () => {
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       await t.execute(insert('outer'));
       await assert.rejects(
         t.transaction(async (nested) => {
@@ -231,11 +235,11 @@ describe('transactions on a reserved connection (postgres)', () => {
     // A statement with parameters is described before it is bound the first time on a
     // connection: what follows it must wait, or COMMIT would reach the server ahead of it.
     const fresh = (n: number) => sql`insert into db_tx_items (id, n) values (${`described-${n}`}, ${n}) -- ${sql.raw(`variant ${n}`)}`;
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       assert.equal(sendInTransaction(t, fresh(1)), true);
       assert.equal(sendInTransaction(t, fresh(2)), true);
     });
-    const rows = await database.db.transaction(async (t) => {
+    const rows = await database.transaction(async (t) => {
       sendInTransaction(t, fresh(3));
       return rowsOf<{ id: string }>(await t.execute(sql`select id from db_tx_items where id like ${'described-%'} order by id`)).map((r) => r.id);
     });
@@ -245,7 +249,7 @@ describe('transactions on a reserved connection (postgres)', () => {
 
   it('refuses a statement of a callback that outlived its transaction', async () => {
     let escaped: Tx | undefined;
-    await database.db.transaction(async (t) => {
+    await database.transaction(async (t) => {
       escaped = t;
       await t.execute(insert('inside'));
     });
@@ -255,57 +259,113 @@ describe('transactions on a reserved connection (postgres)', () => {
   });
 
   it('runs at the isolation level drizzle asks for', async () => {
-    const level = await database.db.transaction(
+    const level = await database.transaction(
       async (t) => rowsOf<{ transaction_isolation: string }>(await t.execute(sql`show transaction_isolation`))[0]!.transaction_isolation,
       { isolationLevel: 'serializable' },
     );
     assert.equal(level, 'serializable');
   });
 
-  it('fails at once when the connection is lost while the callback waits on something else, and refuses its later statements', async () => {
+  const lostConnection = (err: unknown) => err instanceof DatabaseUnavailableError && err.code === 'db_connection_lost';
+
+  it('runs a transaction again when its connection was lost before COMMIT, and refuses the lost run\'s later statements', async () => {
+    let runs = 0;
     let later: Promise<unknown> | undefined;
     let resume!: () => void;
     const waiting = new Promise<void>((r) => (resume = r));
-    const tx = database.db.transaction(async (t) => {
-      await t.execute(insert('lost-idle'));
-      await terminate(t);
-      // An HTTP call, say: the transaction sits idle on a connection that is closing.
-      await waiting;
-      later = t.execute(insert('after-loss'));
-      await later;
+    const committed = await database.transaction(async (t) => {
+      const run = ++runs;
+      await t.execute(insert(`lost-idle-${run}`));
+      if (run === 1) {
+        await terminate(t);
+        // An HTTP call, say: the transaction sits idle on a connection that is closing.
+        await waiting;
+        later = t.execute(insert('after-loss'));
+        await later;
+      }
+      return run;
     });
-    await assert.rejects(tx, (err: { code?: string }) => err.code === 'CONNECTION_CLOSED');
+    assert.equal(committed, 2);
     resume();
     await new Promise((r) => setTimeout(r, 50));
     // drizzle wraps a statement's error: the driver's is its cause.
     await assert.rejects(later!, (err) => codeOf(err) === 'CONNECTION_CLOSED');
     assert.deepEqual(uncaught, []);
+    // The first run left nothing behind; the second committed once.
+    assert.deepEqual(await ids(), ['lost-idle-2']);
+    await database.query(sql`delete from db_tx_items`);
     // The pool reconnects and serves every connection again.
     const ones = await Promise.all([1, 2, 3, 4].map(async () => (await database.query<{ one: number }>(sql`select 1 as one`))[0]!.one));
     assert.deepEqual(ones, [1, 1, 1, 1]);
     await commitsAfterwards('after-reconnect');
   });
 
-  it('fails when the connection is lost under a running statement, and the pool goes on', async () => {
+  it('fails with the retryable db_connection_lost when the second run loses its connection too', async () => {
+    let runs = 0;
     await assert.rejects(
-      database.db.transaction(async (t) => {
-        await t.execute(insert('lost-busy'));
-        const { pid } = rowsOf<{ pid: number }>(await t.execute(sql`select pg_backend_pid() as pid`))[0]!;
-        const sleeping = t.execute(sql`select pg_sleep(5)`);
-        await new Promise((r) => setTimeout(r, 50));
-        await tdb.database.query(sql`select pg_terminate_backend(${pid}::int)`);
-        await sleeping;
+      database.transaction(async (t) => {
+        runs++;
+        await t.execute(insert(`lost-twice-${runs}`));
+        await terminate(t);
+        await t.execute(sql`select pg_sleep(1)`);
       }),
+      lostConnection,
     );
+    assert.equal(runs, 2);
     assert.deepEqual(uncaught, []);
-    // postgres.js keeps the server's FATAL error of a statement it was running when the
-    // connection dropped, and fails the first statement on the reconnected connection with it
-    // (its pool does so outside transactions too): one stale error, then the pool goes on. Two
+    await commitsAfterwards('after-two-losses');
+  });
+
+  it('runs a transaction again when the connection is lost under a running statement, and the pool goes on', async () => {
+    let runs = 0;
+    await database.transaction(async (t) => {
+      const run = ++runs;
+      await t.execute(insert(`lost-busy-${run}`));
+      if (run > 1) return;
+      const { pid } = rowsOf<{ pid: number }>(await t.execute(sql`select pg_backend_pid() as pid`))[0]!;
+      const sleeping = t.execute(sql`select pg_sleep(5)`);
+      await new Promise((r) => setTimeout(r, 50));
+      await tdb.database.query(sql`select pg_terminate_backend(${pid}::int)`);
+      await sleeping;
+    });
+    assert.equal(runs, 2);
+    assert.deepEqual(uncaught, []);
+    assert.deepEqual(await ids(), ['lost-busy-2']);
+    await database.query(sql`delete from db_tx_items`);
+    // postgres.js keeps the server's FATAL error of the statement it was running when the
+    // connection dropped, and fails the first statement on the reconnected connection with it.
+    // That statement never ran: the pool sends it again, and no caller sees the stale error. Two
     // statements at once use both connections of the pool, the reconnected one included.
     const settled = await Promise.allSettled([database.query(sql`select 1`), database.query(sql`select 1`)]);
-    const failures = settled.flatMap((r) => (r.status === 'rejected' ? [codeOf(r.reason)] : []));
-    assert.ok(failures.length <= 1 && failures.every((c) => c === '57P01'), `unexpected failures: ${failures.join(', ')}`);
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled']);
     await commitsAfterwards('after-busy-loss');
+  });
+
+  it('does not run again a transaction whose connection was lost while COMMIT was under way: it may have committed', async () => {
+    // A deferred constraint trigger that sleeps makes COMMIT take seconds.
+    await database.query(sql`create table if not exists db_tx_slow_commit (id text primary key)`);
+    await database.query(sql.raw(`create or replace function db_tx_sleep() returns trigger language plpgsql as $$ begin perform pg_sleep(5); return null; end $$`));
+    await database.query(sql.raw(`create constraint trigger db_tx_slow after insert on db_tx_slow_commit deferrable initially deferred for each row execute function db_tx_sleep()`));
+    let runs = 0;
+    let pid = 0;
+    const committing = database.transaction(async (t) => {
+      runs++;
+      pid = rowsOf<{ pid: number }>(await t.execute(sql`select pg_backend_pid() as pid`))[0]!.pid;
+      await t.execute(sql`insert into db_tx_slow_commit (id) values ('slow')`);
+    });
+    committing.catch(() => {});
+    let inCommit = false;
+    for (let i = 0; i < 500 && !inCommit; i++) {
+      const rows = await tdb.database.query<{ query: string }>(sql`select query from pg_stat_activity where pid = ${pid} and state = 'active'`);
+      inCommit = rows.some((r) => /^commit/i.test(r.query));
+      if (!inCommit) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(inCommit, 'the transaction never reached COMMIT');
+    await tdb.database.query(sql`select pg_terminate_backend(${pid}::int)`);
+    await assert.rejects(committing, (err) => lostConnection(err) && /may or may not have committed/.test((err as Error).message));
+    assert.equal(runs, 1);
+    assert.deepEqual(uncaught, []);
+    await database.query(sql`drop table db_tx_slow_commit`);
   });
 
   it('still runs transactions when every connection is busy, and they all commit', async () => {
@@ -313,7 +373,7 @@ describe('transactions on a reserved connection (postgres)', () => {
     await new Promise((r) => setTimeout(r, 20));
     await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        database.db.transaction(async (t) => {
+        database.transaction(async (t) => {
           await t.execute(insert(`busy-${i}`));
         }),
       ),
