@@ -5,7 +5,7 @@
 // statement sent on the database from inside a transaction would wait on that transaction).
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { createConnectionGate } from './gate.js';
-import type { Database, Db, TransactionOptions, Tx } from './index.js';
+import type { Database, Db, TransactionOptions, Tx } from './database.js';
 import { rowsOf } from './rows.js';
 import type { DatabaseSettings } from './settings.js';
 

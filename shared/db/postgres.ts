@@ -3,7 +3,7 @@
 import type { Sql } from 'postgres';
 import { builtinArrayTypes } from './arrays.js';
 import { createConnectionGate } from './gate.js';
-import type { Database, Db, TransactionOptions, Tx } from './index.js';
+import type { Database, Db, TransactionOptions, Tx } from './database.js';
 import { poolClient } from './postgres-pool.js';
 import { runPostgresTransaction } from './postgres-transaction.js';
 import { rowsOf } from './rows.js';
