@@ -13,12 +13,41 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts an HTTP/1.1 server (node:http); resolves once it is listening. Port 0 picks a free port. */
+/** Fetch's forbidden methods: Node's Request refuses them, @hono/node-server's lightweight one copes. */
+const FORBIDDEN_METHOD = /^(?:connect|trace|track)$/i;
+
+/**
+ * True when the request may carry a body whose length it does not declare: a method other than
+ * GET or HEAD, with Transfer-Encoding or without Content-Length (RFC 9112 §6.3).
+ * @see https://www.rfc-editor.org/rfc/rfc9112#section-6.3
+ */
+function undeclaredLength(req: Request): boolean {
+  const method = req.method;
+  if (method === 'GET' || method === 'HEAD' || FORBIDDEN_METHOD.test(method)) return false;
+  return req.headers.has('transfer-encoding') || !req.headers.has('content-length');
+}
+
+/**
+ * The request as one of Node's own Requests. @hono/node-server hands the handler a lightweight
+ * Request that answers `instanceof Request` without being one, and Node's Request constructor
+ * cannot take it as its input: `new Request(req, init)`, which hono/body-limit does to a body it
+ * had to stream (one with no declared length), would throw.
+ */
+function nodeRequest(req: Request): Request {
+  const init: RequestInit & { duplex: 'half' } = { method: req.method, headers: req.headers, body: req.body, signal: req.signal, duplex: 'half' };
+  return new Request(req.url, init);
+}
+
+/**
+ * Starts an HTTP/1.1 server (node:http); resolves once it is listening. Port 0 picks a free port.
+ * A request with a declared body length (or none: GET, HEAD) reaches `fetch` as the adapter's
+ * lightweight Request, which builds no Web Request unless a handler asks for its body stream.
+ */
 export function listen(fetch: FetchHandler, opts: { port: number; host?: string }): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve(
       {
-        fetch,
+        fetch: (req: Request, env: unknown) => fetch(undeclaredLength(req) ? nodeRequest(req) : req, env),
         port: opts.port,
         hostname: opts.host ?? '0.0.0.0',
         // Left on (the default), @hono/node-server would replace the global Request and Response
