@@ -1,8 +1,8 @@
 // Runs the project's *.test.ts / *.test.tsx with node's test runner under tsx, on one or more Node
 // versions. `npm test` (no arguments) runs the supported-version matrix:
 //   - the whole suite on this machine's Node;
-//   - the unit + smoke tests on every other supported major (22 and 24), with binaries of the
-//     `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
+//   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
+//     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
 // Unit + smoke: every test file outside tests/e2e/, plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
@@ -73,30 +73,24 @@ function plan(argv) {
 
 const ANSI = /\x1b\[[0-9;]*m/g;
 
-/**
- * Runs one part; resolves to its counts, taken from the runner's closing lines. `live` passes the
- * output through as it comes; otherwise it is kept and handed back, printed later in one block.
- */
-function runPart(part, live) {
+/** Runs one part, its output passed through; resolves to its counts, read from the runner's closing lines. */
+function runPart(part) {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(part.bin, ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...part.files], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error' },
     });
-    const chunks = [];
-    const take = (stream) => (d) => (live ? stream.write(d) : chunks.push(d));
     let text = '';
     child.stdout.on('data', (d) => {
       text += d.toString();
-      take(process.stdout)(d);
+      process.stdout.write(d);
     });
-    child.stderr.on('data', take(process.stderr));
-    child.on('error', (err) => chunks.push(Buffer.from(`cannot run ${part.bin}: ${err.message}\n`)));
+    child.on('error', (err) => process.stderr.write(`cannot run ${part.bin}: ${err.message}\n`));
     child.on('close', (code, signal) => {
       const counts = {};
       for (const m of text.replace(ANSI, '').matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
-      resolve({ ...part, code: code ?? signal, counts, seconds: (performance.now() - started) / 1000, output: Buffer.concat(chunks) });
+      resolve({ ...part, code: code ?? signal, counts, seconds: (performance.now() - started) / 1000 });
     });
   });
 }
@@ -115,20 +109,11 @@ async function main() {
     part.bin = resolveNode(part.spec);
     part.version = versionOf(part.bin);
   }
-  // The first part streams its output; the others run beside it (the suite mostly waits on
-  // processes, sockets and PostgreSQL, not on the CPU) and print theirs as one block each.
-  process.stdout.write(header(parts[0], 0, parts.length));
-  const first = runPart(parts[0], true);
-  const rest = (async () => {
-    const done = [];
-    for (const part of parts.slice(1)) done.push(await runPart(part, false));
-    return done;
-  })();
-  const results = [await first];
-  for (const [i, r] of (await rest).entries()) {
-    process.stdout.write(header(r, i + 1, parts.length));
-    process.stdout.write(r.output);
-    results.push(r);
+  // One part after another: the suite keeps both cores busy on its own.
+  const results = [];
+  for (const [i, part] of parts.entries()) {
+    process.stdout.write(header(part, i, parts.length));
+    results.push(await runPart(part));
   }
 
   let passed = 0;
