@@ -3,7 +3,9 @@
 # (`migrate`, which the generated Job runs, `vault`, `auth`, …) runs the CLI from dist/cli. Built from a clean checkout:
 #   docker build -t ghcr.io/zenokube/zenokube:$(node -p "require('./package.json').version") .
 
-FROM node:20-slim AS build
+# Node 24: an LTS line (maintained to April 2028) and the newest one `npm test` runs the code on
+# (scripts/run-tests.mjs); the code's floor is Node 22 (package.json engines).
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -24,7 +26,7 @@ RUN npm run build \
  && mkdir -p /stage \
  && find functions eventing -type d -name migrations -prune -exec cp -r --parents {} /stage/ \;
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

@@ -5,7 +5,7 @@
 // Node resolves, reads and compiles each module separately, which is most of a cold start.
 //
 // Dynamic imports stay dynamic (split chunks under dist/fn/chunks/<name>/), so what the start path defers
-// (the app behind a declaration's `load`, the event catalog, undici) still loads on first use.
+// (the app behind a declaration's `load`, the event catalog, the undici package) still loads on first use.
 import { build, type Plugin } from 'esbuild';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -63,26 +63,6 @@ const entries: Plugin = {
 };
 
 /**
- * @hono/node-server imports node:http2 for its HTTP/2 branches (`incoming instanceof
- * Http2ServerRequest`). The platform's servers are HTTP/1.1 only (node:http's createServer, in
- * shared/http/serve.ts), so those branches never run, and loading http2 costs 5–7 ms of a cold
- * start. In a function's bundle that one import resolves to a class no request is an instance
- * of; every other importer of node:http2 gets Node's.
- */
-const http1Only: Plugin = {
-  name: 'zenokube-http1-only',
-  setup(b) {
-    b.onResolve({ filter: /^node:http2$/ }, (args) =>
-      /[\\/]@hono[\\/]node-server[\\/]/.test(args.importer) ? { path: 'http2', namespace: 'zk-http1-only' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'zk-http1-only' }, () => ({
-      loader: 'js',
-      contents: 'export class Http2ServerRequest {}\nexport const constants = Object.freeze({ NGHTTP2_NO_ERROR: 0 });\n',
-    }));
-  },
-};
-
-/**
  * The image's entrypoint: `fn <name>` (or `fn` with $ZENO_FUNCTION) runs that function's bundle;
  * anything else (migrate, vault, `fn --dir`, an unknown name) goes to the CLI in dist/cli.
  */
@@ -95,19 +75,16 @@ const bundle = name && /^[a-z][-a-z0-9]*$/.test(name) && name !== 'zenokube' ? n
 await import(bundle && existsSync(bundle) ? bundle.href : new URL('../cli/zenokube.js', import.meta.url).href);
 `;
 
-/**
- * Bundles one entry (and the chunks of its dynamic imports) into `outdir`. `baseline` builds the
- * cold-start benchmark's bare Hono server: the same settings, without the platform's http1Only.
- */
-export async function bundle(entry: { in: string; out: string }, outdir: string, chunkNames: string, conditions: string[] = [], baseline = false): Promise<void> {
+/** Bundles one entry (and the chunks of its dynamic imports) into `outdir`. */
+export async function bundle(entry: { in: string; out: string }, outdir: string, chunkNames: string, conditions: string[] = []): Promise<void> {
   await build({
     entryPoints: [entry],
-    plugins: baseline ? [entries] : [entries, http1Only],
+    plugins: [entries],
     bundle: true,
     splitting: true,
     format: 'esm',
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames,
@@ -139,8 +116,8 @@ async function main(): Promise<void> {
   // path reads one file plus the chunks of its own deferred imports.
   await Promise.all([
     ...decls.map((d) => bundle(functionEntry(d.file, join(dist, 'cli', 'fn-start.js'), d.name), out, `chunks/${d.name}/[name]-[hash]`)),
-    // The cold-start baseline (bench/cold-start.ts): the same settings, as published (no http1Only).
-    bundle({ in: join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs'), out: 'bare-hono' }, join(dist, 'bench'), 'chunks/bare-hono/[name]-[hash]', [], true),
+    // The cold-start baseline (bench/cold-start.ts), with the same settings.
+    bundle({ in: join(root, 'tests', 'fixtures', 'functions', 'bench', 'bare-hono.mjs'), out: 'bare-hono' }, join(dist, 'bench'), 'chunks/bare-hono/[name]-[hash]'),
   ]);
   writeFileSync(join(out, 'zenokube.mjs'), LAUNCHER, { mode: 0o755 });
   const ms = Math.round(performance.now() - started);

@@ -1,7 +1,22 @@
-// Runs every *.test.ts / *.test.tsx in the project with node's test runner under tsx.
-import { spawnSync } from 'node:child_process';
+// Runs the project's *.test.ts / *.test.tsx with node's test runner under tsx, on one or more Node
+// versions. `npm test` (no arguments) runs the supported-version matrix:
+//   - the whole suite on this machine's Node;
+//   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
+//     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
+// Unit + smoke: every test file outside tests/e2e/, plus the e2e files in SMOKE (the stack started
+// as `npm start` does). A major equal to this machine's is covered by the whole suite already.
+//
+//   node scripts/run-tests.mjs [--node=<spec>[,<spec>]] [substring...]
+// Substrings narrow the run to files whose path contains one of them, on this machine's Node only
+// unless --node names where: a major (22), `host`, or the path of a node binary.
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+
+/** The majors the project supports besides whatever runs this script (package.json engines: >=22.11). */
+const MATRIX = ['22', '24'];
+/** The e2e files in the unit + smoke set: they start the whole stack. */
+const SMOKE = ['tests/e2e/start.test.ts', 'tests/e2e/start-deprecation.test.ts'];
 
 const root = process.cwd();
 const skip = new Set(['node_modules', 'dist', '.git', '.zenokube', 'knative']);
@@ -11,23 +26,115 @@ function find(dir, out = []) {
     if (skip.has(e.name)) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) find(p, out);
-    else if (/\.test\.tsx?$/.test(e.name)) out.push(relative(root, p));
+    else if (/\.test\.tsx?$/.test(e.name)) out.push(relative(root, p).split('\\').join('/'));
   }
   return out;
 }
 
-// Arguments narrow the run to files whose path contains one of them.
-const filters = process.argv.slice(2);
-const files = find(root)
-  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort();
-if (files.length === 0) {
-  console.error('no test files matched');
-  process.exit(1);
+const isUnitOrSmoke = (file) => !file.startsWith('tests/e2e/') || SMOKE.includes(file);
+
+/** A node binary for `spec`: this one, a path, or the latest release of a major from the npm registry. */
+function resolveNode(spec) {
+  if (spec === 'host') return process.execPath;
+  if (!/^\d+$/.test(spec)) return spec;
+  // --prefer-offline: a cached release is used without asking the registry again.
+  const r = spawnSync('npx', ['--prefer-offline', '-y', `node@${spec}`, '-p', 'process.execPath'], { encoding: 'utf8', shell: process.platform === 'win32' });
+  const path = r.status === 0 ? r.stdout.trim() : '';
+  if (!path) {
+    const why = (r.error?.message ?? r.stderr ?? '').trim().split('\n').slice(-5).join('\n  ');
+    throw new Error(`cannot get Node ${spec} from the npm registry (npx -y node@${spec} failed${why ? `:\n  ${why}` : ''})`);
+  }
+  return path;
 }
-const result = spawnSync(
-  process.execPath,
-  ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error' } },
-);
-process.exit(result.status ?? 1);
+
+function versionOf(bin) {
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin} --version failed: ${(r.error?.message ?? r.stderr).trim()}`);
+  return r.stdout.trim();
+}
+
+/** The parts to run: which files on which binary. */
+function plan(argv) {
+  const specs = argv.filter((a) => a.startsWith('--node=')).flatMap((a) => a.slice('--node='.length).split(',')).filter(Boolean);
+  const filters = argv.filter((a) => !a.startsWith('--'));
+  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node='));
+  if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}`);
+  const all = find(root).sort();
+  if (filters.length > 0 || specs.length > 0) {
+    const files = all.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+    return (specs.length ? specs : ['host']).map((spec) => ({ spec, label: filters.length ? 'matching files' : 'whole suite', files }));
+  }
+  const hostMajor = process.versions.node.split('.')[0];
+  return [
+    { spec: 'host', label: 'whole suite', files: all },
+    ...MATRIX.filter((m) => m !== hostMajor).map((spec) => ({ spec, label: 'unit + smoke', files: all.filter(isUnitOrSmoke) })),
+  ];
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Runs one part, its output passed through; resolves to its counts, read from the runner's closing lines. */
+function runPart(part) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(part.bin, ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...part.files], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error' },
+    });
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d.toString();
+      process.stdout.write(d);
+    });
+    child.on('error', (err) => process.stderr.write(`cannot run ${part.bin}: ${err.message}\n`));
+    child.on('close', (code, signal) => {
+      const counts = {};
+      for (const m of text.replace(ANSI, '').matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
+      resolve({ ...part, code: code ?? signal, counts, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+function header(part, i, n) {
+  return `\n━━ part ${i + 1}/${n}: ${part.label} (${part.files.length} files) on Node ${part.version} (${part.bin}) ━━\n`;
+}
+
+async function main() {
+  const parts = plan(process.argv.slice(2));
+  if (parts.some((p) => p.files.length === 0)) {
+    console.error('no test files matched');
+    process.exit(1);
+  }
+  for (const part of parts) {
+    part.bin = resolveNode(part.spec);
+    part.version = versionOf(part.bin);
+  }
+  // One part after another: the suite keeps both cores busy on its own.
+  const results = [];
+  for (const [i, part] of parts.entries()) {
+    process.stdout.write(header(part, i, parts.length));
+    results.push(await runPart(part));
+  }
+
+  let passed = 0;
+  let failed = 0;
+  process.stdout.write('\n━━ summary ━━\n');
+  for (const r of results) {
+    const ok = r.code === 0 && r.counts.pass !== undefined;
+    const fail = (r.counts.fail ?? 0) + (r.counts.cancelled ?? 0);
+    passed += r.counts.pass ?? 0;
+    // A part that ended without its closing lines (a crash) counts as one failure.
+    failed += r.counts.pass === undefined ? Math.max(fail, 1) : fail;
+    const figures = r.counts.pass === undefined ? `no closing lines (exit ${r.code})` : `${r.counts.pass} passed, ${fail} failed, ${r.counts.skipped ?? 0} skipped`;
+    process.stdout.write(`${ok ? '✔' : '✖'} Node ${r.version.padEnd(9)} ${r.label.padEnd(14)} ${String(r.files.length).padStart(3)} files  ${figures}  ${Math.round(r.seconds)} s\n`);
+  }
+  const allOk = results.every((r) => r.code === 0 && r.counts.pass !== undefined);
+  if (!allOk && failed === 0) failed = 1;
+  process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);
+  process.exit(allOk ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(`run-tests: ${err.message}`);
+  process.exit(1);
+});
