@@ -1,8 +1,7 @@
 // Cold start and baseline RSS of one function run as its pod runs it (the image's entrypoint:
 // `node dist/fn/zenokube.mjs fn <name>`, the function's esbuild bundle), beside a bare Hono
-// hello-world on @hono/node-server as published, bundled with the same esbuild settings but
-// without the platform's own changes (its fetch globals, its HTTP/1.1-only build), measured in the
-// same run: spawn → first 200 (on a route that queries PostgreSQL), then VmRSS. Alternating runs.
+// hello-world on @hono/node-server as published, bundled with the same esbuild settings, measured
+// in the same run: spawn → first 200 (on a route that queries PostgreSQL), then VmRSS. Alternating runs.
 // For reference it also measures the unbundled tsc output (`node dist/cli/zenokube.js fn --dir …`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ const root = projectRoot();
 /** The README is meant to be read in one sitting; detail belongs in docs/. */
 const README_MAX_BYTES = 12 * 1024;
 /** Top-level folders whose paths the docs may name; a path under one of them must exist. */
-const REPO_DIRS = ['functions', 'shared', 'eventing', 'cli', 'tests', 'bench', 'scripts', 'knative', 'crds', 'docs', '.ci'];
+const REPO_DIRS = ['functions', 'shared', 'eventing', 'cli', 'local-cluster', 'manifests', 'tests', 'bench', 'scripts', 'knative', 'crds', 'docs', '.ci'];
 
 function markdownFiles(): string[] {
   const docs = join(root, 'docs');
