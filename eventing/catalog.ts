@@ -4,7 +4,7 @@ import { authEvents } from './catalog/auth.js';
 import { eventingEvents } from './catalog/eventing.js';
 import { createCatalog } from './catalog/lookup.js';
 
-export { defineEventType, productOf, EVENT_TYPE_NAME, type EventTypeDefinition } from './catalog/define.js';
+export { defineEventType, productOf } from './catalog/define.js';
 export { createCatalog, type EventCatalog } from './catalog/lookup.js';
 
 /** The project's catalog, used by every publisher check and every receiver. */

@@ -10,7 +10,7 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** The caller's socket address, as @hono/node-server passes the incoming request in `env`. */
-export function remoteAddressOf(env: unknown): string | undefined {
+function remoteAddressOf(env: unknown): string | undefined {
   return (env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
 }
 

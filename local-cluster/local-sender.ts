@@ -11,7 +11,7 @@ import type { HostedFunction } from '#shared/function/host';
 import { INTERNAL_PREFIX } from './internal.js';
 import { localRequest } from './local-request.js';
 
-export interface LocalSenderOptions {
+interface LocalSenderOptions {
   /** `http://127.0.0.1:<port>`: the runner's own base URL, as subscriber URLs carry it. */
   localUrl: string;
   hosted: readonly HostedFunction[];

@@ -33,7 +33,7 @@ const ISO_DURATION = /^P(?!$)(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M
  * Gateway API v1.2 HTTPPathMatch CEL rules for `Exact` and `PathPrefix` values.
  * @see https://gateway-api.sigs.k8s.io/reference/spec/#httppathmatch
  */
-export function pathProblems(route: RouteDeclaration): string[] {
+function pathProblems(route: RouteDeclaration): string[] {
   const p = route.path;
   if (route.match === 'RegularExpression') {
     try {

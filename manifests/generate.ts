@@ -12,7 +12,7 @@ import { serviceRef, trigger } from './trigger.js';
 
 export type Manifest = Record<string, unknown>;
 
-export interface GeneratedManifests {
+interface GeneratedManifests {
   /** Relative path (posix) → file content, sorted by path. */
   files: Map<string, string>;
   /** Relative path → the objects written to it (what the validation test checks). */
@@ -22,7 +22,7 @@ export interface GeneratedManifests {
 }
 
 /** The objects of one function, in apply order: Service, SinkBinding, Triggers, PingSources, HTTPRoute. */
-export function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
+function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
   const { env, warnings } = containerEnv(decl, opts);
   const docs: Manifest[] = [knativeService(decl, opts, env), sinkBinding(decl, opts)];
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));

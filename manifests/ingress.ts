@@ -6,7 +6,7 @@ import { CONTROLLER_NAME, PROXY_NODE_OPTIONS } from '#functions/ingress/index';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 
-export const INGRESS_NAME = 'zenokube-ingress';
+const INGRESS_NAME = 'zenokube-ingress';
 /** Listener ports are bound at port + this offset: a non-root process cannot bind 80. */
 export const INGRESS_PORT_OFFSET = 8000;
 export const HTTP_LISTENER_PORT = 80;
@@ -18,7 +18,7 @@ const GATEWAY_API = 'gateway.networking.k8s.io';
  * `gateway.networking.k8s.io/v1` GatewayClass handled by ZenoIngress (it marks it Accepted).
  * @see https://gateway-api.sigs.k8s.io/api-types/gatewayclass/
  */
-export function gatewayClass(opts: ManifestOptions): Record<string, unknown> {
+function gatewayClass(opts: ManifestOptions): Record<string, unknown> {
   return {
     apiVersion: `${GATEWAY_API}/v1`,
     kind: 'GatewayClass',

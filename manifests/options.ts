@@ -33,8 +33,8 @@ export interface ManifestOptions {
   version: string;
 }
 
-export const DEFAULT_NAMESPACE = 'zenokube';
-export const DATABASE_CLUSTER = 'zenokube-db';
+const DEFAULT_NAMESPACE = 'zenokube';
+const DATABASE_CLUSTER = 'zenokube-db';
 
 /** The reference options for a package version; `overrides` replace single fields. */
 export function defaultOptions(version: string, overrides: Partial<ManifestOptions> = {}): ManifestOptions {

@@ -9,7 +9,7 @@ export const DELIVERY_DEFAULTS = { retry: 5, backoffPolicy: 'exponential', backo
 export const serviceRef = (name: string): ObjectRef => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name });
 
 /** Trigger name: function and event type; a filtered twin gets a hash of its filters. */
-export function triggerName(decl: FunctionDeclaration, sub: SubscriptionDeclaration): string {
+function triggerName(decl: FunctionDeclaration, sub: SubscriptionDeclaration): string {
   const filters = Object.entries(sub.filters ?? {}).sort();
   if (!filters.length) return childName(decl.name, eventSlug(sub.type));
   const tag = filters.map(([k, v]) => `${k}=${v}`).join(',');

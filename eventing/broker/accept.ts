@@ -66,7 +66,7 @@ export interface DeliveryHandoff {
   deliver(deliveries: HandedDelivery[], reserved: number): void;
 }
 
-export interface AcceptorOptions {
+interface AcceptorOptions {
   /** Most events per statement (default 256). */
   maxBatch?: number;
   /** Statements in flight at once (default 2). */

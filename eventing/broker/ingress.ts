@@ -14,7 +14,7 @@ import type { Trigger } from './triggers.js';
 /** Path prefix of every local broker: `/_broker/<namespace>/<broker>`. */
 export const BROKER_PREFIX = '/_broker';
 
-export interface IngressOptions {
+interface IngressOptions {
   database: Database;
   triggers: readonly Trigger[];
   log: Logger;
@@ -30,7 +30,7 @@ export interface IngressOptions {
 }
 
 /** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
-export function isLoopback(address: string | undefined): boolean {
+function isLoopback(address: string | undefined): boolean {
   return !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 }
 

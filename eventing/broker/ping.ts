@@ -5,7 +5,7 @@ import { jsonEvent } from '#shared/events/cloudevent';
 import type { Logger } from '#shared/log/index';
 import { nextCronTime, parseCron, type CronSchedule } from './cron.js';
 
-export interface PingSourceOptions {
+interface PingSourceOptions {
   declarations: readonly FunctionDeclaration[];
   /** Hands the event to the broker (in process: the ingress acceptor). */
   send: (attributes: Record<string, string>, data: Uint8Array | undefined) => Promise<void>;
@@ -13,7 +13,7 @@ export interface PingSourceOptions {
   now?: () => Date;
 }
 
-export interface PingSource {
+interface PingSource {
   stop(): void;
 }
 

@@ -35,7 +35,7 @@ export function matchesTrigger(trigger: Trigger, attributes: Readonly<Record<str
   return true;
 }
 
-export interface TriggerOptions {
+interface TriggerOptions {
   /** Base of each subscriber URL, e.g. `http://127.0.0.1:8080/_fn` (the runner's internal path). */
   subscriberBase: string;
   broker?: string;

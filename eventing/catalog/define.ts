@@ -11,7 +11,7 @@ export interface EventTypeDefinition<S extends z.ZodType = z.ZodType> {
 }
 
 /** "io.zenokube." + product + "." + noun + "." + past-verb (naming in docs/CONTRIBUTING.md). */
-export const EVENT_TYPE_NAME = /^io\.zenokube\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
+const EVENT_TYPE_NAME = /^io\.zenokube\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$/;
 
 /** Declares one event type; a malformed name fails at import, not in a cluster. */
 export function defineEventType<S extends z.ZodType>(def: EventTypeDefinition<S>): EventTypeDefinition<S> {

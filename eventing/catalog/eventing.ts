@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { defineEventType } from './define.js';
 
 /** Fired by a schedule (the local PingSource) when a function declares no payload of its own. */
-export const scheduleTicked = defineEventType({
+const scheduleTicked = defineEventType({
   type: 'io.zenokube.eventing.schedule.ticked',
   version: '1',
   description: 'A declared schedule fired.',

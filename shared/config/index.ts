@@ -1,7 +1,6 @@
 // Platform configuration: read from the environment once at boot, validated, frozen, passed down.
-// zod is a type here only: the platform's own variables are checked by hand, so that a function's
-// cold start does not load zod unless the function itself uses it.
-import type { z } from 'zod';
+// The platform's own variables are checked by hand, so that a function's cold start does not load
+// zod unless the function itself uses it.
 import { DEFAULT_DATABASE_SETTINGS, settingsProblems, type DatabaseSettings } from '#shared/db/settings';
 
 /** Raised at boot when the environment is invalid; lists every bad variable at once. */
@@ -31,19 +30,6 @@ export type PlatformConfig = Readonly<{
 }>;
 
 type Env = Record<string, string | undefined>;
-
-/** Parses a zod object over the environment, collecting every problem before failing. */
-export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S> {
-  const cleaned: Env = {};
-  for (const [k, v] of Object.entries(env)) cleaned[k] = v === '' ? undefined : v;
-  const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
-  }
-  return result.data;
-}
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 

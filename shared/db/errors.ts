@@ -2,7 +2,7 @@
 // Each carries a stable code; the HTTP layer answers 503 with Retry-After in its protocol's shape.
 
 /** Why the database could not serve a request that may succeed when sent again. */
-export type UnavailableCode =
+type UnavailableCode =
   /** No connection was free within the pool wait deadline. */
   | 'db_pool_timeout'
   /** The connection was lost (backend ended, server restarted) and the work could not be retried safely. */

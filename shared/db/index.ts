@@ -9,12 +9,10 @@ import { openPostgres } from './postgres.js';
 import type { Database } from './database.js';
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from './settings.js';
 
-export type { Database, Db, Queryable, TransactionOptions, Tx } from './database.js';
+export type { Database, Db, Queryable, Tx } from './database.js';
 export { rowsOf } from './rows.js';
-export type { PoolHealth } from './gate.js';
-export type { DatabaseSettings } from './settings.js';
 
-export interface OpenOptions {
+interface OpenOptions {
   /** postgres:// URL; when absent the embedded PGlite under `dataDir` is used. */
   url?: string | undefined;
   dataDir?: string;

@@ -51,7 +51,7 @@ export function discoverMigrationSets(root = projectRoot(), opts: { fixtures?: b
 }
 
 /** Reads a drizzle-kit migrations folder in journal order. */
-export function readMigrations(dir: string): Migration[] {
+function readMigrations(dir: string): Migration[] {
   const journal = JSON.parse(readFileSync(join(dir, 'meta', '_journal.json'), 'utf8')) as {
     entries: { tag: string }[];
   };

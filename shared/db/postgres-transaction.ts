@@ -60,7 +60,7 @@ function hold(attempt: Attempt): Promise<never> {
  * once the connection is gone or the transaction is over, and savepoints with the same guard.
  * It offers what drizzle's postgres-js session calls: `unsafe` and `savepoint`.
  */
-export function transactionClient(client: TransactionSql, attempt: Attempt): Sql {
+function transactionClient(client: TransactionSql, attempt: Attempt): Sql {
   const unsafe = (query: string, params?: unknown[], options?: UnsafeOptions) => {
     if (attempt.gone) return refused(attempt.gone);
     if (attempt.over) return refused(new Error('the transaction is over: this statement was not run'));

@@ -13,7 +13,7 @@ import { sessionParameters, type DatabaseSettings } from './settings.js';
 const CLOSE_TIMEOUT_SECONDS = 5;
 
 /** BEGIN's options: the isolation level and access mode drizzle would set with SET TRANSACTION. */
-export function beginMode(opts: TransactionOptions | undefined): string {
+function beginMode(opts: TransactionOptions | undefined): string {
   if (!opts) return '';
   return [opts.isolationLevel ? `isolation level ${opts.isolationLevel}` : '', opts.accessMode ?? ''].filter(Boolean).join(' ');
 }

@@ -6,7 +6,7 @@
 import type { Database } from './index.js';
 
 /** One named check, as /readyz and /healthz list them. */
-export interface ProbeCheck {
+interface ProbeCheck {
   name: string;
   ok: boolean;
   detail?: string;

@@ -13,7 +13,7 @@ export interface WireEvent {
 }
 
 /** The four attributes every event MUST carry (spec §3.1 "Required Attributes"). */
-export const REQUIRED_ATTRIBUTES = ['id', 'source', 'specversion', 'type'] as const;
+const REQUIRED_ATTRIBUTES = ['id', 'source', 'specversion', 'type'] as const;
 
 /**
  * "CloudEvents attribute names MUST consist of lower-case letters ('a' to 'z') or digits
@@ -26,22 +26,22 @@ const MAX_ATTRIBUTE_LENGTH = 4096;
 
 const invalid = (detail: string) => new AppError(400, 'invalid_cloudevent', 'Bad Request', { detail });
 
-export const STRUCTURED_TYPE = 'application/cloudevents+json';
-export const BATCH_TYPE = 'application/cloudevents-batch+json';
+const STRUCTURED_TYPE = 'application/cloudevents+json';
+const BATCH_TYPE = 'application/cloudevents-batch+json';
 
 /** The media type of a Content-Type header value, lower-cased, without parameters. */
-export function mediaType(contentType: string | null | undefined): string {
+function mediaType(contentType: string | null | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 /** True for `application/json`, any `+json` suffix and `text/json`. */
-export function isJsonType(contentType: string | undefined): boolean {
+function isJsonType(contentType: string | undefined): boolean {
   const t = mediaType(contentType);
   return t === 'application/json' || t === 'text/json' || t.endsWith('+json');
 }
 
 /** Checks the required attributes and the typed optional ones; throws `invalid_cloudevent`. */
-export function checkAttributes(attributes: Record<string, string>): void {
+function checkAttributes(attributes: Record<string, string>): void {
   for (const name of REQUIRED_ATTRIBUTES) {
     // "MUST be a non-empty string" for id, source (URI-reference) and type (spec §3.1).
     if (!attributes[name]) throw invalid(`The required attribute "${name}" is missing or empty.`);

@@ -3,7 +3,7 @@
 // into one delete.
 import type { Logger } from '#shared/log/index';
 
-export interface Inflight {
+interface Inflight {
   /** Free slots now. */
   free(): number;
   /** Resolves once at least one slot is free. */
@@ -37,7 +37,7 @@ export function createInflight(limit: number, log: Logger): Inflight {
   };
 }
 
-export interface AckBatcher {
+interface AckBatcher {
   /** Queues one row's deletion; rows acknowledged close together go in one statement. */
   ack(seq: string): void;
   /**
@@ -50,7 +50,7 @@ export interface AckBatcher {
   flush(): Promise<void>;
 }
 
-export interface AckBatcherOptions {
+interface AckBatcherOptions {
   /** How long acknowledgements wait for a claim to carry them before their own delete (default 20 ms). */
   delayMs?: number;
   /** Queued acknowledgements that trigger a delete at once (default 500). */
@@ -95,7 +95,7 @@ export function createAckBatcher(write: (seqs: string[]) => Promise<void>, log: 
 }
 
 /** What a claim-deliver-acknowledge pipeline (the relay, the broker dispatcher) is made of. */
-export interface PipelineParts {
+interface PipelineParts {
   loop: { drain(): Promise<number>; stop(): Promise<void> };
   inflight: Pick<Inflight, 'idle'>;
   acks: AckBatcher;

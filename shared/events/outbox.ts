@@ -11,7 +11,7 @@ export const OUTBOX_CHANNEL = 'zeno_outbox';
 
 const SCHEMA = /^[a-z][a-z0-9_]*$/;
 
-export interface PublisherOptions {
+interface PublisherOptions {
   /** The product whose schema holds the `outbox` table. */
   product: string;
   /** CloudEvents `source`, e.g. `/auth/token`. */

@@ -27,7 +27,7 @@ export interface ReceivedEvent<T = unknown> {
 /** Runs inside the inbox transaction: its writes commit with the inbox row or not at all. */
 export type EventHandler = (event: ReceivedEvent<any>, tx: Tx) => Promise<void>;
 
-export interface ReceiverOptions {
+interface ReceiverOptions {
   database: Database;
   /** The product whose `<product>.inbox` records processed events. */
   product: string;
@@ -37,7 +37,7 @@ export interface ReceiverOptions {
 }
 
 /** Header telling the sender (and tests) whether the event ran now or was a redelivery. */
-export const EVENT_STATUS_HEADER = 'zeno-event-status';
+const EVENT_STATUS_HEADER = 'zeno-event-status';
 
 const SCHEMA = /^[a-z][a-z0-9_]*$/;
 

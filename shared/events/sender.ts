@@ -27,7 +27,7 @@ export function isRetryableStatus(status: number): boolean {
   return status === 404 || status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
-export interface SenderOptions {
+interface SenderOptions {
   /** Time allowed for the recipient to answer (default 30 s). */
   timeoutMs?: number;
   /** Keep-alive connections per origin (default 64). */

@@ -2,7 +2,7 @@
 // cycles in up to `lanes` concurrent lanes until nothing is due; a slow timer is the fallback.
 import type { Logger } from '#shared/log/index';
 
-export interface CycleResult {
+interface CycleResult {
   /** Rows claimed by this cycle (0 = nothing due). */
   claimed: number;
   /** Rows delivered (acknowledged) by this cycle. */
@@ -13,7 +13,7 @@ export interface CycleResult {
   nextDueMs?: number | undefined;
 }
 
-export interface WorkLoop {
+interface WorkLoop {
   /** Asks for a cycle soon; cheap to call often. */
   wake(): void;
   /** Asks for a cycle in `ms` (a retry that comes due then). */
@@ -29,7 +29,7 @@ export interface WorkLoop {
   stop(): Promise<void>;
 }
 
-export interface WorkLoopOptions {
+interface WorkLoopOptions {
   name: string;
   cycle: () => Promise<CycleResult>;
   log: Logger;

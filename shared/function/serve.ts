@@ -9,7 +9,7 @@ import type { FunctionDeclaration } from './define.js';
 import { hostFunction, type HostedFunction } from './host.js';
 import { bootPlatform, onShutdown, type Platform } from './platform.js';
 
-export interface ServeOptions {
+interface ServeOptions {
   /**
    * The event catalog (eventing/catalog.ts), or its loader: loaded only for a function that can
    * emit (its product has an outbox) or receives events.
@@ -19,7 +19,7 @@ export interface ServeOptions {
   relay?: Partial<Omit<RelayOptions, 'database' | 'product' | 'sink' | 'log'>>;
 }
 
-export interface ServedFunction {
+interface ServedFunction {
   readonly server: RunningServer;
   readonly relay: OutboxRelay | undefined;
   stop(): Promise<void>;
@@ -100,7 +100,7 @@ async function stopHosted({ hosted, relay }: { hosted: HostedFunction; relay: Ou
   await hosted.module.shutdown?.();
 }
 
-export interface RunOptions {
+interface RunOptions {
   /** The event catalog or its loader (see ServeOptions). */
   catalog?: EventSchemasSource;
   /** A platform already booting (a bundle's start opens the database before this module loads). */

@@ -18,7 +18,7 @@ export interface ReadinessCheck {
   detail?: string;
 }
 
-export interface PlatformAppOptions {
+interface PlatformAppOptions {
   name: string;
   log: Logger;
   metrics: Metrics;
@@ -38,7 +38,7 @@ export interface PlatformAppOptions {
  * for one of them (a page's stricter policy) is kept.
  * @see https://owasp.org/www-project-secure-headers/
  */
-export const SECURE_HEADERS: readonly (readonly [string, string])[] = [
+const SECURE_HEADERS: readonly (readonly [string, string])[] = [
   ['origin-agent-cluster', '?1'],
   ['referrer-policy', 'no-referrer'],
   ['strict-transport-security', 'max-age=15552000; includeSubDomains'],

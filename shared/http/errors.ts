@@ -2,7 +2,7 @@
 import { HTTPException } from 'hono/http-exception';
 import { asDatabaseUnavailable, type DatabaseUnavailableError } from '#shared/db/errors';
 
-export type ProblemExtras = Record<string, unknown>;
+type ProblemExtras = Record<string, unknown>;
 
 /**
  * An error that knows its HTTP rendering. The default rendering is RFC 9457
@@ -56,18 +56,13 @@ export const badRequest = (code: string, detail: string, extras?: ProblemExtras)
 export const notFound = (detail = 'The requested resource does not exist.') =>
   new AppError(404, 'not_found', 'Not Found', { detail });
 export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', { detail });
-export const unauthorized = (detail: string, headers?: Record<string, string>) =>
-  new AppError(401, 'unauthorized', 'Unauthorized', { detail, headers });
-export const forbidden = (detail: string) => new AppError(403, 'forbidden', 'Forbidden', { detail });
-export const unavailable = (code: string, detail: string) =>
-  new AppError(503, code, 'Service Unavailable', { detail });
 
 /**
  * A retryable database failure as a 503 with Retry-After: the request may succeed when sent again.
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
  */
-export function databaseUnavailable(u: DatabaseUnavailableError): AppError {
+function databaseUnavailable(u: DatabaseUnavailableError): AppError {
   return new AppError(503, u.code, 'Service Unavailable', {
     detail: 'The service could not reach its database in time. Send the request again later.',
     headers: { 'retry-after': String(u.retryAfterSeconds) },

@@ -4,12 +4,12 @@ import type { z } from 'zod';
 import { AppError } from './errors.js';
 
 /** Formats zod issues as `{ path, message }` pairs for the problem's `errors` member. */
-export function describeIssues(error: z.ZodError): { path: string; message: string }[] {
+function describeIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
 }
 
 /** Reads the raw body text, refusing non-JSON content types with 415. */
-export async function readJsonText(c: Context): Promise<string> {
+async function readJsonText(c: Context): Promise<string> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new AppError(415, 'unsupported_media_type', 'Unsupported Media Type', {
@@ -20,7 +20,7 @@ export async function readJsonText(c: Context): Promise<string> {
 }
 
 /** Parses JSON text; malformed JSON is a 400 `malformed_json`. */
-export function parseJsonText(text: string): unknown {
+function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -31,7 +31,7 @@ export function parseJsonText(text: string): unknown {
 }
 
 /** Validates a value against a schema; a mismatch is a 422 listing each problem. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     throw new AppError(422, 'validation_failed', 'Unprocessable Content', {

@@ -1,5 +1,5 @@
 // One JSON line per log record, with secrets redacted by key name before anything is written.
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -56,7 +56,7 @@ function serializeError(err: Error, depth: number): Record<string, unknown> {
   return out;
 }
 
-export type LogSink = (line: string) => void;
+type LogSink = (line: string) => void;
 
 let isoMs = NaN;
 let isoText = '';

@@ -7,7 +7,7 @@ import { buildMetrics, type Metrics } from './build.js';
 
 type Labels = Partial<Record<'fn' | 'method' | 'route' | 'status', string | number>>;
 
-export interface DeferredMetricsOptions {
+interface DeferredMetricsOptions {
   defaults?: boolean;
   /** Load prom-client this long after creation even if nothing asked (default 10 s). */
   loadAfterMs?: number;

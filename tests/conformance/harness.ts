@@ -13,7 +13,7 @@ import { startEcho } from './echo-server.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Text of an upstream manifest, e.g. `v1.2.1/tests/httproute-matching.yaml`. */
-export function upstream(file: string): string {
+function upstream(file: string): string {
   return readFileSync(join(here, 'upstream', file), 'utf8').replaceAll('{GATEWAY_CLASS_NAME}', 'zenokube');
 }
 
@@ -82,7 +82,7 @@ export async function setup(files: string[], opts: Partial<IngressOptions> & { b
 }
 
 /** One request through a gateway's listener port; a fresh connection each time. */
-export function send(ingress: Ingress, gateway: string, req: Req): Promise<Res> {
+function send(ingress: Ingress, gateway: string, req: Req): Promise<Res> {
   const key = gateway.includes('/') ? gateway : `gateway-conformance-infra/${gateway}`;
   const addr = ingress.address(key, req.port ?? 80);
   if (!addr) throw new Error(`gateway ${key} does not listen on ${req.port ?? 80}`);

@@ -11,7 +11,7 @@ import { silentLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
 import { fixtureCatalog } from '#tests/fixtures/functions/fixture/core/events';
 
-export const FIXTURE_FUNCTIONS = join(projectRoot(), 'tests', 'fixtures', 'functions');
+const FIXTURE_FUNCTIONS = join(projectRoot(), 'tests', 'fixtures', 'functions');
 
 export async function startFixtureStack(
   database: Database,

@@ -28,7 +28,7 @@ export interface FakeApiServer {
 }
 
 /** `/api/v1/services` style collection key of an object. */
-export function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
+function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
   const plural = `${obj.kind!.toLowerCase()}${obj.kind!.endsWith('s') ? 'es' : 's'}`;
   return obj.apiVersion!.includes('/') ? `/apis/${obj.apiVersion}/${plural}` : `/api/${obj.apiVersion}/${plural}`;
 }

@@ -20,7 +20,7 @@ interface CruiseJson {
   };
 }
 
-export interface CruiseResult {
+interface CruiseResult {
   /** Violations at severity error (known ones excluded when `ignoreKnown`). */
   errors: Violation[];
   /** Known violations (.dependency-cruiser-known-violations.json) that were found and ignored. */

@@ -14,7 +14,7 @@ type Schema = Record<string, unknown>;
  *   The API server would prune such a field without a word; a manifest holding one has a typo.
  * - other `x-kubernetes-*` extensions (CEL rules, list types) are dropped: ajv cannot run them.
  */
-export function strictSchema(node: unknown): unknown {
+function strictSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(strictSchema);
   if (node === null || typeof node !== 'object') return node;
   const src = node as Schema;

@@ -8,7 +8,7 @@ import { openDatabase, type Database } from '#shared/db/index';
 import { discoverMigrationSets, migrate } from '#shared/db/migrate';
 
 /** The server tests use; trust auth on the loopback by default. */
-export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function urlFor(dbName: string): string {
   const u = new URL(TEST_SERVER_URL);

@@ -11,7 +11,7 @@ import { requestMeta } from '../web/request.js';
 import type { Queryable } from '#shared/db/index';
 import type { OutgoingEvent } from '#shared/events/publisher';
 
-export interface AdminRequest {
+interface AdminRequest {
   actor: string;
   meta: RequestMeta;
   /** Writes the audit row and the event in `tx`, the transaction of the change. */

@@ -13,7 +13,7 @@ import { ConsentPage } from './pages/consent-page.js';
 import { LoginPage } from './pages/login-page.js';
 import { AuthorizePageError, redirectError, redirectWith, sendPage } from './responses.js';
 
-export interface LiveSession {
+interface LiveSession {
   session: Session;
   user: User;
 }

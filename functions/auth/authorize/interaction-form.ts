@@ -13,7 +13,7 @@ import type { FlowContext } from './flow-context.js';
 import { browserParams } from './html-form.js';
 import { AuthorizePageError } from './responses.js';
 
-export interface PostedInteraction {
+interface PostedInteraction {
   form: URLSearchParams;
   handle: string;
   row: Interaction;

@@ -7,7 +7,7 @@ import { renderPage } from './pages/render.js';
 import { ErrorPage } from './pages/error-page.js';
 
 /** Security headers of every HTML page: no framing, no scripts, nothing cached. */
-export const HTML_HEADERS = {
+const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",

@@ -12,9 +12,9 @@ export const SYSTEM_TENANT = 'system';
 export const ADMIN_CLIENT_ID = 'zeno-admin';
 export const ADMIN_SCOPE = 'zeno:admin';
 
-export const bootstrapSecretPath = (dataDir: string) => join(dataDir, 'auth', 'bootstrap-client-secret');
+const bootstrapSecretPath = (dataDir: string) => join(dataDir, 'auth', 'bootstrap-client-secret');
 
-export interface BootstrapOptions {
+interface BootstrapOptions {
   configuredSecret: string | undefined;
   dataDir: string;
   allowGenerate: boolean;

@@ -10,7 +10,7 @@ import { findClient, verifyClientSecret } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 import { clientAssertionJtis, type Client, type Tenant } from './schema.js';
 
-export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Asymmetric algorithms only: `none` and HMAC (including HS256 keyed with a public key) never verify. */
 export const ASSERTION_ALGS = ['EdDSA', 'Ed25519', 'ES256', 'PS256', 'RS256'];
 /**
@@ -21,7 +21,7 @@ const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post']);
 /** Assertions may not live longer than this (bounds the replay table). */
 const MAX_ASSERTION_SECONDS = 600;
 
-export interface ClientCredentialsInput {
+interface ClientCredentialsInput {
   authorization: string | undefined;
   params: URLSearchParams;
   /** Audiences an assertion may name: the issuer and the endpoint URLs. */
@@ -47,7 +47,7 @@ function decodeBasic(header: string): { id: string; secret: string } | undefined
   }
 }
 
-export interface AuthenticatedClient {
+interface AuthenticatedClient {
   client: Client;
   method: Client['tokenEndpointAuthMethod'];
 }

@@ -12,7 +12,7 @@ import { findClient } from './clients.js';
 import type { Client } from './schema.js';
 
 /** The NOTIFY channel of migration 0002_client_change_notify. */
-export const CLIENT_CHANNEL = 'zeno_auth_clients';
+const CLIENT_CHANNEL = 'zeno_auth_clients';
 
 export type ClientFinder = (q: Queryable, tenantId: string, clientId: string) => Promise<Client | undefined>;
 
@@ -23,7 +23,7 @@ export interface ClientCache {
   close(): Promise<void>;
 }
 
-export interface ClientCacheOptions {
+interface ClientCacheOptions {
   /** Longest life of an entry, the bound should a notification be lost (default 5 s). */
   ttlMs?: number;
   /** Entries kept at most; the cache is emptied when full (default 10,000). */

@@ -3,14 +3,14 @@ import { z } from 'zod';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
  * Redirect URIs: absolute, no fragment (RFC 6749 §3.1.2); https, or http on a loopback host
  * for development and native apps (RFC 8252 §7.3).
  */
-export function isAcceptableRedirectUri(value: string): boolean {
+function isAcceptableRedirectUri(value: string): boolean {
   let u: URL;
   try {
     u = new URL(value);

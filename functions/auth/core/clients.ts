@@ -5,7 +5,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from './crypto.js';
 import type { ClientMetadata } from './client-metadata.js';
-import { clients, tenants, type Client, type NewClient, type Tenant } from './schema.js';
+import { clients, type Client, type NewClient } from './schema.js';
 
 function prepareFindClient(q: Queryable) {
   return q
@@ -23,18 +23,6 @@ export async function findClient(q: Queryable, tenantId: string, clientId: strin
   if (!prepared) preparedFindClient.set(q, (prepared = prepareFindClient(q)));
   const [row] = await prepared.execute({ tenantId, clientId });
   return row;
-}
-
-/** Tenant and client in one round trip (the token endpoint's hot path). */
-export async function findTenantClient(q: Queryable, slug: string, clientId: string): Promise<{ tenant: Tenant; client: Client | undefined } | undefined> {
-  const rows = await q
-    .select({ tenant: tenants, client: clients })
-    .from(tenants)
-    .leftJoin(clients, and(eq(clients.tenantId, tenants.id), eq(clients.clientId, clientId)))
-    .where(eq(tenants.slug, slug))
-    .limit(1);
-  const r = rows[0];
-  return r ? { tenant: r.tenant, client: r.client ?? undefined } : undefined;
 }
 
 /**
@@ -58,13 +46,6 @@ export function verifyClientSecret(client: Client, presented: string): boolean {
   const stored = storedDigest(client);
   const digest = createHash('sha256').update(presented, 'utf8').digest();
   return stored.length === digest.length && timingSafeEqual(digest, stored);
-}
-
-export interface CreatedClient {
-  client: Client;
-  /** Returned once, never stored in clear. */
-  secret: string | undefined;
-  registrationToken: string | undefined;
 }
 
 /** Turns validated metadata into a row; a secret is minted for secret-based auth methods. */

@@ -13,7 +13,7 @@ import {
 } from './schema.js';
 
 /** Codes live 60 s (RFC 6749 §4.1.2 recommends at most 10 minutes). */
-export const CODE_TTL_SECONDS = 60;
+const CODE_TTL_SECONDS = 60;
 
 export async function insertCode(q: Queryable, values: Omit<typeof authorizationCodes.$inferInsert, 'codeHash' | 'expiresAt'>): Promise<string> {
   const code = randomHandle(32);
@@ -25,7 +25,7 @@ export async function insertCode(q: Queryable, values: Omit<typeof authorization
   return code;
 }
 
-export type CodeRedemption =
+type CodeRedemption =
   | { status: 'ok'; code: AuthorizationCode }
   | { status: 'reused'; code: AuthorizationCode }
   | { status: 'expired' | 'unknown' };
@@ -76,7 +76,7 @@ export async function issueRefreshToken(q: Queryable, family: TokenFamily, ttlSe
   return token;
 }
 
-export type RefreshUse =
+type RefreshUse =
   | { status: 'ok'; family: TokenFamily }
   | { status: 'reused'; family: TokenFamily }
   | { status: 'invalid' };
@@ -141,7 +141,7 @@ export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: 
 }
 
 /** Sessions and grants are kept this long after they ended, for the audit of what they did. */
-export const ENDED_RETENTION_DAYS = 30;
+const ENDED_RETENTION_DAYS = 30;
 
 /**
  * Deletes rows that can no longer be used: codes, pushed and pending requests, client-assertion

@@ -17,7 +17,7 @@ export interface TokenResponse {
   authorization_details?: Record<string, unknown>[];
 }
 
-export interface GrantIssue {
+interface GrantIssue {
   tenant: Tenant;
   client: Client;
   family: TokenFamily;

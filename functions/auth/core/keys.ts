@@ -13,7 +13,7 @@ import { open, seal } from './crypto.js';
 import { signingKeys } from './schema.js';
 
 export type SigningAlg = 'EdDSA' | 'RS256';
-export const SIGNING_ALGS: readonly SigningAlg[] = ['EdDSA', 'RS256'];
+const SIGNING_ALGS: readonly SigningAlg[] = ['EdDSA', 'RS256'];
 
 /** Longest lifetime of anything we sign (access tokens are capped here too). */
 export const MAX_TOKEN_LIFETIME_SECONDS = 86_400;

@@ -4,11 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export class MasterKeyError extends Error {
+class MasterKeyError extends Error {
   override readonly name = 'MasterKeyError';
 }
 
-export interface MasterKeySource {
+interface MasterKeySource {
   /** The configured value (base64 or base64url of 32 bytes). */
   configured: string | undefined;
   dataDir: string;
@@ -23,7 +23,7 @@ function decode(value: string, where: string): Buffer {
 }
 
 /** Path of the generated key on one machine. */
-export const masterKeyPath = (dataDir: string) => join(dataDir, 'auth', 'master.key');
+const masterKeyPath = (dataDir: string) => join(dataDir, 'auth', 'master.key');
 
 /** Resolves the master key; on one machine creates `<dataDir>/auth/master.key` (mode 0600) once. */
 export async function resolveMasterKey(src: MasterKeySource): Promise<Buffer> {

@@ -3,7 +3,7 @@ import { asDatabaseUnavailable } from '#shared/db/errors';
 import { AppError } from '#shared/http/errors';
 
 /** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, OIDC Core §3.1.2.6. */
-export type OAuthErrorCode =
+type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
   | 'invalid_grant'

@@ -4,7 +4,7 @@
 import { argon2Verify, argon2id } from 'hash-wasm';
 import { randomBytes } from 'node:crypto';
 
-export interface Argon2Params {
+interface Argon2Params {
   /** Memory in KiB. */
   memorySize: number;
   iterations: number;

@@ -8,7 +8,7 @@ import { sessions, users, type Session, type User } from './schema.js';
 
 export const SESSION_TTL_SECONDS = 86_400;
 
-export interface NewSession {
+interface NewSession {
   tenantId: string;
   userId: string;
   acr: string;

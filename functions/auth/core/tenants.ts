@@ -4,7 +4,7 @@ import type { Db, Queryable } from '#shared/db/index';
 import { tenants, type Tenant } from './schema.js';
 
 /** Lower-case DNS-label-like slugs; `admin` is the admin API's path segment. */
-export const TENANT_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const TENANT_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const RESERVED = new Set(['admin', '.well-known']);
 
 export function isValidTenantSlug(slug: string): boolean {

@@ -4,7 +4,7 @@ import { and, count, eq, gt, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { audit } from './schema.js';
 
-export const LOGIN_THROTTLE = Object.freeze({
+const LOGIN_THROTTLE = Object.freeze({
   windowSeconds: 900,
   /** Failed attempts per account name in the window before it is refused. */
   perAccount: 5,
@@ -12,7 +12,7 @@ export const LOGIN_THROTTLE = Object.freeze({
   perIp: 30,
 });
 
-export interface ThrottleVerdict {
+interface ThrottleVerdict {
   limited: boolean;
   reason?: 'account' | 'ip';
   retryAfterSeconds?: number;

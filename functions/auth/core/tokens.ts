@@ -4,7 +4,7 @@ import { createHash, randomUUID, sign as cryptoSign, type KeyObject } from 'node
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { ActiveKey, KeyStore, Signer, SigningAlg } from './keys.js';
 
-export interface AccessTokenInput {
+interface AccessTokenInput {
   issuer: string;
   tenantId: string;
   /** The user id, or the client id for client credentials (RFC 9068 §2.2). */
@@ -21,7 +21,7 @@ export interface AccessTokenInput {
   amr?: string[] | null | undefined;
 }
 
-export interface MintedToken {
+interface MintedToken {
   token: string;
   jti: string;
   expiresAt: number;
@@ -84,12 +84,12 @@ export function signAccessToken(signer: Signer, t: AccessTokenInput): MintedToke
  * Left half of the hash of the access token (OIDC Core §3.1.3.6): SHA-256 for RS256,
  * SHA-512 for EdDSA over Ed25519.
  */
-export function tokenHashClaim(alg: SigningAlg, value: string): string {
+function tokenHashClaim(alg: SigningAlg, value: string): string {
   const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(value, 'ascii').digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }
 
-export interface IdTokenInput {
+interface IdTokenInput {
   issuer: string;
   tenantId: string;
   alg: SigningAlg;

@@ -19,7 +19,7 @@ import authorize from '../authorize/function.js';
 import oidc from '../oidc/function.js';
 import token from '../token/function.js';
 
-export const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin];
+const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin];
 
 export interface AuthHarness {
   readonly baseUrl: string;
@@ -30,7 +30,7 @@ export interface AuthHarness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions {
+interface HarnessOptions {
   listen?: boolean;
   functions?: FunctionDeclaration[];
   env?: Record<string, string>;

@@ -36,7 +36,7 @@ function operationOf(method: string, query: URLSearchParams): Operation | undefi
   }
 }
 
-export interface PipelineDeps {
+interface PipelineDeps {
   database: Database;
   log: Logger;
   unsealer: UnsealerClient;

@@ -30,7 +30,7 @@ export function authBlock(row: Token, clientToken: string, tokenPolicies = row.p
 }
 
 /** lookup-self's `data`: numbers as numbers, expire_time RFC 3339 or null (what ESO reads). */
-export function lookupData(row: Token, clientToken: string | undefined) {
+function lookupData(row: Token, clientToken: string | undefined) {
   const unix = (d: Date) => Math.floor(d.getTime() / 1000);
   return {
     accessor: row.accessor,

@@ -7,7 +7,7 @@ import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-au
 import { VaultError } from '#functions/vault/core/errors';
 import type { DekService } from '#functions/vault/core/kv';
 
-export class IntegrityError extends Error {
+class IntegrityError extends Error {
   override readonly name = 'IntegrityError';
 }
 
@@ -18,7 +18,7 @@ export interface UnsealerClient extends DekService {
   close(): Promise<void>;
 }
 
-export interface UnsealerClientOptions {
+interface UnsealerClientOptions {
   /** Base URL of the unsealer, e.g. http://vault-unsealer.zenokube.svc or http://127.0.0.1:8080/_fn/vault-unsealer. */
   url: string;
   key: Buffer;

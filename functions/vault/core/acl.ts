@@ -3,7 +3,7 @@
 // specific matching path deciding.
 // @see https://developer.hashicorp.com/vault/docs/concepts/policies#policy-syntax
 // @see https://developer.hashicorp.com/vault/docs/concepts/policies#priority-matching
-import { HclError, parseHcl, type HclBody, type HclValue } from './hcl.js';
+import { parseHcl, type HclBody, type HclValue } from './hcl.js';
 
 export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'sudo', 'deny'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
@@ -146,4 +146,3 @@ path "sys/internal/ui/mounts/*" {
 }
 `;
 
-export { HclError };

@@ -8,12 +8,12 @@ import type { Queryable } from '#shared/db/index';
 import { auditLog } from './schema.js';
 
 /** `hmac-sha256:<hex>` of a value, as Vault's audit devices write it. */
-export function auditHash(key: Uint8Array, value: string): string {
+function auditHash(key: Uint8Array, value: string): string {
   return `hmac-sha256:${createHmac('sha256', key).update(value, 'utf8').digest('hex')}`;
 }
 
 /** Copies `value` with every string (at any depth) replaced by its HMAC; keys stay readable. */
-export function hashStrings(key: Uint8Array, value: unknown, depth = 0): unknown {
+function hashStrings(key: Uint8Array, value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return auditHash(key, value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 32) return '[too deep]';

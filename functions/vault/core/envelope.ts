@@ -6,7 +6,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 const VERSION = 1;
 const NONCE = 12;
 const TAG = 16;
-export const KEY_BYTES = 32;
+const KEY_BYTES = 32;
 
 /** A ciphertext that does not open under this key and context: wrong key, moved row or tampering. */
 export class DecryptError extends Error {

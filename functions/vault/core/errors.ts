@@ -25,8 +25,6 @@ export const permissionDenied = () => new VaultError(403, 'permission_denied', [
 export const notFoundError = () => new VaultError(404, 'not_found', []);
 export const unsupportedOperation = () => new VaultError(405, 'unsupported_operation', ['unsupported operation']);
 export const sealedError = () => new VaultError(503, 'sealed', ['Vault is sealed']);
-export const notInitializedError = () => new VaultError(503, 'not_initialized', ['Vault is not initialized']);
-export const tooLarge = (limit: number) => new VaultError(413, 'too_large', [`request too large: the limit is ${limit} bytes`]);
 
 /**
  * The Vault rendering of a failure: a VaultError as it is, a database that cannot serve the

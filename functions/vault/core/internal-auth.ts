@@ -9,7 +9,7 @@ export const SIGNATURE_HEADER = 'x-zeno-vault-signature';
 export const WINDOW_MS = 30_000;
 
 /** The key as bytes or, imported once with createSecretKey, as a KeyObject. */
-export type MacKey = Uint8Array | KeyObject;
+type MacKey = Uint8Array | KeyObject;
 
 function mac(key: MacKey, method: string, path: string, ts: string, nonce: string, body: string): Buffer {
   const bodyHash = createHash('sha256').update(body, 'utf8').digest('hex');
@@ -23,7 +23,7 @@ export function signRequest(key: MacKey, method: string, path: string, body: str
   return `t=${ts},n=${nonce},s=${mac(key, method, path, ts, nonce, body).toString('base64url')}`;
 }
 
-export type VerifyResult = { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'replayed' | 'bad_signature' };
+type VerifyResult = { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'replayed' | 'bad_signature' };
 
 /** Verifies signatures and remembers nonces for the freshness window. */
 export function createVerifier(raw: MacKey) {

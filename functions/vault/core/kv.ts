@@ -1,16 +1,16 @@
 // KV version 2: versions, check-and-set, soft delete, undelete, destroy, max_versions, metadata.
 // Each version's data is sealed under its own DEK; the DEK is minted and unwrapped by the unsealer.
 // @see https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Db, type Queryable } from '#shared/db/index';
 import { aad, kvContext, open, seal } from './envelope.js';
 import { invalidRequest, VaultError } from './errors.js';
 import { kvMetadata, kvVersions, type KvMetadata, type KvVersion } from './schema.js';
 
 /** Vault's mount-wide default for max_versions. */
-export const DEFAULT_MAX_VERSIONS = 10;
+const DEFAULT_MAX_VERSIONS = 10;
 /** Largest serialised secret we store (the JSON of `data`). */
-export const MAX_SECRET_BYTES = 512 * 1024;
+const MAX_SECRET_BYTES = 512 * 1024;
 const MAX_PATH = 1024;
 
 /** What the data layer needs from the unsealer. */
@@ -30,7 +30,7 @@ export function cleanPath(raw: string, allowEmpty = false): string {
   return p;
 }
 
-export function versionMetadata(v: Pick<KvVersion, 'createdAt' | 'deletedAt' | 'destroyed' | 'version'>, custom: KvMetadata['customMetadata']) {
+function versionMetadata(v: Pick<KvVersion, 'createdAt' | 'deletedAt' | 'destroyed' | 'version'>, custom: KvMetadata['customMetadata']) {
   return {
     created_time: v.createdAt.toISOString(),
     custom_metadata: custom ?? null,
@@ -53,7 +53,7 @@ export async function listVersions(db: Queryable, mount: string, path: string) {
     .orderBy(asc(kvVersions.version));
 }
 
-export type ReadResult =
+type ReadResult =
   | { kind: 'missing' }
   | { kind: 'gone'; metadata: ReturnType<typeof versionMetadata> }
   | { kind: 'ok'; data: Record<string, unknown>; metadata: ReturnType<typeof versionMetadata> };
@@ -97,7 +97,7 @@ export async function readSecret(db: Db, keys: DekService, mount: string, path: 
   }
 }
 
-export interface WriteOptions {
+interface WriteOptions {
   cas?: number | undefined;
   /** The current version as the caller just read it (saves a read on the first attempt). */
   knownCurrent?: number | undefined;
@@ -217,7 +217,7 @@ export async function deleteAll(database: Database, mount: string, path: string)
   });
 }
 
-export interface MetadataUpdate {
+interface MetadataUpdate {
   maxVersions?: number | undefined;
   casRequired?: boolean | undefined;
   deleteVersionAfterSeconds?: number | undefined;

@@ -11,7 +11,7 @@ export interface SealWrapper {
   unwrap(blob: string): Promise<Buffer>;
 }
 
-export interface SealSettings {
+interface SealSettings {
   type: 'shamir' | 'transit' | 'awskms' | 'azurekeyvault' | 'gcpckms';
   transit?: { address: string; token: string; keyName: string; mount: string };
 }
@@ -40,7 +40,7 @@ export function sealSettingsFrom(env: Readonly<Record<string, string | undefined
 }
 
 /** Auto-unseal through another ZenoVault (or HashiCorp Vault) transit key. */
-export function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fetch = fetch): SealWrapper {
+function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fetch = fetch): SealWrapper {
   const call = async (op: 'encrypt' | 'decrypt', body: Record<string, string>): Promise<Record<string, string>> => {
     let res: Response;
     try {

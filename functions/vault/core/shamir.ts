@@ -5,7 +5,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { gfAdd, gfDiv, gfMul } from './gf256.js';
 
-export const MAX_SHARES = 255;
+const MAX_SHARES = 255;
 
 /** A misuse of split/combine with a stable code; the unseal route maps it to a 400. */
 export class ShamirError extends Error {

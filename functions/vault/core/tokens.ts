@@ -10,15 +10,15 @@ import { tokens, type Token } from './schema.js';
 /** Vault's default and maximum token TTL (32 days). */
 export const DEFAULT_TOKEN_TTL = 768 * 3600;
 
-export function hashToken(token: string): Buffer {
+function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-export function newToken(): { token: string; accessor: string } {
+function newToken(): { token: string; accessor: string } {
   return { token: `hvs.${randomBytes(32).toString('base64url')}`, accessor: randomBytes(18).toString('base64url') };
 }
 
-export interface NewTokenSpec {
+interface NewTokenSpec {
   policies: string[];
   displayName: string;
   path: string;

@@ -9,12 +9,12 @@ import { invalidRequest, VaultError } from './errors.js';
 import type { DekService } from './kv.js';
 import { transitKeys } from './schema.js';
 
-export const TRANSIT_MOUNT = 'transit/';
+const TRANSIT_MOUNT = 'transit/';
 const CIPHERTEXT = /^vault:v(\d{1,9}):([A-Za-z0-9+/]+={0,2})$/;
 
 export type TransitKey = typeof transitKeys.$inferSelect;
 
-export const keyContext = (name: string, version: number) => `transit/${name.length}:${name}/v${version}`;
+const keyContext = (name: string, version: number) => `transit/${name.length}:${name}/v${version}`;
 
 export async function getKey(db: Queryable, name: string): Promise<TransitKey | undefined> {
   const [row] = await db.select().from(transitKeys).where(eq(transitKeys.name, name));

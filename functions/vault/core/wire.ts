@@ -6,7 +6,7 @@ import { invalidRequest } from './errors.js';
 /** The bound of integer fields (int32): a larger value is refused with a 400. */
 export const INT32_MAX = 2 ** 31 - 1;
 
-export interface EnvelopeParts {
+interface EnvelopeParts {
   data?: unknown;
   auth?: unknown;
   warnings?: string[] | null;

@@ -5,7 +5,7 @@
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 
 /** Vault's request body limit is configurable (32 MiB by default); ours is this, per request. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads a JSON object body; empty is `{}`; anything else is a Vault 400. */
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {

@@ -12,12 +12,12 @@ import type { SealWrapper } from '#functions/vault/core/seal';
 import type { Keyring } from './keyring.js';
 
 /** Mounts every vault starts with, as Vault's dev server does. */
-export const DEFAULT_MOUNTS = [
+const DEFAULT_MOUNTS = [
   { path: 'secret/', type: 'kv', description: 'key/value secret storage (version 2)' },
   { path: 'transit/', type: 'transit', description: 'encryption as a service' },
 ] as const;
 
-export interface InitResult {
+interface InitResult {
   keys: string[];
   keys_base64: string[];
   root_token: string;

@@ -14,7 +14,7 @@ import type { SealWrapper } from '#functions/vault/core/seal';
 import { initialize } from './init.js';
 import { decodeShare, type Keyring, type SealState } from './keyring.js';
 
-export const VERSION = '1.15.0+zenokube';
+const VERSION = '1.15.0+zenokube';
 const BUILD_DATE = '2026-01-01T00:00:00Z';
 
 function sealStatus(s: SealState, clusterId: string) {

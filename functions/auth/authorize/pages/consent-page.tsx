@@ -9,7 +9,7 @@ const DESCRIPTIONS: Record<string, string> = {
   offline_access: 'Stay signed in when you are away',
 };
 
-export interface ConsentPageProps {
+interface ConsentPageProps {
   action: string;
   interaction: string;
   csrf: string;

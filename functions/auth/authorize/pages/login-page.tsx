@@ -1,7 +1,7 @@
 // The sign-in form: a plain HTML POST with a CSRF token, no scripts needed.
 import { Layout } from './layout.js';
 
-export interface LoginPageProps {
+interface LoginPageProps {
   action: string;
   interaction: string;
   csrf: string;

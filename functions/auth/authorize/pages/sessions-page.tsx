@@ -3,7 +3,7 @@
 import type { Session } from '../../core/schema.js';
 import { Layout } from './layout.js';
 
-export interface SessionsPageProps {
+interface SessionsPageProps {
   action: string;
   csrf: string;
   username: string;
