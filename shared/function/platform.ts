@@ -21,17 +21,27 @@ export async function bootPlatform(env: Record<string, string | undefined> = pro
   const log = createLogger({ level: config.logLevel });
   // prom-client loads after the cold start (first scrape, or 10 s in), not on the start path.
   const metrics = createDeferredMetrics();
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, onConnecting });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, settings: config.database, onConnecting });
   return { config, log, metrics, database };
 }
 
-/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+/**
+ * How long a stop may take before the process exits anyway: under Kubernetes' default 30 s grace
+ * period, so the pod ends by its own exit rather than by SIGKILL.
+ */
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits; exits with 1 if `stop` outlasts the deadline. */
 export function onShutdown(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
+    setTimeout(() => {
+      log.error('shutdown outlasted its deadline; exiting', { deadlineMs: SHUTDOWN_DEADLINE_MS });
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     stop().then(
       () => process.exit(0),
       (err: unknown) => {

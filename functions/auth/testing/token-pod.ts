@@ -1,7 +1,7 @@
 // The token function alone in its own process, as `zenokube fn auth-token` runs its pod (boot,
 // serve, drain on SIGTERM), for tests that signal it. Prints `listening <port>` once it answers.
-import { serveFunction } from '#cli/fn';
-import { bootPlatform, onShutdown } from '#cli/platform';
+import { serveFunction } from '#shared/function/serve';
+import { bootPlatform, onShutdown } from '#shared/function/platform';
 import token from '../token/function.js';
 
 const platform = await bootPlatform();
