@@ -3,7 +3,8 @@
 //   - the whole suite on this machine's Node;
 //   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
 //     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
-// Unit + smoke: every test file outside tests/e2e/, plus the e2e files in SMOKE (the stack started
+// Unit + smoke: every test file outside tests/e2e/ but the checks of the source text (STATIC, run
+// once), plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
 //   node scripts/run-tests.mjs [--node=<spec>[,<spec>]] [substring...]
@@ -17,6 +18,8 @@ import { join, relative } from 'node:path';
 const MATRIX = ['22', '24'];
 /** The e2e files in the unit + smoke set: they start the whole stack. */
 const SMOKE = ['tests/e2e/start.test.ts', 'tests/e2e/start-deprecation.test.ts'];
+/** Checks of the source text (layering, dead code, docs): their outcome does not depend on the Node that runs them. */
+const STATIC = ['tests/layering/', 'tests/knip/', 'tests/docs/'];
 
 const root = process.cwd();
 const skip = new Set(['node_modules', 'dist', '.git', '.zenokube', 'knative']);
@@ -31,7 +34,7 @@ function find(dir, out = []) {
   return out;
 }
 
-const isUnitOrSmoke = (file) => !file.startsWith('tests/e2e/') || SMOKE.includes(file);
+const isUnitOrSmoke = (file) => (!file.startsWith('tests/e2e/') || SMOKE.includes(file)) && !STATIC.some((dir) => file.startsWith(dir));
 
 /** A node binary for `spec`: this one, a path, or the latest release of a major from the npm registry. */
 function resolveNode(spec) {
