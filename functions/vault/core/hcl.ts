@@ -8,7 +8,7 @@ export interface HclBody {
   [key: string]: HclValue;
 }
 
-export class HclError extends Error {
+class HclError extends Error {
   readonly code = 'invalid_hcl';
 }
 
