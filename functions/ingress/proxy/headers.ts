@@ -129,6 +129,13 @@ export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): s
   return out;
 }
 
+/** How many Host field lines a flat list holds (node's header map keeps only the first). */
+export function hostFields(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
+  return n;
+}
+
 /** First value of a header in a flat array (lower-case name). */
 export function rawGet(raw: string[], lower: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lower) return raw[i + 1];
