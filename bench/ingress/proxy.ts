@@ -1,14 +1,11 @@
 // The ZenoIngress process the benchmark measures: one gateway, a catch-all route plus `--routes`
 // extra rules, one backend. Prints "ready <port>" once listening; SIGTERM stops it.
-import { limitProxyHeap } from '#functions/ingress/heap';
-
-// First, as `zenokube ingress` does: the rest is loaded under the proxy's heap sizing.
-limitProxyHeap();
-const { compile } = await import('#functions/ingress/engine/compile');
-const { parseManifests } = await import('#functions/ingress/source/parse');
-const { createIngress } = await import('#functions/ingress/runtime');
-const { createObserver } = await import('#functions/ingress/proxy/observe');
-const { Registry } = await import('prom-client');
+// Its heap sizing comes from node's command line and NODE_OPTIONS (bench/ingress.ts gives the Deployment's).
+import { Registry } from 'prom-client';
+import { compile } from '#functions/ingress/engine/compile';
+import { parseManifests } from '#functions/ingress/source/parse';
+import { createIngress } from '#functions/ingress/runtime';
+import { createObserver } from '#functions/ingress/proxy/observe';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
