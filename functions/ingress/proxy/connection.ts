@@ -41,6 +41,8 @@ export class ClientConnection {
   private pausedForPipelining = false;
   /** A refusal is on its way out: nothing more is read or answered. */
   private failed = false;
+  /** The listener is closing: the exchange in flight is the connection's last. */
+  private draining = false;
   private readonly onResponseClose: () => void;
 
   constructor(socket: Socket, handler: ExchangeHandler) {
@@ -52,6 +54,18 @@ export class ClientConnection {
   /** Exchanges in flight or waiting (graceful shutdown, tests). */
   get busy(): boolean {
     return this.activeRes !== undefined;
+  }
+
+  /**
+   * The listener is closing: the exchange in flight is answered with `Connection: close` and the
+   * connection closes after it (RFC 9112 §9.6); an idle one closes now.
+   */
+  drain(): void {
+    this.draining = true;
+    const res = this.activeRes;
+    if (res !== undefined) {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    } else if (this.lastReq !== undefined) this.socket.end();
   }
 
   /** Node's `request` event for this connection. */
@@ -66,8 +80,14 @@ export class ClientConnection {
     this.waiting.push([req, res]);
     if (!this.pausedForPipelining) {
       this.pausedForPipelining = true;
-      this.socket.pause();
+      // After the read being parsed: node resumes the socket as each message of it completes.
+      process.nextTick(pauseReading, this);
     }
+  }
+
+  /** Reading is held back for pipelined requests. */
+  get readingPaused(): boolean {
+    return this.pausedForPipelining;
   }
 
   /** Whether an upgrade may take the socket over: only when no exchange is in flight before it. */
@@ -80,6 +100,7 @@ export class ClientConnection {
     this.activeRes = res;
     this.hooks = undefined;
     res.on('close', this.onResponseClose);
+    if (this.draining) res.setHeader('connection', 'close');
     this.handler(req, res, this);
   }
 
@@ -140,12 +161,20 @@ export class ClientConnection {
   }
 }
 
+/** Stops reading a connection whose pipelined requests still wait (unless they were answered meanwhile). */
+function pauseReading(conn: ClientConnection): void {
+  if (conn.readingPaused) conn.socket.pause();
+}
+
 const connections = new WeakMap<Socket, ClientConnection>();
 
-/** The connection state of `socket` (a TLS socket for HTTPS), made on its first request. */
-export function connectionOf(socket: Socket, handler: ExchangeHandler): ClientConnection {
+/** The connection state of `socket` (a TLS socket for HTTPS), made on its first request or error; `made` hears of a new one. */
+export function connectionOf(socket: Socket, handler: ExchangeHandler, made?: (conn: ClientConnection) => void): ClientConnection {
   let conn = connections.get(socket);
-  if (conn === undefined) connections.set(socket, (conn = new ClientConnection(socket, handler)));
+  if (conn === undefined) {
+    connections.set(socket, (conn = new ClientConnection(socket, handler)));
+    made?.(conn);
+  }
   return conn;
 }
 

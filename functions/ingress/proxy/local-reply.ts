@@ -57,6 +57,7 @@ export function localReply(res: ServerResponse, status: number, code: LocalCode,
   const body = problemBody(status, code);
   const headers = ['content-type', 'application/problem+json', 'content-length', String(body.length), 'x-zeno-ingress', code];
   if (extra) headers.push(...extra);
-  res.writeHead(status, headers);
+  // The reason phrase given: a refused writeHead leaves its own behind on the response.
+  res.writeHead(status, TITLES[status] ?? 'Error', headers);
   res.end(body);
 }

@@ -44,7 +44,7 @@ export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, method: strin
     for (const chunk of body.head) mirrored.write(chunk);
     // A client body cut short leaves the copy unfinished: it is dropped, never completed.
     rest.once('close', () => {
-      if (!rest.complete) mirrored.destroy();
+      if (!rest.readableEnded) mirrored.destroy();
     });
     rest.pipe(mirrored);
   }

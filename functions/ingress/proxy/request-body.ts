@@ -2,11 +2,15 @@
 // has ended or its first `limit` bytes have arrived: a client that trickles a small body holds only
 // its own connection (until node's request deadline answers 408), never one of the endpoint's.
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 
-/** A body larger than the buffer: the bytes read so far, then the rest as it arrives. */
+/**
+ * A body larger than the buffer: the bytes read so far, then the rest as it arrives (paused until
+ * read). The rest closing before its end means the client's body was cut short.
+ */
 export interface StreamedBody {
   readonly head: Buffer[];
-  readonly rest: IncomingMessage;
+  readonly rest: Readable;
 }
 
 /** None, the whole body in memory (it can be sent again), or a stream. */

@@ -85,6 +85,10 @@ class ForwardedBody extends Readable {
       return;
     }
     this.started = true;
+    if (rest.destroyed && !rest.readableEnded) {
+      this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
+      return;
+    }
     for (const chunk of this.source.head) this.push(chunk);
     rest.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) rest.pause();
@@ -93,7 +97,7 @@ class ForwardedBody extends Readable {
     rest.on('close', () => {
       // Cut short (the client went away, or node refused the rest of its framing): the upstream
       // must never see it end as if complete.
-      if (!rest.complete) this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
+      if (!rest.readableEnded) this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
     });
     rest.resume();
   }
@@ -106,16 +110,20 @@ class Connection {
   /** Exchanges finished on the current socket: a later one may meet a server-side idle close. */
   served = 0;
   busy = false;
+  /** A socket is open (undici opens one when a request comes and none is). */
+  connected = false;
 
   constructor(pool: EndpointPool) {
     this.pool = pool;
     this.client = new Client(pool.origin, pool.clientOptions);
+    this.client.on('connect', () => (this.connected = true));
     this.client.on('disconnect', () => {
+      this.connected = false;
       this.served = 0;
       // An idle connection the server or the keep-alive timer closed leaves the pool.
       if (!this.busy) pool.remove(this);
     });
-    // undici reports connection failures to the request too; the event needs a listener of its own.
+    // A failed connect reaches the request too; the event needs a listener of its own.
     this.client.on('connectionError', () => {});
   }
 }
@@ -157,13 +165,14 @@ class EndpointPool {
     ex.run(conn);
   }
 
-  /** An exchange finished with `conn`: the next waiting one takes it, or it waits idle. */
+  /** An exchange finished with `conn`: the next waiting one takes it, or it waits idle (when still open). */
   release(conn: Connection): void {
     if (!this.all.has(conn)) return;
     const next = this.queue.shift();
     if (next !== undefined) return next.run(conn);
     conn.busy = false;
-    this.idle.push(conn);
+    if (conn.connected) this.idle.push(conn);
+    else this.remove(conn);
   }
 
   remove(conn: Connection): void {
@@ -179,11 +188,12 @@ class EndpointPool {
   }
 
   close(): Promise<void> {
-    for (const ex of this.queue.splice(0)) ex.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed'));
+    const closed = () => new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed');
+    for (const ex of this.queue.splice(0)) ex.fail(closed());
     const clients = [...this.all].map((c) => c.client);
     this.all.clear();
     this.idle.length = 0;
-    return Promise.all(clients.map((c) => c.destroy().catch(() => {}))).then(() => {});
+    return Promise.all(clients.map((c) => c.destroy(closed()).catch(() => {}))).then(() => {});
   }
 
   /** Open connections (for tests and metrics). */
@@ -251,7 +261,16 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     if (status < 200 || this.ended) return !this.ended;
     const headers = new Array<string>(raw.length);
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1');
-    return this.handler.onHeaders(status, headers, resume, statusText);
+    if (!this.handler.onHeaders(status, headers, resume, statusText)) {
+      this.abort(new UpstreamError('UPSTREAM_ABORTED', 'exchange abandoned'));
+      return false;
+    }
+    // "Any response with a 1xx, 204, or 304 status code is always terminated by the first empty
+    // line after the header fields" (RFC 9112 §6.3): the exchange is over for the handler now.
+    // (undici would fail a 304 that carries the Content-Length of the representation, which RFC
+    // 9110 §8.6 allows; that failure only closes the connection.)
+    if (status === 204 || status === 304) this.complete();
+    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -262,6 +281,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     const conn = this.conn!;
     conn.served++;
     this.pool.release(conn);
+    this.complete();
+  }
+
+  /** The response is all there: the handler hears it once. */
+  complete(): void {
     if (this.ended) return;
     this.ended = true;
     this.handler.onComplete();
