@@ -110,8 +110,10 @@ export class ClientConnection {
     this.activeReq = undefined;
     this.activeRes = undefined;
     hooks?.closed();
-    if (this.socket.destroyed || this.failed) {
-      // Responses node has not attached to the socket get no `close` of their own.
+    // The connection is closing (the response said close, or node ended the socket after it):
+    // requests pipelined behind it are never answered. Responses node has not attached to the
+    // socket get no `close` of their own.
+    if (this.socket.destroyed || this.socket.writableEnded || this.failed) {
       this.waiting.length = 0;
       return;
     }
