@@ -1,10 +1,13 @@
 // The proxy's upstream HTTP/1.1 client: a keep-alive pool per endpoint of undici Clients (one
 // connection each, no pipelining), reused most-recent first. undici frames every body, checks the
 // response's framing strictly, waits a turn of the event loop before reusing a connection (so a
-// close the server sent meanwhile is seen first), and never reuses one whose response came before
-// the request was all sent or said or implied close. What this pool adds: it knows which exchanges
-// ran on a reused connection, so that a bodiless or buffered idempotent request whose reused
-// connection closed before any response byte is sent again, once, on a fresh connection.
+// close the server sent meanwhile is seen first), and never reuses one whose response ended before
+// the request was all sent or said or implied close. This pool adds two rules of its own: a
+// connection whose upstream may have left part of a request body unread (it answered before the
+// body was all written, or refused a request with a body) is closed after the exchange; and it
+// knows which exchanges ran on a reused connection, so that a bodiless or buffered idempotent
+// request whose reused connection closed before any response byte is sent again, once, on a
+// fresh connection.
 //
 // Why undici and not node's http.Agent: in alternating runs of the proxy under wrk, node's
 // ClientRequest and IncomingMessage per exchange cost about 40% more CPU per proxied request.
@@ -175,11 +178,15 @@ class EndpointPool {
     else this.remove(conn);
   }
 
+  /** Closes `conn` for good; a waiting exchange may then open a connection of its own. */
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
+    conn.busy = false;
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
     void conn.client.destroy().catch(() => {});
+    const next = this.queue.shift();
+    if (next !== undefined) this.dispatch(next, false);
   }
 
   unqueue(ex: Exchange): void {
@@ -213,6 +220,10 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   replayed = false;
   /** Some response byte arrived. */
   answered = false;
+  /** The request was all written. */
+  sent = false;
+  /** The upstream may not have read all of the request body: the connection is not reused. */
+  unread = false;
   ended = false;
   /** Inside undici's dispatch: an error it reports synchronously is passed on a tick later. */
   dispatching = false;
@@ -231,6 +242,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     conn.busy = true;
     this.reused = conn.served > 0;
     this.answered = false;
+    this.sent = false;
+    this.unread = false;
     this.abortFn = undefined;
     const r = this.req;
     const body = r.body;
@@ -252,13 +265,22 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     else this.abortFn = abort;
   }
 
+  onRequestSent(): void {
+    this.sent = true;
+  }
+
   onResponseStarted(): void {
     this.answered = true;
+    // Answered before the request was all written.
+    if (!this.sent) this.unread = true;
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     // 1xx: informational, the final response follows on the same exchange.
     if (status < 200 || this.ended) return !this.ended;
+    // A refusal of a request with a body (413, 401, ...) is often sent without reading the body,
+    // though the body had all been written by then.
+    if (status >= 400 && this.req.body !== null) this.unread = true;
     const headers = new Array<string>(raw.length);
     for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1');
     if (!this.handler.onHeaders(status, headers, resume, statusText)) {
@@ -280,7 +302,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   onComplete(): void {
     const conn = this.conn!;
     conn.served++;
-    this.pool.release(conn);
+    // undici closes a connection whose response ended while the request was still being written;
+    // one whose upstream may have left part of the body unread is not trusted either (its next
+    // request would be read from the middle of that body, or meet the close that follows).
+    if (this.unread) this.pool.remove(conn);
+    else this.pool.release(conn);
     this.complete();
   }
 
