@@ -13,13 +13,14 @@ import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
 import { nextRequestId } from './context.js';
 import type { ClientConnection, ExchangeHooks } from './connection.js';
 import { localReply } from './local-reply.js';
-import { applyHeaderOps, endToEnd, forwardedNode, hostFields } from './headers.js';
+import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
+import type { RequestFields } from './headers.js';
 import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
 import type { RequestBody } from './request-body.js';
-import { bufferBody, hasBody } from './request-body.js';
+import { bufferBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-pool.js';
 import { CLIENT_ABORTED, UpstreamError } from './upstream-pool.js';
 
@@ -178,7 +179,8 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
   const query = q < 0 ? '' : url.slice(q + 1);
-  const hostHeader = req.headers.host;
+  const fields = requestFields(req.rawHeaders);
+  const hostHeader = fields.host;
   const host = normalizeHost(hostHeader);
   rec.host = host;
   rec.path = path ?? url.slice(0, 200);
@@ -186,7 +188,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   // that lacks a Host header field and to any request message that contains more than one Host
   // header field line" (RFC 9112 §3.2). An HTTP/1.0 message with Transfer-Encoding has faulty
   // framing (RFC 9112 §6.1): it is refused rather than guessed at.
-  if (path === undefined || !host || hostFields(req.rawHeaders) !== 1 || (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined)) {
+  if (path === undefined || !host || fields.hosts !== 1 || (req.httpVersionMinor === 0 && fields.transferEncoding !== undefined)) {
     return localReply(res, 400, 'bad_request', ['connection', 'close']);
   }
   const mreq = new HttpMatchRequest(host, path, query, rec.method, req);
@@ -214,13 +216,13 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
           res.end(d.body);
           return;
         }
-        proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, d);
+        proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, d);
       },
       () => localReply(res, 500, 'filter_error'),
     );
     return;
   }
-  proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, undefined);
+  proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, undefined);
 }
 
 function proceed(
@@ -233,7 +235,7 @@ function proceed(
   start: number,
   match: Candidate,
   mreq: MatchRequest,
-  hostHeader: string,
+  fields: RequestFields,
   listenerPort: number,
   auth: { headers: [string, string][]; strip: string[] } | undefined,
 ): void {
@@ -273,11 +275,12 @@ function proceed(
   // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
   // Headers an auth filter owns never come from the client.
   let headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP);
-  const requestId = field(req, 'x-request-id') ?? nextRequestId();
+  const hostHeader = fields.host!;
+  const requestId = fields.requestId ?? nextRequestId();
   rec.requestId = requestId;
   const client = req.socket.remoteAddress ?? '';
-  const xff = field(req, 'x-forwarded-for');
-  const prior = field(req, 'forwarded');
+  const xff = fields.forwardedFor;
+  const prior = fields.forwarded;
   const forwarded = forwardedElement(req.socket, client, hostHeader, binding.scheme);
   headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
@@ -298,7 +301,8 @@ function proceed(
       call?.abort();
     }, rule.requestTimeoutMs);
   }
-  if (!hasBody(req)) return send(ctx, ex);
+  // "the message body length is determined by ... Transfer-Encoding ... Content-Length", none: no body (RFC 9112 §6.3).
+  if (fields.transferEncoding === undefined && (fields.contentLength === undefined || fields.contentLength === '0')) return send(ctx, ex);
   bufferBody(req, ctx.limits.bodyBufferBytes, (body) => {
     ex.body = body;
     send(ctx, ex);
@@ -310,8 +314,3 @@ function send(ctx: ProxyContext, ex: Exchange): void {
   sendUpstream(ctx, ex);
 }
 
-/** One value of a request header (node joins repeated ones). */
-function field(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return typeof v === 'string' || v === undefined ? v : v.join(', ');
-}

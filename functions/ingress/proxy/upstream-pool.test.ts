@@ -53,12 +53,12 @@ class Probe implements UpstreamHandler {
     return Buffer.concat(this.chunks);
   }
 
-  onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.ended) this.late++;
     this.heads++;
     this.status = status;
     this.statusText = statusText;
-    this.headers = headers;
+    this.headers = headers.map((h) => h.toString('latin1'));
     this.resume = resume;
     return this.accept;
   }

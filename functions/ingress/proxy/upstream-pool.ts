@@ -29,8 +29,11 @@ export interface UpstreamRequest {
 
 /** Receives one exchange's outcome; exactly one of `onComplete` / `onError` ends it. */
 export interface UpstreamHandler {
-  /** Final response head (1xx are consumed here). Return false to abandon the exchange. */
-  onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean;
+  /**
+   * Final response head (1xx are consumed here): its fields as the parser's flat list of raw
+   * bytes (name, value, ...). Return false to abandon the exchange.
+   */
+  onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
   /** A body chunk; false asks for a pause until `resume` is called. */
   onData(chunk: Buffer): boolean;
   onComplete(): void;
@@ -281,9 +284,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     // A refusal of a request with a body (413, 401, ...) is often sent without reading the body,
     // though the body had all been written by then.
     if (status >= 400 && this.req.body !== null) this.unread = true;
-    const headers = new Array<string>(raw.length);
-    for (let i = 0; i < raw.length; i++) headers[i] = raw[i]!.toString('latin1');
-    if (!this.handler.onHeaders(status, headers, resume, statusText)) {
+    if (!this.handler.onHeaders(status, raw, resume, statusText)) {
       this.abort(new UpstreamError('UPSTREAM_ABORTED', 'exchange abandoned'));
       return false;
     }

@@ -94,7 +94,7 @@ class Attempt implements UpstreamHandler {
     return true;
   }
 
-  onHeaders(status: number, raw: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     const { ctx, ex } = this.run;
     if (FAILING.has(status)) ctx.breakers.failure(this.key);
     else ctx.breakers.success(this.key);
@@ -125,16 +125,19 @@ class Attempt implements UpstreamHandler {
     const ex = this.run.ex;
     if (ex.res.write(chunk)) return true;
     ex.life.sendStalled();
-    ex.res.once('drain', this.drained);
+    ex.res.once('drain', (this.drained ??= () => this.resumeSending()));
     return false;
   }
 
+  /** Made on the first pause only: most responses never wait for the client. */
+  drained: (() => void) | undefined = undefined;
+
   /** The client took the response's buffered bytes: the upstream may send more. */
-  readonly drained = (): void => {
+  resumeSending(): void {
     const ex = this.run.ex;
     ex.life.sendResumed();
     ex.resume?.();
-  };
+  }
 
   onComplete(): void {
     this.finish();
