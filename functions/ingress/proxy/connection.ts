@@ -51,11 +51,6 @@ export class ClientConnection {
     this.onResponseClose = () => this.exchangeClosed();
   }
 
-  /** Exchanges in flight or waiting (graceful shutdown, tests). */
-  get busy(): boolean {
-    return this.activeRes !== undefined;
-  }
-
   /**
    * The listener is closing: the exchange in flight is answered with `Connection: close` and the
    * connection closes after it (RFC 9112 §9.6); an idle one closes now.

@@ -206,8 +206,8 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   rec.route = rule.id;
   if (rule.broken) return localReply(res, 500, 'filter_error');
   if (rule.extAuth && ctx.extAuth) {
-    ctx.extAuth(rule.extAuth, req).then(
-      (d) => {
+    ctx.extAuth(rule.extAuth, req)
+      .then((d) => {
         if (res.headersSent || res.destroyed) return;
         if (!d.allow) {
           const headers = d.headers.flat();
@@ -217,9 +217,9 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
           return;
         }
         proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, d);
-      },
-      () => localReply(res, 500, 'filter_error'),
-    );
+      })
+      // A decision that failed, or an answer node refused to write: never an unhandled rejection.
+      .catch(() => localReply(res, 500, 'filter_error'));
     return;
   }
   proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, undefined);
