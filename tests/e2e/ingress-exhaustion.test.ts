@@ -1,7 +1,7 @@
 // ZenoIngress against attempts to exhaust it, over real sockets, each with a legitimate client
 // beside the attacker that must keep >= 99.9% of its requests answered: hundreds of connections
-// that trickle their bodies or stop reading (the request and send deadlines free the endpoint's
-// pool), one connection pipelining without reading (reading stops: memory stays bounded), an
+// that trickle their bodies or stop reading, more of them than the endpoint's pool has connections
+// (the body buffer, the request deadline and the send deadline keep the pool free), one connection pipelining without reading (reading stops: memory stays bounded), an
 // upstream that answers an upload early with keep-alive and then closes (the connection is never
 // reused), an upstream that drops reused connections unanswered (idempotent requests are sent
 // again once), and large responses streamed with flat memory.
@@ -88,7 +88,7 @@ describe('ingress against exhaustion: deadlines, pipelining, pool poisoning, lar
     ({ ingress, port } = await ingressFor(
       { record: backend.port, poison: poison.port, dropper: dropper.port },
       {
-        maxSocketsPerEndpoint: 16,
+        maxSocketsPerEndpoint: 32,
         circuit: { failureThreshold: 1_000, openMs: 1_000 },
         limits: { headersTimeoutMs: 500, requestTimeoutMs: 1_000, sendTimeoutMs: 1_000, upstreamIdleMs: 5_000 },
       },
@@ -127,7 +127,7 @@ describe('ingress against exhaustion: deadlines, pipelining, pool poisoning, lar
       );
     }
     // Bodies past the buffer, then trickled: each holds an upstream connection until the request deadline.
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 40; i++) {
       hostile.push(
         (async () => {
           const s = await open(port);
@@ -147,7 +147,7 @@ describe('ingress against exhaustion: deadlines, pipelining, pool poisoning, lar
     }
     // Large responses never read: each holds an upstream connection until the send deadline.
     const readers: Socket[] = [];
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < 40; i++) {
       const s = await open(port);
       s.pause();
       s.write(`GET /record/big?bytes=${64 * 1024 * 1024}&n=${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
