@@ -70,6 +70,8 @@ class Attempt implements UpstreamHandler {
   timer: NodeJS.Timeout | undefined = undefined;
   done = false;
   skipping = false;
+  /** Response body bytes still to come when its length is known (-1 when it is not). */
+  left = -1;
 
   constructor(run: Run, key: string) {
     this.run = run;
@@ -117,12 +119,22 @@ class Attempt implements UpstreamHandler {
       return false;
     }
     ex.resume = resume;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') this.left = Number(headers[i + 1]);
+    }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.skipping) return true;
     const ex = this.run.ex;
+    if (this.left === chunk.length) {
+      // The last bytes of a body of known length (often the only ones): written with the end.
+      this.left = 0;
+      ex.res.end(chunk);
+      return true;
+    }
+    if (this.left > 0) this.left -= chunk.length;
     if (ex.res.write(chunk)) return true;
     ex.life.sendStalled();
     ex.res.once('drain', (this.drained ??= () => this.resumeSending()));
@@ -143,7 +155,7 @@ class Attempt implements UpstreamHandler {
     this.finish();
     if (this.skipping) return;
     const res = this.run.ex.res;
-    res.end();
+    if (!res.writableEnded) res.end();
     // Ended, but piling up behind a client that does not read: the send deadline covers the rest.
     if (res.socket?.writableNeedDrain) this.run.ex.life.sendStalled();
   }
