@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleProxy, canPin, cpuOf, freePort, has, LOAD_CPU, peakRss, pin, PROXY_CPU, rssMb, startNginx, wrk } from './ingress/tools.js';
 import type { Nginx, WrkResult } from './ingress/tools.js';
 import { routingCost } from './ingress/routing.js';
-import { PROXY_NODE_OPTIONS } from '#functions/ingress/index';
+import { PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 
 const root = join(fileURLToPath(import.meta.url), '../..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -24,9 +24,9 @@ const fmt = (r: WrkResult) => `${Math.round(r.rps)} req/s, p50 ${r.p50ms.toFixed
 
 async function startZeno(backendPort: number, port: number): Promise<{ proc: ChildProcess; port: number; mode: string }> {
   const bundle = await bundleProxy(root);
-  // The proxy sizes its heap itself, as `zenokube ingress` does, under the Deployment's NODE_OPTIONS;
-  // extra V8 flags are for experiments only.
-  const flags = (process.env.ZENO_INGRESS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The proxy runs as the Deployment runs it: its heap flags on node's command line and in
+  // NODE_OPTIONS; extra V8 flags are for experiments only.
+  const flags = [...PROXY_NODE_FLAGS, ...(process.env.ZENO_INGRESS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const args = bundle
     ? [...flags, bundle, '--backend-port', String(backendPort), '--port', String(port)]
     : [...flags, '--conditions=development', '--import', 'tsx', join(root, 'bench/ingress/proxy.ts'), '--backend-port', String(backendPort), '--port', String(port)];
@@ -40,7 +40,7 @@ async function startZeno(backendPort: number, port: number): Promise<{ proc: Chi
     });
     proc.once('exit', (code) => reject(new Error(`ingress exited ${code}`)));
   });
-  return { proc, port: bound, mode: `${bundle ? 'bundled JS' : 'tsx'}, NODE_OPTIONS=${PROXY_NODE_OPTIONS}${flags.length ? ` ${flags.join(' ')}` : ''}` };
+  return { proc, port: bound, mode: `${bundle ? 'bundled JS' : 'tsx'}, node ${flags.join(' ')}, NODE_OPTIONS=${PROXY_NODE_OPTIONS}` };
 }
 
 async function proxies(dir: string): Promise<void> {

@@ -2,10 +2,13 @@
 // runs ZenoIngress alone on a directory of Gateway API manifests, reloading on change.
 // `zenokube ingress --kube [--kubeconfig FILE]` takes its configuration from the Kubernetes API.
 import { createLogger } from '#shared/log/index';
-import { limitProxyHeap } from '#functions/ingress/heap';
+import { missingProxyFlags, PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 
 function usage(): string {
-  return 'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n';
+  return (
+    'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n' +
+    `  run the proxy with its heap sizing, as the Deployment does: NODE_OPTIONS=${PROXY_NODE_OPTIONS} node ${PROXY_NODE_FLAGS.join(' ')} <zenokube> ingress ...\n`
+  );
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -38,8 +41,9 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger({ base: { component: 'ingress' } });
-  // Before the proxy's modules load, so their start-up allocations do not grow the young generation.
-  limitProxyHeap();
+  // V8 reads these flags only at start: a process started without them runs with V8's defaults.
+  const missing = missingProxyFlags();
+  if (missing.length > 0) log.info('ingress heap flags not given; V8 defaults apply', { missing, how: `NODE_OPTIONS=${PROXY_NODE_OPTIONS} node ${PROXY_NODE_FLAGS.join(' ')} <zenokube> ingress ...` });
   const adminAddr = admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) };
   if (opts.kube) {
     const { startInCluster } = await import('#functions/ingress/in-cluster');

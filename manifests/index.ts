@@ -8,6 +8,6 @@ export { cronProblems } from './cron.js';
 export type { ManifestOptions } from './options.js';
 export { defaultOptions } from './options.js';
 export { httpRoute } from './http-route.js';
-export { gateway, HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET } from './ingress.js';
+export { gateway, HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET, ingressManifests } from './ingress.js';
 export { listYaml, staleFiles, writeManifests } from './write.js';
 export { packageVersion, readCrds } from './project.js';

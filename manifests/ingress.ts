@@ -2,7 +2,8 @@
 // attach to, and the proxy itself (`zenokube ingress --kube`) with the API access it needs.
 // The core objects are typed with client-node's models so that a misspelt field fails to compile.
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import { CONTROLLER_NAME, PROXY_NODE_OPTIONS } from '#functions/ingress/index';
+import { CONTROLLER_NAME } from '#functions/ingress/index';
+import { PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 
@@ -11,6 +12,12 @@ const INGRESS_NAME = 'zenokube-ingress';
 export const INGRESS_PORT_OFFSET = 8000;
 export const HTTP_LISTENER_PORT = 80;
 const ADMIN_PORT = 9901;
+/**
+ * The image's entrypoint script (the Dockerfile's ENTRYPOINT is `node` and this script): the
+ * Deployment runs it through `command` so that node gets the proxy's heap flags that NODE_OPTIONS
+ * cannot carry.
+ */
+const IMAGE_ENTRYPOINT = 'dist/fn/zenokube.mjs';
 
 const GATEWAY_API = 'gateway.networking.k8s.io';
 
@@ -126,6 +133,7 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
             {
               name: 'ingress',
               image: opts.image,
+              command: ['node', ...PROXY_NODE_FLAGS, IMAGE_ENTRYPOINT],
               args: ['ingress', '--kube', '--port-offset', String(INGRESS_PORT_OFFSET), '--admin', `0.0.0.0:${ADMIN_PORT}`],
               env: [{ name: 'NODE_OPTIONS', value: PROXY_NODE_OPTIONS }],
               ports: [

@@ -1,12 +1,9 @@
 // The ZenoIngress process the benchmark measures: one gateway, a catch-all route plus `--routes`
 // extra rules, one backend. Prints "ready <port>" once listening; SIGTERM stops it.
-import { limitProxyHeap } from '#functions/ingress/heap';
-
-// First, as `zenokube ingress` does: the rest is loaded under the proxy's heap sizing.
-limitProxyHeap();
-const { compile, createIngress, parseManifests } = await import('#functions/ingress/index');
-const { createObserver } = await import('#functions/ingress/proxy/observe');
-const { Registry } = await import('prom-client');
+// Its heap sizing comes from node's command line and NODE_OPTIONS (bench/ingress.ts gives the Deployment's).
+import { Registry } from 'prom-client';
+import { compile, createIngress, parseManifests } from '#functions/ingress/index';
+import { createObserver } from '#functions/ingress/proxy/observe';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);

@@ -161,8 +161,7 @@ export async function bundleProxy(root: string): Promise<string | undefined> {
     await esbuild.build({
       entryPoints: { proxy: join(root, 'bench/ingress/proxy.ts') },
       bundle: true,
-      // Dynamic imports stay chunks loaded when imported, as in the production bundles, so the
-      // proxy sets its heap sizing before its dependencies load.
+      // Dynamic imports stay chunks loaded when imported, as in the production bundles.
       splitting: true,
       platform: 'node',
       format: 'esm',

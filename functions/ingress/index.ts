@@ -50,3 +50,4 @@ export { PROXY_NODE_OPTIONS } from './heap.js';
 export type { StandaloneIngress, StandaloneOptions } from './standalone.js';
 export type { InClusterOptions } from './in-cluster.js';
 export type { KubeController } from './controller/controller.js';
+export { MAX_PIPELINED } from './proxy/connection.js';

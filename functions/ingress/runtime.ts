@@ -52,13 +52,21 @@ export function createIngress(opts: IngressOptions): Ingress {
     agent,
     breakers: createCircuitBreakers({ failureThreshold: opts.circuit?.failureThreshold ?? 5, openMs: opts.circuit?.openMs ?? 5_000 }),
     observer: opts.observer,
-    limits: { maxUrlLength: opts.limits?.maxUrlLength ?? 8_192, upstreamIdleMs },
+    limits: {
+      maxUrlLength: opts.limits?.maxUrlLength ?? 8_192,
+      upstreamIdleMs,
+      bodyBufferBytes: opts.limits?.bodyBufferBytes ?? 65_536,
+      // nginx's send_timeout: as long as a client may leave a response untaken.
+      sendTimeoutMs: opts.limits?.sendTimeoutMs ?? 60_000,
+    },
     extAuth: opts.extAuth,
     random: opts.random ?? Math.random,
   };
   const serverLimits: ServerLimits = {
     maxHeaderBytes: opts.limits?.maxHeaderBytes ?? 16_384,
     headersTimeoutMs: opts.limits?.headersTimeoutMs ?? 10_000,
+    // Traefik's readTimeout: a whole request, body included, within a minute.
+    requestTimeoutMs: Math.max(opts.limits?.requestTimeoutMs ?? 60_000, opts.limits?.headersTimeoutMs ?? 10_000),
     keepAliveTimeoutMs: opts.limits?.keepAliveTimeoutMs ?? 5_000,
   };
   const sockets = new Map<string, ListeningSocket>();

@@ -31,6 +31,10 @@ export interface ProxyLimits {
   maxUrlLength: number;
   /** Idle time on an upstream socket before the exchange fails with 504, when no route timeout applies. */
   upstreamIdleMs: number;
+  /** Request body bytes read before an upstream connection is taken (a smaller body is read whole first). */
+  bodyBufferBytes: number;
+  /** Longest a response may wait for the client to take more of it; a client that stops reading is then cut. */
+  sendTimeoutMs: number;
 }
 
 export interface ProxyContext {

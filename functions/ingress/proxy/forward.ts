@@ -1,7 +1,8 @@
-// The request path: match, filters, backend choice, then stream to the upstream and back.
-// Bodies are piped both ways, never buffered; headers stay in node's flat rawHeaders arrays.
+// The request path: match, filters, backend choice, then to the upstream and back. A body is read
+// up to a small buffer before an upstream connection is taken, then streamed; responses stream
+// with backpressure. Headers stay in node's flat rawHeaders arrays.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyRequest, ProxyResponse } from './h1-server.js';
 import type { Candidate, CompiledBackend, CompiledRule } from '../engine/table.js';
 import type { Endpoint } from '../engine/references.js';
 import type { MatchRequest } from '../engine/match.js';
@@ -10,13 +11,18 @@ import { normalizePath } from '../engine/path.js';
 import { normalizeHost } from '../engine/hostname.js';
 import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
 import { nextRequestId } from './context.js';
+import type { ClientConnection, ExchangeHooks } from './connection.js';
 import { localReply } from './local-reply.js';
-import { applyHeaderOps, endToEnd, forwardedNode } from './headers.js';
+import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
+import type { RequestFields } from './headers.js';
 import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
-import type { UpstreamCall } from './h1-client.js';
+import type { RequestBody } from './request-body.js';
+import { bufferBody } from './request-body.js';
+import type { UpstreamCall } from './upstream-pool.js';
+import { CLIENT_ABORTED, UpstreamError } from './upstream-pool.js';
 
 /** Names replaced by the proxy's own values. */
 // `expect` is answered here (node sends 100 Continue), never forwarded.
@@ -24,8 +30,8 @@ const DROP = new Set(['host', 'expect', 'x-forwarded-for', 'forwarded', 'x-forwa
 
 /** The per-request state, reused by the upstream attempt(s). */
 export interface Exchange {
-  req: ProxyRequest;
-  res: ProxyResponse;
+  req: IncomingMessage;
+  res: ServerResponse;
   rec: ExchangeRecord;
   start: number;
   rule: CompiledRule;
@@ -33,22 +39,75 @@ export interface Exchange {
   endpoint: Endpoint;
   path: string;
   headers: string[];
+  /** The request body as it goes upstream, once read up to the buffer. */
+  body: RequestBody;
   /** Extra response headers (session cookie). */
   responseExtra: string[] | undefined;
-  /** Per-request hooks the single `close` listener runs. */
+  /** Per-request hooks the connection runs. */
   life: Lifecycle;
   /** Resumes a paused upstream body (backpressure). */
   resume: (() => void) | undefined;
 }
 
 /**
- * What has to happen when the client response closes, run by one `close` listener per request
- * (one listener instead of one per concern keeps the per-request allocations down).
+ * What has to happen when the client response closes or the client breaks the request off; the
+ * connection calls it (one object per request rather than a listener per concern).
  */
-interface Lifecycle {
+class Lifecycle implements ExchangeHooks {
+  readonly ctx: ProxyContext;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly rec: ExchangeRecord;
+  readonly start: number;
   /** The upstream exchange in flight, aborted only when the response did not finish. */
-  call: UpstreamCall | undefined;
-  requestTimer: NodeJS.Timeout | undefined;
+  call: UpstreamCall | undefined = undefined;
+  requestTimer: NodeJS.Timeout | undefined = undefined;
+  /** Armed while the client is not taking the response (send deadline). */
+  sendTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: ExchangeRecord, start: number) {
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res;
+    this.rec = rec;
+    this.start = start;
+  }
+
+  closed(): void {
+    const { res, rec } = this;
+    const observer = this.ctx.observer;
+    if (observer) {
+      rec.status = res.headersSent ? res.statusCode : 499;
+      rec.durationMs = performance.now() - this.start;
+      observer.exchange(rec);
+    }
+    // The client went away before the end of the response: stop the upstream work.
+    if (!res.writableEnded) this.call?.abort();
+    if (this.requestTimer) clearTimeout(this.requestTimer);
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    // A body the answer did not need is discarded, so the connection's next request can be read.
+    const req = this.req;
+    if (!req.complete && !req.destroyed) {
+      req.removeAllListeners('data');
+      req.resume();
+    }
+  }
+
+  cancel(): void {
+    this.call?.abort(new UpstreamError(CLIENT_ABORTED, 'the client broke the request off'));
+  }
+
+  /** The client stopped taking the response: cut it if it does not resume within the send deadline. */
+  sendStalled(): void {
+    if (this.sendTimer) return;
+    this.sendTimer = setTimeout(() => this.res.destroy(), this.ctx.limits.sendTimeoutMs);
+  }
+
+  sendResumed(): void {
+    if (!this.sendTimer) return;
+    clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+  }
 }
 
 /** The request as the matcher reads it: headers come from node's parsed map when a rule asks. */
@@ -57,9 +116,9 @@ class HttpMatchRequest implements MatchRequest {
   readonly path: string;
   readonly query: string;
   readonly method: string;
-  private readonly req: ProxyRequest;
+  private readonly req: IncomingMessage;
 
-  constructor(host: string, path: string, query: string, method: string, req: ProxyRequest) {
+  constructor(host: string, path: string, query: string, method: string, req: IncomingMessage) {
     this.host = host;
     this.path = path;
     this.query = query;
@@ -68,7 +127,8 @@ class HttpMatchRequest implements MatchRequest {
   }
 
   header(name: string): string | undefined {
-    return this.req.headers[name];
+    const v = this.req.headers[name];
+    return typeof v === 'string' || v === undefined ? v : v.join(', ');
   }
 }
 
@@ -95,7 +155,8 @@ function forwardedElement(socket: Socket, client: string, hostHeader: string, sc
   return value;
 }
 
-export function handleRequest(ctx: ProxyContext, binding: Binding, req: ProxyRequest, res: ProxyResponse): void {
+/** Serves one request of `conn` (the connection runs the exchange's hooks). */
+export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse, conn: ClientConnection): void {
   const start = performance.now();
   const url = req.url ?? '/';
   const rec: ExchangeRecord = {
@@ -112,27 +173,24 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: ProxyReq
     client: req.socket.remoteAddress,
     attempts: 0,
   };
-  const life: Lifecycle = { call: undefined, requestTimer: undefined };
-  const observer = ctx.observer;
-  res.onClose = () => {
-    if (observer) {
-      rec.status = res.headersSent ? res.statusCode : 499;
-      rec.durationMs = performance.now() - start;
-      observer.exchange(rec);
-    }
-    // Client went away (or we finished): stop the upstream work.
-    if (!res.finished) life.call?.abort();
-    if (life.requestTimer) clearTimeout(life.requestTimer);
-  };
+  const life = new Lifecycle(ctx, req, res, rec, start);
+  conn.hooks = life;
   if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
   const query = q < 0 ? '' : url.slice(q + 1);
-  const hostHeader = req.headers.host;
+  const fields = requestFields(req.rawHeaders);
+  const hostHeader = fields.host;
   const host = normalizeHost(hostHeader);
   rec.host = host;
   rec.path = path ?? url.slice(0, 200);
-  if (path === undefined || !host) return localReply(res, 400, 'bad_request', ['connection', 'close']);
+  // "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request message
+  // that lacks a Host header field and to any request message that contains more than one Host
+  // header field line" (RFC 9112 §3.2). An HTTP/1.0 message with Transfer-Encoding has faulty
+  // framing (RFC 9112 §6.1): it is refused rather than guessed at.
+  if (path === undefined || !host || fields.hosts !== 1 || (req.httpVersionMinor === 0 && fields.transferEncoding !== undefined)) {
+    return localReply(res, 400, 'bad_request', ['connection', 'close']);
+  }
   const mreq = new HttpMatchRequest(host, path, query, rec.method, req);
   let match: Candidate | undefined;
   let listenerPort = 0;
@@ -148,37 +206,36 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: ProxyReq
   rec.route = rule.id;
   if (rule.broken) return localReply(res, 500, 'filter_error');
   if (rule.extAuth && ctx.extAuth) {
-    ctx.extAuth(rule.extAuth, req).then(
-      (d) => {
+    ctx.extAuth(rule.extAuth, req)
+      .then((d) => {
+        if (res.headersSent || res.destroyed) return;
         if (!d.allow) {
-          if (res.headersSent || res.destroyed) return;
           const headers = d.headers.flat();
           if (d.body) headers.push('content-length', String(d.body.length));
           res.writeHead(d.status, headers);
           res.end(d.body);
-          req.resume();
           return;
         }
-        proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, d);
-      },
-      () => localReply(res, 500, 'filter_error'),
-    );
+        proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, d);
+      })
+      // A decision that failed, or an answer node refused to write: never an unhandled rejection.
+      .catch(() => localReply(res, 500, 'filter_error'));
     return;
   }
-  proceed(ctx, binding, req, res, rec, life, start, match, mreq, hostHeader!, listenerPort, undefined);
+  proceed(ctx, binding, req, res, rec, life, start, match, mreq, fields, listenerPort, undefined);
 }
 
 function proceed(
   ctx: ProxyContext,
   binding: Binding,
-  req: ProxyRequest,
-  res: ProxyResponse,
+  req: IncomingMessage,
+  res: ServerResponse,
   rec: ExchangeRecord,
   life: Lifecycle,
   start: number,
   match: Candidate,
   mreq: MatchRequest,
-  hostHeader: string,
+  fields: RequestFields,
   listenerPort: number,
   auth: { headers: [string, string][]; strip: string[] } | undefined,
 ): void {
@@ -188,7 +245,6 @@ function proceed(
     const headers = applyHeaderOps(['location', location, 'content-length', '0'], rule.responseHeaders);
     res.writeHead(rule.redirect.statusCode, headers);
     res.end();
-    req.resume();
     return;
   }
   // "If all entries in BackendRefs are invalid, and there are also no filters specified in this
@@ -219,11 +275,12 @@ function proceed(
   // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
   // Headers an auth filter owns never come from the client.
   let headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP);
-  const requestId = req.headers['x-request-id'] ?? nextRequestId();
+  const hostHeader = fields.host!;
+  const requestId = fields.requestId ?? nextRequestId();
   rec.requestId = requestId;
   const client = req.socket.remoteAddress ?? '';
-  const xff = req.headers['x-forwarded-for'];
-  const prior = req.headers.forwarded;
+  const xff = fields.forwardedFor;
+  const prior = fields.forwarded;
   const forwarded = forwardedElement(req.socket, client, hostHeader, binding.scheme);
   headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
@@ -234,14 +291,26 @@ function proceed(
   const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;
   const target = mreq.query ? `${path}?${mreq.query}` : path;
 
-  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, responseExtra, life, resume: undefined };
+  const ex: Exchange = { req, res, rec, start, rule, backend, endpoint, path: target, headers, body: null, responseExtra, life, resume: undefined };
   if (rule.requestTimeoutMs) {
     life.requestTimer = setTimeout(() => {
       rec.upstreamError = 'request_timeout';
+      const call = life.call;
+      life.call = undefined;
       localReply(res, 504, 'request_timeout');
-      res.destroy();
+      call?.abort();
     }, rule.requestTimeoutMs);
   }
-  if (rule.mirrors.length > 0) sendMirrors(ctx, rule, req, target, headers);
+  // "the message body length is determined by ... Transfer-Encoding ... Content-Length", none: no body (RFC 9112 §6.3).
+  if (fields.transferEncoding === undefined && (fields.contentLength === undefined || fields.contentLength === '0')) return send(ctx, ex);
+  bufferBody(req, ctx.limits.bodyBufferBytes, (body) => {
+    ex.body = body;
+    send(ctx, ex);
+  });
+}
+
+function send(ctx: ProxyContext, ex: Exchange): void {
+  if (ex.rule.mirrors.length > 0) sendMirrors(ctx, ex.rule, ex.rec.method, ex.path, ex.headers, ex.body);
   sendUpstream(ctx, ex);
 }
+

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyHeaderOps, endToEnd, forwardedNode, responseHeaders } from './headers.js';
+import { applyHeaderOps, endToEnd, forwardedNode, requestFields, responseHeaders } from './headers.js';
 
 describe('proxy headers (RFC 9110 §7.6.1)', () => {
   it('drops hop-by-hop fields and the ones Connection lists', () => {
@@ -12,6 +12,17 @@ describe('proxy headers (RFC 9110 §7.6.1)', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'Transfer-Encoding', 'chunked', 'x-hop', 'again', 'Set-Cookie', 'a=1'];
     assert.deepEqual(responseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1']);
     assert.deepEqual(responseHeaders(['Connection', 'close', 'X-Kept', '\u00e9t\u00e9']), ['X-Kept', '\u00e9t\u00e9']);
+  });
+
+  it("takes undici's raw header bytes as they came, one character per byte, dropping the same fields", () => {
+    const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'secret', 'X-Kept', '\u00e9t\u00e9'].map((f) => Buffer.from(f, 'latin1'));
+    assert.deepEqual(responseHeaders(raw), ['Content-Type', 'text/plain', 'X-Kept', '\u00e9t\u00e9']);
+  });
+
+  it('reads the fields the proxy needs in one pass: the first Host and how many, repeated ones joined as node joins them', () => {
+    const f = requestFields(['Host', 'a.test', 'X-Request-Id', '1', 'HOST', 'b.test', 'x-request-id', '2', 'X-Forwarded-For', '10.0.0.1', 'x-forwarded-for', '10.0.0.2', 'Forwarded', 'for=x', 'Content-Length', '5', 'Transfer-Encoding', 'chunked']);
+    assert.deepEqual(f, { host: 'a.test', hosts: 2, requestId: '1, 2', forwardedFor: '10.0.0.1, 10.0.0.2', forwarded: 'for=x', contentLength: '5', transferEncoding: 'chunked' });
+    assert.deepEqual(requestFields([]), { host: undefined, hosts: 0, requestId: undefined, forwardedFor: undefined, forwarded: undefined, contentLength: undefined, transferEncoding: undefined });
   });
 
   it('drops the caller-owned names in any case, whatever their length', () => {

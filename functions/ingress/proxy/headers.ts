@@ -78,23 +78,27 @@ export function endToEnd(raw: string[], drop?: Set<string>): string[] {
   return out;
 }
 
+/** A field's bytes as a string (latin1: one character per byte, as node's own parser hands them on). */
+const text = (field: string | Buffer): string => (typeof field === 'string' ? field : field.toString('latin1'));
+
 /**
- * Response headers from the parser's flat list, hop-by-hop ones (and Connection-listed ones)
- * dropped, in one pass; only a Connection header that lists other names (rare) costs a second pass.
+ * Response headers from the parser's flat list (strings, or undici's raw buffers, turned into
+ * strings as they are kept), hop-by-hop ones (and Connection-listed ones) dropped, in one pass;
+ * only a Connection header that lists other names (rare) costs a second pass.
  */
-export function responseHeaders(raw: string[]): string[] {
+export function responseHeaders(raw: readonly (string | Buffer)[]): string[] {
   const out: string[] = [];
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+    const name = text(raw[i]!);
     if (mayBeIn(HOP_BY_HOP_LENGTHS, name.length)) {
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') listed = addListed(listed, raw[i + 1]!);
+        if (lower === 'connection') listed = addListed(listed, text(raw[i + 1]!));
         continue;
       }
     }
-    out.push(name, raw[i + 1]!);
+    out.push(name, text(raw[i + 1]!));
   }
   if (!listed) return out;
   const names = listed;
@@ -127,6 +131,54 @@ export function applyHeaderOps(headers: string[], ops: HeaderOps | undefined): s
     out = out.filter((_, i, a) => (i % 2 === 0 ? !names.has(a[i]!.toLowerCase()) : !names.has(a[i - 1]!.toLowerCase())));
   }
   return out;
+}
+
+/**
+ * The request fields the proxy reads itself, found in one pass over node's raw list, so that
+ * node's header map is built only when a route's match or filter asks for it. Repeated fields
+ * join with ", " as in that map; Host keeps its first value and counts its lines.
+ */
+export interface RequestFields {
+  host: string | undefined;
+  /** Host field lines (RFC 9112 §3.2: exactly one). */
+  hosts: number;
+  transferEncoding: string | undefined;
+  contentLength: string | undefined;
+  requestId: string | undefined;
+  forwardedFor: string | undefined;
+  forwarded: string | undefined;
+}
+
+const join = (prior: string | undefined, value: string): string => (prior === undefined ? value : `${prior}, ${value}`);
+
+export function requestFields(raw: string[]): RequestFields {
+  const f: RequestFields = { host: undefined, hosts: 0, transferEncoding: undefined, contentLength: undefined, requestId: undefined, forwardedFor: undefined, forwarded: undefined };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          if (f.hosts++ === 0) f.host = raw[i + 1];
+        }
+        break;
+      case 9:
+        if (name.toLowerCase() === 'forwarded') f.forwarded = join(f.forwarded, raw[i + 1]!);
+        break;
+      case 12:
+        if (name.toLowerCase() === 'x-request-id') f.requestId = join(f.requestId, raw[i + 1]!);
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') f.contentLength = raw[i + 1];
+        break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') f.forwardedFor = join(f.forwardedFor, raw[i + 1]!);
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') f.transferEncoding = join(f.transferEncoding, raw[i + 1]!);
+        break;
+    }
+  }
+  return f;
 }
 
 /** First value of a header in a flat array (lower-case name). */

@@ -1,22 +1,20 @@
-// Listening sockets: one node http/https server per bound address and port, each serving a
-// Binding whose tables are swapped whole on reload (in-flight requests keep the tables they read).
-import { createServer as createNetServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer } from 'node:tls';
-import type { SecureContext, Server as TlsServer } from 'node:tls';
-import { LeanServer } from './h1-server.js';
+// Listening sockets: one node http/https server per bound address and port (./listener.ts), each
+// serving a Binding whose tables are swapped whole on reload (in-flight requests keep the tables
+// they read).
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type { PortTable, TlsCertificate } from '../engine/table.js';
 import { hostnameMatches } from '../engine/hostname.js';
 import type { Binding, ProxyContext } from './context.js';
+import type { ExchangeHandler } from './connection.js';
 import { handleRequest } from './forward.js';
 import { handleUpgrade } from './upgrade.js';
+import type { ServerLimits } from './listener.js';
+import { createListener } from './listener.js';
 
-export interface ServerLimits {
-  /** Largest request head (431 beyond), node's `maxHeaderSize`. */
-  maxHeaderBytes: number;
-  headersTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-}
+export type { ServerLimits } from './listener.js';
 
 export interface ListeningSocket {
   readonly binding: Binding;
@@ -61,33 +59,28 @@ export async function openSocket(
   const scheme = tables[0]?.protocol === 'HTTPS' ? 'https' : 'http';
   const binding: Binding = { tables, scheme };
   let sni: SniEntry[] = [];
-  const lean = new LeanServer(
-    { maxHeaderBytes: limits.maxHeaderBytes, headersTimeoutMs: limits.headersTimeoutMs, keepAliveTimeoutMs: limits.keepAliveTimeoutMs },
-    (req, res) => handleRequest(ctx, binding, req, res),
+  const handler: ExchangeHandler = (req, res, conn) => handleRequest(ctx, binding, req, res, conn);
+  const listener = createListener(
+    limits,
+    handler,
     (req, socket, head) => handleUpgrade(ctx, binding, req, socket, head),
-  );
-  // Half-open: a client that shuts down its side after a request still gets the answer.
-  const server: Server =
     scheme === 'https'
-      ? createTlsServer(
-          {
-            allowHalfOpen: true,
-            SNICallback: (servername, cb) => {
-              const name = servername.toLowerCase();
-              const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
-              cb(e ? null : new Error('no certificate'), e?.context);
-            },
+      ? {
+          SNICallback: (servername, cb) => {
+            const name = servername.toLowerCase();
+            const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
+            cb(e ? null : new Error('no certificate'), e?.context);
           },
-          (s) => lean.accept(s),
-        )
-      : createNetServer({ allowHalfOpen: true, noDelay: true }, (s) => lean.accept(s));
+        }
+      : undefined,
+  );
+  const server = listener.server;
   // Sockets that never finish a TLS handshake are tracked too, so a close can cut them.
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  if (scheme === 'https') server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, backlog: 4096 }, () => {
@@ -106,20 +99,17 @@ export async function openSocket(
       sni = built.entries;
       // Clients that send no SNI get the catch-all certificate (or the least specific one).
       const fallback = sni[sni.length - 1];
-      if (scheme === 'https' && fallback) (server as TlsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
+      if (scheme === 'https' && fallback) (server as HttpsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
       return built.errors;
     },
     async close(graceMs) {
-      const closed = new Promise<void>((r) => server.close(() => r()));
       // Idle connections close now; busy ones after their exchange, or at the end of the grace.
-      lean.shutdown();
+      const closed = listener.close();
       const timer = setTimeout(() => {
-        lean.destroyAll();
         for (const s of sockets) s.destroy();
       }, graceMs);
       await closed;
       clearTimeout(timer);
-      lean.stopSweeping();
     },
   };
 }

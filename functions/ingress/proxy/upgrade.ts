@@ -1,7 +1,7 @@
 // Upgrade passthrough (WebSocket): route like any request, then splice the two sockets together.
 // @see https://www.rfc-editor.org/rfc/rfc9110#section-7.8
 import { request } from 'node:http';
-import type { ProxyRequest } from './h1-server.js';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { matchRequest } from '../engine/match.js';
 import { normalizePath } from '../engine/path.js';
@@ -20,7 +20,7 @@ function reject(socket: Duplex, status: number, code: string): void {
   socket.end(`HTTP/1.1 ${status} ${code}\r\ncontent-type: application/problem+json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-export function handleUpgrade(ctx: ProxyContext, binding: Binding, req: ProxyRequest, socket: Duplex, head: Buffer): void {
+export function handleUpgrade(ctx: ProxyContext, binding: Binding, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -28,7 +28,7 @@ export function handleUpgrade(ctx: ProxyContext, binding: Binding, req: ProxyReq
   const host = normalizeHost(req.headers.host);
   if (!path || !host || url.length > ctx.limits.maxUrlLength) return reject(socket, 400, 'bad_request');
   const query = q < 0 ? '' : url.slice(q + 1);
-  const mreq = { host, path, query, method: req.method ?? 'GET', header: (n: string) => req.headers[n] };
+  const mreq = { host, path, query, method: req.method ?? 'GET', header: (n: string) => { const v = req.headers[n]; return typeof v === 'string' || v === undefined ? v : v.join(', '); } };
   let match: Candidate | undefined;
   for (const t of binding.tables) if ((match = matchRequest(t.hosts, mreq))) break;
   if (!match) return reject(socket, 404, 'route_not_found');

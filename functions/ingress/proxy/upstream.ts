@@ -1,7 +1,8 @@
-// One upstream exchange through the endpoint's pool (./h1-client.ts: no per-request stream objects
-// on the upstream side), with retries (GEP-1731), backend timeouts and circuit accounting. Bodies
-// stream both ways with backpressure: the client request is written to the upstream as it arrives;
-// response chunks are written as they come and the upstream is paused while the client socket is full.
+// One upstream exchange through the endpoint's pool (./upstream-pool.ts), with retries (GEP-1731),
+// backend timeouts and circuit accounting: an endpoint is blamed for what it did (refused, reset,
+// timed out, answered 502-504), never for a client that broke its own request off. Bodies stream
+// both ways with backpressure: response chunks are written as they come, and the upstream is
+// paused while the client socket is full (the send deadline then runs).
 // @see https://gateway-api.sigs.k8s.io/geps/gep-1731/
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteTimeouts
 import type { ProxyContext } from './context.js';
@@ -9,13 +10,14 @@ import type { Exchange } from './forward.js';
 import { localReply } from './local-reply.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { endpointKey, pickEndpoint } from './balance.js';
-import type { UpstreamHandler } from './h1-client.js';
+import type { UpstreamHandler } from './upstream-pool.js';
+import { CLIENT_ABORTED } from './upstream-pool.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Upstream statuses that count against an endpoint's circuit. */
 const FAILING = new Set([502, 503, 504]);
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UPSTREAM_CONNECT_TIMEOUT']);
-const TIMEOUT = new Set(['UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
 
 
 function classify(code: string): { status: number; code: 'backend_unavailable' | 'upstream_error' | 'upstream_timeout' } {
@@ -41,7 +43,7 @@ interface Run {
 export function sendUpstream(ctx: ProxyContext, ex: Exchange): void {
   const retry = ex.rule.retry;
   // A request without a body can be replayed, so it can be retried without buffering.
-  const noBody = ex.req.body === null;
+  const noBody = ex.body === null;
   const canRetry = !!retry && retry.attempts > 0 && noBody && IDEMPOTENT.has(ex.rec.method);
   attempt({ ctx, ex, noBody, canRetry, attemptsLeft: canRetry ? retry!.attempts : 0 });
 }
@@ -52,7 +54,7 @@ function attempt(run: Run): void {
   ex.rec.attempts++;
   const ep = ex.endpoint;
   const handler = new Attempt(run, endpointKey(ep));
-  const call = ctx.pools.get(ep).dispatch({ path: ex.path, method: ex.rec.method, headers: ex.headers, body: ex.req.body }, handler);
+  const call = ctx.pools.dispatch(ep, { path: ex.path, method: ex.rec.method, headers: ex.headers, body: ex.body }, handler);
   ex.life.call = call;
   if (ex.rule.backendTimeoutMs) handler.timer = setTimeout(() => call.abort(new BackendTimeout('backend request timed out')), ex.rule.backendTimeoutMs);
 }
@@ -68,6 +70,8 @@ class Attempt implements UpstreamHandler {
   timer: NodeJS.Timeout | undefined = undefined;
   done = false;
   skipping = false;
+  /** Response body bytes still to come when its length is known (-1 when it is not). */
+  left = -1;
 
   constructor(run: Run, key: string) {
     this.run = run;
@@ -92,7 +96,7 @@ class Attempt implements UpstreamHandler {
     return true;
   }
 
-  onHeaders(status: number, raw: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     const { ctx, ex } = this.run;
     if (FAILING.has(status)) ctx.breakers.failure(this.key);
     else ctx.breakers.success(this.key);
@@ -101,27 +105,59 @@ class Attempt implements UpstreamHandler {
       return true;
     }
     const res = ex.res;
-    if (res.destroyed) return false;
+    if (res.destroyed || res.headersSent) return false;
     let headers = responseHeaders(raw);
     headers = applyHeaderOps(headers, ex.rule.responseHeaders);
     headers = applyHeaderOps(headers, ex.backend.responseHeaders);
     if (ex.responseExtra) for (const h of ex.responseExtra) headers.push(h);
-    res.writeHead(status, statusText || undefined, headers);
+    try {
+      res.writeHead(status, statusText || undefined, headers);
+    } catch {
+      // Node refused a field (a filter's value with a line break, say): nothing was sent.
+      ex.rec.upstreamError = 'invalid_response_header';
+      localReply(res, 502, 'upstream_error');
+      return false;
+    }
     ex.resume = resume;
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length') this.left = Number(headers[i + 1]);
+    }
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.skipping) return true;
     const ex = this.run.ex;
+    if (this.left === chunk.length) {
+      // The last bytes of a body of known length (often the only ones): written with the end.
+      this.left = 0;
+      ex.res.end(chunk);
+      return true;
+    }
+    if (this.left > 0) this.left -= chunk.length;
     if (ex.res.write(chunk)) return true;
-    ex.res.onDrain = ex.resume;
+    ex.life.sendStalled();
+    ex.res.once('drain', (this.drained ??= () => this.resumeSending()));
     return false;
+  }
+
+  /** Made on the first pause only: most responses never wait for the client. */
+  drained: (() => void) | undefined = undefined;
+
+  /** The client took the response's buffered bytes: the upstream may send more. */
+  resumeSending(): void {
+    const ex = this.run.ex;
+    ex.life.sendResumed();
+    ex.resume?.();
   }
 
   onComplete(): void {
     this.finish();
-    if (!this.skipping) this.run.ex.res.end();
+    if (this.skipping) return;
+    const res = this.run.ex.res;
+    if (!res.writableEnded) res.end();
+    // Ended, but piling up behind a client that does not read: the send deadline covers the rest.
+    if (res.socket?.writableNeedDrain) this.run.ex.life.sendStalled();
   }
 
   onError(err: Error): void {
@@ -131,6 +167,12 @@ class Attempt implements UpstreamHandler {
     const { ctx, ex } = this.run;
     const res = ex.res;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    // The client's doing (it went away, or broke its request off): its side answers or is gone,
+    // and the endpoint is not blamed.
+    if (code === CLIENT_ABORTED || code === 'UPSTREAM_ABORTED') {
+      ex.rec.upstreamError ??= code;
+      return;
+    }
     if (res.headersSent) {
       // Upstream reset mid-body: the client's response is cut short, never completed with garbage.
       ex.rec.upstreamError = code;
@@ -138,7 +180,7 @@ class Attempt implements UpstreamHandler {
       res.destroy();
       return;
     }
-    if (res.destroyed) return;
+    if (res.destroyed || res.writableEnded) return;
     const c = classify(code);
     ex.rec.upstreamError = code;
     ctx.breakers.failure(this.key);

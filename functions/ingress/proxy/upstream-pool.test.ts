@@ -1,5 +1,5 @@
-// Unit tests of the upstream HTTP/1.1 client over real sockets: node:http servers, and raw `net`
-// servers that write exact bytes for the framing and protocol edge cases.
+// Unit tests of the upstream pools over real sockets: node:http servers, and raw `net` servers that
+// write exact bytes for the framing, reuse and protocol edge cases.
 // @see https://www.rfc-editor.org/rfc/rfc9112
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +12,9 @@ import { connect, createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Pool } from './h1-client.js';
-import type { PoolOptions, UpstreamCall, UpstreamHandler } from './h1-client.js';
+import { UpstreamPools } from './upstream-pool.js';
+import type { PoolOptions, UpstreamCall, UpstreamHandler } from './upstream-pool.js';
+import type { RequestBody } from './request-body.js';
 
 /** Each test's own limit, so that one hang does not cancel its siblings. */
 const T = { timeout: 10_000 };
@@ -52,12 +53,12 @@ class Probe implements UpstreamHandler {
     return Buffer.concat(this.chunks);
   }
 
-  onHeaders(status: number, headers: string[], resume: () => void, statusText: string): boolean {
+  onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.ended) this.late++;
     this.heads++;
     this.status = status;
     this.statusText = statusText;
-    this.headers = headers;
+    this.headers = headers.map((h) => h.toString('latin1'));
     this.resume = resume;
     return this.accept;
   }
@@ -119,8 +120,16 @@ afterEach(async () => {
   for (const p of probes.splice(0)) assertEndedOnce(p);
 });
 
+/** The pools with one endpoint in view. */
+interface Pool {
+  dispatch(method: string, path: string, headers: string[], body: RequestBody, handler: UpstreamHandler): UpstreamCall;
+  /** Open connections to the endpoint. */
+  readonly size: number;
+  close(): Promise<void>;
+}
+
 function pool(port: number, opts: Partial<PoolOptions> = {}): Pool {
-  const p = new Pool('127.0.0.1', port, {
+  const pools = new UpstreamPools({
     connections: 4,
     idleMs: 10_000,
     keepAliveMs: 10_000,
@@ -128,13 +137,22 @@ function pool(port: number, opts: Partial<PoolOptions> = {}): Pool {
     maxHeaderBytes: 16_384,
     ...opts,
   });
-  cleanups.push(() => p.close());
-  return p;
+  cleanups.push(() => pools.close());
+  return {
+    dispatch: (method, path, headers, body, handler) => pools.dispatch('127.0.0.1', port, { method, path, headers, body }, handler),
+    get size() {
+      return pools.size('127.0.0.1', port);
+    },
+    close: () => pools.close(),
+  };
 }
 
-function request(p: Pool, method: string, path: string, headers: string[] = [], body: Readable | null = null): Probe {
+/** A body streamed from `rest` (none of it read ahead). */
+const streamed = (rest: Readable): RequestBody => ({ head: [], rest });
+
+function request(p: Pool, method: string, path: string, headers: string[] = [], body: RequestBody = null): Probe {
   const probe = new Probe();
-  probe.call = p.dispatch({ method, path, headers: ['host', 'upstream.test', ...headers], body }, probe);
+  probe.call = p.dispatch(method, path, ['host', 'upstream.test', ...headers], body, probe);
   return probe;
 }
 
@@ -266,7 +284,7 @@ function* slices(data: Buffer, size: number): Generator<Buffer> {
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-describe('Pool: connections', () => {
+describe('UpstreamPools: connections', () => {
   it('reuses one keep-alive connection for sequential requests', T, async () => {
     const srv = await httpServer((req, res) => res.end(`at ${req.url}`));
     const p = pool(srv.port);
@@ -343,11 +361,11 @@ describe('Pool: connections', () => {
     await completed(a);
     assert.equal(p.size, 1);
     await c.closed;
-    assert.equal(p.size, 0);
+    await until(() => p.size === 0);
   });
 });
 
-describe('Pool: response framing (RFC 9112 §6)', () => {
+describe('UpstreamPools: response framing (RFC 9112 §6)', () => {
   it('reads a body delimited by Content-Length and keeps the connection', T, async () => {
     const { p, a, c } = await firstRequest();
     c.write('HTTP/1.1 201 Made Here\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello');
@@ -382,33 +400,35 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
     c.socket.end();
     await completed(a);
     assert.equal(a.body.toString(), 'until the end');
-    assert.equal(p.size, 0);
+    await until(() => p.size === 0);
   });
 
-  it('expects no body after a HEAD response that carries a Content-Length', T, async () => {
+  it('expects no body after a HEAD response that carries a Content-Length, and closes that connection', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
     const a = request(p, 'HEAD', '/');
     const c = await srv.conn(0);
-    await c.head();
+    // undici asks for the close itself: a server that sends a body after all cannot poison the next exchange.
+    assert.match(await c.head(), /\r\nconnection: close\r\n/);
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
     await completed(a);
     assert.equal(a.body.length, 0);
+    await c.closed;
     const b = get(p);
-    await c.head();
-    c.write(ok('body'));
+    const c1 = await srv.conn(1);
+    await c1.head();
+    c1.write(ok('body'));
     await completed(b);
     assert.equal(b.body.toString(), 'body');
-    assert.equal(srv.conns.length, 1);
   });
 
-  it('expects no body after 204 and 304', T, async () => {
+  it('expects no body after 204 and 304, and keeps the connection', T, async () => {
     const { srv, p, a, c } = await firstRequest();
     c.write('HTTP/1.1 204 No Content\r\n\r\n');
     await completed(a);
     const b = get(p);
     await c.head();
-    c.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: "x"\r\n\r\n');
+    c.write('HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n');
     await completed(b);
     const d = get(p);
     await c.head();
@@ -419,9 +439,25 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
     assert.equal(srv.conns.length, 1);
   });
 
-  it('consumes 100 Continue and 103 Early Hints and hands on only the final response', T, async () => {
+  it("completes a 304 that carries its representation's Content-Length (RFC 9110 §8.6)", T, async () => {
+    const { srv, p, a, c } = await firstRequest();
+    c.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: "x"\r\n\r\n');
+    await completed(a);
+    assert.equal(a.status, 304);
+    assert.equal(a.body.length, 0);
+    assert.deepEqual(a.headers, ['Content-Length', '50', 'ETag', '"x"']);
+    // undici counts the missing 50 bytes against the connection: it is closed, never reused.
+    await c.closed;
+    const b = get(p);
+    const c1 = await srv.conn(1);
+    await c1.head();
+    c1.write(ok('after'));
+    await completed(b);
+  });
+
+  it('consumes 103 Early Hints and hands on only the final response', T, async () => {
     const { p, a, c } = await firstRequest();
-    c.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n');
+    c.write('HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n');
     await delay(10);
     c.write(ok('final'));
     await completed(a);
@@ -430,6 +466,16 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
     assert.deepEqual(a.headers, ['Content-Length', '5']);
     assert.equal(a.body.toString(), 'final');
     assert.equal(p.size, 1);
+  });
+
+  it('fails a 100 Continue the request did not ask for, and closes the connection', T, async () => {
+    // The proxy never forwards Expect (node's server answers it): undici refuses an unasked-for 100.
+    const { p, a, c } = await firstRequest();
+    c.write('HTTP/1.1 100 Continue\r\n\r\n' + ok('final'));
+    await failed(a, 'UND_ERR_SOCKET');
+    assert.equal(a.heads, 0);
+    await c.closed;
+    await until(() => p.size === 0);
   });
 
   it('parses a response written one byte at a time, more than 32 header lines and trailers included', T, async () => {
@@ -452,16 +498,17 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
   it('fails a response head larger than maxHeaderBytes and closes the connection', T, async () => {
     const { p, a, c } = await firstRequest({ maxHeaderBytes: 1024 });
     c.write(`HTTP/1.1 200 OK\r\nX-Big: ${'x'.repeat(2048)}\r\nContent-Length: 0\r\n\r\n`);
-    await failed(a, 'HPE_HEADER_OVERFLOW');
+    await failed(a, 'UND_ERR_HEADERS_OVERFLOW');
     await c.closed;
-    assert.equal(p.size, 0);
+    await until(() => p.size === 0);
   });
 
-  for (const [what, response, code] of [
-    ['a duplicate Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok', 'HPE_UNEXPECTED_CONTENT_LENGTH'],
-    ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n', 'HPE_INVALID_TRANSFER_ENCODING'],
-    ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n', 'HPE_INVALID_CHUNK_SIZE'],
-    ['a bare line feed', 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok', 'HPE_CR_EXPECTED'],
+  // undici refuses conflicting lengths itself (it counts a repeated Content-Length as one longer value).
+  for (const [what, response, refusal] of [
+    ['a duplicate Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'],
+    ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'],
+    ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n', 'HTTPParserError'],
+    ['a bare line feed', 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok', 'HTTPParserError'],
   ] as const) {
     it(`fails ${what}, closes the connection and opens a fresh one for the next request`, T, async () => {
       const srv = await rawServer();
@@ -470,9 +517,12 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
       const c = await srv.conn(0);
       await c.head();
       c.write(response);
-      await failed(a, code);
+      await ended(a);
+      assert.equal(a.completes, 0);
+      const err = a.errors[0]!;
+      assert.ok(codeOf(err) === refusal || err.name === refusal, `${err.name} ${codeOf(err)}: ${err.message}`);
       await c.closed;
-      assert.equal(p.size, 0);
+      await until(() => p.size === 0);
       const b = get(p);
       const c1 = await srv.conn(1);
       await c1.head();
@@ -486,7 +536,7 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
     ['Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello'],
     ['chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n'],
   ] as const) {
-    it(`fails a ${framing} body cut short by the upstream with UPSTREAM_TRUNCATED`, T, async () => {
+    it(`fails a ${framing} body cut short by the upstream`, T, async () => {
       const srv = await rawServer();
       const p = pool(srv.port);
       const a = get(p);
@@ -495,21 +545,21 @@ describe('Pool: response framing (RFC 9112 §6)', () => {
       c.write(response);
       await until(() => a.chunks.length > 0);
       c.socket.end();
-      await failed(a, 'UPSTREAM_TRUNCATED');
+      await failed(a, 'UND_ERR_SOCKET');
       assert.equal(a.body.toString(), 'hello');
-      assert.equal(p.size, 0);
+      await until(() => p.size === 0);
     });
   }
 });
 
-describe('Pool: request framing', () => {
-  it('sends the head as given and a body with a Content-Length as its raw bytes', T, async () => {
+describe('UpstreamPools: request framing', () => {
+  it('sends the head as given (undici states keep-alive and the length itself) and the body as its raw bytes', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
     const payload = [Buffer.from('ab'), Buffer.from([0, 13, 10, 255]), Buffer.from('z')];
-    const a = request(p, 'PUT', '/up?q=1', ['Content-Length', '7', 'X-Multi', 'a, b'], Readable.from(payload));
+    const a = request(p, 'PUT', '/up?q=1', ['Content-Length', '7', 'X-Multi', 'a, b'], streamed(Readable.from(payload)));
     const wire = Buffer.concat([
-      Buffer.from('PUT /up?q=1 HTTP/1.1\r\nhost: upstream.test\r\nContent-Length: 7\r\nX-Multi: a, b\r\n\r\n', 'latin1'),
+      Buffer.from('PUT /up?q=1 HTTP/1.1\r\nhost: upstream.test\r\nconnection: keep-alive\r\nX-Multi: a, b\r\ncontent-length: 7\r\n\r\n', 'latin1'),
       ...payload,
     ]);
     const c = await srv.conn(0);
@@ -528,13 +578,14 @@ describe('Pool: request framing', () => {
       res.end('thanks');
     });
     const p = pool(srv.port);
-    const a = request(p, 'POST', '/in', [], Readable.from([Buffer.from('one '), Buffer.alloc(0), Buffer.from('two')]));
+    const a = request(p, 'POST', '/in', [], streamed(Readable.from([Buffer.from('one '), Buffer.alloc(0), Buffer.from('two')])));
     await completed(a);
-    const b = request(p, 'POST', '/in', [], Readable.from([]));
+    const b = request(p, 'POST', '/in', [], streamed(Readable.from([])));
     await completed(b);
     assert.deepEqual(seen, [
       { te: 'chunked', body: 'one two' },
-      { te: 'chunked', body: '' },
+      // undici reads an empty stream to its end before writing: it is sent as an empty body.
+      { te: undefined, body: '' },
     ]);
     assert.equal(srv.connections(), 1);
   });
@@ -555,7 +606,7 @@ describe('Pool: request framing', () => {
       let n = 0;
       let downloadPauses = 0;
       const headers = framing === 'chunked' ? [] : ['content-length', String(data.length)];
-      const a = request(p, 'POST', '/echo', headers, body);
+      const a = request(p, 'POST', '/echo', headers, streamed(body));
       a.data = (_chunk, probe) => {
         n++;
         if (n === 1) {
@@ -577,9 +628,71 @@ describe('Pool: request framing', () => {
       assert.equal(sha256(a.body), sha256(data));
       assert.ok(uploadPauses > 0, 'the upload waited for the socket to drain');
       assert.ok(downloadPauses > 1);
-      assert.equal(p.size, 1);
+      // Answered before the request was all sent: whether the upstream read it all is unknown, so
+      // the connection is not reused.
+      await until(() => p.size === 0);
     });
   }
+
+  it('never reuses a connection whose response began before the request was all sent, though it ends after', T, async () => {
+    const srv = await rawServer();
+    const p = pool(srv.port);
+    const rest = new Readable({ read() {} });
+    const a = request(p, 'POST', '/early', [], { head: [Buffer.from('first')], rest });
+    const c = await srv.conn(0);
+    await c.head();
+    c.write('HTTP/1.1 413 Content Too Large\r\nContent-Length: 5\r\n\r\n');
+    await until(() => a.heads === 1);
+    rest.push(Buffer.from('second'));
+    rest.push(null);
+    await until(() => c.received.toString('latin1').endsWith('0\r\n\r\n'));
+    c.write('nope!');
+    await completed(a);
+    assert.equal(a.status, 413);
+    await c.closed;
+    await until(() => p.size === 0);
+    const b = get(p, '/after');
+    const c1 = await srv.conn(1);
+    assert.match(await c1.head(), /^GET \/after /);
+    c1.write(ok('fresh'));
+    await completed(b);
+  });
+
+  it('never reuses a connection after a refusal of a request with a body, though the body was all sent', T, async () => {
+    const srv = await rawServer();
+    const p = pool(srv.port);
+    const a = request(p, 'PUT', '/secret', [], Buffer.from('unread'));
+    const c = await srv.conn(0);
+    await c.head();
+    c.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n');
+    await completed(a);
+    assert.equal(a.status, 401);
+    await c.closed;
+    await until(() => p.size === 0);
+    const b = request(p, 'PUT', '/secret', [], Buffer.from('again'));
+    const c1 = await srv.conn(1);
+    await c1.head();
+    c1.write(ok('stored'));
+    await completed(b);
+  });
+
+  it('fails the exchange when the client body is cut short, and never lets the upstream see it end', T, async () => {
+    const srv = await rawServer();
+    const p = pool(srv.port);
+    const rest = new Readable({ read() {} });
+    const a = request(p, 'POST', '/cut', [], { head: [Buffer.from('first ')], rest });
+    const c = await srv.conn(0);
+    await c.head();
+    rest.push(Buffer.from('second'));
+    await until(() => c.received.toString('latin1').includes('second'));
+    rest.destroy();
+    await failed(a, 'CLIENT_ABORTED');
+    await c.closed;
+    const wire = c.received.toString('latin1');
+    assert.match(wire, /transfer-encoding: chunked\r\n/);
+    assert.ok(!wire.endsWith('0\r\n\r\n'), `no last chunk: ${JSON.stringify(wire.slice(-40))}`);
+    await until(() => p.size === 0);
+  });
 
   it('ends the exchange on an early response and never reuses that connection', T, async () => {
     const srv = await rawServer();
@@ -587,14 +700,14 @@ describe('Pool: request framing', () => {
     const data = Buffer.alloc(16 * 1024 * 1024, 'x');
     const body = Readable.from(slices(data, 64 * 1024));
     cleanups.push(() => body.destroy());
-    const a = request(p, 'POST', '/big', ['content-length', String(data.length)], body);
+    const a = request(p, 'POST', '/big', ['content-length', String(data.length)], streamed(body));
     const c = await srv.conn(0);
     await c.head();
     c.socket.pause();
     c.write('HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n');
     await completed(a);
     assert.equal(a.status, 413);
-    assert.equal(p.size, 0);
+    await until(() => p.size === 0);
     c.socket.resume();
     await c.closed;
     assert.ok(c.received.length < data.length, 'the body was not all sent');
@@ -606,7 +719,7 @@ describe('Pool: request framing', () => {
   });
 });
 
-describe('Pool: safety', () => {
+describe('UpstreamPools: safety', () => {
   it('refuses a line break or NUL in a header value or the path and writes nothing', T, async () => {
     const srv = await rawServer();
     const p = pool(srv.port);
@@ -617,13 +730,13 @@ describe('Pool: safety', () => {
       get(p, '/a HTTP/1.1\r\nx-injected: 1\r\n\r\nGET /b'),
       get(p, '/a\rb'),
     ];
-    for (const b of bad) await failed(b, 'UPSTREAM_INVALID_REQUEST');
+    for (const b of bad) await failed(b, 'UND_ERR_INVALID_ARG');
     const good = get(p, '/ok');
     const c = await srv.conn(0);
     await c.head();
     c.write(ok('fine'));
     await completed(good);
-    assert.equal(c.received.toString('latin1'), 'GET /ok HTTP/1.1\r\nhost: upstream.test\r\n\r\n');
+    assert.equal(c.received.toString('latin1'), 'GET /ok HTTP/1.1\r\nhost: upstream.test\r\nconnection: keep-alive\r\n\r\n');
     assert.equal(srv.conns.length, 1);
   });
 
@@ -664,7 +777,7 @@ describe('Pool: safety', () => {
     ['without Upgrade fields', `HTTP/1.1 101 Switching Protocols\r\n\r\n${ok('smuggled')}`, ''],
     ['followed by a response in the new protocol', 'HTTP/1.1 101 Switching Protocols\r\n\r\n', ok('smuggled')],
   ] as const) {
-    it(`fails an unrequested 101 ${what} (RFC 9110 §7.8)`, T, async () => {
+    it(`fails an unrequested 101 ${what}, never handing on what follows (RFC 9110 §7.8)`, T, async () => {
       const srv = await rawServer();
       const p = pool(srv.port, { idleMs: 2_000 });
       const a = get(p);
@@ -675,10 +788,11 @@ describe('Pool: safety', () => {
         await delay(20);
         c.write(after);
       }
-      await failed(a, 'UPSTREAM_UNEXPECTED_UPGRADE');
+      // undici refuses it as a bad upgrade, or trips its own assertion that a 101 is an upgrade.
+      await failed(a, 'UND_ERR_SOCKET', 'ERR_ASSERTION');
       assert.equal(a.heads, 0);
       await c.closed;
-      assert.equal(p.size, 0);
+      await until(() => p.size === 0);
     });
   }
 });
@@ -704,7 +818,7 @@ async function unacceptingPort(): Promise<number> {
   return port;
 }
 
-describe('Pool: failures', () => {
+describe('UpstreamPools: failures', () => {
   it('fails with ECONNREFUSED when nothing listens', T, async () => {
     const server = createNetServer().listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -715,23 +829,23 @@ describe('Pool: failures', () => {
     assert.equal(p.size, 0);
   });
 
-  it('fails with UPSTREAM_CONNECT_TIMEOUT when the connection is never established', T, async () => {
+  it('fails with UND_ERR_CONNECT_TIMEOUT when the connection is never established', T, async () => {
     const port = await unacceptingPort();
     const p = pool(port, { connectTimeoutMs: 100 });
-    await failed(get(p), 'UPSTREAM_CONNECT_TIMEOUT');
+    await failed(get(p), 'UND_ERR_CONNECT_TIMEOUT');
     assert.equal(p.size, 0);
   });
 
-  it('fails with UPSTREAM_HEADERS_TIMEOUT when no response head comes', T, async () => {
+  it('fails with UND_ERR_HEADERS_TIMEOUT when no response head comes', T, async () => {
     const { a, c } = await firstRequest({ idleMs: 50 });
-    await failed(a, 'UPSTREAM_HEADERS_TIMEOUT');
+    await failed(a, 'UND_ERR_HEADERS_TIMEOUT');
     await c.closed;
   });
 
-  it('fails with UPSTREAM_BODY_TIMEOUT when the body stalls', T, async () => {
+  it('fails with UND_ERR_BODY_TIMEOUT when the body stalls', T, async () => {
     const { a, c } = await firstRequest({ idleMs: 50 });
     c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
-    await failed(a, 'UPSTREAM_BODY_TIMEOUT');
+    await failed(a, 'UND_ERR_BODY_TIMEOUT');
     assert.equal(a.body.toString(), 'abc');
     await c.closed;
   });
@@ -760,7 +874,7 @@ describe('Pool: failures', () => {
     await delay(400);
     a.data = () => true;
     a.resume!();
-    await failed(a, 'UPSTREAM_BODY_TIMEOUT');
+    await failed(a, 'UND_ERR_BODY_TIMEOUT');
     assert.equal(a.body.toString(), 'a');
   });
 
@@ -852,16 +966,38 @@ describe('Pool: failures', () => {
     const c1 = await srv.conn(1);
     await c1.head();
     c1.socket.destroy();
-    await failed(b, 'ECONNRESET', 'EPIPE');
+    await failed(b, 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE');
     assert.equal(srv.conns.length, 2);
+  });
+
+  it('replays a PUT whose body is held whole, with that body, on a fresh connection', T, async () => {
+    const { srv, p, c } = await keptAlive();
+    const b = request(p, 'PUT', '/2', [], Buffer.from('the body'));
+    await c.head();
+    c.socket.destroy();
+    const c1 = await srv.conn(1);
+    assert.match(await c1.head(), /^PUT \/2 [^]*\r\ncontent-length: 8\r\n/);
+    await until(() => c1.received.toString('latin1').endsWith('the body'));
+    c1.write(ok('stored'));
+    await completed(b);
+    assert.equal(b.body.toString(), 'stored');
+  });
+
+  it('does not replay a PUT whose body streams', T, async () => {
+    const { srv, p, c } = await keptAlive();
+    const b = request(p, 'PUT', '/2', ['content-length', '4'], streamed(Readable.from([Buffer.from('data')])));
+    await c.head();
+    c.socket.destroy();
+    await failed(b, 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE');
+    assert.equal(srv.conns.length, 1);
   });
 
   it('does not replay a POST with a body', T, async () => {
     const { srv, p, c } = await keptAlive();
-    const b = request(p, 'POST', '/2', ['content-length', '4'], Readable.from([Buffer.from('data')]));
+    const b = request(p, 'POST', '/2', ['content-length', '4'], streamed(Readable.from([Buffer.from('data')])));
     await c.head();
     c.socket.destroy();
-    await failed(b, 'ECONNRESET', 'EPIPE');
+    await failed(b, 'UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE');
     assert.equal(srv.conns.length, 1);
   });
 
@@ -872,7 +1008,7 @@ describe('Pool: failures', () => {
     c.write('HTTP/1.1 200 OK\r\n');
     await delay(10);
     c.socket.destroy();
-    await failed(b, 'ECONNRESET');
+    await failed(b, 'UND_ERR_SOCKET', 'ECONNRESET');
     assert.equal(srv.conns.length, 1);
   });
 

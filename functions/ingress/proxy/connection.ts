@@ -1,0 +1,181 @@
+// One client connection of node's http server, as the proxy serves it: requests answered one at a
+// time in the order they came (pipelined ones wait, with the socket's reading paused), and the
+// answer a request gets when node's parser or its deadlines refuse it mid-way.
+// @see https://www.rfc-editor.org/rfc/rfc9112#section-9.3.2 (pipelining: responses in request order)
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { localReply, rawProblem } from './local-reply.js';
+
+/**
+ * Pipelined requests a connection may have waiting behind the one being answered. Node parses a
+ * whole read (up to 64 KB, a thousand small requests) before the pause takes effect, and resumes
+ * the socket itself once it drains: a client that keeps pipelining without reading past this many
+ * is cut, so that what one connection holds stays bounded.
+ */
+export const MAX_PIPELINED = 32;
+
+/** What the request handler leaves on the connection for the exchange it serves. */
+export interface ExchangeHooks {
+  /** The response closed (finished, or cut with the connection). */
+  closed(): void;
+  /** The client broke the request off (bad body framing, body deadline): stop the upstream work. */
+  cancel(): void;
+}
+
+export type ExchangeHandler = (req: IncomingMessage, res: ServerResponse, conn: ClientConnection) => void;
+
+/** A parse or deadline error as node's http server reports it to `clientError`. */
+type ClientError = Error & { code?: string };
+
+export class ClientConnection {
+  readonly socket: Socket;
+  private readonly handler: ExchangeHandler;
+  /** The request being answered, and its response. */
+  private activeReq: IncomingMessage | undefined = undefined;
+  private activeRes: ServerResponse | undefined = undefined;
+  /** The handler's hooks for the exchange in flight. */
+  hooks: ExchangeHooks | undefined = undefined;
+  /** The request node parsed last: an error while it is incomplete is an error in its body. */
+  private lastReq: IncomingMessage | undefined = undefined;
+  private readonly waiting: [IncomingMessage, ServerResponse][] = [];
+  private pausedForPipelining = false;
+  /** A refusal is on its way out: nothing more is read or answered. */
+  private failed = false;
+  /** The listener is closing: the exchange in flight is the connection's last. */
+  private draining = false;
+  private readonly onResponseClose: () => void;
+
+  constructor(socket: Socket, handler: ExchangeHandler) {
+    this.socket = socket;
+    this.handler = handler;
+    this.onResponseClose = () => this.exchangeClosed();
+  }
+
+  /**
+   * The listener is closing: the exchange in flight is answered with `Connection: close` and the
+   * connection closes after it (RFC 9112 §9.6); an idle one closes now.
+   */
+  drain(): void {
+    this.draining = true;
+    const res = this.activeRes;
+    if (res !== undefined) {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    } else if (this.lastReq !== undefined) this.socket.end();
+  }
+
+  /** Node's `request` event for this connection. */
+  receive(req: IncomingMessage, res: ServerResponse): void {
+    this.lastReq = req;
+    if (this.failed || this.socket.destroyed) return;
+    if (this.activeRes === undefined) return this.start(req, res);
+    if (this.waiting.length >= MAX_PIPELINED) {
+      this.socket.destroy();
+      return;
+    }
+    this.waiting.push([req, res]);
+    if (!this.pausedForPipelining) {
+      this.pausedForPipelining = true;
+      // After the read being parsed: node resumes the socket as each message of it completes.
+      process.nextTick(pauseReading, this);
+    }
+  }
+
+  /** Reading is held back for pipelined requests. */
+  get readingPaused(): boolean {
+    return this.pausedForPipelining;
+  }
+
+  /** Whether an upgrade may take the socket over: only when no exchange is in flight before it. */
+  mayUpgrade(): boolean {
+    return this.activeRes === undefined && this.waiting.length === 0 && !this.failed;
+  }
+
+  private start(req: IncomingMessage, res: ServerResponse): void {
+    this.activeReq = req;
+    this.activeRes = res;
+    this.hooks = undefined;
+    res.on('close', this.onResponseClose);
+    if (this.draining) res.setHeader('connection', 'close');
+    this.handler(req, res, this);
+  }
+
+  private exchangeClosed(): void {
+    const hooks = this.hooks;
+    this.hooks = undefined;
+    this.activeReq = undefined;
+    this.activeRes = undefined;
+    hooks?.closed();
+    // The connection is closing (the response said close, or node ended the socket after it):
+    // requests pipelined behind it are never answered. Responses node has not attached to the
+    // socket get no `close` of their own.
+    if (this.socket.destroyed || this.socket.writableEnded || this.failed) {
+      this.waiting.length = 0;
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) return this.start(next[0], next[1]);
+    if (this.pausedForPipelining) {
+      this.pausedForPipelining = false;
+      this.socket.resume();
+    }
+  }
+
+  /**
+   * Node's `clientError` for this connection: a request its parser refused (400), a head over
+   * the size limit (431), a head or body past its deadline (408), or the client gone. A request
+   * still being received when it happens is answered (its upstream work stopped first); an error
+   * behind a response already under way cuts the connection, as nothing else can be said then.
+   */
+  clientError(err: ClientError): void {
+    const socket = this.socket;
+    if (this.failed) return;
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    this.failed = true;
+    // Node feeds what follows to the same failed parser, which would report it again.
+    socket.pause();
+    const [status, code] = err.code === 'HPE_HEADER_OVERFLOW' ? ([431, 'headers_too_large'] as const) : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ([408, 'request_timeout'] as const) : ([400, 'bad_request'] as const);
+    const last = this.lastReq;
+    if (last !== undefined && !last.complete) {
+      // The error is in the body of the last request: answer that request, if it is the one in
+      // flight and nothing of its response went out yet.
+      const res = this.activeRes;
+      if (this.activeReq === last && res !== undefined && !res.headersSent) {
+        this.hooks?.cancel();
+        localReply(res, status, code, ['connection', 'close']);
+      } else socket.destroy();
+      return;
+    }
+    if (this.activeRes !== undefined) {
+      // A malformed request behind one being answered: its answer cannot be put in order.
+      socket.destroy();
+      return;
+    }
+    socket.end(rawProblem(status, code));
+    socket.destroySoon();
+  }
+}
+
+/** Stops reading a connection whose pipelined requests still wait (unless they were answered meanwhile). */
+function pauseReading(conn: ClientConnection): void {
+  if (conn.readingPaused) conn.socket.pause();
+}
+
+const connections = new WeakMap<Socket, ClientConnection>();
+
+/** The connection state of `socket` (a TLS socket for HTTPS), made on its first request or error; `made` hears of a new one. */
+export function connectionOf(socket: Socket, handler: ExchangeHandler, made?: (conn: ClientConnection) => void): ClientConnection {
+  let conn = connections.get(socket);
+  if (conn === undefined) {
+    connections.set(socket, (conn = new ClientConnection(socket, handler)));
+    made?.(conn);
+  }
+  return conn;
+}
+
+/** The connection state of `socket` if it has served a request. */
+export function existingConnection(socket: Socket): ClientConnection | undefined {
+  return connections.get(socket);
+}

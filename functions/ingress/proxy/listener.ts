@@ -1,0 +1,95 @@
+// Node's http server as the proxy's listeners run it: strict parsing (no lenient flags), the head,
+// request and keep-alive deadlines, and its events handed to ./connection.ts, which answers
+// requests in order and says why one was refused. CONNECT is refused; an upgrade is handed on
+// only when nothing is in flight before it on its connection.
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ServerOptions as HttpsOptions } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ClientConnection, ExchangeHandler } from './connection.js';
+import { connectionOf, existingConnection } from './connection.js';
+import { rawProblem } from './local-reply.js';
+import { hasBody } from './request-body.js';
+
+export interface ServerLimits {
+  /** Largest request head (431 beyond), node's `maxHeaderSize`. */
+  maxHeaderBytes: number;
+  /** Time to receive a request head (408 beyond: slowloris). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, body included (408 beyond, or the connection is cut). */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Node's http server settings for the proxy's listeners. */
+function serverOptions(limits: ServerLimits): ServerOptions {
+  return {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // The deadlines above are checked this often (node's default is every 30 s).
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, limits.headersTimeoutMs / 4, limits.requestTimeoutMs / 4)),
+    noDelay: true,
+    // The request path answers a missing or repeated Host itself, with problem+json.
+    requireHostHeader: false,
+    // The same buffer sizes on every Node version (20 has 16 KB streams, 22 and later 64 KB).
+    highWaterMark: 65_536,
+  };
+}
+
+export interface Listener {
+  readonly server: Server;
+  /**
+   * Graceful close: stops accepting, closes idle connections now and busy ones after their
+   * exchange (answered with `Connection: close`); resolves once every connection has closed.
+   */
+  close(): Promise<void>;
+}
+
+/** An http server (an https one when `tls` is given) serving `handler` and `onUpgrade`. */
+export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, tls?: HttpsOptions): Listener {
+  const options = serverOptions(limits);
+  const server: Server = tls ? createHttpsServer({ ...options, ...tls }) : createHttpServer(options);
+  const live = new Set<ClientConnection>();
+  let draining = false;
+  const made = (conn: ClientConnection) => {
+    live.add(conn);
+    conn.socket.once('close', () => live.delete(conn));
+    if (draining) conn.drain();
+  };
+  server.on('request', (req: IncomingMessage, res) => connectionOf(req.socket, handler, made).receive(req, res));
+  server.on('clientError', (err: Error, socket: Duplex) => connectionOf(socket as Socket, handler, made).clientError(err));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const conn = existingConnection(req.socket);
+    // An upgrade behind exchanges still being answered would take their connection from them;
+    // a body before the new protocol has no defined meaning.
+    if (conn !== undefined && !conn.mayUpgrade()) socket.destroy();
+    else if (hasBody(req)) socket.end(rawProblem(400, 'bad_request'));
+    else onUpgrade(req, socket, head);
+  });
+  // A reverse proxy opens no tunnels.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawProblem(400, 'bad_request'));
+  });
+  if (tls) server.on('tlsClientError', () => {});
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        draining = true;
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        for (const conn of live) conn.drain();
+      });
+      return closed;
+    },
+  };
+}
