@@ -10,7 +10,7 @@ import { startAdmin } from './admin.js';
 import { statusJson } from './status-report.js';
 import { startKubeController } from './controller/controller.js';
 
-export interface InClusterOptions {
+interface InClusterOptions {
   log: Logger;
   portOffset: number;
   admin: { host: string; port: number } | undefined;

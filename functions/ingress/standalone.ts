@@ -13,7 +13,7 @@ import type { AdminServer } from './admin.js';
 import { statusJson, statusProblems } from './status-report.js';
 import { createExtAuth } from './ext-auth/decider.js';
 
-export interface StandaloneOptions {
+interface StandaloneOptions {
   dir: string;
   portOffset: number;
   log: Logger;

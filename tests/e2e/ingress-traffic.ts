@@ -7,13 +7,11 @@ import type { IncomingMessage, Server } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { Agent, request } from 'node:http';
-import { compile } from '#functions/ingress/engine/compile';
-import { parseManifests } from '#functions/ingress/source/parse';
 import type { Ingress, IngressOptions } from '#functions/ingress/index';
-import { createIngress } from '#functions/ingress/index';
+import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 
 /** How a run of legitimate requests went. */
-export interface Tally {
+interface Tally {
   ok: number;
   failed: number;
   /** The first few failures, for the assertion message. */
@@ -21,7 +19,7 @@ export interface Tally {
 }
 
 /** Legitimate traffic running until stopped (after at least `min` requests) or `max` are done. */
-export interface Traffic {
+interface Traffic {
   stop(): Promise<Tally>;
 }
 
@@ -168,7 +166,7 @@ export async function recordingBackend(): Promise<RecordingBackend> {
 }
 
 /** A Service and its EndpointSlice for a backend on 127.0.0.1:`port`. */
-export const service = (name: string, port: number): string => `
+const service = (name: string, port: number): string => `
 apiVersion: v1
 kind: Service
 metadata: { name: ${name}, namespace: t }

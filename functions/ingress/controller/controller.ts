@@ -8,7 +8,7 @@ import type { Logger } from '#shared/log/index';
 import type { CompiledConfig } from '../engine/compile.js';
 import { compile } from '../engine/compile.js';
 import { CONTROLLER_NAME } from '../engine/conditions.js';
-import type { Gateway, ResourceSet } from '../engine/resources.js';
+import type { ResourceSet } from '../engine/resources.js';
 import { emptyResourceSet, nsOf } from '../engine/resources.js';
 import type { Ingress } from '../runtime.js';
 import { createKubeClient } from './kube-client.js';
@@ -19,7 +19,7 @@ import { writeStatus } from './status-writer.js';
 /** Keeps a Gateway until its listeners are closed. */
 export const GATEWAY_FINALIZER = 'gateway.zenokube.io/ingress';
 
-export interface KubeControllerOptions {
+interface KubeControllerOptions {
   kc: KubeConfig;
   ingress: Ingress;
   log: Logger;

@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import type { RequestOptions } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-export class KubeApiError extends Error {
+class KubeApiError extends Error {
   readonly code = 'kube_api_error';
   readonly status: number;
   readonly path: string;

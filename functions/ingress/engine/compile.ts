@@ -15,7 +15,7 @@ import { intersectHostnames, isValidHostname } from './hostname.js';
 import type { TrieNode } from './path.js';
 import { newTrieNode, prefixSegments, trieInsert } from './path.js';
 
-export interface CompileOptions {
+interface CompileOptions {
   /** Only Gateways of these classes are ours; all when empty or absent (a directory of YAML). */
   gatewayClassNames?: string[];
 }
@@ -74,7 +74,7 @@ function compileMatches(rule: HTTPRouteRule, compiled: CompiledRule, problems: R
 }
 
 /** Precedence after the path: method, header count, query count, oldest route, namespace/name, rule, match. */
-export function compareCandidates(a: Candidate, b: Candidate): number {
+function compareCandidates(a: Candidate, b: Candidate): number {
   return (
     (b.method ? 1 : 0) - (a.method ? 1 : 0) ||
     b.headers.length - a.headers.length ||

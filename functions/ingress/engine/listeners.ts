@@ -112,7 +112,7 @@ export function namespaceAllowed(l: ListenerSpec, gatewayNamespace: string, rout
 }
 
 /** Kubernetes label selector semantics (an empty selector matches everything). */
-export function selectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
+function selectorMatches(sel: LabelSelector | undefined, labels: Record<string, string>): boolean {
   if (!sel) return false;
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const e of sel.matchExpressions ?? []) {

@@ -88,7 +88,7 @@ function valueOk(m: ValueMatch, value: string | undefined): boolean {
 }
 
 /** First value of each query parameter, percent-decoded (`+` is a space, as forms send it). */
-export function parseQuery(query: string): Map<string, string> {
+function parseQuery(query: string): Map<string, string> {
   const out = new Map<string, string>();
   if (!query) return out;
   for (const part of query.split('&')) {

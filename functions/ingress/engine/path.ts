@@ -30,12 +30,6 @@ export function normalizePath(path: string): string | undefined {
   return '/' + out.join('/');
 }
 
-/** Splits a path at `?`; the query keeps no leading `?`. */
-export function splitTarget(url: string): { path: string; query: string } {
-  const q = url.indexOf('?');
-  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
-}
-
 /** Segments of a PathPrefix value: `/foo/bar/` → [foo, bar] (a trailing slash is ignored). */
 export function prefixSegments(prefix: string): string[] {
   return prefix.split('/').filter((s) => s !== '');

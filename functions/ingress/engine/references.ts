@@ -9,7 +9,7 @@ export interface Endpoint {
   port: number;
 }
 
-export type ResolvedBackend =
+type ResolvedBackend =
   | { ok: true; namespace: string; name: string; port: number; endpoints: Endpoint[] }
   | { ok: false; reason: string; message: string };
 

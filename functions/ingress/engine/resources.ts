@@ -1,7 +1,7 @@
 // The Kubernetes resources the ingress reads, reduced to the fields it uses (Gateway API v1.2).
 // @see https://gateway-api.sigs.k8s.io/reference/spec/
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
@@ -48,7 +48,7 @@ export interface GatewaySpec {
   addresses?: { type?: string; value: string }[];
 }
 
-export interface ParentReference {
+interface ParentReference {
   group?: string;
   kind?: string;
   namespace?: string;
@@ -57,7 +57,7 @@ export interface ParentReference {
   port?: number;
 }
 
-export interface HTTPHeaderMatch {
+interface HTTPHeaderMatch {
   type?: 'Exact' | 'RegularExpression';
   name: string;
   value: string;
@@ -157,7 +157,7 @@ export interface ReferenceGrantSpec {
   to: { group: string; kind: string; name?: string }[];
 }
 
-export interface ServicePort {
+interface ServicePort {
   name?: string;
   port: number;
   targetPort?: number | string;

@@ -18,7 +18,7 @@ export interface RuleProblem {
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,256}$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-export function compileHeaderOps(m: HeaderModifier | undefined, problems: RuleProblem[]): HeaderOps | undefined {
+function compileHeaderOps(m: HeaderModifier | undefined, problems: RuleProblem[]): HeaderOps | undefined {
   if (!m) return undefined;
   const ops: HeaderOps = { set: [], add: [], remove: [] };
   for (const [list, out] of [[m.set, ops.set], [m.add, ops.add]] as const) {

@@ -17,7 +17,7 @@ import type { Introspection } from './verifiers.js';
 
 const DEFAULT_FORWARD = ['authorization', 'cookie'];
 
-export interface ExtAuthOptions {
+interface ExtAuthOptions {
   now?: () => number;
 }
 

@@ -181,25 +181,6 @@ export function requestFields(raw: string[]): RequestFields {
   return f;
 }
 
-/** First value of a header in a flat array (lower-case name). */
-export function rawGet(raw: string[], lower: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === lower) return raw[i + 1];
-  return undefined;
-}
-
-/** Replaces (or adds) a header in a flat array in place. */
-export function rawSet(raw: string[], name: string, value: string): void {
-  const lower = name.toLowerCase();
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === lower) {
-      raw[i + 1] = value;
-      for (let j = raw.length - 2; j > i; j -= 2) if (raw[j]!.toLowerCase() === lower) raw.splice(j, 2);
-      return;
-    }
-  }
-  raw.push(name, value);
-}
-
 /** `for=` value of RFC 7239: IPv6 literals are quoted and bracketed. */
 export function forwardedNode(ip: string): string {
   const v = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;

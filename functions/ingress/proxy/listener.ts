@@ -42,7 +42,7 @@ function serverOptions(limits: ServerLimits): ServerOptions {
   };
 }
 
-export interface Listener {
+interface Listener {
   readonly server: Server;
   /**
    * Graceful close: stops accepting, closes idle connections now and busy ones after their

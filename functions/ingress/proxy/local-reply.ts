@@ -16,7 +16,7 @@ const TITLES: Record<number, string> = {
 };
 
 /** Stable codes, so clients and tests can tell why the proxy answered. */
-export type LocalCode =
+type LocalCode =
   | 'bad_request'
   | 'headers_too_large'
   | 'request_timeout'

@@ -8,7 +8,7 @@ import type { CircuitState } from './circuit.js';
 import { createFastCounter, createFastHistogram } from './series.js';
 import type { HistogramSeries } from './series.js';
 
-export interface ObserverOptions {
+interface ObserverOptions {
   registry: Registry;
   /** Where access-log lines go (one JSON object per line); none when undefined. */
   accessLog: ((line: string) => void) | undefined;
@@ -17,7 +17,7 @@ export interface ObserverOptions {
   random?: () => number;
 }
 
-export interface IngressObserver extends ProxyObserver {
+interface IngressObserver extends ProxyObserver {
   circuitChanged(endpoint: string, state: CircuitState): void;
 }
 

@@ -14,7 +14,7 @@ export interface HistogramSeries {
 }
 
 /** A histogram keyed by a caller-built series key; exposition is the standard `_bucket`/`_sum`/`_count`. */
-export interface FastHistogram {
+interface FastHistogram {
   /** The series for `key`, created with `labels` on first use. Keep the handle; observing is then allocation-free. */
   series(key: string, labels: Record<string, string>): HistogramSeries;
   observe(series: HistogramSeries, value: number): void;
@@ -64,7 +64,7 @@ export function createFastHistogram(opts: { name: string; help: string; buckets:
 }
 
 /** A counter whose per-series counts are plain numbers, folded into prom-client at scrape time. */
-export interface FastCounter {
+interface FastCounter {
   series(key: string, labels: Record<string, string>): { pending: number };
 }
 
