@@ -4,6 +4,7 @@
 import { Registry } from 'prom-client';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import { createObserver } from '#functions/ingress/proxy/observe';
+import { SERVICE_PORT, backendYaml, gatewayYaml, httpRouteYaml, prefixRule, yamlStream } from '#tests/support/gateway-yaml';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1]!);
@@ -11,32 +12,12 @@ const backendPort = Number(args.get('backend-port'));
 const port = Number(args.get('port') ?? 0);
 const extra = Number(args.get('routes') ?? 0);
 
-const rules = Array.from({ length: extra }, (_, i) => `  - matches: [{ path: { type: PathPrefix, value: /r${i}/api } }]\n    backendRefs: [{ name: backend, port: 8080 }]\n`).join('');
-const yaml = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: bench, namespace: bench }
-spec: { gatewayClassName: z, listeners: [{ name: http, port: 80, protocol: HTTP }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: all, namespace: bench }
-spec:
-  parentRefs: [{ name: bench }]
-  rules:
-${rules}  - backendRefs: [{ name: backend, port: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: backend, namespace: bench }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: bench, labels: { kubernetes.io/service-name: backend } }
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${backendPort} }]
-`;
+const rules = [...Array.from({ length: extra }, (_, i) => prefixRule(`/r${i}/api`, 'backend')), { backendRefs: [{ name: 'backend', port: SERVICE_PORT }] }];
+const yaml = yamlStream(
+  gatewayYaml({ name: 'bench', namespace: 'bench' }),
+  httpRouteYaml({ name: 'all', namespace: 'bench', gateway: 'bench', rules }),
+  backendYaml('backend', 'bench', backendPort),
+);
 
 const { set, problems } = parseManifests(yaml, 'bench');
 if (problems.length > 0) throw new Error(JSON.stringify(problems));

@@ -12,43 +12,14 @@ import type { StandaloneIngress } from '#functions/ingress/index';
 import { startStandalone } from '#functions/ingress/standalone';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
+import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule } from '#tests/support/gateway-yaml';
 import { freePort } from '#tests/support/ports';
 
-const gatewayYaml = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: web }
-spec:
-  gatewayClassName: zenokube
-  addresses: [{ type: IPAddress, value: 127.0.0.1 }]
-  listeners:
-  - { name: http, port: 80, protocol: HTTP }
-`;
+const gatewayDoc = gatewayYaml({ name: 'edge', namespace: 'web', gatewayClassName: 'zenokube', addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] });
 
-const backendYaml = (port: number) => `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: web }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: echo-1, namespace: web, labels: { kubernetes.io/service-name: echo } }
-addressType: IPv4
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${port} }]
-`;
+const backendDoc = (port: number) => backendYaml('echo', 'web', port, 'IPv4');
 
-const routeYaml = (name: string, prefix: string) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: web }
-spec:
-  parentRefs: [{ name: edge }]
-  rules:
-  - matches: [{ path: { type: PathPrefix, value: ${prefix} } }]
-    backendRefs: [{ name: echo, port: 8080 }]
-`;
+const routeDoc = (name: string, prefix: string, backend = 'echo') => httpRouteYaml({ name, namespace: 'web', gateway: 'edge', rules: [prefixRule(prefix, backend)] });
 
 async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -71,9 +42,9 @@ describe('zenokube ingress --config DIR', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'zeno-ingress-'));
     echo = await startEcho('echo', 'web');
-    writeFileSync(join(dir, 'gateway.yaml'), gatewayYaml);
-    writeFileSync(join(dir, 'backend.yaml'), backendYaml(echo.port));
-    writeFileSync(join(dir, 'route-a.yaml'), routeYaml('a', '/a'));
+    writeFileSync(join(dir, 'gateway.yaml'), gatewayDoc);
+    writeFileSync(join(dir, 'backend.yaml'), backendDoc(echo.port));
+    writeFileSync(join(dir, 'route-a.yaml'), routeDoc('a', '/a'));
     const port = await freePort();
     ing = await startStandalone({ dir, portOffset: port - 80, log, admin: { host: '127.0.0.1', port: 0 }, accessLogSample: 0, accessLog: () => {} });
     base = `http://127.0.0.1:${port}`;
@@ -95,7 +66,7 @@ describe('zenokube ingress --config DIR', () => {
   });
 
   it('picks up a new route file without a restart', async () => {
-    writeFileSync(join(dir, 'route-b.yaml'), routeYaml('b', '/b'));
+    writeFileSync(join(dir, 'route-b.yaml'), routeDoc('b', '/b'));
     await until(async () => {
       const r = await request(`${base}/b`);
       await r.body.dump();
@@ -119,7 +90,7 @@ describe('zenokube ingress --config DIR', () => {
 
   it('reports malformed files and invalid routes as problems and keeps serving', async () => {
     writeFileSync(join(dir, 'broken.yaml'), 'kind: [unclosed\n  - :');
-    writeFileSync(join(dir, 'route-bad.yaml'), routeYaml('bad', '/bad').replace('name: echo, port: 8080', 'name: missing, port: 8080'));
+    writeFileSync(join(dir, 'route-bad.yaml'), routeDoc('bad', '/bad', 'missing'));
     await until(async () => lines.some((l) => l.includes('BackendNotFound')) && lines.some((l) => l.includes('broken.yaml')));
     const ok = await request(`${base}/b`);
     assert.equal(ok.statusCode, 200);
@@ -144,7 +115,7 @@ describe('the zenokube ingress command', () => {
     const dir = mkdtempSync(join(tmpdir(), 'zeno-ingress-cli-'));
     const echo = await startEcho('echo', 'web');
     try {
-      writeFileSync(join(dir, 'all.yaml'), [gatewayYaml, backendYaml(echo.port), routeYaml('a', '/')].join('\n---\n'));
+      writeFileSync(join(dir, 'all.yaml'), [gatewayDoc, backendDoc(echo.port), routeDoc('a', '/')].join('\n---\n'));
       const port = await freePort();
       const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--config', dir, '--port-offset', String(port - 80), '--admin', 'off', '--access-log-sample', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

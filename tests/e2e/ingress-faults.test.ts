@@ -12,21 +12,7 @@ import type { Ingress } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
-
-const svc = (name: string, port: number) => `
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: t }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: t, labels: { kubernetes.io/service-name: ${name} } }
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${port} }]
-`;
-
-const rule = (type: string, value: string, backend: string) => `  - matches: [{ path: { type: ${type}, value: "${value}" } }]\n    backendRefs: [{ name: ${backend}, port: 8080 }]\n`;
+import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule, yamlStream } from '#tests/support/gateway-yaml';
 
 async function listenRaw(handler: (s: Socket) => void): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
@@ -91,25 +77,12 @@ describe('ingress fault handling', () => {
     });
     await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
     upload = { server: up, port: (up.address() as { port: number }).port, seen };
-    const yaml = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: t }
-spec: { gatewayClassName: z, listeners: [{ name: http, port: 80, protocol: HTTP }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: t }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-${rule('PathPrefix', '/public', 'public')}${rule('PathPrefix', '/admin', 'admin')}${rule('PathPrefix', '/down', 'down')}${rule('PathPrefix', '/flaky', 'flaky')}${rule('PathPrefix', '/stall', 'stall')}${rule('PathPrefix', '/upload', 'upload')}---
-${svc('public', echo.port)}---
-${svc('admin', admin.port)}---
-${svc('down', downPort)}---
-${svc('flaky', flaky.port)}---
-${svc('stall', stall.port)}---
-${svc('upload', upload.port)}`;
+    const backends: Record<string, number> = { public: echo.port, admin: admin.port, down: downPort, flaky: flaky.port, stall: stall.port, upload: upload.port };
+    const yaml = yamlStream(
+      gatewayYaml({ name: 'gw', namespace: 't' }),
+      httpRouteYaml({ name: 'r', namespace: 't', gateway: 'gw', rules: Object.keys(backends).map((n) => prefixRule(`/${n}`, n)) }),
+      ...Object.entries(backends).map(([n, p]) => backendYaml(n, 't', p)),
+    );
     const { set, problems } = parseManifests(yaml, 'faults');
     assert.deepEqual(problems, []);
     ingress = createIngress({

@@ -11,6 +11,7 @@ import type { Ingress } from '#functions/ingress/index';
 import { compile, createExtAuth, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
+import { SERVICE_PORT, endpointSliceYaml, gatewayYaml, httpRouteYaml, serviceYaml, yamlStream } from '#tests/support/gateway-yaml';
 
 async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string; port: number }> {
   const server = createServer(handler);
@@ -18,14 +19,6 @@ async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ ser
   const port = (server.address() as { port: number }).port;
   return { server, port, url: `http://127.0.0.1:${port}` };
 }
-
-const slice = (svc: string, name: string, port: number) => `
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}, namespace: t, labels: { kubernetes.io/service-name: ${svc} } }
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${port} }]
-`;
 
 describe('ingress resilience', () => {
   let ingress: Ingress;
@@ -70,13 +63,11 @@ describe('ingress resilience', () => {
       socket.on('data', (d: Buffer) => socket.write(d));
       socket.on('end', () => socket.end());
     });
-    const yaml = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: t }
-spec: { gatewayClassName: z, listeners: [{ name: http, port: 80, protocol: HTTP }] }
----
-apiVersion: ingress.zenokube.io/v1alpha1
+    const extAuth = (name: string) => ({ type: 'ExtensionRef', extensionRef: { group: 'ingress.zenokube.io', kind: 'ExtAuthFilter', name } });
+    const to = (backend: string) => [{ name: backend, port: SERVICE_PORT }];
+    const yaml = yamlStream(
+      gatewayYaml({ name: 'gw', namespace: 't' }),
+      `apiVersion: ingress.zenokube.io/v1alpha1
 kind: ExtAuthFilter
 metadata: { name: forward, namespace: t }
 spec: { url: "${auth.url}/check", forwardResponseHeaders: [x-user], cacheTTL: 30s }
@@ -100,56 +91,30 @@ apiVersion: v1
 kind: Secret
 metadata: { name: auth, namespace: t }
 stringData: { secret: s3cret }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: t }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-  - matches: [{ path: { value: /forward } }]
-    filters: [{ type: ExtensionRef, extensionRef: { group: ingress.zenokube.io, kind: ExtAuthFilter, name: forward } }]
-    backendRefs: [{ name: a, port: 8080 }]
-  - matches: [{ path: { value: /introspect } }]
-    filters: [{ type: ExtensionRef, extensionRef: { group: ingress.zenokube.io, kind: ExtAuthFilter, name: introspect } }]
-    backendRefs: [{ name: a, port: 8080 }]
-  - matches: [{ path: { value: /jwt } }]
-    filters: [{ type: ExtensionRef, extensionRef: { group: ingress.zenokube.io, kind: ExtAuthFilter, name: jwt } }]
-    backendRefs: [{ name: a, port: 8080 }]
-  - matches: [{ path: { value: /dead } }]
-    filters: [{ type: ExtensionRef, extensionRef: { group: ingress.zenokube.io, kind: ExtAuthFilter, name: dead } }]
-    backendRefs: [{ name: a, port: 8080 }]
-  - matches: [{ path: { value: /missing } }]
-    filters: [{ type: ExtensionRef, extensionRef: { group: ingress.zenokube.io, kind: ExtAuthFilter, name: nope } }]
-    backendRefs: [{ name: a, port: 8080 }]
-  - matches: [{ path: { value: /sticky } }]
-    sessionPersistence: { sessionName: pod, type: Cookie }
-    backendRefs: [{ name: pair, port: 8080 }]
-  - matches: [{ path: { value: /header-sticky } }]
-    sessionPersistence: { sessionName: X-Session, type: Header }
-    backendRefs: [{ name: pair, port: 8080 }]
-  - matches: [{ path: { value: /ws } }]
-    backendRefs: [{ name: ws, port: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: a, namespace: t }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: pair, namespace: t }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: ws, namespace: t }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-${slice('a', 'a-1', a.port)}---
-${slice('pair', 'pair-1', a.port)}---
-${slice('pair', 'pair-2', b.port)}---
-${slice('ws', 'ws-1', ws.port)}`;
+`,
+      httpRouteYaml({
+        name: 'r',
+        namespace: 't',
+        gateway: 'gw',
+        rules: [
+          { matches: [{ path: { value: '/forward' } }], filters: [extAuth('forward')], backendRefs: to('a') },
+          { matches: [{ path: { value: '/introspect' } }], filters: [extAuth('introspect')], backendRefs: to('a') },
+          { matches: [{ path: { value: '/jwt' } }], filters: [extAuth('jwt')], backendRefs: to('a') },
+          { matches: [{ path: { value: '/dead' } }], filters: [extAuth('dead')], backendRefs: to('a') },
+          { matches: [{ path: { value: '/missing' } }], filters: [extAuth('nope')], backendRefs: to('a') },
+          { matches: [{ path: { value: '/sticky' } }], sessionPersistence: { sessionName: 'pod', type: 'Cookie' }, backendRefs: to('pair') },
+          { matches: [{ path: { value: '/header-sticky' } }], sessionPersistence: { sessionName: 'X-Session', type: 'Header' }, backendRefs: to('pair') },
+          { matches: [{ path: { value: '/ws' } }], backendRefs: to('ws') },
+        ],
+      }),
+      serviceYaml('a', 't'),
+      serviceYaml('pair', 't'),
+      serviceYaml('ws', 't'),
+      endpointSliceYaml({ service: 'a', namespace: 't', port: a.port }),
+      endpointSliceYaml({ service: 'pair', namespace: 't', port: a.port }),
+      endpointSliceYaml({ service: 'pair', namespace: 't', port: b.port, name: 'pair-2' }),
+      endpointSliceYaml({ service: 'ws', namespace: 't', port: ws.port }),
+    );
     const { set, problems } = parseManifests(yaml, 'resilience');
     assert.deepEqual(problems, []);
     const config = compile(set);

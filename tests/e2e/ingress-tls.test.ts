@@ -13,6 +13,7 @@ import type { Ingress, ResourceSet, Secret } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
+import { SERVICE_PORT, backendYaml, gatewayYaml, httpRouteYaml, yamlStream } from '#tests/support/gateway-yaml';
 
 const work = mkdtempSync(join(tmpdir(), 'zeno-tls-'));
 let serial = 0;
@@ -35,54 +36,26 @@ function secret(name: string, namespace: string, pair: { cert: string; key: stri
   };
 }
 
-const manifests = (echoPort: number) => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: web }
-spec:
-  gatewayClassName: zenokube
-  listeners:
-  - name: a
-    port: 443
-    protocol: HTTPS
-    hostname: a.example.com
-    tls: { certificateRefs: [{ name: cert-a }] }
-  - name: b
-    port: 443
-    protocol: HTTPS
-    hostname: b.example.com
-    tls: { certificateRefs: [{ name: cert-b, namespace: certs }] }
-  - name: c
-    port: 443
-    protocol: HTTPS
-    hostname: c.example.com
-    tls: { certificateRefs: [{ name: cert-c, namespace: certs }] }
----
-apiVersion: gateway.networking.k8s.io/v1beta1
+const listener = (name: string, certificateRef: { name: string; namespace?: string }) => ({ name, port: 443, protocol: 'HTTPS', hostname: `${name}.example.com`, tls: { certificateRefs: [certificateRef] } });
+
+const manifests = (echoPort: number) =>
+  yamlStream(
+    gatewayYaml({
+      name: 'edge',
+      namespace: 'web',
+      gatewayClassName: 'zenokube',
+      listeners: [listener('a', { name: 'cert-a' }), listener('b', { name: 'cert-b', namespace: 'certs' }), listener('c', { name: 'cert-c', namespace: 'certs' })],
+    }),
+    `apiVersion: gateway.networking.k8s.io/v1beta1
 kind: ReferenceGrant
 metadata: { name: gateways-may-read-cert-b, namespace: certs }
 spec:
   from: [{ group: gateway.networking.k8s.io, kind: Gateway, namespace: web }]
   to: [{ group: "", kind: Secret, name: cert-b }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: site, namespace: web }
-spec:
-  parentRefs: [{ name: edge }]
-  rules: [{ backendRefs: [{ name: echo, port: 8080 }] }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: web }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: echo-1, namespace: web, labels: { kubernetes.io/service-name: echo } }
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${echoPort} }]
-`;
+`,
+    httpRouteYaml({ name: 'site', namespace: 'web', gateway: 'edge', rules: [{ backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
+    backendYaml('echo', 'web', echoPort),
+  );
 
 function get(port: number, servername: string, ca: string): Promise<{ status: number; cn: string; echo: { headers: Record<string, string[]> } }> {
   return new Promise((resolve, reject) => {

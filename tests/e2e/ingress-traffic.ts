@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Agent, request } from 'node:http';
 import type { Ingress, IngressOptions } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
+import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule, yamlStream } from '#tests/support/gateway-yaml';
 
 /** How a run of legitimate requests went. */
 interface Tally {
@@ -165,37 +166,14 @@ export async function recordingBackend(): Promise<RecordingBackend> {
   };
 }
 
-/** A Service and its EndpointSlice for a backend on 127.0.0.1:`port`. */
-const service = (name: string, port: number): string => `
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: t }
-spec: { ports: [{ name: http, port: 8080 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: t, labels: { kubernetes.io/service-name: ${name} } }
-endpoints: [{ addresses: [127.0.0.1] }]
-ports: [{ name: http, port: ${port} }]
-`;
-
 /** An ingress serving one Gateway (t/gw, port 80) whose route sends `/<name>` to each backend. */
 export async function ingressFor(backends: Record<string, number>, opts: Partial<IngressOptions> = {}): Promise<{ ingress: Ingress; port: number }> {
   const names = Object.keys(backends);
-  const rules = names.map((n) => `  - matches: [{ path: { type: PathPrefix, value: /${n} } }]\n    backendRefs: [{ name: ${n}, port: 8080 }]\n`).join('');
-  const yaml = `
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: t }
-spec: { gatewayClassName: z, listeners: [{ name: http, port: 80, protocol: HTTP }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: t }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-${rules}${names.map((n) => `---${service(n, backends[n]!)}`).join('')}`;
+  const yaml = yamlStream(
+    gatewayYaml({ name: 'gw', namespace: 't' }),
+    httpRouteYaml({ name: 'r', namespace: 't', gateway: 'gw', rules: names.map((n) => prefixRule(`/${n}`, n)) }),
+    ...names.map((n) => backendYaml(n, 't', backends[n]!)),
+  );
   const { set, problems } = parseManifests(yaml, 'attacks');
   assert.deepEqual(problems, []);
   const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100, ...opts });
