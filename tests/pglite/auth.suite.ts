@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Database } from '#shared/db/index';
 import type { Client, Tenant, User } from '#functions/auth/core/schema';
-import { basicAuth, form, makeClient, makeTenant, makeUser } from '#functions/auth/testing/fixtures';
+import { basicAuth, form, makeWebClientFixture } from '#functions/auth/testing/fixtures';
 import { mintCode, mintRefreshToken } from '#functions/auth/testing/grants';
 import { startAuthHarness, type AuthHarness } from '#functions/auth/testing/harness';
 import token from '#functions/auth/token/function';
@@ -27,14 +27,7 @@ export function authSuite(get: () => Database): void {
     let secret: string;
     before(async () => {
       const db = get().db;
-      tenant = await makeTenant(db, 'pglite-grants');
-      user = await makeUser(db, tenant, { username: 'carol' });
-      ({ client, secret } = (await makeClient(db, tenant, {
-        client_id: 'web',
-        redirect_uris: [REDIRECT],
-        grant_types: ['authorization_code', 'refresh_token'],
-        scope: SCOPE,
-      })) as { client: Client; secret: string });
+      ({ tenant, user, client, secret } = await makeWebClientFixture(db, 'pglite-grants', { username: 'carol', redirectUri: REDIRECT, scope: SCOPE }));
       h = await startAuthHarness(get(), { functions: [token] });
     });
     after(async () => {

@@ -36,3 +36,24 @@ export const form = (params: Record<string, string | string[]>) => {
   for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) p.append(k, x);
   return { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: p.toString() };
 };
+
+/** A tenant with one user and a confidential `web` client for the code and refresh grants. */
+interface WebClientFixture {
+  tenant: Tenant;
+  user: User;
+  client: Client;
+  secret: string;
+}
+
+export async function makeWebClientFixture(db: Db, slug: string, opts: { username: string; redirectUri: string; scope: string }): Promise<WebClientFixture> {
+  const tenant = await makeTenant(db, slug);
+  const user = await makeUser(db, tenant, { username: opts.username });
+  const { client, secret } = await makeClient(db, tenant, {
+    client_id: 'web',
+    redirect_uris: [opts.redirectUri],
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: opts.scope,
+  });
+  if (!secret) throw new Error('the web client was minted without a secret');
+  return { tenant, user, client, secret };
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
-import { basicAuth, form, makeClient, makeTenant, makeUser } from '../testing/fixtures.js';
+import { basicAuth, form, makeWebClientFixture } from '../testing/fixtures.js';
 import { mintCode, mintRefreshToken } from '../testing/grants.js';
 import type { Client, Tenant, User } from '../core/schema.js';
 import token from './function.js';
@@ -27,14 +27,7 @@ describe('POST /auth/{tenant}/token, many grants at once (RFC 6749 §4.1.3, §6)
   before(async () => {
     // The production pool size: the grants outnumber the connections five to one.
     tdb = await createTestDatabase({ max: 10 });
-    tenant = await makeTenant(tdb.database.db, 'busy');
-    user = await makeUser(tdb.database.db, tenant, { username: 'alice' });
-    ({ client, secret } = (await makeClient(tdb.database.db, tenant, {
-      client_id: 'web',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      scope: SCOPE,
-    })) as { client: Client; secret: string });
+    ({ tenant, user, client, secret } = await makeWebClientFixture(tdb.database.db, 'busy', { username: 'alice', redirectUri: REDIRECT, scope: SCOPE }));
   });
   after(async () => {
     mock.timers.reset();

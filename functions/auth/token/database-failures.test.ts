@@ -10,7 +10,7 @@ import { openDatabase, type Database } from '#shared/db/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { sha256Hex } from '../core/crypto.js';
 import type { Client, Tenant, User } from '../core/schema.js';
-import { basicAuth, form, makeClient, makeTenant, makeUser } from '../testing/fixtures.js';
+import { basicAuth, form, makeClient, makeTenant, makeUser, makeWebClientFixture } from '../testing/fixtures.js';
 import { mintCode, mintRefreshToken } from '../testing/grants.js';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import token from './function.js';
@@ -37,14 +37,7 @@ describe('POST /auth/{tenant}/token when the database fails', () => {
   let secret: string;
   before(async () => {
     tdb = await createTestDatabase({ max: 10 });
-    tenant = await makeTenant(tdb.database.db, 'flaky');
-    user = await makeUser(tdb.database.db, tenant, { username: 'alice' });
-    ({ client, secret } = (await makeClient(tdb.database.db, tenant, {
-      client_id: 'web',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      scope: SCOPE,
-    })) as { client: Client; secret: string });
+    ({ tenant, user, client, secret } = await makeWebClientFixture(tdb.database.db, 'flaky', { username: 'alice', redirectUri: REDIRECT, scope: SCOPE }));
     h = await startAuthHarness(tdb.database, { functions: [token] });
   });
   after(async () => {
