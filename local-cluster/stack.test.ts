@@ -13,6 +13,7 @@ import { createMetrics } from '#shared/metrics/index';
 import { fixtureCatalog } from '#tests/fixtures/functions/fixture/core/events';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startStack, type RunningStack } from './stack.js';
+import { waitUntil } from '#tests/support/poll';
 
 const ARCHIVED = 'io.zenokube.fixture.note.archived';
 const CREATED = 'io.zenokube.fixture.note.created';
@@ -37,14 +38,6 @@ function subscriber(name: string, subscription: SubscriptionDeclaration, schedul
       }),
     }),
   });
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('startStack: PingSource and Triggers from the declarations', () => {
@@ -87,10 +80,10 @@ describe('startStack: PingSource and Triggers from the declarations', () => {
   });
 
   it('fires the schedule into the broker and delivers it to the matching subscriber only', async () => {
-    await until('the ticker to receive its tick', () => received.has('fixture-ticker'));
+    await waitUntil('the ticker to receive its tick', () => received.has('fixture-ticker'));
     // Deliveries are stored with the event, one per matching Trigger, and deleted once acknowledged:
     // none left means no other subscriber had one.
-    await until('no delivery left', async () => (await tdb.database.query<{ n: string }>(sql`select count(*) as n from eventing.deliveries`))[0]?.n === '0');
+    await waitUntil('no delivery left', async () => (await tdb.database.query<{ n: string }>(sql`select count(*) as n from eventing.deliveries`))[0]?.n === '0');
     assert.equal(received.get('fixture-elsewhere'), undefined, 'its filter names another source');
     assert.equal(received.get('fixture-creations'), undefined, 'it subscribes to another type');
     const [event, ...more] = received.get('fixture-ticker')!;

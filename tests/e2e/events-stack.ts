@@ -30,16 +30,7 @@ export async function startFixtureStack(
   });
 }
 
-/** Polls `probe` until it returns a defined value; fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from '#tests/support/poll';
 
 export async function count(database: Database, query: ReturnType<typeof sql>): Promise<number> {
   const rows = await database.query<{ n: number | string }>(query);

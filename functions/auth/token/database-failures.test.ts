@@ -14,19 +14,10 @@ import { basicAuth, form, makeClient, makeTenant, makeUser, makeWebClientFixture
 import { mintCode, mintRefreshToken } from '../testing/grants.js';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import token from './function.js';
+import { waitFor } from '#tests/support/poll';
 
 const REDIRECT = 'https://app.example.com/cb';
 const SCOPE = 'openid';
-
-/** Polls `probe` until it gives a value; bounded in attempts, not in wall-clock time. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 1000; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`never happened: ${what}`);
-}
 
 describe('POST /auth/{tenant}/token when the database fails', () => {
   let tdb: TestDatabase;
@@ -71,7 +62,7 @@ describe('POST /auth/{tenant}/token when the database fails', () => {
     const ended = new Set<number>();
     try {
       for (let n = 0; n < times; n++) {
-        const pid = await until('a grant waiting on the locked code', async () => {
+        const pid = await waitFor('a grant waiting on the locked code', async () => {
           const rows = await tdb.database.query<{ pid: number }>(
             sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'update "auth"."authorization_codes"%'`,
           );
@@ -166,12 +157,12 @@ describe('the token function on a pool whose every connection is held', () => {
       assert.equal(res.headers.get('retry-after'), '1');
       assert.equal(((await res.json()) as { error: string }).error, 'temporarily_unavailable');
 
-      const notReady = await until('/readyz failing', async () => {
+      const notReady = await waitFor('/readyz failing', async () => {
         const r = await probe('/readyz');
         return r.status === 503 ? r : undefined;
       });
       assert.deepEqual(notReady.body.checks?.map((c) => [c.name, c.ok]), [['database pool', false]]);
-      const dead = await until('/healthz failing', async () => {
+      const dead = await waitFor('/healthz failing', async () => {
         const r = await probe('/healthz');
         return r.status === 503 ? r : undefined;
       });
