@@ -24,7 +24,7 @@ import type { WireEvent } from '#shared/events/cloudevent';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
-import type { FunctionDeclaration } from '#shared/function/define';
+import { assertDeclaredEmit, type FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
 import type { Platform } from '#shared/function/platform';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
@@ -83,7 +83,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const events = createEventPublisher({
       product: decl.product,
       source: sourceOf(decl),
-      check: (e) => catalog.checkOutgoing(e),
+      check: (e) => {
+        assertDeclaredEmit(decl, e.type);
+        catalog.checkOutgoing(e);
+      },
       // The product's relay runs in this process: wake it directly rather than by NOTIFY.
       wake: opts.relays === false ? undefined : () => relays.get(decl.product)?.hint(),
     });

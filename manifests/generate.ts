@@ -7,7 +7,7 @@ import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
 import { containerEnv, knativeService } from './service.js';
-import { pingSource, sinkBinding } from './sources.js';
+import { outboxSweep, pingSource, sinkBinding } from './sources.js';
 import { serviceRef, trigger } from './trigger.js';
 
 export type Manifest = Record<string, unknown>;
@@ -21,12 +21,17 @@ interface GeneratedManifests {
   warnings: string[];
 }
 
-/** The objects of one function, in apply order: Service, SinkBinding, Triggers, PingSources, HTTPRoute. */
-function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
+/**
+ * The objects of one function, in apply order: Service, SinkBinding (if it emits), Triggers,
+ * PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute.
+ */
+function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined, sweeps: boolean) {
   const { env, warnings } = containerEnv(decl, opts);
-  const docs: Manifest[] = [knativeService(decl, opts, env), sinkBinding(decl, opts)];
+  const docs: Manifest[] = [knativeService(decl, opts, env)];
+  if (decl.emits?.length) docs.push(sinkBinding(decl, opts));
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
   for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));
+  if (sweeps) docs.push(outboxSweep(decl, opts));
   const route = httpRoute(decl, opts);
   if (route) docs.push(route);
   return { docs, warnings };
@@ -50,8 +55,17 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const objects = new Map<string, Manifest[]>();
   objects.set('platform/broker.yaml', [broker(opts, deadLetter)]);
   objects.set('platform/migrate-job.yaml', [migrateJob(opts)]);
+  // One outbox sweep per product, on its first emitting function (by name): any of its pods
+  // drains the whole product's outbox.
+  const sweepers = new Set<string>();
+  const swept = new Set<string>();
   for (const decl of sorted) {
-    const fn = functionManifests(decl, opts, deadLetter);
+    if (!decl.emits?.length || swept.has(decl.product)) continue;
+    swept.add(decl.product);
+    sweepers.add(decl.name);
+  }
+  for (const decl of sorted) {
+    const fn = functionManifests(decl, opts, deadLetter, sweepers.has(decl.name));
     objects.set(`functions/${decl.name}.yaml`, fn.docs);
     warnings.push(...fn.warnings);
   }

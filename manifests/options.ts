@@ -46,7 +46,7 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
     // One CloudNativePG cluster and database; each product owns its own schema inside it.
     databaseSecret: () => ({ name: `${DATABASE_CLUSTER}-app`, key: 'uri' }),
     databaseCluster: { name: DATABASE_CLUSTER, database: 'zenokube', owner: 'zenokube', instances: 3, storage: '10Gi' },
-    deadLetterService: 'eventing-dead-letter',
+    deadLetterService: 'events-dead-letters',
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     version,
     ...overrides,

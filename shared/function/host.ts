@@ -38,7 +38,7 @@ interface HostDeps {
 }
 
 /** Path of the sweep a schedule (or an operator) calls to deliver a scaled-to-zero function's outbox. */
-const OUTBOX_FLUSH_PATH = '/_outbox/flush';
+export const OUTBOX_FLUSH_PATH = '/_outbox/flush';
 
 /** Mounts the platform's event routes in front of the function's own app. */
 async function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: FunctionModule, context: FunctionContext, deps: HostDeps): Promise<Hono<any>> {

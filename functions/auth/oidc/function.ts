@@ -11,6 +11,11 @@ export default defineFunction({
     { path: '/\\.well-known/(openid-configuration|oauth-authorization-server)/auth/[^/]+', match: 'RegularExpression', methods: ['GET'] },
   ],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
+  emits: [
+    'io.zenokube.auth.client.created',
+    'io.zenokube.auth.client.updated',
+    'io.zenokube.auth.client.deleted',
+  ],
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });
