@@ -1,5 +1,5 @@
 // Turns function declarations into the files of knative/: pure, deterministic, no I/O.
-import type { FunctionDeclaration } from '#shared/function/define';
+import { ANY_EVENT_TYPE, type FunctionDeclaration } from '#shared/function/define';
 import { checkDeclarations, ManifestError } from './check.js';
 import { httpRoute } from './http-route.js';
 import { ingressManifests } from './ingress.js';
@@ -60,7 +60,8 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const sweepers = new Set<string>();
   const swept = new Set<string>();
   for (const decl of sorted) {
-    if (!decl.emits?.length || swept.has(decl.product)) continue;
+    // '*' alone (a replay, sent straight to the Broker) writes no outbox.
+    if (!decl.emits?.some((t) => t !== ANY_EVENT_TYPE) || swept.has(decl.product)) continue;
     swept.add(decl.product);
     sweepers.add(decl.name);
   }
