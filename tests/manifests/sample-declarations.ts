@@ -15,6 +15,7 @@ export const tokenFunction = defineFunction({
     { path: '/auth/health', match: 'Exact', methods: ['GET', 'HEAD'] },
   ],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 50, target: 40, timeoutSeconds: 30 },
+  emits: ['io.zenokube.auth.token.revoked'],
   env: {
     AUTH_SIGNING_KEY: { description: 'Ed25519 signing key', required: true, secret: { name: 'auth-keys', key: 'signing.pem' } },
     AUTH_SMTP_PASSWORD: { description: 'optional mail relay password', secret: { name: 'auth-smtp', key: 'password' } },
@@ -50,11 +51,12 @@ export const unsealerFunction = defineFunction({
 });
 
 export const deadLetterFunction = defineFunction({
-  name: 'eventing-dead-letter',
-  product: 'eventing',
+  name: 'events-dead-letters',
+  product: 'events',
   description: 'keeps events that exhausted their retries',
   routes: [],
   scaling: { minScale: 0, maxScale: 2, containerConcurrency: 20, timeoutSeconds: 30 },
+  emits: ['*'],
   load,
 });
 
