@@ -1,7 +1,8 @@
 // The outbox sweep on one machine: a row no relay was told about (written by a pod that went
 // away, say) is delivered by the local cluster's sweep timer, as the sweep PingSource delivers it
 // in a cluster, not only when a function starts. The relay's own fallback poll is set to an hour
-// and the row is written without NOTIFY, so nothing but the sweep can deliver it.
+// and the row is written without NOTIFY, due 2 s later than the relay's sweep at start (which
+// the test also waits out), so nothing but the sweep timer can deliver it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -24,10 +25,12 @@ describe('outbox sweep (local cluster timer)', () => {
   });
 
   it('delivers an outbox row written without waking any relay', async () => {
+    await stack.relays.get('fixture')!.flush();
     const id = randomUUID();
     await tdb.database.query(sql`
-      insert into fixture.outbox (id, type, source, data)
-      values (${id}, 'io.zenokube.fixture.note.created', '/fixture/producer', ${JSON.stringify({ noteId: 'swept-1', text: 'left behind' })}::jsonb)`);
+      insert into fixture.outbox (id, type, source, data, next_attempt_at)
+      values (${id}, 'io.zenokube.fixture.note.created', '/fixture/producer', ${JSON.stringify({ noteId: 'swept-1', text: 'left behind' })}::jsonb,
+              now() + interval '2 seconds')`);
     await waitFor('the receipt of the swept event', async () =>
       (await count(tdb.database, sql`select count(*) as n from fixture.receipts where event_id = ${id}`)) === 1 ? true : undefined,
     );
