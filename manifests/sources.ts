@@ -52,7 +52,7 @@ export function pingSource(decl: FunctionDeclaration, sch: ScheduleDeclaration, 
 
 /** How often a product's outbox is swept in a cluster: leftovers wait at most 5 minutes, and the
  * sweeping function may still scale to zero between sweeps. */
-export const OUTBOX_SWEEP_SCHEDULE = '*/5 * * * *';
+const OUTBOX_SWEEP_SCHEDULE = '*/5 * * * *';
 
 /**
  * `sources.knative.dev/v1` PingSource that calls `POST /_outbox/flush` on one emitting function of

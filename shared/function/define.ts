@@ -124,7 +124,7 @@ const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const ANY_EVENT_TYPE = '*';
 
 /** Whether a declaration may publish `type` (its `emits` lists it, or `'*'`). */
-export function declaresEmit(decl: Pick<FunctionDeclaration, 'emits'>, type: string): boolean {
+function declaresEmit(decl: Pick<FunctionDeclaration, 'emits'>, type: string): boolean {
   return (decl.emits ?? []).some((t) => t === type || t === ANY_EVENT_TYPE);
 }
 

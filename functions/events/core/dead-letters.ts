@@ -8,7 +8,7 @@ import { deadLetters, type DeadLetter, type NewDeadLetter } from './schema.js';
 const REPLAY_LEASE_SECONDS = 60;
 
 /** The dedupe key of a dead letter (see `deadLetters.key`). */
-export function deadLetterKey(parts: { source: string; eventId: string; subscriber: string; replayOf: string }): string {
+function deadLetterKey(parts: { source: string; eventId: string; subscriber: string; replayOf: string }): string {
   return createHash('sha256').update(JSON.stringify([parts.source, parts.eventId, parts.subscriber, parts.replayOf])).digest('hex');
 }
 
@@ -22,7 +22,7 @@ export async function storeDeadLetter(db: Db, row: Omit<NewDeadLetter, 'key'>): 
   return inserted.length > 0;
 }
 
-export type DeadLetterSummary = Omit<DeadLetter, 'data' | 'key' | 'attributes' | 'errorData'>;
+type DeadLetterSummary = Omit<DeadLetter, 'data' | 'key' | 'attributes' | 'errorData'>;
 
 /** A page of dead letters, newest first, optionally of one type, below the `before` cursor. */
 export async function listDeadLetters(db: Db, opts: { type?: string; before?: number; limit: number }): Promise<DeadLetterSummary[]> {
@@ -62,7 +62,7 @@ export async function countWaiting(db: Db): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-export type ReplayClaim =
+type ReplayClaim =
   | { ok: true; row: DeadLetter }
   | { ok: false; reason: 'not_found' | 'already_replayed' | 'replay_in_progress' };
 

@@ -8,10 +8,10 @@ import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import { AppError } from '#shared/http/errors';
 
 /** The admin client and scope, as ZenoAuth bootstraps them. */
-export const ADMIN_CLIENT_ID = 'zeno-admin';
-export const ADMIN_SCOPE = 'zeno:admin';
+const ADMIN_CLIENT_ID = 'zeno-admin';
+const ADMIN_SCOPE = 'zeno:admin';
 
-export interface AdminAuthOptions {
+interface AdminAuthOptions {
   /** The system tenant's issuer, e.g. `https://id.example.com/auth/system`. */
   issuer: string;
   /** Its JWKS (default `<issuer>/jwks`). */

@@ -9,7 +9,7 @@ import type { DeadLetter } from '../core/schema.js';
 import type { AdminCheck } from './admin-auth.js';
 import { replayDeadLetter, type ReplayDeps } from './replay.js';
 
-export const ADMIN_PREFIX = '/events/dead-letters';
+const ADMIN_PREFIX = '/events/dead-letters';
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 200;
