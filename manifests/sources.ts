@@ -1,8 +1,7 @@
 // Event sources of a function: its SinkBinding (K_SINK, only when it emits), one PingSource per
 // schedule (into the Broker), and the PingSource that sweeps its product's outbox.
-import type { FunctionDeclaration, ScheduleDeclaration } from '#shared/function/define';
+import { OUTBOX_FLUSH_PATH, type FunctionDeclaration, type ScheduleDeclaration } from '#shared/function/define';
 import { SCHEDULE_EXTENSIONS } from '#shared/events/schedule';
-import { OUTBOX_FLUSH_PATH } from '#shared/function/host';
 import { childName, functionLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 import { serviceRef } from './trigger.js';

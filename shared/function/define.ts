@@ -120,6 +120,12 @@ export interface FunctionDeclaration {
 }
 
 const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/**
+ * Path of the outbox sweep the platform serves where a product's relay runs: the PingSource of the
+ * product (or an operator) calls it to deliver what a scaled-to-zero function left in the outbox.
+ */
+export const OUTBOX_FLUSH_PATH = '/_outbox/flush';
+
 /** In `emits`: any type of the event catalog. */
 export const ANY_EVENT_TYPE = '*';
 
