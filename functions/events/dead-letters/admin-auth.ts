@@ -35,6 +35,16 @@ function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/**
+ * The issuer's keys could not be had (no answer, a non-200 answer, not a JWKS): the token is not
+ * judged, the request may be tried again. jose raises the bare JOSEError (`ERR_JOSE_GENERIC`) for
+ * a non-200 JWKS answer, and a network failure is no JOSEError at all.
+ */
+function issuerFailed(err: unknown): boolean {
+  if (!(err instanceof errors.JOSEError)) return true;
+  return err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err.code === 'ERR_JOSE_GENERIC';
+}
+
 export function createAdminCheck(opts: AdminAuthOptions): AdminCheck {
   const keys = createRemoteJWKSet(new URL(opts.jwksUrl ?? `${opts.issuer}/jwks`), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
   return async (authorization) => {
@@ -46,7 +56,7 @@ export function createAdminCheck(opts: AdminAuthOptions): AdminCheck {
       // ZenoAuth signs access tokens with EdDSA and types them at+jwt (RFC 9068 §2.1).
       ({ payload: claims } = await jwtVerify(token, keys, { issuer: opts.issuer, algorithms: ['EdDSA'], typ: 'at+jwt', clockTolerance: 5 }));
     } catch (err) {
-      if (err instanceof errors.JWKSTimeout || !(err instanceof errors.JOSEError)) {
+      if (issuerFailed(err)) {
         throw new AppError(503, 'issuer_unavailable', 'Service Unavailable', { detail: 'The token issuer cannot be reached to check the token.', cause: err, headers: { 'retry-after': '5' } });
       }
       throw bearerError(401, 'invalid_token', 'The access token is invalid or expired.');
