@@ -5,6 +5,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { createObserver } from './proxy/observe.js';
+import { certificateExpiryGauge } from './cert-expiry.js';
 import { createExtAuth } from './ext-auth/decider.js';
 import { startAdmin } from './admin.js';
 import { statusJson } from './status-report.js';
@@ -34,6 +35,7 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
   });
   ingress.context.breakers.onChange = (key, state) => observer.circuitChanged(key, state);
   const controller = await startKubeController({ kc, ingress, log: opts.log });
+  certificateExpiryGauge(registry, () => controller.current());
   const admin = opts.admin
     ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => controller.current() !== undefined })
     : undefined;
