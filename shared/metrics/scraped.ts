@@ -5,7 +5,7 @@ import type { Metrics } from './build.js';
 
 type Labels = Readonly<Record<string, string>>;
 
-export interface Sample {
+interface Sample {
   labels?: Labels;
   value: number;
 }
