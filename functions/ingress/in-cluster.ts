@@ -26,7 +26,12 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
   else kc.loadFromDefault();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zeno_ingress_process_' });
-  const observer = createObserver({ registry, accessLog: (line) => process.stdout.write(line + '\n'), sampleRate: opts.accessLogSample });
+  const observer = createObserver({
+    registry,
+    accessLog: (line) => process.stdout.write(line + '\n'),
+    sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
+  });
   const ingress = createIngress({
     bind: addressesPolicy(opts.portOffset),
     observer,

@@ -45,6 +45,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     registry,
     accessLog: opts.accessLog ?? ((line) => process.stdout.write(line + '\n')),
     sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
   });
   const ingress = createIngress({
     bind: opts.bind ?? addressesPolicy(opts.portOffset),
