@@ -203,7 +203,8 @@ function ingressDashboard(extra: Row[]): Record<string, unknown> {
         ...extra,
       ],
     },
-    req,
+    // A process metric: there from the first scrape, before any request has made a series.
+    `${INGRESS_PROCESS}process_resident_memory_bytes`,
   );
 }
 
