@@ -29,6 +29,17 @@ describe('outbox gauges (zeno_outbox_pending, zeno_outbox_oldest_pending_seconds
     assert.match(await metrics.registry.metrics(), /^zeno_outbox_pending\{product="auth"\} 0$/m);
   });
 
+  it('stops counting at 100000 pending events, so a scrape stays cheap during an outage', async () => {
+    const metrics = createMetrics({ defaults: false });
+    outboxGauges(metrics, tdb.database, 'auth');
+    await tdb.database.query(sql`insert into auth.outbox (id, type, source, data) select 'cap-' || g, 'io.zenokube.auth.test.happened', '/auth/test', '{}' from generate_series(1, 100005) g`);
+    try {
+      assert.match(await metrics.registry.metrics(), /^zeno_outbox_pending\{product="auth"\} 100000$/m);
+    } finally {
+      await tdb.database.query(sql`delete from auth.outbox where id like 'cap-%'`);
+    }
+  });
+
   it('refuses a product name that is not a schema name', () => {
     assert.throws(() => outboxGauges(createMetrics({ defaults: false }), tdb.database, 'auth; drop'), /invalid product/);
   });
