@@ -215,6 +215,24 @@ describe('knative/observability (dashboards, alerts, scrape targets)', () => {
     assert.ok(eventing.panels.some((p: any) => (p.targets ?? []).some((t: any) => t.expr.includes('fn=~"eventing-dead-letter"'))));
   });
 
+  it('scrapes the pods the generator makes, on ports they declare', () => {
+    const [functionsMonitor, ingressMonitor] = objects.get('observability/pod-monitors.yaml')! as any[];
+    const selects = (monitor: any, labels: Record<string, string>) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => labels[k] === v);
+    const ports = (podSpec: any) => podSpec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => p.name));
+    const scraped = (monitor: any) => monitor.spec.podMetricsEndpoints.map((e: any) => e.port);
+    for (const decl of decls) {
+      // The Knative Service, or the workload of a long-running function: whatever holds its pod template.
+      const workload = objects.get(`functions/${decl.name}.yaml`)!.find((o) => (o.spec as any)?.template?.spec?.containers) as any;
+      const template = workload.spec.template;
+      assert.ok(selects(functionsMonitor, template.metadata.labels), `${decl.name}: its pods carry the PodMonitor's labels`);
+      assert.ok(ports(template.spec).some((p: string) => scraped(functionsMonitor).includes(p)), `${decl.name}: a scraped port is declared`);
+    }
+    const deployment = objects.get('ingress/deployment.yaml')!.find((o) => o.kind === 'Deployment') as any;
+    assert.ok(selects(ingressMonitor, deployment.spec.template.metadata.labels));
+    assert.deepEqual(ingressMonitor.spec.namespaceSelector.matchNames, [defaultOptions('0').gateway.namespace]);
+    assert.ok(ports(deployment.spec.template.spec).includes(scraped(ingressMonitor)[0]));
+  });
+
   it('writes the kustomization of observability/ and the committed files parse', () => {
     const [k] = objects.get('observability/kustomization.yaml')!;
     assert.deepEqual((k as any).resources, [...objects.keys()].filter((f) => f.startsWith('observability/') && !f.endsWith('kustomization.yaml')).map((f) => f.slice('observability/'.length)).sort());
