@@ -29,7 +29,7 @@ export function outboxGauges(metrics: Metrics, database: Database, product: stri
         inFlight = undefined;
       }));
   const labels = { product };
-  gaugeOnScrape(metrics, { name: 'zeno_outbox_pending', help: 'Events in the product outbox not yet acknowledged by the sink (counted up to 100000).', labelNames: ['product'] }, async () => [
+  gaugeOnScrape(metrics, { name: 'zeno_outbox_pending', help: `Events in the product outbox not yet acknowledged by the sink (counted up to ${PENDING_CAP}).`, labelNames: ['product'] }, async () => [
     { labels, value: (await backlog()).pending },
   ]);
   gaugeOnScrape(
