@@ -98,6 +98,7 @@ function checkFunction(d: FunctionDeclaration): string[] {
     if (spec.secret && spec.value !== undefined) problems.push(`env ${key}: a secret has no literal value`);
     if (spec.secret && !(SECRET_NAME.test(spec.secret.name) && spec.secret.name.length <= 253)) problems.push(`env ${key}: secret name "${spec.secret.name}" is not a DNS subdomain`);
     if (spec.secret && !SECRET_KEY.test(spec.secret.key)) problems.push(`env ${key}: secret key "${spec.secret.key}" is not a valid key`);
+    if (spec.service !== undefined && (spec.secret || spec.value !== undefined)) problems.push(`env ${key}: a service URL has no other source`);
   }
   return problems.map((p) => `${d.name || '(unnamed)'}: ${p}`);
 }
@@ -110,6 +111,10 @@ export function checkDeclarations(decls: readonly FunctionDeclaration[]): void {
   for (const d of decls) {
     if (names.has(d.name)) problems.push(`${d.name}: declared twice`);
     names.add(d.name);
+    for (const [key, spec] of Object.entries(d.env ?? {})) {
+      const target = spec.service === undefined ? undefined : decls.find((x) => x.name === spec.service);
+      if (spec.service !== undefined && !target?.longRunning) problems.push(`${d.name}: env ${key} names ${spec.service}, which is no declared long-running function`);
+    }
     for (const r of d.routes) {
       for (const m of r.methods?.length ? r.methods.map((x) => x.toUpperCase()) : ['*']) {
         const key = `${r.match ?? 'PathPrefix'} ${r.path} ${m}`;
