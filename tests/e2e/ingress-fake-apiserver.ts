@@ -2,8 +2,8 @@
 // list + watch (newline-delimited JSON events after a resourceVersion, bookmarks on request),
 // get/create/update/merge-patch/delete, the status subresource (only .status changes there, and
 // only there), metadata.generation bumped on spec changes, finalizers and deletionTimestamp
-// (delete marks, the last finalizer removed deletes). Not a real API server: no auth, no
-// admission, no field selectors; that is what the tests need and no more.
+// (delete marks, the last finalizer removed deletes), equality label selectors on lists. Not a real
+// API server: no auth, no admission, no field selectors; that is what the tests need and no more.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +34,16 @@ function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+
+/** `a=b,c==d` → pairs; set-based selectors (`in`, `!=`, `!x`) are not supported. */
+function labelSelector(text: string | null): [string, string][] {
+  if (!text) return [];
+  return text.split(',').map((term) => {
+    const m = /^([^=!]+)==?([^=]*)$/.exec(term.trim());
+    if (!m) throw new TypeError(`the fake API server supports only equality label selectors, not "${term}"`);
+    return [m[1]!, m[2]!];
+  });
+}
 
 export async function startFakeApiServer(): Promise<FakeApiServer> {
   let rv = 1;
@@ -143,7 +153,10 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
         req.on('close', () => watchers.delete(w));
         return;
       }
-      const items = [...coll(collection).values()].filter((o) => !namespace || o.metadata.namespace === namespace).map(clone);
+      const selector = labelSelector(url.searchParams.get('labelSelector'));
+      const items = [...coll(collection).values()]
+        .filter((o) => (!namespace || o.metadata.namespace === namespace) && selector.every(([k, v]) => o.metadata.labels?.[k] === v))
+        .map(clone);
       return send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
     }
     const prev = coll(collection).get(key);
