@@ -4,7 +4,7 @@
 // @see https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/
 import { DiscoveryV1Api, KubeConfig, type V1EndpointSlice } from '@kubernetes/client-node';
 
-export interface ReplicaStatus {
+interface ReplicaStatus {
   /** The pod behind the endpoint, when the slice names it. */
   pod: string | undefined;
   address: string;

@@ -17,7 +17,7 @@ const HTTP_PORT = 8080;
  */
 const PRE_STOP_SLEEP_SECONDS = 5;
 /** Label an operator's pod carries to reach the unsealer directly (`zenokube vault status`, unseal). */
-export const OPERATOR_LABEL = 'zenokube.io/vault-operator';
+const OPERATOR_LABEL = 'zenokube.io/vault-operator';
 
 /** What the Deployment, Service, budget and policy select: stable across versions. */
 function selectorOf(decl: FunctionDeclaration): Record<string, string> {
