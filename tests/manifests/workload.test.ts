@@ -113,6 +113,11 @@ describe('the long-running workloads (knative/ from the project declarations)', 
     assert.equal(c2.env.find((e: any) => e.name === 'VAULT_UNSEALER_URL').value, 'http://vault-unsealer.edge.svc.corp.internal');
   });
 
+  it('refuses events for a long-running function, whose Service is no Knative Service', () => {
+    const subscribing = { ...unsealerFunction, subscribes: [{ type: 'io.zenokube.vault.seal.changed' }] };
+    assert.throws(() => generateManifests([subscribing], opts), (err: unknown) => err instanceof ManifestError && /receives no events/.test(err.message));
+  });
+
   it('refuses a service URL naming a function that is not long-running', () => {
     const caller = { ...tokenFunction, env: { PEER_URL: { description: 'x', service: 'auth-token' } } };
     assert.throws(() => generateManifests([caller, unsealerFunction], opts), (err: unknown) => err instanceof ManifestError && /PEER_URL names auth-token/.test(err.message));
