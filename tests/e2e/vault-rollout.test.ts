@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import nodeVault from 'node-vault';
+import { request } from 'undici';
+import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { waitFor, waitUntil } from '#tests/support/poll';
@@ -118,6 +120,16 @@ describe('an unsealer rollout behind one Service', () => {
     newUnsealer = await startFunction('vault-unsealer', env);
     assert.equal((await sys(newUnsealer, 'GET', 'seal-status')).sealed, true);
     assert.equal(await readyz(newUnsealer), 503, 'ready only once unsealed');
+    // Its internal channel answers "sealed" and closes the connection: the api's pool lets go of it.
+    const path = '/internal/v1/audit-key';
+    const sealedAnswer = await request(`http://127.0.0.1:${newUnsealer.port}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(Buffer.from(env.VAULT_INTERNAL_KEY!, 'base64'), 'POST', path, '{}') },
+      body: '{}',
+    });
+    assert.equal(sealedAnswer.statusCode, 503);
+    assert.equal(sealedAnswer.headers.connection, 'close');
+    assert.deepEqual(await sealedAnswer.body.json(), { errors: ['Vault is sealed'] });
     const before = service.connections.get(newUnsealer.port) ?? 0;
     // Harsher than a cluster, where the unready replica leaves the Service's endpoints: here the
     // "Service" sends it every other new connection. The api's pooled connections are cut (some
