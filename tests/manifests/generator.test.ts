@@ -191,8 +191,10 @@ describe('generateManifests', () => {
     assert.match(t.metadata.name, /^auth-a-very-long-[-a-z0-9]*-[0-9a-f]{8}$/);
   });
 
-  it('takes image, namespace and Gateway from the command line', () => {
-    const o = optionsFromArgs({ image: 'r.example/zk:9', namespace: 'edge', gateway: 'infra/public' }, '9.0.0');
+  it('takes image, namespace, Gateway and cluster domain from the command line', () => {
+    const o = optionsFromArgs({ image: 'r.example/zk:9', namespace: 'edge', gateway: 'infra/public', 'cluster-domain': 'corp.internal' }, '9.0.0');
+    assert.equal(o.clusterDomain, 'corp.internal');
+    assert.equal(optionsFromArgs({}, '9.0.0').clusterDomain, 'cluster.local');
     assert.equal(o.image, 'r.example/zk:9');
     assert.equal(o.namespace, 'edge');
     assert.deepEqual(o.gateway, { namespace: 'infra', name: 'public' });
