@@ -35,14 +35,16 @@ function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-/** `a=b,c==d` → pairs; set-based selectors (`in`, `!=`, `!x`) are not supported. */
-function labelSelector(text: string | null): [string, string][] {
+/** `a=b,c==d` → pairs; undefined for what the fake does not support (`in`, `!=`, `!x`). */
+function labelSelector(text: string | null): [string, string][] | undefined {
   if (!text) return [];
-  return text.split(',').map((term) => {
+  const pairs: [string, string][] = [];
+  for (const term of text.split(',')) {
     const m = /^([^=!]+)==?([^=]*)$/.exec(term.trim());
-    if (!m) throw new TypeError(`the fake API server supports only equality label selectors, not "${term}"`);
-    return [m[1]!, m[2]!];
-  });
+    if (!m) return undefined;
+    pairs.push([m[1]!, m[2]!]);
+  }
+  return pairs;
 }
 
 export async function startFakeApiServer(): Promise<FakeApiServer> {
@@ -154,6 +156,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
         return;
       }
       const selector = labelSelector(url.searchParams.get('labelSelector'));
+      if (!selector) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'the fake supports only equality label selectors' });
       const items = [...coll(collection).values()]
         .filter((o) => (!namespace || o.metadata.namespace === namespace) && selector.every(([k, v]) => o.metadata.labels?.[k] === v))
         .map(clone);
