@@ -5,15 +5,17 @@ import { defaultOptions, generateManifests, packageVersion, readCrds, staleFiles
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions, functionsDir } from '#shared/function/discover';
 
-const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name]
-  --check       write nothing; exit 1 and list the files when knative/ is stale
+const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name] [--cluster-domain d]
+  --check            write nothing; exit 1 and list the files when knative/ is stale
+  --cluster-domain   the cluster's DNS domain in Service URLs (default cluster.local)
 `;
 
 /** Options from the command line over the reference defaults. */
-export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string }, version: string): ManifestOptions {
+export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string; 'cluster-domain'?: string }, version: string): ManifestOptions {
   const overrides: Partial<ManifestOptions> = {};
   if (values.image) overrides.image = values.image;
   if (values.namespace) overrides.namespace = values.namespace;
+  if (values['cluster-domain']) overrides.clusterDomain = values['cluster-domain'];
   if (values.gateway) {
     const [namespace, name] = values.gateway.includes('/') ? values.gateway.split('/', 2) : ['zenokube-system', values.gateway];
     if (!namespace || !name) throw new TypeError(`--gateway "${values.gateway}" is not <namespace>/<name> or <name>`);
@@ -33,6 +35,7 @@ export async function main(args: string[]): Promise<number> {
         image: { type: 'string' },
         namespace: { type: 'string' },
         gateway: { type: 'string' },
+        'cluster-domain': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });

@@ -60,6 +60,8 @@ function checkFunction(d: FunctionDeclaration): string[] {
   const int = (n: number) => Number.isInteger(n) && n >= 0;
   if (!int(s.minScale) || !int(s.maxScale) || s.maxScale < Math.max(1, s.minScale)) problems.push('scaling: need integers 0 <= minScale <= maxScale, maxScale >= 1');
   if (d.longRunning && s.minScale < 1) problems.push('scaling: a long-running function needs minScale >= 1');
+  // Its Service is a plain ClusterIP Service (manifests/workload.ts): Triggers and PingSources name Knative Services.
+  if (d.longRunning && ((d.subscribes ?? []).length > 0 || (d.schedules ?? []).length > 0)) problems.push('a long-running function receives no events (no subscriptions or schedules)');
   if (!int(s.containerConcurrency) || s.containerConcurrency > 1000) problems.push('scaling: containerConcurrency must be an integer 0..1000');
   if (s.target !== undefined && !(s.target > 0)) problems.push('scaling: target must be positive');
   if (!Number.isInteger(s.timeoutSeconds) || s.timeoutSeconds < 1 || s.timeoutSeconds > MAX_TIMEOUT_SECONDS) problems.push(`scaling: timeoutSeconds must be an integer 1..${MAX_TIMEOUT_SECONDS}`);
@@ -98,6 +100,7 @@ function checkFunction(d: FunctionDeclaration): string[] {
     if (spec.secret && spec.value !== undefined) problems.push(`env ${key}: a secret has no literal value`);
     if (spec.secret && !(SECRET_NAME.test(spec.secret.name) && spec.secret.name.length <= 253)) problems.push(`env ${key}: secret name "${spec.secret.name}" is not a DNS subdomain`);
     if (spec.secret && !SECRET_KEY.test(spec.secret.key)) problems.push(`env ${key}: secret key "${spec.secret.key}" is not a valid key`);
+    if (spec.service !== undefined && (spec.secret || spec.value !== undefined)) problems.push(`env ${key}: a service URL has no other source`);
   }
   return problems.map((p) => `${d.name || '(unnamed)'}: ${p}`);
 }
@@ -110,6 +113,10 @@ export function checkDeclarations(decls: readonly FunctionDeclaration[]): void {
   for (const d of decls) {
     if (names.has(d.name)) problems.push(`${d.name}: declared twice`);
     names.add(d.name);
+    for (const [key, spec] of Object.entries(d.env ?? {})) {
+      const target = spec.service === undefined ? undefined : decls.find((x) => x.name === spec.service);
+      if (spec.service !== undefined && !target?.longRunning) problems.push(`${d.name}: env ${key} names ${spec.service}, which is no declared long-running function`);
+    }
     for (const r of d.routes) {
       for (const m of r.methods?.length ? r.methods.map((x) => x.toUpperCase()) : ['*']) {
         const key = `${r.match ?? 'PathPrefix'} ${r.path} ${m}`;

@@ -14,6 +14,8 @@ export interface ManifestOptions {
   image: string;
   /** Namespace of every generated object (kustomize `namespace`). */
   namespace: string;
+  /** The cluster's DNS domain: Services are reached at `<name>.<namespace>.svc.<clusterDomain>`. */
+  clusterDomain: string;
   /** Broker the Triggers subscribe to and the SinkBindings point at. */
   broker: string;
   /** The Gateway (Gateway API) that exposes public routes. */
@@ -41,6 +43,7 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
   return {
     image: `ghcr.io/zenokube/zenokube:${version}`,
     namespace: DEFAULT_NAMESPACE,
+    clusterDomain: 'cluster.local',
     broker: 'default',
     gateway: { name: 'zenokube', namespace: 'zenokube-system' },
     // One CloudNativePG cluster and database; each product owns its own schema inside it.
@@ -51,4 +54,9 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
     version,
     ...overrides,
   };
+}
+
+/** The full DNS name of a Service of the generated namespace, as another namespace resolves it too. */
+export function serviceUrl(name: string, opts: ManifestOptions): string {
+  return `http://${name}.${opts.namespace}.svc.${opts.clusterDomain}`;
 }

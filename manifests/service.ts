@@ -1,9 +1,9 @@
 // The Knative Service of one function: autoscaling, probes, env, hardened container.
 import type { FunctionDeclaration } from '#shared/function/define';
 import { functionLabels } from './names.js';
-import type { ManifestOptions } from './options.js';
+import { serviceUrl, type ManifestOptions } from './options.js';
 
-type EnvVar =
+export type EnvVar =
   | { name: string; value: string }
   | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
@@ -20,6 +20,8 @@ export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): 
     if (spec.secret) {
       const ref = { name: spec.secret.name, key: spec.secret.key, ...(spec.required ? {} : { optional: true }) };
       env.push({ name: key, valueFrom: { secretKeyRef: ref } });
+    } else if (spec.service) {
+      env.push({ name: key, value: serviceUrl(spec.service, opts) });
     } else if (spec.value !== undefined) {
       env.push({ name: key, value: spec.value });
     } else if (spec.required) {

@@ -68,6 +68,11 @@ export interface EnvDeclaration {
   secret?: { name: string; key: string };
   /** Literal default (never for secrets). */
   value?: string;
+  /**
+   * In a cluster: the URL of this long-running function's Service (`http://<name>.<namespace>.svc.<domain>`),
+   * which the generated NetworkPolicy then lets this function reach. Unset on one machine.
+   */
+  service?: string;
 }
 
 /** What the platform hands a function's app factory. */

@@ -9,7 +9,8 @@ export default defineFunction({
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
   env: {
     VAULT_UNSEALER_URL: {
-      description: 'base URL of the vault unsealer (default: http://vault-unsealer in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      service: 'vault-unsealer',
     },
     VAULT_INTERNAL_KEY: {
       description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',
