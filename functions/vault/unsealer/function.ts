@@ -10,6 +10,12 @@ export default defineFunction({
   // Exact matches win over the api's /vault/v1 prefix (Gateway API precedence).
   routes: sys.map((s) => ({ path: `/vault/v1/sys/${s}`, match: 'Exact' as const })),
   scaling: { minScale: 1, maxScale: 1, containerConcurrency: 0, timeoutSeconds: 30 },
+  // Holds one key and answers a handful of calls: small, a pool of two (seal status, init).
+  runtime: {
+    resources: { requests: { cpu: '25m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+    nodeOptions: '--max-old-space-size=64',
+    databasePool: 2,
+  },
   longRunning: true,
   env: {
     VAULT_INTERNAL_KEY: {
