@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
@@ -223,5 +223,64 @@ describe('the image (Dockerfile on its build context, without a container runtim
     const fn = runImage(image, undefined, { ZENO_FUNCTION: 'auth-oidc', PORT: String(await freePort()), HOST: '127.0.0.1' });
     assert.equal(await fn.exit, 1);
     assert.match(fn.output(), /DATABASE_URL: required here; the embedded PGlite \(@electric-sql\/pglite\) is not installed/);
+  });
+});
+
+describe('the Dockerfile interpreter', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'zk-dockerfile-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Builds `dockerfile` on a context of `files` filtered by `dockerignore`. */
+  function build(name: string, files: Record<string, string>, dockerignore: string, dockerfile: string): Stage[] {
+    const project = join(dir, name, 'project');
+    for (const [path, text] of Object.entries({ ...files, '.dockerignore': dockerignore, Dockerfile: dockerfile })) {
+      mkdirSync(join(project, path, '..'), { recursive: true });
+      writeFileSync(join(project, path), text);
+    }
+    buildContext(project, join(dir, name, 'context'));
+    return buildImage(join(project, 'Dockerfile'), { context: join(dir, name, 'context'), work: join(dir, name), nodeFor: () => process.execPath });
+  }
+
+  it('fails a COPY of what .dockerignore leaves out, as docker build does', () => {
+    const files = { 'scripts/bundle.ts': '//', 'src/a.js': '//' };
+    assert.throws(() => build('excluded', files, 'scripts\n', 'FROM node:24-slim\nWORKDIR /app\nCOPY scripts scripts\n'), /COPY\): "scripts" not found/);
+  });
+
+  it('copies a directory source as its contents, a file into a directory destination, across stages', () => {
+    const stages = build('copy', { 'src/a.js': 'a', 'src/sub/b.js': 'b', 'package.json': '{}', 'src/a.test.js': 't' }, '**/*.test.js\n', [
+      'FROM node:24-slim AS build',
+      'WORKDIR /app',
+      'COPY src lib',
+      'COPY package.json ./',
+      'RUN mkdir out && cp -r lib out/ \\',
+      ' && echo built > out/marker',
+      'FROM node:24-slim',
+      'ENV NODE_ENV=production GREETING="a b"',
+      'WORKDIR /srv',
+      'COPY --from=build /app/out/ ./',
+      'USER 1000:1000',
+      'ENTRYPOINT ["node", "lib/a.js"]',
+    ].join('\n'));
+    const [first, last] = [stages[0]!, stages[1]!];
+    assert.deepEqual(filesUnder(join(first.root, 'app')).sort(), ['lib/a.js', 'lib/sub/b.js', 'out/lib/a.js', 'out/lib/sub/b.js', 'out/marker', 'package.json']);
+    assert.deepEqual(filesUnder(join(last.root, 'srv')).sort(), ['lib/a.js', 'lib/sub/b.js', 'marker']);
+    assert.deepEqual(last.env, { NODE_ENV: 'production', GREETING: 'a b' });
+    assert.equal(last.user, '1000:1000');
+    assert.deepEqual(last.entrypoint, ['node', 'lib/a.js']);
+  });
+
+  it('refuses what it cannot run faithfully: another instruction, flag or base image, an absolute path in RUN', () => {
+    const at = (name: string, body: string) => () => build(name, { 'a.txt': 'a' }, '', `FROM node:24-slim\nWORKDIR /app\n${body}\n`);
+    assert.throws(at('add', 'ADD a.txt .'), /instruction ADD is not supported/);
+    assert.throws(at('healthcheck', 'HEALTHCHECK CMD true'), /instruction HEALTHCHECK is not supported/);
+    assert.throws(at('chown', 'COPY --chown=1000 a.txt .'), /flag --chown is not supported/);
+    assert.throws(at('glob', 'COPY *.txt ./'), /wildcards in COPY sources are not supported/);
+    assert.throws(at('absolute', 'RUN mkdir -p /stage'), /an absolute path in a RUN command cannot be run outside a container/);
+    assert.throws(at('shell-cmd', 'CMD node a.js'), /only the exec \(JSON array\) form is supported/);
+    assert.throws(() => build('alpine', {}, '', 'FROM alpine:3\n'), /only node:<major>\[-slim\] base images are supported/);
+    assert.throws(at('failing-run', 'RUN exit 3'), /RUN\): exited 3/);
   });
 });
