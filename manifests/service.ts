@@ -40,7 +40,7 @@ export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): 
 type Resources = ManifestOptions['resources'];
 
 /** The declared requests and limits over the generator's defaults, key by key. */
-export function containerResources(decl: FunctionDeclaration, defaults: Resources): Resources {
+function containerResources(decl: FunctionDeclaration, defaults: Resources): Resources {
   const declared = decl.runtime?.resources;
   return {
     requests: { ...defaults.requests, ...declared?.requests },
