@@ -203,5 +203,11 @@ describe('generateManifests', () => {
     assert.deepEqual(o.gateway, { namespace: 'infra', name: 'public' });
     assert.deepEqual(optionsFromArgs({ gateway: 'public' }, '9.0.0').gateway, { namespace: 'zenokube-system', name: 'public' });
     assert.equal(optionsFromArgs({}, '9.0.0').image, 'zenokube:9.0.0');
+    for (const ok of ['zenokube:0.1.0', 'localhost:5000/zk/zenokube:1', 'registry.example/zenokube@sha256:' + 'a'.repeat(64), 'r.example/team/zenokube:1.2.3@sha256:' + 'b'.repeat(64)]) {
+      assert.equal(optionsFromArgs({ image: ok }, '9.0.0').image, ok);
+    }
+    for (const bad of ['', 'Zenokube:1', 'zenokube:', 'zenokube:1 --privileged', 'registry.example//zenokube', 'zenokube@sha256:xyz']) {
+      assert.throws(() => optionsFromArgs({ image: bad }, '9.0.0'), /is not an image reference/, bad);
+    }
   });
 });
