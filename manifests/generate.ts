@@ -45,7 +45,7 @@ function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDecl
  * `crds` are our custom resources (crds/), installed with the ingress.
  */
 export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions, crds: readonly Manifest[] = []): GeneratedManifests {
-  checkDeclarations(decls);
+  checkDeclarations(decls, opts.resources.limits);
   const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: string[] = [];
   const wantsDeadLetter = sorted.some((d) => (d.subscribes ?? []).some((s) => s.deadLetter !== false));
