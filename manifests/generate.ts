@@ -2,13 +2,15 @@
 import { ANY_EVENT_TYPE, type FunctionDeclaration } from '#shared/function/define';
 import { checkDeclarations, ManifestError } from './check.js';
 import { httpRoute } from './http-route.js';
-import { ingressManifests } from './ingress.js';
+import { INGRESS_SELECTOR, ingressManifests } from './ingress.js';
+import { observabilityManifests } from './observability/index.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
 import { containerEnv, knativeService } from './service.js';
 import { outboxSweep, pingSource, sinkBinding } from './sources.js';
 import { serviceRef, trigger } from './trigger.js';
+import { callersOf, workloadManifests } from './workload.js';
 
 export type Manifest = Record<string, unknown>;
 
@@ -22,13 +24,14 @@ interface GeneratedManifests {
 }
 
 /**
- * The objects of one function, in apply order: Service, SinkBinding (if it emits), Triggers,
- * PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute.
+ * The objects of one function, in apply order: its workload (a Knative Service, or for a
+ * long-running function a Deployment with its Service, budget and policy), SinkBinding (if it
+ * emits), Triggers, PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute.
  */
-function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined, sweeps: boolean) {
+function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDeclaration[], opts: ManifestOptions, deadLetter: ObjectRef | undefined, sweeps: boolean) {
   const { env, warnings } = containerEnv(decl, opts);
-  const docs: Manifest[] = [knativeService(decl, opts, env)];
-  if (decl.emits?.length) docs.push(sinkBinding(decl, opts));
+  const docs: Manifest[] = decl.longRunning ? workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR) : [knativeService(decl, opts, env)];
+  if (decl.emits?.length) docs.push(decl.longRunning ? longRunningSinkBinding(decl, opts) : sinkBinding(decl, opts));
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
   for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));
   if (sweeps) docs.push(outboxSweep(decl, opts));
@@ -42,7 +45,7 @@ function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, dea
  * `crds` are our custom resources (crds/), installed with the ingress.
  */
 export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions, crds: readonly Manifest[] = []): GeneratedManifests {
-  checkDeclarations(decls);
+  checkDeclarations(decls, opts.resources.limits);
   const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: string[] = [];
   const wantsDeadLetter = sorted.some((d) => (d.subscribes ?? []).some((s) => s.deadLetter !== false));
@@ -60,13 +63,14 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const sweepers = new Set<string>();
   const swept = new Set<string>();
   for (const decl of sorted) {
-    // '*' alone (a replay, sent straight to the Broker) writes no outbox.
-    if (!decl.emits?.some((t) => t !== ANY_EVENT_TYPE) || swept.has(decl.product)) continue;
+    // '*' alone (a replay, sent straight to the Broker) writes no outbox; a long-running
+    // function never scales to zero, so its relay needs no sweep.
+    if (decl.longRunning || !decl.emits?.some((t) => t !== ANY_EVENT_TYPE) || swept.has(decl.product)) continue;
     swept.add(decl.product);
     sweepers.add(decl.name);
   }
   for (const decl of sorted) {
-    const fn = functionManifests(decl, opts, deadLetter, sweepers.has(decl.name));
+    const fn = functionManifests(decl, sorted, opts, deadLetter, sweepers.has(decl.name));
     objects.set(`functions/${decl.name}.yaml`, fn.docs);
     warnings.push(...fn.warnings);
   }
@@ -80,10 +84,20 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const ingress = ingressManifests(opts, crds);
   for (const [file, docs] of ingress) objects.set(`ingress/${file}`, docs);
   objects.set('ingress/kustomization.yaml', [kustomization(opts.gateway.namespace, [...ingress.keys()])]);
+  // Dashboards, alerts and scrape targets need the Prometheus Operator's CRDs: applied on their own.
+  const observability = observabilityManifests(sorted, opts);
+  for (const [file, docs] of observability) objects.set(`observability/${file}`, docs);
+  objects.set('observability/kustomization.yaml', [kustomization(opts.namespace, [...observability.keys()])]);
 
   const paths = [...objects.keys()].sort();
   const files = new Map(paths.map((p) => [p, renderDocuments(objects.get(p)!)]));
   return { files, objects: new Map(paths.map((p) => [p, objects.get(p)!])), warnings };
+}
+
+/** A SinkBinding binds the pods of any PodSpecable: for a long-running function, its Deployment. */
+function longRunningSinkBinding(decl: FunctionDeclaration, opts: ManifestOptions): Manifest {
+  const binding = sinkBinding(decl, opts);
+  return { ...binding, spec: { ...(binding.spec as Manifest), subject: { apiVersion: 'apps/v1', kind: 'Deployment', name: decl.name } } };
 }
 
 function assertUniqueNames(objects: Map<string, Manifest[]>): void {

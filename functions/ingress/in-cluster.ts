@@ -5,6 +5,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { createObserver } from './proxy/observe.js';
+import { certificateExpiryGauge } from './cert-expiry.js';
 import { createExtAuth } from './ext-auth/decider.js';
 import { startAdmin } from './admin.js';
 import { statusJson } from './status-report.js';
@@ -25,7 +26,12 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
   else kc.loadFromDefault();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zeno_ingress_process_' });
-  const observer = createObserver({ registry, accessLog: (line) => process.stdout.write(line + '\n'), sampleRate: opts.accessLogSample });
+  const observer = createObserver({
+    registry,
+    accessLog: (line) => process.stdout.write(line + '\n'),
+    sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
+  });
   const ingress = createIngress({
     bind: addressesPolicy(opts.portOffset),
     observer,
@@ -34,14 +40,22 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
   });
   ingress.context.breakers.onChange = (key, state) => observer.circuitChanged(key, state);
   const controller = await startKubeController({ kc, ingress, log: opts.log });
+  certificateExpiryGauge(registry, () => controller.current());
+  let draining = false;
   const admin = opts.admin
-    ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => controller.current() !== undefined })
+    ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => !draining && controller.current() !== undefined })
     : undefined;
   return {
+    /**
+     * Graceful drain (SIGTERM, after the pod's preStop pause): the listeners stop accepting,
+     * in-flight exchanges finish (or are cut at the drain's end); the admin port answers
+     * not-ready meanwhile and closes last.
+     */
     async close() {
+      draining = true;
       await controller.stop();
-      await admin?.close();
       await ingress.close();
+      await admin?.close();
     },
   };
 }

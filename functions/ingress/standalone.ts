@@ -8,6 +8,7 @@ import type { BindPolicy, Ingress } from './runtime.js';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { readDirectory, watchDirectory } from './source/directory.js';
 import { createObserver } from './proxy/observe.js';
+import { certificateExpiryGauge } from './cert-expiry.js';
 import { startAdmin } from './admin.js';
 import type { AdminServer } from './admin.js';
 import { statusJson, statusProblems } from './status-report.js';
@@ -44,6 +45,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     registry,
     accessLog: opts.accessLog ?? ((line) => process.stdout.write(line + '\n')),
     sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
   });
   const ingress = createIngress({
     bind: opts.bind ?? addressesPolicy(opts.portOffset),
@@ -73,8 +75,10 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   };
   await queueReload();
   const stopWatch = opts.watch === false ? undefined : watchDirectory(opts.dir, () => void queueReload());
+  certificateExpiryGauge(registry, () => config);
+  let draining = false;
   const admin = opts.admin
-    ? await startAdmin({ ...opts.admin, registry, status: () => (config ? statusJson(config.status) : {}), ready: () => config !== undefined })
+    ? await startAdmin({ ...opts.admin, registry, status: () => (config ? statusJson(config.status) : {}), ready: () => !draining && config !== undefined })
     : undefined;
   return {
     ingress,
@@ -82,11 +86,16 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     registry,
     current: () => config,
     reload: queueReload,
+    /**
+     * Graceful drain (SIGTERM): the listeners stop accepting, in-flight exchanges finish (or are cut
+     * at the drain's end), then the process may exit. The admin port answers not-ready meanwhile.
+     */
     async close() {
+      draining = true;
       stopWatch?.();
       await pending;
-      await admin?.close();
       await ingress.close();
+      await admin?.close();
     },
   };
 }

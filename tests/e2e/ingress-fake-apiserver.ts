@@ -2,8 +2,8 @@
 // list + watch (newline-delimited JSON events after a resourceVersion, bookmarks on request),
 // get/create/update/merge-patch/delete, the status subresource (only .status changes there, and
 // only there), metadata.generation bumped on spec changes, finalizers and deletionTimestamp
-// (delete marks, the last finalizer removed deletes). Not a real API server: no auth, no
-// admission, no field selectors; that is what the tests need and no more.
+// (delete marks, the last finalizer removed deletes), equality label selectors on lists. Not a real
+// API server: no auth, no admission, no field selectors; that is what the tests need and no more.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +34,18 @@ function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+
+/** `a=b,c==d` → pairs; undefined for what the fake does not support (`in`, `!=`, `!x`). */
+function labelSelector(text: string | null): [string, string][] | undefined {
+  if (!text) return [];
+  const pairs: [string, string][] = [];
+  for (const term of text.split(',')) {
+    const m = /^([^=!]+)==?([^=]*)$/.exec(term.trim());
+    if (!m) return undefined;
+    pairs.push([m[1]!, m[2]!]);
+  }
+  return pairs;
+}
 
 export async function startFakeApiServer(): Promise<FakeApiServer> {
   let rv = 1;
@@ -143,7 +155,11 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
         req.on('close', () => watchers.delete(w));
         return;
       }
-      const items = [...coll(collection).values()].filter((o) => !namespace || o.metadata.namespace === namespace).map(clone);
+      const selector = labelSelector(url.searchParams.get('labelSelector'));
+      if (!selector) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'the fake supports only equality label selectors' });
+      const items = [...coll(collection).values()]
+        .filter((o) => (!namespace || o.metadata.namespace === namespace) && selector.every(([k, v]) => o.metadata.labels?.[k] === v))
+        .map(clone);
       return send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
     }
     const prev = coll(collection).get(key);

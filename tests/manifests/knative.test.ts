@@ -53,6 +53,24 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     for (const p of spec?.ports ?? []) if (!Number.isInteger(p.port) || p.targetPort === undefined) problems.push('ports need port and targetPort');
     return problems;
   }
+  if (obj.apiVersion === 'policy/v1' && obj.kind === 'PodDisruptionBudget') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    if ((spec?.minAvailable === undefined) === (spec?.maxUnavailable === undefined)) problems.push('exactly one of minAvailable, maxUnavailable');
+    if (!spec?.selector?.matchLabels || Object.keys(spec.selector.matchLabels).length === 0) problems.push('a budget without a selector covers nothing');
+    return problems;
+  }
+  if (obj.apiVersion === 'networking.k8s.io/v1' && obj.kind === 'NetworkPolicy') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    if (!spec?.podSelector) problems.push('podSelector is required');
+    for (const t of spec?.policyTypes ?? []) if (!['Ingress', 'Egress'].includes(t)) problems.push(`policy type ${String(t)}`);
+    for (const rule of spec?.ingress ?? []) {
+      for (const peer of rule.from ?? []) if (!peer.podSelector && !peer.namespaceSelector && !peer.ipBlock) problems.push('a peer needs a selector or an ipBlock');
+      for (const port of rule.ports ?? []) if (!['TCP', 'UDP', 'SCTP'].includes(port.protocol) || port.port === undefined) problems.push('a port needs protocol and port');
+    }
+    return problems;
+  }
   if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRole') {
     return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
   }
@@ -61,6 +79,13 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
   if (obj.apiVersion === 'v1' && (obj.kind === 'ServiceAccount' || obj.kind === 'Namespace')) return [];
+  if (obj.apiVersion === 'v1' && obj.kind === 'ConfigMap') {
+    const data = (obj.data ?? {}) as Record<string, unknown>;
+    const problems = Object.entries(data).filter(([k, v]) => !/^[-._a-zA-Z0-9]+$/.test(k) || typeof v !== 'string').map(([k]) => `data key ${k}: a valid key with a string value`);
+    // The API server refuses a ConfigMap over 1 MiB.
+    if (Buffer.byteLength(JSON.stringify(data)) > 1024 * 1024) problems.push('over 1 MiB');
+    return problems;
+  }
   if (obj.apiVersion === 'apiextensions.k8s.io/v1' && obj.kind === 'CustomResourceDefinition') {
     const spec = obj.spec as any;
     const problems: string[] = [];
@@ -100,6 +125,8 @@ describe('knative/ (generated manifests)', () => {
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 PodMonitor',
     ]) {
       assert.ok(validators.byKind.has(kind), kind);
     }
@@ -136,8 +163,8 @@ describe('knative/ (generated manifests)', () => {
       }
     }
     assert.deepEqual([...kinds].sort(), [
-      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 

@@ -20,6 +20,11 @@ export default defineFunction({
     'io.zenokube.auth.key.rotated',
     'io.zenokube.auth.session.revoked',
   ],
+  // Administration and the cleanup schedule: rare calls, up to three pods, a pool of three.
+  runtime: {
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    databasePool: 3,
+  },
   subscribes: [{ type: 'io.zenokube.auth.cleanup.scheduled', retry: 3 }],
   schedules: [{ name: 'auth-cleanup', schedule: '*/15 * * * *', type: 'io.zenokube.auth.cleanup.scheduled' }],
   env: AUTH_ENV,

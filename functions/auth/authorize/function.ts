@@ -13,6 +13,12 @@ export default defineFunction({
     'io.zenokube.auth.login.failed',
     'io.zenokube.auth.session.revoked',
   ],
+  // Password logins run argon2id: CPU and memory above the default, a pool of five.
+  runtime: {
+    resources: { requests: { cpu: '200m', memory: '160Mi' }, limits: { memory: '384Mi' } },
+    nodeOptions: '--max-old-space-size=256',
+    databasePool: 5,
+  },
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });

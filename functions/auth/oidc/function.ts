@@ -16,6 +16,11 @@ export default defineFunction({
     'io.zenokube.auth.client.updated',
     'io.zenokube.auth.client.deleted',
   ],
+  // Discovery, JWKS and userinfo: mostly cached reads, a pool of three.
+  runtime: {
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '192Mi' } },
+    databasePool: 3,
+  },
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });

@@ -7,6 +7,11 @@ export default defineFunction({
   description: 'Dead-letter sink of every Trigger: stores events that exhausted their retries; admin API to list, show, replay and delete them (Bearer tokens of zeno-admin with scope zeno:admin).',
   routes: [{ path: '/events/dead-letters', match: 'PathPrefix' }],
   scaling: { minScale: 0, maxScale: 2, containerConcurrency: 0, target: 50, timeoutSeconds: 30 },
+  // Dead letters are rare and small: the smallest pod, a pool of two.
+  runtime: {
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    databasePool: 2,
+  },
   // A replay re-publishes the original event, whatever its type.
   emits: ['*'],
   env: {
