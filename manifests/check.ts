@@ -2,6 +2,7 @@
 // reporting every problem of every function at once.
 import type { FunctionDeclaration, RouteDeclaration } from '#shared/function/define';
 import { cronProblems } from './cron.js';
+import { DATABASE_ENV } from './database-env.js';
 import { DNS_LABEL } from './names.js';
 
 /** Raised when declarations cannot become valid manifests; lists every problem. */
@@ -24,7 +25,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** Knative Serving's revision timeout ceiling (config-defaults max-revision-timeout-seconds). */
 const MAX_TIMEOUT_SECONDS = 600;
 /** Set by Knative or by the generator itself; a declaration may not claim them. */
-const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'DATABASE_URL', 'ZENO_FUNCTION']);
+const RESERVED_ENV = new Set<string>(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'ZENO_FUNCTION', ...DATABASE_ENV]);
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 /** ISO 8601 duration as Knative parses `backoffDelay` (e.g. PT0.2S, PT1M). */
 const ISO_DURATION = /^P(?!$)(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/;
@@ -60,6 +61,8 @@ function checkFunction(d: FunctionDeclaration): string[] {
   const int = (n: number) => Number.isInteger(n) && n >= 0;
   if (!int(s.minScale) || !int(s.maxScale) || s.maxScale < Math.max(1, s.minScale)) problems.push('scaling: need integers 0 <= minScale <= maxScale, maxScale >= 1');
   if (d.longRunning && s.minScale < 1) problems.push('scaling: a long-running function needs minScale >= 1');
+  const pool = d.runtime?.databasePool;
+  if (pool !== undefined && !(Number.isInteger(pool) && pool >= 1 && pool <= 1000)) problems.push('runtime: databasePool must be an integer 1..1000');
   if (!int(s.containerConcurrency) || s.containerConcurrency > 1000) problems.push('scaling: containerConcurrency must be an integer 0..1000');
   if (s.target !== undefined && !(s.target > 0)) problems.push('scaling: target must be positive');
   if (!Number.isInteger(s.timeoutSeconds) || s.timeoutSeconds < 1 || s.timeoutSeconds > MAX_TIMEOUT_SECONDS) problems.push(`scaling: timeoutSeconds must be an integer 1..${MAX_TIMEOUT_SECONDS}`);

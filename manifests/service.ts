@@ -1,5 +1,6 @@
 // The Knative Service of one function: autoscaling, probes, env, hardened container.
 import type { FunctionDeclaration } from '#shared/function/define';
+import { DEFAULT_DATABASE_POOL, databaseEnv } from './database-env.js';
 import { functionLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 
@@ -7,12 +8,11 @@ type EnvVar =
   | { name: string; value: string }
   | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
-/** Env of the container: the function's name, its database, then its declared variables by name. */
+/** Env of the container: the function's name, its database (through the Pooler), then its declared variables by name. */
 export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): { env: EnvVar[]; warnings: string[] } {
-  const db = opts.databaseSecret(decl.product);
   const env: EnvVar[] = [
     { name: 'ZENO_FUNCTION', value: decl.name },
-    { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: db.name, key: db.key } } },
+    ...databaseEnv(opts, { pooled: true, pool: decl.runtime?.databasePool ?? DEFAULT_DATABASE_POOL }),
   ];
   const warnings: string[] = [];
   for (const key of Object.keys(decl.env ?? {}).sort()) {

@@ -70,6 +70,15 @@ export interface EnvDeclaration {
   value?: string;
 }
 
+/** How the function's pods run. */
+export interface RuntimeDeclaration {
+  /**
+   * Connections in each pod's database pool (ZENO_DB_POOL_MAX; default 10). Times the pods at
+   * max scale, it is what the function asks of the database's connection budget.
+   */
+  databasePool?: number;
+}
+
 /** What the platform hands a function's app factory. */
 export interface FunctionContext {
   readonly name: string;
@@ -109,6 +118,7 @@ export interface FunctionDeclaration {
   env?: Record<string, EnvDeclaration>;
   /** True for the long-running exceptions (ingress proxy, vault unsealer). */
   longRunning?: boolean;
+  runtime?: RuntimeDeclaration;
   /** Lazy so that importing a declaration stays cheap (cold start, manifest generation). */
   load: () => Promise<FunctionModule>;
 }
