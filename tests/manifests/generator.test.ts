@@ -14,8 +14,10 @@ const ofKind = (file: string, kind: string): any[] => docsOf(file).filter((d: Ma
 describe('generateManifests', () => {
   it('writes one file per function plus the platform files and a kustomization listing them', () => {
     assert.deepEqual([...generated.files.keys()], [
+      'database/backup.yaml',
       'database/cluster.yaml',
       'database/kustomization.yaml',
+      'database/pooler.yaml',
       'functions/auth-scim-push.yaml',
       'functions/auth-token.yaml',
       'functions/eventing-dead-letter.yaml',
@@ -92,15 +94,17 @@ describe('generateManifests', () => {
     assert.equal(route.spec.rules[0].filters[0].urlRewrite.hostname, 'auth-token.edge.svc.cluster.local');
   });
 
-  it('sets ZENO_FUNCTION and DATABASE_URL, then secrets by reference and values literally, sorted by name', () => {
+  it('sets ZENO_FUNCTION and the database variables, then secrets by reference and values literally, sorted by name', () => {
     const [svc] = ofKind('functions/auth-token.yaml', 'Service');
     const env = svc.spec.template.spec.containers[0].env;
-    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', 'DATABASE_URL', 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
+    const db = ['DATABASE_URL', 'ZENO_DB_LISTEN_URL', 'ZENO_DB_PREPARE', 'ZENO_DB_POOL_MAX', 'PGUSER', 'PGPASSWORD'];
+    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', ...db, 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
     assert.deepEqual(env[0], { name: 'ZENO_FUNCTION', value: 'auth-token' });
-    assert.deepEqual(env[1].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'uri' });
-    assert.deepEqual(env[2].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
-    assert.deepEqual(env[3].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
-    assert.deepEqual(env[4], { name: 'AUTH_TOKEN_TTL', value: '600' });
+    assert.deepEqual(env[1], { name: 'DATABASE_URL', value: 'postgresql://zenokube-db-pooler-rw:5432/zenokube?sslmode=require' });
+    assert.deepEqual(env[6].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'password' });
+    assert.deepEqual(env[7].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
+    assert.deepEqual(env[8].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
+    assert.deepEqual(env[9], { name: 'AUTH_TOKEN_TTL', value: '600' });
   });
 
   it('leaves out a required variable that has no source, and warns about it', () => {
@@ -177,13 +181,15 @@ describe('generateManifests', () => {
     assert.equal(ofKind(`functions/${unsealerFunction.name}.yaml`, 'HTTPRoute').length, 1);
   });
 
-  it('runs migrations in a Job named after the version, from the same image and database secret', () => {
+  it('runs migrations in a Job named after the version, from the same image, straight to the primary', () => {
     const [job] = docsOf('platform/migrate-job.yaml');
     assert.equal(job.metadata.name, 'zenokube-migrate-1-2-3');
     const [c] = job.spec.template.spec.containers;
     assert.deepEqual(c.args, ['migrate']);
     assert.equal(c.image, opts.image);
-    assert.deepEqual(c.env, [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'zenokube-db-app', key: 'uri' } } }]);
+    assert.deepEqual(c.env.map((e: { name: string }) => e.name), ['DATABASE_URL', 'ZENO_DB_POOL_MAX', 'PGUSER', 'PGPASSWORD']);
+    assert.equal(c.env[0].value, 'postgresql://zenokube-db-rw:5432/zenokube?sslmode=require');
+    assert.deepEqual(c.env[2].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'username' });
     const [cluster] = docsOf('database/cluster.yaml');
     assert.equal(`${cluster.metadata.name}-app`, 'zenokube-db-app', 'CloudNativePG names the app secret <cluster>-app');
   });

@@ -100,6 +100,9 @@ describe('knative/ (generated manifests)', () => {
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
+      'postgresql.cnpg.io/v1 Pooler',
+      'postgresql.cnpg.io/v1 ScheduledBackup',
+      'barmancloud.cnpg.io/v1 ObjectStore',
     ]) {
       assert.ok(validators.byKind.has(kind), kind);
     }
@@ -137,7 +140,8 @@ describe('knative/ (generated manifests)', () => {
     }
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'ObjectStore', 'PingSource', 'Pooler', 'ScheduledBackup', 'Service', 'ServiceAccount',
+      'SinkBinding', 'Trigger',
     ]);
   });
 
