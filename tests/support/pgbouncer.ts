@@ -38,6 +38,8 @@ export interface PgBouncerOptions {
 
 export interface RunningPgBouncer {
   readonly port: number;
+  /** The process id (for CPU accounting in benchmarks). */
+  readonly pid: number;
   /** URL of `database` as `user` through PgBouncer. */
   url(database: string, user: string): string;
   stop(): Promise<void>;
@@ -92,6 +94,7 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<RunningPgB
   }
   return {
     port,
+    pid: child.pid!,
     url: (database, user) => `postgres://${user}@127.0.0.1:${port}/${database}`,
     stop: async () => {
       if (child.exitCode === null) {
