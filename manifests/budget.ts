@@ -14,7 +14,7 @@ interface BudgetLine {
   connections: number;
 }
 
-export interface ConnectionBudget {
+interface ConnectionBudget {
   /** Client connections to the Pooler: each function's pool × its pods. */
   pooled: BudgetLine[];
   pooledTotal: number;
@@ -35,7 +35,7 @@ export interface ConnectionBudget {
  * Pods a function may run: its max scale, plus one while a rollout starts the new revision (or
  * replica) before the old one has drained.
  */
-export function podsAtMost(decl: FunctionDeclaration): number {
+function podsAtMost(decl: FunctionDeclaration): number {
   return decl.scaling.maxScale + 1;
 }
 

@@ -6,7 +6,7 @@ import { platformLabels } from './names.js';
 import type { DatabaseClusterOptions, ManifestOptions } from './options.js';
 
 /** The barman-cloud plugin's name, as the Cluster, ScheduledBackup and externalClusters name it. */
-export const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
+const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
 
 /**
  * The startup parameters the data layer sends (shared/db/settings.ts `sessionParameters`), which

@@ -12,7 +12,7 @@ import { waitUntil } from './poll.js';
 const INSTALL = 'PgBouncer is not installed: run `apt-get install -y pgbouncer` (Debian; .ci/run installs it when missing)';
 
 /** The pgbouncer binary: on PATH, or where Debian puts it (/usr/sbin, often off a user's PATH). */
-export function pgbouncerBinary(): string {
+function pgbouncerBinary(): string {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
   for (const dir of dirs.filter(Boolean)) {
     try {
@@ -25,7 +25,7 @@ export function pgbouncerBinary(): string {
   throw new Error(INSTALL);
 }
 
-export interface PgBouncerOptions {
+interface PgBouncerOptions {
   /** `poolMode` of the Pooler (`transaction`, `session`). */
   poolMode: string;
   /** The Pooler's `pgbouncer.parameters`, then overrides. */
