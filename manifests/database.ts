@@ -12,8 +12,9 @@ const BARMAN_PLUGIN = 'barman-cloud.cloudnative-pg.io';
  * The startup parameters the data layer sends (shared/db/settings.ts `sessionParameters`), which
  * PgBouncer refuses unless told to ignore them: in transaction mode they cannot follow a client
  * from one server connection to the next. The same values are set on the owner role instead.
+ * CloudNativePG prepends its own defaults to this list.
  */
-const IGNORED_STARTUP_PARAMETERS = ['extra_float_digits', 'statement_timeout', 'idle_in_transaction_session_timeout'];
+const IGNORED_STARTUP_PARAMETERS = Object.keys(sessionParameters(DEFAULT_DATABASE_SETTINGS));
 
 /** Server-side timeouts of the owner role: what the pooled path gets in place of the startup parameters. */
 const ROLE_TIMEOUTS = sessionParameters(DEFAULT_DATABASE_SETTINGS);
