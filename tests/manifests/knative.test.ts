@@ -61,6 +61,13 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
   if (obj.apiVersion === 'v1' && (obj.kind === 'ServiceAccount' || obj.kind === 'Namespace')) return [];
+  if (obj.apiVersion === 'v1' && obj.kind === 'ConfigMap') {
+    const data = (obj.data ?? {}) as Record<string, unknown>;
+    const problems = Object.entries(data).filter(([k, v]) => !/^[-._a-zA-Z0-9]+$/.test(k) || typeof v !== 'string').map(([k]) => `data key ${k}: a valid key with a string value`);
+    // The API server refuses a ConfigMap over 1 MiB.
+    if (Buffer.byteLength(JSON.stringify(data)) > 1024 * 1024) problems.push('over 1 MiB');
+    return problems;
+  }
   if (obj.apiVersion === 'apiextensions.k8s.io/v1' && obj.kind === 'CustomResourceDefinition') {
     const spec = obj.spec as any;
     const problems: string[] = [];
@@ -103,6 +110,8 @@ describe('knative/ (generated manifests)', () => {
       'postgresql.cnpg.io/v1 Pooler',
       'postgresql.cnpg.io/v1 ScheduledBackup',
       'barmancloud.cnpg.io/v1 ObjectStore',
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 PodMonitor',
     ]) {
       assert.ok(validators.byKind.has(kind), kind);
     }
@@ -139,9 +148,9 @@ describe('knative/ (generated manifests)', () => {
       }
     }
     assert.deepEqual([...kinds].sort(), [
-      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'ObjectStore', 'PingSource', 'Pooler', 'ScheduledBackup', 'Service', 'ServiceAccount',
-      'SinkBinding', 'Trigger',
+      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'ObjectStore', 'PingSource', 'PodMonitor', 'Pooler', 'PrometheusRule', 'ScheduledBackup',
+      'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 
