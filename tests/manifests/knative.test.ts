@@ -125,6 +125,9 @@ describe('knative/ (generated manifests)', () => {
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
+      'postgresql.cnpg.io/v1 Pooler',
+      'postgresql.cnpg.io/v1 ScheduledBackup',
+      'barmancloud.cnpg.io/v1 ObjectStore',
       'monitoring.coreos.com/v1 PrometheusRule',
       'monitoring.coreos.com/v1 PodMonitor',
     ]) {
@@ -164,7 +167,8 @@ describe('knative/ (generated manifests)', () => {
     }
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'ObjectStore', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'Pooler', 'PrometheusRule',
+      'ScheduledBackup', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 
