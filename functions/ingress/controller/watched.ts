@@ -61,3 +61,6 @@ export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' |
   for (const f of set.extAuthFilters) if (f.spec?.clientSecretRef?.name) out.add(`${nsOf(f)}/${f.spec.clientSecretRef.name}`);
   return out;
 }
+
+/** The coordination.k8s.io/v1 Lease the replicas elect their status writer on, in their own namespace. */
+export const LEADER_LEASE_NAME = 'zenokube-ingress-leader';
