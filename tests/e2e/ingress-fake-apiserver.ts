@@ -34,6 +34,8 @@ export interface FakeApiServer {
   put(obj: Obj): Obj;
   get(collection: string, namespace: string, name: string): Obj | undefined;
   remove(collection: string, namespace: string, name: string): void;
+  /** Replaces an object's status as another client writing the status subresource would. */
+  setStatus(collection: string, namespace: string, name: string, status: unknown): Obj;
   /** Requests received, as `METHOD path`. */
   readonly requests: string[];
   /** Requests received, with their query, caller and answer status. */
@@ -253,6 +255,11 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       return write(collection, coll(collection).get(key), clone(obj), false);
     },
     get: (collection, namespace, name) => coll(collection).get(`${namespace}/${name}`),
+    setStatus(collection, namespace, name, status) {
+      const prev = coll(collection).get(`${namespace}/${name}`);
+      if (!prev) throw new Error(`no ${collection} ${namespace}/${name}`);
+      return write(collection, prev, { ...clone(prev), status: clone(status) }, true);
+    },
     remove(collection, namespace, name) {
       const prev = coll(collection).get(`${namespace}/${name}`);
       if (prev) del(collection, prev);

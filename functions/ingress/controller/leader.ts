@@ -45,6 +45,12 @@ export interface LeaderElector {
 const JITTER = 1.2;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+/** A Lease time as read (client-node hands MicroTime fields over as the server's strings) or as built here. */
+const micro = (t: unknown): V1MicroTime | undefined => {
+  if (t === undefined || t === null) return undefined;
+  const ms = t instanceof Date ? t.getTime() : Date.parse(String(t));
+  return Number.isNaN(ms) ? undefined : new V1MicroTime(ms);
+};
 const status = (err: unknown) => (err instanceof ApiException ? (err as ApiException<unknown>).code : undefined);
 
 export function startLeaderElection(opts: LeaderElectorOptions): LeaderElector {
@@ -66,7 +72,7 @@ export function startLeaderElection(opts: LeaderElectorOptions): LeaderElector {
   let wake: (() => void) | undefined;
 
   const record = (spec: V1LeaseSpec | undefined) =>
-    JSON.stringify([spec?.holderIdentity ?? '', spec?.leaseDurationSeconds, spec?.acquireTime?.toISOString(), spec?.renewTime?.toISOString(), spec?.leaseTransitions]);
+    JSON.stringify([spec?.holderIdentity ?? '', spec?.leaseDurationSeconds, micro(spec?.acquireTime)?.toISOString(), micro(spec?.renewTime)?.toISOString(), spec?.leaseTransitions]);
   const holding = () => leading && !stopped && performance.now() - lastRenew < renewDeadlineMs;
 
   const tryAcquireOrRenew = async (): Promise<boolean> => {
@@ -87,7 +93,7 @@ export function startLeaderElection(opts: LeaderElectorOptions): LeaderElector {
       observedAt = performance.now();
       return true;
     }
-    const spec = lease.spec ?? {};
+    const spec: V1LeaseSpec = { ...lease.spec, acquireTime: micro(lease.spec?.acquireTime), renewTime: micro(lease.spec?.renewTime) };
     const seen = record(spec);
     if (seen !== observed) {
       observed = seen;
