@@ -32,7 +32,7 @@ const GATEWAYS = '/apis/gateway.networking.k8s.io/v1/gateways';
 const LEASES = '/apis/coordination.k8s.io/v1/leases';
 const LEASE_NS = 'zenokube-system';
 /** Short timings so that a test sees several renewals; the ratios are client-go's. */
-const ELECTION = { namespace: LEASE_NS, name: LEADER_LEASE_NAME, leaseDurationMs: 2000, renewDeadlineMs: 1200, retryPeriodMs: 200 };
+const ELECTION = { namespace: LEASE_NS, name: LEADER_LEASE_NAME, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250 };
 const quiet = createLogger({ level: 'error', sink: () => {} });
 
 type Conditions = { type: string; status: string; reason: string; observedGeneration?: number }[];
@@ -172,10 +172,11 @@ describe('two controller replicas, one leader (fake API server)', () => {
   it('routes on every replica; exactly one holds the Lease and only that one writes', async () => {
     for (const r of [a, b]) await waitUntil(`${r.id} routes /app`, async () => (await send(r, '/app/x')) === 200);
     const first = await waitFor('a leader', () => leader());
-    assert.equal([a, b].filter((r) => r.controller.isLeader()).length, 1);
+    // Never two (a stalled leader may briefly be none: it steps down before its lease runs out).
+    assert.ok([a, b].filter((r) => r.controller.isLeader()).length <= 1);
     const l = await waitFor('the Lease', () => lease(api));
     assert.equal(l.spec.holderIdentity, first.id);
-    assert.equal(l.spec.leaseDurationSeconds, 2);
+    assert.equal(l.spec.leaseDurationSeconds, 3);
     assert.equal(l.spec.leaseTransitions, 0);
     // The leader writes Gateway status and the finalizer, then route status.
     await waitUntil('route status', () => routeParents(api).some((p) => p.controllerName === 'zenokube.io/ingress'));
@@ -223,7 +224,7 @@ describe('two controller replicas, one leader (fake API server)', () => {
   });
 
   it('hands leadership to the other replica when the leader stops, and the new leader writes', async (t) => {
-    const old = leader()!;
+    const old = await waitFor('a leader', () => leader());
     const next = old === a ? b : a;
     const before = lease(api)!;
     const stoppedAt = performance.now();

@@ -53,10 +53,10 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     for (const p of spec?.ports ?? []) if (!Number.isInteger(p.port) || p.targetPort === undefined) problems.push('ports need port and targetPort');
     return problems;
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRole') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRole' || obj.kind === 'Role')) {
     return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRoleBinding') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRoleBinding' || obj.kind === 'RoleBinding')) {
     const ref = obj.roleRef as any;
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
@@ -137,7 +137,7 @@ describe('knative/ (generated manifests)', () => {
     }
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 

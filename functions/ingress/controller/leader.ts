@@ -34,7 +34,7 @@ interface LeaderElectorOptions extends LeaderElectionConfig {
   onStoppedLeading(): void;
 }
 
-export interface LeaderElector {
+interface LeaderElector {
   /** True while this candidate holds the Lease and renewed it within the renew deadline. */
   isLeader(): boolean;
   /** Stops trying; a leader gives up leadership at once and then releases the Lease. */
