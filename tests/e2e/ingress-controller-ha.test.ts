@@ -345,6 +345,75 @@ describe('status writes with resourceVersion, backoff (fake API server)', () => 
     // The routing change itself never waited for the API server.
     assert.equal(await send(r, '/app/x'), 500);
   });
+
+  it('a status computed for an older generation is not written over a newer spec; the newer one is', async () => {
+    const mark = api.calls.length;
+    let generation = 0;
+    // The route's spec changes between our read and our write: the 409 re-read shows a newer generation.
+    api.beforeRequest(
+      (method, path) => method === 'PATCH' && path === statusPath,
+      () => (generation = Number(api.put(routeOf('app', '/app', 'echo')).metadata.generation)),
+    );
+    api.put(routeOf('app', '/app', 'missing-too'));
+    await waitUntil('status for the newest generation', () => {
+      const ours = routeParents(api).find((p) => p.controllerName === 'zenokube.io/ingress');
+      return generation > 0 && ours?.conditions.every((c) => c.observedGeneration === generation) === true;
+    });
+    const ours = routeParents(api).find((p) => p.controllerName === 'zenokube.io/ingress')!;
+    assert.equal(ours.conditions.find((c) => c.type === 'ResolvedRefs')?.status, 'True', 'the newest spec (backend echo) resolves');
+    assert.equal(api.calls.slice(mark).filter((c) => c.method === 'PATCH' && c.path === statusPath)[0]?.status, 409);
+  });
+});
+
+describe('the Lease: taken only once expired, never over a concurrent update (fake API server)', () => {
+  let api: FakeApiServer;
+  let echo: EchoBackend;
+  let r: Replica | undefined;
+  const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NS}/leases/${LEADER_LEASE_NAME}`;
+  const ghostLease = () => {
+    const now = new Date().toISOString();
+    return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEADER_LEASE_NAME, namespace: LEASE_NS }, spec: { holderIdentity: 'ghost', leaseDurationSeconds: 3, acquireTime: now, renewTime: now, leaseTransitions: 4 } };
+  };
+
+  before(async () => {
+    api = await startFakeApiServer();
+    echo = await startEcho('echo', 'web');
+    seed(api, echo);
+    // Another replica holds the Lease and, until the race below, looks alive.
+    api.put(ghostLease() as never);
+  });
+  after(async () => {
+    await r?.stop();
+    await echo?.close();
+    await api?.close();
+  });
+
+  it('waits out a live holder, loses the race to its renewal with 409, then takes over once it stops renewing', async () => {
+    let raced = false;
+    // The holder renews between the candidate's read and its update.
+    api.beforeRequest(
+      (method, path) => method === 'PUT' && path === leasePath,
+      () => {
+        raced = true;
+        api.put(ghostLease() as never);
+      },
+    );
+    r = await replica(api, 'replica-a');
+    await waitUntil('replica-a routes', async () => (await send(r!, '/app/x')) === 200);
+    await waitUntil('the race', () => raced);
+    const puts = () => api.calls.filter((c) => c.who === 'replica-a' && c.method === 'PUT' && c.path === leasePath);
+    await waitUntil('the answer to the racing update', () => puts()[0]?.status !== 0);
+    assert.equal(puts()[0]!.status, 409);
+    assert.equal(r.controller.isLeader(), false);
+    assert.equal(lease(api)!.spec.holderIdentity, 'ghost');
+    assert.equal(writesBy(api, 'replica-a').length, 0, 'a follower writes no status');
+    // The holder is gone now: after a whole lease duration without a renewal the candidate takes over.
+    await waitUntil('replica-a leads', () => r!.controller.isLeader());
+    const taken = lease(api)!;
+    assert.equal(taken.spec.holderIdentity, 'replica-a');
+    assert.equal(taken.spec.leaseTransitions, 5);
+    await waitUntil('the new leader writes status', () => writesBy(api, 'replica-a').length > 0);
+  });
 });
 
 describe('periodic resync heals a missed watch event (fake API server)', () => {
