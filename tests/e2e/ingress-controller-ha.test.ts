@@ -9,7 +9,7 @@
 // backoff; a watch event that never arrived is healed by the periodic relist.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -452,5 +452,17 @@ describe('periodic resync heals a missed watch event (fake API server)', () => {
     assert.equal(await send(plain, '/moved/x'), 404);
     const relists = api.calls.filter((c) => c.who === 'resyncing' && c.method === 'GET' && c.path === ROUTES && c.query.get('watch') !== 'true');
     assert.ok(relists.length >= 2, 'the first list and at least one relist');
+  });
+});
+
+describe('zenokube ingress --kube --resync-seconds', () => {
+  it('rejects a period that is not a whole number of seconds with usage and exit code 2', async () => {
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--kube', '--resync-seconds', '-5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    assert.equal(code, 2);
+    assert.match(err, /--resync-seconds must be an integer 0\.\.86400/);
+    assert.match(err, /usage: zenokube ingress/);
   });
 });
