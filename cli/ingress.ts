@@ -1,6 +1,7 @@
 // `zenokube ingress --config DIR [--port-offset N] [--admin HOST:PORT] [--access-log-sample R]`:
 // runs ZenoIngress alone on a directory of Gateway API manifests, reloading on change.
 // `zenokube ingress --kube [--kubeconfig FILE]` takes its configuration from the Kubernetes API.
+import { statSync } from 'node:fs';
 import { createLogger } from '#shared/log/index';
 import { missingProxyFlags, PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 
@@ -34,6 +35,7 @@ export async function main(args: string[]): Promise<number> {
   const problems: string[] = [];
   if (unknown.length > 0) problems.push(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
   if (!opts.config === !opts.kube) problems.push('--config DIR is required (or --kube for the Kubernetes API)');
+  else if (opts.config && !isDirectory(opts.config)) problems.push(`--config ${opts.config}: no such directory`);
   if (!Number.isInteger(offset) || offset < 0 || offset > 60000) problems.push('--port-offset must be an integer 0..60000');
   if (!(sample >= 0 && sample <= 1)) problems.push('--access-log-sample must be between 0 and 1');
   if (resync !== undefined && !(Number.isInteger(resync) && resync >= 0 && resync <= 86400)) problems.push('--resync-seconds must be an integer 0..86400 (0: never)');
@@ -70,6 +72,10 @@ export async function main(args: string[]): Promise<number> {
   log.info('ingress stopping: draining in-flight requests');
   await running.close();
   return 0;
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 function untilSignal(): Promise<void> {

@@ -3,6 +3,7 @@ import type { FunctionDeclaration } from '#shared/function/define';
 import { checkDeclarations, ManifestError } from './check.js';
 import { httpRoute } from './http-route.js';
 import { ingressManifests } from './ingress.js';
+import { observabilityManifests } from './observability/index.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
@@ -65,6 +66,10 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const ingress = ingressManifests(opts, crds);
   for (const [file, docs] of ingress) objects.set(`ingress/${file}`, docs);
   objects.set('ingress/kustomization.yaml', [kustomization(opts.gateway.namespace, [...ingress.keys()])]);
+  // Dashboards, alerts and scrape targets need the Prometheus Operator's CRDs: applied on their own.
+  const observability = observabilityManifests(sorted, opts);
+  for (const [file, docs] of observability) objects.set(`observability/${file}`, docs);
+  objects.set('observability/kustomization.yaml', [kustomization(opts.namespace, [...observability.keys()])]);
 
   const paths = [...objects.keys()].sort();
   const files = new Map(paths.map((p) => [p, renderDocuments(objects.get(p)!)]));

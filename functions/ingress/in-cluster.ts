@@ -8,6 +8,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { createObserver } from './proxy/observe.js';
+import { certificateExpiryGauge } from './cert-expiry.js';
 import { createExtAuth } from './ext-auth/decider.js';
 import { startAdmin } from './admin.js';
 import { statusJson } from './status-report.js';
@@ -33,7 +34,12 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
   const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zeno_ingress_process_' });
-  const observer = createObserver({ registry, accessLog: (line) => process.stdout.write(line + '\n'), sampleRate: opts.accessLogSample });
+  const observer = createObserver({
+    registry,
+    accessLog: (line) => process.stdout.write(line + '\n'),
+    sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
+  });
   const ingress = createIngress({
     bind: addressesPolicy(opts.portOffset),
     observer,
@@ -57,6 +63,7 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
       this.set(controller.isLeader() ? 1 : 0);
     },
   });
+  certificateExpiryGauge(registry, () => controller.current());
   const admin = opts.admin
     ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => controller.current() !== undefined })
     : undefined;

@@ -8,6 +8,7 @@ import type { BindPolicy, Ingress } from './runtime.js';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { readDirectory, watchDirectory } from './source/directory.js';
 import { createObserver } from './proxy/observe.js';
+import { certificateExpiryGauge } from './cert-expiry.js';
 import { startAdmin } from './admin.js';
 import type { AdminServer } from './admin.js';
 import { statusJson, statusProblems } from './status-report.js';
@@ -44,6 +45,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     registry,
     accessLog: opts.accessLog ?? ((line) => process.stdout.write(line + '\n')),
     sampleRate: opts.accessLogSample,
+    circuitState: (endpoint) => ingress.context.breakers.state(endpoint),
   });
   const ingress = createIngress({
     bind: opts.bind ?? addressesPolicy(opts.portOffset),
@@ -73,6 +75,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   };
   await queueReload();
   const stopWatch = opts.watch === false ? undefined : watchDirectory(opts.dir, () => void queueReload());
+  certificateExpiryGauge(registry, () => config);
   const admin = opts.admin
     ? await startAdmin({ ...opts.admin, registry, status: () => (config ? statusJson(config.status) : {}), ready: () => config !== undefined })
     : undefined;

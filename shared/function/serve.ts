@@ -2,6 +2,8 @@
 // image's function bundles): the platform app on $PORT, and its outbox relay to $K_SINK.
 import type { OutgoingEvent } from '#shared/events/publisher';
 import { createEventPublisher } from '#shared/events/outbox';
+import { outboxGauges } from '#shared/events/outbox-metrics';
+import { poolGauges } from '#shared/db/pool-metrics';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import { resolveEventSchemas, type EventSchemasSource } from '#shared/events/schemas';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
@@ -75,6 +77,8 @@ async function hostServed(decl: FunctionDeclaration, platform: Platform, opts: S
   // outbox) or receives events: the start path of any other imports nothing it does not use.
   const [outboxes] = await Promise.all([productsWithOutbox(database, [decl.product]), decl.load()]);
   const hasOutbox = outboxes.length > 0;
+  poolGauges(platform.metrics, database, decl.name);
+  if (hasOutbox) outboxGauges(platform.metrics, database, decl.product);
   const catalog = hasOutbox || decl.subscribes?.length ? await resolveEventSchemas(opts.catalog) : undefined;
   const sink = config.sink;
   const relay = sink && hasOutbox

@@ -19,6 +19,7 @@ export function createDeferredMetrics(opts: DeferredMetricsOptions = {}): Metric
   const maxBuffered = opts.maxBuffered ?? 1000;
   let real: Metrics | undefined;
   const buffered: [Labels, number][] = [];
+  const registrations: Parameters<Metrics['whenLoaded']>[0][] = [];
   const load = (): Metrics => {
     if (real) return real;
     clearTimeout(timer);
@@ -26,6 +27,7 @@ export function createDeferredMetrics(opts: DeferredMetricsOptions = {}): Metric
     const prom = createRequire(import.meta.url)('prom-client') as typeof PromClient;
     real = buildMetrics(prom, { defaults: opts.defaults });
     for (const [labels, value] of buffered.splice(0)) real.httpDuration.observe(labels, value);
+    for (const register of registrations.splice(0)) real.whenLoaded(register);
     return real;
   };
   const timer = setTimeout(load, opts.loadAfterMs ?? 10_000);
@@ -50,5 +52,9 @@ export function createDeferredMetrics(opts: DeferredMetricsOptions = {}): Metric
       return load().registry;
     },
     httpDuration,
+    whenLoaded(register) {
+      if (real) real.whenLoaded(register);
+      else registrations.push(register);
+    },
   };
 }

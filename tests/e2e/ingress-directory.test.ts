@@ -143,4 +143,15 @@ describe('the zenokube ingress command', () => {
     assert.match(err, /--config DIR is required/);
     assert.match(err, /--port-offset must be an integer/);
   });
+
+  it('refuses a --config that is not a directory, with exit code 2 and no stack trace', async () => {
+    const missing = join(tmpdir(), `zeno-ingress-missing-${process.pid}`);
+    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--config', missing], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    assert.equal(code, 2);
+    assert.match(err, /--config .*zeno-ingress-missing-\d+: no such directory/);
+    assert.doesNotMatch(err, /ENOENT|\n\s+at /);
+  });
 });

@@ -12,7 +12,8 @@ type Schema = Record<string, unknown>;
  * - `x-kubernetes-int-or-string` becomes `anyOf [integer, string]`;
  * - an object that lists `properties` and does not preserve unknown fields rejects other keys.
  *   The API server would prune such a field without a word; a manifest holding one has a typo.
- * - other `x-kubernetes-*` extensions (CEL rules, list types) are dropped: ajv cannot run them.
+ * - other `x-kubernetes-*` extensions (CEL rules, list types) are dropped: ajv cannot run them;
+ * - a Go (RE2) `pattern` with an inline `(?i)` flag, which JavaScript lacks, spells each letter in both cases.
  */
 function strictSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(strictSchema);
@@ -23,6 +24,7 @@ function strictSchema(node: unknown): unknown {
     if (k.startsWith('x-kubernetes-')) continue;
     // Under `properties` the keys are field names, not keywords: recurse into each value.
     if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, strictSchema(s)]));
+    else if (k === 'pattern' && typeof v === 'string' && v.includes('(?i)')) out[k] = caseInsensitive(v);
     else out[k] = strictSchema(v);
   }
   if (src['x-kubernetes-int-or-string'] === true) {
@@ -33,6 +35,16 @@ function strictSchema(node: unknown): unknown {
     out.additionalProperties = false;
   }
   return out;
+}
+
+/**
+ * RE2's `(?i)` for JavaScript: drops the flag and turns each letter outside a character class into
+ * `[xX]`. Enough for the patterns the vendored CRDs hold (`^(?i)(abort|warn)?$`); refuses others.
+ */
+function caseInsensitive(pattern: string): string {
+  const body = pattern.replace('(?i)', '');
+  if (/[[\\]|\(\?i\)/.test(body)) throw new TypeError(`unsupported case-insensitive pattern ${pattern}`);
+  return body.replace(/[a-z]/gi, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
 }
 
 export interface CrdValidators {

@@ -26,6 +26,14 @@ describe('generateManifests', () => {
       'ingress/namespace.yaml',
       'ingress/rbac.yaml',
       'kustomization.yaml',
+      'observability/alerts.yaml',
+      'observability/dashboards/auth.yaml',
+      'observability/dashboards/eventing.yaml',
+      'observability/dashboards/ingress.yaml',
+      'observability/dashboards/platform.yaml',
+      'observability/dashboards/vault.yaml',
+      'observability/kustomization.yaml',
+      'observability/pod-monitors.yaml',
       'platform/broker.yaml',
       'platform/migrate-job.yaml',
     ]);
@@ -33,6 +41,7 @@ describe('generateManifests', () => {
     assert.equal(k.namespace, 'zenokube');
     assert.ok(!k.resources.some((r: string) => r.startsWith('database/')), 'the database is applied on its own');
     assert.ok(!k.resources.some((r: string) => r.startsWith('ingress/')), 'the ingress has its own namespace and kustomization');
+    assert.ok(!k.resources.some((r: string) => r.startsWith('observability/')), 'dashboards and alerts need the Prometheus Operator: applied on their own');
     assert.equal(docsOf('ingress/kustomization.yaml')[0].namespace, 'zenokube-system');
     assert.equal(k.resources.length, 6);
   });

@@ -61,6 +61,13 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
   if (obj.apiVersion === 'v1' && (obj.kind === 'ServiceAccount' || obj.kind === 'Namespace')) return [];
+  if (obj.apiVersion === 'v1' && obj.kind === 'ConfigMap') {
+    const data = (obj.data ?? {}) as Record<string, unknown>;
+    const problems = Object.entries(data).filter(([k, v]) => !/^[-._a-zA-Z0-9]+$/.test(k) || typeof v !== 'string').map(([k]) => `data key ${k}: a valid key with a string value`);
+    // The API server refuses a ConfigMap over 1 MiB.
+    if (Buffer.byteLength(JSON.stringify(data)) > 1024 * 1024) problems.push('over 1 MiB');
+    return problems;
+  }
   if (obj.apiVersion === 'apiextensions.k8s.io/v1' && obj.kind === 'CustomResourceDefinition') {
     const spec = obj.spec as any;
     const problems: string[] = [];
@@ -100,6 +107,8 @@ describe('knative/ (generated manifests)', () => {
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
+      'monitoring.coreos.com/v1 PrometheusRule',
+      'monitoring.coreos.com/v1 PodMonitor',
     ]) {
       assert.ok(validators.byKind.has(kind), kind);
     }
@@ -136,8 +145,8 @@ describe('knative/ (generated manifests)', () => {
       }
     }
     assert.deepEqual([...kinds].sort(), [
-      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'PodMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 

@@ -6,19 +6,20 @@ import { accountSessionsEndpoint } from './account-sessions.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { consentEndpoint } from './consent.js';
 import { loginEndpoint } from './login.js';
+import { loginCounters, type LoginCounters } from './login-metrics.js';
 import { logoutEndpoint } from './logout.js';
 import { parEndpoint } from './par.js';
 import { passwordOnly, type SecondFactorPolicy } from './second-factor.js';
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
-  return buildAuthorizeApp(await createAuthRuntime(ctx), passwordOnly);
+  return buildAuthorizeApp(await createAuthRuntime(ctx), passwordOnly, loginCounters(ctx.metrics));
 }
 
-export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy): Hono {
+export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters): Hono {
   const app = new Hono();
   app.on(['GET', 'POST'], '/auth/:tenant/authorize', (c) => authorizeEndpoint(c, rt));
   app.post('/auth/:tenant/par', (c) => parEndpoint(c, rt));
-  app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor));
+  app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor, logins));
   app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));

@@ -77,4 +77,21 @@ describe('POST /auth/{tenant}/login (Argon2id, rehash, disable, audit and events
     assert.ok(rows.some((r) => r.type === 'io.zenokube.auth.login.failed' && r.data.reason === 'disabled'));
     assert.doesNotMatch(JSON.stringify(rows), /password|argon2/);
   });
+
+  it('counts failed sign-ins by reason and accepted passwords in the /metrics exposition', async () => {
+    const authorize = h.hosted.find((x) => x.declaration.name === 'auth-authorize')!;
+    const scrape = async () => (await authorize.app.request('/metrics')).text();
+    const count = (text: string, series: string) => Number(text.match(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm'))?.[1] ?? 0);
+    const before = await scrape();
+    await insertUser(tdb.database.db, tenant.id, { username: 'mia', passwordHash: await hashPassword('mia-password') });
+    assert.equal((await attempt('mia', 'not-her-password')).status, 401);
+    assert.equal((await attempt('mia', 'not-her-password')).status, 401);
+    assert.equal((await attempt('ghost', 'whatever-pw')).status, 401);
+    assert.equal((await attempt('mia', 'mia-password')).status, 303);
+    const after = await scrape();
+    assert.equal(count(after, 'zeno_auth_login_failures_total{reason="bad_password"}') - count(before, 'zeno_auth_login_failures_total{reason="bad_password"}'), 2);
+    assert.equal(count(after, 'zeno_auth_login_failures_total{reason="unknown_user"}') - count(before, 'zeno_auth_login_failures_total{reason="unknown_user"}'), 1);
+    assert.equal(count(after, 'zeno_auth_logins_total') - count(before, 'zeno_auth_logins_total'), 1);
+    assert.doesNotMatch(after, /mia|ghost/, 'no username in a label');
+  });
 });

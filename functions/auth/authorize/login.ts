@@ -13,11 +13,12 @@ import { unknownTenantPage } from './authorize-endpoint.js';
 import { setSessionCookie } from './cookies.js';
 import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
+import type { LoginCounters } from './login-metrics.js';
 import { LoginPage } from './pages/login-page.js';
 import { sendPage } from './responses.js';
 import type { SecondFactorPolicy } from './second-factor.js';
 
-export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: SecondFactorPolicy): Promise<Response> {
+export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
   const posted = await readInteractionForm(c, rt, tenant);
   const { flow: f, form, handle } = posted;
@@ -31,6 +32,7 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   const account = normaliseUsername(username);
   const throttle = await checkLoginThrottle(rt.db, tenant.id, account, f.meta.ip);
   if (throttle.limited) {
+    logins.failed('throttled');
     await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.throttled', outcome: 'failure', actor: account, clientId: f.client.clientId, detail: { reason: throttle.reason } }, f.meta);
     c.header('retry-after', String(throttle.retryAfterSeconds));
     return again(429, 'Too many failed sign-in attempts. Wait 15 minutes, then try again.');
@@ -39,6 +41,7 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, password) : await verifyAgainstDummy(password);
   if (!ok || !user?.active) {
     const reason = !user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled';
+    logins.failed(reason);
     await rt.transaction(async (tx) => {
       await recordAudit(tx, { tenantId: tenant.id, action: 'login', outcome: 'failure', actor: account, clientId: f.client.clientId, detail: { reason } }, f.meta);
       await rt.events.emit(tx, { type: AUTH_EVENTS.loginFailed, data: { tenant: tenant.slug, username: account, reason } });
@@ -46,6 +49,7 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
     // One message for every cause: the page does not reveal which accounts exist or are disabled.
     return again(401, 'Incorrect username or password.');
   }
+  logins.succeeded();
   if (needsRehash(user.passwordHash!)) await updateUser(rt.db, tenant.id, user.id, { passwordHash: await hashPassword(password) });
 
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
+import { createCircuitBreakers } from './circuit.js';
 import { createObserver } from './observe.js';
 import type { ExchangeRecord } from './context.js';
 
@@ -57,5 +58,19 @@ describe('ingress metrics and access log', () => {
     assert.match(text, /zeno_ingress_upstream_errors_total\{backend="ns\/svc:80",error="ECONNREFUSED"\} 1/);
     assert.match(text, /zeno_ingress_circuit_state\{endpoint="127.0.0.1:80"\} 2/);
     assert.match(text, /zeno_ingress_request_duration_seconds_count\{route="ns\/r\/0",backend="ns\/svc:80"\} 2/);
+  });
+
+  it('reads circuit states from the breakers at scrape, so an open circuit nobody probes turns half-open', async () => {
+    const registry = new Registry();
+    let clock = 0;
+    const breakers = createCircuitBreakers({ failureThreshold: 2, openMs: 10_000 }, () => clock);
+    const o = createObserver({ registry, accessLog: undefined, sampleRate: 1, circuitState: (e) => breakers.state(e) });
+    breakers.onChange = (key, state) => o.circuitChanged(key, state);
+    breakers.failure('10.0.0.7:8080');
+    breakers.failure('10.0.0.7:8080');
+    assert.match(await registry.metrics(), /zeno_ingress_circuit_state\{endpoint="10.0.0.7:8080"\} 2/);
+    // No request comes for the endpoint after its cool-down (its pod is gone): no state change fires.
+    clock = 10_000;
+    assert.match(await registry.metrics(), /zeno_ingress_circuit_state\{endpoint="10.0.0.7:8080"\} 1/);
   });
 });

@@ -15,6 +15,12 @@ interface ObserverOptions {
   /** Share of requests logged, 0..1 (errors, 5xx, are always logged). */
   sampleRate: number;
   random?: () => number;
+  /**
+   * The breakers' current state of an endpoint, read at each scrape. An open circuit turns
+   * half-open only when the next request asks, so without it an endpoint that gets no more
+   * traffic (removed from the route) would show open forever.
+   */
+  circuitState?: (endpoint: string) => CircuitState;
 }
 
 interface IngressObserver extends ProxyObserver {
@@ -50,11 +56,18 @@ export function createObserver(opts: ObserverOptions): IngressObserver {
     labelNames: ['backend', 'error'] as const,
     registers,
   });
+  const circuitState = opts.circuitState;
+  const circuitEndpoints = new Set<string>();
   const circuit = new Gauge({
     name: 'zeno_ingress_circuit_state',
     help: 'Circuit breaker state per upstream endpoint: 0 closed, 1 half-open, 2 open.',
     labelNames: ['endpoint'] as const,
     registers,
+    collect: circuitState
+      ? function () {
+          for (const endpoint of circuitEndpoints) this.labels(endpoint).set(CIRCUIT_VALUE[circuitState(endpoint)]);
+        }
+      : undefined,
   });
   const byRoute = new Map<string, Map<string, Pair>>();
   const pair = (route: string, backend: string): Pair => {
@@ -99,6 +112,7 @@ export function createObserver(opts: ObserverOptions): IngressObserver {
       upstreamErrors.labels(backend, code).inc();
     },
     circuitChanged(endpoint, state) {
+      circuitEndpoints.add(endpoint);
       circuit.labels(endpoint).set(CIRCUIT_VALUE[state]);
     },
   };

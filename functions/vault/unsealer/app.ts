@@ -9,6 +9,7 @@ import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
 import { startAutoUnseal } from './auto-unseal.js';
 import { internalRoutes } from './internal-routes.js';
 import { createKeyring, type Keyring } from './keyring.js';
+import { sealGauge } from './seal-metrics.js';
 import { sysRoutes } from './sys-routes.js';
 
 /** Every keyring alive in this process, so that signals and fatal errors can zero them all. */
@@ -43,6 +44,7 @@ function installWipeHooks(): void {
 export function createApp(ctx: FunctionContext): Hono {
   const keyring = createKeyring(ctx.database);
   installWipeHooks();
+  sealGauge(ctx.metrics, keyring);
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);
   const seal = sealWrapperFor(sealSettingsFrom(ctx.env));
   const auto = seal ? startAutoUnseal(keyring, seal, ctx.log, Number(ctx.env.VAULT_SEAL_RETRY_MS ?? 2000)) : undefined;
