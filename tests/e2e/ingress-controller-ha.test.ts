@@ -266,11 +266,19 @@ describe('a leader cut off from the API server (fake API server)', () => {
     await api?.close();
   });
 
-  it('steps down when it cannot renew; the other takes over once the lease has run out; both keep routing', async () => {
+  it('steps down when it cannot renew; the other takes over once the lease has run out; both keep routing', async (t) => {
     await waitUntil('replica-b routes', async () => (await send(b, '/app/x')) === 200);
+    const cutAt = performance.now();
     api.cutOff('replica-a', true);
-    await waitUntil('replica-a steps down', () => !a.controller.isLeader());
-    await waitUntil('replica-b leads', () => b.controller.isLeader());
+    // Polled throughout: never two leaders at once.
+    const one = () => {
+      assert.ok(!(a.controller.isLeader() && b.controller.isLeader()), 'two leaders');
+      return true;
+    };
+    await waitUntil('replica-a steps down', () => one() && !a.controller.isLeader());
+    const downAt = performance.now();
+    await waitUntil('replica-b leads', () => one() && b.controller.isLeader());
+    t.diagnostic(`cut off → stepped down ${Math.round(downAt - cutAt)} ms, → other leads ${Math.round(performance.now() - cutAt)} ms (renew deadline ${ELECTION.renewDeadlineMs} ms, lease ${ELECTION.leaseDurationMs} ms)`);
     const taken = lease(api)!;
     assert.equal(taken.spec.holderIdentity, 'replica-b');
     assert.equal(taken.spec.leaseTransitions, 1);

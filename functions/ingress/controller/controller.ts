@@ -152,7 +152,7 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     await writeStatus(writer, next, live, set.routes, controllerName, now);
     // Listeners of deleted Gateways are closed by the apply above; now they may go.
     await syncFinalizers(writer, GATEWAY_FINALIZER, live, deleting);
-    await acceptClasses(writer, ourClasses as never[], now);
+    await acceptClasses(writer, ourClasses.map((c) => ({ ...c, metadata: c.metadata ?? {} })), now);
     if (writer.result.conflicts > 0 || writer.result.stale > 0) opts.log.info('status writes raced other writers', { ...writer.result });
     return writer.result.stale > 0;
   };
