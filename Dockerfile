@@ -1,10 +1,16 @@
 # One image for every function: `docker run IMAGE fn <name>` or ZENO_FUNCTION=<name> runs that
 # function's esbuild bundle (dist/fn/<name>.mjs, see scripts/bundle.ts); every other command
-# (`migrate`, which the generated Job runs, `vault`, `auth`, …) runs the CLI from dist/cli. Built from a clean checkout:
-#   docker build -t ghcr.io/zenokube/zenokube:$(node -p "require('./package.json').version") .
+# (`migrate`, which the generated Job runs, `vault`, `auth`, …) runs the CLI from dist/cli.
+# Built from a clean checkout, tagged as the generated manifests expect (`zenokube manifests --image`
+# for any other reference; docs/deploying.md):
+#   docker build -t zenokube:$(node -p "require('./package.json').version") .
+#
+# The runtime stage holds dist/, the production dependencies, the migration SQL and package.json,
+# and nothing else; it writes nothing at run time (a read-only root filesystem works). The build
+# context is what .dockerignore lets through; tests/image/ rebuilds this file's steps without a
+# container runtime and serves a function from the result.
 
-# Node 24: an LTS line (maintained to April 2028) and the newest one `npm test` runs the code on
-# (scripts/run-tests.mjs); the code's floor is Node 22 (package.json engines).
+# Node 24: the current LTS line (maintained to April 2028); the code's floor is Node 22 (engines).
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -16,15 +22,16 @@ COPY eventing eventing
 COPY manifests manifests
 COPY local-cluster local-cluster
 COPY cli cli
-COPY scripts scripts
-COPY tests/fixtures tests/fixtures
-# tsc → dist/, esbuild → dist/fn/ (one bundle per function); then keep only production
-# dependencies (the CLI, PGlite and prom-client load from node_modules). The migration SQL is read at run time
-# from functions/<product>/core/migrations and eventing/migrations beside package.json.
+COPY scripts/bundle.ts scripts/bundle.ts
+# tsc → dist/, esbuild → dist/fn/ (one bundle per function). Then only production dependencies
+# stay: --omit=optional drops PGlite, the embedded database of `npm start`, which the image never
+# loads (DATABASE_URL is required there). The migration SQL, read at run time from
+# functions/<product>/core/migrations and eventing/migrations beside package.json, is staged in
+# runtime/ for the copy below.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && mkdir -p /stage \
- && find functions eventing -type d -name migrations -prune -exec cp -r --parents {} /stage/ \;
+ && npm prune --omit=dev --omit=optional --no-audit --no-fund \
+ && mkdir runtime \
+ && find functions eventing -type d -name migrations -prune -exec cp -r --parents {} runtime/ \;
 
 FROM node:24-slim
 ENV NODE_ENV=production
@@ -32,9 +39,12 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY --from=build /stage/ ./
-# Numeric user (the image's `node`), so that Kubernetes can verify runAsNonRoot.
+COPY --from=build /app/runtime/ ./
+# Numeric user (the base image's `node`), so that Kubernetes can verify runAsNonRoot. The files
+# stay root's: the process cannot change its own code.
 USER 1000:1000
 EXPOSE 8080
+# No HEALTHCHECK: Kubernetes ignores it and probes /readyz and /healthz itself (the generated
+# manifests); under plain Docker see docs/deploying.md.
 ENTRYPOINT ["node", "dist/fn/zenokube.mjs"]
 CMD ["fn"]

@@ -5,15 +5,27 @@ import { defaultOptions, generateManifests, packageVersion, readCrds, staleFiles
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions, functionsDir } from '#shared/function/discover';
 
-const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name]
-  --check       write nothing; exit 1 and list the files when knative/ is stale
+const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name] [--cluster-domain d]
+  --check            write nothing; exit 1 and list the files when knative/ is stale
+  --image            the image every workload runs (default zenokube:<package version>, see docs/deploying.md)
+  --cluster-domain   the cluster's DNS domain in Service URLs (default cluster.local)
 `;
 
+/**
+ * An image reference as the container runtime parses it: `[host[:port]/]path[:tag][@digest]`,
+ * path components lower-case.
+ * @see https://github.com/distribution/reference/blob/main/regexp.go
+ */
+const IMAGE_REFERENCE =
+  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
+
 /** Options from the command line over the reference defaults. */
-export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string }, version: string): ManifestOptions {
+export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string; 'cluster-domain'?: string }, version: string): ManifestOptions {
   const overrides: Partial<ManifestOptions> = {};
+  if (values.image !== undefined && !IMAGE_REFERENCE.test(values.image)) throw new TypeError(`--image "${values.image}" is not an image reference ([registry/]name[:tag][@sha256:digest])`);
   if (values.image) overrides.image = values.image;
   if (values.namespace) overrides.namespace = values.namespace;
+  if (values['cluster-domain']) overrides.clusterDomain = values['cluster-domain'];
   if (values.gateway) {
     const [namespace, name] = values.gateway.includes('/') ? values.gateway.split('/', 2) : ['zenokube-system', values.gateway];
     if (!namespace || !name) throw new TypeError(`--gateway "${values.gateway}" is not <namespace>/<name> or <name>`);
@@ -33,6 +45,7 @@ export async function main(args: string[]): Promise<number> {
         image: { type: 'string' },
         namespace: { type: 'string' },
         gateway: { type: 'string' },
+        'cluster-domain': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -46,9 +59,17 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const root = projectRoot();
+  let options: ManifestOptions;
+  try {
+    options = optionsFromArgs(v, packageVersion(root));
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    process.stderr.write(`${err.message}\n${USAGE}`);
+    return 2;
+  }
   const out = resolve(root, v.out ?? 'knative');
   const decls = await discoverFunctions(functionsDir(root));
-  const { files, warnings } = generateManifests(decls, optionsFromArgs(v, packageVersion(root)), readCrds(root));
+  const { files, warnings } = generateManifests(decls, options, readCrds(root));
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 
   if (v.check) {

@@ -1,7 +1,7 @@
 // `zenokube vault init|unseal|seal|status`: operator commands against the vault's HTTP API.
 // Address from VAULT_ADDR (as the vault CLI: the base before /v1), else $ZENO_BASE_URL/vault,
 // else http://127.0.0.1:$PORT/vault. A share given as no argument is read from stdin, so it
-// stays out of shell history.
+// stays out of shell history. `status --kube` asks every unsealer replica of a cluster instead.
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -16,6 +16,9 @@ const USAGE = `usage: zenokube vault <command>
   unseal [KEY]                                  submit one key share (read from stdin when omitted)
   seal                                          seal the vault (needs VAULT_TOKEN with sudo on sys/seal)
   status [--json]                               seal status
+  status --kube [--namespace NS] [--service vault-unsealer] [--kubeconfig FILE] [--json]
+                                                seal status of every unsealer replica (the Service's
+                                                EndpointSlices); run where pod addresses are reachable
 environment: VAULT_ADDR (e.g. http://127.0.0.1:8080/vault), VAULT_TOKEN
 `;
 
@@ -91,6 +94,19 @@ export async function runVaultCli(args: string[], io: CliIo): Promise<number> {
         return 0;
       }
       case 'status': {
+        if (rest.includes('--kube')) {
+          const { replicaStatuses, replicaTable } = await import('./vault-replicas.js');
+          const replicas = await replicaStatuses({
+            kubeconfig: flag(rest, '--kubeconfig'),
+            namespace: flag(rest, '--namespace'),
+            service: flag(rest, '--service') ?? 'vault-unsealer',
+            fetch: io.fetch,
+          });
+          io.out(rest.includes('--json') ? JSON.stringify(replicas, null, 2) + '\n' : replicaTable(replicas));
+          if (replicas.length === 0) io.err('no unsealer replica found\n');
+          // 0 only when every replica answers unsealed, as the vault CLI's 0 means unsealed.
+          return replicas.length > 0 && replicas.every((r) => !('error' in r.status) && !r.status.sealed) ? 0 : 2;
+        }
         const s = await call('GET', 'sys/seal-status');
         printStatus(s, rest.includes('--json'));
         // As the vault CLI: 0 unsealed, 2 sealed.

@@ -1,6 +1,7 @@
 // Checks declarations against what the cluster will accept (Knative, Gateway API, Kubernetes),
 // reporting every problem of every function at once.
 import type { FunctionDeclaration, RouteDeclaration } from '#shared/function/define';
+import { runtimeProblems, type ResourceQuantities } from '#shared/function/runtime';
 import { cronProblems } from './cron.js';
 import { DNS_LABEL } from './names.js';
 
@@ -24,7 +25,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** Knative Serving's revision timeout ceiling (config-defaults max-revision-timeout-seconds). */
 const MAX_TIMEOUT_SECONDS = 600;
 /** Set by Knative or by the generator itself; a declaration may not claim them. */
-const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'DATABASE_URL', 'ZENO_FUNCTION']);
+const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'DATABASE_URL', 'ZENO_FUNCTION', 'ZENO_DB_POOL_MAX', 'NODE_OPTIONS']);
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 /** ISO 8601 duration as Knative parses `backoffDelay` (e.g. PT0.2S, PT1M). */
 const ISO_DURATION = /^P(?!$)(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/;
@@ -51,7 +52,7 @@ function pathProblems(route: RouteDeclaration): string[] {
   return problems;
 }
 
-function checkFunction(d: FunctionDeclaration): string[] {
+function checkFunction(d: FunctionDeclaration, defaultLimits: ResourceQuantities): string[] {
   const problems: string[] = [];
   if (!DNS_LABEL.test(d.name)) problems.push(`name "${d.name}" is not a DNS label (lower-case, digits, dashes, at most 63)`);
   if (!d.name.startsWith(`${d.product}-`)) problems.push(`name must start with the product, "${d.product}-"`);
@@ -60,6 +61,8 @@ function checkFunction(d: FunctionDeclaration): string[] {
   const int = (n: number) => Number.isInteger(n) && n >= 0;
   if (!int(s.minScale) || !int(s.maxScale) || s.maxScale < Math.max(1, s.minScale)) problems.push('scaling: need integers 0 <= minScale <= maxScale, maxScale >= 1');
   if (d.longRunning && s.minScale < 1) problems.push('scaling: a long-running function needs minScale >= 1');
+  // Its Service is a plain ClusterIP Service (manifests/workload.ts): Triggers and PingSources name Knative Services.
+  if (d.longRunning && ((d.subscribes ?? []).length > 0 || (d.schedules ?? []).length > 0)) problems.push('a long-running function receives no events (no subscriptions or schedules)');
   if (!int(s.containerConcurrency) || s.containerConcurrency > 1000) problems.push('scaling: containerConcurrency must be an integer 0..1000');
   if (s.target !== undefined && !(s.target > 0)) problems.push('scaling: target must be positive');
   if (!Number.isInteger(s.timeoutSeconds) || s.timeoutSeconds < 1 || s.timeoutSeconds > MAX_TIMEOUT_SECONDS) problems.push(`scaling: timeoutSeconds must be an integer 1..${MAX_TIMEOUT_SECONDS}`);
@@ -98,18 +101,27 @@ function checkFunction(d: FunctionDeclaration): string[] {
     if (spec.secret && spec.value !== undefined) problems.push(`env ${key}: a secret has no literal value`);
     if (spec.secret && !(SECRET_NAME.test(spec.secret.name) && spec.secret.name.length <= 253)) problems.push(`env ${key}: secret name "${spec.secret.name}" is not a DNS subdomain`);
     if (spec.secret && !SECRET_KEY.test(spec.secret.key)) problems.push(`env ${key}: secret key "${spec.secret.key}" is not a valid key`);
+    if (spec.service !== undefined && (spec.secret || spec.value !== undefined)) problems.push(`env ${key}: a service URL has no other source`);
   }
+  problems.push(...runtimeProblems(d.runtime, defaultLimits).map((p) => `runtime: ${p}`));
   return problems.map((p) => `${d.name || '(unnamed)'}: ${p}`);
 }
 
-/** Throws a ManifestError listing every problem of every declaration (and clashes between them). */
-export function checkDeclarations(decls: readonly FunctionDeclaration[]): void {
-  const problems = decls.flatMap(checkFunction);
+/**
+ * Throws a ManifestError listing every problem of every declaration (and clashes between them).
+ * `defaultLimits` are the container limits of a function that declares none (ManifestOptions).
+ */
+export function checkDeclarations(decls: readonly FunctionDeclaration[], defaultLimits: ResourceQuantities = {}): void {
+  const problems = decls.flatMap((d) => checkFunction(d, defaultLimits));
   const names = new Set<string>();
   const routes = new Map<string, string>();
   for (const d of decls) {
     if (names.has(d.name)) problems.push(`${d.name}: declared twice`);
     names.add(d.name);
+    for (const [key, spec] of Object.entries(d.env ?? {})) {
+      const target = spec.service === undefined ? undefined : decls.find((x) => x.name === spec.service);
+      if (spec.service !== undefined && !target?.longRunning) problems.push(`${d.name}: env ${key} names ${spec.service}, which is no declared long-running function`);
+    }
     for (const r of d.routes) {
       for (const m of r.methods?.length ? r.methods.map((x) => x.toUpperCase()) : ['*']) {
         const key = `${r.match ?? 'PathPrefix'} ${r.path} ${m}`;

@@ -2,7 +2,7 @@
 import type { FunctionDeclaration } from '#shared/function/define';
 import { checkDeclarations, ManifestError } from './check.js';
 import { httpRoute } from './http-route.js';
-import { ingressManifests } from './ingress.js';
+import { INGRESS_SELECTOR, ingressManifests } from './ingress.js';
 import { observabilityManifests } from './observability/index.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
@@ -10,6 +10,7 @@ import { renderDocuments } from './render.js';
 import { containerEnv, knativeService } from './service.js';
 import { pingSource, sinkBinding } from './sources.js';
 import { serviceRef, trigger } from './trigger.js';
+import { callersOf, workloadManifests } from './workload.js';
 
 export type Manifest = Record<string, unknown>;
 
@@ -22,10 +23,16 @@ interface GeneratedManifests {
   warnings: string[];
 }
 
-/** The objects of one function, in apply order: Service, SinkBinding, Triggers, PingSources, HTTPRoute. */
-function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
+/**
+ * The objects of one function, in apply order: its workload (a Knative Service, or for a
+ * long-running function a Deployment with its Service, budget and policy), SinkBinding, Triggers,
+ * PingSources, HTTPRoute.
+ */
+function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDeclaration[], opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
   const { env, warnings } = containerEnv(decl, opts);
-  const docs: Manifest[] = [knativeService(decl, opts, env), sinkBinding(decl, opts)];
+  const docs: Manifest[] = decl.longRunning
+    ? [...workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR), longRunningSinkBinding(decl, opts)]
+    : [knativeService(decl, opts, env), sinkBinding(decl, opts)];
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
   for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));
   const route = httpRoute(decl, opts);
@@ -38,7 +45,7 @@ function functionManifests(decl: FunctionDeclaration, opts: ManifestOptions, dea
  * `crds` are our custom resources (crds/), installed with the ingress.
  */
 export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions, crds: readonly Manifest[] = []): GeneratedManifests {
-  checkDeclarations(decls);
+  checkDeclarations(decls, opts.resources.limits);
   const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: string[] = [];
   const wantsDeadLetter = sorted.some((d) => (d.subscribes ?? []).some((s) => s.deadLetter !== false));
@@ -52,7 +59,7 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   objects.set('platform/broker.yaml', [broker(opts, deadLetter)]);
   objects.set('platform/migrate-job.yaml', [migrateJob(opts)]);
   for (const decl of sorted) {
-    const fn = functionManifests(decl, opts, deadLetter);
+    const fn = functionManifests(decl, sorted, opts, deadLetter);
     objects.set(`functions/${decl.name}.yaml`, fn.docs);
     warnings.push(...fn.warnings);
   }
@@ -74,6 +81,12 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const paths = [...objects.keys()].sort();
   const files = new Map(paths.map((p) => [p, renderDocuments(objects.get(p)!)]));
   return { files, objects: new Map(paths.map((p) => [p, objects.get(p)!])), warnings };
+}
+
+/** A SinkBinding binds the pods of any PodSpecable: for a long-running function, its Deployment. */
+function longRunningSinkBinding(decl: FunctionDeclaration, opts: ManifestOptions): Manifest {
+  const binding = sinkBinding(decl, opts);
+  return { ...binding, spec: { ...(binding.spec as Manifest), subject: { apiVersion: 'apps/v1', kind: 'Deployment', name: decl.name } } };
 }
 
 function assertUniqueNames(objects: Map<string, Manifest[]>): void {

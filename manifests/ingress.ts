@@ -1,17 +1,21 @@
 // ZenoIngress in a cluster: the GatewayClass it implements, the Gateway the function HTTPRoutes
 // attach to, and the proxy itself (`zenokube ingress --kube`) with the API access it needs.
 // The core objects are typed with client-node's models so that a misspelt field fails to compile.
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1PodDisruptionBudget, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
 import { CONTROLLER_NAME, LEADER_LEASE_NAME } from '#functions/ingress/index';
 import { PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 
 const INGRESS_NAME = 'zenokube-ingress';
+/** The labels that select the proxy's pods (Deployment, Service, budget; the unsealer's NetworkPolicy). */
+export const INGRESS_SELECTOR: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': INGRESS_NAME, 'app.kubernetes.io/component': 'ingress' };
 /** Listener ports are bound at port + this offset: a non-root process cannot bind 80. */
 export const INGRESS_PORT_OFFSET = 8000;
 export const HTTP_LISTENER_PORT = 80;
 const ADMIN_PORT = 9901;
+/** Seconds a terminating proxy keeps accepting while it leaves the load balancer's rotation. */
+const PRE_STOP_SLEEP_SECONDS = 5;
 /**
  * The image's entrypoint script (the Dockerfile's ENTRYPOINT is `node` and this script): the
  * Deployment runs it through `command` so that node gets the proxy's heap flags that NODE_OPTIONS
@@ -143,21 +147,20 @@ function clusterRoleBinding(opts: ManifestOptions): Record<string, unknown> {
  */
 function deployment(opts: ManifestOptions): Record<string, unknown> {
   const labels = platformLabels('ingress', opts.version);
-  const selector = { 'app.kubernetes.io/name': labels['app.kubernetes.io/name']!, 'app.kubernetes.io/component': 'ingress' };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: INGRESS_NAME, labels },
     spec: {
       replicas: 2,
-      selector: { matchLabels: selector },
+      selector: { matchLabels: { ...INGRESS_SELECTOR } },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
         metadata: { labels },
         spec: {
           serviceAccountName: INGRESS_NAME,
           enableServiceLinks: false,
-          // In-flight requests get the proxy's 10 s drain, with room to spare.
+          // The preStop pause, then the proxy's 10 s drain of in-flight requests, with room to spare.
           terminationGracePeriodSeconds: 30,
           securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
@@ -175,6 +178,9 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
               // Ready once the first configuration from the API server is applied.
               readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
+              // SIGTERM makes the proxy stop accepting at once: it first keeps serving while the
+              // load balancer and the endpoint controllers take the pod out of rotation.
+              lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
@@ -186,6 +192,19 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
       },
     },
   } satisfies V1Deployment;
+}
+
+/**
+ * `policy/v1` PodDisruptionBudget: a node drain never takes the last ready proxy.
+ * @see https://kubernetes.io/docs/tasks/run-application/configure-pdb/
+ */
+function disruptionBudget(opts: ManifestOptions): Record<string, unknown> {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: INGRESS_NAME, labels: platformLabels('ingress', opts.version) },
+    spec: { minAvailable: 1, selector: { matchLabels: { ...INGRESS_SELECTOR } } },
+  } satisfies V1PodDisruptionBudget;
 }
 
 /**
@@ -202,7 +221,7 @@ function service(opts: ManifestOptions): Record<string, unknown> {
     spec: {
       type: 'LoadBalancer',
       externalTrafficPolicy: 'Local',
-      selector: { 'app.kubernetes.io/name': labels['app.kubernetes.io/name']!, 'app.kubernetes.io/component': 'ingress' },
+      selector: { ...INGRESS_SELECTOR },
       ports: [{ name: 'http', port: HTTP_LISTENER_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   } satisfies V1Service;
@@ -219,6 +238,6 @@ export function ingressManifests(opts: ManifestOptions, crds: readonly Record<st
   if (crds.length > 0) files.set('crds.yaml', [...crds]);
   files.set('gateway.yaml', [gatewayClass(opts), gateway(opts)]);
   files.set('rbac.yaml', [serviceAccount(opts), clusterRole(opts), clusterRoleBinding(opts), leaseRole(opts), leaseRoleBinding(opts)]);
-  files.set('deployment.yaml', [deployment(opts), service(opts)]);
+  files.set('deployment.yaml', [deployment(opts), disruptionBudget(opts), service(opts)]);
   return files;
 }

@@ -10,10 +10,16 @@ export interface ObjectRef {
 }
 
 export interface ManifestOptions {
-  /** The one image every function runs (`zenokube fn` picks the function by `ZENO_FUNCTION`). */
+  /**
+   * The one image every function runs (`zenokube fn` picks the function by `ZENO_FUNCTION`):
+   * `zenokube manifests --image REF`, by default `zenokube:<package version>`, the tag of the
+   * documented build (docs/deploying.md).
+   */
   image: string;
   /** Namespace of every generated object (kustomize `namespace`). */
   namespace: string;
+  /** The cluster's DNS domain: Services are reached at `<name>.<namespace>.svc.<clusterDomain>`. */
+  clusterDomain: string;
   /** Broker the Triggers subscribe to and the SinkBindings point at. */
   broker: string;
   /** The Gateway (Gateway API) that exposes public routes. */
@@ -27,7 +33,7 @@ export interface ManifestOptions {
    * function of that name is declared; otherwise Triggers carry no dead-letter sink.
    */
   deadLetterService: string;
-  /** Container resources of every function pod. */
+  /** Container resources of a function pod, where its declaration's `runtime.resources` says nothing. */
   resources: { requests: Record<string, string>; limits: Record<string, string> };
   /** Package version, part of the migration Job's name (Jobs are immutable once created). */
   version: string;
@@ -39,8 +45,9 @@ const DATABASE_CLUSTER = 'zenokube-db';
 /** The reference options for a package version; `overrides` replace single fields. */
 export function defaultOptions(version: string, overrides: Partial<ManifestOptions> = {}): ManifestOptions {
   return {
-    image: `ghcr.io/zenokube/zenokube:${version}`,
+    image: `zenokube:${version}`,
     namespace: DEFAULT_NAMESPACE,
+    clusterDomain: 'cluster.local',
     broker: 'default',
     gateway: { name: 'zenokube', namespace: 'zenokube-system' },
     // One CloudNativePG cluster and database; each product owns its own schema inside it.
@@ -51,4 +58,9 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
     version,
     ...overrides,
   };
+}
+
+/** The full DNS name of a Service of the generated namespace, as another namespace resolves it too. */
+export function serviceUrl(name: string, opts: ManifestOptions): string {
+  return `http://${name}.${opts.namespace}.svc.${opts.clusterDomain}`;
 }

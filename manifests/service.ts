@@ -1,25 +1,35 @@
 // The Knative Service of one function: autoscaling, probes, env, hardened container.
 import type { FunctionDeclaration } from '#shared/function/define';
+import { DEFAULT_DATABASE_POOL, type ProbeDeclaration } from '#shared/function/runtime';
 import { functionLabels } from './names.js';
-import type { ManifestOptions } from './options.js';
+import { serviceUrl, type ManifestOptions } from './options.js';
 
-type EnvVar =
+export type EnvVar =
   | { name: string; value: string }
   | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
-/** Env of the container: the function's name, its database, then its declared variables by name. */
+/**
+ * Env of the container: the function's name, its database and pool size, its Node flags, then its
+ * declared variables by name.
+ */
 export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): { env: EnvVar[]; warnings: string[] } {
   const db = opts.databaseSecret(decl.product);
   const env: EnvVar[] = [
     { name: 'ZENO_FUNCTION', value: decl.name },
     { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: db.name, key: db.key } } },
+    // Read by shared/config (DatabaseSettings.poolMax); always written, so that the connection
+    // budget can be read off the manifests.
+    { name: 'ZENO_DB_POOL_MAX', value: String(decl.runtime?.databasePool ?? DEFAULT_DATABASE_POOL) },
   ];
+  if (decl.runtime?.nodeOptions) env.push({ name: 'NODE_OPTIONS', value: decl.runtime.nodeOptions.trim().split(/\s+/).join(' ') });
   const warnings: string[] = [];
   for (const key of Object.keys(decl.env ?? {}).sort()) {
     const spec = decl.env![key]!;
     if (spec.secret) {
       const ref = { name: spec.secret.name, key: spec.secret.key, ...(spec.required ? {} : { optional: true }) };
       env.push({ name: key, valueFrom: { secretKeyRef: ref } });
+    } else if (spec.service) {
+      env.push({ name: key, value: serviceUrl(spec.service, opts) });
     } else if (spec.value !== undefined) {
       env.push({ name: key, value: spec.value });
     } else if (spec.required) {
@@ -28,6 +38,31 @@ export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): 
   }
   return { env, warnings };
 }
+
+type Resources = ManifestOptions['resources'];
+
+/** The declared requests and limits over the generator's defaults, key by key. */
+function containerResources(decl: FunctionDeclaration, defaults: Resources): Resources {
+  const declared = decl.runtime?.resources;
+  return {
+    requests: { ...defaults.requests, ...declared?.requests },
+    limits: { ...defaults.limits, ...declared?.limits },
+  };
+}
+
+/**
+ * An HTTP probe: the declared fields over the defaults. Knative probes the container port itself,
+ * so no port is given; a readiness probe without `periodSeconds` is probed aggressively by Knative's
+ * queue-proxy until the first success (fast cold starts), which is why none is set by default.
+ * @see https://knative.dev/docs/serving/services/configure-probing/
+ */
+function httpProbe(declared: ProbeDeclaration | undefined, defaults: ProbeDeclaration & { path: string }, extra: Record<string, number>): Record<string, unknown> {
+  const { path, ...timing } = { ...defaults, ...declared };
+  return { httpGet: { path }, ...extra, ...timing };
+}
+
+const READINESS = { path: '/readyz', failureThreshold: 3 };
+const LIVENESS = { path: '/healthz', periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 };
 
 /**
  * `serving.knative.dev/v1` Service. Cluster-local: only the Gateway's HTTPRoute exposes it.
@@ -66,10 +101,9 @@ export function knativeService(decl: FunctionDeclaration, opts: ManifestOptions,
               args: ['fn'],
               ports: [{ name: 'http1', containerPort: 8080 }],
               env,
-              resources: opts.resources,
-              // Knative probes the container port itself; no port is given.
-              readinessProbe: { httpGet: { path: '/readyz' }, successThreshold: 1 },
-              livenessProbe: { httpGet: { path: '/healthz' }, periodSeconds: 10, failureThreshold: 3 },
+              resources: containerResources(decl, opts.resources),
+              readinessProbe: httpProbe(decl.runtime?.probes?.readiness, READINESS, { successThreshold: 1 }),
+              livenessProbe: httpProbe(decl.runtime?.probes?.liveness, LIVENESS, {}),
               securityContext: {
                 runAsNonRoot: true,
                 allowPrivilegeEscalation: false,

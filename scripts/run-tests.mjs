@@ -3,8 +3,8 @@
 //   - the whole suite on this machine's Node;
 //   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
 //     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
-// Unit + smoke: every test file outside tests/e2e/ but the checks of the source text (STATIC, run
-// once), plus the e2e files in SMOKE (the stack started
+// Unit + smoke: every test file outside tests/e2e/ but the checks of the source text and the
+// image (STATIC, run once), plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
 //   node scripts/run-tests.mjs [--node=<spec>[,<spec>]] [substring...]
@@ -18,8 +18,11 @@ import { join, relative } from 'node:path';
 const MATRIX = ['22', '24'];
 /** The e2e files in the unit + smoke set: they start the whole stack. */
 const SMOKE = ['tests/e2e/start.test.ts', 'tests/e2e/start-deprecation.test.ts'];
-/** Checks of the source text (layering, dead code, docs): their outcome does not depend on the Node that runs them. */
-const STATIC = ['tests/layering/', 'tests/knip/', 'tests/docs/'];
+/**
+ * Checks whose outcome does not depend on the Node that runs them: of the source text (layering,
+ * dead code, docs), and of the image, which runs on its base image's Node whatever runs the test.
+ */
+const STATIC = ['tests/layering/', 'tests/knip/', 'tests/docs/', 'tests/image/'];
 
 const root = process.cwd();
 const skip = new Set(['node_modules', 'dist', '.git', '.zenokube', 'knative']);

@@ -64,14 +64,21 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
     },
   });
   certificateExpiryGauge(registry, () => controller.current());
+  let draining = false;
   const admin = opts.admin
-    ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => controller.current() !== undefined })
+    ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => !draining && controller.current() !== undefined })
     : undefined;
   return {
+    /**
+     * Graceful drain (SIGTERM, after the pod's preStop pause): the listeners stop accepting,
+     * in-flight exchanges finish (or are cut at the drain's end); the admin port answers
+     * not-ready meanwhile and closes last.
+     */
     async close() {
+      draining = true;
       await controller.stop();
-      await admin?.close();
       await ingress.close();
+      await admin?.close();
     },
   };
 }

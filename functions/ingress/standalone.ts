@@ -76,8 +76,9 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
   await queueReload();
   const stopWatch = opts.watch === false ? undefined : watchDirectory(opts.dir, () => void queueReload());
   certificateExpiryGauge(registry, () => config);
+  let draining = false;
   const admin = opts.admin
-    ? await startAdmin({ ...opts.admin, registry, status: () => (config ? statusJson(config.status) : {}), ready: () => config !== undefined })
+    ? await startAdmin({ ...opts.admin, registry, status: () => (config ? statusJson(config.status) : {}), ready: () => !draining && config !== undefined })
     : undefined;
   return {
     ingress,
@@ -85,11 +86,16 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     registry,
     current: () => config,
     reload: queueReload,
+    /**
+     * Graceful drain (SIGTERM): the listeners stop accepting, in-flight exchanges finish (or are cut
+     * at the drain's end), then the process may exit. The admin port answers not-ready meanwhile.
+     */
     async close() {
+      draining = true;
       stopWatch?.();
       await pending;
-      await admin?.close();
       await ingress.close();
+      await admin?.close();
     },
   };
 }

@@ -3,8 +3,8 @@
 // `transaction(fn)`, whose callback is handed the transaction's own handle: the handle drizzle
 // offers on the pool has no transaction() to call. Every wait is bounded (settings.ts), and a
 // database that cannot serve a request fails with a coded, retryable error (errors.ts).
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '#shared/config/index';
 import { openPostgres } from './postgres.js';
 import type { Database } from './database.js';
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from './settings.js';
@@ -28,13 +28,20 @@ interface OpenOptions {
   onConnecting?: () => void;
 }
 
-/** Opens the database the configuration names. PGlite is imported only when used. */
+/**
+ * Opens the database the configuration names. PGlite is imported only when used: it is an optional
+ * dependency, which the image leaves out (see the Dockerfile), so there DATABASE_URL is required.
+ */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const settings: DatabaseSettings = Object.freeze({ ...DEFAULT_DATABASE_SETTINGS, ...opts.settings, ...(opts.max ? { poolMax: opts.max } : {}) });
   if (opts.url) return openPostgres(opts.url, settings, opts.onConnecting);
   opts.onConnecting?.();
-  const dir = join(opts.dataDir ?? '.zenokube', 'pgdata');
-  await mkdir(dir, { recursive: true });
   const { openPglite } = await import('./pglite.js');
-  return openPglite(dir, settings);
+  try {
+    return await openPglite(join(opts.dataDir ?? '.zenokube', 'pgdata'), settings);
+  } catch (err) {
+    const missing = (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('@electric-sql/pglite');
+    if (missing) throw new ConfigError(['DATABASE_URL: required here; the embedded PGlite (@electric-sql/pglite) is not installed']);
+    throw err;
+  }
 }

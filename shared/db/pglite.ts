@@ -3,6 +3,7 @@
 // cannot have it within the pool wait deadline fails with the retryable `db_pool_timeout`
 // instead of queuing behind the transaction for good (PGlite's own queue has no deadline, and a
 // statement sent on the database from inside a transaction would wait on that transaction).
+import { mkdir } from 'node:fs/promises';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { createConnectionGate } from './gate.js';
 import type { Database, Db, TransactionOptions, Tx } from './database.js';
@@ -19,6 +20,8 @@ export async function openPglite(dir: string, settings: DatabaseSettings): Promi
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pg-core'),
   ]);
+  // Made only once PGlite is there: without it, nothing is written.
+  await mkdir(dir, { recursive: true });
   const pg: PGlite = await PGlite.create(dir);
   const gate = createConnectionGate(1, settings.poolWaitMs);
   // What drizzle's pglite session calls on its client: every statement takes the permit.

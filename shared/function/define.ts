@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import type { EventPublisher } from '#shared/events/publisher';
 import type { EventHandler } from '#shared/events/receive';
+import { runtimeProblems, type RuntimeDeclaration } from './runtime.js';
 
 /**
  * A public route, as an HTTPRoute path match: `PathPrefix` (default, segment boundaries),
@@ -68,6 +69,11 @@ export interface EnvDeclaration {
   secret?: { name: string; key: string };
   /** Literal default (never for secrets). */
   value?: string;
+  /**
+   * In a cluster: the URL of this long-running function's Service (`http://<name>.<namespace>.svc.<domain>`),
+   * which the generated NetworkPolicy then lets this function reach. Unset on one machine.
+   */
+  service?: string;
 }
 
 /** What the platform hands a function's app factory. */
@@ -109,6 +115,8 @@ export interface FunctionDeclaration {
   env?: Record<string, EnvDeclaration>;
   /** True for the long-running exceptions (ingress proxy, vault unsealer). */
   longRunning?: boolean;
+  /** Container resources, probes, Node flags and database pool (defaults: see shared/function/runtime.ts). */
+  runtime?: RuntimeDeclaration;
   /** Lazy so that importing a declaration stays cheap (cold start, manifest generation). */
   load: () => Promise<FunctionModule>;
 }
@@ -141,6 +149,7 @@ export function defineFunction(decl: FunctionDeclaration): FunctionDeclaration {
     if (sch.schedule.trim().split(/\s+/).length !== 5) problems.push(`schedule "${sch.name}" is not a 5-field cron`);
     if (!(decl.subscribes ?? []).some((x) => x.type === sch.type)) problems.push(`schedule "${sch.name}" fires ${sch.type}, which the function does not subscribe to`);
   }
+  problems.push(...runtimeProblems(decl.runtime).map((p) => `runtime: ${p}`));
   if (problems.length) throw new TypeError(`function ${decl.name}: ${problems.join('; ')}`);
   return Object.freeze(decl);
 }

@@ -156,7 +156,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       const key = field === 'metadata.name' ? 'name' : 'namespace';
       tests.push((o) => (o.metadata[key] === value) === (op !== '!='));
     }
-    for (const term of (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean)) {
+    for (const term of (url.searchParams.get('labelSelector') ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
       const m = /^([^=!]+)(==?|!=)(.*)$/.exec(term);
       if (!m) return undefined;
       const [, key, op, value] = m;

@@ -76,7 +76,7 @@ describe('declaration checks', () => {
       'auth-scim-push: scaling: target must be positive',
       'auth-scim-push: scaling: timeoutSeconds must be an integer 1..600',
     ]);
-    assert.deepEqual(problemsOf([broken({ longRunning: true })]), ['auth-scim-push: scaling: a long-running function needs minScale >= 1']);
+    assert.deepEqual(problemsOf([broken({ longRunning: true, subscribes: [], schedules: [] })]), ['auth-scim-push: scaling: a long-running function needs minScale >= 1']);
   });
 
   it('rejects paths the Gateway API refuses and unknown methods', () => {

@@ -72,21 +72,15 @@ describe('generateManifests', () => {
     assert.equal(push.spec.template.metadata.annotations['autoscaling.knative.dev/target'], undefined);
   });
 
-  it('keeps a long-running function at one pod from the start', () => {
-    const [svc] = ofKind('functions/vault-unsealer.yaml', 'Service');
-    assert.equal(svc.spec.template.metadata.annotations['autoscaling.knative.dev/min-scale'], '1');
-    assert.equal(svc.spec.template.metadata.annotations['autoscaling.knative.dev/initial-scale'], '1');
-  });
-
   it('makes every Service cluster-local, probed on /readyz and /healthz, non-root, running the one image', () => {
-    for (const decl of sampleDeclarations) {
+    for (const decl of sampleDeclarations.filter((d) => !d.longRunning)) {
       const [svc] = ofKind(`functions/${decl.name}.yaml`, 'Service');
       assert.equal(svc.metadata.labels['networking.knative.dev/visibility'], 'cluster-local');
       const [c] = svc.spec.template.spec.containers;
-      assert.equal(c.image, 'ghcr.io/zenokube/zenokube:1.2.3');
+      assert.equal(c.image, 'zenokube:1.2.3');
       assert.deepEqual(c.args, ['fn']);
       assert.equal(c.readinessProbe.httpGet.path, '/readyz');
-      assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+      assert.equal(c.livenessProbe.httpGet.path, decl.runtime?.probes?.liveness?.path ?? '/healthz');
       assert.equal(c.securityContext.runAsNonRoot, true);
       assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
     }
@@ -101,15 +95,15 @@ describe('generateManifests', () => {
     assert.equal(route.spec.rules[0].filters[0].urlRewrite.hostname, 'auth-token.edge.svc.cluster.local');
   });
 
-  it('sets ZENO_FUNCTION and DATABASE_URL, then secrets by reference and values literally, sorted by name', () => {
+  it('sets ZENO_FUNCTION, DATABASE_URL and the runtime variables, then secrets by reference and values literally, sorted by name', () => {
     const [svc] = ofKind('functions/auth-token.yaml', 'Service');
     const env = svc.spec.template.spec.containers[0].env;
-    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', 'DATABASE_URL', 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
+    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', 'DATABASE_URL', 'ZENO_DB_POOL_MAX', 'NODE_OPTIONS', 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
     assert.deepEqual(env[0], { name: 'ZENO_FUNCTION', value: 'auth-token' });
     assert.deepEqual(env[1].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'uri' });
-    assert.deepEqual(env[2].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
-    assert.deepEqual(env[3].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
-    assert.deepEqual(env[4], { name: 'AUTH_TOKEN_TTL', value: '600' });
+    assert.deepEqual(env[4].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
+    assert.deepEqual(env[5].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
+    assert.deepEqual(env[6], { name: 'AUTH_TOKEN_TTL', value: '600' });
   });
 
   it('leaves out a required variable that has no source, and warns about it', () => {
@@ -120,7 +114,8 @@ describe('generateManifests', () => {
   it('binds every function to the Broker with a SinkBinding (K_SINK)', () => {
     for (const decl of sampleDeclarations) {
       const [sb] = ofKind(`functions/${decl.name}.yaml`, 'SinkBinding');
-      assert.deepEqual(sb.spec.subject, { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: decl.name });
+      const workload = decl.longRunning ? { apiVersion: 'apps/v1', kind: 'Deployment' } : { apiVersion: 'serving.knative.dev/v1', kind: 'Service' };
+      assert.deepEqual(sb.spec.subject, { ...workload, name: decl.name });
       assert.deepEqual(sb.spec.sink.ref, { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' });
     }
   });
@@ -205,12 +200,20 @@ describe('generateManifests', () => {
     assert.match(t.metadata.name, /^auth-a-very-long-[-a-z0-9]*-[0-9a-f]{8}$/);
   });
 
-  it('takes image, namespace and Gateway from the command line', () => {
-    const o = optionsFromArgs({ image: 'r.example/zk:9', namespace: 'edge', gateway: 'infra/public' }, '9.0.0');
+  it('takes image, namespace, Gateway and cluster domain from the command line', () => {
+    const o = optionsFromArgs({ image: 'r.example/zk:9', namespace: 'edge', gateway: 'infra/public', 'cluster-domain': 'corp.internal' }, '9.0.0');
+    assert.equal(o.clusterDomain, 'corp.internal');
+    assert.equal(optionsFromArgs({}, '9.0.0').clusterDomain, 'cluster.local');
     assert.equal(o.image, 'r.example/zk:9');
     assert.equal(o.namespace, 'edge');
     assert.deepEqual(o.gateway, { namespace: 'infra', name: 'public' });
     assert.deepEqual(optionsFromArgs({ gateway: 'public' }, '9.0.0').gateway, { namespace: 'zenokube-system', name: 'public' });
-    assert.equal(optionsFromArgs({}, '9.0.0').image, 'ghcr.io/zenokube/zenokube:9.0.0');
+    assert.equal(optionsFromArgs({}, '9.0.0').image, 'zenokube:9.0.0');
+    for (const ok of ['zenokube:0.1.0', 'localhost:5000/zk/zenokube:1', 'registry.example/zenokube@sha256:' + 'a'.repeat(64), 'r.example/team/zenokube:1.2.3@sha256:' + 'b'.repeat(64)]) {
+      assert.equal(optionsFromArgs({ image: ok }, '9.0.0').image, ok);
+    }
+    for (const bad of ['', 'Zenokube:1', 'zenokube:', 'zenokube:1 --privileged', 'registry.example//zenokube', 'zenokube@sha256:xyz']) {
+      assert.throws(() => optionsFromArgs({ image: bad }, '9.0.0'), /is not an image reference/, bad);
+    }
   });
 });

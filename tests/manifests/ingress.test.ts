@@ -97,12 +97,14 @@ describe('the generated HTTPRoutes in a cluster with Knative', () => {
         // kustomize gives every object of knative/kustomization.yaml its namespace.
         if (doc.kind === 'HTTPRoute') set.routes.push({ ...(doc as unknown as HTTPRoute), metadata: { ...(doc as unknown as HTTPRoute).metadata, namespace: opts.namespace } });
         if (doc.apiVersion === 'serving.knative.dev/v1' && doc.kind === 'Service') set.services.push(knativePlaceholder((doc.metadata as { name: string }).name));
+        // A long-running function's own ClusterIP Service (manifests/workload.ts).
+        if (doc.apiVersion === 'v1' && doc.kind === 'Service') set.services.push({ ...(doc as unknown as Service), metadata: { ...(doc as unknown as Service).metadata, namespace: opts.namespace } });
       }
     }
     return set;
   }
 
-  it('attach to the generated Gateway and resolve every backendRef to the Knative Service of the function', () => {
+  it('attach to the generated Gateway and resolve every backendRef to the Service of the function', () => {
     const set = clusterSet();
     assert.ok(set.routes.length > 0);
     const config = compile(set, { gatewayClassNames: [one('gateway.yaml', 'GatewayClass').metadata.name] });

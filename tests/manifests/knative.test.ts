@@ -53,6 +53,24 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     for (const p of spec?.ports ?? []) if (!Number.isInteger(p.port) || p.targetPort === undefined) problems.push('ports need port and targetPort');
     return problems;
   }
+  if (obj.apiVersion === 'policy/v1' && obj.kind === 'PodDisruptionBudget') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    if ((spec?.minAvailable === undefined) === (spec?.maxUnavailable === undefined)) problems.push('exactly one of minAvailable, maxUnavailable');
+    if (!spec?.selector?.matchLabels || Object.keys(spec.selector.matchLabels).length === 0) problems.push('a budget without a selector covers nothing');
+    return problems;
+  }
+  if (obj.apiVersion === 'networking.k8s.io/v1' && obj.kind === 'NetworkPolicy') {
+    const spec = obj.spec as any;
+    const problems: string[] = [];
+    if (!spec?.podSelector) problems.push('podSelector is required');
+    for (const t of spec?.policyTypes ?? []) if (!['Ingress', 'Egress'].includes(t)) problems.push(`policy type ${String(t)}`);
+    for (const rule of spec?.ingress ?? []) {
+      for (const peer of rule.from ?? []) if (!peer.podSelector && !peer.namespaceSelector && !peer.ipBlock) problems.push('a peer needs a selector or an ipBlock');
+      for (const port of rule.ports ?? []) if (!['TCP', 'UDP', 'SCTP'].includes(port.protocol) || port.port === undefined) problems.push('a port needs protocol and port');
+    }
+    return problems;
+  }
   if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRole' || obj.kind === 'Role')) {
     return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
   }
@@ -146,7 +164,7 @@ describe('knative/ (generated manifests)', () => {
     }
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'PingSource', 'PodMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 

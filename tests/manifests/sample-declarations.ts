@@ -15,6 +15,12 @@ export const tokenFunction = defineFunction({
     { path: '/auth/health', match: 'Exact', methods: ['GET', 'HEAD'] },
   ],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 50, target: 40, timeoutSeconds: 30 },
+  runtime: {
+    resources: { requests: { cpu: '250m', memory: '160Mi' }, limits: { cpu: '2', memory: '384Mi' } },
+    nodeOptions: '--max-old-space-size=256  --enable-source-maps',
+    databasePool: 4,
+    probes: { readiness: { periodSeconds: 2, failureThreshold: 2 }, liveness: { path: '/livez', initialDelaySeconds: 5, timeoutSeconds: 2 } },
+  },
   env: {
     AUTH_SIGNING_KEY: { description: 'Ed25519 signing key', required: true, secret: { name: 'auth-keys', key: 'signing.pem' } },
     AUTH_SMTP_PASSWORD: { description: 'optional mail relay password', secret: { name: 'auth-smtp', key: 'password' } },

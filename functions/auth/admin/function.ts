@@ -9,6 +9,11 @@ export default defineFunction({
   description: 'ZenoAuth admin API: tenants, users, clients, signing-key rotation and sessions; Bearer tokens of zeno-admin with scope zeno:admin.',
   routes: [{ path: '/auth/admin', match: 'PathPrefix' }],
   scaling: { minScale: 0, maxScale: 3, containerConcurrency: 0, target: 50, timeoutSeconds: 30 },
+  // Administration and the cleanup schedule: rare calls, up to three pods, a pool of three.
+  runtime: {
+    resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    databasePool: 3,
+  },
   subscribes: [{ type: 'io.zenokube.auth.cleanup.scheduled', retry: 3 }],
   schedules: [{ name: 'auth-cleanup', schedule: '*/15 * * * *', type: 'io.zenokube.auth.cleanup.scheduled' }],
   env: AUTH_ENV,

@@ -8,6 +8,13 @@ export default defineFunction({
   description: 'OAuth 2.0 token endpoint: authorization_code + PKCE, refresh_token rotation, client_credentials; introspection and revocation.',
   routes: [{ path: '/auth/[^/]+/(token|introspect|revoke)', match: 'RegularExpression', methods: ['POST', 'OPTIONS'] }],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
+  // Client secrets are argon2id hashes (19 MiB, 2 passes each) and every answer is signed: the
+  // most CPU of any function, memory for concurrent hashes, a pool of five per pod (20 pods).
+  runtime: {
+    resources: { requests: { cpu: '250m', memory: '160Mi' }, limits: { memory: '384Mi' } },
+    nodeOptions: '--max-old-space-size=256',
+    databasePool: 5,
+  },
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });

@@ -14,10 +14,14 @@ import { policyRoutes } from './policy-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { createUnsealerClient } from './unsealer-client.js';
 
+/** The unsealer's Service in the reference namespace (`zenokube`), by its full DNS name. */
+const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.local';
+
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const unsealer = createUnsealerClient({
-    // In a cluster (Knative sets K_SERVICE) the unsealer is the cluster-local Service next door.
-    url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? 'http://vault-unsealer' : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
+    // The generated manifests always set the Service's full DNS name; without it, in a cluster
+    // (K_SERVICE set) the reference installation's name, on one machine the local runner.
+    url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
   const acls = createAclCache(ctx.database.db);

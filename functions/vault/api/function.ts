@@ -7,9 +7,16 @@ export default defineFunction({
   description: 'HashiCorp-Vault-compatible API: KV v2, token auth, ACL policies, audit; DEKs from the unsealer.',
   routes: [{ path: '/vault/v1', match: 'PathPrefix' }],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
+  // Every read and write is a transaction and an AES-GCM envelope: moderate CPU, a pool of five.
+  runtime: {
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    nodeOptions: '--max-old-space-size=160',
+    databasePool: 5,
+  },
   env: {
     VAULT_UNSEALER_URL: {
-      description: 'base URL of the vault unsealer (default: http://vault-unsealer in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      service: 'vault-unsealer',
     },
     VAULT_INTERNAL_KEY: {
       description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',

@@ -1,8 +1,12 @@
 // The api's side of the internal channel: signed calls to the unsealer for DEKs and the audit
 // key. The api never holds the root key or a KEK; the DEKs it receives live for one request.
 // Calls go over a keep-alive connection pool (undici), not a fresh connection per request.
+// Behind a Service the unsealer may be several replicas, some sealed (a new pod during a rollout
+// waits sealed while the old one serves): a "sealed" answer or a lost connection is retried on a
+// fresh connection, which the Service may send to another replica. Every internal call is safe to
+// repeat: unwrap and audit-key read, and a DEK minted for a lost answer is simply never stored.
 import { createSecretKey } from 'node:crypto';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
 import type { DekService } from '#functions/vault/core/kv';
@@ -26,9 +30,14 @@ interface UnsealerClientOptions {
   auditKeyTtlMs?: number;
   /** Connections kept to the unsealer (default 16). */
   connections?: number;
+  /** Tries of one call while replicas answer "sealed" or cannot be reached (default 5). */
+  attempts?: number;
   /** For tests: where requests go instead of a pool to `url`. */
   dispatcher?: Dispatcher;
 }
+
+/** One exchange with some replica: its status and body, or the transport failure. */
+type Exchange = { status: number; answer: string } | { failure: unknown };
 
 export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClient {
   const base = new URL(opts.url.replace(/\/+$/, ''));
@@ -39,23 +48,46 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   const ttl = opts.auditKeyTtlMs ?? 1000;
   let cached: { key: Buffer; until: number } | undefined;
 
-  const call = async <T>(path: string, body: unknown): Promise<T> => {
-    const text = JSON.stringify(body);
-    let status: number;
-    let answer: string;
+  const attempts = Math.max(1, opts.attempts ?? 5);
+
+  const exchange = async (dispatcher: Dispatcher, path: string, text: string): Promise<Exchange> => {
     try {
-      const res = await pool.request({
+      const res = await dispatcher.request({
         origin: base.origin,
         path: prefix + path,
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(key, 'POST', path, text) },
         body: text,
       });
-      status = res.statusCode;
-      answer = await res.body.text();
-    } catch (err) {
-      throw new VaultError(503, 'unsealer_unreachable', ['the unsealer is unreachable'], { cause: err });
+      return { status: res.statusCode, answer: await res.body.text() };
+    } catch (failure) {
+      return { failure };
     }
+  };
+
+  /**
+   * The first try goes over the pool; each retry over a connection of its own (closed after), so
+   * that it is balanced afresh rather than queued behind the pool's connection to the same replica.
+   * A sealed unsealer answers with `Connection: close`, so the pool drops its way to that replica.
+   */
+  const exchangeWithRetry = async (path: string, text: string): Promise<Exchange> => {
+    let last = await exchange(pool, path, text);
+    for (let i = 1; i < attempts && retryable(last); i++) {
+      const fresh = opts.dispatcher ?? new Client(base.origin, { pipelining: 1 });
+      try {
+        last = await exchange(fresh, path, text);
+      } finally {
+        if (!opts.dispatcher) await fresh.close().catch(() => {});
+      }
+    }
+    return last;
+  };
+
+  const call = async <T>(path: string, body: unknown): Promise<T> => {
+    const text = JSON.stringify(body);
+    const result = await exchangeWithRetry(path, text);
+    if ('failure' in result) throw new VaultError(503, 'unsealer_unreachable', ['the unsealer is unreachable'], { cause: result.failure });
+    const { status, answer } = result;
     let parsed: T & { errors?: string[] };
     try {
       parsed = JSON.parse(answer) as T & { errors?: string[] };
@@ -93,4 +125,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     },
     close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };
+}
+
+/** A replica that is sealed (or shutting down) answers 503; one that is gone fails the exchange. */
+function retryable(e: Exchange): boolean {
+  return 'failure' in e || e.status === 503;
 }

@@ -69,6 +69,17 @@ export function wipeInstance(ctx: FunctionContext): void {
   live.delete(ctx);
 }
 
+/**
+ * Ready only while unsealed: a sealed replica (a new pod waiting for auto-unseal or key shares, or
+ * one sealed by an operator) leaves the Service's endpoints, so the api and the rollout wait for
+ * an unsealed one; liveness (/healthz) stays database-only, so a sealed replica is never restarted.
+ */
+export async function readiness(ctx: FunctionContext): Promise<{ name: string; ok: boolean; detail?: string }[]> {
+  const entry = live.get(ctx);
+  const sealed = !entry || entry.keyring.isSealed();
+  return [{ name: 'unsealed', ok: !sealed, ...(sealed ? { detail: 'sealed' } : {}) }];
+}
+
 /** Called on SIGTERM after draining: the root key leaves memory before the process does. */
 export async function shutdown(): Promise<void> {
   wipeAll();

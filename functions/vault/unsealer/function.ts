@@ -1,4 +1,5 @@
-// The vault unsealer: long-running (min-scale 1) because the root key lives only in its memory.
+// The vault unsealer: long-running because the root key lives only in its memory. Two replicas (a
+// Deployment in a cluster, manifests/workload.ts), each unsealed on its own; ready only while unsealed.
 import { defineFunction } from '#shared/function/define';
 
 const sys = ['init', 'unseal', 'seal', 'seal-status', 'health'];
@@ -9,7 +10,14 @@ export default defineFunction({
   description: 'Holds the vault root key in RAM: init, unseal, seal, seal status, health; unwraps DEKs for the api.',
   // Exact matches win over the api's /vault/v1 prefix (Gateway API precedence).
   routes: sys.map((s) => ({ path: `/vault/v1/sys/${s}`, match: 'Exact' as const })),
-  scaling: { minScale: 1, maxScale: 1, containerConcurrency: 0, timeoutSeconds: 30 },
+  scaling: { minScale: 2, maxScale: 2, containerConcurrency: 0, timeoutSeconds: 30 },
+  // Holds one key and answers a handful of calls: little CPU, a pool of two (seal status, init).
+  // Memory: a function idles near 85 MiB resident on Node 24; the heap is capped well below the limit.
+  runtime: {
+    resources: { requests: { cpu: '25m', memory: '96Mi' }, limits: { memory: '160Mi' } },
+    nodeOptions: '--max-old-space-size=64',
+    databasePool: 2,
+  },
   longRunning: true,
   env: {
     VAULT_INTERNAL_KEY: {

@@ -18,6 +18,13 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
   const app = new Hono<{ Variables: { body: unknown } }>();
   const verify = createVerifier(internalKey);
 
+  // A sealed replica tells the api's keep-alive pool to drop its connection here: behind a Service
+  // the api's next connection may reach an unsealed replica (see api/unsealer-client.ts).
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.res.status === 503) c.res.headers.set('connection', 'close');
+  });
+
   app.use('*', async (c, next) => {
     const text = await c.req.text();
     if (text.length > 64 * 1024) throw invalidRequest('request too large');
