@@ -42,7 +42,7 @@ export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): 
 type Resources = ManifestOptions['resources'];
 
 /** The declared requests and limits over the generator's defaults, key by key. */
-function containerResources(decl: FunctionDeclaration, defaults: Resources): Resources {
+export function containerResources(decl: FunctionDeclaration, defaults: Resources): Resources {
   const declared = decl.runtime?.resources;
   return {
     requests: { ...defaults.requests, ...declared?.requests },
@@ -56,9 +56,9 @@ function containerResources(decl: FunctionDeclaration, defaults: Resources): Res
  * queue-proxy until the first success (fast cold starts), which is why none is set by default.
  * @see https://knative.dev/docs/serving/services/configure-probing/
  */
-function httpProbe(declared: ProbeDeclaration | undefined, defaults: ProbeDeclaration & { path: string }, extra: Record<string, number>): Record<string, unknown> {
+export function httpProbe(declared: ProbeDeclaration | undefined, defaults: ProbeDeclaration & { path: string }, extra: Record<string, number>, port?: string): Record<string, unknown> {
   const { path, ...timing } = { ...defaults, ...declared };
-  return { httpGet: { path }, ...extra, ...timing };
+  return { httpGet: port === undefined ? { path } : { path, port }, ...extra, ...timing };
 }
 
 const READINESS = { path: '/readyz', failureThreshold: 3 };

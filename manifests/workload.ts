@@ -7,6 +7,7 @@ import type { FunctionDeclaration } from '#shared/function/define';
 import { functionLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 import type { EnvVar } from './service.js';
+import { containerResources, httpProbe } from './service.js';
 
 /** The container port, as a Knative function gets it (`PORT`). */
 const HTTP_PORT = 8080;
@@ -54,14 +55,16 @@ function deployment(decl: FunctionDeclaration, opts: ManifestOptions, env: EnvVa
               name: 'function',
               image: opts.image,
               args: ['fn'],
-              ports: [{ name: 'http', containerPort: HTTP_PORT }],
+              // `http1`, as the functions name theirs: the functions' PodMonitor scrapes it.
+              ports: [{ name: 'http1', containerPort: HTTP_PORT }],
               // K_SERVICE and PORT as Knative sets them: the platform reads K_SERVICE as "in a cluster"
               // (shared secrets required, no per-pod key generated).
               env: [{ name: 'K_SERVICE', value: decl.name }, { name: 'PORT', value: String(HTTP_PORT) }, ...env],
-              resources: opts.resources,
-              // /readyz includes the function's own checks: for the unsealer, "unsealed".
-              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 2, failureThreshold: 1, successThreshold: 1 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 3 },
+              resources: containerResources(decl, opts.resources),
+              // /readyz includes the function's own checks: for the unsealer, "unsealed". Declared
+              // probe settings apply over these defaults.
+              readinessProbe: httpProbe(decl.runtime?.probes?.readiness, { path: '/readyz', periodSeconds: 2, failureThreshold: 1 }, { successThreshold: 1 }, 'http1'),
+              livenessProbe: httpProbe(decl.runtime?.probes?.liveness, { path: '/healthz', periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }, {}, 'http1'),
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
               securityContext: {
                 runAsNonRoot: true,
@@ -91,7 +94,7 @@ function service(decl: FunctionDeclaration, opts: ManifestOptions): Record<strin
     spec: {
       type: 'ClusterIP',
       selector: selectorOf(decl),
-      ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [{ name: 'http', port: 80, targetPort: 'http1', protocol: 'TCP' }],
     },
   } satisfies V1Service;
 }

@@ -39,9 +39,14 @@ describe('the long-running workloads (knative/ from the project declarations)', 
     assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     const pod = deployment.spec.template.spec;
     const [c] = pod.containers;
-    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
-    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
-    assert.ok(c.ports.some((p: any) => p.name === 'http'));
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http1' });
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http1' });
+    // The port name the functions' PodMonitor scrapes (zeno_vault_sealed comes from here).
+    assert.ok(c.ports.some((p: any) => p.name === 'http1'));
+    // The declaration's own resources, not the generator's defaults.
+    const unsealer = decls.find((d) => d.name === 'vault-unsealer')!;
+    assert.equal(c.resources.limits.memory, unsealer.runtime!.resources!.limits!.memory);
+    assert.equal(c.resources.requests.cpu, unsealer.runtime!.resources!.requests!.cpu);
     assert.ok(pod.terminationGracePeriodSeconds > c.lifecycle.preStop.sleep.seconds);
     const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
     assert.equal(env.K_SERVICE, 'vault-unsealer', 'the platform knows it runs in a cluster: shared keys required');
@@ -54,7 +59,7 @@ describe('the long-running workloads (knative/ from the project declarations)', 
     const service = find('functions/vault-unsealer.yaml', 'Service');
     assert.equal(service.spec.type, 'ClusterIP');
     assert.ok(matches(service.spec.selector, deployment.spec.template.metadata.labels));
-    assert.deepEqual(service.spec.ports.map((p: any) => [p.port, p.targetPort]), [[80, 'http']]);
+    assert.deepEqual(service.spec.ports.map((p: any) => [p.port, p.targetPort]), [[80, 'http1']]);
     const route = find('functions/vault-unsealer.yaml', 'HTTPRoute');
     for (const rule of route.spec.rules) assert.deepEqual(rule.backendRefs.map((b: any) => [b.kind, b.name, b.port]), [['Service', 'vault-unsealer', 80]]);
   });
