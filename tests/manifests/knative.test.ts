@@ -71,10 +71,10 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     }
     return problems;
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRole') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRole' || obj.kind === 'Role')) {
     return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRoleBinding') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRoleBinding' || obj.kind === 'RoleBinding')) {
     const ref = obj.roleRef as any;
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
@@ -168,7 +168,7 @@ describe('knative/ (generated manifests)', () => {
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
       'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'ObjectStore', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'Pooler', 'PrometheusRule',
-      'ScheduledBackup', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'Role', 'RoleBinding', 'ScheduledBackup', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 
