@@ -69,11 +69,13 @@ describe('createEventAcceptor', () => {
         reserve: (want) => {
           const granted = Math.min(want, room);
           room -= granted;
-          return granted;
-        },
-        deliver: (deliveries, reserved) => {
-          handed.push(deliveries);
-          given.push(reserved);
+          return {
+            size: granted,
+            deliver: (deliveries) => {
+              handed.push(deliveries);
+              given.push(granted);
+            },
+          };
         },
       },
     });

@@ -165,7 +165,7 @@ describe('startDispatcher', () => {
 
   it('redelivers a handed delivery that was never sent once its lease expires (a crash after the commit)', async () => {
     const t = trigger('lost-handoff');
-    const accept = createEventAcceptor(tdb.database, [t], { handoff: { leaseMs: 300, reserve: (n) => n, deliver: () => {} } });
+    const accept = createEventAcceptor(tdb.database, [t], { handoff: { leaseMs: 300, reserve: (n) => ({ size: n, deliver: () => {} }) } });
     const id = randomUUID();
     await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
     const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 100 });
