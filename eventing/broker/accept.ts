@@ -160,6 +160,15 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
     }
   };
 
+  // One event the statement refused (one the parser let through but the database will not
+  // store) must not fail the others: the batch is written again one event per statement, so
+  // only the bad one is answered with an error. A database outage fails each of them anyway.
+  const isolate = async (batch: Pending[]) => {
+    for (const p of batch) {
+      await write([p]).catch((err: unknown) => p.reject(err));
+    }
+  };
+
   const pump = () => {
     while (inFlight < maxInFlight && queue.length > 0) {
       // Bounded by count and by bytes: one statement never carries more than ~4 MiB of data.
@@ -172,9 +181,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       const batch = queue.splice(0, n);
       inFlight++;
       write(batch)
-        .catch((err: unknown) => {
-          for (const p of batch) p.reject(err);
-        })
+        .catch((err: unknown) => (batch.length > 1 ? isolate(batch) : batch[0]!.reject(err)))
         .finally(() => {
           inFlight--;
           pump();
