@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { silentLogger } from '#shared/log/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { waitFor, waitUntil } from '#tests/support/poll';
 import { createEventAcceptor } from './accept.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
 import { triggersFromDeclarations, type Trigger } from './triggers.js';
@@ -31,6 +32,8 @@ describe('startDispatcher', () => {
   const script = new Map<string, number[]>();
   /** Status to answer per path, decided at each request (takes precedence over `script`). */
   const scriptFn = new Map<string, (eventId: string) => number>();
+  /** Requests to a path are answered only once its gate resolves (a slow subscriber). */
+  const gates = new Map<string, Promise<void>>();
   const running: Dispatcher[] = [];
 
   before(async () => {
@@ -42,7 +45,8 @@ describe('startDispatcher', () => {
         hits.push({ path: req.url!, at: performance.now(), headers: req.headers, body });
         const decide = scriptFn.get(req.url!);
         const plan = script.get(req.url!) ?? [202];
-        res.writeHead(decide ? decide(String(req.headers['ce-id'])) : plan.length > 1 ? plan.shift()! : plan[0]!).end();
+        const status = decide ? decide(String(req.headers['ce-id'])) : plan.length > 1 ? plan.shift()! : plan[0]!;
+        void (gates.get(req.url!) ?? Promise.resolve()).then(() => res.writeHead(status).end());
       });
     });
     server.listen(0, '127.0.0.1');
@@ -193,6 +197,39 @@ describe('startDispatcher', () => {
     await settled(id);
     assert.equal(hits.filter((h) => h.path === '/orphan').length, 1);
     await dispatcher.stop();
+  });
+
+  it('renews the lease of a delivery still in flight: a second dispatcher does not send it meanwhile', async () => {
+    const t = trigger('slow');
+    let open!: () => void;
+    gates.set('/slow', new Promise<void>((r) => (open = r)));
+    const leaseMs = 1_500;
+    const accept = createEventAcceptor(tdb.database, [t]);
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
+    const a = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 60_000, leaseMs });
+    running.push(a);
+    await waitUntil('the first attempt', () => hits.some((h) => h.path === '/slow'));
+    const b = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 50, leaseMs });
+    running.push(b);
+    const due = async () => (await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from eventing.deliveries where trigger = 'slow'`))[0]!.due;
+    try {
+      let last = await due();
+      for (let renewals = 0; renewals < 3; renewals++) {
+        last = await waitFor('the lease to be renewed', async () => {
+          const now = await due();
+          return now > last ? now : undefined;
+        });
+      }
+      await b.flush();
+    } finally {
+      open();
+    }
+    await settled(id);
+    await Promise.all([a.stop(), b.stop()]);
+    assert.equal(hits.filter((h) => h.path === '/slow').length, 1);
+    assert.equal((await deadLetters(id)).length, 0);
+    gates.delete('/slow');
   });
 
   describe('a 30-second consumer outage', () => {

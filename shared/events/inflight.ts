@@ -9,7 +9,7 @@ import type { Logger } from '#shared/log/index';
  * (reading the free count before a claim lands let two lanes over-claim, and the next cycle
  * computed a negative LIMIT that PostgreSQL refused).
  */
-export interface Reservation {
+interface Reservation {
   /** Slots reserved (0 from `tryReserve` when full). */
   readonly size: number;
   /** Starts `task` in one reserved slot; its failure is logged, never thrown. */

@@ -5,7 +5,7 @@
 // @see https://www.rfc-editor.org/rfc/rfc8259#section-8.2 (unpaired surrogates: "unpredictable")
 
 /** Deepest nesting of arrays and objects an event may carry; the catalog's payloads use a few. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 const isHigh = (code: number) => code >= 0xd800 && code <= 0xdbff;
 const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;

@@ -4,7 +4,7 @@
 // instead of a lease sized for the slowest delivery.
 import type { Logger } from '#shared/log/index';
 
-export interface LeaseKeeper {
+interface LeaseKeeper {
   /** A claimed row is being worked on: renew its lease until `release`. */
   hold(seq: string): void;
   /**

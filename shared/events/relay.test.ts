@@ -239,7 +239,7 @@ describe('startOutboxRelay', () => {
 
   it('renews the lease of a delivery still in flight, so a second relay does not take it meanwhile', async () => {
     await insertRows(1);
-    const leaseMs = 600;
+    const leaseMs = 1_500;
     const sent: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -265,7 +265,7 @@ describe('startOutboxRelay', () => {
     // Several leases pass while the slow delivery is in flight; the heartbeat keeps pushing its lease out.
     const [first] = await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from fixture.outbox`);
     try {
-      await waitUntilRenewed(first!.due, 4);
+      await waitUntilRenewed(first!.due, 3);
       await other.flush();
     } finally {
       release();
