@@ -1,7 +1,7 @@
 // Triggers: which events go to which subscriber, with what delivery policy (Knative Trigger
 // semantics). Locally they come from the function declarations' `subscribes`.
 import type { FunctionDeclaration } from '#shared/function/define';
-import { parseIsoDuration, type BackoffPolicy } from '#shared/events/backoff';
+import { parseIsoDuration, RETRY_DEFAULTS, type BackoffPolicy } from '#shared/events/backoff';
 
 export interface Trigger {
   /** Stable local name: `<function>:<type>:<n>` (stored on pending deliveries). */
@@ -58,9 +58,9 @@ export function triggersFromDeclarations(decls: readonly FunctionDeclaration[], 
           broker: opts.broker ?? DEFAULT_BROKER,
           filters: Object.freeze({ ...sub.filters, type: sub.type }),
           subscriber: `${opts.subscriberBase}/${decl.name}${sub.path ?? '/_events'}`,
-          retry: sub.retry ?? 5,
-          backoffPolicy: sub.backoffPolicy ?? 'exponential',
-          backoffDelayMs: parseIsoDuration(sub.backoffDelay ?? 'PT0.2S'),
+          retry: sub.retry ?? RETRY_DEFAULTS.retry,
+          backoffPolicy: sub.backoffPolicy ?? RETRY_DEFAULTS.backoffPolicy,
+          backoffDelayMs: parseIsoDuration(sub.backoffDelay ?? RETRY_DEFAULTS.backoffDelay),
           deadLetter,
           deadLetterSink: deadLetter ? opts.deadLetterSink : undefined,
         }),

@@ -143,7 +143,7 @@ describe('generateManifests', () => {
     });
     assert.deepEqual(deleted.spec.filter.attributes, { type: 'io.zenokube.auth.user.deleted', source: '/auth/scim' });
     assert.equal(deleted.spec.subscriber.uri, '/events/user-deleted');
-    assert.deepEqual(deleted.spec.delivery, { retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.2S' }, 'deadLetter: false');
+    assert.deepEqual(deleted.spec.delivery, { retry: 9, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' }, 'deadLetter: false');
     assert.equal(sweep.spec.subscriber.uri, '/events/sweep');
   });
 
