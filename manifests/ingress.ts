@@ -142,8 +142,8 @@ function clusterRoleBinding(opts: ManifestOptions): Record<string, unknown> {
 /**
  * The proxy as a Deployment, not a Knative Service: it binds the Gateway's listener ports itself
  * and must run before the first request arrives (a Knative Service gets one port, named by
- * Knative, and may scale to zero). Two replicas; both compute the same status from the same
- * objects, so their writes agree.
+ * Knative, and may scale to zero). Two replicas: both watch and route; the one holding the
+ * leader Lease writes status (docs/ingress.md, "Several replicas").
  */
 function deployment(opts: ManifestOptions): Record<string, unknown> {
   const labels = platformLabels('ingress', opts.version);
