@@ -7,7 +7,7 @@ import { missingProxyFlags, PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functi
 
 function usage(): string {
   return (
-    'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n' +
+    'usage: zenokube ingress (--config DIR | --kube [--kubeconfig FILE] [--resync-seconds N]) [--port-offset N] [--admin HOST:PORT|off] [--access-log-sample 0..1] [--gateway-class NAME]\n' +
     `  run the proxy with its heap sizing, as the Deployment does: NODE_OPTIONS=${PROXY_NODE_OPTIONS} node ${PROXY_NODE_FLAGS.join(' ')} <zenokube> ingress ...\n`
   );
 }
@@ -25,11 +25,12 @@ export async function main(args: string[]): Promise<number> {
     else if (a === '--kube') opts.kube = 'true';
     else opts[a.slice(2)] = args[++i] ?? '';
   }
-  const known = new Set(['config', 'kube', 'kubeconfig', 'port-offset', 'admin', 'access-log-sample', 'gateway-class']);
+  const known = new Set(['config', 'kube', 'kubeconfig', 'port-offset', 'admin', 'access-log-sample', 'gateway-class', 'resync-seconds']);
   const unknown = Object.keys(opts).filter((k) => !known.has(k));
   const offset = Number(opts['port-offset'] ?? 0);
   const sample = Number(opts['access-log-sample'] ?? 1);
   const admin = opts.admin ?? '127.0.0.1:9901';
+  const resync = opts['resync-seconds'] === undefined ? undefined : Number(opts['resync-seconds']);
   const adminMatch = /^(.+):(\d{1,5})$/.exec(admin);
   const problems: string[] = [];
   if (unknown.length > 0) problems.push(`unknown option(s): ${unknown.map((k) => `--${k}`).join(', ')}`);
@@ -37,6 +38,7 @@ export async function main(args: string[]): Promise<number> {
   else if (opts.config && !isDirectory(opts.config)) problems.push(`--config ${opts.config}: no such directory`);
   if (!Number.isInteger(offset) || offset < 0 || offset > 60000) problems.push('--port-offset must be an integer 0..60000');
   if (!(sample >= 0 && sample <= 1)) problems.push('--access-log-sample must be between 0 and 1');
+  if (resync !== undefined && !(Number.isInteger(resync) && resync >= 0 && resync <= 86400)) problems.push('--resync-seconds must be an integer 0..86400 (0: never)');
   if (admin !== 'off' && !adminMatch) problems.push('--admin must be HOST:PORT or off');
   if (problems.length > 0) {
     process.stderr.write(`${problems.join('\n')}\n${usage()}`);
@@ -49,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
   const adminAddr = admin === 'off' || !adminMatch ? undefined : { host: adminMatch[1]!, port: Number(adminMatch[2]) };
   if (opts.kube) {
     const { startInCluster } = await import('#functions/ingress/in-cluster');
-    const cluster = await startInCluster({ log, portOffset: offset, admin: adminAddr, accessLogSample: sample, kubeconfig: opts.kubeconfig });
+    const cluster = await startInCluster({ log, portOffset: offset, admin: adminAddr, accessLogSample: sample, kubeconfig: opts.kubeconfig, resyncSeconds: resync });
     log.info('ingress running', { source: 'kubernetes', portOffset: offset });
     await untilSignal();
     log.info('ingress stopping: draining in-flight requests');

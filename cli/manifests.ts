@@ -5,8 +5,9 @@ import { checkEventWiring, defaultOptions, generateManifests, packageVersion, re
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions, functionsDir } from '#shared/function/discover';
 
-const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name] [--cluster-domain d]
+const USAGE = `usage: zenokube manifests [--check] [--out knative] [--image ref] [--namespace ns] [--gateway ns/name] [--cluster-domain d] [--base-url url]
   --check            write nothing; exit 1 and list the files when knative/ is stale
+  --base-url         the public address of the Gateway (ZENO_BASE_URL: OIDC issuers, redirects), e.g. https://id.example.com
   --image            the image every workload runs (default zenokube:<package version>, see docs/deploying.md)
   --cluster-domain   the cluster's DNS domain in Service URLs (default cluster.local)
 `;
@@ -20,18 +21,33 @@ const IMAGE_REFERENCE =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
 
 /** Options from the command line over the reference defaults. */
-export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string; 'cluster-domain'?: string }, version: string): ManifestOptions {
+export function optionsFromArgs(values: { image?: string; namespace?: string; gateway?: string; 'cluster-domain'?: string; 'base-url'?: string }, version: string): ManifestOptions {
   const overrides: Partial<ManifestOptions> = {};
   if (values.image !== undefined && !IMAGE_REFERENCE.test(values.image)) throw new TypeError(`--image "${values.image}" is not an image reference ([registry/]name[:tag][@sha256:digest])`);
   if (values.image) overrides.image = values.image;
   if (values.namespace) overrides.namespace = values.namespace;
   if (values['cluster-domain']) overrides.clusterDomain = values['cluster-domain'];
+  if (values['base-url'] !== undefined) overrides.baseUrl = publicUrl(values['base-url']);
   if (values.gateway) {
     const [namespace, name] = values.gateway.includes('/') ? values.gateway.split('/', 2) : ['zenokube-system', values.gateway];
     if (!namespace || !name) throw new TypeError(`--gateway "${values.gateway}" is not <namespace>/<name> or <name>`);
     overrides.gateway = { namespace, name };
   }
   return defaultOptions(version, overrides);
+}
+
+/** An http(s) origin with an optional path, as ZENO_BASE_URL takes it (no query, no fragment, no trailing slash). */
+function publicUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new TypeError(`--base-url "${value}" is not a URL`);
+  }
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username || u.password) {
+    throw new TypeError(`--base-url "${value}" must be an http(s) URL without credentials, query or fragment`);
+  }
+  return u.href.replace(/\/+$/, '');
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -46,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
         namespace: { type: 'string' },
         gateway: { type: 'string' },
         'cluster-domain': { type: 'string' },
+        'base-url': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });

@@ -155,8 +155,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       get leaseMs() {
         return dispatcher?.handoff.leaseMs ?? 0;
       },
-      reserve: (n) => dispatcher?.handoff.reserve(n) ?? 0,
-      deliver: (deliveries, reserved) => dispatcher?.handoff.deliver(deliveries, reserved),
+      reserve: (n) => dispatcher?.handoff.reserve(n) ?? { size: 0, deliver: () => {} },
     },
   });
   const brokerIngress = createBrokerIngress({ database, triggers, log, bodyLimitBytes: config.bodyLimitBytes, accept });

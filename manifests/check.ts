@@ -3,6 +3,7 @@
 import type { FunctionDeclaration, RouteDeclaration } from '#shared/function/define';
 import { runtimeProblems, type ResourceQuantities } from '#shared/function/runtime';
 import { cronProblems } from './cron.js';
+import { DATABASE_ENV } from './database-env.js';
 import { DNS_LABEL } from './names.js';
 
 /** Raised when declarations cannot become valid manifests; lists every problem. */
@@ -25,7 +26,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** Knative Serving's revision timeout ceiling (config-defaults max-revision-timeout-seconds). */
 const MAX_TIMEOUT_SECONDS = 600;
 /** Set by Knative or by the generator itself; a declaration may not claim them. */
-const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'DATABASE_URL', 'ZENO_FUNCTION', 'ZENO_DB_POOL_MAX', 'NODE_OPTIONS']);
+const RESERVED_ENV = new Set<string>(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION', 'K_SINK', 'K_CE_OVERRIDES', 'ZENO_FUNCTION', 'ZENO_BASE_URL', 'NODE_OPTIONS', ...DATABASE_ENV]);
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 /** ISO 8601 duration as Knative parses `backoffDelay` (e.g. PT0.2S, PT1M). */
 const ISO_DURATION = /^P(?!$)(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/;

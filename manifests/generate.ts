@@ -1,11 +1,13 @@
 // Turns function declarations into the files of knative/: pure, deterministic, no I/O.
 import { ANY_EVENT_TYPE, type FunctionDeclaration } from '#shared/function/define';
+import { connectionBudget } from './budget.js';
 import { checkDeclarations, ManifestError } from './check.js';
+import { databaseCluster, databasePooler, objectStore, scheduledBackup } from './database.js';
 import { httpRoute } from './http-route.js';
 import { INGRESS_SELECTOR, ingressManifests } from './ingress.js';
 import { observabilityManifests } from './observability/index.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
-import { broker, databaseCluster, kustomization, migrateJob } from './platform.js';
+import { broker, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
 import { containerEnv, knativeService } from './service.js';
 import { outboxSweep, pingSource, sinkBinding } from './sources.js';
@@ -46,8 +48,11 @@ function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDecl
  */
 export function generateManifests(decls: readonly FunctionDeclaration[], opts: ManifestOptions, crds: readonly Manifest[] = []): GeneratedManifests {
   checkDeclarations(decls, opts.resources.limits);
+  const budget = connectionBudget(decls, opts.databaseCluster);
+  if (budget.problems.length) throw new ManifestError(budget.problems);
   const sorted = [...decls].sort((a, b) => a.name.localeCompare(b.name));
   const warnings: string[] = [];
+  if (opts.baseUrl === undefined) warnings.push('no --base-url: ZENO_BASE_URL is left to an overlay (until it is set, OIDC issuers name http://localhost:8080)');
   const wantsDeadLetter = sorted.some((d) => (d.subscribes ?? []).some((s) => s.deadLetter !== false));
   const hasDeadLetter = sorted.some((d) => d.name === opts.deadLetterService);
   const deadLetter = hasDeadLetter ? serviceRef(opts.deadLetterService) : undefined;
@@ -77,8 +82,13 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   assertUniqueNames(objects);
   objects.set('kustomization.yaml', [kustomization(opts.namespace, [...objects.keys()])]);
   // The database has its own lifecycle: applied once with `kubectl apply -k knative/database`.
-  objects.set('database/cluster.yaml', [databaseCluster(opts)]);
-  objects.set('database/kustomization.yaml', [kustomization(opts.namespace, ['cluster.yaml'])]);
+  const database = new Map([
+    ['cluster.yaml', [databaseCluster(opts)]],
+    ['pooler.yaml', [databasePooler(opts)]],
+    ['backup.yaml', [objectStore(opts), scheduledBackup(opts)]],
+  ]);
+  for (const [file, docs] of database) objects.set(`database/${file}`, docs);
+  objects.set('database/kustomization.yaml', [kustomization(opts.namespace, [...database.keys()])]);
   // The ingress lives in the Gateway's namespace (cluster-wide objects besides): a kustomization
   // of its own, since the `namespace` of knative/kustomization.yaml would move the Gateway.
   const ingress = ingressManifests(opts, crds);

@@ -1,8 +1,8 @@
 // ZenoIngress in a cluster: the GatewayClass it implements, the Gateway the function HTTPRoutes
 // attach to, and the proxy itself (`zenokube ingress --kube`) with the API access it needs.
 // The core objects are typed with client-node's models so that a misspelt field fails to compile.
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1PodDisruptionBudget, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
-import { CONTROLLER_NAME } from '#functions/ingress/index';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Namespace, V1PodDisruptionBudget, V1Role, V1RoleBinding, V1Service, V1ServiceAccount } from '@kubernetes/client-node';
+import { CONTROLLER_NAME, LEADER_LEASE_NAME } from '#functions/ingress/index';
 import { PROXY_NODE_FLAGS, PROXY_NODE_OPTIONS } from '#functions/ingress/heap';
 import { platformLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
@@ -79,7 +79,11 @@ function serviceAccount(opts: ManifestOptions): Record<string, unknown> {
 
 /**
  * What the controller reads (functions/ingress/controller/watched.ts: list and watch, cluster-wide)
- * and writes (status subresources; the Gateway's finalizer).
+ * and writes (status subresources; the Gateway's finalizer). Secrets: list and watch only, and the
+ * controller only ever lists and watches them one by one, by `fieldSelector=metadata.name=` in the
+ * Secret's namespace, for the Secrets its Gateways' listeners (and ExtAuthFilters) name. RBAC
+ * cannot narrow the grant further: `resourceNames` would have to name every certificate Secret
+ * in advance, and a label selector is not an authorization attribute.
  */
 function clusterRole(opts: ManifestOptions): Record<string, unknown> {
   const read = ['get', 'list', 'watch'];
@@ -91,11 +95,38 @@ function clusterRole(opts: ManifestOptions): Record<string, unknown> {
       { apiGroups: [GATEWAY_API], resources: ['gatewayclasses', 'gateways', 'httproutes', 'referencegrants'], verbs: read },
       { apiGroups: [GATEWAY_API], resources: ['gateways'], verbs: ['patch', 'update'] },
       { apiGroups: [GATEWAY_API], resources: ['gatewayclasses/status', 'gateways/status', 'httproutes/status'], verbs: ['get', 'patch', 'update'] },
-      { apiGroups: [''], resources: ['services', 'secrets', 'namespaces'], verbs: read },
+      { apiGroups: [''], resources: ['services', 'namespaces'], verbs: read },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },
       { apiGroups: ['ingress.zenokube.io'], resources: ['extauthfilters'], verbs: read },
     ],
   } satisfies V1ClusterRole;
+}
+
+/**
+ * The leader election Lease, in the proxy's own namespace: create it once, then read and update
+ * that one Lease only (`create` cannot be limited by name: the object does not exist yet).
+ */
+function leaseRole(opts: ManifestOptions): Record<string, unknown> {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: `${INGRESS_NAME}-leader-election`, labels: platformLabels('ingress', opts.version) },
+    rules: [
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEADER_LEASE_NAME], verbs: ['get', 'update'] },
+    ],
+  } satisfies V1Role;
+}
+
+function leaseRoleBinding(opts: ManifestOptions): Record<string, unknown> {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: `${INGRESS_NAME}-leader-election`, labels: platformLabels('ingress', opts.version) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${INGRESS_NAME}-leader-election` },
+    subjects: [{ kind: 'ServiceAccount', name: INGRESS_NAME, namespace: opts.gateway.namespace }],
+  } satisfies V1RoleBinding;
 }
 
 function clusterRoleBinding(opts: ManifestOptions): Record<string, unknown> {
@@ -111,8 +142,8 @@ function clusterRoleBinding(opts: ManifestOptions): Record<string, unknown> {
 /**
  * The proxy as a Deployment, not a Knative Service: it binds the Gateway's listener ports itself
  * and must run before the first request arrives (a Knative Service gets one port, named by
- * Knative, and may scale to zero). Two replicas; both compute the same status from the same
- * objects, so their writes agree.
+ * Knative, and may scale to zero). Two replicas: both watch and route; the one holding the
+ * leader Lease writes status (docs/ingress.md, "Several replicas").
  */
 function deployment(opts: ManifestOptions): Record<string, unknown> {
   const labels = platformLabels('ingress', opts.version);
@@ -206,7 +237,7 @@ export function ingressManifests(opts: ManifestOptions, crds: readonly Record<st
   files.set('namespace.yaml', [namespace(opts)]);
   if (crds.length > 0) files.set('crds.yaml', [...crds]);
   files.set('gateway.yaml', [gatewayClass(opts), gateway(opts)]);
-  files.set('rbac.yaml', [serviceAccount(opts), clusterRole(opts), clusterRoleBinding(opts)]);
+  files.set('rbac.yaml', [serviceAccount(opts), clusterRole(opts), clusterRoleBinding(opts), leaseRole(opts), leaseRoleBinding(opts)]);
   files.set('deployment.yaml', [deployment(opts), disruptionBudget(opts), service(opts)]);
   return files;
 }

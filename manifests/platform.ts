@@ -1,5 +1,6 @@
-// The platform's own objects: the Broker, the migration Job and the CloudNativePG cluster.
+// The platform's own objects: the Broker and the migration Job (the database's are in ./database.ts).
 import { DEAD_LETTER_PATH } from '#shared/events/dead-letter';
+import { databaseEnv } from './database-env.js';
 import { childName, platformLabels } from './names.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { DELIVERY_DEFAULTS } from './trigger.js';
@@ -27,10 +28,9 @@ export function broker(opts: ManifestOptions, deadLetter: ObjectRef | undefined)
 /**
  * `batch/v1` Job running `zenokube migrate` (advisory-locked, idempotent). Its name carries the
  * version because a Job's pod template is immutable: a new release is a new Job. Functions report
- * not-ready on /readyz until it has run.
+ * not-ready on /readyz until it has run. It connects to the primary, not through the Pooler.
  */
 export function migrateJob(opts: ManifestOptions): Record<string, unknown> {
-  const db = opts.databaseSecret('zenokube');
   const labels = platformLabels('migrate', opts.version);
   return {
     apiVersion: 'batch/v1',
@@ -51,7 +51,8 @@ export function migrateJob(opts: ManifestOptions): Record<string, unknown> {
               name: 'migrate',
               image: opts.image,
               args: ['migrate'],
-              env: [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: db.name, key: db.key } } }],
+              // Straight to the primary: migrations need no pool, and one connection (cli/migrate.ts).
+              env: databaseEnv(opts, { pooled: false, pool: 1 }),
               resources: opts.resources,
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -62,25 +63,6 @@ export function migrateJob(opts: ManifestOptions): Record<string, unknown> {
           ],
         },
       },
-    },
-  };
-}
-
-/**
- * `postgresql.cnpg.io/v1` Cluster. CloudNativePG creates the `<name>-app` Secret (key `uri`)
- * for the bootstrap database's owner, and the `<name>-rw` Service that URL points at.
- * @see https://cloudnative-pg.io/documentation/current/applications/
- */
-export function databaseCluster(opts: ManifestOptions): Record<string, unknown> {
-  const c = opts.databaseCluster;
-  return {
-    apiVersion: 'postgresql.cnpg.io/v1',
-    kind: 'Cluster',
-    metadata: { name: c.name, labels: platformLabels('database', opts.version) },
-    spec: {
-      instances: c.instances,
-      storage: { size: c.storage },
-      bootstrap: { initdb: { database: c.database, owner: c.owner } },
     },
   };
 }

@@ -1,6 +1,7 @@
 // The Knative Service of one function: autoscaling, probes, env, hardened container.
 import type { FunctionDeclaration } from '#shared/function/define';
 import { DEFAULT_DATABASE_POOL, type ProbeDeclaration } from '#shared/function/runtime';
+import { databaseEnv } from './database-env.js';
 import { functionLabels } from './names.js';
 import { serviceUrl, type ManifestOptions } from './options.js';
 
@@ -9,18 +10,15 @@ export type EnvVar =
   | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional?: boolean } } };
 
 /**
- * Env of the container: the function's name, its database and pool size, its Node flags, then its
- * declared variables by name.
+ * Env of the container: the function's name, its database (through the Pooler) and pool size, its
+ * Node flags, then its declared variables by name.
  */
 export function containerEnv(decl: FunctionDeclaration, opts: ManifestOptions): { env: EnvVar[]; warnings: string[] } {
-  const db = opts.databaseSecret(decl.product);
   const env: EnvVar[] = [
     { name: 'ZENO_FUNCTION', value: decl.name },
-    { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: db.name, key: db.key } } },
-    // Read by shared/config (DatabaseSettings.poolMax); always written, so that the connection
-    // budget can be read off the manifests.
-    { name: 'ZENO_DB_POOL_MAX', value: String(decl.runtime?.databasePool ?? DEFAULT_DATABASE_POOL) },
+    ...databaseEnv(opts, { pooled: true, pool: decl.runtime?.databasePool ?? DEFAULT_DATABASE_POOL }),
   ];
+  if (opts.baseUrl !== undefined) env.push({ name: 'ZENO_BASE_URL', value: opts.baseUrl });
   if (decl.runtime?.nodeOptions) env.push({ name: 'NODE_OPTIONS', value: decl.runtime.nodeOptions.trim().split(/\s+/).join(' ') });
   const warnings: string[] = [];
   for (const key of Object.keys(decl.env ?? {}).sort()) {

@@ -1,4 +1,5 @@
 // One Knative Trigger per subscription: exact-match attribute filter, subscriber, delivery.
+import { RETRY_DEFAULTS } from '#shared/events/backoff';
 import type { FunctionDeclaration, SubscriptionDeclaration } from '#shared/function/define';
 import { DEAD_LETTER_PATH } from '#shared/events/dead-letter';
 import { triggerFilters } from '#shared/function/subscriptions';
@@ -6,7 +7,7 @@ import { childName, eventSlug, functionLabels } from './names.js';
 import type { ObjectRef, ManifestOptions } from './options.js';
 
 /** Defaults shared with the local broker (see SubscriptionDeclaration). */
-export const DELIVERY_DEFAULTS = { retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.2S', path: '/_events' } as const;
+export const DELIVERY_DEFAULTS = { ...RETRY_DEFAULTS, path: '/_events' } as const;
 
 export const serviceRef = (name: string): ObjectRef => ({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name });
 

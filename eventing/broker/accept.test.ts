@@ -2,7 +2,7 @@
 // inside one batch and across batches, fan-out per matching Trigger.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { createEventAcceptor, type HandedDelivery } from './accept.js';
@@ -69,11 +69,13 @@ describe('createEventAcceptor', () => {
         reserve: (want) => {
           const granted = Math.min(want, room);
           room -= granted;
-          return granted;
-        },
-        deliver: (deliveries, reserved) => {
-          handed.push(deliveries);
-          given.push(reserved);
+          return {
+            size: granted,
+            deliver: (deliveries) => {
+              handed.push(deliveries);
+              given.push(granted);
+            },
+          };
         },
       },
     });
@@ -107,5 +109,28 @@ describe('createEventAcceptor', () => {
     const id = randomUUID();
     const [a, b] = await Promise.all([accept('default/default', attrs(id, 'io.zenokube.t.w.done', '/one'), undefined), accept('default/default', attrs(id, 'io.zenokube.t.w.done', '/two'), undefined)]);
     assert.equal(a.duplicate || b.duplicate, false);
+  });
+
+  it('fails only the event the database refuses, not the valid events batched with it', async () => {
+    const triggers = [trigger('iso', { type: 'io.zenokube.t.iso.done' })];
+    const accept = createEventAcceptor(tdb.database, triggers, { maxInFlight: 1, onStored: () => {} });
+    // The first call goes out alone; the rest queue behind it and share one statement. An id of
+    // 3,000 characters is past the btree limit of the (broker, source, id) index: only a caller
+    // that skipped the parser's checks can send one, but it must still fail alone.
+    const first = accept('default/default', attrs(randomUUID(), 'io.zenokube.t.iso.done'), undefined);
+    const good = Array.from({ length: 20 }, () => randomUUID());
+    // Random, so that index compression cannot shrink it under the limit.
+    const bad = randomBytes(2_250).toString('base64');
+    const results = await Promise.allSettled([
+      first,
+      ...good.slice(0, 10).map((id) => accept('default/default', attrs(id, 'io.zenokube.t.iso.done'), undefined)),
+      accept('default/default', attrs(bad, 'io.zenokube.t.iso.done'), undefined),
+      ...good.slice(10).map((id) => accept('default/default', attrs(id, 'io.zenokube.t.iso.done'), undefined)),
+    ]);
+    const rejected = results.filter((r) => r.status === 'rejected');
+    assert.equal(rejected.length, 1, 'only the oversized event fails');
+    assert.equal(results[11]!.status, 'rejected');
+    assert.equal(await n(sql`select count(*) as n from eventing.events where id = any(${`{${good.join(',')}}`}::text[])`), 20);
+    assert.equal(await n(sql`select count(*) as n from eventing.deliveries where trigger = 'iso'`), 21);
   });
 });

@@ -64,10 +64,15 @@ export interface HandedDelivery {
 export interface DeliveryHandoff {
   /** The lease handed deliveries are stored with. */
   readonly leaseMs: number;
-  /** Reserves room for up to `n` deliveries; returns how many it took (0 when busy). */
-  reserve(n: number): number;
-  /** Sends the deliveries stored with a reservation, and gives back `reserved` room. */
-  deliver(deliveries: HandedDelivery[], reserved: number): void;
+  /** Reserves room for up to `n` deliveries (size 0 when busy). */
+  reserve(n: number): HandoffReservation;
+}
+
+/** Room the dispatcher set aside for one statement's deliveries. */
+interface HandoffReservation {
+  readonly size: number;
+  /** Sends the deliveries stored claimed (at most `size`) and gives back the rest of the room. */
+  deliver(deliveries: HandedDelivery[]): void;
 }
 
 interface AcceptorOptions {
@@ -98,8 +103,8 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
     for (const p of batch) if (!first.has(keyOf(p))) first.set(keyOf(p), p);
     const unique = [...first.values()];
     // Deliveries the dispatcher has room for are stored claimed, with its lease (attempts 1).
-    const reserved = handoff ? handoff.reserve(unique.reduce((n, p) => n + p.fanout.length, 0)) : 0;
-    let room = reserved;
+    const reservation = handoff?.reserve(unique.reduce((n, p) => n + p.fanout.length, 0));
+    let room = reservation?.size ?? 0;
     const input = unique.map((p) => ({
       broker: p.broker,
       id: p.attributes.id,
@@ -134,13 +139,13 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
         select e.broker, e.source, e.id, e.replay, d.seq as delivery, d.trigger${opts.onStored ? sql`` : sql`, pg_notify(${BROKER_CHANNEL}, e.broker) as notified`}
         from e left join d on d.event_seq = e.seq and d.attempts = 1`);
     } catch (err) {
-      handoff?.deliver([], reserved);
+      reservation?.deliver([]);
       throw err;
     }
     const rowKey = (r: (typeof rows)[number]) => `${r.broker}\u0000${r.source}\u0000${r.id}\u0000${r.replay}`;
     const stored = new Set(rows.map(rowKey));
     let handedCount = 0;
-    if (handoff) {
+    if (reservation) {
       const handed: HandedDelivery[] = [];
       for (const r of rows) {
         if (r.delivery === null || r.trigger === null) continue;
@@ -149,7 +154,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
         handed.push({ seq: r.delivery, trigger: r.trigger, subscriber, attempts: 1, attributes: p.attributes, data: p.data ?? null });
       }
       handedCount = handed.length;
-      handoff.deliver(handed, reserved);
+      reservation.deliver(handed);
     }
     // Deliveries stored unclaimed (no room, or no handoff) are for the dispatcher's claim loop.
     const storedDeliveries = [...stored].reduce((n, key) => n + first.get(key)!.fanout.length, 0);
@@ -158,6 +163,15 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       const key = keyOf(p);
       const isFirst = first.get(key) === p;
       p.resolve(isFirst && stored.has(key) ? { duplicate: false, deliveries: p.fanout.length } : { duplicate: true, deliveries: 0 });
+    }
+  };
+
+  // One event the statement refused (one the parser let through but the database will not
+  // store) must not fail the others: the batch is written again one event per statement, so
+  // only the bad one is answered with an error. A database outage fails each of them anyway.
+  const isolate = async (batch: Pending[]) => {
+    for (const p of batch) {
+      await write([p]).catch((err: unknown) => p.reject(err));
     }
   };
 
@@ -173,9 +187,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       const batch = queue.splice(0, n);
       inFlight++;
       write(batch)
-        .catch((err: unknown) => {
-          for (const p of batch) p.reject(err);
-        })
+        .catch((err: unknown) => (batch.length > 1 ? isolate(batch) : batch[0]!.reject(err)))
         .finally(() => {
           inFlight--;
           pump();

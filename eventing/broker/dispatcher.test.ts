@@ -9,9 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { silentLogger } from '#shared/log/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { waitFor, waitUntil } from '#tests/support/poll';
 import { createEventAcceptor } from './accept.js';
 import { startDispatcher, type Dispatcher } from './dispatcher.js';
-import type { Trigger } from './triggers.js';
+import { triggersFromDeclarations, type Trigger } from './triggers.js';
+import { RETRY_DEFAULTS, retryWindowMs } from '#shared/events/backoff';
+import { defineFunction } from '#shared/function/define';
 
 interface Hit {
   path: string;
@@ -27,6 +30,10 @@ describe('startDispatcher', () => {
   const hits: Hit[] = [];
   /** Status to answer per path, consumed in order; the last one repeats. */
   const script = new Map<string, number[]>();
+  /** Status to answer per path, decided at each request (takes precedence over `script`). */
+  const scriptFn = new Map<string, (eventId: string) => number>();
+  /** Requests to a path are answered only once its gate resolves (a slow subscriber). */
+  const gates = new Map<string, Promise<void>>();
   const running: Dispatcher[] = [];
 
   before(async () => {
@@ -36,8 +43,10 @@ describe('startDispatcher', () => {
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         hits.push({ path: req.url!, at: performance.now(), headers: req.headers, body });
+        const decide = scriptFn.get(req.url!);
         const plan = script.get(req.url!) ?? [202];
-        res.writeHead(plan.length > 1 ? plan.shift()! : plan[0]!).end();
+        const status = decide ? decide(String(req.headers['ce-id'])) : plan.length > 1 ? plan.shift()! : plan[0]!;
+        void (gates.get(req.url!) ?? Promise.resolve()).then(() => res.writeHead(status).end());
       });
     });
     server.listen(0, '127.0.0.1');
@@ -165,7 +174,7 @@ describe('startDispatcher', () => {
 
   it('redelivers a handed delivery that was never sent once its lease expires (a crash after the commit)', async () => {
     const t = trigger('lost-handoff');
-    const accept = createEventAcceptor(tdb.database, [t], { handoff: { leaseMs: 300, reserve: (n) => n, deliver: () => {} } });
+    const accept = createEventAcceptor(tdb.database, [t], { handoff: { leaseMs: 300, reserve: (n) => ({ size: n, deliver: () => {} }) } });
     const id = randomUUID();
     await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
     const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 100 });
@@ -188,5 +197,94 @@ describe('startDispatcher', () => {
     await settled(id);
     assert.equal(hits.filter((h) => h.path === '/orphan').length, 1);
     await dispatcher.stop();
+  });
+
+  it('renews the lease of a delivery still in flight: a second dispatcher does not send it meanwhile', async () => {
+    const t = trigger('slow');
+    let open!: () => void;
+    gates.set('/slow', new Promise<void>((r) => (open = r)));
+    const leaseMs = 1_500;
+    const accept = createEventAcceptor(tdb.database, [t]);
+    const id = randomUUID();
+    await accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined);
+    const a = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 60_000, leaseMs });
+    running.push(a);
+    await waitUntil('the first attempt', () => hits.some((h) => h.path === '/slow'));
+    const b = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 50, leaseMs });
+    running.push(b);
+    const due = async () => (await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from eventing.deliveries where trigger = 'slow'`))[0]!.due;
+    try {
+      let last = await due();
+      for (let renewals = 0; renewals < 3; renewals++) {
+        last = await waitFor('the lease to be renewed', async () => {
+          const now = await due();
+          return now > last ? now : undefined;
+        });
+      }
+      await b.flush();
+    } finally {
+      open();
+    }
+    await settled(id);
+    await Promise.all([a.stop(), b.stop()]);
+    assert.equal(hits.filter((h) => h.path === '/slow').length, 1);
+    assert.equal((await deadLetters(id)).length, 0);
+    gates.delete('/slow');
+  });
+
+  describe('a 30-second consumer outage', () => {
+    const OUTAGE_MS = 30_000;
+    // The consumer is down for the first 30 s of each event's schedule: attempt k arrives
+    // retryWindowMs(k - 1) after the first (plus delivery time, which only helps), so it answers
+    // 503 to every attempt scheduled inside the outage. The dispatcher runs the schedule with its
+    // delays divided by SPEEDUP, so the test takes well under a second of waiting; the attempt
+    // count and the dead-letter decision are the dispatcher's own.
+    const SPEEDUP = 1_000;
+
+    async function outage(name: string, schedule: Pick<Trigger, 'retry' | 'backoffPolicy' | 'backoffDelayMs'>, n: number) {
+      const t = trigger(name, { retry: schedule.retry, backoffPolicy: schedule.backoffPolicy, backoffDelayMs: schedule.backoffDelayMs / SPEEDUP });
+      const attempts = new Map<string, number>();
+      scriptFn.set(`/${name}`, (id) => {
+        const k = (attempts.get(id) ?? 0) + 1;
+        attempts.set(id, k);
+        return retryWindowMs(schedule.backoffPolicy, schedule.backoffDelayMs, k - 1) < OUTAGE_MS ? 503 : 202;
+      });
+      const accept = createEventAcceptor(tdb.database, [t]);
+      const dispatcher = await startDispatcher({ database: tdb.database, triggers: [t], log: silentLogger, idleMs: 50 });
+      running.push(dispatcher);
+      const ids = Array.from({ length: n }, () => randomUUID());
+      await Promise.all(ids.map((id) => accept('default/default', { specversion: '1.0', id, source: '/test', type: t.filters.type! }, undefined)));
+      for (const id of ids) await settled(id);
+      await dispatcher.stop();
+      let dead = 0;
+      for (const id of ids) dead += (await deadLetters(id)).length;
+      return { dead, attempts: [...attempts.values()] };
+    }
+
+    it('the default schedule rides it out: nothing is dead-lettered', async () => {
+      // The schedule a subscription gets when it declares none, as the local broker builds it.
+      const consumer = defineFunction({
+        name: 'test-outage-consumer',
+        product: 'test',
+        description: 'a consumer that declares no delivery schedule',
+        routes: [],
+        scaling: { minScale: 0, maxScale: 1, containerConcurrency: 0, timeoutSeconds: 30 },
+        subscribes: [{ type: 'io.zenokube.test.outage.happened' }],
+        load: async () => ({ createApp: () => { throw new Error('unused'); } }),
+      });
+      const [t] = triggersFromDeclarations([consumer], { subscriberBase: base });
+      assert.equal(t!.retry, RETRY_DEFAULTS.retry);
+      assert.ok(retryWindowMs(t!.backoffPolicy, t!.backoffDelayMs, t!.retry) >= 5 * 60_000, 'the default retries span minutes');
+      const result = await outage('outage-default', t!, 20);
+      assert.equal(result.dead, 0, 'no event dead-lettered');
+      // 0, 1, 3, 7, 15 s fail; the sixth attempt, 31 s after the first, is taken.
+      assert.deepEqual(result.attempts, Array(20).fill(6));
+    });
+
+    it('the former schedule (5 retries from 0.2 s, 12.4 s in all) dead-letters every event', async () => {
+      const result = await outage('outage-former', { retry: 5, backoffPolicy: 'exponential', backoffDelayMs: 200 }, 20);
+      assert.equal(result.dead, 20);
+      assert.deepEqual(result.attempts, Array(20).fill(6));
+    });
   });
 });

@@ -6,6 +6,7 @@ import type { Database } from '#shared/db/index';
 import { retryDelayMs } from '#shared/events/backoff';
 import type { WireEvent } from '#shared/events/cloudevent';
 import { createAckBatcher, createInflight, pipelineControls } from '#shared/events/inflight';
+import { startLeaseKeeper } from '#shared/events/lease';
 import { createEventSender, type EventSender, type SendResult } from '#shared/events/sender';
 import { NO_SYNC_COMMIT, startWorkLoop } from '#shared/events/work-loop';
 import type { Logger } from '#shared/log/index';
@@ -18,7 +19,10 @@ export interface DispatcherOptions {
   log: Logger;
   batchSize?: number;
   concurrency?: number;
-  /** How long a claimed delivery stays hidden (default 60 s); covers a crash mid-delivery. */
+  /**
+   * How long a claimed delivery stays hidden (default 10 s), renewed every third of it while the
+   * delivery is in flight: a crashed dispatcher's deliveries are claimed again after one lease.
+   */
   leaseMs?: number;
   idleMs?: number;
   lanes?: number;
@@ -57,7 +61,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const log = opts.log.child({ component: 'broker-dispatcher' });
   const byName = new Map(opts.triggers.map((t) => [t.name, t]));
   const batch = opts.batchSize ?? 200;
-  const leaseMs = opts.leaseMs ?? 60_000;
+  const leaseMs = opts.leaseMs ?? 10_000;
   const ownSender = !opts.sender;
   const sender = opts.sender ?? createEventSender();
   const retentionMs = opts.retentionMs ?? 86_400_000;
@@ -103,7 +107,14 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   // Handed deliveries have a cap of their own: the claim loop's budget stays its own, and a
   // delivery with no room is stored unclaimed for that loop instead.
   const handedInflight = createInflight(concurrency, log);
-  let handedReserved = 0;
+  const leases = startLeaseKeeper({
+    leaseMs,
+    log,
+    renew: async (seqs) => {
+      await database.query(sql`update eventing.deliveries set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
+        where seq = any(${`{${seqs.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
+    },
+  });
   const acks = createAckBatcher(async (seqs) => {
     await database.query(sql`delete from eventing.deliveries where seq = any(${`{${seqs.join(',')}}`}::bigint[]) and ${sql.raw(NO_SYNC_COMMIT)}`);
   }, log);
@@ -114,7 +125,14 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       attributes: typeof row.attributes === 'string' ? (JSON.parse(row.attributes) as Record<string, string>) : row.attributes,
       data: row.data ?? undefined,
     };
-    const result = await sender.send(row.subscriber, event);
+    const seq = String(row.seq);
+    leases.hold(seq);
+    let result: SendResult;
+    try {
+      result = await sender.send(row.subscriber, event);
+    } finally {
+      await leases.release(seq);
+    }
     if (result.ok) {
       delivered++;
       acks.ack(String(row.seq));
@@ -136,8 +154,10 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
 
   // Claims continue while earlier deliveries are in flight, up to the in-flight cap.
   const cycle = async () => {
-    await inflight.slot();
-    const want = Math.min(batch, inflight.free());
+    // Room is reserved before the claim and what the claim did not fill is given back, so two
+    // lanes never claim past the in-flight cap (nor compute a negative LIMIT).
+    const room = await inflight.reserve(batch);
+    const want = room.size;
     // Deliveries acknowledged since the last claim are deleted by the claim statement itself.
     const gone = acks.take();
     const goneSeqs = `{${gone.join(',')}}`;
@@ -155,14 +175,16 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         select c.seq, c.trigger, c.subscriber, c.attempts, e.attributes, e.data
         from c join eventing.events e on e.seq = c.event_seq`);
     } catch (err) {
+      room.release();
       for (const seq of gone) acks.ack(seq);
       throw err;
     }
+    for (const row of rows) room.run(() => deliverOne(row));
+    room.release();
     if (rows.length === 0) {
       await prune();
       return { claimed: 0, delivered: 0, more: false };
     }
-    for (const row of rows) inflight.run(() => deliverOne(row));
     return { claimed: rows.length, delivered: 0, more: rows.length === want };
   };
 
@@ -174,15 +196,15 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const handoff: DeliveryHandoff = {
     leaseMs,
     reserve(n) {
-      const granted = stopping ? 0 : Math.max(0, Math.min(n, handedInflight.free() - handedReserved));
-      handedReserved += granted;
-      return granted;
-    },
-    deliver(deliveries, reserved) {
-      handedReserved -= reserved;
-      // After stop, a late commit's deliveries stay leased: claimed again once the lease expires.
-      if (stopped) return;
-      for (const row of deliveries) handedInflight.run(() => deliverOne(row));
+      const room = handedInflight.tryReserve(stopping ? 0 : n);
+      return {
+        size: room.size,
+        deliver(deliveries) {
+          // After stop, a late commit's deliveries stay leased: claimed again once the lease expires.
+          if (!stopped) for (const row of deliveries) room.run(() => deliverOne(row));
+          room.release();
+        },
+      };
     },
   };
   const controls = pipelineControls({
@@ -197,6 +219,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     delivered: () => delivered,
     unlisten,
     close: async () => {
+      await leases.stop();
       if (ownSender) await sender.close();
     },
   });

@@ -28,7 +28,7 @@ describe('triggersFromDeclarations', () => {
     assert.equal(b!.subscriber, 'http://127.0.0.1:8080/_fn/mail-send/hooks/welcome');
   });
   it('applies the documented delivery defaults and the declared overrides', () => {
-    assert.deepEqual([a!.retry, a!.backoffPolicy, a!.backoffDelayMs, a!.deadLetterSink], [5, 'exponential', 200, 'http://dls/']);
+    assert.deepEqual([a!.retry, a!.backoffPolicy, a!.backoffDelayMs, a!.deadLetterSink], [9, 'exponential', 500, 'http://dls/']);
     assert.deepEqual([b!.retry, b!.backoffPolicy, b!.backoffDelayMs, b!.deadLetter, b!.deadLetterSink], [1, 'linear', 1000, false, undefined]);
   });
   it('filters by exact match on type and every declared attribute', () => {
@@ -41,9 +41,9 @@ describe('triggersFromDeclarations', () => {
 
   const fail = (status: number | undefined, retryable: boolean): SendResult => ({ ok: false, status, retryable, error: 'x' });
   it('retries 404, 409, 429, 5xx and network errors until delivery.retry is used up', () => {
-    assert.deepEqual(nextStep(a!, 1, fail(503, true)), { retryInMs: 400 });
-    assert.deepEqual(nextStep(a!, 5, fail(undefined, true)), { retryInMs: 200 * 32 });
-    assert.deepEqual(nextStep(a!, 6, fail(503, true)), { dead: true });
+    assert.deepEqual(nextStep(a!, 1, fail(503, true)), { retryInMs: 1_000 });
+    assert.deepEqual(nextStep(a!, 9, fail(undefined, true)), { retryInMs: 500 * 512 });
+    assert.deepEqual(nextStep(a!, 10, fail(503, true)), { dead: true });
     assert.deepEqual(nextStep(b!, 1, fail(429, true)), { retryInMs: 1000 });
   });
   it('dead-letters other 4xx answers at once', () => {

@@ -2,7 +2,7 @@
 // semantics). Locally they come from the function declarations' `subscribes`.
 import type { FunctionDeclaration } from '#shared/function/define';
 import { triggerFilters } from '#shared/function/subscriptions';
-import { parseIsoDuration, type BackoffPolicy } from '#shared/events/backoff';
+import { parseIsoDuration, RETRY_DEFAULTS, type BackoffPolicy } from '#shared/events/backoff';
 
 export interface Trigger {
   /** Stable local name: `<function>:<type>:<n>` (stored on pending deliveries). */
@@ -59,9 +59,9 @@ export function triggersFromDeclarations(decls: readonly FunctionDeclaration[], 
           broker: opts.broker ?? DEFAULT_BROKER,
           filters: Object.freeze(triggerFilters(decl, sub)),
           subscriber: `${opts.subscriberBase}/${decl.name}${sub.path ?? '/_events'}`,
-          retry: sub.retry ?? 5,
-          backoffPolicy: sub.backoffPolicy ?? 'exponential',
-          backoffDelayMs: parseIsoDuration(sub.backoffDelay ?? 'PT0.2S'),
+          retry: sub.retry ?? RETRY_DEFAULTS.retry,
+          backoffPolicy: sub.backoffPolicy ?? RETRY_DEFAULTS.backoffPolicy,
+          backoffDelayMs: parseIsoDuration(sub.backoffDelay ?? RETRY_DEFAULTS.backoffDelay),
           deadLetter,
           deadLetterSink: deadLetter ? opts.deadLetterSink : undefined,
         }),

@@ -1,7 +1,10 @@
 // The ingress as a long-running process in a cluster: configuration from the Kubernetes API
-// (controller.ts), the same proxy, metrics and admin port as the directory mode.
+// (controller.ts), the same proxy, metrics and admin port as the directory mode. Every replica
+// routes; the one holding the Lease in the pod's namespace writes status.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { addressesPolicy, createIngress } from './runtime.js';
 import { createObserver } from './proxy/observe.js';
@@ -10,6 +13,7 @@ import { createExtAuth } from './ext-auth/decider.js';
 import { startAdmin } from './admin.js';
 import { statusJson } from './status-report.js';
 import { startKubeController } from './controller/controller.js';
+import { LEADER_LEASE_NAME } from './controller/watched.js';
 
 interface InClusterOptions {
   log: Logger;
@@ -18,12 +22,16 @@ interface InClusterOptions {
   accessLogSample: number;
   /** A kubeconfig file; in-cluster service account (or $KUBECONFIG) when absent. */
   kubeconfig: string | undefined;
+  /** Relist and re-sync this often (seconds); the controller's default when absent. */
+  resyncSeconds?: number;
 }
 
 export async function startInCluster(opts: InClusterOptions): Promise<{ close(): Promise<void> }> {
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
+  // In a pod the service account's namespace (client-node puts it in the in-cluster context).
+  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zeno_ingress_process_' });
   const observer = createObserver({
@@ -39,7 +47,22 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
     onProblem: (message) => opts.log.warn('ingress problem', { problem: message }),
   });
   ingress.context.breakers.onChange = (key, state) => observer.circuitChanged(key, state);
-  const controller = await startKubeController({ kc, ingress, log: opts.log });
+  const controller = await startKubeController({
+    kc,
+    ingress,
+    log: opts.log,
+    resyncMs: opts.resyncSeconds === undefined ? undefined : opts.resyncSeconds * 1000,
+    // The pod name is the host name; the suffix tells a restarted process from its predecessor.
+    leaderElection: { namespace, name: LEADER_LEASE_NAME, identity: `${hostname()}_${randomUUID()}` },
+  });
+  new Gauge({
+    name: 'zeno_ingress_leader',
+    help: '1 while this replica holds the leader Lease and writes status, else 0',
+    registers: [registry],
+    collect() {
+      this.set(controller.isLeader() ? 1 : 0);
+    },
+  });
   certificateExpiryGauge(registry, () => controller.current());
   let draining = false;
   const admin = opts.admin

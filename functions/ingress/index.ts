@@ -25,7 +25,7 @@ export { parseManifests } from './source/parse.js';
 export type { Ingress, IngressOptions } from './runtime.js';
 export { createIngress } from './runtime.js';
 export { createExtAuth } from './ext-auth/decider.js';
-export { WATCHED } from './controller/watched.js';
+export { LEADER_LEASE_NAME, WATCHED } from './controller/watched.js';
 // Types only (erased): their modules load prom-client or the Kubernetes client.
 export type { StandaloneIngress } from './standalone.js';
 export type { KubeController } from './controller/controller.js';

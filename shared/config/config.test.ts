@@ -41,13 +41,14 @@ describe('loadConfig', () => {
       statementTimeoutMs: 30_000,
       idleInTransactionTimeoutMs: 15_000,
       stallLivenessMs: 60_000,
+      prepare: true,
     });
     assert.ok(Object.isFrozen(loadConfig({}).database));
   });
 
   it('reads the database settings from the environment', () => {
-    const c = loadConfig({ ZENO_DB_POOL_MAX: '4', ZENO_DB_POOL_WAIT_MS: '250', ZENO_DB_STATEMENT_TIMEOUT_MS: '1000', ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '2000', ZENO_DB_STALL_LIVENESS_MS: '3000' });
-    assert.deepEqual(c.database, { poolMax: 4, poolWaitMs: 250, statementTimeoutMs: 1000, idleInTransactionTimeoutMs: 2000, stallLivenessMs: 3000 });
+    const c = loadConfig({ ZENO_DB_POOL_MAX: '4', ZENO_DB_POOL_WAIT_MS: '250', ZENO_DB_STATEMENT_TIMEOUT_MS: '1000', ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '2000', ZENO_DB_STALL_LIVENESS_MS: '3000', ZENO_DB_PREPARE: 'false' });
+    assert.deepEqual(c.database, { poolMax: 4, poolWaitMs: 250, statementTimeoutMs: 1000, idleInTransactionTimeoutMs: 2000, stallLivenessMs: 3000, prepare: false });
   });
 
   it('refuses a database timeout that is off, negative or not a number, listing each', () => {
@@ -62,6 +63,14 @@ describe('loadConfig', () => {
         return true;
       },
     );
+  });
+
+  it('refuses a prepare switch that is not true or false, and a listen URL without a database URL', () => {
+    assert.throws(
+      () => loadConfig({ ZENO_DB_PREPARE: 'no', ZENO_DB_LISTEN_URL: 'postgres://db-rw/app' }),
+      (err: unknown) => err instanceof ConfigError && err.issues.map((i) => i.split(':')[0]).join() === 'ZENO_DB_LISTEN_URL,ZENO_DB_PREPARE',
+    );
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://pooler/app', ZENO_DB_LISTEN_URL: 'postgres://db-rw/app' }).databaseListenUrl, 'postgres://db-rw/app');
   });
 
   it('refuses a liveness threshold that would restart the process before the database timeouts act', () => {

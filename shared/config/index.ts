@@ -17,6 +17,12 @@ export type PlatformConfig = Readonly<{
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /**
+   * Where LISTEN connects (`ZENO_DB_LISTEN_URL`), when `databaseUrl` names a transaction-mode
+   * pooler: a pooler hands each transaction any server connection, so a LISTEN made through it
+   * hears nothing. Unset: LISTEN uses `databaseUrl`.
+   */
+  databaseListenUrl: string | undefined;
   /** Pool size, pool wait deadline, server-side timeouts and the stall liveness threshold. */
   database: DatabaseSettings;
   dataDir: string;
@@ -40,6 +46,7 @@ const DATABASE_VARIABLES: Record<keyof DatabaseSettings, string> = {
   statementTimeoutMs: 'ZENO_DB_STATEMENT_TIMEOUT_MS',
   idleInTransactionTimeoutMs: 'ZENO_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS',
   stallLivenessMs: 'ZENO_DB_STALL_LIVENESS_MS',
+  prepare: 'ZENO_DB_PREPARE',
 };
 
 /** An hour: no wait or timeout of the data layer is meant to be longer. */
@@ -56,6 +63,7 @@ function databaseSettings(issues: string[], get: (key: string) => string | undef
     statementTimeoutMs: integer(issues, v.statementTimeoutMs, get(v.statementTimeoutMs), d.statementTimeoutMs, 10, HOUR_MS),
     idleInTransactionTimeoutMs: integer(issues, v.idleInTransactionTimeoutMs, get(v.idleInTransactionTimeoutMs), d.idleInTransactionTimeoutMs, 10, HOUR_MS),
     stallLivenessMs: integer(issues, v.stallLivenessMs, get(v.stallLivenessMs), d.stallLivenessMs, 10, 24 * HOUR_MS),
+    prepare: boolean(issues, v.prepare, get(v.prepare), d.prepare),
   };
   // How they hold together is judged only when each one is valid alone.
   if (issues.length === before) issues.push(...settingsProblems(s, v));
@@ -70,6 +78,13 @@ function integer(issues: string[], name: string, raw: string | undefined, fallba
     return fallback;
   }
   return n;
+}
+
+function boolean(issues: string[], name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  issues.push(`${name}: must be true or false`);
+  return fallback;
 }
 
 function url(issues: string[], name: string, raw: string | undefined): string | undefined {
@@ -90,6 +105,9 @@ export function loadConfig(env: Env = process.env): PlatformConfig {
   const port = integer(issues, 'PORT', get('PORT'), 8080, 0, 65535);
   const databaseUrl = get('DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) issues.push('DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  const databaseListenUrl = get('ZENO_DB_LISTEN_URL');
+  if (databaseListenUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseListenUrl)) issues.push('ZENO_DB_LISTEN_URL: must be a postgres:// or postgresql:// URL');
+  else if (databaseListenUrl !== undefined && databaseUrl === undefined) issues.push('ZENO_DB_LISTEN_URL: needs DATABASE_URL');
   const baseUrl = url(issues, 'ZENO_BASE_URL', get('ZENO_BASE_URL'));
   const logLevel = get('ZENO_LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) issues.push(`ZENO_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
@@ -101,6 +119,7 @@ export function loadConfig(env: Env = process.env): PlatformConfig {
     port,
     host: get('HOST') ?? '0.0.0.0',
     databaseUrl,
+    databaseListenUrl,
     database,
     dataDir: get('ZENO_DATA_DIR') ?? '.zenokube',
     baseUrl: (baseUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),

@@ -15,6 +15,8 @@ export { rowsOf } from './rows.js';
 interface OpenOptions {
   /** postgres:// URL; when absent the embedded PGlite under `dataDir` is used. */
   url?: string | undefined;
+  /** Where LISTEN connects when `url` names a transaction-mode pooler; `url` when absent. */
+  listenUrl?: string | undefined;
   dataDir?: string;
   /** Pool size for postgres.js (default: settings.poolMax). */
   max?: number;
@@ -34,7 +36,7 @@ interface OpenOptions {
  */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const settings: DatabaseSettings = Object.freeze({ ...DEFAULT_DATABASE_SETTINGS, ...opts.settings, ...(opts.max ? { poolMax: opts.max } : {}) });
-  if (opts.url) return openPostgres(opts.url, settings, opts.onConnecting);
+  if (opts.url) return openPostgres({ url: opts.url, listenUrl: opts.listenUrl }, settings, opts.onConnecting);
   opts.onConnecting?.();
   const { openPglite } = await import('./pglite.js');
   try {

@@ -18,7 +18,11 @@ function beginMode(opts: TransactionOptions | undefined): string {
   return [opts.isolationLevel ? `isolation level ${opts.isolationLevel}` : '', opts.accessMode ?? ''].filter(Boolean).join(' ');
 }
 
-export async function openPostgres(url: string, settings: DatabaseSettings, onConnecting: (() => void) | undefined): Promise<Database> {
+/**
+ * `url` is where statements go; `listenUrl`, when given, where LISTEN goes: a server that keeps
+ * the session (the primary's own service), as a transaction-mode pooler does not.
+ */
+export async function openPostgres(target: { url: string; listenUrl?: string | undefined }, settings: DatabaseSettings, onConnecting: (() => void) | undefined): Promise<Database> {
   // postgres.js alone comes first: drizzle (its postgres-js driver and pg-core) loads once the
   // first connection is opening, instead of sharing this thread with postgres.js before it.
   const { default: postgres } = await import('postgres');
@@ -27,13 +31,17 @@ export async function openPostgres(url: string, settings: DatabaseSettings, onCo
   // array types it would find are given statically instead (./arrays.ts), so that array results
   // and JS-array parameters behave as before. Arrays of user-defined types (none here) would
   // come back as literals.
-  const sql: Sql = postgres(url, {
-    max: settings.poolMax,
+  const options = {
     fetch_types: false,
     types: builtinArrayTypes(),
     onnotice: () => {},
     connection: { application_name: 'zenokube', ...sessionParameters(settings) },
-  });
+  } as const;
+  // `prepare: false` here wins over the per-statement `prepare: true` of ./postgres-pool.ts,
+  // ./postgres-transaction.ts and ./pipelined.ts (postgres.js ANDs the two).
+  const sql: Sql = postgres(target.url, { ...options, max: settings.poolMax, prepare: settings.prepare });
+  // postgres.js gives LISTEN a connection of its own; on a separate client it connects elsewhere.
+  const listener: Sql = target.listenUrl ? postgres(target.listenUrl, { ...options, max: 1 }) : sql;
   const gate = createConnectionGate(settings.poolMax, settings.poolWaitMs);
   // Open the first connection while drizzle loads (cold start); a failure here is reported by
   // the first real query or by ping(), so it is dropped. Waiting for it before returning leaves
@@ -58,7 +66,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings, onCo
       runPostgresTransaction(sql, gate, beginMode(opts), build, fn as (tx: never) => Promise<T>),
     query: async (statement) => rowsOf(await db.execute(statement)),
     listen: async (channel, onPayload) => {
-      const sub = await sql.listen(channel, onPayload);
+      const sub = await listener.listen(channel, onPayload);
       return () => sub.unlisten();
     },
     ping: async () => {
@@ -72,7 +80,7 @@ export async function openPostgres(url: string, settings: DatabaseSettings, onCo
     health: () => gate.health(),
     close: async () => {
       gate.close();
-      await sql.end({ timeout: CLOSE_TIMEOUT_SECONDS });
+      await Promise.all([sql, ...(listener === sql ? [] : [listener])].map((s) => s.end({ timeout: CLOSE_TIMEOUT_SECONDS })));
     },
   };
 }

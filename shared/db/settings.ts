@@ -1,5 +1,6 @@
 // The data layer's limits: pool size, how long a query may wait for a connection, the server-side
-// timeouts every connection carries, and when a stalled pool makes the process unhealthy.
+// timeouts every connection carries, when a stalled pool makes the process unhealthy, and whether
+// statements are prepared (off behind a transaction pooler that cannot keep them).
 
 /** What bounds the data layer's waits; read from the environment by shared/config. */
 export interface DatabaseSettings {
@@ -20,6 +21,15 @@ export interface DatabaseSettings {
   readonly idleInTransactionTimeoutMs: number;
   /** How long the pool may stay stalled before /healthz fails and the orchestrator restarts the process. */
   readonly stallLivenessMs: number;
+  /**
+   * Named prepared statements: each statement text is parsed once per connection and then bound
+   * in one round trip. Off behind a transaction-mode pooler that does not track them per client
+   * (PgBouncer before 1.21, or `max_prepared_statements = 0`): a statement prepared on one server
+   * connection is not there when the next transaction lands on another. Off, every statement with
+   * parameters is described before it is bound, in the same transaction (one more round trip).
+   * @see https://www.pgbouncer.org/features.html#prepared-statements
+   */
+  readonly prepare: boolean;
 }
 
 export const DEFAULT_DATABASE_SETTINGS: DatabaseSettings = Object.freeze({
@@ -28,6 +38,7 @@ export const DEFAULT_DATABASE_SETTINGS: DatabaseSettings = Object.freeze({
   statementTimeoutMs: 30_000,
   idleInTransactionTimeoutMs: 15_000,
   stallLivenessMs: 60_000,
+  prepare: true,
 });
 
 /**

@@ -4,6 +4,26 @@
 export type BackoffPolicy = 'exponential' | 'linear';
 
 /**
+ * The delivery schedule of a subscription that declares none, in Knative's terms. Retries must
+ * outlast a consumer's restart (a rollout, a crash loop's back-off, a node drain), not a blip:
+ * exponential from 0.5 s, nine retries wait 1, 2, 4 … 256 s, about 8.5 minutes in all, before
+ * the event is dead-lettered. Knative's exponential policy has no cap, so neither has ours: the
+ * same schedule runs on a cluster and on one machine.
+ */
+export const RETRY_DEFAULTS = { retry: 9, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' } as const satisfies {
+  retry: number;
+  backoffPolicy: BackoffPolicy;
+  backoffDelay: string;
+};
+
+/** Total wait (ms) across `retry` retries: the longest outage a schedule rides out. */
+export function retryWindowMs(policy: BackoffPolicy, baseMs: number, retry: number): number {
+  let total = 0;
+  for (let n = 1; n <= retry; n++) total += retryDelayMs(policy, baseMs, n);
+  return total;
+}
+
+/**
  * Delay before retry number `retry` (1-based), as Knative Eventing computes it:
  * exponential = base * 2^retry, linear = base * retry.
  * @see https://knative.dev/docs/eventing/event-delivery/#configuring-subscription-event-delivery

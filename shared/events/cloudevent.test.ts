@@ -91,3 +91,40 @@ describe('toBinaryHeaders', () => {
     assert.equal(decodeURIComponent(String(back.subject)), 'ключ "7"');
   });
 });
+
+describe('malformed events are a 400, never a 500', () => {
+  const structured = () => new Headers({ 'content-type': 'application/cloudevents+json' });
+  const rejects = (fn: () => unknown, code: string, detail: RegExp) =>
+    assert.throws(fn, (err: unknown) => err instanceof AppError && err.status === 400 && err.code === code && detail.test(String(err.detail)));
+  const binary = (over: Record<string, string>) => new Headers({ 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'x', 'ce-source': '/s', 'ce-type': 't', ...over });
+
+  it('refuses an id over 256 bytes (the inbox and broker keys are btree-indexed)', () => {
+    rejects(() => parseCloudEvent(binary({ 'ce-id': 'a'.repeat(3_000) }), enc('{}')), 'invalid_cloudevent', /"id" is longer than 256 bytes/);
+    rejects(() => parseCloudEvent(binary({ 'ce-id': percentEncode('é'.repeat(129)) }), enc('{}')), 'invalid_cloudevent', /256 bytes/);
+    assert.equal(parseCloudEvent(binary({ 'ce-id': 'a'.repeat(256) }), enc('{}')).attributes.id, 'a'.repeat(256));
+  });
+
+  it('refuses a lone surrogate in a structured-mode attribute, escaped or not, and keeps a surrogate pair', () => {
+    const doc = (id: string) => `{"specversion":"1.0","source":"/s","type":"t","id":"${id}"}`;
+    rejects(() => parseCloudEvent(structured(), enc(doc('\\ud800'))), 'malformed_json', /unpaired UTF-16 surrogate/);
+    rejects(() => parseCloudEvent(structured(), enc(doc('a\\udc00b'))), 'malformed_json', /unpaired UTF-16 surrogate/);
+    rejects(() => parseCloudEvent(structured(), enc(doc('\\ud800\\u0041'))), 'malformed_json', /unpaired UTF-16 surrogate/);
+    assert.equal(parseCloudEvent(structured(), enc(doc('\\ud83d\\ude00'))).attributes.id, '😀');
+    assert.equal(parseCloudEvent(structured(), enc(doc('😀 \\\\ud800'))).attributes.id, '😀 \\ud800', 'an escaped backslash is no escape');
+  });
+
+  it('refuses bytes that are not UTF-8 in structured mode', () => {
+    const bytes = Buffer.concat([enc('{"specversion":"1.0","source":"/s","type":"t","id":"'), Buffer.from([0xed, 0xa0, 0x80]), enc('"}')]);
+    rejects(() => parseCloudEvent(structured(), bytes), 'malformed_json', /not valid JSON/);
+  });
+
+  it('refuses 200,000 levels of nesting before parsing, in structured mode and in binary data', () => {
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    rejects(() => parseCloudEvent(structured(), enc(`{"specversion":"1.0","source":"/s","type":"t","id":"d","data":${deep}}`)), 'malformed_json', /deeper than 64 levels/);
+    const wire = parseCloudEvent(binary({}), enc(deep));
+    rejects(() => jsonData(wire), 'malformed_json', /deeper than 64 levels/);
+    const ok = '{"a":'.repeat(63) + '1' + '}'.repeat(63);
+    assert.ok(jsonData(parseCloudEvent(binary({}), enc(ok))));
+    assert.ok(jsonData(parseCloudEvent(binary({}), enc('{"a":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}'))), 'brackets inside strings do not count');
+  });
+});

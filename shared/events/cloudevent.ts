@@ -3,6 +3,7 @@
 // @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
 // @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
 import { AppError } from '#shared/http/errors';
+import { isWellFormedText, unsafeJsonText } from './json-text.js';
 
 /** A CloudEvent as it travels: context attributes as strings, data as raw bytes. */
 export interface WireEvent {
@@ -23,11 +24,31 @@ const ATTRIBUTE_NAME = /^[a-z0-9]{1,40}$/;
 /** RFC 3339 date-time, as `time` requires. */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_ATTRIBUTE_LENGTH = 4096;
+/**
+ * UTF-8 bytes allowed for the attributes that are keys. The spec sets no size (it only asks
+ * producers to keep an event under 64 KiB, §"Size Limits"), but (source, id) is unique in every
+ * inbox and (broker, source, id) in the broker's events: a PostgreSQL btree entry must stay under
+ * about 2.7 KB, so a longer key is refused here with a 400 rather than by the index with a 500.
+ */
+const MAX_KEY_ATTRIBUTE_BYTES: Readonly<Record<string, number>> = { id: 256, source: 1024, type: 256 };
 
 const invalid = (detail: string) => new AppError(400, 'invalid_cloudevent', 'Bad Request', { detail });
 
 const STRUCTURED_TYPE = 'application/cloudevents+json';
 const BATCH_TYPE = 'application/cloudevents-batch+json';
+
+/** Strict UTF-8 (invalid bytes throw); decode() without streaming keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * JSON.parse behind the depth and surrogate check of `unsafeJsonText`: what passes it can be
+ * stringified, schema-checked and stored without a stack overflow or an encoding error.
+ */
+function parseJsonText(text: string): unknown {
+  const unsafe = unsafeJsonText(text);
+  if (unsafe) throw new AppError(400, 'malformed_json', 'Bad Request', { detail: `The JSON is not accepted: ${unsafe}.` });
+  return JSON.parse(text);
+}
 
 /** The media type of a Content-Type header value, lower-cased, without parameters. */
 function mediaType(contentType: string | null | undefined): string {
@@ -52,7 +73,14 @@ function checkAttributes(attributes: Record<string, string>): void {
   }
   for (const [name, value] of Object.entries(attributes)) {
     if (!ATTRIBUTE_NAME.test(name)) throw invalid(`"${name}" is not a valid CloudEvents attribute name.`);
-    if (value.length > MAX_ATTRIBUTE_LENGTH) throw invalid(`The attribute "${name}" is too long.`);
+    if (value.length > MAX_ATTRIBUTE_LENGTH) throw invalid(`The attribute "${name}" is longer than ${MAX_ATTRIBUTE_LENGTH} characters.`);
+    const maxBytes = MAX_KEY_ATTRIBUTE_BYTES[name];
+    if (maxBytes !== undefined && Buffer.byteLength(value, 'utf8') > maxBytes) {
+      throw invalid(`The attribute "${name}" is longer than ${maxBytes} bytes (UTF-8).`);
+    }
+    // "Strings ... MUST be a sequence of Unicode characters" (spec §3.1.1 type system): a lone
+    // UTF-16 surrogate is none (and PostgreSQL refuses to store one).
+    if (!isWellFormedText(value)) throw invalid(`The attribute "${name}" contains an unpaired UTF-16 surrogate.`);
     if (/[\u0000-\u001f\u007f]/.test(value)) throw invalid(`The attribute "${name}" contains control characters.`);
   }
   if (attributes.time !== undefined && !(RFC3339.test(attributes.time) && !Number.isNaN(Date.parse(attributes.time)))) {
@@ -131,8 +159,9 @@ function attributeString(name: string, value: unknown): string {
 function fromStructured(body: Uint8Array): WireEvent {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    doc = parseJsonText(UTF8.decode(body));
   } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError(400, 'malformed_json', 'Bad Request', {
       detail: `The structured CloudEvent is not valid JSON: ${(err as Error).message}`,
     });
@@ -201,8 +230,6 @@ export function toBinaryHeaders(event: WireEvent): Record<string, string> {
   return headers;
 }
 
-/** Strict UTF-8 (invalid bytes throw); decode() without streaming keeps no state between calls. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads the data as JSON; a body that is not JSON is a 400 (the event is unparsable, not retried). */
 export function jsonData(event: WireEvent): unknown {
@@ -214,8 +241,9 @@ export function jsonData(event: WireEvent): unknown {
     });
   }
   try {
-    return JSON.parse(UTF8.decode(event.data));
+    return parseJsonText(UTF8.decode(event.data));
   } catch (err) {
+    if (err instanceof AppError) throw err;
     throw new AppError(400, 'malformed_json', 'Bad Request', {
       detail: `The event data is not valid JSON: ${(err as Error).message}`,
     });

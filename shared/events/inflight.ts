@@ -3,34 +3,79 @@
 // into one delete.
 import type { Logger } from '#shared/log/index';
 
-interface Inflight {
-  /** Free slots now. */
-  free(): number;
-  /** Resolves once at least one slot is free. */
-  slot(): Promise<void>;
-  /** Starts `task` in a slot (the caller checked `free()`); its failure is logged, never thrown. */
+/**
+ * Room for deliveries, taken before a claim is sent and given back for rows it did not return.
+ * Two claim lanes each hold their own reservation, so their LIMITs never add up past the cap
+ * (reading the free count before a claim lands let two lanes over-claim, and the next cycle
+ * computed a negative LIMIT that PostgreSQL refused).
+ */
+interface Reservation {
+  /** Slots reserved (0 from `tryReserve` when full). */
+  readonly size: number;
+  /** Starts `task` in one reserved slot; its failure is logged, never thrown. */
   run(task: () => Promise<void>): void;
+  /** Gives back the reserved slots no task took. Idempotent. */
+  release(): void;
+}
+
+interface Inflight {
+  /** Resolves once at least one slot is free, with up to `max` slots reserved (at least 1). */
+  reserve(max: number): Promise<Reservation>;
+  /** Reserves up to `max` slots now; a reservation of size 0 when none is free. */
+  tryReserve(max: number): Reservation;
+  /** Slots taken: running plus reserved. Never above the limit. */
+  used(): number;
   /** Resolves once nothing is in flight. */
   idle(): Promise<void>;
 }
 
 export function createInflight(limit: number, log: Logger): Inflight {
+  if (!(Number.isInteger(limit) && limit > 0)) throw new TypeError(`in-flight limit must be a positive integer, got ${limit}`);
   const running = new Set<Promise<void>>();
-  let waiters: (() => void)[] = [];
+  // Slots held: running tasks plus reservations not yet used or released.
+  let used = 0;
+  const waiters: (() => void)[] = [];
+  // One waiter per free slot: a woken waiter re-checks, so a wake-up never over-commits.
+  const wakeOne = () => {
+    if (used < limit) waiters.shift()?.();
+  };
+  const take = (max: number): Reservation => {
+    const size = Math.max(0, Math.min(Math.floor(max), limit - used));
+    used += size;
+    let left = size;
+    return {
+      size,
+      run(task) {
+        if (left <= 0) throw new TypeError('no reserved slot left for this task');
+        left--;
+        const p: Promise<void> = task()
+          .catch((err: unknown) => log.error('delivery task failed', { err }))
+          .finally(() => {
+            running.delete(p);
+            used--;
+            wakeOne();
+          });
+        running.add(p);
+      },
+      release() {
+        if (left === 0) return;
+        used -= left;
+        left = 0;
+        wakeOne();
+      },
+    };
+  };
   return {
-    free: () => limit - running.size,
-    slot: () => (running.size < limit ? Promise.resolve() : new Promise<void>((r) => waiters.push(r))),
-    run(task) {
-      const p: Promise<void> = task()
-        .catch((err: unknown) => log.error('delivery task failed', { err }))
-        .finally(() => {
-          running.delete(p);
-          const ready = waiters;
-          waiters = [];
-          for (const w of ready) w();
-        });
-      running.add(p);
+    async reserve(max) {
+      if (!(max >= 1)) throw new TypeError(`a reservation needs at least one slot, asked for ${max}`);
+      while (used >= limit) await new Promise<void>((r) => waiters.push(r));
+      const r = take(max);
+      // Room left over (this reservation wanted less than was free): pass the wake-up on.
+      wakeOne();
+      return r;
     },
+    tryReserve: take,
+    used: () => used,
     async idle() {
       while (running.size > 0) await Promise.all([...running]);
     },

@@ -5,10 +5,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { silentLogger } from '#shared/log/index';
+import { createLogger, silentLogger } from '#shared/log/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { waitFor } from '#tests/support/poll';
 import { createEventPublisher } from './outbox.js';
 import { startOutboxRelay, type OutboxRelay } from './relay.js';
+import type { WireEvent } from './cloudevent.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -196,4 +198,94 @@ describe('startOutboxRelay', () => {
     assert.equal(sink.received.length, 1, 'a stopped relay delivers nothing new');
     assert.equal(await outboxCount(), 1);
   });
+
+  const insertRows = async (n: number) => {
+    await tdb.database.query(sql`
+      insert into fixture.outbox (id, type, source, data)
+      select gen_random_uuid()::text, 'io.zenokube.fixture.note.created', '/fixture/producer', '{"noteId":"b","text":"b"}'::jsonb
+      from generate_series(1, ${n})`);
+  };
+
+  it('two claim lanes never claim past the in-flight cap nor send a negative LIMIT', async () => {
+    const errors: string[] = [];
+    const log = createLogger({ level: 'error', sink: (line) => errors.push(line) });
+    let running = 0;
+    let peak = 0;
+    const seen = new Map<string, number>();
+    await insertRows(400);
+    const relay = await start({
+      log,
+      lanes: 2,
+      concurrency: 5,
+      batchSize: 200,
+      idleMs: 60_000,
+      deliver: async (event: WireEvent) => {
+        running++;
+        peak = Math.max(peak, running);
+        seen.set(event.attributes.id!, (seen.get(event.attributes.id!) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, seen.size % 3));
+        running--;
+        return { ok: true, status: 202, retryable: false, error: undefined };
+      },
+    });
+    await until(async () => (await outboxCount()) === 0);
+    await relay.flush();
+    assert.deepEqual(errors, [], 'no cycle failed (a negative LIMIT is an error from PostgreSQL)');
+    assert.ok(peak <= 5, `${peak} deliveries in flight with a cap of 5`);
+    assert.equal(seen.size, 400);
+    assert.ok([...seen.values()].every((n) => n === 1), 'each event delivered once');
+    await relay.stop();
+  });
+
+  it('renews the lease of a delivery still in flight, so a second relay does not take it meanwhile', async () => {
+    await insertRows(1);
+    const leaseMs = 1_500;
+    const sent: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const ok = { ok: true, status: 202, retryable: false, error: undefined } as const;
+    const slow = await start({
+      leaseMs,
+      idleMs: 60_000,
+      deliver: async (event: WireEvent) => {
+        sent.push(`slow ${event.attributes.id}`);
+        await held;
+        return ok;
+      },
+    });
+    await until(() => sent.length === 1);
+    const other = await start({
+      leaseMs,
+      idleMs: 50,
+      deliver: async (event: WireEvent) => {
+        sent.push(`other ${event.attributes.id}`);
+        return ok;
+      },
+    });
+    // Several leases pass while the slow delivery is in flight; the heartbeat keeps pushing its lease out.
+    const [first] = await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from fixture.outbox`);
+    try {
+      await waitUntilRenewed(first!.due, 3);
+      await other.flush();
+    } finally {
+      release();
+    }
+    await until(async () => (await outboxCount()) === 0);
+    assert.equal(sent.length, 1, `delivered by: ${sent.join(', ')}`);
+    assert.match(sent[0]!, /^slow /);
+    const [row] = await tdb.database.query<{ n: string }>(sql`select count(*) as n from fixture.outbox`);
+    assert.equal(Number(row!.n), 0);
+    await Promise.all([slow.stop(), other.stop()]);
+  });
+
+  /** Waits until the row's lease was pushed out `times` times past the value first seen. */
+  const waitUntilRenewed = async (from: string, times: number) => {
+    let last = from;
+    for (let n = 0; n < times; n++) {
+      last = await waitFor('the lease to be renewed', async () => {
+        const [r] = await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from fixture.outbox`);
+        return r && r.due > last ? r.due : undefined;
+      });
+    }
+  };
 });

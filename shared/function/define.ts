@@ -41,9 +41,12 @@ export interface SubscriptionDeclaration {
   filters?: Record<string, string>;
   /** Path on the function receiving the event; defaults to `/_events`. */
   path?: string;
-  /** `delivery.retry`: retries after the first attempt (default 5). */
+  /**
+   * `delivery.retry`: retries after the first attempt (default 9: with the default backoff the
+   * retries span about 8.5 minutes, enough to outlast a consumer's restart; see RETRY_DEFAULTS).
+   */
   retry?: number;
-  /** `delivery.backoffDelay` as an ISO 8601 duration (default `PT0.2S`). */
+  /** `delivery.backoffDelay` as an ISO 8601 duration (default `PT0.5S`: retry n waits 0.5 s × 2^n). */
   backoffDelay?: string;
   /** `delivery.backoffPolicy` (default exponential). */
   backoffPolicy?: 'exponential' | 'linear';

@@ -21,7 +21,7 @@ export async function bootPlatform(env: Record<string, string | undefined> = pro
   const log = createLogger({ level: config.logLevel });
   // prom-client loads after the cold start (first scrape, or 10 s in), not on the start path.
   const metrics = createDeferredMetrics();
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, settings: config.database, onConnecting });
+  const database = await openDatabase({ url: config.databaseUrl, listenUrl: config.databaseListenUrl, dataDir: config.dataDir, settings: config.database, onConnecting });
   return { config, log, metrics, database };
 }
 

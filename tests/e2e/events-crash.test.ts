@@ -83,6 +83,17 @@ describe('events: a producer killed between commit and delivery', () => {
       const note = await postNote(first.url, { text: 'crash mid-delivery' });
       // The relay claimed the row, committed the claim and is now waiting on the sink: kill it.
       await waitFor('the relay to start delivering', async () => (hole.seen.includes(note.eventId) ? true : undefined));
+      // The lease is short (3 s here) but renewed while the delivery hangs: it moves forward again
+      // and again, and the row is not claimed a second time meanwhile.
+      const due = async () =>
+        (await tdb.database.query<{ due: string }>(sql`select next_attempt_at::text as due from fixture.outbox where id = ${note.eventId}`))[0]!.due;
+      let last = await due();
+      for (let renewals = 0; renewals < 3; renewals++) {
+        last = await waitFor('the lease to be renewed', async () => {
+          const now = await due();
+          return now > last ? now : undefined;
+        });
+      }
       await kill9(first);
       const [row] = await tdb.database.query<{ attempts: number }>(sql`select attempts from fixture.outbox where id = ${note.eventId}`);
       assert.equal(row?.attempts, 1, 'the committed event is still in the outbox, claimed once');

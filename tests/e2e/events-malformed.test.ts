@@ -4,7 +4,7 @@
 // @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { sql } from 'drizzle-orm';
 import type { RunningStack } from '#local-cluster/index';
@@ -131,6 +131,22 @@ describe('CloudEvents over HTTP: binary and structured mode, and malformed input
     },
     { name: 'a payload that does not match the catalog schema', headers: binaryHeaders(), body: JSON.stringify({ noteId: 42 }), status: 400, code: 'invalid_event_data', where: 'consumer' },
     { name: 'an event type the function does not handle', headers: binaryHeaders({ 'ce-type': 'io.zenokube.fixture.note.archived' }), body: JSON.stringify({ noteId: 'x' }), status: 400, code: 'unhandled_event_type', where: 'consumer' },
+    { name: 'a ce-id of 3,000 characters (past the btree limit of the event keys)', headers: binaryHeaders({ 'ce-id': randomBytes(2_250).toString('base64') }), body: goodData, status: 400, code: 'invalid_cloudevent' },
+    {
+      name: 'structured mode with a lone surrogate in the id',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: `{"specversion":"1.0","id":"\\ud800","source":"/s","type":"${TYPE}","data":{"noteId":"x","text":"x"}}`,
+      status: 400,
+      code: 'malformed_json',
+    },
+    {
+      name: 'structured mode with data nested 5,000 levels deep',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: `{"specversion":"1.0","id":"deep","source":"/s","type":"${TYPE}","data":${'['.repeat(5_000)}${']'.repeat(5_000)}}`,
+      status: 400,
+      code: 'malformed_json',
+    },
+    { name: 'binary data nested 5,000 levels deep', headers: binaryHeaders(), body: '['.repeat(5_000) + ']'.repeat(5_000), status: 400, code: 'malformed_json', where: 'consumer' },
     { name: 'an oversized body', headers: binaryHeaders(), body: JSON.stringify({ noteId: 'x', text: 'a'.repeat(LIMIT) }), status: 413, code: 'payload_too_large' },
   ];
 
@@ -151,6 +167,22 @@ describe('CloudEvents over HTTP: binary and structured mode, and malformed input
   it('stores nothing and creates no delivery for any rejected request', async () => {
     assert.equal(await count(tdb.database, sql`select count(*) as n from eventing.events where source = '/s'`), 0);
     assert.equal(await count(tdb.database, sql`select count(*) as n from eventing.dead_letters`), 0);
+  });
+
+  it('answers a bad event alone: the valid events sent with it are all accepted and delivered', async () => {
+    const good = Array.from({ length: 30 }, (_, i) => sdkEvent({ noteId: `iso${i}`, text: 'isolated' }));
+    const send = (ev: CloudEvent<unknown>) => {
+      const msg = HTTP.binary(ev);
+      return post(broker, msg.headers as Record<string, string>, msg.body as string);
+    };
+    const results = await Promise.all([
+      ...good.slice(0, 15).map(send),
+      post(broker, binaryHeaders({ 'ce-id': randomBytes(2_250).toString('base64') }), goodData),
+      post(broker, { 'content-type': 'application/cloudevents+json' }, `{"specversion":"1.0","id":"\\udc00","source":"/s","type":"${TYPE}"}`),
+      ...good.slice(15).map(send),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), [...Array(15).fill(202), 400, 400, ...Array(15).fill(202)]);
+    for (const ev of good) await waitFor('each receipt', async () => ((await receipt(ev.id)) === 1 ? true : undefined));
   });
 
   it('answers 404 problem+json for an unknown broker', async () => {

@@ -7,7 +7,7 @@ import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions } from '#shared/function/discover';
-import { silentLogger } from '#shared/log/index';
+import { silentLogger, type Logger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
 import { fixtureCatalog } from '#tests/fixtures/functions/fixture/core/events';
 
@@ -17,11 +17,12 @@ export async function startFixtureStack(
   database: Database,
   extra: Partial<StackOptions> = {},
   env: Record<string, string> = {},
+  log: Logger = silentLogger,
 ): Promise<RunningStack> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', ...env });
   const declarations = await discoverFunctions(FIXTURE_FUNCTIONS);
   return startStack({
-    platform: { config, log: silentLogger, metrics: createMetrics({ defaults: false }), database },
+    platform: { config, log, metrics: createMetrics({ defaults: false }), database },
     declarations,
     catalog: fixtureCatalog,
     relay: { idleMs: 500, backoffMs: 50, leaseMs: 2_000 },

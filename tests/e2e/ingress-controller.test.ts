@@ -12,6 +12,7 @@ import { createIngress } from '#functions/ingress/index';
 import { GATEWAY_FINALIZER, startKubeController } from '#functions/ingress/controller/controller';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
+import { waitFor, waitUntil } from '#tests/support/poll';
 import type { FakeApiServer } from './ingress-fake-apiserver.js';
 import { startFakeApiServer } from './ingress-fake-apiserver.js';
 
@@ -23,15 +24,6 @@ const routeOf = (name: string, parents: string[], prefix: string, backend = 'ech
   spec: { parentRefs: parents.map((p) => ({ name: p })), rules: [{ matches: [{ path: { type: 'PathPrefix', value: prefix } }], backendRefs: [{ name: backend, port: 8080 }] }] },
 });
 
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('Kubernetes controller (fake API server)', () => {
   let api: FakeApiServer;
@@ -72,7 +64,7 @@ describe('Kubernetes controller (fake API server)', () => {
     });
     ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100 });
     controller = await startKubeController({ kc, ingress, log: createLogger({ level: 'error', sink: () => {} }), debounceMs: 20 });
-    await until(() => ingress.address('web/edge', 80));
+    await waitFor('the edge listener', () => ingress.address('web/edge', 80));
   });
   after(async () => {
     await controller.stop();
@@ -91,10 +83,10 @@ describe('Kubernetes controller (fake API server)', () => {
 
   it('routes traffic for Gateways of its GatewayClass only and accepts that class', async () => {
     // The informers deliver the Gateway and its routes separately: wait for the routes to be programmed.
-    assert.equal(await until(async () => ((await send('/app/x')) === 200 ? 200 : undefined)), 200);
+    assert.equal(await waitFor('/app routed', async () => ((await send('/app/x')) === 200 ? 200 : undefined)), 200);
     assert.equal(ingress.address('web/foreign', 80), undefined);
     // Wait for the Accepted condition itself: a status may exist a moment before it carries it.
-    const gc = await until(() => {
+    const gc = await waitFor('GatewayClass Accepted', () => {
       const status = api.get('/apis/gateway.networking.k8s.io/v1/gatewayclasses', '', 'zenokube')?.status as { conditions?: { type: string; status: string }[] } | undefined;
       return status?.conditions?.some((c) => c.type === 'Accepted') ? status : undefined;
     });
@@ -103,7 +95,7 @@ describe('Kubernetes controller (fake API server)', () => {
   });
 
   it('writes route parent status next to the other controller entry', async () => {
-    const parents = await until(() => {
+    const parents = await waitFor('our route parent status', () => {
       const p = (api.get(routes, 'web', 'app')?.status as { parents?: { controllerName: string; parentRef: { name: string }; conditions: { type: string; status: string }[] }[] })?.parents;
       return p && p.some((x) => x.controllerName === 'zenokube.io/ingress') ? p : undefined;
     });
@@ -115,7 +107,7 @@ describe('Kubernetes controller (fake API server)', () => {
   });
 
   it('reports an unresolved backend as ResolvedRefs=False BackendNotFound and answers 500', async () => {
-    const cond = await until(() => {
+    const cond = await waitFor('ResolvedRefs on the bad route', () => {
       const p = (api.get(routes, 'web', 'bad')?.status as { parents?: { conditions: { type: string; status: string; reason: string }[] }[] })?.parents?.[0];
       return p?.conditions.find((c) => c.type === 'ResolvedRefs');
     });
@@ -124,7 +116,7 @@ describe('Kubernetes controller (fake API server)', () => {
   });
 
   it('writes Gateway and listener conditions and adds its finalizer', async () => {
-    const gw = await until(() => {
+    const gw = await waitFor('Gateway status and finalizer', () => {
       const g = api.get(gateways, 'web', 'edge');
       // Status is written first, the finalizer right after, in the same sync.
       return (g?.status as { listeners?: unknown[] })?.listeners && (g?.metadata.finalizers as string[] | undefined)?.length ? g : undefined;
@@ -139,7 +131,7 @@ describe('Kubernetes controller (fake API server)', () => {
 
   it('follows a route change through the watch', async () => {
     api.put(routeOf('app', ['edge', 'foreign'], '/moved'));
-    await until(async () => (await send('/moved/x')) === 200);
+    await waitUntil('/moved routed', async () => (await send('/moved/x')) === 200);
     assert.equal(await send('/app/x'), 404);
   });
 
@@ -154,7 +146,7 @@ describe('Kubernetes controller (fake API server)', () => {
   it('closes the listeners of a deleted Gateway, then removes its finalizer so it goes', async () => {
     api.remove(gateways, 'web', 'edge');
     assert.ok(api.get(gateways, 'web', 'edge')?.metadata.deletionTimestamp, 'kept while the finalizer is there');
-    await until(() => api.get(gateways, 'web', 'edge') === undefined);
+    await waitUntil('the Gateway gone', () => api.get(gateways, 'web', 'edge') === undefined);
     assert.equal(ingress.address('web/edge', 80), undefined);
   });
 });

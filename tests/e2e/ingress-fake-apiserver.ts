@@ -2,13 +2,25 @@
 // list + watch (newline-delimited JSON events after a resourceVersion, bookmarks on request),
 // get/create/update/merge-patch/delete, the status subresource (only .status changes there, and
 // only there), metadata.generation bumped on spec changes, finalizers and deletionTimestamp
-// (delete marks, the last finalizer removed deletes), equality label selectors on lists. Not a real
-// API server: no auth, no admission, no field selectors; that is what the tests need and no more.
+// (delete marks, the last finalizer removed deletes), optimistic concurrency (a PUT or PATCH
+// carrying a stale metadata.resourceVersion gets 409 Conflict), `fieldSelector` on metadata.name /
+// metadata.namespace and equality `labelSelector`s on list and watch, any kind at any path
+// (coordination.k8s.io/v1 Leases included). Not a real API server: no authentication (the bearer
+// token only names the caller in the request log), no admission, no validation. Fault hooks:
+// drop a watch event, run someone else's write just before a request, cut one caller off.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 type Obj = { apiVersion?: string; kind?: string; metadata: Record<string, any>; spec?: unknown; status?: unknown; [k: string]: unknown };
+/** One request as the fake saw it; `who` is the caller's bearer token. */
+export interface Call {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  who: string | undefined;
+  status: number;
+}
 interface Event {
   rv: number;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -22,8 +34,18 @@ export interface FakeApiServer {
   put(obj: Obj): Obj;
   get(collection: string, namespace: string, name: string): Obj | undefined;
   remove(collection: string, namespace: string, name: string): void;
+  /** Replaces an object's status as another client writing the status subresource would. */
+  setStatus(collection: string, namespace: string, name: string, status: unknown): Obj;
   /** Requests received, as `METHOD path`. */
   readonly requests: string[];
+  /** Requests received, with their query, caller and answer status. */
+  readonly calls: Call[];
+  /** The next `count` events of a collection are not sent to open watches (a watch that missed them). */
+  dropEvents(collection: string, count?: number): void;
+  /** Runs `action` once, just before the first request `match` accepts is handled. */
+  beforeRequest(match: (method: string, path: string) => boolean, action: () => void): void;
+  /** While cut off, every request from this bearer token answers 503 (a replica partitioned from the API). */
+  cutOff(who: string, off: boolean): void;
   close(): Promise<void>;
 }
 
@@ -35,25 +57,17 @@ function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-/** `a=b,c==d` → pairs; undefined for what the fake does not support (`in`, `!=`, `!x`). */
-function labelSelector(text: string | null): [string, string][] | undefined {
-  if (!text) return [];
-  const pairs: [string, string][] = [];
-  for (const term of text.split(',')) {
-    const m = /^([^=!]+)==?([^=]*)$/.exec(term.trim());
-    if (!m) return undefined;
-    pairs.push([m[1]!, m[2]!]);
-  }
-  return pairs;
-}
-
 export async function startFakeApiServer(): Promise<FakeApiServer> {
   let rv = 1;
   const store = new Map<string, Map<string, Obj>>();
   const kinds = new Map<string, { apiVersion: string; kind: string }>();
   const history: Event[] = [];
-  const watchers = new Set<{ collection: string; res: ServerResponse; bookmarks: boolean }>();
+  const watchers = new Set<{ collection: string; res: ServerResponse; bookmarks: boolean; matches: (o: Obj) => boolean }>();
   const requests: string[] = [];
+  const calls: Call[] = [];
+  const drops = new Map<string, number>();
+  const hooks: { match: (method: string, path: string) => boolean; action: () => void }[] = [];
+  const cut = new Set<string>();
 
   const coll = (c: string) => {
     let m = store.get(c);
@@ -63,7 +77,12 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   const emit = (collection: string, type: Event['type'], object: Obj) => {
     const ev: Event = { rv: Number(object.metadata.resourceVersion), type, collection, object: clone(object) };
     history.push(ev);
-    for (const w of watchers) if (w.collection === collection) w.res.write(JSON.stringify({ type, object: ev.object }) + '\n');
+    const dropping = drops.get(collection) ?? 0;
+    if (dropping > 0) {
+      drops.set(collection, dropping - 1);
+      return;
+    }
+    for (const w of watchers) if (w.collection === collection && w.matches(ev.object)) w.res.write(JSON.stringify({ type, object: ev.object }) + '\n');
   };
   const save = (collection: string, obj: Obj, type: Event['type']) => {
     obj.metadata.resourceVersion = String(++rv);
@@ -127,9 +146,39 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     res.end(JSON.stringify(obj));
   };
 
+  /** `fieldSelector` (metadata.name, metadata.namespace; = and ==) and equality `labelSelector`; undefined when unsupported. */
+  const selector = (url: URL): ((o: Obj) => boolean) | undefined => {
+    const tests: ((o: Obj) => boolean)[] = [];
+    for (const term of (url.searchParams.get('fieldSelector') ?? '').split(',').filter(Boolean)) {
+      const m = /^(metadata\.name|metadata\.namespace)(==?|!=)(.*)$/.exec(term);
+      if (!m) return undefined;
+      const [, field, op, value] = m;
+      const key = field === 'metadata.name' ? 'name' : 'namespace';
+      tests.push((o) => (o.metadata[key] === value) === (op !== '!='));
+    }
+    for (const term of (url.searchParams.get('labelSelector') ?? '').split(',').map((t) => t.trim()).filter(Boolean)) {
+      const m = /^([^=!]+)(==?|!=)(.*)$/.exec(term);
+      if (!m) return undefined;
+      const [, key, op, value] = m;
+      tests.push((o) => (o.metadata.labels?.[key!] === value) === (op !== '!='));
+    }
+    return (o) => tests.every((t) => t(o));
+  };
+
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     requests.push(`${req.method} ${url.pathname}`);
+    const auth = req.headers.authorization;
+    const call: Call = { method: req.method ?? '', path: url.pathname, query: url.searchParams, who: auth?.startsWith('Bearer ') ? auth.slice(7) : undefined, status: 0 };
+    calls.push(call);
+    const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
+    res.writeHead = ((status: number, ...rest: unknown[]) => {
+      call.status = status;
+      return writeHead(status, ...rest);
+    }) as typeof res.writeHead;
+    if (call.who && cut.has(call.who)) return send(res, 503, { kind: 'Status', code: 503, reason: 'ServiceUnavailable' });
+    const hook = hooks.findIndex((h) => h.match(call.method, call.path));
+    if (hook >= 0) hooks.splice(hook, 1)[0]!.action();
     const parts = url.pathname.split('/').filter(Boolean);
     const base = parts[0] === 'api' ? 2 : 3; // /api/v1 or /apis/group/version
     const prefix = '/' + parts.slice(0, base).join('/');
@@ -144,22 +193,21 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     const sub = rest[2];
     const key = `${namespace ?? ''}/${name}`;
     if (req.method === 'GET' && !name) {
+      const select = selector(url);
+      if (!select) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'selector not supported by the fake' });
+      const matches = (o: Obj) => (!namespace || o.metadata.namespace === namespace) && select(o);
       if (url.searchParams.get('watch') === 'true') {
         const from = Number(url.searchParams.get('resourceVersion') ?? 0);
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
-        const w = { collection, res, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true' };
-        for (const ev of history) if (ev.collection === collection && ev.rv > from) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
+        const w = { collection, res, bookmarks: url.searchParams.get('allowWatchBookmarks') === 'true', matches };
+        for (const ev of history) if (ev.collection === collection && ev.rv > from && matches(ev.object)) res.write(JSON.stringify({ type: ev.type, object: ev.object }) + '\n');
         if (w.bookmarks) res.write(JSON.stringify({ type: 'BOOKMARK', object: { kind: kinds.get(collection)?.kind ?? 'Unknown', apiVersion: kinds.get(collection)?.apiVersion ?? 'v1', metadata: { resourceVersion: String(rv) } } }) + '\n');
         watchers.add(w);
         req.on('close', () => watchers.delete(w));
         return;
       }
-      const selector = labelSelector(url.searchParams.get('labelSelector'));
-      if (!selector) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'the fake supports only equality label selectors' });
-      const items = [...coll(collection).values()]
-        .filter((o) => (!namespace || o.metadata.namespace === namespace) && selector.every(([k, v]) => o.metadata.labels?.[k] === v))
-        .map(clone);
+      const items = [...coll(collection).values()].filter(matches).map(clone);
       return send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
     }
     const prev = coll(collection).get(key);
@@ -177,7 +225,8 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     }
     if (req.method === 'PUT' || req.method === 'PATCH') {
       const input = await body(req);
-      if (req.method === 'PUT' && input.metadata?.resourceVersion && input.metadata.resourceVersion !== prev.metadata.resourceVersion) {
+      // A resourceVersion in an update or a patch is a precondition, as on a real API server.
+      if (input?.metadata?.resourceVersion && input.metadata.resourceVersion !== prev.metadata.resourceVersion) {
         return send(res, 409, { kind: 'Status', code: 409, reason: 'Conflict' });
       }
       const next = req.method === 'PUT' ? (input as Obj) : (mergePatch(clone(prev), input) as Obj);
@@ -189,12 +238,28 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    calls,
+    dropEvents(collection, count = 1) {
+      drops.set(collection, (drops.get(collection) ?? 0) + count);
+    },
+    beforeRequest(match, action) {
+      hooks.push({ match, action });
+    },
+    cutOff(who, off) {
+      if (off) cut.add(who);
+      else cut.delete(who);
+    },
     put(obj) {
       const collection = collectionOf(obj);
       const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
       return write(collection, coll(collection).get(key), clone(obj), false);
     },
     get: (collection, namespace, name) => coll(collection).get(`${namespace}/${name}`),
+    setStatus(collection, namespace, name, status) {
+      const prev = coll(collection).get(`${namespace}/${name}`);
+      if (!prev) throw new Error(`no ${collection} ${namespace}/${name}`);
+      return write(collection, prev, { ...clone(prev), status: clone(status) }, true);
+    },
     remove(collection, namespace, name) {
       const prev = coll(collection).get(`${namespace}/${name}`);
       if (prev) del(collection, prev);

@@ -14,8 +14,10 @@ const ofKind = (file: string, kind: string): any[] => docsOf(file).filter((d: Ma
 describe('generateManifests', () => {
   it('writes one file per function plus the platform files and a kustomization listing them', () => {
     assert.deepEqual([...generated.files.keys()], [
+      'database/backup.yaml',
       'database/cluster.yaml',
       'database/kustomization.yaml',
+      'database/pooler.yaml',
       'functions/auth-scim-push.yaml',
       'functions/auth-token.yaml',
       'functions/events-dead-letters.yaml',
@@ -95,20 +97,25 @@ describe('generateManifests', () => {
     assert.equal(route.spec.rules[0].filters[0].urlRewrite.hostname, 'auth-token.edge.svc.cluster.local');
   });
 
-  it('sets ZENO_FUNCTION, DATABASE_URL and the runtime variables, then secrets by reference and values literally, sorted by name', () => {
+  it('sets ZENO_FUNCTION, the database variables and NODE_OPTIONS, then secrets by reference and values literally, sorted by name', () => {
     const [svc] = ofKind('functions/auth-token.yaml', 'Service');
     const env = svc.spec.template.spec.containers[0].env;
-    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', 'DATABASE_URL', 'ZENO_DB_POOL_MAX', 'NODE_OPTIONS', 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
+    const db = ['DATABASE_URL', 'ZENO_DB_LISTEN_URL', 'ZENO_DB_PREPARE', 'ZENO_DB_POOL_MAX', 'PGUSER', 'PGPASSWORD'];
+    assert.deepEqual(env.map((e: { name: string }) => e.name), ['ZENO_FUNCTION', ...db, 'NODE_OPTIONS', 'AUTH_SIGNING_KEY', 'AUTH_SMTP_PASSWORD', 'AUTH_TOKEN_TTL']);
     assert.deepEqual(env[0], { name: 'ZENO_FUNCTION', value: 'auth-token' });
-    assert.deepEqual(env[1].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'uri' });
-    assert.deepEqual(env[4].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
-    assert.deepEqual(env[5].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
-    assert.deepEqual(env[6], { name: 'AUTH_TOKEN_TTL', value: '600' });
+    assert.deepEqual(env[1], { name: 'DATABASE_URL', value: 'postgresql://zenokube-db-pooler-rw:5432/zenokube?sslmode=require' });
+    assert.deepEqual(env[6].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'password' });
+    assert.deepEqual(env[8].valueFrom.secretKeyRef, { name: 'auth-keys', key: 'signing.pem' });
+    assert.deepEqual(env[9].valueFrom.secretKeyRef, { name: 'auth-smtp', key: 'password', optional: true });
+    assert.deepEqual(env[10], { name: 'AUTH_TOKEN_TTL', value: '600' });
   });
 
   it('leaves out a required variable that has no source, and warns about it', () => {
     assert.ok(!generated.files.get('functions/auth-token.yaml')!.includes('AUTH_ISSUER'));
-    assert.deepEqual(generated.warnings, ['auth-token: env AUTH_ISSUER is required but has no value or secret; set it in an overlay']);
+    assert.deepEqual(
+      generated.warnings.filter((w) => !w.startsWith('no --base-url')),
+      ['auth-token: env AUTH_ISSUER is required but has no value or secret; set it in an overlay'],
+    );
   });
 
   it('binds only the functions that emit to the Broker with a SinkBinding (K_SINK)', () => {
@@ -146,7 +153,7 @@ describe('generateManifests', () => {
     });
     assert.deepEqual(deleted.spec.filter.attributes, { type: 'io.zenokube.auth.user.deleted', source: '/auth/scim' });
     assert.equal(deleted.spec.subscriber.uri, '/events/user-deleted');
-    assert.deepEqual(deleted.spec.delivery, { retry: 5, backoffPolicy: 'exponential', backoffDelay: 'PT0.2S' }, 'deadLetter: false');
+    assert.deepEqual(deleted.spec.delivery, { retry: 9, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' }, 'deadLetter: false');
     assert.equal(sweep.spec.subscriber.uri, '/events/sweep');
     // Fed by the function's own PingSource through the Broker: PingSource's fixed type, and the declared one.
     assert.deepEqual(sweep.spec.filter.attributes, { type: 'dev.knative.sources.ping', zenotype: 'io.zenokube.auth.scim.sweep-due' });
@@ -193,13 +200,15 @@ describe('generateManifests', () => {
     assert.equal(ofKind(`functions/${unsealerFunction.name}.yaml`, 'HTTPRoute').length, 1);
   });
 
-  it('runs migrations in a Job named after the version, from the same image and database secret', () => {
+  it('runs migrations in a Job named after the version, from the same image, straight to the primary', () => {
     const [job] = docsOf('platform/migrate-job.yaml');
     assert.equal(job.metadata.name, 'zenokube-migrate-1-2-3');
     const [c] = job.spec.template.spec.containers;
     assert.deepEqual(c.args, ['migrate']);
     assert.equal(c.image, opts.image);
-    assert.deepEqual(c.env, [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'zenokube-db-app', key: 'uri' } } }]);
+    assert.deepEqual(c.env.map((e: { name: string }) => e.name), ['DATABASE_URL', 'ZENO_DB_POOL_MAX', 'PGUSER', 'PGPASSWORD']);
+    assert.equal(c.env[0].value, 'postgresql://zenokube-db-rw:5432/zenokube?sslmode=require');
+    assert.deepEqual(c.env[2].valueFrom.secretKeyRef, { name: 'zenokube-db-app', key: 'username' });
     const [cluster] = docsOf('database/cluster.yaml');
     assert.equal(`${cluster.metadata.name}-app`, 'zenokube-db-app', 'CloudNativePG names the app secret <cluster>-app');
   });
@@ -226,6 +235,23 @@ describe('generateManifests', () => {
     }
     for (const bad of ['', 'Zenokube:1', 'zenokube:', 'zenokube:1 --privileged', 'registry.example//zenokube', 'zenokube@sha256:xyz']) {
       assert.throws(() => optionsFromArgs({ image: bad }, '9.0.0'), /is not an image reference/, bad);
+    }
+  });
+
+  it('hands every function the public address from --base-url, and warns when there is none', () => {
+    const o = optionsFromArgs({ 'base-url': 'https://id.example.com/' }, '9.0.0');
+    assert.equal(o.baseUrl, 'https://id.example.com');
+    const out = generateManifests([tokenFunction], o);
+    const [svc] = (out.objects.get('functions/auth-token.yaml') as any[]).filter((d) => d.kind === 'Service');
+    const env = svc.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    assert.deepEqual(env.filter((e) => e.name === 'ZENO_BASE_URL'), [{ name: 'ZENO_BASE_URL', value: 'https://id.example.com' }]);
+    assert.ok(!out.warnings.some((w) => w.includes('--base-url')));
+    const without = generateManifests([tokenFunction], opts);
+    assert.ok(without.warnings.some((w) => w.includes('no --base-url')));
+    const [bare] = (without.objects.get('functions/auth-token.yaml') as any[]).filter((d) => d.kind === 'Service');
+    assert.ok(!bare.spec.template.spec.containers[0].env.some((e: { name: string }) => e.name === 'ZENO_BASE_URL'));
+    for (const bad of ['id.example.com', 'ftp://id.example.com', 'https://id.example.com/?x=1', 'https://u:p@id.example.com', 'https://id.example.com/#f']) {
+      assert.throws(() => optionsFromArgs({ 'base-url': bad }, '9.0.0'), /--base-url/, bad);
     }
   });
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultOptions, generateManifests, HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET, readCrds, type Manifest } from '#manifests/index';
 import type { Gateway, HTTPRoute, ResourceSet, Service } from '#functions/ingress/index';
-import { compile, CONTROLLER_NAME, emptyResourceSet, matchRequest, statusProblems, WATCHED } from '#functions/ingress/index';
+import { compile, CONTROLLER_NAME, emptyResourceSet, LEADER_LEASE_NAME, matchRequest, statusProblems, WATCHED } from '#functions/ingress/index';
 import { sampleDeclarations } from './sample-declarations.js';
 
 const opts = defaultOptions('1.2.3');
@@ -34,6 +34,22 @@ describe('knative/ingress/', () => {
     const binding = one('rbac.yaml', 'ClusterRoleBinding');
     const account = one('rbac.yaml', 'ServiceAccount');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account.metadata.name, namespace: opts.gateway.namespace }]);
+  });
+
+  it('lets the replicas elect a leader on one Lease in their namespace, and never get a Secret by name', () => {
+    const role = one('rbac.yaml', 'Role');
+    const leaseVerbs = (verb: string, name?: string) =>
+      role.rules.some((r: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }) =>
+        r.apiGroups.includes('coordination.k8s.io') && r.resources.includes('leases') && r.verbs.includes(verb) && (name === undefined ? !r.resourceNames : r.resourceNames?.includes(name) === true));
+    for (const verb of ['get', 'update']) assert.ok(leaseVerbs(verb, LEADER_LEASE_NAME), `${verb} lease ${LEADER_LEASE_NAME}`);
+    assert.ok(leaseVerbs('create'), 'create the Lease the first time');
+    assert.ok(!leaseVerbs('get') && !leaseVerbs('update'), 'no other Lease is readable or writable');
+    const binding = one('rbac.yaml', 'RoleBinding');
+    assert.deepEqual([binding.roleRef.kind, binding.roleRef.name], ['Role', role.metadata.name]);
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: one('rbac.yaml', 'ServiceAccount').metadata.name, namespace: opts.gateway.namespace }]);
+    // Secrets are listed and watched by field selector, one by one; nothing reads one by GET.
+    const rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = one('rbac.yaml', 'ClusterRole').rules;
+    assert.ok(!rules.some((r) => r.apiGroups.includes('') && r.resources.includes('secrets') && r.verbs.includes('get')));
   });
 
   it('runs `zenokube ingress --kube` as a non-root Deployment behind a LoadBalancer on the listener port', () => {

@@ -71,10 +71,10 @@ function coreProblems(obj: Manifest, file: string): string[] | undefined {
     }
     return problems;
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRole') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRole' || obj.kind === 'Role')) {
     return ((obj.rules as any[]) ?? []).filter((r) => !Array.isArray(r.apiGroups) || !r.resources?.length || !r.verbs?.length).map(() => 'a rule needs apiGroups, resources and verbs');
   }
-  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && obj.kind === 'ClusterRoleBinding') {
+  if (obj.apiVersion === 'rbac.authorization.k8s.io/v1' && (obj.kind === 'ClusterRoleBinding' || obj.kind === 'RoleBinding')) {
     const ref = obj.roleRef as any;
     return ref?.apiGroup === 'rbac.authorization.k8s.io' && ref?.kind && ref?.name && (obj.subjects as any[])?.length ? [] : ['roleRef and subjects are required'];
   }
@@ -125,6 +125,9 @@ describe('knative/ (generated manifests)', () => {
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
       'postgresql.cnpg.io/v1 Cluster',
+      'postgresql.cnpg.io/v1 Pooler',
+      'postgresql.cnpg.io/v1 ScheduledBackup',
+      'barmancloud.cnpg.io/v1 ObjectStore',
       'monitoring.coreos.com/v1 PrometheusRule',
       'monitoring.coreos.com/v1 PodMonitor',
     ]) {
@@ -164,7 +167,8 @@ describe('knative/ (generated manifests)', () => {
     }
     assert.deepEqual([...kinds].sort(), [
       'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
-      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
+      'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'ObjectStore', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'Pooler', 'PrometheusRule',
+      'Role', 'RoleBinding', 'ScheduledBackup', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);
   });
 

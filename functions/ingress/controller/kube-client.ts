@@ -16,9 +16,17 @@ class KubeApiError extends Error {
   }
 }
 
+/** 409 Conflict: the object changed since the resourceVersion the write was based on. */
+export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.status === 409;
+export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.status === 404;
+
 export interface KubeClient {
-  get<T>(path: string): Promise<T>;
-  /** JSON merge patch (RFC 7386). */
+  /** GET; `query` is appended as URL search parameters (e.g. a fieldSelector). */
+  get<T>(path: string, query?: Record<string, string>): Promise<T>;
+  /**
+   * JSON merge patch (RFC 7386). A `metadata.resourceVersion` in the patch makes the API server
+   * apply it only to that version of the object (409 Conflict otherwise).
+   */
   mergePatch<T>(path: string, patch: unknown): Promise<T>;
 }
 
@@ -52,7 +60,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     });
   };
   return {
-    get: (path) => call('GET', path),
+    get: (path, query) => call('GET', query && Object.keys(query).length > 0 ? `${path}?${new URLSearchParams(query).toString()}` : path),
     mergePatch: (path, patch) => call('PATCH', path, patch, 'application/merge-patch+json'),
   };
 }

@@ -1,5 +1,7 @@
 // The resources the controller watches, with their API paths and where they go in a ResourceSet.
+import { indexResources, referenceAllowed } from '../engine/references.js';
 import type { ResourceSet } from '../engine/resources.js';
+import { GATEWAY_GROUP, nsOf } from '../engine/resources.js';
 
 export interface Watched {
   key: keyof ResourceSet | 'gatewayClasses';
@@ -7,6 +9,11 @@ export interface Watched {
   kind: string;
   /** Cluster-wide collection path (list + watch). */
   path: string;
+  /**
+   * `referenced`: never listed cluster-wide; one watch per object the Gateways name, in its
+   * namespace, with `fieldSelector=metadata.name=<name>` (see referencedSecrets).
+   */
+  scope?: 'referenced';
 }
 
 export const WATCHED: Watched[] = [
@@ -16,7 +23,7 @@ export const WATCHED: Watched[] = [
   { key: 'grants', apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants' },
   { key: 'services', apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
   { key: 'endpointSlices', apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
-  { key: 'secrets', apiVersion: 'v1', kind: 'Secret', path: '/api/v1/secrets' },
+  { key: 'secrets', apiVersion: 'v1', kind: 'Secret', path: '/api/v1/secrets', scope: 'referenced' },
   { key: 'namespaces', apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' },
   { key: 'extAuthFilters', apiVersion: 'ingress.zenokube.io/v1alpha1', kind: 'ExtAuthFilter', path: '/apis/ingress.zenokube.io/v1alpha1/extauthfilters' },
 ];
@@ -26,3 +33,34 @@ export function objectPath(w: Watched, namespace: string | undefined, name: stri
   const [prefix, plural] = [w.path.slice(0, w.path.lastIndexOf('/')), w.path.slice(w.path.lastIndexOf('/') + 1)];
   return namespace ? `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}` : `${w.path}/${encodeURIComponent(name)}`;
 }
+
+/** Collection path of a watched resource in one namespace. */
+export function namespacedPath(w: Watched, namespace: string): string {
+  const [prefix, plural] = [w.path.slice(0, w.path.lastIndexOf('/')), w.path.slice(w.path.lastIndexOf('/') + 1)];
+  return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
+}
+
+/**
+ * The Secrets (`namespace/name`) the controller watches: the certificateRefs of the listeners of
+ * the Gateways it serves (in another namespace only when a ReferenceGrant there allows it, so a
+ * Gateway cannot make the controller read a Secret it may not use), and the clientSecretRef of
+ * every ExtAuthFilter (always in the filter's own namespace). No other Secret is listed or cached.
+ */
+export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' | 'extAuthFilters'>): Set<string> {
+  const index = indexResources({ gateways: [], routes: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [], grants: set.grants });
+  const out = new Set<string>();
+  for (const gw of set.gateways) {
+    for (const l of gw.spec?.listeners ?? []) {
+      for (const ref of l.tls?.certificateRefs ?? []) {
+        if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') continue;
+        const namespace = ref.namespace ?? nsOf(gw);
+        if (referenceAllowed(index, { group: GATEWAY_GROUP, kind: 'Gateway', namespace: nsOf(gw) }, { group: '', kind: 'Secret', namespace, name: ref.name })) out.add(`${namespace}/${ref.name}`);
+      }
+    }
+  }
+  for (const f of set.extAuthFilters) if (f.spec?.clientSecretRef?.name) out.add(`${nsOf(f)}/${f.spec.clientSecretRef.name}`);
+  return out;
+}
+
+/** The coordination.k8s.io/v1 Lease the replicas elect their status writer on, in their own namespace. */
+export const LEADER_LEASE_NAME = 'zenokube-ingress-leader';
