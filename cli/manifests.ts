@@ -1,7 +1,7 @@
 // `zenokube manifests`: writes knative/ from the function declarations; `--check` fails when stale.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultOptions, generateManifests, packageVersion, readCrds, staleFiles, writeManifests, type ManifestOptions } from '#manifests/index';
+import { checkEventWiring, defaultOptions, generateManifests, packageVersion, readCrds, staleFiles, writeManifests, type ManifestOptions } from '#manifests/index';
 import { projectRoot } from '#shared/db/root';
 import { discoverFunctions, functionsDir } from '#shared/function/discover';
 
@@ -86,6 +86,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const out = resolve(root, v.out ?? 'knative');
   const decls = await discoverFunctions(functionsDir(root));
+  // Every emitted type in the catalog, every consumed type with a producer: checked before writing.
+  const { catalog } = await import('#eventing/catalog');
+  checkEventWiring(decls, new Set(catalog.types.map((t) => t.type)));
   const { files, warnings } = generateManifests(decls, options, readCrds(root));
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
 

@@ -7,7 +7,10 @@ export const eventing = pgSchema('eventing');
 /** Raw event data: binary-mode bodies need not be text. */
 const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 
-/** Events accepted by a broker ingress; (broker, source, id) dedupes a producer's redelivery. */
+/**
+ * Events accepted by a broker ingress; (broker, source, id, replay) dedupes a producer's
+ * redelivery. `replay` is the `zenoreplay` extension of a dead letter sent again on purpose ('' otherwise).
+ */
 export const events = eventing.table(
   'events',
   {
@@ -20,8 +23,9 @@ export const events = eventing.table(
     attributes: jsonb().$type<Record<string, string>>().notNull(),
     data: bytea(),
     receivedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    replay: text().notNull().default(''),
   },
-  (t) => [uniqueIndex().on(t.broker, t.source, t.id), index().on(t.receivedAt)],
+  (t) => [uniqueIndex().on(t.broker, t.source, t.id, t.replay), index().on(t.receivedAt)],
 );
 
 /** One pending delivery of an event to one Trigger's subscriber; deleted once acknowledged. */

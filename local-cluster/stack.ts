@@ -21,10 +21,11 @@ import type { Endpoint } from '#functions/ingress/index';
 import { createIngress, keyOf } from '#functions/ingress/index';
 import { HTTP_LISTENER_PORT } from '#manifests/index';
 import type { WireEvent } from '#shared/events/cloudevent';
+import { DEAD_LETTER_PATH } from '#shared/events/dead-letter';
 import { createEventPublisher } from '#shared/events/outbox';
 import { createEventSender, type SendResult } from '#shared/events/sender';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
-import type { FunctionDeclaration } from '#shared/function/define';
+import { assertDeclaredEmit, type FunctionDeclaration } from '#shared/function/define';
 import { hostFunction, type HostedFunction } from '#shared/function/host';
 import type { Platform } from '#shared/function/platform';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
@@ -42,8 +43,15 @@ export interface StackOptions {
   dispatcher?: Partial<Omit<DispatcherOptions, 'database' | 'triggers' | 'log'>>;
   /** Start the outbox relays (default true; a test runs the producer's relay in another process). */
   relays?: boolean;
-  /** Where dead letters are also sent (Knative `deadLetterSink`); they are always kept in eventing.dead_letters. */
+  /**
+   * Where dead letters are also sent (Knative `deadLetterSink`); they are always kept in
+   * eventing.dead_letters. Default: the dead-letter function, when it is one of `declarations`.
+   */
   deadLetterSink?: string;
+  /** How often each product's outbox is swept, as the PingSource does in a cluster (default 60 s). */
+  sweepMs?: number;
+  /** The functions' environment (default process.env). */
+  env?: Record<string, string | undefined>;
   /**
    * Hand events between the relay, the broker and the subscribing functions of this process
    * directly (default true). False sends every hop over loopback HTTP, as in a cluster.
@@ -79,30 +87,42 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const withOutbox = new Set(await productsWithOutbox(database, products));
   const relays = new Map<string, OutboxRelay>();
   const hosted: HostedFunction[] = [];
+  // The stack's own endpoints (the broker) on a loopback port, answering 503 until the broker is
+  // up. Known before the functions start, so that an emitting function gets it as $K_SINK, as
+  // its SinkBinding gives it one in a cluster.
+  let stackHandler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
+  const stackServer = await listen((req, env) => stackHandler(req, env), { port: 0, host: '127.0.0.1' });
+  const emitterConfig = Object.freeze({ ...config, sink: config.sink ?? `http://127.0.0.1:${stackServer.port}${BROKER_PREFIX}/${DEFAULT_BROKER}` });
   for (const decl of opts.declarations) {
     const events = createEventPublisher({
       product: decl.product,
       source: sourceOf(decl),
-      check: (e) => catalog.checkOutgoing(e),
+      check: (e) => {
+        assertDeclaredEmit(decl, e.type);
+        catalog.checkOutgoing(e);
+      },
       // The product's relay runs in this process: wake it directly rather than by NOTIFY.
       wake: opts.relays === false ? undefined : () => relays.get(decl.product)?.hint(),
     });
     const relay = withOutbox.has(decl.product) ? { flush: () => relays.get(decl.product)?.flush() ?? Promise.resolve(0) } : undefined;
-    hosted.push(await hostFunction(decl, { ...platform, events, catalog, relay }));
+    const fnConfig = decl.emits?.length ? emitterConfig : config;
+    try {
+      hosted.push(await hostFunction(decl, { ...platform, config: fnConfig, events, catalog, relay, ...(opts.env ? { env: opts.env } : {}) }));
+    } catch (err) {
+      await stackServer.close();
+      for (const h of hosted) await h.module.shutdown?.();
+      throw err;
+    }
   }
 
-  // Each function on a loopback port of its own, as its pod serves it; the stack's own endpoints
-  // on another, answering 503 until the broker is up.
-  const loopback = (fetch: FetchHandler) => listen(fetch, { port: 0, host: '127.0.0.1' });
+  // Each function on a loopback port of its own, as its pod serves it.
   const servers: RunningServer[] = [];
   const backends = new Map<string, Endpoint>();
   for (const h of hosted) {
-    const s = await loopback(h.app.fetch);
+    const s = await listen(h.app.fetch, { port: 0, host: '127.0.0.1' });
     servers.push(s);
     backends.set(h.declaration.name, { host: '127.0.0.1', port: s.port });
   }
-  let stackHandler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
-  const stackServer = await loopback((req, env) => stackHandler(req, env));
   servers.push(stackServer);
   backends.set(STACK_BACKEND, { host: '127.0.0.1', port: stackServer.port });
 
@@ -123,7 +143,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
   const sink = config.sink ?? brokerUrl;
 
-  const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink: opts.deadLetterSink });
+  // Every Trigger's deadLetterSink is the dead-letter function, as the generated Triggers say.
+  const deadLetterFn = opts.declarations.find((d) => d.name === LOCAL_OPTIONS.deadLetterService);
+  const deadLetterSink = opts.deadLetterSink ?? (deadLetterFn ? `${localUrl}${INTERNAL_PREFIX}${deadLetterFn.name}${DEAD_LETTER_PATH}` : undefined);
+  const triggers = triggersFromDeclarations(opts.declarations, { subscriberBase: `${localUrl}/_fn`, deadLetterSink });
   let dispatcher: Dispatcher | undefined;
   // The dispatcher of this process takes new deliveries straight from the acceptor's commit.
   const accept = createEventAcceptor(database, triggers, {
@@ -176,6 +199,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   for (const product of opts.relays === false ? [] : withOutbox) {
     relays.set(product, await startOutboxRelay({ database, product, sink, log, deliver: inProcess, ...opts.relay }));
   }
+  // The outbox sweep the PingSource runs in a cluster (manifests/sources.ts outboxSweep).
+  const sweepMs = opts.sweepMs ?? 60_000;
+  const sweep = setInterval(() => {
+    for (const [product, relay] of relays) relay.flush().catch((err: unknown) => log.warn('outbox sweep failed', { product, err }));
+  }, sweepMs);
+  sweep.unref();
   const ping = startPingSource({
     declarations: opts.declarations,
     ...(opts.now ? { now: opts.now } : {}),
@@ -194,6 +223,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     relays,
     dispatcher: started,
     async stop() {
+      clearInterval(sweep);
       ping.stop();
       // Producers first (their deliveries need the broker), then the broker, then the functions.
       await Promise.all([...relays.values()].map((r) => r.stop()));

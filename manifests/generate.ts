@@ -1,5 +1,5 @@
 // Turns function declarations into the files of knative/: pure, deterministic, no I/O.
-import type { FunctionDeclaration } from '#shared/function/define';
+import { ANY_EVENT_TYPE, type FunctionDeclaration } from '#shared/function/define';
 import { connectionBudget } from './budget.js';
 import { checkDeclarations, ManifestError } from './check.js';
 import { databaseCluster, databasePooler, objectStore, scheduledBackup } from './database.js';
@@ -10,7 +10,7 @@ import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
 import { containerEnv, knativeService } from './service.js';
-import { pingSource, sinkBinding } from './sources.js';
+import { outboxSweep, pingSource, sinkBinding } from './sources.js';
 import { serviceRef, trigger } from './trigger.js';
 import { callersOf, workloadManifests } from './workload.js';
 
@@ -27,16 +27,16 @@ interface GeneratedManifests {
 
 /**
  * The objects of one function, in apply order: its workload (a Knative Service, or for a
- * long-running function a Deployment with its Service, budget and policy), SinkBinding, Triggers,
- * PingSources, HTTPRoute.
+ * long-running function a Deployment with its Service, budget and policy), SinkBinding (if it
+ * emits), Triggers, PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute.
  */
-function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDeclaration[], opts: ManifestOptions, deadLetter: ObjectRef | undefined) {
+function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDeclaration[], opts: ManifestOptions, deadLetter: ObjectRef | undefined, sweeps: boolean) {
   const { env, warnings } = containerEnv(decl, opts);
-  const docs: Manifest[] = decl.longRunning
-    ? [...workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR), longRunningSinkBinding(decl, opts)]
-    : [knativeService(decl, opts, env), sinkBinding(decl, opts)];
+  const docs: Manifest[] = decl.longRunning ? workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR) : [knativeService(decl, opts, env)];
+  if (decl.emits?.length) docs.push(decl.longRunning ? longRunningSinkBinding(decl, opts) : sinkBinding(decl, opts));
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
   for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));
+  if (sweeps) docs.push(outboxSweep(decl, opts));
   const route = httpRoute(decl, opts);
   if (route) docs.push(route);
   return { docs, warnings };
@@ -63,8 +63,19 @@ export function generateManifests(decls: readonly FunctionDeclaration[], opts: M
   const objects = new Map<string, Manifest[]>();
   objects.set('platform/broker.yaml', [broker(opts, deadLetter)]);
   objects.set('platform/migrate-job.yaml', [migrateJob(opts)]);
+  // One outbox sweep per product, on its first emitting function (by name): any of its pods
+  // drains the whole product's outbox.
+  const sweepers = new Set<string>();
+  const swept = new Set<string>();
   for (const decl of sorted) {
-    const fn = functionManifests(decl, sorted, opts, deadLetter);
+    // '*' alone (a replay, sent straight to the Broker) writes no outbox; a long-running
+    // function never scales to zero, so its relay needs no sweep.
+    if (decl.longRunning || !decl.emits?.some((t) => t !== ANY_EVENT_TYPE) || swept.has(decl.product)) continue;
+    swept.add(decl.product);
+    sweepers.add(decl.name);
+  }
+  for (const decl of sorted) {
+    const fn = functionManifests(decl, sorted, opts, deadLetter, sweepers.has(decl.name));
     objects.set(`functions/${decl.name}.yaml`, fn.docs);
     warnings.push(...fn.warnings);
   }

@@ -5,6 +5,7 @@ export type { Manifest } from './generate.js';
 export { generateManifests } from './generate.js';
 export { checkDeclarations, ManifestError } from './check.js';
 export { cronProblems } from './cron.js';
+export { checkEventWiring, eventWiringProblems } from './event-wiring.js';
 export type { ManifestOptions } from './options.js';
 export { defaultOptions } from './options.js';
 export { httpRoute } from './http-route.js';

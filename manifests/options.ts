@@ -121,7 +121,7 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
         credentialsSecret: `${DATABASE_CLUSTER}-backup-s3`,
       },
     },
-    deadLetterService: 'eventing-dead-letter',
+    deadLetterService: 'events-dead-letters',
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     version,
     ...overrides,

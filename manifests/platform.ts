@@ -1,4 +1,5 @@
 // The platform's own objects: the Broker and the migration Job (the database's are in ./database.ts).
+import { DEAD_LETTER_PATH } from '#shared/events/dead-letter';
 import { databaseEnv } from './database-env.js';
 import { childName, platformLabels } from './names.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
@@ -15,7 +16,7 @@ export function broker(opts: ManifestOptions, deadLetter: ObjectRef | undefined)
     backoffPolicy: DELIVERY_DEFAULTS.backoffPolicy,
     backoffDelay: DELIVERY_DEFAULTS.backoffDelay,
   };
-  if (deadLetter) delivery.deadLetterSink = { ref: deadLetter };
+  if (deadLetter) delivery.deadLetterSink = { ref: deadLetter, uri: DEAD_LETTER_PATH };
   return {
     apiVersion: 'eventing.knative.dev/v1',
     kind: 'Broker',

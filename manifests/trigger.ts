@@ -1,6 +1,8 @@
 // One Knative Trigger per subscription: exact-match attribute filter, subscriber, delivery.
 import { RETRY_DEFAULTS } from '#shared/events/backoff';
 import type { FunctionDeclaration, SubscriptionDeclaration } from '#shared/function/define';
+import { DEAD_LETTER_PATH } from '#shared/events/dead-letter';
+import { triggerFilters } from '#shared/function/subscriptions';
 import { childName, eventSlug, functionLabels } from './names.js';
 import type { ObjectRef, ManifestOptions } from './options.js';
 
@@ -34,14 +36,16 @@ export function trigger(
   opts: ManifestOptions,
   deadLetter: ObjectRef | undefined,
 ): Record<string, unknown> {
-  const attributes: Record<string, string> = { type: sub.type };
-  for (const [k, v] of Object.entries(sub.filters ?? {}).sort(([a], [b]) => a.localeCompare(b))) attributes[k] = v;
+  // `type` first, then the other attributes by name (stable output).
+  const filters = triggerFilters(decl, sub);
+  const attributes: Record<string, string> = { type: filters.type! };
+  for (const [k, v] of Object.entries(filters).sort(([a], [b]) => a.localeCompare(b))) if (k !== 'type') attributes[k] = v;
   const delivery: Record<string, unknown> = {
     retry: sub.retry ?? DELIVERY_DEFAULTS.retry,
     backoffPolicy: sub.backoffPolicy ?? DELIVERY_DEFAULTS.backoffPolicy,
     backoffDelay: sub.backoffDelay ?? DELIVERY_DEFAULTS.backoffDelay,
   };
-  if (deadLetter && sub.deadLetter !== false) delivery.deadLetterSink = { ref: deadLetter };
+  if (deadLetter && sub.deadLetter !== false) delivery.deadLetterSink = { ref: deadLetter, uri: DEAD_LETTER_PATH };
   return {
     apiVersion: 'eventing.knative.dev/v1',
     kind: 'Trigger',

@@ -3,10 +3,14 @@
 // answered only after the commit that holds its event.
 import { sql } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
+import { REPLAY_EXTENSION } from '#shared/events/dead-letter';
 import { NO_SYNC_COMMIT } from '#shared/events/work-loop';
 import { matchesTrigger, type Trigger } from './triggers.js';
 
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** A dead letter's replay is the same event sent again on purpose: not a duplicate of the original. */
+const replayOf = (attributes: Record<string, string>) => attributes[REPLAY_EXTENSION] ?? '';
 
 /** Channel the dispatcher listens on; the payload is the broker name. */
 export const BROKER_CHANNEL = 'zeno_broker';
@@ -94,7 +98,7 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
   let inFlight = 0;
 
   const write = async (batch: Pending[]) => {
-    const keyOf = (p: Pending) => `${p.broker}\u0000${p.attributes.source}\u0000${p.attributes.id}`;
+    const keyOf = (p: Pending) => `${p.broker}\u0000${p.attributes.source}\u0000${p.attributes.id}\u0000${replayOf(p.attributes)}`;
     const first = new Map<string, Pending>();
     for (const p of batch) if (!first.has(keyOf(p))) first.set(keyOf(p), p);
     const unique = [...first.values()];
@@ -106,44 +110,46 @@ export function createEventAcceptor(database: Database, triggers: readonly Trigg
       id: p.attributes.id,
       source: p.attributes.source,
       type: p.attributes.type,
+      replay: replayOf(p.attributes),
       attributes: p.attributes,
       data: p.data === undefined ? null : Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).toString('base64'),
       fanout: p.fanout.map((f) => ({ ...f, claimed: room-- > 0 })),
     }));
     const durable = batch.some((p) => p.durable);
-    let rows: { broker: string; source: string; id: string; delivery: string | number | null; trigger: string | null }[];
+    let rows: { broker: string; source: string; id: string; replay: string; delivery: string | number | null; trigger: string | null }[];
     try {
       rows = await database.query(sql`
         with input as (
           select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-            as x(broker text, id text, source text, type text, attributes jsonb, data text, fanout jsonb)
+            as x(broker text, id text, source text, type text, replay text, attributes jsonb, data text, fanout jsonb)
         ), e as (
-          insert into eventing.events (broker, id, source, type, attributes, data)
-          select broker, id, source, type, attributes, decode(data, 'base64') from input
+          insert into eventing.events (broker, id, source, type, replay, attributes, data)
+          select broker, id, source, type, replay, attributes, decode(data, 'base64') from input
           where ${durable ? sql`true` : sql.raw(NO_SYNC_COMMIT)}
-          on conflict (broker, source, id) do nothing
-          returning seq, broker, source, id
+          on conflict (broker, source, id, replay) do nothing
+          returning seq, broker, source, id, replay
         ), d as (
           insert into eventing.deliveries (event_seq, trigger, subscriber, attempts, next_attempt_at)
           select e.seq, t.trigger, t.subscriber, case when t.claimed then 1 else 0 end,
             case when t.claimed then now() + ${handoff?.leaseMs ?? 0} * interval '1 millisecond' else now() end
-          from e join input i on i.broker = e.broker and i.source = e.source and i.id = e.id
+          from e join input i on i.broker = e.broker and i.source = e.source and i.id = e.id and i.replay = e.replay
           cross join lateral jsonb_to_recordset(i.fanout) as t(trigger text, subscriber text, claimed boolean)
           returning seq, event_seq, trigger, attempts
         )
-        select e.broker, e.source, e.id, d.seq as delivery, d.trigger${opts.onStored ? sql`` : sql`, pg_notify(${BROKER_CHANNEL}, e.broker) as notified`}
+        select e.broker, e.source, e.id, e.replay, d.seq as delivery, d.trigger${opts.onStored ? sql`` : sql`, pg_notify(${BROKER_CHANNEL}, e.broker) as notified`}
         from e left join d on d.event_seq = e.seq and d.attempts = 1`);
     } catch (err) {
       reservation?.deliver([]);
       throw err;
     }
-    const stored = new Set(rows.map((r) => `${r.broker}\u0000${r.source}\u0000${r.id}`));
+    const rowKey = (r: (typeof rows)[number]) => `${r.broker}\u0000${r.source}\u0000${r.id}\u0000${r.replay}`;
+    const stored = new Set(rows.map(rowKey));
     let handedCount = 0;
     if (reservation) {
       const handed: HandedDelivery[] = [];
       for (const r of rows) {
         if (r.delivery === null || r.trigger === null) continue;
-        const p = first.get(`${r.broker}\u0000${r.source}\u0000${r.id}`)!;
+        const p = first.get(rowKey(r))!;
         const subscriber = p.fanout.find((f) => f.trigger === r.trigger)!.subscriber;
         handed.push({ seq: r.delivery, trigger: r.trigger, subscriber, attempts: 1, attributes: p.attributes, data: p.data ?? null });
       }

@@ -87,6 +87,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     const forwarded = await sender.send(sink, event, {
       'ce-knativeerrordest': row.subscriber,
       ...(result.status ? { 'ce-knativeerrorcode': String(result.status) } : {}),
+      ...(result.error ? { 'ce-knativeerrordata': Buffer.from(result.error).toString('base64') } : {}),
     });
     if (forwarded.ok) await database.query(sql`update eventing.dead_letters set forwarded_at = now() where seq = ${rows[0].seq}`);
     else log.error('dead-letter sink refused the event', { event_id: event.attributes.id, sink, error: forwarded.error });

@@ -5,7 +5,7 @@ import { silentLogger } from '#shared/log/index';
 import { startPingSource } from './ping.js';
 
 describe('startPingSource (local PingSource)', () => {
-  it('sends the declared event into the broker when the cron minute starts', async () => {
+  it("sends the declared event into the broker, shaped as a PingSource's, when the cron minute starts", async () => {
     const decl = defineFunction({
       name: 'mail-sweep',
       product: 'mail',
@@ -37,7 +37,9 @@ describe('startPingSource (local PingSource)', () => {
     clearTimeout(keepAlive);
     assert.equal(sent.length, 1);
     const [ev] = sent;
-    assert.equal(ev!.attributes.type, 'io.zenokube.mail.queue.swept');
+    assert.equal(ev!.attributes.type, 'dev.knative.sources.ping');
+    assert.equal(ev!.attributes.zenotype, 'io.zenokube.mail.queue.swept');
+    assert.equal(ev!.attributes.zenoschedule, 'every-minute');
     assert.equal(ev!.attributes.source, '/apis/v1/namespaces/default/pingsources/mail-sweep-every-minute');
     assert.equal(ev!.attributes.specversion, '1.0');
     assert.match(ev!.attributes.time!, /:00\.000Z$/);

@@ -1,7 +1,10 @@
-// The local PingSource: fires each declared schedule's CloudEvent into the broker on its cron.
+// The local PingSource: fires each declared schedule's CloudEvent into the broker on its cron, as
+// the generated PingSource does in a cluster: type `dev.knative.sources.ping`, the declared type in
+// the `zenotype` extension, the schedule's name in `zenoschedule`.
 import { randomUUID } from 'node:crypto';
 import type { FunctionDeclaration } from '#shared/function/define';
 import { jsonEvent } from '#shared/events/cloudevent';
+import { PING_SOURCE_TYPE, SCHEDULE_EXTENSIONS } from '#shared/events/schedule';
 import type { Logger } from '#shared/log/index';
 import { nextCronTime, parseCron, type CronSchedule } from './cron.js';
 
@@ -40,7 +43,14 @@ export function startPingSource(opts: PingSourceOptions): PingSource {
       if (stopped) return;
       // PingSource events: source names the PingSource, the id is fresh per tick.
       const wire = jsonEvent(
-        { id: randomUUID(), source: `/apis/v1/namespaces/default/pingsources/${e.fn}-${e.name}`, type: e.type, time: at.toISOString() },
+        {
+          id: randomUUID(),
+          source: `/apis/v1/namespaces/default/pingsources/${e.fn}-${e.name}`,
+          type: PING_SOURCE_TYPE,
+          time: at.toISOString(),
+          [SCHEDULE_EXTENSIONS.type]: e.type,
+          [SCHEDULE_EXTENSIONS.schedule]: e.name,
+        },
         e.data,
       );
       opts.send({ ...wire.attributes }, wire.data).catch((err: unknown) => opts.log.error('schedule could not fire', { schedule: e.name, fn: e.fn, err }));

@@ -1,6 +1,7 @@
 // Triggers: which events go to which subscriber, with what delivery policy (Knative Trigger
 // semantics). Locally they come from the function declarations' `subscribes`.
 import type { FunctionDeclaration } from '#shared/function/define';
+import { triggerFilters } from '#shared/function/subscriptions';
 import { parseIsoDuration, RETRY_DEFAULTS, type BackoffPolicy } from '#shared/events/backoff';
 
 export interface Trigger {
@@ -56,7 +57,7 @@ export function triggersFromDeclarations(decls: readonly FunctionDeclaration[], 
         Object.freeze({
           name: `${decl.name}:${sub.type}:${n}`,
           broker: opts.broker ?? DEFAULT_BROKER,
-          filters: Object.freeze({ ...sub.filters, type: sub.type }),
+          filters: Object.freeze(triggerFilters(decl, sub)),
           subscriber: `${opts.subscriberBase}/${decl.name}${sub.path ?? '/_events'}`,
           retry: sub.retry ?? RETRY_DEFAULTS.retry,
           backoffPolicy: sub.backoffPolicy ?? RETRY_DEFAULTS.backoffPolicy,

@@ -105,8 +105,11 @@ const PRODUCT_ROWS: Record<string, Row[]> = {
   ],
 };
 
-/** Dashboards that exist whatever is declared. */
-const FIXED = new Set(['platform', 'ingress', 'eventing']);
+/** The dead-letter function's product: its rows join the Eventing dashboard. */
+const DEAD_LETTER_PRODUCT = 'events';
+
+/** Dashboards that exist whatever is declared (and the dead letters, shown with eventing). */
+const FIXED = new Set(['platform', 'ingress', 'eventing', DEAD_LETTER_PRODUCT]);
 
 const names = (decls: readonly FunctionDeclaration[]) => decls.map((d) => d.name).join('|');
 
@@ -132,8 +135,8 @@ export function dashboards(decls: readonly FunctionDeclaration[]): Map<string, R
       `${HTTP}_count`,
     ),
   );
-  // A product named like a fixed dashboard (the dead-letter function is product `eventing`) adds
-  // its functions' rows to that dashboard instead of a second one under the same name.
+  // A product named like a fixed dashboard, and the dead-letter function's product `events`, add
+  // their functions' rows to that dashboard instead of one of their own.
   const ownRows = (product: string) => {
     const own = decls.filter((d) => d.product === product);
     return own.length ? [{ title: 'Its functions', panels: requestPanels(names(own)) }, { title: 'Its database pool', panels: poolPanels(names(own)) }] : [];
@@ -159,7 +162,7 @@ export function dashboards(decls: readonly FunctionDeclaration[]): Map<string, R
     );
   }
   out.set('ingress', ingressDashboard(ownRows('ingress')));
-  out.set('eventing', eventingDashboard(decls, products, ownRows('eventing')));
+  out.set('eventing', eventingDashboard(decls, products, [...ownRows('eventing'), ...ownRows(DEAD_LETTER_PRODUCT)]));
   return out;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '#shared/config/index';
-import { defineFunction, type FunctionDeclaration } from './define.js';
+import { assertDeclaredEmit, defineFunction, type FunctionDeclaration } from './define.js';
 import { resolveFunctionEnv } from './host.js';
 
 const base: FunctionDeclaration = {
@@ -22,6 +22,20 @@ describe('defineFunction', () => {
   it('rejects a name that is not <product>-<capability> as a DNS label', () => {
     assert.throws(() => defineFunction({ ...base, name: 'Shop_Orders' }), /not a DNS label/);
     assert.throws(() => defineFunction({ ...base, name: 'other-orders' }), /must start with "shop-"/);
+  });
+
+  it('rejects an emitted type that is not io.zenokube.<product>.<noun>.<verb>, or listed twice', () => {
+    assert.throws(() => defineFunction({ ...base, emits: ['shop.order.placed'] }), /emitted type "shop.order.placed"/);
+    assert.throws(() => defineFunction({ ...base, emits: ['io.zenokube.shop.order.placed', 'io.zenokube.shop.order.placed'] }), /emits lists a type twice/);
+    assert.ok(defineFunction({ ...base, emits: ['io.zenokube.shop.order.placed', '*'] }));
+  });
+
+  it('lets a function publish only what it declares in emits (any type with *)', () => {
+    const d = defineFunction({ ...base, emits: ['io.zenokube.shop.order.placed'] });
+    assert.doesNotThrow(() => assertDeclaredEmit(d, 'io.zenokube.shop.order.placed'));
+    assert.throws(() => assertDeclaredEmit(d, 'io.zenokube.shop.order.cancelled'), (err: unknown) => err instanceof TypeError && /does not list in emits/.test(err.message));
+    assert.throws(() => assertDeclaredEmit(base, 'io.zenokube.shop.order.placed'), TypeError);
+    assert.doesNotThrow(() => assertDeclaredEmit({ ...base, emits: ['*'] }, 'io.zenokube.shop.order.cancelled'));
   });
 
   it('rejects a long-running function that may scale to zero', () => {

@@ -114,6 +114,12 @@ export interface FunctionDeclaration {
   routes: RouteDeclaration[];
   scaling: ScalingDeclaration;
   subscribes?: SubscriptionDeclaration[];
+  /**
+   * Event types the function publishes (through its product's outbox), each in the event
+   * catalog. Only a function that emits gets a SinkBinding (`K_SINK`). `'*'` stands for any
+   * catalog type: a function that re-publishes others' events (the dead-letter replay).
+   */
+  emits?: string[];
   schedules?: ScheduleDeclaration[];
   env?: Record<string, EnvDeclaration>;
   /** True for the long-running exceptions (ingress proxy, vault unsealer). */
@@ -125,6 +131,25 @@ export interface FunctionDeclaration {
 }
 
 const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/**
+ * Path of the outbox sweep the platform serves where a product's relay runs: the PingSource of the
+ * product (or an operator) calls it to deliver what a scaled-to-zero function left in the outbox.
+ */
+export const OUTBOX_FLUSH_PATH = '/_outbox/flush';
+
+/** In `emits`: any type of the event catalog. */
+export const ANY_EVENT_TYPE = '*';
+
+/** Whether a declaration may publish `type` (its `emits` lists it, or `'*'`). */
+function declaresEmit(decl: Pick<FunctionDeclaration, 'emits'>, type: string): boolean {
+  return (decl.emits ?? []).some((t) => t === type || t === ANY_EVENT_TYPE);
+}
+
+/** Throws when a function publishes a type its declaration does not list in `emits`: misuse by our own code. */
+export function assertDeclaredEmit(decl: Pick<FunctionDeclaration, 'name' | 'emits'>, type: string): void {
+  if (!declaresEmit(decl, type)) throw new TypeError(`function ${decl.name} emits ${type}, which its declaration does not list in emits`);
+}
+
 const EVENT_TYPE = /^io\.zenokube\.[a-z0-9-]+(\.[a-z0-9-]+)+$/;
 
 /** Declares a function; checks the declaration so that a typo fails at load, not in a cluster. */
@@ -148,6 +173,10 @@ export function defineFunction(decl: FunctionDeclaration): FunctionDeclaration {
   for (const sub of decl.subscribes ?? []) {
     if (!EVENT_TYPE.test(sub.type)) problems.push(`event type "${sub.type}" is not io.zenokube.<product>.<noun>.<verb>`);
   }
+  for (const type of decl.emits ?? []) {
+    if (type !== ANY_EVENT_TYPE && !EVENT_TYPE.test(type)) problems.push(`emitted type "${type}" is not io.zenokube.<product>.<noun>.<verb>`);
+  }
+  if (new Set(decl.emits).size !== (decl.emits?.length ?? 0)) problems.push('emits lists a type twice');
   for (const sch of decl.schedules ?? []) {
     if (sch.schedule.trim().split(/\s+/).length !== 5) problems.push(`schedule "${sch.name}" is not a 5-field cron`);
     if (!(decl.subscribes ?? []).some((x) => x.type === sch.type)) problems.push(`schedule "${sch.name}" fires ${sch.type}, which the function does not subscribe to`);

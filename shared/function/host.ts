@@ -11,7 +11,7 @@ import { resolveEventSchemas, type EventSchemasSource } from '#shared/events/sch
 import { createPlatformApp, type AppEnv, type ReadinessCheck } from '#shared/http/app';
 import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
-import type { FunctionContext, FunctionDeclaration, FunctionModule } from './define.js';
+import { OUTBOX_FLUSH_PATH, type FunctionContext, type FunctionDeclaration, type FunctionModule } from './define.js';
 
 export interface HostedFunction {
   readonly declaration: FunctionDeclaration;
@@ -37,8 +37,6 @@ interface HostDeps {
   relay?: { flush(): Promise<number> };
 }
 
-/** Path of the sweep a schedule (or an operator) calls to deliver a scaled-to-zero function's outbox. */
-const OUTBOX_FLUSH_PATH = '/_outbox/flush';
 
 /** Mounts the platform's event routes in front of the function's own app. */
 async function withEventRoutes(inner: Hono<any>, decl: FunctionDeclaration, module: FunctionModule, context: FunctionContext, deps: HostDeps): Promise<Hono<any>> {

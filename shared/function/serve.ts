@@ -7,7 +7,7 @@ import { poolGauges } from '#shared/db/pool-metrics';
 import { productsWithOutbox, startOutboxRelay, type OutboxRelay, type RelayOptions } from '#shared/events/relay';
 import { resolveEventSchemas, type EventSchemasSource } from '#shared/events/schemas';
 import { listen, type FetchHandler, type RunningServer } from '#shared/http/serve';
-import type { FunctionDeclaration } from './define.js';
+import { assertDeclaredEmit, type FunctionDeclaration } from './define.js';
 import { hostFunction, type HostedFunction } from './host.js';
 import { bootPlatform, onShutdown, type Platform } from './platform.js';
 
@@ -87,7 +87,10 @@ async function hostServed(decl: FunctionDeclaration, platform: Platform, opts: S
   const events = createEventPublisher({
     product: decl.product,
     source: `/${decl.product}/${decl.name.slice(decl.product.length + 1)}`,
-    ...(catalog ? { check: (e: OutgoingEvent) => catalog.checkOutgoing(e) } : {}),
+    check: (e: OutgoingEvent) => {
+      assertDeclaredEmit(decl, e.type);
+      catalog?.checkOutgoing(e);
+    },
     // With a relay in this pod, wake it directly; without one, NOTIFY wakes whichever relay runs.
     ...(relay ? { wake: () => relay.hint() } : {}),
   });

@@ -20,7 +20,7 @@ describe('generateManifests', () => {
       'database/pooler.yaml',
       'functions/auth-scim-push.yaml',
       'functions/auth-token.yaml',
-      'functions/eventing-dead-letter.yaml',
+      'functions/events-dead-letters.yaml',
       'functions/vault-unsealer.yaml',
       'ingress/deployment.yaml',
       'ingress/gateway.yaml',
@@ -118,13 +118,23 @@ describe('generateManifests', () => {
     );
   });
 
-  it('binds every function to the Broker with a SinkBinding (K_SINK)', () => {
-    for (const decl of sampleDeclarations) {
+  it('binds only the functions that emit to the Broker with a SinkBinding (K_SINK)', () => {
+    for (const decl of [tokenFunction, deadLetterFunction]) {
       const [sb] = ofKind(`functions/${decl.name}.yaml`, 'SinkBinding');
       const workload = decl.longRunning ? { apiVersion: 'apps/v1', kind: 'Deployment' } : { apiVersion: 'serving.knative.dev/v1', kind: 'Service' };
       assert.deepEqual(sb.spec.subject, { ...workload, name: decl.name });
       assert.deepEqual(sb.spec.sink.ref, { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' });
     }
+    for (const decl of [pushFunction, unsealerFunction]) assert.deepEqual(ofKind(`functions/${decl.name}.yaml`, 'SinkBinding'), [], decl.name);
+  });
+
+  it('sweeps each product\'s outbox from one emitting function on a PingSource, never from a replay-only emitter', () => {
+    const [sweep] = ofKind('functions/auth-token.yaml', 'PingSource');
+    assert.equal(sweep.metadata.name, 'auth-token-outbox-sweep');
+    assert.equal(sweep.spec.schedule, '*/5 * * * *');
+    assert.deepEqual(sweep.spec.sink, { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'auth-token' }, uri: '/_outbox/flush' });
+    const sweeps = [...generated.objects.values()].flat().filter((d: any) => d.kind === 'PingSource' && d.metadata.name.endsWith('-outbox-sweep'));
+    assert.deepEqual(sweeps.map((d: any) => d.metadata.name), ['auth-token-outbox-sweep']);
   });
 
   it('writes a Trigger per subscription with its filters, path and delivery', () => {
@@ -139,33 +149,35 @@ describe('generateManifests', () => {
       retry: 8,
       backoffPolicy: 'linear',
       backoffDelay: 'PT1S',
-      deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'eventing-dead-letter' } },
+      deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'events-dead-letters' }, uri: '/_events' },
     });
     assert.deepEqual(deleted.spec.filter.attributes, { type: 'io.zenokube.auth.user.deleted', source: '/auth/scim' });
     assert.equal(deleted.spec.subscriber.uri, '/events/user-deleted');
     assert.deepEqual(deleted.spec.delivery, { retry: 9, backoffPolicy: 'exponential', backoffDelay: 'PT0.5S' }, 'deadLetter: false');
     assert.equal(sweep.spec.subscriber.uri, '/events/sweep');
+    // Fed by the function's own PingSource through the Broker: PingSource's fixed type, and the declared one.
+    assert.deepEqual(sweep.spec.filter.attributes, { type: 'dev.knative.sources.ping', zenotype: 'io.zenokube.auth.scim.sweep-due' });
   });
 
   it('gives the Broker the same default delivery, and leaves out the dead-letter sink when no such function exists', () => {
     const [b] = docsOf('platform/broker.yaml');
-    assert.equal(b.spec.delivery.deadLetterSink.ref.name, 'eventing-dead-letter');
+    assert.equal(b.spec.delivery.deadLetterSink.ref.name, 'events-dead-letters');
     const without = generateManifests([pushFunction], opts);
     const t = (without.objects.get('functions/auth-scim-push.yaml') as any[]).find((d) => d.kind === 'Trigger');
     assert.equal(t.spec.delivery.deadLetterSink, undefined);
     assert.equal((without.objects.get('platform/broker.yaml') as any[])[0].spec.delivery.deadLetterSink, undefined);
-    assert.match(without.warnings.join('\n'), /no function eventing-dead-letter is declared/);
+    assert.match(without.warnings.join('\n'), /no function events-dead-letters is declared/);
     assert.ok(generated.objects.has(`functions/${deadLetterFunction.name}.yaml`));
   });
 
-  it('writes a PingSource per schedule aimed at the subscribed path, carrying the declared type', () => {
+  it('writes a PingSource per schedule into the Broker, carrying the declared type', () => {
     const [ping] = ofKind('functions/auth-scim-push.yaml', 'PingSource');
     assert.equal(ping.metadata.name, 'auth-scim-push-nightly-sweep');
     assert.equal(ping.spec.schedule, '30 2 * * *');
     assert.equal(ping.spec.contentType, 'application/json');
     assert.deepEqual(JSON.parse(ping.spec.data), { full: true });
     assert.deepEqual(ping.spec.ceOverrides.extensions, { zenotype: 'io.zenokube.auth.scim.sweep-due', zenoschedule: 'nightly-sweep' });
-    assert.deepEqual(ping.spec.sink, { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'auth-scim-push' }, uri: '/events/sweep' });
+    assert.deepEqual(ping.spec.sink, { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } });
   });
 
   it('routes public paths through the Gateway with the declared match type and methods', () => {

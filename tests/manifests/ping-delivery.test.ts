@@ -1,5 +1,6 @@
-// A generated PingSource's event, as Knative delivers it, reaches the function's handler for the
-// declared type (PingSource fixes `type`; the declared one travels in the `zenotype` extension).
+// A generated PingSource's event, as Knative delivers it (through the Broker, to the Trigger's
+// subscriber), reaches the function's handler for the declared type (PingSource fixes `type`; the
+// declared one travels in the `zenotype` extension, which the Trigger also matches).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -28,8 +29,8 @@ const sweeper = defineFunction({
   },
 });
 
-/** The binary-mode request Knative's PingSource adapter sends for `spec`. */
-function pingRequest(spec: any, extra: Record<string, string> = {}): Request {
+/** The binary-mode request Knative delivers for the PingSource `spec` at the Trigger's subscriber `uri`. */
+function pingRequest(spec: any, uri: string, extra: Record<string, string> = {}): Request {
   const headers: Record<string, string> = {
     'ce-specversion': '1.0',
     'ce-id': randomUUID(),
@@ -39,7 +40,7 @@ function pingRequest(spec: any, extra: Record<string, string> = {}): Request {
     ...extra,
   };
   for (const [k, v] of Object.entries(spec.ceOverrides.extensions as Record<string, string>)) headers[`ce-${k}`] = v;
-  return new Request(`http://fn${spec.sink.uri}`, { method: 'POST', headers, body: spec.data });
+  return new Request(`http://fn${uri}`, { method: 'POST', headers, body: spec.data });
 }
 
 describe('PingSource delivery', () => {
@@ -47,6 +48,7 @@ describe('PingSource delivery', () => {
   const seen: ReceivedEvent[] = [];
   let app: Hono;
   let spec: any;
+  let uri: string;
 
   before(async () => {
     tdb = await createTestDatabase({ max: 2 });
@@ -62,13 +64,19 @@ describe('PingSource delivery', () => {
     app.onError((err) => (err instanceof AppError ? err.getResponse('test') : new Response('unexpected', { status: 500 })));
     const docs = generateManifests([sweeper], defaultOptions('1.0.0')).objects.get('functions/fixture-sweeper.yaml') as any[];
     spec = docs.find((d) => d.kind === 'PingSource').spec;
+    const trigger = docs.find((d) => d.kind === 'Trigger');
+    uri = trigger.spec.subscriber.uri;
+    // The Trigger lets exactly this PingSource's events through: its filter is what the event carries.
+    assert.equal(spec.sink.ref.kind, 'Broker');
+    assert.equal(spec.ceOverrides.extensions.zenotype, TICK);
+    assert.deepEqual(trigger.spec.filter.attributes, { type: PING_SOURCE_TYPE, zenotype: spec.ceOverrides.extensions.zenotype });
   });
   after(async () => {
     await tdb.drop();
   });
 
   it('runs the handler of the declared type with the declared (default) payload', async () => {
-    const res = await app.request(pingRequest(spec));
+    const res = await app.request(pingRequest(spec, uri));
     assert.equal(res.status, 202, await res.text());
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.type, TICK);
@@ -77,13 +85,13 @@ describe('PingSource delivery', () => {
 
   it('rejects a PingSource event that carries no declared type with a clear 400', async () => {
     const bare = { ...spec, ceOverrides: { extensions: {} } };
-    const res = await app.request(pingRequest(bare));
+    const res = await app.request(pingRequest(bare, uri));
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { code: string }).code, 'unhandled_event_type');
   });
 
   it('does not let the extension retype an event of any other type', async () => {
-    const res = await app.request(pingRequest(spec, { 'ce-type': 'io.zenokube.fixture.note.created' }));
+    const res = await app.request(pingRequest(spec, uri, { 'ce-type': 'io.zenokube.fixture.note.created' }));
     assert.equal(res.status, 400);
     assert.equal(seen.length, 1);
   });

@@ -15,6 +15,7 @@ export const tokenFunction = defineFunction({
     { path: '/auth/health', match: 'Exact', methods: ['GET', 'HEAD'] },
   ],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 50, target: 40, timeoutSeconds: 30 },
+  emits: ['io.zenokube.auth.token.revoked'],
   runtime: {
     resources: { requests: { cpu: '250m', memory: '160Mi' }, limits: { cpu: '2', memory: '384Mi' } },
     nodeOptions: '--max-old-space-size=256  --enable-source-maps',
@@ -56,11 +57,12 @@ export const unsealerFunction = defineFunction({
 });
 
 export const deadLetterFunction = defineFunction({
-  name: 'eventing-dead-letter',
-  product: 'eventing',
+  name: 'events-dead-letters',
+  product: 'events',
   description: 'keeps events that exhausted their retries',
   routes: [],
   scaling: { minScale: 0, maxScale: 2, containerConcurrency: 20, timeoutSeconds: 30 },
+  emits: ['*'],
   load,
 });
 

@@ -9,6 +9,17 @@ export default defineFunction({
   description: 'ZenoAuth admin API: tenants, users, clients, signing-key rotation and sessions; Bearer tokens of zeno-admin with scope zeno:admin.',
   routes: [{ path: '/auth/admin', match: 'PathPrefix' }],
   scaling: { minScale: 0, maxScale: 3, containerConcurrency: 0, target: 50, timeoutSeconds: 30 },
+  emits: [
+    'io.zenokube.auth.tenant.created',
+    'io.zenokube.auth.tenant.deleted',
+    'io.zenokube.auth.user.created',
+    'io.zenokube.auth.user.updated',
+    'io.zenokube.auth.user.deleted',
+    'io.zenokube.auth.client.created',
+    'io.zenokube.auth.client.deleted',
+    'io.zenokube.auth.key.rotated',
+    'io.zenokube.auth.session.revoked',
+  ],
   // Administration and the cleanup schedule: rare calls, up to three pods, a pool of three.
   runtime: {
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },

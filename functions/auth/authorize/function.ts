@@ -8,6 +8,11 @@ export default defineFunction({
   description: 'OAuth 2.0 / OIDC authorization endpoint with PAR, server-rendered sign-in and consent, browser sessions (self-service list and sign-out) and RP-initiated logout.',
   routes: [{ path: '/auth/[^/]+/(authorize|par|login|consent|logout|account/sessions)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
+  emits: [
+    'io.zenokube.auth.login.succeeded',
+    'io.zenokube.auth.login.failed',
+    'io.zenokube.auth.session.revoked',
+  ],
   // Password logins run argon2id: CPU and memory above the default, a pool of five.
   runtime: {
     resources: { requests: { cpu: '200m', memory: '160Mi' }, limits: { memory: '384Mi' } },

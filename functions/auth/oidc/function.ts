@@ -11,6 +11,11 @@ export default defineFunction({
     { path: '/\\.well-known/(openid-configuration|oauth-authorization-server)/auth/[^/]+', match: 'RegularExpression', methods: ['GET'] },
   ],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
+  emits: [
+    'io.zenokube.auth.client.created',
+    'io.zenokube.auth.client.updated',
+    'io.zenokube.auth.client.deleted',
+  ],
   // Discovery, JWKS and userinfo: mostly cached reads, a pool of three.
   runtime: {
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '192Mi' } },

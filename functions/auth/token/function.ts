@@ -8,6 +8,11 @@ export default defineFunction({
   description: 'OAuth 2.0 token endpoint: authorization_code + PKCE, refresh_token rotation, client_credentials; introspection and revocation.',
   routes: [{ path: '/auth/[^/]+/(token|introspect|revoke)', match: 'RegularExpression', methods: ['POST', 'OPTIONS'] }],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
+  emits: [
+    'io.zenokube.auth.code.reused',
+    'io.zenokube.auth.refresh-token.reused',
+    'io.zenokube.auth.token.revoked',
+  ],
   // Client secrets are argon2id hashes (19 MiB, 2 passes each) and every answer is signed: the
   // most CPU of any function, memory for concurrent hashes, a pool of five per pod (20 pods).
   runtime: {
