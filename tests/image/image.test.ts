@@ -191,10 +191,18 @@ describe('the image (Dockerfile on its build context, without a container runtim
     const migrate = runImage(image, ['migrate'], { DATABASE_URL: db.url });
     assert.equal(await migrate.exit, 0, migrate.output());
     const env = serviceEnv('auth-token', {
-      'zenokube-db-app/uri': db.url,
+      'zenokube-db-app/username': 'postgres',
+      'zenokube-db-app/password': '',
       'zeno-auth/master-key': randomBytes(32).toString('base64'),
       'zeno-auth/bootstrap-client-secret': randomBytes(32).toString('hex'),
     });
+    // The manifest's URLs name the cluster's Pooler and primary Services (over TLS): here both are
+    // the test server, which has no TLS, and the URL carries its user.
+    for (const key of ['DATABASE_URL', 'ZENO_DB_LISTEN_URL']) {
+      assert.match(env[key]!, /^postgresql:\/\/zenokube-db-(pooler-)?rw:5432\//, key);
+      env[key] = db.url;
+    }
+    assert.equal(env.ZENO_DB_PREPARE, 'false', 'statements unprepared, as through the transaction-mode Pooler');
     // The manifest's own runtime settings reach the process (Node refuses a NODE_OPTIONS it does not take).
     assert.equal(env.ZENO_FUNCTION, 'auth-token');
     assert.ok(env.ZENO_DB_POOL_MAX && env.NODE_OPTIONS);
