@@ -59,6 +59,15 @@ export function httpProbe(declared: ProbeDeclaration | undefined, defaults: Prob
   return { httpGet: port === undefined ? { path } : { path, port }, ...extra, ...timing };
 }
 
+/** The hardened container every function runs in (Knative Service or Deployment alike). */
+export const CONTAINER_SECURITY = {
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
 const READINESS = { path: '/readyz', failureThreshold: 3 };
 const LIVENESS = { path: '/healthz', periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 };
 
@@ -102,13 +111,7 @@ export function knativeService(decl: FunctionDeclaration, opts: ManifestOptions,
               resources: containerResources(decl, opts.resources),
               readinessProbe: httpProbe(decl.runtime?.probes?.readiness, READINESS, { successThreshold: 1 }),
               livenessProbe: httpProbe(decl.runtime?.probes?.liveness, LIVENESS, {}),
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: CONTAINER_SECURITY,
             },
           ],
         },

@@ -7,7 +7,7 @@ import type { FunctionDeclaration } from '#shared/function/define';
 import { functionLabels } from './names.js';
 import type { ManifestOptions } from './options.js';
 import type { EnvVar } from './service.js';
-import { containerResources, httpProbe } from './service.js';
+import { CONTAINER_SECURITY, containerResources, httpProbe } from './service.js';
 
 /** The container port, as a Knative function gets it (`PORT`). */
 const HTTP_PORT = 8080;
@@ -66,13 +66,7 @@ function deployment(decl: FunctionDeclaration, opts: ManifestOptions, env: EnvVa
               readinessProbe: httpProbe(decl.runtime?.probes?.readiness, { path: '/readyz', periodSeconds: 2, failureThreshold: 1 }, { successThreshold: 1 }, 'http1'),
               livenessProbe: httpProbe(decl.runtime?.probes?.liveness, { path: '/healthz', periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 3 }, {}, 'http1'),
               lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SLEEP_SECONDS } } },
-              securityContext: {
-                runAsNonRoot: true,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: CONTAINER_SECURITY,
             },
           ],
         },
