@@ -14,6 +14,7 @@ import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
 import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule } from '#tests/support/gateway-yaml';
 import { freePort } from '#tests/support/ports';
+import { waitUntil } from '#tests/support/poll';
 
 const gatewayDoc = gatewayYaml({ name: 'edge', namespace: 'web', gatewayClassName: 'zenokube', addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] });
 
@@ -21,14 +22,7 @@ const backendDoc = (port: number) => backendYaml('echo', 'web', port, 'IPv4');
 
 const routeDoc = (name: string, prefix: string, backend = 'echo') => httpRouteYaml({ name, namespace: 'web', gateway: 'edge', rules: [prefixRule(prefix, backend)] });
 
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('condition not reached');
-}
+const until = (check: () => Promise<boolean>) => waitUntil('the ingress to reach the expected state', check);
 
 describe('zenokube ingress --config DIR', () => {
   let dir: string;
@@ -121,7 +115,7 @@ describe('the zenokube ingress command', () => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      await until(async () => out.includes('ingress running'), 20_000);
+      await until(async () => out.includes('ingress running'));
       const r = await request(`http://127.0.0.1:${port}/hello`);
       assert.equal(r.statusCode, 200);
       await r.body.dump();
