@@ -192,7 +192,7 @@ export async function revokeTree(db: Queryable, accessor: string): Promise<numbe
 }
 
 /** A renewal's outcome: the row, and Vault's warning when the max TTL capped the increment. */
-export interface Renewal {
+interface Renewal {
   row: Token;
   warning?: string;
 }
