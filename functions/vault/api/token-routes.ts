@@ -1,10 +1,11 @@
-// Token auth: create (child or orphan), lookup-self, renew-self, revoke-self, lookup, revoke.
+// Token auth: create (child or orphan), lookup-self, renew-self, revoke-self, and on another
+// token lookup, lookup-accessor, renew, revoke, revoke-accessor (which spend none of its uses).
 // @see https://developer.hashicorp.com/vault/api-docs/auth/token
 import type { Database } from '#shared/db/index';
 import { parseDuration } from '#functions/vault/core/duration';
-import { invalidRequest } from '#functions/vault/core/errors';
+import { invalidRequest, permissionDenied } from '#functions/vault/core/errors';
 import type { Token } from '#functions/vault/core/schema';
-import { DEFAULT_TOKEN_TTL, insertToken, remainingTtl, renewToken, revokeTree, useToken } from '#functions/vault/core/tokens';
+import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
 import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
@@ -100,7 +101,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
     assertNoNul(meta, 'meta');
     assertNoNul(b.display_name, 'display_name');
     const displayName = typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token';
-    const { token, row } = await insertToken(db, {
+    const created = await insertToken(db, {
       policies,
       displayName: displayName.slice(0, 128),
       path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
@@ -111,13 +112,33 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       renewable: (boolField(b, 'renewable') ?? true) && ttl > 0,
       meta: (meta as Record<string, string> | undefined) ?? null,
     });
-    return ok(req, { auth: authBlock(row, token, policies) });
+    // The parent was revoked since this request authenticated it.
+    if (!created) throw permissionDenied();
+    return ok(req, { auth: authBlock(created.row, created.token, policies) });
   };
 
   const otherToken = async (req: VaultRequest) => {
     const t = req.body.token ?? req.query.get('token');
     if (typeof t !== 'string' || t === '') throw invalidRequest('missing token');
     return t;
+  };
+
+  const accessorOf = (req: VaultRequest) => {
+    const a = req.body.accessor;
+    if (typeof a !== 'string' || a === '') throw invalidRequest('missing accessor');
+    return a;
+  };
+
+  const revoke = (accessor: string) => database.transaction((tx) => revokeTree(tx, accessor));
+
+  const renew = async (req: VaultRequest, row: Token, clientToken: string) => {
+    if (!row.renewable) throw invalidRequest('lease is not renewable');
+    const increment = ttlOf(req.body, 'increment') ?? 0;
+    const { row: renewed, warning } = await renewToken(db, row, increment);
+    return ok(req, {
+      auth: { ...authBlock(renewed, clientToken), lease_duration: remainingTtl(renewed) },
+      warnings: warning ? [warning] : null,
+    });
   };
 
   return [
@@ -134,20 +155,14 @@ export function tokenRoutes(database: Database): VaultRoute[] {
     {
       pattern: /^auth\/token\/renew-self$/,
       handlers: {
-        update: async (req) => {
-          const row = req.token!;
-          if (!row.renewable) throw invalidRequest('lease is not renewable');
-          const increment = ttlOf(req.body, 'increment') ?? 0;
-          const renewed = await renewToken(db, row, increment);
-          return ok(req, { auth: { ...authBlock(renewed, req.clientToken!), lease_duration: remainingTtl(renewed) } });
-        },
+        update: (req) => renew(req, req.token!, req.clientToken!),
       },
     },
     {
       pattern: /^auth\/token\/revoke-self$/,
       handlers: {
         update: async (req) => {
-          await revokeTree(db, req.token!.accessor);
+          await revoke(req.token!.accessor);
           return done();
         },
       },
@@ -157,9 +172,41 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await useToken(db, t);
+          const row = await peekToken(db, t);
           if (!row) throw invalidRequest('bad token');
           return ok(req, { data: lookupData(row, t) });
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/lookup-accessor$/,
+      handlers: {
+        update: async (req) => {
+          const row = await peekAccessor(db, accessorOf(req));
+          if (!row) throw invalidRequest('invalid accessor');
+          // Vault never shows the token itself to an accessor lookup.
+          return ok(req, { data: lookupData(row, undefined) });
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/renew$/,
+      handlers: {
+        update: async (req) => {
+          const t = await otherToken(req);
+          const row = await peekToken(db, t);
+          if (!row) throw invalidRequest('invalid token');
+          return renew(req, row, t);
+        },
+      },
+    },
+    {
+      pattern: /^auth\/token\/revoke-accessor$/,
+      handlers: {
+        update: async (req) => {
+          const row = await peekAccessor(db, accessorOf(req));
+          if (row) await revoke(row.accessor);
+          return done();
         },
       },
     },
@@ -168,8 +215,8 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await useToken(db, t);
-          if (row) await revokeTree(db, row.accessor);
+          const row = await peekToken(db, t);
+          if (row) await revoke(row.accessor);
           return done();
         },
       },

@@ -1,9 +1,9 @@
 // Token store: tokens are 256-bit random strings shown once; rows hold their SHA-256 only.
-// A token is valid while it and every ancestor are unexpired; revoking one revokes its
-// non-orphan descendants.
+// A token is valid while it and every ancestor exist and are unexpired; revoking one revokes its
+// non-orphan descendants at any depth; renewal never passes its max TTL.
 // @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-hierarchies-and-orphan-tokens
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, sql } from 'drizzle-orm';
+import { and, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { tokens, type Token } from './schema.js';
 
@@ -30,28 +30,38 @@ interface NewTokenSpec {
   meta?: Record<string, string> | null;
 }
 
-/** Inserts a token; returns the clear token (to show once) and its row. */
-export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<{ token: string; row: Token }> {
+interface NewToken {
+  token: string;
+  row: Token;
+}
+
+/**
+ * Inserts a token; returns the clear token (to show once) and its row. A child is inserted only
+ * while its parent row exists: the parent is locked FOR SHARE in the same statement, so a
+ * concurrent revocation (which deletes the parent) either runs first and the child is refused
+ * (`undefined`), or waits for the child to commit and then finds it.
+ */
+export async function insertToken(db: Queryable, spec: NewTokenSpec & { parentAccessor: null }): Promise<NewToken>;
+export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<NewToken | undefined>;
+export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<NewToken | undefined> {
   const { token, accessor } = newToken();
-  const [row] = await db
-    .insert(tokens)
-    .values({
-      hash: hashToken(token),
-      accessor,
-      parentAccessor: spec.parentAccessor,
-      orphan: spec.parentAccessor === null,
-      policies: spec.policies,
-      displayName: spec.displayName,
-      path: spec.path,
-      meta: spec.meta ?? null,
-      ttlSeconds: spec.ttlSeconds,
-      explicitMaxTtlSeconds: spec.explicitMaxTtlSeconds ?? 0,
-      numUses: spec.numUses ?? 0,
-      renewable: spec.renewable ?? spec.ttlSeconds > 0,
-      expiresAt: spec.ttlSeconds > 0 ? sql`now() + make_interval(secs => ${spec.ttlSeconds})` : null,
-    })
-    .returning();
-  return { token, row: row! };
+  const parent = spec.parentAccessor;
+  const source =
+    parent === null ? sql`(select 1) as src` : sql`(select 1 from vault.tokens where accessor = ${parent} for share) as src`;
+  const meta = spec.meta ? JSON.stringify(spec.meta) : null;
+  const [raw] = rowsOf<RawToken>(
+    await db.execute(sql`
+      insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
+        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at)
+      select ${hashToken(token)}, ${accessor}, ${parent}::text, ${parent === null},
+        array(select jsonb_array_elements_text(${JSON.stringify(spec.policies)}::jsonb)), ${spec.displayName},
+        ${spec.path}, ${meta}::jsonb, ${spec.ttlSeconds}::int, ${spec.explicitMaxTtlSeconds ?? 0}::int,
+        ${spec.numUses ?? 0}::int, ${spec.renewable ?? spec.ttlSeconds > 0},
+        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end
+      from ${source}
+      returning *`),
+  );
+  return raw ? { token, row: fromRaw(raw) } : undefined;
 }
 
 type RawToken = {
@@ -91,22 +101,24 @@ function fromRaw(r: RawToken): Token {
 }
 
 /**
- * Finds the live token for `token`: unexpired, every ancestor unexpired, uses left.
- * Consumes one use of a limited token; the last use deletes it and its children (Vault
- * revokes a token whose use count reaches zero). One round trip for unlimited tokens.
+ * The token row matching `where` if it is live: unexpired, and every ancestor present and
+ * unexpired at any depth. A dead token is revoked (with its tree) and not returned.
  */
-export async function useToken(db: Queryable, token: string): Promise<Token | undefined> {
-  const hash = hashToken(token);
+async function liveToken(db: Queryable, where: SQL): Promise<Token | undefined> {
   const [raw] = rowsOf<RawToken>(
     await db.execute(sql`
-      with recursive chain(accessor, parent_accessor, expires_at, depth) as (
-        select accessor, parent_accessor, expires_at, 0 from vault.tokens where hash = ${hash}
-        union all
-        select p.accessor, p.parent_accessor, p.expires_at, c.depth + 1
-        from vault.tokens p join chain c on p.accessor = c.parent_accessor where c.depth < 64
+      with recursive chain(accessor, parent_accessor, expires_at) as (
+        select accessor, parent_accessor, expires_at from vault.tokens where ${where}
+        union
+        select p.accessor, p.parent_accessor, p.expires_at
+        from vault.tokens p join chain c on p.accessor = c.parent_accessor
       )
-      select t.*, (select coalesce(bool_or(expires_at is not null and expires_at <= now()), false) from chain) as dead
-      from vault.tokens t where t.hash = ${hash}`),
+      select t.*, (
+        (select coalesce(bool_or(expires_at is not null and expires_at <= now()), false) from chain)
+        or exists (select 1 from chain c where c.parent_accessor is not null
+                   and not exists (select 1 from chain p where p.accessor = c.parent_accessor))
+      ) as dead
+      from vault.tokens t where ${where}`),
   );
   if (!raw) return undefined;
   const row = fromRaw(raw);
@@ -114,7 +126,18 @@ export async function useToken(db: Queryable, token: string): Promise<Token | un
     await revokeTree(db, row.accessor);
     return undefined;
   }
-  if (row.numUses === 0) return row;
+  return row;
+}
+
+/**
+ * Finds the live token for `token`, as its caller presents it: consumes one use of a limited
+ * token; the last use deletes it and its children (Vault revokes a token whose use count reaches
+ * zero). One round trip for unlimited tokens.
+ */
+export async function useToken(db: Queryable, token: string): Promise<Token | undefined> {
+  const hash = hashToken(token);
+  const row = await liveToken(db, sql`hash = ${hash}`);
+  if (!row || row.numUses === 0) return row;
   const [decremented] = await db
     .update(tokens)
     .set({ numUses: sql`${tokens.numUses} - 1` })
@@ -128,34 +151,76 @@ export async function useToken(db: Queryable, token: string): Promise<Token | un
   return { ...last, numUses: 0 };
 }
 
-/** Deletes a token and its non-orphan descendants (orphans have no parent link); returns the count. */
-export async function revokeTree(db: Queryable, accessor: string): Promise<number> {
-  const rows = rowsOf<{ accessor: string }>(
-    await db.execute(sql`
-      with recursive tree(accessor, depth) as (
-        select ${accessor}::text, 0
-        union all
-        select t.accessor, tree.depth + 1 from vault.tokens t join tree on t.parent_accessor = tree.accessor
-        where tree.depth < 64
-      )
-      delete from vault.tokens where accessor in (select accessor from tree) returning accessor`),
-  );
-  return rows.length;
+/**
+ * Finds the live token for `token` on behalf of another caller (lookup, revoke): spends none of
+ * its uses, as Vault counts only the calling token's own use.
+ */
+export async function peekToken(db: Queryable, token: string): Promise<Token | undefined> {
+  return liveToken(db, sql`hash = ${hashToken(token)}`);
 }
 
-/** Extends a token's expiry by `increment` seconds from now, never beyond its explicit max TTL. */
-export async function renewToken(db: Queryable, row: Token, increment: number): Promise<Token> {
-  let ttl = increment > 0 ? increment : row.ttlSeconds;
-  if (row.explicitMaxTtlSeconds > 0) {
-    const maxEnd = row.createdAt.getTime() + row.explicitMaxTtlSeconds * 1000;
-    ttl = Math.max(0, Math.min(ttl, Math.floor((maxEnd - Date.now()) / 1000)));
+/** The live token with this accessor, its uses unspent. */
+export async function peekAccessor(db: Queryable, accessor: string): Promise<Token | undefined> {
+  return liveToken(db, sql`accessor = ${accessor}`);
+}
+
+/**
+ * Deletes a token and its non-orphan descendants at any depth (orphans have no parent link);
+ * returns the count. Deletes a level per statement, each from a fresh snapshot: a child being
+ * created under a row of the tree holds that row FOR SHARE, so the delete of the row waits for
+ * it and the next level's statement finds the child. Give it a transaction to make it atomic.
+ */
+export async function revokeTree(db: Queryable, accessor: string): Promise<number> {
+  let count = 0;
+  let level = rowsOf<{ accessor: string }>(
+    await db.execute(sql`delete from vault.tokens where accessor = ${accessor} returning accessor`),
+  ).map((r) => r.accessor);
+  // The children of the accessor even if its own row was already gone (a retried revocation).
+  let frontier = [accessor];
+  count += level.length;
+  while (frontier.length > 0) {
+    level = rowsOf<{ accessor: string }>(
+      await db.execute(sql`
+        delete from vault.tokens
+        where parent_accessor = any(array(select jsonb_array_elements_text(${JSON.stringify(frontier)}::jsonb)))
+        returning accessor`),
+    ).map((r) => r.accessor);
+    count += level.length;
+    frontier = level;
   }
-  const [updated] = await db
-    .update(tokens)
-    .set({ expiresAt: sql`now() + make_interval(secs => ${ttl})` })
-    .where(eq(tokens.accessor, row.accessor))
-    .returning();
-  return updated ?? row;
+  return count;
+}
+
+/** A renewal's outcome: the row, and Vault's warning when the max TTL capped the increment. */
+interface Renewal {
+  row: Token;
+  warning?: string;
+}
+
+/**
+ * Extends a token's expiry to `increment` seconds from now (its TTL when 0), never beyond its
+ * creation plus its max TTL: the explicit max when set (bounded by the system max), else the
+ * system max. A token at its max keeps its expiry, and the warning says so.
+ * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-time-to-live-periodic-tokens-and-explicit-max-ttls
+ */
+export async function renewToken(db: Queryable, row: Token, increment: number): Promise<Renewal> {
+  const ttl = increment > 0 ? increment : row.ttlSeconds;
+  const maxTtl = row.explicitMaxTtlSeconds > 0 ? Math.min(row.explicitMaxTtlSeconds, DEFAULT_TOKEN_TTL) : DEFAULT_TOKEN_TTL;
+  const [raw] = rowsOf<RawToken & { capped: boolean; max_left: number }>(
+    await db.execute(sql`
+      update vault.tokens set expires_at = least(now() + make_interval(secs => ${ttl}::int),
+                                                 created_at + make_interval(secs => ${maxTtl}::int))
+      where accessor = ${row.accessor}
+      returning *, now() + make_interval(secs => ${ttl}::int) > created_at + make_interval(secs => ${maxTtl}::int) as capped,
+        greatest(0, floor(extract(epoch from created_at + make_interval(secs => ${maxTtl}::int) - now())))::int as max_left`),
+  );
+  if (!raw) return { row };
+  const renewed = fromRaw(raw);
+  if (!raw.capped) return { row: renewed };
+  return {
+    row: renewed,
+    warning: `TTL of "${ttl}s" exceeded the effective max_ttl of "${Number(raw.max_left)}s"; TTL value is capped accordingly`,
+  };
 }
 
 /** Seconds left before expiry (0 for tokens that never expire). */
