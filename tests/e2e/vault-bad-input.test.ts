@@ -257,6 +257,16 @@ describe('vault bad input', () => {
     }
     const audited = await tdb.database.query<{ n: string }>(sql`select count(*) as n from vault.audit_log where error in ('response wrapping is not supported', 'namespaces are not supported')`);
     assert.equal(Number(audited[0]!.n), 4);
+    // The unsealer's sys/ paths too.
+    for (const [headers, message] of [
+      [{ 'x-vault-wrap-ttl': '5m' }, 'response wrapping is not supported'],
+      [{ 'x-vault-namespace': 'team-a' }, 'namespaces are not supported'],
+    ] as const) {
+      const res = await fetch(`${vs.baseUrl}/vault/v1/sys/seal-status`, { headers });
+      assert.equal(res.status, 400);
+      assert.deepEqual(await res.json(), { errors: [message] });
+    }
+    assert.equal((await fetch(`${vs.baseUrl}/vault/v1/sys/seal-status`, { headers: { 'x-vault-namespace': 'root' } })).status, 200);
   });
 
   it('refuses an unseal key that is neither hex nor padded base64 with 400 while unsealed', async () => {

@@ -9,7 +9,7 @@ import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupported
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
-import { json, readBody, tokenFrom } from '#functions/vault/http/wire';
+import { json, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
 import type { UnsealerClient } from './unsealer-client.js';
 
@@ -56,10 +56,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
  */
 function refusalOf(path: string, headers: Headers): string | undefined {
   if (path.search(CONTROL) >= 0) return 'invalid path: it contains a control character';
-  if ((headers.get('x-vault-wrap-ttl') ?? '').trim() !== '') return 'response wrapping is not supported';
-  const namespace = (headers.get('x-vault-namespace') ?? '').trim().replace(/^\/+|\/+$/g, '');
-  if (namespace !== '' && namespace !== 'root') return 'namespaces are not supported';
-  return undefined;
+  return unsupportedFeature(headers);
 }
 
 /** The path as the audit device may store it: control characters as `\uXXXX`. */

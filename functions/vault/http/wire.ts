@@ -50,6 +50,17 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Re
   return value as Record<string, unknown>;
 }
 
+/**
+ * Why a request asks for what this vault does not implement: response wrapping
+ * (`X-Vault-Wrap-TTL`) or a namespace other than the root one (`X-Vault-Namespace`).
+ */
+export function unsupportedFeature(headers: Headers): string | undefined {
+  if ((headers.get('x-vault-wrap-ttl') ?? '').trim() !== '') return 'response wrapping is not supported';
+  const namespace = (headers.get('x-vault-namespace') ?? '').trim().replace(/^\/+|\/+$/g, '');
+  if (namespace !== '' && namespace !== 'root') return 'namespaces are not supported';
+  return undefined;
+}
+
 /** `X-Vault-Token`, or `Authorization: Bearer <token>`. */
 export function tokenFrom(headers: Headers): string | undefined {
   const direct = headers.get('x-vault-token');
