@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import type { Metrics } from '#shared/metrics/index';
 import type { EventPublisher } from '#shared/events/publisher';
 import type { EventHandler } from '#shared/events/receive';
+import type { ErrorRenderer } from '#shared/http/app';
 import { runtimeProblems, type RuntimeDeclaration } from './runtime.js';
 
 /**
@@ -100,6 +101,11 @@ export interface FunctionModule {
    * handler's transaction, 202 only after commit. The product's schema needs an `inbox` table.
    */
   events?: (ctx: FunctionContext) => Readonly<Record<string, EventHandler>>;
+  /**
+   * Renders the errors the platform answers itself (body too large, no route, the fixed 500) in
+   * the function's protocol shape (the vault: Vault's `{"errors": [...]}`); problem+json without.
+   */
+  renderError?: ErrorRenderer;
   /** Extra readiness checks (e.g. "unsealed"). */
   readiness?: (ctx: FunctionContext) => Promise<{ name: string; ok: boolean; detail?: string }[]>;
   /** Called on SIGTERM after draining, before the database closes. */

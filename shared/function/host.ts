@@ -105,6 +105,7 @@ export async function hostFunction(decl: FunctionDeclaration, deps: HostDeps): P
     bodyLimitBytes: deps.config.bodyLimitBytes,
     readiness,
     liveness: () => databaseLiveness(deps.database),
+    renderError: module.renderError,
   });
   return { declaration: decl, context, app, module };
 }

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
-import { createPlatformApp, type AppEnv, type ReadinessCheck } from './app.js';
+import { createPlatformApp, type AppEnv, type ErrorRenderer, type ReadinessCheck } from './app.js';
 import { DatabaseUnavailableError } from '#shared/db/errors';
 import { AppError } from './errors.js';
 import { jsonBody } from './validate.js';
@@ -12,7 +12,7 @@ import { jsonBody } from './validate.js';
 /** Problem bodies are loosely typed in these tests. */
 const json = async (res: Response): Promise<any> => res.json();
 
-function build(opts: { readiness?: () => Promise<ReadinessCheck[]>; liveness?: () => ReadinessCheck[] } = {}) {
+function build(opts: { readiness?: () => Promise<ReadinessCheck[]>; liveness?: () => ReadinessCheck[]; renderError?: ErrorRenderer } = {}) {
   const lines: string[] = [];
   const log = createLogger({ sink: (l) => lines.push(l), level: 'debug' });
   const metrics = createMetrics({ defaults: false });
@@ -44,6 +44,7 @@ function build(opts: { readiness?: () => Promise<ReadinessCheck[]>; liveness?: (
     bodyLimitBytes: 1024,
     readiness: opts.readiness ?? (async () => [{ name: 'database', ok: true }]),
     ...(opts.liveness ? { liveness: opts.liveness } : {}),
+    renderError: opts.renderError,
   });
   return { app, lines };
 }
@@ -144,6 +145,35 @@ describe('the function contract', () => {
     assert.ok(!text.includes('hunter2') && !text.includes('leaked'));
     assert.equal(JSON.parse(text).code, 'internal_error');
     assert.equal(lines.filter((l) => JSON.parse(l).msg === 'unhandled error').length, 1);
+  });
+});
+
+describe('a function that renders the platform errors in its own shape', () => {
+  // As a protocol would (Vault's `{"errors": [...]}`); 418 is left to problem+json.
+  const renderError: ErrorRenderer = (err) =>
+    err.status === 418 ? undefined : Response.json({ errors: [err.detail ?? err.message] }, { status: err.status, headers: err.headers ?? {} });
+
+  it('renders 413, no route, the fixed 500 and 503 through it', async () => {
+    const { app } = build({ renderError });
+    const tooLarge = await app.request('/things', post(JSON.stringify({ name: 'x'.repeat(5000), count: 1 })));
+    assert.equal(tooLarge.status, 413);
+    assert.deepEqual(await tooLarge.json(), { errors: ['The request body exceeds 1024 bytes.'] });
+    const missing = await app.request('/nowhere');
+    assert.equal(missing.status, 404);
+    assert.deepEqual(await missing.json(), { errors: ['No route for GET /nowhere.'] });
+    const crash = await app.request('/crash');
+    assert.equal(crash.status, 500);
+    assert.deepEqual(await crash.json(), { errors: ['internal error'] });
+    const unavailable = await app.request('/pool-timeout');
+    assert.equal(unavailable.status, 503);
+    assert.ok(unavailable.headers.get('retry-after'));
+    assert.equal((await json(unavailable)).errors.length, 1);
+  });
+
+  it('keeps problem+json where it renders nothing', async () => {
+    const res = await build({ renderError }).app.request('/teapot');
+    assert.equal(res.status, 418);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
   });
 });
 

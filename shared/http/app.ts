@@ -30,7 +30,18 @@ interface PlatformAppOptions {
    * `ok: false` makes /healthz answer 503, and the orchestrator restarts the process.
    */
   liveness?: () => ReadinessCheck[];
+  /** Renders the platform's own errors in the function's protocol shape; problem+json when absent. */
+  renderError?: ErrorRenderer | undefined;
 }
+
+/**
+ * Renders an error the platform answers itself (body too large, no route, database unavailable,
+ * the fixed 500) in a protocol's own shape (Vault's `{"errors": [...]}`), or undefined to keep
+ * problem+json.
+ */
+export type ErrorRenderer = (err: AppError) => Response | undefined;
+
+const INTERNAL = new AppError(500, 'internal_error', 'Internal Server Error', { detail: 'internal error' });
 
 /**
  * Response headers every platform response carries (what hono/secure-headers sets by default,
@@ -80,16 +91,16 @@ function requestLogger(log: Logger, requestId: string): Logger {
 }
 
 /** Renders any thrown value; unexpected ones are logged once and become a fixed 500. */
-export function handleError(err: unknown, c: Context<AppEnv>): Response {
+export function handleError(err: unknown, c: Context<AppEnv>, render?: ErrorRenderer): Response {
   const requestId = c.get('requestId');
   const known = toAppError(err);
   if (known) {
     // The operator hears of a database that fails requests; the client only that it may retry.
     if (known !== err && known.status === 503) (c.get('log') ?? console).warn('database unavailable', { request_id: requestId, code: known.code, err });
-    return known.getResponse(requestId);
+    return render?.(known) ?? known.getResponse(requestId);
   }
   (c.get('log') ?? console).error('unhandled error', { request_id: requestId, err });
-  return internalError(requestId);
+  return render?.(INTERNAL) ?? internalError(requestId);
 }
 
 /** Builds the outer app of a function and mounts `inner` under it. */
@@ -172,13 +183,15 @@ export function createPlatformApp(inner: Hono<any>, opts: PlatformAppOptions): H
   );
 
   app.route('/', inner);
-  app.notFound((c) => notFoundResponse(c));
-  app.onError(handleError);
+  const render = opts.renderError;
+  app.notFound((c) => notFoundResponse(c, render));
+  app.onError((err, c) => handleError(err, c, render));
   return app;
 }
 
-function notFoundResponse(c: Context<AppEnv>): Response {
-  return new AppError(404, 'not_found', 'Not Found', {
+function notFoundResponse(c: Context<AppEnv>, render: ErrorRenderer | undefined): Response {
+  const err = new AppError(404, 'not_found', 'Not Found', {
     detail: `No route for ${c.req.method} ${c.req.path}.`,
-  }).getResponse(c.get('requestId'));
+  });
+  return render?.(err) ?? err.getResponse(c.get('requestId'));
 }

@@ -87,7 +87,36 @@ describe('vault bad input', () => {
         dispatcher: agent,
       } as unknown as RequestInit);
       assert.equal(huge.status, 413);
-      await huge.arrayBuffer();
+      assert.equal(huge.headers.get('content-type'), 'application/json');
+      assert.deepEqual(await huge.json(), { errors: ['The request body exceeds 1048576 bytes.'] });
+      // The same without a declared length: the body streams in chunks until it passes the limit.
+      const chunk = new TextEncoder().encode('{"data": {"big": "' + 'z'.repeat(64 * 1024));
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ < 40) controller.enqueue(chunk);
+          else controller.close();
+        },
+      });
+      const chunked = await fetch(`${vs.baseUrl}/vault/v1/secret/data/big`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'x-vault-token': root },
+        body: stream,
+        duplex: 'half',
+        dispatcher: agent,
+      } as unknown as RequestInit);
+      assert.equal(chunked.status, 413);
+      assert.equal(chunked.headers.get('content-type'), 'application/json');
+      assert.equal(((await chunked.json()) as { errors: string[] }).errors.length, 1);
+      // The unsealer's sys/ paths answer the same way.
+      const unseal = await fetch(`${vs.baseUrl}/vault/v1/sys/unseal`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'k'.repeat(2 * 1024 * 1024) }),
+        dispatcher: agent,
+      } as unknown as RequestInit);
+      assert.equal(unseal.status, 413);
+      assert.deepEqual(await unseal.json(), { errors: ['The request body exceeds 1048576 bytes.'] });
     } finally {
       await agent.close();
     }
@@ -157,4 +186,100 @@ describe('vault bad input', () => {
     }
     assert.equal((await call('GET', 'sys/seal-status')).body!.sealed, false);
   });
+
+  it('refuses too deep or too wide JSON with a Vault-shaped 400 before parsing, and writes nothing', async () => {
+    for (const body of [`{"data": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`, `{"data": {"a": ${'{"b": '.repeat(65)}1${'}'.repeat(65)}}}`, `{"data": ${'['.repeat(100_000)}`]) {
+      const r = await call('PUT', 'secret/data/deep', body);
+      assert.equal(r.status, 400);
+      assert.equal(r.type, 'application/json');
+      assert.match(r.body!.errors![0]!, /nests deeper than 64 levels/);
+    }
+    const wide = JSON.stringify({ data: Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, 1])) });
+    const w = await call('PUT', 'secret/data/deep', wide);
+    assert.equal(w.status, 400);
+    assert.match(w.body!.errors![0]!, /more than 10000 keys/);
+    assert.equal(await versionsOf('deep'), 0);
+    // The limits themselves pass: 64 levels, and 9,999 keys (with the body's own `data`).
+    const ok64 = await call('PUT', 'secret/data/deep', `{"data": {"a": ${'['.repeat(62)}"x"${']'.repeat(62)}}}`);
+    assert.equal(ok64.status, 200);
+    const okWide = await call('PUT', 'secret/data/deep', { data: Object.fromEntries(Array.from({ length: 9_999 }, (_, i) => [`k${i}`, 1])) });
+    assert.equal(okWide.status, 200);
+    assert.equal(await versionsOf('deep'), 2);
+  });
+
+  it('bounds the versions of delete, undelete and destroy, and applies a full valid list', async () => {
+    for (let i = 1; i <= 3; i++) assert.equal((await call('PUT', 'secret/data/many', { data: { i } })).status, 200);
+    for (const verb of ['delete', 'undelete', 'destroy']) {
+      const r = await call('POST', `secret/${verb}/many`, { versions: Array.from({ length: 70_000 }, (_, i) => i + 1) });
+      assert.equal(r.status, 400, verb);
+      assert.match(r.body!.errors![0]!, /at most 1000 versions/);
+    }
+    assert.equal((await call('GET', 'secret/data/many')).body!.data.data.i, 3);
+    const all = Array.from({ length: 1000 }, (_, i) => i + 1);
+    assert.equal((await call('POST', 'secret/delete/many', { versions: [...all.slice(0, 500), ...all] })).status, 400, 'more than 1000 entries, duplicates or not');
+    assert.equal((await call('POST', 'secret/destroy/many', { versions: all })).status, 204);
+    const rows = await tdb.database.query<{ n: string }>(sql`select count(*) as n from vault.kv_versions where path = 'many' and destroyed and ciphertext is null`);
+    assert.equal(Number(rows[0]!.n), 3);
+  });
+
+  it('refuses a control character in a path with an audited 400', async () => {
+    for (const path of ['secret/data/c%00d', 'secret/data/a%0Ab', 'secret/metadata/x%1F', 'nope/%7F', 'sys/policies/acl/p%00']) {
+      for (const method of ['GET', 'PUT']) {
+        const r = await call(method, path, method === 'PUT' ? { data: { a: 1 } } : undefined);
+        assert.equal(r.status, 400, `${method} ${path}`);
+        assert.deepEqual(r.body, { errors: ['invalid path: it contains a control character'] });
+      }
+    }
+    const audited = await tdb.database.query<{ path: string; decision: string; accessor: string | null }>(
+      sql`select path, decision, accessor from vault.audit_log where error = 'invalid path: it contains a control character' and path = ${'secret/data/c\\u0000d'}`,
+    );
+    assert.equal(audited.length, 2);
+    assert.ok(audited.every((a) => a.decision === 'allow' && a.accessor));
+    // Without a valid token it is a 403 like any other path, audited too.
+    const anon = await call('GET', 'secret/data/a%00b', undefined, '');
+    assert.equal(anon.status, 403);
+    assert.deepEqual(anon.body, { errors: ['permission denied'] });
+  });
+
+  it('refuses response wrapping and namespaces with a 400 instead of ignoring them', async () => {
+    const withHeaders = async (headers: Record<string, string>) => {
+      const res = await fetch(`${vs.baseUrl}/vault/v1/secret/data/ok`, { headers: { 'x-vault-token': root, ...headers } });
+      return { status: res.status, body: (await res.json()) as { errors?: string[]; data?: unknown } };
+    };
+    assert.deepEqual(await withHeaders({ 'x-vault-wrap-ttl': '60s' }), { status: 400, body: { errors: ['response wrapping is not supported'] } });
+    for (const ns of ['team-a', 'root/child', 'admin/']) {
+      assert.deepEqual(await withHeaders({ 'x-vault-namespace': ns }), { status: 400, body: { errors: ['namespaces are not supported'] } }, ns);
+    }
+    for (const headers of [{ 'x-vault-namespace': '' }, { 'x-vault-namespace': 'root' }, { 'x-vault-namespace': 'root/' }, { 'x-vault-wrap-ttl': '' }] as Record<string, string>[]) {
+      const r = await withHeaders(headers);
+      assert.equal(r.status, 200, JSON.stringify(headers));
+      assert.ok(r.body.data);
+    }
+    const audited = await tdb.database.query<{ n: string }>(sql`select count(*) as n from vault.audit_log where error in ('response wrapping is not supported', 'namespaces are not supported')`);
+    assert.equal(Number(audited[0]!.n), 4);
+    // The unsealer's sys/ paths too.
+    for (const [headers, message] of [
+      [{ 'x-vault-wrap-ttl': '5m' }, 'response wrapping is not supported'],
+      [{ 'x-vault-namespace': 'team-a' }, 'namespaces are not supported'],
+    ] as const) {
+      const res = await fetch(`${vs.baseUrl}/vault/v1/sys/seal-status`, { headers });
+      assert.equal(res.status, 400);
+      assert.deepEqual(await res.json(), { errors: [message] });
+    }
+    assert.equal((await fetch(`${vs.baseUrl}/vault/v1/sys/seal-status`, { headers: { 'x-vault-namespace': 'root' } })).status, 200);
+  });
+
+  it('refuses an unseal key that is neither hex nor padded base64 with 400 while unsealed', async () => {
+    assert.equal((await call('GET', 'sys/seal-status')).body!.sealed, false);
+    for (const key of ['zz-not-a-key!', 'abc', 'a-b_c-d_', 'abcde', 'YWJj=', '0x1234']) {
+      const r = await call('PUT', 'sys/unseal', { key });
+      assert.equal(r.status, 400, key);
+      assert.deepEqual(r.body, { errors: ["'key' must be a valid hex or base64 string"] }, key);
+    }
+    // A well-formed key while unsealed only reports the status.
+    const again = await call('PUT', 'sys/unseal', { key: keys[0] });
+    assert.equal(again.status, 200);
+    assert.equal(again.body!.sealed, false);
+  });
 });
+

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
-import { toVaultError } from '#functions/vault/core/errors';
+import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -16,6 +16,9 @@ import { createUnsealerClient } from './unsealer-client.js';
 
 /** The unsealer's Service in the reference namespace (`zenokube`), by its full DNS name. */
 const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.local';
+
+/** The platform's own answers (413, 404, the fixed 500) in Vault's shape too. */
+export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const unsealer = createUnsealerClient({

@@ -22,16 +22,20 @@ import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
 const MOUNT = 'secret/';
+/** Most versions one delete, undelete or destroy may name (a path keeps far fewer). */
+const MAX_VERSIONS_PER_CALL = 1000;
 
 function versionsOf(body: Record<string, unknown>): number[] {
   const v = body.versions;
   const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : typeof v === 'number' ? [v] : undefined;
   if (!list || list.length === 0) throw invalidRequest('no version number provided');
-  return list.map((x) => {
+  if (list.length > MAX_VERSIONS_PER_CALL) throw invalidRequest(`at most ${MAX_VERSIONS_PER_CALL} versions may be given at once`);
+  const versions = list.map((x) => {
     const n = typeof x === 'string' && /^\d+$/.test(x.trim()) ? Number(x) : x;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > INT32_MAX) throw invalidRequest('versions must be positive integers');
     return n;
   });
+  return [...new Set(versions)];
 }
 
 function customMetadataOf(v: unknown): Record<string, string> | undefined {

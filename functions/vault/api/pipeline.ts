@@ -9,7 +9,7 @@ import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupported
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
-import { json, readBody, tokenFrom } from '#functions/vault/http/wire';
+import { json, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
 import type { UnsealerClient } from './unsealer-client.js';
 
@@ -46,6 +46,22 @@ interface PipelineDeps {
 
 const internal = () => new VaultError(500, 'internal_error', ['internal error']);
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/**
+ * Why a request is refused whatever its route: a control character in its path (PostgreSQL
+ * stores no NUL, and no Vault path holds one), or a feature this vault does not implement
+ * (response wrapping, namespaces other than the root one).
+ */
+function refusalOf(path: string, headers: Headers): string | undefined {
+  if (path.search(CONTROL) >= 0) return 'invalid path: it contains a control character';
+  return unsupportedFeature(headers);
+}
+
+/** The path as the audit device may store it: control characters as `\uXXXX`. */
+const printable = (path: string) => path.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function createPipeline(deps: PipelineDeps) {
   const { database, unsealer, routes, log, acls } = deps;
 
@@ -64,6 +80,8 @@ export function createPipeline(deps: PipelineDeps) {
     // Lists address folders: Vault keeps their trailing slash for ACL matching.
     const path = operation === 'list' ? rawPath.replace(/\/*$/, '/') : rawPath.replace(/\/+$/, '');
     const routePath = path.replace(/\/+$/, '');
+    const refusal = refusalOf(rawPath, raw.headers);
+    const auditPath = printable(path);
 
     let route: VaultRoute | undefined;
     let match: RegExpExecArray | null = null;
@@ -82,7 +100,7 @@ export function createPipeline(deps: PipelineDeps) {
       type,
       requestId,
       operation,
-      path,
+      path: auditPath,
       remoteAddress,
       accessor: req.token?.accessor,
       policies: req.token?.policies,
@@ -105,6 +123,10 @@ export function createPipeline(deps: PipelineDeps) {
         throw permissionDenied();
       }
       req.acl = await acls.get(req.token.policies);
+    }
+    if (refusal) {
+      await audit({ ...entry('request', req.token ? 'allow' : 'none'), error: refusal, data: body });
+      throw invalidRequest(refusal);
     }
     if (!route || !match) {
       await audit({ ...entry('request', req.token ? 'allow' : 'none'), error: 'unsupported path', data: body });

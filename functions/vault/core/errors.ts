@@ -39,3 +39,12 @@ export function toVaultError(err: unknown): VaultError | undefined {
     cause: unavailable,
   });
 }
+
+/**
+ * An error the platform answers itself (body too large, no route, the fixed 500) in Vault's
+ * shape, so that no answer of the vault is problem+json.
+ */
+export function vaultShaped(err: AppError): Response {
+  if (err instanceof VaultError) return err.getResponse();
+  return new VaultError(err.status, err.code, [err.detail ?? err.message], { headers: err.headers ?? {} }).getResponse();
+}

@@ -2,10 +2,30 @@
 // content type, empty means {}), the token headers and JSON answers. The envelope and the field
 // rules, which need no HTTP, are in core/wire.ts.
 // @see https://developer.hashicorp.com/vault/api-docs#authentication
+import { unsafeJsonText } from '#shared/events/json-text';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 
 /** Vault's request body limit is configurable (32 MiB by default); ours is this, per request. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Deepest nesting of arrays and objects a body may have (deeper ones overflow recursive steps). */
+const MAX_JSON_DEPTH = 64;
+/** Most object members a body may hold, all levels together. */
+const MAX_JSON_KEYS = 10_000;
+
+/** Object members in JSON text: the `:` outside strings. One pass, no recursion. */
+function memberCount(text: string): number {
+  let n = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x3a /* : */) n++;
+  }
+  return n;
+}
 
 /** Reads a JSON object body; empty is `{}`; anything else is a Vault 400. */
 export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
@@ -14,6 +34,10 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Re
   const text = await req.text();
   if (Buffer.byteLength(text, 'utf8') > limit) throw new VaultError(413, 'too_large', [`request body too large: the limit is ${limit} bytes`]);
   if (text.trim() === '') return {};
+  // Checked before parsing: JSON.parse and every recursive step after it may overflow the stack.
+  const unsafe = unsafeJsonText(text, MAX_JSON_DEPTH);
+  if (unsafe) throw invalidRequest(`failed to parse JSON input: ${unsafe}`);
+  if (memberCount(text) > MAX_JSON_KEYS) throw invalidRequest(`failed to parse JSON input: it holds more than ${MAX_JSON_KEYS} keys`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -24,6 +48,17 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Re
     throw invalidRequest('failed to parse JSON input: the body must be a JSON object');
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Why a request asks for what this vault does not implement: response wrapping
+ * (`X-Vault-Wrap-TTL`) or a namespace other than the root one (`X-Vault-Namespace`).
+ */
+export function unsupportedFeature(headers: Headers): string | undefined {
+  if ((headers.get('x-vault-wrap-ttl') ?? '').trim() !== '') return 'response wrapping is not supported';
+  const namespace = (headers.get('x-vault-namespace') ?? '').trim().replace(/^\/+|\/+$/g, '');
+  if (namespace !== '' && namespace !== 'root') return 'namespaces are not supported';
+  return undefined;
 }
 
 /** `X-Vault-Token`, or `Authorization: Bearer <token>`. */

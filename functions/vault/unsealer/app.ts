@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
-import { toVaultError } from '#functions/vault/core/errors';
+import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
 import { startAutoUnseal } from './auto-unseal.js';
 import { internalRoutes } from './internal-routes.js';
@@ -40,6 +40,9 @@ function installWipeHooks(): void {
   process.on('uncaughtExceptionMonitor', wipeAll);
   process.on('exit', wipeAll);
 }
+
+/** The platform's own answers (413, 404, the fixed 500) in Vault's shape too. */
+export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono {
   const keyring = createKeyring(ctx.database);

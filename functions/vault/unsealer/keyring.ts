@@ -26,8 +26,9 @@ export function decodeShare(key: string): Buffer {
   const k = key.trim();
   // Hex first, as Vault does; a base64 share that happens to be all hex digits has the wrong length as hex.
   if (/^[0-9a-fA-F]+$/.test(k) && k.length === 66) return Buffer.from(k, 'hex');
-  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(k)) return Buffer.from(k, 'base64');
-  if (/^[0-9a-fA-F]+$/.test(k) && k.length % 2 === 0) return Buffer.from(k, 'hex');
+  // Standard, padded base64 (Go's base64.StdEncoding); anything else is refused, sealed or not.
+  if (k.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(k)) return Buffer.from(k, 'base64');
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(k)) return Buffer.from(k, 'hex');
   throw invalidRequest("'key' must be a valid hex or base64 string");
 }
 

@@ -9,7 +9,7 @@ import { permissionDenied, invalidRequest, unsupportedOperation, VaultError } fr
 import { aclFor } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { boolField, intField } from '#functions/vault/core/wire';
-import { json, noContent, readBody, tokenFrom } from '#functions/vault/http/wire';
+import { json, noContent, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { initialize } from './init.js';
 import { decodeShare, type Keyring, type SealState } from './keyring.js';
@@ -47,6 +47,11 @@ function codeParam(url: URL, name: string, fallback: number): number {
 export function sysRoutes(database: Database, keyring: Keyring, clusterId: string, seal: SealWrapper | undefined, onSeal: () => void): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const writes = ['PUT', 'POST'];
+  app.use(async (c, next) => {
+    const refusal = unsupportedFeature(c.req.raw.headers);
+    if (refusal) throw invalidRequest(refusal);
+    await next();
+  });
 
   app.all('/sys/init', async (c) => {
     if (c.req.method === 'GET') return json({ initialized: (await keyring.state()).initialized });
