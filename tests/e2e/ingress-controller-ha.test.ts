@@ -223,15 +223,13 @@ describe('two controller replicas, one leader (fake API server)', () => {
     assert.ok(!api.calls.some((c) => c.path === '/api/v1/secrets' || c.path.includes('db-password')), 'no cluster-wide Secret list, no unreferenced Secret');
   });
 
-  it('hands leadership to the other replica when the leader stops, and the new leader writes', async (t) => {
+  it('hands leadership to the other replica when the leader stops, and the new leader writes', async () => {
     const old = await waitFor('a leader', () => leader());
     const next = old === a ? b : a;
     const before = lease(api)!;
-    const stoppedAt = performance.now();
     await old.stop();
     // A clean stop releases the Lease: the other replica need not wait for it to expire.
     await waitUntil('the other replica leads', () => next.controller.isLeader());
-    t.diagnostic(`handover took ${Math.round(performance.now() - stoppedAt)} ms (lease ${ELECTION.leaseDurationMs} ms, retry ${ELECTION.retryPeriodMs} ms)`);
     const after = lease(api)!;
     assert.equal(after.spec.holderIdentity, next.id);
     assert.equal(after.spec.leaseTransitions, (before.spec.leaseTransitions ?? 0) + 1);
@@ -266,9 +264,8 @@ describe('a leader cut off from the API server (fake API server)', () => {
     await api?.close();
   });
 
-  it('steps down when it cannot renew; the other takes over once the lease has run out; both keep routing', async (t) => {
+  it('steps down when it cannot renew; the other takes over once the lease has run out; both keep routing', async () => {
     await waitUntil('replica-b routes', async () => (await send(b, '/app/x')) === 200);
-    const cutAt = performance.now();
     api.cutOff('replica-a', true);
     // Polled throughout: never two leaders at once.
     const one = () => {
@@ -276,9 +273,7 @@ describe('a leader cut off from the API server (fake API server)', () => {
       return true;
     };
     await waitUntil('replica-a steps down', () => one() && !a.controller.isLeader());
-    const downAt = performance.now();
     await waitUntil('replica-b leads', () => one() && b.controller.isLeader());
-    t.diagnostic(`cut off → stepped down ${Math.round(downAt - cutAt)} ms, → other leads ${Math.round(performance.now() - cutAt)} ms (renew deadline ${ELECTION.renewDeadlineMs} ms, lease ${ELECTION.leaseDurationMs} ms)`);
     const taken = lease(api)!;
     assert.equal(taken.spec.holderIdentity, 'replica-b');
     assert.equal(taken.spec.leaseTransitions, 1);
