@@ -21,7 +21,21 @@ const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.loca
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
+  let integrityFailures: ((table: string) => void) | undefined;
+  ctx.metrics.whenLoaded((prom, registry) => {
+    const counter = new prom.Counter({
+      name: 'zeno_vault_integrity_failures_total',
+      help: 'Rows refused because their integrity MAC did not verify (forged, altered, rolled back or moved), by table.',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    });
+    integrityFailures = (table) => counter.inc({ table });
+  });
   const unsealer = createUnsealerClient({
+    onIntegrityFailure: (table) => {
+      ctx.log.error('vault row failed its integrity check', { table });
+      integrityFailures?.(table);
+    },
     // The generated manifests always set the Service's full DNS name; without it, in a cluster
     // (K_SERVICE set) the reference installation's name, on one machine the local runner.
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),

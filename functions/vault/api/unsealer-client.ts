@@ -9,6 +9,7 @@ import { createSecretKey } from 'node:crypto';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
+import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
 import type { DekService } from '#functions/vault/core/kv';
 
 class IntegrityError extends Error {
@@ -18,6 +19,11 @@ class IntegrityError extends Error {
 export interface UnsealerClient extends DekService {
   /** The audit HMAC key; fails with 503 while sealed. Cached for `auditKeyTtlMs`. */
   auditKey(): Promise<Buffer>;
+  /**
+   * The row-MAC signer and checker (core/integrity.ts), from the unsealer's row-MAC key; fails
+   * with 503 while sealed. Cached like the audit key and dropped when the unsealer answers sealed.
+   */
+  rowMac(): Promise<RowMac>;
   /** Closes the pooled connections. */
   close(): Promise<void>;
 }
@@ -32,6 +38,8 @@ interface UnsealerClientOptions {
   connections?: number;
   /** Tries of one call while replicas answer "sealed" or cannot be reached (default 5). */
   attempts?: number;
+  /** Hears of every row that fails its integrity check (the table's name). */
+  onIntegrityFailure?: (table: string) => void;
   /** For tests: where requests go instead of a pool to `url`. */
   dispatcher?: Dispatcher;
 }
@@ -47,6 +55,7 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   const key = createSecretKey(opts.key);
   const ttl = opts.auditKeyTtlMs ?? 1000;
   let cached: { key: Buffer; until: number } | undefined;
+  let macCached: { mac: RowMac; until: number } | undefined;
 
   const attempts = Math.max(1, opts.attempts ?? 5);
 
@@ -95,7 +104,10 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       parsed = {} as T & { errors?: string[] };
     }
     if (status < 200 || status > 299) {
-      if (status === 503) cached = undefined;
+      if (status === 503) {
+        cached = undefined;
+        macCached = undefined;
+      }
       // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
       // integrity failure (500, logged), never the client's fault.
       if (status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
@@ -122,6 +134,15 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       const r = await call<{ key: string }>('/internal/v1/audit-key', {});
       cached = { key: Buffer.from(r.key, 'base64'), until: now + ttl };
       return cached.key;
+    },
+    async rowMac() {
+      const now = Date.now();
+      if (macCached && macCached.until > now) return macCached.mac;
+      const r = await call<{ key: string }>('/internal/v1/row-mac-key', {});
+      const key = Buffer.from(r.key, 'base64');
+      macCached = { mac: createRowMac(key, opts.onIntegrityFailure), until: now + ttl };
+      key.fill(0);
+      return macCached.mac;
     },
     close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };

@@ -49,6 +49,7 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: string): Buffer {
 /** Associated data of each layer: a ciphertext is only valid in the row it was written for. */
 export const aad = {
   canary: () => 'zenokube/vault/canary',
+  keyring: () => 'zenokube/vault/keyring-key',
   kek: (mount: string) => `zenokube/vault/kek/${mount}`,
   dek: (mount: string, context: string) => `zenokube/vault/dek/${mount}/${context}`,
   data: (mount: string, context: string) => `zenokube/vault/data/${mount}/${context}`,

@@ -34,6 +34,12 @@ export const sealConfig = vault.table('seal_config', {
   /** Auto-unseal only: the root key wrapped by the remote seal (e.g. a transit ciphertext). */
   sealWrappedRootKey: text(),
   sealSettings: jsonb().$type<Record<string, unknown>>(),
+  /**
+   * The keyring key, AES-256-GCM under the root key: per-purpose keys (row MACs) derive from it,
+   * so a rekey rewraps it and they survive. Null in a vault initialized before it existed until
+   * its first unseal creates it.
+   */
+  wrappedKeyringKey: bytea(),
   initializedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
 

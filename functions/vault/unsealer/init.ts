@@ -46,6 +46,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
           secretShares: shares,
           secretThreshold: threshold,
           canary: keyring.canaryFor(root),
+          wrappedKeyringKey: keyring.wrapNewKeyringKey(root),
           sealWrappedRootKey: wrappedRoot,
         })
         .onConflictDoNothing()

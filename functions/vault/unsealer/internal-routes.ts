@@ -1,4 +1,5 @@
-// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key.
+// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key and
+// the row-MAC key.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
@@ -71,6 +72,13 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
 
   app.post('/audit-key', async () => {
     const key = keyring.auditKey();
+    const out = json({ key: key.toString('base64') });
+    key.fill(0);
+    return out;
+  });
+
+  app.post('/row-mac-key', async () => {
+    const key = await keyring.rowMacKey();
     const out = json({ key: key.toString('base64') });
     key.fill(0);
     return out;

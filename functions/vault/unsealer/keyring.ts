@@ -2,10 +2,11 @@
 // unwrapped, and the key shares of an unseal in progress. Every buffer is zeroed on seal.
 // @see https://developer.hashicorp.com/vault/docs/concepts/seal#shamir-seals
 import { hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { aad, CANARY_TEXT, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
+import { ROW_MAC_INFO } from '#functions/vault/core/integrity';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { combine, ShamirError } from '#functions/vault/core/shamir';
 
@@ -34,6 +35,7 @@ export function decodeShare(key: string): Buffer {
 
 export function createKeyring(database: Database) {
   let rootKey: Buffer | undefined;
+  let keyringKey: Buffer | undefined;
   const keks = new Map<string, Buffer>();
   let parts: Buffer[] = [];
   let nonce = '';
@@ -56,6 +58,8 @@ export function createKeyring(database: Database) {
   const wipe = () => {
     rootKey?.fill(0);
     rootKey = undefined;
+    keyringKey?.fill(0);
+    keyringKey = undefined;
     for (const k of keks.values()) k.fill(0);
     keks.clear();
     clearParts();
@@ -138,6 +142,34 @@ export function createKeyring(database: Database) {
     return key;
   };
 
+  /**
+   * The keyring key, opened once per unseal. A vault initialized before the keyring key existed
+   * gets one at its first unseal (the first replica to store it wins; the others read it).
+   */
+  const openKeyringKey = async (): Promise<Buffer> => {
+    const root = requireRoot();
+    if (keyringKey) return keyringKey;
+    let c = await loadConfig();
+    if (!c) throw invalidRequest('Vault is not initialized');
+    if (!c.wrappedKeyringKey) {
+      const fresh = randomBytes(32);
+      const wrapped = seal(root, fresh, aad.keyring());
+      fresh.fill(0);
+      await database.db
+        .update(sealConfig)
+        .set({ wrappedKeyringKey: wrapped })
+        .where(and(eq(sealConfig.id, 1), isNull(sealConfig.wrappedKeyringKey)));
+      config = undefined;
+      c = await loadConfig();
+      if (!c?.wrappedKeyringKey) throw new VaultError(500, 'keyring_missing', ['internal error']);
+    }
+    // Sealed while the database answered: the root key read above is zeroed now.
+    if (!rootKey) throw sealedError();
+    if (keyringKey) return keyringKey;
+    keyringKey = open(root, c.wrappedKeyringKey, aad.keyring());
+    return keyringKey;
+  };
+
   return {
     state,
     submitShare,
@@ -170,6 +202,18 @@ export function createKeyring(database: Database) {
     /** The audit HMAC key, derived from the root key (HKDF-SHA256), so it too dies with a seal. */
     auditKey: (): Buffer =>
       Buffer.from(hkdfSync('sha256', requireRoot(), Buffer.alloc(0), 'zenokube/vault/audit-hmac/v1', 32)),
+    /** A new keyring key wrapped under `root`, for sys/init. */
+    wrapNewKeyringKey: (root: Buffer): Buffer => {
+      const key = randomBytes(32);
+      try {
+        return seal(root, key, aad.keyring());
+      } finally {
+        key.fill(0);
+      }
+    },
+    /** The row-MAC key (HKDF-SHA256 of the keyring key): lives only while unsealed. */
+    rowMacKey: async (): Promise<Buffer> =>
+      Buffer.from(hkdfSync('sha256', await openKeyringKey(), Buffer.alloc(0), ROW_MAC_INFO, 32)),
     /** The canary for a new root key. */
     canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT, aad.canary()),
   };

@@ -1,0 +1,1 @@
+ALTER TABLE "vault"."seal_config" ADD COLUMN "wrapped_keyring_key" "bytea";
