@@ -96,9 +96,22 @@ function runPart(part) {
     child.on('close', (code, signal) => {
       const counts = {};
       for (const m of text.replace(ANSI, '').matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
-      resolve({ ...part, code: code ?? signal, counts, seconds: (performance.now() - started) / 1000 });
+      resolve({ ...part, code: code ?? signal, counts, failures: failingBlock(text), seconds: (performance.now() - started) / 1000 });
     });
   });
+}
+
+/**
+ * The spec reporter's closing "failing tests" block, cut to its first lines: repeated after the
+ * summary, where a log that keeps only its tail still shows which test failed and why.
+ */
+function failingBlock(text) {
+  const plain = text.replace(ANSI, '');
+  const at = plain.lastIndexOf('✖ failing tests:');
+  if (at < 0) return '';
+  const lines = plain.slice(at).split('\n').filter((l) => !/^ℹ /.test(l) && !/\(node:internal\//.test(l));
+  const kept = lines.slice(0, 80);
+  return kept.join('\n').trimEnd() + (lines.length > kept.length ? `\n… ${lines.length - kept.length} more lines above, in the part's output\n` : '\n');
 }
 
 function header(part, i, n) {
@@ -122,6 +135,9 @@ async function main() {
     results.push(await runPart(part));
   }
 
+  for (const r of results) {
+    if (r.failures) process.stdout.write(`\n━━ failing on Node ${r.version} (${r.label}) ━━\n${r.failures}`);
+  }
   let passed = 0;
   let failed = 0;
   process.stdout.write('\n━━ summary ━━\n');
