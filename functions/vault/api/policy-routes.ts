@@ -37,7 +37,7 @@ export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
   };
 
   const write = async (req: VaultRequest, name: string, field: 'policy' | 'rules') => {
-    if (name === 'root') throw invalidRequest('cannot update "root" policy');
+    if (name === 'root' || name === 'response-wrapping') throw invalidRequest(`cannot update "${name}" policy`);
     const text = req.body[field] ?? req.body.policy ?? req.body.rules;
     if (typeof text !== 'string') throw invalidRequest(`"${field}" parameter not supplied`);
     if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw invalidRequest('policy too large');
