@@ -9,12 +9,13 @@ import type { Token } from '#functions/vault/core/schema';
 import { getRole, rolePolicies, type RoleSettings } from '#functions/vault/core/token-roles';
 import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
 import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
+import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
 const POLICY_NAME = /^[A-Za-z0-9_.@-]{1,128}$/;
 /** Policies no token may be given (Vault's nonAssignablePolicies). */
-const NON_ASSIGNABLE = ['response-wrapping', 'control-group'];
+const NON_ASSIGNABLE = [WRAPPING_POLICY, 'control-group'];
 
 /** The `auth` block of a login or token creation. */
 export function authBlock(row: Token, clientToken: string, tokenPolicies = row.policies) {

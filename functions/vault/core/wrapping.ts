@@ -21,14 +21,14 @@ const TABLE = 'wrapped_responses';
 /** Largest wrapped response we store (its JSON). */
 const MAX_WRAPPED_BYTES = 1024 * 1024;
 /** Bounds of a wrap TTL: at least a second, at most the system max TTL (768h). */
-export const MIN_WRAP_TTL = 1;
-export const MAX_WRAP_TTL = DEFAULT_TOKEN_TTL;
+const MIN_WRAP_TTL = 1;
+const MAX_WRAP_TTL = DEFAULT_TOKEN_TTL;
 
 /** Vault's answer for a wrapping token that is unknown, spent, expired or not a wrapping token. */
-export const invalidWrappingToken = () => invalidRequest('wrapping token is not valid or does not exist');
+const invalidWrappingToken = () => invalidRequest('wrapping token is not valid or does not exist');
 
 /** What wrapping needs from the unsealer. */
-export interface WrapKeys {
+interface WrapKeys {
   newWrappingDek(context: string): Promise<{ dek: Buffer; wrapped: Buffer }>;
   unwrapDek(mount: string, context: string, wrapped: Buffer): Promise<Buffer>;
 }
@@ -81,7 +81,7 @@ async function sealResponse(keys: WrapKeys, body: unknown): Promise<Sealed> {
 }
 
 /** What a new wrapping token is, for `wrap_info`. */
-export interface WrapInfo {
+interface WrapInfo {
   token: string;
   accessor: string;
   ttl: number;
