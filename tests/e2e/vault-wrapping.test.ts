@@ -207,6 +207,7 @@ describe('ZenoVault response wrapping', () => {
     assert.equal((await client(root).tokenLookup({ token: limited.auth.client_token })).data.num_uses, 3);
     // No token at all.
     assert.equal((await call('PUT', 'sys/wrapping/unwrap', {})).status, 403);
+    assert.deepEqual(await call('PUT', 'sys/wrapping/lookup', {}), { status: 400, body: { errors: ['missing "token" value in input'] } });
     // A caller without the unwrap capability cannot unwrap another's token by body.
     await client(root).write('sys/policies/acl/nowrap', { policy: 'path "sys/wrapping/unwrap" { capabilities = ["deny"] }' });
     const denied = await client(root).tokenCreate({ policies: ['nowrap'] });

@@ -32,7 +32,7 @@ export function wrappingRoutes(database: Database, unsealer: UnsealerClient, acl
       }
       return named;
     }
-    if (!req.clientToken) throw permissionDenied();
+    if (!req.clientToken) throw authorise ? permissionDenied() : invalidRequest('missing "token" value in input');
     return req.clientToken;
   };
 
