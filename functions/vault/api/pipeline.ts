@@ -9,7 +9,8 @@ import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupported
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
-import { json, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
+import { json, readBody, tokenFrom, unsupportedNamespace } from '#functions/vault/http/wire';
+import { respondWrapped } from './response-wrapping.js';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
 import type { UnsealerClient } from './unsealer-client.js';
 
@@ -51,12 +52,12 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /**
  * Why a request is refused whatever its route: a control character in its path (PostgreSQL
- * stores no NUL, and no Vault path holds one), or a feature this vault does not implement
- * (response wrapping, namespaces other than the root one).
+ * stores no NUL, and no Vault path holds one), or a namespace other than the root one, which this
+ * vault does not implement.
  */
 function refusalOf(path: string, headers: Headers): string | undefined {
   if (path.search(CONTROL) >= 0) return 'invalid path: it contains a control character';
-  return unsupportedFeature(headers);
+  return unsupportedNamespace(headers);
 }
 
 /** The path as the audit device may store it: control characters as `\uXXXX`. */
@@ -155,7 +156,7 @@ export function createPipeline(deps: PipelineDeps) {
 
     let res: VaultResponse;
     try {
-      res = await handler(req, match);
+      res = await respondWrapped({ database, unsealer }, raw.headers, req, () => handler(req, match));
     } catch (err) {
       const known = toVaultError(err);
       if (!known || known !== err) log.error('vault handler failed', { request_id: requestId, path: routePath, err });

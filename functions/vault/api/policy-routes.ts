@@ -7,6 +7,7 @@ import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
 import { DEFAULT_POLICY_TEXT, type AclCache } from '#functions/vault/core/policy-store';
 import { policies } from '#functions/vault/core/schema';
 import { assertNoNul } from '#functions/vault/core/wire';
+import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
@@ -37,7 +38,7 @@ export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
   };
 
   const write = async (req: VaultRequest, name: string, field: 'policy' | 'rules') => {
-    if (name === 'root') throw invalidRequest('cannot update "root" policy');
+    if (name === 'root' || name === WRAPPING_POLICY) throw invalidRequest(`cannot update "${name}" policy`);
     const text = req.body[field] ?? req.body.policy ?? req.body.rules;
     if (typeof text !== 'string') throw invalidRequest(`"${field}" parameter not supplied`);
     if (Buffer.byteLength(text) > MAX_POLICY_BYTES) throw invalidRequest('policy too large');

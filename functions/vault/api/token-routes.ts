@@ -4,13 +4,18 @@
 import type { Database } from '#shared/db/index';
 import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, permissionDenied } from '#functions/vault/core/errors';
+import type { RowMac } from '#functions/vault/core/integrity';
 import type { Token } from '#functions/vault/core/schema';
+import { getRole, rolePolicies, type RoleSettings } from '#functions/vault/core/token-roles';
 import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
 import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
+import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
 
 const POLICY_NAME = /^[A-Za-z0-9_.@-]{1,128}$/;
+/** Policies no token may be given (Vault's nonAssignablePolicies). */
+const NON_ASSIGNABLE = [WRAPPING_POLICY, 'control-group'];
 
 /** The `auth` block of a login or token creation. */
 export function authBlock(row: Token, clientToken: string, tokenPolicies = row.policies) {
@@ -51,6 +56,8 @@ function lookupData(row: Token, clientToken: string | undefined) {
     renewable: row.renewable,
     ttl: remainingTtl(row),
     type: 'service',
+    ...(row.periodSeconds > 0 ? { period: row.periodSeconds } : {}),
+    ...(row.role ? { role: row.role } : {}),
   };
 }
 
@@ -70,30 +77,71 @@ function ttlOf(body: Record<string, unknown>, key: string): number | undefined {
   return v;
 }
 
-export function tokenRoutes(database: Database): VaultRoute[] {
+export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<RowMac> }): VaultRoute[] {
   const db = database.db;
 
-  const create = async (req: VaultRequest, orphanEndpoint: boolean) => {
-    const parent = req.token!;
+  /** The token's policies without a role, or under a role without allowed/disallowed policies. */
+  const plainPolicies = (parent: Token, requestedRaw: unknown, noDefault: boolean) => {
     const isRoot = parent.policies.includes('root');
-    const b = req.body;
-    const requested = policiesOf(b.policies) ?? parent.policies.filter((p) => p !== 'root' || isRoot);
+    const requested = policiesOf(requestedRaw) ?? parent.policies.filter((p) => p !== 'root' || isRoot);
     // Vault: a non-root token may only create children with a subset of its own policies.
     if (!isRoot && !requested.every((p) => p === 'default' || parent.policies.includes(p))) {
       throw invalidRequest('child policies must be subset of parent');
     }
-    const noDefault = boolField(b, 'no_default_policy') ?? false;
-    const policies = requested.includes('root') || noDefault || requested.includes('default') ? requested : [...requested, 'default'];
-    const noParent = orphanEndpoint || (boolField(b, 'no_parent') ?? false);
-    if (noParent && !orphanEndpoint && !isRoot && !req.acl?.allows(req.path, 'sudo')) {
+    return requested.includes('root') || noDefault || requested.includes('default') ? requested : [...requested, 'default'];
+  };
+
+  /**
+   * Vault's token creation, with the rules of `role` when given: its policies, orphan, renewable,
+   * period and explicit max (the lesser of the role's and the request's, with a warning).
+   * @see https://developer.hashicorp.com/vault/api-docs/auth/token#create-token
+   */
+  const create = async (req: VaultRequest, orphanEndpoint: boolean, role?: RoleSettings) => {
+    const parent = req.token!;
+    const isRoot = parent.policies.includes('root');
+    const isSudo = isRoot || (req.acl?.allows(req.path, 'sudo') ?? false);
+    const b = req.body;
+    const warnings: string[] = [];
+    const noDefault = (boolField(b, 'no_default_policy') ?? false) || (role?.tokenNoDefaultPolicy ?? false);
+    const policies =
+      role && (role.allowedPolicies.length > 0 || role.disallowedPolicies.length > 0)
+        ? rolePolicies(role, parent, policiesOf(b.policies) ?? [], noDefault)
+        : plainPolicies(parent, b.policies, noDefault);
+    const forbidden = policies.find((p) => NON_ASSIGNABLE.includes(p));
+    if (forbidden) throw invalidRequest(`cannot assign policy "${forbidden}"`);
+    if (policies.includes('root') && !isRoot) throw invalidRequest('root tokens may not be created without parent token being root');
+    const askedOrphan = boolField(b, 'no_parent') ?? false;
+    if (!role && askedOrphan && !orphanEndpoint && !isSudo) {
       throw invalidRequest('root or sudo privileges required to create orphan token');
     }
-    const explicitMax = ttlOf(b, 'explicit_max_ttl') ?? 0;
-    let ttl = ttlOf(b, 'ttl') ?? (policies.includes('root') && isRoot && b.ttl === undefined ? 0 : DEFAULT_TOKEN_TTL);
+    // A role decides orphanhood alone (Vault ignores no_parent with a role).
+    const noParent = role ? role.orphan : orphanEndpoint || askedOrphan;
+    let explicitMax = ttlOf(b, 'explicit_max_ttl') ?? 0;
+    if (role && role.tokenExplicitMaxTtlSeconds > 0) {
+      if (explicitMax === 0) explicitMax = role.tokenExplicitMaxTtlSeconds;
+      else {
+        explicitMax = Math.min(explicitMax, role.tokenExplicitMaxTtlSeconds);
+        warnings.push(`Explicit max TTL specified both during creation call and in role; using the lesser value of ${explicitMax} seconds`);
+      }
+    }
+    // Periodic tokens: only root or sudo may ask for one; a role may grant one to anybody it serves.
+    // @see https://developer.hashicorp.com/vault/docs/concepts/tokens#periodic-tokens
+    let period = ttlOf(b, 'period') ?? 0;
+    if (b.period !== undefined && b.period !== '' && !isSudo) throw invalidRequest('root or sudo privileges required to create periodic token');
+    if (period > DEFAULT_TOKEN_TTL) throw invalidRequest(`period must not exceed the system max TTL of ${DEFAULT_TOKEN_TTL}s`);
+    if (role && role.tokenPeriodSeconds > 0) {
+      if (period === 0) period = role.tokenPeriodSeconds;
+      else {
+        period = Math.min(period, role.tokenPeriodSeconds);
+        warnings.push(`Period specified both during creation call and in role; using the lesser value of ${period} seconds`);
+      }
+    }
+    let ttl = period > 0 ? period : (ttlOf(b, 'ttl') ?? (policies.includes('root') && isRoot && b.ttl === undefined ? 0 : DEFAULT_TOKEN_TTL));
     if (ttl > DEFAULT_TOKEN_TTL) ttl = DEFAULT_TOKEN_TTL;
     if (explicitMax > 0 && (ttl === 0 || ttl > explicitMax)) ttl = explicitMax;
-    const numUses = intField(b, 'num_uses') ?? 0;
+    let numUses = intField(b, 'num_uses') ?? 0;
     if (numUses < 0) throw invalidRequest('number of uses cannot be negative');
+    if (role && role.tokenNumUses > 0 && (numUses === 0 || numUses > role.tokenNumUses)) numUses = role.tokenNumUses;
     const meta = b.meta;
     if (meta !== undefined && meta !== null && (typeof meta !== 'object' || Array.isArray(meta) || !Object.values(meta).every((x) => typeof x === 'string'))) {
       throw invalidRequest('meta must be a map of strings');
@@ -101,20 +149,33 @@ export function tokenRoutes(database: Database): VaultRoute[] {
     assertNoNul(meta, 'meta');
     assertNoNul(b.display_name, 'display_name');
     const displayName = typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token';
+    const path = role
+      ? `auth/token/create/${role.name}${role.pathSuffix ? `/${role.pathSuffix}` : ''}`
+      : orphanEndpoint
+        ? 'auth/token/create-orphan'
+        : 'auth/token/create';
     const created = await insertToken(db, {
       policies,
       displayName: displayName.slice(0, 128),
-      path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
+      path,
       parentAccessor: noParent ? null : parent.accessor,
       ttlSeconds: ttl,
       explicitMaxTtlSeconds: explicitMax,
       numUses,
-      renewable: (boolField(b, 'renewable') ?? true) && ttl > 0,
+      renewable: (boolField(b, 'renewable') ?? true) && ttl > 0 && (role?.renewable ?? true),
       meta: (meta as Record<string, string> | undefined) ?? null,
+      periodSeconds: period,
+      role: role?.name ?? '',
     });
     // The parent was revoked since this request authenticated it.
     if (!created) throw permissionDenied();
-    return ok(req, { auth: authBlock(created.row, created.token, policies) });
+    return ok(req, { auth: authBlock(created.row, created.token, policies), warnings: warnings.length ? warnings : null });
+  };
+
+  const roleNamed = async (name: string) => {
+    const role = await getRole(db, await unsealer.rowMac(), name);
+    if (!role) throw invalidRequest(`unknown role ${name}`);
+    return role;
   };
 
   const otherToken = async (req: VaultRequest) => {
@@ -133,6 +194,10 @@ export function tokenRoutes(database: Database): VaultRoute[] {
 
   const renew = async (req: VaultRequest, row: Token, clientToken: string) => {
     if (!row.renewable) throw invalidRequest('lease is not renewable');
+    // Vault renews no token whose role was deleted since.
+    if (row.role && !(await getRole(db, await unsealer.rowMac(), row.role))) {
+      throw invalidRequest(`original token role (${row.role}) could not be found, not renewing`);
+    }
     const increment = ttlOf(req.body, 'increment') ?? 0;
     const { row: renewed, warning } = await renewToken(db, row, increment);
     return ok(req, {
@@ -144,6 +209,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
   return [
     { pattern: /^auth\/token\/create$/, handlers: { update: (req) => create(req, false) } },
     { pattern: /^auth\/token\/create-orphan$/, sudo: true, handlers: { update: (req) => create(req, true) } },
+    { pattern: /^auth\/token\/create\/([^/]+)$/, handlers: { update: async (req, m) => create(req, false, await roleNamed(m[1]!)) } },
     {
       pattern: /^auth\/token\/lookup-self$/,
       capability: () => 'read',

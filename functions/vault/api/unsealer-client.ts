@@ -24,6 +24,8 @@ export interface UnsealerClient extends DekService {
    * with 503 while sealed. Cached like the audit key and dropped when the unsealer answers sealed.
    */
   rowMac(): Promise<RowMac>;
+  /** A fresh DEK (and its wrapped form) for a wrapped response, under the `cubbyhole/` mount's KEK. */
+  newWrappingDek(context: string): Promise<{ dek: Buffer; wrapped: Buffer }>;
   /** Closes the pooled connections. */
   close(): Promise<void>;
 }
@@ -126,6 +128,10 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     },
     async newDek(mount, context) {
       const r = await call<{ dek: string; wrapped: string }>('/internal/v1/dek/new', { mount, context });
+      return { dek: Buffer.from(r.dek, 'base64'), wrapped: Buffer.from(r.wrapped, 'base64') };
+    },
+    async newWrappingDek(context) {
+      const r = await call<{ dek: string; wrapped: string }>('/internal/v1/wrapping/dek/new', { context });
       return { dek: Buffer.from(r.dek, 'base64'), wrapped: Buffer.from(r.wrapped, 'base64') };
     },
     async auditKey() {

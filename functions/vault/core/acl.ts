@@ -144,5 +144,16 @@ path "sys/capabilities-self" {
 path "sys/internal/ui/mounts/*" {
   capabilities = ["read"]
 }
+# Allow a token to wrap arbitrary values, look up a wrapping token's creation data and unwrap
+# (a wrapping token given in the body; the wrapping token itself needs no policy).
+path "sys/wrapping/wrap" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/lookup" {
+  capabilities = ["update"]
+}
+path "sys/wrapping/unwrap" {
+  capabilities = ["update"]
+}
 `;
 

@@ -108,6 +108,10 @@ export const tokens = vault.table(
     entityId: text().notNull().default(''),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp({ withTimezone: true }),
+    /** Periodic tokens: each renewal resets the TTL to this many seconds; 0 = not periodic. */
+    periodSeconds: integer().notNull().default(0),
+    /** The token role it was created under (`auth/token/create/:role`), else ''. */
+    role: text().notNull().default(''),
   },
   (t) => [index().on(t.parentAccessor)],
 );
@@ -167,7 +171,49 @@ export const kubernetesRoles = vault.table('kubernetes_roles', {
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
 });
 
+// --- wrapping ---
+
+/**
+ * Wrapped responses, one per response-wrapping token (by its accessor): the response JSON sealed
+ * under its own DEK (minted for the `cubbyhole/` mount), never in clear; MAC'd like tokens.
+ */
+export const wrappedResponses = vault.table(
+  'wrapped_responses',
+  {
+    accessor: text().primaryKey(),
+    /** Random id naming the DEK's context (`wrap/<id>`), bound into the AEAD and the MAC. */
+    contextId: text().notNull().unique(),
+    creationPath: text().notNull(),
+    creationTime: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    ttlSeconds: integer().notNull(),
+    expiresAt: timestamp({ withTimezone: true, precision: 3 }).notNull(),
+    /** The accessor of a wrapped token (a wrapped `auth/token/create` answer), else ''. */
+    wrappedAccessor: text().notNull().default(''),
+    ciphertext: bytea().notNull(),
+    wrappedDek: bytea().notNull(),
+    mac: bytea().notNull(),
+  },
+  (t) => [index().on(t.expiresAt)],
+);
+
+/** Token roles (`auth/token/roles/:name`): the rules `auth/token/create/:name` applies. */
+export const tokenRoles = vault.table('token_roles', {
+  name: text().primaryKey(),
+  allowedPolicies: text().array().notNull(),
+  disallowedPolicies: text().array().notNull(),
+  orphan: boolean().notNull(),
+  renewable: boolean().notNull(),
+  pathSuffix: text().notNull(),
+  tokenPeriodSeconds: integer().notNull(),
+  tokenExplicitMaxTtlSeconds: integer().notNull(),
+  tokenNoDefaultPolicy: boolean().notNull(),
+  tokenNumUses: integer().notNull(),
+  mac: bytea().notNull(),
+});
+
 export type KvMetadata = typeof kvMetadata.$inferSelect;
 export type KvVersion = typeof kvVersions.$inferSelect;
 export type Token = typeof tokens.$inferSelect;
 export type Policy = typeof policies.$inferSelect;
+export type WrappedResponse = typeof wrappedResponses.$inferSelect;
+export type TokenRole = typeof tokenRoles.$inferSelect;

@@ -28,6 +28,10 @@ interface NewTokenSpec {
   numUses?: number;
   renewable?: boolean;
   meta?: Record<string, string> | null;
+  /** Periodic token: renewals reset its TTL to this (seconds). */
+  periodSeconds?: number;
+  /** The token role it is created under. */
+  role?: string;
 }
 
 interface NewToken {
@@ -52,12 +56,13 @@ export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<Ne
   const [raw] = rowsOf<RawToken>(
     await db.execute(sql`
       insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
-        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at)
+        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at, period_seconds, role)
       select ${hashToken(token)}, ${accessor}, ${parent}::text, ${parent === null},
         array(select jsonb_array_elements_text(${JSON.stringify(spec.policies)}::jsonb)), ${spec.displayName},
         ${spec.path}, ${meta}::jsonb, ${spec.ttlSeconds}::int, ${spec.explicitMaxTtlSeconds ?? 0}::int,
         ${spec.numUses ?? 0}::int, ${spec.renewable ?? spec.ttlSeconds > 0},
-        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end
+        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end,
+        ${spec.periodSeconds ?? 0}::int, ${spec.role ?? ''}
       from ${source}
       returning *`),
   );
@@ -69,6 +74,7 @@ type RawToken = {
   meta: Record<string, string> | null; orphan: boolean; renewable: boolean; ttl_seconds: number;
   explicit_max_ttl_seconds: number; num_uses: number; path: string; entity_id: string;
   created_at: Date | string; expires_at: Date | string | null; dead: boolean;
+  period_seconds: number; role: string;
 };
 
 const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
@@ -97,6 +103,8 @@ function fromRaw(r: RawToken): Token {
     entityId: r.entity_id,
     createdAt: toDate(r.created_at),
     expiresAt: r.expires_at === null ? null : toDate(r.expires_at),
+    periodSeconds: Number(r.period_seconds ?? 0),
+    role: r.role ?? '',
   };
 }
 
@@ -204,6 +212,7 @@ interface Renewal {
  * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-time-to-live-periodic-tokens-and-explicit-max-ttls
  */
 export async function renewToken(db: Queryable, row: Token, increment: number): Promise<Renewal> {
+  if (row.periodSeconds > 0) return renewPeriodic(db, row);
   const ttl = increment > 0 ? increment : row.ttlSeconds;
   const maxTtl = row.explicitMaxTtlSeconds > 0 ? Math.min(row.explicitMaxTtlSeconds, DEFAULT_TOKEN_TTL) : DEFAULT_TOKEN_TTL;
   const [raw] = rowsOf<RawToken & { capped: boolean; max_left: number }>(
@@ -220,6 +229,32 @@ export async function renewToken(db: Queryable, row: Token, increment: number): 
   return {
     row: renewed,
     warning: `TTL of "${ttl}s" exceeded the effective max_ttl of "${Number(raw.max_left)}s"; TTL value is capped accordingly`,
+  };
+}
+
+/**
+ * A periodic token's renewal: the TTL is reset to the period whatever the increment, with no max
+ * TTL, unless an explicit max TTL was set, which then still bounds it.
+ * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#periodic-tokens
+ */
+async function renewPeriodic(db: Queryable, row: Token): Promise<Renewal> {
+  const period = row.periodSeconds;
+  const explicit = row.explicitMaxTtlSeconds;
+  const [raw] = rowsOf<RawToken & { capped: boolean; max_left: number }>(
+    await db.execute(sql`
+      update vault.tokens set expires_at = case when ${explicit}::int > 0
+          then least(now() + make_interval(secs => ${period}::int), created_at + make_interval(secs => ${explicit}::int))
+          else now() + make_interval(secs => ${period}::int) end
+      where accessor = ${row.accessor}
+      returning *, ${explicit}::int > 0 and now() + make_interval(secs => ${period}::int) > created_at + make_interval(secs => ${explicit}::int) as capped,
+        greatest(0, floor(extract(epoch from created_at + make_interval(secs => ${explicit}::int) - now())))::int as max_left`),
+  );
+  if (!raw) return { row };
+  const renewed = fromRaw(raw);
+  if (!raw.capped) return { row: renewed };
+  return {
+    row: renewed,
+    warning: `TTL of "${period}s" exceeded the effective max_ttl of "${Number(raw.max_left)}s"; TTL value is capped accordingly`,
   };
 }
 

@@ -50,15 +50,20 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Re
   return value as Record<string, unknown>;
 }
 
-/**
- * Why a request asks for what this vault does not implement: response wrapping
- * (`X-Vault-Wrap-TTL`) or a namespace other than the root one (`X-Vault-Namespace`).
- */
-export function unsupportedFeature(headers: Headers): string | undefined {
-  if ((headers.get('x-vault-wrap-ttl') ?? '').trim() !== '') return 'response wrapping is not supported';
+/** Why a request is refused for its namespace: only the root one exists (`X-Vault-Namespace`). */
+export function unsupportedNamespace(headers: Headers): string | undefined {
   const namespace = (headers.get('x-vault-namespace') ?? '').trim().replace(/^\/+|\/+$/g, '');
   if (namespace !== '' && namespace !== 'root') return 'namespaces are not supported';
   return undefined;
+}
+
+/**
+ * Why a request to the unsealer's sys/ paths asks for what they do not implement: response
+ * wrapping (`X-Vault-Wrap-TTL`; the api wraps, the unsealer does not) or a namespace.
+ */
+export function unsupportedFeature(headers: Headers): string | undefined {
+  if ((headers.get('x-vault-wrap-ttl') ?? '').trim() !== '') return 'response wrapping is not supported';
+  return unsupportedNamespace(headers);
 }
 
 /** `X-Vault-Token`, or `Authorization: Bearer <token>`. */

@@ -3,19 +3,21 @@
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
+import type { Database } from '#shared/db/index';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
 import type { Keyring } from './keyring.js';
+import { ensureWrappingMount, WRAPPING_MOUNT } from './wrapping-mount.js';
 
 const MOUNT = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/$/);
 const CONTEXT = z.string().min(1).max(4096);
 const unwrapSchema = z.object({ mount: MOUNT, context: CONTEXT, wrapped: z.base64().max(256) });
 const newSchema = z.object({ mount: MOUNT, context: CONTEXT });
 
-export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Variables: { body: unknown } }> {
+export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: Database): Hono<{ Variables: { body: unknown } }> {
   const app = new Hono<{ Variables: { body: unknown } }>();
   const verify = createVerifier(internalKey);
 
@@ -81,6 +83,16 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
     const key = await keyring.rowMacKey();
     const out = json({ key: key.toString('base64') });
     key.fill(0);
+    return out;
+  });
+
+  // Response wrapping: a DEK for the `cubbyhole/` mount, whose KEK is created at first use.
+  app.post('/wrapping/dek/new', async (c) => {
+    const { context } = parse(z.object({ context: CONTEXT }), c.get('body'));
+    await ensureWrappingMount(database, keyring);
+    const { dek, wrapped } = await keyring.newDek(WRAPPING_MOUNT, context);
+    const out = json({ dek: dek.toString('base64'), wrapped: wrapped.toString('base64') });
+    dek.fill(0);
     return out;
   });
 
