@@ -40,7 +40,7 @@ const NAME = /^[A-Za-z0-9_.-]{1,128}$/;
  * Items a batch may hold. Vault has no count limit (only its request size); here the request body
  * is bounded at 1 MiB and the item count at this.
  */
-export const MAX_BATCH = 5000;
+const MAX_BATCH = 5000;
 /** Bytes `transit/random` hands out at once (Vault's bound). */
 const MAX_RANDOM_BYTES = 128 * 1024;
 

@@ -28,7 +28,7 @@ import type { MacValue, RowMac } from './integrity.js';
 import type { DekService } from './kv.js';
 import { transitKeys, type TransitKeyVersion } from './schema.js';
 
-export const TRANSIT_MOUNT = 'transit/';
+const TRANSIT_MOUNT = 'transit/';
 const TABLE = 'transit_keys';
 
 export const KEY_TYPES = ['aes256-gcm96', 'chacha20-poly1305', 'ed25519', 'ecdsa-p256'] as const;
@@ -36,7 +36,7 @@ export type KeyType = (typeof KEY_TYPES)[number];
 /** Vault's other key types: known, refused here with their own message. */
 const UNSUPPORTED_TYPES = new Set(['aes128-gcm96', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'ecdsa-p384', 'ecdsa-p521', 'hmac', 'managed_key']);
 
-export const isKeyType = (t: unknown): t is KeyType => typeof t === 'string' && (KEY_TYPES as readonly string[]).includes(t);
+const isKeyType = (t: unknown): t is KeyType => typeof t === 'string' && (KEY_TYPES as readonly string[]).includes(t);
 export const canEncrypt = (t: string) => t === 'aes256-gcm96' || t === 'chacha20-poly1305';
 export const canSign = (t: string) => t === 'ed25519' || t === 'ecdsa-p256';
 export const canDerive = (t: string) => t !== 'ecdsa-p256';
@@ -63,7 +63,7 @@ type MacView = Pick<
 >;
 
 /** The MAC'd fields of a transit_keys row, in their fixed order: identity first. */
-export function transitKeyMacFields(k: MacView): MacValue[] {
+function transitKeyMacFields(k: MacView): MacValue[] {
   return [k.name, k.generation, k.type, k.derived, k.latestVersion, k.minDecryptionVersion, k.minEncryptionVersion, k.deletionAllowed, k.versions];
 }
 
@@ -178,7 +178,7 @@ export async function rotateKey(database: Database, ks: TransitKeyService, name:
   throw new VaultError(503, 'contention', ['too many concurrent rotations; retry']);
 }
 
-export interface KeyConfig {
+interface KeyConfig {
   minDecryptionVersion?: number;
   minEncryptionVersion?: number;
   deletionAllowed?: boolean;
@@ -355,7 +355,7 @@ export class OpenedKey {
   }
 }
 
-export interface SignOptions {
+interface SignOptions {
   context?: Buffer;
   hashAlgorithm: string;
   marshaling: 'asn1' | 'jws';

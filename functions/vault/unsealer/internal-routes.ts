@@ -104,7 +104,7 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
 }
 
 /** Keys one /dek/unwrap-batch call opens at most (the request stays under the 64 KiB bound). */
-export const UNWRAP_BATCH_MAX = 200;
+const UNWRAP_BATCH_MAX = 200;
 const unwrapBatchSchema = z.object({
   mount: MOUNT,
   items: z.array(z.object({ context: z.string().min(1).max(256), wrapped: z.base64().max(256) })).min(1).max(UNWRAP_BATCH_MAX),
