@@ -4,10 +4,11 @@
 // and a database writer tampering with transit_keys rows.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
+import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
 
@@ -54,6 +55,7 @@ describe('transit engine', () => {
   let vault: ReturnType<typeof nodeVault>;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let rootToken: string;
+  const internalKey = randomBytes(32);
 
   /** A raw call with Vault's shapes: status and parsed body. */
   const call = async (method: string, path: string, body?: unknown, token = rootToken): Promise<{ status: number; body: any }> => {
@@ -76,7 +78,7 @@ describe('transit engine', () => {
   before(async () => {
     tdb = await createTestDatabase();
     relay = await startRelay();
-    vs = await startVaultServer(tdb.database, { VAULT_UNSEALER_URL: `${relay.url}/_fn/vault-unsealer` });
+    vs = await startVaultServer(tdb.database, { VAULT_UNSEALER_URL: `${relay.url}/_fn/vault-unsealer`, VAULT_INTERNAL_KEY: internalKey.toString('base64') });
     relay.setTarget(vs.baseUrl);
     vault = nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, noCustomHTTPVerbs: true });
     const init = await vault.init({ secret_shares: 1, secret_threshold: 1 });
@@ -362,6 +364,33 @@ describe('transit engine', () => {
     const rewrapped = await put('transit/rewrap/bulk', { batch_input: mixed });
     assert.equal(rewrapped.status, 200);
     assert.equal(relay.unwraps(), 1);
+  });
+
+  it('the unsealer\'s batch unwrap is signed, bounded, and all or nothing', async () => {
+    const [row] = await tdb.database.query<{ versions: string }>(sql`select versions::text as versions from vault.transit_keys where name = 'bulk'`);
+    const versions = JSON.parse(row!.versions) as Record<string, { wrapped: string }>;
+    const context = (v: number) => `transit/4:bulk/v${v}`;
+    const send = async (body: unknown, signed = true) => {
+      const path = '/internal/v1/dek/unwrap-batch';
+      const text = JSON.stringify(body);
+      const res = await fetch(`${vs.baseUrl}/_fn/vault-unsealer${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(signed ? { [SIGNATURE_HEADER]: signRequest(internalKey, 'POST', path, text) } : {}) },
+        body: text,
+      });
+      return { status: res.status, body: (await res.json()) as { deks?: string[]; errors?: string[] } };
+    };
+    const good = await send({ mount: 'transit/', items: [1, 2].map((v) => ({ context: context(v), wrapped: versions[String(v)]!.wrapped })) });
+    assert.equal(good.status, 200);
+    assert.deepEqual(good.body.deks!.map((d) => Buffer.from(d, 'base64').length), [32, 32]);
+    // Version 2's wrapped key presented as version 1's: refused, and nothing is handed out.
+    const swapped = await send({ mount: 'transit/', items: [{ context: context(1), wrapped: versions['1']!.wrapped }, { context: context(1), wrapped: versions['2']!.wrapped }] });
+    assert.equal(swapped.status, 400);
+    assert.equal(swapped.body.deks, undefined);
+    const tooMany = Array.from({ length: 201 }, () => ({ context: context(1), wrapped: versions['1']!.wrapped }));
+    assert.equal((await send({ mount: 'transit/', items: tooMany })).status, 400);
+    assert.equal((await send({ mount: 'transit/', items: [] })).status, 400);
+    assert.equal((await send({ mount: 'transit/', items: [{ context: context(1), wrapped: versions['1']!.wrapped }] }, false)).status, 401);
   });
 
   it('hostile input answers 400 in Vault\'s shape', async () => {
