@@ -4,7 +4,7 @@
 // and a database writer tampering with transit_keys rows.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
+import { createDecipheriv, createHash, createPublicKey, hkdfSync, randomBytes, verify as verifySignature } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
@@ -55,6 +55,7 @@ describe('transit engine', () => {
   let vault: ReturnType<typeof nodeVault>;
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let rootToken: string;
+  let unsealKey: string;
   const internalKey = randomBytes(32);
 
   /** A raw call with Vault's shapes: status and parsed body. */
@@ -83,6 +84,7 @@ describe('transit engine', () => {
     vault = nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, noCustomHTTPVerbs: true });
     const init = await vault.init({ secret_shares: 1, secret_threshold: 1 });
     rootToken = init.root_token;
+    unsealKey = init.keys[0];
     vault.token = rootToken;
     await vault.unseal({ key: init.keys[0] });
   });
@@ -393,6 +395,36 @@ describe('transit engine', () => {
     assert.equal((await send({ mount: 'transit/', items: [{ context: context(1), wrapped: versions['1']!.wrapped }] }, false)).status, 401);
   });
 
+  it('ciphertexts are Vault\'s format, derived keys Vault\'s HKDF: opened independently with the version\'s material', async () => {
+    /** A key version's material, from the unsealer as the api receives it. */
+    const material = async (name: string, version: number) => {
+      const [row] = await tdb.database.query<{ versions: string }>(sql`select versions::text as versions from vault.transit_keys where name = ${name}`);
+      const wrapped = (JSON.parse(row!.versions) as Record<string, { wrapped: string }>)[String(version)]!.wrapped;
+      const path = '/internal/v1/dek/unwrap';
+      const text = JSON.stringify({ mount: 'transit/', context: `transit/${name.length}:${name}/v${version}`, wrapped });
+      const res = await fetch(`${vs.baseUrl}/_fn/vault-unsealer${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(internalKey, 'POST', path, text) },
+        body: text,
+      });
+      return Buffer.from(((await res.json()) as { dek: string }).dek, 'base64');
+    };
+    const openGcm = (key: Buffer, ciphertext: string, prefix: string) => {
+      assert.ok(ciphertext.startsWith(prefix));
+      const raw = Buffer.from(ciphertext.slice(prefix.length), 'base64');
+      const d = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      d.setAuthTag(raw.subarray(raw.length - 16));
+      return Buffer.concat([d.update(raw.subarray(12, raw.length - 16)), d.final()]).toString();
+    };
+    const plain = (await vault.encryptData({ name: 'batchy', plaintext: b64('plain key') })).data.ciphertext as string;
+    assert.equal(openGcm(await material('batchy', 1), plain, 'vault:v1:'), 'plain key');
+    const derived = (await vault.encryptData({ name: 'tenants', plaintext: b64('derived key'), context: b64('tenant-a') })).data.ciphertext as string;
+    const key = Buffer.from(hkdfSync('sha256', await material('tenants', 1), Buffer.alloc(0), Buffer.from('tenant-a'), 32));
+    assert.equal(openGcm(key, derived, 'vault:v1:'), 'derived key');
+    const underived = await material('tenants', 1);
+    assert.throws(() => openGcm(underived, derived, 'vault:v1:'), 'the material itself is not the context\'s key');
+  });
+
   it('hostile input answers 400 in Vault\'s shape', async () => {
     assertVault400(await put('transit/encrypt/batchy', { plaintext: 'bad base64 ☃' }), /illegal base64/);
     assertVault400(await put('transit/encrypt/batchy', { plaintext: 12 }), /base64/);
@@ -476,5 +508,17 @@ describe('transit engine', () => {
       await tamper(sql`update vault.transit_keys set mac = null where name = 'forged'`);
       assert.equal((await call('GET', 'transit/keys/forged')).status, 403);
     });
+  });
+
+  it('a sealed unsealer mid-way: 503 in Vault\'s shape, nothing half-done', async () => {
+    const before = (await vault.transitReadKey({ name: 'rw' })).data.latest_version as number;
+    await vs.restartUnsealer();
+    const enc = await put('transit/encrypt/rw', { batch_input: [{ plaintext: b64('a') }, { plaintext: b64('b') }] });
+    assert.equal(enc.status, 503);
+    assert.ok(Array.isArray(enc.body.errors) && enc.body.errors.length > 0);
+    assert.equal((await put('transit/keys/rw/rotate', {})).status, 503);
+    await vault.unseal({ key: unsealKey });
+    assert.equal((await vault.transitReadKey({ name: 'rw' })).data.latest_version, before);
+    assert.equal((await put('transit/encrypt/rw', { plaintext: b64('again') })).status, 200);
   });
 });
