@@ -461,6 +461,7 @@ describe('transit engine', () => {
     await vault.write('transit/keys/other/config', { deletion_allowed: true });
     await vault.transitDeleteKey({ name: 'other' });
     assert.equal(await status(vault.read('transit/keys/other')), 404);
+    assertVault400(await call('DELETE', 'transit/keys/other'), /not found/);
   });
 
   describe('a database writer', () => {

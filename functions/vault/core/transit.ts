@@ -199,14 +199,14 @@ export async function configureKey(database: Database, ks: TransitKeyService, na
   return updated!;
 }
 
-/** Deletes the key if its (verified) row allows it. */
+/** Deletes the key if its (verified) row allows it; a missing key is a 400, as in Vault. */
 export async function deleteKey(database: Database, ks: TransitKeyService, name: string): Promise<void> {
   const mac = await ks.rowMac();
   await database.transaction(async (tx) => {
     const [locked] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
-    if (!locked) return;
+    if (!locked) throw invalidRequest(`error deleting policy ${name}: could not delete key; not found`);
     const row = checked(mac, locked);
-    if (!row.deletionAllowed) throw invalidRequest('deletion is not allowed for this key');
+    if (!row.deletionAllowed) throw invalidRequest(`error deleting policy ${name}: deletion is not allowed for this key`);
     await tx.delete(transitKeys).where(and(eq(transitKeys.name, name), eq(transitKeys.generation, row.generation)));
   });
 }
