@@ -484,6 +484,24 @@ describe('transit engine', () => {
       assertVault400(await put('transit/decrypt/guarded', { ciphertext: old }), /too old/);
     });
 
+    it('a key from before row MACs is refused until a config write with min_decryption_version adopts it', async () => {
+      await vault.write('transit/keys/legacy', {});
+      const ct = (await vault.encryptData({ name: 'legacy', plaintext: b64('from before') })).data.ciphertext;
+      await vault.write('transit/keys/legacy/config', { deletion_allowed: true });
+      // The state an upgraded database holds: no MAC, generation 0 (the writer could do the same).
+      await tamper(sql`update vault.transit_keys set mac = null, generation = 0 where name = 'legacy'`);
+      assert.equal((await put('transit/decrypt/legacy', { ciphertext: ct })).status, 403);
+      assertVault400(await put('transit/keys/legacy/config', { deletion_allowed: false }), /adopt/);
+      const adopted = await put('transit/keys/legacy/config', { min_decryption_version: 1 });
+      assert.equal(adopted.status, 200);
+      // The unsigned deletion flag was not trusted: it is back to the default.
+      assert.equal(adopted.body.data.deletion_allowed, false);
+      assert.equal(unb64((await vault.decryptData({ name: 'legacy', ciphertext: ct })).data.plaintext), 'from before');
+      // A row of a shape that never existed unsigned (a derived key) is not adopted.
+      await tamper(sql`update vault.transit_keys set mac = null, generation = 0 where name = 'tenants'`);
+      assert.equal((await put('transit/keys/tenants/config', { min_decryption_version: 1 })).status, 403);
+    });
+
     it('swapping key material between keys, allowing deletion, or forging a row is refused', async () => {
       await vault.write('transit/keys/victim', {});
       await vault.write('transit/keys/attacker', {});

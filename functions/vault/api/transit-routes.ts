@@ -263,7 +263,6 @@ export function transitRoutes(database: Database, ks: TransitKeyService): VaultR
         update: async (req, m) => {
           const name = nameOf(m[1]!);
           refuseUnsupported(req.body);
-          await existing(name);
           const key = await configureKey(database, ks, name, {
             minDecryptionVersion: intField(req.body, 'min_decryption_version'),
             minEncryptionVersion: intField(req.body, 'min_encryption_version'),

@@ -139,18 +139,23 @@ export async function createKey(db: Queryable, ks: TransitKeyService, name: stri
 /**
  * Changes a key under a row lock: the locked row is checked, `change` returns the new fields (or
  * undefined to give up), and the row is written with its generation advanced and a new MAC.
+ * With `adopt`, a row written before rows carried MACs (no MAC, generation 0, the one type and
+ * shape that existed then) is handed to `change` as legacy instead of refused: only an explicit
+ * config write adopts it, and that write supplies every field that limits access.
  */
 async function updateKey(
   database: Database,
   mac: RowMac,
   name: string,
-  change: (row: TransitKey) => Partial<MacView> | undefined,
+  change: (row: TransitKey, legacy: boolean) => Partial<MacView> | undefined,
+  adopt = false,
 ): Promise<TransitKey | undefined> {
   return database.transaction(async (tx) => {
     const [locked] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
     if (!locked) throw invalidRequest('encryption key not found');
-    const row = checked(mac, locked);
-    const set = change(row);
+    const legacy = adopt && isLegacyRow(locked);
+    const row = legacy ? locked : checked(mac, locked);
+    const set = change(row, legacy);
     if (!set) return undefined;
     const next: MacView = { ...row, ...set, generation: row.generation + 1 };
     const [u] = await tx
@@ -160,6 +165,21 @@ async function updateKey(
       .returning();
     return u;
   });
+}
+
+/** The shape every row had before rows carried MACs: AES-256-GCM, not derived, no minimum encryption version. */
+function isLegacyRow(row: TransitKey): boolean {
+  const versions = Object.keys(row.versions).map(Number);
+  return (
+    row.mac === null &&
+    row.generation === 0 &&
+    row.type === 'aes256-gcm96' &&
+    !row.derived &&
+    row.minEncryptionVersion === 0 &&
+    versions.length > 0 &&
+    versions.every((v) => Number.isSafeInteger(v) && v >= 1) &&
+    row.latestVersion === Math.max(...versions)
+  );
 }
 
 /** Adds a version; the key material is minted before the transaction, a lost race retries. */
@@ -184,18 +204,31 @@ interface KeyConfig {
   deletionAllowed?: boolean;
 }
 
-/** Vault's key config, validated against the locked row. */
+/**
+ * Vault's key config, validated against the locked row. A key from before rows carried MACs is
+ * adopted (signed) only by a config write naming its `min_decryption_version`; its unsigned
+ * minimums and deletion flag are not trusted (the ones not given are the defaults).
+ */
 export async function configureKey(database: Database, ks: TransitKeyService, name: string, cfg: KeyConfig): Promise<TransitKey> {
   const mac = await ks.rowMac();
-  const updated = await updateKey(database, mac, name, (row) => {
-    const minDec = cfg.minDecryptionVersion === undefined ? row.minDecryptionVersion : Math.max(1, cfg.minDecryptionVersion);
-    const minEnc = cfg.minEncryptionVersion ?? row.minEncryptionVersion;
-    if (minDec < 0 || minEnc < 0) throw invalidRequest('key versions must not be negative');
-    if (minDec > row.latestVersion) throw invalidRequest('cannot set min decryption version of a key greater than the latest version');
-    if (minEnc > row.latestVersion) throw invalidRequest('cannot set min encryption version of a key greater than the latest version');
-    if (minEnc !== 0 && minEnc < minDec) throw invalidRequest('min encryption version should not be less than min decryption version');
-    return { minDecryptionVersion: minDec, minEncryptionVersion: minEnc, deletionAllowed: cfg.deletionAllowed ?? row.deletionAllowed };
-  });
+  if ((cfg.minDecryptionVersion ?? 0) < 0 || (cfg.minEncryptionVersion ?? 0) < 0) throw invalidRequest('key versions must not be negative');
+  const updated = await updateKey(
+    database,
+    mac,
+    name,
+    (row, legacy) => {
+      if (legacy && cfg.minDecryptionVersion === undefined) {
+        throw invalidRequest('this key was created before its row carried an integrity MAC: write its config with min_decryption_version to adopt it');
+      }
+      const minDec = cfg.minDecryptionVersion === undefined ? row.minDecryptionVersion : Math.max(1, cfg.minDecryptionVersion);
+      const minEnc = cfg.minEncryptionVersion ?? (legacy ? 0 : row.minEncryptionVersion);
+      if (minDec > row.latestVersion) throw invalidRequest('cannot set min decryption version of a key greater than the latest version');
+      if (minEnc > row.latestVersion) throw invalidRequest('cannot set min encryption version of a key greater than the latest version');
+      if (minEnc !== 0 && minEnc < minDec) throw invalidRequest('min encryption version should not be less than min decryption version');
+      return { minDecryptionVersion: minDec, minEncryptionVersion: minEnc, deletionAllowed: cfg.deletionAllowed ?? (legacy ? false : row.deletionAllowed) };
+    },
+    true,
+  );
   return updated!;
 }
 
