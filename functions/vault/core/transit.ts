@@ -250,6 +250,9 @@ export async function deleteKey(database: Database, ks: TransitKeyService, name:
 export class OpenedKey {
   readonly key: TransitKey;
   private readonly material: Map<number, Buffer>;
+  /** CSPRNG output drawn in blocks and handed out 12 bytes at a time, each slice once. */
+  private nonces = Buffer.alloc(0);
+  private nonceAt = 0;
 
   constructor(key: TransitKey, material: Map<number, Buffer>) {
     this.key = key;
@@ -260,6 +263,17 @@ export class OpenedKey {
   dispose(): void {
     for (const m of this.material.values()) m.fill(0);
     this.material.clear();
+  }
+
+  /** A fresh random 96-bit nonce (one CSPRNG call per 64 nonces rather than per item). */
+  private nonce(): Buffer {
+    if (this.nonceAt + 12 > this.nonces.length) {
+      this.nonces = randomBytes(12 * 64);
+      this.nonceAt = 0;
+    }
+    const n = this.nonces.subarray(this.nonceAt, this.nonceAt + 12);
+    this.nonceAt += 12;
+    return n;
   }
 
   private raw(version: number): Buffer {
@@ -285,7 +299,7 @@ export class OpenedKey {
     if (!canEncrypt(this.key.type)) throw invalidRequest(`key type ${this.key.type} does not support encryption`);
     const k = this.forContext(opts.version, opts.context);
     try {
-      const nonce = randomBytes(12);
+      const nonce = this.nonce();
       const c = this.key.type === 'chacha20-poly1305' ? createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: 16 }) : createCipheriv('aes-256-gcm', k, nonce);
       if (opts.aad) c.setAAD(opts.aad);
       const body = Buffer.concat([c.update(plaintext), c.final()]);
