@@ -208,6 +208,21 @@ describe('transit engine', () => {
     assert.deepEqual(batch.body.data.batch_results.map((r: { key_version: number }) => r.key_version), [2, 2]);
   });
 
+  it('concurrent rotations and config writes all land, each version once, the row still authenticates', async () => {
+    await vault.write('transit/keys/busy', {});
+    const answers = await Promise.all([
+      ...Array.from({ length: 6 }, () => put('transit/keys/busy/rotate', {})),
+      put('transit/keys/busy/config', { deletion_allowed: true }),
+    ]);
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200, 200]);
+    const info = (await vault.transitReadKey({ name: 'busy' })).data;
+    assert.equal(info.latest_version, 7);
+    assert.deepEqual(Object.keys(info.keys), ['1', '2', '3', '4', '5', '6', '7']);
+    assert.equal(info.deletion_allowed, true);
+    const ct = (await vault.encryptData({ name: 'busy', plaintext: b64('x') })).data.ciphertext;
+    assert.match(ct, /^vault:v7:/);
+  });
+
   it('datakey: plaintext and wrapped, the ciphertext opens to the same key', async () => {
     const p = (await put('transit/datakey/plaintext/rw', {})).body.data;
     assert.equal(Buffer.from(p.plaintext, 'base64').length, 32);
@@ -477,6 +492,12 @@ describe('transit engine', () => {
       const r = await put('transit/decrypt/guarded', { ciphertext: old });
       assert.equal(r.status, 403);
       assert.deepEqual(r.body, { errors: ['integrity check failed'] });
+      // Audited: the refused request's response entry records the 403 and why.
+      const [audited] = await tdb.database.query<{ status: number; error: string }>(
+        sql`select status, error from vault.audit_log where type = 'response' and path = 'transit/decrypt/guarded' order by seq desc limit 1`,
+      );
+      assert.equal(audited!.status, 403);
+      assert.match(audited!.error, /integrity check failed/);
       assert.equal((await call('GET', 'transit/keys/guarded')).status, 403);
       assert.equal((await call('GET', 'transit/keys?list=true')).status, 403);
       // Putting the value back restores the row's MAC: nothing else was changed.
