@@ -8,6 +8,7 @@ import { createDecipheriv, createHash, createPublicKey, hkdfSync, randomBytes, v
 import { createServer, type Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
+import { createUnsealerClient } from '#functions/vault/api/unsealer-client';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
@@ -408,6 +409,25 @@ describe('transit engine', () => {
     assert.equal((await send({ mount: 'transit/', items: tooMany })).status, 400);
     assert.equal((await send({ mount: 'transit/', items: [] })).status, 400);
     assert.equal((await send({ mount: 'transit/', items: [{ context: context(1), wrapped: versions['1']!.wrapped }] }, false)).status, 401);
+  });
+
+  it('the api\'s client opens more keys than one call takes in as few calls as the bound allows', async () => {
+    const [row] = await tdb.database.query<{ versions: string }>(sql`select versions::text as versions from vault.transit_keys where name = 'bulk'`);
+    const versions = JSON.parse(row!.versions) as Record<string, { wrapped: string }>;
+    const items = Array.from({ length: 450 }, (_, i) => {
+      const v = (i % 2) + 1;
+      return { context: `transit/4:bulk/v${v}`, wrapped: Buffer.from(versions[String(v)]!.wrapped, 'base64') };
+    });
+    const client = createUnsealerClient({ url: `${relay.url}/_fn/vault-unsealer`, key: internalKey });
+    try {
+      relay.reset();
+      const deks = await client.unwrapDeks('transit/', items);
+      assert.equal(relay.unwraps(), 3);
+      assert.equal(deks.length, 450);
+      assert.ok(deks[0]!.equals(deks[2]!) && deks[1]!.equals(deks[3]!) && !deks[0]!.equals(deks[1]!));
+    } finally {
+      await client.close();
+    }
   });
 
   it('ciphertexts are Vault\'s format, derived keys Vault\'s HKDF: opened independently with the version\'s material', async () => {
