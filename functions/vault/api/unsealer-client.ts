@@ -17,6 +17,11 @@ class IntegrityError extends Error {
 }
 
 export interface UnsealerClient extends DekService {
+  /**
+   * Opens several wrapped DEKs of one mount, in order, in one round trip per
+   * UNWRAP_BATCH_CHUNK keys (a transit batch needs one per key version it touches).
+   */
+  unwrapDeks(mount: string, items: readonly { context: string; wrapped: Buffer }[]): Promise<Buffer[]>;
   /** The audit HMAC key; fails with 503 while sealed. Cached for `auditKeyTtlMs`. */
   auditKey(): Promise<Buffer>;
   /**
@@ -45,6 +50,9 @@ interface UnsealerClientOptions {
   /** For tests: where requests go instead of a pool to `url`. */
   dispatcher?: Dispatcher;
 }
+
+/** Keys per /dek/unwrap-batch call (the unsealer's bound). */
+const UNWRAP_BATCH_CHUNK = 200;
 
 /** One exchange with some replica: its status and body, or the transport failure. */
 type Exchange = { status: number; answer: string } | { failure: unknown };
@@ -112,7 +120,7 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       }
       // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
       // integrity failure (500, logged), never the client's fault.
-      if (status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
+      if (status === 400 && (path === '/internal/v1/dek/unwrap' || path === '/internal/v1/dek/unwrap-batch')) throw new IntegrityError('a wrapped DEK does not authenticate in its row');
       const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${status}`];
       // Internal authentication failures are our misconfiguration, not the client's.
       const code = status === 401 ? 500 : status;
@@ -125,6 +133,21 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     async unwrapDek(mount, context, wrapped) {
       const r = await call<{ dek: string }>('/internal/v1/dek/unwrap', { mount, context, wrapped: wrapped.toString('base64') });
       return Buffer.from(r.dek, 'base64');
+    },
+    async unwrapDeks(mount, items) {
+      const out: Buffer[] = [];
+      for (let i = 0; i < items.length; i += UNWRAP_BATCH_CHUNK) {
+        const chunk = items.slice(i, i + UNWRAP_BATCH_CHUNK);
+        const r = await call<{ deks?: unknown }>('/internal/v1/dek/unwrap-batch', {
+          mount,
+          items: chunk.map((it) => ({ context: it.context, wrapped: it.wrapped.toString('base64') })),
+        });
+        if (!Array.isArray(r.deks) || r.deks.length !== chunk.length || r.deks.some((d) => typeof d !== 'string')) {
+          throw new VaultError(500, 'unsealer_error', ['internal error']);
+        }
+        for (const d of r.deks as string[]) out.push(Buffer.from(d, 'base64'));
+      }
+      return out;
     },
     async newDek(mount, context) {
       const r = await call<{ dek: string; wrapped: string }>('/internal/v1/dek/new', { mount, context });

@@ -155,10 +155,28 @@ export const transitKeys = vault.table('transit_keys', {
   latestVersion: integer().notNull().default(1),
   minDecryptionVersion: integer().notNull().default(1),
   deletionAllowed: boolean().notNull().default(false),
-  /** `{ "1": "<base64 wrapped key>" , ... }` */
-  versions: jsonb().notNull().$type<Record<string, { wrapped: string; createdAt: string }>>(),
+  /**
+   * `{ "1": { wrapped, createdAt, publicKey?, sealed? }, ... }`: `wrapped` is the version's
+   * 32-byte key material under the mount's KEK; an ECDSA version keeps its private key
+   * AES-256-GCM under that material (`sealed`) and its public key in clear.
+   */
+  versions: jsonb().notNull().$type<Record<string, TransitKeyVersion>>(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Per-context keys (HKDF-SHA256 of the version's material with the request's context). */
+  derived: boolean().notNull().default(false),
+  minEncryptionVersion: integer().notNull().default(0),
+  /** Counts the row's changes; bound into its MAC. */
+  generation: integer().notNull().default(0),
+  /** Row MAC (core/integrity.ts, `transitKeyMacFields`); a row without one is refused. */
+  mac: bytea(),
 });
+
+export interface TransitKeyVersion {
+  wrapped: string;
+  createdAt: string;
+  publicKey?: string;
+  sealed?: string;
+}
 
 /** Kubernetes auth: the mount config (issuer, audiences) and the roles. */
 export const kubernetesConfig = vault.table('kubernetes_config', {

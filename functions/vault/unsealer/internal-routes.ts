@@ -1,5 +1,5 @@
-// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key and
-// the row-MAC key.
+// The internal channel the api calls: unwrap a DEK (or several at once), mint a DEK, fetch the
+// audit HMAC key and the row-MAC key.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
@@ -96,5 +96,28 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
     return out;
   });
 
+  // Several wrapped keys of one mount in one exchange (a transit batch): each opened as
+  // /dek/unwrap opens one; all or nothing.
+  app.post('/dek/unwrap-batch', async (c) => {
+    const { mount, items } = parse(unwrapBatchSchema, c.get('body'));
+    const deks: Buffer[] = [];
+    try {
+      for (const item of items) deks.push(await keyring.unwrapDek(mount, item.context, Buffer.from(item.wrapped, 'base64')));
+      return json({ deks: deks.map((d) => d.toString('base64')) });
+    } catch (err) {
+      if (err instanceof DecryptError) throw new VaultError(400, 'unwrap_failed', ['a wrapped key does not belong to its context']);
+      throw err;
+    } finally {
+      for (const d of deks) d.fill(0);
+    }
+  });
+
   return app;
 }
+
+/** Keys one /dek/unwrap-batch call opens at most (the request stays under the 64 KiB bound). */
+const UNWRAP_BATCH_MAX = 200;
+const unwrapBatchSchema = z.object({
+  mount: MOUNT,
+  items: z.array(z.object({ context: z.string().min(1).max(256), wrapped: z.base64().max(256) })).min(1).max(UNWRAP_BATCH_MAX),
+});

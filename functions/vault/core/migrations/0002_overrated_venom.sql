@@ -28,4 +28,8 @@ CREATE TABLE "vault"."wrapped_responses" (
 --> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "period_seconds" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "role" text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."transit_keys" ADD COLUMN "derived" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."transit_keys" ADD COLUMN "min_encryption_version" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."transit_keys" ADD COLUMN "generation" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."transit_keys" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 CREATE INDEX "wrapped_responses_expires_at_index" ON "vault"."wrapped_responses" USING btree ("expires_at");
