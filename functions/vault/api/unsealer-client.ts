@@ -24,6 +24,8 @@ export interface UnsealerClient extends DekService {
    * with 503 while sealed. Cached like the audit key and dropped when the unsealer answers sealed.
    */
   rowMac(): Promise<RowMac>;
+  /** Creates an engine's mount (and its KEK) if it does not exist yet; idempotent. */
+  ensureMount(mount: string): Promise<void>;
   /** Closes the pooled connections. */
   close(): Promise<void>;
 }
@@ -143,6 +145,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       macCached = { mac: createRowMac(key, opts.onIntegrityFailure), until: now + ttl };
       key.fill(0);
       return macCached.mac;
+    },
+    async ensureMount(mount) {
+      await call<{ mount: string }>('/internal/v1/mounts/ensure', { mount });
     },
     close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };

@@ -54,7 +54,7 @@ export function createApp(ctx: FunctionContext): Hono {
   live.set(ctx, { keyring, stop: () => auto?.stop() });
   const app = new Hono();
   app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID(), seal, () => auto?.stop()));
-  app.route('/internal/v1', internalRoutes(keyring, internalKey));
+  app.route('/internal/v1', internalRoutes(keyring, internalKey, ctx.database));
   app.onError((err) => {
     const known = toVaultError(err);
     if (!known) throw err;

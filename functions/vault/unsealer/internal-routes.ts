@@ -3,19 +3,22 @@
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
+import { eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
 import type { Keyring } from './keyring.js';
+import type { Database } from '#shared/db/index';
+import { mounts } from '#functions/vault/core/schema';
 
 const MOUNT = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/$/);
 const CONTEXT = z.string().min(1).max(4096);
 const unwrapSchema = z.object({ mount: MOUNT, context: CONTEXT, wrapped: z.base64().max(256) });
 const newSchema = z.object({ mount: MOUNT, context: CONTEXT });
 
-export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Variables: { body: unknown } }> {
+export function internalRoutes(keyring: Keyring, internalKey: Buffer, database?: Database): Hono<{ Variables: { body: unknown } }> {
   const app = new Hono<{ Variables: { body: unknown } }>();
   const verify = createVerifier(internalKey);
 
@@ -84,5 +87,24 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
     return out;
   });
 
+  // --- leases: engine mounts created at first use, so that a vault initialized before an engine
+  // existed gets it without a step of its own. Only the engines listed here; a KEK of its own each.
+  app.post('/mounts/ensure', async (c) => {
+    const { mount } = parse(ensureMountSchema, c.get('body'));
+    const spec = ENGINE_MOUNTS[mount];
+    if (!spec || !database) throw invalidRequest('unknown engine mount');
+    const exists = await database.db.select({ path: mounts.path }).from(mounts).where(eq(mounts.path, mount));
+    if (exists.length === 0) {
+      await database.db.insert(mounts).values({ path: mount, ...spec, wrappedKek: keyring.wrapNewKek(mount) }).onConflictDoNothing();
+    }
+    return json({ mount });
+  });
+
   return app;
 }
+
+/** Engine mounts the api may ask for: path → type and description. */
+const ENGINE_MOUNTS: Record<string, { type: string; description: string }> = {
+  'database/': { type: 'database', description: 'database credentials (PostgreSQL)' },
+};
+const ensureMountSchema = z.object({ mount: MOUNT });
