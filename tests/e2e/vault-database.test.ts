@@ -346,6 +346,25 @@ describe('ZenoVault database secrets engine and leases', () => {
     });
   });
 
+  describe('token leases', () => {
+    it('looks up, renews (within the max TTL) and revokes a token by auth/token/create/<accessor>', async () => {
+      const { auth } = await client().tokenCreate({ policies: ['default'], ttl: '1h', explicit_max_ttl: '2h' });
+      const self = await client(auth.client_token).tokenLookupSelf();
+      const id = `${self.data.path}/${auth.accessor}`;
+      assert.match(id, /^auth\/token\/create\//);
+      const lookup = await client().write('sys/leases/lookup', { lease_id: id });
+      assert.equal(lookup.data.id, id);
+      assert.ok(lookup.data.ttl > 3500 && lookup.data.ttl <= 3600);
+      const renewed = await client().write('sys/leases/renew', { lease_id: id, increment: '10h' });
+      assert.ok(renewed.lease_duration <= 7200 && renewed.lease_duration > 7000);
+      assert.match(renewed.warnings[0], /capped/);
+      assert.equal(await statusOf(client().write('sys/leases/lookup', { lease_id: `auth/approle/login/${auth.accessor}` })), 400);
+      await client().write('sys/leases/revoke', { lease_id: id });
+      assert.equal(await statusOf(client(auth.client_token).tokenLookupSelf()), 403);
+      assert.equal(await statusOf(client().write('sys/leases/lookup', { lease_id: id })), 400);
+    });
+  });
+
   describe('a DB writer', () => {
     it('cannot make a lease revoke something else: the altered row is refused (403), nothing runs', async () => {
       const victim = `zk_victim_${suffix}`;

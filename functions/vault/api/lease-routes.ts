@@ -6,6 +6,8 @@ import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, notFoundError, permissionDenied, VaultError } from '#functions/vault/core/errors';
 import type { RowMac } from '#functions/vault/core/integrity';
 import { getLease, leaseIdsUnder, listLeases, lookupData, renewLease, revokeLease, type LeaseEngines } from '#functions/vault/core/leases';
+import type { Token } from '#functions/vault/core/schema';
+import { peekAccessor, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultResponse, VaultRoute } from './route.js';
@@ -25,9 +27,28 @@ function prefixOf(raw: string | undefined): string {
   return p;
 }
 
+/**
+ * A token's lease id is its creation path and its accessor (`auth/token/create/<accessor>`): the
+ * live token it names, if its path matches, else undefined. Vault's token lease ids name a salted
+ * hash of the token instead; this vault gives tokens no lease id of their own, so these ids are
+ * built by the caller from a token's `path` and `accessor` (lookup-self shows both).
+ */
+async function tokenOfLease(database: Database, id: string): Promise<Token | undefined> {
+  if (!id.startsWith('auth/')) return undefined;
+  const cut = id.lastIndexOf('/');
+  const row = await peekAccessor(database.db, id.slice(cut + 1));
+  return row && row.path === id.slice(0, cut) ? row : undefined;
+}
+
 export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, engines: LeaseEngines): VaultRoute[] {
   const lookup = async (req: VaultRequest) => {
     const id = leaseIdOf(req, undefined);
+    if (id.startsWith('auth/')) {
+      const token = await tokenOfLease(database, id);
+      if (!token) throw invalidRequest('invalid lease');
+      const data = { id, issue_time: token.createdAt.toISOString(), expire_time: token.expiresAt?.toISOString() ?? null, last_renewal: null, renewable: token.renewable, ttl: remainingTtl(token) };
+      return ok(req, { data });
+    }
     const lease = await getLease(database.db, await rowMac(), id);
     if (!lease || lease.expireTime.getTime() <= Date.now()) throw invalidRequest('invalid lease');
     return ok(req, { data: lookupData(lease) });
@@ -38,6 +59,14 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
     const raw = req.body.increment;
     const increment = raw === undefined || raw === null || raw === '' ? 0 : parseDuration(raw);
     if (increment === undefined) throw invalidRequest('invalid increment');
+    if (id.startsWith('auth/')) {
+      const token = await tokenOfLease(database, id);
+      if (!token) throw invalidRequest('lease not found or lease is not renewable');
+      if (!token.renewable) throw invalidRequest('lease is not renewable');
+      const { row, warning } = await renewToken(database.db, token, increment);
+      const body = { ...envelope(req.requestId, { warnings: warning ? [warning] : null }), lease_id: id, renewable: row.renewable, lease_duration: remainingTtl(row) };
+      return { status: 200, body };
+    }
     const { lease, warnings } = await renewLease(database, await rowMac(), engines, id, increment);
     return {
       status: 200,
@@ -46,7 +75,13 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
   };
 
   const revoke = async (req: VaultRequest, m: RegExpExecArray) => {
-    await revokeLease(database, await rowMac(), engines, leaseIdOf(req, m[1]));
+    const id = leaseIdOf(req, m[1]);
+    if (id.startsWith('auth/')) {
+      const token = await tokenOfLease(database, id);
+      if (token) await database.transaction((tx) => revokeTree(tx, token.accessor));
+      return done();
+    }
+    await revokeLease(database, await rowMac(), engines, id);
     return done();
   };
 
