@@ -392,5 +392,20 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(await statusOf(client().write('sys/leases/renew', { lease_id: 'database/creds/ro/forged' })), 403);
       assert.equal(await roleExists(vaultAdmin), true);
     });
+
+    it('cannot have the schedule drop a user with an expired forged lease: the row waits, marked', async () => {
+      const victim = `zk_victim2_${suffix}`;
+      await admin.unsafe(`create role "${victim}" with login`);
+      await tdb.database.query(sql`
+        insert into vault.leases (lease_id, engine, mount, role, issue_time, expire_time, ttl_seconds, max_ttl_seconds, renewable, revocation, mac)
+        values ('database/creds/ro/forged-expired', 'database', 'database/', 'ro', now() - interval '2h', now() - interval '1h', 3600, 3600, true,
+          ${JSON.stringify({ db_name: 'pg', username: victim, revocation_statements: [] })}::jsonb, '\\x00')`);
+      assert.equal((await tick()).status, 202);
+      assert.equal(await roleExists(victim), true);
+      const [row] = await tdb.database.query<{ last_error: string; later: boolean }>(
+        sql`select last_error, next_attempt_at > now() as later from vault.leases where lease_id = 'database/creds/ro/forged-expired'`,
+      );
+      assert.deepEqual(row, { last_error: 'integrity check failed', later: true });
+    });
   });
 });

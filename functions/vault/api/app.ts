@@ -82,13 +82,32 @@ function runtimeOf(ctx: FunctionContext): Runtime {
  * transaction (revocation is idempotent), so the tick's inbox transaction only records the tick.
  */
 export function events(ctx: FunctionContext): Record<string, EventHandler> {
+  let counted: ((outcome: 'revoked' | 'failed', n: number) => void) | undefined;
+  ctx.metrics.whenLoaded((prom, registry) => {
+    const counter = new prom.Counter({
+      name: 'zeno_vault_lease_revocations_total',
+      help: 'Expired leases revoked by the schedule, and revocations that failed (retried with backoff), by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    counted = (outcome, n) => counter.inc({ outcome }, n);
+  });
   return {
     [leasesScheduled.type]: async () => {
       const { engine, engines } = runtimeOf(ctx);
       const mac = await engine.mac();
-      const swept = await revokeExpired(ctx.database, mac, engines, (leaseId, err) => {
-        ctx.log.warn('lease revocation failed; it will be retried', { lease_id: leaseId, err: err instanceof Error ? err.message : String(err) });
-      });
+      const swept = { revoked: 0, failed: 0 };
+      // Batches until none is left due (a failed lease waits for its retry time, so this ends).
+      for (let round = 0; round < 50; round++) {
+        const batch = await revokeExpired(ctx.database, mac, engines, (leaseId, err) => {
+          ctx.log.warn('lease revocation failed; it will be retried', { lease_id: leaseId, err: err instanceof Error ? err.message : String(err) });
+        });
+        swept.revoked += batch.revoked;
+        swept.failed += batch.failed;
+        if (batch.revoked + batch.failed === 0) break;
+      }
+      counted?.('revoked', swept.revoked);
+      counted?.('failed', swept.failed);
       let rotated = 0;
       let rotationFailures = 0;
       for (const name of await dueStaticRoles(ctx.database.db)) {

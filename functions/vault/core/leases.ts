@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Queryable } from '#shared/db/index';
 import { formatDuration } from './duration.js';
 import { invalidRequest } from './errors.js';
-import type { MacValue, RowMac } from './integrity.js';
+import { IntegrityError, type MacValue, type RowMac } from './integrity.js';
 import type { Lease } from './schema.js';
 
 const TABLE = 'leases';
@@ -252,6 +252,14 @@ export async function revokeExpired(database: Database, mac: RowMac, engines: Le
     } catch (err) {
       result.failed++;
       onFailure(id, err);
+      // A row that does not authenticate is never revoked from its (untrusted) data: it waits,
+      // visible, like any failed revocation.
+      if (err instanceof IntegrityError) {
+        await database.db.execute(sql`
+          update vault.leases set revoke_attempts = revoke_attempts + 1, last_error = 'integrity check failed',
+            next_attempt_at = now() + make_interval(secs => ${backoffSeconds(1)}::int)
+          where lease_id = ${id}`);
+      }
     }
   }
   return result;
