@@ -9,6 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, pbkdf2Sync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import postgres from 'postgres';
@@ -308,6 +309,22 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(down.status, 400);
       assert.match(down.error, /error creating database object: error verifying connection: cannot connect to the database/);
       assert.equal(await statusOf(client().read('database/config/bad')), 404);
+    });
+
+    it('a target that accepts the connection but never answers is an error within the connect timeout, not a hang', async () => {
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const r = await errorOf('database/config/silent', connection({ connection_url: `postgresql://{{username}}:{{password}}@127.0.0.1:${port}/x` }));
+        assert.equal(r.status, 400);
+        assert.match(r.error, /error verifying connection: cannot connect to the database \(CONNECT_TIMEOUT\)/);
+        assert.equal(await statusOf(client().read('database/config/silent')), 404);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((r) => silent.close(r));
+      }
     });
 
     it('a failing creation statement leaves no lease and no database user', async () => {
