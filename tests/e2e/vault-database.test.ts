@@ -172,9 +172,14 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(await statusOf(client(auth.client_token).write('sys/leases/revoke-prefix/database/creds/pfx', {})), 403);
       assert.equal(await statusOf(client(auth.client_token).list('sys/leases/lookup/database/creds/')), 403);
       for (const c of issued) assert.equal(await roleExists(c.data.username), true);
+      // A prefix is a folder: pfx does not cover pfx2.
+      await client().write('database/roles/pfx2', { db_name: 'pg', creation_statements: READONLY, default_ttl: '1h' });
+      const sibling: Creds = await client().read('database/creds/pfx2');
       await client().write('sys/leases/revoke-prefix/database/creds/pfx', {});
       for (const c of issued) assert.equal(await roleExists(c.data.username), false);
       assert.equal(await leaseRows('database/creds/pfx/%'), 0);
+      assert.equal(await roleExists(sibling.data.username), true);
+      await client().revoke({ lease_id: sibling.lease_id });
     });
 
     it('the schedule revokes expired leases, and finishes a revocation a crash left half-done', async () => {

@@ -21,10 +21,11 @@ function leaseIdOf(req: VaultRequest, fromPath: string | undefined): string {
   return raw.trim();
 }
 
+/** A prefix names a folder, as in Vault: `database/creds/a` covers `database/creds/a/…`, not `…/ab/…`. */
 function prefixOf(raw: string | undefined): string {
-  const p = (raw ?? '').replace(/^\/+/, '');
+  const p = (raw ?? '').replace(/^\/+/, '').replace(/\/*$/, '');
   if (p === '' || p.length > 1024) throw invalidRequest('a prefix is required');
-  return p;
+  return `${p}/`;
 }
 
 /**

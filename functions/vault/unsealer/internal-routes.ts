@@ -1,24 +1,24 @@
 // The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key and
-// the row-MAC key.
+// the row-MAC key, create an engine's mount at its first use.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
 import { eq } from 'drizzle-orm';
 import { z } from 'zod';
+import type { Database } from '#shared/db/index';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
-import type { Keyring } from './keyring.js';
-import type { Database } from '#shared/db/index';
 import { mounts } from '#functions/vault/core/schema';
+import type { Keyring } from './keyring.js';
 
 const MOUNT = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}\/$/);
 const CONTEXT = z.string().min(1).max(4096);
 const unwrapSchema = z.object({ mount: MOUNT, context: CONTEXT, wrapped: z.base64().max(256) });
 const newSchema = z.object({ mount: MOUNT, context: CONTEXT });
 
-export function internalRoutes(keyring: Keyring, internalKey: Buffer, database?: Database): Hono<{ Variables: { body: unknown } }> {
+export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: Database): Hono<{ Variables: { body: unknown } }> {
   const app = new Hono<{ Variables: { body: unknown } }>();
   const verify = createVerifier(internalKey);
 
@@ -92,7 +92,7 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database?:
   app.post('/mounts/ensure', async (c) => {
     const { mount } = parse(ensureMountSchema, c.get('body'));
     const spec = ENGINE_MOUNTS[mount];
-    if (!spec || !database) throw invalidRequest('unknown engine mount');
+    if (!spec) throw invalidRequest('unknown engine mount');
     const exists = await database.db.select({ path: mounts.path }).from(mounts).where(eq(mounts.path, mount));
     if (exists.length === 0) {
       await database.db.insert(mounts).values({ path: mount, ...spec, wrappedKek: keyring.wrapNewKek(mount) }).onConflictDoNothing();
