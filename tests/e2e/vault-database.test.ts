@@ -130,6 +130,21 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(Math.floor((pg!.rolvaliduntil as Date).getTime() / 1000), Math.floor(Date.parse(lookup.data.expire_time) / 1000));
     });
 
+    it('is governed by ACL: read on database/creds/<role>; create and update told apart on roles', async () => {
+      await client().write('sys/policy/app', {
+        policy: 'path "database/creds/ro" { capabilities = ["read"] }\npath "database/roles/*" { capabilities = ["create"] }',
+      });
+      const { auth } = await client().tokenCreate({ policies: ['app'] });
+      const app = client(auth.client_token);
+      const creds: Creds = await app.read('database/creds/ro');
+      assert.match(creds.data.username, /^v-token-ro-/);
+      assert.equal(await statusOf(app.read('database/creds/pfx')), 403);
+      assert.equal(await statusOf(app.read('database/config/pg')), 403);
+      assert.equal(await statusOf(app.write('database/roles/made-by-app', { db_name: 'pg', creation_statements: READONLY })), 200);
+      assert.equal(await statusOf(app.write('database/roles/made-by-app', { db_name: 'pg', creation_statements: READONLY, default_ttl: '5m' })), 403);
+      await client().revoke({ lease_id: creds.lease_id });
+    });
+
     it('cannot log in after sys/leases/revoke, and the lease is gone', async () => {
       const creds: Creds = await client().read('database/creds/ro');
       assert.equal((await loginAs(creds.data.username)).n, 3);

@@ -10,6 +10,7 @@ import {
   checkName,
   configContext,
   deleteNamed,
+  existsNamed,
   getConfig,
   getRole,
   getStaticRole,
@@ -74,8 +75,7 @@ export function databaseRoutes(database: Database, deps: EngineDeps, ensureMount
 
   const exists = (table: 'database_configs' | 'database_roles' | 'database_static_roles') => async (req: VaultRequest, m: RegExpExecArray) => {
     if (req.operation !== 'update') return req.operation;
-    const names = await listNames(db, table);
-    return names.includes(m[1]!) ? 'update' : 'create';
+    return (await existsNamed(db, table, m[1]!)) ? 'update' : 'create';
   };
 
   const writeConfig = async (req: VaultRequest, m: RegExpExecArray) => {

@@ -126,14 +126,21 @@ export async function putConfig(db: Queryable, mac: RowMac, c: Omit<DatabaseConf
 /** A timestamptz parameter (drivers differ on Date values): ISO text, cast. */
 const ts = (d: Date | null) => sql`${d ? d.toISOString() : null}::timestamptz`;
 
+type NamedTable = 'database_configs' | 'database_roles' | 'database_static_roles';
+
 /** A text[] parameter (drivers differ on arrays): built server-side from JSON. */
 const textArrayParam = (list: readonly string[]) => sql`array(select jsonb_array_elements_text(${JSON.stringify(list)}::jsonb))`;
 
-export async function listNames(db: Queryable, table: 'database_configs' | 'database_roles' | 'database_static_roles'): Promise<string[]> {
+export async function listNames(db: Queryable, table: NamedTable): Promise<string[]> {
   return rowsOf<{ name: string }>(await db.execute(sql`select name from ${sql.identifier('vault')}.${sql.identifier(table)} order by name`)).map((r) => r.name);
 }
 
-export async function deleteNamed(db: Queryable, table: 'database_configs' | 'database_roles' | 'database_static_roles', name: string): Promise<void> {
+/** Whether a row of that name exists (create vs update capability). */
+export async function existsNamed(db: Queryable, table: NamedTable, name: string): Promise<boolean> {
+  return rowsOf(await db.execute(sql`select 1 from ${sql.identifier('vault')}.${sql.identifier(table)} where name = ${name}`)).length > 0;
+}
+
+export async function deleteNamed(db: Queryable, table: NamedTable, name: string): Promise<void> {
   await db.execute(sql`delete from ${sql.identifier('vault')}.${sql.identifier(table)} where name = ${name}`);
 }
 
