@@ -42,6 +42,7 @@ describe('ZenoVault database secrets engine and leases', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
   let root: string;
+  let unsealKey: string;
   let admin: postgres.Sql;
   let target: postgres.Sql;
   const suffix = randomBytes(4).toString('hex');
@@ -96,7 +97,8 @@ describe('ZenoVault database secrets engine and leases', () => {
     vs = await startVaultServer(tdb.database);
     const init = await client('').init({ secret_shares: 1, secret_threshold: 1 });
     root = init.root_token;
-    await client('').unseal({ key: init.keys[0] });
+    unsealKey = init.keys[0];
+    await client('').unseal({ key: unsealKey });
     await client().write('database/config/pg', connection());
     await client().write('database/roles/ro', { db_name: 'pg', creation_statements: READONLY, default_ttl: '1h', max_ttl: '2h' });
   });
@@ -212,6 +214,27 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(await leaseRows('database/creds/short/%'), 0);
       // A second delivery of the same tick does nothing twice; a new tick finds nothing to do.
       assert.equal((await tick()).status, 202);
+    });
+
+    it('concurrent revocations of one lease: one revokes, the others find it gone, none fails', async () => {
+      const creds: Creds = await client().read('database/creds/ro');
+      const answers = await Promise.all(Array.from({ length: 6 }, () => raw('sys/leases/revoke', { method: 'PUT', body: JSON.stringify({ lease_id: creds.lease_id }) })));
+      assert.deepEqual(answers.map((a) => a.status), [204, 204, 204, 204, 204, 204]);
+      assert.equal(await roleExists(creds.data.username), false);
+      assert.equal(await leaseRows(creds.lease_id), 0);
+    });
+
+    it('a tick while sealed fails (to be redelivered) and revokes nothing; after unseal it does', async () => {
+      await client().write('database/roles/sealed', { db_name: 'pg', creation_statements: READONLY, default_ttl: '1s', max_ttl: '1s' });
+      const creds: Creds = await client().read('database/creds/sealed');
+      await new Promise((r) => setTimeout(r, 1100));
+      await client().write('sys/seal', {});
+      const sealedTick = await tick();
+      assert.ok(sealedTick.status >= 500, String(sealedTick.status));
+      assert.equal(await roleExists(creds.data.username), true);
+      await client('').unseal({ key: unsealKey });
+      assert.equal((await tick()).status, 202);
+      assert.equal(await roleExists(creds.data.username), false);
     });
 
     it('a revocation that fails stays visible with a retry time, and is revoked once the target is back', async () => {

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
-import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
+import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -115,6 +115,8 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
           await rotateStaticRole(engine, name);
           rotated++;
         } catch (err) {
+          // Sealed or unavailable: the tick fails and is delivered again; no role is marked.
+          if (err instanceof VaultError && err.status >= 500) throw err;
           rotationFailures++;
           const message = err instanceof Error ? err.message : String(err);
           await noteRotationFailure(ctx.database.db, name, message, backoffSeconds(1));

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Queryable } from '#shared/db/index';
 import { formatDuration } from './duration.js';
-import { invalidRequest } from './errors.js';
+import { invalidRequest, VaultError } from './errors.js';
 import { IntegrityError, type MacValue, type RowMac } from './integrity.js';
 import type { Lease } from './schema.js';
 
@@ -178,6 +178,8 @@ function engineOf(engines: LeaseEngines, lease: Lease): LeaseEngine {
   return engine;
 }
 
+const unavailable = (err: unknown) => err instanceof VaultError && err.status >= 500;
+
 /** Seconds before the next try after `attempts` failures: 10 s doubling, at most an hour. */
 export const backoffSeconds = (attempts: number) => Math.min(3600, 10 * 2 ** Math.min(attempts, 12));
 
@@ -203,6 +205,9 @@ export async function revokeLease(database: Database, mac: RowMac, engines: Leas
     try {
       await engineOf(engines, lease).revoke(lease);
     } catch (err) {
+      // The vault itself cannot serve now (sealed, unsealer or storage away): not the lease's
+      // failure; nothing is recorded and the caller (or the next tick) tries again.
+      if (unavailable(err)) throw err;
       if (!opts.force) {
         failure = err;
         const attempts = lease.revokeAttempts + 1;
@@ -250,6 +255,7 @@ export async function revokeExpired(database: Database, mac: RowMac, engines: Le
     try {
       if ((await revokeLease(database, mac, engines, id, { skipLocked: true, onlyExpired: true })) === 'revoked') result.revoked++;
     } catch (err) {
+      if (unavailable(err)) throw err;
       result.failed++;
       onFailure(id, err);
       // A row that does not authenticate is never revoked from its (untrusted) data: it waits,
