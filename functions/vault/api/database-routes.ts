@@ -67,7 +67,7 @@ function statementsField(body: Record<string, unknown>, key: string): string[] |
   return list;
 }
 
-const unix = (d: Date | null) => (d ? d.toISOString() : null);
+const rfc3339 = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function databaseRoutes(database: Database, deps: EngineDeps, ensureMount: () => Promise<void>): VaultRoute[] {
   const db = database.db;
@@ -175,7 +175,7 @@ export function databaseRoutes(database: Database, deps: EngineDeps, ensureMount
     username: r.username,
     rotation_period: r.rotationPeriodSeconds,
     rotation_statements: r.rotationStatements.length ? r.rotationStatements : DEFAULT_ROTATION,
-    last_vault_rotation: unix(r.lastRotation),
+    last_vault_rotation: rfc3339(r.lastRotation),
     credential_type: 'password',
     credential_config: {},
   });
@@ -293,7 +293,7 @@ export function databaseRoutes(database: Database, deps: EngineDeps, ensureMount
             data: {
               username: role.username,
               password,
-              last_vault_rotation: unix(role.lastRotation),
+              last_vault_rotation: rfc3339(role.lastRotation),
               rotation_period: role.rotationPeriodSeconds,
               ttl: Math.max(0, Math.floor((next - Date.now()) / 1000)),
             },

@@ -169,7 +169,7 @@ export async function renewUser(target: Target, name: string, statements: readon
   }, limits);
 }
 
-/** Sets an existing user's password (static roles, rotate-root); `as` connects with other credentials. */
+/** Sets an existing user's password (static roles, rotate-root) with the statements, else `fallback`. */
 export async function setPassword(target: Target, name: string, statements: readonly string[], password: string, fallback: readonly string[], limits?: TargetLimits): Promise<void> {
   await withTarget('failed to rotate the password', target, async (sql) => {
     if (!(await roleExists(sql, name))) throw invalidRequest(`failed to rotate the password: the database user does not exist`);
