@@ -107,9 +107,13 @@ describe('ZenoVault database secrets engine and leases', () => {
     await vs?.close();
     await target?.end({ timeout: 1 });
     if (admin) {
+      // Roles are server-wide: drop only this file's (named with its suffix, or still leased here).
+      const leased = tdb ? await tdb.database.query<{ u: string }>(sql`select revocation->>'username' as u from vault.leases`) : [];
       await admin.unsafe(`drop database if exists "${targetDb}" with (force)`);
-      const left = await admin`select rolname from pg_roles where rolname like ${`%${suffix}%`} or rolname like 'v-root-%'`;
-      for (const r of left) await admin.unsafe(`drop role if exists "${String(r.rolname).replace(/"/g, '""')}"`).catch(() => {});
+      const named = await admin`select rolname from pg_roles where rolname like ${`%${suffix}%`}`;
+      for (const name of new Set([...named.map((r) => String(r.rolname)), ...leased.map((r) => r.u)])) {
+        await admin.unsafe(`drop role if exists "${name.replace(/"/g, '""')}"`).catch(() => {});
+      }
       await admin.end({ timeout: 1 });
     }
     await tdb?.drop();
@@ -435,6 +439,11 @@ describe('ZenoVault database secrets engine and leases', () => {
       assert.equal(await statusOf(client().write('sys/leases/lookup', { lease_id: creds.lease_id })), 403);
       assert.equal(await roleExists(victim), true);
       assert.equal(await roleExists(creds.data.username), true);
+      // Put back as it was, the row authenticates again and revokes its own user only.
+      await tdb.database.query(sql`update vault.leases set revocation = jsonb_set(revocation, '{username}', ${JSON.stringify(creds.data.username)}::jsonb) where lease_id = ${creds.lease_id}`);
+      await client().revoke({ lease_id: creds.lease_id });
+      assert.equal(await roleExists(creds.data.username), false);
+      assert.equal(await roleExists(victim), true);
     });
 
     it('cannot change what a role runs on the target: creds of an altered role are refused', async () => {
