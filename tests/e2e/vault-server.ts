@@ -40,6 +40,8 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
     metrics: createMetrics({ defaults: false }),
     events: createEventPublisher({ product, source }),
     env,
+    // The api receives its schedule's tick (lease expiry): the project's catalog parses it.
+    catalog: () => import('#eventing/catalog').then((m) => m.catalog),
   });
   const api = await hostFunction(apiDecl, deps('vault', '/vault/api'));
   let unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));

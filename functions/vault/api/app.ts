@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
-import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
+import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -14,7 +14,14 @@ import { policyRoutes } from './policy-routes.js';
 import { tokenRoleRoutes } from './token-role-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { wrappingRoutes } from './wrapping-routes.js';
-import { createUnsealerClient } from './unsealer-client.js';
+import { createUnsealerClient, type UnsealerClient } from './unsealer-client.js';
+import { databaseRoutes } from './database-routes.js';
+import { leaseRoutes } from './lease-routes.js';
+import type { EventHandler } from '#shared/events/receive';
+import { leasesScheduled } from '#eventing/catalog/vault';
+import { DATABASE_MOUNT, dueStaticRoles, noteRotationFailure } from '#functions/vault/core/database';
+import { databaseLeaseEngine, rotateStaticRole, type EngineDeps } from '#functions/vault/core/database-engine';
+import { backoffSeconds, revokeExpired, type LeaseEngines } from '#functions/vault/core/leases';
 
 /** The unsealer's Service in the reference namespace (`zenokube`), by its full DNS name. */
 const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.local';
@@ -22,7 +29,19 @@ const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.loca
 /** The platform's own answers (413, 404, the fixed 500) in Vault's shape too. */
 export const renderError = vaultShaped;
 
-export function createApp(ctx: FunctionContext): Hono<AppEnv> {
+interface Runtime {
+  unsealer: UnsealerClient;
+  engine: EngineDeps;
+  engines: LeaseEngines;
+  ensureDatabaseMount: () => Promise<void>;
+}
+
+/** One unsealer client and engine set per function instance, shared by its routes and its schedule. */
+const runtimes = new WeakMap<FunctionContext, Runtime>();
+
+function runtimeOf(ctx: FunctionContext): Runtime {
+  const known = runtimes.get(ctx);
+  if (known) return known;
   let integrityFailures: ((table: string) => void) | undefined;
   ctx.metrics.whenLoaded((prom, registry) => {
     const counter = new prom.Counter({
@@ -43,8 +62,78 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
+  const engine: EngineDeps = { database: ctx.database, mac: () => unsealer.rowMac(), keys: unsealer };
+  let mounted: Promise<void> | undefined;
+  const runtime: Runtime = {
+    unsealer,
+    engine,
+    engines: { database: databaseLeaseEngine(engine) },
+    // Once per process; a failure (sealed, unreachable) is asked again next time.
+    ensureDatabaseMount: () =>
+      (mounted ??= unsealer.ensureMount(DATABASE_MOUNT).catch((err: unknown) => {
+        mounted = undefined;
+        throw err;
+      })),
+  };
+  runtimes.set(ctx, runtime);
+  return runtime;
+}
+
+/**
+ * The schedule's tick: revoke expired leases, rotate due static roles. Each lease and role is its own
+ * transaction (revocation is idempotent), so the tick's inbox transaction only records the tick.
+ */
+export function events(ctx: FunctionContext): Record<string, EventHandler> {
+  let counted: ((outcome: 'revoked' | 'failed', n: number) => void) | undefined;
+  ctx.metrics.whenLoaded((prom, registry) => {
+    const counter = new prom.Counter({
+      name: 'zeno_vault_lease_revocations_total',
+      help: 'Expired leases revoked by the schedule, and revocations that failed (retried with backoff), by outcome.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    counted = (outcome, n) => counter.inc({ outcome }, n);
+  });
+  return {
+    [leasesScheduled.type]: async () => {
+      const { engine, engines } = runtimeOf(ctx);
+      const mac = await engine.mac();
+      const swept = { revoked: 0, failed: 0 };
+      // Batches until none is left due (a failed lease waits for its retry time, so this ends).
+      for (let round = 0; round < 50; round++) {
+        const batch = await revokeExpired(ctx.database, mac, engines, (leaseId, err) => {
+          ctx.log.warn('lease revocation failed; it will be retried', { lease_id: leaseId, err: err instanceof Error ? err.message : String(err) });
+        });
+        swept.revoked += batch.revoked;
+        swept.failed += batch.failed;
+        if (batch.revoked + batch.failed === 0) break;
+      }
+      counted?.('revoked', swept.revoked);
+      counted?.('failed', swept.failed);
+      let rotated = 0;
+      let rotationFailures = 0;
+      for (const name of await dueStaticRoles(ctx.database.db)) {
+        try {
+          await rotateStaticRole(engine, name);
+          rotated++;
+        } catch (err) {
+          // Sealed or unavailable: the tick fails and is delivered again; no role is marked.
+          if (err instanceof VaultError && err.status >= 500) throw err;
+          rotationFailures++;
+          const message = err instanceof Error ? err.message : String(err);
+          await noteRotationFailure(ctx.database.db, name, message, backoffSeconds(1));
+          ctx.log.warn('static role rotation failed; it will be retried', { role: name, err: message });
+        }
+      }
+      ctx.log.info('leases swept', { revoked: swept.revoked, failed: swept.failed, rotated, rotation_failures: rotationFailures });
+    },
+  };
+}
+
+export function createApp(ctx: FunctionContext): Hono<AppEnv> {
+  const { unsealer, engine, engines, ensureDatabaseMount } = runtimeOf(ctx);
   const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer), ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines), ...databaseRoutes(ctx.database, engine, ensureDatabaseMount)];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {

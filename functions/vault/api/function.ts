@@ -23,5 +23,9 @@ export default defineFunction({
       secret: { name: 'vault-internal', key: 'hmac-key' },
     },
   },
+  // Expired leases are revoked and due static database roles rotated by this tick (credentials also
+  // carry their own expiry, PostgreSQL's VALID UNTIL, so the tick's period only bounds the clean-up).
+  subscribes: [{ type: 'io.zenokube.vault.leases.scheduled', retry: 3 }],
+  schedules: [{ name: 'vault-leases', schedule: '*/5 * * * *', type: 'io.zenokube.vault.leases.scheduled' }],
   load: () => import('./app.js'),
 });

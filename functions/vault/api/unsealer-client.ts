@@ -31,6 +31,8 @@ export interface UnsealerClient extends DekService {
   rowMac(): Promise<RowMac>;
   /** A fresh DEK (and its wrapped form) for a wrapped response, under the `cubbyhole/` mount's KEK. */
   newWrappingDek(context: string): Promise<{ dek: Buffer; wrapped: Buffer }>;
+  /** Creates an engine's mount (and its KEK) if it does not exist yet; idempotent. */
+  ensureMount(mount: string): Promise<void>;
   /** Closes the pooled connections. */
   close(): Promise<void>;
 }
@@ -172,6 +174,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       macCached = { mac: createRowMac(key, opts.onIntegrityFailure), until: now + ttl };
       key.fill(0);
       return macCached.mac;
+    },
+    async ensureMount(mount) {
+      await call<{ mount: string }>('/internal/v1/mounts/ensure', { mount });
     },
     close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };

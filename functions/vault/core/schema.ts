@@ -13,6 +13,7 @@ import {
   text,
   timestamp,
 } from 'drizzle-orm/pg-core';
+import { inboxTable } from '#shared/events/tables';
 
 export const vault = pgSchema('vault');
 
@@ -235,3 +236,94 @@ export type Token = typeof tokens.$inferSelect;
 export type Policy = typeof policies.$inferSelect;
 export type WrappedResponse = typeof wrappedResponses.$inferSelect;
 export type TokenRole = typeof tokenRoles.$inferSelect;
+
+// --- leases ---
+
+/**
+ * Leases of dynamic credentials: what was issued, until when, and what revokes it. The MAC covers
+ * every column but the retry bookkeeping (attempts, next attempt, last error), which grants nothing.
+ */
+export const leases = vault.table(
+  'leases',
+  {
+    /** As Vault formats it: `<mount path>/creds/<role>/<random>`. */
+    leaseId: text().primaryKey(),
+    /** The secrets engine that revokes it (`database`). */
+    engine: text().notNull(),
+    mount: text().notNull(),
+    role: text().notNull(),
+    issueTime: timestamp({ withTimezone: true }).notNull(),
+    expireTime: timestamp({ withTimezone: true }).notNull(),
+    lastRenewal: timestamp({ withTimezone: true }),
+    /** The TTL last granted, seconds. */
+    ttlSeconds: integer().notNull(),
+    /** Seconds after issue_time no renewal may pass. */
+    maxTtlSeconds: integer().notNull(),
+    renewable: boolean().notNull(),
+    /** What the engine needs to renew and revoke (e.g. database name, username, statements). */
+    revocation: jsonb().notNull().$type<Record<string, unknown>>(),
+    revokeAttempts: integer().notNull().default(0),
+    nextAttemptAt: timestamp({ withTimezone: true }),
+    lastError: text(),
+    mac: bytea().notNull(),
+  },
+  (t) => [index('leases_expire_idx').on(t.expireTime), index('leases_prefix_idx').using('btree', sql`${t.leaseId} text_pattern_ops`)],
+);
+
+/** database/config/:name: a target database; the password sealed under a DEK, never returned. */
+export const databaseConfigs = vault.table('database_configs', {
+  name: text().primaryKey(),
+  pluginName: text().notNull(),
+  connectionUrl: text().notNull(),
+  username: text().notNull(),
+  allowedRoles: text().array().notNull(),
+  verifyConnection: boolean().notNull(),
+  rootRotationStatements: text().array().notNull(),
+  /** AES-256-GCM of the password under a DEK (context `config/<name>`); null when none was given. */
+  passwordCiphertext: bytea(),
+  passwordWrappedDek: bytea(),
+  /** A rotate-root in progress: the new password, until the target has accepted it. */
+  pendingCiphertext: bytea(),
+  pendingWrappedDek: bytea(),
+  updatedAt: timestamp({ withTimezone: true }).notNull(),
+  mac: bytea().notNull(),
+});
+
+/** database/roles/:name: dynamic roles, the SQL that creates and revokes their users. */
+export const databaseRoles = vault.table('database_roles', {
+  name: text().primaryKey(),
+  dbName: text().notNull(),
+  creationStatements: text().array().notNull(),
+  revocationStatements: text().array().notNull(),
+  rollbackStatements: text().array().notNull(),
+  renewStatements: text().array().notNull(),
+  defaultTtlSeconds: integer().notNull(),
+  maxTtlSeconds: integer().notNull(),
+  mac: bytea().notNull(),
+});
+
+/** database/static-roles/:name: an existing database user whose password the vault rotates. */
+export const databaseStaticRoles = vault.table('database_static_roles', {
+  name: text().primaryKey(),
+  dbName: text().notNull(),
+  username: text().notNull(),
+  rotationPeriodSeconds: integer().notNull(),
+  rotationStatements: text().array().notNull(),
+  passwordCiphertext: bytea(),
+  passwordWrappedDek: bytea(),
+  pendingCiphertext: bytea(),
+  pendingWrappedDek: bytea(),
+  lastRotation: timestamp({ withTimezone: true }),
+  /** Retry bookkeeping of scheduled rotations (not MAC'd: it grants nothing). */
+  nextAttemptAt: timestamp({ withTimezone: true }),
+  lastError: text(),
+  mac: bytea().notNull(),
+});
+
+/** Ids of processed events (the lease expiry schedule), so a redelivered tick does nothing twice. */
+export const inbox = inboxTable(vault);
+
+export type Lease = typeof leases.$inferSelect;
+export type DatabaseConfig = typeof databaseConfigs.$inferSelect;
+export type DatabaseRole = typeof databaseRoles.$inferSelect;
+export type DatabaseStaticRole = typeof databaseStaticRoles.$inferSelect;

@@ -1,14 +1,16 @@
 // The internal channel the api calls: unwrap a DEK (or several at once), mint a DEK, fetch the
-// audit HMAC key and the row-MAC key.
+// audit HMAC key and the row-MAC key, create an engine's mount at its first use.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
+import { eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
+import { mounts } from '#functions/vault/core/schema';
 import type { Keyring } from './keyring.js';
 import { ensureWrappingMount, WRAPPING_MOUNT } from './wrapping-mount.js';
 
@@ -112,6 +114,19 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
     }
   });
 
+  // --- leases: engine mounts created at first use, so that a vault initialized before an engine
+  // existed gets it without a step of its own. Only the engines listed here; a KEK of its own each.
+  app.post('/mounts/ensure', async (c) => {
+    const { mount } = parse(ensureMountSchema, c.get('body'));
+    const spec = ENGINE_MOUNTS[mount];
+    if (!spec) throw invalidRequest('unknown engine mount');
+    const exists = await database.db.select({ path: mounts.path }).from(mounts).where(eq(mounts.path, mount));
+    if (exists.length === 0) {
+      await database.db.insert(mounts).values({ path: mount, ...spec, wrappedKek: keyring.wrapNewKek(mount) }).onConflictDoNothing();
+    }
+    return json({ mount });
+  });
+
   return app;
 }
 
@@ -121,3 +136,8 @@ const unwrapBatchSchema = z.object({
   mount: MOUNT,
   items: z.array(z.object({ context: z.string().min(1).max(256), wrapped: z.base64().max(256) })).min(1).max(UNWRAP_BATCH_MAX),
 });
+/** Engine mounts the api may ask for: path → type and description. */
+const ENGINE_MOUNTS: Record<string, { type: string; description: string }> = {
+  'database/': { type: 'database', description: 'database credentials (PostgreSQL)' },
+};
+const ensureMountSchema = z.object({ mount: MOUNT });
