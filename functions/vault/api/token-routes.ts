@@ -51,6 +51,7 @@ function lookupData(row: Token, clientToken: string | undefined) {
     renewable: row.renewable,
     ttl: remainingTtl(row),
     type: 'service',
+    ...(row.boundCidrs.length > 0 ? { bound_cidrs: row.boundCidrs } : {}),
   };
 }
 

@@ -28,6 +28,8 @@ interface NewTokenSpec {
   numUses?: number;
   renewable?: boolean;
   meta?: Record<string, string> | null;
+  /** `token_bound_cidrs`: the token is refused from any other address. */
+  boundCidrs?: string[];
 }
 
 interface NewToken {
@@ -52,12 +54,13 @@ export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<Ne
   const [raw] = rowsOf<RawToken>(
     await db.execute(sql`
       insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
-        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at)
+        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at, bound_cidrs)
       select ${hashToken(token)}, ${accessor}, ${parent}::text, ${parent === null},
         array(select jsonb_array_elements_text(${JSON.stringify(spec.policies)}::jsonb)), ${spec.displayName},
         ${spec.path}, ${meta}::jsonb, ${spec.ttlSeconds}::int, ${spec.explicitMaxTtlSeconds ?? 0}::int,
         ${spec.numUses ?? 0}::int, ${spec.renewable ?? spec.ttlSeconds > 0},
-        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end
+        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end,
+        array(select jsonb_array_elements_text(${JSON.stringify(spec.boundCidrs ?? [])}::jsonb))
       from ${source}
       returning *`),
   );
@@ -68,7 +71,7 @@ type RawToken = {
   hash: Buffer; accessor: string; parent_accessor: string | null; policies: string[] | string; display_name: string;
   meta: Record<string, string> | null; orphan: boolean; renewable: boolean; ttl_seconds: number;
   explicit_max_ttl_seconds: number; num_uses: number; path: string; entity_id: string;
-  created_at: Date | string; expires_at: Date | string | null; dead: boolean;
+  created_at: Date | string; expires_at: Date | string | null; dead: boolean; bound_cidrs: string[] | string | null;
 };
 
 const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
@@ -97,6 +100,7 @@ function fromRaw(r: RawToken): Token {
     entityId: r.entity_id,
     createdAt: toDate(r.created_at),
     expiresAt: r.expires_at === null ? null : toDate(r.expires_at),
+    boundCidrs: r.bound_cidrs === null || r.bound_cidrs === undefined ? [] : textArray(r.bound_cidrs),
   };
 }
 
