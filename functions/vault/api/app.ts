@@ -7,6 +7,7 @@ import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { approleRoutes } from './approle-routes.js';
+import { jwtRoutes } from './jwt-routes.js';
 import { kubernetesRoutes } from './kubernetes-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { transitRoutes } from './transit-routes.js';
@@ -44,7 +45,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
   const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer)];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
