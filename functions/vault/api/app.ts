@@ -45,7 +45,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
   const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer)];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
