@@ -252,4 +252,23 @@ describe('auth/approle', () => {
     assert.equal((await post('auth/approle/login', { role_id: 'x'.repeat(5000), secret_id: 'y' })).status, 400);
     assert.equal((await post('auth/approle/login', {})).status, 400);
   });
+
+  it('lists the enabled auth methods at sys/auth in Vault\'s shape (node-vault auths), and refuses to enable or disable one', async () => {
+    const auths = await admin.auths();
+    for (const m of ['token/', 'kubernetes/', 'approle/', 'userpass/', 'jwt/']) {
+      assert.equal(auths.data[m].type, m.slice(0, -1), m);
+      assert.match(auths.data[m].accessor, new RegExp(`^auth_${m.slice(0, -1)}_[0-9a-f]{8}$`));
+      assert.equal(auths[m].type, m.slice(0, -1), `${m} at the top level`);
+    }
+    assert.equal(Object.keys(auths.data).length, 5);
+    assert.equal((await admin.auths()).data['approle/'].accessor, auths.data['approle/'].accessor);
+    assert.equal(await status(admin.enableAuth({ mount_point: 'approle', type: 'approle' })), 400);
+    assert.equal(await status(admin.disableAuth({ mount_point: 'userpass' })), 400);
+    // A token without a policy on sys/auth may not list them.
+    const roleId = (await admin.getApproleRoleId({ role_name: 'billing' })).data.role_id as string;
+    const app = await post('auth/approle/login', { role_id: roleId, secret_id: (await admin.getApproleRoleSecret({ role_name: 'billing' })).data.secret_id });
+    const res = await fetch(`${vs.baseUrl}/vault/v1/sys/auth`, { headers: { 'x-vault-token': app.body.auth.client_token } });
+    assert.equal(res.status, 403);
+  });
 });
+

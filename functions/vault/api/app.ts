@@ -13,6 +13,7 @@ import { kvRoutes } from './kv-routes.js';
 import { transitRoutes } from './transit-routes.js';
 import { createPipeline } from './pipeline.js';
 import { policyRoutes } from './policy-routes.js';
+import { sysAuthRoutes } from './sys-auth-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { userpassRoutes } from './userpass-routes.js';
 import { createUnsealerClient } from './unsealer-client.js';
@@ -45,7 +46,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
   const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer), ...sysAuthRoutes()];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
