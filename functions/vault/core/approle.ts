@@ -14,7 +14,7 @@ import type { MacValue, RowMac } from './integrity.js';
 import { approleRoles, approleSecretIds } from './schema.js';
 import { countField, durationField, flagField, parseTokenSettings, storedTokenSettings, type TokenSettings } from './token-settings.js';
 
-export const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const ROLE_ID = /^[\x21-\x7e]{1,512}$/;
 const ROLES = 'approle_roles';
 const SECRET_IDS = 'approle_secret_ids';
@@ -126,7 +126,7 @@ export async function deleteRole(db: Queryable, name: string): Promise<void> {
 /** The keyed hash a secret id is stored and found by: bound to its role. */
 const secretIdHash = (mac: RowMac, roleName: string, secretId: string) => mac.sign('approle_secret_ids/secret_id', [roleName, secretId]);
 
-export interface SecretIdRequest {
+interface SecretIdRequest {
   secretId?: string;
   metadata: Record<string, string>;
   cidrList: string[];

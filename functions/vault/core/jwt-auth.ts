@@ -174,7 +174,7 @@ export async function writeJwtRole(db: Queryable, mac: RowMac, name: string, rol
 }
 
 /** A claim by name, or by JSON pointer (`/a/b`) into nested objects, as Vault looks them up. */
-export function claimAt(claims: Record<string, unknown>, path: string): unknown {
+function claimAt(claims: Record<string, unknown>, path: string): unknown {
   if (!path.startsWith('/')) return claims[path];
   let cur: unknown = claims;
   for (const raw of path.slice(1).split('/')) {

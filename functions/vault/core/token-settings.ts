@@ -19,7 +19,7 @@ export interface TokenSettings {
   token_no_default_policy: boolean;
 }
 
-export const NO_TOKEN_SETTINGS: Readonly<TokenSettings> = Object.freeze({
+const NO_TOKEN_SETTINGS: Readonly<TokenSettings> = Object.freeze({
   token_policies: [],
   token_ttl: 0,
   token_max_ttl: 0,

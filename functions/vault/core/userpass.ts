@@ -22,13 +22,13 @@ const USERNAME = /^[a-z0-9_.@-]{1,128}$/;
 const USERS = 'userpass_users';
 
 /** Failures from one address before it must wait. */
-export const FREE_FAILURES = 5;
+const FREE_FAILURES = 5;
 /** The first wait, doubling with each further failure. */
-export const FIRST_WAIT_SECONDS = 60;
+const FIRST_WAIT_SECONDS = 60;
 /** The longest wait. */
-export const MAX_LOCK_SECONDS = 900;
+const MAX_LOCK_SECONDS = 900;
 
-export interface UserpassUser extends TokenSettings {
+interface UserpassUser extends TokenSettings {
   username: string;
   passwordHash: string;
 }
