@@ -246,6 +246,24 @@ describe('auth/jwt', () => {
     assert.equal((await login(await localToken(), 'svc')).status, 200);
     assert.equal((await login(await localToken({ key: foreignKey }), 'svc')).status, 400);
     assert.equal((await call('POST', 'auth/jwt/config', { jwt_validation_pubkeys: ['not a pem'] })).status, 400);
+    // An RSA key configured, an ES256 token presented.
+    const rsa = await generateKeyPair('RS256', { extractable: true });
+    assert.equal((await call('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [await exportSPKI(rsa.publicKey)], bound_issuer: local })).status, 204);
+    assert.equal((await login(await localToken(), 'svc')).status, 400);
+    assert.equal((await call('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [localPublicPem], bound_issuer: local })).status, 204);
+  });
+
+  it('answers 503 when the issuer keys cannot be fetched, and 400 for a role that is not a string', async () => {
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const dead = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    await new Promise((r) => gone.close(r));
+    assert.equal((await call('POST', 'auth/jwt/config', { jwks_url: `${dead}/jwks`, bound_issuer: local })).status, 204);
+    const res = await login(await localToken(), 'svc');
+    assert.equal(res.status, 503);
+    assert.match(res.body.errors[0], /issuer keys could not be fetched/);
+    assert.equal((await call('POST', 'auth/jwt/login', { jwt: await localToken(), role: { a: 1 } }, '')).status, 400);
+    assert.equal((await call('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [localPublicPem], bound_issuer: local })).status, 204);
   });
 
   it('refuses a role or config row a database writer changed', async () => {

@@ -138,6 +138,16 @@ describe('auth/kubernetes with projected service-account tokens', () => {
     assert.equal(await status(pod.write('auth/kubernetes/config', { kubernetes_host: 'https://evil.example' })), 403);
   });
 
+  it('refuses a role without audience (verified locally too)', async () => {
+    await fetch(`${vs.baseUrl}/vault/v1/auth/kubernetes/role/no-audience`, {
+      method: 'POST',
+      headers: { 'x-vault-token': rootToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ bound_service_account_names: 'orders', bound_service_account_namespaces: 'shop', token_policies: 'orders' }),
+    });
+    const pod = nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, noCustomHTTPVerbs: true });
+    assert.equal(await status(pod.kubernetesLogin({ mount_point: 'kubernetes', role: 'no-audience', jwt: await saToken() })), 400);
+  });
+
   it('refuses an http issuer that is not on the loopback', async () => {
     const res = await fetch(`${vs.baseUrl}/vault/v1/auth/kubernetes/config`, {
       method: 'POST',

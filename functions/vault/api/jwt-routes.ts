@@ -132,10 +132,13 @@ export function jwtRoutes(database: Database, unsealer: UnsealerClient): VaultRo
       ...(v.issuer ? { issuer: v.issuer } : {}),
     };
     const explain = (err: unknown) => {
+      // The issuer's keys could not be fetched: the provider's fault, worth a retry.
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        return new VaultError(503, 'keys_unavailable', ['error validating token: the issuer keys could not be fetched']);
+      }
       if (err instanceof joseErrors.JWTClaimValidationFailed) return rejected(`${err.claim} claim is invalid (${err.reason})`);
       if (err instanceof joseErrors.JWTExpired) return rejected('token is expired');
-      if (err instanceof joseErrors.JOSEError) return rejected(err.code);
-      return rejected('malformed token');
+      return rejected(err.code);
     };
     if (Array.isArray(v.keys)) {
       let last: unknown;
@@ -148,7 +151,8 @@ export function jwtRoutes(database: Database, unsealer: UnsealerClient): VaultRo
           if (!(err instanceof joseErrors.JWSSignatureVerificationFailed) && !(err instanceof joseErrors.JOSENotSupported) && !(err instanceof TypeError)) break;
         }
       }
-      throw explain(last);
+      // A key of another type than the token's algorithm is a verification failure, not an outage.
+      throw last instanceof joseErrors.JOSEError ? explain(last) : rejected('no configured key verifies the signature');
     }
     try {
       return (await jwtVerify(jwt, v.keys, options)).payload;
@@ -230,6 +234,7 @@ export function jwtRoutes(database: Database, unsealer: UnsealerClient): VaultRo
           const mac = await unsealer.rowMac();
           const config = await readJwtConfig(db, mac);
           if (!config) throw invalidRequest('could not load configuration');
+          if (req.body.role !== undefined && typeof req.body.role !== 'string') throw invalidRequest('role must be a string');
           const roleName = typeof req.body.role === 'string' && req.body.role !== '' ? req.body.role : config.default_role;
           if (!roleName) throw invalidRequest('missing role');
           const role = await readJwtRole(db, mac, roleName);
