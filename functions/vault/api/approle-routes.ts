@@ -78,11 +78,16 @@ export function approleRoutes(database: Database, unsealer: UnsealerClient): Vau
 
   const generate = async (req: VaultRequest, name: string, custom: boolean) => {
     assertNoNul(req.body, 'secret id');
-    const r = await role(name);
-    if (!r.bind_secret_id) throw invalidRequest('bind_secret_id is not set on the role');
-    const request = secretIdRequest(r, custom ? req.body : { ...req.body, secret_id: undefined });
-    if (custom && !request.secretId) throw invalidRequest('missing secret_id');
-    const { secretId, info } = await createSecretId(db, await unsealer.rowMac(), r, request);
+    const mac = await unsealer.rowMac();
+    // The role row stays locked FOR SHARE until the secret id is stored (see deleteRole).
+    const { secretId, info } = await database.transaction(async (tx) => {
+      const r = await readRole(tx, mac, name, true);
+      if (!r) throw invalidRequest(`role "${name}" does not exist`);
+      if (!r.bind_secret_id) throw invalidRequest('bind_secret_id is not set on the role');
+      const request = secretIdRequest(r, custom ? req.body : { ...req.body, secret_id: undefined });
+      if (custom && !request.secretId) throw invalidRequest('missing secret_id');
+      return createSecretId(tx, mac, r, request);
+    });
     return ok(req, { data: { secret_id: secretId, secret_id_accessor: info.accessor, secret_id_ttl: info.ttlSeconds, secret_id_num_uses: info.numUses } });
   };
 

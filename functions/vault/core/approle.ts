@@ -65,9 +65,11 @@ function settingsOf(r: AppRole): Record<string, unknown> {
   return settings;
 }
 
-export async function readRole(db: Queryable, mac: RowMac, name: string): Promise<AppRole | undefined> {
+/** The role, checked; `forShare` locks its row until the transaction ends (a delete waits). */
+export async function readRole(db: Queryable, mac: RowMac, name: string, forShare = false): Promise<AppRole | undefined> {
   if (!ROLE_NAME.test(name)) return undefined;
-  const [row] = await db.select().from(approleRoles).where(eq(approleRoles.name, name));
+  const query = db.select().from(approleRoles).where(eq(approleRoles.name, name));
+  const [row] = forShare ? await query.for('share') : await query;
   return row ? roleFrom(row, mac) : undefined;
 }
 
@@ -117,10 +119,15 @@ export async function writeRole(db: Queryable, mac: RowMac, name: string, body: 
   return role;
 }
 
-/** Deletes a role and every secret id issued under it. */
+/**
+ * Deletes a role and every secret id issued under it. The role goes first: a secret id being
+ * generated holds the role row FOR SHARE, so the delete waits for it to commit, and the next
+ * statement (a fresh snapshot) deletes it too; no secret id outlives its role to be inherited
+ * by a new role of the same name.
+ */
 export async function deleteRole(db: Queryable, name: string): Promise<void> {
-  await db.delete(approleSecretIds).where(eq(approleSecretIds.roleName, name));
   await db.delete(approleRoles).where(eq(approleRoles.name, name));
+  await db.delete(approleSecretIds).where(eq(approleSecretIds.roleName, name));
 }
 
 /** The keyed hash a secret id is stored and found by: bound to its role. */
