@@ -67,7 +67,8 @@ describe('auth/kubernetes with projected service-account tokens', () => {
     rootToken = init.root_token;
     vault.token = rootToken;
     await vault.unseal({ key: init.keys[0] });
-    await vault.write('auth/kubernetes/config', { kubernetes_host: issuer, use_token_review: false });
+    // As the `vault` CLI sends `use_token_review=false`: a string.
+    await vault.write('auth/kubernetes/config', { kubernetes_host: issuer, use_token_review: 'false' });
     await vault.write('sys/policies/acl/orders', { policy: 'path "secret/data/shop/orders/*" { capabilities = ["read"] }' });
     await vault.write('auth/kubernetes/role/orders', {
       bound_service_account_names: ['orders'],
