@@ -6,6 +6,8 @@ import type { AppEnv } from '#shared/http/app';
 import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
+import { approleRoutes } from './approle-routes.js';
+import { jwtRoutes } from './jwt-routes.js';
 import { kubernetesRoutes } from './kubernetes-routes.js';
 import { kvRoutes } from './kv-routes.js';
 import { transitRoutes } from './transit-routes.js';
@@ -22,6 +24,8 @@ import { leasesScheduled } from '#eventing/catalog/vault';
 import { DATABASE_MOUNT, dueStaticRoles, noteRotationFailure } from '#functions/vault/core/database';
 import { databaseLeaseEngine, rotateStaticRole, type EngineDeps } from '#functions/vault/core/database-engine';
 import { backoffSeconds, revokeExpired, type LeaseEngines } from '#functions/vault/core/leases';
+import { sysAuthRoutes } from './sys-auth-routes.js';
+import { userpassRoutes } from './userpass-routes.js';
 
 /** The unsealer's Service in the reference namespace (`zenokube`), by its full DNS name. */
 const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.local';
@@ -133,7 +137,7 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const { unsealer, engine, engines, ensureDatabaseMount } = runtimeOf(ctx);
   const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer), ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines), ...databaseRoutes(ctx.database, engine, ensureDatabaseMount)];
+  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines), ...databaseRoutes(ctx.database, engine, ensureDatabaseMount), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer), ...sysAuthRoutes()];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {

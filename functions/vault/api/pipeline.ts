@@ -5,6 +5,7 @@ import type { Database } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import type { Capability } from '#functions/vault/core/acl';
 import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
+import { addressAllowed } from '#functions/vault/core/cidr';
 import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupportedOperation } from '#functions/vault/core/errors';
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
@@ -119,7 +120,8 @@ export function createPipeline(deps: PipelineDeps) {
 
     if (!route?.unauthenticated) {
       req.token = clientToken ? await useToken(database.db, clientToken) : undefined;
-      if (!req.token) {
+      // A token bound to CIDR blocks (token_bound_cidrs of its login) works only from them.
+      if (!req.token || !addressAllowed(remoteAddress, req.token.boundCidrs)) {
         await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
         throw permissionDenied();
       }

@@ -6,6 +6,7 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import {
+  checkBound,
   checkIssuerUrl,
   KubernetesLoginError,
   type KubernetesConfig,
@@ -66,9 +67,7 @@ export function createServiceAccountVerifier(config: KubernetesConfig) {
     if (payload.sub !== `system:serviceaccount:${namespace}:${name}`) {
       throw new KubernetesLoginError('invalid_token', 'the token subject does not match its service account');
     }
-    const bound = (list: string[], v: string) => list.includes('*') || list.includes(v);
-    if (!bound(role.boundServiceAccountNames, name)) throw new KubernetesLoginError('not_bound', 'service account name not authorized');
-    if (!bound(role.boundServiceAccountNamespaces, namespace)) throw new KubernetesLoginError('not_bound', 'namespace not authorized');
+    checkBound(role, { namespace, name });
     return { namespace, name, uid: String(uid) };
   };
 }

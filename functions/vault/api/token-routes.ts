@@ -58,6 +58,7 @@ function lookupData(row: Token, clientToken: string | undefined) {
     type: 'service',
     ...(row.periodSeconds > 0 ? { period: row.periodSeconds } : {}),
     ...(row.role ? { role: row.role } : {}),
+    ...(row.boundCidrs.length > 0 ? { bound_cidrs: row.boundCidrs } : {}),
   };
 }
 

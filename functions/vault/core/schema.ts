@@ -113,6 +113,8 @@ export const tokens = vault.table(
     periodSeconds: integer().notNull().default(0),
     /** The token role it was created under (`auth/token/create/:role`), else ''. */
     role: text().notNull().default(''),
+    /** `token_bound_cidrs` of the login that made it: the token works only from these blocks (none = anywhere). */
+    boundCidrs: text().array().notNull().default(sql`'{}'::text[]`),
   },
   (t) => [index().on(t.parentAccessor)],
 );
@@ -183,11 +185,80 @@ export interface TransitKeyVersion {
 export const kubernetesConfig = vault.table('kubernetes_config', {
   id: integer().primaryKey().default(1),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, which are refused. */
+  mac: bytea(),
 });
 
 export const kubernetesRoles = vault.table('kubernetes_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, which are refused. */
+  mac: bytea(),
+});
+
+// --- auth ---
+
+/** AppRole roles: the role id (a login's first half) and the role's settings; MAC'd. */
+export const approleRoles = vault.table('approle_roles', {
+  name: text().primaryKey(),
+  roleId: text().notNull().unique(),
+  settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  mac: bytea().notNull(),
+});
+
+/**
+ * AppRole secret ids by SHA-256 of the secret id (shown once). `numUses` counts the uses left
+ * (0 = unlimited); each use rewrites the row and its MAC under a row lock.
+ */
+export const approleSecretIds = vault.table(
+  'approle_secret_ids',
+  {
+    hash: bytea().primaryKey(),
+    roleName: text().notNull(),
+    accessor: text().notNull().unique(),
+    metadata: jsonb().notNull().$type<Record<string, string>>(),
+    cidrList: text().array().notNull(),
+    tokenBoundCidrs: text().array().notNull(),
+    numUses: integer().notNull(),
+    ttlSeconds: integer().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull(),
+    expiresAt: timestamp({ withTimezone: true }),
+    mac: bytea().notNull(),
+  },
+  (t) => [index().on(t.roleName)],
+);
+
+/** userpass users: the Argon2id hash (PHC string) and token settings; MAC'd. */
+export const userpassUsers = vault.table('userpass_users', {
+  username: text().primaryKey(),
+  passwordHash: text().notNull(),
+  settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  mac: bytea().notNull(),
+});
+
+/** Wrong-password backoff per user and client address (never per user alone). */
+export const userpassFailures = vault.table(
+  'userpass_failures',
+  {
+    username: text().notNull(),
+    client: text().notNull(),
+    failures: integer().notNull(),
+    lockedUntil: timestamp({ withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.username, t.client] })],
+);
+
+/** JWT/OIDC auth: the mount config (one row) and the roles; MAC'd. */
+export const jwtConfig = vault.table('jwt_config', {
+  id: integer().primaryKey().default(1),
+  settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  mac: bytea().notNull(),
+});
+
+export const jwtRoles = vault.table('jwt_roles', {
+  name: text().primaryKey(),
+  settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  mac: bytea().notNull(),
 });
 
 // --- wrapping ---

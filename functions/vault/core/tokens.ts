@@ -32,6 +32,8 @@ interface NewTokenSpec {
   periodSeconds?: number;
   /** The token role it is created under. */
   role?: string;
+  /** `token_bound_cidrs`: the token is refused from any other address. */
+  boundCidrs?: string[];
 }
 
 interface NewToken {
@@ -56,13 +58,14 @@ export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<Ne
   const [raw] = rowsOf<RawToken>(
     await db.execute(sql`
       insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
-        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at, period_seconds, role)
+        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at, period_seconds, role, bound_cidrs)
       select ${hashToken(token)}, ${accessor}, ${parent}::text, ${parent === null},
         array(select jsonb_array_elements_text(${JSON.stringify(spec.policies)}::jsonb)), ${spec.displayName},
         ${spec.path}, ${meta}::jsonb, ${spec.ttlSeconds}::int, ${spec.explicitMaxTtlSeconds ?? 0}::int,
         ${spec.numUses ?? 0}::int, ${spec.renewable ?? spec.ttlSeconds > 0},
         case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end,
-        ${spec.periodSeconds ?? 0}::int, ${spec.role ?? ''}
+        ${spec.periodSeconds ?? 0}::int, ${spec.role ?? ''},
+        array(select jsonb_array_elements_text(${JSON.stringify(spec.boundCidrs ?? [])}::jsonb))
       from ${source}
       returning *`),
   );
@@ -74,7 +77,7 @@ type RawToken = {
   meta: Record<string, string> | null; orphan: boolean; renewable: boolean; ttl_seconds: number;
   explicit_max_ttl_seconds: number; num_uses: number; path: string; entity_id: string;
   created_at: Date | string; expires_at: Date | string | null; dead: boolean;
-  period_seconds: number; role: string;
+  period_seconds: number; role: string; bound_cidrs: string[] | string | null;
 };
 
 const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
@@ -105,6 +108,7 @@ function fromRaw(r: RawToken): Token {
     expiresAt: r.expires_at === null ? null : toDate(r.expires_at),
     periodSeconds: Number(r.period_seconds ?? 0),
     role: r.role ?? '',
+    boundCidrs: r.bound_cidrs === null || r.bound_cidrs === undefined ? [] : textArray(r.bound_cidrs),
   };
 }
 

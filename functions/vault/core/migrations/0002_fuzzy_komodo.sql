@@ -1,3 +1,26 @@
+CREATE TABLE "vault"."approle_roles" (
+	"name" text PRIMARY KEY NOT NULL,
+	"role_id" text NOT NULL,
+	"settings" jsonb NOT NULL,
+	"mac" "bytea" NOT NULL,
+	CONSTRAINT "approle_roles_roleId_unique" UNIQUE("role_id")
+);
+--> statement-breakpoint
+CREATE TABLE "vault"."approle_secret_ids" (
+	"hash" "bytea" PRIMARY KEY NOT NULL,
+	"role_name" text NOT NULL,
+	"accessor" text NOT NULL,
+	"metadata" jsonb NOT NULL,
+	"cidr_list" text[] NOT NULL,
+	"token_bound_cidrs" text[] NOT NULL,
+	"num_uses" integer NOT NULL,
+	"ttl_seconds" integer NOT NULL,
+	"created_at" timestamp with time zone NOT NULL,
+	"expires_at" timestamp with time zone,
+	"mac" "bytea" NOT NULL,
+	CONSTRAINT "approle_secret_ids_accessor_unique" UNIQUE("accessor")
+);
+--> statement-breakpoint
 CREATE TABLE "vault"."database_configs" (
 	"name" text PRIMARY KEY NOT NULL,
 	"plugin_name" text NOT NULL,
@@ -50,6 +73,18 @@ CREATE TABLE "vault"."inbox" (
 	CONSTRAINT "inbox_source_id_pk" PRIMARY KEY("source","id")
 );
 --> statement-breakpoint
+CREATE TABLE "vault"."jwt_config" (
+	"id" integer PRIMARY KEY DEFAULT 1 NOT NULL,
+	"settings" jsonb NOT NULL,
+	"mac" "bytea" NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "vault"."jwt_roles" (
+	"name" text PRIMARY KEY NOT NULL,
+	"settings" jsonb NOT NULL,
+	"mac" "bytea" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "vault"."leases" (
 	"lease_id" text PRIMARY KEY NOT NULL,
 	"engine" text NOT NULL,
@@ -82,6 +117,21 @@ CREATE TABLE "vault"."token_roles" (
 	"mac" "bytea" NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "vault"."userpass_failures" (
+	"username" text NOT NULL,
+	"client" text NOT NULL,
+	"failures" integer NOT NULL,
+	"locked_until" timestamp with time zone NOT NULL,
+	CONSTRAINT "userpass_failures_username_client_pk" PRIMARY KEY("username","client")
+);
+--> statement-breakpoint
+CREATE TABLE "vault"."userpass_users" (
+	"username" text PRIMARY KEY NOT NULL,
+	"password_hash" text NOT NULL,
+	"settings" jsonb NOT NULL,
+	"mac" "bytea" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "vault"."wrapped_responses" (
 	"accessor" text PRIMARY KEY NOT NULL,
 	"context_id" text NOT NULL,
@@ -96,12 +146,16 @@ CREATE TABLE "vault"."wrapped_responses" (
 	CONSTRAINT "wrapped_responses_contextId_unique" UNIQUE("context_id")
 );
 --> statement-breakpoint
+ALTER TABLE "vault"."kubernetes_config" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."kubernetes_roles" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "period_seconds" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "role" text DEFAULT '' NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."tokens" ADD COLUMN "bound_cidrs" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "derived" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "min_encryption_version" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "generation" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+CREATE INDEX "approle_secret_ids_role_name_index" ON "vault"."approle_secret_ids" USING btree ("role_name");--> statement-breakpoint
 CREATE INDEX "leases_expire_idx" ON "vault"."leases" USING btree ("expire_time");--> statement-breakpoint
 CREATE INDEX "leases_prefix_idx" ON "vault"."leases" USING btree ("lease_id" text_pattern_ops);--> statement-breakpoint
 CREATE INDEX "wrapped_responses_expires_at_index" ON "vault"."wrapped_responses" USING btree ("expires_at");
