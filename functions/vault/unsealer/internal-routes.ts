@@ -71,7 +71,7 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
   });
 
   app.post('/audit-key', async () => {
-    const key = keyring.auditKey();
+    const key = await keyring.auditKey();
     const out = json({ key: key.toString('base64') });
     key.fill(0);
     return out;
