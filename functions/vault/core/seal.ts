@@ -69,14 +69,17 @@ function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fe
     return parsed.data;
   };
   /** A token call (lookup-self / renew-self) on the transit vault: its JSON, or an error with the status. */
-  const tokenCall = async (path: string, method: 'GET' | 'POST'): Promise<{ data?: Record<string, unknown>; auth?: Record<string, unknown> }> => {
+  const tokenCall = async (
+    path: string,
+    method: 'GET' | 'POST',
+  ): Promise<{ data?: Record<string, unknown>; auth?: Record<string, unknown>; warnings?: unknown }> => {
     const res = await doFetch(`${t.address}/v1/auth/token/${path}`, {
       method,
       headers: { 'content-type': 'application/json', 'x-vault-token': t.token },
       ...(method === 'POST' ? { body: '{}' } : {}),
       signal: AbortSignal.timeout(10_000),
     });
-    const parsed = (await res.json().catch(() => ({}))) as { data?: Record<string, unknown>; auth?: Record<string, unknown> };
+    const parsed = (await res.json().catch(() => ({}))) as { data?: Record<string, unknown>; auth?: Record<string, unknown>; warnings?: unknown };
     if (!res.ok) throw new Error(`the transit vault answered ${res.status} to ${path}`);
     return parsed;
   };
@@ -112,7 +115,11 @@ function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fe
       schedule(delay, step);
     };
     /** Acts on a TTL just learnt (seconds; 0 = never expires). */
-    const plan = (ttl: number, renewable: boolean, renewed = false) => {
+    const plan = (ttl: number, renewable: boolean, renewed = false, capped = false) => {
+      if (ttl <= 0 && renewed) {
+        log.error('the transit seal token reached its max TTL and expires now: auto-unseal fails until it is replaced');
+        return;
+      }
       if (ttl <= 0) {
         expiresAt = 0;
         log.info('the transit seal token does not expire: no renewal needed');
@@ -124,7 +131,8 @@ function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fe
         log.warn('the transit seal token is not renewable: auto-unseal fails after it expires', { expiresAt: at, ttlSeconds: ttl });
         return;
       }
-      if (renewed && ttl < period - 1) {
+      // TTLs are whole seconds, so one second short is rounding; Vault also warns when it caps.
+      if (renewed && (capped || ttl < period - 1)) {
         log.warn('the transit seal token is near its max TTL: it cannot be renewed past it', { expiresAt: at, ttlSeconds: ttl });
       }
       schedule((ttl * 1000) / 2, renew);
@@ -134,7 +142,8 @@ function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fe
       try {
         const r = await tokenCall('renew-self', 'POST');
         failures = 0;
-        plan(Number(r.auth?.lease_duration ?? 0), r.auth?.renewable !== false, true);
+        const capped = Array.isArray(r.warnings) && r.warnings.some((w) => typeof w === 'string' && /max_ttl/.test(w));
+        plan(Number(r.auth?.lease_duration ?? 0), r.auth?.renewable !== false, true, capped);
       } catch (err) {
         retry(renew, err);
       }
