@@ -72,6 +72,8 @@ describe('auto-unseal through another vault (transit seal)', () => {
   let dbB: TestDatabase;
   let a: VaultServer;
   let b: VaultServer;
+  /** A second unsealer of vault B (the other pod): it follows a rekey by unwrapping the new root key. */
+  let b2: VaultServer;
   let vaultA: ReturnType<typeof nodeVault>;
   let vaultB: ReturnType<typeof nodeVault>;
   let aKey: string;
@@ -99,8 +101,17 @@ describe('auto-unseal through another vault (transit seal)', () => {
       VAULT_SEAL_RETRY_MS: '100',
     });
     vaultB = nodeVault({ apiVersion: 'v1', endpoint: b.endpoint, noCustomHTTPVerbs: true });
+    b2 = await startVaultServer(dbB.database, {
+      VAULT_SEAL_TYPE: 'transit',
+      VAULT_SEAL_TRANSIT_ADDRESS: a.endpoint,
+      VAULT_SEAL_TRANSIT_TOKEN: sealToken,
+      VAULT_SEAL_TRANSIT_KEY: 'autounseal',
+      VAULT_SEAL_RETRY_MS: '100',
+      VAULT_ROOT_CHECK_MS: '0',
+    });
   });
   after(async () => {
+    await b2?.close();
     await b?.close();
     await a?.close();
     await dbB?.drop();
@@ -189,6 +200,7 @@ describe('auto-unseal through another vault (transit seal)', () => {
     const split = await call(b, 'PUT', 'sys/rekey/init', { secret_shares: 3, secret_threshold: 2 });
     assert.equal(split.status, 400);
     assert.match(split.body.errors![0]!, /must be 1/);
+    await eventually('the second unsealer auto-unsealed', async () => ((await call(b2, 'GET', 'sys/seal-status')).body.sealed ? undefined : true));
     const [before] = await dbB.database.query<{ canary: Uint8Array; w: string }>(sql`select canary, seal_wrapped_root_key as w from vault.seal_config`);
     const { last } = await ceremony(b, 'rekey', [recovery[1]!, recovery[2]!, recovery[3]!]);
     assert.equal(last.status, 200, JSON.stringify(last.body));
@@ -198,6 +210,12 @@ describe('auto-unseal through another vault (transit seal)', () => {
     assert.match(after!.w, /^vault:v1:/);
     assert.equal(Buffer.from(after!.canary).equals(Buffer.from(before!.canary)), false);
     assert.equal((await vaultB.read('secret/data/app')).data.data.password, 'behind-two-vaults');
+    // The other unsealer held the old root key: its next use finds the canary changed, and it
+    // re-derives the new root key from the seal instead of going on with the stale one.
+    const viaB2 = nodeVault({ apiVersion: 'v1', endpoint: b2.endpoint, token: vaultB.token, noCustomHTTPVerbs: true });
+    assert.equal((await viaB2.read('secret/data/app')).data.data.password, 'behind-two-vaults');
+    assert.equal((await call(b2, 'GET', 'sys/seal-status')).body.sealed, false);
+    await viaB2.write('secret/data/via-b2', { data: { v: 'after-the-rekey' } });
     // A restarted unsealer unwraps the new root key from the seal.
     await b.restartUnsealer();
     await eventually('auto-unseal with the rekeyed root key', async () => ((await vaultB.status()).sealed ? undefined : true));
