@@ -45,21 +45,12 @@ function generateOtp(length: number): string {
 }
 
 /** Vault ≥ 1.10: base64 (unpadded) of the token's bytes XOR the OTP's bytes. */
-export function encodeToken(token: string, otp: string): string {
+function encodeToken(token: string, otp: string): string {
   const t = Buffer.from(token, 'utf8');
   const o = Buffer.from(otp, 'utf8');
   if (t.length !== o.length) throw new TypeError('the OTP must be as long as the token');
   for (let i = 0; i < t.length; i++) t[i]! ^= o[i]!;
   return t.toString('base64').replace(/=+$/, '');
-}
-
-/** The inverse of encodeToken (what `vault operator generate-root -decode` does). */
-export function decodeToken(encoded: string, otp: string): string {
-  const t = Buffer.from(encoded, 'base64');
-  const o = Buffer.from(otp, 'utf8');
-  if (t.length !== o.length) throw new TypeError('the OTP does not match the encoded token length');
-  for (let i = 0; i < t.length; i++) t[i]! ^= o[i]!;
-  return t.toString('utf8');
 }
 
 const label: Record<CeremonyKind, string> = {
@@ -83,11 +74,6 @@ function checkSplit(n: number, t: number): void {
   if (!Number.isInteger(t) || t < 1) throw invalidRequest('secret threshold must be an integer of at least 1');
   if (t > n) throw invalidRequest('secret threshold cannot be larger than secret shares');
   if (n > 1 && t === 1) throw invalidRequest('threshold must be greater than one for multiple shares');
-}
-
-export interface StartRekey {
-  secretShares?: number;
-  secretThreshold?: number;
 }
 
 type Row = { kind: string; nonce: string; sealed: Uint8Array };
