@@ -32,6 +32,8 @@ describe('sys/rekey', () => {
   let tdb: TestDatabase;
   let a: VaultServer;
   let b: VaultServer;
+  /** A third replica that stays sealed through the rekey. */
+  let c: VaultServer;
   let keys: string[];
   let rootToken: string;
   const env = { VAULT_ROOT_CHECK_MS: '0' };
@@ -54,6 +56,7 @@ describe('sys/rekey', () => {
     // Two unsealers of one vault, as the two pods of the Deployment (each behind its own api here).
     a = await startVaultServer(tdb.database, env);
     b = await startVaultServer(tdb.database, env);
+    c = await startVaultServer(tdb.database, env);
     const init = await call(a, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
     keys = init.body.keys as string[];
     rootToken = init.body.root_token as string;
@@ -63,6 +66,7 @@ describe('sys/rekey', () => {
     await client(a).write('transit/keys/orders', {});
   });
   after(async () => {
+    await c?.close();
     await b?.close();
     await a?.close();
     await tdb?.drop();
@@ -193,6 +197,8 @@ describe('sys/rekey', () => {
   it('rekeys: new shares shown once, the old ones refused, data and the other replica follow', async () => {
     const canaryBefore = await canary();
     const keksBefore = await keks();
+    // The sealed replica has read the configuration (and taken one old share) before the rekey.
+    assert.deepEqual([(await call(c, 'GET', 'sys/seal-status')).body.t, (await call(c, 'PUT', 'sys/unseal', { key: keys[0] })).body.progress], [3, 1]);
     const init = await call(a, 'PUT', 'sys/rekey/init', { secret_shares: 3, secret_threshold: 2 });
     assert.deepEqual([init.body.t, init.body.n, init.body.required], [2, 3, 3]);
     const nonce = init.body.nonce;
@@ -236,6 +242,12 @@ describe('sys/rekey', () => {
     assert.equal((await client(b).read('secret/data/after')).data.data.password, 'written-after-the-rekey');
     const pt = (await client(b).write('transit/decrypt/orders', { ciphertext: ct })).data.plaintext;
     assert.equal(Buffer.from(pt, 'base64').toString(), 'order 1');
+
+    // The replica that stayed sealed checks shares against the new canary and threshold.
+    assert.equal((await call(c, 'PUT', 'sys/unseal', { reset: true })).body.t, 2);
+    assert.equal((await unseal(c, [keys[3]!, keys[4]!])).status, 400);
+    assert.equal((await unseal(c, [fresh[0]!, fresh[1]!])).body.sealed, false);
+    assert.equal((await client(c).read('secret/data/after')).data.data.password, 'written-after-the-rekey');
 
     // A restarted unsealer: old shares refused, new ones unseal.
     await a.restartUnsealer();

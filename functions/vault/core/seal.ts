@@ -99,8 +99,9 @@ function transitSeal(t: NonNullable<SealSettings['transit']>, doFetch: typeof fe
     let expiresAt = 0;
     /** The TTL a renewal grants (the token's creation TTL); less means the max TTL caps it. */
     let period = 0;
+    // At most a day ahead: setTimeout cannot wait past 2^31-1 ms, and renewing early is harmless.
     const schedule = (ms: number, step: () => Promise<void>) => {
-      if (!stopped) timer = setTimeout(() => void step(), Math.max(0, Math.round(ms))).unref();
+      if (!stopped) timer = setTimeout(() => void step(), Math.min(86_400_000, Math.max(0, Math.round(ms)))).unref();
     };
     const retry = (step: () => Promise<void>, err: unknown) => {
       failures++;

@@ -96,8 +96,13 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   let nonce = '';
   let config: Config | undefined;
 
+  /**
+   * The seal configuration. Cached only while unsealed (a rekey elsewhere is then noticed by
+   * ensureCurrent); a sealed replica reads it afresh, so the shares it is given are checked
+   * against the current canary and threshold, not those of before a rekey.
+   */
   const loadConfig = async (): Promise<Config | undefined> => {
-    if (config) return config;
+    if (config && rootKey) return config;
     const [row] = await database.db.select().from(sealConfig).where(eq(sealConfig.id, 1));
     config = row;
     return row;
