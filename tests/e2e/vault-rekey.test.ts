@@ -117,6 +117,12 @@ describe('sys/rekey', () => {
     const wrong = await call(a, 'PUT', 'sys/rekey/update', { key: keys[0], nonce: '00000000-0000-0000-0000-000000000000' });
     assert.equal(wrong.status, 400);
     assert.match(wrong.body.errors![0]!, /incorrect nonce/);
+    // The refusal is audited.
+    const audited = await tdb.database.query<{ decision: string; error: string }>(
+      sql`select decision, error from vault.audit_log where path = 'sys/rekey/update' order by seq desc limit 1`,
+    );
+    assert.equal(audited[0]!.decision, 'deny');
+    assert.match(audited[0]!.error, /incorrect nonce/);
     assert.equal((await call(a, 'PUT', 'sys/rekey/update', { key: keys[0] })).status, 400, 'a missing nonce');
     const first = await call(a, 'PUT', 'sys/rekey/update', { key: keys[0], nonce });
     assert.deepEqual([first.status, first.body.progress, first.body.required], [200, 1, 3]);
@@ -131,6 +137,23 @@ describe('sys/rekey', () => {
     const after = await call(a, 'PUT', 'sys/rekey/update', { key: keys[1], nonce });
     assert.equal(after.status, 400);
     assert.match(after.body.errors![0]!, /no rekey in progress/);
+  });
+
+  it('counts shares given at once through both replicas (no lost update), and completes once', async () => {
+    const init = await call(a, 'PUT', 'sys/rekey/init', { secret_shares: 1, secret_threshold: 1 });
+    const nonce = init.body.nonce;
+    const two = await Promise.all([
+      call(a, 'PUT', 'sys/rekey/update', { key: keys[0], nonce }),
+      call(b, 'PUT', 'sys/rekey/update', { key: keys[1], nonce }),
+    ]);
+    assert.deepEqual(two.map((r) => r.body.progress).sort(), [1, 2]);
+    assert.equal((await call(a, 'GET', 'sys/rekey/init')).body.progress, 2);
+    // A moved nonce column no longer matches the sealed state bound to it.
+    await tdb.database.query(sql`update vault.ceremonies set nonce = ${'11111111-1111-1111-1111-111111111111'} where kind = 'rekey'`);
+    assert.equal((await call(a, 'GET', 'sys/rekey/init')).status, 403);
+    await tdb.database.query(sql`update vault.ceremonies set nonce = ${nonce as string} where kind = 'rekey'`);
+    assert.equal((await call(a, 'GET', 'sys/rekey/init')).body.progress, 2);
+    assert.equal((await call(a, 'DELETE', 'sys/rekey/init')).status, 204);
   });
 
   it('stores no share in the clear: the ceremony row holds only sealed bytes', async () => {

@@ -214,74 +214,88 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
      * key against the canary and completes the ceremony in the same transaction.
      */
     async update(kind: CeremonyKind, requestId: string, keyText: unknown, nonceText: unknown) {
-      if (typeof keyText !== 'string' || keyText === '') throw invalidRequest("'key' must be specified in request body as JSON");
-      if (typeof nonceText !== 'string' || nonceText === '') throw invalidRequest("'nonce' must be specified in request body as JSON");
-      const share = decodeShare(keyText);
-      if (share.length !== 33) {
-        share.fill(0);
-        throw invalidRequest('invalid key share: expected 33 bytes (hex or base64)');
-      }
-      await requireKind(kind);
-      const ck = await keyring.ceremonyKey();
-      let rekeyed = false;
       try {
-        const outcome = await database.transaction(async (tx) => {
-          const row = await readRow(tx, kind, true);
-          if (!row) throw invalidRequest(`no ${label[kind]} in progress`);
-          if (!sameText(row.nonce, nonceText)) {
-            throw invalidRequest(`incorrect nonce supplied; nonce for this ${label[kind]} operation is ${row.nonce}`);
-          }
-          const [c] = await tx.select().from(sealConfig).where(eq(sealConfig.id, 1)).for('update');
-          if (!c) throw invalidRequest('Vault is not initialized');
-          const p = unseal(ck, kind, row);
-          const given = p.shares.map((s) => Buffer.from(s, 'base64'));
-          try {
-            if (given.some((g) => g.length === share.length && timingSafeEqual(g, share))) {
-              throw invalidRequest(`given key has already been provided during this ${label[kind]} operation`);
-            }
-            given.push(Buffer.from(share));
-            if (given.length < c.secretThreshold) {
-              p.shares.push(share.toString('base64'));
-              await tx.execute(sql`update vault.ceremonies set sealed = ${sealPending(ck, kind, row.nonce, p)} where kind = ${kind}`);
-              await audit(tx, requestId, kind, 'update', 'update');
-              return { done: false as const, nonce: row.nonce, required: c.secretThreshold, pending: p };
-            }
-            const candidate = combineShares(given, label[kind]);
-            const ok = authorises(candidate, c);
-            candidate.fill(0);
-            if (!ok) {
-              // Vault resets the progress; the ceremony and its nonce stay.
-              const reset = { ...p, shares: [] };
-              await tx.execute(sql`update vault.ceremonies set sealed = ${sealPending(ck, kind, row.nonce, reset)} where kind = ${kind}`);
-              const why = `${label[kind]} failed: the combined key shares do not open the verification canary (a wrong or corrupted key share); progress was reset`;
-              await audit(tx, requestId, kind, 'update', 'update', why);
-              return { done: false as const, failed: why, nonce: row.nonce, required: c.secretThreshold, pending: reset };
-            }
-            const result = await complete(tx, kind, c, p);
-            rekeyed = kind === 'rekey';
-            await tx.execute(sql`delete from vault.ceremonies where kind = ${kind}`);
-            await audit(tx, requestId, kind, 'update', 'update');
-            return { done: true as const, nonce: row.nonce, required: c.secretThreshold, result };
-          } finally {
-            for (const g of given) g.fill(0);
-          }
-        });
-        if (rekeyed) {
-          keyring.rekeyed();
-          log.info('rekeyed: the root key was replaced');
-        }
-        keyring.invalidate();
-        if ('failed' in outcome && outcome.failed) throw new VaultError(400, 'ceremony_failed', [outcome.failed]);
-        return outcome;
+        return await updateOnce(kind, requestId, keyText, nonceText);
       } catch (err) {
-        if (kind === 'rekey') keyring.rekeyAbandoned();
+        // A refused share is audited too (its transaction rolled back, so outside it); while
+        // sealed there is no audit key, as for every sealed answer.
+        if (err instanceof VaultError && err.status >= 400 && err.status < 500 && err.code !== 'ceremony_failed' && !keyring.isSealed()) {
+          await audit(database.db, requestId, kind, 'update', 'update', err.messages[0] ?? err.code);
+        }
         throw err;
-      } finally {
-        share.fill(0);
-        ck.fill(0);
       }
     },
   };
+
+  /** One share, in one transaction; see `update`. */
+  async function updateOnce(kind: CeremonyKind, requestId: string, keyText: unknown, nonceText: unknown) {
+    if (typeof keyText !== 'string' || keyText === '') throw invalidRequest("'key' must be specified in request body as JSON");
+    if (typeof nonceText !== 'string' || nonceText === '') throw invalidRequest("'nonce' must be specified in request body as JSON");
+    const share = decodeShare(keyText);
+    if (share.length !== 33) {
+      share.fill(0);
+      throw invalidRequest('invalid key share: expected 33 bytes (hex or base64)');
+    }
+    await requireKind(kind);
+    const ck = await keyring.ceremonyKey();
+    let rekeyed = false;
+    try {
+      const outcome = await database.transaction(async (tx) => {
+        const row = await readRow(tx, kind, true);
+        if (!row) throw invalidRequest(`no ${label[kind]} in progress`);
+        if (!sameText(row.nonce, nonceText)) {
+          throw invalidRequest(`incorrect nonce supplied; nonce for this ${label[kind]} operation is ${row.nonce}`);
+        }
+        const [c] = await tx.select().from(sealConfig).where(eq(sealConfig.id, 1)).for('update');
+        if (!c) throw invalidRequest('Vault is not initialized');
+        const p = unseal(ck, kind, row);
+        const given = p.shares.map((s) => Buffer.from(s, 'base64'));
+        try {
+          if (given.some((g) => g.length === share.length && timingSafeEqual(g, share))) {
+            throw invalidRequest(`given key has already been provided during this ${label[kind]} operation`);
+          }
+          given.push(Buffer.from(share));
+          if (given.length < c.secretThreshold) {
+            p.shares.push(share.toString('base64'));
+            await tx.execute(sql`update vault.ceremonies set sealed = ${sealPending(ck, kind, row.nonce, p)} where kind = ${kind}`);
+            await audit(tx, requestId, kind, 'update', 'update');
+            return { done: false as const, nonce: row.nonce, required: c.secretThreshold, pending: p };
+          }
+          const candidate = combineShares(given, label[kind]);
+          const ok = authorises(candidate, c);
+          candidate.fill(0);
+          if (!ok) {
+            // Vault resets the progress; the ceremony and its nonce stay.
+            const reset = { ...p, shares: [] };
+            await tx.execute(sql`update vault.ceremonies set sealed = ${sealPending(ck, kind, row.nonce, reset)} where kind = ${kind}`);
+            const why = `${label[kind]} failed: the combined key shares do not open the verification canary (a wrong or corrupted key share); progress was reset`;
+            await audit(tx, requestId, kind, 'update', 'update', why);
+            return { done: false as const, failed: why, nonce: row.nonce, required: c.secretThreshold, pending: reset };
+          }
+          const result = await complete(tx, kind, c, p);
+          rekeyed = kind === 'rekey';
+          await tx.execute(sql`delete from vault.ceremonies where kind = ${kind}`);
+          await audit(tx, requestId, kind, 'update', 'update');
+          return { done: true as const, nonce: row.nonce, required: c.secretThreshold, result };
+        } finally {
+          for (const g of given) g.fill(0);
+        }
+      });
+      if (rekeyed) {
+        keyring.rekeyed();
+        log.info('rekeyed: the root key was replaced');
+      }
+      keyring.invalidate();
+      if ('failed' in outcome && outcome.failed) throw new VaultError(400, 'ceremony_failed', [outcome.failed]);
+      return outcome;
+    } catch (err) {
+      if (kind === 'rekey') keyring.rekeyAbandoned();
+      throw err;
+    } finally {
+      share.fill(0);
+      ck.fill(0);
+    }
+  }
 
   /** The work a ceremony does at its threshold, inside the transaction that records it. */
   async function complete(tx: Tx, kind: CeremonyKind, c: typeof sealConfig.$inferSelect, p: Pending) {
