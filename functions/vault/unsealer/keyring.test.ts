@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { eq } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { VaultError } from '#functions/vault/core/errors';
-import { combine } from '#functions/vault/core/shamir';
+import { sealConfig } from '#functions/vault/core/schema';
+import { combine, split } from '#functions/vault/core/shamir';
 import { initialize } from './init.js';
 import { createKeyring, decodeShare } from './keyring.js';
 
@@ -101,5 +104,36 @@ describe('unsealer keyring', () => {
     await assert.rejects(k.unwrapDek('secret/', 'kv/1:b/v1', wrapped), /does not authenticate/);
     await assert.rejects(k.unwrapDek('transit/', 'kv/1:a/v1', wrapped), /does not authenticate/);
     k.wipe();
+  });
+
+  it('keeps the row-MAC key across a rekey, and a replica with the old root key seals itself', async () => {
+    const tdb2 = await createTestDatabase({ max: 2 });
+    try {
+      const init = await initialize(tdb2.database, createKeyring(tdb2.database), 1, 1);
+      const one = createKeyring(tdb2.database, { checkMs: 0 });
+      const two = createKeyring(tdb2.database, { checkMs: 0 });
+      await one.submitShare(decodeShare(init.keys[0]!));
+      await two.submitShare(decodeShare(init.keys[0]!));
+      const macBefore = await one.rowMacKey();
+      const dek = await two.newDek('secret/', 'ctx');
+      const newRoot = randomBytes(32);
+      await tdb2.database.transaction(async (tx) => {
+        const { canary, wrappedKeyringKey } = await one.rewrapUnder(tx, newRoot);
+        await tx.update(sealConfig).set({ canary, wrappedKeyringKey }).where(eq(sealConfig.id, 1));
+      });
+      one.rekeyed();
+      assert.ok((await one.rowMacKey()).equals(macBefore), 'the row-MAC key survives the rekey');
+      assert.ok((await one.unwrapDek('secret/', 'ctx', dek.wrapped)).equals(dek.dek), 'KEKs are the same keys, rewrapped');
+      // The other replica's next use finds the canary changed: it seals rather than go on.
+      await assert.rejects(two.unwrapDek('secret/', 'ctx', dek.wrapped), (e: VaultError) => e.status === 503);
+      assert.equal(two.isSealed(), true);
+      // The old share opens nothing now; a share of the new root key does.
+      await assert.rejects(two.submitShare(decodeShare(init.keys[0]!)), (e: VaultError) => e.status === 400);
+      const [share] = split(newRoot, 1, 1);
+      await two.submitShare(share!);
+      assert.ok((await two.rowMacKey()).equals(macBefore));
+    } finally {
+      await tdb2.drop();
+    }
   });
 });
