@@ -64,6 +64,9 @@ describe('sys/generate-root', () => {
     const short = await call(vs, 'PUT', 'sys/generate-root/attempt', { otp: 'abc' });
     assert.equal(short.status, 400);
     assert.match(short.body.errors![0]!, /wrong length/);
+    const wide = await call(vs, 'PUT', 'sys/generate-root/attempt', { otp: 'é'.repeat(47) });
+    assert.equal(wide.status, 400);
+    assert.match(wide.body.errors![0]!, /ASCII/);
     assert.equal((await call(vs, 'GET', 'sys/generate-root/attempt')).body.started, false);
   });
 

@@ -166,6 +166,7 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
       if (kind === 'generate-root') {
         otp = opts.otp ?? generateOtp(OTP_LENGTH);
         if (otp.length !== OTP_LENGTH) throw invalidRequest(`OTP string is wrong length: it must be ${OTP_LENGTH} characters`);
+        if (!/^[\x21-\x7e]+$/.test(otp)) throw invalidRequest('the OTP must be printable ASCII');
       } else if (kind === 'rekey' && c.type !== 'shamir') {
         // Auto-unseal: the root key is wrapped by the seal and never split.
         if ((opts.n ?? 1) !== 1 || (opts.t ?? 1) !== 1) {
