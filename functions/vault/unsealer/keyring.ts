@@ -321,15 +321,44 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       const dek = randomBytes(32);
       return { dek, wrapped: seal(await kek(mount), dek, aad.dek(mount, context)) };
     },
-    /** Wraps a fresh KEK for a new mount under the root key. */
-    wrapNewKek: async (mount: string): Promise<Buffer> => {
-      const root = await ensureCurrent(true);
+    /**
+     * Wraps a fresh KEK for a new mount under the root key held now. Prefer `addMount`, which
+     * also makes sure that key is still the vault's when the row is written.
+     */
+    wrapNewKek: (mount: string): Buffer => {
       const key = randomBytes(32);
       try {
-        return seal(root, key, aad.kek(mount));
+        return seal(requireRoot(), key, aad.kek(mount));
       } finally {
         key.fill(0);
       }
+    },
+    /**
+     * Adds a mount with a fresh KEK, unless it exists (`false` then). The insert reads the
+     * seal configuration FOR SHARE and only writes while its canary is the one this replica's
+     * root key opened: a rekey committing first makes it write nothing (and this replica seals
+     * itself as stale); one committing after it waits for it and rewraps the new KEK too.
+     */
+    addMount: async (db: Queryable, mount: string, type: string, description: string): Promise<boolean> => {
+      const root = await ensureCurrent(true);
+      const held = adoptedCanary!;
+      const key = randomBytes(32);
+      const wrapped = seal(root, key, aad.kek(mount));
+      key.fill(0);
+      const rows = rowsOf<{ path: string }>(
+        await db.execute(sql`
+          insert into vault.mounts (path, type, description, wrapped_kek)
+          select ${mount}, ${type}, ${description}, ${wrapped}
+          from vault.seal_config where id = 1 and canary = ${held} for share
+          on conflict (path) do nothing
+          returning path`),
+      );
+      if (rows.length > 0) return true;
+      const [exists] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from vault.mounts where path = ${mount}`));
+      if (exists && exists.n > 0) return false;
+      // Not written and not there: the root key was rekeyed under us.
+      await ensureCurrent(true);
+      throw sealedError();
     },
     /**
      * The audit HMAC key, derived from the root key (HKDF-SHA256), so it too dies with a seal.
