@@ -1,4 +1,4 @@
-// `zenokube vault init|unseal|seal|status`: operator commands against the vault's HTTP API.
+// `zenokube vault init|unseal|seal|status|generate-root -decode`: operator commands against the vault's HTTP API.
 // Address from VAULT_ADDR (as the vault CLI: the base before /v1), else $ZENO_BASE_URL/vault,
 // else http://127.0.0.1:$PORT/vault. A share given as no argument is read from stdin, so it
 // stays out of shell history. `status --kube` asks every unsealer replica of a cluster instead.
@@ -16,6 +16,7 @@ const USAGE = `usage: zenokube vault <command>
   unseal [KEY]                                  submit one key share (read from stdin when omitted)
   seal                                          seal the vault (needs VAULT_TOKEN with sudo on sys/seal)
   status [--json]                               seal status
+  generate-root -decode ENCODED -otp OTP        decode the encoded_token of sys/generate-root (base64 XOR OTP)
   status --kube [--namespace NS] [--service vault-unsealer] [--kubeconfig FILE] [--json]
                                                 seal status of every unsealer replica (the Service's
                                                 EndpointSlices); run where pod addresses are reachable
@@ -25,6 +26,15 @@ environment: VAULT_ADDR (e.g. http://127.0.0.1:8080/vault), VAULT_TOKEN
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** The root token from sys/generate-root's `encoded_token` (Vault ≥ 1.10: base64 of token XOR OTP). */
+function decodeRootToken(encoded: string, otp: string): string | undefined {
+  const bytes = Buffer.from(encoded.trim(), 'base64');
+  const pad = Buffer.from(otp.trim(), 'utf8');
+  if (bytes.length === 0 || bytes.length !== pad.length) return undefined;
+  for (let i = 0; i < bytes.length; i++) bytes[i]! ^= pad[i]!;
+  return bytes.toString('utf8');
 }
 
 export async function runVaultCli(args: string[], io: CliIo): Promise<number> {
@@ -111,6 +121,22 @@ export async function runVaultCli(args: string[], io: CliIo): Promise<number> {
         printStatus(s, rest.includes('--json'));
         // As the vault CLI: 0 unsealed, 2 sealed.
         return s.sealed ? 2 : 0;
+      }
+      case 'generate-root': {
+        // Vault's flags are single-dash; both spellings are taken.
+        const encoded = flag(rest, '-decode') ?? flag(rest, '--decode');
+        const otp = flag(rest, '-otp') ?? flag(rest, '--otp');
+        if (!encoded || !otp) {
+          io.err('generate-root: only -decode ENCODED -otp OTP is supported here; run the ceremony through sys/generate-root\n');
+          return 2;
+        }
+        const token = decodeRootToken(encoded, otp);
+        if (!token) {
+          io.err('generate-root: the OTP does not match the encoded token\n');
+          return 1;
+        }
+        io.out(`${token}\n`);
+        return 0;
       }
       default:
         io.err(USAGE);

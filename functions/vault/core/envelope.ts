@@ -50,6 +50,10 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: string): Buffer {
 export const aad = {
   canary: () => 'zenokube/vault/canary',
   keyring: () => 'zenokube/vault/keyring-key',
+  /** The canary under the recovery key (auto-unseal): proves recovery shares, opens nothing. */
+  recoveryCanary: () => 'zenokube/vault/recovery-canary',
+  /** A ceremony's sealed state, bound to its kind and nonce. */
+  ceremony: (kind: string, nonce: string) => `zenokube/vault/ceremony/${kind}/${nonce}`,
   kek: (mount: string) => `zenokube/vault/kek/${mount}`,
   dek: (mount: string, context: string) => `zenokube/vault/dek/${mount}/${context}`,
   data: (mount: string, context: string) => `zenokube/vault/data/${mount}/${context}`,

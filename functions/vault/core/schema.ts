@@ -41,6 +41,13 @@ export const sealConfig = vault.table('seal_config', {
    * its first unseal creates it.
    */
   wrappedKeyringKey: bytea(),
+  /**
+   * Auto-unseal only: AES-256-GCM of the canary text under the recovery key, a random key of its
+   * own whose shares authorise ceremonies (generate-root, rekey) and never open the root key.
+   * Null in a vault initialized before recovery keys were distinct: its recovery shares are
+   * shares of the root key until `sys/rekey-recovery-key` replaces them.
+   */
+  recoveryCanary: bytea(),
   initializedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -398,3 +405,21 @@ export type Lease = typeof leases.$inferSelect;
 export type DatabaseConfig = typeof databaseConfigs.$inferSelect;
 export type DatabaseRole = typeof databaseRoles.$inferSelect;
 export type DatabaseStaticRole = typeof databaseStaticRoles.$inferSelect;
+
+// --- ops ---
+
+/**
+ * A key ceremony in progress (`rekey`, `rekey-recovery`, `generate-root`), one per kind, shared
+ * by every unsealer replica: the key shares given so far, the requested share split and the
+ * generate-root OTP live only in `sealed`, AES-256-GCM under a key derived from the keyring key
+ * with the kind and nonce as associated data. A database writer can delete or replay a ceremony
+ * (the next share is refused or the ceremony restarts) but cannot read a share nor change what
+ * the ceremony produces.
+ */
+export const ceremonies = vault.table('ceremonies', {
+  kind: text().primaryKey(),
+  nonce: text().notNull(),
+  sealed: bytea().notNull(),
+  startedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+

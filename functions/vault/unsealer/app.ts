@@ -7,6 +7,7 @@ import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
 import { startAutoUnseal } from './auto-unseal.js';
+import { createCeremonies } from './ceremony.js';
 import { internalRoutes } from './internal-routes.js';
 import { createKeyring, type Keyring } from './keyring.js';
 import { sealGauge } from './seal-metrics.js';
@@ -45,15 +46,26 @@ function installWipeHooks(): void {
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono {
-  const keyring = createKeyring(ctx.database);
   installWipeHooks();
-  sealGauge(ctx.metrics, keyring);
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);
   const seal = sealWrapperFor(sealSettingsFrom(ctx.env));
+  const keyring = createKeyring(ctx.database, { checkMs: Number(ctx.env.VAULT_ROOT_CHECK_MS ?? 1000), seal, log: ctx.log });
+  sealGauge(ctx.metrics, keyring);
   const auto = seal ? startAutoUnseal(keyring, seal, ctx.log, Number(ctx.env.VAULT_SEAL_RETRY_MS ?? 2000)) : undefined;
-  live.set(ctx, { keyring, stop: () => auto?.stop() });
+  // A replica that finds the root key rekeyed by another seals itself; under auto-unseal it
+  // unwraps the new root key from the seal at once.
+  if (auto) keyring.setOnStale(() => auto.again());
+  const renewal = seal?.keepAlive?.(ctx.log);
+  live.set(ctx, {
+    keyring,
+    stop: () => {
+      auto?.stop();
+      renewal?.stop();
+    },
+  });
   const app = new Hono();
-  app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID(), seal, () => auto?.stop()));
+  const ceremonies = createCeremonies(ctx.database, keyring, seal, ctx.log);
+  app.route('/vault/v1', sysRoutes(ctx.database, keyring, randomUUID(), seal, () => auto?.stop(), ceremonies));
   app.route('/internal/v1', internalRoutes(keyring, internalKey, ctx.database));
   app.onError((err) => {
     const known = toVaultError(err);
@@ -79,6 +91,8 @@ export function wipeInstance(ctx: FunctionContext): void {
  */
 export async function readiness(ctx: FunctionContext): Promise<{ name: string; ok: boolean; detail?: string }[]> {
   const entry = live.get(ctx);
+  // The probe is also a use: a replica whose root key was rekeyed elsewhere notices it here.
+  await entry?.keyring.checkCurrent();
   const sealed = !entry || entry.keyring.isSealed();
   return [{ name: 'unsealed', ok: !sealed, ...(sealed ? { detail: 'sealed' } : {}) }];
 }

@@ -5,7 +5,7 @@ import type { Logger } from '#shared/log/index';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import type { Keyring } from './keyring.js';
 
-export function startAutoUnseal(keyring: Keyring, seal: SealWrapper, log: Logger, retryMs = 2000): { stop(): void } {
+export function startAutoUnseal(keyring: Keyring, seal: SealWrapper, log: Logger, retryMs = 2000): { stop(): void; again(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const attempt = async () => {
@@ -37,6 +37,12 @@ export function startAutoUnseal(keyring: Keyring, seal: SealWrapper, log: Logger
     stop: () => {
       stopped = true;
       if (timer) clearTimeout(timer);
+    },
+    /** After a rekey elsewhere sealed this replica: unwrap the new root key now (and retry). */
+    again: async () => {
+      if (timer) clearTimeout(timer);
+      stopped = false;
+      await attempt();
     },
   };
 }

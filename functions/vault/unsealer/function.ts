@@ -2,12 +2,24 @@
 // Deployment in a cluster, manifests/workload.ts), each unsealed on its own; ready only while unsealed.
 import { defineFunction } from '#shared/function/define';
 
-const sys = ['init', 'unseal', 'seal', 'seal-status', 'health'];
+const sys = [
+  'init',
+  'unseal',
+  'seal',
+  'seal-status',
+  'health',
+  'rekey/init',
+  'rekey/update',
+  'rekey-recovery-key/init',
+  'rekey-recovery-key/update',
+  'generate-root/attempt',
+  'generate-root/update',
+];
 
 export default defineFunction({
   name: 'vault-unsealer',
   product: 'vault',
-  description: 'Holds the vault root key in RAM: init, unseal, seal, seal status, health; unwraps DEKs for the api.',
+  description: 'Holds the vault root key in RAM: init, unseal, seal, seal status, health, rekey, generate-root; unwraps DEKs for the api.',
   // Exact matches win over the api's /vault/v1 prefix (Gateway API precedence).
   routes: sys.map((s) => ({ path: `/vault/v1/sys/${s}`, match: 'Exact' as const })),
   scaling: { minScale: 2, maxScale: 2, containerConcurrency: 0, timeoutSeconds: 30 },
@@ -33,6 +45,10 @@ export default defineFunction({
     VAULT_SEAL_TRANSIT_KEY: { description: 'transit seal: the key name' },
     VAULT_SEAL_TRANSIT_MOUNT: { description: 'transit seal: the mount path', value: 'transit' },
     VAULT_SEAL_RETRY_MS: { description: 'auto-unseal retry interval in ms', value: '2000' },
+    VAULT_ROOT_CHECK_MS: {
+      description: 'how often (ms) a replica re-reads the canary to notice a rekey made by another replica; 0 on every use',
+      value: '1000',
+    },
   },
   load: () => import('./app.js'),
 });

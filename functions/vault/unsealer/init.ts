@@ -9,7 +9,7 @@ import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { split } from '#functions/vault/core/shamir';
 import { insertToken } from '#functions/vault/core/tokens';
 import type { SealWrapper } from '#functions/vault/core/seal';
-import type { Keyring } from './keyring.js';
+import { recoveryCanaryFor, type Keyring } from './keyring.js';
 
 /** Mounts every vault starts with, as Vault's dev server does. */
 const DEFAULT_MOUNTS = [
@@ -26,8 +26,10 @@ interface InitResult {
 }
 
 /**
- * With an auto-unseal `seal`, the root key is stored wrapped by it and `shares`/`threshold`
- * make recovery shares instead: losing the remote key must not lose every secret.
+ * With an auto-unseal `seal`, the root key is stored only wrapped by it, and `shares`/`threshold`
+ * split a separate random recovery key instead: its shares authorise ceremonies (generate-root,
+ * rekey) and unseal a sealed node through the seal, but never rebuild the root key.
+ * @see https://developer.hashicorp.com/vault/docs/concepts/seal#recovery-key
  */
 export async function initialize(database: Database, keyring: Keyring, shares: number, threshold: number, seal?: SealWrapper): Promise<InitResult> {
   if (!Number.isInteger(shares) || shares < 1 || shares > 255) throw invalidRequest('secret shares must be an integer from 1 to 255');
@@ -35,6 +37,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
   if (threshold > shares) throw invalidRequest('secret threshold cannot be larger than secret shares');
   if (shares > 1 && threshold === 1) throw invalidRequest('threshold must be greater than one for multiple shares');
   const root = randomBytes(32);
+  const recovery = seal ? randomBytes(32) : undefined;
   try {
     const wrappedRoot = seal ? await seal.wrap(root) : null;
     const rootToken = await database.transaction(async (tx) => {
@@ -48,6 +51,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
           canary: keyring.canaryFor(root),
           wrappedKeyringKey: keyring.wrapNewKeyringKey(root),
           sealWrappedRootKey: wrappedRoot,
+          recoveryCanary: recovery ? recoveryCanaryFor(recovery) : null,
         })
         .onConflictDoNothing()
         .returning({ id: sealConfig.id });
@@ -66,7 +70,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
       return token;
     });
     keyring.invalidate();
-    const shards = split(root, shares, threshold);
+    const shards = split(recovery ?? root, shares, threshold);
     const hex = shards.map((s) => s.toString('hex'));
     const b64 = shards.map((s) => s.toString('base64'));
     for (const s of shards) s.fill(0);
@@ -77,6 +81,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
     return { keys: [], keys_base64: [], recovery_keys: hex, recovery_keys_base64: b64, root_token: rootToken };
   } finally {
     root.fill(0);
+    recovery?.fill(0);
   }
 }
 

@@ -75,7 +75,7 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
   });
 
   app.post('/audit-key', async () => {
-    const key = keyring.auditKey();
+    const key = await keyring.auditKey();
     const out = json({ key: key.toString('base64') });
     key.fill(0);
     return out;
@@ -121,9 +121,7 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
     const spec = ENGINE_MOUNTS[mount];
     if (!spec) throw invalidRequest('unknown engine mount');
     const exists = await database.db.select({ path: mounts.path }).from(mounts).where(eq(mounts.path, mount));
-    if (exists.length === 0) {
-      await database.db.insert(mounts).values({ path: mount, ...spec, wrappedKek: keyring.wrapNewKek(mount) }).onConflictDoNothing();
-    }
+    if (exists.length === 0) await keyring.addMount(database.db, mount, spec.type, spec.description);
     return json({ mount });
   });
 

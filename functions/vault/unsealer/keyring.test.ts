@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { eq, sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { VaultError } from '#functions/vault/core/errors';
-import { combine } from '#functions/vault/core/shamir';
+import { sealConfig } from '#functions/vault/core/schema';
+import { combine, split } from '#functions/vault/core/shamir';
 import { initialize } from './init.js';
 import { createKeyring, decodeShare } from './keyring.js';
 
@@ -101,5 +104,79 @@ describe('unsealer keyring', () => {
     await assert.rejects(k.unwrapDek('secret/', 'kv/1:b/v1', wrapped), /does not authenticate/);
     await assert.rejects(k.unwrapDek('transit/', 'kv/1:a/v1', wrapped), /does not authenticate/);
     k.wipe();
+  });
+
+  it('keeps the row-MAC key across a rekey, and a replica with the old root key seals itself', async () => {
+    const tdb2 = await createTestDatabase({ max: 2 });
+    try {
+      const init = await initialize(tdb2.database, createKeyring(tdb2.database), 1, 1);
+      const one = createKeyring(tdb2.database, { checkMs: 0 });
+      const two = createKeyring(tdb2.database, { checkMs: 0 });
+      await one.submitShare(decodeShare(init.keys[0]!));
+      await two.submitShare(decodeShare(init.keys[0]!));
+      const macBefore = await one.rowMacKey();
+      const dek = await two.newDek('secret/', 'ctx');
+      const newRoot = randomBytes(32);
+      await tdb2.database.transaction(async (tx) => {
+        const { canary, wrappedKeyringKey } = await one.rewrapUnder(tx, newRoot);
+        await tx.update(sealConfig).set({ canary, wrappedKeyringKey }).where(eq(sealConfig.id, 1));
+      });
+      one.rekeyed();
+      // A mount added by the replica still holding the old root key is not written.
+      await assert.rejects(two.addMount(tdb2.database.db, 'stale/', 'kv', ''), (e: VaultError) => e.status === 503);
+      const stale = await tdb2.database.query<{ n: number }>(sql`select count(*)::int as n from vault.mounts where path = 'stale/'`);
+      assert.equal(stale[0]!.n, 0);
+      assert.equal(await one.addMount(tdb2.database.db, 'fresh/', 'kv', ''), true);
+      assert.equal(await one.addMount(tdb2.database.db, 'fresh/', 'kv', ''), false);
+      const fresh = await one.newDek('fresh/', 'ctx');
+      assert.ok((await one.unwrapDek('fresh/', 'ctx', fresh.wrapped)).equals(fresh.dek));
+      assert.ok((await one.rowMacKey()).equals(macBefore), 'the row-MAC key survives the rekey');
+      assert.ok((await one.unwrapDek('secret/', 'ctx', dek.wrapped)).equals(dek.dek), 'KEKs are the same keys, rewrapped');
+      // The other replica sealed itself when it found the canary changed; any use now is 503.
+      await assert.rejects(two.unwrapDek('secret/', 'ctx', dek.wrapped), (e: VaultError) => e.status === 503);
+      assert.equal(two.isSealed(), true);
+      // The old share opens nothing now; a share of the new root key does.
+      await assert.rejects(two.submitShare(decodeShare(init.keys[0]!)), (e: VaultError) => e.status === 400);
+      const [share] = split(newRoot, 1, 1);
+      await two.submitShare(share!);
+      assert.ok((await two.rowMacKey()).equals(macBefore));
+    } finally {
+      await tdb2.drop();
+    }
+  });
+
+  it('never writes a mount under a root key a concurrent rekey is replacing', async () => {
+    const tdb3 = await createTestDatabase({ max: 4 });
+    try {
+      const init = await initialize(tdb3.database, createKeyring(tdb3.database), 1, 1);
+      const rekeying = createKeyring(tdb3.database, { checkMs: 0 });
+      const other = createKeyring(tdb3.database, { checkMs: 0 });
+      await rekeying.submitShare(decodeShare(init.keys[0]!));
+      await other.submitShare(decodeShare(init.keys[0]!));
+      const newRoot = randomBytes(32);
+      let adding: Promise<boolean> | undefined;
+      await tdb3.database.transaction(async (tx) => {
+        const { canary, wrappedKeyringKey } = await rekeying.rewrapUnder(tx, newRoot);
+        await tx.update(sealConfig).set({ canary, wrappedKeyringKey }).where(eq(sealConfig.id, 1));
+        // The other replica still sees the old canary (uncommitted rekey) and starts its insert,
+        // which waits on the rekey's lock of the seal configuration.
+        adding = other.addMount(tdb3.database.db, 'race/', 'kv', '');
+        adding.catch(() => undefined);
+        for (;;) {
+          const [w] = await tdb3.database.query<{ n: number }>(
+            sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          );
+          if (w!.n > 0) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      });
+      rekeying.rekeyed();
+      await assert.rejects(adding!, (e: VaultError) => e.status === 503);
+      const rows = await tdb3.database.query<{ n: number }>(sql`select count(*)::int as n from vault.mounts where path = 'race/'`);
+      assert.equal(rows[0]!.n, 0, 'no KEK under the old root key was written');
+      assert.equal(other.isSealed(), true);
+    } finally {
+      await tdb3.drop();
+    }
   });
 });

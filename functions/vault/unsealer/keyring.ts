@@ -2,12 +2,14 @@
 // unwrapped, and the key shares of an unseal in progress. Every buffer is zeroed on seal.
 // @see https://developer.hashicorp.com/vault/docs/concepts/seal#shamir-seals
 import { hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull } from 'drizzle-orm';
-import type { Database } from '#shared/db/index';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { rowsOf, type Database, type Queryable } from '#shared/db/index';
+import { silentLogger, type Logger } from '#shared/log/index';
 import { aad, CANARY_TEXT, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
 import { ROW_MAC_INFO } from '#functions/vault/core/integrity';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
+import type { SealWrapper } from '#functions/vault/core/seal';
 import { combine, ShamirError } from '#functions/vault/core/shamir';
 
 export interface SealState {
@@ -22,6 +24,51 @@ export interface SealState {
 
 type Config = typeof sealConfig.$inferSelect;
 
+/** Whether `key` opens `blob` (a canary) under `context`; nothing is kept. */
+function opens(key: Buffer, blob: Buffer, context: string): boolean {
+  try {
+    open(key, blob, context).fill(0);
+    return true;
+  } catch (err) {
+    if (err instanceof DecryptError || err instanceof TypeError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Whether a key rebuilt from shares is the one that authorises ceremonies: the root key under
+ * Shamir, the recovery key under auto-unseal (or, in a vault initialized before recovery keys
+ * were distinct, the root key its recovery shares split).
+ */
+export function authorises(candidate: Buffer, c: Config): boolean {
+  if (c.type !== 'shamir' && c.recoveryCanary) return opens(candidate, c.recoveryCanary, aad.recoveryCanary());
+  return opens(candidate, c.canary, aad.canary());
+}
+
+/** The canary of a recovery key. */
+export const recoveryCanaryFor = (recovery: Buffer): Buffer => seal(recovery, CANARY_TEXT, aad.recoveryCanary());
+
+/** Combines shares, mapping a malformed set to a 400. */
+export function combineShares(shares: Buffer[], what: string): Buffer {
+  try {
+    return combine(shares);
+  } catch (err) {
+    if (err instanceof ShamirError) throw invalidRequest(`${what} failed: ${err.message}`);
+    throw err;
+  }
+}
+
+interface KeyringOptions {
+  /**
+   * How often (ms) a use of cached keys re-reads the stored canary to notice a rekey made by
+   * another replica; 0 checks on every use. A use of the root key itself always checks.
+   */
+  checkMs?: number;
+  /** Auto-unseal: turns recovery shares given to sys/unseal into the root key it wraps. */
+  seal?: SealWrapper;
+  log?: Logger;
+}
+
 /** Decodes a key share given as hex (Vault's `keys`) or base64 (`keys_base64`). */
 export function decodeShare(key: string): Buffer {
   const k = key.trim();
@@ -33,16 +80,29 @@ export function decodeShare(key: string): Buffer {
   throw invalidRequest("'key' must be a valid hex or base64 string");
 }
 
-export function createKeyring(database: Database) {
+export function createKeyring(database: Database, opts: KeyringOptions = {}) {
+  const checkMs = opts.checkMs ?? 1000;
+  const log = opts.log ?? silentLogger;
   let rootKey: Buffer | undefined;
+  /** The stored canary the root key in memory was verified against: a rekey elsewhere changes it. */
+  let adoptedCanary: Buffer | undefined;
+  let lastCheck = 0;
+  let onStale: (() => Promise<void>) | undefined;
+  /** A rekey this replica is committing: its own new canary is not a sign of staleness. */
+  let pending: { root: Buffer; canary: Buffer } | undefined;
   let keyringKey: Buffer | undefined;
   const keks = new Map<string, Buffer>();
   let parts: Buffer[] = [];
   let nonce = '';
   let config: Config | undefined;
 
+  /**
+   * The seal configuration. Cached only while unsealed (a rekey elsewhere is then noticed by
+   * ensureCurrent); a sealed replica reads it afresh, so the shares it is given are checked
+   * against the current canary and threshold, not those of before a rekey.
+   */
   const loadConfig = async (): Promise<Config | undefined> => {
-    if (config) return config;
+    if (config && rootKey) return config;
     const [row] = await database.db.select().from(sealConfig).where(eq(sealConfig.id, 1));
     config = row;
     return row;
@@ -58,6 +118,9 @@ export function createKeyring(database: Database) {
   const wipe = () => {
     rootKey?.fill(0);
     rootKey = undefined;
+    adoptedCanary = undefined;
+    pending?.root.fill(0);
+    pending = undefined;
     keyringKey?.fill(0);
     keyringKey = undefined;
     for (const k of keks.values()) k.fill(0);
@@ -80,16 +143,36 @@ export function createKeyring(database: Database) {
 
   /** Accepts the root key if it opens the canary; on failure nothing is kept. */
   const adopt = (candidate: Buffer, c: Config): boolean => {
-    try {
-      open(candidate, c.canary, aad.canary()).fill(0);
-    } catch (err) {
-      if (err instanceof DecryptError || err instanceof TypeError) {
-        candidate.fill(0);
-        return false;
-      }
-      throw err;
+    if (!opens(candidate, c.canary, aad.canary())) {
+      candidate.fill(0);
+      return false;
     }
+    rootKey?.fill(0);
     rootKey = candidate;
+    adoptedCanary = Buffer.from(c.canary);
+    lastCheck = Date.now();
+    return true;
+  };
+
+  /**
+   * Auto-unseal: shares given to sys/unseal are recovery shares; once they prove the recovery
+   * key, the seal unwraps the root key (as Vault does for a sealed auto-unseal node). A vault
+   * from before distinct recovery keys has recovery shares of the root key itself.
+   */
+  const unsealWithRecovery = async (candidate: Buffer, c: Config): Promise<boolean> => {
+    if (!c.recoveryCanary) return adopt(candidate, c);
+    const ok = authorises(candidate, c);
+    candidate.fill(0);
+    if (!ok) return false;
+    if (!opts.seal || !c.sealWrappedRootKey) {
+      throw new VaultError(503, 'seal_unavailable', ['recovery keys verified, but this unsealer has no seal to unwrap the root key']);
+    }
+    const root = await opts.seal.unwrap(c.sealWrappedRootKey);
+    if (rootKey) {
+      root.fill(0);
+      return true;
+    }
+    if (!adopt(root, c)) throw new VaultError(500, 'seal_mismatch', ['the seal unwrapped a root key that does not open the canary']);
     return true;
   };
 
@@ -116,7 +199,8 @@ export function createKeyring(database: Database) {
       throw err;
     }
     clearParts();
-    if (!adopt(candidate, c)) {
+    const ok = c.type === 'shamir' ? adopt(candidate, c) : await unsealWithRecovery(candidate, c);
+    if (!ok) {
       throw new VaultError(400, 'unseal_failed', [
         'unseal failed: the combined key shares do not open the verification canary (a wrong or corrupted key share); unseal progress was reset',
       ]);
@@ -129,14 +213,61 @@ export function createKeyring(database: Database) {
     return rootKey;
   };
 
+  const adoptPending = () => {
+    if (!pending) return;
+    rootKey?.fill(0);
+    rootKey = pending.root;
+    adoptedCanary = pending.canary;
+    pending = undefined;
+    lastCheck = Date.now();
+    config = undefined;
+  };
+
+  /**
+   * The root key, after checking it is still the vault's: another replica may have rekeyed
+   * (the stored canary changed). A stale replica seals itself, then re-derives the new root
+   * key if it can (auto-unseal) through `onStale`; otherwise the caller gets 503 sealed and
+   * the replica waits for the new key shares. `force` checks even within `checkMs`.
+   */
+  const ensureCurrent = async (force = false): Promise<Buffer> => {
+    requireRoot();
+    if (!force && checkMs > 0 && Date.now() - lastCheck < checkMs) return requireRoot();
+    const [row] = await database.db.select({ canary: sealConfig.canary }).from(sealConfig).where(eq(sealConfig.id, 1));
+    const held = adoptedCanary;
+    if (!rootKey || !held) throw sealedError();
+    if (row && row.canary.equals(held)) {
+      lastCheck = Date.now();
+      return rootKey;
+    }
+    if (row && pending && row.canary.equals(pending.canary)) {
+      adoptPending();
+      return requireRoot();
+    }
+    // Only the replica that still holds the key it checked seals: a concurrent re-derive may
+    // already have adopted the new one.
+    if (adoptedCanary === held) {
+      log.warn('the root key was rekeyed by another unsealer: sealing this one');
+      wipe();
+      config = undefined;
+      if (onStale) {
+        try {
+          await onStale();
+        } catch (err) {
+          log.warn('re-deriving the rekeyed root key failed', { err });
+        }
+      }
+    }
+    return requireRoot();
+  };
+
   /** The KEK of a mount, unwrapped once and kept while unsealed. */
   const kek = async (mount: string): Promise<Buffer> => {
-    const root = requireRoot();
     const cached = keks.get(mount);
-    if (cached) return cached;
+    const root = await ensureCurrent(!cached);
+    if (cached && keks.get(mount) === cached) return cached;
     const [row] = await database.db.select({ wrappedKek: mounts.wrappedKek }).from(mounts).where(eq(mounts.path, mount));
     if (!row) throw invalidRequest(`no mount at ${mount}`);
-    if (!rootKey) throw sealedError();
+    if (rootKey !== root) throw sealedError();
     const key = open(root, row.wrappedKek, aad.kek(mount));
     keks.set(mount, key);
     return key;
@@ -147,7 +278,7 @@ export function createKeyring(database: Database) {
    * gets one at its first unseal (the first replica to store it wins; the others read it).
    */
   const openKeyringKey = async (): Promise<Buffer> => {
-    const root = requireRoot();
+    const root = await ensureCurrent(!keyringKey);
     if (keyringKey) return keyringKey;
     let c = await loadConfig();
     if (!c) throw invalidRequest('Vault is not initialized');
@@ -163,8 +294,8 @@ export function createKeyring(database: Database) {
       c = await loadConfig();
       if (!c?.wrappedKeyringKey) throw new VaultError(500, 'keyring_missing', ['internal error']);
     }
-    // Sealed while the database answered: the root key read above is zeroed now.
-    if (!rootKey) throw sealedError();
+    // Sealed (or rekeyed) while the database answered: the root key read above is zeroed now.
+    if (rootKey !== root) throw sealedError();
     if (keyringKey) return keyringKey;
     keyringKey = open(root, c.wrappedKeyringKey, aad.keyring());
     return keyringKey;
@@ -190,7 +321,10 @@ export function createKeyring(database: Database) {
       const dek = randomBytes(32);
       return { dek, wrapped: seal(await kek(mount), dek, aad.dek(mount, context)) };
     },
-    /** Wraps a fresh KEK for a new mount under the root key. */
+    /**
+     * Wraps a fresh KEK for a new mount under the root key held now. Prefer `addMount`, which
+     * also makes sure that key is still the vault's when the row is written.
+     */
     wrapNewKek: (mount: string): Buffer => {
       const key = randomBytes(32);
       try {
@@ -199,9 +333,39 @@ export function createKeyring(database: Database) {
         key.fill(0);
       }
     },
-    /** The audit HMAC key, derived from the root key (HKDF-SHA256), so it too dies with a seal. */
-    auditKey: (): Buffer =>
-      Buffer.from(hkdfSync('sha256', requireRoot(), Buffer.alloc(0), 'zenokube/vault/audit-hmac/v1', 32)),
+    /**
+     * Adds a mount with a fresh KEK, unless it exists (`false` then). The insert reads the
+     * seal configuration FOR SHARE and only writes while its canary is the one this replica's
+     * root key opened: a rekey committing first makes it write nothing (and this replica seals
+     * itself as stale); one committing after it waits for it and rewraps the new KEK too.
+     */
+    addMount: async (db: Queryable, mount: string, type: string, description: string): Promise<boolean> => {
+      const root = await ensureCurrent(true);
+      const held = adoptedCanary!;
+      const key = randomBytes(32);
+      const wrapped = seal(root, key, aad.kek(mount));
+      key.fill(0);
+      const rows = rowsOf<{ path: string }>(
+        await db.execute(sql`
+          insert into vault.mounts (path, type, description, wrapped_kek)
+          select ${mount}, ${type}, ${description}, ${wrapped}
+          from vault.seal_config where id = 1 and canary = ${held} for share
+          on conflict (path) do nothing
+          returning path`),
+      );
+      if (rows.length > 0) return true;
+      const [exists] = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from vault.mounts where path = ${mount}`));
+      if (exists && exists.n > 0) return false;
+      // Not written and not there: the root key was rekeyed under us.
+      await ensureCurrent(true);
+      throw sealedError();
+    },
+    /**
+     * The audit HMAC key, derived from the root key (HKDF-SHA256), so it too dies with a seal.
+     * A rekey changes it: audit lines before and after a rekey hash a value differently.
+     */
+    auditKey: async (): Promise<Buffer> =>
+      Buffer.from(hkdfSync('sha256', await ensureCurrent(), Buffer.alloc(0), 'zenokube/vault/audit-hmac/v1', 32)),
     /** A new keyring key wrapped under `root`, for sys/init. */
     wrapNewKeyringKey: (root: Buffer): Buffer => {
       const key = randomBytes(32);
@@ -216,7 +380,61 @@ export function createKeyring(database: Database) {
       Buffer.from(hkdfSync('sha256', await openKeyringKey(), Buffer.alloc(0), ROW_MAC_INFO, 32)),
     /** The canary for a new root key. */
     canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT, aad.canary()),
+    /** Checks the root key in memory is still the vault's (see ensureCurrent); never throws. */
+    checkCurrent: async (): Promise<void> => {
+      if (!rootKey) return;
+      await ensureCurrent().catch(() => undefined);
+    },
+    /** What a replica does once it finds itself stale and sealed: re-derive (auto-unseal). */
+    setOnStale: (fn: () => Promise<void>) => {
+      onStale = fn;
+    },
+    /** The key that seals ceremony state in the database (HKDF-SHA256 of the keyring key). */
+    ceremonyKey: async (): Promise<Buffer> =>
+      Buffer.from(hkdfSync('sha256', await openKeyringKey(), Buffer.alloc(0), 'zenokube/vault/ceremony/v1', 32)),
+    /**
+     * Rekey, inside the caller's transaction: locks the seal configuration, checks this replica
+     * holds the current root key, and rewraps the keyring key and every mount KEK under
+     * `newRoot`. Returns the new canary and wrapped keyring key; the caller writes them with the
+     * rest of seal_config, and only after its commit calls `rekeyed`. A failure anywhere rolls
+     * everything back: the old root key stays valid and nothing is half-rewrapped.
+     */
+    rewrapUnder: async (tx: Queryable, newRoot: Buffer): Promise<{ canary: Buffer; wrappedKeyringKey: Buffer }> => {
+      const root = requireRoot();
+      const held = adoptedCanary!;
+      const [row] = rowsOfSealConfig(await tx.execute(sql`select canary, wrapped_keyring_key from vault.seal_config where id = 1 for update`));
+      if (!row || !Buffer.from(row.canary).equals(held)) {
+        throw new VaultError(409, 'stale_root_key', ['the root key changed while this rekey ran; submit the key again']);
+      }
+      let keyring: Buffer;
+      if (row.wrapped_keyring_key) keyring = open(root, row.wrapped_keyring_key, aad.keyring());
+      else keyring = randomBytes(32);
+      const wrappedKeyringKey = seal(newRoot, keyring, aad.keyring());
+      keyring.fill(0);
+      const rows = rowsOfMounts(await tx.execute(sql`select path, wrapped_kek from vault.mounts order by path for update`));
+      for (const m of rows) {
+        const k = open(root, m.wrapped_kek, aad.kek(m.path));
+        const rewrapped = seal(newRoot, k, aad.kek(m.path));
+        k.fill(0);
+        await tx.execute(sql`update vault.mounts set wrapped_kek = ${rewrapped} where path = ${m.path}`);
+      }
+      const canary = seal(newRoot, CANARY_TEXT, aad.canary());
+      pending?.root.fill(0);
+      pending = { root: Buffer.from(newRoot), canary: Buffer.from(canary) };
+      return { canary, wrappedKeyringKey };
+    },
+    /** After the rekey's commit: the new root key replaces the old one (KEKs are unchanged). */
+    rekeyed: () => adoptPending(),
+    /** After the rekey's rollback: the old root key stays. */
+    rekeyAbandoned: () => {
+      pending?.root.fill(0);
+      pending = undefined;
+    },
   };
 }
 
 export type Keyring = ReturnType<typeof createKeyring>;
+
+const rowsOfSealConfig = (r: Parameters<typeof rowsOf>[0]) => rowsOf<{ canary: Uint8Array; wrapped_keyring_key: Uint8Array | null }>(r);
+
+const rowsOfMounts = (r: Parameters<typeof rowsOf>[0]) => rowsOf<{ path: string; wrapped_kek: Uint8Array }>(r);

@@ -11,6 +11,8 @@ import { useToken } from '#functions/vault/core/tokens';
 import { boolField, intField } from '#functions/vault/core/wire';
 import { json, noContent, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
 import type { SealWrapper } from '#functions/vault/core/seal';
+import type { Ceremonies } from './ceremony.js';
+import { ceremonyRoutes } from './ceremony-routes.js';
 import { initialize } from './init.js';
 import { decodeShare, type Keyring, type SealState } from './keyring.js';
 
@@ -44,7 +46,14 @@ function codeParam(url: URL, name: string, fallback: number): number {
   return n;
 }
 
-export function sysRoutes(database: Database, keyring: Keyring, clusterId: string, seal: SealWrapper | undefined, onSeal: () => void): Hono<AppEnv> {
+export function sysRoutes(
+  database: Database,
+  keyring: Keyring,
+  clusterId: string,
+  seal: SealWrapper | undefined,
+  onSeal: () => void,
+  ceremonies?: Ceremonies,
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const writes = ['PUT', 'POST'];
   app.use(async (c, next) => {
@@ -90,7 +99,7 @@ export function sysRoutes(database: Database, keyring: Keyring, clusterId: strin
     // Vault requires sudo on sys/seal (and update).
     const allowed = acl.allows('sys/seal', 'sudo') && acl.allows('sys/seal', 'update');
     // Audited like every api request; a failed audit write fails the seal (the key stays).
-    const auditKey = keyring.auditKey();
+    const auditKey = await keyring.auditKey();
     try {
       await writeAudit(database.db, auditKey, {
         type: 'request',
@@ -140,6 +149,8 @@ export function sysRoutes(database: Database, keyring: Keyring, clusterId: strin
     if (c.req.method === 'HEAD') return new Response(null, { status });
     return json(body, status);
   });
+
+  if (ceremonies) ceremonyRoutes(app, ceremonies);
 
   return app;
 }

@@ -14,12 +14,7 @@ const ensured = new WeakSet<Keyring>();
 export async function ensureWrappingMount(database: Database, keyring: Keyring): Promise<void> {
   if (ensured.has(keyring)) return;
   const [row] = await database.query<{ n: number }>(sql`select count(*)::int as n from vault.mounts where path = ${WRAPPING_MOUNT}`);
-  if (!row || row.n === 0) {
-    const wrappedKek = keyring.wrapNewKek(WRAPPING_MOUNT);
-    await database.query(sql`
-      insert into vault.mounts (path, type, description, wrapped_kek)
-      values (${WRAPPING_MOUNT}, 'cubbyhole', 'per-token private storage of wrapped responses', ${wrappedKek})
-      on conflict (path) do nothing`);
-  }
+  // addMount writes the KEK only under the root key the vault still has (a rekey may race it).
+  if (!row || row.n === 0) await keyring.addMount(database.db, WRAPPING_MOUNT, 'cubbyhole', 'per-token private storage of wrapped responses');
   ensured.add(keyring);
 }

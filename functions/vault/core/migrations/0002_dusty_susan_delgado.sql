@@ -21,6 +21,13 @@ CREATE TABLE "vault"."approle_secret_ids" (
 	CONSTRAINT "approle_secret_ids_accessor_unique" UNIQUE("accessor")
 );
 --> statement-breakpoint
+CREATE TABLE "vault"."ceremonies" (
+	"kind" text PRIMARY KEY NOT NULL,
+	"nonce" text NOT NULL,
+	"sealed" "bytea" NOT NULL,
+	"started_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "vault"."database_configs" (
 	"name" text PRIMARY KEY NOT NULL,
 	"plugin_name" text NOT NULL,
@@ -148,6 +155,7 @@ CREATE TABLE "vault"."wrapped_responses" (
 --> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_config" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_roles" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."seal_config" ADD COLUMN "recovery_canary" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "period_seconds" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "role" text DEFAULT '' NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "bound_cidrs" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
