@@ -57,10 +57,17 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
   const db = database.db;
   /** The current version the capability check read, per request. */
   const seenCurrent = new WeakMap<VaultRequest, number>();
-  /** Writers of one path, one at a time in this process (no connection held while waiting). */
-  const writers = createWriteQueue();
+  /**
+   * Writers of one path, one at a time in this process (no connection held while waiting). A
+   * writer that waited starts from the version the one before it wrote (checked under the lock);
+   * one with a cas reads the version afresh, so that a write of another process is not taken
+   * for a cas mismatch.
+   */
+  const writers = createWriteQueue<Awaited<ReturnType<typeof writeSecret>>>();
   const write = (path: string, data: Record<string, unknown>, cas: number | undefined, seen: number | undefined) =>
-    writers.run(`${MOUNT}${path}`, (waited) => writeSecret(database, keys, MOUNT, path, data, { cas, knownCurrent: waited ? undefined : seen }));
+    writers.run(`${MOUNT}${path}`, ({ waited, previous }) =>
+      writeSecret(database, keys, MOUNT, path, data, { cas, knownCurrent: !waited ? seen : cas === undefined ? previous?.version : undefined }),
+    );
 
   const dataRoute: VaultRoute = {
     pattern: /^secret\/data\/(.+)$/,
