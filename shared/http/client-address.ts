@@ -14,7 +14,7 @@ function plain(address: string): string {
 }
 
 /** Resolves the client of a request from its socket peer and its X-Forwarded-For header. */
-export type ClientAddressOf = (peer: string | undefined, forwardedFor: string | null | undefined) => string | undefined;
+type ClientAddressOf = (peer: string | undefined, forwardedFor: string | null | undefined) => string | undefined;
 
 /**
  * A resolver trusting `proxies` (addresses or CIDR ranges, as shared/config validated them).

@@ -63,7 +63,7 @@ function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): numbe
 }
 
 /** The annotation by which a route chooses the shape of the proxy's own answers on it. */
-export const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
+const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
 
 /** The route's error format; an unknown value keeps the default (problem+json). */
 function errorFormatOf(route: HTTPRoute): ErrorFormat {

@@ -116,7 +116,7 @@ const PATH_LOCK_NAMESPACE = 0x6b765f77; // "kv_w"
  * rows they then lock.
  * @see https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
  */
-export async function lockPath(tx: Tx, mount: string, path: string): Promise<void> {
+async function lockPath(tx: Tx, mount: string, path: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${PATH_LOCK_NAMESPACE}, hashtext(${`${mount}\n${path}`}))`);
 }
 

@@ -5,17 +5,17 @@
 import { VaultError } from './errors.js';
 
 /** Most writers one path may have waiting in this process; beyond it a write answers 503. */
-export const MAX_QUEUED_WRITERS = 1000;
+const MAX_QUEUED_WRITERS = 1000;
 
 /** How a writer's turn came: after waiting or not, and what the writer just before it wrote. */
-export interface Turn<T> {
+interface Turn<T> {
   /** It waited for another writer: what it read before then may be stale. */
   waited: boolean;
   /** The result of the writer just before it, when that one succeeded and ended in this turn's wait. */
   previous: T | undefined;
 }
 
-export interface WriteQueue<T> {
+interface WriteQueue<T> {
   /** Runs `write` once every writer of `key` that came before it is done. */
   run(key: string, write: (turn: Turn<T>) => Promise<T>): Promise<T>;
   /** Writers queued or running on `key` (0 when none). */
