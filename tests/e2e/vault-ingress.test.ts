@@ -27,6 +27,7 @@ describe('the vault behind the ingress', () => {
   let stack: RunningStack;
   let base: string;
   let root: string;
+  let unsealKey: string;
 
   /** A request over node:http from CLIENT_ADDRESS (undici's connector does not take a local address). */
   const call = (method: string, path: string, opts: { body?: object; headers?: Record<string, string>; url?: string; token?: string | null } = {}) =>
@@ -78,7 +79,8 @@ describe('the vault behind the ingress', () => {
     const init = await call('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 }, token: null });
     assert.equal(init.status, 200, JSON.stringify(init.body));
     root = init.body!.root_token;
-    assert.equal((await call('PUT', 'sys/unseal', { body: { key: init.body!.keys[0] }, token: null })).body!.sealed, false);
+    unsealKey = init.body!.keys[0];
+    assert.equal((await call('PUT', 'sys/unseal', { body: { key: unsealKey }, token: null })).body!.sealed, false);
   });
   after(async () => {
     await stack?.stop();
@@ -100,6 +102,19 @@ describe('the vault behind the ingress', () => {
       assert.equal(read.status, 200, JSON.stringify([read.code, read.body]));
       assert.equal(read.body!.data.metadata.version, 100);
     }
+  });
+
+  it("keeps the route up through a run of the vault's own 503s (sealed): the next request after unseal is served", async () => {
+    const key = unsealKey;
+    assert.equal((await call('PUT', 'sys/seal')).status, 204);
+    for (let i = 0; i < 8; i++) {
+      const r = await call('GET', 'secret/data/burst');
+      // The vault's answer, not the ingress's circuit_open.
+      assert.deepEqual([i, r.status, r.code, Array.isArray(r.body?.errors)], [i, 503, undefined, true]);
+    }
+    assert.equal((await call('PUT', 'sys/unseal', { body: { key }, token: null })).body!.sealed, false);
+    const read = await call('GET', 'secret/data/burst');
+    assert.equal(read.status, 200, JSON.stringify([read.code, read.body]));
   });
 
   it("answers a URI too long on the vault's routes with Vault's error shape, and problem+json elsewhere", async () => {
