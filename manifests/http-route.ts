@@ -22,7 +22,12 @@ export function httpRoute(decl: FunctionDeclaration, opts: ManifestOptions): Rec
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: decl.name, labels: functionLabels(decl, opts.version) },
+    metadata: {
+      name: decl.name,
+      labels: functionLabels(decl, opts.version),
+      // How ZenoIngress shapes its own answers on these routes (functions/ingress/engine/rules.ts).
+      ...(decl.errorFormat && decl.errorFormat !== 'problem' ? { annotations: { 'ingress.zenokube.io/error-format': decl.errorFormat } } : {}),
+    },
     spec: {
       parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: opts.gateway.name, namespace: opts.gateway.namespace }],
       rules: decl.routes.map((route) => ({

@@ -1,6 +1,7 @@
 // Platform configuration: read from the environment once at boot, validated, frozen, passed down.
 // The platform's own variables are checked by hand, so that a function's cold start does not load
 // zod unless the function itself uses it.
+import { isIP } from 'node:net';
 import { DEFAULT_DATABASE_SETTINGS, settingsProblems, type DatabaseSettings } from '#shared/db/settings';
 
 /** Raised at boot when the environment is invalid; lists every bad variable at once. */
@@ -33,6 +34,13 @@ export type PlatformConfig = Readonly<{
   /** Where emitted CloudEvents go (Knative SinkBinding convention). */
   sink: string | undefined;
   serviceName: string | undefined;
+  /**
+   * Peers whose X-Forwarded-For hops are believed (`ZENO_TRUSTED_PROXIES`: addresses and CIDR
+   * ranges, comma-separated): the ingress, and whatever proxies sit between it and the function.
+   * Default: loopback only (the local runner's ingress, a pod's own sidecar). See
+   * shared/http/client-address.ts.
+   */
+  trustedProxies: readonly string[];
 }>;
 
 type Env = Record<string, string | undefined>;
@@ -98,6 +106,21 @@ function url(issues: string[], name: string, raw: string | undefined): string | 
   }
 }
 
+/** Loopback: on one machine the ingress, in a pod its sidecar (Knative's queue-proxy). */
+const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
+
+function trustedProxies(issues: string[], raw: string | undefined): readonly string[] {
+  if (raw === undefined) return DEFAULT_TRUSTED_PROXIES;
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const e of entries) {
+    const [address, bits, rest] = e.split('/');
+    const family = isIP(address ?? '');
+    const badBits = bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32));
+    if (family === 0 || rest !== undefined || badBits) issues.push(`ZENO_TRUSTED_PROXIES: "${e.slice(0, 60)}" is not an IP address or CIDR range`);
+  }
+  return Object.freeze(entries);
+}
+
 /** Reads the platform configuration from `env`. Call once at boot. */
 export function loadConfig(env: Env = process.env): PlatformConfig {
   const get = (key: string) => (env[key] === '' ? undefined : env[key]);
@@ -114,6 +137,7 @@ export function loadConfig(env: Env = process.env): PlatformConfig {
   const bodyLimitBytes = integer(issues, 'ZENO_BODY_LIMIT', get('ZENO_BODY_LIMIT'), 1024 * 1024, 1, Number.MAX_SAFE_INTEGER);
   const sink = url(issues, 'K_SINK', get('K_SINK'));
   const database = databaseSettings(issues, get);
+  const proxies = trustedProxies(issues, get('ZENO_TRUSTED_PROXIES'));
   if (issues.length) throw new ConfigError(issues);
   return Object.freeze({
     port,
@@ -127,5 +151,6 @@ export function loadConfig(env: Env = process.env): PlatformConfig {
     bodyLimitBytes,
     sink,
     serviceName: get('K_SERVICE'),
+    trustedProxies: proxies,
   });
 }

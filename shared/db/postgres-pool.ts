@@ -73,12 +73,26 @@ class PoolStatement implements PromiseLike<unknown> {
         return await this.#send();
       } catch (err) {
         if (!mayRetry(this.#text, err)) throw lostOr(err);
-        return await this.#send().catch((again: unknown) => Promise.reject(lostOr(again)));
+        try {
+          return await this.#send();
+        } catch (again) {
+          if (!staleFatal(err, again)) throw lostOr(again);
+          return await this.#send().catch((third: unknown) => Promise.reject(lostOr(third)));
+        }
       }
     } finally {
       this.#gate.release();
     }
   }
+}
+
+/**
+ * Whether the retry of a statement lost with its connection failed with a FATAL that a backend
+ * sends as it ends while the first failure was the bare close: postgres.js then hands the dead
+ * backend's FATAL to the next statement of that connection, which never ran. It is sent once more.
+ */
+function staleFatal(first: unknown, again: unknown): boolean {
+  return (first as { severity?: unknown }).severity !== 'FATAL' && (again as { severity?: unknown }).severity === 'FATAL';
 }
 
 /** A connection failure as the retryable `db_connection_lost`; any other error as it is. */

@@ -128,6 +128,14 @@ export interface FunctionDeclaration {
   emits?: string[];
   schedules?: ScheduleDeclaration[];
   env?: Record<string, EnvDeclaration>;
+  /**
+   * The shape of the answers the ingress makes itself on the function's routes (URI too long,
+   * header fields too large, backend unavailable, timeouts): `problem` (RFC 9457, the default)
+   * or `vault` (HashiCorp Vault's `{"errors": [...]}`). The counterpart of the module's
+   * `renderError` for what never reaches the function; written on its HTTPRoute as the
+   * `ingress.zenokube.io/error-format` annotation.
+   */
+  errorFormat?: 'problem' | 'vault';
   /** True for the long-running exceptions (ingress proxy, vault unsealer). */
   longRunning?: boolean;
   /** Container resources, probes, Node flags and database pool (defaults: see shared/function/runtime.ts). */

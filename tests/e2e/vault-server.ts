@@ -18,6 +18,8 @@ export interface VaultServer {
   readonly baseUrl: string;
   /** What node-vault takes as `endpoint` (it appends /v1). */
   readonly endpoint: string;
+  /** The api → unsealer HMAC key both functions were given (another api instance needs it). */
+  readonly internalKey: string;
   /** Simulates a pod restart of the unsealer: its memory is wiped, a fresh one takes its place. */
   restartUnsealer(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
   return {
     baseUrl,
     endpoint: `${baseUrl}/vault`,
+    internalKey: env.VAULT_INTERNAL_KEY,
     async restartUnsealer() {
       // Only this instance's memory: another vault hosted in this process keeps its keys.
       wipeInstance(unsealer.context);
@@ -76,4 +79,25 @@ export async function statusOf(call: Promise<unknown>): Promise<number> {
     if (!e.response) throw err;
     return e.response.statusCode;
   }
+}
+
+/**
+ * One more `vault-api` instance (another pod of it) on `database` (its own pool), listening on a
+ * port of its own and using the unsealer of `vault`.
+ */
+export async function startVaultApi(database: Database, vault: VaultServer): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  let handler: FetchHandler = () => new Response('starting', { status: 503 });
+  const server = await listen((req, env) => handler(req, env), { port: 0, host: '127.0.0.1' });
+  const baseUrl = `http://127.0.0.1:${server.port}`;
+  const config = loadConfig({ PORT: String(server.port), HOST: '127.0.0.1', ZENO_BASE_URL: baseUrl, ZENO_LOG_LEVEL: 'error' });
+  const api = await hostFunction(apiDecl, {
+    config,
+    database,
+    log: silentLogger,
+    metrics: createMetrics({ defaults: false }),
+    events: createEventPublisher({ product: 'vault', source: '/vault/api' }),
+    env: { VAULT_UNSEALER_URL: `${vault.baseUrl}/_fn/vault-unsealer`, VAULT_INTERNAL_KEY: vault.internalKey },
+  });
+  handler = createInMemoryGateway([api], () => new Response('not found', { status: 404 }));
+  return { baseUrl, close: () => server.close(1000) };
 }

@@ -5,6 +5,7 @@ interface ObjectMeta {
   name: string;
   namespace?: string;
   labels?: Record<string, string>;
+  annotations?: Record<string, string>;
   creationTimestamp?: string;
   generation?: number;
   resourceVersion?: string;

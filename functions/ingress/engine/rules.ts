@@ -2,7 +2,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
 import type { HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
 import { INGRESS_GROUP, nsOf } from './resources.js';
-import type { CompiledBackend, CompiledRule, HeaderOps, MirrorAction, PathRewrite } from './table.js';
+import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite } from './table.js';
 import type { ResourceIndex } from './references.js';
 import { resolveBackend } from './references.js';
 import { RouteReason } from './conditions.js';
@@ -62,6 +62,14 @@ function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): numbe
   return 1;
 }
 
+/** The annotation by which a route chooses the shape of the proxy's own answers on it. */
+const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
+
+/** The route's error format; an unknown value keeps the default (problem+json). */
+function errorFormatOf(route: HTTPRoute): ErrorFormat {
+  return route.metadata.annotations?.[ERROR_FORMAT_ANNOTATION] === 'vault' ? 'vault' : 'problem';
+}
+
 /** Compiles a rule; problems are appended for the route's status. */
 export function compileRule(
   index: ResourceIndex,
@@ -86,6 +94,7 @@ export function compileRule(
     backendTimeoutMs: undefined,
     retry: undefined,
     session: undefined,
+    errorFormat: errorFormatOf(route),
   };
   for (const f of rule.filters ?? []) {
     switch (f.type) {

@@ -76,7 +76,15 @@ export interface CompiledRule {
   backendTimeoutMs: number | undefined;
   retry: RetryPolicy | undefined;
   session: SessionPolicy | undefined;
+  /** The shape of the proxy's own answers on this rule (the route's error-format annotation). */
+  errorFormat: ErrorFormat;
 }
+
+/**
+ * `problem`: RFC 9457 problem+json (the default). `vault`: HashiCorp Vault's `{"errors": [...]}`
+ * as application/json, for routes whose clients read only that shape.
+ */
+export type ErrorFormat = 'problem' | 'vault';
 
 export interface ValueMatch {
   /** Lower-case for headers; exact case for query parameters. */

@@ -4,6 +4,7 @@
 // @see https://www.rfc-editor.org/rfc/rfc9112#section-9.3.2 (pipelining: responses in request order)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ErrorFormat } from '../engine/table.js';
 import { localReply, rawProblem } from './local-reply.js';
 
 /**
@@ -25,11 +26,15 @@ export interface ExchangeHooks {
 export type ExchangeHandler = (req: IncomingMessage, res: ServerResponse, conn: ClientConnection) => void;
 
 /** A parse or deadline error as node's http server reports it to `clientError`. */
-type ClientError = Error & { code?: string };
+type ClientError = Error & { code?: string; rawPacket?: unknown };
+
+/** The error format for a head the parser refused, from the bytes it was parsing (./refusal-format.ts). */
+export type RefusalFormatOf = (rawPacket: unknown) => ErrorFormat;
 
 export class ClientConnection {
   readonly socket: Socket;
   private readonly handler: ExchangeHandler;
+  private readonly refusalFormatOf: RefusalFormatOf | undefined;
   /** The request being answered, and its response. */
   private activeReq: IncomingMessage | undefined = undefined;
   private activeRes: ServerResponse | undefined = undefined;
@@ -45,9 +50,10 @@ export class ClientConnection {
   private draining = false;
   private readonly onResponseClose: () => void;
 
-  constructor(socket: Socket, handler: ExchangeHandler) {
+  constructor(socket: Socket, handler: ExchangeHandler, refusalFormatOf?: RefusalFormatOf) {
     this.socket = socket;
     this.handler = handler;
+    this.refusalFormatOf = refusalFormatOf;
     this.onResponseClose = () => this.exchangeClosed();
   }
 
@@ -153,7 +159,7 @@ export class ClientConnection {
       socket.destroy();
       return;
     }
-    socket.end(rawProblem(status, code));
+    socket.end(rawProblem(status, code, this.refusalFormatOf?.(err.rawPacket)));
     socket.destroySoon();
   }
 }
@@ -166,10 +172,10 @@ function pauseReading(conn: ClientConnection): void {
 const connections = new WeakMap<Socket, ClientConnection>();
 
 /** The connection state of `socket` (a TLS socket for HTTPS), made on its first request or error; `made` hears of a new one. */
-export function connectionOf(socket: Socket, handler: ExchangeHandler, made?: (conn: ClientConnection) => void): ClientConnection {
+export function connectionOf(socket: Socket, handler: ExchangeHandler, made?: (conn: ClientConnection) => void, refusalFormatOf?: RefusalFormatOf): ClientConnection {
   let conn = connections.get(socket);
   if (conn === undefined) {
-    connections.set(socket, (conn = new ClientConnection(socket, handler)));
+    connections.set(socket, (conn = new ClientConnection(socket, handler, refusalFormatOf)));
     made?.(conn);
   }
   return conn;

@@ -12,7 +12,8 @@ import { normalizeHost } from '../engine/hostname.js';
 import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
 import { nextRequestId } from './context.js';
 import type { ClientConnection, ExchangeHooks } from './connection.js';
-import { localReply } from './local-reply.js';
+import { answerAs, localReply } from './local-reply.js';
+import { refusalFormat } from './refusal-format.js';
 import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
 import type { RequestFields } from './headers.js';
 import { redirectLocation, rewritePath } from './rewrite.js';
@@ -175,7 +176,10 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   };
   const life = new Lifecycle(ctx, req, res, rec, start);
   conn.hooks = life;
-  if (url.length > ctx.limits.maxUrlLength) return localReply(res, 414, 'uri_too_long');
+  if (url.length > ctx.limits.maxUrlLength) {
+    answerAs(res, refusalFormat(binding, rec.method, req.headers.host, url));
+    return localReply(res, 414, 'uri_too_long');
+  }
   const q = url.indexOf('?');
   const path = normalizePath(q < 0 ? url : url.slice(0, q));
   const query = q < 0 ? '' : url.slice(q + 1);
@@ -204,6 +208,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   if (!match) return localReply(res, 404, 'route_not_found');
   const rule = match.rule;
   rec.route = rule.id;
+  answerAs(res, rule.errorFormat);
   if (rule.broken) return localReply(res, 500, 'filter_error');
   if (rule.extAuth && ctx.extAuth) {
     ctx.extAuth(rule.extAuth, req)

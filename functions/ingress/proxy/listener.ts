@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { ClientConnection, ExchangeHandler } from './connection.js';
+import type { ClientConnection, ExchangeHandler, RefusalFormatOf } from './connection.js';
 import { connectionOf, existingConnection } from './connection.js';
 import { rawProblem } from './local-reply.js';
 import { hasBody } from './request-body.js';
@@ -51,8 +51,11 @@ interface Listener {
   close(): Promise<void>;
 }
 
-/** An http server (an https one when `tls` is given) serving `handler` and `onUpgrade`. */
-export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, tls?: HttpsOptions): Listener {
+/**
+ * An http server (an https one when `tls` is given) serving `handler` and `onUpgrade`;
+ * `refusalFormatOf` chooses the shape of the answer to a head the parser refused.
+ */
+export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, tls?: HttpsOptions, refusalFormatOf?: RefusalFormatOf): Listener {
   const options = serverOptions(limits);
   const server: Server = tls ? createHttpsServer({ ...options, ...tls }) : createHttpServer(options);
   const live = new Set<ClientConnection>();
@@ -62,8 +65,8 @@ export function createListener(limits: ServerLimits, handler: ExchangeHandler, o
     conn.socket.once('close', () => live.delete(conn));
     if (draining) conn.drain();
   };
-  server.on('request', (req: IncomingMessage, res) => connectionOf(req.socket, handler, made).receive(req, res));
-  server.on('clientError', (err: Error, socket: Duplex) => connectionOf(socket as Socket, handler, made).clientError(err));
+  server.on('request', (req: IncomingMessage, res) => connectionOf(req.socket, handler, made, refusalFormatOf).receive(req, res));
+  server.on('clientError', (err: Error, socket: Duplex) => connectionOf(socket as Socket, handler, made, refusalFormatOf).clientError(err));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const conn = existingConnection(req.socket);

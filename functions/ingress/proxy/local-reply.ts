@@ -1,7 +1,10 @@
 // Responses the proxy makes itself (no route, invalid backend, upstream failure, a refused
-// request): small problem+json bodies.
+// request): small problem+json bodies, or Vault's `{"errors": [...]}` on the routes that ask for it
+// (their error-format annotation).
 // @see https://www.rfc-editor.org/rfc/rfc9457
+// @see https://developer.hashicorp.com/vault/api-docs#error-response
 import type { ServerResponse } from 'node:http';
+import type { ErrorFormat } from '../engine/table.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -32,19 +35,50 @@ type LocalCode =
   | 'unauthorized'
   | 'forbidden';
 
+/** What a Vault client is told, per code: Vault's errors are sentences, not titles. */
+const SENTENCES: Record<LocalCode, string> = {
+  bad_request: 'malformed HTTP request',
+  headers_too_large: 'request header fields too large',
+  request_timeout: 'the request was not received in time',
+  route_not_found: 'no route for this path',
+  uri_too_long: 'request URI too long',
+  invalid_backend: 'the route has no valid backend',
+  no_backend: 'the route has no backend',
+  backend_unavailable: 'the service is unavailable; retry the request',
+  circuit_open: 'the service is unavailable; retry the request',
+  upstream_error: 'the service failed to answer',
+  upstream_timeout: 'the service did not answer in time',
+  filter_error: 'internal error',
+  unauthorized: 'permission denied',
+  forbidden: 'permission denied',
+};
+
+const CONTENT_TYPES: Record<ErrorFormat, string> = { problem: 'application/problem+json', vault: 'application/json' };
+
 const bodies = new Map<string, Buffer>();
 
-export function problemBody(status: number, code: string): Buffer {
-  const key = `${status}:${code}`;
+export function problemBody(status: number, code: string, format: ErrorFormat = 'problem'): Buffer {
+  const key = `${format}:${status}:${code}`;
   let b = bodies.get(key);
-  if (!b) bodies.set(key, (b = Buffer.from(JSON.stringify({ type: 'about:blank', title: TITLES[status] ?? 'Error', status, code }))));
+  if (!b) {
+    const shape = format === 'vault' ? { errors: [SENTENCES[code as LocalCode] ?? TITLES[status] ?? 'error'] } : { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code };
+    bodies.set(key, (b = Buffer.from(JSON.stringify(shape))));
+  }
   return b;
 }
 
 /** A whole problem response, written straight to a socket no response object owns (it then closes). */
-export function rawProblem(status: number, code: LocalCode): string {
-  const body = problemBody(status, code);
-  return `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: application/problem+json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body.toString('latin1')}`;
+export function rawProblem(status: number, code: LocalCode, format: ErrorFormat = 'problem'): string {
+  const body = problemBody(status, code, format);
+  return `HTTP/1.1 ${status} ${TITLES[status] ?? 'Error'}\r\ncontent-type: ${CONTENT_TYPES[format]}\r\ncontent-length: ${body.length}\r\nx-zeno-ingress: ${code}\r\nconnection: close\r\n\r\n${body.toString('latin1')}`;
+}
+
+/** The error format of each response whose route chose one other than problem+json. */
+const formats = new WeakMap<ServerResponse, ErrorFormat>();
+
+/** The proxy's own answers on `res` take `format` from now on (the matched route's). */
+export function answerAs(res: ServerResponse, format: ErrorFormat): void {
+  if (format !== 'problem') formats.set(res, format);
 }
 
 /** Writes a local problem response unless headers already went out, in which case the stream is cut. */
@@ -54,8 +88,9 @@ export function localReply(res: ServerResponse, status: number, code: LocalCode,
     res.destroy();
     return;
   }
-  const body = problemBody(status, code);
-  const headers = ['content-type', 'application/problem+json', 'content-length', String(body.length), 'x-zeno-ingress', code];
+  const format = formats.get(res) ?? 'problem';
+  const body = problemBody(status, code, format);
+  const headers = ['content-type', CONTENT_TYPES[format], 'content-length', String(body.length), 'x-zeno-ingress', code];
   if (extra) headers.push(...extra);
   // The reason phrase given: a refused writeHead leaves its own behind on the response.
   res.writeHead(status, TITLES[status] ?? 'Error', headers);

@@ -13,6 +13,7 @@ import { handleRequest } from './forward.js';
 import { handleUpgrade } from './upgrade.js';
 import type { ServerLimits } from './listener.js';
 import { createListener } from './listener.js';
+import { refusalFormatOfHead } from './refusal-format.js';
 
 export type { ServerLimits } from './listener.js';
 
@@ -73,6 +74,7 @@ export async function openSocket(
           },
         }
       : undefined,
+    (raw) => refusalFormatOfHead(binding, raw),
   );
   const server = listener.server;
   // Sockets that never finish a TLS handshake are tracked too, so a close can cut them.

@@ -14,8 +14,22 @@ import type { UpstreamHandler } from './upstream-pool.js';
 import { CLIENT_ABORTED } from './upstream-pool.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Upstream statuses that count against an endpoint's circuit. */
+/**
+ * Upstream statuses that count against an endpoint's circuit: 502 and 504, and 503 unless it
+ * carries Retry-After. A 503 with Retry-After is the application answering that it cannot serve
+ * this request for now (a sealed vault, its storage unavailable): the endpoint is alive and its
+ * next answer may differ, so it must not take the route away (RFC 9110 §15.6.4, §10.2.3).
+ */
 const FAILING = new Set([502, 503, 504]);
+
+/** Whether a response head (name, value, name, value, …) has a Retry-After field. */
+function hasRetryAfter(raw: Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 11 && name.toString('latin1').toLowerCase() === 'retry-after') return true;
+  }
+  return false;
+}
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ZENO_BACKEND_TIMEOUT']);
 
@@ -98,7 +112,7 @@ class Attempt implements UpstreamHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     const { ctx, ex } = this.run;
-    if (FAILING.has(status)) ctx.breakers.failure(this.key);
+    if (FAILING.has(status) && !(status === 503 && hasRetryAfter(raw))) ctx.breakers.failure(this.key);
     else ctx.breakers.success(this.key);
     if (this.run.canRetry && ex.rule.retry!.codes.has(status) && this.retryLater()) {
       this.skipping = true;

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
+import { createClientAddressOf } from '#shared/http/client-address';
 import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
@@ -139,10 +140,12 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const acls = createAclCache(ctx.database.db);
   const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines), ...databaseRoutes(ctx.database, engine, ensureDatabaseMount), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer), ...sysAuthRoutes()];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
+  // The audited remote_address: the client as the trusted proxies forwarded it, else the peer.
+  const clientAddressOf = createClientAddressOf(ctx.config.trustedProxies);
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {
-    const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
-    return handle(c.req.raw, c.get('requestId'), remote);
+    const peer = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    return handle(c.req.raw, c.get('requestId'), clientAddressOf(peer, c.req.header('x-forwarded-for')));
   });
   // Failures before the handler (the token lookup) keep Vault's shape too; unexpected ones go on
   // to the platform's fixed 500.

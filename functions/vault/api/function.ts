@@ -6,6 +6,8 @@ export default defineFunction({
   product: 'vault',
   description: 'HashiCorp-Vault-compatible API: KV v2, token auth, ACL policies, audit; DEKs from the unsealer.',
   routes: [{ path: '/vault/v1', match: 'PathPrefix' }],
+  // The ingress's own answers on the vault's routes (414, 431, 503, ...) in Vault's shape too.
+  errorFormat: 'vault',
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
   // Every read and write is a transaction and an AES-GCM envelope: moderate CPU, a pool of five.
   runtime: {

@@ -17,6 +17,7 @@ import {
   writeSecret,
   type DekService,
 } from '#functions/vault/core/kv';
+import { createWriteQueue } from '#functions/vault/core/write-queue';
 import { assertNoNul, boolField, INT32_MAX, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultRoute } from './route.js';
@@ -56,6 +57,17 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
   const db = database.db;
   /** The current version the capability check read, per request. */
   const seenCurrent = new WeakMap<VaultRequest, number>();
+  /**
+   * Writers of one path, one at a time in this process (no connection held while waiting). A
+   * writer that waited starts from the version the one before it wrote (checked under the lock);
+   * one with a cas reads the version afresh, so that a write of another process is not taken
+   * for a cas mismatch.
+   */
+  const writers = createWriteQueue<Awaited<ReturnType<typeof writeSecret>>>();
+  const write = (path: string, data: Record<string, unknown>, cas: number | undefined, seen: number | undefined) =>
+    writers.run(`${MOUNT}${path}`, ({ waited, previous }) =>
+      writeSecret(database, keys, MOUNT, path, data, { cas, knownCurrent: !waited ? seen : cas === undefined ? previous?.version : undefined }),
+    );
 
   const dataRoute: VaultRoute = {
     pattern: /^secret\/data\/(.+)$/,
@@ -113,7 +125,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     const merged = mergePatch(current.data, patch) as Record<string, unknown>;
     // The patch applies to the version read: without an explicit cas, pin it so a concurrent
     // writer cannot be silently overwritten.
-    const metadata = await writeSecret(database, keys, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
+    const metadata = await write(path, merged, cas ?? current.metadata.version, undefined);
     return ok(req, { data: metadata });
   }
 
@@ -128,7 +140,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     }
     const cas = options ? intField(options as Record<string, unknown>, 'cas') : undefined;
     if (cas !== undefined && cas < 0) throw invalidRequest('cas must be a non-negative integer');
-    const metadata = await writeSecret(database, keys, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
+    const metadata = await write(path, data as Record<string, unknown>, cas, seenCurrent.get(req));
     return ok(req, { data: metadata });
   }
 

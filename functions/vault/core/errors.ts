@@ -12,9 +12,12 @@ export class VaultError extends AppError {
   }
 
   override getResponse(): Response {
+    // A 503 says when to come back (sealed, storage or unsealer unavailable): clients may retry,
+    // and the ingress does not take it for a dead backend.
+    const retry: Record<string, string> = this.status === 503 ? { 'retry-after': '1' } : {};
     return new Response(JSON.stringify({ errors: this.messages }), {
       status: this.status,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...this.headers },
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...retry, ...this.headers },
     });
   }
 }

@@ -2,7 +2,7 @@
 // Each version's data is sealed under its own DEK; the DEK is minted and unwrapped by the unsealer.
 // @see https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import { rowsOf, type Database, type Db, type Queryable } from '#shared/db/index';
+import { rowsOf, type Database, type Db, type Queryable, type Tx } from '#shared/db/index';
 import { aad, kvContext, open, seal } from './envelope.js';
 import { invalidRequest, VaultError } from './errors.js';
 import { kvMetadata, kvVersions, type KvMetadata, type KvVersion } from './schema.js';
@@ -104,16 +104,33 @@ interface WriteOptions {
 }
 
 const RETRY = Symbol('retry');
+/** Attempts on PGlite, whose one connection must not wait on the unsealer inside a transaction. */
 const MAX_ATTEMPTS = 20;
+/** First key of the two-key advisory locks of KV paths (the second is a hash of mount and path). */
+const PATH_LOCK_NAMESPACE = 0x6b765f77; // "kv_w"
 
 /**
- * Writes a new version. The DEK for the expected next version is minted before the transaction
- * (no lock is held across the call to the unsealer, and PGlite's single connection is never
- * needed by both at once); inside, the metadata row is created or locked in one upsert,
- * check-and-set is verified against the version really current, and when a concurrent writer
- * took that version the attempt starts over with a fresh DEK. The new version, the removal of
- * versions beyond max_versions and the metadata update are one statement. Nothing is written on
- * failure.
+ * Serialises the writers of one path until the transaction ends: a transaction-scoped advisory
+ * lock on a hash of mount and path (a collision only serialises two paths needlessly). Taken
+ * first, before any row is touched, so writers of a path queue here in arrival order whatever
+ * rows they then lock.
+ * @see https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+ */
+async function lockPath(tx: Tx, mount: string, path: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${PATH_LOCK_NAMESPACE}, hashtext(${`${mount}\n${path}`}))`);
+}
+
+/**
+ * Writes a new version. The DEK for the expected next version is minted before the transaction,
+ * so that no connection is held across the call to the unsealer (and PGlite's single connection
+ * is never needed by both at once); callers queue the writers of a path in their process
+ * (./write-queue.ts), which makes that expectation right. Inside the transaction the path's
+ * advisory lock comes first, then the metadata row is created or locked in one upsert and
+ * check-and-set is verified against the version really current. When a writer of another process
+ * took the expected version meanwhile, the DEK for the version now next is minted under the lock
+ * (on PostgreSQL; on PGlite the attempt starts over), so a write under contention waits its turn
+ * and is never refused. The new version, the removal of versions beyond max_versions and the
+ * metadata update are one statement. Nothing is written on failure.
  */
 export async function writeSecret(database: Database, keys: DekService, mount: string, path: string, data: Record<string, unknown>, opts: WriteOptions) {
   const plain = Buffer.from(JSON.stringify(data), 'utf8');
@@ -121,21 +138,24 @@ export async function writeSecret(database: Database, keys: DekService, mount: s
     plain.fill(0);
     throw new VaultError(413, 'too_large', [`secret too large: the limit is ${MAX_SECRET_BYTES} bytes`]);
   }
+  /** The version's ciphertext under a fresh DEK, and the DEK wrapped for storage. */
+  const sealVersion = async (version: number) => {
+    const context = kvContext(path, version);
+    const { dek, wrapped } = await keys.newDek(mount, context);
+    try {
+      return { version, wrapped, ciphertext: seal(dek, plain, aad.data(mount, context)) };
+    } finally {
+      dek.fill(0);
+    }
+  };
   try {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = attempt === 0 && opts.knownCurrent !== undefined ? opts.knownCurrent : ((await getMetadata(database.db, mount, path))?.currentVersion ?? 0);
       // Fail fast on a stale cas; it is checked again under the lock.
       if (opts.cas !== undefined && opts.cas !== current) throw invalidRequest('check-and-set parameter did not match the current version');
-      const version = current + 1;
-      const context = kvContext(path, version);
-      const { dek, wrapped } = await keys.newDek(mount, context);
-      let ciphertext: Buffer;
-      try {
-        ciphertext = seal(dek, plain, aad.data(mount, context));
-      } finally {
-        dek.fill(0);
-      }
+      const expected = await sealVersion(current + 1);
       const result = await database.transaction(async (tx) => {
+        await lockPath(tx, mount, path);
         // Creates the row or, when it exists, locks it and returns its latest committed state.
         const [md] = await tx
           .insert(kvMetadata)
@@ -147,7 +167,12 @@ export async function writeSecret(database: Database, keys: DekService, mount: s
         if (opts.cas !== undefined && opts.cas !== md.currentVersion) {
           throw invalidRequest('check-and-set parameter did not match the current version');
         }
-        if (md.currentVersion !== current) return RETRY;
+        let sealed = expected;
+        if (md.currentVersion !== current) {
+          if (database.kind === 'pglite') return RETRY;
+          sealed = await sealVersion(md.currentVersion + 1);
+        }
+        const { version, ciphertext, wrapped } = sealed;
         const deletedAt = md.deleteVersionAfterSeconds > 0 ? sql`now() + make_interval(secs => ${md.deleteVersionAfterSeconds})` : null;
         const max = md.maxVersions > 0 ? md.maxVersions : DEFAULT_MAX_VERSIONS;
         const keepFrom = version - max + 1;
@@ -172,7 +197,7 @@ export async function writeSecret(database: Database, keys: DekService, mount: s
       });
       if (result !== RETRY) return result;
     }
-    throw new VaultError(503, 'contention', ['too many concurrent writers on this path; retry']);
+    throw new VaultError(503, 'contention', ['too many concurrent writers on this path; retry'], { headers: { 'retry-after': '1' } });
   } finally {
     plain.fill(0);
   }
@@ -212,6 +237,7 @@ export async function destroyVersions(db: Queryable, mount: string, path: string
 /** Deletes the metadata and every version of a path. */
 export async function deleteAll(database: Database, mount: string, path: string) {
   await database.transaction(async (tx) => {
+    await lockPath(tx, mount, path);
     await tx.delete(kvVersions).where(and(eq(kvVersions.mount, mount), eq(kvVersions.path, path)));
     await tx.delete(kvMetadata).where(and(eq(kvMetadata.mount, mount), eq(kvMetadata.path, path)));
   });

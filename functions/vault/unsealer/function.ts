@@ -22,6 +22,8 @@ export default defineFunction({
   description: 'Holds the vault root key in RAM: init, unseal, seal, seal status, health, rekey, generate-root; unwraps DEKs for the api.',
   // Exact matches win over the api's /vault/v1 prefix (Gateway API precedence).
   routes: sys.map((s) => ({ path: `/vault/v1/sys/${s}`, match: 'Exact' as const })),
+  // The ingress's own answers on the vault's routes (414, 431, 503, ...) in Vault's shape too.
+  errorFormat: 'vault',
   scaling: { minScale: 2, maxScale: 2, containerConcurrency: 0, timeoutSeconds: 30 },
   // Holds one key and answers a handful of calls: little CPU, a pool of two (seal status, init).
   // Memory: a function idles near 85 MiB resident on Node 24; the heap is capped well below the limit.
