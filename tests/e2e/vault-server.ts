@@ -12,6 +12,8 @@ import { createMetrics } from '#shared/metrics/index';
 import apiDecl from '#functions/vault/api/function';
 import unsealerDecl from '#functions/vault/unsealer/function';
 import { wipeInstance } from '#functions/vault/unsealer/app';
+import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
+import { createKeyring, decodeShare } from '#functions/vault/unsealer/keyring';
 
 export interface VaultServer {
   /** http://127.0.0.1:<port> */
@@ -73,5 +75,21 @@ export async function statusOf(call: Promise<unknown>): Promise<number> {
     const e = err as Error & { response?: { statusCode: number } };
     if (!e.response) throw err;
     return e.response.statusCode;
+  }
+}
+
+/**
+ * The vault's row MAC, as its operator could rebuild it from the unseal keys: for tests that age
+ * or otherwise rewrite a row on purpose and must re-sign it as the vault would.
+ */
+export async function operatorRowMac(database: Database, keys: string[]): Promise<RowMac> {
+  const keyring = createKeyring(database);
+  for (const k of keys) await keyring.submitShare(decodeShare(k));
+  const key = await keyring.rowMacKey();
+  keyring.wipe();
+  try {
+    return createRowMac(key);
+  } finally {
+    key.fill(0);
   }
 }

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
+import { createSeqMemory } from '#functions/vault/core/integrity';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -41,8 +42,17 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
-  const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database), ...transitRoutes(ctx.database, unsealer)];
+  const rowMac = () => unsealer.rowMac();
+  const acls = createAclCache(ctx.database.db, rowMac);
+  // This process's memory of each secret path's highest seq: a path seen going back is a rollback.
+  const kvIntegrity = { rowMac, seen: createSeqMemory() };
+  const routes = [
+    ...kvRoutes(ctx.database, unsealer, kvIntegrity),
+    ...tokenRoutes(ctx.database, rowMac),
+    ...policyRoutes(ctx.database, acls, rowMac),
+    ...kubernetesRoutes(ctx.database, rowMac),
+    ...transitRoutes(ctx.database, unsealer),
+  ];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   const app = new Hono<AppEnv>();
   app.all('/vault/v1/*', (c) => {

@@ -4,6 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, notFoundError, permissionDenied } from '#functions/vault/core/errors';
+import type { RowMacSource } from '#functions/vault/core/integrity';
 import {
   checkIssuerUrl,
   kubernetesConfigSchema,
@@ -33,7 +34,7 @@ function roleFrom(settings: Record<string, unknown>): KubernetesRole {
   };
 }
 
-export function kubernetesRoutes(database: Database): VaultRoute[] {
+export function kubernetesRoutes(database: Database, rowMac: RowMacSource): VaultRoute[] {
   const db = database.db;
   // One verifier per configuration, so jose's JWKS cache survives between logins.
   let verifier: { key: string; verify: ReturnType<typeof createServiceAccountVerifier> } | undefined;
@@ -143,7 +144,7 @@ export function kubernetesRoutes(database: Database): VaultRoute[] {
           if (role.maxTtlSeconds > 0) ttl = Math.min(ttl, role.maxTtlSeconds);
           const policies = role.policies.includes('default') ? role.policies : [...role.policies, 'default'];
           const meta = { role: roleName, service_account_name: sa.name, service_account_namespace: sa.namespace, service_account_uid: sa.uid, service_account_secret_name: '' };
-          const { token, row: tokenRow } = await insertToken(db, {
+          const { token, row: tokenRow } = await insertToken(db, await rowMac(), {
             policies,
             displayName: `kubernetes-${sa.namespace}-${sa.name}`.slice(0, 128),
             path: 'auth/kubernetes/login',

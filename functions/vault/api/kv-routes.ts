@@ -9,13 +9,14 @@ import {
   deleteVersions,
   destroyVersions,
   getMetadata,
+  getMetadataAndVersions,
   listKeys,
-  listVersions,
   putMetadata,
   readSecret,
   undeleteVersions,
   writeSecret,
   type DekService,
+  type KvIntegrity,
 } from '#functions/vault/core/kv';
 import { assertNoNul, boolField, INT32_MAX, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -52,7 +53,7 @@ function customMetadataOf(v: unknown): Record<string, string> | undefined {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
+export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity): VaultRoute[] {
   const db = database.db;
   /** The current version the capability check read, per request. */
   const seenCurrent = new WeakMap<VaultRequest, number>();
@@ -65,7 +66,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         const path = cleanPath(m[1]!);
         const version = intField(Object.fromEntries(req.query), 'version') ?? 0;
         if (version < 0) throw invalidRequest('version must be a positive integer');
-        const r = await readSecret(db, keys, MOUNT, path, version);
+        const r = await readSecret(db, keys, ig, MOUNT, path, version);
         if (r.kind === 'missing') throw notFoundError();
         if (r.kind === 'gone') return { ...ok(req, { data: { data: null, metadata: r.metadata } }), status: 404 };
         return { ...ok(req, { data: { data: r.data, metadata: r.metadata } }), auditData: { data: r.data, metadata: r.metadata } };
@@ -73,14 +74,14 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       update: async (req, m) => writeData(req, m),
       patch: async (req, m) => patchData(req, m),
       delete: async (_req, m) => {
-        await deleteVersions(db, MOUNT, cleanPath(m[1]!), 'current');
+        await deleteVersions(database, ig, MOUNT, cleanPath(m[1]!), 'current');
         return done();
       },
     },
     // Vault: writing a path that does not exist yet needs `create`, an existing one `update`.
     capability: async (req, m) => {
       if (req.operation !== 'update') return req.operation;
-      const md = await getMetadata(db, MOUNT, cleanPath(m[1]!));
+      const md = await getMetadata(db, ig, MOUNT, cleanPath(m[1]!));
       // The write starts from this version (it is checked again under the row lock).
       seenCurrent.set(req, md?.currentVersion ?? 0);
       return md && md.currentVersion > 0 ? 'update' : 'create';
@@ -106,14 +107,14 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     const path = cleanPath(m[1]!);
     const patch = req.body.data;
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw invalidRequest('no data provided');
-    const current = await readSecret(db, keys, MOUNT, path, 0);
+    const current = await readSecret(db, keys, ig, MOUNT, path, 0);
     if (current.kind !== 'ok') throw notFoundError();
     const options = req.body.options as Record<string, unknown> | undefined;
     const cas = options && typeof options === 'object' ? intField(options, 'cas') : undefined;
     const merged = mergePatch(current.data, patch) as Record<string, unknown>;
     // The patch applies to the version read: without an explicit cas, pin it so a concurrent
     // writer cannot be silently overwritten.
-    const metadata = await writeSecret(database, keys, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
+    const metadata = await writeSecret(database, keys, ig, MOUNT, path, merged, { cas: cas ?? current.metadata.version });
     return ok(req, { data: metadata });
   }
 
@@ -128,7 +129,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     }
     const cas = options ? intField(options as Record<string, unknown>, 'cas') : undefined;
     if (cas !== undefined && cas < 0) throw invalidRequest('cas must be a non-negative integer');
-    const metadata = await writeSecret(database, keys, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
+    const metadata = await writeSecret(database, keys, ig, MOUNT, path, data as Record<string, unknown>, { cas, knownCurrent: seenCurrent.get(req) });
     return ok(req, { data: metadata });
   }
 
@@ -143,9 +144,9 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       },
       read: async (req, m) => {
         const path = cleanPath(m[1] ?? '');
-        const md = await getMetadata(db, MOUNT, path);
-        if (!md) throw notFoundError();
-        const versions = await listVersions(db, MOUNT, path);
+        const found = await getMetadataAndVersions(db, ig, MOUNT, path);
+        if (!found) throw notFoundError();
+        const { md, versions } = found;
         return ok(req, {
           data: {
             cas_required: md.casRequired,
@@ -173,7 +174,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         const dva = b.delete_version_after;
         const deleteVersionAfterSeconds = dva === undefined ? undefined : parseDuration(dva);
         if (dva !== undefined && deleteVersionAfterSeconds === undefined) throw invalidRequest('invalid delete_version_after');
-        await putMetadata(db, MOUNT, path, {
+        await putMetadata(database, ig, MOUNT, path, {
           maxVersions,
           casRequired: boolField(b, 'cas_required'),
           deleteVersionAfterSeconds,
@@ -194,9 +195,9 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       update: async (req, m) => {
         const path = cleanPath(m[1]!);
         const versions = versionsOf(req.body);
-        if (verb === 'delete') await deleteVersions(db, MOUNT, path, versions);
-        else if (verb === 'undelete') await undeleteVersions(db, MOUNT, path, versions);
-        else await destroyVersions(db, MOUNT, path, versions);
+        if (verb === 'delete') await deleteVersions(database, ig, MOUNT, path, versions);
+        else if (verb === 'undelete') await undeleteVersions(database, ig, MOUNT, path, versions);
+        else await destroyVersions(database, ig, MOUNT, path, versions);
         return done();
       },
     },

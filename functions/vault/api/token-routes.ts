@@ -4,6 +4,7 @@
 import type { Database } from '#shared/db/index';
 import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, permissionDenied } from '#functions/vault/core/errors';
+import type { RowMacSource } from '#functions/vault/core/integrity';
 import type { Token } from '#functions/vault/core/schema';
 import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
 import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
@@ -70,7 +71,7 @@ function ttlOf(body: Record<string, unknown>, key: string): number | undefined {
   return v;
 }
 
-export function tokenRoutes(database: Database): VaultRoute[] {
+export function tokenRoutes(database: Database, rowMac: RowMacSource): VaultRoute[] {
   const db = database.db;
 
   const create = async (req: VaultRequest, orphanEndpoint: boolean) => {
@@ -101,7 +102,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
     assertNoNul(meta, 'meta');
     assertNoNul(b.display_name, 'display_name');
     const displayName = typeof b.display_name === 'string' && b.display_name ? `token-${b.display_name}` : 'token';
-    const created = await insertToken(db, {
+    const created = await insertToken(db, await rowMac(), {
       policies,
       displayName: displayName.slice(0, 128),
       path: orphanEndpoint ? 'auth/token/create-orphan' : 'auth/token/create',
@@ -134,7 +135,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
   const renew = async (req: VaultRequest, row: Token, clientToken: string) => {
     if (!row.renewable) throw invalidRequest('lease is not renewable');
     const increment = ttlOf(req.body, 'increment') ?? 0;
-    const { row: renewed, warning } = await renewToken(db, row, increment);
+    const { row: renewed, warning } = await renewToken(db, await rowMac(), row, increment);
     return ok(req, {
       auth: { ...authBlock(renewed, clientToken), lease_duration: remainingTtl(renewed) },
       warnings: warning ? [warning] : null,
@@ -172,7 +173,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (!row) throw invalidRequest('bad token');
           return ok(req, { data: lookupData(row, t) });
         },
@@ -182,7 +183,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       pattern: /^auth\/token\/lookup-accessor$/,
       handlers: {
         update: async (req) => {
-          const row = await peekAccessor(db, accessorOf(req));
+          const row = await peekAccessor(db, await rowMac(), accessorOf(req));
           if (!row) throw invalidRequest('invalid accessor');
           // Vault never shows the token itself to an accessor lookup.
           return ok(req, { data: lookupData(row, undefined) });
@@ -194,7 +195,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (!row) throw invalidRequest('invalid token');
           return renew(req, row, t);
         },
@@ -204,7 +205,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       pattern: /^auth\/token\/revoke-accessor$/,
       handlers: {
         update: async (req) => {
-          const row = await peekAccessor(db, accessorOf(req));
+          const row = await peekAccessor(db, await rowMac(), accessorOf(req));
           if (row) await revoke(row.accessor);
           return done();
         },
@@ -215,7 +216,7 @@ export function tokenRoutes(database: Database): VaultRoute[] {
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (row) await revoke(row.accessor);
           return done();
         },

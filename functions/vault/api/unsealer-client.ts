@@ -9,12 +9,8 @@ import { createSecretKey } from 'node:crypto';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
-import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
+import { createRowMac, IntegrityError, type RowMac } from '#functions/vault/core/integrity';
 import type { DekService } from '#functions/vault/core/kv';
-
-class IntegrityError extends Error {
-  override readonly name = 'IntegrityError';
-}
 
 export interface UnsealerClient extends DekService {
   /** The audit HMAC key; fails with 503 while sealed. Cached for `auditKeyTtlMs`. */
@@ -108,9 +104,13 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
         cached = undefined;
         macCached = undefined;
       }
-      // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
-      // integrity failure (500, logged), never the client's fault.
-      if (status === 400 && path === '/internal/v1/dek/unwrap') throw new IntegrityError('a wrapped DEK does not authenticate in its row');
+      // A wrapped DEK that does not open is storage tampering or a moved row: refused (403),
+      // counted and logged like any row that fails its integrity check.
+      if (status === 400 && path === '/internal/v1/dek/unwrap') {
+        const table = (body as { context?: string }).context?.startsWith('kv/') ? 'kv_versions' : 'transit_keys';
+        opts.onIntegrityFailure?.(table);
+        throw new IntegrityError(table);
+      }
       const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${status}`];
       // Internal authentication failures are our misconfiguration, not the client's.
       const code = status === 401 ? 500 : status;
@@ -138,9 +138,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     async rowMac() {
       const now = Date.now();
       if (macCached && macCached.until > now) return macCached.mac;
-      const r = await call<{ key: string }>('/internal/v1/row-mac-key', {});
+      const r = await call<{ key: string; epoch?: number }>('/internal/v1/row-mac-key', {});
       const key = Buffer.from(r.key, 'base64');
-      macCached = { mac: createRowMac(key, opts.onIntegrityFailure), until: now + ttl };
+      macCached = { mac: createRowMac(key, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0), until: now + ttl };
       key.fill(0);
       return macCached.mac;
     },

@@ -2,6 +2,7 @@
 // KEKs are wrapped by it, DEKs by a KEK, secret data by a DEK; tokens are stored hashed.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   customType,
@@ -50,6 +51,8 @@ export const mounts = vault.table('mounts', {
   description: text().notNull().default(''),
   wrappedKek: bytea().notNull(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+  mac: bytea(),
 });
 
 /** KV v2 metadata per secret path. Metadata is not secret (as in Vault): keep secrets in data. */
@@ -66,6 +69,12 @@ export const kvMetadata = vault.table(
     oldestVersion: integer().notNull().default(0),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    /** Bumped by every change to the path (its rows' rollback bound); versions carry the seq of their last change. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
+    /** The keyring epoch (integrity_state) when the row was last written. */
+    epoch: integer().notNull().default(0),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [primaryKey({ columns: [t.mount, t.path] }), index('kv_metadata_prefix_idx').using('btree', t.mount, sql`${t.path} text_pattern_ops`)],
 );
@@ -83,6 +92,10 @@ export const kvVersions = vault.table(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     deletedAt: timestamp({ withTimezone: true }),
     destroyed: boolean().notNull().default(false),
+    /** The path's seq (kv_metadata.seq) when this version last changed. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [primaryKey({ columns: [t.mount, t.path, t.version] })],
 );
@@ -108,6 +121,8 @@ export const tokens = vault.table(
     entityId: text().notNull().default(''),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp({ withTimezone: true }),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [index().on(t.parentAccessor)],
 );
@@ -118,6 +133,8 @@ export const policies = vault.table('policies', {
   text: text().notNull(),
   rules: jsonb().notNull().$type<{ path: string; capabilities: string[] }[]>(),
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+  mac: bytea(),
 });
 
 /** The audit device: one row per request and per response; secret values HMAC'd, never in clear. */
@@ -165,6 +182,19 @@ export const kubernetesConfig = vault.table('kubernetes_config', {
 export const kubernetesRoles = vault.table('kubernetes_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+});
+
+// --- integrity ---
+
+/**
+ * One row: the keyring epoch, advanced at every unseal and MAC'd. An unsealer remembers the
+ * highest epoch it has seen and refuses a lower one (a database restored under a running vault);
+ * a row written in an epoch above the stored one betrays a partial restore.
+ */
+export const integrityState = vault.table('integrity_state', {
+  id: integer().primaryKey().default(1),
+  epoch: integer().notNull(),
+  mac: bytea().notNull(),
 });
 
 export type KvMetadata = typeof kvMetadata.$inferSelect;

@@ -45,7 +45,22 @@ function installWipeHooks(): void {
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono {
-  const keyring = createKeyring(ctx.database);
+  let integrityFailures: ((table: string) => void) | undefined;
+  ctx.metrics.whenLoaded((prom, registry) => {
+    const counter = new prom.Counter({
+      name: 'zeno_vault_integrity_failures_total',
+      help: 'Rows refused because their integrity MAC did not verify (forged, altered, rolled back or moved), by table.',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    });
+    integrityFailures = (table) => counter.inc({ table });
+  });
+  const keyring = createKeyring(ctx.database, {
+    onIntegrityFailure: (table) => {
+      ctx.log.error('vault row failed its integrity check', { table });
+      integrityFailures?.(table);
+    },
+  });
   installWipeHooks();
   sealGauge(ctx.metrics, keyring);
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);

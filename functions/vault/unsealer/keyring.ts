@@ -4,11 +4,14 @@
 import { hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
-import { aad, CANARY_TEXT, DecryptError, open, seal } from '#functions/vault/core/envelope';
+import { aad, CANARY_TEXT, CANARY_TEXT_V2, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
-import { ROW_MAC_INFO } from '#functions/vault/core/integrity';
+import { createRowMac, IntegrityError, ROW_MAC_INFO, type RowMac } from '#functions/vault/core/integrity';
+import { checkMount } from '#functions/vault/core/mounts';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { combine, ShamirError } from '#functions/vault/core/shamir';
+import { advanceEpoch, readEpoch, writeFirstEpoch } from './epoch.js';
+import { signLegacyRows } from './upgrade.js';
 
 export interface SealState {
   initialized: boolean;
@@ -33,9 +36,26 @@ export function decodeShare(key: string): Buffer {
   throw invalidRequest("'key' must be a valid hex or base64 string");
 }
 
-export function createKeyring(database: Database) {
+interface KeyringOptions {
+  /** Hears of every row refused by an integrity check (the table's name): a metric, a log line. */
+  onIntegrityFailure?: (table: string) => void;
+}
+
+const rowMacKeyOf = (keyringKey: Buffer) => Buffer.from(hkdfSync('sha256', keyringKey, Buffer.alloc(0), ROW_MAC_INFO, 32));
+
+export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   let rootKey: Buffer | undefined;
   let keyringKey: Buffer | undefined;
+  /** 1 while the stored canary is the first version (rows may lack MACs), 2 once every row is MAC'd. */
+  let canaryVersion = 0;
+  /** The integrity preparation of this unseal (upgrade, epoch advance), run once. */
+  let prepared: Promise<void> | undefined;
+  /** The highest keyring epoch this process has seen: kept across seals, lost with the process. */
+  let highestEpoch = 0;
+  const refuse = (table: string): never => {
+    opts.onIntegrityFailure?.(table);
+    throw new IntegrityError(table);
+  };
   const keks = new Map<string, Buffer>();
   let parts: Buffer[] = [];
   let nonce = '';
@@ -60,6 +80,7 @@ export function createKeyring(database: Database) {
     rootKey = undefined;
     keyringKey?.fill(0);
     keyringKey = undefined;
+    prepared = undefined;
     for (const k of keks.values()) k.fill(0);
     keks.clear();
     clearParts();
@@ -81,7 +102,9 @@ export function createKeyring(database: Database) {
   /** Accepts the root key if it opens the canary; on failure nothing is kept. */
   const adopt = (candidate: Buffer, c: Config): boolean => {
     try {
-      open(candidate, c.canary, aad.canary()).fill(0);
+      const text = open(candidate, c.canary, aad.canary());
+      canaryVersion = text.equals(CANARY_TEXT_V2) ? 2 : text.equals(CANARY_TEXT) ? 1 : 0;
+      text.fill(0);
     } catch (err) {
       if (err instanceof DecryptError || err instanceof TypeError) {
         candidate.fill(0);
@@ -134,8 +157,11 @@ export function createKeyring(database: Database) {
     const root = requireRoot();
     const cached = keks.get(mount);
     if (cached) return cached;
-    const [row] = await database.db.select({ wrappedKek: mounts.wrappedKek }).from(mounts).where(eq(mounts.path, mount));
+    const mac = await rowMac();
+    const [row] = await database.db.select().from(mounts).where(eq(mounts.path, mount));
     if (!row) throw invalidRequest(`no mount at ${mount}`);
+    // A mount row the vault did not write (another KEK put in its place, a renamed mount) is refused.
+    checkMount(mac, row);
     if (!rootKey) throw sealedError();
     const key = open(root, row.wrappedKek, aad.kek(mount));
     keks.set(mount, key);
@@ -152,6 +178,9 @@ export function createKeyring(database: Database) {
     let c = await loadConfig();
     if (!c) throw invalidRequest('Vault is not initialized');
     if (!c.wrappedKeyringKey) {
+      // A vault past the upgrade always has its keyring key: a missing one was removed, and a new
+      // one would let the upgrade sign whatever rows the remover left unsigned.
+      if (canaryVersion !== 1) refuse('seal_config');
       const fresh = randomBytes(32);
       const wrapped = seal(root, fresh, aad.keyring());
       fresh.fill(0);
@@ -168,6 +197,55 @@ export function createKeyring(database: Database) {
     if (keyringKey) return keyringKey;
     keyringKey = open(root, c.wrappedKeyringKey, aad.keyring());
     return keyringKey;
+  };
+
+  /**
+   * Once per unseal: a vault still on the first canary has its unsigned rows signed and its
+   * first epoch stored, then its canary rewritten to the second version (compare-and-set); then
+   * the epoch is checked (present, MAC'd, not below what this process saw) and advanced.
+   */
+  const prepare = async (mac: RowMac): Promise<void> => {
+    const root = requireRoot();
+    if (canaryVersion === 1) {
+      await signLegacyRows(database, mac);
+      await writeFirstEpoch(database.db, mac);
+      const old = (await loadConfig())!.canary;
+      await database.db.update(sealConfig).set({ canary: seal(root, CANARY_TEXT_V2, aad.canary()) }).where(and(eq(sealConfig.id, 1), eq(sealConfig.canary, old)));
+      config = undefined;
+      canaryVersion = 2;
+    } else if (canaryVersion !== 2) {
+      refuse('seal_config');
+    }
+    const epoch = await readEpoch(database.db, mac);
+    if (epoch === undefined || epoch < highestEpoch) refuse('integrity_state');
+    const advanced = await advanceEpoch(database.db, mac, epoch!);
+    if (advanced === undefined || advanced < highestEpoch) refuse('integrity_state');
+    highestEpoch = Math.max(highestEpoch, advanced!);
+  };
+
+  /**
+   * The RowMac of this unseal, with the current epoch. The epoch row is read and checked at each
+   * call: a database put back under a running vault shows a lower epoch and is refused.
+   */
+  const rowMac = async (): Promise<RowMac> => {
+    const key = rowMacKeyOf(await openKeyringKey());
+    try {
+      const mac = createRowMac(key, opts.onIntegrityFailure);
+      if (!prepared) {
+        const p = prepare(mac);
+        prepared = p;
+        p.catch(() => {
+          if (prepared === p) prepared = undefined;
+        });
+      }
+      await prepared;
+      const epoch = await readEpoch(database.db, mac);
+      if (epoch === undefined || epoch < highestEpoch) refuse('integrity_state');
+      highestEpoch = epoch!;
+      return createRowMac(key, opts.onIntegrityFailure, epoch);
+    } finally {
+      key.fill(0);
+    }
   };
 
   return {
@@ -212,10 +290,22 @@ export function createKeyring(database: Database) {
       }
     },
     /** The row-MAC key (HKDF-SHA256 of the keyring key): lives only while unsealed. */
-    rowMacKey: async (): Promise<Buffer> =>
-      Buffer.from(hkdfSync('sha256', await openKeyringKey(), Buffer.alloc(0), ROW_MAC_INFO, 32)),
+    rowMacKey: async (): Promise<Buffer> => rowMacKeyOf(await openKeyringKey()),
+    /** The row MAC of this unseal (after the upgrade and the epoch check), and its epoch. */
+    rowMac,
+    /** The row MAC of a vault being initialized, from its fresh root key and wrapped keyring key. */
+    initialRowMac: (root: Buffer, wrappedKeyringKey: Buffer): RowMac => {
+      const kk = open(root, wrappedKeyringKey, aad.keyring());
+      const key = rowMacKeyOf(kk);
+      kk.fill(0);
+      try {
+        return createRowMac(key, opts.onIntegrityFailure, 1);
+      } finally {
+        key.fill(0);
+      }
+    },
     /** The canary for a new root key. */
-    canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT, aad.canary()),
+    canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT_V2, aad.canary()),
   };
 }
 
