@@ -22,6 +22,8 @@ export interface VaultServer {
   readonly endpoint: string;
   /** Simulates a pod restart of the unsealer: its memory is wiped, a fresh one takes its place. */
   restartUnsealer(): Promise<void>;
+  /** The Prometheus text of the api's registry and the current unsealer's. */
+  metricsText(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -35,11 +37,12 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
     VAULT_INTERNAL_KEY: randomBytes(32).toString('base64'),
     ...extraEnv,
   };
+  const registries = new Map<string, ReturnType<typeof createMetrics>>();
   const deps = (product: string, source: string) => ({
     config,
     database,
     log: silentLogger,
-    metrics: createMetrics({ defaults: false }),
+    metrics: registries.set(source, createMetrics({ defaults: false })).get(source)!,
     events: createEventPublisher({ product, source }),
     env,
   });
@@ -58,6 +61,10 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
       // Only this instance's memory: another vault hosted in this process keeps its keys.
       wipeInstance(unsealer.context);
       unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
+    },
+    async metricsText() {
+      const texts = await Promise.all([...registries.values()].map((m) => m.registry.metrics()));
+      return texts.join('\n');
     },
     async close() {
       await server.close(1000);

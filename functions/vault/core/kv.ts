@@ -155,8 +155,10 @@ export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, moun
     await db.execute(sql`
       select m.*, v.mount as v_mount, v.path as v_path, v.version as v_version, v.ciphertext as v_ciphertext,
         v.wrapped_dek as v_wrapped_dek, v.created_at as v_created_at, v.deleted_at as v_deleted_at,
-        v.destroyed as v_destroyed, v.seq as v_seq, v.mac as v_mac
+        v.destroyed as v_destroyed, v.seq as v_seq, v.mac as v_mac, b.max_version, b.max_seq
       from vault.kv_metadata m
+      cross join lateral (select max(version) as max_version, max(seq) as max_seq from vault.kv_versions
+        where mount = m.mount and path = m.path) b
       left join vault.kv_versions v on v.mount = m.mount and v.path = m.path
         and v.version = case when ${version} = 0 then m.current_version else ${version} end
       where m.mount = ${mount} and m.path = ${path}`),
@@ -165,6 +167,8 @@ export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, moun
   const mac = await ig.rowMac();
   const md = metadataFrom(r);
   checkMetadata(mac, ig.seen, md);
+  // Any version beyond the metadata's current one, or changed after it: the metadata was rolled back.
+  if (r.max_version !== null && (Number(r.max_version) > md.currentVersion || Number(r.max_seq) > md.seq)) mac.refuse('kv_metadata');
   if (r.v_version === null) return { kind: 'missing' };
   const v = versionFrom(r, 'v_');
   checkVersion(mac, md, v);
