@@ -188,6 +188,33 @@ describe('ZenoVault row integrity against a database writer', () => {
     assert.ok((await failures('kv_metadata')) > before);
   });
 
+  it('refuses a deleted secret put back by a database writer, and writes it afresh through the API', async () => {
+    const vault = client(rootToken);
+    await vault.write('secret/data/gone/z', { data: { password: 'revoked' } });
+    const [md] = await q<Record<string, unknown>>(sql`select * from vault.kv_metadata where path = 'gone/z'`);
+    const [v1] = await q<Record<string, unknown>>(sql`select * from vault.kv_versions where path = 'gone/z'`);
+    await vault.delete('secret/metadata/gone/z');
+    assert.equal(await statusOf(vault.read('secret/data/gone/z')), 404);
+    assert.equal(await statusOf(vault.list('secret/metadata/gone')), 404, 'a deleted path is not listed');
+    const seq = await lastSeq();
+    await q(sql`insert into vault.kv_versions (mount, path, version, seq, ciphertext, wrapped_dek, created_at, deleted_at, destroyed, mac)
+      values (${v1!.mount}, ${v1!.path}, ${v1!.version}, ${v1!.seq}, ${v1!.ciphertext}, ${v1!.wrapped_dek}, ${v1!.created_at}, null, false, ${v1!.mac})`);
+    await q(sql`update vault.kv_metadata set current_version = ${md!.current_version}, oldest_version = ${md!.oldest_version},
+      created_at = ${md!.created_at}, updated_at = ${md!.updated_at}, seq = ${md!.seq}, epoch = ${md!.epoch}, deleted = false, mac = ${md!.mac}
+      where path = 'gone/z'`);
+    assert.deepEqual((await call('GET', 'secret/data/gone/z', rootToken)).body, REFUSED);
+    assert.equal(await refusedAudits('secret/data/gone/z', seq), 1);
+    // Through the API, a path written again after its metadata was deleted goes on from its seq.
+    await vault.write('secret/data/gone/y', { data: { password: 'one' } });
+    await vault.delete('secret/metadata/gone/y');
+    await vault.write('secret/data/gone/y', { data: { password: 'two' } });
+    const read = await vault.read('secret/data/gone/y');
+    assert.equal(read.data.data.password, 'two');
+    assert.equal(read.data.metadata.version, 1, 'a path written after its metadata was deleted starts at version 1, as in Vault');
+    const [y] = await q<{ seq: string }>(sql`select seq from vault.kv_metadata where path = 'gone/y'`);
+    assert.equal(Number(y!.seq), 3, 'write, delete, write: the seq never went back');
+  });
+
   it('refuses metadata rolled back alone even in a process that never saw the newer state', async () => {
     const vault = client(rootToken);
     await vault.write('secret/data/roll/y', { data: { password: 'old' } });

@@ -183,7 +183,7 @@ export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity):
         return done();
       },
       delete: async (_req, m) => {
-        await deleteAll(database, MOUNT, cleanPath(m[1] ?? ''));
+        await deleteAll(database, ig, MOUNT, cleanPath(m[1] ?? ''));
         return done();
       },
     },

@@ -52,6 +52,7 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   const ttl = opts.auditKeyTtlMs ?? 1000;
   let cached: { key: Buffer; until: number } | undefined;
   let macCached: { mac: RowMac; until: number } | undefined;
+  let macFetch: Promise<RowMac> | undefined;
 
   const attempts = Math.max(1, opts.attempts ?? 5);
 
@@ -138,11 +139,19 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     async rowMac() {
       const now = Date.now();
       if (macCached && macCached.until > now) return macCached.mac;
-      const r = await call<{ key: string; epoch?: number }>('/internal/v1/row-mac-key', {});
-      const key = Buffer.from(r.key, 'base64');
-      macCached = { mac: createRowMac(key, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0), until: now + ttl };
-      key.fill(0);
-      return macCached.mac;
+      // One fetch at a time: the requests that find the cache expired together share it.
+      macFetch ??= (async () => {
+        try {
+          const r = await call<{ key: string; epoch?: number }>('/internal/v1/row-mac-key', {});
+          const key = Buffer.from(r.key, 'base64');
+          macCached = { mac: createRowMac(key, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0), until: Date.now() + ttl };
+          key.fill(0);
+          return macCached.mac;
+        } finally {
+          macFetch = undefined;
+        }
+      })();
+      return macFetch;
     },
     close: () => (opts.dispatcher ? Promise.resolve() : pool.close()),
   };

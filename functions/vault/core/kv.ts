@@ -34,7 +34,7 @@ export interface KvIntegrity {
 export function kvMetadataMacFields(m: KvMetadata): MacValue[] {
   return [
     m.mount, m.path, m.seq, m.epoch, m.currentVersion, m.oldestVersion, m.maxVersions, m.casRequired,
-    m.deleteVersionAfterSeconds, m.customMetadata, m.createdAt, m.updatedAt,
+    m.deleteVersionAfterSeconds, m.customMetadata, m.createdAt, m.updatedAt, m.deleted,
   ];
 }
 
@@ -78,6 +78,7 @@ function metadataFrom(r: Raw, p = ''): KvMetadata {
     updatedAt: toDate(r[`${p}updated_at`]),
     seq: Number(r[`${p}seq`]),
     epoch: Number(r[`${p}epoch`]),
+    deleted: r[`${p}deleted`] === true,
     mac: toBuf(r[`${p}mac`]),
   };
 }
@@ -99,8 +100,14 @@ function versionFrom(r: Raw, p = ''): KvVersion {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** The next seq of a path: above the last one, and above any seq a deleted earlier incarnation had. */
-const nextSeq = (md: KvMetadata) => Math.max(md.seq + 1, Date.now());
+/** The next seq of a path (its metadata row outlives a delete, so the seq never starts over). */
+const nextSeq = (md: KvMetadata) => md.seq + 1;
+
+/** The state of a path with no metadata: Vault's defaults. */
+const emptyMetadata = (md: KvMetadata, now: Date): KvMetadata => ({
+  ...md, maxVersions: 0, casRequired: false, deleteVersionAfterSeconds: 0, customMetadata: null,
+  currentVersion: 0, oldestVersion: 0, createdAt: now, updatedAt: now, deleted: false,
+});
 
 /** Normalises a secret path: no leading/trailing slash, no empty, `.` or `..` segments. */
 export function cleanPath(raw: string, allowEmpty = false): string {
@@ -129,7 +136,7 @@ export async function getMetadata(db: Queryable, ig: KvIntegrity, mount: string,
   if (!raw) return undefined;
   const md = metadataFrom(raw);
   checkMetadata(await ig.rowMac(), ig.seen, md);
-  return md;
+  return md.deleted ? undefined : md;
 }
 
 /** A path's metadata and its versions, every row checked. */
@@ -167,6 +174,7 @@ export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, moun
   const mac = await ig.rowMac();
   const md = metadataFrom(r);
   checkMetadata(mac, ig.seen, md);
+  if (md.deleted) return { kind: 'missing' };
   // Any version beyond the metadata's current one, or changed after it: the metadata was rolled back.
   if (r.max_version !== null && (Number(r.max_version) > md.currentVersion || Number(r.max_seq) > md.seq)) mac.refuse('kv_metadata');
   if (r.v_version === null) return { kind: 'missing' };
@@ -208,11 +216,10 @@ async function lockMetadata(tx: Queryable, mac: RowMac, seen: SeqMemory, mount: 
   );
   if (!raw) throw new Error('metadata row missing inside its transaction');
   const md = metadataFrom(raw);
-  if (raw.fresh === true) {
-    const now = new Date();
-    return { md: { ...md, createdAt: now, updatedAt: now }, fresh: true };
-  }
+  if (raw.fresh === true) return { md: emptyMetadata(md, new Date()), fresh: true };
   checkMetadata(mac, seen, md);
+  // A deleted path starts afresh, its seq going on from where it stopped.
+  if (md.deleted) return { md: emptyMetadata(md, new Date()), fresh: true };
   return { md, fresh: false };
 }
 
@@ -221,7 +228,7 @@ function saveMetadata(mac: RowMac, next: KvMetadata) {
   next.mac = mac.sign('kv_metadata', kvMetadataMacFields(next));
   return sql`update vault.kv_metadata set seq = ${next.seq}, epoch = ${next.epoch}, current_version = ${next.currentVersion},
       oldest_version = ${next.oldestVersion}, max_versions = ${next.maxVersions}, cas_required = ${next.casRequired},
-      delete_version_after_seconds = ${next.deleteVersionAfterSeconds},
+      delete_version_after_seconds = ${next.deleteVersionAfterSeconds}, deleted = ${next.deleted},
       custom_metadata = ${next.customMetadata === null ? null : JSON.stringify(next.customMetadata)}::jsonb,
       created_at = ${iso(next.createdAt)}::timestamptz, updated_at = ${iso(next.updatedAt)}::timestamptz, mac = ${next.mac}
     where mount = ${next.mount} and path = ${next.path}`;
@@ -319,6 +326,7 @@ async function changeVersions(database: Database, ig: KvIntegrity, mount: string
     if (!raw) return undefined;
     const md = metadataFrom(raw);
     checkMetadata(mac, ig.seen, md);
+    if (md.deleted) return undefined;
     const wanted = versions === 'current' ? (md.currentVersion > 0 ? [md.currentVersion] : []) : versions;
     if (wanted.length === 0) return undefined;
     const rows = rowsOf<Raw>(
@@ -370,12 +378,26 @@ export async function destroyVersions(database: Database, ig: KvIntegrity, mount
   );
 }
 
-/** Deletes the metadata and every version of a path. */
-export async function deleteAll(database: Database, mount: string, path: string) {
-  await database.transaction(async (tx) => {
+/**
+ * Deletes the metadata and every version of a path. The metadata row stays as a signed tombstone
+ * (no versions, `deleted`), so that a later write to the path goes on from its seq and a process
+ * that saw the path before can still tell its old rows put back.
+ */
+export async function deleteAll(database: Database, ig: KvIntegrity, mount: string, path: string) {
+  const mac = await ig.rowMac();
+  const seq = await database.transaction(async (tx) => {
+    const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
+    if (!raw) return undefined;
+    const md = metadataFrom(raw);
+    checkMetadata(mac, ig.seen, md);
+    if (md.deleted) return undefined;
+    const now = new Date();
+    const next: KvMetadata = { ...emptyMetadata(md, now), seq: nextSeq(md), epoch: mac.epoch, createdAt: md.createdAt, deleted: true };
     await tx.execute(sql`delete from vault.kv_versions where mount = ${mount} and path = ${path}`);
-    await tx.execute(sql`delete from vault.kv_metadata where mount = ${mount} and path = ${path}`);
+    await tx.execute(saveMetadata(mac, next));
+    return next.seq;
   });
+  if (seq !== undefined) ig.seen.observe(seenKey(mount, path), seq);
 }
 
 interface MetadataUpdate {
@@ -409,7 +431,7 @@ export async function listKeys(db: Queryable, mount: string, folder: string): Pr
     await db.execute(sql`
       select distinct case when strpos(rest, '/') > 0 then substr(rest, 1, strpos(rest, '/')) else rest end as key
       from (select substr(path, ${prefix.length + 1}) as rest from vault.kv_metadata
-            where mount = ${mount} and path like ${like}) s
+            where mount = ${mount} and path like ${like} and not deleted) s
       order by 1`),
   );
   return rows.map((r) => r.key);

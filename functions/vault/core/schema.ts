@@ -73,6 +73,8 @@ export const kvMetadata = vault.table(
     seq: bigint({ mode: 'number' }).notNull().default(0),
     /** The keyring epoch (integrity_state) when the row was last written. */
     epoch: integer().notNull().default(0),
+    /** A path whose metadata was deleted keeps its row (no versions), so that its seq never goes back. */
+    deleted: boolean().notNull().default(false),
     /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
     mac: bytea(),
   },

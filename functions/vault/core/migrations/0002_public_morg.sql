@@ -6,6 +6,7 @@ CREATE TABLE "vault"."integrity_state" (
 --> statement-breakpoint
 ALTER TABLE "vault"."kv_metadata" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."kv_metadata" ADD COLUMN "epoch" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."kv_metadata" ADD COLUMN "deleted" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."kv_metadata" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."kv_versions" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."kv_versions" ADD COLUMN "mac" "bytea";--> statement-breakpoint
