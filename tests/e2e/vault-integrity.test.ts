@@ -269,7 +269,9 @@ describe('ZenoVault row integrity against a database writer', () => {
     await q(sql`update vault.integrity_state set epoch = ${old!.epoch}, mac = ${old!.mac}`);
     // The api asks for the row MAC again within its cache bound; from then on it is refused.
     await waitUntil('the rolled-back epoch to be refused', async () => (await call('GET', 'auth/token/lookup-self', rootToken)).status === 403);
+    const seq = await lastSeq();
     assert.deepEqual((await call('GET', 'auth/token/lookup-self', rootToken)).body, REFUSED);
+    assert.equal(await refusedAudits('auth/token/lookup-self', seq), 1);
     assert.ok((await failures('integrity_state')) > 0);
   });
 });

@@ -113,6 +113,10 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
         throw new IntegrityError(table);
       }
       const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${status}`];
+      // A row the unsealer refused (a mount, the epoch): the same refusal here (counted there).
+      if (status === 403 && messages[0] === 'integrity check failed') {
+        throw new IntegrityError(path === '/internal/v1/row-mac-key' ? 'integrity_state' : 'mounts');
+      }
       // Internal authentication failures are our misconfiguration, not the client's.
       const code = status === 401 ? 500 : status;
       throw new VaultError(code, 'unsealer_error', code === 500 ? ['internal error'] : messages);
