@@ -123,6 +123,19 @@ describe('ZenoVault row integrity against a database writer', () => {
     assert.deepEqual((await call('GET', 'auth/token/lookup-self', t)).body, REFUSED);
   });
 
+  it('spends uses exactly under concurrency, with renewals re-signing the same row in between', async () => {
+    const minted = await client(rootToken).tokenCreate({ policies: ['default'], num_uses: 20, ttl: '1h' });
+    const t = minted.auth.client_token as string;
+    const uses = Array.from({ length: 40 }, () => call('GET', 'auth/token/lookup-self', t));
+    const renewals = Array.from({ length: 10 }, () => call('POST', 'auth/token/renew', rootToken, { token: t, increment: '2h' }));
+    const statuses = (await Promise.all(uses)).map((r) => r.status);
+    assert.equal(statuses.filter((x) => x === 200).length, 20, 'exactly its 20 uses were served');
+    assert.equal(statuses.filter((x) => x === 403).length, 20);
+    for (const r of await Promise.all(renewals)) assert.ok(r.status === 200 || r.status === 400, String(r.status));
+    const [left] = await q<{ n: number }>(sql`select count(*)::int as n from vault.tokens where accessor = ${minted.auth.accessor}`);
+    assert.equal(left!.n, 0, 'the last use revoked it');
+  });
+
   it("refuses a policy whose rules a database writer changed, and one a writer inserted", async () => {
     await client(rootToken).addPolicy({ name: 'narrow', rules: 'path "secret/data/narrow" { capabilities = ["read"] }' });
     const narrow = (await client(rootToken).tokenCreate({ policies: ['narrow'], ttl: '1h' })).auth.client_token as string;
