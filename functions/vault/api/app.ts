@@ -5,6 +5,7 @@ import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { createSeqMemory } from '#functions/vault/core/integrity';
+import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { kubernetesRoutes } from './kubernetes-routes.js';
@@ -22,20 +23,11 @@ const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.loca
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
-  let integrityFailures: ((table: string) => void) | undefined;
-  ctx.metrics.whenLoaded((prom, registry) => {
-    const counter = new prom.Counter({
-      name: 'zeno_vault_integrity_failures_total',
-      help: 'Rows refused because their integrity MAC did not verify (forged, altered, rolled back or moved), by table.',
-      labelNames: ['table'] as const,
-      registers: [registry],
-    });
-    integrityFailures = (table) => counter.inc({ table });
-  });
+  const integrityFailures = integrityFailureCounter(ctx.metrics);
   const unsealer = createUnsealerClient({
     onIntegrityFailure: (table) => {
       ctx.log.error('vault row failed its integrity check', { table });
-      integrityFailures?.(table);
+      integrityFailures(table);
     },
     // The generated manifests always set the Service's full DNS name; without it, in a cluster
     // (K_SERVICE set) the reference installation's name, on one machine the local runner.

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
+import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
@@ -45,20 +46,11 @@ function installWipeHooks(): void {
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono {
-  let integrityFailures: ((table: string) => void) | undefined;
-  ctx.metrics.whenLoaded((prom, registry) => {
-    const counter = new prom.Counter({
-      name: 'zeno_vault_integrity_failures_total',
-      help: 'Rows refused because their integrity MAC did not verify (forged, altered, rolled back or moved), by table.',
-      labelNames: ['table'] as const,
-      registers: [registry],
-    });
-    integrityFailures = (table) => counter.inc({ table });
-  });
+  const integrityFailures = integrityFailureCounter(ctx.metrics);
   const keyring = createKeyring(ctx.database, {
     onIntegrityFailure: (table) => {
       ctx.log.error('vault row failed its integrity check', { table });
-      integrityFailures?.(table);
+      integrityFailures(table);
     },
   });
   installWipeHooks();
