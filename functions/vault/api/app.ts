@@ -34,7 +34,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
   });
-  const rowMac = () => unsealer.rowMac();
+  const rowMac = (fresh?: boolean) => unsealer.rowMac(fresh);
   const acls = createAclCache(ctx.database.db, rowMac);
   // This process's memory of each secret path's highest seq: a path seen going back is a rollback.
   const kvIntegrity = { rowMac, seen: createSeqMemory() };

@@ -19,7 +19,7 @@ export interface UnsealerClient extends DekService {
    * The row-MAC signer and checker (core/integrity.ts), from the unsealer's row-MAC key; fails
    * with 503 while sealed. Cached like the audit key and dropped when the unsealer answers sealed.
    */
-  rowMac(): Promise<RowMac>;
+  rowMac(fresh?: boolean): Promise<RowMac>;
   /** Closes the pooled connections. */
   close(): Promise<void>;
 }
@@ -140,9 +140,9 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       cached = { key: Buffer.from(r.key, 'base64'), until: now + ttl };
       return cached.key;
     },
-    async rowMac() {
+    async rowMac(fresh = false) {
       const now = Date.now();
-      if (macCached && macCached.until > now) return macCached.mac;
+      if (!fresh && macCached && macCached.until > now) return macCached.mac;
       // One fetch at a time: the requests that find the cache expired together share it.
       macFetch ??= (async () => {
         try {

@@ -9,7 +9,7 @@ import { sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Db, type Queryable } from '#shared/db/index';
 import { aad, DecryptError, kvContext, open, seal } from './envelope.js';
 import { invalidRequest, VaultError } from './errors.js';
-import type { MacValue, RowMac, RowMacSource, SeqMemory } from './integrity.js';
+import type { MacValue, RowMac, SeqMemory } from './integrity.js';
 import type { KvMetadata, KvVersion } from './schema.js';
 
 /** Vault's mount-wide default for max_versions. */
@@ -26,8 +26,33 @@ export interface DekService {
 
 /** The row MAC and this process's memory of each path's highest seq. */
 export interface KvIntegrity {
-  rowMac: RowMacSource;
+  /** The current RowMac; `fresh` asks past any cache (for a row from an epoch the cached key predates). */
+  rowMac: (fresh?: boolean) => Promise<RowMac>;
   seen: SeqMemory;
+}
+
+/** A row from a later epoch than the RowMac at hand knows: checked again with a fresh one. */
+class LaterEpoch extends Error {}
+
+/**
+ * Runs `run` with the current RowMac; when it meets a row from a later epoch (another unsealer
+ * replica unsealed since the key was cached), once more with a fresh RowMac, which must know it.
+ * Nothing is kept of the first run (a transaction inside it rolls back).
+ */
+async function withEpoch<T>(ig: KvIntegrity, run: (mac: RowMac) => Promise<T>): Promise<T> {
+  try {
+    return await run(await ig.rowMac());
+  } catch (err) {
+    if (!(err instanceof LaterEpoch)) throw err;
+  }
+  const fresh = await ig.rowMac(true);
+  try {
+    return await run(fresh);
+  } catch (err) {
+    // Still later than the stored epoch: the epoch row was put back alone.
+    if (err instanceof LaterEpoch) fresh.refuse('kv_metadata');
+    throw err;
+  }
 }
 
 /** The MAC'd fields of a metadata row, primary key first. */
@@ -48,7 +73,7 @@ const seenKey = (mount: string, path: string) => `${mount}\u0000${path}`;
 /** Refuses a metadata row the vault did not write, from a later epoch, or older than this process saw. */
 function checkMetadata(mac: RowMac, seen: SeqMemory, md: KvMetadata): void {
   mac.check('kv_metadata', kvMetadataMacFields(md), md.mac);
-  if (mac.epoch > 0 && md.epoch > mac.epoch) mac.refuse('kv_metadata');
+  if (mac.epoch > 0 && md.epoch > mac.epoch) throw new LaterEpoch();
   if (!seen.observe(seenKey(md.mount, md.path), md.seq)) mac.refuse('kv_metadata');
 }
 
@@ -132,11 +157,13 @@ function versionMetadata(v: Pick<KvVersion, 'createdAt' | 'deletedAt' | 'destroy
 
 /** A path's metadata, checked; undefined when the path has none. */
 export async function getMetadata(db: Queryable, ig: KvIntegrity, mount: string, path: string): Promise<KvMetadata | undefined> {
-  const [raw] = rowsOf<Raw>(await db.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path}`));
-  if (!raw) return undefined;
-  const md = metadataFrom(raw);
-  checkMetadata(await ig.rowMac(), ig.seen, md);
-  return md.deleted ? undefined : md;
+  return withEpoch(ig, async (mac) => {
+    const [raw] = rowsOf<Raw>(await db.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path}`));
+    if (!raw) return undefined;
+    const md = metadataFrom(raw);
+    checkMetadata(mac, ig.seen, md);
+    return md.deleted ? undefined : md;
+  });
 }
 
 /** A path's metadata and its versions, every row checked. */
@@ -158,6 +185,10 @@ type ReadResult =
 
 /** Reads one version (the current one when `version` is 0), checking both rows, decrypting through its DEK. */
 export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, mount: string, path: string, version: number): Promise<ReadResult> {
+  return withEpoch(ig, (mac) => readChecked(db, keys, mac, ig.seen, mount, path, version));
+}
+
+async function readChecked(db: Db, keys: DekService, mac: RowMac, seen: SeqMemory, mount: string, path: string, version: number): Promise<ReadResult> {
   const [r] = rowsOf<Raw>(
     await db.execute(sql`
       select m.*, v.mount as v_mount, v.path as v_path, v.version as v_version, v.ciphertext as v_ciphertext,
@@ -171,9 +202,8 @@ export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, moun
       where m.mount = ${mount} and m.path = ${path}`),
   );
   if (!r) return { kind: 'missing' };
-  const mac = await ig.rowMac();
   const md = metadataFrom(r);
-  checkMetadata(mac, ig.seen, md);
+  checkMetadata(mac, seen, md);
   if (md.deleted) return { kind: 'missing' };
   // Any version beyond the metadata's current one, or changed after it: the metadata was rolled back.
   if (r.max_version !== null && (Number(r.max_version) > md.currentVersion || Number(r.max_seq) > md.seq)) mac.refuse('kv_metadata');
@@ -272,8 +302,7 @@ export async function writeSecret(database: Database, keys: DekService, ig: KvIn
       } finally {
         dek.fill(0);
       }
-      const mac = await ig.rowMac();
-      const result = await database.transaction(async (tx) => {
+      const result = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
         const { md } = await lockMetadata(tx, mac, ig.seen, mount, path);
         if (md.casRequired && opts.cas === undefined) throw invalidRequest('check-and-set parameter required for this call');
         if (opts.cas !== undefined && opts.cas !== md.currentVersion) {
@@ -302,7 +331,7 @@ export async function writeSecret(database: Database, keys: DekService, ig: KvIn
           values (${mount}, ${path}, ${version}, ${seq}, ${ciphertext}, ${wrapped}, ${iso(row.createdAt)}::timestamptz,
             ${iso(row.deletedAt)}::timestamptz, false, ${row.mac})`);
         return { metadata: versionMetadata(row, md.customMetadata), seq };
-      });
+      }));
       if (result !== RETRY) {
         ig.seen.observe(seenKey(mount, path), result.seq);
         return result.metadata;
@@ -320,8 +349,7 @@ export async function writeSecret(database: Database, keys: DekService, ig: KvIn
  * changed rows and the metadata are re-signed under the path's next seq.
  */
 async function changeVersions(database: Database, ig: KvIntegrity, mount: string, path: string, versions: number[] | 'current', change: (v: KvVersion, now: number) => Partial<KvVersion> | undefined) {
-  const mac = await ig.rowMac();
-  const seq = await database.transaction(async (tx) => {
+  const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
     const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
     if (!raw) return undefined;
     const md = metadataFrom(raw);
@@ -356,7 +384,7 @@ async function changeVersions(database: Database, ig: KvIntegrity, mount: string
       where v.mount = ${mount} and v.path = ${path} and v.version = x.version`);
     await tx.execute(saveMetadata(mac, { ...md, seq: seqNext, epoch: mac.epoch }));
     return seqNext;
-  });
+  }));
   if (seq !== undefined) ig.seen.observe(seenKey(mount, path), seq);
 }
 
@@ -384,8 +412,7 @@ export async function destroyVersions(database: Database, ig: KvIntegrity, mount
  * that saw the path before can still tell its old rows put back.
  */
 export async function deleteAll(database: Database, ig: KvIntegrity, mount: string, path: string) {
-  const mac = await ig.rowMac();
-  const seq = await database.transaction(async (tx) => {
+  const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
     const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
     if (!raw) return undefined;
     const md = metadataFrom(raw);
@@ -396,7 +423,7 @@ export async function deleteAll(database: Database, ig: KvIntegrity, mount: stri
     await tx.execute(sql`delete from vault.kv_versions where mount = ${mount} and path = ${path}`);
     await tx.execute(saveMetadata(mac, next));
     return next.seq;
-  });
+  }));
   if (seq !== undefined) ig.seen.observe(seenKey(mount, path), seq);
 }
 
@@ -409,8 +436,7 @@ interface MetadataUpdate {
 
 /** Creates or updates a path's metadata (a path may have metadata before any version), re-signed. */
 export async function putMetadata(database: Database, ig: KvIntegrity, mount: string, path: string, u: MetadataUpdate) {
-  const mac = await ig.rowMac();
-  const seq = await database.transaction(async (tx) => {
+  const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
     const { md } = await lockMetadata(tx, mac, ig.seen, mount, path);
     const next: KvMetadata = { ...md, seq: nextSeq(md), epoch: mac.epoch, updatedAt: new Date() };
     if (u.maxVersions !== undefined) next.maxVersions = u.maxVersions;
@@ -419,7 +445,7 @@ export async function putMetadata(database: Database, ig: KvIntegrity, mount: st
     if (u.customMetadata !== undefined) next.customMetadata = u.customMetadata;
     await tx.execute(saveMetadata(mac, next));
     return next.seq;
-  });
+  }));
   ig.seen.observe(seenKey(mount, path), seq);
 }
 
