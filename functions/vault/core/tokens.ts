@@ -147,14 +147,12 @@ function checkToken(mac: RowMac, row: Token): void {
 async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token | undefined> {
   const raws = rowsOf<RawToken & { self: boolean }>(
     await db.execute(sql`
-      with recursive self as (select accessor from vault.tokens where ${where}),
-      chain(accessor, parent_accessor) as (
-        select accessor, parent_accessor from vault.tokens where accessor in (select accessor from self)
+      with recursive chain as (
+        select t.*, true as self from vault.tokens t where ${where}
         union
-        select p.accessor, p.parent_accessor from vault.tokens p join chain c on p.accessor = c.parent_accessor
+        select p.*, false from vault.tokens p join chain c on p.accessor = c.parent_accessor
       )
-      select t.*, t.accessor in (select accessor from self) as self
-      from vault.tokens t where t.accessor in (select accessor from chain)`),
+      select * from chain`),
   );
   const own = raws.find((r) => r.self);
   if (!own) return undefined;
