@@ -12,6 +12,8 @@ import { createMetrics } from '#shared/metrics/index';
 import apiDecl from '#functions/vault/api/function';
 import unsealerDecl from '#functions/vault/unsealer/function';
 import { wipeInstance } from '#functions/vault/unsealer/app';
+import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
+import { createKeyring, decodeShare } from '#functions/vault/unsealer/keyring';
 
 export interface VaultServer {
   /** http://127.0.0.1:<port> */
@@ -22,6 +24,8 @@ export interface VaultServer {
   readonly internalKey: string;
   /** Simulates a pod restart of the unsealer: its memory is wiped, a fresh one takes its place. */
   restartUnsealer(): Promise<void>;
+  /** The Prometheus text of the api's registry and the current unsealer's. */
+  metricsText(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -35,11 +39,12 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
     VAULT_INTERNAL_KEY: randomBytes(32).toString('base64'),
     ...extraEnv,
   };
+  const registries = new Map<string, ReturnType<typeof createMetrics>>();
   const deps = (product: string, source: string) => ({
     config,
     database,
     log: silentLogger,
-    metrics: createMetrics({ defaults: false }),
+    metrics: registries.set(source, createMetrics({ defaults: false })).get(source)!,
     events: createEventPublisher({ product, source }),
     env,
     // The api receives its schedule's tick (lease expiry): the project's catalog parses it.
@@ -61,6 +66,10 @@ export async function startVaultServer(database: Database, extraEnv: Record<stri
       // Only this instance's memory: another vault hosted in this process keeps its keys.
       wipeInstance(unsealer.context);
       unsealer = await hostFunction(unsealerDecl, deps('vault', '/vault/unsealer'));
+    },
+    async metricsText() {
+      const texts = await Promise.all([...registries.values()].map((m) => m.registry.metrics()));
+      return texts.join('\n');
     },
     async close() {
       await server.close(1000);
@@ -100,4 +109,20 @@ export async function startVaultApi(database: Database, vault: VaultServer): Pro
   });
   handler = createInMemoryGateway([api], () => new Response('not found', { status: 404 }));
   return { baseUrl, close: () => server.close(1000) };
+}
+
+/**
+ * The vault's row MAC, as its operator could rebuild it from the unseal keys: for tests that age
+ * or otherwise rewrite a row on purpose and must re-sign it as the vault would.
+ */
+export async function operatorRowMac(database: Database, keys: string[]): Promise<RowMac> {
+  const keyring = createKeyring(database);
+  for (const k of keys) await keyring.submitShare(decodeShare(k));
+  const key = await keyring.rowMacKey();
+  keyring.wipe();
+  try {
+    return createRowMac(key);
+  } finally {
+    key.fill(0);
+  }
 }

@@ -4,10 +4,13 @@
 // @see https://developer.hashicorp.com/vault/docs/concepts/tokens
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, statusOf, type VaultServer } from './vault-server.js';
+import type { RowMac } from '#functions/vault/core/integrity';
+import { tokens } from '#functions/vault/core/schema';
+import { tokenMacFields } from '#functions/vault/core/tokens';
+import { operatorRowMac, startVaultServer, statusOf, type VaultServer } from './vault-server.js';
 
 type Auth = { auth: { client_token: string; accessor: string; lease_duration: number }; warnings: string[] | null };
 
@@ -17,6 +20,7 @@ describe('ZenoVault tokens', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
   let rootToken: string;
+  let operatorMac: RowMac;
   const client = (token?: string) => nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, token, noCustomHTTPVerbs: true });
   // node-vault adopts the token a tokenCreate returns: mint with a throw-away client.
   const mint = (opts: Record<string, unknown>, token = rootToken): Promise<Auth> => client(token).tokenCreate(opts);
@@ -33,6 +37,7 @@ describe('ZenoVault tokens', () => {
     const init = await client().init({ secret_shares: 1, secret_threshold: 1 });
     rootToken = init.root_token;
     await client().unseal({ key: init.keys[0] });
+    operatorMac = await operatorRowMac(tdb.database, init.keys);
     await client(rootToken).write('sys/policy/creator', { rules: 'path "auth/token/create" { capabilities = ["update"] }' });
   });
   after(async () => {
@@ -64,10 +69,14 @@ describe('ZenoVault tokens', () => {
 
     it('does not extend a token near its max, by renew-self or by renew', async () => {
       const created = await mint({ policies: ['default'], ttl: '1h', explicit_max_ttl: '2h' });
-      // Age the token: created 2h ago less 60 s, so 60 s are left of its max TTL.
-      await tdb.database.query(
-        sql`update vault.tokens set created_at = now() - interval '2 hours' + interval '60 seconds' where accessor = ${created.auth.accessor}`,
-      );
+      // Age the token: created 2h ago less 60 s, so 60 s are left of its max TTL (re-signed, as
+      // the MAC covers created_at: an unsigned change would be refused as a forgery).
+      const [aged] = await tdb.database.db.select().from(tokens).where(eq(tokens.accessor, created.auth.accessor));
+      aged!.createdAt = new Date(Date.now() - 2 * 3600_000 + 60_000);
+      await tdb.database.db
+        .update(tokens)
+        .set({ createdAt: aged!.createdAt, mac: operatorMac.sign('tokens', tokenMacFields(aged!)) })
+        .where(eq(tokens.accessor, created.auth.accessor));
       const self = await client(created.auth.client_token).tokenRenewSelf({ increment: '1h' });
       assert.ok(self.auth.lease_duration <= 60, String(self.auth.lease_duration));
       assert.match(self.warnings[0], /capped/);

@@ -5,6 +5,8 @@ import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
 import { createClientAddressOf } from '#shared/http/client-address';
 import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
+import { createSeqMemory } from '#functions/vault/core/integrity';
+import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { createAclCache } from '#functions/vault/core/policy-store';
 import { approleRoutes } from './approle-routes.js';
@@ -47,20 +49,11 @@ const runtimes = new WeakMap<FunctionContext, Runtime>();
 function runtimeOf(ctx: FunctionContext): Runtime {
   const known = runtimes.get(ctx);
   if (known) return known;
-  let integrityFailures: ((table: string) => void) | undefined;
-  ctx.metrics.whenLoaded((prom, registry) => {
-    const counter = new prom.Counter({
-      name: 'zeno_vault_integrity_failures_total',
-      help: 'Rows refused because their integrity MAC did not verify (forged, altered, rolled back or moved), by table.',
-      labelNames: ['table'] as const,
-      registers: [registry],
-    });
-    integrityFailures = (table) => counter.inc({ table });
-  });
+  const integrityFailures = integrityFailureCounter(ctx.metrics);
   const unsealer = createUnsealerClient({
     onIntegrityFailure: (table) => {
       ctx.log.error('vault row failed its integrity check', { table });
-      integrityFailures?.(table);
+      integrityFailures(table);
     },
     // The generated manifests always set the Service's full DNS name; without it, in a cluster
     // (K_SERVICE set) the reference installation's name, on one machine the local runner.
@@ -137,8 +130,25 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
 
 export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const { unsealer, engine, engines, ensureDatabaseMount } = runtimeOf(ctx);
-  const acls = createAclCache(ctx.database.db);
-  const routes = [...kvRoutes(ctx.database, unsealer), ...tokenRoutes(ctx.database, unsealer), ...tokenRoleRoutes(ctx.database, unsealer), ...wrappingRoutes(ctx.database, unsealer, acls), ...policyRoutes(ctx.database, acls), ...kubernetesRoutes(ctx.database, unsealer), ...transitRoutes(ctx.database, unsealer), ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines), ...databaseRoutes(ctx.database, engine, ensureDatabaseMount), ...approleRoutes(ctx.database, unsealer), ...userpassRoutes(ctx.database, unsealer), ...jwtRoutes(ctx.database, unsealer), ...sysAuthRoutes()];
+  const rowMac = (fresh?: boolean) => unsealer.rowMac(fresh);
+  const acls = createAclCache(ctx.database.db, rowMac);
+  // This process's memory of each secret path's highest seq: a path seen going back is a rollback.
+  const kvIntegrity = { rowMac, seen: createSeqMemory() };
+  const routes = [
+    ...kvRoutes(ctx.database, unsealer, kvIntegrity),
+    ...tokenRoutes(ctx.database, unsealer),
+    ...tokenRoleRoutes(ctx.database, unsealer),
+    ...wrappingRoutes(ctx.database, unsealer, acls),
+    ...policyRoutes(ctx.database, acls, rowMac),
+    ...kubernetesRoutes(ctx.database, unsealer),
+    ...transitRoutes(ctx.database, unsealer),
+    ...leaseRoutes(ctx.database, () => unsealer.rowMac(), engines),
+    ...databaseRoutes(ctx.database, engine, ensureDatabaseMount),
+    ...approleRoutes(ctx.database, unsealer),
+    ...userpassRoutes(ctx.database, unsealer),
+    ...jwtRoutes(ctx.database, unsealer),
+    ...sysAuthRoutes(),
+  ];
   const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
   // The audited remote_address: the client as the trusted proxies forwarded it, else the peer.
   const clientAddressOf = createClientAddressOf(ctx.config.trustedProxies);

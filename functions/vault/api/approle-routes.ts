@@ -189,7 +189,7 @@ export function approleRoutes(database: Database, unsealer: UnsealerClient): Vau
             if (!addressAllowed(req.remoteAddress, boundCidrs)) {
               throw new VaultError(403, 'permission_denied', ['source address unauthorized through CIDR restrictions on the token']);
             }
-            return issueLoginToken(tx, {
+            return issueLoginToken(tx, mac, {
               settings: r,
               displayName: 'approle',
               path: 'auth/approle/login',

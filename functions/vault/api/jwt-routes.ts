@@ -243,7 +243,7 @@ export function jwtRoutes(database: Database, unsealer: UnsealerClient): VaultRo
           const mismatch = claimsMismatch(role, claims);
           if (mismatch) throw rejected(mismatch);
           const { user, groups, metadata } = loginClaims(role, claims);
-          const issued = await issueLoginToken(db, {
+          const issued = await issueLoginToken(db, await unsealer.rowMac(), {
             settings: role,
             extraPolicies: groupPolicies(role, groups),
             displayName: `jwt-${user}`,

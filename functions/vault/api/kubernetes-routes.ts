@@ -10,6 +10,7 @@ import { aad, open, seal } from '#functions/vault/core/envelope';
 import type { MacValue } from '#functions/vault/core/integrity';
 import { parseDuration } from '#functions/vault/core/duration';
 import { VaultError, invalidRequest, notFoundError, permissionDenied } from '#functions/vault/core/errors';
+import type { RowMacSource } from '#functions/vault/core/integrity';
 import {
   checkIssuerUrl,
   kubernetesConfigSchema,
@@ -56,6 +57,7 @@ function roleFrom(settings: Record<string, unknown>): KubernetesRole {
 }
 
 export function kubernetesRoutes(database: Database, unsealer: UnsealerClient): VaultRoute[] {
+  const rowMac: RowMacSource = () => unsealer.rowMac();
   const db = database.db;
   // One verifier per configuration, so jose's JWKS cache survives between logins.
   let verifier: { key: string; verify: ReturnType<typeof createServiceAccountVerifier> } | undefined;
@@ -218,7 +220,7 @@ export function kubernetesRoutes(database: Database, unsealer: UnsealerClient): 
           if (role.maxTtlSeconds > 0) ttl = Math.min(ttl, role.maxTtlSeconds);
           const policies = role.policies.includes('default') ? role.policies : [...role.policies, 'default'];
           const meta = { role: roleName, service_account_name: sa.name, service_account_namespace: sa.namespace, service_account_uid: sa.uid, service_account_secret_name: '' };
-          const { token, row: tokenRow } = await insertToken(db, {
+          const { token, row: tokenRow } = await insertToken(db, await rowMac(), {
             policies,
             displayName: `kubernetes-${sa.namespace}-${sa.name}`.slice(0, 128),
             path: 'auth/kubernetes/login',

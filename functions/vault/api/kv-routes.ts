@@ -9,13 +9,14 @@ import {
   deleteVersions,
   destroyVersions,
   getMetadata,
+  getMetadataAndVersions,
   listKeys,
-  listVersions,
   putMetadata,
   readSecret,
   undeleteVersions,
   writeSecret,
   type DekService,
+  type KvIntegrity,
 } from '#functions/vault/core/kv';
 import { createWriteQueue } from '#functions/vault/core/write-queue';
 import { assertNoNul, boolField, INT32_MAX, intField } from '#functions/vault/core/wire';
@@ -53,7 +54,7 @@ function customMetadataOf(v: unknown): Record<string, string> | undefined {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
+export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity): VaultRoute[] {
   const db = database.db;
   /** The current version the capability check read, per request. */
   const seenCurrent = new WeakMap<VaultRequest, number>();
@@ -66,7 +67,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
   const writers = createWriteQueue<Awaited<ReturnType<typeof writeSecret>>>();
   const write = (path: string, data: Record<string, unknown>, cas: number | undefined, seen: number | undefined) =>
     writers.run(`${MOUNT}${path}`, ({ waited, previous }) =>
-      writeSecret(database, keys, MOUNT, path, data, { cas, knownCurrent: !waited ? seen : cas === undefined ? previous?.version : undefined }),
+      writeSecret(database, keys, ig, MOUNT, path, data, { cas, knownCurrent: !waited ? seen : cas === undefined ? previous?.version : undefined }),
     );
 
   const dataRoute: VaultRoute = {
@@ -77,7 +78,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         const path = cleanPath(m[1]!);
         const version = intField(Object.fromEntries(req.query), 'version') ?? 0;
         if (version < 0) throw invalidRequest('version must be a positive integer');
-        const r = await readSecret(db, keys, MOUNT, path, version);
+        const r = await readSecret(db, keys, ig, MOUNT, path, version);
         if (r.kind === 'missing') throw notFoundError();
         if (r.kind === 'gone') return { ...ok(req, { data: { data: null, metadata: r.metadata } }), status: 404 };
         return { ...ok(req, { data: { data: r.data, metadata: r.metadata } }), auditData: { data: r.data, metadata: r.metadata } };
@@ -85,14 +86,14 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       update: async (req, m) => writeData(req, m),
       patch: async (req, m) => patchData(req, m),
       delete: async (_req, m) => {
-        await deleteVersions(db, MOUNT, cleanPath(m[1]!), 'current');
+        await deleteVersions(database, ig, MOUNT, cleanPath(m[1]!), 'current');
         return done();
       },
     },
     // Vault: writing a path that does not exist yet needs `create`, an existing one `update`.
     capability: async (req, m) => {
       if (req.operation !== 'update') return req.operation;
-      const md = await getMetadata(db, MOUNT, cleanPath(m[1]!));
+      const md = await getMetadata(db, ig, MOUNT, cleanPath(m[1]!));
       // The write starts from this version (it is checked again under the row lock).
       seenCurrent.set(req, md?.currentVersion ?? 0);
       return md && md.currentVersion > 0 ? 'update' : 'create';
@@ -118,7 +119,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
     const path = cleanPath(m[1]!);
     const patch = req.body.data;
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw invalidRequest('no data provided');
-    const current = await readSecret(db, keys, MOUNT, path, 0);
+    const current = await readSecret(db, keys, ig, MOUNT, path, 0);
     if (current.kind !== 'ok') throw notFoundError();
     const options = req.body.options as Record<string, unknown> | undefined;
     const cas = options && typeof options === 'object' ? intField(options, 'cas') : undefined;
@@ -155,9 +156,9 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       },
       read: async (req, m) => {
         const path = cleanPath(m[1] ?? '');
-        const md = await getMetadata(db, MOUNT, path);
-        if (!md) throw notFoundError();
-        const versions = await listVersions(db, MOUNT, path);
+        const found = await getMetadataAndVersions(db, ig, MOUNT, path);
+        if (!found) throw notFoundError();
+        const { md, versions } = found;
         return ok(req, {
           data: {
             cas_required: md.casRequired,
@@ -185,7 +186,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         const dva = b.delete_version_after;
         const deleteVersionAfterSeconds = dva === undefined ? undefined : parseDuration(dva);
         if (dva !== undefined && deleteVersionAfterSeconds === undefined) throw invalidRequest('invalid delete_version_after');
-        await putMetadata(db, MOUNT, path, {
+        await putMetadata(database, ig, MOUNT, path, {
           maxVersions,
           casRequired: boolField(b, 'cas_required'),
           deleteVersionAfterSeconds,
@@ -194,7 +195,7 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
         return done();
       },
       delete: async (_req, m) => {
-        await deleteAll(database, MOUNT, cleanPath(m[1] ?? ''));
+        await deleteAll(database, ig, MOUNT, cleanPath(m[1] ?? ''));
         return done();
       },
     },
@@ -206,9 +207,9 @@ export function kvRoutes(database: Database, keys: DekService): VaultRoute[] {
       update: async (req, m) => {
         const path = cleanPath(m[1]!);
         const versions = versionsOf(req.body);
-        if (verb === 'delete') await deleteVersions(db, MOUNT, path, versions);
-        else if (verb === 'undelete') await undeleteVersions(db, MOUNT, path, versions);
-        else await destroyVersions(db, MOUNT, path, versions);
+        if (verb === 'delete') await deleteVersions(database, ig, MOUNT, path, versions);
+        else if (verb === 'undelete') await undeleteVersions(database, ig, MOUNT, path, versions);
+        else await destroyVersions(database, ig, MOUNT, path, versions);
         return done();
       },
     },

@@ -34,10 +34,10 @@ function prefixOf(raw: string | undefined): string {
  * hash of the token instead; this vault gives tokens no lease id of their own, so these ids are
  * built by the caller from a token's `path` and `accessor` (lookup-self shows both).
  */
-async function tokenOfLease(database: Database, id: string): Promise<Token | undefined> {
+async function tokenOfLease(database: Database, mac: RowMac, id: string): Promise<Token | undefined> {
   if (!id.startsWith('auth/')) return undefined;
   const cut = id.lastIndexOf('/');
-  const row = await peekAccessor(database.db, id.slice(cut + 1));
+  const row = await peekAccessor(database.db, mac, id.slice(cut + 1));
   return row && row.path === id.slice(0, cut) ? row : undefined;
 }
 
@@ -45,7 +45,7 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
   const lookup = async (req: VaultRequest) => {
     const id = leaseIdOf(req, undefined);
     if (id.startsWith('auth/')) {
-      const token = await tokenOfLease(database, id);
+      const token = await tokenOfLease(database, await rowMac(), id);
       if (!token) throw invalidRequest('invalid lease');
       const data = { id, issue_time: token.createdAt.toISOString(), expire_time: token.expiresAt?.toISOString() ?? null, last_renewal: null, renewable: token.renewable, ttl: remainingTtl(token) };
       return ok(req, { data });
@@ -61,10 +61,10 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
     const increment = raw === undefined || raw === null || raw === '' ? 0 : parseDuration(raw);
     if (increment === undefined) throw invalidRequest('invalid increment');
     if (id.startsWith('auth/')) {
-      const token = await tokenOfLease(database, id);
+      const token = await tokenOfLease(database, await rowMac(), id);
       if (!token) throw invalidRequest('lease not found or lease is not renewable');
       if (!token.renewable) throw invalidRequest('lease is not renewable');
-      const { row, warning } = await renewToken(database.db, token, increment);
+      const { row, warning } = await renewToken(database.db, await rowMac(), token, increment);
       const body = { ...envelope(req.requestId, { warnings: warning ? [warning] : null }), lease_id: id, renewable: row.renewable, lease_duration: remainingTtl(row) };
       return { status: 200, body };
     }
@@ -78,7 +78,7 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
   const revoke = async (req: VaultRequest, m: RegExpExecArray) => {
     const id = leaseIdOf(req, m[1]);
     if (id.startsWith('auth/')) {
-      const token = await tokenOfLease(database, id);
+      const token = await tokenOfLease(database, await rowMac(), id);
       if (token) await database.transaction((tx) => revokeTree(tx, token.accessor));
       return done();
     }

@@ -7,6 +7,7 @@ import type { Capability } from '#functions/vault/core/acl';
 import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
 import { addressAllowed } from '#functions/vault/core/cidr';
 import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupportedOperation } from '#functions/vault/core/errors';
+import { IntegrityError } from '#functions/vault/core/integrity';
 import type { AclCache } from '#functions/vault/core/policy-store';
 import { useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
@@ -119,13 +120,19 @@ export function createPipeline(deps: PipelineDeps) {
     };
 
     if (!route?.unauthenticated) {
-      req.token = clientToken ? await useToken(database.db, clientToken) : undefined;
+      try {
+        req.token = clientToken ? await useToken(database.db, await unsealer.rowMac(), clientToken) : undefined;
+        if (req.token) req.acl = await acls.get(req.token.policies);
+      } catch (err) {
+        // A token or policy row the vault did not write: refused, and the audit row says why.
+        if (err instanceof IntegrityError) await audit({ ...entry('request', 'deny'), error: err.messages.join('; '), data: body });
+        throw err;
+      }
       // A token bound to CIDR blocks (token_bound_cidrs of its login) works only from them.
       if (!req.token || !addressAllowed(remoteAddress, req.token.boundCidrs)) {
         await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
         throw permissionDenied();
       }
-      req.acl = await acls.get(req.token.policies);
     }
     if (refusal) {
       await audit({ ...entry('request', req.token ? 'allow' : 'none'), error: refusal, data: body });

@@ -4,7 +4,8 @@ import { asc, eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { PolicyError, parsePolicy, type Capability } from '#functions/vault/core/acl';
 import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
-import { DEFAULT_POLICY_TEXT, type AclCache } from '#functions/vault/core/policy-store';
+import type { RowMacSource } from '#functions/vault/core/integrity';
+import { checkPolicy, DEFAULT_POLICY_TEXT, policyMacFields, type AclCache } from '#functions/vault/core/policy-store';
 import { policies } from '#functions/vault/core/schema';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
@@ -20,7 +21,7 @@ function nameOf(raw: string): string {
   return name;
 }
 
-export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
+export function policyRoutes(database: Database, acls: AclCache, rowMac: RowMacSource): VaultRoute[] {
   const db = database.db;
 
   const names = async () => {
@@ -32,7 +33,10 @@ export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
   const read = async (name: string) => {
     if (name === 'root') return '';
     const [row] = await db.select().from(policies).where(eq(policies.name, name));
-    if (row) return row.text;
+    if (row) {
+      checkPolicy(await rowMac(), row);
+      return row.text;
+    }
     if (name === 'default') return DEFAULT_POLICY_TEXT;
     return undefined;
   };
@@ -54,10 +58,12 @@ export function policyRoutes(database: Database, acls: AclCache): VaultRoute[] {
       if (err instanceof PolicyError) throw invalidRequest(err.message);
       throw err;
     }
+    const updatedAt = new Date();
+    const mac = (await rowMac()).sign('policies', policyMacFields({ name, text: source, rules, updatedAt }));
     await db
       .insert(policies)
-      .values({ name, text: source, rules })
-      .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt: new Date() } });
+      .values({ name, text: source, rules, updatedAt, mac })
+      .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt, mac } });
     acls.invalidate();
     return done();
   };

@@ -4,7 +4,7 @@
 import type { Database } from '#shared/db/index';
 import { parseDuration } from '#functions/vault/core/duration';
 import { invalidRequest, permissionDenied } from '#functions/vault/core/errors';
-import type { RowMac } from '#functions/vault/core/integrity';
+import type { RowMac, RowMacSource } from '#functions/vault/core/integrity';
 import type { Token } from '#functions/vault/core/schema';
 import { getRole, rolePolicies, type RoleSettings } from '#functions/vault/core/token-roles';
 import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
@@ -79,6 +79,7 @@ function ttlOf(body: Record<string, unknown>, key: string): number | undefined {
 }
 
 export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<RowMac> }): VaultRoute[] {
+  const rowMac: RowMacSource = () => unsealer.rowMac();
   const db = database.db;
 
   /** The token's policies without a role, or under a role without allowed/disallowed policies. */
@@ -155,7 +156,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       : orphanEndpoint
         ? 'auth/token/create-orphan'
         : 'auth/token/create';
-    const created = await insertToken(db, {
+    const created = await insertToken(db, await rowMac(), {
       policies,
       displayName: displayName.slice(0, 128),
       path,
@@ -200,7 +201,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       throw invalidRequest(`original token role (${row.role}) could not be found, not renewing`);
     }
     const increment = ttlOf(req.body, 'increment') ?? 0;
-    const { row: renewed, warning } = await renewToken(db, row, increment);
+    const { row: renewed, warning } = await renewToken(db, await rowMac(), row, increment);
     return ok(req, {
       auth: { ...authBlock(renewed, clientToken), lease_duration: remainingTtl(renewed) },
       warnings: warning ? [warning] : null,
@@ -239,7 +240,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (!row) throw invalidRequest('bad token');
           return ok(req, { data: lookupData(row, t) });
         },
@@ -249,7 +250,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       pattern: /^auth\/token\/lookup-accessor$/,
       handlers: {
         update: async (req) => {
-          const row = await peekAccessor(db, accessorOf(req));
+          const row = await peekAccessor(db, await rowMac(), accessorOf(req));
           if (!row) throw invalidRequest('invalid accessor');
           // Vault never shows the token itself to an accessor lookup.
           return ok(req, { data: lookupData(row, undefined) });
@@ -261,7 +262,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (!row) throw invalidRequest('invalid token');
           return renew(req, row, t);
         },
@@ -271,7 +272,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       pattern: /^auth\/token\/revoke-accessor$/,
       handlers: {
         update: async (req) => {
-          const row = await peekAccessor(db, accessorOf(req));
+          const row = await peekAccessor(db, await rowMac(), accessorOf(req));
           if (row) await revoke(row.accessor);
           return done();
         },
@@ -282,7 +283,7 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
       handlers: {
         update: async (req) => {
           const t = await otherToken(req);
-          const row = await peekToken(db, t);
+          const row = await peekToken(db, await rowMac(), t);
           if (row) await revoke(row.accessor);
           return done();
         },

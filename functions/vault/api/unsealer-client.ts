@@ -9,12 +9,8 @@ import { createSecretKey } from 'node:crypto';
 import { Client, Pool, type Dispatcher } from 'undici';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError } from '#functions/vault/core/errors';
-import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
+import { createRowMac, IntegrityError, type RowMac } from '#functions/vault/core/integrity';
 import type { DekService } from '#functions/vault/core/kv';
-
-class IntegrityError extends Error {
-  override readonly name = 'IntegrityError';
-}
 
 export interface UnsealerClient extends DekService {
   /**
@@ -28,7 +24,7 @@ export interface UnsealerClient extends DekService {
    * The row-MAC signer and checker (core/integrity.ts), from the unsealer's row-MAC key; fails
    * with 503 while sealed. Cached like the audit key and dropped when the unsealer answers sealed.
    */
-  rowMac(): Promise<RowMac>;
+  rowMac(fresh?: boolean): Promise<RowMac>;
   /** A fresh DEK (and its wrapped form) for a wrapped response, under the `cubbyhole/` mount's KEK. */
   newWrappingDek(context: string): Promise<{ dek: Buffer; wrapped: Buffer }>;
   /** Creates an engine's mount (and its KEK) if it does not exist yet; idempotent. */
@@ -68,6 +64,7 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   const ttl = opts.auditKeyTtlMs ?? 1000;
   let cached: { key: Buffer; until: number } | undefined;
   let macCached: { mac: RowMac; until: number } | undefined;
+  let macFetch: Promise<RowMac> | undefined;
 
   const attempts = Math.max(1, opts.attempts ?? 5);
 
@@ -120,10 +117,18 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
         cached = undefined;
         macCached = undefined;
       }
-      // A wrapped DEK that does not open is storage tampering or a moved row: a server-side
-      // integrity failure (500, logged), never the client's fault.
-      if (status === 400 && (path === '/internal/v1/dek/unwrap' || path === '/internal/v1/dek/unwrap-batch')) throw new IntegrityError('a wrapped DEK does not authenticate in its row');
+      // A wrapped DEK that does not open is storage tampering or a moved row: refused (403),
+      // counted and logged like any row that fails its integrity check.
+      if (status === 400 && (path === '/internal/v1/dek/unwrap' || path === '/internal/v1/dek/unwrap-batch')) {
+        const table = (body as { context?: string }).context?.startsWith('kv/') ? 'kv_versions' : 'transit_keys';
+        opts.onIntegrityFailure?.(table);
+        throw new IntegrityError(table);
+      }
       const messages = Array.isArray(parsed.errors) ? parsed.errors : [`unsealer answered ${status}`];
+      // A row the unsealer refused (a mount, the epoch): the same refusal here (counted there).
+      if (status === 403 && messages[0] === 'integrity check failed') {
+        throw new IntegrityError(path === '/internal/v1/row-mac-key' ? 'integrity_state' : 'mounts');
+      }
       // Internal authentication failures are our misconfiguration, not the client's.
       const code = status === 401 ? 500 : status;
       throw new VaultError(code, 'unsealer_error', code === 500 ? ['internal error'] : messages);
@@ -166,14 +171,22 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
       cached = { key: Buffer.from(r.key, 'base64'), until: now + ttl };
       return cached.key;
     },
-    async rowMac() {
+    async rowMac(fresh = false) {
       const now = Date.now();
-      if (macCached && macCached.until > now) return macCached.mac;
-      const r = await call<{ key: string }>('/internal/v1/row-mac-key', {});
-      const key = Buffer.from(r.key, 'base64');
-      macCached = { mac: createRowMac(key, opts.onIntegrityFailure), until: now + ttl };
-      key.fill(0);
-      return macCached.mac;
+      if (!fresh && macCached && macCached.until > now) return macCached.mac;
+      // One fetch at a time: the requests that find the cache expired together share it.
+      macFetch ??= (async () => {
+        try {
+          const r = await call<{ key: string; epoch?: number }>('/internal/v1/row-mac-key', {});
+          const key = Buffer.from(r.key, 'base64');
+          macCached = { mac: createRowMac(key, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0), until: Date.now() + ttl };
+          key.fill(0);
+          return macCached.mac;
+        } finally {
+          macFetch = undefined;
+        }
+      })();
+      return macFetch;
     },
     async ensureMount(mount) {
       await call<{ mount: string }>('/internal/v1/mounts/ensure', { mount });

@@ -107,7 +107,7 @@ export function userpassRoutes(database: Database, unsealer: UnsealerClient): Va
           if (!addressAllowed(req.remoteAddress, user.token_bound_cidrs)) {
             throw new VaultError(403, 'permission_denied', ['login request originated from invalid CIDR']);
           }
-          const issued = await issueLoginToken(db, {
+          const issued = await issueLoginToken(db, await unsealer.rowMac(), {
             settings: user,
             displayName: `userpass-${name}`,
             path: `auth/userpass/login/${name}`,

@@ -24,7 +24,7 @@ export function wrappingRoutes(database: Database, unsealer: UnsealerClient, acl
     if (named !== undefined && named !== null && named !== '') {
       if (typeof named !== 'string') throw invalidRequest('token must be a string');
       if (authorise) {
-        const caller = req.clientToken ? await useToken(db, req.clientToken) : undefined;
+        const caller = req.clientToken ? await useToken(db, await unsealer.rowMac(), req.clientToken) : undefined;
         if (!caller) throw permissionDenied();
         req.token = caller;
         const acl = await acls.get(caller.policies);

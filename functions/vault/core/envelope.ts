@@ -64,4 +64,7 @@ export function kvContext(path: string, version: number): string {
   return `kv/${path.length}:${path}/v${version}`;
 }
 
+/** The first canary: a vault that still has it may hold rows written before row MACs. */
 export const CANARY_TEXT = Buffer.from('zenokube vault canary v1', 'utf8');
+/** The canary of a vault whose every security-relevant row is MAC'd (written at init and by the upgrade). */
+export const CANARY_TEXT_V2 = Buffer.from('zenokube vault canary v2', 'utf8');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createRowMac, IntegrityError, macInput } from './integrity.js';
+import { createRowMac, createSeqMemory, IntegrityError, macInput } from './integrity.js';
 
 describe('row integrity MAC', () => {
   const key = randomBytes(32);
@@ -56,5 +56,36 @@ describe('row integrity MAC', () => {
 
   it('refuses numbers it cannot encode exactly', () => {
     assert.throws(() => createRowMac(key).sign('t', [1.5]), TypeError);
+  });
+
+  it('counts a row refused for another reason (a rollback) like a MAC failure', () => {
+    const seen: string[] = [];
+    const mac = createRowMac(key, (t) => seen.push(t), 7);
+    assert.equal(mac.epoch, 7);
+    assert.throws(() => mac.refuse('kv_metadata'), IntegrityError);
+    assert.deepEqual(seen, ['kv_metadata']);
+  });
+});
+
+describe('seq memory', () => {
+  it('refuses a seq below the highest seen for its key, and remembers only the highest', () => {
+    const m = createSeqMemory();
+    assert.equal(m.observe('a', 5), true);
+    assert.equal(m.observe('a', 5), true, 'the same state again is fine');
+    assert.equal(m.observe('a', 4), false, 'an older state is a rollback');
+    assert.equal(m.observe('b', 1), true, 'keys are independent');
+    assert.equal(m.observe('a', 9), true);
+    assert.equal(m.observe('a', 5), false);
+  });
+
+  it('forgets the least recently seen keys past its limit', () => {
+    const m = createSeqMemory(2);
+    m.observe('a', 5);
+    m.observe('b', 5);
+    m.observe('a', 6);
+    m.observe('c', 5);
+    assert.equal(m.size, 2);
+    assert.equal(m.observe('a', 1), false, 'a was seen since, and is remembered');
+    assert.equal(m.observe('b', 1), true, 'b was the least recently seen, and is forgotten');
   });
 });

@@ -30,7 +30,14 @@ export interface RowMac {
   sign(table: string, fields: readonly MacValue[]): Buffer;
   /** Throws IntegrityError when `mac` is absent or not the MAC of these fields. */
   check(table: string, fields: readonly MacValue[], mac: Uint8Array | null | undefined): void;
+  /** Counts and throws IntegrityError for a row found bad otherwise (a ciphertext that does not open, a rollback). */
+  refuse(table: string): never;
+  /** The keyring epoch this key was handed out in (0 when unknown). */
+  readonly epoch: number;
 }
+
+/** Where a caller gets the current RowMac (the api: `unsealer.rowMac`). */
+export type RowMacSource = () => Promise<RowMac>;
 
 const DOMAIN = 'zenokube/vault/row/v1';
 
@@ -76,17 +83,47 @@ export function macInput(table: string, fields: readonly MacValue[]): Buffer {
  * A RowMac under `key` (32 bytes, the derived row-MAC key). `onFailure` hears of every refused
  * row (a metric, a log line naming the table, never the row's content).
  */
-export function createRowMac(key: Uint8Array, onFailure?: (table: string) => void): RowMac {
+export function createRowMac(key: Uint8Array, onFailure?: (table: string) => void, epoch = 0): RowMac {
   const k: KeyObject = createSecretKey(Buffer.from(key));
   const sign = (table: string, fields: readonly MacValue[]) => createHmac('sha256', k).update(macInput(table, fields)).digest();
+  const refuse = (table: string): never => {
+    onFailure?.(table);
+    throw new IntegrityError(table);
+  };
   return {
     sign,
     check(table, fields, mac) {
       const expected = sign(table, fields);
       const ok = !!mac && mac.length === expected.length && timingSafeEqual(Buffer.from(mac), expected);
-      if (ok) return;
-      onFailure?.(table);
-      throw new IntegrityError(table);
+      if (!ok) refuse(table);
+    },
+    refuse,
+    epoch,
+  };
+}
+
+/**
+ * The highest seq this process has seen per key (a secret path), bounded: the least recently
+ * seen keys are forgotten past `limit`. A row whose seq is below the remembered one is a rollback.
+ * Memory is the only witness outside the database: a process that never saw the newer state, or
+ * has forgotten it, cannot tell an older valid row from the current one.
+ */
+export function createSeqMemory(limit = 100_000) {
+  const seen = new Map<string, number>();
+  return {
+    /** False when `seq` is below what this process saw for `key`; otherwise remembers it. */
+    observe(key: string, seq: number): boolean {
+      const prior = seen.get(key);
+      if (prior !== undefined && seq < prior) return false;
+      seen.delete(key);
+      seen.set(key, prior !== undefined && prior > seq ? prior : seq);
+      if (seen.size > limit) seen.delete(seen.keys().next().value as string);
+      return true;
+    },
+    get size() {
+      return seen.size;
     },
   };
 }
+
+export type SeqMemory = ReturnType<typeof createSeqMemory>;

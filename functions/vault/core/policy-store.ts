@@ -1,17 +1,28 @@
 // Policy queries: rules by name, with Vault's built-in `default` policy when none is stored.
+// Every policy row is MAC'd: a rule a database writer added or changed is refused, never applied.
 import { inArray } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { buildAcl, DEFAULT_POLICY_TEXT, parsePolicy, type Acl, type PolicyRule } from './acl.js';
-import { policies } from './schema.js';
+import type { MacValue, RowMac, RowMacSource } from './integrity.js';
+import { policies, type Policy } from './schema.js';
 
 const builtinDefault = parsePolicy(DEFAULT_POLICY_TEXT);
 
-/** Loads the rules of the named policies and builds the token's ACL (one query). */
-export async function aclFor(db: Queryable, names: readonly string[]): Promise<Acl> {
+/** The MAC'd fields of a policy row, primary key first. */
+export function policyMacFields(p: Pick<Policy, 'name' | 'text' | 'rules' | 'updatedAt'>): MacValue[] {
+  return [p.name, p.text, p.rules as unknown as MacValue, p.updatedAt];
+}
+
+/** Throws IntegrityError unless the policy row is the one the vault wrote. */
+export function checkPolicy(mac: RowMac, p: Policy): void {
+  mac.check('policies', policyMacFields(p), p.mac);
+}
+
+/** Loads the rules of the named policies, checks their MACs and builds the token's ACL (one query). */
+export async function aclFor(db: Queryable, mac: RowMac, names: readonly string[]): Promise<Acl> {
   const wanted = names.filter((n) => n !== 'root');
-  const rows = wanted.length
-    ? await db.select({ name: policies.name, rules: policies.rules }).from(policies).where(inArray(policies.name, wanted))
-    : [];
+  const rows = wanted.length ? await db.select().from(policies).where(inArray(policies.name, wanted)) : [];
+  for (const r of rows) checkPolicy(mac, r);
   const byName = new Map<string, PolicyRule[]>(rows.map((r) => [r.name, r.rules as PolicyRule[]]));
   if (!byName.has('default')) byName.set('default', builtinDefault);
   return buildAcl(names, (n) => byName.get(n));
@@ -22,7 +33,7 @@ export async function aclFor(db: Queryable, names: readonly string[]): Promise<A
  * the same policies. A write through this process invalidates at once; other api pods see a
  * policy change within `ttlMs`.
  */
-export function createAclCache(db: Queryable, ttlMs = 1000) {
+export function createAclCache(db: Queryable, rowMac: RowMacSource, ttlMs = 1000) {
   const cache = new Map<string, { acl: Acl; until: number }>();
   return {
     async get(names: readonly string[]): Promise<Acl> {
@@ -30,7 +41,7 @@ export function createAclCache(db: Queryable, ttlMs = 1000) {
       const now = Date.now();
       const hit = cache.get(key);
       if (hit && hit.until > now) return hit.acl;
-      const acl = await aclFor(db, names);
+      const acl = await aclFor(db, await rowMac(), names);
       if (cache.size > 1000) cache.clear();
       cache.set(key, { acl, until: now + ttlMs });
       return acl;

@@ -2,6 +2,7 @@
 // KEKs are wrapped by it, DEKs by a KEK, secret data by a DEK; tokens are stored hashed.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   customType,
@@ -58,6 +59,8 @@ export const mounts = vault.table('mounts', {
   description: text().notNull().default(''),
   wrappedKek: bytea().notNull(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+  mac: bytea(),
 });
 
 /** KV v2 metadata per secret path. Metadata is not secret (as in Vault): keep secrets in data. */
@@ -74,6 +77,14 @@ export const kvMetadata = vault.table(
     oldestVersion: integer().notNull().default(0),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    /** Bumped by every change to the path (its rows' rollback bound); versions carry the seq of their last change. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
+    /** The keyring epoch (integrity_state) when the row was last written. */
+    epoch: integer().notNull().default(0),
+    /** A path whose metadata was deleted keeps its row (no versions), so that its seq never goes back. */
+    deleted: boolean().notNull().default(false),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [primaryKey({ columns: [t.mount, t.path] }), index('kv_metadata_prefix_idx').using('btree', t.mount, sql`${t.path} text_pattern_ops`)],
 );
@@ -91,6 +102,10 @@ export const kvVersions = vault.table(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     deletedAt: timestamp({ withTimezone: true }),
     destroyed: boolean().notNull().default(false),
+    /** The path's seq (kv_metadata.seq) when this version last changed. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [primaryKey({ columns: [t.mount, t.path, t.version] })],
 );
@@ -122,6 +137,8 @@ export const tokens = vault.table(
     role: text().notNull().default(''),
     /** `token_bound_cidrs` of the login that made it: the token works only from these blocks (none = anywhere). */
     boundCidrs: text().array().notNull().default(sql`'{}'::text[]`),
+    /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+    mac: bytea(),
   },
   (t) => [index().on(t.parentAccessor)],
 );
@@ -132,6 +149,8 @@ export const policies = vault.table('policies', {
   text: text().notNull(),
   rules: jsonb().notNull().$type<{ path: string; capabilities: string[] }[]>(),
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
+  mac: bytea(),
 });
 
 /** The audit device: one row per request and per response; secret values HMAC'd, never in clear. */
@@ -305,6 +324,19 @@ export const tokenRoles = vault.table('token_roles', {
   tokenExplicitMaxTtlSeconds: integer().notNull(),
   tokenNoDefaultPolicy: boolean().notNull(),
   tokenNumUses: integer().notNull(),
+  mac: bytea().notNull(),
+});
+
+// --- integrity ---
+
+/**
+ * One row: the keyring epoch, advanced at every unseal and MAC'd. An unsealer remembers the
+ * highest epoch it has seen and refuses a lower one (a database restored under a running vault);
+ * a row written in an epoch above the stored one betrays a partial restore.
+ */
+export const integrityState = vault.table('integrity_state', {
+  id: integer().primaryKey().default(1),
+  epoch: integer().notNull(),
   mac: bytea().notNull(),
 });
 

@@ -2,6 +2,7 @@
 // TTLs, use limit and bound CIDRs of the tokens a login issues, and issuing that token.
 // @see https://developer.hashicorp.com/vault/api-docs/auth/approle#token_ttl (the same fields on every method)
 import type { Queryable } from '#shared/db/index';
+import type { RowMac } from './integrity.js';
 import { parseCidrList } from './cidr.js';
 import { parseDuration } from './duration.js';
 import { invalidRequest } from './errors.js';
@@ -133,7 +134,7 @@ interface LoginToken {
  * default), never past the max TTL or the explicit max; `default` added unless
  * token_no_default_policy. Returns the token row, the clear token and the policies asked for.
  */
-export async function issueLoginToken(db: Queryable, spec: LoginToken): Promise<{ token: string; row: Token; tokenPolicies: string[] }> {
+export async function issueLoginToken(db: Queryable, mac: RowMac, spec: LoginToken): Promise<{ token: string; row: Token; tokenPolicies: string[] }> {
   const s = spec.settings;
   const tokenPolicies = [...new Set([...s.token_policies, ...(spec.extraPolicies ?? [])])];
   const policies = s.token_no_default_policy || tokenPolicies.includes('default') ? tokenPolicies : [...tokenPolicies, 'default'];
@@ -141,7 +142,7 @@ export async function issueLoginToken(db: Queryable, spec: LoginToken): Promise<
   const caps = [s.token_max_ttl, s.token_explicit_max_ttl, DEFAULT_TOKEN_TTL].filter((x) => x > 0);
   ttl = Math.min(ttl, ...caps);
   const explicitMax = s.token_explicit_max_ttl > 0 ? s.token_explicit_max_ttl : s.token_max_ttl;
-  const { token, row } = await insertToken(db, {
+  const { token, row } = await insertToken(db, mac, {
     policies,
     displayName: spec.displayName.slice(0, 128),
     path: spec.path,

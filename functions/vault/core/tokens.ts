@@ -1,11 +1,13 @@
-// Token store: tokens are 256-bit random strings shown once; rows hold their SHA-256 only.
+// Token store: tokens are 256-bit random strings shown once; rows hold their SHA-256 only, and a
+// MAC over every field that grants or limits access (a row the vault did not write is refused).
 // A token is valid while it and every ancestor exist and are unexpired; revoking one revokes its
 // non-orphan descendants at any depth; renewal never passes its max TTL.
 // @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-hierarchies-and-orphan-tokens
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
-import { tokens, type Token } from './schema.js';
+import type { MacValue, RowMac } from './integrity.js';
+import type { Token } from './schema.js';
 
 /** Vault's default and maximum token TTL (32 days). */
 export const DEFAULT_TOKEN_TTL = 768 * 3600;
@@ -41,42 +43,76 @@ interface NewToken {
   row: Token;
 }
 
+/** The MAC'd fields of a token row, primary key first, in this fixed order. */
+export function tokenMacFields(t: Token): MacValue[] {
+  return [
+    t.hash, t.accessor, t.parentAccessor, t.orphan, t.policies, t.path, t.meta, t.displayName, t.ttlSeconds,
+    t.explicitMaxTtlSeconds, t.numUses, t.renewable, t.createdAt, t.expiresAt, t.entityId, t.periodSeconds, t.role,
+    t.boundCidrs,
+  ];
+}
+
+const TABLE = 'tokens';
+
 /**
- * Inserts a token; returns the clear token (to show once) and its row. A child is inserted only
- * while its parent row exists: the parent is locked FOR SHARE in the same statement, so a
+ * Inserts a token; returns the clear token (to show once) and its row, MAC'd. A child is inserted
+ * only while its parent row exists: the parent is locked FOR SHARE in the same statement, so a
  * concurrent revocation (which deletes the parent) either runs first and the child is refused
- * (`undefined`), or waits for the child to commit and then finds it.
+ * (`undefined`), or waits for the child to commit and then finds it. Timestamps are set here, to
+ * the millisecond, as the MAC covers them.
  */
-export async function insertToken(db: Queryable, spec: NewTokenSpec & { parentAccessor: null }): Promise<NewToken>;
-export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<NewToken | undefined>;
-export async function insertToken(db: Queryable, spec: NewTokenSpec): Promise<NewToken | undefined> {
+export async function insertToken(db: Queryable, mac: RowMac, spec: NewTokenSpec & { parentAccessor: null }): Promise<NewToken>;
+export async function insertToken(db: Queryable, mac: RowMac, spec: NewTokenSpec): Promise<NewToken | undefined>;
+export async function insertToken(db: Queryable, mac: RowMac, spec: NewTokenSpec): Promise<NewToken | undefined> {
   const { token, accessor } = newToken();
   const parent = spec.parentAccessor;
+  const now = Date.now();
+  const row: Token = {
+    hash: hashToken(token),
+    accessor,
+    parentAccessor: parent,
+    policies: [...spec.policies],
+    displayName: spec.displayName,
+    meta: spec.meta ?? null,
+    orphan: parent === null,
+    renewable: spec.renewable ?? spec.ttlSeconds > 0,
+    ttlSeconds: spec.ttlSeconds,
+    explicitMaxTtlSeconds: spec.explicitMaxTtlSeconds ?? 0,
+    numUses: spec.numUses ?? 0,
+    path: spec.path,
+    entityId: '',
+    createdAt: new Date(now),
+    expiresAt: spec.ttlSeconds > 0 ? new Date(now + spec.ttlSeconds * 1000) : null,
+    periodSeconds: spec.periodSeconds ?? 0,
+    role: spec.role ?? '',
+    boundCidrs: [...(spec.boundCidrs ?? [])],
+    mac: null,
+  };
+  row.mac = mac.sign(TABLE, tokenMacFields(row));
   const source =
     parent === null ? sql`(select 1) as src` : sql`(select 1 from vault.tokens where accessor = ${parent} for share) as src`;
-  const meta = spec.meta ? JSON.stringify(spec.meta) : null;
-  const [raw] = rowsOf<RawToken>(
+  const inserted = rowsOf<{ accessor: string }>(
     await db.execute(sql`
       insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
-        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, expires_at, period_seconds, role, bound_cidrs)
-      select ${hashToken(token)}, ${accessor}, ${parent}::text, ${parent === null},
-        array(select jsonb_array_elements_text(${JSON.stringify(spec.policies)}::jsonb)), ${spec.displayName},
-        ${spec.path}, ${meta}::jsonb, ${spec.ttlSeconds}::int, ${spec.explicitMaxTtlSeconds ?? 0}::int,
-        ${spec.numUses ?? 0}::int, ${spec.renewable ?? spec.ttlSeconds > 0},
-        case when ${spec.ttlSeconds}::int > 0 then now() + make_interval(secs => ${spec.ttlSeconds}::int) end,
-        ${spec.periodSeconds ?? 0}::int, ${spec.role ?? ''},
-        array(select jsonb_array_elements_text(${JSON.stringify(spec.boundCidrs ?? [])}::jsonb))
+        ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, entity_id, created_at, expires_at,
+        period_seconds, role, bound_cidrs, mac)
+      select ${row.hash}, ${accessor}, ${parent}::text, ${row.orphan},
+        array(select jsonb_array_elements_text(${JSON.stringify(row.policies)}::jsonb)), ${row.displayName},
+        ${row.path}, ${row.meta ? JSON.stringify(row.meta) : null}::jsonb, ${row.ttlSeconds}::int, ${row.explicitMaxTtlSeconds}::int,
+        ${row.numUses}::int, ${row.renewable}, ${row.entityId}, ${row.createdAt.toISOString()}::timestamptz,
+        ${row.expiresAt ? row.expiresAt.toISOString() : null}::timestamptz, ${row.periodSeconds}::int, ${row.role},
+        array(select jsonb_array_elements_text(${JSON.stringify(row.boundCidrs)}::jsonb)), ${row.mac}
       from ${source}
-      returning *`),
+      returning accessor`),
   );
-  return raw ? { token, row: fromRaw(raw) } : undefined;
+  return inserted.length ? { token, row } : undefined;
 }
 
 type RawToken = {
-  hash: Buffer; accessor: string; parent_accessor: string | null; policies: string[] | string; display_name: string;
+  hash: Uint8Array; accessor: string; parent_accessor: string | null; policies: string[] | string; display_name: string;
   meta: Record<string, string> | null; orphan: boolean; renewable: boolean; ttl_seconds: number;
   explicit_max_ttl_seconds: number; num_uses: number; path: string; entity_id: string;
-  created_at: Date | string; expires_at: Date | string | null; dead: boolean;
+  created_at: Date | string; expires_at: Date | string | null; mac: Uint8Array | null;
   period_seconds: number; role: string; bound_cidrs: string[] | string | null;
 };
 
@@ -109,71 +145,112 @@ function fromRaw(r: RawToken): Token {
     periodSeconds: Number(r.period_seconds ?? 0),
     role: r.role ?? '',
     boundCidrs: r.bound_cidrs === null || r.bound_cidrs === undefined ? [] : textArray(r.bound_cidrs),
+    mac: r.mac === null ? null : Buffer.from(r.mac),
   };
+}
+
+/** Throws IntegrityError unless the row is the one the vault wrote. */
+function checkToken(mac: RowMac, row: Token): void {
+  mac.check(TABLE, tokenMacFields(row), row.mac);
 }
 
 /**
  * The token row matching `where` if it is live: unexpired, and every ancestor present and
- * unexpired at any depth. A dead token is revoked (with its tree) and not returned.
+ * unexpired at any depth. The rows of the chain come back in one statement; each is checked
+ * against its MAC (a forged or altered row, the token's own or an ancestor's, is refused with
+ * IntegrityError). A dead token is revoked (with its tree) and not returned.
  */
-async function liveToken(db: Queryable, where: SQL): Promise<Token | undefined> {
-  const [raw] = rowsOf<RawToken>(
+async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token | undefined> {
+  const raws = rowsOf<RawToken & { self: boolean }>(
     await db.execute(sql`
-      with recursive chain(accessor, parent_accessor, expires_at) as (
-        select accessor, parent_accessor, expires_at from vault.tokens where ${where}
+      with recursive chain as (
+        select t.*, true as self from vault.tokens t where ${where}
         union
-        select p.accessor, p.parent_accessor, p.expires_at
-        from vault.tokens p join chain c on p.accessor = c.parent_accessor
+        select p.*, false from vault.tokens p join chain c on p.accessor = c.parent_accessor
       )
-      select t.*, (
-        (select coalesce(bool_or(expires_at is not null and expires_at <= now()), false) from chain)
-        or exists (select 1 from chain c where c.parent_accessor is not null
-                   and not exists (select 1 from chain p where p.accessor = c.parent_accessor))
-      ) as dead
-      from vault.tokens t where ${where}`),
+      select * from chain`),
   );
-  if (!raw) return undefined;
-  const row = fromRaw(raw);
-  if (raw.dead) {
+  const own = raws.find((r) => r.self);
+  if (!own) return undefined;
+  const row = fromRaw(own);
+  checkToken(mac, row);
+  const byAccessor = new Map(raws.map((r) => [r.accessor, r]));
+  const now = Date.now();
+  let dead = false;
+  const visited = new Set<string>();
+  for (let cur: Token | undefined = row; cur; ) {
+    if (cur.expiresAt && cur.expiresAt.getTime() <= now) {
+      dead = true;
+      break;
+    }
+    visited.add(cur.accessor);
+    if (cur.parentAccessor === null) break;
+    const raw = byAccessor.get(cur.parentAccessor);
+    // A missing parent: revoked while this child was looked up. A loop cannot be written by the vault.
+    if (!raw || visited.has(raw.accessor)) {
+      dead = true;
+      break;
+    }
+    cur = fromRaw(raw);
+    checkToken(mac, cur);
+  }
+  if (dead) {
     await revokeTree(db, row.accessor);
     return undefined;
   }
   return row;
 }
 
+/** Attempts of a compare-and-set on a token row; each lost one means another caller made progress. */
+const CAS_ATTEMPTS = 1000;
+
 /**
  * Finds the live token for `token`, as its caller presents it: consumes one use of a limited
- * token; the last use deletes it and its children (Vault revokes a token whose use count reaches
- * zero). One round trip for unlimited tokens.
+ * token, re-signing the row with a compare-and-set on its old use count and MAC; the last use
+ * deletes it and its children (Vault revokes a token whose use count reaches zero). One round
+ * trip for unlimited tokens.
  */
-export async function useToken(db: Queryable, token: string): Promise<Token | undefined> {
+export async function useToken(db: Queryable, mac: RowMac, token: string): Promise<Token | undefined> {
   const hash = hashToken(token);
-  const row = await liveToken(db, sql`hash = ${hash}`);
-  if (!row || row.numUses === 0) return row;
-  const [decremented] = await db
-    .update(tokens)
-    .set({ numUses: sql`${tokens.numUses} - 1` })
-    .where(and(eq(tokens.hash, hash), gt(tokens.numUses, 1)))
-    .returning();
-  if (decremented) return decremented;
-  // Last use: whoever deletes the row is served; a concurrent caller finds nothing.
-  const [last] = await db.delete(tokens).where(and(eq(tokens.hash, hash), eq(tokens.numUses, 1))).returning();
-  if (!last) return undefined;
-  await revokeTree(db, last.accessor);
-  return { ...last, numUses: 0 };
+  for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+    const row = await liveToken(db, mac, sql`hash = ${hash}`);
+    if (!row || row.numUses === 0) return row;
+    if (row.numUses > 1) {
+      const next: Token = { ...row, numUses: row.numUses - 1 };
+      next.mac = mac.sign(TABLE, tokenMacFields(next));
+      const updated = rowsOf<{ accessor: string }>(
+        await db.execute(sql`
+          update vault.tokens set num_uses = ${next.numUses}::int, mac = ${next.mac}
+          where hash = ${hash} and num_uses = ${row.numUses}::int and mac = ${row.mac}
+          returning accessor`),
+      );
+      if (updated.length) return next;
+      continue;
+    }
+    // Last use: whoever deletes the row is served; a concurrent caller finds nothing.
+    const last = rowsOf<{ accessor: string }>(
+      await db.execute(sql`
+        delete from vault.tokens where hash = ${hash} and num_uses = 1 and mac = ${row.mac}
+        returning accessor`),
+    );
+    if (!last.length) continue;
+    await revokeTree(db, row.accessor);
+    return { ...row, numUses: 0 };
+  }
+  return undefined;
 }
 
 /**
  * Finds the live token for `token` on behalf of another caller (lookup, revoke): spends none of
  * its uses, as Vault counts only the calling token's own use.
  */
-export async function peekToken(db: Queryable, token: string): Promise<Token | undefined> {
-  return liveToken(db, sql`hash = ${hashToken(token)}`);
+export async function peekToken(db: Queryable, mac: RowMac, token: string): Promise<Token | undefined> {
+  return liveToken(db, mac, sql`hash = ${hashToken(token)}`);
 }
 
 /** The live token with this accessor, its uses unspent. */
-export async function peekAccessor(db: Queryable, accessor: string): Promise<Token | undefined> {
-  return liveToken(db, sql`accessor = ${accessor}`);
+export async function peekAccessor(db: Queryable, mac: RowMac, accessor: string): Promise<Token | undefined> {
+  return liveToken(db, mac, sql`accessor = ${accessor}`);
 }
 
 /**
@@ -212,54 +289,42 @@ interface Renewal {
 /**
  * Extends a token's expiry to `increment` seconds from now (its TTL when 0), never beyond its
  * creation plus its max TTL: the explicit max when set (bounded by the system max), else the
- * system max. A token at its max keeps its expiry, and the warning says so.
+ * system max. A token at its max keeps its expiry, and the warning says so. A periodic token's
+ * TTL is reset to its period whatever the increment, with no max TTL unless an explicit max was
+ * set, which then still bounds it. The row is re-signed with a compare-and-set on its old MAC.
  * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-time-to-live-periodic-tokens-and-explicit-max-ttls
  */
-export async function renewToken(db: Queryable, row: Token, increment: number): Promise<Renewal> {
-  if (row.periodSeconds > 0) return renewPeriodic(db, row);
-  const ttl = increment > 0 ? increment : row.ttlSeconds;
-  const maxTtl = row.explicitMaxTtlSeconds > 0 ? Math.min(row.explicitMaxTtlSeconds, DEFAULT_TOKEN_TTL) : DEFAULT_TOKEN_TTL;
-  const [raw] = rowsOf<RawToken & { capped: boolean; max_left: number }>(
-    await db.execute(sql`
-      update vault.tokens set expires_at = least(now() + make_interval(secs => ${ttl}::int),
-                                                 created_at + make_interval(secs => ${maxTtl}::int))
-      where accessor = ${row.accessor}
-      returning *, now() + make_interval(secs => ${ttl}::int) > created_at + make_interval(secs => ${maxTtl}::int) as capped,
-        greatest(0, floor(extract(epoch from created_at + make_interval(secs => ${maxTtl}::int) - now())))::int as max_left`),
-  );
-  if (!raw) return { row };
-  const renewed = fromRaw(raw);
-  if (!raw.capped) return { row: renewed };
-  return {
-    row: renewed,
-    warning: `TTL of "${ttl}s" exceeded the effective max_ttl of "${Number(raw.max_left)}s"; TTL value is capped accordingly`,
-  };
-}
-
-/**
- * A periodic token's renewal: the TTL is reset to the period whatever the increment, with no max
- * TTL, unless an explicit max TTL was set, which then still bounds it.
- * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#periodic-tokens
- */
-async function renewPeriodic(db: Queryable, row: Token): Promise<Renewal> {
-  const period = row.periodSeconds;
-  const explicit = row.explicitMaxTtlSeconds;
-  const [raw] = rowsOf<RawToken & { capped: boolean; max_left: number }>(
-    await db.execute(sql`
-      update vault.tokens set expires_at = case when ${explicit}::int > 0
-          then least(now() + make_interval(secs => ${period}::int), created_at + make_interval(secs => ${explicit}::int))
-          else now() + make_interval(secs => ${period}::int) end
-      where accessor = ${row.accessor}
-      returning *, ${explicit}::int > 0 and now() + make_interval(secs => ${period}::int) > created_at + make_interval(secs => ${explicit}::int) as capped,
-        greatest(0, floor(extract(epoch from created_at + make_interval(secs => ${explicit}::int) - now())))::int as max_left`),
-  );
-  if (!raw) return { row };
-  const renewed = fromRaw(raw);
-  if (!raw.capped) return { row: renewed };
-  return {
-    row: renewed,
-    warning: `TTL of "${period}s" exceeded the effective max_ttl of "${Number(raw.max_left)}s"; TTL value is capped accordingly`,
-  };
+export async function renewToken(db: Queryable, mac: RowMac, row: Token, increment: number): Promise<Renewal> {
+  const periodic = row.periodSeconds > 0;
+  const ttl = periodic ? row.periodSeconds : increment > 0 ? increment : row.ttlSeconds;
+  const maxTtl = periodic
+    ? row.explicitMaxTtlSeconds > 0 ? row.explicitMaxTtlSeconds : Infinity
+    : row.explicitMaxTtlSeconds > 0 ? Math.min(row.explicitMaxTtlSeconds, DEFAULT_TOKEN_TTL) : DEFAULT_TOKEN_TTL;
+  let current: Token | undefined = row;
+  for (let attempt = 0; attempt < CAS_ATTEMPTS && current; attempt++) {
+    const now = Date.now();
+    const limit = current.createdAt.getTime() + maxTtl * 1000;
+    const wanted = now + ttl * 1000;
+    const next: Token = { ...current, expiresAt: new Date(Math.min(wanted, limit)) };
+    next.mac = mac.sign(TABLE, tokenMacFields(next));
+    const updated = rowsOf<{ accessor: string }>(
+      await db.execute(sql`
+        update vault.tokens set expires_at = ${next.expiresAt!.toISOString()}::timestamptz, mac = ${next.mac}
+        where accessor = ${current.accessor} and mac = ${current.mac}
+        returning accessor`),
+    );
+    if (updated.length) {
+      if (wanted <= limit) return { row: next };
+      const maxLeft = Math.max(0, Math.floor((limit - now) / 1000));
+      return {
+        row: next,
+        warning: `TTL of "${ttl}s" exceeded the effective max_ttl of "${maxLeft}s"; TTL value is capped accordingly`,
+      };
+    }
+    // A use or another renewal re-signed the row since it was read: read it again.
+    current = await peekAccessor(db, mac, current.accessor);
+  }
+  return { row };
 }
 
 /** Seconds left before expiry (0 for tokens that never expire). */

@@ -98,7 +98,7 @@ interface WrapSpec {
 
 /** Inserts the wrapping token and its response row; part of the caller's transaction. */
 async function insertWrapped(tx: Tx, mac: RowMac, sealed: Sealed, spec: WrapSpec): Promise<WrapInfo> {
-  const created = await insertToken(tx, {
+  const created = await insertToken(tx, mac, {
     policies: [WRAPPING_POLICY],
     displayName: '',
     path: spec.creationPath,
@@ -152,7 +152,7 @@ const isWrappingToken = (t: Token) => t.policies.length === 1 && t.policies[0] =
 
 /** The live wrapping token `token` and its response row (MAC checked), spending nothing. */
 export async function lookupWrapped(db: Queryable, mac: RowMac, token: string): Promise<{ wrapped: WrappedResponse; tokenRow: Token }> {
-  const row = await peekToken(db, token);
+  const row = await peekToken(db, mac, token);
   if (!row || !isWrappingToken(row)) throw invalidWrappingToken();
   const [wrapped] = await db.select().from(wrappedResponses).where(eq(wrappedResponses.accessor, row.accessor));
   if (!wrapped) throw invalidWrappingToken();
@@ -183,8 +183,8 @@ async function openWrapped(keys: WrapKeys, w: WrappedResponse): Promise<Record<s
  * Of concurrent callers exactly one succeeds: the token row is deleted by the first, the others'
  * delete finds nothing (useToken).
  */
-async function consume(tx: Tx, token: string, accessor: string): Promise<void> {
-  const used = await useToken(tx, token);
+async function consume(tx: Tx, mac: RowMac, token: string, accessor: string): Promise<void> {
+  const used = await useToken(tx, mac, token);
   if (!used || used.accessor !== accessor) throw invalidWrappingToken();
   const gone = await tx.delete(wrappedResponses).where(eq(wrappedResponses.accessor, accessor)).returning({ accessor: wrappedResponses.accessor });
   if (gone.length === 0) throw invalidWrappingToken();
@@ -197,7 +197,7 @@ async function consume(tx: Tx, token: string, accessor: string): Promise<void> {
 export async function unwrapResponse(database: Database, keys: WrapKeys, mac: RowMac, token: string): Promise<{ body: Record<string, unknown>; tokenRow: Token }> {
   const { wrapped, tokenRow } = await lookupWrapped(database.db, mac, token);
   const body = await openWrapped(keys, wrapped);
-  await database.transaction((tx) => consume(tx, token, wrapped.accessor));
+  await database.transaction((tx) => consume(tx, mac, token, wrapped.accessor));
   return { body, tokenRow };
 }
 
@@ -210,7 +210,7 @@ export async function rewrapResponse(database: Database, keys: WrapKeys, mac: Ro
   const body = await openWrapped(keys, wrapped);
   const sealed = await sealResponse(keys, body);
   return database.transaction(async (tx) => {
-    await consume(tx, token, wrapped.accessor);
+    await consume(tx, mac, token, wrapped.accessor);
     return insertWrapped(tx, mac, sealed, {
       ttlSeconds: wrapped.ttlSeconds,
       creationPath: wrapped.creationPath,

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
+import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
@@ -46,10 +47,19 @@ function installWipeHooks(): void {
 export const renderError = vaultShaped;
 
 export function createApp(ctx: FunctionContext): Hono {
+  const integrityFailures = integrityFailureCounter(ctx.metrics);
   installWipeHooks();
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);
   const seal = sealWrapperFor(sealSettingsFrom(ctx.env));
-  const keyring = createKeyring(ctx.database, { checkMs: Number(ctx.env.VAULT_ROOT_CHECK_MS ?? 1000), seal, log: ctx.log });
+  const keyring = createKeyring(ctx.database, {
+    checkMs: Number(ctx.env.VAULT_ROOT_CHECK_MS ?? 1000),
+    seal,
+    log: ctx.log,
+    onIntegrityFailure: (table) => {
+      ctx.log.error('vault row failed its integrity check', { table });
+      integrityFailures(table);
+    },
+  });
   sealGauge(ctx.metrics, keyring);
   const auto = seal ? startAutoUnseal(keyring, seal, ctx.log, Number(ctx.env.VAULT_SEAL_RETRY_MS ?? 2000)) : undefined;
   // A replica that finds the root key rekeyed by another seals itself; under auto-unseal it

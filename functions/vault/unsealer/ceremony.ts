@@ -17,6 +17,7 @@ import { invalidRequest, VaultError } from '#functions/vault/core/errors';
 import { sealConfig } from '#functions/vault/core/schema';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { split } from '#functions/vault/core/shamir';
+import type { RowMac } from '#functions/vault/core/integrity';
 import { insertToken } from '#functions/vault/core/tokens';
 import { authorises, combineShares, decodeShare, recoveryCanaryFor, type Keyring } from './keyring.js';
 
@@ -239,6 +240,9 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
     }
     await requireKind(kind);
     const ck = await keyring.ceremonyKey();
+    // Before the transaction: the row MAC reads the integrity epoch on a connection of its own,
+    // and its first use after an upgrade signs the rows a rekey then re-signs.
+    const mac = await keyring.rowMac();
     let rekeyed = false;
     try {
       const outcome = await database.transaction(async (tx) => {
@@ -273,7 +277,7 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
             await audit(tx, requestId, kind, 'update', 'update', why);
             return { done: false as const, failed: why, nonce: row.nonce, required: c.secretThreshold, pending: reset };
           }
-          const result = await complete(tx, kind, c, p);
+          const result = await complete(tx, kind, c, p, mac);
           rekeyed = kind === 'rekey';
           await tx.execute(sql`delete from vault.ceremonies where kind = ${kind}`);
           await audit(tx, requestId, kind, 'update', 'update');
@@ -299,9 +303,9 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
   }
 
   /** The work a ceremony does at its threshold, inside the transaction that records it. */
-  async function complete(tx: Tx, kind: CeremonyKind, c: typeof sealConfig.$inferSelect, p: Pending) {
+  async function complete(tx: Tx, kind: CeremonyKind, c: typeof sealConfig.$inferSelect, p: Pending, mac: RowMac) {
     if (kind === 'generate-root') {
-      const { token } = await insertToken(tx, {
+      const { token } = await insertToken(tx, mac, {
         policies: ['root'],
         displayName: 'root',
         path: 'auth/token/root',

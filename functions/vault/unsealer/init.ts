@@ -1,5 +1,6 @@
 // sys/init: a fresh root key, split into shares that are shown once and stored nowhere; the
-// canary, the mount KEKs and the root token are written in one transaction.
+// canary, the mount KEKs, the first keyring epoch and the root token are written in one
+// transaction, each row MAC'd under the new keyring key.
 // @see https://developer.hashicorp.com/vault/api-docs/system/init
 import { randomBytes } from 'node:crypto';
 import type { Database } from '#shared/db/index';
@@ -7,7 +8,9 @@ import { aad, seal } from '#functions/vault/core/envelope';
 import { invalidRequest } from '#functions/vault/core/errors';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { split } from '#functions/vault/core/shamir';
+import { mountMacFields } from '#functions/vault/core/mounts';
 import { insertToken } from '#functions/vault/core/tokens';
+import { writeFirstEpoch } from './epoch.js';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { recoveryCanaryFor, type Keyring } from './keyring.js';
 
@@ -40,6 +43,8 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
   const recovery = seal ? randomBytes(32) : undefined;
   try {
     const wrappedRoot = seal ? await seal.wrap(root) : null;
+    const wrappedKeyringKey = keyring.wrapNewKeyringKey(root);
+    const mac = keyring.initialRowMac(root, wrappedKeyringKey);
     const rootToken = await database.transaction(async (tx) => {
       const inserted = await tx
         .insert(sealConfig)
@@ -49,7 +54,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
           secretShares: shares,
           secretThreshold: threshold,
           canary: keyring.canaryFor(root),
-          wrappedKeyringKey: keyring.wrapNewKeyringKey(root),
+          wrappedKeyringKey,
           sealWrappedRootKey: wrappedRoot,
           recoveryCanary: recovery ? recoveryCanaryFor(recovery) : null,
         })
@@ -57,9 +62,11 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
         .returning({ id: sealConfig.id });
       if (inserted.length === 0) throw invalidRequest('Vault is already initialized');
       for (const m of DEFAULT_MOUNTS) {
-        await tx.insert(mounts).values({ ...m, wrappedKek: wrapKek(root, m.path) });
+        const row = { ...m, wrappedKek: wrapKek(root, m.path), createdAt: new Date() };
+        await tx.insert(mounts).values({ ...row, mac: mac.sign('mounts', mountMacFields(row)) });
       }
-      const { token } = await insertToken(tx, {
+      await writeFirstEpoch(tx, mac);
+      const { token } = await insertToken(tx, mac, {
         policies: ['root'],
         displayName: 'root',
         path: 'auth/token/root',

@@ -82,8 +82,10 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
   });
 
   app.post('/row-mac-key', async () => {
+    // The epoch check (and, once, the upgrade) runs first: a rolled-back epoch row is refused here.
+    const { epoch } = await keyring.rowMac();
     const key = await keyring.rowMacKey();
-    const out = json({ key: key.toString('base64') });
+    const out = json({ key: key.toString('base64'), epoch });
     key.fill(0);
     return out;
   });

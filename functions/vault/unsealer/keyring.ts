@@ -5,12 +5,15 @@ import { hkdfSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Queryable } from '#shared/db/index';
 import { silentLogger, type Logger } from '#shared/log/index';
-import { aad, CANARY_TEXT, DecryptError, open, seal } from '#functions/vault/core/envelope';
+import { aad, CANARY_TEXT, CANARY_TEXT_V2, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
-import { ROW_MAC_INFO } from '#functions/vault/core/integrity';
+import { createRowMac, IntegrityError, ROW_MAC_INFO, type RowMac } from '#functions/vault/core/integrity';
+import { checkMount, mountMacFields } from '#functions/vault/core/mounts';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { combine, ShamirError } from '#functions/vault/core/shamir';
+import { advanceEpoch, readEpoch, writeFirstEpoch } from './epoch.js';
+import { signLegacyRows } from './upgrade.js';
 
 export interface SealState {
   initialized: boolean;
@@ -23,6 +26,19 @@ export interface SealState {
 }
 
 type Config = typeof sealConfig.$inferSelect;
+
+/** Which canary text `key` opens: 2 (rows MAC'd), 1 (before row MACs), 0 (neither). */
+function canaryText(key: Buffer, canary: Buffer): number {
+  try {
+    const text = open(key, canary, aad.canary());
+    const v = text.equals(CANARY_TEXT_V2) ? 2 : text.equals(CANARY_TEXT) ? 1 : 0;
+    text.fill(0);
+    return v;
+  } catch (err) {
+    if (err instanceof DecryptError || err instanceof TypeError) return 0;
+    throw err;
+  }
+}
 
 /** Whether `key` opens `blob` (a canary) under `context`; nothing is kept. */
 function opens(key: Buffer, blob: Buffer, context: string): boolean {
@@ -67,6 +83,8 @@ interface KeyringOptions {
   /** Auto-unseal: turns recovery shares given to sys/unseal into the root key it wraps. */
   seal?: SealWrapper;
   log?: Logger;
+  /** Hears of every row refused by an integrity check (the table's name): a metric, a log line. */
+  onIntegrityFailure?: (table: string) => void;
 }
 
 /** Decodes a key share given as hex (Vault's `keys`) or base64 (`keys_base64`). */
@@ -80,6 +98,8 @@ export function decodeShare(key: string): Buffer {
   throw invalidRequest("'key' must be a valid hex or base64 string");
 }
 
+const rowMacKeyOf = (keyringKey: Buffer) => Buffer.from(hkdfSync('sha256', keyringKey, Buffer.alloc(0), ROW_MAC_INFO, 32));
+
 export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   const checkMs = opts.checkMs ?? 1000;
   const log = opts.log ?? silentLogger;
@@ -91,6 +111,16 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   /** A rekey this replica is committing: its own new canary is not a sign of staleness. */
   let pending: { root: Buffer; canary: Buffer } | undefined;
   let keyringKey: Buffer | undefined;
+  /** 1 while the stored canary is the first version (rows may lack MACs), 2 once every row is MAC'd. */
+  let canaryVersion = 0;
+  /** The integrity preparation of this unseal (upgrade, epoch advance), run once. */
+  let prepared: Promise<void> | undefined;
+  /** The highest keyring epoch this process has seen: kept across seals, lost with the process. */
+  let highestEpoch = 0;
+  const refuse = (table: string): never => {
+    opts.onIntegrityFailure?.(table);
+    throw new IntegrityError(table);
+  };
   const keks = new Map<string, Buffer>();
   let parts: Buffer[] = [];
   let nonce = '';
@@ -123,6 +153,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
     pending = undefined;
     keyringKey?.fill(0);
     keyringKey = undefined;
+    prepared = undefined;
     for (const k of keks.values()) k.fill(0);
     keks.clear();
     clearParts();
@@ -143,9 +174,16 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
 
   /** Accepts the root key if it opens the canary; on failure nothing is kept. */
   const adopt = (candidate: Buffer, c: Config): boolean => {
-    if (!opens(candidate, c.canary, aad.canary())) {
-      candidate.fill(0);
-      return false;
+    try {
+      const text = open(candidate, c.canary, aad.canary());
+      canaryVersion = text.equals(CANARY_TEXT_V2) ? 2 : text.equals(CANARY_TEXT) ? 1 : 0;
+      text.fill(0);
+    } catch (err) {
+      if (err instanceof DecryptError || err instanceof TypeError) {
+        candidate.fill(0);
+        return false;
+      }
+      throw err;
     }
     rootKey?.fill(0);
     rootKey = candidate;
@@ -243,6 +281,14 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       adoptPending();
       return requireRoot();
     }
+    // The canary rewritten under the same root key (the row-integrity upgrade of another
+    // replica): still this key, nothing to seal.
+    if (row && rootKey && adoptedCanary === held && opens(rootKey, row.canary, aad.canary())) {
+      adoptedCanary = Buffer.from(row.canary);
+      if (canaryVersion === 1) canaryVersion = canaryText(rootKey, row.canary);
+      lastCheck = Date.now();
+      return rootKey;
+    }
     // Only the replica that still holds the key it checked seals: a concurrent re-derive may
     // already have adopted the new one.
     if (adoptedCanary === held) {
@@ -265,8 +311,11 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
     const cached = keks.get(mount);
     const root = await ensureCurrent(!cached);
     if (cached && keks.get(mount) === cached) return cached;
-    const [row] = await database.db.select({ wrappedKek: mounts.wrappedKek }).from(mounts).where(eq(mounts.path, mount));
+    const mac = await rowMac();
+    const [row] = await database.db.select().from(mounts).where(eq(mounts.path, mount));
     if (!row) throw invalidRequest(`no mount at ${mount}`);
+    // A mount row the vault did not write (another KEK put in its place, a renamed mount) is refused.
+    checkMount(mac, row);
     if (rootKey !== root) throw sealedError();
     const key = open(root, row.wrappedKek, aad.kek(mount));
     keks.set(mount, key);
@@ -283,6 +332,9 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
     let c = await loadConfig();
     if (!c) throw invalidRequest('Vault is not initialized');
     if (!c.wrappedKeyringKey) {
+      // A vault past the upgrade always has its keyring key: a missing one was removed, and a new
+      // one would let the upgrade sign whatever rows the remover left unsigned.
+      if (canaryVersion !== 1) refuse('seal_config');
       const fresh = randomBytes(32);
       const wrapped = seal(root, fresh, aad.keyring());
       fresh.fill(0);
@@ -299,6 +351,62 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
     if (keyringKey) return keyringKey;
     keyringKey = open(root, c.wrappedKeyringKey, aad.keyring());
     return keyringKey;
+  };
+
+  /**
+   * Once per unseal: a vault still on the first canary has its unsigned rows signed and its
+   * first epoch stored, then its canary rewritten to the second version (compare-and-set); then
+   * the epoch is checked (present, MAC'd, not below what this process saw) and advanced.
+   */
+  const prepare = async (mac: RowMac): Promise<void> => {
+    const root = requireRoot();
+    if (canaryVersion === 1) {
+      await signLegacyRows(database, mac);
+      await writeFirstEpoch(database.db, mac);
+      const old = (await loadConfig())!.canary;
+      const fresh = seal(root, CANARY_TEXT_V2, aad.canary());
+      const written = await database.db
+        .update(sealConfig)
+        .set({ canary: fresh })
+        .where(and(eq(sealConfig.id, 1), eq(sealConfig.canary, old)))
+        .returning({ id: sealConfig.id });
+      // This replica wrote it: its own new canary is no sign of a rekey (ensureCurrent).
+      if (written.length > 0 && rootKey === root) adoptedCanary = fresh;
+      config = undefined;
+      canaryVersion = 2;
+    } else if (canaryVersion !== 2) {
+      refuse('seal_config');
+    }
+    const epoch = await readEpoch(database.db, mac);
+    if (epoch === undefined || epoch < highestEpoch) refuse('integrity_state');
+    const advanced = await advanceEpoch(database.db, mac, epoch!);
+    if (advanced === undefined || advanced < highestEpoch) refuse('integrity_state');
+    highestEpoch = Math.max(highestEpoch, advanced!);
+  };
+
+  /**
+   * The RowMac of this unseal, with the current epoch. The epoch row is read and checked at each
+   * call: a database put back under a running vault shows a lower epoch and is refused.
+   */
+  const rowMac = async (): Promise<RowMac> => {
+    const key = rowMacKeyOf(await openKeyringKey());
+    try {
+      const mac = createRowMac(key, opts.onIntegrityFailure);
+      if (!prepared) {
+        const p = prepare(mac);
+        prepared = p;
+        p.catch(() => {
+          if (prepared === p) prepared = undefined;
+        });
+      }
+      await prepared;
+      const epoch = await readEpoch(database.db, mac);
+      if (epoch === undefined || epoch < highestEpoch) refuse('integrity_state');
+      highestEpoch = epoch!;
+      return createRowMac(key, opts.onIntegrityFailure, epoch);
+    } finally {
+      key.fill(0);
+    }
   };
 
   return {
@@ -340,15 +448,18 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
      * itself as stale); one committing after it waits for it and rewraps the new KEK too.
      */
     addMount: async (db: Queryable, mount: string, type: string, description: string): Promise<boolean> => {
+      const mac = await rowMac();
       const root = await ensureCurrent(true);
       const held = adoptedCanary!;
       const key = randomBytes(32);
       const wrapped = seal(root, key, aad.kek(mount));
       key.fill(0);
+      const createdAt = new Date();
+      const signed = mac.sign('mounts', mountMacFields({ path: mount, type, description, wrappedKek: wrapped, createdAt }));
       const rows = rowsOf<{ path: string }>(
         await db.execute(sql`
-          insert into vault.mounts (path, type, description, wrapped_kek)
-          select ${mount}, ${type}, ${description}, ${wrapped}
+          insert into vault.mounts (path, type, description, wrapped_kek, created_at, mac)
+          select ${mount}, ${type}, ${description}, ${wrapped}, ${createdAt.toISOString()}::timestamptz, ${signed}
           from vault.seal_config where id = 1 and canary = ${held} for share
           on conflict (path) do nothing
           returning path`),
@@ -376,10 +487,22 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       }
     },
     /** The row-MAC key (HKDF-SHA256 of the keyring key): lives only while unsealed. */
-    rowMacKey: async (): Promise<Buffer> =>
-      Buffer.from(hkdfSync('sha256', await openKeyringKey(), Buffer.alloc(0), ROW_MAC_INFO, 32)),
+    rowMacKey: async (): Promise<Buffer> => rowMacKeyOf(await openKeyringKey()),
+    /** The row MAC of this unseal (after the upgrade and the epoch check), and its epoch. */
+    rowMac,
+    /** The row MAC of a vault being initialized, from its fresh root key and wrapped keyring key. */
+    initialRowMac: (root: Buffer, wrappedKeyringKey: Buffer): RowMac => {
+      const kk = open(root, wrappedKeyringKey, aad.keyring());
+      const key = rowMacKeyOf(kk);
+      kk.fill(0);
+      try {
+        return createRowMac(key, opts.onIntegrityFailure, 1);
+      } finally {
+        key.fill(0);
+      }
+    },
     /** The canary for a new root key. */
-    canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT, aad.canary()),
+    canaryFor: (root: Buffer): Buffer => seal(root, CANARY_TEXT_V2, aad.canary()),
     /** Checks the root key in memory is still the vault's (see ensureCurrent); never throws. */
     checkCurrent: async (): Promise<void> => {
       if (!rootKey) return;
@@ -410,15 +533,21 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       if (row.wrapped_keyring_key) keyring = open(root, row.wrapped_keyring_key, aad.keyring());
       else keyring = randomBytes(32);
       const wrappedKeyringKey = seal(newRoot, keyring, aad.keyring());
+      // The keyring key stays: so does the row-MAC key; each rewrapped mount row is re-signed.
+      const macKey = rowMacKeyOf(keyring);
       keyring.fill(0);
-      const rows = rowsOfMounts(await tx.execute(sql`select path, wrapped_kek from vault.mounts order by path for update`));
+      const mac = createRowMac(macKey, opts.onIntegrityFailure);
+      macKey.fill(0);
+      const rows = await tx.select().from(mounts).orderBy(mounts.path).for('update');
       for (const m of rows) {
-        const k = open(root, m.wrapped_kek, aad.kek(m.path));
+        checkMount(mac, m);
+        const k = open(root, m.wrappedKek, aad.kek(m.path));
         const rewrapped = seal(newRoot, k, aad.kek(m.path));
         k.fill(0);
-        await tx.execute(sql`update vault.mounts set wrapped_kek = ${rewrapped} where path = ${m.path}`);
+        const resigned = mac.sign('mounts', mountMacFields({ ...m, wrappedKek: rewrapped }));
+        await tx.update(mounts).set({ wrappedKek: rewrapped, mac: resigned }).where(eq(mounts.path, m.path));
       }
-      const canary = seal(newRoot, CANARY_TEXT, aad.canary());
+      const canary = seal(newRoot, CANARY_TEXT_V2, aad.canary());
       pending?.root.fill(0);
       pending = { root: Buffer.from(newRoot), canary: Buffer.from(canary) };
       return { canary, wrappedKeyringKey };
@@ -437,4 +566,3 @@ export type Keyring = ReturnType<typeof createKeyring>;
 
 const rowsOfSealConfig = (r: Parameters<typeof rowsOf>[0]) => rowsOf<{ canary: Uint8Array; wrapped_keyring_key: Uint8Array | null }>(r);
 
-const rowsOfMounts = (r: Parameters<typeof rowsOf>[0]) => rowsOf<{ path: string; wrapped_kek: Uint8Array }>(r);

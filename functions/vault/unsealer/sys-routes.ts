@@ -4,9 +4,12 @@
 import { Hono } from 'hono';
 import type { Database } from '#shared/db/index';
 import type { AppEnv } from '#shared/http/app';
-import { writeAudit } from '#functions/vault/core/audit';
+import type { Acl } from '#functions/vault/core/acl';
+import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
 import { permissionDenied, invalidRequest, unsupportedOperation, VaultError } from '#functions/vault/core/errors';
+import { IntegrityError } from '#functions/vault/core/integrity';
 import { aclFor } from '#functions/vault/core/policy-store';
+import type { Token } from '#functions/vault/core/schema';
 import { useToken } from '#functions/vault/core/tokens';
 import { boolField, intField } from '#functions/vault/core/wire';
 import { json, noContent, readBody, tokenFrom, unsupportedFeature } from '#functions/vault/http/wire';
@@ -93,30 +96,42 @@ export function sysRoutes(
     if (!writes.includes(c.req.method)) throw unsupportedOperation();
     const token = tokenFrom(c.req.raw.headers);
     if (keyring.isSealed()) return noContent();
-    const row = token ? await useToken(database.db, token) : undefined;
-    if (!row) throw permissionDenied();
-    const acl = await aclFor(database.db, row.policies);
+    const remoteAddress = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+    // Audited like every api request; a failed audit write fails the seal (the key stays).
+    const audit = async (entry: Pick<AuditEntry, 'accessor' | 'policies' | 'decision' | 'error'>) => {
+      const auditKey = await keyring.auditKey();
+      try {
+        await writeAudit(database.db, auditKey, {
+          type: 'request',
+          requestId: c.get('requestId') ?? '',
+          operation: 'update',
+          path: 'sys/seal',
+          remoteAddress,
+          ...entry,
+        });
+      } catch {
+        throw new VaultError(500, 'internal_error', ['internal error']);
+      } finally {
+        auditKey.fill(0);
+      }
+    };
+    let row: Token | undefined;
+    let acl: Acl;
+    try {
+      const mac = await keyring.rowMac();
+      row = token ? await useToken(database.db, mac, token) : undefined;
+      if (!row) throw permissionDenied();
+      acl = await aclFor(database.db, mac, row.policies);
+    } catch (err) {
+      // A forged token or policy row: refused, and the audit row says so.
+      if (err instanceof IntegrityError) {
+        await audit({ accessor: row?.accessor, policies: row?.policies, decision: 'deny', error: err.messages.join('; ') });
+      }
+      throw err;
+    }
     // Vault requires sudo on sys/seal (and update).
     const allowed = acl.allows('sys/seal', 'sudo') && acl.allows('sys/seal', 'update');
-    // Audited like every api request; a failed audit write fails the seal (the key stays).
-    const auditKey = await keyring.auditKey();
-    try {
-      await writeAudit(database.db, auditKey, {
-        type: 'request',
-        requestId: c.get('requestId') ?? '',
-        operation: 'update',
-        path: 'sys/seal',
-        remoteAddress: (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress,
-        accessor: row.accessor,
-        policies: row.policies,
-        decision: allowed ? 'allow' : 'deny',
-        ...(allowed ? {} : { error: 'permission denied' }),
-      });
-    } catch {
-      throw new VaultError(500, 'internal_error', ['internal error']);
-    } finally {
-      auditKey.fill(0);
-    }
+    await audit({ accessor: row.accessor, policies: row.policies, decision: allowed ? 'allow' : 'deny', ...(allowed ? {} : { error: 'permission denied' }) });
     if (!allowed) throw permissionDenied();
     keyring.wipe();
     onSeal();

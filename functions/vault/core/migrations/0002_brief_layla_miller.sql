@@ -80,6 +80,12 @@ CREATE TABLE "vault"."inbox" (
 	CONSTRAINT "inbox_source_id_pk" PRIMARY KEY("source","id")
 );
 --> statement-breakpoint
+CREATE TABLE "vault"."integrity_state" (
+	"id" integer PRIMARY KEY DEFAULT 1 NOT NULL,
+	"epoch" integer NOT NULL,
+	"mac" "bytea" NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "vault"."jwt_config" (
 	"id" integer PRIMARY KEY DEFAULT 1 NOT NULL,
 	"settings" jsonb NOT NULL,
@@ -155,10 +161,19 @@ CREATE TABLE "vault"."wrapped_responses" (
 --> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_config" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_roles" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."kv_metadata" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."kv_metadata" ADD COLUMN "epoch" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."kv_metadata" ADD COLUMN "deleted" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."kv_metadata" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."kv_versions" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."kv_versions" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."mounts" ADD COLUMN "mac" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."policies" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."seal_config" ADD COLUMN "recovery_canary" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "period_seconds" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "role" text DEFAULT '' NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "bound_cidrs" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
+ALTER TABLE "vault"."tokens" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "derived" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "min_encryption_version" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."transit_keys" ADD COLUMN "generation" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
