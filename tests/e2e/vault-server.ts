@@ -106,6 +106,7 @@ export async function startVaultApi(database: Database, vault: VaultServer): Pro
     metrics: createMetrics({ defaults: false }),
     events: createEventPublisher({ product: 'vault', source: '/vault/api' }),
     env: { VAULT_UNSEALER_URL: `${vault.baseUrl}/_fn/vault-unsealer`, VAULT_INTERNAL_KEY: vault.internalKey },
+    catalog: () => import('#eventing/catalog').then((m) => m.catalog),
   });
   handler = createInMemoryGateway([api], () => new Response('not found', { status: 404 }));
   return { baseUrl, close: () => server.close(1000) };
