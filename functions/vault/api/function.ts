@@ -22,6 +22,10 @@ export default defineFunction({
       description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',
       secret: { name: 'vault-internal', key: 'hmac-key' },
     },
+    VAULT_TOKEN_CACHE_MS: {
+      description: 'how long a token lookup is reused, in ms (0: never): a token revoked through another api replica fails here within this',
+      value: '1000',
+    },
   },
   load: () => import('./app.js'),
 });

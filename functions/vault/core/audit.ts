@@ -1,11 +1,40 @@
 // The audit device: one row per request and one per response, written before the request runs
-// and before its answer leaves; string values are HMAC-SHA256'd with a key derived from the root
-// key, so the log proves what happened without holding any secret.
+// and before its answer leaves; string values are HMAC-SHA256'd, so the log proves what happened
+// without holding any secret.
+//
+// The api never holds the audit key itself: the unsealer hands it a *line key*, HKDF(audit key,
+// "…/line/v1/<id>") for a random id, and every row records the id of the key that hashed it. A
+// line key hashes and verifies only the rows written with it; whoever holds the root key (the
+// unsealer) derives any of them.
+//
+// Rows of concurrent requests are written in one INSERT (`createAuditWriter`); each request waits
+// for its batch to commit before it answers, and a failed batch fails every request in it (after
+// one retry of each alone, so that one request's bad row fails only that request).
 // @see https://developer.hashicorp.com/vault/docs/audit#sensitive-information
-import { createHmac } from 'node:crypto';
-import { sql } from 'drizzle-orm';
-import type { Queryable } from '#shared/db/index';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { sql, type SQL } from 'drizzle-orm';
+import { rowsOf, type Queryable } from '#shared/db/index';
 import { auditLog } from './schema.js';
+
+/** A key that hashes audit values, and the id recorded with each row it hashed (null: the audit key itself). */
+export interface AuditKey {
+  key: Uint8Array;
+  id: string | null;
+}
+
+/** HKDF info of the line key with this id. */
+export const lineKeyInfo = (id: string) => `zenokube/vault/audit-hmac/line/v1/${id}`;
+
+/** A fresh line key under `auditKey`, with its random id. */
+export function newLineKey(auditKey: Uint8Array): { key: Buffer; id: string } {
+  const id = randomBytes(12).toString('base64url');
+  return { key: lineKey(auditKey, id), id };
+}
+
+/** The line key with this id (what an auditor holding the audit key derives to check a row). */
+export function lineKey(auditKey: Uint8Array, id: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', auditKey, Buffer.alloc(0), lineKeyInfo(id), 32));
+}
 
 /** `hmac-sha256:<hex>` of a value, as Vault's audit devices write it. */
 function auditHash(key: Uint8Array, value: string): string {
@@ -38,17 +67,125 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-const row = (key: Uint8Array, e: AuditEntry) => {
+const COLUMNS = sql`(type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data, key_id)`;
+
+/** One row's values, typed so that rows can be selected from a VALUES list. */
+const row = ({ key, id }: AuditKey, e: AuditEntry): SQL => {
   const data = e.data === undefined ? null : JSON.stringify(hashStrings(key, e.data));
-  return sql`(${e.type}, ${e.requestId}, ${e.operation}, ${e.path}, ${e.remoteAddress ?? null}, ${e.accessor ? auditHash(key, e.accessor) : null},
-      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : null}, ${e.decision}, ${e.status ?? null}, ${e.error ?? null}, ${data}::jsonb)`;
+  return sql`(${e.type}::text, ${e.requestId}::text, ${e.operation}::text, ${e.path}::text, ${e.remoteAddress ?? null}::text,
+      ${e.accessor ? auditHash(key, e.accessor) : null}::text,
+      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : sql`null::text[]`}, ${e.decision}::text,
+      ${e.status ?? null}::int, ${e.error ?? null}::text, ${data}::jsonb, ${id}::text)`;
 };
 
 /**
  * Writes entries in order, in one plain parameterised statement (one round trip, all or none);
  * the caller lets a failure fail the request.
  */
-export async function writeAudit(db: Queryable, key: Uint8Array, ...entries: [AuditEntry, ...AuditEntry[]]): Promise<void> {
-  await db.execute(sql`insert into ${auditLog} (type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data)
-    values ${sql.join(entries.map((e) => row(key, e)), sql`, `)}`);
+export async function writeAudit(db: Queryable, key: AuditKey, ...entries: [AuditEntry, ...AuditEntry[]]): Promise<void> {
+  await db.execute(sql`insert into ${auditLog} ${COLUMNS} values ${sql.join(entries.map((e) => row(key, e)), sql`, `)}`);
+}
+
+/** The vault was sealed after the writer's caller learnt the seal epoch: nothing was written. */
+export class SealedSinceError extends Error {
+  override readonly name = 'SealedSinceError';
+}
+
+interface Pending {
+  rows: SQL[];
+  epoch: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface AuditWriterOptions {
+  /** Most rows in one INSERT (default 256). */
+  maxRows?: number;
+  /** INSERTs in flight at once (default 2); more requests wait and go in the next batch. */
+  maxInFlight?: number;
+}
+
+export interface AuditWriter {
+  /**
+   * Writes a request's entries (in order, all or none) in the next batch, provided the seal epoch
+   * is still `epoch` when the batch's statement runs; resolves once they are committed. Rejects
+   * with `SealedSinceError` when the vault was sealed since, with the database error otherwise.
+   */
+  write(key: AuditKey, epoch: number, entries: readonly AuditEntry[]): Promise<void>;
+}
+
+/** The seal epoch as the database holds it now (`sys/seal` bumps it before it wipes the keys). */
+export async function readSealEpoch(db: Queryable): Promise<number | undefined> {
+  const [r] = rowsOf<{ seal_epoch: number }>(await db.execute(sql`select seal_epoch from vault.seal_config where id = 1`));
+  return r ? Number(r.seal_epoch) : undefined;
+}
+
+export function createAuditWriter(db: Queryable, opts: AuditWriterOptions = {}): AuditWriter {
+  const maxRows = opts.maxRows ?? 256;
+  const maxInFlight = opts.maxInFlight ?? 2;
+  let queue: Pending[] = [];
+  let inFlight = 0;
+
+  /** One INSERT of these requests' rows, guarded by the epoch; the number of rows written. */
+  const insert = async (batch: readonly Pending[], epoch: number): Promise<number> => {
+    const rows = batch.flatMap((p) => p.rows);
+    const written = rowsOf<{ seq: number }>(
+      await db.execute(sql`insert into ${auditLog} ${COLUMNS}
+        select v.* from (values ${sql.join(rows, sql`, `)}) as v
+        where exists (select 1 from vault.seal_config where id = 1 and seal_epoch = ${epoch}::int)
+        returning seq`),
+    );
+    return written.length;
+  };
+
+  const settle = async (batch: Pending[], epoch: number): Promise<void> => {
+    try {
+      const n = await insert(batch, epoch);
+      for (const p of batch) (n === 0 ? p.reject(new SealedSinceError('sealed')) : p.resolve());
+    } catch (err) {
+      if (batch.length === 1) {
+        batch[0]!.reject(err);
+        return;
+      }
+      // One request's row may be what the database refused: each alone, so only it fails.
+      await Promise.all(batch.map((p) => settle([p], epoch)));
+    }
+  };
+
+  const pump = (): void => {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const epoch = queue[0]!.epoch;
+      const batch: Pending[] = [];
+      const rest: Pending[] = [];
+      let count = 0;
+      for (const p of queue) {
+        if (p.epoch === epoch && (batch.length === 0 || count + p.rows.length <= maxRows)) {
+          batch.push(p);
+          count += p.rows.length;
+        } else rest.push(p);
+      }
+      queue = rest;
+      inFlight++;
+      void settle(batch, epoch).finally(() => {
+        inFlight--;
+        pump();
+      });
+    }
+  };
+
+  return {
+    write(key, epoch, entries) {
+      return new Promise<void>((resolve, reject) => {
+        let rows: SQL[];
+        try {
+          rows = entries.map((e) => row(key, e));
+        } catch (err) {
+          reject(err);
+          return;
+        }
+        queue.push({ rows, epoch, resolve, reject });
+        pump();
+      });
+    },
+  };
 }

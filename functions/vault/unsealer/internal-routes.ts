@@ -1,11 +1,12 @@
-// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch the audit HMAC key and
-// the row-MAC key.
+// The internal channel the api calls: unwrap a DEK, mint a DEK, fetch an audit line key (never
+// the audit key itself) and the row-MAC key.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { VaultError, invalidRequest } from '#functions/vault/core/errors';
+import { newLineKey } from '#functions/vault/core/audit';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
 import type { Keyring } from './keyring.js';
@@ -70,18 +71,25 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
     return out;
   });
 
-  app.post('/audit-key', async () => {
-    const key = keyring.auditKey();
-    const out = json({ key: key.toString('base64') });
-    key.fill(0);
-    return out;
-  });
-
   app.post('/row-mac-key', async () => {
     const key = await keyring.rowMacKey();
     const out = json({ key: key.toString('base64') });
     key.fill(0);
     return out;
+  });
+
+  // A fresh audit line key and its id (core/audit.ts): it hashes and verifies only the rows
+  // written with it, never those of another replica or an earlier key. The audit key stays here.
+  app.post('/audit-line-key', async () => {
+    const auditKey = keyring.auditKey();
+    try {
+      const { key, id } = newLineKey(auditKey);
+      const out = json({ key: key.toString('base64'), id });
+      key.fill(0);
+      return out;
+    } finally {
+      auditKey.fill(0);
+    }
   });
 
   return app;
