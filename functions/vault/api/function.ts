@@ -15,7 +15,7 @@ export default defineFunction({
   },
   env: {
     VAULT_UNSEALER_URL: {
-      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster; npm start sets the unsealer\'s own loopback port; alone, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer)',
       service: 'vault-unsealer',
     },
     VAULT_INTERNAL_KEY: {

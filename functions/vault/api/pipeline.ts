@@ -118,13 +118,15 @@ export function createPipeline(deps: PipelineDeps) {
     const audit = async (...entries: [AuditEntry, ...AuditEntry[]]) => {
       try {
         try {
+          // A generation ended while this request ran (its key is zeroed): the current one's.
+          if (!auditState.live()) auditState = await unsealer.auditState();
           await audits.write(auditState.key, auditState.epoch, entries);
         } catch (err) {
           if (!(err instanceof SealedSinceError)) throw err;
           // Sealed since the keys in hand were learnt: every cached key goes. Still sealed, the
           // unsealer says so (503) and nothing is answered; unsealed again since, the rows are
           // written under the new generation's key.
-          unsealer.flush();
+          unsealer.flush(auditState);
           auditState = await unsealer.auditState();
           await audits.write(auditState.key, auditState.epoch, entries);
         }

@@ -28,6 +28,8 @@ class IntegrityError extends Error {
 export interface AuditState {
   epoch: number;
   key: AuditKey;
+  /** False once its generation has ended (its key is zeroed then: ask for a new state). */
+  live(): boolean;
 }
 
 export interface UnsealerClient extends DekService {
@@ -41,8 +43,11 @@ export interface UnsealerClient extends DekService {
    * with 503 while sealed. Kept for the generation.
    */
   rowMac(): Promise<RowMac>;
-  /** Ends the generation: every cached key is zeroed and forgotten (a seal was seen). */
-  flush(): void;
+  /**
+   * Ends the generation: every cached key is zeroed and forgotten (a seal was seen). Given the
+   * state a failure was seen with, only if that state's generation is still the current one.
+   */
+  flush(seenWith?: AuditState): void;
   /** Hears of every flush (the token cache empties itself). */
   onFlush(listener: () => void): void;
   /** The DEK cache's counters, for metrics and tests. */
@@ -167,7 +172,8 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   let checking: Promise<Generation> | undefined;
   const totals = { hits: 0, misses: 0, evictions: 0 };
 
-  const flush = (): void => {
+  const flush = (seenWith?: AuditState): void => {
+    if (seenWith && !seenWith.live()) return;
     const g = gen;
     gen = undefined;
     if (g) {
@@ -329,13 +335,13 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     async auditState() {
       const g = await current();
       const key = await once(g, 'auditKey', fetchAuditKey);
-      return { epoch: g.epoch, key };
+      return { epoch: g.epoch, key, live: () => !g.dead && gen === g };
     },
     async rowMac() {
       const g = await current();
       return once(g, 'mac', fetchRowMac);
     },
-    flush,
+    flush: (seenWith) => flush(seenWith),
     onFlush(listener) {
       listeners.push(listener);
     },
