@@ -137,12 +137,14 @@ describe('an unsealer rollout behind one Service', () => {
     service.backends = [oldUnsealer.port, newUnsealer.port];
     service.cutConnections();
     await readsGrowBy(300);
-    // The api keeps its DEKs and asks the unsealer whether it is still unsealed once a second:
-    // its next new connections reach the sealed replica within a few such calls.
+    // The api keeps its DEKs and asks the unsealer whether it is still unsealed once a second,
+    // over a kept-alive connection: cut its connections until a new one reaches the sealed replica.
     const reached = await waitFor('an api connection to reach the sealed replica', () => {
       const n = (service.connections.get(newUnsealer!.port) ?? 0) - before;
-      return n > 0 ? n : undefined;
-    }, 1000, 20);
+      if (n > 0) return n;
+      service.cutConnections();
+      return undefined;
+    }, 200, 250);
     await readsGrowBy(50);
     assert.ok(reached > 0, 'the sealed replica was reached');
     t.diagnostic(`${reads} reads so far; ${reached} api connections reached the sealed replica`);

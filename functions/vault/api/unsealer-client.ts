@@ -260,11 +260,8 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
           if (epoch === undefined) throw sealedError();
           next = { epoch, checkedUntil: 0, deks: new DekCache(dekEntries, dekBytes), dead: false };
         }
-        const status = await call<{ sealed?: boolean }>('/internal/v1/status', {});
-        if (status.sealed !== false) {
-          flush();
-          throw sealedError();
-        }
+        // 503 from every replica tried (call() then flushes) while sealed.
+        await call<{ sealed: false }>('/internal/v1/unsealed', {});
         if (next.dead) throw sealedError();
         next.checkedUntil = Date.now() + checkMs;
         gen = next;

@@ -12,7 +12,7 @@
 // one retry of each alone, so that one request's bad row fails only that request).
 // @see https://developer.hashicorp.com/vault/docs/audit#sensitive-information
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { auditLog } from './schema.js';
 
@@ -23,7 +23,7 @@ export interface AuditKey {
 }
 
 /** HKDF info of the line key with this id. */
-export const lineKeyInfo = (id: string) => `zenokube/vault/audit-hmac/line/v1/${id}`;
+const lineKeyInfo = (id: string) => `zenokube/vault/audit-hmac/line/v1/${id}`;
 
 /** A fresh line key under `auditKey`, with its random id. */
 export function newLineKey(auditKey: Uint8Array): { key: Buffer; id: string } {
@@ -67,23 +67,58 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-const COLUMNS = sql`(type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data, key_id)`;
+/** One row as the INSERT reads it from its JSON parameter (jsonb_to_recordset). */
+interface AuditRow {
+  type: string;
+  request_id: string;
+  operation: string;
+  path: string;
+  remote_address: string | null;
+  accessor: string | null;
+  policies: string[] | null;
+  decision: string;
+  status: number | null;
+  error: string | null;
+  data: unknown;
+  key_id: string | null;
+}
 
-/** One row's values, typed so that rows can be selected from a VALUES list. */
-const row = ({ key, id }: AuditKey, e: AuditEntry): SQL => {
-  const data = e.data === undefined ? null : JSON.stringify(hashStrings(key, e.data));
-  return sql`(${e.type}::text, ${e.requestId}::text, ${e.operation}::text, ${e.path}::text, ${e.remoteAddress ?? null}::text,
-      ${e.accessor ? auditHash(key, e.accessor) : null}::text,
-      ${e.policies ? sql`array(select jsonb_array_elements_text(${JSON.stringify(e.policies)}::jsonb))` : sql`null::text[]`}, ${e.decision}::text,
-      ${e.status ?? null}::int, ${e.error ?? null}::text, ${data}::jsonb, ${id}::text)`;
-};
+const row = ({ key, id }: AuditKey, e: AuditEntry): AuditRow => ({
+  type: e.type,
+  request_id: e.requestId,
+  operation: e.operation,
+  path: e.path,
+  remote_address: e.remoteAddress ?? null,
+  accessor: e.accessor ? auditHash(key, e.accessor) : null,
+  policies: e.policies ?? null,
+  decision: e.decision,
+  status: e.status ?? null,
+  error: e.error ?? null,
+  data: e.data === undefined ? null : hashStrings(key, e.data),
+  key_id: id,
+});
+
+/**
+ * The INSERT of `rows` (in order), all in one JSON parameter: the statement's text is the same
+ * whatever the number of rows, so it is prepared once. With `epoch`, only while the seal epoch
+ * is still that one.
+ */
+const insertRows = (rows: readonly AuditRow[], epoch?: number) => sql`
+  insert into ${auditLog} (type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data, key_id)
+  select type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data, key_id
+  from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (type text, request_id text, operation text, path text,
+    remote_address text, accessor text, policies text[], decision text, status int, error text, data jsonb, key_id text))
+    with ordinality as v(type, request_id, operation, path, remote_address, accessor, policies, decision, status, error, data, key_id, n)
+  ${epoch === undefined ? sql`` : sql`where exists (select 1 from vault.seal_config where id = 1 and seal_epoch = ${epoch}::int)`}
+  order by v.n
+  returning seq`;
 
 /**
  * Writes entries in order, in one plain parameterised statement (one round trip, all or none);
  * the caller lets a failure fail the request.
  */
 export async function writeAudit(db: Queryable, key: AuditKey, ...entries: [AuditEntry, ...AuditEntry[]]): Promise<void> {
-  await db.execute(sql`insert into ${auditLog} ${COLUMNS} values ${sql.join(entries.map((e) => row(key, e)), sql`, `)}`);
+  await db.execute(insertRows(entries.map((e) => row(key, e))));
 }
 
 /** The vault was sealed after the writer's caller learnt the seal epoch: nothing was written. */
@@ -92,7 +127,7 @@ export class SealedSinceError extends Error {
 }
 
 interface Pending {
-  rows: SQL[];
+  rows: AuditRow[];
   epoch: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -128,14 +163,7 @@ export function createAuditWriter(db: Queryable, opts: AuditWriterOptions = {}):
 
   /** One INSERT of these requests' rows, guarded by the epoch; the number of rows written. */
   const insert = async (batch: readonly Pending[], epoch: number): Promise<number> => {
-    const rows = batch.flatMap((p) => p.rows);
-    const written = rowsOf<{ seq: number }>(
-      await db.execute(sql`insert into ${auditLog} ${COLUMNS}
-        select v.* from (values ${sql.join(rows, sql`, `)}) as v
-        where exists (select 1 from vault.seal_config where id = 1 and seal_epoch = ${epoch}::int)
-        returning seq`),
-    );
-    return written.length;
+    return rowsOf<{ seq: number }>(await db.execute(insertRows(batch.flatMap((p) => p.rows), epoch))).length;
   };
 
   const settle = async (batch: Pending[], epoch: number): Promise<void> => {
@@ -176,7 +204,7 @@ export function createAuditWriter(db: Queryable, opts: AuditWriterOptions = {}):
   return {
     write(key, epoch, entries) {
       return new Promise<void>((resolve, reject) => {
-        let rows: SQL[];
+        let rows: AuditRow[];
         try {
           rows = entries.map((e) => row(key, e));
         } catch (err) {

@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
-import { VaultError, invalidRequest } from '#functions/vault/core/errors';
+import { VaultError, invalidRequest, sealedError } from '#functions/vault/core/errors';
 import { newLineKey } from '#functions/vault/core/audit';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
@@ -76,6 +76,13 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer): Hono<{ Va
     const out = json({ key: key.toString('base64') });
     key.fill(0);
     return out;
+  });
+
+  // The api's check that this replica still holds the keys: 503 (and the connection closed, so
+  // that the api's retry may reach another replica) while sealed.
+  app.post('/unsealed', async () => {
+    if (keyring.isSealed()) throw sealedError();
+    return json({ sealed: false });
   });
 
   // A fresh audit line key and its id (core/audit.ts): it hashes and verifies only the rows
