@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Pool } from 'undici';
 import { projectRoot } from '#shared/db/root';
-import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { createEmptyDatabase } from '#tests/support/database';
 import { freePort } from '#tests/support/ports';
 
 const root = projectRoot();
@@ -56,12 +56,13 @@ interface Server {
   child: ChildProcess;
   ingressPort: number;
   apiPort: number;
-  tdb: TestDatabase;
+  tdb: { url: string; drop(): Promise<void> };
   token: string;
 }
 
 async function startServer(name: string, tree: string): Promise<Server> {
-  const tdb = await createTestDatabase({ max: 2 });
+  // Empty: the server migrates it with its own tree's migrations, as npm start does.
+  const tdb = await createEmptyDatabase();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, name)}`] : [];
   const args = [...profile, '--conditions=development', '--import', 'tsx', join(tree, 'bench', 'vault', 'server.ts')];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];

@@ -11,7 +11,7 @@
 // for its batch to commit before it answers, and a failed batch fails every request in it (after
 // one retry of each alone, so that one request's bad row fails only that request).
 // @see https://developer.hashicorp.com/vault/docs/audit#sensitive-information
-import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { auditLog } from './schema.js';
@@ -36,9 +36,17 @@ export function lineKey(auditKey: Uint8Array, id: string): Buffer {
   return Buffer.from(hkdfSync('sha256', auditKey, Buffer.alloc(0), lineKeyInfo(id), 32));
 }
 
+/** Each key imported once, not once per value hashed. */
+const imported = new WeakMap<Uint8Array, KeyObject>();
+
 /** `hmac-sha256:<hex>` of a value, as Vault's audit devices write it. */
 function auditHash(key: Uint8Array, value: string): string {
-  return `hmac-sha256:${createHmac('sha256', key).update(value, 'utf8').digest('hex')}`;
+  let k = imported.get(key);
+  if (!k) {
+    k = createSecretKey(key);
+    imported.set(key, k);
+  }
+  return `hmac-sha256:${createHmac('sha256', k).update(value, 'utf8').digest('hex')}`;
 }
 
 /** Copies `value` with every string (at any depth) replaced by its HMAC; keys stay readable. */
@@ -136,7 +144,7 @@ interface Pending {
 interface AuditWriterOptions {
   /** Most rows in one INSERT (default 256). */
   maxRows?: number;
-  /** INSERTs in flight at once (default 2); more requests wait and go in the next batch. */
+  /** INSERTs in flight at once (default 1); more requests wait and go in the next batch. */
   maxInFlight?: number;
 }
 
@@ -157,7 +165,7 @@ export async function readSealEpoch(db: Queryable): Promise<number | undefined> 
 
 export function createAuditWriter(db: Queryable, opts: AuditWriterOptions = {}): AuditWriter {
   const maxRows = opts.maxRows ?? 256;
-  const maxInFlight = opts.maxInFlight ?? 2;
+  const maxInFlight = opts.maxInFlight ?? 1;
   let queue: Pending[] = [];
   let inFlight = 0;
 
