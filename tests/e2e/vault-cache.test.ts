@@ -134,6 +134,15 @@ describe('vault-api caches', () => {
       assert.ok(stats.entries >= 1 && stats.entries < 4);
     });
 
+    it('counts the api\'s own cache in zeno_vault_dek_cache', async () => {
+      for (let i = 0; i < 3; i++) assert.equal(await send(vs.baseUrl, 'GET', 'secret/data/c0', root), 200);
+      const text = await (await fetch(`${vs.baseUrl}/_fn/vault-api/metrics`)).text();
+      const stat = (name: string) => Number(new RegExp(`zeno_vault_dek_cache\\{stat="${name}"\\} (\\d+)`).exec(text)?.[1]);
+      assert.ok(stat('hits') >= 2, text.slice(0, 2000));
+      assert.ok(stat('entries') >= 1);
+      assert.ok(stat('bytes') > 0);
+    });
+
     it('keeps the DEK it mints for a write', async () => {
       const { client, pool } = unsealerClient();
       const { dek, wrapped } = await client.newDek('secret/', 'kv/5:fresh/v1');

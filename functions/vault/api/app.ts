@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
+import { gaugeOnScrape } from '#shared/metrics/scraped';
 import { createAuditWriter, readSealEpoch } from '#functions/vault/core/audit';
 import { toVaultError, vaultShaped } from '#functions/vault/core/errors';
 import { resolveInternalKey } from '#functions/vault/core/internal-auth';
@@ -52,6 +53,12 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
     sealEpoch: () => readSealEpoch(ctx.database.db),
   });
+  // The DEK cache, read at each scrape: hits against unwraps asked of the unsealer, and its size.
+  gaugeOnScrape(
+    ctx.metrics,
+    { name: 'zeno_vault_dek_cache', help: 'The DEK cache of vault-api: hits and misses since start, DEKs and bytes kept now, DEKs evicted since start.', labelNames: ['stat'] },
+    () => Object.entries(unsealer.dekCacheStats()).map(([stat, value]) => ({ labels: { stat }, value })),
+  );
   const acls = createAclCache(ctx.database.db);
   const tokens = createTokenCache({ ttlMs: tokenCacheMs(ctx.env.VAULT_TOKEN_CACHE_MS) });
   unsealer.onFlush(() => {
