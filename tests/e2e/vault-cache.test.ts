@@ -191,6 +191,7 @@ describe('vault-api caches', () => {
         metrics: createMetrics({ defaults: false }),
         events: createEventPublisher({ product: 'vault', source: '/vault/api' }),
         env: { VAULT_UNSEALER_URL: `${vs.baseUrl}/_fn/vault-unsealer`, VAULT_INTERNAL_KEY: internalKey.toString('base64'), VAULT_TOKEN_CACHE_MS: '300' },
+        catalog: () => import('#eventing/catalog').then((m) => m.catalog),
       });
       second = await listen(api.app.fetch, { port: 0, host: '127.0.0.1' });
       secondUrl = `http://127.0.0.1:${second.port}`;
@@ -245,6 +246,44 @@ describe('vault-api caches', () => {
       assert.equal(await send(vs.baseUrl, 'GET', 'auth/token/lookup-self', t), 200);
       await new Promise((r) => setTimeout(r, 1100));
       assert.equal(await send(vs.baseUrl, 'GET', 'auth/token/lookup-self', t), 403);
+    });
+
+    it('checks a cached token\'s bound CIDRs against every request\'s address', async () => {
+      // A replica behind a trusted proxy (this test), so that the client address is the
+      // forwarded one, with a cache that keeps a lookup for a minute.
+      const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', ZENO_TRUSTED_PROXIES: '127.0.0.1' });
+      const api = await hostFunction(apiDecl, {
+        config,
+        database: tdb.database,
+        log: silentLogger,
+        metrics: createMetrics({ defaults: false }),
+        events: createEventPublisher({ product: 'vault', source: '/vault/api' }),
+        env: { VAULT_UNSEALER_URL: `${vs.baseUrl}/_fn/vault-unsealer`, VAULT_INTERNAL_KEY: internalKey.toString('base64'), VAULT_TOKEN_CACHE_MS: '60000' },
+        catalog: () => import('#eventing/catalog').then((m) => m.catalog),
+      });
+      const proxied = await listen(api.app.fetch, { port: 0, host: '127.0.0.1' });
+      try {
+        const from = async (address: string, method: string, path: string, token?: string, body?: unknown) => {
+          const res = await fetch(`http://127.0.0.1:${proxied.port}/vault/v1/${path}`, {
+            method,
+            headers: { 'x-forwarded-for': address, ...(token ? { 'x-vault-token': token } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return { status: res.status, body: (res.status === 204 ? {} : await res.json()) as Record<string, any> };
+        };
+        assert.equal(await send(vs.baseUrl, 'PUT', 'auth/approle/role/cidr', root, { token_policies: ['default'], token_bound_cidrs: ['10.0.0.0/8'] }), 204);
+        const roleId = (await from('10.1.2.3', 'GET', 'auth/approle/role/cidr/role-id', root)).body.data.role_id as string;
+        const secretId = (await from('10.1.2.3', 'POST', 'auth/approle/role/cidr/secret-id', root)).body.data.secret_id as string;
+        const login = await from('10.1.2.3', 'POST', 'auth/approle/login', undefined, { role_id: roleId, secret_id: secretId });
+        assert.equal(login.status, 200, JSON.stringify(login.body));
+        const t = login.body.auth.client_token as string;
+        assert.equal((await from('10.1.2.3', 'GET', 'auth/token/lookup-self', t)).status, 200, 'looked up, then kept');
+        assert.equal((await from('10.9.9.9', 'GET', 'auth/token/lookup-self', t)).status, 200, 'from the cache, inside the CIDR');
+        assert.equal((await from('192.0.2.7', 'GET', 'auth/token/lookup-self', t)).status, 403, 'from the cache, outside the CIDR');
+        assert.equal((await from('10.1.2.3', 'GET', 'auth/token/lookup-self', t)).status, 200, 'still usable from inside');
+      } finally {
+        await proxied.close(500);
+      }
     });
 
     it('applies a policy change made through the same api to a cached token at once', async () => {
