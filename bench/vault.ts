@@ -1,20 +1,27 @@
-// ZenoVault figures, ratios measured in the same run: KV v2 reads/s and writes/s through the
-// full vault path (token, ACL, audit in and out, DEK from the unsealer, AES-256-GCM) against the
-// same platform-wrapped HTTP path reading one unencrypted row; median and p99 latency; the
-// server's CPU per request (1e6 / µs = what one dedicated core does); unseal time; a 1,000-item
-// transit encrypt batch against 1,000 single encrypt calls of the same key.
+// ZenoVault figures as ratios against a baseline version of the code, measured in the same run:
+// KV v2 reads/s with p50/p99 through the path a user takes with `npm start` (ZenoIngress, then
+// vault-api, which calls vault-unsealer), reads/s of the api alone (its own port, no ingress), and
+// KV v2 writes/s through the ingress; the server's CPU per request (1e6 / µs = what one dedicated
+// core does). Then, on the current code alone, a 1,000-item transit encrypt batch against 1,000
+// single encrypt calls of the same key.
+// The baseline is the code of BENCH_BASELINE_REF (default `main`), extracted with `git archive`
+// into a temporary folder beside this tree's node_modules; both servers run side by side, each in
+// its own process and database, and the rounds alternate (baseline, current, baseline, current).
 // Run: node --conditions=development --import tsx bench/vault.ts
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { sql } from 'drizzle-orm';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Pool } from 'undici';
 import { projectRoot } from '#shared/db/root';
-import { createTestDatabase } from '#tests/support/database';
+import { createEmptyDatabase } from '#tests/support/database';
+import { freePort } from '#tests/support/ports';
 
 const root = projectRoot();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? 'main';
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
 
@@ -23,24 +30,81 @@ const cpuMs = (pid: number) => {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
 };
-const print = (name: string, value: string, note = '') => process.stdout.write(`${name.padEnd(40)} ${value.padStart(12)}  ${note}\n`);
+const print = (name: string, value: string, note = '') => process.stdout.write(`${name.padEnd(44)} ${value.padStart(14)}  ${note}\n`);
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function startServer(url: string): Promise<{ child: ChildProcess; vaultPort: number; plainPort: number }> {
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const args = [...profile, '--conditions=development', '--import', 'tsx', join(root, 'bench', 'vault', 'server.ts')];
+/** The baseline's tree: `git archive` of the ref beside this tree's dependencies. */
+function baselineTree(): { dir: string; commit: string; cleanup: () => void } {
+  const commit = spawnSync('git', ['rev-parse', '--short', `${BASELINE_REF}^{commit}`], { cwd: root, encoding: 'utf8' });
+  if (commit.status !== 0) throw new Error(`BENCH_BASELINE_REF ${BASELINE_REF}: ${commit.stderr}`);
+  const parent = mkdtempSync(join(tmpdir(), 'vault-bench-'));
+  const dir = join(parent, 'tree');
+  mkdirSync(dir);
+  const archive = spawnSync('sh', ['-c', 'git archive "$0" | tar -x -C "$1"', BASELINE_REF, dir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (archive.status !== 0) throw new Error(`git archive ${BASELINE_REF}: ${archive.stderr}`);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  // The shared reference folder sits beside the project.
+  const shared = join(dirname(root), 'shared');
+  if (existsSync(shared)) symlinkSync(shared, join(parent, 'shared'));
+  // The same server script in both trees: it uses only what both runners have.
+  cpSync(join(root, 'bench', 'vault', 'server.ts'), join(dir, 'bench', 'vault', 'server.ts'));
+  return { dir, commit: commit.stdout.trim(), cleanup: () => rmSync(parent, { recursive: true, force: true }) };
+}
+
+interface Server {
+  name: string;
+  child: ChildProcess;
+  ingressPort: number;
+  apiPort: number;
+  tdb: { url: string; drop(): Promise<void> };
+  token: string;
+  /** The root token (transit keys are created with it). */
+  root: string;
+}
+
+async function startServer(name: string, tree: string): Promise<Server> {
+  // Empty: the server migrates it with its own tree's migrations, as npm start does.
+  const tdb = await createEmptyDatabase();
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, name)}`] : [];
+  const args = [...profile, '--conditions=development', '--import', 'tsx', join(tree, 'bench', 'vault', 'server.ts')];
   const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(cmd, argv as string[], { cwd: root, env: { ...process.env, DATABASE_URL: url, ZENO_LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const [vaultPort, plainPort] = await new Promise<[number, number]>((resolve, reject) => {
+  const env = { ...process.env, PORT: String(await freePort()), DATABASE_URL: tdb.url, ZENO_LOG_LEVEL: 'error', VAULT_UNSEALER_URL: '', VAULT_INTERNAL_KEY: '' };
+  const child = spawn(cmd, argv as string[], { cwd: tree, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [ingressPort, apiPort] = await new Promise<[number, number]>((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
       const m = /PORT (\d+) (\d+)/.exec(err);
       if (m) resolve([Number(m[1]), Number(m[2])]);
     });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`${name} server exited ${code}: ${err}`)));
   });
-  return { child, vaultPort, plainPort };
+  return { name, child, ingressPort, apiPort, tdb, token: '', root: '' };
+}
+
+async function call(port: number, method: string, path: string, body?: unknown, token?: string): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${port}/vault/v1/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { 'x-vault-token': token } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+const N = 100;
+const VALUE = { username: 'svc-bench', password: 'x'.repeat(48), port: 5432 };
+
+/** Init, unseal, a policy and a non-root token (so the ACL is really evaluated), N secrets. */
+async function prepare(s: Server): Promise<void> {
+  const init = await call(s.ingressPort, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
+  for (const k of init.keys.slice(0, 3)) await call(s.ingressPort, 'PUT', 'sys/unseal', { key: k });
+  const root = init.root_token as string;
+  s.root = root;
+  await call(s.ingressPort, 'PUT', 'sys/policies/acl/bench', { policy: 'path "secret/data/bench/*" { capabilities = ["create", "read", "update"] }' }, root);
+  s.token = (await call(s.ingressPort, 'POST', 'auth/token/create', { policies: ['bench'] }, root)).auth.client_token as string;
+  for (let i = 0; i < N; i++) await call(s.ingressPort, 'PUT', `secret/data/bench/s${i}`, { data: VALUE }, s.token);
 }
 
 interface Result {
@@ -50,9 +114,11 @@ interface Result {
   cpuUsPerReq: number;
 }
 
-async function measure(pid: number, port: number, request: (pool: Pool, i: number) => Promise<boolean>): Promise<Result> {
+type Request = (pool: Pool, i: number) => Promise<boolean>;
+
+async function measure(pid: number, port: number, request: Request): Promise<Result> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 });
-  // Warm-up: JIT, connection pool, caches.
+  // Warm-up: JIT, connection pools, caches.
   const warmEnd = performance.now() + 500;
   await Promise.all(Array.from({ length: CONCURRENCY }, async (_, w) => {
     let i = w;
@@ -76,19 +142,31 @@ async function measure(pid: number, port: number, request: (pool: Pool, i: numbe
   await pool.close();
   if (failed > latencies.length / 100) throw new Error(`${failed} failed requests against ${latencies.length} good ones`);
   latencies.sort((a, b) => a - b);
-  const rate = latencies.length / elapsed;
-  return { rate, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuUsPerReq: (cpu * 1000) / latencies.length };
+  return { rate: latencies.length / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuUsPerReq: (cpu * 1000) / latencies.length };
 }
 
-async function call(port: number, method: string, path: string, body?: unknown, token?: string): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${port}/vault/v1/${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { 'x-vault-token': token } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+const read = (token: string): Request => async (pool, i) => {
+  const r = await pool.request({ path: `/vault/v1/secret/data/bench/s${i % N}`, method: 'GET', headers: { 'x-vault-token': token } });
+  await r.body.dump();
+  return r.statusCode === 200;
+};
+const writeBody = JSON.stringify({ data: VALUE });
+const write = (token: string): Request => async (pool, i) => {
+  const r = await pool.request({
+    path: `/vault/v1/secret/data/bench/w${i % 1000}`,
+    method: 'PUT',
+    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
+    body: writeBody,
   });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? null : res.json();
-}
+  await r.body.dump();
+  return r.statusCode === 200;
+};
+
+const FIGURES = [
+  { name: 'KV v2 read through the ingress', port: (s: Server) => s.ingressPort, request: read },
+  { name: 'KV v2 read, api alone', port: (s: Server) => s.apiPort, request: read },
+  { name: 'KV v2 write through the ingress', port: (s: Server) => s.ingressPort, request: write },
+] as const;
 
 /**
  * Transit: one 1,000-item encrypt batch (one unsealer round trip for the key version) against the
@@ -145,56 +223,49 @@ async function transit(port: number, pid: number, root: string, app: string): Pr
 }
 
 async function main(): Promise<void> {
-  const tdb = await createTestDatabase({ max: 2 });
-  const server = await startServer(tdb.url);
-  const pid = server.child.pid!;
+  const tree = baselineTree();
+  const servers: Server[] = [];
   try {
-    print('cores pinned', hasTaskset ? 'yes' : 'no', hasTaskset ? '(server on CPU 1, load on CPU 0; PostgreSQL unpinned)' : '(no taskset: per machine)');
-    const init = await call(server.vaultPort, 'PUT', 'sys/init', { secret_shares: 5, secret_threshold: 3 });
-    const unsealStarted = performance.now();
-    for (const k of init.keys.slice(0, 3)) await call(server.vaultPort, 'PUT', 'sys/unseal', { key: k });
-    print('unseal (3 of 5 shares, 3 HTTP calls)', `${(performance.now() - unsealStarted).toFixed(1)} ms`, 'includes combine + canary check');
-    const token = init.root_token as string;
-    // A non-root token with a policy, so the ACL is really evaluated.
-    await call(server.vaultPort, 'PUT', 'sys/policies/acl/bench', { policy: 'path "secret/data/bench/*" { capabilities = ["create", "read", "update"] }\npath "transit/encrypt/bench" { capabilities = ["update"] }' }, token);
-    const app = (await call(server.vaultPort, 'POST', 'auth/token/create', { policies: ['bench'] }, token)).auth.client_token as string;
-    const value = { username: 'svc-bench', password: 'x'.repeat(48), port: 5432 };
-    const N = 100;
-    await tdb.database.query(sql`create table public.bench_plain (path text primary key, data jsonb not null)`);
-    for (let i = 0; i < N; i++) {
-      await call(server.vaultPort, 'PUT', `secret/data/bench/s${i}`, { data: value }, app);
-      await tdb.database.query(sql`insert into public.bench_plain values (${`bench/s${i}`}, ${JSON.stringify(value)}::jsonb)`);
+    servers.push(await startServer('baseline', tree.dir));
+    servers.push(await startServer('current', root));
+    for (const s of servers) await prepare(s);
+    print('cores pinned', hasTaskset ? 'yes' : 'no', hasTaskset ? '(servers on CPU 1, load on CPU 0; PostgreSQL unpinned)' : '(no taskset: per machine)');
+    print('baseline', tree.commit, `(BENCH_BASELINE_REF=${BASELINE_REF}); ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONCURRENCY} clients`);
+    const results = new Map<string, Result[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const f of FIGURES) {
+        for (const s of servers) {
+          const r = await measure(s.child.pid!, f.port(s), f.request(s.token));
+          const key = `${f.name}|${s.name}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+        }
+      }
     }
-    const headers = { 'x-vault-token': app };
-    const read = (prefix: string) => async (pool: Pool, i: number) => {
-      const r = await pool.request({ path: `${prefix}/secret/data/bench/s${i % N}`, method: 'GET', headers });
-      await r.body.dump();
-      return r.statusCode === 200;
-    };
-    const writeBody = JSON.stringify({ data: value });
-    const write = async (pool: Pool, i: number) => {
-      const r = await pool.request({ path: `/vault/v1/secret/data/bench/w${i % 1000}`, method: 'PUT', headers: { ...headers, 'content-type': 'application/json' }, body: writeBody });
-      await r.body.dump();
-      return r.statusCode === 200;
-    };
-    const plain = await measure(pid, server.plainPort, read('/plain/v1'));
-    const reads = await measure(pid, server.vaultPort, read('/vault/v1'));
-    const writes = await measure(pid, server.vaultPort, write);
-    const line = (name: string, r: Result) => {
-      print(`${name} req/s`, r.rate.toFixed(0), `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server CPU ${r.cpuUsPerReq.toFixed(0)} µs/req (= ${(1e6 / r.cpuUsPerReq).toFixed(0)}/s per core)`);
-    };
-    line('baseline: unencrypted row read', plain);
-    line('vault KV v2 read', reads);
-    line('vault KV v2 write', writes);
-    print('read ratio vault/baseline (req/s)', (reads.rate / plain.rate).toFixed(2), `CPU per request ×${(reads.cpuUsPerReq / plain.cpuUsPerReq).toFixed(2)}`);
-    print('write ratio vault/baseline read (req/s)', (writes.rate / plain.rate).toFixed(2), `concurrency ${CONCURRENCY}, ${SECONDS} s per figure`);
-    await transit(server.vaultPort, pid, token, app);
+    const range = (xs: number[], digits: number) => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})` : '');
+    for (const f of FIGURES) {
+      const med = (s: string, k: keyof Result) => median(results.get(`${f.name}|${s}`)!.map((r) => r[k]));
+      for (const s of servers) {
+        const rs = results.get(`${f.name}|${s.name}`)!;
+        print(`${f.name}: ${s.name} req/s`, med(s.name, 'rate').toFixed(0), `${range(rs.map((r) => r.rate), 0).trim()} p50 ${med(s.name, 'p50').toFixed(2)} ms, p99 ${med(s.name, 'p99').toFixed(2)} ms, server CPU ${med(s.name, 'cpuUsPerReq').toFixed(0)} µs/req (= ${(1e6 / med(s.name, 'cpuUsPerReq')).toFixed(0)}/s per core)`);
+      }
+      print(
+        `${f.name}: ratio current/baseline`,
+        `×${(med('current', 'rate') / med('baseline', 'rate')).toFixed(2)}`,
+        `p50 ×${(med('current', 'p50') / med('baseline', 'p50')).toFixed(2)}, CPU per request ×${(med('current', 'cpuUsPerReq') / med('baseline', 'cpuUsPerReq')).toFixed(2)}`,
+      );
+    }
+    const current = servers.find((s) => s.name === 'current')!;
+    await transit(current.ingressPort, current.child.pid!, current.root, current.root);
   } finally {
-    await new Promise<void>((r) => {
-      server.child.once('exit', () => r());
-      server.child.kill('SIGTERM');
-    });
-    await tdb.drop();
+    for (const s of servers) {
+      await new Promise<void>((r) => {
+        if (s.child.exitCode !== null) return r();
+        s.child.once('exit', () => r());
+        s.child.kill('SIGTERM');
+      });
+      await s.tdb.drop();
+    }
+    tree.cleanup();
   }
 }
 

@@ -93,6 +93,26 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   let stackHandler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
   const stackServer = await listen((req, env) => stackHandler(req, env), { port: 0, host: '127.0.0.1' });
   const emitterConfig = Object.freeze({ ...config, sink: config.sink ?? `http://127.0.0.1:${stackServer.port}${BROKER_PREFIX}/${DEFAULT_BROKER}` });
+  // Each function on a loopback port of its own, as its pod serves it, bound before the functions
+  // start: a variable naming another function's Service (EnvDeclaration.service) gets that port,
+  // as the Service's DNS name reaches the pods directly in a cluster (not through the ingress).
+  const servers: RunningServer[] = [];
+  const slots = new Map<string, { handler: FetchHandler; server: RunningServer }>();
+  for (const decl of opts.declarations) {
+    const slot = { handler: stackHandler, server: undefined as unknown as RunningServer };
+    slot.server = await listen((req, env) => slot.handler(req, env), { port: 0, host: '127.0.0.1' });
+    slots.set(decl.name, slot);
+    servers.push(slot.server);
+  }
+  const baseEnv = opts.env ?? process.env;
+  const envOf = (decl: FunctionDeclaration): Record<string, string | undefined> => {
+    const direct: Record<string, string> = {};
+    for (const [key, spec] of Object.entries(decl.env ?? {})) {
+      const target = spec.service === undefined ? undefined : slots.get(spec.service);
+      if (target && !baseEnv[key]) direct[key] = `http://127.0.0.1:${target.server.port}`;
+    }
+    return Object.keys(direct).length ? { ...baseEnv, ...direct } : baseEnv;
+  };
   for (const decl of opts.declarations) {
     const events = createEventPublisher({
       product: decl.product,
@@ -107,21 +127,20 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const relay = withOutbox.has(decl.product) ? { flush: () => relays.get(decl.product)?.flush() ?? Promise.resolve(0) } : undefined;
     const fnConfig = decl.emits?.length ? emitterConfig : config;
     try {
-      hosted.push(await hostFunction(decl, { ...platform, config: fnConfig, events, catalog, relay, ...(opts.env ? { env: opts.env } : {}) }));
+      hosted.push(await hostFunction(decl, { ...platform, config: fnConfig, events, catalog, relay, env: envOf(decl) }));
     } catch (err) {
+      await Promise.all(servers.map((s) => s.close()));
       await stackServer.close();
       for (const h of hosted) await h.module.shutdown?.();
       throw err;
     }
   }
 
-  // Each function on a loopback port of its own, as its pod serves it.
-  const servers: RunningServer[] = [];
   const backends = new Map<string, Endpoint>();
   for (const h of hosted) {
-    const s = await listen(h.app.fetch, { port: 0, host: '127.0.0.1' });
-    servers.push(s);
-    backends.set(h.declaration.name, { host: '127.0.0.1', port: s.port });
+    const slot = slots.get(h.declaration.name)!;
+    slot.handler = h.app.fetch;
+    backends.set(h.declaration.name, { host: '127.0.0.1', port: slot.server.port });
   }
   servers.push(stackServer);
   backends.set(STACK_BACKEND, { host: '127.0.0.1', port: stackServer.port });

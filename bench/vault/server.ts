@@ -1,51 +1,27 @@
 // The server side of bench/vault.ts, run as its own process (pinned to one core when taskset
-// exists): the vault api + unsealer behind one port, and a baseline function on another port
-// that serves the same shape of request by reading one unencrypted row.
-// Prints "PORT <vault> <baseline>" on stderr once listening.
-import { sql } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { loadConfig } from '#shared/config/index';
-import { openDatabase } from '#shared/db/index';
-import { createEventPublisher } from '#shared/events/outbox';
-import { defineFunction } from '#shared/function/define';
-import { hostFunction } from '#shared/function/host';
+// exists) from the tree under test: the vault api and unsealer started by the local runner as
+// `npm start` starts them (ZenoIngress on a port, each function on a loopback port of its own),
+// and the api's platform-wrapped app on one more port (the api alone, without the ingress).
+// Migrates its database first, as npm start does. Uses only what every version of the runner
+// has, so that it runs in a baseline tree too.
+// Prints "PORT <ingress> <api>" on stderr once listening.
+import { startStack } from '#local-cluster/index';
+import { migrate } from '#shared/db/migrate';
+import { bootPlatform } from '#shared/function/platform';
 import { listen } from '#shared/http/serve';
-import { silentLogger } from '#shared/log/index';
-import { createMetrics } from '#shared/metrics/index';
-import { startVaultServer } from '#tests/e2e/vault-server';
+import apiDecl from '#functions/vault/api/function';
+import unsealerDecl from '#functions/vault/unsealer/function';
 
-const database = await openDatabase({ url: process.env.DATABASE_URL!, max: 10 });
-const vault = await startVaultServer(database);
-
-const baselineDecl = defineFunction({
-  name: 'vault-baseline',
-  product: 'vault',
-  description: 'bench baseline: one unencrypted row by path',
-  routes: [{ path: '/plain/v1' }],
-  scaling: { minScale: 0, maxScale: 1, containerConcurrency: 0, timeoutSeconds: 30 },
-  load: async () => ({
-    createApp: (ctx) =>
-      new Hono().get('/plain/v1/secret/data/:path{.+}', async (c) => {
-        const rows = await ctx.database.query<{ data: unknown }>(sql`select data from public.bench_plain where path = ${c.req.param('path')}`);
-        if (!rows[0]) return c.json({ errors: [] }, 404);
-        return c.json({ request_id: c.get('requestId' as never), data: { data: rows[0].data } });
-      }),
-  }),
-});
-const config = loadConfig({ PORT: '0', ZENO_LOG_LEVEL: 'error' });
-const baseline = await hostFunction(baselineDecl, {
-  config,
-  database,
-  log: silentLogger,
-  metrics: createMetrics({ defaults: false }),
-  events: createEventPublisher({ product: 'vault', source: '/vault/baseline' }),
-  env: {},
-});
-const plain = await listen(baseline.app.fetch, { port: 0, host: '127.0.0.1' });
-process.stderr.write(`PORT ${new URL(vault.baseUrl).port} ${plain.port}\n`);
+// PORT as npm start has it (a fixed one: an api without VAULT_UNSEALER_URL addresses the runner by it).
+const platform = await bootPlatform({ ...process.env, HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error' });
+await migrate(platform.database);
+const stack = await startStack({ platform, declarations: [apiDecl, unsealerDecl], relays: false });
+const api = stack.hosted.find((h) => h.declaration.name === apiDecl.name)!;
+const alone = await listen(api.app.fetch, { port: 0, host: '127.0.0.1' });
+process.stderr.write(`PORT ${stack.port} ${alone.port}\n`);
 process.once('SIGTERM', async () => {
-  await plain.close(500);
-  await vault.close();
-  await database.close();
+  await alone.close(500);
+  await stack.stop();
+  await platform.database.close();
   process.exit(0);
 });

@@ -11,6 +11,9 @@ import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
 
+/** vault-api's token cache bound in this file (ms). */
+const TOKEN_CACHE_MS = 300;
+
 describe('auth/approle', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
@@ -46,7 +49,9 @@ describe('auth/approle', () => {
 
   before(async () => {
     tdb = await createTestDatabase();
-    vs = await startVaultServer(tdb.database);
+    // A short token cache: a token row changed in the database, not through the api, is seen
+    // within this bound.
+    vs = await startVaultServer(tdb.database, { VAULT_TOKEN_CACHE_MS: String(TOKEN_CACHE_MS) });
     admin = client();
     const init = await admin.init({ secret_shares: 1, secret_threshold: 1 });
     admin.token = init.root_token;
@@ -159,8 +164,10 @@ describe('auth/approle', () => {
     const token = login.body.auth.client_token as string;
     const read = await fetch(`${vs.baseUrl}/vault/v1/secret/data/billing/stripe`, { headers: { 'x-vault-token': token } });
     assert.equal(read.status, 200);
-    // The same token row, rebound by the operator to elsewhere, stops working from here.
+    // The same token row, rebound by the operator to elsewhere, stops working from here once
+    // the api's token cache has let go of it (VAULT_TOKEN_CACHE_MS).
     await tdb.database.db.execute(sql`update vault.tokens set bound_cidrs = '{10.0.0.0/8}' where accessor = ${login.body.auth.accessor}`);
+    await new Promise((r) => setTimeout(r, TOKEN_CACHE_MS + 5));
     assert.equal((await fetch(`${vs.baseUrl}/vault/v1/secret/data/billing/stripe`, { headers: { 'x-vault-token': token } })).status, 403);
   });
 

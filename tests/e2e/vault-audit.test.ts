@@ -1,15 +1,17 @@
 // The audit device: every request and response recorded with its decision, secrets HMAC'd with
-// a key derived from the root key; a failed audit write fails the request and changes nothing.
+// a line key derived from the root key (its id on the row); a failed audit write fails the
+// request and changes nothing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { lineKey } from '#functions/vault/core/audit';
 import { combine } from '#functions/vault/core/shamir';
 import { startVaultServer, type VaultServer } from './vault-server.js';
 
-type AuditRow = { type: string; request_id: string; operation: string; path: string; remote_address: string | null; accessor: string | null; decision: string; status: number | null; error: string | null; data: any };
+type AuditRow = { key_id: string | null; type: string; request_id: string; operation: string; path: string; remote_address: string | null; accessor: string | null; decision: string; status: number | null; error: string | null; data: any };
 
 describe('vault audit device', () => {
   let tdb: TestDatabase;
@@ -19,7 +21,11 @@ describe('vault audit device', () => {
   let rootToken: string;
   let unsealKey: string;
   const secret = `audit-${randomBytes(8).toString('hex')}`;
-  const hmac = (v: string) => `hmac-sha256:${createHmac('sha256', auditKey).update(v).digest('hex')}`;
+  /** The HMAC of `v` under the line key that hashed `row`, derived by whoever holds the root key. */
+  const hmac = (v: string, row: AuditRow) => {
+    assert.ok(row.key_id, 'every row names its line key');
+    return `hmac-sha256:${createHmac('sha256', lineKey(auditKey, row.key_id)).update(v).digest('hex')}`;
+  };
   const rows = (where = sql`true`) => tdb.database.query<AuditRow>(sql`select * from vault.audit_log where ${where} order by seq`);
 
   before(async () => {
@@ -53,10 +59,10 @@ describe('vault audit device', () => {
     assert.equal(req.operation, 'update');
     assert.equal(req.decision, 'allow');
     assert.match(req.remote_address ?? '', /127\.0\.0\.1/);
-    assert.deepEqual(req.data, { data: { password: hmac(secret) } }, 'the secret is recorded only as its HMAC');
+    assert.deepEqual(req.data, { data: { password: hmac(secret, req) } }, 'the secret is recorded only as its HMAC');
     assert.equal(resp.status, 200);
     const lookup = await vault.tokenLookupSelf();
-    assert.equal(req.accessor, hmac(lookup.data.accessor), 'the accessor is HMACd as Vault does by default');
+    assert.equal(req.accessor, hmac(lookup.data.accessor, req), 'the accessor is HMACd as Vault does by default');
     const all = JSON.stringify(await rows());
     assert.ok(!all.includes(secret), 'no clear secret anywhere in the audit log');
     assert.ok(!all.includes(rootToken), 'no clear token anywhere in the audit log');
@@ -67,7 +73,7 @@ describe('vault audit device', () => {
     assert.equal(res.status, 200);
     const entries = await rows(sql`request_id = 'req-audit-read'`);
     assert.deepEqual(entries.map((e) => [e.type, e.operation, e.decision, e.status]), [['request', 'read', 'allow', null], ['response', 'read', 'allow', 200]]);
-    assert.equal(entries[1]!.data.data.password, hmac(secret));
+    assert.equal(entries[1]!.data.data.password, hmac(secret, entries[1]!));
   });
 
   it('records a read of a missing secret with its 404 response', async () => {

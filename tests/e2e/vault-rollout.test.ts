@@ -121,7 +121,7 @@ describe('an unsealer rollout behind one Service', () => {
     assert.equal((await sys(newUnsealer, 'GET', 'seal-status')).sealed, true);
     assert.equal(await readyz(newUnsealer), 503, 'ready only once unsealed');
     // Its internal channel answers "sealed" and closes the connection: the api's pool lets go of it.
-    const path = '/internal/v1/audit-key';
+    const path = '/internal/v1/audit-line-key';
     const sealedAnswer = await request(`http://127.0.0.1:${newUnsealer.port}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signRequest(Buffer.from(env.VAULT_INTERNAL_KEY!, 'base64'), 'POST', path, '{}') },
@@ -137,7 +137,15 @@ describe('an unsealer rollout behind one Service', () => {
     service.backends = [oldUnsealer.port, newUnsealer.port];
     service.cutConnections();
     await readsGrowBy(300);
-    const reached = (service.connections.get(newUnsealer.port) ?? 0) - before;
+    // The api keeps its DEKs and asks the unsealer whether it is still unsealed once a second,
+    // over a kept-alive connection: cut its connections until a new one reaches the sealed replica.
+    const reached = await waitFor('an api connection to reach the sealed replica', () => {
+      const n = (service.connections.get(newUnsealer!.port) ?? 0) - before;
+      if (n > 0) return n;
+      service.cutConnections();
+      return undefined;
+    }, 200, 250);
+    await readsGrowBy(50);
     assert.ok(reached > 0, 'the sealed replica was reached');
     t.diagnostic(`${reads} reads so far; ${reached} api connections reached the sealed replica`);
     assert.equal((await sys(newUnsealer, 'GET', 'seal-status')).sealed, true);

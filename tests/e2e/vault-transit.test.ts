@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createUnsealerClient } from '#functions/vault/api/unsealer-client';
+import { readSealEpoch } from '#functions/vault/core/audit';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startVaultServer, statusOf as status, type VaultServer } from './vault-server.js';
@@ -418,7 +419,7 @@ describe('transit engine', () => {
       const v = (i % 2) + 1;
       return { context: `transit/4:bulk/v${v}`, wrapped: Buffer.from(versions[String(v)]!.wrapped, 'base64') };
     });
-    const client = createUnsealerClient({ url: `${relay.url}/_fn/vault-unsealer`, key: internalKey });
+    const client = createUnsealerClient({ url: `${relay.url}/_fn/vault-unsealer`, key: internalKey, sealEpoch: () => readSealEpoch(tdb.database.db) });
     try {
       relay.reset();
       const deks = await client.unwrapDeks('transit/', items);

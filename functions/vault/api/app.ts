@@ -4,6 +4,8 @@ import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import type { AppEnv } from '#shared/http/app';
 import { createClientAddressOf } from '#shared/http/client-address';
+import { gaugeOnScrape } from '#shared/metrics/scraped';
+import { createAuditWriter, readSealEpoch } from '#functions/vault/core/audit';
 import { toVaultError, VaultError, vaultShaped } from '#functions/vault/core/errors';
 import { createSeqMemory } from '#functions/vault/core/integrity';
 import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
@@ -17,6 +19,7 @@ import { transitRoutes } from './transit-routes.js';
 import { createPipeline } from './pipeline.js';
 import { policyRoutes } from './policy-routes.js';
 import { tokenRoleRoutes } from './token-role-routes.js';
+import { createTokenCache } from './token-cache.js';
 import { tokenRoutes } from './token-routes.js';
 import { wrappingRoutes } from './wrapping-routes.js';
 import { createUnsealerClient, type UnsealerClient } from './unsealer-client.js';
@@ -32,6 +35,14 @@ import { userpassRoutes } from './userpass-routes.js';
 
 /** The unsealer's Service in the reference namespace (`zenokube`), by its full DNS name. */
 const IN_CLUSTER_UNSEALER_URL = 'http://vault-unsealer.zenokube.svc.cluster.local';
+
+/** VAULT_TOKEN_CACHE_MS: a non-negative integer, at most a minute (default 1 s). */
+function tokenCacheMs(v: string | undefined): number {
+  if (v === undefined) return 1000;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 60_000) throw new Error('VAULT_TOKEN_CACHE_MS must be an integer from 0 to 60000');
+  return n;
+}
 
 /** The platform's own answers (413, 404, the fixed 500) in Vault's shape too. */
 export const renderError = vaultShaped;
@@ -59,7 +70,14 @@ function runtimeOf(ctx: FunctionContext): Runtime {
     // (K_SERVICE set) the reference installation's name, on one machine the local runner.
     url: ctx.env.VAULT_UNSEALER_URL ?? (ctx.config.serviceName ? IN_CLUSTER_UNSEALER_URL : `http://127.0.0.1:${ctx.config.port}/_fn/vault-unsealer`),
     key: resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName),
+    sealEpoch: () => readSealEpoch(ctx.database.db),
   });
+  // The DEK cache, read at each scrape: hits against unwraps asked of the unsealer, and its size.
+  gaugeOnScrape(
+    ctx.metrics,
+    { name: 'zeno_vault_dek_cache', help: 'The DEK cache of vault-api: hits and misses since start, DEKs and bytes kept now, DEKs evicted since start.', labelNames: ['stat'] },
+    () => Object.entries(unsealer.dekCacheStats()).map(([stat, value]) => ({ labels: { stat }, value })),
+  );
   const engine: EngineDeps = { database: ctx.database, mac: () => unsealer.rowMac(), keys: unsealer };
   let mounted: Promise<void> | undefined;
   const runtime: Runtime = {
@@ -134,6 +152,11 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
   const acls = createAclCache(ctx.database.db, rowMac);
   // This process's memory of each secret path's highest seq: a path seen going back is a rollback.
   const kvIntegrity = { rowMac, seen: createSeqMemory() };
+  const tokens = createTokenCache({ ttlMs: tokenCacheMs(ctx.env.VAULT_TOKEN_CACHE_MS) });
+  unsealer.onFlush(() => {
+    tokens.clear();
+    acls.invalidate();
+  });
   const routes = [
     ...kvRoutes(ctx.database, unsealer, kvIntegrity),
     ...tokenRoutes(ctx.database, unsealer),
@@ -149,7 +172,7 @@ export function createApp(ctx: FunctionContext): Hono<AppEnv> {
     ...jwtRoutes(ctx.database, unsealer),
     ...sysAuthRoutes(),
   ];
-  const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls });
+  const handle = createPipeline({ database: ctx.database, log: ctx.log, unsealer, routes, acls, tokens, audits: createAuditWriter(ctx.database.db) });
   // The audited remote_address: the client as the trusted proxies forwarded it, else the peer.
   const clientAddressOf = createClientAddressOf(ctx.config.trustedProxies);
   const app = new Hono<AppEnv>();

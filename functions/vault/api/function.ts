@@ -17,12 +17,16 @@ export default defineFunction({
   },
   env: {
     VAULT_UNSEALER_URL: {
-      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer otherwise)',
+      description: 'base URL of the vault unsealer (default: http://vault-unsealer.zenokube.svc.cluster.local in a cluster; npm start sets the unsealer\'s own loopback port; alone, the local runner at http://127.0.0.1:$PORT/_fn/vault-unsealer)',
       service: 'vault-unsealer',
     },
     VAULT_INTERNAL_KEY: {
       description: 'base64 HMAC key (>= 32 bytes) authenticating the api to the unsealer',
       secret: { name: 'vault-internal', key: 'hmac-key' },
+    },
+    VAULT_TOKEN_CACHE_MS: {
+      description: 'how long a token lookup is reused, in ms (0: never): a token revoked through another api replica fails here within this',
+      value: '1000',
     },
   },
   // Expired leases are revoked and due static database roles rotated by this tick (credentials also

@@ -1,19 +1,22 @@
 // One Vault request, end to end: seal check, body, route, token, ACL, audit in, handler, audit out.
-// A failed audit write fails the request, as Vault does.
+// A failed audit write fails the request, as Vault does. Audit rows of concurrent requests go in
+// one INSERT, which also checks the seal epoch: a request whose rows land after a seal (or whose
+// batch fails) answers 503 and nothing it read leaves.
 // @see https://developer.hashicorp.com/vault/docs/audit#blocked-audit-devices
 import type { Database } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
 import type { Capability } from '#functions/vault/core/acl';
-import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
+import { SealedSinceError, type AuditEntry, type AuditWriter } from '#functions/vault/core/audit';
 import { addressAllowed } from '#functions/vault/core/cidr';
-import { VaultError, invalidRequest, permissionDenied, toVaultError, unsupportedOperation } from '#functions/vault/core/errors';
+import { VaultError, invalidRequest, permissionDenied, sealedError, toVaultError, unsupportedOperation } from '#functions/vault/core/errors';
 import { IntegrityError } from '#functions/vault/core/integrity';
 import type { AclCache } from '#functions/vault/core/policy-store';
-import { useToken } from '#functions/vault/core/tokens';
+import { peekToken, useToken } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
 import { json, readBody, tokenFrom, unsupportedNamespace } from '#functions/vault/http/wire';
 import { respondWrapped } from './response-wrapping.js';
 import type { Operation, VaultRequest, VaultResponse, VaultRoute } from './route.js';
+import type { TokenCache } from './token-cache.js';
 import type { UnsealerClient } from './unsealer-client.js';
 
 const BASE = '/vault/v1/';
@@ -45,6 +48,8 @@ interface PipelineDeps {
   unsealer: UnsealerClient;
   routes: VaultRoute[];
   acls: AclCache;
+  tokens: TokenCache;
+  audits: AuditWriter;
 }
 
 const internal = () => new VaultError(500, 'internal_error', ['internal error']);
@@ -62,11 +67,15 @@ function refusalOf(path: string, headers: Headers): string | undefined {
   return unsupportedNamespace(headers);
 }
 
+/** Whether a request may revoke, renew or change a token or a policy (the token cache then empties). */
+const changesTokens = (operation: Operation, path: string) =>
+  operation !== 'read' && operation !== 'list' && (path.startsWith('auth/token/') || path.startsWith('sys/'));
+
 /** The path as the audit device may store it: control characters as `\uXXXX`. */
 const printable = (path: string) => path.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 export function createPipeline(deps: PipelineDeps) {
-  const { database, unsealer, routes, log, acls } = deps;
+  const { database, unsealer, routes, log, acls, tokens, audits } = deps;
 
   return async (raw: Request, requestId: string, remoteAddress: string | undefined): Promise<Response> => {
     const url = new URL(raw.url);
@@ -78,7 +87,7 @@ export function createPipeline(deps: PipelineDeps) {
     }
     const operation = operationOf(raw.method, url.searchParams);
     if (!operation) throw unsupportedOperation();
-    const auditKey = await unsealer.auditKey();
+    let auditState = await unsealer.auditState();
     const body = operation === 'read' || operation === 'list' ? {} : await readBody(raw);
     // Lists address folders: Vault keeps their trailing slash for ACL matching.
     const path = operation === 'list' ? rawPath.replace(/\/*$/, '/') : rawPath.replace(/\/+$/, '');
@@ -111,8 +120,22 @@ export function createPipeline(deps: PipelineDeps) {
     });
     const audit = async (...entries: [AuditEntry, ...AuditEntry[]]) => {
       try {
-        await writeAudit(database.db, auditKey, ...entries);
+        try {
+          // A generation ended while this request ran (its key is zeroed): the current one's.
+          if (!auditState.live()) auditState = await unsealer.auditState();
+          await audits.write(auditState.key, auditState.epoch, entries);
+        } catch (err) {
+          if (!(err instanceof SealedSinceError)) throw err;
+          // Sealed since the keys in hand were learnt: every cached key goes. Still sealed, the
+          // unsealer says so (503) and nothing is answered; unsealed again since, the rows are
+          // written under the new generation's key.
+          unsealer.flush(auditState);
+          auditState = await unsealer.auditState();
+          await audits.write(auditState.key, auditState.epoch, entries);
+        }
       } catch (err) {
+        if (err instanceof SealedSinceError) throw sealedError();
+        if (err instanceof VaultError) throw err;
         log.error('audit write failed', { request_id: requestId, err });
         // Nothing is answered unaudited; a database that is unavailable for now is worth a retry.
         throw toVaultError(err) ?? internal();
@@ -121,14 +144,18 @@ export function createPipeline(deps: PipelineDeps) {
 
     if (!route?.unauthenticated) {
       try {
-        req.token = clientToken ? await useToken(database.db, await unsealer.rowMac(), clientToken) : undefined;
+        const mac = await unsealer.rowMac();
+        req.token = clientToken
+          ? await tokens.get(clientToken, { peek: () => peekToken(database.db, mac, clientToken), use: () => useToken(database.db, mac, clientToken) })
+          : undefined;
         if (req.token) req.acl = await acls.get(req.token.policies);
       } catch (err) {
         // A token or policy row the vault did not write: refused, and the audit row says why.
         if (err instanceof IntegrityError) await audit({ ...entry('request', 'deny'), error: err.messages.join('; '), data: body });
         throw err;
       }
-      // A token bound to CIDR blocks (token_bound_cidrs of its login) works only from them.
+      // A token bound to CIDR blocks (token_bound_cidrs of its login) works only from them; the
+      // check runs on every request, for a cached row as for a fresh one.
       if (!req.token || !addressAllowed(remoteAddress, req.token.boundCidrs)) {
         await audit({ ...entry('request', 'deny'), error: 'permission denied', data: body });
         throw permissionDenied();
@@ -167,12 +194,15 @@ export function createPipeline(deps: PipelineDeps) {
     try {
       res = await respondWrapped({ database, unsealer }, raw.headers, req, () => handler(req, match));
     } catch (err) {
+      if (changesTokens(operation, routePath)) tokens.clear();
       const known = toVaultError(err);
       if (!known || known !== err) log.error('vault handler failed', { request_id: requestId, path: routePath, err });
       const e = known ?? internal();
       await respond({ ...entry('response', decision), status: e.status, error: e.messages.join('; ') });
       throw e;
     }
+    // A token revoked, renewed or changed here, or a policy changed, is looked up afresh.
+    if (changesTokens(operation, routePath)) tokens.clear();
     await respond({ ...entry('response', decision), status: res.status, data: res.auditData ?? res.body });
     if (res.status === 204 || !res.body) return new Response(null, { status: 204 });
     return json(res.body, res.status);

@@ -49,6 +49,12 @@ export const sealConfig = vault.table('seal_config', {
    * shares of the root key until `sys/rekey-recovery-key` replaces them.
    */
   recoveryCanary: bytea(),
+  /**
+   * Bumped by `sys/seal` before the unsealer wipes its keys and answers: every audit write of
+   * the api checks it in the same statement, so no api replica answers from its key caches once
+   * a seal has returned.
+   */
+  sealEpoch: integer().notNull().default(0),
   initializedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -173,6 +179,11 @@ export const auditLog = vault.table(
     error: text(),
     /** Request or response data with every string value replaced by `hmac-sha256:<hex>`. */
     data: jsonb(),
+    /**
+     * Which line key hashed this row's values: HKDF of the audit key with this id (see
+     * core/audit.ts `lineKeyInfo`); null for rows hashed with the audit key itself.
+     */
+    keyId: text(),
   },
   (t) => [index().on(t.requestId)],
 );

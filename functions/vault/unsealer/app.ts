@@ -1,6 +1,7 @@
 // The vault unsealer: the one long-running vault function, holding the root key in RAM.
 // Public: sys/init, sys/unseal, sys/seal, sys/seal-status, sys/health. Internal: the key service.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { integrityFailureCounter } from '#functions/vault/core/integrity-metrics';
@@ -46,7 +47,10 @@ function installWipeHooks(): void {
 /** The platform's own answers (413, 404, the fixed 500) in Vault's shape too. */
 export const renderError = vaultShaped;
 
-export function createApp(ctx: FunctionContext): Hono {
+export async function createApp(ctx: FunctionContext): Promise<Hono> {
+  // A replica starts sealed: the api replicas drop the keys they hold (a restarted unsealer is a
+  // sealed vault until it is unsealed again; other unsealed replicas are asked afresh).
+  await bumpSealEpoch(ctx);
   const integrityFailures = integrityFailureCounter(ctx.metrics);
   installWipeHooks();
   const internalKey = resolveInternalKey(ctx.env.VAULT_INTERNAL_KEY, !!ctx.config.serviceName);
@@ -83,6 +87,15 @@ export function createApp(ctx: FunctionContext): Hono {
     return known.getResponse();
   });
   return app;
+}
+
+/** Moves the seal epoch (core/audit.ts readSealEpoch); best effort: without storage nothing is served anyway. */
+async function bumpSealEpoch(ctx: FunctionContext): Promise<void> {
+  try {
+    await ctx.database.db.execute(sql`update vault.seal_config set seal_epoch = seal_epoch + 1 where id = 1`);
+  } catch (err) {
+    ctx.log.warn('could not move the seal epoch at start', { err });
+  }
 }
 
 /** Wipes one instance's keys (a pod's worth), leaving other instances in this process alone. */

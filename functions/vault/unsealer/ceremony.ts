@@ -11,7 +11,7 @@ import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 
 import { eq, sql } from 'drizzle-orm';
 import { rowsOf, type Database, type Tx } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
-import { writeAudit } from '#functions/vault/core/audit';
+import { newLineKey, writeAudit } from '#functions/vault/core/audit';
 import { aad, DecryptError, open, seal as sealBlob } from '#functions/vault/core/envelope';
 import { invalidRequest, VaultError } from '#functions/vault/core/errors';
 import { sealConfig } from '#functions/vault/core/schema';
@@ -132,7 +132,9 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
   };
 
   const audit = async (db: Database['db'] | Tx, requestId: string, kind: CeremonyKind, sub: string, operation: string, error?: string) => {
-    const key = await keyring.auditKey();
+    const auditKey = await keyring.auditKey();
+    const key = newLineKey(auditKey);
+    auditKey.fill(0);
     try {
       await writeAudit(db, key, {
         type: 'request',
@@ -146,7 +148,7 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
         ...(error ? { error } : {}),
       });
     } finally {
-      key.fill(0);
+      key.key.fill(0);
     }
   };
 

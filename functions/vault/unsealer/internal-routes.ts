@@ -1,5 +1,6 @@
-// The internal channel the api calls: unwrap a DEK (or several at once), mint a DEK, fetch the
-// audit HMAC key and the row-MAC key, create an engine's mount at its first use.
+// The internal channel the api calls: unwrap a DEK (or several at once), mint a DEK, fetch an
+// audit line key (never the audit key itself) and the row-MAC key, create an engine's mount at its
+// first use.
 // Every request must carry a valid HMAC signature (core/internal-auth.ts); the unsealer never
 // receives secret data, only wrapped keys, and returns only DEKs.
 import { Hono } from 'hono';
@@ -7,7 +8,8 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { z } from 'zod';
 import { createVerifier, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
-import { VaultError, invalidRequest } from '#functions/vault/core/errors';
+import { VaultError, invalidRequest, sealedError } from '#functions/vault/core/errors';
+import { newLineKey } from '#functions/vault/core/audit';
 import { DecryptError } from '#functions/vault/core/envelope';
 import { json } from '#functions/vault/http/wire';
 import { mounts } from '#functions/vault/core/schema';
@@ -74,13 +76,6 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
     return out;
   });
 
-  app.post('/audit-key', async () => {
-    const key = await keyring.auditKey();
-    const out = json({ key: key.toString('base64') });
-    key.fill(0);
-    return out;
-  });
-
   app.post('/row-mac-key', async () => {
     // The epoch check (and, once, the upgrade) runs first: a rolled-back epoch row is refused here.
     const { epoch } = await keyring.rowMac();
@@ -125,6 +120,27 @@ export function internalRoutes(keyring: Keyring, internalKey: Buffer, database: 
     const exists = await database.db.select({ path: mounts.path }).from(mounts).where(eq(mounts.path, mount));
     if (exists.length === 0) await keyring.addMount(database.db, mount, spec.type, spec.description);
     return json({ mount });
+  });
+
+  // The api's check that this replica still holds the keys: 503 (and the connection closed, so
+  // that the api's retry may reach another replica) while sealed.
+  app.post('/unsealed', async () => {
+    if (keyring.isSealed()) throw sealedError();
+    return json({ sealed: false });
+  });
+
+  // A fresh audit line key and its id (core/audit.ts): it hashes and verifies only the rows
+  // written with it, never those of another replica or an earlier key. The audit key stays here.
+  app.post('/audit-line-key', async () => {
+    const auditKey = await keyring.auditKey();
+    try {
+      const { key, id } = newLineKey(auditKey);
+      const out = json({ key: key.toString('base64'), id });
+      key.fill(0);
+      return out;
+    } finally {
+      auditKey.fill(0);
+    }
   });
 
   return app;

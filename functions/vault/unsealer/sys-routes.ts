@@ -1,11 +1,12 @@
 // The public sys/ endpoints the unsealer serves: init, unseal, seal, seal-status, health.
 // @see https://developer.hashicorp.com/vault/api-docs/system/seal-status
 // @see https://developer.hashicorp.com/vault/api-docs/system/health
+import { sql } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { Database } from '#shared/db/index';
 import type { AppEnv } from '#shared/http/app';
 import type { Acl } from '#functions/vault/core/acl';
-import { writeAudit, type AuditEntry } from '#functions/vault/core/audit';
+import { newLineKey, writeAudit, type AuditEntry } from '#functions/vault/core/audit';
 import { permissionDenied, invalidRequest, unsupportedOperation, VaultError } from '#functions/vault/core/errors';
 import { IntegrityError } from '#functions/vault/core/integrity';
 import { aclFor } from '#functions/vault/core/policy-store';
@@ -100,8 +101,10 @@ export function sysRoutes(
     // Audited like every api request; a failed audit write fails the seal (the key stays).
     const audit = async (entry: Pick<AuditEntry, 'accessor' | 'policies' | 'decision' | 'error'>) => {
       const auditKey = await keyring.auditKey();
+      const line = newLineKey(auditKey);
+      auditKey.fill(0);
       try {
-        await writeAudit(database.db, auditKey, {
+        await writeAudit(database.db, line, {
           type: 'request',
           requestId: c.get('requestId') ?? '',
           operation: 'update',
@@ -112,7 +115,7 @@ export function sysRoutes(
       } catch {
         throw new VaultError(500, 'internal_error', ['internal error']);
       } finally {
-        auditKey.fill(0);
+        line.key.fill(0);
       }
     };
     let row: Token | undefined;
@@ -133,6 +136,14 @@ export function sysRoutes(
     const allowed = acl.allows('sys/seal', 'sudo') && acl.allows('sys/seal', 'update');
     await audit({ accessor: row.accessor, policies: row.policies, decision: allowed ? 'allow' : 'deny', ...(allowed ? {} : { error: 'permission denied' }) });
     if (!allowed) throw permissionDenied();
+    // The seal epoch moves before the keys go and before the answer: every api replica checks it
+    // in the statement that writes a request's audit rows, so none answers from its caches once
+    // this returns. Without the database the seal fails and the vault stays unsealed (retry).
+    try {
+      await database.db.execute(sql`update vault.seal_config set seal_epoch = seal_epoch + 1 where id = 1`);
+    } catch {
+      throw new VaultError(503, 'seal_failed', ['the seal could not be recorded in storage; the vault is still unsealed, retry']);
+    }
     keyring.wipe();
     onSeal();
     return noContent();

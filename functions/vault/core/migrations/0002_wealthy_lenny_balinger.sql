@@ -159,6 +159,7 @@ CREATE TABLE "vault"."wrapped_responses" (
 	CONSTRAINT "wrapped_responses_contextId_unique" UNIQUE("context_id")
 );
 --> statement-breakpoint
+ALTER TABLE "vault"."audit_log" ADD COLUMN "key_id" text;--> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_config" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."kubernetes_roles" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."kv_metadata" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;--> statement-breakpoint
@@ -170,6 +171,7 @@ ALTER TABLE "vault"."kv_versions" ADD COLUMN "mac" "bytea";--> statement-breakpo
 ALTER TABLE "vault"."mounts" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."policies" ADD COLUMN "mac" "bytea";--> statement-breakpoint
 ALTER TABLE "vault"."seal_config" ADD COLUMN "recovery_canary" "bytea";--> statement-breakpoint
+ALTER TABLE "vault"."seal_config" ADD COLUMN "seal_epoch" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "period_seconds" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "role" text DEFAULT '' NOT NULL;--> statement-breakpoint
 ALTER TABLE "vault"."tokens" ADD COLUMN "bound_cidrs" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
