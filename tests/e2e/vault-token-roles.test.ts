@@ -5,10 +5,13 @@
 // @see https://developer.hashicorp.com/vault/api-docs/auth/token#create-update-token-role
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import type { RowMac } from '#functions/vault/core/integrity';
+import { tokens } from '#functions/vault/core/schema';
+import { tokenMacFields } from '#functions/vault/core/tokens';
+import { operatorRowMac, startVaultServer, type VaultServer } from './vault-server.js';
 
 type Body = Record<string, unknown> & { errors?: string[]; data?: Record<string, unknown>; warnings?: string[] | null; auth?: Auth };
 type Auth = { client_token: string; accessor: string; policies: string[]; lease_duration: number; renewable: boolean; orphan: boolean };
@@ -17,6 +20,7 @@ describe('ZenoVault token roles and periodic tokens', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
   let root: string;
+  let operatorMac: RowMac;
   /** A token that may create tokens under any role, holding `app-read` itself. */
   let creator: string;
   const client = (token?: string) => nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, token, noCustomHTTPVerbs: true });
@@ -36,8 +40,12 @@ describe('ZenoVault token roles and periodic tokens', () => {
   };
   const refused = async (path: string, token: string, body: unknown, message: string) =>
     assert.deepEqual(await call('POST', path, token, body), { status: 400, body: { errors: [message] } }, `${path} ${JSON.stringify(body)}`);
-  const age = (accessor: string, interval: string) =>
-    tdb.database.query(sql`update vault.tokens set created_at = now() - ${interval}::interval where accessor = ${accessor}`);
+  /** Ages a token as a long wait would, re-signed as the vault would (rows carry a MAC). */
+  const age = async (accessor: string, interval: string) => {
+    await tdb.database.query(sql`update vault.tokens set created_at = date_trunc('milliseconds', now() - ${interval}::interval) where accessor = ${accessor}`);
+    const [row] = await tdb.database.db.select().from(tokens).where(eq(tokens.accessor, accessor));
+    await tdb.database.db.update(tokens).set({ mac: operatorMac.sign('tokens', tokenMacFields(row!)) }).where(eq(tokens.accessor, accessor));
+  };
 
   before(async () => {
     tdb = await createTestDatabase();
@@ -45,6 +53,7 @@ describe('ZenoVault token roles and periodic tokens', () => {
     const init = await client().init({ secret_shares: 1, secret_threshold: 1 });
     root = init.root_token;
     await client().unseal({ key: init.keys[0] });
+    operatorMac = await operatorRowMac(tdb.database, init.keys);
     const admin = client(root);
     await admin.write('sys/policies/acl/role-user', { policy: 'path "auth/token/create/*" { capabilities = ["update"] }\npath "auth/token/create" { capabilities = ["update"] }' });
     for (const p of ['app-read', 'app-write', 'secret-admin']) await admin.write(`sys/policies/acl/${p}`, { policy: `path "secret/data/${p}" { capabilities = ["read"] }` });

@@ -6,10 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, statusOf, type VaultServer } from './vault-server.js';
+import type { RowMac } from '#functions/vault/core/integrity';
+import { tokens } from '#functions/vault/core/schema';
+import { tokenMacFields } from '#functions/vault/core/tokens';
+import { operatorRowMac, startVaultServer, statusOf, type VaultServer } from './vault-server.js';
 
 interface WrapInfo {
   token: string;
@@ -27,6 +30,7 @@ describe('ZenoVault response wrapping', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
   let root: string;
+  let operatorMac: RowMac;
   const client = (token?: string) => nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, token, noCustomHTTPVerbs: true });
   /** A call as the vault CLI makes it: JSON body, token and wrap TTL headers. */
   const call = async (method: string, path: string, opts: { token?: string | undefined; body?: unknown; wrapTtl?: string } = {}): Promise<Answer> => {
@@ -51,6 +55,7 @@ describe('ZenoVault response wrapping', () => {
     const init = await client().init({ secret_shares: 1, secret_threshold: 1 });
     root = init.root_token;
     await client().unseal({ key: init.keys[0] });
+    operatorMac = await operatorRowMac(tdb.database, init.keys);
   });
   after(async () => {
     await vs?.close();
@@ -131,7 +136,10 @@ describe('ZenoVault response wrapping', () => {
   it('refuses an expired wrapping token', async () => {
     await putSecret('ttl', { s: 'x' });
     const info = await wrapRead('ttl', '30s');
-    await tdb.database.query(sql`update vault.tokens set expires_at = now() - interval '1 second' where accessor = ${info.accessor}`);
+    // Expired as time would expire it: the row re-signed as the vault would (rows carry a MAC).
+    await tdb.database.query(sql`update vault.tokens set expires_at = date_trunc('milliseconds', now() - interval '1 second') where accessor = ${info.accessor}`);
+    const [row] = await tdb.database.db.select().from(tokens).where(eq(tokens.accessor, info.accessor));
+    await tdb.database.db.update(tokens).set({ mac: operatorMac.sign('tokens', tokenMacFields(row!)) }).where(eq(tokens.accessor, info.accessor));
     assert.deepEqual(await call('PUT', 'sys/wrapping/lookup', { body: { token: info.token } }), { status: 400, body: INVALID });
     assert.deepEqual(await call('PUT', 'sys/wrapping/unwrap', { token: info.token }), { status: 400, body: INVALID });
   });

@@ -158,6 +158,8 @@ interface Generation {
   checkedUntil: number;
   auditKey?: Promise<AuditKey>;
   mac?: Promise<RowMac>;
+  /** When `mac` was asked for: the unsealer checks the keyring epoch at each fetch. */
+  macAt?: number;
   deks: DekCache;
   dead: boolean;
 }
@@ -373,8 +375,12 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     },
     async rowMac(fresh = false) {
       const g = await current();
-      // A row from a later keyring epoch than this key knows: ask once more (another replica unsealed).
-      if (fresh) g.mac = undefined;
+      // A row from a later keyring epoch than this key knows: ask once more (another replica
+      // unsealed). And at least every checkMs: the unsealer checks the keyring epoch at each
+      // fetch, so a database put back under a running vault is refused within that bound.
+      const now = Date.now();
+      if (fresh || (g.macAt !== undefined && now - g.macAt > checkMs)) g.mac = undefined;
+      if (!g.mac) g.macAt = now;
       return once(g, 'mac', fetchRowMac);
     },
     flush: (seenWith) => flush(seenWith),
