@@ -111,6 +111,10 @@ export function createRowMac(key: Uint8Array, onFailure?: (table: string) => voi
 export function createSeqMemory(limit = 100_000) {
   const seen = new Map<string, number>();
   return {
+    /** The highest seq this process saw for `key` so far (0 for none): read it before a query. */
+    floor(key: string): number {
+      return seen.get(key) ?? 0;
+    },
     /** False when `seq` is below what this process saw for `key`; otherwise remembers it. */
     observe(key: string, seq: number): boolean {
       const prior = seen.get(key);

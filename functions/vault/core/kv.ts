@@ -71,10 +71,13 @@ export function kvVersionMacFields(v: KvVersion): MacValue[] {
 const seenKey = (mount: string, path: string) => `${mount}\u0000${path}`;
 
 /** Refuses a metadata row the vault did not write, from a later epoch, or older than this process saw. */
-function checkMetadata(mac: RowMac, seen: SeqMemory, md: KvMetadata): void {
+function checkMetadata(mac: RowMac, seen: SeqMemory, md: KvMetadata, floor: number): void {
   mac.check('kv_metadata', kvMetadataMacFields(md), md.mac);
   if (mac.epoch > 0 && md.epoch > mac.epoch) throw new LaterEpoch();
-  if (!seen.observe(seenKey(md.mount, md.path), md.seq)) mac.refuse('kv_metadata');
+  // Only what this process saw before the query began bounds it: a read whose snapshot predates
+  // a write this process has seen commit since is old, not rolled back.
+  if (md.seq < floor) mac.refuse('kv_metadata');
+  seen.observe(seenKey(md.mount, md.path), md.seq);
 }
 
 /** Refuses a version row the vault did not write, or one its (checked) metadata cannot have. */
@@ -158,10 +161,11 @@ function versionMetadata(v: Pick<KvVersion, 'createdAt' | 'deletedAt' | 'destroy
 /** A path's metadata, checked; undefined when the path has none. */
 export async function getMetadata(db: Queryable, ig: KvIntegrity, mount: string, path: string): Promise<KvMetadata | undefined> {
   return withEpoch(ig, async (mac) => {
+    const floor = ig.seen.floor(seenKey(mount, path));
     const [raw] = rowsOf<Raw>(await db.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path}`));
     if (!raw) return undefined;
     const md = metadataFrom(raw);
-    checkMetadata(mac, ig.seen, md);
+    checkMetadata(mac, ig.seen, md, floor);
     return md.deleted ? undefined : md;
   });
 }
@@ -189,6 +193,7 @@ export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, moun
 }
 
 async function readChecked(db: Db, keys: DekService, mac: RowMac, seen: SeqMemory, mount: string, path: string, version: number): Promise<ReadResult> {
+  const floor = seen.floor(seenKey(mount, path));
   const [r] = rowsOf<Raw>(
     await db.execute(sql`
       select m.*, v.mount as v_mount, v.path as v_path, v.version as v_version, v.ciphertext as v_ciphertext,
@@ -203,7 +208,7 @@ async function readChecked(db: Db, keys: DekService, mac: RowMac, seen: SeqMemor
   );
   if (!r) return { kind: 'missing' };
   const md = metadataFrom(r);
-  checkMetadata(mac, seen, md);
+  checkMetadata(mac, seen, md, floor);
   if (md.deleted) return { kind: 'missing' };
   // Any version beyond the metadata's current one, or changed after it: the metadata was rolled back.
   if (r.max_version !== null && (Number(r.max_version) > md.currentVersion || Number(r.max_seq) > md.seq)) mac.refuse('kv_metadata');
@@ -238,6 +243,7 @@ async function readChecked(db: Db, keys: DekService, mac: RowMac, seen: SeqMemor
  * checked. A row this statement created carries no MAC yet: the caller signs it before commit.
  */
 async function lockMetadata(tx: Queryable, mac: RowMac, seen: SeqMemory, mount: string, path: string): Promise<{ md: KvMetadata; fresh: boolean }> {
+  const floor = seen.floor(seenKey(mount, path));
   const [raw] = rowsOf<Raw>(
     await tx.execute(sql`
       insert into vault.kv_metadata (mount, path) values (${mount}, ${path})
@@ -247,7 +253,7 @@ async function lockMetadata(tx: Queryable, mac: RowMac, seen: SeqMemory, mount: 
   if (!raw) throw new Error('metadata row missing inside its transaction');
   const md = metadataFrom(raw);
   if (raw.fresh === true) return { md: emptyMetadata(md, new Date()), fresh: true };
-  checkMetadata(mac, seen, md);
+  checkMetadata(mac, seen, md, floor);
   // A deleted path starts afresh, its seq going on from where it stopped.
   if (md.deleted) return { md: emptyMetadata(md, new Date()), fresh: true };
   return { md, fresh: false };
@@ -378,10 +384,11 @@ export async function writeSecret(database: Database, keys: DekService, ig: KvIn
  */
 async function changeVersions(database: Database, ig: KvIntegrity, mount: string, path: string, versions: number[] | 'current', change: (v: KvVersion, now: number) => Partial<KvVersion> | undefined) {
   const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
+    const floor = ig.seen.floor(seenKey(mount, path));
     const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
     if (!raw) return undefined;
     const md = metadataFrom(raw);
-    checkMetadata(mac, ig.seen, md);
+    checkMetadata(mac, ig.seen, md, floor);
     if (md.deleted) return undefined;
     const wanted = versions === 'current' ? (md.currentVersion > 0 ? [md.currentVersion] : []) : versions;
     if (wanted.length === 0) return undefined;
@@ -442,10 +449,11 @@ export async function destroyVersions(database: Database, ig: KvIntegrity, mount
 export async function deleteAll(database: Database, ig: KvIntegrity, mount: string, path: string) {
   const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
     await lockPath(tx, mount, path);
+    const floor = ig.seen.floor(seenKey(mount, path));
     const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
     if (!raw) return undefined;
     const md = metadataFrom(raw);
-    checkMetadata(mac, ig.seen, md);
+    checkMetadata(mac, ig.seen, md, floor);
     if (md.deleted) return undefined;
     const now = new Date();
     const next: KvMetadata = { ...emptyMetadata(md, now), seq: nextSeq(md), epoch: mac.epoch, createdAt: md.createdAt, deleted: true };
