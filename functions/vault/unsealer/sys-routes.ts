@@ -172,8 +172,14 @@ export function sysRoutes(
       version: VERSION,
       ...(s.sealed ? {} : { cluster_name: 'zenokube', cluster_id: clusterId }),
     };
-    if (c.req.method === 'HEAD') return new Response(null, { status });
-    return json(body, status);
+    // A 5xx here is the vault's state, not a failing replica: with Retry-After the ingress does
+    // not count it against the unsealer's endpoint (health checks of a sealed vault must not open
+    // the circuit in front of sys/unseal).
+    const headers: Record<string, string> = status >= 500 ? { 'retry-after': '1' } : {};
+    if (c.req.method === 'HEAD') return new Response(null, { status, headers });
+    const res = json(body, status);
+    for (const [k, v] of Object.entries(headers)) res.headers.set(k, v);
+    return res;
   });
 
   if (ceremonies) ceremonyRoutes(app, ceremonies);
