@@ -12,18 +12,8 @@ import { sealSettingsFrom, sealWrapperFor } from '#functions/vault/core/seal';
 import { combine } from '#functions/vault/core/shamir';
 import type { Logger } from '#shared/log/index';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import { call, startVaultServer, type Answer, type VaultServer } from './vault-server.js';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown> & { errors?: string[] };
-}
-
-async function call(vs: VaultServer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
-}
 
 /** Runs a whole ceremony (rekey, rekey-recovery-key or generate-root) with `shares`. */
 async function ceremony(vs: VaultServer, kind: 'rekey' | 'rekey-recovery-key' | 'generate-root', shares: string[], init: Record<string, unknown> = {}) {

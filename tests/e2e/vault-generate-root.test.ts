@@ -8,18 +8,8 @@ import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { runVaultCli } from '#cli/vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import { call, startVaultServer, type VaultServer } from './vault-server.js';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown> & { errors?: string[] };
-}
-
-async function call(vs: VaultServer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
-}
 
 /** What `vault operator generate-root -decode` does (Vault ≥ 1.10): base64 (raw) XOR the OTP. */
 function decode(encoded: string, otp: string): string {

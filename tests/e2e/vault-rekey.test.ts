@@ -8,18 +8,8 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startVaultServer, type VaultServer } from './vault-server.js';
+import { call, startVaultServer, type Answer, type VaultServer } from './vault-server.js';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown> & { errors?: string[] };
-}
-
-async function call(vs: VaultServer, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
-}
 
 /** A share with one y byte changed: well formed, wrong. */
 function corrupt(hex: string): string {

@@ -12,7 +12,10 @@ import { createMetrics } from '#shared/metrics/index';
 import apiDecl from '#functions/vault/api/function';
 import unsealerDecl from '#functions/vault/unsealer/function';
 import { wipeInstance } from '#functions/vault/unsealer/app';
+import { eq } from 'drizzle-orm';
 import { createRowMac, type RowMac } from '#functions/vault/core/integrity';
+import { tokens } from '#functions/vault/core/schema';
+import { tokenMacFields } from '#functions/vault/core/tokens';
 import { createKeyring, decodeShare } from '#functions/vault/unsealer/keyring';
 
 export interface VaultServer {
@@ -126,4 +129,24 @@ export async function operatorRowMac(database: Database, keys: string[]): Promis
   } finally {
     key.fill(0);
   }
+}
+
+/** An answer of the Vault API: status and parsed JSON body (`{}` when empty). */
+export interface Answer {
+  status: number;
+  body: Record<string, unknown> & { errors?: string[] };
+}
+
+/** One unauthenticated Vault API call (sys/ ceremonies and status), JSON body or none. */
+export async function call(vs: VaultServer, method: string, path: string, body?: unknown): Promise<Answer> {
+  const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Answer['body']) : {} };
+}
+
+/** Re-signs a token row a test rewrote on purpose (aged, expired), as the vault would sign it. */
+export async function resignToken(database: Database, mac: RowMac, accessor: string): Promise<void> {
+  const [row] = await database.db.select().from(tokens).where(eq(tokens.accessor, accessor));
+  if (!row) throw new Error(`no token row ${accessor}`);
+  await database.db.update(tokens).set({ mac: mac.sign('tokens', tokenMacFields(row)) }).where(eq(tokens.accessor, accessor));
 }

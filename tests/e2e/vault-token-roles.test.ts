@@ -5,13 +5,11 @@
 // @see https://developer.hashicorp.com/vault/api-docs/auth/token#create-update-token-role
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import type { RowMac } from '#functions/vault/core/integrity';
-import { tokens } from '#functions/vault/core/schema';
-import { tokenMacFields } from '#functions/vault/core/tokens';
-import { operatorRowMac, startVaultServer, type VaultServer } from './vault-server.js';
+import { operatorRowMac, resignToken, startVaultServer, type VaultServer } from './vault-server.js';
 
 type Body = Record<string, unknown> & { errors?: string[]; data?: Record<string, unknown>; warnings?: string[] | null; auth?: Auth };
 type Auth = { client_token: string; accessor: string; policies: string[]; lease_duration: number; renewable: boolean; orphan: boolean };
@@ -43,8 +41,7 @@ describe('ZenoVault token roles and periodic tokens', () => {
   /** Ages a token as a long wait would, re-signed as the vault would (rows carry a MAC). */
   const age = async (accessor: string, interval: string) => {
     await tdb.database.query(sql`update vault.tokens set created_at = date_trunc('milliseconds', now() - ${interval}::interval) where accessor = ${accessor}`);
-    const [row] = await tdb.database.db.select().from(tokens).where(eq(tokens.accessor, accessor));
-    await tdb.database.db.update(tokens).set({ mac: operatorMac.sign('tokens', tokenMacFields(row!)) }).where(eq(tokens.accessor, accessor));
+    await resignToken(tdb.database, operatorMac, accessor);
   };
 
   before(async () => {

@@ -6,13 +6,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import type { RowMac } from '#functions/vault/core/integrity';
-import { tokens } from '#functions/vault/core/schema';
-import { tokenMacFields } from '#functions/vault/core/tokens';
-import { operatorRowMac, startVaultServer, statusOf, type VaultServer } from './vault-server.js';
+import { operatorRowMac, resignToken, startVaultServer, statusOf, type VaultServer } from './vault-server.js';
 
 interface WrapInfo {
   token: string;
@@ -138,8 +136,7 @@ describe('ZenoVault response wrapping', () => {
     const info = await wrapRead('ttl', '30s');
     // Expired as time would expire it: the row re-signed as the vault would (rows carry a MAC).
     await tdb.database.query(sql`update vault.tokens set expires_at = date_trunc('milliseconds', now() - interval '1 second') where accessor = ${info.accessor}`);
-    const [row] = await tdb.database.db.select().from(tokens).where(eq(tokens.accessor, info.accessor));
-    await tdb.database.db.update(tokens).set({ mac: operatorMac.sign('tokens', tokenMacFields(row!)) }).where(eq(tokens.accessor, info.accessor));
+    await resignToken(tdb.database, operatorMac, info.accessor);
     assert.deepEqual(await call('PUT', 'sys/wrapping/lookup', { body: { token: info.token } }), { status: 400, body: INVALID });
     assert.deepEqual(await call('PUT', 'sys/wrapping/unwrap', { token: info.token }), { status: 400, body: INVALID });
   });

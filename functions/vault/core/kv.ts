@@ -259,6 +259,16 @@ async function lockMetadata(tx: Queryable, mac: RowMac, seen: SeqMemory, mount: 
   return { md, fresh: false };
 }
 
+/** The metadata of a path that exists and is not deleted, locked FOR UPDATE and checked; else undefined. */
+async function lockLiveMetadata(tx: Queryable, mac: RowMac, seen: SeqMemory, mount: string, path: string): Promise<KvMetadata | undefined> {
+  const floor = seen.floor(seenKey(mount, path));
+  const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
+  if (!raw) return undefined;
+  const md = metadataFrom(raw);
+  checkMetadata(mac, seen, md, floor);
+  return md.deleted ? undefined : md;
+}
+
 /** Stores a metadata row's new state with its MAC (every MAC'd column, so a fresh row gets its ms timestamps). */
 function saveMetadata(mac: RowMac, next: KvMetadata) {
   next.mac = mac.sign('kv_metadata', kvMetadataMacFields(next));
@@ -384,12 +394,8 @@ export async function writeSecret(database: Database, keys: DekService, ig: KvIn
  */
 async function changeVersions(database: Database, ig: KvIntegrity, mount: string, path: string, versions: number[] | 'current', change: (v: KvVersion, now: number) => Partial<KvVersion> | undefined) {
   const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
-    const floor = ig.seen.floor(seenKey(mount, path));
-    const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
-    if (!raw) return undefined;
-    const md = metadataFrom(raw);
-    checkMetadata(mac, ig.seen, md, floor);
-    if (md.deleted) return undefined;
+    const md = await lockLiveMetadata(tx, mac, ig.seen, mount, path);
+    if (!md) return undefined;
     const wanted = versions === 'current' ? (md.currentVersion > 0 ? [md.currentVersion] : []) : versions;
     if (wanted.length === 0) return undefined;
     const rows = rowsOf<Raw>(
@@ -449,12 +455,8 @@ export async function destroyVersions(database: Database, ig: KvIntegrity, mount
 export async function deleteAll(database: Database, ig: KvIntegrity, mount: string, path: string) {
   const seq = await withEpoch(ig, (mac) => database.transaction(async (tx) => {
     await lockPath(tx, mount, path);
-    const floor = ig.seen.floor(seenKey(mount, path));
-    const [raw] = rowsOf<Raw>(await tx.execute(sql`select * from vault.kv_metadata where mount = ${mount} and path = ${path} for update`));
-    if (!raw) return undefined;
-    const md = metadataFrom(raw);
-    checkMetadata(mac, ig.seen, md, floor);
-    if (md.deleted) return undefined;
+    const md = await lockLiveMetadata(tx, mac, ig.seen, mount, path);
+    if (!md) return undefined;
     const now = new Date();
     const next: KvMetadata = { ...emptyMetadata(md, now), seq: nextSeq(md), epoch: mac.epoch, createdAt: md.createdAt, deleted: true };
     await tx.execute(sql`delete from vault.kv_versions where mount = ${mount} and path = ${path}`);

@@ -201,6 +201,11 @@ async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token 
   return row;
 }
 
+/** A root token (sys/init, sys/generate-root): orphan, no expiry, not renewable. */
+export async function insertRootToken(db: Queryable, mac: RowMac): Promise<NewToken> {
+  return insertToken(db, mac, { policies: ['root'], displayName: 'root', path: 'auth/token/root', parentAccessor: null, ttlSeconds: 0, renewable: false });
+}
+
 /** Attempts of a compare-and-set on a token row; each lost one means another caller made progress. */
 const CAS_ATTEMPTS = 1000;
 

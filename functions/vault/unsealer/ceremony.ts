@@ -18,7 +18,7 @@ import { sealConfig } from '#functions/vault/core/schema';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { split } from '#functions/vault/core/shamir';
 import type { RowMac } from '#functions/vault/core/integrity';
-import { insertToken } from '#functions/vault/core/tokens';
+import { insertRootToken } from '#functions/vault/core/tokens';
 import { authorises, combineShares, decodeShare, recoveryCanaryFor, type Keyring } from './keyring.js';
 
 export type CeremonyKind = 'rekey' | 'rekey-recovery' | 'generate-root';
@@ -307,14 +307,7 @@ export function createCeremonies(database: Database, keyring: Keyring, seal: Sea
   /** The work a ceremony does at its threshold, inside the transaction that records it. */
   async function complete(tx: Tx, kind: CeremonyKind, c: typeof sealConfig.$inferSelect, p: Pending, mac: RowMac) {
     if (kind === 'generate-root') {
-      const { token } = await insertToken(tx, mac, {
-        policies: ['root'],
-        displayName: 'root',
-        path: 'auth/token/root',
-        parentAccessor: null,
-        ttlSeconds: 0,
-        renewable: false,
-      });
+      const { token } = await insertRootToken(tx, mac);
       return { encodedToken: encodeToken(token, p.otp!) };
     }
     if (kind === 'rekey-recovery') {

@@ -9,7 +9,7 @@ import { invalidRequest } from '#functions/vault/core/errors';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { split } from '#functions/vault/core/shamir';
 import { mountMacFields } from '#functions/vault/core/mounts';
-import { insertToken } from '#functions/vault/core/tokens';
+import { insertRootToken } from '#functions/vault/core/tokens';
 import { writeFirstEpoch } from './epoch.js';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { recoveryCanaryFor, type Keyring } from './keyring.js';
@@ -66,14 +66,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
         await tx.insert(mounts).values({ ...row, mac: mac.sign('mounts', mountMacFields(row)) });
       }
       await writeFirstEpoch(tx, mac);
-      const { token } = await insertToken(tx, mac, {
-        policies: ['root'],
-        displayName: 'root',
-        path: 'auth/token/root',
-        parentAccessor: null,
-        ttlSeconds: 0,
-        renewable: false,
-      });
+      const { token } = await insertRootToken(tx, mac);
       return token;
     });
     keyring.invalidate();
