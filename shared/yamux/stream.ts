@@ -80,7 +80,7 @@ export class YamuxStream extends Duplex {
     if (this.destroyed) return;
     if (this.#finReceived) {
       // Data after the peer's FIN: the peer broke the stream, not the session.
-      this.destroy(new YamuxError('ERR_YAMUX_PROTOCOL', `data on stream ${this.id} after FIN`));
+      this.#fail(new YamuxError('ERR_YAMUX_PROTOCOL', `data on stream ${this.id} after FIN`));
       return;
     }
     this.push(piece);
@@ -103,13 +103,23 @@ export class YamuxStream extends Duplex {
 
   receiveReset(): void {
     this.#resetReceived = true;
-    this.destroy(new YamuxError('ERR_YAMUX_STREAM_RESET', `stream ${this.id} reset by the peer`));
+    this.#fail(new YamuxError('ERR_YAMUX_STREAM_RESET', `stream ${this.id} reset by the peer`));
   }
 
   /** The session ended under this stream. */
   abort(error: Error | null): void {
     this.#sessionGone = true;
-    if (error) this.destroy(error);
+    if (error) this.#fail(error);
+    else this.destroy();
+  }
+
+  /**
+   * Ends the stream for a cause the peer or the connection brought about. It is emitted as
+   * 'error' to whoever listens; a stream nobody listens to closes quietly rather than take the
+   * process down (the session reports its own end on 'close').
+   */
+  #fail(error: YamuxError | Error): void {
+    if (this.listenerCount('error') > 0) this.destroy(error);
     else this.destroy();
   }
 
@@ -160,6 +170,16 @@ export class YamuxStream extends Duplex {
 
   override _read(): void {
     this.#updateWindow(false);
+  }
+
+  /**
+   * Every way of consuming (flowing 'data', read(), the async iterator) goes through read(); _read
+   * alone is not enough, as Node calls it again only after a push.
+   */
+  override read(size?: number): any {
+    const chunk: unknown = super.read(size);
+    if (chunk !== null) this.#updateWindow(false);
+    return chunk;
   }
 
   /**

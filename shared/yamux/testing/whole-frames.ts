@@ -7,7 +7,7 @@ import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 
 export function wholeFrames(): Transform {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
