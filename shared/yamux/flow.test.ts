@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import { createSession, INITIAL_WINDOW } from './index.js';
 import type { YamuxSession, YamuxStream } from './index.js';
-import { socketPair } from './testing/socket-pair.js';
+import { socketPair } from './socket-pair.test-support.js';
 
 const sockets: Socket[] = [];
 after(() => sockets.forEach((s) => s.destroy()));

@@ -4,7 +4,7 @@
 import { decodeHeader, FrameType, HEADER_SIZE } from './frame.js';
 import type { FrameHeader } from './frame.js';
 
-export interface FrameSink {
+interface FrameSink {
   /** A header; for a Data frame its Length bytes of payload follow through `payload`. */
   header(h: FrameHeader): void;
   payload(piece: Buffer): void;

@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import type { Socket } from 'node:net';
 import { createSession } from './index.js';
 import type { SessionOptions, YamuxSession } from './index.js';
-import { headerHex, RawPeer, socketPair } from './testing/socket-pair.js';
+import { headerHex, RawPeer, socketPair } from './socket-pair.test-support.js';
 
 const sockets: Socket[] = [];
 after(() => sockets.forEach((s) => s.destroy()));

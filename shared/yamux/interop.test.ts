@@ -1,7 +1,7 @@
 // Interoperability with another implementation from npm: yamux-js 0.2.0, a TypeScript port of
 // hashicorp/yamux, over real TCP sockets, in both roles. Two defects of that port bound what is
 // checked here: its parser handles only reads holding whole frames (so its input goes through
-// testing/whole-frames.ts), and it never acts on a FIN (processFlags tests for SYN where it means
+// whole-frames.test-support.ts), and it never acts on a FIN (processFlags tests for SYN where it means
 // FIN) nor sends one, so streams are checked by byte counts, not by end-of-stream.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -11,8 +11,8 @@ import type { Socket } from 'node:net';
 import { Client, Server } from 'yamux-js';
 import { createSession } from './index.js';
 import type { YamuxSession, YamuxStream } from './index.js';
-import { socketPair } from './testing/socket-pair.js';
-import { wholeFrames } from './testing/whole-frames.js';
+import { socketPair } from './socket-pair.test-support.js';
+import { wholeFrames } from './whole-frames.test-support.js';
 
 const sockets: Socket[] = [];
 const peers: { close(): void }[] = [];

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import type { Socket } from 'node:net';
 import { createSession, encodeHeader, Flag, FrameType } from './index.js';
 import type { SessionOptions, YamuxSession, YamuxStream } from './index.js';
-import { headerHex, RawPeer, socketPair } from './testing/socket-pair.js';
+import { headerHex, RawPeer, socketPair } from './socket-pair.test-support.js';
 
 const sockets: Socket[] = [];
 after(() => sockets.forEach((s) => s.destroy()));

@@ -3,8 +3,8 @@
 import { once } from 'node:events';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { decodeHeader, HEADER_SIZE } from '../frame.js';
-import type { FrameHeader } from '../frame.js';
+import { decodeHeader, HEADER_SIZE } from './frame.js';
+import type { FrameHeader } from './frame.js';
 
 export async function socketPair(): Promise<[Socket, Socket]> {
   const server = createServer();
@@ -18,7 +18,7 @@ export async function socketPair(): Promise<[Socket, Socket]> {
   return [client, peer];
 }
 
-export interface RawFrame extends FrameHeader {
+interface RawFrame extends FrameHeader {
   payload: Buffer;
 }
 
