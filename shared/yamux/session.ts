@@ -71,6 +71,7 @@ export class YamuxSession extends EventEmitter implements StreamHost {
   #closing: (() => void) | undefined;
   #closed = false;
   #closeError: Error | null = null;
+  #corked = false;
   readonly stats: SessionStats = {
     streams: 0, streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesIn: 0, bytesOut: 0, windowStalls: 0, rttMs: undefined,
   };
@@ -183,13 +184,29 @@ export class YamuxSession extends EventEmitter implements StreamHost {
       const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
       writeHeader(frame, 0, FrameType.Data, flags, streamId, payload.length);
       payload.copy(frame, HEADER_SIZE);
-      this.#socket.write(frame);
+      this.#batch().write(frame);
       return;
     }
-    this.#socket.cork();
-    this.#socket.write(encodeHeader(FrameType.Data, flags, streamId, payload.length));
-    this.#socket.write(payload);
-    this.#socket.uncork();
+    const socket = this.#batch();
+    socket.write(encodeHeader(FrameType.Data, flags, streamId, payload.length));
+    socket.write(payload);
+  }
+
+  /**
+   * The socket, corked until the end of this tick: the frames one turn of the event loop
+   * produces (a SYN, its data and its FIN; the window updates of one read) go out in one write.
+   */
+  #batch(): Duplex {
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    return socket;
   }
 
   canWrite(): boolean {
@@ -335,7 +352,7 @@ export class YamuxSession extends EventEmitter implements StreamHost {
   #write(buf: Buffer): void {
     if (this.#socket.destroyed || this.#socket.writableEnded) return;
     this.stats.bytesOut += buf.length;
-    this.#socket.write(buf);
+    this.#batch().write(buf);
   }
 
   #onDrain(): void {
