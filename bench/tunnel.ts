@@ -157,14 +157,16 @@ async function muxRoundTrips(concurrency: number): Promise<number[]> {
   return times;
 }
 
-function summarize(times: number[], wallMs: number): { rps: number; p99: number } {
+interface Summary { rps: number; p50: number; p99: number }
+
+function summarize(times: number[], wallMs: number): Summary {
   const sorted = [...times].sort((a, b) => a - b);
-  return { rps: times.length / (wallMs / 1000), p99: sorted[Math.floor(sorted.length * 0.99)]! };
+  return { rps: times.length / (wallMs / 1000), p50: sorted[Math.floor(sorted.length * 0.5)]!, p99: sorted[Math.floor(sorted.length * 0.99)]! };
 }
 
 async function roundTrips(concurrency: number): Promise<void> {
-  const raw: { rps: number; p99: number }[] = [];
-  const mux: { rps: number; p99: number }[] = [];
+  const raw: Summary[] = [];
+  const mux: Summary[] = [];
   for (let round = 0; round < 2; round++) {
     let t = performance.now();
     const r = await rawRoundTrips(concurrency);
@@ -173,9 +175,9 @@ async function roundTrips(concurrency: number): Promise<void> {
     const m = await muxRoundTrips(concurrency);
     mux.push(summarize(m, performance.now() - t));
   }
-  const best = (xs: { rps: number; p99: number }[]) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const best = (xs: Summary[]) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const [r, m] = [best(raw), best(mux)];
-  line(`round trips, ${concurrency} in flight: raw connection ${Math.round(r.rps)} req/s p99 ${r.p99.toFixed(2)} ms; stream per request ${Math.round(m.rps)} req/s p99 ${m.p99.toFixed(2)} ms; ratio ${(m.rps / r.rps).toFixed(2)}x req/s, p99 ${(m.p99 / r.p99).toFixed(2)}x`);
+  line(`round trips, ${concurrency} in flight: raw connection ${Math.round(r.rps)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms; stream per request ${Math.round(m.rps)} req/s p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms; ratio ${(m.rps / r.rps).toFixed(2)}x req/s, p50 ${(m.p50 / r.p50).toFixed(2)}x, p99 ${(m.p99 / r.p99).toFixed(2)}x`);
 }
 
 line(`yamux bench (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
