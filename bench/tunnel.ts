@@ -1,0 +1,189 @@
+// Yamux benchmark (the tunnel's transport), runnable alone:
+//   node --conditions=development --import tsx bench/tunnel.ts
+// Same process, same run, rounds interleaved (baseline, yamux, baseline, yamux):
+//  1. bulk throughput of one Yamux stream against the raw socket it runs on, over TCP and over
+//     TLS (goal: >= 0.8x of raw TLS);
+//  2. small request/response round trips, a new stream per request (as the tunnel opens one per
+//     HTTP request), against the same exchange on one raw connection per worker, at 1 and 50
+//     in flight: requests/s and p99, as ratios.
+// Both ends run in this process, so a figure is the cost of both sides of the link.
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import { createSession } from '#shared/yamux/index';
+import type { YamuxSession, YamuxStream } from '#shared/yamux/index';
+
+const line = (s: string) => process.stdout.write(s + '\n');
+const BULK = Number(process.env.BENCH_BULK_MB ?? 256) * 1024 * 1024;
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 4000);
+
+interface Pair { client: Duplex; server: Duplex; close(): void }
+
+async function tcpPair(): Promise<Pair> {
+  const srv = createServer({ noDelay: true });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const accepted = once(srv, 'connection') as Promise<[Socket]>;
+  const client = connect({ port: (srv.address() as AddressInfo).port, host: '127.0.0.1', noDelay: true });
+  await once(client, 'connect');
+  const [server] = await accepted;
+  srv.close();
+  return { client, server, close: () => (client.destroy(), server.destroy()) };
+}
+
+async function tlsPair(cert: { key: Buffer; cert: Buffer }): Promise<Pair> {
+  const srv = tls.createServer({ key: cert.key, cert: cert.cert });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const accepted = once(srv, 'secureConnection') as Promise<[tls.TLSSocket]>;
+  const client = tls.connect({ port: (srv.address() as AddressInfo).port, host: '127.0.0.1', ca: cert.cert, servername: 'localhost' });
+  await once(client, 'secureConnect');
+  const [server] = await accepted;
+  client.setNoDelay(true);
+  server.setNoDelay(true);
+  srv.close();
+  return { client, server, close: () => (client.destroy(), server.destroy()) };
+}
+
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'yamux-bench-'));
+  try {
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+    return { key: readFileSync(key), cert: readFileSync(cert) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sessions(pair: Pair): { client: YamuxSession; server: YamuxSession } {
+  return { client: createSession(pair.client, { side: 'client', keepAliveInterval: 0 }), server: createSession(pair.server, { side: 'server', keepAliveInterval: 0 }) };
+}
+
+/** Writes `total` bytes into `from` (respecting backpressure) and times their arrival at `to`. */
+async function pump(from: Duplex, to: Duplex, total: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  const start = performance.now();
+  const done = new Promise<void>((resolve) => {
+    let got = 0;
+    const onData = (d: Buffer) => {
+      got += d.length;
+      if (got >= total) {
+        to.off('data', onData);
+        resolve();
+      }
+    };
+    to.on('data', onData);
+  });
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    if (!from.write(chunk)) await once(from, 'drain');
+  }
+  await done;
+  return (total / (1024 * 1024)) / ((performance.now() - start) / 1000);
+}
+
+async function bulk(label: string, makePair: () => Promise<Pair>): Promise<void> {
+  const raw: number[] = [];
+  const mux: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    const a = await makePair();
+    raw.push(await pump(a.client, a.server, BULK));
+    a.close();
+    const b = await makePair();
+    const { client, server } = sessions(b);
+    const accepted = server.accept();
+    const stream = client.open();
+    stream.write(Buffer.alloc(1));
+    const peer = await accepted;
+    peer.read();
+    mux.push(await pump(stream, peer, BULK));
+    b.close();
+  }
+  const best = (xs: number[]) => Math.max(...xs);
+  line(`bulk ${label}: raw ${best(raw).toFixed(0)} MB/s, one yamux stream ${best(mux).toFixed(0)} MB/s, ratio ${(best(mux) / best(raw)).toFixed(2)}x (best of 2 interleaved rounds, ${BULK / 1024 / 1024} MiB each)`);
+}
+
+const REQUEST = Buffer.alloc(64, 0x71);
+const ANSWER = Buffer.alloc(64, 0x61);
+
+/** Round trips on raw connections: one connection per worker, a request, then its answer. */
+async function rawRoundTrips(concurrency: number): Promise<number[]> {
+  const pairs = await Promise.all(Array.from({ length: concurrency }, () => tcpPair()));
+  for (const p of pairs) p.server.on('data', () => p.server.write(ANSWER));
+  const times: number[] = [];
+  await Promise.all(pairs.map(async (p) => {
+    for (let i = 0; i < ROUND_TRIPS / concurrency; i++) {
+      const t = performance.now();
+      const answered = once(p.client, 'data');
+      p.client.write(REQUEST);
+      await answered;
+      times.push(performance.now() - t);
+    }
+  }));
+  pairs.forEach((p) => p.close());
+  return times;
+}
+
+/** Round trips through one session: a new stream per request, closed after its answer. */
+async function muxRoundTrips(concurrency: number): Promise<number[]> {
+  const pair = await tcpPair();
+  const { client, server } = sessions(pair);
+  server.on('stream', (s: YamuxStream) => {
+    s.once('data', () => s.end(ANSWER));
+    s.on('end', () => {});
+    s.resume();
+  });
+  const times: number[] = [];
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = 0; i < ROUND_TRIPS / concurrency; i++) {
+      const t = performance.now();
+      const s = client.open();
+      s.end(REQUEST);
+      const answered = once(s, 'data');
+      s.resume();
+      await answered;
+      times.push(performance.now() - t);
+    }
+  }));
+  pair.close();
+  return times;
+}
+
+interface Summary { rps: number; p50: number; p99: number }
+
+function summarize(times: number[], wallMs: number): Summary {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { rps: times.length / (wallMs / 1000), p50: sorted[Math.floor(sorted.length * 0.5)]!, p99: sorted[Math.floor(sorted.length * 0.99)]! };
+}
+
+async function roundTrips(concurrency: number): Promise<void> {
+  const raw: Summary[] = [];
+  const mux: Summary[] = [];
+  for (let round = 0; round < 2; round++) {
+    let t = performance.now();
+    const r = await rawRoundTrips(concurrency);
+    raw.push(summarize(r, performance.now() - t));
+    t = performance.now();
+    const m = await muxRoundTrips(concurrency);
+    mux.push(summarize(m, performance.now() - t));
+  }
+  const best = (xs: Summary[]) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const [r, m] = [best(raw), best(mux)];
+  line(`round trips, ${concurrency} in flight: raw connection ${Math.round(r.rps)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms; stream per request ${Math.round(m.rps)} req/s p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms; ratio ${(m.rps / r.rps).toFixed(2)}x req/s, p50 ${(m.p50 / r.p50).toFixed(2)}x, p99 ${(m.p99 / r.p99).toFixed(2)}x`);
+}
+
+line(`yamux bench (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+await bulk('over TCP', tcpPair);
+const cert = selfSigned();
+await bulk('over TLS', () => tlsPair(cert));
+await roundTrips(1);
+await roundTrips(50);
+line(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
