@@ -28,13 +28,19 @@ const tick = () => new Promise((r) => setImmediate(r));
 const CHUNK = 64 * 1024;
 const TOTAL = 32 * 1024 * 1024;
 
-/** Reads 16 KiB per event-loop turn; `onStep(bytesReadSoFar)` after each read. */
+/**
+ * Reads at most 16 KiB per event-loop turn; `onStep(bytesReadSoFar)` after each read. It reads
+ * what is buffered rather than asking for a full 16 KiB: read(n) of more than is buffered returns
+ * null, and a 'readable' listener added while data is buffered fires at once (next tick), so
+ * waiting for it would spin on the microtask queue and starve the socket of the bytes it waits for.
+ */
 async function slowRead(stream: YamuxStream, onStep: (bytes: number) => void): Promise<{ bytes: number; sha: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
   const ended = once(stream, 'end');
   for (;;) {
-    const chunk = stream.read(16 * 1024) as Buffer | null;
+    const buffered = stream.readableLength;
+    const chunk = (buffered > 0 ? stream.read(Math.min(16 * 1024, buffered)) : stream.read()) as Buffer | null;
     if (chunk) {
       hash.update(chunk);
       bytes += chunk.length;
