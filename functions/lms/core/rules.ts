@@ -35,12 +35,12 @@ export function machineLimit(policy: Policy): number {
 }
 
 /** When the license stops validating, grace included; null = never (perpetual). */
-export function validUntil(license: License, policy: Policy): Date | null {
+function validUntil(license: License, policy: Policy): Date | null {
   return license.expiresAt ? new Date(license.expiresAt.getTime() + policy.graceSeconds * 1000) : null;
 }
 
 /** When the next check-in is due, grace included; null when the policy asks for none. */
-export function checkInDue(license: License, policy: Policy): Date | null {
+function checkInDue(license: License, policy: Policy): Date | null {
   if (!policy.checkInIntervalSeconds) return null;
   const from = license.lastCheckInAt ?? license.createdAt;
   return new Date(from.getTime() + (policy.checkInIntervalSeconds + policy.graceSeconds) * 1000);

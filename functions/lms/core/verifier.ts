@@ -8,7 +8,7 @@ import { compactVerify, createLocalJWKSet, errors, type JSONWebKeySet } from 'jo
 import { TOKEN_TYPES, type LicenseClaims, type RevocationClaims } from './token-claims.js';
 
 /** Stable verdict codes; `valid` is true for VALID and GRACE_PERIOD only. */
-export type VerdictCode =
+type VerdictCode =
   | 'VALID'
   | 'GRACE_PERIOD'
   | 'MALFORMED'
@@ -25,7 +25,7 @@ export type VerdictCode =
   | 'REVOCATION_LIST_INVALID'
   | 'CLOCK_ROLLBACK';
 
-export interface Verdict {
+interface Verdict {
   valid: boolean;
   code: VerdictCode;
   detail: string;
@@ -43,7 +43,7 @@ export interface ClockStore {
   write(seconds: number): void | Promise<void>;
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** The product's public keys, pinned in the product (the JWKS ZenoLMS publishes). */
   keys: JSONWebKeySet;
   /** The product id: the token's `aud` must name it. */
