@@ -110,6 +110,34 @@ describe('lms-api /lms/{tenant}/v1', () => {
     assert.ok(again.status === 409 || again.status === 422);
   });
 
+  it('activates an air-gapped machine: request file in, a machine file that verifies offline out', async () => {
+    const { productId, id, key } = await setup({ maxMachines: 1, floating: false });
+    const request = Buffer.from(JSON.stringify({ license: id, fingerprint: 'vault-7f3a', name: 'bunker', platform: 'linux' })).toString('base64url');
+    const res = await post(`/licenses/${id}/offline-activation`, { request, ttl: 86_400 }, key);
+    assert.equal(res.status, 200);
+    const { response, machine } = (await res.json()) as { response: string; machine: { fingerprint: string } };
+    assert.equal(machine.fingerprint, 'vault-7f3a');
+    const now = Math.floor(h.clock.now.getTime() / 1000);
+    const keys = await jwksOf(productId);
+    assert.equal((await verifyLicense(response, { keys, audience: productId, fingerprint: 'vault-7f3a', now })).code, 'VALID');
+    assert.equal((await verifyLicense(response, { keys, audience: productId, fingerprint: 'elsewhere', now })).code, 'FINGERPRINT_MISMATCH');
+    // The response file lost: asking again answers a new one, not a second seat.
+    assert.equal((await post(`/licenses/${id}/offline-activation`, { request }, key)).status, 200);
+    const other = Buffer.from(JSON.stringify({ license: id, fingerprint: 'second-box' })).toString('base64url');
+    const full = await post(`/licenses/${id}/offline-activation`, { request: other }, key);
+    assert.deepEqual([full.status, ((await full.json()) as { code: string }).code], [422, 'TOO_MANY_MACHINES']);
+    const code = async (r: Response) => [r.status, ((await r.json()) as { code: string }).code];
+    assert.deepEqual(await code(await post(`/licenses/${id}/offline-activation`, { request: 'bm90IGpzb24' }, key)), [400, 'malformed_request_file']);
+    const foreign = Buffer.from(JSON.stringify({ license: '00000000-0000-4000-8000-000000000000', fingerprint: 'x1' })).toString('base64url');
+    assert.deepEqual(await code(await post(`/licenses/${id}/offline-activation`, { request: foreign }, key)), [400, 'request_file_mismatch']);
+  });
+
+  it('validates with the key in the License header and no body', async () => {
+    const { key } = await setup();
+    const r = await h.fetch('/lms/acme/v1/licenses/validate', { method: 'POST', headers: { authorization: `License ${key}` } });
+    assert.equal(((await r.json()) as { code: string }).code, 'VALID');
+  });
+
   it('rotates the product key: old tokens still verify, new ones carry the new kid', async () => {
     const { productId, id, key } = await setup({ maxMachines: 5 });
     const before = ((await (await post(`/licenses/${id}/check-out`, {}, key)).json()) as { token: string }).token;

@@ -52,3 +52,17 @@ export const checkOutBody = z.strictObject({
   /** Seconds the token is valid: a minute to ten years. */
   ttl: z.int().min(60).max(10 * 365 * 86_400).optional(),
 });
+
+/** Air-gapped activation: the request file the offline machine wrote, as base64url of its JSON. */
+export const offlineActivationBody = z.strictObject({
+  request: z.string().max(4096).regex(/^[A-Za-z0-9_-]+$/, 'the request file is base64url'),
+  ttl: z.int().min(60).max(10 * 365 * 86_400).optional(),
+});
+
+/** What the offline machine puts in its request file. */
+export const activationRequest = z.object({
+  license: z.uuid(),
+  fingerprint,
+  name: name.optional(),
+  platform: z.string().max(100).optional(),
+});

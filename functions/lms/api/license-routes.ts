@@ -6,11 +6,11 @@ import { AppError, badRequest } from '#shared/http/errors';
 import { jsonBody } from '#shared/http/validate';
 import { isLicenseKey } from '../core/crypto.js';
 import { validateKey } from '../core/licenses.js';
-import { activateMachine, checkIn, checkOut, deactivateMachine } from '../core/machines.js';
+import { activateMachine, activateOffline, checkIn, checkOut, deactivateMachine } from '../core/machines.js';
 import { productJwks, revocationList } from '../core/products.js';
 import type { LmsRuntime } from '../core/runtime.js';
 import type { AdminCheck } from './admin-auth.js';
-import { checkInBody, checkOutBody, fingerprint, machineBody, validateBody } from './bodies.js';
+import { activationRequest, checkInBody, checkOutBody, fingerprint, machineBody, offlineActivationBody, validateBody } from './bodies.js';
 import { licenseFromHeader, requireAdmin, requireLicenseOrAdmin } from './credentials.js';
 import { licenseJson, machineJson } from './json.js';
 import { type LmsEnv, idParam } from './params.js';
@@ -26,7 +26,7 @@ export function mountLicenseRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Adm
 
   // Keygen's validate-key: the key is the credential (in the body, or as `License <key>`).
   app.post('/v1/licenses/validate', async (c) => {
-    const body = await jsonBody(c, validateBody);
+    const body = await optionalBody(c, validateBody);
     const header = /^License (\S+)$/i.exec(c.req.header('authorization')?.trim() ?? '')?.[1];
     const key = body.key ?? header;
     if (key === undefined) throw badRequest('missing_key', 'Send the license key as "key" or as Authorization: License <key>.');
@@ -64,6 +64,24 @@ export function mountLicenseRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Adm
     const body = await optionalBody(c, checkOutBody);
     const { token, claims } = await checkOut(rt, tenantOf(c), id, body);
     return c.json({ token, expiresAt: new Date(claims.exp * 1000).toISOString() }, 200, { 'cache-control': 'no-store' });
+  });
+
+  // Air-gapped activation: the machine's request file in, its machine file (the response file) out.
+  app.post('/v1/licenses/:id/offline-activation', async (c) => {
+    const id = idParam(c);
+    const caller = await requireLicenseOrAdmin(c, rt, check, tenantOf(c), id);
+    const body = await jsonBody(c, offlineActivationBody);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body.request, 'base64url').toString('utf8'));
+    } catch {
+      throw badRequest('malformed_request_file', 'The request file is not base64url of JSON.');
+    }
+    const request = activationRequest.safeParse(parsed);
+    if (!request.success) throw badRequest('malformed_request_file', 'The request file lacks a license id or a well-formed fingerprint.');
+    if (request.data.license !== id) throw badRequest('request_file_mismatch', 'The request file is for another license.');
+    const { token, machine } = await activateOffline(rt, tenantOf(c), caller.kind === 'admin' ? caller.actor : null, id, request.data, body.ttl);
+    return c.json({ response: token, machine: machineJson(machine) }, 200, { 'cache-control': 'no-store' });
   });
 
   // The public keys: at the path the issue fixes, and under v1 beside the other product routes.

@@ -2,6 +2,7 @@
 // seat), deactivation, check-in heartbeats, and check-out of a signed license token or machine file.
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
+import { AppError } from '#shared/http/errors';
 import { recordAudit } from './audit.js';
 import { conflict, notFound, unprocessable } from './errors.js';
 import { getLicense, lockLicense, machinesOf } from './licenses.js';
@@ -126,4 +127,20 @@ export async function checkOut(rt: LmsRuntime, tenant: string, licenseId: string
     ...(machine ? { machine: { id: machine.id, name: machine.name } } : {}),
   };
   return { token: await signLicenseToken(signer, claims), claims };
+}
+
+/**
+ * Air-gapped activation: activates the machine named in a request file (an already activated
+ * fingerprint is no error: the response file may have been lost) and answers its machine file.
+ */
+export async function activateOffline(rt: LmsRuntime, tenant: string, actor: Actor | null, licenseId: string, input: MachineInput, ttl: number | undefined): Promise<{ token: string; machine: Machine }> {
+  try {
+    await activateMachine(rt, tenant, actor, licenseId, input);
+  } catch (err) {
+    if (!(err instanceof AppError && err.code === 'FINGERPRINT_TAKEN')) throw err;
+  }
+  const { token } = await checkOut(rt, tenant, licenseId, { fingerprint: input.fingerprint, ttl });
+  const [machine] = await rt.database.db.select().from(machines).where(and(eq(machines.tenant, tenant), eq(machines.licenseId, licenseId), eq(machines.fingerprint, input.fingerprint)));
+  if (!machine) throw notFound('machine');
+  return { token, machine };
 }
