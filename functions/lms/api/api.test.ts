@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { and, eq, sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { audit, machines, outbox } from '../core/schema.js';
+import { audit, licenses, machines, outbox } from '../core/schema.js';
 import { verifyLicense } from '../core/verifier.js';
 import { BASE_URL, startLmsHarness, type LmsHarness } from '../testing/harness.js';
 
@@ -136,6 +136,16 @@ describe('lms-api /lms/{tenant}/v1', () => {
     const { key } = await setup();
     const r = await h.fetch('/lms/acme/v1/licenses/validate', { method: 'POST', headers: { authorization: `License ${key}` } });
     assert.equal(((await r.json()) as { code: string }).code, 'VALID');
+  });
+
+  it('opens nothing with a license row forged by a database writer', async () => {
+    const { id } = await setup();
+    const chosen = `zkl_${'F'.repeat(43)}`;
+    const [row] = await tdb.database.db.select().from(licenses).where(eq(licenses.id, id));
+    const { createHash } = await import('node:crypto');
+    await tdb.database.db.insert(licenses).values({ ...row!, id: '11111111-1111-4111-8111-111111111111', keyHash: createHash('sha256').update(chosen).digest('hex') });
+    assert.equal((await validate(chosen)).code, 'NOT_FOUND');
+    assert.equal((await post('/licenses/11111111-1111-4111-8111-111111111111/check-out', {}, chosen)).status, 401);
   });
 
   it('rotates the product key: old tokens still verify, new ones carry the new kid', async () => {

@@ -3,7 +3,7 @@
 // @see https://keygen.sh/docs/api/authentication/#license-authentication
 import type { Context } from 'hono';
 import { AppError } from '#shared/http/errors';
-import { digestsEqual, hashLicenseKey, isLicenseKey } from '../core/crypto.js';
+import { digestsEqual, isLicenseKey } from '../core/crypto.js';
 import { licenseByKey } from '../core/licenses.js';
 import type { Actor, LmsRuntime } from '../core/runtime.js';
 import type { License } from '../core/schema.js';
@@ -29,8 +29,8 @@ export async function licenseFromHeader(rt: LmsRuntime, tenant: string, header: 
   const m = header ? /^License (\S+)$/i.exec(header.trim()) : null;
   if (!m) throw unauthorized('invalid_license_key', 'Send the license key as Authorization: License <key>.');
   if (!isLicenseKey(m[1])) throw unauthorized('invalid_license_key', 'The license key is malformed.');
-  const license = await licenseByKey(rt.database.db, tenant, m[1]);
-  if (!license || !digestsEqual(license.keyHash, hashLicenseKey(m[1]))) throw unauthorized('invalid_license_key', 'No license has that key.');
+  const license = await licenseByKey(rt, tenant, m[1]);
+  if (!license || !digestsEqual(license.keyHash, rt.hashKey(m[1]))) throw unauthorized('invalid_license_key', 'No license has that key.');
   return license;
 }
 

@@ -1,7 +1,7 @@
-// ZenoLMS's small primitives: license keys (random, shown once, stored as SHA-256), and sealing
+// ZenoLMS's small primitives: license keys (random, shown once, stored as an HMAC), and sealing
 // private keys at rest with AES-256-GCM, the row's identity bound as associated data.
 // @see https://nvlpubs.nist.gov/nistpubs/Legacy/SP/nistspecialpublication800-38d.pdf (GCM, §8.2 IVs)
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** `zkl_` then 32 random bytes in base64url: 256 bits, unguessable, safe in a header. */
 const KEY_PATTERN = /^zkl_[A-Za-z0-9_-]{43}$/;
@@ -15,9 +15,17 @@ export function isLicenseKey(key: unknown): key is string {
   return typeof key === 'string' && KEY_PATTERN.test(key);
 }
 
-/** How a license key is stored and looked up. */
-export function hashLicenseKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+/** Hashes license keys for storage and lookup. */
+export type KeyHasher = (key: string) => string;
+
+/**
+ * HMAC-SHA-256 of the key under a key derived from the master key: a database writer, who lacks
+ * the master key, cannot store the hash of a key of their own choosing and so mint a license.
+ * @see https://www.rfc-editor.org/rfc/rfc5869 (HKDF)
+ */
+export function createKeyHasher(masterKey: Buffer): KeyHasher {
+  const macKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'zenokube lms license-key mac', 32));
+  return (key) => createHmac('sha256', macKey).update(key, 'utf8').digest('hex');
 }
 
 /** Compares two hex digests in constant time. */

@@ -3,7 +3,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { Queryable, Tx } from '#shared/db/index';
 import { recordAudit } from './audit.js';
-import { generateLicenseKey, hashLicenseKey } from './crypto.js';
+import { generateLicenseKey } from './crypto.js';
 import { notFound, unprocessable } from './errors.js';
 import { defineEntitlements, getPolicy } from './policies.js';
 import { validateLicense, type Validation, type ValidationScope } from './rules.js';
@@ -30,7 +30,7 @@ export async function issueLicense(rt: LmsRuntime, tenant: string, actor: Actor,
     await defineEntitlements(tx, tenant, codes);
     const [row] = await tx
       .insert(licenses)
-      .values({ tenant, productId: policy.productId, policyId: policy.id, keyHash: hashLicenseKey(key), owner: input.owner ?? null, entitlements: codes, metadata: input.metadata ?? {}, status: 'active', expiresAt, createdAt: now })
+      .values({ tenant, productId: policy.productId, policyId: policy.id, keyHash: rt.hashKey(key), owner: input.owner ?? null, entitlements: codes, metadata: input.metadata ?? {}, status: 'active', expiresAt, createdAt: now })
       .returning();
     await rt.events.emit(tx, { type: 'io.zenokube.lms.license.issued', subject: row!.id, data: { ...eventOf(row!), policyId: policy.id, expiresAt: iso(expiresAt), actor: actor.sub } });
     await recordAudit(tx, tenant, actor, { action: 'license.issue', target: row!.id, detail: { policy: policy.id } });
@@ -46,8 +46,8 @@ export async function getLicense(q: Queryable, tenant: string, id: string): Prom
 }
 
 /** The license a key opens, in this tenant only; undefined for an unknown key. */
-export async function licenseByKey(q: Queryable, tenant: string, key: string): Promise<License | undefined> {
-  const [row] = await q.select().from(licenses).where(and(eq(licenses.tenant, tenant), eq(licenses.keyHash, hashLicenseKey(key))));
+export async function licenseByKey(rt: LmsRuntime, tenant: string, key: string): Promise<License | undefined> {
+  const [row] = await rt.database.db.select().from(licenses).where(and(eq(licenses.tenant, tenant), eq(licenses.keyHash, rt.hashKey(key))));
   return row;
 }
 
@@ -61,7 +61,7 @@ export async function machinesOf(q: Queryable, tenant: string, licenseId: string
 
 /** Keygen's validate-key: a verdict, not an error, for a known key; NOT_FOUND for an unknown one. */
 export async function validateKey(rt: LmsRuntime, tenant: string, key: string, scope: ValidationScope): Promise<Validation & { license?: License }> {
-  const license = await licenseByKey(rt.database.db, tenant, key);
+  const license = await licenseByKey(rt, tenant, key);
   if (!license) return { valid: false, code: 'NOT_FOUND' as Validation['code'], detail: 'No license has that key.' };
   const policy = await getPolicy(rt.database.db, tenant, license.policyId);
   return { ...validateLicense(license, policy, await machinesOf(rt.database.db, tenant, license.id), scope, rt.now()), license };

@@ -92,7 +92,7 @@ export const licenses = lms.table(
     tenant: text().notNull(),
     productId: uuid().notNull().references(() => products.id, { onDelete: 'cascade' }),
     policyId: uuid().notNull().references(() => policies.id, { onDelete: 'restrict' }),
-    /** SHA-256 of the license key: the key itself is shown once and never stored. */
+    /** HMAC of the license key (core/crypto.ts): the key itself is shown once and never stored. */
     keyHash: text().notNull().unique(),
     owner: text(),
     entitlements: jsonb().notNull().default([]).$type<string[]>(),
