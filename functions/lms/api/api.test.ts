@@ -197,6 +197,10 @@ describe('lms-api /lms/{tenant}/v1', () => {
     assert.deepEqual(await code(await post('/products', { name: 'x', extra: 1 })), [422, problem, 'validation_failed']);
     assert.deepEqual(await code(await post('/policies', { product: '00000000-0000-4000-8000-000000000000', name: 'p', maxMachines: 1 })), [404, problem, 'not_found']);
     const { productId } = await setup();
+    assert.equal((await post('/products', { name: 'twice' })).status, 201);
+    assert.deepEqual(await code(await post('/products', { name: 'twice' })), [409, problem, 'product_exists']);
+    assert.deepEqual(await code(await post('/policies', { product: productId, name: 'standard', maxMachines: 1 })), [409, problem, 'policy_exists']);
+    assert.deepEqual(await code(await post('/policies', { product: productId, name: 'locked', maxMachines: 3, floating: false })), [422, problem, 'invalid_policy']);
     assert.deepEqual(await code(await post('/policies', { product: productId, name: 'bad', maxMachines: 1, duration: 'thirty days' })), [422, problem, 'invalid_duration']);
     assert.deepEqual(await code(await post('/licenses', { policy: 'nope' })), [422, problem, 'validation_failed']);
     assert.deepEqual(await code(await post('/licenses', { policy: '00000000-0000-4000-8000-000000000000', metadata: { blob: 'x'.repeat(9000) } })), [422, problem, 'validation_failed']);
