@@ -7,6 +7,7 @@ const commands: Record<string, { describe: string; run: () => Promise<{ main(arg
   ingress: { describe: 'run ZenoIngress alone on a directory of Gateway API manifests: --config DIR [--port-offset N]', run: () => import('./ingress.js') },
   auth: { describe: 'ZenoAuth admin: tenants, users, clients, keys, sessions (zenokube auth help)', run: () => import('./auth.js') },
   vault: { describe: 'vault operator commands: init | unseal [key] | seal | status', run: () => import('./vault.js') },
+  license: { describe: 'verify a license token offline: license verify --jwks FILE --audience PRODUCT [TOKEN_FILE|-]', run: () => import('./license.js') },
   manifests: { describe: 'write knative/ from the function declarations (--check: fail when stale)', run: () => import('./manifests.js') },
 };
 

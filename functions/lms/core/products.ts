@@ -1,0 +1,67 @@
+// Products: created with their first signing key; key rotation; the public JWKS; the signed
+// revocation list of the product's revoked licenses.
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq } from 'drizzle-orm';
+import { recordAudit } from './audit.js';
+import { conflict, notFound } from './errors.js';
+import type { Actor, LmsRuntime } from './runtime.js';
+import { licenses, products, type Product } from './schema.js';
+import { signRevocationList } from './sign.js';
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505' || (err as { cause?: { code?: string } }).cause?.code === '23505';
+
+export async function createProduct(rt: LmsRuntime, tenant: string, actor: Actor, input: { name: string }): Promise<Product & { kid: string }> {
+  try {
+    return await rt.database.transaction(async (tx) => {
+      const [product] = await tx.insert(products).values({ tenant, name: input.name }).returning();
+      const { kid } = await rt.keys.rotate(tx, tenant, product!.id);
+      await recordAudit(tx, tenant, actor, { action: 'product.create', target: product!.id, detail: { name: input.name, kid } });
+      return { ...product!, kid };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict('product_exists', 'A product of that name exists.');
+    throw err;
+  }
+}
+
+export async function getProduct(rt: LmsRuntime, tenant: string, id: string): Promise<Product> {
+  const [row] = await rt.database.db.select().from(products).where(and(eq(products.tenant, tenant), eq(products.id, id)));
+  if (!row) throw notFound('product');
+  return row;
+}
+
+export async function listProducts(rt: LmsRuntime, tenant: string): Promise<Product[]> {
+  return rt.database.db.select().from(products).where(eq(products.tenant, tenant)).orderBy(asc(products.createdAt)).limit(1000);
+}
+
+/** Retires the product's key and makes a new one: new tokens use it, old ones keep verifying. */
+export async function rotateProductKey(rt: LmsRuntime, tenant: string, actor: Actor, id: string) {
+  return rt.database.transaction(async (tx) => {
+    const [row] = await tx.select().from(products).where(and(eq(products.tenant, tenant), eq(products.id, id))).for('update');
+    if (!row) throw notFound('product');
+    const result = await rt.keys.rotate(tx, tenant, id);
+    await recordAudit(tx, tenant, actor, { action: 'product.rotate-key', target: id, detail: result });
+    return result;
+  });
+}
+
+export async function productJwks(rt: LmsRuntime, tenant: string, id: string) {
+  await getProduct(rt, tenant, id);
+  return rt.keys.jwks(rt.database.db, tenant, id);
+}
+
+/** The signed list of the product's revoked licenses, for products that cannot call home. */
+export async function revocationList(rt: LmsRuntime, tenant: string, id: string): Promise<string> {
+  await getProduct(rt, tenant, id);
+  const signer = await rt.keys.signer(rt.database.db, tenant, id);
+  if (!signer) throw notFound('signing key');
+  const revoked = await rt.database.db
+    .select({ id: licenses.id })
+    .from(licenses)
+    .where(and(eq(licenses.tenant, tenant), eq(licenses.productId, id), eq(licenses.status, 'revoked')))
+    .orderBy(asc(licenses.id));
+  const iat = Math.floor(rt.now().getTime() / 1000);
+  return signRevocationList(signer, { iss: rt.issuer(tenant), aud: id, iat, jti: randomUUID(), revoked: revoked.map((r) => r.id) });
+}
+
+export { isUniqueViolation };
