@@ -54,6 +54,7 @@ export function createIngress(opts: IngressOptions): Ingress {
     observer: opts.observer,
     limits: {
       maxUrlLength: opts.limits?.maxUrlLength ?? 8_192,
+      maxHeaderCount: opts.limits?.maxHeaderCount ?? 200,
       upstreamIdleMs,
       bodyBufferBytes: opts.limits?.bodyBufferBytes ?? 65_536,
       // nginx's send_timeout: as long as a client may leave a response untaken.

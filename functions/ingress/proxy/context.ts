@@ -29,6 +29,8 @@ export interface ProxyObserver {
 export interface ProxyLimits {
   /** Longest request target accepted (414 beyond). */
   maxUrlLength: number;
+  /** Most header fields in a request (431 beyond), as Envoy's `max_headers_count`. */
+  maxHeaderCount: number;
   /** Idle time on an upstream socket before the exchange fails with 504, when no route timeout applies. */
   upstreamIdleMs: number;
   /** Request body bytes read before an upstream connection is taken (a smaller body is read whole first). */

@@ -27,6 +27,11 @@ export interface UpstreamRequest {
   path: string;
   headers: string[];
   body: RequestBody;
+  /** A streamed body longer than this fails the exchange with BODY_TOO_LARGE (the route's limit). */
+  maxBodyBytes?: number | undefined;
+  /** This exchange's deadline for the response head, and between reads of its body (the pool's otherwise). */
+  firstByteMs?: number | undefined;
+  idleMs?: number | undefined;
 }
 
 /** Receives one exchange's outcome; exactly one of `onComplete` / `onError` ends it. */
@@ -70,6 +75,8 @@ export class UpstreamError extends Error {
 
 /** The error an exchange ends with when its client stopped sending the request body. */
 export const CLIENT_ABORTED = 'CLIENT_ABORTED';
+/** The error an exchange ends with when its client sent more body than the route takes. */
+export const BODY_TOO_LARGE = 'BODY_TOO_LARGE';
 
 /** Methods that may be sent again when a reused connection turns out closed before any answer (RFC 9110 §9.2.2). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -79,11 +86,26 @@ const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** A client's body past the buffered head, as undici reads a stream: pausing it pauses the client. */
 class ForwardedBody extends Readable {
   private readonly source: StreamedBody;
+  private readonly max: number;
   private started = false;
+  /** Bytes handed on so far. */
+  private bytes = 0;
 
-  constructor(source: StreamedBody) {
+  constructor(source: StreamedBody, max: number | undefined) {
     super({ highWaterMark: 65_536 });
     this.source = source;
+    this.max = max ?? Infinity;
+  }
+
+  /** Hands `chunk` on unless the body grows past the limit; false to pause the client. */
+  private forward(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) {
+      this.source.rest.pause();
+      this.destroy(new UpstreamError(BODY_TOO_LARGE, 'the request body is larger than the route takes'));
+      return false;
+    }
+    return this.push(chunk);
   }
 
   override _read(): void {
@@ -97,12 +119,14 @@ class ForwardedBody extends Readable {
       this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
       return;
     }
-    for (const chunk of this.source.head) this.push(chunk);
+    for (const chunk of this.source.head) if (!this.destroyed) this.forward(chunk);
+    if (this.destroyed) return;
     rest.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) rest.pause();
+      if (!this.destroyed && !this.forward(chunk)) rest.pause();
     });
     rest.on('end', () => this.push(null));
     rest.on('close', () => {
+      if (this.destroyed) return;
       // Cut short (the client went away, or node refused the rest of its framing): the upstream
       // must never see it end as if complete.
       if (!rest.readableEnded) this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
@@ -258,7 +282,9 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
         path: r.path,
         method: r.method as Dispatcher.HttpMethod,
         headers: r.headers,
-        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body),
+        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body, r.maxBodyBytes),
+        ...(r.firstByteMs !== undefined ? { headersTimeout: r.firstByteMs } : {}),
+        ...(r.idleMs !== undefined ? { bodyTimeout: r.idleMs } : {}),
       },
       this,
     );
