@@ -48,6 +48,7 @@ export function createIngress(opts: IngressOptions): Ingress {
   const upstreamIdleMs = opts.limits?.upstreamIdleMs ?? 60_000;
   const pools = createPools({ connections: opts.maxSocketsPerEndpoint ?? 512, idleMs: upstreamIdleMs });
   const context: ProxyContext = {
+    flow: { responsePeak: 0, requestPeak: 0 },
     pools,
     agent,
     breakers: createCircuitBreakers({ failureThreshold: opts.circuit?.failureThreshold ?? 5, openMs: opts.circuit?.openMs ?? 5_000 }),

@@ -1,6 +1,7 @@
 // What every request handler shares: connection pool, breakers, observer, limits, external auth.
 import type { Agent } from 'node:http';
 import type { UpstreamPools } from './pools.js';
+import type { FlowCounters } from './upstream-pool.js';
 import type { PortTable } from '../engine/table.js';
 import type { CircuitBreakers } from './circuit.js';
 import type { ExtAuthDecider } from './ext-auth.js';
@@ -40,6 +41,8 @@ export interface ProxyLimits {
 }
 
 export interface ProxyContext {
+  /** Peaks of what one exchange made the proxy hold (tests, and the proof of backpressure). */
+  flow: FlowCounters;
   /** Upstream pools for proxied requests. */
   pools: UpstreamPools;
   /** node http agent for mirrors and upgrades. */

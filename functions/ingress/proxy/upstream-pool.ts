@@ -29,6 +29,8 @@ export interface UpstreamRequest {
   body: RequestBody;
   /** A streamed body longer than this fails the exchange with BODY_TOO_LARGE (the route's limit). */
   maxBodyBytes?: number | undefined;
+  /** Where the largest amount of a streamed body held at once is kept. */
+  flow?: FlowCounters | undefined;
   /** This exchange's deadline for the response head, and between reads of its body (the pool's otherwise). */
   firstByteMs?: number | undefined;
   idleMs?: number | undefined;
@@ -64,6 +66,17 @@ export interface PoolOptions {
   maxHeaderBytes: number;
 }
 
+/**
+ * The most bytes the proxy held for one exchange, in each direction: what backpressure bounds.
+ * Response bytes are those written to a client response and not yet taken by its socket's kernel
+ * buffer (`writableLength`); request bytes those read from a client and not yet taken by the
+ * upstream connection's writer.
+ */
+export interface FlowCounters {
+  responsePeak: number;
+  requestPeak: number;
+}
+
 /** An error with a machine-readable code, as node's and undici's errors carry. */
 export class UpstreamError extends Error {
   readonly code: string;
@@ -91,10 +104,13 @@ class ForwardedBody extends Readable {
   /** Bytes handed on so far. */
   private bytes = 0;
 
-  constructor(source: StreamedBody, max: number | undefined) {
+  private readonly flow: FlowCounters | undefined;
+
+  constructor(source: StreamedBody, max: number | undefined, flow: FlowCounters | undefined) {
     super({ highWaterMark: 65_536 });
     this.source = source;
     this.max = max ?? Infinity;
+    this.flow = flow;
   }
 
   /** Hands `chunk` on unless the body grows past the limit; false to pause the client. */
@@ -105,7 +121,13 @@ class ForwardedBody extends Readable {
       this.destroy(new UpstreamError(BODY_TOO_LARGE, 'the request body is larger than the route takes'));
       return false;
     }
-    return this.push(chunk);
+    const more = this.push(chunk);
+    const flow = this.flow;
+    if (flow !== undefined) {
+      const held = this.readableLength + this.source.rest.readableLength;
+      if (held > flow.requestPeak) flow.requestPeak = held;
+    }
+    return more;
   }
 
   override _read(): void {
@@ -282,7 +304,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
         path: r.path,
         method: r.method as Dispatcher.HttpMethod,
         headers: r.headers,
-        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body, r.maxBodyBytes),
+        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body, r.maxBodyBytes, r.flow),
         ...(r.firstByteMs !== undefined ? { headersTimeout: r.firstByteMs } : {}),
         ...(r.idleMs !== undefined ? { bodyTimeout: r.idleMs } : {}),
       },

@@ -82,7 +82,7 @@ function attempt(run: Run): void {
   const d = ex.rule.deadlines;
   const call = ctx.pools.dispatch(
     ep,
-    { path: ex.path, method: ex.rec.method, headers: ex.headers, body: ex.body, maxBodyBytes: ex.rule.maxBodyBytes, firstByteMs: d?.firstByte, idleMs: d?.idle },
+    { path: ex.path, method: ex.rec.method, headers: ex.headers, body: ex.body, maxBodyBytes: ex.rule.maxBodyBytes, flow: ctx.flow, firstByteMs: d?.firstByte, idleMs: d?.idle },
     handler,
   );
   ex.life.call = call;
@@ -201,7 +201,11 @@ class Attempt implements UpstreamHandler {
       return true;
     }
     if (this.left > 0) this.left -= chunk.length;
-    if (ex.res.write(chunk)) return true;
+    const more = ex.res.write(chunk);
+    const held = ex.res.writableLength;
+    const flow = this.run.ctx.flow;
+    if (held > flow.responsePeak) flow.responsePeak = held;
+    if (more) return true;
     ex.life.sendStalled();
     ex.res.once('drain', (this.drained ??= () => this.resumeSending()));
     return false;
