@@ -2,8 +2,10 @@
 // refused requests that must keep >= 99.9% of its requests answered: the URI, field-count and
 // version refusals (414, 431, 505), a route's body limit (413, with and without Expect:
 // 100-continue, whole or streamed), a route's per-phase deadlines, a malformed first response
-// chunk (502, never a cut), the proxy's fields sent before the client's, and a half-open circuit
-// whose probe's client resets (the next request probes; the circuit never stays open for good).
+// chunk (502, never a cut), the proxy's fields sent before the client's, a backend whose every
+// circuit is open still served (panic), an application's 503 counted only where the route says
+// so, and a half-open circuit whose probe's client resets (the next request probes; the circuit
+// never stays open for good).
 // @see https://www.rfc-editor.org/rfc/rfc9110#section-15.5.14 (413), #section-15.5.15 (414), #section-15.6.6 (505)
 // @see https://www.rfc-editor.org/rfc/rfc6585#section-5 (431)
 import { describe, it, before, after } from 'node:test';
@@ -14,7 +16,7 @@ import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Ingress } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
-import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule, yamlStream } from '#tests/support/gateway-yaml';
+import { backendYaml, endpointSliceYaml, gatewayYaml, httpRouteYaml, prefixRule, serviceYaml, yamlStream } from '#tests/support/gateway-yaml';
 import { assertServed, ended, exchange, legitimate, open } from './ingress-traffic.js';
 
 const GUARD = { timeout: 180_000 };
@@ -45,13 +47,13 @@ interface Seen {
 }
 
 /**
- * The test backend. `/record…`: `ok <path>` once the body ended. `/toggle…`: 502, held
+ * The test backend. `/record…`: `ok <path>` once the body ended. `/toggle…`: 502, 503, held
  * unanswered, or 200 as `mode` says. `/big?bytes=N`: N bytes with backpressure; `bigClosed` counts
  * those whose response closed before it was all written.
  */
 async function testBackend() {
   const seen: Seen[] = [];
-  const state = { mode: 'ok' as 'ok' | 'fail' | 'hold', held: [] as ServerResponse[], bigClosed: 0 };
+  const state = { mode: 'ok' as 'ok' | 'fail' | 'hold' | 'busy', held: [] as ServerResponse[], bigClosed: 0 };
   const server: Server = createServer((req: IncomingMessage, res) => {
     const rec: Seen = { path: req.url ?? '', rawHeaders: req.rawHeaders, bytes: 0, complete: false };
     seen.push(rec);
@@ -61,6 +63,7 @@ async function testBackend() {
       rec.complete = true;
       if (rec.path.startsWith('/toggle')) {
         if (state.mode === 'fail') return void res.writeHead(502).end('down');
+        if (state.mode === 'busy') return void res.writeHead(503).end('busy');
         if (state.mode === 'hold') return void state.held.push(res);
       }
       const big = /\/big\?bytes=(\d+)/.exec(rec.path);
@@ -111,6 +114,8 @@ async function badChunkUpstream(): Promise<{ port: number; server: NetServer; so
 
 describe('ingress limits: URI, fields, version, body size, per-route deadlines, upstream framing, probes', GUARD, () => {
   let backend: Awaited<ReturnType<typeof testBackend>>;
+  /** The healthy second endpoint of the pair. */
+  let other: Awaited<ReturnType<typeof testBackend>>;
   let bad: Awaited<ReturnType<typeof badChunkUpstream>>;
   let ingress: Ingress;
   let port = 0;
@@ -120,6 +125,7 @@ describe('ingress limits: URI, fields, version, body size, per-route deadlines, 
 
   before(async () => {
     backend = await testBackend();
+    other = await testBackend();
     bad = await badChunkUpstream();
     const yaml = yamlStream(
       gatewayYaml({ name: 'gw', namespace: 't' }),
@@ -145,8 +151,24 @@ describe('ingress limits: URI, fields, version, body size, per-route deadlines, 
         annotations: { 'ingress.zenokube.io/deadlines': 'body=300ms, first-byte=300ms, send=300ms' },
         rules: [{ ...prefixRule('/quick', 'app'), filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }] }],
       }),
+      httpRouteYaml({
+        name: 'strict',
+        namespace: 't',
+        gateway: 'gw',
+        annotations: { 'ingress.zenokube.io/circuit-counts-503': 'true' },
+        rules: [{ ...prefixRule('/strict', 'app'), filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }] }],
+      }),
+      httpRouteYaml({
+        name: 'pair',
+        namespace: 't',
+        gateway: 'gw',
+        rules: [{ ...prefixRule('/pair', 'pair'), filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/' } } }] }],
+      }),
       backendYaml('app', 't', backend.port),
       backendYaml('bad', 't', bad.port),
+      serviceYaml('pair', 't'),
+      endpointSliceYaml({ service: 'pair', namespace: 't', port: backend.port, name: 'pair-1' }),
+      endpointSliceYaml({ service: 'pair', namespace: 't', port: other.port, name: 'pair-2' }),
     );
     const { set, problems } = parseManifests(yaml, 'limits');
     assert.deepEqual(problems, []);
@@ -165,6 +187,7 @@ describe('ingress limits: URI, fields, version, body size, per-route deadlines, 
   after(async () => {
     await ingress.close();
     await backend.close();
+    await other.close();
     for (const s of bad.sockets) s.destroy();
     await new Promise<void>((r) => bad.server.close(() => r()));
   });
@@ -301,32 +324,72 @@ describe('ingress limits: URI, fields, version, body size, per-route deadlines, 
     ingress.context.breakers.success(key);
   });
 
+  it("serves a backend whose every endpoint's circuit is open (panic), and counts a 503 only where the route says so", async () => {
+    const breakers = ingress.context.breakers;
+    breakers.success(key);
+    backend.state.mode = 'fail';
+    for (let i = 0; i < 3; i++) assert.equal(parse(await exchange(port, `GET /toggle/panic-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 502);
+    assert.notEqual(breakers.state(key), 'closed');
+    backend.state.mode = 'ok';
+    // No cool-down awaited: the only endpoint is tried, and its success closes the circuit.
+    assert.equal(parse(await exchange(port, 'GET /toggle/panic-served HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+    assert.equal(breakers.state(key), 'closed');
+    // An application's 503 (no Retry-After) counts only on a route annotated for it.
+    backend.state.mode = 'busy';
+    const before = charged;
+    for (let i = 0; i < 5; i++) assert.equal(parse(await exchange(port, `GET /toggle/busy-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 503);
+    assert.equal(charged - before, 0, "a 503 counted on a route that did not ask for it");
+    assert.equal(parse(await exchange(port, 'GET /strict/toggle/busy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 503);
+    assert.equal(charged - before, 1, 'the annotated route counts it');
+    backend.state.mode = 'ok';
+    breakers.success(key);
+  });
+
   it('lets the next request probe when the half-open probe is dropped by its client: the circuit never stays open', async () => {
     const breakers = ingress.context.breakers;
-    backend.state.mode = 'fail';
-    for (let i = 0; i < 3; i++) assert.equal(parse(await exchange(port, `GET /toggle/fail-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 502);
-    assert.notEqual(breakers.state(key), 'closed');
-    backend.state.mode = 'hold';
-    await until(() => breakers.state(key) === 'half-open', 'the cool-down ended');
-    // The probe: taken upstream and held there, then its client resets.
-    const probe = await open(port);
-    probe.write('GET /toggle/probe HTTP/1.1\r\nHost: x\r\n\r\n');
-    await until(() => backend.state.held.length === 1, 'the probe reached the backend');
-    probe.resetAndDestroy();
-    backend.state.mode = 'ok';
-    // A probe whose client never finishes sending its body, dropped before it goes upstream.
-    await until(() => breakers.state(key) !== 'open', 'the circuit accepts a probe again');
-    const slow = await open(port);
-    slow.write('POST /toggle/unsent HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nsome');
-    await pause(50);
-    slow.resetAndDestroy();
-    let status = 0;
-    for (let i = 0; i < 500 && status !== 200; i++) {
-      status = parse(await exchange(port, `GET /toggle/after-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status;
-      if (status !== 200) await pause(20);
+    /** Sends requests to the pair (the test backend and a healthy one) until the test backend's circuit is open. */
+    const openIt = async () => {
+      backend.state.mode = 'fail';
+      for (let i = 0; i < 50 && breakers.state(key) === 'closed'; i++) await exchange(port, `GET /pair/toggle/fail-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.notEqual(breakers.state(key), 'closed');
+      backend.state.mode = 'hold';
+      await until(() => breakers.state(key) === 'half-open', 'the cool-down ended');
+    };
+    /** Requests to the pair until the test backend's circuit has closed again (it was probed and answered). */
+    const recovered = async (what: string) => {
+      backend.state.mode = 'ok';
+      for (let i = 0; i < 300 && breakers.state(key) !== 'closed'; i++) {
+        assert.equal(parse(await exchange(port, `GET /pair/toggle/after-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 200);
+        await pause(10);
+      }
+      assert.equal(breakers.state(key), 'closed', `${what}: the circuit stayed open, the other endpoint took every request`);
+    };
+    // The probe is taken upstream and held there, then its client resets.
+    await openIt();
+    let probe: Socket | undefined;
+    for (let i = 0; i < 50 && probe === undefined; i++) {
+      const s = await open(port);
+      let out = '';
+      s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      s.write(`GET /pair/toggle/probe-${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await until(() => out.length > 0 || backend.state.held.length > 0, 'an answer, or the probe held');
+      if (backend.state.held.length > 0) probe = s;
+      else s.destroy();
     }
-    assert.equal(status, 200, 'the circuit stayed open after its probes were dropped');
-    assert.equal(breakers.state(key), 'closed');
+    assert.ok(probe, 'no request probed the half-open circuit');
+    probe.resetAndDestroy();
+    await until(() => backend.state.held.every((r) => r.destroyed), 'the held probe was aborted');
+    backend.state.held.length = 0;
+    await recovered('a probe reset while upstream');
+    // Probes whose clients go away before their bodies are read: they never go upstream.
+    await openIt();
+    for (let i = 0; i < 4; i++) {
+      const s = await open(port);
+      s.write(`POST /pair/toggle/unsent-${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nsome`);
+      await pause(30);
+      s.resetAndDestroy();
+    }
+    await recovered('a probe dropped before its body was read');
     for (const r of backend.state.held.splice(0)) r.destroy();
   });
 });

@@ -81,6 +81,8 @@ const MAX_BODY_ANNOTATION = 'ingress.zenokube.io/max-request-body-bytes';
  * (Gateway API Durations; any subset).
  */
 const DEADLINES_ANNOTATION = 'ingress.zenokube.io/deadlines';
+/** The annotation by which a route's upstream 503s (without Retry-After) count against the endpoint's circuit. */
+const CIRCUIT_503_ANNOTATION = 'ingress.zenokube.io/circuit-counts-503';
 const PHASES: Record<string, keyof PhaseDeadlines> = { body: 'body', 'first-byte': 'firstByte', idle: 'idle', send: 'send' };
 
 function maxBodyOf(route: HTTPRoute, problems: RuleProblem[]): number | undefined {
@@ -137,6 +139,7 @@ export function compileRule(
     errorFormat: errorFormatOf(route),
     maxBodyBytes: maxBodyOf(route, problems),
     deadlines: deadlinesOf(route, problems),
+    circuitCounts503: route.metadata.annotations?.[CIRCUIT_503_ANNOTATION] === 'true',
   };
   for (const f of rule.filters ?? []) {
     switch (f.type) {

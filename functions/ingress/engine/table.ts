@@ -82,6 +82,8 @@ export interface CompiledRule {
   maxBodyBytes: number | undefined;
   /** Per-phase deadlines of the route's deadlines annotation, over the proxy's defaults. */
   deadlines: PhaseDeadlines | undefined;
+  /** An upstream 503 without Retry-After counts against the endpoint's circuit (the route's circuit-counts-503 annotation). */
+  circuitCounts503: boolean;
 }
 
 /** Deadlines of the phases of an exchange a route may set (ms; undefined keeps the proxy's). */

@@ -15,13 +15,13 @@ import { BODY_TOO_LARGE, CLIENT_ABORTED } from './upstream-pool.js';
 import { replayable } from './request-body.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/**
- * Upstream statuses that count against an endpoint's circuit: 502 and 504, and 503 unless it
- * carries Retry-After. A 503 with Retry-After is the application answering that it cannot serve
- * this request for now (a sealed vault, its storage unavailable): the endpoint is alive and its
- * next answer may differ, so it must not take the route away (RFC 9110 §15.6.4, §10.2.3).
+/*
+ * Upstream statuses that count against an endpoint's circuit: 502 and 504, which say the
+ * endpoint failed the exchange. A 503 is the application answering that it cannot serve this
+ * request for now (a sealed vault, contended writes, its storage unavailable): the endpoint is
+ * alive and its next answer may differ, so it counts only on routes that say so (the
+ * circuit-counts-503 annotation), and never with Retry-After (RFC 9110 §15.6.4, §10.2.3).
  */
-const FAILING = new Set([502, 503, 504]);
 
 /** Whether a response head (name, value, name, value, …) has a Retry-After field. */
 function hasRetryAfter(raw: Buffer[]): boolean {
@@ -147,7 +147,7 @@ class Attempt implements UpstreamHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     const ex = this.run.ex;
-    this.judge(!(FAILING.has(status) && !(status === 503 && hasRetryAfter(raw))));
+    this.judge(!(status === 502 || status === 504 || (status === 503 && ex.rule.circuitCounts503 && !hasRetryAfter(raw))));
     if (this.run.canRetry && ex.rule.retry!.codes.has(status) && this.retryLater()) {
       this.skipping = true;
       return true;
