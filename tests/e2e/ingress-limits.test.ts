@@ -393,3 +393,59 @@ describe('ingress limits: URI, fields, version, body size, per-route deadlines, 
     for (const r of backend.state.held.splice(0)) r.destroy();
   });
 });
+
+describe('ingress upstream queue deadline', GUARD, () => {
+  let backend: Awaited<ReturnType<typeof testBackend>>;
+  let other: Awaited<ReturnType<typeof testBackend>>;
+  let ingress: Ingress;
+  let port = 0;
+
+  before(async () => {
+    backend = await testBackend();
+    other = await testBackend();
+    const yaml = yamlStream(
+      gatewayYaml({ name: 'gw', namespace: 't' }),
+      httpRouteYaml({ name: 'r', namespace: 't', gateway: 'gw', rules: [prefixRule('/toggle', 'app'), prefixRule('/record', 'other')] }),
+      backendYaml('app', 't', backend.port),
+      backendYaml('other', 't', other.port),
+    );
+    const { set, problems } = parseManifests(yaml, 'queue');
+    assert.deepEqual(problems, []);
+    ingress = createIngress({
+      bind: () => [{ host: '127.0.0.1', port: 0 }],
+      drainMs: 100,
+      maxSocketsPerEndpoint: 2,
+      circuit: { failureThreshold: 1, openMs: 60_000 },
+      limits: { queueTimeoutMs: 300 },
+    });
+    await ingress.apply(compile(set));
+    port = ingress.address('t/gw', 80)!.port;
+  });
+  after(async () => {
+    await ingress.close();
+    await backend.close();
+    await other.close();
+  });
+
+  it("answers 503 backend_busy to a request that waited past the queue deadline for the endpoint's connections, without blaming the endpoint", async () => {
+    const legit = legitimate(`http://127.0.0.1:${port}/record/legit`, { min: 100, max: 5_000, expect: 'ok /record/legit' });
+    backend.state.mode = 'hold';
+    // Both connections held upstream.
+    const holders = await Promise.all([0, 1].map(() => open(port)));
+    for (const [i, s] of holders.entries()) s.write(`GET /toggle/hold-${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await until(() => backend.state.held.length === 2, 'both connections taken');
+    for (let i = 0; i < 3; i++) {
+      const got = parse(await exchange(port, `GET /toggle/queued-${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      assert.deepEqual([got.status, got.code], [503, 'backend_busy']);
+    }
+    assert.equal(backend.seen.filter((s) => s.path.startsWith('/toggle/queued-')).length, 0, 'a request that gave up waiting was sent');
+    // The failure threshold is 1: any blame would have opened the circuit.
+    const key = `127.0.0.1:${backend.port}`;
+    assert.equal(ingress.context.breakers.state(key), 'closed');
+    backend.state.mode = 'ok';
+    for (const r of backend.state.held.splice(0)) r.end('released');
+    for (const s of holders) s.destroy();
+    assert.equal(parse(await exchange(port, 'GET /toggle/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 200);
+    assertServed(await legit.stop(), 100);
+  });
+});

@@ -36,6 +36,8 @@ export interface ProxyLimits {
   upstreamIdleMs: number;
   /** Request body bytes read before an upstream connection is taken (a smaller body is read whole first). */
   bodyBufferBytes: number;
+  /** Longest a request waits for one of its endpoint's connections (503 beyond). */
+  queueTimeoutMs: number;
   /** Longest a response may wait for the client to take more of it; a client that stops reading is then cut. */
   sendTimeoutMs: number;
 }

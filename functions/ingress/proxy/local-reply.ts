@@ -33,6 +33,7 @@ type LocalCode =
   | 'no_backend'
   | 'backend_unavailable'
   | 'circuit_open'
+  | 'backend_busy'
   | 'upstream_error'
   | 'upstream_timeout'
   | 'filter_error'
@@ -52,6 +53,7 @@ const SENTENCES: Record<LocalCode, string> = {
   no_backend: 'the route has no backend',
   backend_unavailable: 'the service is unavailable; retry the request',
   circuit_open: 'the service is unavailable; retry the request',
+  backend_busy: 'the service is busy; retry the request',
   upstream_error: 'the service failed to answer',
   upstream_timeout: 'the service did not answer in time',
   filter_error: 'internal error',

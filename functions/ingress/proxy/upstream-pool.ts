@@ -57,6 +57,8 @@ export interface UpstreamCall {
 export interface PoolOptions {
   /** Most connections open to one endpoint; more requests wait in a queue. */
   connections: number;
+  /** Longest a request waits in that queue before it fails with UPSTREAM_QUEUE_TIMEOUT. */
+  queueMs: number;
   /** Idle time allowed while an exchange is in flight: for the response head, and between body chunks. */
   idleMs: number;
   /** How long an idle keep-alive connection is kept (a server's `Keep-Alive: timeout` hint shortens it). */
@@ -88,6 +90,8 @@ export class UpstreamError extends Error {
 
 /** The error an exchange ends with when its client stopped sending the request body. */
 export const CLIENT_ABORTED = 'CLIENT_ABORTED';
+/** The error an exchange ends with when it waited for a connection past the queue deadline. */
+export const QUEUE_TIMEOUT = 'UPSTREAM_QUEUE_TIMEOUT';
 /** The error an exchange ends with when its client sent more body than the route takes. */
 export const BODY_TOO_LARGE = 'BODY_TOO_LARGE';
 
@@ -187,6 +191,7 @@ class EndpointPool {
   readonly origin: string;
   readonly clientOptions: Client.Options;
   readonly max: number;
+  readonly queueMs: number;
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
   private readonly queue: Exchange[] = [];
@@ -194,6 +199,7 @@ class EndpointPool {
   constructor(origin: string, opts: PoolOptions) {
     this.origin = origin;
     this.max = opts.connections;
+    this.queueMs = opts.queueMs;
     this.clientOptions = {
       pipelining: 1,
       keepAliveTimeout: opts.keepAliveMs,
@@ -211,6 +217,11 @@ class EndpointPool {
     if (conn === undefined) {
       if (this.all.size >= this.max && !fresh) {
         this.queue.push(ex);
+        // Past the deadline the request fails rather than wait on for connections others hold.
+        ex.queueTimer = setTimeout(() => {
+          this.unqueue(ex);
+          ex.fail(new UpstreamError(QUEUE_TIMEOUT, 'no upstream connection came free in time'));
+        }, this.queueMs);
         return;
       }
       conn = new Connection(this);
@@ -241,6 +252,7 @@ class EndpointPool {
   }
 
   unqueue(ex: Exchange): void {
+    clearTimeout(ex.queueTimer);
     const i = this.queue.indexOf(ex);
     if (i >= 0) this.queue.splice(i, 1);
   }
@@ -281,6 +293,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   abortFn: ((err?: Error) => void) | undefined = undefined;
   /** An abort asked for before undici handed over its abort function. */
   pendingAbort: Error | undefined = undefined;
+  /** Armed while the exchange waits in its pool's queue. */
+  queueTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(pool: EndpointPool, req: UpstreamRequest, handler: UpstreamHandler) {
     this.pool = pool;
@@ -289,6 +303,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   }
 
   run(conn: Connection): void {
+    clearTimeout(this.queueTimer);
     this.conn = conn;
     conn.busy = true;
     this.reused = conn.served > 0;

@@ -11,7 +11,7 @@ import { localReply } from './local-reply.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { endpointKey, pickEndpoint } from './balance.js';
 import type { UpstreamHandler } from './upstream-pool.js';
-import { BODY_TOO_LARGE, CLIENT_ABORTED } from './upstream-pool.js';
+import { BODY_TOO_LARGE, CLIENT_ABORTED, QUEUE_TIMEOUT } from './upstream-pool.js';
 import { replayable } from './request-body.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -249,6 +249,15 @@ class Attempt implements UpstreamHandler {
         clearImmediate(this.flusher);
         localReply(res, 413, 'body_too_large', ['connection', 'close']);
       }
+      return;
+    }
+    // Every connection to the endpoint stayed busy past the queue deadline: the endpoint is busy,
+    // not failing, and is not blamed.
+    if (code === QUEUE_TIMEOUT) {
+      ex.rec.upstreamError = code;
+      if (this.probe && !this.judged) ctx.breakers.release(this.key);
+      ctx.observer?.upstreamError(ex.backend.key, code);
+      localReply(res, 503, 'backend_busy', ['retry-after', '1']);
       return;
     }
     // A head held back and never written: the client gets a whole answer rather than a cut.
