@@ -46,16 +46,19 @@ export function addressesPolicy(offset = 0): BindPolicy {
 export function createIngress(opts: IngressOptions): Ingress {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.maxSocketsPerEndpoint ?? 512, maxFreeSockets: 256, scheduling: 'lifo', keepAliveMsecs: 1000 });
   const upstreamIdleMs = opts.limits?.upstreamIdleMs ?? 60_000;
-  const pools = createPools({ connections: opts.maxSocketsPerEndpoint ?? 512, idleMs: upstreamIdleMs });
+  const pools = createPools({ connections: opts.maxSocketsPerEndpoint ?? 512, idleMs: upstreamIdleMs, queueMs: opts.limits?.queueTimeoutMs ?? 10_000 });
   const context: ProxyContext = {
+    flow: { responsePeak: 0, requestPeak: 0 },
     pools,
     agent,
     breakers: createCircuitBreakers({ failureThreshold: opts.circuit?.failureThreshold ?? 5, openMs: opts.circuit?.openMs ?? 5_000 }),
     observer: opts.observer,
     limits: {
       maxUrlLength: opts.limits?.maxUrlLength ?? 8_192,
+      maxHeaderCount: opts.limits?.maxHeaderCount ?? 200,
       upstreamIdleMs,
       bodyBufferBytes: opts.limits?.bodyBufferBytes ?? 65_536,
+      queueTimeoutMs: opts.limits?.queueTimeoutMs ?? 10_000,
       // nginx's send_timeout: as long as a client may leave a response untaken.
       sendTimeoutMs: opts.limits?.sendTimeoutMs ?? 60_000,
     },

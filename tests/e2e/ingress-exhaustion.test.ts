@@ -90,7 +90,8 @@ describe('ingress against exhaustion: deadlines, pipelining, pool poisoning, lar
       {
         maxSocketsPerEndpoint: 32,
         circuit: { failureThreshold: 1_000, openMs: 1_000 },
-        limits: { headersTimeoutMs: 500, requestTimeoutMs: 1_000, sendTimeoutMs: 1_000, upstreamIdleMs: 5_000 },
+        // The queue deadline is not under test here: requests wait for the connections the others free.
+        limits: { headersTimeoutMs: 500, requestTimeoutMs: 1_000, sendTimeoutMs: 1_000, upstreamIdleMs: 5_000, queueTimeoutMs: 120_000 },
       },
     ));
   });

@@ -38,11 +38,11 @@ export function gatewayYaml(options: {
  * An HTTPRoute attached to the Gateway `gateway` of its own namespace.
  * @see https://gateway-api.sigs.k8s.io/reference/spec/#httproute
  */
-export function httpRouteYaml(options: { name: string; namespace: string; gateway: string; rules: Rule[] }): string {
+export function httpRouteYaml(options: { name: string; namespace: string; gateway: string; rules: Rule[]; annotations?: Record<string, string> }): string {
   const route: HTTPRoute = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: options.name, namespace: options.namespace },
+    metadata: { name: options.name, namespace: options.namespace, ...(options.annotations ? { annotations: options.annotations } : {}) },
     spec: { parentRefs: [{ name: options.gateway }], rules: options.rules },
   };
   return stringify(route);

@@ -191,6 +191,34 @@ describe('route attachment and status (RouteConditionReason)', () => {
     assert.equal(matchRequest(compile(set).gateways[0]!.ports.get(80)!.hosts, request('/')), undefined);
   });
 
+  it('compiles the body-limit, deadlines and circuit-counts-503 annotations, and rejects invalid values with UnsupportedValue', () => {
+    const annotated = (name: string, annotations: Record<string, string>) => {
+      const r = route(name, [{ matches: [{ path: { type: 'PathPrefix', value: `/${name}` } }], ...to('a') }]);
+      return { ...r, metadata: { ...r.metadata, annotations } };
+    };
+    const set = resources({
+      gateways: [gateway('gw', [{}])],
+      services,
+      routes: [
+        annotated('ok', {
+          'ingress.zenokube.io/max-request-body-bytes': '1048576',
+          'ingress.zenokube.io/deadlines': 'body=30s, first-byte=1500ms, idle=1m, send=2m',
+          'ingress.zenokube.io/circuit-counts-503': 'true',
+        }),
+        annotated('size', { 'ingress.zenokube.io/max-request-body-bytes': '1MB' }),
+        annotated('phase', { 'ingress.zenokube.io/deadlines': 'connect=1s' }),
+        annotated('duration', { 'ingress.zenokube.io/deadlines': 'idle=soon' }),
+      ],
+    });
+    const hosts = compile(set).gateways[0]!.ports.get(80)!.hosts;
+    const rule = matchRequest(hosts, request('/ok'))!.rule;
+    assert.equal(rule.maxBodyBytes, 1_048_576);
+    assert.deepEqual(rule.deadlines, { body: 30_000, firstByte: 1_500, idle: 60_000, send: 120_000 });
+    assert.equal(rule.circuitCounts503, true);
+    for (const name of ['size', 'phase', 'duration']) assert.equal(reasonOf(set, name, 'Accepted')?.reason, 'UnsupportedValue', name);
+    assert.equal(reasonOf(set, 'ok', 'Accepted')?.reason, 'Accepted');
+  });
+
   it('marks conflicting listeners as not programmed and counts attached routes', () => {
     const set = resources({ gateways: [gateway('gw', [{ name: 'a' }, { name: 'b' }, { name: 'c', port: 81 }])], services, routes: [route('r', [to('a')])] });
     const gs = compile(set).status.gateways.get('infra/gw')!;

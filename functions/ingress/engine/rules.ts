@@ -2,7 +2,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
 import type { HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
 import { INGRESS_GROUP, nsOf } from './resources.js';
-import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite } from './table.js';
+import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite, PhaseDeadlines } from './table.js';
 import type { ResourceIndex } from './references.js';
 import { resolveBackend } from './references.js';
 import { RouteReason } from './conditions.js';
@@ -70,6 +70,48 @@ function errorFormatOf(route: HTTPRoute): ErrorFormat {
   return route.metadata.annotations?.[ERROR_FORMAT_ANNOTATION] === 'vault' ? 'vault' : 'problem';
 }
 
+/**
+ * The annotation by which a route limits request bodies: a whole number of bytes. Gateway API has
+ * no field for it (nginx's `client_max_body_size`, Envoy's buffer filter `max_request_bytes`).
+ */
+const MAX_BODY_ANNOTATION = 'ingress.zenokube.io/max-request-body-bytes';
+/**
+ * The annotation by which a route sets the deadlines of an exchange's phases, beyond
+ * `timeouts.request` and `timeouts.backendRequest`: `body=30s, first-byte=10s, idle=30s, send=60s`
+ * (Gateway API Durations; any subset).
+ */
+const DEADLINES_ANNOTATION = 'ingress.zenokube.io/deadlines';
+/** The annotation by which a route's upstream 503s (without Retry-After) count against the endpoint's circuit. */
+const CIRCUIT_503_ANNOTATION = 'ingress.zenokube.io/circuit-counts-503';
+const PHASES: Record<string, keyof PhaseDeadlines> = { body: 'body', 'first-byte': 'firstByte', idle: 'idle', send: 'send' };
+
+function maxBodyOf(route: HTTPRoute, problems: RuleProblem[]): number | undefined {
+  const v = route.metadata.annotations?.[MAX_BODY_ANNOTATION];
+  if (v === undefined) return undefined;
+  if (!/^[0-9]{1,15}$/.test(v.trim())) {
+    problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `${MAX_BODY_ANNOTATION} is not a whole number of bytes` });
+    return undefined;
+  }
+  return Number(v.trim());
+}
+
+function deadlinesOf(route: HTTPRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
+  const v = route.metadata.annotations?.[DEADLINES_ANNOTATION];
+  if (v === undefined) return undefined;
+  const out: PhaseDeadlines = { body: undefined, firstByte: undefined, idle: undefined, send: undefined };
+  for (const part of v.split(',')) {
+    const [name, value, extra] = part.split('=').map((x) => x.trim());
+    const phase = name === undefined ? undefined : PHASES[name];
+    const ms = parseDuration(value);
+    if (phase === undefined || extra !== undefined || ms === undefined || ms === 0) {
+      problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `${DEADLINES_ANNOTATION}: "${part.trim()}" is not <body|first-byte|idle|send>=<duration>` });
+      continue;
+    }
+    out[phase] = ms;
+  }
+  return out;
+}
+
 /** Compiles a rule; problems are appended for the route's status. */
 export function compileRule(
   index: ResourceIndex,
@@ -95,6 +137,9 @@ export function compileRule(
     retry: undefined,
     session: undefined,
     errorFormat: errorFormatOf(route),
+    maxBodyBytes: maxBodyOf(route, problems),
+    deadlines: deadlinesOf(route, problems),
+    circuitCounts503: route.metadata.annotations?.[CIRCUIT_503_ANNOTATION] === 'true',
   };
   for (const f of rule.filters ?? []) {
     switch (f.type) {

@@ -78,6 +78,24 @@ export interface CompiledRule {
   session: SessionPolicy | undefined;
   /** The shape of the proxy's own answers on this rule (the route's error-format annotation). */
   errorFormat: ErrorFormat;
+  /** Largest request body taken (413 beyond), from the route's max-request-body-bytes annotation. */
+  maxBodyBytes: number | undefined;
+  /** Per-phase deadlines of the route's deadlines annotation, over the proxy's defaults. */
+  deadlines: PhaseDeadlines | undefined;
+  /** An upstream 503 without Retry-After counts against the endpoint's circuit (the route's circuit-counts-503 annotation). */
+  circuitCounts503: boolean;
+}
+
+/** Deadlines of the phases of an exchange a route may set (ms; undefined keeps the proxy's). */
+export interface PhaseDeadlines {
+  /** To receive the whole request body from the client (408 beyond). */
+  body: number | undefined;
+  /** From the request sent upstream to the response head (504 beyond). */
+  firstByte: number | undefined;
+  /** Between two reads of the upstream response (the exchange fails beyond). */
+  idle: number | undefined;
+  /** Longest the client may leave the response untaken (the connection is cut beyond). */
+  send: number | undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
-// Picks the backend (weighted backendRefs) and the endpoint (round robin, skipping open circuits,
-// sticky under GEP-1619 session persistence).
+// Picks the backend (weighted backendRefs) and the endpoint (round robin, skipping open circuits
+// unless all are, sticky under GEP-1619 session persistence).
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPBackendRef (weight)
 // @see https://gateway-api.sigs.k8s.io/geps/gep-1619/
 import { createHash } from 'node:crypto';
@@ -35,7 +35,14 @@ export function endpointKey(e: Endpoint): string {
   return k;
 }
 
-/** Round robin over endpoints whose circuit allows a request; undefined when none does. */
+/**
+ * Round robin over endpoints whose circuit allows a request; undefined only when there is none.
+ * When every endpoint's circuit is open the backend is in panic, as Envoy's outlier detection
+ * puts it below its panic threshold: the circuits are ignored and the round robin goes over them
+ * all, so that a service is never left with no endpoint (its only one answering 503s for a while,
+ * a rollout that failed every endpoint at once), and the first success closes a circuit again.
+ * @see https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold
+ */
 export function pickEndpoint(endpoints: Endpoint[], breakers: CircuitBreakers): Endpoint | undefined {
   const len = endpoints.length;
   if (len === 0) return undefined;
@@ -45,7 +52,7 @@ export function pickEndpoint(endpoints: Endpoint[], breakers: CircuitBreakers): 
     const e = endpoints[cur.n++ % len]!;
     if (breakers.allow(endpointKey(e))) return e;
   }
-  return undefined;
+  return endpoints[cur.n++ % len];
 }
 
 /** Opaque session token for an endpoint: its address is not disclosed to clients. */

@@ -22,6 +22,12 @@ export interface CircuitBreakers {
   allow(key: string): boolean;
   success(key: string): void;
   failure(key: string): void;
+  /**
+   * The half-open probe of `key` ended without saying anything of the endpoint (its client went
+   * away, or broke its request off): the next request may probe. Without it an unjudged probe
+   * would keep the circuit open for good.
+   */
+  release(key: string): void;
   state(key: string): CircuitState;
   /** Called on every state change (metrics). */
   onChange: ((key: string, state: CircuitState) => void) | undefined;
@@ -67,6 +73,10 @@ export function createCircuitBreakers(opts: CircuitOptions, now: () => number = 
         c.probing = false;
         breakers.onChange?.(key, c.state);
       }
+    },
+    release(key) {
+      const c = circuits.get(key);
+      if (c?.state === 'half-open') c.probing = false;
     },
     state: (key) => {
       const c = circuits.get(key);

@@ -142,7 +142,7 @@ export class ClientConnection {
     this.failed = true;
     // Node feeds what follows to the same failed parser, which would report it again.
     socket.pause();
-    const [status, code] = err.code === 'HPE_HEADER_OVERFLOW' ? ([431, 'headers_too_large'] as const) : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ([408, 'request_timeout'] as const) : ([400, 'bad_request'] as const);
+    const [status, code] = refusalOf(err);
     const last = this.lastReq;
     if (last !== undefined && !last.complete) {
       // The error is in the body of the last request: answer that request, if it is the one in
@@ -161,6 +161,36 @@ export class ClientConnection {
     }
     socket.end(rawProblem(status, code, this.refusalFormatOf?.(err.rawPacket)));
     socket.destroySoon();
+  }
+}
+
+/** A method and the start of a target, the request line not ended: what overflowed is the URI. */
+const UNENDED_REQUEST_LINE = /^[A-Z]{1,16} [^\r\n]*$/;
+/** A request line whose version is well formed, whatever its number. */
+const WELL_FORMED_VERSION = /^[A-Z]{1,16} \S+ HTTP\/\d\.\d\r\n/;
+
+/**
+ * The answer to a refused head: 414 when the head overflowed inside its request line (the parser
+ * counts the target against the head's size, so a long URI would otherwise be called a field
+ * problem), 431 for fields too large, 505 for a version the parser does not know, 408 past a
+ * deadline, 400 for the rest.
+ */
+function refusalOf(err: ClientError): readonly [number, 'uri_too_long' | 'headers_too_large' | 'http_version_not_supported' | 'request_timeout' | 'bad_request'] {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      const raw = err.rawPacket;
+      const start = Buffer.isBuffer(raw) ? raw.subarray(0, 64 * 1024).toString('latin1') : '';
+      return UNENDED_REQUEST_LINE.test(start) ? [414, 'uri_too_long'] : [431, 'headers_too_large'];
+    }
+    case 'HPE_INVALID_VERSION':
+      // A well-formed version the parser does not take (HTTP/3.0, HTTP/1.2); anything else is a malformed line.
+      return Buffer.isBuffer(err.rawPacket) && WELL_FORMED_VERSION.test(err.rawPacket.subarray(0, 64 * 1024).toString('latin1'))
+        ? [505, 'http_version_not_supported']
+        : [400, 'bad_request'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'request_timeout'];
+    default:
+      return [400, 'bad_request'];
   }
 }
 

@@ -21,7 +21,7 @@ import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, 
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
 import type { RequestBody } from './request-body.js';
-import { bufferBody } from './request-body.js';
+import { TOO_LARGE, bufferBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-pool.js';
 import { CLIENT_ABORTED, UpstreamError } from './upstream-pool.js';
 
@@ -65,6 +65,12 @@ class Lifecycle implements ExchangeHooks {
   requestTimer: NodeJS.Timeout | undefined = undefined;
   /** Armed while the client is not taking the response (send deadline). */
   sendTimer: NodeJS.Timeout | undefined = undefined;
+  /** The route's deadline for the request body. */
+  bodyTimer: NodeJS.Timeout | undefined = undefined;
+  /** The route's send deadline, over the proxy's. */
+  sendTimeoutMs: number;
+  /** The endpoint whose half-open circuit let this request through as its probe, until an attempt takes that over. */
+  probeKey: string | undefined = undefined;
 
   constructor(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, rec: ExchangeRecord, start: number) {
     this.ctx = ctx;
@@ -72,6 +78,7 @@ class Lifecycle implements ExchangeHooks {
     this.res = res;
     this.rec = rec;
     this.start = start;
+    this.sendTimeoutMs = ctx.limits.sendTimeoutMs;
   }
 
   closed(): void {
@@ -86,6 +93,10 @@ class Lifecycle implements ExchangeHooks {
     if (!res.writableEnded) this.call?.abort();
     if (this.requestTimer) clearTimeout(this.requestTimer);
     if (this.sendTimer) clearTimeout(this.sendTimer);
+    if (this.bodyTimer) clearTimeout(this.bodyTimer);
+    // A probe that never went upstream (its client went away while its body was read, say) says
+    // nothing of the endpoint: the next request may probe.
+    if (this.probeKey !== undefined && rec.attempts === 0) this.ctx.breakers.release(this.probeKey);
     // A body the answer did not need is discarded, so the connection's next request can be read.
     const req = this.req;
     if (!req.complete && !req.destroyed) {
@@ -101,7 +112,7 @@ class Lifecycle implements ExchangeHooks {
   /** The client stopped taking the response: cut it if it does not resume within the send deadline. */
   sendStalled(): void {
     if (this.sendTimer) return;
-    this.sendTimer = setTimeout(() => this.res.destroy(), this.ctx.limits.sendTimeoutMs);
+    this.sendTimer = setTimeout(() => this.res.destroy(), this.sendTimeoutMs);
   }
 
   sendResumed(): void {
@@ -176,6 +187,13 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   };
   const life = new Lifecycle(ctx, req, res, rec, start);
   conn.hooks = life;
+  // "A server can send a 505 (HTTP Version Not Supported) response if it wishes ... to refuse
+  // service of the client's major protocol version" (RFC 9110 §15.6.6): node's parser lets
+  // `HTTP/2.0` and `HTTP/0.9` request lines through, which are not HTTP/1.x messages.
+  if (req.httpVersionMajor !== 1) return localReply(res, 505, 'http_version_not_supported', ['connection', 'close']);
+  // Node would keep only the first fields of a long list (its maxHeadersCount) and drop the rest,
+  // Content-Length included; the listener lifts that, and too many fields are refused whole.
+  if (req.rawHeaders.length > 2 * ctx.limits.maxHeaderCount) return localReply(res, 431, 'headers_too_large', ['connection', 'close']);
   if (url.length > ctx.limits.maxUrlLength) {
     answerAs(res, refusalFormat(binding, rec.method, req.headers.host, url));
     return localReply(res, 414, 'uri_too_long');
@@ -269,6 +287,9 @@ function proceed(
   }
   endpoint ??= pickEndpoint(backend.endpoints, ctx.breakers);
   if (!endpoint) return localReply(res, 503, backend.endpoints.length === 0 ? 'backend_unavailable' : 'circuit_open');
+  const key = endpointKey(endpoint);
+  if (ctx.breakers.state(key) === 'half-open') life.probeKey = key;
+  if (rule.deadlines?.send) life.sendTimeoutMs = rule.deadlines.send;
   if (session) {
     const token = sessionToken(endpoint);
     responseExtra =
@@ -279,7 +300,8 @@ function proceed(
 
   // Headers upstream: end-to-end ones, then the proxy's, then the route's and the backend's modifiers.
   // Headers an auth filter owns never come from the client.
-  let headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP);
+  // Host and the proxy's fields first: an upstream that keeps only its first N fields (node keeps
+  // 2,000) still gets them, however many the client sent.
   const hostHeader = fields.host!;
   const requestId = fields.requestId ?? nextRequestId();
   rec.requestId = requestId;
@@ -287,10 +309,10 @@ function proceed(
   const xff = fields.forwardedFor;
   const prior = fields.forwarded;
   const forwarded = forwardedElement(req.socket, client, hostHeader, binding.scheme);
-  headers.push('x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded);
+  let headers = ['host', rule.rewrite?.hostname ?? hostHeader, 'x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded];
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
-  headers.push('host', rule.rewrite?.hostname ?? hostHeader);
   if (auth) for (const [n, v] of auth.headers) headers.push(n, v);
+  headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP, headers);
   headers = applyHeaderOps(headers, rule.requestHeaders);
   headers = applyHeaderOps(headers, backend.requestHeaders);
   const path = rule.rewrite?.path ? rewritePath(mreq.path, rule.rewrite.path, match) : mreq.path;
@@ -308,10 +330,34 @@ function proceed(
   }
   // "the message body length is determined by ... Transfer-Encoding ... Content-Length", none: no body (RFC 9112 §6.3).
   if (fields.transferEncoding === undefined && (fields.contentLength === undefined || fields.contentLength === '0')) return send(ctx, ex);
-  bufferBody(req, ctx.limits.bodyBufferBytes, (body) => {
+  const max = rule.maxBodyBytes ?? Infinity;
+  // A declared length over the limit is refused from the head: with Expect: 100-continue the
+  // client never sends the body (RFC 9110 §10.1.1), and without it the connection closes after.
+  if (fields.contentLength !== undefined && Number(fields.contentLength) > max) return refuseBody(life);
+  if (rule.deadlines?.body) life.bodyTimer = setTimeout(bodyLate, rule.deadlines.body, life);
+  bufferBody(req, ctx.limits.bodyBufferBytes, max, (body) => {
+    if (body === TOO_LARGE) return refuseBody(life);
     ex.body = body;
     send(ctx, ex);
   });
+}
+
+/** 413 for a body over the route's limit, unless the answer is under way; the rest is never read. */
+function refuseBody(life: Lifecycle): void {
+  life.rec.upstreamError = 'body_too_large';
+  life.cancel();
+  localReply(life.res, 413, 'body_too_large', ['connection', 'close']);
+}
+
+/** The route's body deadline passed before the client sent the whole body: 408, the upstream work stopped. */
+function bodyLate(life: Lifecycle): void {
+  life.bodyTimer = undefined;
+  if (life.req.complete) return;
+  life.rec.upstreamError = 'request_timeout';
+  life.cancel();
+  localReply(life.res, 408, 'request_timeout', ['connection', 'close']);
+  // An answer already under way cannot say it: the client's connection is cut instead.
+  if (!life.res.writableEnded) life.res.destroy();
 }
 
 function send(ctx: ProxyContext, ex: Exchange): void {

@@ -60,13 +60,13 @@ function addListed(out: Set<string> | undefined, value: string): Set<string> | u
 
 /**
  * Copies end-to-end headers, dropping hop-by-hop ones, `host` (sent separately) and names the
- * caller drops (`drop`, lower-case). Returns a new flat array.
+ * caller drops (`drop`, lower-case), after the fields already in `out` (the proxy's own, put first
+ * so that a client's many fields never push Host past an upstream's count limit). Returns `out`.
  */
-export function endToEnd(raw: string[], drop?: Set<string>): string[] {
+export function endToEnd(raw: string[], drop?: Set<string>, out: string[] = []): string[] {
   const listed = connectionListed(raw);
   // Connection may list a name of any length: then every name is checked.
   const mask = listed ? 1 : drop ? lengthsWith(drop) : HOP_BY_HOP_LENGTHS;
-  const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (mayBeIn(mask, name.length)) {

@@ -3,7 +3,7 @@
 // requests in order and says why one was refused. CONNECT is refused; an upgrade is handed on
 // only when nothing is in flight before it on its connection.
 import { createServer as createHttpServer } from 'node:http';
-import type { IncomingMessage, Server, ServerOptions } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import type { Socket } from 'node:net';
@@ -58,6 +58,9 @@ interface Listener {
 export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, tls?: HttpsOptions, refusalFormatOf?: RefusalFormatOf): Listener {
   const options = serverOptions(limits);
   const server: Server = tls ? createHttpsServer({ ...options, ...tls }) : createHttpServer(options);
+  // No silent cut of long field lists (node keeps the first 2,000 by default and drops the rest,
+  // Content-Length included): the head's size bounds them, and the proxy refuses too many (431).
+  server.maxHeadersCount = 0;
   const live = new Set<ClientConnection>();
   let draining = false;
   const made = (conn: ClientConnection) => {
@@ -66,6 +69,30 @@ export function createListener(limits: ServerLimits, handler: ExchangeHandler, o
     if (draining) conn.drain();
   };
   server.on('request', (req: IncomingMessage, res) => connectionOf(req.socket, handler, made, refusalFormatOf).receive(req, res));
+  // "Expect: 100-continue": 100 Continue is sent when the handler starts reading the body, so a
+  // request refused from its head (413, 404, ...) never has its body sent. A final answer given
+  // without it leaves the client's body unsent and unread: the connection then closes after the
+  // answer, as it cannot tell where the next request would start (RFC 9110 §10.1.1).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    let continued = false;
+    const reading = () => {
+      req.off('newListener', listening);
+      req.off('resume', reading);
+      if (res.headersSent || res.destroyed) return;
+      continued = true;
+      res.writeContinue();
+    };
+    const listening = (event: string | symbol) => {
+      if (event === 'data' || event === 'readable') reading();
+    };
+    // Reading starts with a resume(), or a 'data' or 'readable' listener (pipe, async iteration).
+    req.once('resume', reading);
+    req.on('newListener', listening);
+    res.once('finish', () => {
+      if (!continued && !req.complete) req.socket.destroySoon();
+    });
+    connectionOf(req.socket, handler, made, refusalFormatOf).receive(req, res);
+  });
   server.on('clientError', (err: Error, socket: Duplex) => connectionOf(socket as Socket, handler, made, refusalFormatOf).clientError(err));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());

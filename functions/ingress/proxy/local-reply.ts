@@ -10,12 +10,14 @@ const TITLES: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
+  413: 'Content Too Large',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 /** Stable codes, so clients and tests can tell why the proxy answered. */
@@ -25,10 +27,13 @@ type LocalCode =
   | 'request_timeout'
   | 'route_not_found'
   | 'uri_too_long'
+  | 'body_too_large'
+  | 'http_version_not_supported'
   | 'invalid_backend'
   | 'no_backend'
   | 'backend_unavailable'
   | 'circuit_open'
+  | 'backend_busy'
   | 'upstream_error'
   | 'upstream_timeout'
   | 'filter_error'
@@ -42,10 +47,13 @@ const SENTENCES: Record<LocalCode, string> = {
   request_timeout: 'the request was not received in time',
   route_not_found: 'no route for this path',
   uri_too_long: 'request URI too long',
+  body_too_large: 'request body too large',
+  http_version_not_supported: 'HTTP version not supported',
   invalid_backend: 'the route has no valid backend',
   no_backend: 'the route has no backend',
   backend_unavailable: 'the service is unavailable; retry the request',
   circuit_open: 'the service is unavailable; retry the request',
+  backend_busy: 'the service is busy; retry the request',
   upstream_error: 'the service failed to answer',
   upstream_timeout: 'the service did not answer in time',
   filter_error: 'internal error',

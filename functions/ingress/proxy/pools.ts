@@ -10,9 +10,10 @@ export interface UpstreamPools {
   close(): Promise<void>;
 }
 
-export function createPools(opts: { connections: number; idleMs: number }): UpstreamPools {
+export function createPools(opts: { connections: number; idleMs: number; queueMs: number }): UpstreamPools {
   const pools = new Pools({
     connections: opts.connections,
+    queueMs: opts.queueMs,
     idleMs: opts.idleMs,
     // Below the 5 s that node's and many servers' keep-alive timeouts default to, so the proxy
     // closes an idle connection before the server does.

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { bufferBody, hasBody, replayable } from './request-body.js';
+import { TOO_LARGE, bufferBody, hasBody, replayable } from './request-body.js';
 import type { RequestBody } from './request-body.js';
 
 /** A request body stream with the headers node would have parsed. */
@@ -14,8 +14,8 @@ function incoming(headers: Record<string, string>, chunks: Buffer[] = [], end = 
   return stream;
 }
 
-function buffered(req: IncomingMessage, limit: number): Promise<RequestBody> {
-  return new Promise((resolve) => bufferBody(req, limit, resolve));
+function buffered(req: IncomingMessage, limit: number, max = Infinity): Promise<RequestBody | typeof TOO_LARGE> {
+  return new Promise((resolve) => bufferBody(req, limit, max, resolve));
 }
 
 describe('request bodies (RFC 9112 §6.3)', () => {
@@ -37,7 +37,7 @@ describe('request bodies (RFC 9112 §6.3)', () => {
     const chunks = Array.from({ length: 10 }, (_, i) => Buffer.alloc(10, 65 + i));
     const req = incoming({ 'transfer-encoding': 'chunked' }, chunks);
     const body = await buffered(req, 25);
-    assert.ok(body !== null && !Buffer.isBuffer(body));
+    assert.ok(body !== null && body !== TOO_LARGE && !Buffer.isBuffer(body));
     assert.equal(replayable(body), false);
     assert.equal(Buffer.concat(body.head).length, 30, 'reading stopped once the buffer was full');
     assert.equal(body.rest.isPaused(), true);
@@ -46,10 +46,18 @@ describe('request bodies (RFC 9112 §6.3)', () => {
     assert.deepEqual(Buffer.concat([...body.head, ...rest]), Buffer.concat(chunks));
   });
 
+  it("refuses a body that grows past the route's limit before the buffer fills, and stops reading it", async () => {
+    const req = incoming({ 'transfer-encoding': 'chunked' }, Array.from({ length: 10 }, () => Buffer.alloc(10, 1)));
+    assert.equal(await buffered(req, 1_000, 35), TOO_LARGE);
+    assert.equal(req.isPaused(), true);
+    const exact = incoming({ 'content-length': '30' }, Array.from({ length: 3 }, () => Buffer.alloc(10, 1)));
+    assert.equal(((await buffered(exact, 1_000, 30)) as Buffer).length, 30, 'a body of exactly the limit is taken');
+  });
+
   it('never hands on a body whose client went away before it ended', async () => {
     const req = incoming({ 'content-length': '100' }, [Buffer.from('partial')], false);
     let done = false;
-    bufferBody(req, 64, () => (done = true));
+    bufferBody(req, 64, Infinity, () => (done = true));
     req.destroy();
     await new Promise((r) => setImmediate(r));
     assert.equal(done, false);

@@ -16,6 +16,9 @@ export interface StreamedBody {
 /** None, the whole body in memory (it can be sent again), or a stream. */
 export type RequestBody = null | Buffer | StreamedBody;
 
+/** What `bufferBody` hands over when the body grew past the route's limit before the buffer filled. */
+export const TOO_LARGE = Symbol('too large');
+
 /** Whether a request carries a body: node's parser has already refused conflicting framing. */
 export function hasBody(req: IncomingMessage): boolean {
   const h = req.headers;
@@ -26,16 +29,21 @@ export function hasBody(req: IncomingMessage): boolean {
 
 /**
  * Reads `req`'s body until it ends (a Buffer) or `limit` bytes are in (a StreamedBody, the rest
- * paused), then calls `done`. A client that goes away first never gets `done`: the response's
- * close ends the exchange.
+ * paused), then calls `done`; TOO_LARGE when more than `max` bytes came first. A client that goes
+ * away first never gets `done`: the response's close ends the exchange.
  */
-export function bufferBody(req: IncomingMessage, limit: number, done: (body: RequestBody) => void): void {
+export function bufferBody(req: IncomingMessage, limit: number, max: number, done: (body: RequestBody | typeof TOO_LARGE) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= limit) {
+    if (size > max) {
+      stop();
+      req.pause();
+      chunks.length = 0;
+      done(TOO_LARGE);
+    } else if (size >= limit) {
       stop();
       req.pause();
       done({ head: chunks, rest: req });

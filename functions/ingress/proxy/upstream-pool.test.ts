@@ -131,6 +131,7 @@ interface Pool {
 function pool(port: number, opts: Partial<PoolOptions> = {}): Pool {
   const pools = new UpstreamPools({
     connections: 4,
+    queueMs: 60_000,
     idleMs: 10_000,
     keepAliveMs: 10_000,
     connectTimeoutMs: 5_000,
@@ -314,6 +315,26 @@ describe('UpstreamPools: connections', () => {
     assert.equal(c.body.toString(), 'third');
     assert.equal(srv.connections(), 2);
     assert.equal(p.size, 2);
+  });
+
+  it('fails a request that waited in the queue past queueMs, and the queue moves on without it', T, async () => {
+    const held: ServerResponse[] = [];
+    const srv = await httpServer((req, res) => held.push(res));
+    const p = pool(srv.port, { connections: 1, queueMs: 100 });
+    const a = get(p, '/a');
+    await until(() => held.length === 1);
+    const [b, c] = [get(p, '/b'), get(p, '/c')];
+    await failed(b, 'UPSTREAM_QUEUE_TIMEOUT');
+    await failed(c, 'UPSTREAM_QUEUE_TIMEOUT');
+    held[0]!.end('first');
+    await completed(a);
+    const d = get(p, '/d');
+    await until(() => held.length === 2);
+    held[1]!.end('fourth');
+    await completed(d);
+    assert.equal(d.body.toString(), 'fourth');
+    assert.equal(held.length, 2, 'a request that timed out in the queue was sent anyway');
+    assert.equal(b.heads + c.heads, 0);
   });
 
   it('hands on intact bodies read on many connections at once, kept by reference as a slow client would', T, async () => {

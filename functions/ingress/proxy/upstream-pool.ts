@@ -27,6 +27,13 @@ export interface UpstreamRequest {
   path: string;
   headers: string[];
   body: RequestBody;
+  /** A streamed body longer than this fails the exchange with BODY_TOO_LARGE (the route's limit). */
+  maxBodyBytes?: number | undefined;
+  /** Where the largest amount of a streamed body held at once is kept. */
+  flow?: FlowCounters | undefined;
+  /** This exchange's deadline for the response head, and between reads of its body (the pool's otherwise). */
+  firstByteMs?: number | undefined;
+  idleMs?: number | undefined;
 }
 
 /** Receives one exchange's outcome; exactly one of `onComplete` / `onError` ends it. */
@@ -50,6 +57,8 @@ export interface UpstreamCall {
 export interface PoolOptions {
   /** Most connections open to one endpoint; more requests wait in a queue. */
   connections: number;
+  /** Longest a request waits in that queue before it fails with UPSTREAM_QUEUE_TIMEOUT. */
+  queueMs: number;
   /** Idle time allowed while an exchange is in flight: for the response head, and between body chunks. */
   idleMs: number;
   /** How long an idle keep-alive connection is kept (a server's `Keep-Alive: timeout` hint shortens it). */
@@ -57,6 +66,17 @@ export interface PoolOptions {
   connectTimeoutMs: number;
   /** Largest response head. */
   maxHeaderBytes: number;
+}
+
+/**
+ * The most bytes the proxy held for one exchange, in each direction: what backpressure bounds.
+ * Response bytes are those written to a client response and not yet taken by its socket's kernel
+ * buffer (`writableLength`); request bytes those read from a client and not yet taken by the
+ * upstream connection's writer.
+ */
+export interface FlowCounters {
+  responsePeak: number;
+  requestPeak: number;
 }
 
 /** An error with a machine-readable code, as node's and undici's errors carry. */
@@ -70,6 +90,10 @@ export class UpstreamError extends Error {
 
 /** The error an exchange ends with when its client stopped sending the request body. */
 export const CLIENT_ABORTED = 'CLIENT_ABORTED';
+/** The error an exchange ends with when it waited for a connection past the queue deadline. */
+export const QUEUE_TIMEOUT = 'UPSTREAM_QUEUE_TIMEOUT';
+/** The error an exchange ends with when its client sent more body than the route takes. */
+export const BODY_TOO_LARGE = 'BODY_TOO_LARGE';
 
 /** Methods that may be sent again when a reused connection turns out closed before any answer (RFC 9110 §9.2.2). */
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -79,11 +103,35 @@ const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 /** A client's body past the buffered head, as undici reads a stream: pausing it pauses the client. */
 class ForwardedBody extends Readable {
   private readonly source: StreamedBody;
+  private readonly max: number;
   private started = false;
+  /** Bytes handed on so far. */
+  private bytes = 0;
 
-  constructor(source: StreamedBody) {
+  private readonly flow: FlowCounters | undefined;
+
+  constructor(source: StreamedBody, max: number | undefined, flow: FlowCounters | undefined) {
     super({ highWaterMark: 65_536 });
     this.source = source;
+    this.max = max ?? Infinity;
+    this.flow = flow;
+  }
+
+  /** Hands `chunk` on unless the body grows past the limit; false to pause the client. */
+  private forward(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) {
+      this.source.rest.pause();
+      this.destroy(new UpstreamError(BODY_TOO_LARGE, 'the request body is larger than the route takes'));
+      return false;
+    }
+    const more = this.push(chunk);
+    const flow = this.flow;
+    if (flow !== undefined) {
+      const held = this.readableLength + this.source.rest.readableLength;
+      if (held > flow.requestPeak) flow.requestPeak = held;
+    }
+    return more;
   }
 
   override _read(): void {
@@ -97,12 +145,14 @@ class ForwardedBody extends Readable {
       this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
       return;
     }
-    for (const chunk of this.source.head) this.push(chunk);
+    for (const chunk of this.source.head) if (!this.destroyed) this.forward(chunk);
+    if (this.destroyed) return;
     rest.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) rest.pause();
+      if (!this.destroyed && !this.forward(chunk)) rest.pause();
     });
     rest.on('end', () => this.push(null));
     rest.on('close', () => {
+      if (this.destroyed) return;
       // Cut short (the client went away, or node refused the rest of its framing): the upstream
       // must never see it end as if complete.
       if (!rest.readableEnded) this.destroy(new UpstreamError(CLIENT_ABORTED, 'the client stopped sending the request body'));
@@ -141,6 +191,7 @@ class EndpointPool {
   readonly origin: string;
   readonly clientOptions: Client.Options;
   readonly max: number;
+  readonly queueMs: number;
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
   private readonly queue: Exchange[] = [];
@@ -148,6 +199,7 @@ class EndpointPool {
   constructor(origin: string, opts: PoolOptions) {
     this.origin = origin;
     this.max = opts.connections;
+    this.queueMs = opts.queueMs;
     this.clientOptions = {
       pipelining: 1,
       keepAliveTimeout: opts.keepAliveMs,
@@ -165,6 +217,11 @@ class EndpointPool {
     if (conn === undefined) {
       if (this.all.size >= this.max && !fresh) {
         this.queue.push(ex);
+        // Past the deadline the request fails rather than wait on for connections others hold.
+        ex.queueTimer = setTimeout(() => {
+          this.unqueue(ex);
+          ex.fail(new UpstreamError(QUEUE_TIMEOUT, 'no upstream connection came free in time'));
+        }, this.queueMs);
         return;
       }
       conn = new Connection(this);
@@ -195,6 +252,7 @@ class EndpointPool {
   }
 
   unqueue(ex: Exchange): void {
+    clearTimeout(ex.queueTimer);
     const i = this.queue.indexOf(ex);
     if (i >= 0) this.queue.splice(i, 1);
   }
@@ -235,6 +293,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   abortFn: ((err?: Error) => void) | undefined = undefined;
   /** An abort asked for before undici handed over its abort function. */
   pendingAbort: Error | undefined = undefined;
+  /** Armed while the exchange waits in its pool's queue. */
+  queueTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(pool: EndpointPool, req: UpstreamRequest, handler: UpstreamHandler) {
     this.pool = pool;
@@ -243,6 +303,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
   }
 
   run(conn: Connection): void {
+    clearTimeout(this.queueTimer);
     this.conn = conn;
     conn.busy = true;
     this.reused = conn.served > 0;
@@ -258,7 +319,9 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
         path: r.path,
         method: r.method as Dispatcher.HttpMethod,
         headers: r.headers,
-        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body),
+        body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body, r.maxBodyBytes, r.flow),
+        ...(r.firstByteMs !== undefined ? { headersTimeout: r.firstByteMs } : {}),
+        ...(r.idleMs !== undefined ? { bodyTimeout: r.idleMs } : {}),
       },
       this,
     );
