@@ -3,10 +3,11 @@
 import { authEvents } from './catalog/auth.js';
 import { eventingEvents } from './catalog/eventing.js';
 import { createCatalog } from './catalog/lookup.js';
+import { mailEvents } from './catalog/mail.js';
 import { vaultEvents } from './catalog/vault.js';
 
 export { defineEventType, productOf } from './catalog/define.js';
 export { createCatalog, type EventCatalog } from './catalog/lookup.js';
 
 /** The project's catalog, used by every publisher check and every receiver. */
-export const catalog = createCatalog([...eventingEvents, ...authEvents, ...vaultEvents]);
+export const catalog = createCatalog([...eventingEvents, ...authEvents, ...vaultEvents, ...mailEvents]);
