@@ -5,7 +5,7 @@ import { defineEventType } from './define.js';
 const tenant = z.object({ tenant: z.string() });
 
 /** A message was accepted and waits for delivery: the deliver function picks it up. */
-export const messageQueued = defineEventType({
+const messageQueued = defineEventType({
   type: 'io.zenokube.mail.message.queued',
   version: '1',
   description: 'A message was accepted by the send API and waits for delivery.',
@@ -13,7 +13,7 @@ export const messageQueued = defineEventType({
 });
 
 /** A data subject's key was destroyed: their messages can no longer be read. */
-export const subjectErased = defineEventType({
+const subjectErased = defineEventType({
   type: 'io.zenokube.mail.subject.erased',
   version: '1',
   description: "A data subject's key was destroyed (crypto-shredding); their unfinished mail was cancelled.",
@@ -21,7 +21,7 @@ export const subjectErased = defineEventType({
 });
 
 /** Fired by the deliver function's schedule: deliver what is due (deferred retries, leftovers). */
-export const deliveryScheduled = defineEventType({
+const deliveryScheduled = defineEventType({
   type: 'io.zenokube.mail.delivery.scheduled',
   version: '1',
   description: 'Time to deliver the messages that are due (retries after a temporary failure, leftovers of a stopped pod).',

@@ -2,7 +2,7 @@
 import type { Queryable } from '#shared/db/index';
 import { audit } from './schema.js';
 
-export interface AuditEntry {
+interface AuditEntry {
   tenant: string;
   actor: string;
   action: string;

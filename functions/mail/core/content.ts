@@ -1,4 +1,5 @@
 // What a message holds, sealed as one JSON document under the message key.
+import type { Mailbox } from './address.js';
 
 export interface Attachment {
   filename: string;
@@ -9,11 +10,11 @@ export interface Attachment {
 
 /** The content of a message: envelope, headers and parts, all personal data. */
 export interface MessageContent {
-  from: string;
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  replyTo?: string;
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  bcc: Mailbox[];
+  replyTo?: Mailbox;
   subject: string;
   text?: string;
   html?: string;
@@ -27,4 +28,4 @@ export const MESSAGE_STATUS = ['queued', 'sending', 'deferred', 'sent', 'bounced
 export type MessageStatus = (typeof MESSAGE_STATUS)[number];
 
 /** Every address the message goes to. */
-export const recipientsOf = (c: MessageContent): string[] => [...c.to, ...c.cc, ...c.bcc];
+export const recipientsOf = (c: MessageContent): string[] => [...c.to, ...c.cc, ...c.bcc].map((m) => m.address);

@@ -18,10 +18,10 @@ const events = createEventPublisher({ product: 'mail', source: '/mail/api' });
 
 function contentFor(who: string): MessageContent {
   return {
-    from: 'Acme <noreply@acme.test>',
-    to: [`${who}.person@example.org`],
+    from: { name: 'Acme', address: 'noreply@acme.test' },
+    to: [{ address: `${who}.person@example.org` }],
     cc: [],
-    bcc: [`${who}.hidden@example.org`],
+    bcc: [{ address: `${who}.hidden@example.org` }],
     subject: `Invoice for ${who} Marker-${who}-Subject`,
     text: `Dear ${who}, body Marker-${who}-Body`,
     html: `<p>Marker-${who}-Html</p>`,
@@ -64,7 +64,7 @@ describe('crypto-shredding (DELETE subjects/{id} in core)', () => {
       const subjectKeys = await keysForSend(tx, keys, TENANT, subjects);
       await insertMessage(tx, subjectKeys, {
         id, tenant: TENANT, subjects, tags: ['invoice'], idempotencyKey: null, requestHash: null, content,
-        recipientIndex: [...content.to, ...content.bcc].map((a) => blindIndex(keys, 'address', a)),
+        recipientIndex: [...content.to, ...content.bcc].map((a) => blindIndex(keys, 'address', a.address)),
       });
     });
     return id;
@@ -113,7 +113,7 @@ describe('crypto-shredding (DELETE subjects/{id} in core)', () => {
     assert.equal(status.get(b1), 'queued');
 
     const b = await openContent(tdb.database.db, keys, (await findMessage(tdb.database.db, TENANT, b1))!);
-    assert.equal(b.content.to[0], 'Bob.person@example.org');
+    assert.equal(b.content.to[0]!.address, 'Bob.person@example.org');
 
     const [auditRow] = await tdb.database.query<{ action: string; target: string; outcome: string }>(sql`select action, target, outcome from mail.audit`);
     assert.deepEqual(auditRow, { action: 'subject.erase', target: 'user-a', outcome: 'erased' });

@@ -7,9 +7,9 @@ import { eraseMessagesOf } from './messages.js';
 import { destroySubjectKey } from './subjects.js';
 import type { Tx } from '#shared/db/index';
 
-export const SUBJECT_ERASED = 'io.zenokube.mail.subject.erased';
+const SUBJECT_ERASED = 'io.zenokube.mail.subject.erased';
 
-export interface ErasureRequest {
+interface ErasureRequest {
   tenant: string;
   subject: string;
   actor: string;
@@ -17,7 +17,7 @@ export interface ErasureRequest {
   sourceIp?: string | undefined;
 }
 
-export interface ErasureResult {
+interface ErasureResult {
   /** False when the subject's key was already gone (erased before, or never existed). */
   erased: boolean;
   messages: number;

@@ -8,7 +8,7 @@ import { deriveMessageKey, type MailKeys } from './keys.js';
 import { messageEvents, messages, type Message } from './schema.js';
 import { keysForRead } from './subjects.js';
 
-export interface NewMessage {
+interface NewMessage {
   id: string;
   tenant: string;
   subjects: string[];
@@ -98,7 +98,7 @@ export async function recordEvent(db: Queryable, m: Pick<Message, 'tenant' | 'id
   });
 }
 
-export interface HistoryEntry {
+interface HistoryEntry {
   kind: string;
   at: Date;
   detail?: Record<string, unknown>;
@@ -114,7 +114,7 @@ export async function messageHistory(db: Queryable, m: Pick<Message, 'tenant' | 
   });
 }
 
-export interface ListFilter {
+interface ListFilter {
   status?: MessageStatus;
   tag?: string;
   subject?: string;
