@@ -66,7 +66,7 @@ export async function findMessage(db: Queryable, tenant: string, id: string): Pr
 }
 
 /** The message key of a stored message, or undefined once any of its subjects is erased. */
-export async function messageKey(db: Queryable, keys: MailKeys, m: Pick<Message, 'tenant' | 'id' | 'subjects'>): Promise<Buffer | undefined> {
+async function messageKey(db: Queryable, keys: MailKeys, m: Pick<Message, 'tenant' | 'id' | 'subjects'>): Promise<Buffer | undefined> {
   const subjectKeys = await keysForRead(db, keys, m.tenant, m.subjects);
   if (!subjectKeys) return undefined;
   try {
