@@ -5,6 +5,7 @@ import type { FunctionContext } from '#shared/function/define';
 import { deriveMailKeys } from '../core/keys.js';
 import { resolveServiceKey } from '../core/service-key.js';
 import { createDeliverer, type Deliverer } from './deliverer.js';
+import { configuredDkim } from './dkim.js';
 import { createSmtpTransport } from './transport.js';
 
 /**
@@ -31,6 +32,7 @@ export async function createApp(ctx: FunctionContext) {
     log: ctx.log,
     // One pooled SMTP transport from configuration; per-tenant transports are not built yet.
     transportFor: () => smtp,
+    dkimFor: configuredDkim(ctx.env.ZENO_MAIL_DKIM_DOMAIN, ctx.env.ZENO_MAIL_DKIM_SELECTOR, ctx.env.ZENO_MAIL_DKIM_PRIVATE_KEY),
     retryBaseMs: positive('ZENO_MAIL_RETRY_BASE_SECONDS', ctx.env.ZENO_MAIL_RETRY_BASE_SECONDS, 30) * 1000,
     retryHorizonMs: positive('ZENO_MAIL_RETRY_HORIZON_SECONDS', ctx.env.ZENO_MAIL_RETRY_HORIZON_SECONDS, 86_400) * 1000,
     concurrency: positive('ZENO_MAIL_CONCURRENCY', ctx.env.ZENO_MAIL_CONCURRENCY, 8),

@@ -4,7 +4,7 @@
 import type { Database } from '#shared/db/index';
 import { jitteredDelayMs } from '#shared/events/backoff';
 import type { Logger } from '#shared/log/index';
-import { normalizeAddress } from '../core/address.js';
+import { domainOf, normalizeAddress } from '../core/address.js';
 import { recipientsOf } from '../core/content.js';
 import { claimDue, finishAttempt, type AttemptResult } from '../core/delivery.js';
 import { blindIndex, type MailKeys } from '../core/keys.js';
@@ -12,6 +12,7 @@ import { openContent } from '../core/messages.js';
 import type { Message } from '../core/schema.js';
 import { suppress, suppressedAmong } from '../core/suppressions.js';
 import { composeMessage } from './compose.js';
+import type { DkimKeyFor } from './dkim.js';
 import type { MailTransport, Refusal, SendOutcome } from './transport.js';
 
 interface DelivererOptions {
@@ -20,6 +21,8 @@ interface DelivererOptions {
   log: Logger;
   /** The transport of a tenant. */
   transportFor(tenant: string): MailTransport;
+  /** The DKIM key for a From domain, if any. */
+  dkimFor: DkimKeyFor;
   /** First retry delay; doubles per attempt (with jitter), capped at an hour. */
   retryBaseMs: number;
   /** After this long since acceptance a temporary failure is final. */
@@ -98,7 +101,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
         await finishAttempt(opts.database, m, { status: 'failed', detail: { reason: 'every recipient is on the suppression list' } }, key);
         return;
       }
-      const outcome = await opts.transportFor(m.tenant).send(composeMessage(m.id, content, drop));
+      const outcome = await opts.transportFor(m.tenant).send(composeMessage(m.id, content, drop, opts.dkimFor(domainOf(content.from.address))));
       const result = resultOf(m, outcome);
       if (outcome.kind !== 'temporary') await suppressRefused(m.tenant, outcome.refused);
       if (drop.size > 0) result.detail.suppressed = [...drop];
