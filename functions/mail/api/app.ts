@@ -28,6 +28,7 @@ export async function createApp(ctx: FunctionContext) {
     keys,
     check: createTokenCheck({ issuerBase, jwksBase: ctx.env.ZENO_MAIL_JWKS_BASE }),
     systemSenderDomains: domainList(ctx.env.ZENO_MAIL_SENDER_DOMAINS),
+    baseUrl: ctx.config.baseUrl,
     maxAttachmentBytes: Number(ctx.env.ZENO_MAIL_MAX_ATTACHMENT_BYTES ?? 10 * 1024 * 1024),
     sourceIp: (c) => clientAddressOf((c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for')),
   };

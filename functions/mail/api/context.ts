@@ -14,6 +14,7 @@ export interface ApiDeps {
   check: TokenCheck;
   systemSenderDomains: readonly string[];
   maxAttachmentBytes: number;
+  baseUrl: string;
   /** The client address as the trusted proxies forwarded it. */
   sourceIp(c: Context<AppEnv>): string | undefined;
 }

@@ -7,6 +7,8 @@ import { normalizeAddress, parseAddress } from '../core/address.js';
 import { MESSAGE_STATUS, type MessageStatus } from '../core/content.js';
 import { findMessage, listMessages, messageHistory, openContent } from '../core/messages.js';
 import { acceptMessage } from '../core/send.js';
+import { suppress } from '../core/suppressions.js';
+import { verifyUnsubscribeToken } from '../core/unsubscribe.js';
 import { authorize, type ApiDeps } from './context.js';
 import { readSendBody } from './send-body.js';
 
@@ -22,6 +24,18 @@ export function mountMessageRoutes(app: Hono<AppEnv>, deps: ApiDeps): void {
     const input = await readSendBody(c, deps.maxAttachmentBytes);
     const accepted = await acceptMessage(deps, tenant, input, key);
     return c.json({ id: accepted.id, status: accepted.status }, 202, { location: `/mail/${tenant}/v1/messages/${accepted.id}`, ...(accepted.replayed ? { 'idempotent-replayed': 'true' } : {}) });
+  });
+
+  /**
+   * RFC 8058 one-click unsubscribe: the token is the authority, no Bearer token. §3.2: the POST
+   * carries `List-Unsubscribe=One-Click`; the receiver's client sends it without user agent state.
+   */
+  app.post('/mail/:tenant/v1/unsubscribe/:token', async (c) => {
+    const tenant = c.req.param('tenant');
+    const addressIndex = /^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant) ? verifyUnsubscribeToken(deps.keys, tenant, c.req.param('token')) : undefined;
+    if (!addressIndex) throw notFound('This unsubscribe link is not valid.');
+    await suppress(deps.database.db, tenant, addressIndex, 'unsubscribed');
+    return c.text('You are unsubscribed.', 200);
   });
 
   app.get('/mail/:tenant/v1/messages/:id', async (c) => {

@@ -45,6 +45,8 @@ const schema = z.strictObject({
   headers: z.record(z.string(), z.string().max(900)).optional(),
   tags: z.array(z.string().regex(TAG)).max(10).optional(),
   subjects: z.array(z.string().regex(SUBJECT_ID)).min(1).max(10),
+  /** Adds RFC 8058 one-click unsubscribe headers for the one recipient. */
+  unsubscribe: z.boolean().optional(),
 });
 
 /** Where a CR, LF or other control character sits in a field that ends up in a header; undefined if none. */
@@ -104,6 +106,11 @@ export async function readSendBody(c: Context, maxAttachmentBytes: number): Prom
   const cc = list('cc', d.cc);
   const bcc = list('bcc', d.bcc);
   if (to.length + cc.length + bcc.length === 0) throw badRequest('no_recipients', 'A message needs at least one recipient.');
+  if (d.unsubscribe) {
+    // RFC 8058 §3.1: the URL identifies one recipient, so the message goes to that one only.
+    if (to.length !== 1 || cc.length + bcc.length > 0) throw badRequest('unsubscribe_needs_one_recipient', 'A message with one-click unsubscribe goes to exactly one recipient in to.');
+    if (Object.keys(headers).some((n) => n.toLowerCase().startsWith('list-unsubscribe'))) throw badRequest('reserved_header', 'With unsubscribe set, the List-Unsubscribe headers are set by the service.');
+  }
   if (to.length + cc.length + bcc.length > MAX_RECIPIENTS) throw badRequest('too_many_recipients', `A message goes to at most ${MAX_RECIPIENTS} recipients.`);
   let attachmentBytes = 0;
   const attachments = (d.attachments ?? []).map((a) => {
@@ -125,5 +132,6 @@ export async function readSendBody(c: Context, maxAttachmentBytes: number): Prom
     headers,
     tags: d.tags ?? [],
     subjects: d.subjects,
+    unsubscribe: d.unsubscribe ?? false,
   };
 }

@@ -50,6 +50,6 @@ export function deriveMessageKey(subjectKeys: ReadonlyMap<string, Buffer>, messa
 }
 
 /** Keyed blind index of a value (an address is lower-cased first: RFC 5321 §2.4 local parts are case-sensitive in theory, not in practice). */
-export function blindIndex(keys: MailKeys, kind: 'address' | 'idempotency' | 'request', value: string): string {
+export function blindIndex(keys: MailKeys, kind: 'address' | 'idempotency' | 'request' | 'unsubscribe', value: string): string {
   return createHmac('sha256', keys.index).update(`${kind}\0${value}`).digest('base64url');
 }

@@ -13,6 +13,7 @@ import { isVerifiedSender } from './senders.js';
 import { keysForSend } from './subjects.js';
 import { suppressedAmong } from './suppressions.js';
 import { findTemplate } from './templates.js';
+import { unsubscribeToken } from './unsubscribe.js';
 
 const MESSAGE_QUEUED = 'io.zenokube.mail.message.queued';
 
@@ -31,6 +32,8 @@ export interface SendInput {
   headers: Record<string, string>;
   tags: string[];
   subjects: string[];
+  /** Adds RFC 8058 one-click unsubscribe headers (one recipient only). */
+  unsubscribe: boolean;
 }
 
 interface SendDeps {
@@ -39,6 +42,8 @@ interface SendDeps {
   keys: MailKeys;
   /** Verified sender domains of tenant `system` (ZENO_MAIL_SENDER_DOMAINS). */
   systemSenderDomains: readonly string[];
+  /** The public base URL the unsubscribe links point at. */
+  baseUrl: string;
 }
 
 interface Accepted {
@@ -77,11 +82,16 @@ export async function acceptMessage(deps: SendDeps, tenant: string, input: SendI
     bcc: input.bcc,
     ...(input.replyTo ? { replyTo: input.replyTo } : {}),
     ...parts,
-    headers: input.headers,
+    headers: { ...input.headers },
     attachments: input.attachments,
   };
   const recipients = recipientsOf(content);
   const indexes = recipients.map((a) => blindIndex(deps.keys, 'address', normalizeAddress(a)));
+  if (input.unsubscribe) {
+    // RFC 8058 §3.1: an HTTPS URI in List-Unsubscribe and exactly this List-Unsubscribe-Post.
+    content.headers['List-Unsubscribe'] = `<${deps.baseUrl}/mail/${tenant}/v1/unsubscribe/${unsubscribeToken(deps.keys, tenant, indexes[0]!)}>`;
+    content.headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+  }
   const suppressed = await suppressedAmong(deps.database.db, tenant, indexes);
   if (suppressed.size > 0) {
     const which = recipients.filter((_, i) => suppressed.has(indexes[i]!));

@@ -181,6 +181,27 @@ describe('mail-deliver over SMTP (smtp-server + mailparser as the peer)', () => 
     assert.equal(smtp.received.length, 0);
   });
 
+  it('adds RFC 8058 one-click unsubscribe headers whose POST suppresses that recipient', async () => {
+    const id = await queue({ to: 'Una <una@example.org>', unsubscribe: true });
+    await announce(id);
+    assert.equal((await settled(id)).status, 'sent');
+    const raw = smtp.received[0]!.raw.toString('latin1');
+    assert.match(raw, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
+    const url = /^List-Unsubscribe:\s*<([^>]+)>/m.exec(raw)![1]!;
+    assert.match(url, /^http:\/\/localhost:8080\/mail\/acme\/v1\/unsubscribe\/[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/);
+    assert.ok(!url.includes('una'), 'the link names no address');
+    const path = new URL(url).pathname;
+    const forged = path.slice(0, -2) + (path.endsWith('AA') ? 'BB' : 'AA');
+    const post = (p: string) => h.request(p, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    assert.equal((await post(forged)).status, 404);
+    assert.equal((await post(path.replace('/acme/', '/other/'))).status, 404, 'a link of one tenant means nothing in another');
+    assert.equal((await post(path)).status, 200);
+    const again = await api('POST', `/mail/${T}/v1/messages`, { from: 'billing@acme.test', to: 'una@example.org', subject: 's', text: 't', subjects: ['user-a'] });
+    assert.equal(((await again.json()) as { code: string }).code, 'recipient_suppressed');
+    const two = await api('POST', `/mail/${T}/v1/messages`, { from: 'billing@acme.test', to: 'a@example.org', cc: 'b@example.org', subject: 's', text: 't', subjects: ['user-a'], unsubscribe: true });
+    assert.equal(((await two.json()) as { code: string }).code, 'unsubscribe_needs_one_recipient');
+  });
+
   it('delivers many messages at once over pooled connections, each exactly once', async () => {
     const before = smtp.connections;
     const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => queue({ subject: `bulk ${i}` })));
