@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import { domainOf, normalizeAddress } from '../core/address.js';
 import { recipientsOf } from '../core/content.js';
 import { claimDue, finishAttempt, type AttemptResult } from '../core/delivery.js';
+import { MailError } from '../core/errors.js';
 import { blindIndex, type MailKeys } from '../core/keys.js';
 import { openContent } from '../core/messages.js';
 import type { Message } from '../core/schema.js';
@@ -86,7 +87,9 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     let opened;
     try {
       opened = await openContent(opts.database.db, opts.keys, m);
-    } catch {
+    } catch (err) {
+      // Anything else (the database away) leaves the claim to expire and the message to be retried.
+      if (!(err instanceof MailError && err.code === 'message_erased')) throw err;
       // A subject was erased after the claim: nothing can be sent, nothing is recorded of it.
       await finishAttempt(opts.database, m, { status: 'cancelled', detail: {} }, undefined);
       return;
