@@ -81,6 +81,10 @@ export interface Backend {
   readonly port: number;
   /** Bytes the `/big` answers have handed to the socket (write() accepted) so far. */
   bigWritten: number;
+  /** `/hold` requests being held. */
+  readonly held: number;
+  /** Answers every held `/hold` request (and those that come later) with 200 `held`. */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -91,7 +95,8 @@ export interface Backend {
  */
 async function startBackend(name: string): Promise<Backend> {
   const sockets = new Set<Duplex>();
-  const state = { bigWritten: 0 };
+  const state = { bigWritten: 0, released: false };
+  const holding = new Set<() => void>();
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/big') {
@@ -110,8 +115,18 @@ async function startBackend(name: string): Promise<Backend> {
       pump();
       return;
     }
+    if (url.pathname === '/hold') {
+      const answer = () => {
+        holding.delete(answer);
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name }).end('held');
+      };
+      if (state.released) return answer();
+      holding.add(answer);
+      res.on('close', () => holding.delete(answer));
+      return;
+    }
     if (url.pathname === '/slow') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
       res.write('first;');
       const timer = setTimeout(() => res.end('last'), Number(url.searchParams.get('ms') ?? 1000));
       res.on('close', () => clearTimeout(timer));
@@ -145,6 +160,13 @@ async function startBackend(name: string): Promise<Backend> {
     },
     set bigWritten(v: number) {
       state.bigWritten = v;
+    },
+    get held() {
+      return holding.size;
+    },
+    release() {
+      state.released = true;
+      for (const answer of [...holding]) answer();
     },
     close: async () => {
       for (const s of sockets) s.destroy();
