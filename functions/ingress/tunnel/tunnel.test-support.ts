@@ -23,6 +23,8 @@ import { startAgent } from './agent.js';
 
 export interface Issuer {
   readonly url: string;
+  /** Client id → secret, for the client credentials grant at `<url>/token`. */
+  readonly secrets: Map<string, string>;
   sign(clientId: string, opts?: { expiresIn?: string; typ?: string; issuer?: string; sub?: string }): Promise<string>;
   close(): Promise<void>;
 }
@@ -31,14 +33,23 @@ export interface Issuer {
 export async function startIssuer(): Promise<Issuer> {
   const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+  const secrets = new Map<string, string>();
   const server = createHttpServer((req, res) => {
-    if (req.url?.endsWith('/jwks')) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-    else res.writeHead(404).end();
+    if (req.url?.endsWith('/jwks')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    if (req.url?.endsWith('/token') && req.method === 'POST') {
+      // client_secret_basic (RFC 6749 §2.3.1), grant_type=client_credentials.
+      const [id, secret] = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString().split(':').map(decodeURIComponent);
+      if (!id || secrets.get(id) !== secret) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}');
+      void signToken(privateKey, url, id).then((token) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 300 })));
+      return;
+    }
+    res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth/sites`;
   return {
     url,
+    secrets,
     sign: (clientId, opts = {}) => signToken(privateKey, opts.issuer ?? url, clientId, opts),
     close: () => closeServer(server),
   };
@@ -93,7 +104,7 @@ export interface Backend {
  * `/big?mb=N` (N MiB, written with backpressure), `/slow?ms=N` (a first byte, then the rest later),
  * and upgrades to an echo of the bytes it gets.
  */
-async function startBackend(name: string): Promise<Backend> {
+export async function startBackend(name: string): Promise<Backend> {
   const sockets = new Set<Duplex>();
   const state = { bigWritten: 0, released: false };
   const holding = new Set<() => void>();
