@@ -92,6 +92,8 @@ function dial(target: EdgeTarget, opts: AgentOptions, token: string): Promise<Ya
     });
     req.on('upgrade', (_res, socket, head) => {
       socket.setTimeout(0);
+      // Small frames (a request head, a window update) must not wait for Nagle's algorithm.
+      socket.setNoDelay(true);
       if (head.length > 0) socket.unshift(head);
       const keepAlive = opts.keepAliveMs ?? 15_000;
       resolve(createSession(socket, { side: 'client', keepAliveInterval: keepAlive, keepAliveTimeout: keepAlive }));

@@ -71,35 +71,50 @@ function proxyHeaderOf(socket: Socket): Buffer {
   return encodeProxyHeader({ address: socket.remoteAddress, port: socket.remotePort }, { address: socket.localAddress, port: socket.localPort });
 }
 
-/** Sends one request through a stream to an agent serving its hostname, and its answer back. */
+/** Methods a client may have retried automatically (RFC 9110 §9.2.2): safe to send again. */
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Sends one request through a stream to an agent serving its hostname, and its answer back. A
+ * bodiless GET, HEAD or OPTIONS whose stream fails before any answer (a stream that crossed the
+ * agent's GoAway is refused with RST; a session that died) is sent once more, to the next agent.
+ */
 export function forwardRequest(table: SessionTable, counters: EdgeCounters, req: IncomingMessage, res: ServerResponse): void {
   counters.requests++;
   const host = normalizeHost(req.headers.host);
   if (!host) return reply(res, 400, 'bad_request');
-  const opened = table.openStream(host);
-  if (!opened) {
-    counters.noAgent++;
-    return reply(res, 503, 'tunnel_unavailable');
-  }
-  const stream = opened.stream;
-  stream.write(proxyHeaderOf(req.socket));
-  // No agent: node sends `Connection: close`, so the stream carries this one exchange.
-  const up = request({ createConnection: () => stream, method: req.method, path: req.url, headers: endToEnd(req.rawHeaders), setHost: false });
-  up.on('response', (ures) => {
-    res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEnd(ures.rawHeaders));
-    ures.pipe(res);
-    ures.on('aborted', () => res.destroy());
-    ures.on('error', () => res.destroy());
-  });
-  up.on('error', () => {
-    counters.tunnelErrors++;
-    reply(res, 502, 'tunnel_error');
-  });
-  // The client went away before the end of the answer: the stream is reset, the site stops.
-  res.on('close', () => {
-    if (!res.writableFinished) up.destroy();
-  });
-  req.pipe(up);
+  const bodiless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+  const retries = bodiless && RETRYABLE.has(req.method ?? '') ? 1 : 0;
+  const headers = endToEnd(req.rawHeaders);
+  const attempt = (left: number) => {
+    const opened = table.openStream(host);
+    if (!opened) {
+      counters.noAgent++;
+      return reply(res, 503, 'tunnel_unavailable');
+    }
+    const stream = opened.stream;
+    stream.write(proxyHeaderOf(req.socket));
+    // No agent: node sends `Connection: close`, so the stream carries this one exchange.
+    const up = request({ createConnection: () => stream, method: req.method, path: req.url, headers, setHost: false });
+    up.on('response', (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEnd(ures.rawHeaders));
+      ures.pipe(res);
+      ures.on('aborted', () => res.destroy());
+      ures.on('error', () => res.destroy());
+    });
+    up.on('error', () => {
+      if (left > 0 && !res.headersSent && !res.destroyed) return attempt(left - 1);
+      counters.tunnelErrors++;
+      reply(res, 502, 'tunnel_error');
+    });
+    // The client went away before the end of the answer: the stream is reset, the site stops.
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    if (bodiless) up.end();
+    else req.pipe(up);
+  };
+  attempt(retries);
 }
 
 /** Sends an upgrade request's head through a stream, then splices the client's socket onto it. */

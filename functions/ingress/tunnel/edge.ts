@@ -32,6 +32,7 @@ interface EdgeOptions {
 export type EdgeEvent =
   | { type: 'agent-connected'; clientId: string; hostnames: string[]; remote: string }
   | { type: 'agent-refused'; code: string; remote: string; cause?: unknown }
+  | { type: 'agent-draining'; clientId: string; remote: string }
   | { type: 'agent-disconnected'; clientId: string; remote: string; error?: Error };
 
 export interface SessionStatus {
@@ -91,6 +92,8 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     const hostnames = req.headers[HOSTNAMES_FIELD];
     opts.check(req.headers.authorization, typeof hostnames === 'string' ? hostnames : undefined).then((identity) => {
       if (socket.destroyed) return;
+      // Small frames (a request head, a window update) must not wait for Nagle's algorithm.
+      (req.socket as Socket).setNoDelay(true);
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${TUNNEL_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`);
       if (head.length > 0) socket.unshift(head);
       const session = createSession(socket, { side: 'server', keepAliveInterval: opts.keepAliveMs ?? 15_000, keepAliveTimeout: opts.keepAliveMs ?? 15_000, maxStreams: opts.maxStreamsPerSession ?? 4096 });
@@ -99,6 +102,7 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
       session.on('stream', (s: Duplex) => s.destroy());
       session.on('goaway', () => {
         agent.draining = true;
+        emit({ type: 'agent-draining', clientId: agent.clientId, remote });
       });
       session.on('close', (error?: Error) => {
         table.remove(agent);

@@ -17,6 +17,10 @@ import type { Edge } from './edge.js';
 import { registerTunnelMetrics } from './metrics.js';
 
 export { ConfigError } from './config.js';
+// The parts, for benchmarks and embedders that wire an edge or an agent themselves.
+export { startEdge } from './edge.js';
+export { startAgent } from './agent.js';
+export { createAgentCheck } from './agent-auth.js';
 
 interface Running {
   readonly admin: AdminServer | undefined;

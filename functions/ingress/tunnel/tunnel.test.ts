@@ -184,7 +184,7 @@ describe('tunnel mode (edge and agents on real sockets)', GUARD, () => {
       const slow = [0, 1, 2, 3].map(() => send(edge.userPort, '/slow?ms=1500'));
       await waitUntil('answers in flight on both', () => edge.sessions().every((s) => s.streams > 0));
       const closing = second.agent!.close();
-      await waitUntil('the edge to see the GoAway', () => edge.sessions().some((s) => s.draining));
+      await waitUntil('the edge to see the GoAway', () => events.some((e) => e.type === 'agent-draining' && e.clientId === 'site-b'));
       for (let i = 0; i < 6; i++) {
         const r = await send(edge.userPort, '/echo');
         assert.equal(r.status, 200);
