@@ -13,9 +13,10 @@ const PRODUCTION = '^(shared|functions|eventing|manifests|local-cluster|cli)/';
  * ZenoIngress's entries. index.ts is the library; the others are process entries it cannot carry:
  * heap.ts must run before the rest of the proxy loads, standalone.ts and proxy/observe.ts load
  * prom-client, in-cluster.ts and controller/controller.ts load @kubernetes/client-node (about 2 s),
- * which `npm start` and every test that imports the index would otherwise pay for.
+ * which `npm start` and every test that imports the index would otherwise pay for. tunnel/run.ts
+ * starts the tunnel's edge and agent processes (prom-client again).
  */
-const INGRESS_ENTRIES = '^functions/ingress/(index|heap|standalone|in-cluster|controller/controller|proxy/observe)\\.ts$';
+const INGRESS_ENTRIES = '^functions/ingress/(index|heap|standalone|in-cluster|controller/controller|proxy/observe|tunnel/run)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

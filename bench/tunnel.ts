@@ -5,7 +5,11 @@
 //     TLS (goal: >= 0.8x of raw TLS);
 //  2. small request/response round trips, a new stream per request (as the tunnel opens one per
 //     HTTP request), against the same exchange on one raw connection per worker, at 1 and 50
-//     in flight: requests/s and p99, as ratios.
+//     in flight: requests/s and p99, as ratios;
+//  3. HTTP through the whole tunnel (client -> edge -> TLS + Yamux -> agent -> ingress engine ->
+//     backend) against the same requests proxied directly by the same ingress listener (client ->
+//     ingress -> backend), keep-alive clients at 1 and 50 in flight: requests/s and p99, as ratios
+//     (goal: >= 0.6x requests/s).
 // Both ends run in this process, so a figure is the cost of both sides of the link.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,7 +21,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createSession } from '#shared/yamux/index';
+import { compile, createIngress, parseManifests } from '#functions/ingress/index';
+import { createAgentCheck, startAgent, startEdge } from '#functions/ingress/tunnel/run';
+import { backendYaml, gatewayYaml, httpRouteYaml, yamlStream } from '#tests/support/gateway-yaml';
 import type { YamuxSession, YamuxStream } from '#shared/yamux/index';
 
 const line = (s: string) => process.stdout.write(s + '\n');
@@ -180,10 +189,103 @@ async function roundTrips(concurrency: number): Promise<void> {
   line(`round trips, ${concurrency} in flight: raw connection ${Math.round(r.rps)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms; stream per request ${Math.round(m.rps)} req/s p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms; ratio ${(m.rps / r.rps).toFixed(2)}x req/s, p50 ${(m.p50 / r.p50).toFixed(2)}x, p99 ${(m.p99 / r.p99).toFixed(2)}x`);
 }
 
+const HTTP_REQUESTS = Number(process.env.BENCH_HTTP_REQUESTS ?? 4000);
+const HOST = 'app.bench.test';
+
+/** A backend, the ingress in front of it, an edge and an agent serving the ingress through it. */
+async function tunnelSetup(cert: { key: Buffer; cert: Buffer }) {
+  const body = Buffer.alloc(256, 0x62);
+  const backend = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(body.length) }).end(body));
+  });
+  backend.listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  const yaml = yamlStream(
+    gatewayYaml({ name: 'gw', namespace: 'bench' }),
+    httpRouteYaml({ name: 'all', namespace: 'bench', gateway: 'gw', rules: [{ backendRefs: [{ name: 'backend', port: 8080 }] }] }),
+    backendYaml('backend', 'bench', (backend.address() as AddressInfo).port),
+  );
+  const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100 });
+  await ingress.apply(compile(parseManifests(yaml, 'bench').set));
+  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const issuer = 'https://id.bench.test/auth/sites';
+  const keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' }] });
+  const token = await new SignJWT({ client_id: 'site' }).setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }).setIssuer(issuer).setSubject('site').setExpirationTime('1h').sign(privateKey);
+  const edge = await startEdge({
+    agents: { host: '127.0.0.1', port: 0, tls: { key: cert.key, cert: cert.cert } },
+    users: { host: '127.0.0.1', port: 0 },
+    check: createAgentCheck({ issuer, keys, clients: { site: [HOST] } }),
+    keepAliveMs: 0,
+  });
+  const agent = startAgent({
+    edges: [{ host: '127.0.0.1', port: edge.agentPort, tls: { ca: cert.cert, servername: 'localhost' } }],
+    hostnames: [HOST],
+    token: async () => token,
+    serve: (c) => ingress.serveConnection('bench/gw', 80, c),
+    keepAliveMs: 0,
+  });
+  while (agent.status()[0]!.state !== 'connected') await new Promise((r) => setTimeout(r, 20));
+  return {
+    direct: ingress.address('bench/gw', 80)!.port,
+    tunnel: edge.userPort,
+    async close() {
+      await agent.close();
+      await edge.close();
+      await ingress.close();
+      backend.close();
+    },
+  };
+}
+
+/** `HTTP_REQUESTS` GETs to 127.0.0.1:`port` from keep-alive connections, `concurrency` in flight. */
+async function httpLoad(port: number, concurrency: number): Promise<Summary> {
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: concurrency });
+  const times: number[] = [];
+  const get = () =>
+    new Promise<void>((resolve, reject) => {
+      const t = performance.now();
+      httpRequest({ host: '127.0.0.1', port, path: '/x', agent, headers: { host: HOST } }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+        res.resume();
+        res.on('end', () => {
+          times.push(performance.now() - t);
+          resolve();
+        });
+      }).on('error', reject).end();
+    });
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = 0; i < HTTP_REQUESTS / concurrency; i++) await get();
+  }));
+  const summary = summarize(times, performance.now() - start);
+  agent.destroy();
+  return summary;
+}
+
+async function httpThroughTunnel(setup: { direct: number; tunnel: number }, concurrency: number): Promise<void> {
+  // A warm-up of each path (connections, JIT), then interleaved rounds.
+  await httpLoad(setup.direct, concurrency);
+  await httpLoad(setup.tunnel, concurrency);
+  const direct: Summary[] = [];
+  const tunnel: Summary[] = [];
+  for (let round = 0; round < 2; round++) {
+    direct.push(await httpLoad(setup.direct, concurrency));
+    tunnel.push(await httpLoad(setup.tunnel, concurrency));
+  }
+  const best = (xs: Summary[]) => xs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const [d, t] = [best(direct), best(tunnel)];
+  line(`HTTP, ${concurrency} in flight: direct through the ingress ${Math.round(d.rps)} req/s p99 ${d.p99.toFixed(2)} ms; through the tunnel (edge + agent + the same ingress) ${Math.round(t.rps)} req/s p99 ${t.p99.toFixed(2)} ms; ratio ${(t.rps / d.rps).toFixed(2)}x req/s, p99 ${(t.p99 / d.p99).toFixed(2)}x`);
+}
+
 line(`yamux bench (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
 await bulk('over TCP', tcpPair);
 const cert = selfSigned();
 await bulk('over TLS', () => tlsPair(cert));
 await roundTrips(1);
 await roundTrips(50);
+const setup = await tunnelSetup(cert);
+await httpThroughTunnel(setup, 1);
+await httpThroughTunnel(setup, 50);
+await setup.close();
 line(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -13,6 +13,7 @@ function usage(): string {
 }
 
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === 'tunnel') return (await import('./ingress-tunnel.js')).main(args.slice(1));
   const opts: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;

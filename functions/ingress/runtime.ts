@@ -2,6 +2,7 @@
 // A new configuration swaps each socket's tables in one assignment; sockets no longer wanted
 // drain gracefully; a configuration that fails to bind keeps the previous one serving.
 import { Agent } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from './engine/compile.js';
 import type { CompiledGateway, PortTable } from './engine/table.js';
 import type { ListeningSocket, ServerLimits } from './proxy/server.js';
@@ -35,6 +36,11 @@ export interface Ingress {
   apply(config: CompiledConfig): Promise<void>;
   /** Actual bound address of a gateway listener port: `namespace/name:port` → host/port. */
   address(gateway: string, port: number): { host: string; port: number } | undefined;
+  /**
+   * Serves `connection` (a tunnel stream) as if it had arrived on the socket of a gateway listener
+   * port (`namespace/name`, port); false when no such socket listens.
+   */
+  serveConnection(gateway: string, port: number, connection: Duplex): boolean;
   close(): Promise<void>;
 }
 
@@ -123,6 +129,13 @@ export function createIngress(opts: IngressOptions): Ingress {
       const key = routes.get(`${gateway}:${port}`);
       const s = key ? sockets.get(key) : undefined;
       return s && { host: s.host, port: s.port };
+    },
+    serveConnection(gateway, port, connection) {
+      const key = routes.get(`${gateway}:${port}`);
+      const s = key ? sockets.get(key) : undefined;
+      if (!s) return false;
+      s.serveConnection(connection);
+      return true;
     },
     async close() {
       await chain.catch(() => {});

@@ -1,8 +1,10 @@
 // Listening sockets: one node http/https server per bound address and port (./listener.ts), each
 // serving a Binding whose tables are swapped whole on reload (in-flight requests keep the tables
 // they read).
+import type { IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import type { PortTable, TlsCertificate } from '../engine/table.js';
@@ -23,6 +25,12 @@ export interface ListeningSocket {
   readonly port: number;
   /** Replaces the TLS certificates (hot reload); bad PEM pairs are skipped and reported. */
   setCertificates(certs: TlsCertificate[]): string[];
+  /**
+   * Serves a connection that did not arrive on this socket (a tunnel stream) as if it had: same
+   * tables, limits and drain. Its bytes are plain HTTP even on an HTTPS listener, whose TLS ended
+   * where the connection came from.
+   */
+  serveConnection(connection: Duplex): void;
   close(graceMs: number): Promise<void>;
 }
 
@@ -61,10 +69,12 @@ export async function openSocket(
   const binding: Binding = { tables, scheme };
   let sni: SniEntry[] = [];
   const handler: ExchangeHandler = (req, res, conn) => handleRequest(ctx, binding, req, res, conn);
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(ctx, binding, req, socket, head);
+  const refusalFormatOf = (raw: unknown) => refusalFormatOfHead(binding, raw);
   const listener = createListener(
     limits,
     handler,
-    (req, socket, head) => handleUpgrade(ctx, binding, req, socket, head),
+    onUpgrade,
     scheme === 'https'
       ? {
           SNICallback: (servername, cb) => {
@@ -74,15 +84,18 @@ export async function openSocket(
           },
         }
       : undefined,
-    (raw) => refusalFormatOfHead(binding, raw),
+    refusalFormatOf,
   );
   const server = listener.server;
   // Sockets that never finish a TLS handshake are tracked too, so a close can cut them.
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
+  const sockets = new Set<Duplex>();
+  const track = (s: Duplex) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
-  });
+  };
+  server.on('connection', track);
+  // Plain HTTP beside an HTTPS listener, for connections handed in already decrypted.
+  let plain: ReturnType<typeof createListener> | undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, backlog: 4096 }, () => {
@@ -104,9 +117,20 @@ export async function openSocket(
       if (scheme === 'https' && fallback) (server as HttpsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
       return built.errors;
     },
+    serveConnection(connection) {
+      if (scheme === 'http') {
+        server.emit('connection', connection);
+        return;
+      }
+      if (!plain) {
+        plain = createListener(limits, handler, onUpgrade, undefined, refusalFormatOf);
+        plain.server.on('connection', track);
+      }
+      plain.server.emit('connection', connection);
+    },
     async close(graceMs) {
       // Idle connections close now; busy ones after their exchange, or at the end of the grace.
-      const closed = listener.close();
+      const closed = Promise.all([listener.close(), plain?.close()]);
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, graceMs);
