@@ -31,7 +31,7 @@ function asGroupRuleError(err: unknown): unknown {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const isUuid = (s: string) => UUID.test(s);
+export const isUuid = (s: string) => UUID.test(s);
 
 interface GroupInput {
   displayName: string;
@@ -48,20 +48,9 @@ export async function insertGroup(q: Queryable, tenantId: string, input: GroupIn
   return row;
 }
 
-async function findGroupById(q: Queryable, tenantId: string, id: string): Promise<Group | undefined> {
+export async function findGroupById(q: Queryable, tenantId: string, id: string): Promise<Group | undefined> {
   if (!isUuid(id)) return undefined;
   const [row] = await q.select().from(groups).where(and(eq(groups.tenantId, tenantId), eq(groups.id, id))).limit(1);
-  return row;
-}
-
-/** Renames (or re-keys) a group and bumps its version; undefined when absent or the new name is taken. */
-async function updateGroup(q: Queryable, tenantId: string, id: string, patch: Partial<GroupInput>): Promise<Group | undefined> {
-  if (!isUuid(id)) return undefined;
-  const [row] = await q
-    .update(groups)
-    .set({ ...patch, updatedAt: sql`now()` })
-    .where(and(eq(groups.tenantId, tenantId), eq(groups.id, id)))
-    .returning();
   return row;
 }
 
@@ -72,7 +61,7 @@ export async function deleteGroup(q: Queryable, tenantId: string, id: string): P
   return row;
 }
 
-interface MemberRef {
+export interface MemberRef {
   value: string;
   type: 'User' | 'Group';
 }
@@ -106,12 +95,6 @@ export async function removeMembers(q: Queryable, groupId: string, ids: string[]
   await q.delete(groupNesting).where(and(eq(groupNesting.parentId, groupId), inArray(groupNesting.childId, valid)));
 }
 
-/** Removes every direct member of the group. */
-async function clearMembers(q: Queryable, groupId: string): Promise<void> {
-  await q.delete(groupMembers).where(eq(groupMembers.groupId, groupId));
-  await q.delete(groupNesting).where(eq(groupNesting.parentId, groupId));
-}
-
 /** Sorts member references into users and groups of the tenant; the rest is `unknown`. */
 async function resolveMembers(q: Queryable, tenantId: string, members: MemberRef[]): Promise<{ users: string[]; groups: string[]; unknown: string[] }> {
   const ids = [...new Set(members.map((m) => m.value))];
@@ -124,7 +107,7 @@ async function resolveMembers(q: Queryable, tenantId: string, members: MemberRef
 }
 
 /** Marks groups as changed (updated_at, and version by trigger), e.g. after a membership change. */
-async function touchGroups(q: Queryable, tenantId: string, ids: string[]): Promise<void> {
+export async function touchGroups(q: Queryable, tenantId: string, ids: string[]): Promise<void> {
   if (!ids.length) return;
   await q.update(groups).set({ updatedAt: sql`now()` }).where(and(eq(groups.tenantId, tenantId), inArray(groups.id, ids)));
 }

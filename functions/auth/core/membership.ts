@@ -5,7 +5,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { rowsOf } from '#shared/db/index';
 
-interface EffectiveGroup {
+export interface EffectiveGroup {
   id: string;
   displayName: string;
   /** True when the user is a direct member; false when only through nesting (SCIM `indirect`). */
@@ -41,7 +41,7 @@ function groupAndDescendants(groupId: string): SQL {
 }
 
 /** SQL: the user ids that are members of `groupId`, directly or through nested groups. */
-function effectiveMemberIdsSql(groupId: string): SQL {
+export function effectiveMemberIdsSql(groupId: string): SQL {
   return sql`(select gm.user_id from auth.group_members gm where gm.group_id in ${groupAndDescendants(groupId)})`;
 }
 
@@ -53,7 +53,7 @@ export async function effectiveMembersOf(q: Queryable, tenantId: string, groupId
   return rows.map((r) => r.id);
 }
 
-interface DirectMember {
+export interface DirectMember {
   value: string;
   type: 'User' | 'Group';
   display: string;
