@@ -6,6 +6,7 @@ import { AUTH_EVENTS } from '../core/event-types.js';
 import { pruneExpired } from '../core/grants.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
+import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
 import { scimTokenRoutes } from './scim-token-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
@@ -32,5 +33,6 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   clientRoutes(app, rt);
   keySessionRoutes(app, rt);
   scimTokenRoutes(app, rt);
+  groupRoutes(app, rt);
   return app;
 }

@@ -111,3 +111,23 @@ export async function touchGroups(q: Queryable, tenantId: string, ids: string[])
   if (!ids.length) return;
   await q.update(groups).set({ updatedAt: sql`now()` }).where(and(eq(groups.tenantId, tenantId), inArray(groups.id, ids)));
 }
+
+/** Renames (or re-keys) a group; undefined when absent, 'taken' when the name or externalId is used. */
+export async function updateGroup(q: Queryable, tenantId: string, id: string, patch: Partial<GroupInput>): Promise<Group | 'taken' | undefined> {
+  if (!isUuid(id)) return undefined;
+  try {
+    const [row] = await q
+      .update(groups)
+      .set({ ...patch, updatedAt: sql`now()` })
+      .where(and(eq(groups.tenantId, tenantId), eq(groups.id, id)))
+      .returning();
+    return row;
+  } catch (err) {
+    if ((driverError(err) as { code?: string }).code === '23505') return 'taken';
+    throw err;
+  }
+}
+
+export async function listGroupsOf(q: Queryable, tenantId: string): Promise<Group[]> {
+  return q.select().from(groups).where(eq(groups.tenantId, tenantId)).orderBy(groups.displayName).limit(1000);
+}
