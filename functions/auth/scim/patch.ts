@@ -128,10 +128,7 @@ function applyOne(res: Json, o: Operation, multi: ReadonlySet<string>): void {
   if (o.path === undefined) {
     if (o.op === 'remove') throw noTarget('"remove" needs a "path".');
     if (!o.value || typeof o.value !== 'object' || Array.isArray(o.value)) throw invalidValue(`"${o.op}" without a path takes an object value.`);
-    for (const [k, v] of Object.entries(o.value as Json)) {
-      if (k.toLowerCase() === ENTERPRISE_SCHEMA.toLowerCase() || !k.includes(':')) applyOne(res, { op: o.op, path: k, value: v }, multi);
-      else applyOne(res, { op: o.op, path: k, value: v }, multi);
-    }
+    for (const [k, v] of Object.entries(o.value as Json)) applyOne(res, { op: o.op, path: k, value: v }, multi);
     return;
   }
   const p = parsePath(o.path);
@@ -162,11 +159,8 @@ function applyOne(res: Json, o: Operation, multi: ReadonlySet<string>): void {
       } else target[k] = list.filter((_, i) => !hit[i]);
       return;
     }
-    if (!hit.some(Boolean)) {
-      // RFC 7644 §3.5.2.3: a replace whose filter matches nothing is a 400 noTarget.
-      if (o.op === 'replace') throw noTarget(`No value of "${p.attr}" matches the filter.`);
-      throw noTarget(`No value of "${p.attr}" matches the filter.`);
-    }
+    // RFC 7644 §3.5.2.3: a replace whose filter matches nothing is a 400 noTarget (an add too).
+    if (!hit.some(Boolean)) throw noTarget(`No value of "${p.attr}" matches the filter.`);
     target[k] = list.map((e, i) => {
       if (!hit[i]) return e;
       if (p.sub) return { ...(e as Json), [keyOf(e as Json, p.sub) ?? p.sub]: o.value };
