@@ -13,6 +13,10 @@ export const tenantDeleted = def('tenant', 'deleted', 'A tenant and everything i
 export const userCreated = def('user', 'created', 'A user was created.', tenant.extend({ userId: z.string(), username: z.string(), externalId: z.string().nullable() }));
 export const userUpdated = def('user', 'updated', 'A user was changed (profile, password, active).', tenant.extend({ userId: z.string(), username: z.string(), active: z.boolean() }));
 export const userDeleted = def('user', 'deleted', 'A user was deleted.', tenant.extend({ userId: z.string(), username: z.string() }));
+export const groupCreated = def('group', 'created', 'A group was created.', tenant.extend({ groupId: z.string(), displayName: z.string(), externalId: z.string().nullable() }));
+export const groupUpdated = def('group', 'updated', 'A group was renamed or re-keyed.', tenant.extend({ groupId: z.string(), displayName: z.string(), externalId: z.string().nullable() }));
+export const groupDeleted = def('group', 'deleted', 'A group was deleted; its memberships went with it.', tenant.extend({ groupId: z.string(), displayName: z.string() }));
+export const groupMembershipChanged = def('group', 'membership-changed', 'Direct members (users or nested groups) were added to or removed from a group.', tenant.extend({ groupId: z.string(), added: z.array(z.string()), removed: z.array(z.string()) }));
 export const loginSucceeded = def('login', 'succeeded', 'A user signed in and a session began.', tenant.extend({ userId: z.string(), sessionId: z.string(), clientId: z.string().nullable() }));
 export const loginFailed = def('login', 'failed', 'A sign-in attempt failed.', tenant.extend({ username: z.string(), reason: z.string() }));
 export const clientCreated = def('client', 'created', 'An OAuth client was registered.', tenant.extend({ clientId: z.string(), actor }));
@@ -28,7 +32,7 @@ export const sessionRevoked = def('session', 'revoked', 'A browser session ended
 export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
 
 export const authEvents = [
-  tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, loginSucceeded, loginFailed,
+  tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
   cleanupScheduled,
 ] as const;

@@ -6,7 +6,9 @@ import { AUTH_EVENTS } from '../core/event-types.js';
 import { pruneExpired } from '../core/grants.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
+import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
+import { scimTokenRoutes } from './scim-token-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -30,5 +32,7 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   userRoutes(app, rt);
   clientRoutes(app, rt);
   keySessionRoutes(app, rt);
+  scimTokenRoutes(app, rt);
+  groupRoutes(app, rt);
   return app;
 }

@@ -2,6 +2,7 @@
 // scope has `openid`, and a rotated refresh token when the client may refresh.
 import type { Queryable } from '#shared/db/index';
 import { issueRefreshToken } from './grants.js';
+import { groupsClaim } from './groups-claim.js';
 import type { Signer } from './keys.js';
 import type { Client, Tenant, TokenFamily, User } from './schema.js';
 import { MAX_TOKEN_LIFETIME_SECONDS } from './keys.js';
@@ -64,7 +65,7 @@ export async function issueUserTokens(tx: Queryable, signer: Signer, issuer: str
       amr: g.family.amr ?? [],
       sessionId: g.family.sessionId,
       accessToken: at.token,
-      claims: {},
+      claims: g.scope.includes('groups') ? await groupsClaim(tx, g.tenant.id, g.user.id, `${issuer}/userinfo`) : {},
     });
   }
   if (g.withRefresh) response.refresh_token = await issueRefreshToken(tx, g.family, g.client.refreshTokenTtl);

@@ -72,6 +72,10 @@ export const users = auth.table(
     passwordHash: text(),
     createdAt: created(),
     updatedAt: created(),
+    /** SCIM `meta.version` (RFC 7644 §3.14): bumped by a trigger on every update. */
+    version: integer().notNull().default(1),
+    /** SCIM attributes without a column of their own (the enterprise extension, phone numbers, …). */
+    scimExtra: jsonb().notNull().default({}).$type<Record<string, unknown>>(),
   },
   (t) => [
     uniqueIndex().on(t.tenantId, t.username),
@@ -89,6 +93,8 @@ export const groups = auth.table(
     externalId: text(),
     createdAt: created(),
     updatedAt: created(),
+    /** SCIM `meta.version`: bumped by a trigger on every update (a membership change touches the group). */
+    version: integer().notNull().default(1),
   },
   (t) => [uniqueIndex().on(t.tenantId, t.displayName), uniqueIndex().on(t.tenantId, t.externalId)],
 );
@@ -111,6 +117,24 @@ export const groupNesting = auth.table(
     childId: uuid().notNull().references(() => groups.id, { onDelete: 'cascade' }),
   },
   (t) => [primaryKey({ columns: [t.parentId, t.childId] }), index().on(t.childId)],
+);
+
+/**
+ * Long-lived SCIM bearer tokens of a tenant, as provisioning clients (Entra ID, Okta) expect them.
+ * The token is `zscim_<id>.<secret>`; the row keeps SHA-256 of the secret, compared in constant time.
+ */
+export const scimTokens = auth.table(
+  'scim_tokens',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    secretHash: text().notNull(),
+    createdAt: created(),
+    lastUsedAt: at(),
+    revokedAt: at(),
+  },
+  (t) => [index().on(t.tenantId)],
 );
 
 /** OAuth clients (RFC 7591 metadata, our own policy knobs beside it). */
@@ -294,6 +318,7 @@ export const outbox = outboxTable(auth);
 export const inbox = inboxTable(auth);
 
 export type Tenant = typeof tenants.$inferSelect;
+export type Group = typeof groups.$inferSelect;
 export type User = typeof users.$inferSelect;
 export type Client = typeof clients.$inferSelect;
 export type NewClient = typeof clients.$inferInsert;

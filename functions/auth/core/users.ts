@@ -1,7 +1,6 @@
-// User queries: lookup by username or email within one tenant, groups (with nesting), profile.
+// User queries: lookup by username or email within one tenant, profile claims.
 import { and, eq, or, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
-import { rowsOf } from '#shared/db/index';
 import { users, type User } from './schema.js';
 
 export interface NewUserInput {
@@ -74,20 +73,6 @@ export async function updateUser(q: Queryable, tenantId: string, id: string, pat
 export async function deleteUser(q: Queryable, tenantId: string, id: string): Promise<User | undefined> {
   const [row] = await q.delete(users).where(and(eq(users.tenantId, tenantId), eq(users.id, id))).returning();
   return row;
-}
-
-/** Display names of the user's groups, direct and inherited through nesting. */
-export async function groupNamesOf(q: Queryable, userId: string): Promise<string[]> {
-  const rows = rowsOf<{ display_name: string }>(
-    await q.execute(sql`
-      with recursive g(id) as (
-        select group_id from auth.group_members where user_id = ${userId}
-        union
-        select n.parent_id from auth.group_nesting n join g on n.child_id = g.id
-      )
-      select display_name from auth.groups where id in (select id from g) order by display_name limit 200`),
-  );
-  return rows.map((r) => r.display_name);
 }
 
 /**

@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { bearerToken, checkAccessToken } from '../core/access-tokens.js';
 import { bearerError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
-import { findUserById, groupNamesOf, userClaims } from '../core/users.js';
+import { groupNames } from '../core/groups-claim.js';
+import { findUserById, userClaims } from '../core/users.js';
 import { tenantOf } from '../web/request.js';
 
 export async function userinfoEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
@@ -20,6 +21,6 @@ export async function userinfoEndpoint(c: Context, rt: AuthRuntime): Promise<Res
   if (!scopes.includes('openid')) throw bearerError('insufficient_scope', 'The access token lacks the openid scope.');
   const user = await findUserById(rt.db, tenant.id, claims.sub);
   if (!user?.active) throw bearerError('invalid_token', 'The access token is not for an active user.');
-  const groups = scopes.includes('groups') ? await groupNamesOf(rt.db, user.id) : undefined;
+  const groups = scopes.includes('groups') ? await groupNames(rt.db, tenant.id, user.id) : undefined;
   return c.json(userClaims(user, scopes, groups), 200, { 'cache-control': 'no-store' });
 }
