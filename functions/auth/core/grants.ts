@@ -129,15 +129,25 @@ export async function revokeAccessToken(q: Queryable, tenantId: string, jti: str
     .onConflictDoNothing();
 }
 
-/** True when the access token's jti was revoked or its grant (family) was: one round trip. */
-export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: string, grantId: string | undefined): Promise<boolean> {
-  const gid = grantId && /^[0-9a-f-]{36}$/i.test(grantId) ? grantId : null;
+/**
+ * True when the access token can no longer be honoured, in one round trip: its jti was revoked,
+ * its grant (family) was revoked or no longer exists (deleting a user or a client cascades to
+ * its families, and a missing family must not read as "not revoked"), or its client is gone.
+ * A `gid` that is not a UUID names no grant of ours, so it reads as revoked too.
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2 "active ... this is a boolean value
+ * of whether or not the presented token is currently active"
+ */
+export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: string, grantId: string | undefined, clientId: string): Promise<boolean> {
+  if (grantId !== undefined && !/^[0-9a-f-]{36}$/i.test(grantId)) return true;
+  const gid = grantId ?? null;
   const rows = rowsOf<{ revoked: boolean }>(
     await q.execute(sql`select
       exists (select 1 from auth.revoked_access_tokens where jti = ${jti} and tenant_id = ${tenantId})
-      or exists (select 1 from auth.token_families where id = ${gid}::uuid and revoked_at is not null) as revoked`),
+      or (${gid}::uuid is not null and not exists (select 1 from auth.token_families
+            where id = ${gid}::uuid and tenant_id = ${tenantId} and revoked_at is null))
+      or not exists (select 1 from auth.clients where tenant_id = ${tenantId} and client_id = ${clientId}) as revoked`),
   );
-  return rows[0]?.revoked === true;
+  return rows[0]?.revoked !== false;
 }
 
 /** Sessions and grants are kept this long after they ended, for the audit of what they did. */
