@@ -24,6 +24,8 @@ export interface AuthRuntime {
   /** True when the public base URL is https (cookies get `Secure`). */
   readonly secureCookies: boolean;
   issuer(slug: string): string;
+  /** Peers whose X-Forwarded-For hops are believed (ZENO_TRUSTED_PROXIES). */
+  readonly trustedProxies: readonly string[];
   /** Resolves once the system tenant and admin client exist (retried after a failure). */
   ready(): Promise<void>;
   /** True once ready() has resolved: the hot path then skips awaiting it. */
@@ -51,6 +53,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     baseUrl: ctx.config.baseUrl,
     secureCookies: ctx.config.baseUrl.startsWith('https:'),
     issuer: (slug) => issuerFor(ctx.config.baseUrl, slug),
+    trustedProxies: ctx.config.trustedProxies,
     ready() {
       booted ??= ensureBootstrap(db, {
         configuredSecret: ctx.env.ZENO_BOOTSTRAP_CLIENT_SECRET,
