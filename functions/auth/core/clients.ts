@@ -108,3 +108,20 @@ export async function findClientById(q: Queryable, tenantId: string, id: string)
     .limit(1);
   return row;
 }
+
+/**
+ * Replaces a secret-based client's secret with a fresh 256-bit value, returned once; the old one
+ * stops working at commit (the token function's cache hears of it through the clients trigger).
+ */
+export async function rotateClientSecret(q: Queryable, tenantId: string, clientId: string): Promise<{ client: Client; secret: string } | 'not_found' | 'no_secret'> {
+  const [row] = await q.select().from(clients).where(and(eq(clients.tenantId, tenantId), eq(clients.clientId, clientId))).for('update');
+  if (!row) return 'not_found';
+  if (row.tokenEndpointAuthMethod !== 'client_secret_basic' && row.tokenEndpointAuthMethod !== 'client_secret_post') return 'no_secret';
+  const secret = randomHandle(32);
+  const [updated] = await q
+    .update(clients)
+    .set({ secretHash: sha256Hex(secret), updatedAt: sql`now()` })
+    .where(and(eq(clients.tenantId, tenantId), eq(clients.id, row.id)))
+    .returning();
+  return { client: updated!, secret };
+}
