@@ -75,6 +75,8 @@ export function clientValues(
       idTokenSignedResponseAlg: m.id_token_signed_response_alg,
       accessTokenTtl: m.access_token_ttl ?? 600,
       refreshTokenTtl: m.refresh_token_ttl ?? 2_592_000,
+      // Only an admin may weaken rotation; a dynamically registered client never gets a grace.
+      refreshReuseGraceSeconds: opts.dynamic ? 0 : (m.refresh_token_reuse_grace ?? 0),
       requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
       authorizationDetailsTypes: m.authorization_details_types,
       firstParty: opts.dynamic ? false : (m.first_party ?? false),

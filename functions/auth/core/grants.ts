@@ -1,6 +1,6 @@
 // Authorization codes, token families (grants) and refresh tokens: single-use codes, rotation with
 // reuse detection, and revocation of everything a grant issued.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from './crypto.js';
 import {
@@ -77,15 +77,17 @@ export async function issueRefreshToken(q: Queryable, family: TokenFamily, ttlSe
 }
 
 type RefreshUse =
-  | { status: 'ok'; family: TokenFamily }
+  | { status: 'ok'; family: TokenFamily; graced?: true }
   | { status: 'reused'; family: TokenFamily }
   | { status: 'invalid' };
 
 /**
  * Rotates a refresh token: marks it used atomically and returns its family. A token already
- * used is reuse (RFC 9700 §4.14.2): the caller revokes the family.
+ * used is reuse (RFC 9700 §4.14.2): the caller revokes the family; except when its own client
+ * presents it again within `grace.seconds` of its first use (a retry after a lost response, as
+ * Okta's grace period and Auth0's reuse interval allow), which rotates again from it.
  */
-export async function useRefreshToken(q: Queryable, tenantId: string, token: string): Promise<RefreshUse> {
+export async function useRefreshToken(q: Queryable, tenantId: string, token: string, grace: { clientId: string; seconds: number } = { clientId: '', seconds: 0 }): Promise<RefreshUse> {
   const hash = sha256Hex(token);
   const [won] = await q
     .update(refreshTokens)
@@ -93,13 +95,20 @@ export async function useRefreshToken(q: Queryable, tenantId: string, token: str
     .where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId), isNull(refreshTokens.usedAt)))
     .returning();
   const [row] = won
-    ? [won]
-    : await q.select().from(refreshTokens).where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId)));
+    ? [{ ...won, inGrace: false }]
+    : await q
+        .select({ ...getTableColumns(refreshTokens), inGrace: sql<boolean>`${refreshTokens.usedAt} > now() - make_interval(secs => ${grace.seconds})` })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId)));
   if (!row) return { status: 'invalid' };
   const [family] = await q.select().from(tokenFamilies).where(eq(tokenFamilies.id, row.familyId));
   if (!family) return { status: 'invalid' };
-  if (!won) return { status: 'reused', family };
-  if (family.revokedAt || row.expiresAt.getTime() < Date.now()) return { status: 'invalid' };
+  const live = !family.revokedAt && row.expiresAt.getTime() >= Date.now();
+  if (!won) {
+    if (grace.seconds > 0 && row.inGrace && live && family.clientId === grace.clientId) return { status: 'ok', family, graced: true };
+    return { status: 'reused', family };
+  }
+  if (!live) return { status: 'invalid' };
   return { status: 'ok', family };
 }
 

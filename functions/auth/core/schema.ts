@@ -132,6 +132,8 @@ export const clients = auth.table(
     idTokenSignedResponseAlg: text().notNull().default('RS256').$type<'RS256' | 'EdDSA'>(),
     accessTokenTtl: integer().notNull().default(600),
     refreshTokenTtl: integer().notNull().default(2_592_000),
+    /** Seconds a rotated refresh token may be presented again (a retry after a lost response); 0 = off. */
+    refreshReuseGraceSeconds: integer().notNull().default(0),
     requirePushedAuthorizationRequests: boolean().notNull().default(false),
     authorizationDetailsTypes: text().array().notNull().default([]),
     /** First-party clients skip the consent page. */

@@ -1,0 +1,1 @@
+ALTER TABLE "auth"."clients" ADD COLUMN "refresh_reuse_grace_seconds" integer DEFAULT 0 NOT NULL;
