@@ -14,7 +14,7 @@ import { ErrorPage } from './pages/error-page.js';
 import { SessionsPage } from './pages/sessions-page.js';
 import { AuthorizePageError, sendPage } from './responses.js';
 
-const accountCsrf = (secret: string) => sha256Hex(`account:${secret}`);
+export const accountCsrf = (secret: string) => sha256Hex(`account:${secret}`);
 
 export async function accountSessionsEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);

@@ -1,5 +1,5 @@
-// POST {issuer}/login: checks the password (throttled per account and source address), leaves room for a
-// second factor, starts a session, then resumes the authorization flow.
+// POST {issuer}/login: checks the password (throttled per account and source address), asks for a
+// second factor when the user has one, starts a session, then resumes the authorization flow.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
@@ -15,6 +15,7 @@ import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
 import type { LoginCounters } from './login-metrics.js';
 import { LoginPage } from './pages/login-page.js';
+import { TotpChallengePage } from './pages/totp-pages.js';
 import { sendPage } from './responses.js';
 import type { SecondFactorPolicy } from './second-factor.js';
 
@@ -59,7 +60,10 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   if (needsRehash(user.passwordHash!)) await updateUser(rt.db, tenant.id, user.id, { passwordHash: await hashPassword(password) });
 
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });
-  if (step.kind === 'challenge') return step.response;
+  if (step.kind === 'challenge') {
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: 'totp' } }, f.meta);
+    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName }));
+  }
 
   const created = await rt.transaction(async (tx) => {
     const s = await createSession(tx, { tenantId: tenant.id, userId: user.id, acr: step.acr, amr: step.amr, userAgent: f.meta.userAgent, ip: f.meta.ip });

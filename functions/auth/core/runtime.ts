@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import { createAuditBuffer, type AuditBuffer } from './audit.js';
 import { ensureBootstrap } from './bootstrap.js';
 import { createKeyStore, type KeyStore } from './keys.js';
+import { createMfaSecrets, type MfaSecrets } from './mfa-secrets.js';
 import { resolveMasterKey } from './master-key.js';
 import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
 
@@ -16,6 +17,8 @@ export interface AuthRuntime {
   /** Opens a transaction; its callback gets `tx` and must send every statement on it. */
   readonly transaction: Database['transaction'];
   readonly keys: KeyStore;
+  /** Seals TOTP secrets and MACs recovery codes (keys derived from the master key). */
+  readonly mfa: MfaSecrets;
   readonly tenants: TenantResolver;
   readonly auditBuffer: AuditBuffer;
   readonly events: EventPublisher;
@@ -46,6 +49,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     db,
     transaction: ctx.database.transaction,
     keys: createKeyStore(db, masterKey),
+    mfa: createMfaSecrets(masterKey),
     tenants: createTenantResolver(db),
     auditBuffer: createAuditBuffer(db, ctx.log),
     events: ctx.events,

@@ -2,6 +2,7 @@
 // grants (codes, token families, refresh tokens), sessions, interactions, audit and the outbox.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -291,6 +292,50 @@ export const audit = auth.table(
   (t) => [index().on(t.tenantId, t.action, t.actor, t.at), index().on(t.tenantId, t.action, t.ip, t.at)],
 );
 
+/**
+ * A user's TOTP authenticator (RFC 6238). The secret is sealed with AES-256-GCM under a key derived
+ * from the master key (AAD = tenant, user and row id); `lastStep` is the last accepted time step,
+ * so a code is accepted once. Unconfirmed until the user enters a first code.
+ */
+export const totpCredentials = auth.table(
+  'totp_credentials',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    secretSealed: text().notNull(),
+    algorithm: text().notNull().$type<'SHA1' | 'SHA256' | 'SHA512'>(),
+    digits: integer().notNull().$type<6 | 8>(),
+    period: integer().notNull(),
+    lastStep: bigint({ mode: 'number' }),
+    confirmedAt: at(),
+    createdAt: created(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
+/** One-time recovery codes: HMAC-SHA-256 under a derived key (a database reader cannot test guesses). */
+export const recoveryCodes = auth.table(
+  'recovery_codes',
+  {
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text().notNull(),
+    usedAt: at(),
+    createdAt: created(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/** A sign-in whose password was right and which waits for its second factor (keyed by the interaction). */
+export const mfaChallenges = auth.table('mfa_challenges', {
+  interactionHash: text().primaryKey(),
+  tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  amr: text().array().notNull(),
+  expiresAt: at().notNull(),
+});
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);
@@ -304,3 +349,4 @@ export type SigningKey = typeof signingKeys.$inferSelect;
 export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
 export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
+export type TotpCredential = typeof totpCredentials.$inferSelect;
