@@ -7,6 +7,7 @@ import { pruneExpired } from '../core/grants.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
+import { mfaPolicyRoutes } from './mfa-policy-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -30,5 +31,6 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   userRoutes(app, rt);
   clientRoutes(app, rt);
   keySessionRoutes(app, rt);
+  mfaPolicyRoutes(app, rt);
   return app;
 }

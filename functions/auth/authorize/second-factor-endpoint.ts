@@ -3,6 +3,7 @@
 // down exponentially (never a lockout); the session begins with amr ["pwd","otp","mfa"].
 import type { Context } from 'hono';
 import { and, count, eq, gt, sql } from 'drizzle-orm';
+import { ACR } from '../core/acr.js';
 import { recordAudit } from '../core/audit.js';
 import { sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
@@ -19,7 +20,6 @@ import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
 import { TotpChallengePage } from './pages/totp-pages.js';
 import { AuthorizePageError, sendPage } from './responses.js';
-import { ACR } from './second-factor.js';
 
 /** Wrong codes per user before the delays start, the first delay and its cap (seconds). */
 const CODE_THROTTLE = Object.freeze({ windowSeconds: 900, free: 3, base: 15, max: 300 });

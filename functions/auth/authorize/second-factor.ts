@@ -1,14 +1,13 @@
 // The step between the password check and the session: a user with a confirmed TOTP authenticator
 // is asked for a code (or a recovery code) before the session begins; the others complete with
 // the password alone. amr and acr say what actually happened (RFC 8176).
+import { ACR } from '../core/acr.js';
 import { sha256Hex } from '../core/crypto.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { mfaChallenges, type Tenant, type User } from '../core/schema.js';
 import { hasConfirmedTotp } from '../core/totp-credentials.js';
 import { sql } from 'drizzle-orm';
 
-/** acr values (OIDC Core §2): what the session's authentication was. */
-export const ACR = Object.freeze({ password: 'urn:zenokube:acr:pwd', mfa: 'urn:zenokube:acr:mfa' });
 
 /** A pending second factor lives as long as a code is worth typing, no longer. */
 const CHALLENGE_TTL_SECONDS = 300;

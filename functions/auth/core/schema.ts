@@ -336,6 +336,15 @@ export const mfaChallenges = auth.table('mfa_challenges', {
   expiresAt: at().notNull(),
 });
 
+/** A tenant's second-factor policy: optional (the default, no row), required, or required for members of groups. */
+export const mfaPolicies = auth.table('mfa_policies', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  mode: text().notNull().$type<'optional' | 'required' | 'groups'>(),
+  /** For `groups`: members of these groups (directly or through nested groups) need a second factor. */
+  groupIds: uuid().array().notNull().default([]),
+  updatedAt: created(),
+});
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);
