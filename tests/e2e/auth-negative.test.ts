@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '#functions/auth/testing/harness';
 import { Browser } from '#functions/auth/testing/browser';
 import { basicAuth, makeClient, makeTenant, makeUser } from '#functions/auth/testing/fixtures';
+import { LOGIN_THROTTLE } from '#functions/auth/core/throttle';
 
 const CB = 'http://localhost:9/cb';
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -139,10 +140,10 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
       assert.equal(other.status, 400);
     });
 
-    it('throttles repeated failed sign-ins to one account with a clear message', async () => {
+    it('throttles repeated failed sign-ins to one account from one address with a clear message', async () => {
       const browser = new Browser();
       const { challenge } = pkce();
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < LOGIN_THROTTLE.freePerPair; i++) {
         const res = await login(browser, 'acme', authorizeUrl('acme', codeParams(challenge)), 'mallory', 'wrong-password');
         assert.equal(res.status, 401);
         assert.match(await res.text(), /Incorrect username or password/);
@@ -151,7 +152,7 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
       assert.equal(blocked.status, 429);
       assert.match(await blocked.text(), /Too many failed sign-in attempts/);
       const audit = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.audit where action = 'login' and outcome = 'failure' and actor = 'mallory'`);
-      assert.equal(audit[0]!.n, 5);
+      assert.equal(audit[0]!.n, LOGIN_THROTTLE.freePerPair);
     });
   });
 

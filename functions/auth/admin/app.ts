@@ -9,6 +9,7 @@ import { clientRoutes } from './client-routes.js';
 import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
 import { scimTokenRoutes } from './scim-token-routes.js';
+import { mfaPolicyRoutes } from './mfa-policy-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -34,5 +35,6 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   keySessionRoutes(app, rt);
   scimTokenRoutes(app, rt);
   groupRoutes(app, rt);
+  mfaPolicyRoutes(app, rt);
   return app;
 }

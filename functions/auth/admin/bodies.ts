@@ -1,5 +1,6 @@
 // Request bodies of the admin API.
 import { z } from 'zod';
+import { AppError } from '#shared/http/errors';
 import { MAX_PASSWORD_BYTES } from '../core/passwords.js';
 
 const password = z
@@ -31,3 +32,11 @@ export const userPatch = z.object({
   email: z.email().max(320).optional(),
   emailVerified: z.boolean().optional(),
 });
+
+/** `?limit=` (1-1000, default 100) and `?after=` (the previous page's `next`) of a list. */
+export function pageQuery(limit: string | undefined, after: string | undefined): { limit: number; after: string | undefined } {
+  const n = limit === undefined ? 100 : /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
+  if (!(n >= 1 && n <= 1000)) throw new AppError(400, 'invalid_page', 'Bad Request', { detail: 'limit must be an integer from 1 to 1000.' });
+  if (after !== undefined && (after.length === 0 || after.length > 256)) throw new AppError(400, 'invalid_page', 'Bad Request', { detail: 'after is malformed.' });
+  return { limit: n, after };
+}

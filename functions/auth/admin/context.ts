@@ -20,7 +20,7 @@ interface AdminRequest {
 
 export async function admin(c: Context, rt: AuthRuntime): Promise<AdminRequest> {
   const claims = await requireAdminToken(rt, c.req.header('authorization'));
-  const meta = requestMeta(c);
+  const meta = requestMeta(c, rt);
   return {
     actor: claims.sub,
     meta,

@@ -9,7 +9,7 @@ import type { AuthRuntime } from '../core/runtime.js';
 import { tokenFamilies } from '../core/schema.js';
 import { revokeUserSessions } from '../core/sessions.js';
 import { deleteUser, findUserById, insertUser, listUsers, updateUser } from '../core/users.js';
-import { userBody, userPatch } from './bodies.js';
+import { pageQuery, userBody, userPatch } from './bodies.js';
 import { admin, pathTenant } from './context.js';
 import { userView } from './describe.js';
 
@@ -17,7 +17,11 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
   app.get('/auth/admin/tenants/:tenant/users', async (c) => {
     await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    return c.json({ users: (await listUsers(rt.db, tenant.id)).map(userView) });
+    const { limit, after } = pageQuery(c.req.query('limit'), c.req.query('after'));
+    const rows = await listUsers(rt.db, tenant.id, { after, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    // `next` is the cursor of the following page (its `after`), absent on the last page.
+    return c.json({ users: page.map(userView), ...(rows.length > limit ? { next: page[page.length - 1]!.username } : {}) });
   });
 
   app.get('/auth/admin/tenants/:tenant/users/:id', async (c) => {

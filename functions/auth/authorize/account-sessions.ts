@@ -14,7 +14,7 @@ import { ErrorPage } from './pages/error-page.js';
 import { SessionsPage } from './pages/sessions-page.js';
 import { AuthorizePageError, sendPage } from './responses.js';
 
-const accountCsrf = (secret: string) => sha256Hex(`account:${secret}`);
+export const accountCsrf = (secret: string) => sha256Hex(`account:${secret}`);
 
 export async function accountSessionsEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
@@ -31,7 +31,7 @@ export async function accountSessionsEndpoint(c: Context, rt: AuthRuntime): Prom
     if (!mine) throw new AuthorizePageError(404, 'unknown_session', 'That session does not exist or has already ended.');
     await rt.transaction(async (tx) => {
       if (!(await revokeSession(tx, tenant.id, target))) return;
-      await recordAudit(tx, { tenantId: tenant.id, action: 'session.revoked', outcome: 'success', actor: live.user.id, detail: { session: target, reason: 'user' } }, requestMeta(c));
+      await recordAudit(tx, { tenantId: tenant.id, action: 'session.revoked', outcome: 'success', actor: live.user.id, detail: { session: target, reason: 'user' } }, requestMeta(c, rt));
       await rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId: target, userId: live.user.id, reason: 'user' } });
     });
     if (target === live.session.id) {

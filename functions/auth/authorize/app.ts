@@ -9,10 +9,13 @@ import { loginEndpoint } from './login.js';
 import { loginCounters, type LoginCounters } from './login-metrics.js';
 import { logoutEndpoint } from './logout.js';
 import { parEndpoint } from './par.js';
-import { passwordOnly, type SecondFactorPolicy } from './second-factor.js';
+import { totpSecondFactor, type SecondFactorPolicy } from './second-factor.js';
+import { secondFactorEndpoint } from './second-factor-endpoint.js';
+import { accountTotpEndpoint } from './account-totp.js';
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
-  return buildAuthorizeApp(await createAuthRuntime(ctx), passwordOnly, loginCounters(ctx.metrics));
+  const rt = await createAuthRuntime(ctx);
+  return buildAuthorizeApp(rt, totpSecondFactor(rt), loginCounters(ctx.metrics));
 }
 
 export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters): Hono {
@@ -20,8 +23,10 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   app.on(['GET', 'POST'], '/auth/:tenant/authorize', (c) => authorizeEndpoint(c, rt));
   app.post('/auth/:tenant/par', (c) => parEndpoint(c, rt));
   app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor, logins));
+  app.post('/auth/:tenant/login/second-factor', (c) => secondFactorEndpoint(c, rt));
   app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/account/totp', (c) => accountTotpEndpoint(c, rt));
   return app;
 }

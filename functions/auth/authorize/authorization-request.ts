@@ -14,6 +14,8 @@ export interface AuthzRequest {
   nonce?: string | undefined;
   codeChallenge?: string | undefined;
   prompt: string[];
+  /** OIDC Core §3.1.2.1 acr_values, in order of preference. */
+  acrValues: string[];
   maxAge?: number | undefined;
   loginHint?: string | undefined;
   resource: string[];
@@ -81,9 +83,11 @@ export function validateAuthorizationParams(client: Client, redirectUri: string,
     if (!/^\d{1,9}$/.test(maxAgeRaw)) throw new OAuthError('invalid_request', 'max_age must be a non-negative integer.');
     maxAge = Number(maxAgeRaw);
   }
+  const acrValues = (one(p, 'acr_values') ?? '').split(' ').filter(Boolean);
+  if (acrValues.length > 10 || acrValues.some((v) => v.length > 200)) throw new OAuthError('invalid_request', 'acr_values is malformed.');
   const loginHint = one(p, 'login_hint');
   if (loginHint !== undefined && loginHint.length > 256) throw new OAuthError('invalid_request', 'login_hint is too long.');
   const resource = parseResources(p.getAll('resource'));
   const authorizationDetails = parseAuthorizationDetails(one(p, 'authorization_details'), client.authorizationDetailsTypes);
-  return { clientId: client.clientId, redirectUri, scope, state, nonce, codeChallenge: challenge, prompt, maxAge, loginHint, resource, authorizationDetails };
+  return { clientId: client.clientId, redirectUri, scope, state, nonce, codeChallenge: challenge, prompt, acrValues, maxAge, loginHint, resource, authorizationDetails };
 }

@@ -25,7 +25,7 @@ export async function authorizeEndpoint(c: Context, rt: AuthRuntime): Promise<Re
   const client = await findClient(rt.db, tenant.id, clientId);
   if (!client) throw new AuthorizePageError(400, 'invalid_client', 'The request does not name a known application.');
   const issuer = rt.issuer(tenant.slug);
-  const f: FlowContext = { rt, tenant, issuer, client, meta: requestMeta(c) };
+  const f: FlowContext = { rt, tenant, issuer, client, meta: requestMeta(c, rt) };
 
   const requestUri = p.get('request_uri');
   if (requestUri !== null) {

@@ -1,4 +1,5 @@
-// The authorization flow after the request is validated: sign in when needed (prompt, max_age),
+// The authorization flow after the request is validated: sign in when needed (prompt, max_age,
+// step-up to a second factor by tenant policy or acr_values),
 // consent for third-party clients, then the code at the redirect URI with state and iss.
 import type { Context } from 'hono';
 import { hasConsent } from '../core/consents.js';
@@ -10,7 +11,9 @@ import type { AuthzRequest } from './authorization-request.js';
 import { browserId, readCookie, SESSION_COOKIE } from './cookies.js';
 import type { FlowContext } from './flow-context.js';
 import { ConsentPage } from './pages/consent-page.js';
+import { ErrorPage } from './pages/error-page.js';
 import { LoginPage } from './pages/login-page.js';
+import { stepUpNeeded } from './step-up.js';
 import { AuthorizePageError, redirectError, redirectWith, sendPage } from './responses.js';
 
 interface LiveSession {
@@ -45,6 +48,15 @@ export async function afterAuthentication(
   live: LiveSession,
   interaction: { row: Interaction; handle: string } | undefined,
 ): Promise<Response> {
+  const step = await stepUpNeeded(f, req, live);
+  if (step === 'login' && !interaction) {
+    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'login_required', 'A second factor is required.');
+    return showLogin(c, f, req);
+  }
+  if (step !== 'none') {
+    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'interaction_required', 'A second factor must be set up.');
+    return sendPage(c, 403, ErrorPage({ title: 'Set up a second factor', message: `Your organisation requires an authenticator app. Set one up at ${f.issuer}/account/totp, then sign in again.` }));
+  }
   const needsConsent =
     !f.client.firstParty &&
     (req.prompt.includes('consent') || !!req.authorizationDetails?.length || !(await hasConsent(f.rt.db, live.user.id, f.client.id, req.scope)));

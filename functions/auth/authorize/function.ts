@@ -6,7 +6,7 @@ export default defineFunction({
   name: 'auth-authorize',
   product: 'auth',
   description: 'OAuth 2.0 / OIDC authorization endpoint with PAR, server-rendered sign-in and consent, browser sessions (self-service list and sign-out) and RP-initiated logout.',
-  routes: [{ path: '/auth/[^/]+/(authorize|par|login|consent|logout|account/sessions)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
+  routes: [{ path: '/auth/[^/]+/(authorize|par|login|login/second-factor|consent|logout|account/sessions|account/totp)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
   emits: [
     'io.zenokube.auth.login.succeeded',

@@ -35,6 +35,6 @@ export async function readInteractionForm(c: Context, rt: AuthRuntime, tenant: T
   if (!row?.csrf || !safeEqual(row.csrf, expected)) throw expired();
   const client = await findClientById(rt.db, tenant.id, row.clientId);
   if (!client) throw expired();
-  const flow: FlowContext = { rt, tenant, issuer: rt.issuer(tenant.slug), client, meta: requestMeta(c) };
+  const flow: FlowContext = { rt, tenant, issuer: rt.issuer(tenant.slug), client, meta: requestMeta(c, rt) };
   return { form, handle, row, req: row.params as unknown as AuthzRequest, flow };
 }

@@ -1,5 +1,5 @@
-// POST {issuer}/login: checks the password (throttled per account and IP), leaves room for a
-// second factor, starts a session, then resumes the authorization flow.
+// POST {issuer}/login: checks the password (throttled per account and source address), asks for a
+// second factor when the user has one, starts a session, then resumes the authorization flow.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
@@ -15,8 +15,15 @@ import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
 import type { LoginCounters } from './login-metrics.js';
 import { LoginPage } from './pages/login-page.js';
+import { TotpChallengePage } from './pages/totp-pages.js';
 import { sendPage } from './responses.js';
 import type { SecondFactorPolicy } from './second-factor.js';
+
+/** "40 seconds", "3 minutes": how long the page asks the user to wait. */
+function waitWords(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  return `${Math.ceil(seconds / 60)} minutes`;
+}
 
 export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
@@ -30,14 +37,14 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return again(400, 'That password is too long.');
 
   const account = normaliseUsername(username);
-  const throttle = await checkLoginThrottle(rt.db, tenant.id, account, f.meta.ip);
+  const user = await findUserByLogin(rt.db, tenant.id, account);
+  const throttle = await checkLoginThrottle(rt.db, tenant.id, account, user?.id, f.meta.ip);
   if (throttle.limited) {
     logins.failed('throttled');
-    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.throttled', outcome: 'failure', actor: account, clientId: f.client.clientId, detail: { reason: throttle.reason } }, f.meta);
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.throttled', outcome: 'failure', actor: account, clientId: f.client.clientId, detail: { reason: throttle.reason, retryAfter: throttle.retryAfterSeconds } }, f.meta);
     c.header('retry-after', String(throttle.retryAfterSeconds));
-    return again(429, 'Too many failed sign-in attempts. Wait 15 minutes, then try again.');
+    return again(429, `Too many failed sign-in attempts. Wait ${waitWords(throttle.retryAfterSeconds ?? 60)}, then try again.`);
   }
-  const user = await findUserByLogin(rt.db, tenant.id, account);
   const ok = user?.passwordHash ? await verifyPassword(user.passwordHash, password) : await verifyAgainstDummy(password);
   if (!ok || !user?.active) {
     const reason = !user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled';
@@ -53,7 +60,10 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
   if (needsRehash(user.passwordHash!)) await updateUser(rt.db, tenant.id, user.id, { passwordHash: await hashPassword(password) });
 
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });
-  if (step.kind === 'challenge') return step.response;
+  if (step.kind === 'challenge') {
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: 'totp' } }, f.meta);
+    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName }));
+  }
 
   const created = await rt.transaction(async (tx) => {
     const s = await createSession(tx, { tenantId: tenant.id, userId: user.id, acr: step.acr, amr: step.amr, userAgent: f.meta.userAgent, ip: f.meta.ip });

@@ -61,7 +61,7 @@ export async function logoutEndpoint(c: Context, rt: AuthRuntime): Promise<Respo
       if (client) hidden.client_id = client.clientId;
       return sendPage(c, 200, LogoutConfirmPage({ action: `${issuer}/logout`, csrf: logoutCsrf(secret!), hidden }));
     }
-    const meta = requestMeta(c);
+    const meta = requestMeta(c, rt);
     await rt.transaction(async (tx) => {
       if (!(await revokeSession(tx, tenant.id, live.session.id))) return;
       await recordAudit(tx, { tenantId: tenant.id, action: 'session.revoked', outcome: 'success', actor: live.user.id, clientId: client?.clientId ?? null, detail: { session: live.session.id, reason: 'logout' } }, meta);

@@ -1,19 +1,37 @@
-// The seam between the password check and the session: where MFA (TOTP, passkeys) will ask for a
-// second factor. Today no factor is enrolled, so every password login completes with amr ["pwd"].
-import type { Tenant, User } from '../core/schema.js';
+// The step between the password check and the session: a user with a confirmed TOTP authenticator
+// is asked for a code (or a recovery code) before the session begins; the others complete with
+// the password alone. amr and acr say what actually happened (RFC 8176).
+import { ACR } from '../core/acr.js';
+import { sha256Hex } from '../core/crypto.js';
+import type { AuthRuntime } from '../core/runtime.js';
+import { mfaChallenges, type Tenant, type User } from '../core/schema.js';
+import { hasConfirmedTotp } from '../core/totp-credentials.js';
+import { sql } from 'drizzle-orm';
+
+
+/** A pending second factor lives as long as a code is worth typing, no longer. */
+const CHALLENGE_TTL_SECONDS = 300;
 
 export type SecondFactorStep =
   | { kind: 'complete'; acr: string; amr: string[] }
-  /** A page asking for the second factor; its POST resumes the same interaction. */
-  | { kind: 'challenge'; response: Response };
+  /** Ask for the second factor; its POST ({issuer}/login/second-factor) resumes the same interaction. */
+  | { kind: 'challenge' };
 
 export interface SecondFactorPolicy {
   afterPassword(input: { tenant: Tenant; user: User; interactionHandle: string }): Promise<SecondFactorStep>;
 }
 
-/** Password only: OIDC `acr` "0" is not used since a password is a real (single) factor. */
-export const passwordOnly: SecondFactorPolicy = {
-  async afterPassword() {
-    return { kind: 'complete', acr: 'urn:zenokube:acr:pwd', amr: ['pwd'] };
-  },
-};
+/** Asks for TOTP when the user has one; records the pending sign-in under the interaction. */
+export function totpSecondFactor(rt: AuthRuntime): SecondFactorPolicy {
+  return {
+    async afterPassword({ tenant, user, interactionHandle }) {
+      if (!(await hasConfirmedTotp(rt.db, tenant.id, user.id))) return { kind: 'complete', acr: ACR.password, amr: ['pwd'] };
+      const values = { interactionHash: sha256Hex(interactionHandle), tenantId: tenant.id, userId: user.id, amr: ['pwd'], expiresAt: sql`now() + make_interval(secs => ${CHALLENGE_TTL_SECONDS})` };
+      await rt.db
+        .insert(mfaChallenges)
+        .values(values)
+        .onConflictDoUpdate({ target: mfaChallenges.interactionHash, set: { userId: user.id, tenantId: tenant.id, amr: ['pwd'], expiresAt: values.expiresAt } });
+      return { kind: 'challenge' };
+    },
+  };
+}

@@ -27,7 +27,7 @@ export async function checkAccessToken(rt: AuthRuntime, tenant: Tenant, token: s
   }
   if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return undefined;
   const gid = typeof claims.gid === 'string' ? claims.gid : undefined;
-  if (await isAccessTokenRevoked(rt.db, tenant.id, claims.jti, gid)) return undefined;
+  if (await isAccessTokenRevoked(rt.db, tenant.id, claims.jti, gid, claims.client_id)) return undefined;
   return { ...claims, scope: typeof claims.scope === 'string' ? claims.scope : '' } as AccessTokenClaims;
 }
 

@@ -1,6 +1,7 @@
 // The audit trail: one row per security-relevant action (who, what, tenant, client, source IP,
 // user agent, request id, outcome). Rows about state changes are written in the change's
-// transaction; the high-volume "token issued" rows go through a short batching buffer.
+// transaction; the high-volume "token issued" rows are group-committed, and the token waits for
+// its row: audit or fail.
 import { sql } from 'drizzle-orm';
 import type { Db, Queryable } from '#shared/db/index';
 import type { Logger } from '#shared/log/index';
@@ -59,49 +60,92 @@ export async function recordAudit(q: Queryable, entry: AuditEntry, meta: Request
 }
 
 export interface AuditBuffer {
-  add(entry: AuditEntry, meta: RequestMeta): void;
+  /**
+   * Queues a row; resolves once it is committed, rejects with `AuditUnavailable` when it could
+   * not be written after the retries. Callers await it before they answer (audit or fail).
+   */
+  add(entry: AuditEntry, meta: RequestMeta): Promise<void>;
+  /** Writes what is queued; never rejects (the waiters of each row learn the outcome). */
   flush(): Promise<void>;
 }
 
-/**
- * Batches audit rows for the token endpoint's hot path: one multi-row insert every `intervalMs`
- * or `maxRows`. A crash loses at most one interval of "token issued" rows (the tokens themselves
- * are stateless JWTs); everything that changes state is audited transactionally instead.
- */
-export function createAuditBuffer(db: Db, log: Logger, opts: { intervalMs?: number; maxRows?: number } = {}): AuditBuffer {
-  const intervalMs = opts.intervalMs ?? 50;
-  const maxRows = opts.maxRows ?? 500;
-  let pending: ReturnType<typeof snakeRow>[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let inflight: Promise<void> = Promise.resolve();
+/** The audit row could not be written: the action it records must be refused. */
+export class AuditUnavailable extends Error {
+  readonly code = 'audit_unavailable';
+  constructor(cause: unknown) {
+    super('The audit trail cannot be written.', { cause });
+  }
+}
 
-  const flush = (): Promise<void> => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (!pending.length) return inflight;
-    const batch = pending;
-    pending = [];
-    // One jsonb parameter instead of ten per row: building a wide multi-row VALUES costs more.
-    inflight = inflight
-      .then(() =>
-        db.execute(sql`insert into auth.audit (tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail)
-          select tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail
-          from jsonb_to_recordset(${JSON.stringify(batch)}::jsonb) as x(tenant_id uuid, action text, outcome text, actor text,
-            client_id text, ip text, user_agent text, request_id text, detail jsonb)`),
-      )
-      .then(
-        () => undefined,
-        (err: unknown) => log.error('audit batch lost', { rows: batch.length, err }),
-      );
-    return inflight;
-  };
+interface Waiter {
+  row: ReturnType<typeof snakeRow>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * Group commit of audit rows for the token endpoint's hot path: the rows queued while one insert
+ * runs go out together in the next, one jsonb parameter for the whole batch. Each caller waits
+ * for its own row: a transient database error is retried (`retryDelaysMs`), and when the row
+ * still cannot be written the caller is told, so no token leaves without its audit row.
+ */
+export function createAuditBuffer(db: Db, log: Logger, opts: { maxRows?: number; retryDelaysMs?: readonly number[] } = {}): AuditBuffer {
+  const maxRows = opts.maxRows ?? 500;
+  const retryDelaysMs = opts.retryDelaysMs ?? [20, 100, 400];
+  let pending: Waiter[] = [];
+  let running: Promise<void> | undefined;
+
+  const insert = (batch: Waiter[]) =>
+    db.execute(sql`insert into auth.audit (tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail)
+      select tenant_id, action, outcome, actor, client_id, ip, user_agent, request_id, detail
+      from jsonb_to_recordset(${JSON.stringify(batch.map((w) => w.row))}::jsonb) as x(tenant_id uuid, action text, outcome text, actor text,
+        client_id text, ip text, user_agent text, request_id text, detail jsonb)`);
+
+  async function writeBatch(batch: Waiter[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await insert(batch);
+        for (const w of batch) w.resolve();
+        return;
+      } catch (err) {
+        const delay = retryDelaysMs[attempt];
+        if (delay === undefined) {
+          log.error('audit batch not written; its actions are refused', { rows: batch.length, err });
+          for (const w of batch) w.reject(new AuditUnavailable(err));
+          return;
+        }
+        await wait(delay);
+      }
+    }
+  }
+
+  /** Drains the queue one batch at a time; a single drain runs at once. */
+  function drain(): Promise<void> {
+    running ??= (async () => {
+      // Let the requests of this event-loop turn join the batch.
+      await new Promise<void>((r) => setImmediate(r));
+      while (pending.length) {
+        const batch = pending.slice(0, maxRows);
+        pending = pending.slice(batch.length);
+        await writeBatch(batch);
+      }
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  }
 
   return {
     add(entry, meta) {
-      pending.push(snakeRow(entry, meta));
-      if (pending.length >= maxRows) void flush();
-      else if (!timer) timer = setTimeout(flush, intervalMs);
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ row: snakeRow(entry, meta), resolve, reject });
+        void drain();
+      });
     },
-    flush,
+    async flush() {
+      while (running || pending.length) await drain();
+    },
   };
 }

@@ -46,6 +46,8 @@ export const clientMetadataSchema = z.object({
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
   first_party: z.boolean().optional(),
+  /** Seconds a rotated refresh token stays usable for a retry (as Okta's grace period, Auth0's reuse interval). */
+  refresh_token_reuse_grace: z.number().int().min(0).max(60).optional(),
 });
 export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;
@@ -55,6 +57,10 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
   if (m.grant_types.includes('authorization_code') && m.redirect_uris.length === 0) return 'redirect_uris is required for the authorization_code grant';
   if (m.token_endpoint_auth_method === 'private_key_jwt' && !m.jwks) return 'private_key_jwt needs jwks (jwks_uri is not supported)';
   if (m.token_endpoint_auth_method === 'none' && m.grant_types.includes('client_credentials')) return 'a public client cannot use client_credentials';
+  // FAPI 2.0 §5.3.2.1: refresh token rotation without exceptions; PAR + private_key_jwt is our FAPI profile.
+  if ((m.refresh_token_reuse_grace ?? 0) > 0 && m.require_pushed_authorization_requests && m.token_endpoint_auth_method === 'private_key_jwt') {
+    return 'a FAPI client (PAR and private_key_jwt) gets no refresh token reuse grace';
+  }
   for (const s of (m.scope ?? '').split(' ').filter(Boolean)) {
     if (!scopeToken.safeParse(s).success) return `scope "${s}" is not a valid scope token`;
   }
@@ -78,6 +84,7 @@ export function describeClient(c: Client): Record<string, unknown> {
     ...(c.jwks ? { jwks: c.jwks } : {}),
     access_token_ttl: c.accessTokenTtl,
     refresh_token_ttl: c.refreshTokenTtl,
+    refresh_token_reuse_grace: c.refreshReuseGraceSeconds,
     first_party: c.firstParty,
     client_id_issued_at: Math.floor(c.createdAt.getTime() / 1000),
   };

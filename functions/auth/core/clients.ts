@@ -75,6 +75,8 @@ export function clientValues(
       idTokenSignedResponseAlg: m.id_token_signed_response_alg,
       accessTokenTtl: m.access_token_ttl ?? 600,
       refreshTokenTtl: m.refresh_token_ttl ?? 2_592_000,
+      // Only an admin may weaken rotation; a dynamically registered client never gets a grace.
+      refreshReuseGraceSeconds: opts.dynamic ? 0 : (m.refresh_token_reuse_grace ?? 0),
       requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
       authorizationDetailsTypes: m.authorization_details_types,
       firstParty: opts.dynamic ? false : (m.first_party ?? false),
@@ -107,4 +109,21 @@ export async function findClientById(q: Queryable, tenantId: string, id: string)
     .where(and(eq(clients.tenantId, tenantId), eq(clients.id, id)))
     .limit(1);
   return row;
+}
+
+/**
+ * Replaces a secret-based client's secret with a fresh 256-bit value, returned once; the old one
+ * stops working at commit (the token function's cache hears of it through the clients trigger).
+ */
+export async function rotateClientSecret(q: Queryable, tenantId: string, clientId: string): Promise<{ client: Client; secret: string } | 'not_found' | 'no_secret'> {
+  const [row] = await q.select().from(clients).where(and(eq(clients.tenantId, tenantId), eq(clients.clientId, clientId))).for('update');
+  if (!row) return 'not_found';
+  if (row.tokenEndpointAuthMethod !== 'client_secret_basic' && row.tokenEndpointAuthMethod !== 'client_secret_post') return 'no_secret';
+  const secret = randomHandle(32);
+  const [updated] = await q
+    .update(clients)
+    .set({ secretHash: sha256Hex(secret), updatedAt: sql`now()` })
+    .where(and(eq(clients.tenantId, tenantId), eq(clients.id, row.id)))
+    .returning();
+  return { client: updated!, secret };
 }

@@ -1,6 +1,6 @@
 // Authorization codes, token families (grants) and refresh tokens: single-use codes, rotation with
 // reuse detection, and revocation of everything a grant issued.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from './crypto.js';
 import {
@@ -77,15 +77,17 @@ export async function issueRefreshToken(q: Queryable, family: TokenFamily, ttlSe
 }
 
 type RefreshUse =
-  | { status: 'ok'; family: TokenFamily }
+  | { status: 'ok'; family: TokenFamily; graced?: true }
   | { status: 'reused'; family: TokenFamily }
   | { status: 'invalid' };
 
 /**
  * Rotates a refresh token: marks it used atomically and returns its family. A token already
- * used is reuse (RFC 9700 §4.14.2): the caller revokes the family.
+ * used is reuse (RFC 9700 §4.14.2): the caller revokes the family; except when its own client
+ * presents it again within `grace.seconds` of its first use (a retry after a lost response, as
+ * Okta's grace period and Auth0's reuse interval allow), which rotates again from it.
  */
-export async function useRefreshToken(q: Queryable, tenantId: string, token: string): Promise<RefreshUse> {
+export async function useRefreshToken(q: Queryable, tenantId: string, token: string, grace: { clientId: string; seconds: number } = { clientId: '', seconds: 0 }): Promise<RefreshUse> {
   const hash = sha256Hex(token);
   const [won] = await q
     .update(refreshTokens)
@@ -93,13 +95,20 @@ export async function useRefreshToken(q: Queryable, tenantId: string, token: str
     .where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId), isNull(refreshTokens.usedAt)))
     .returning();
   const [row] = won
-    ? [won]
-    : await q.select().from(refreshTokens).where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId)));
+    ? [{ ...won, inGrace: false }]
+    : await q
+        .select({ ...getTableColumns(refreshTokens), inGrace: sql<boolean>`${refreshTokens.usedAt} > now() - make_interval(secs => ${grace.seconds})` })
+        .from(refreshTokens)
+        .where(and(eq(refreshTokens.tokenHash, hash), eq(refreshTokens.tenantId, tenantId)));
   if (!row) return { status: 'invalid' };
   const [family] = await q.select().from(tokenFamilies).where(eq(tokenFamilies.id, row.familyId));
   if (!family) return { status: 'invalid' };
-  if (!won) return { status: 'reused', family };
-  if (family.revokedAt || row.expiresAt.getTime() < Date.now()) return { status: 'invalid' };
+  const live = !family.revokedAt && row.expiresAt.getTime() >= Date.now();
+  if (!won) {
+    if (grace.seconds > 0 && row.inGrace && live && family.clientId === grace.clientId) return { status: 'ok', family, graced: true };
+    return { status: 'reused', family };
+  }
+  if (!live) return { status: 'invalid' };
   return { status: 'ok', family };
 }
 
@@ -129,15 +138,25 @@ export async function revokeAccessToken(q: Queryable, tenantId: string, jti: str
     .onConflictDoNothing();
 }
 
-/** True when the access token's jti was revoked or its grant (family) was: one round trip. */
-export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: string, grantId: string | undefined): Promise<boolean> {
-  const gid = grantId && /^[0-9a-f-]{36}$/i.test(grantId) ? grantId : null;
+/**
+ * True when the access token can no longer be honoured, in one round trip: its jti was revoked,
+ * its grant (family) was revoked or no longer exists (deleting a user or a client cascades to
+ * its families, and a missing family must not read as "not revoked"), or its client is gone.
+ * A `gid` that is not a UUID names no grant of ours, so it reads as revoked too.
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2 "active ... this is a boolean value
+ * of whether or not the presented token is currently active"
+ */
+export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: string, grantId: string | undefined, clientId: string): Promise<boolean> {
+  if (grantId !== undefined && !/^[0-9a-f-]{36}$/i.test(grantId)) return true;
+  const gid = grantId ?? null;
   const rows = rowsOf<{ revoked: boolean }>(
     await q.execute(sql`select
       exists (select 1 from auth.revoked_access_tokens where jti = ${jti} and tenant_id = ${tenantId})
-      or exists (select 1 from auth.token_families where id = ${gid}::uuid and revoked_at is not null) as revoked`),
+      or (${gid}::uuid is not null and not exists (select 1 from auth.token_families
+            where id = ${gid}::uuid and tenant_id = ${tenantId} and revoked_at is null))
+      or not exists (select 1 from auth.clients where tenant_id = ${tenantId} and client_id = ${clientId}) as revoked`),
   );
-  return rows[0]?.revoked === true;
+  return rows[0]?.revoked !== false;
 }
 
 /** Sessions and grants are kept this long after they ended, for the audit of what they did. */

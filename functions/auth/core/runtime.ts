@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import { createAuditBuffer, type AuditBuffer } from './audit.js';
 import { ensureBootstrap } from './bootstrap.js';
 import { createKeyStore, type KeyStore } from './keys.js';
+import { createMfaSecrets, type MfaSecrets } from './mfa-secrets.js';
 import { resolveMasterKey } from './master-key.js';
 import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
 
@@ -16,6 +17,8 @@ export interface AuthRuntime {
   /** Opens a transaction; its callback gets `tx` and must send every statement on it. */
   readonly transaction: Database['transaction'];
   readonly keys: KeyStore;
+  /** Seals TOTP secrets and MACs recovery codes (keys derived from the master key). */
+  readonly mfa: MfaSecrets;
   readonly tenants: TenantResolver;
   readonly auditBuffer: AuditBuffer;
   readonly events: EventPublisher;
@@ -24,6 +27,8 @@ export interface AuthRuntime {
   /** True when the public base URL is https (cookies get `Secure`). */
   readonly secureCookies: boolean;
   issuer(slug: string): string;
+  /** Peers whose X-Forwarded-For hops are believed (ZENO_TRUSTED_PROXIES). */
+  readonly trustedProxies: readonly string[];
   /** Resolves once the system tenant and admin client exist (retried after a failure). */
   ready(): Promise<void>;
   /** True once ready() has resolved: the hot path then skips awaiting it. */
@@ -44,6 +49,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     db,
     transaction: ctx.database.transaction,
     keys: createKeyStore(db, masterKey),
+    mfa: createMfaSecrets(masterKey),
     tenants: createTenantResolver(db),
     auditBuffer: createAuditBuffer(db, ctx.log),
     events: ctx.events,
@@ -51,6 +57,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     baseUrl: ctx.config.baseUrl,
     secureCookies: ctx.config.baseUrl.startsWith('https:'),
     issuer: (slug) => issuerFor(ctx.config.baseUrl, slug),
+    trustedProxies: ctx.config.trustedProxies,
     ready() {
       booted ??= ensureBootstrap(db, {
         configuredSecret: ctx.env.ZENO_BOOTSTRAP_CLIENT_SECRET,

@@ -2,6 +2,7 @@
 // grants (codes, token families, refresh tokens), sessions, interactions, audit and the outbox.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -156,6 +157,8 @@ export const clients = auth.table(
     idTokenSignedResponseAlg: text().notNull().default('RS256').$type<'RS256' | 'EdDSA'>(),
     accessTokenTtl: integer().notNull().default(600),
     refreshTokenTtl: integer().notNull().default(2_592_000),
+    /** Seconds a rotated refresh token may be presented again (a retry after a lost response); 0 = off. */
+    refreshReuseGraceSeconds: integer().notNull().default(0),
     requirePushedAuthorizationRequests: boolean().notNull().default(false),
     authorizationDetailsTypes: text().array().notNull().default([]),
     /** First-party clients skip the consent page. */
@@ -313,6 +316,59 @@ export const audit = auth.table(
   (t) => [index().on(t.tenantId, t.action, t.actor, t.at), index().on(t.tenantId, t.action, t.ip, t.at)],
 );
 
+/**
+ * A user's TOTP authenticator (RFC 6238). The secret is sealed with AES-256-GCM under a key derived
+ * from the master key (AAD = tenant, user and row id); `lastStep` is the last accepted time step,
+ * so a code is accepted once. Unconfirmed until the user enters a first code.
+ */
+export const totpCredentials = auth.table(
+  'totp_credentials',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    secretSealed: text().notNull(),
+    algorithm: text().notNull().$type<'SHA1' | 'SHA256' | 'SHA512'>(),
+    digits: integer().notNull().$type<6 | 8>(),
+    period: integer().notNull(),
+    lastStep: bigint({ mode: 'number' }),
+    confirmedAt: at(),
+    createdAt: created(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
+/** One-time recovery codes: HMAC-SHA-256 under a derived key (a database reader cannot test guesses). */
+export const recoveryCodes = auth.table(
+  'recovery_codes',
+  {
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text().notNull(),
+    usedAt: at(),
+    createdAt: created(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.codeHash] })],
+);
+
+/** A sign-in whose password was right and which waits for its second factor (keyed by the interaction). */
+export const mfaChallenges = auth.table('mfa_challenges', {
+  interactionHash: text().primaryKey(),
+  tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  amr: text().array().notNull(),
+  expiresAt: at().notNull(),
+});
+
+/** A tenant's second-factor policy: optional (the default, no row), required, or required for members of groups. */
+export const mfaPolicies = auth.table('mfa_policies', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  mode: text().notNull().$type<'optional' | 'required' | 'groups'>(),
+  /** For `groups`: members of these groups (directly or through nested groups) need a second factor. */
+  groupIds: uuid().array().notNull().default([]),
+  updatedAt: created(),
+});
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);
@@ -327,3 +383,4 @@ export type SigningKey = typeof signingKeys.$inferSelect;
 export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
 export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
+export type TotpCredential = typeof totpCredentials.$inferSelect;

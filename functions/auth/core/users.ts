@@ -1,5 +1,5 @@
-// User queries: lookup by username or email within one tenant, profile claims.
-import { and, eq, or, sql } from 'drizzle-orm';
+// User queries: lookup by username or email within one tenant, profile claims, pages.
+import { and, eq, gt, or, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { users, type User } from './schema.js';
 
@@ -57,8 +57,13 @@ export async function findUserById(q: Queryable, tenantId: string, id: string): 
   return row;
 }
 
-export async function listUsers(q: Queryable, tenantId: string): Promise<User[]> {
-  return q.select().from(users).where(eq(users.tenantId, tenantId)).orderBy(users.username).limit(1000);
+/**
+ * One page of a tenant's users in username order, after `after` (keyset pagination: stable while
+ * users are added or removed, and as cheap on the last page as on the first).
+ */
+export async function listUsers(q: Queryable, tenantId: string, page: { after?: string | undefined; limit: number } = { limit: 100 }): Promise<User[]> {
+  const where = page.after === undefined ? eq(users.tenantId, tenantId) : and(eq(users.tenantId, tenantId), gt(users.username, page.after));
+  return q.select().from(users).where(where).orderBy(users.username).limit(page.limit);
 }
 
 export async function updateUser(q: Queryable, tenantId: string, id: string, patch: Partial<Pick<User, 'active' | 'passwordHash' | 'name' | 'email' | 'emailVerified'>>): Promise<User | undefined> {

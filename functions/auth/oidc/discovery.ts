@@ -1,5 +1,6 @@
 // The provider metadata of a tenant (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9126 §5,
 // RFC 9207 §3, RFC 9396 §10, RFC 7591).
+import { ACR } from '../core/acr.js';
 import { ASSERTION_ALGS } from '../core/client-auth.js';
 import { AUTH_METHODS, SUPPORTED_SCOPES } from '../core/client-metadata.js';
 
@@ -21,6 +22,7 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     response_modes_supported: ['query'],
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
+    acr_values_supported: [ACR.password, ACR.mfa],
     id_token_signing_alg_values_supported: ['RS256', 'EdDSA'],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
     token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,

@@ -53,7 +53,7 @@ export async function registerEndpoint(c: Context, rt: AuthRuntime): Promise<Res
   const client = await rt.transaction(async (tx) => {
     const row = await insertClient(tx, values);
     if (!row) throw new OAuthError('invalid_client_metadata', 'Could not register the client; try again.');
-    await recordAudit(tx, { tenantId: tenant.id, action: 'client.created', outcome: 'success', actor: admin.sub, clientId: row.clientId, detail: { via: 'dcr' } }, requestMeta(c));
+    await recordAudit(tx, { tenantId: tenant.id, action: 'client.created', outcome: 'success', actor: admin.sub, clientId: row.clientId, detail: { via: 'dcr' } }, requestMeta(c, rt));
     await rt.events.emit(tx, { type: AUTH_EVENTS.clientCreated, data: { tenant: tenant.slug, clientId: row.clientId, actor: admin.sub } });
     return row;
   });
@@ -105,7 +105,7 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
       })
       .where(and(eq(clients.id, client.id), eq(clients.tenantId, tenant.id)))
       .returning();
-    await recordAudit(tx, { tenantId: tenant.id, action: 'client.updated', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { via: 'dcr-management' } }, requestMeta(c));
+    await recordAudit(tx, { tenantId: tenant.id, action: 'client.updated', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { via: 'dcr-management' } }, requestMeta(c, rt));
     await rt.events.emit(tx, { type: AUTH_EVENTS.clientUpdated, data: { tenant: tenant.slug, clientId: client.clientId, actor: client.clientId } });
     return row!;
   });
@@ -116,7 +116,7 @@ export async function deleteRegistration(c: Context, rt: AuthRuntime): Promise<R
   const { tenant, client } = await managedClient(c, rt);
   await rt.transaction(async (tx) => {
     await deleteClient(tx, tenant.id, client.clientId);
-    await recordAudit(tx, { tenantId: tenant.id, action: 'client.deleted', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { via: 'dcr-management' } }, requestMeta(c));
+    await recordAudit(tx, { tenantId: tenant.id, action: 'client.deleted', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { via: 'dcr-management' } }, requestMeta(c, rt));
     await rt.events.emit(tx, { type: AUTH_EVENTS.clientDeleted, data: { tenant: tenant.slug, clientId: client.clientId, actor: client.clientId } });
   });
   return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });

@@ -3,9 +3,12 @@
 export class Browser {
   readonly jar = new Map<string, string>();
   readonly userAgent: string | undefined;
+  /** Sent with every request (e.g. an X-Forwarded-For hop, as the trusted ingress writes it). */
+  readonly headers: Record<string, string>;
 
-  constructor(userAgent?: string) {
+  constructor(userAgent?: string, headers: Record<string, string> = {}) {
     this.userAgent = userAgent;
+    this.headers = headers;
   }
 
   cookieHeader(): string {
@@ -14,6 +17,7 @@ export class Browser {
 
   async fetch(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(this.headers)) if (!headers.has(k)) headers.set(k, v);
     if (this.jar.size) headers.set('cookie', this.cookieHeader());
     if (this.userAgent && !headers.has('user-agent')) headers.set('user-agent', this.userAgent);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });

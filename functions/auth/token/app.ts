@@ -68,7 +68,7 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
       params,
       audiences: audiences[endpoint],
     }, findClient);
-    return { rt, tenant, issuer, client, params, meta: requestMeta(c) };
+    return { rt, tenant, issuer, client, params, meta: requestMeta(c, rt) };
   }
 
   app.post('/auth/:tenant/token', async (c) => {

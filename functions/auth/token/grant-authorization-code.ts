@@ -10,6 +10,7 @@ import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { parseResources } from '../core/request-params.js';
 import { findUserById } from '../core/users.js';
+import { auditOrRefuse } from './audit-or-refuse.js';
 import type { GrantContext } from './grant-context.js';
 
 /** RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~]. */
@@ -79,7 +80,7 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
   });
   if ('target' in outcome) throw new OAuthError('invalid_target', 'A resource was not part of the authorization grant.');
   if ('error' in outcome) {
-    rt.auditBuffer.add({ tenantId: tenant.id, action: 'token.issued', outcome: 'failure', clientId: client.clientId, detail: { grant: 'authorization_code', reason: outcome.error } }, g.meta);
+    await auditOrRefuse(rt.auditBuffer.add({ tenantId: tenant.id, action: 'token.issued', outcome: 'failure', clientId: client.clientId, detail: { grant: 'authorization_code', reason: outcome.error } }, g.meta));
     throw new OAuthError('invalid_grant', outcome.error ?? 'The grant is invalid.');
   }
   return tokenJson(outcome.response);

@@ -1,11 +1,12 @@
 // grant_type=client_credentials (RFC 6749 §4.4): one database round trip (the client lookup),
-// the signature with a key imported once, the audit row batched.
+// the signature with a key imported once, the audit row group-committed before the token leaves.
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../core/keys.js';
 import type { TokenResponse } from '../core/issue.js';
 import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { checkScopes, parseAuthorizationDetails, parseResources, parseScope } from '../core/request-params.js';
 import { signAccessToken } from '../core/tokens.js';
+import { auditOrRefuse } from './audit-or-refuse.js';
 import type { GrantContext } from './grant-context.js';
 
 /** Scopes that only mean something for an end-user grant. */
@@ -34,10 +35,10 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
     ttlSeconds: ttl,
     authorizationDetails: details,
   });
-  g.rt.auditBuffer.add(
+  await auditOrRefuse(g.rt.auditBuffer.add(
     { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { grant: 'client_credentials', jti: at.jti } },
     g.meta,
-  );
+  ));
   const body: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
   if (details) body.authorization_details = details;
   return tokenJson(body);

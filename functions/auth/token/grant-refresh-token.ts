@@ -1,5 +1,6 @@
 // grant_type=refresh_token (RFC 6749 §6) with rotation: every use returns a new refresh token;
-// presenting a used one again is reuse and revokes the whole family (RFC 9700 §4.14.2).
+// presenting a used one again is reuse and revokes the whole family (RFC 9700 §4.14.2), unless the
+// client allows a short grace for retries (refresh_token_reuse_grace).
 import { recordAudit } from '../core/audit.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { revokeFamily, useRefreshToken } from '../core/grants.js';
@@ -20,7 +21,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
   // The tenant's signing keys are loaded (on the pool) before the transaction takes a connection.
   const signer = rt.keys.cachedSigner(tenant.id) ?? (await rt.keys.signer(tenant.id));
   const outcome = await rt.transaction(async (tx) => {
-    const use = await useRefreshToken(tx, tenant.id, token);
+    const use = await useRefreshToken(tx, tenant.id, token, { clientId: client.id, seconds: client.refreshReuseGraceSeconds });
     if (use.status === 'invalid') return { error: 'The refresh token is invalid, expired or revoked.' } as const;
     const family = use.family;
     if (use.status === 'reused') {
@@ -48,7 +49,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
       audience: asked.length ? asked : family.resource,
       withRefresh: true,
     });
-    await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'refresh_token', jti: issued.jti, family: family.id } }, g.meta);
+    await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'refresh_token', jti: issued.jti, family: family.id, ...(use.graced ? { graced: true } : {}) } }, g.meta);
     return { response: issued.response } as const;
   });
   if ('error' in outcome) throw new OAuthError('invalid_grant', outcome.error ?? 'The grant is invalid.');

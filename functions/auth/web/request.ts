@@ -1,6 +1,7 @@
 // Edge helpers shared by the auth functions: form bodies (RFC 6749 §3.2), the requester's
 // address and user agent for the audit trail, and the tenant of the path.
 import type { Context } from 'hono';
+import { createClientAddressOf } from '#shared/http/client-address';
 import type { RequestMeta } from '../core/audit.js';
 import { OAuthError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
@@ -37,16 +38,20 @@ export function checkDuplicates(params: URLSearchParams, repeatable: string[] = 
   }
 }
 
+/** One resolver per trusted-proxy list (the runtime's frozen list), built at first use. */
+const resolvers = new WeakMap<readonly string[], ReturnType<typeof createClientAddressOf>>();
+
 /**
- * The requester for the audit trail. Behind the ingress the last X-Forwarded-For hop is the
- * one our proxy appended; earlier hops are client-supplied and ignored.
+ * The requester for the audit trail and the login throttle. X-Forwarded-For is believed only
+ * from a trusted proxy (ZENO_TRUSTED_PROXIES), hop by hop from the right: a client that writes
+ * its own header cannot choose the address it is throttled and audited under.
  */
-export function requestMeta(c: Context): RequestMeta {
-  const xff = c.req.header('x-forwarded-for');
-  const last = xff?.split(',').pop()?.trim();
+export function requestMeta(c: Context, rt: Pick<AuthRuntime, 'trustedProxies'>): RequestMeta {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  let clientAddressOf = resolvers.get(rt.trustedProxies);
+  if (!clientAddressOf) resolvers.set(rt.trustedProxies, (clientAddressOf = createClientAddressOf(rt.trustedProxies)));
   return {
-    ip: last || env?.incoming?.socket?.remoteAddress || undefined,
+    ip: clientAddressOf(env?.incoming?.socket?.remoteAddress, c.req.header('x-forwarded-for')),
     userAgent: c.req.header('user-agent'),
     requestId: c.get('requestId') as string | undefined,
   };
