@@ -23,7 +23,7 @@ export interface ScimRequest {
 export async function scimRequest(c: Context, rt: AuthRuntime): Promise<ScimRequest> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), () => scimNotFound('No such tenant.'));
   const actor = await authenticateScim(rt, tenant, c.req.header('authorization'));
-  const meta = requestMeta(c);
+  const meta = requestMeta(c, rt);
   return {
     tenant,
     actor,
