@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { audit, machines, outbox, signingKeys } from '../core/schema.js';
+import { audit, licenses, machines, outbox, policies, products, signingKeys } from '../core/schema.js';
 import { startLmsHarness, type LmsHarness } from '../testing/harness.js';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000000';
@@ -199,6 +199,35 @@ describe('lms-api updates and deletions', () => {
     assert.equal((await ok<{ maxMachines: number }>(await call('GET', `/policies/${policyId}`))).maxMachines, 2);
     assert.equal((await ok<{ owner: string }>(await call('GET', `/licenses/${id}`))).owner, 'ops@initech.example');
     assert.equal((await ok<{ limit: null }>(await call('GET', '/entitlements/pro'))).limit, null);
+  });
+
+  /** Runs `request` while a transaction holds the row locked, then deletes the row and commits. */
+  async function deletedWhileWaiting(table: typeof products | typeof policies, id: string, request: () => Promise<Response>): Promise<Response> {
+    let pending: Promise<Response> | undefined;
+    await tdb.database.transaction(async (tx) => {
+      await tx.select().from(table).where(eq(table.id, id)).for('update');
+      pending = request();
+      // Wait (bounded only against a hang) until the request is queued behind our lock.
+      for (let i = 0; ; i++) {
+        const [row] = await tdb.database.db.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`).then((r) => (Array.isArray(r) ? r : (r as { rows: { n: number }[] }).rows));
+        if (row!.n > 0) break;
+        assert.ok(i < 2000, 'the request never waited for the lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await tx.delete(table).where(eq(table.id, id));
+    });
+    return pending!;
+  }
+
+  it('answers 404, not a 500, when the product or policy is deleted while a policy or license is created under it', async () => {
+    const product = await ok<{ id: string }>(await call('POST', '/products', { name: 'going-away' }), 201);
+    const r1 = await deletedWhileWaiting(products, product.id, () => call('POST', '/policies', { product: product.id, name: 'late', maxMachines: 1 }));
+    assert.deepEqual(await code(r1), [404, 'not_found']);
+    const { policyId } = await setup();
+    await tdb.database.db.delete(licenses).where(eq(licenses.policyId, policyId));
+    const r2 = await deletedWhileWaiting(policies, policyId, () => call('POST', '/licenses', { policy: policyId }));
+    assert.deepEqual(await code(r2), [404, 'not_found']);
+    assert.equal((await tdb.database.db.select().from(licenses).where(eq(licenses.policyId, policyId))).length, 0);
   });
 
   it('writes an audit row for a refused admin attempt, and changes nothing', async () => {

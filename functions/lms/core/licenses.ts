@@ -8,7 +8,7 @@ import { notFound, unprocessable } from './errors.js';
 import { defineEntitlements, getPolicy } from './policies.js';
 import { validateLicense, type Validation, type ValidationScope } from './rules.js';
 import type { Actor, LmsRuntime } from './runtime.js';
-import { licenses, machines, type License } from './schema.js';
+import { licenses, machines, policies, type License } from './schema.js';
 
 interface LicenseInput {
   policy: string;
@@ -24,7 +24,9 @@ export async function issueLicense(rt: LmsRuntime, tenant: string, actor: Actor,
   const key = generateLicenseKey();
   const codes = [...new Set(input.entitlements ?? [])];
   const license = await rt.database.transaction(async (tx) => {
-    const policy = await getPolicy(tx, tenant, input.policy);
+    // KEY SHARE: a concurrent deletion of the policy (or its product) waits for us or we see it gone.
+    const [policy] = await tx.select().from(policies).where(and(eq(policies.tenant, tenant), eq(policies.id, input.policy))).for('key share');
+    if (!policy) throw notFound('policy');
     const now = rt.now();
     const expiresAt = policy.durationSeconds ? new Date(now.getTime() + policy.durationSeconds * 1000) : null;
     await defineEntitlements(tx, tenant, codes);

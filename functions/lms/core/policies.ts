@@ -4,7 +4,7 @@ import type { Queryable } from '#shared/db/index';
 import { recordAudit } from './audit.js';
 import { parseDuration } from './duration.js';
 import { conflict, notFound, unprocessable } from './errors.js';
-import { getProduct, isUniqueViolation } from './products.js';
+import { getProduct, isForeignKeyViolation, isUniqueViolation } from './products.js';
 import type { Actor, LmsRuntime } from './runtime.js';
 import { entitlements, licenses, policies, type Entitlement, type Policy } from './schema.js';
 
@@ -52,6 +52,7 @@ export async function createPolicy(rt: LmsRuntime, tenant: string, actor: Actor,
     });
   } catch (err) {
     if (isUniqueViolation(err)) throw conflict('policy_exists', 'A policy of that name exists for the product.');
+    if (isForeignKeyViolation(err)) throw notFound('product');
     throw err;
   }
 }
@@ -113,7 +114,9 @@ export async function updatePolicy(rt: LmsRuntime, tenant: string, actor: Actor,
 
 export async function deletePolicy(rt: LmsRuntime, tenant: string, actor: Actor, id: string): Promise<void> {
   await rt.database.transaction(async (tx) => {
-    await getPolicy(tx, tenant, id);
+    // The lock queues a license being issued under the policy behind us (and us behind it).
+    const [row] = await tx.select({ id: policies.id }).from(policies).where(and(eq(policies.tenant, tenant), eq(policies.id, id))).for('update');
+    if (!row) throw notFound('policy');
     const [used] = await tx.select({ id: licenses.id }).from(licenses).where(and(eq(licenses.tenant, tenant), eq(licenses.policyId, id))).limit(1);
     if (used) throw conflict('policy_in_use', 'Licenses are issued under the policy.');
     await tx.delete(policies).where(and(eq(policies.tenant, tenant), eq(policies.id, id)));

@@ -8,7 +8,10 @@ import type { Actor, LmsRuntime } from './runtime.js';
 import { licenses, policies, products, type Product } from './schema.js';
 import { signRevocationList } from './sign.js';
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505' || (err as { cause?: { code?: string } }).cause?.code === '23505';
+const pgCode = (err: unknown) => (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+const isUniqueViolation = (err: unknown) => pgCode(err) === '23505';
+/** A row it refers to was deleted by a concurrent transaction after it was read. */
+const isForeignKeyViolation = (err: unknown) => pgCode(err) === '23503';
 
 export async function createProduct(rt: LmsRuntime, tenant: string, actor: Actor, input: { name: string }): Promise<Product & { kid: string }> {
   try {
@@ -93,4 +96,4 @@ export async function revocationList(rt: LmsRuntime, tenant: string, id: string)
   return signRevocationList(signer, { iss: rt.issuer(tenant), aud: id, iat, jti: randomUUID(), revoked: revoked.map((r) => r.id) });
 }
 
-export { isUniqueViolation };
+export { isForeignKeyViolation, isUniqueViolation };
