@@ -1,19 +1,46 @@
 // Admin routes: products (with key rotation), policies, entitlements, licenses and their
 // transitions. Every route checks the tenant's admin token before reading its input.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
+import { AppError } from '#shared/http/errors';
 import { jsonBody } from '#shared/http/validate';
-import { getLicense, issueLicense, listLicenses, machinesOf, transitionLicense } from '../core/licenses.js';
-import { createEntitlement, createPolicy, deletePolicy, getPolicy, listEntitlements, listPolicies } from '../core/policies.js';
-import { createProduct, getProduct, listProducts, rotateProductKey } from '../core/products.js';
+import { recordAudit } from '../core/audit.js';
+import { deleteLicense, getLicense, issueLicense, listLicenses, machinesOf, transitionLicense, updateLicense } from '../core/licenses.js';
+import {
+  createEntitlement, createPolicy, deleteEntitlement, deletePolicy, getEntitlement, getPolicy, listEntitlements, listPolicies, updateEntitlement, updatePolicy,
+} from '../core/policies.js';
+import { createProduct, deleteProduct, getProduct, listProducts, rotateProductKey, updateProduct } from '../core/products.js';
 import type { LmsRuntime } from '../core/runtime.js';
+import type { Entitlement } from '../core/schema.js';
 import type { AdminCheck } from './admin-auth.js';
-import { entitlementBody, licenseBody, policyBody, productBody } from './bodies.js';
-import { requireAdmin } from './credentials.js';
+import { entitlementBody, entitlementPatch, isEntitlementRef, licenseBody, licensePatch, policyBody, policyPatch, productBody, productPatch } from './bodies.js';
+import { actorOf, requireAdmin } from './credentials.js';
 import { licenseJson, machineJson, policyJson, productJson } from './json.js';
 import { type LmsEnv, idParam } from './params.js';
 
+const entitlementJson = (e: Entitlement) => ({ id: e.id, code: e.code, name: e.name, limit: e.limit });
+
+/** The `:ref` of an entitlement route: an id or a code; anything else names no entitlement. */
+function entitlementRef(c: Context): string {
+  const ref = c.req.param('ref') ?? '';
+  if (!isEntitlementRef(ref)) throw new AppError(404, 'not_found', 'Not Found', { detail: 'No such entitlement.' });
+  return ref;
+}
+
 export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: AdminCheck): void {
-  const admin = (c: Parameters<typeof requireAdmin>[0]) => requireAdmin(c, check, c.req.param('tenant')!);
+  /** The admin, or a 401/403 that leaves an audit row of the refused attempt. */
+  const admin = async (c: Context) => {
+    const tenant = c.req.param('tenant')!;
+    try {
+      return await requireAdmin(c, check, tenant);
+    } catch (err) {
+      if (err instanceof AppError && (err.status === 401 || err.status === 403)) {
+        await recordAudit(rt.database.db, tenant, actorOf(c, null), {
+          action: 'admin.refused', outcome: 'failure', detail: { method: c.req.method, route: c.req.routePath, status: err.status, code: err.code },
+        });
+      }
+      throw err;
+    }
+  };
 
   app.post('/v1/products', async (c) => {
     const actor = await admin(c);
@@ -27,6 +54,16 @@ export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Admin
   app.get('/v1/products/:id', async (c) => {
     await admin(c);
     return c.json(productJson(await getProduct(rt, c.req.param('tenant')!, idParam(c))));
+  });
+  app.patch('/v1/products/:id', async (c) => {
+    const actor = await admin(c);
+    const id = idParam(c);
+    return c.json(productJson(await updateProduct(rt, c.req.param('tenant')!, actor, id, await jsonBody(c, productPatch))));
+  });
+  app.delete('/v1/products/:id', async (c) => {
+    const actor = await admin(c);
+    await deleteProduct(rt, c.req.param('tenant')!, actor, idParam(c));
+    return c.body(null, 204);
   });
   app.post('/v1/products/:id/rotate-key', async (c) => {
     const actor = await admin(c);
@@ -45,6 +82,11 @@ export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Admin
     await admin(c);
     return c.json(policyJson(await getPolicy(rt.database.db, c.req.param('tenant')!, idParam(c))));
   });
+  app.patch('/v1/policies/:id', async (c) => {
+    const actor = await admin(c);
+    const id = idParam(c);
+    return c.json(policyJson(await updatePolicy(rt, c.req.param('tenant')!, actor, id, await jsonBody(c, policyPatch))));
+  });
   app.delete('/v1/policies/:id', async (c) => {
     const actor = await admin(c);
     await deletePolicy(rt, c.req.param('tenant')!, actor, idParam(c));
@@ -54,11 +96,25 @@ export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Admin
   app.post('/v1/entitlements', async (c) => {
     const actor = await admin(c);
     const e = await createEntitlement(rt, c.req.param('tenant')!, actor, await jsonBody(c, entitlementBody));
-    return c.json({ id: e.id, code: e.code, name: e.name, limit: e.limit }, 201);
+    return c.json(entitlementJson(e), 201);
   });
   app.get('/v1/entitlements', async (c) => {
     await admin(c);
-    return c.json({ items: (await listEntitlements(rt, c.req.param('tenant')!)).map((e) => ({ id: e.id, code: e.code, name: e.name, limit: e.limit })) });
+    return c.json({ items: (await listEntitlements(rt, c.req.param('tenant')!)).map(entitlementJson) });
+  });
+  app.get('/v1/entitlements/:ref', async (c) => {
+    await admin(c);
+    return c.json(entitlementJson(await getEntitlement(rt.database.db, c.req.param('tenant')!, entitlementRef(c))));
+  });
+  app.patch('/v1/entitlements/:ref', async (c) => {
+    const actor = await admin(c);
+    const ref = entitlementRef(c);
+    return c.json(entitlementJson(await updateEntitlement(rt, c.req.param('tenant')!, actor, ref, await jsonBody(c, entitlementPatch))));
+  });
+  app.delete('/v1/entitlements/:ref', async (c) => {
+    const actor = await admin(c);
+    await deleteEntitlement(rt, c.req.param('tenant')!, actor, entitlementRef(c));
+    return c.body(null, 204);
   });
 
   app.post('/v1/licenses', async (c) => {
@@ -76,6 +132,16 @@ export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: Admin
     const tenant = c.req.param('tenant')!;
     const license = await getLicense(rt.database.db, tenant, idParam(c));
     return c.json({ ...licenseJson(license), machines: (await machinesOf(rt.database.db, tenant, license.id)).map(machineJson) });
+  });
+  app.patch('/v1/licenses/:id', async (c) => {
+    const actor = await admin(c);
+    const id = idParam(c);
+    return c.json(licenseJson(await updateLicense(rt, c.req.param('tenant')!, actor, id, await jsonBody(c, licensePatch))));
+  });
+  app.delete('/v1/licenses/:id', async (c) => {
+    const actor = await admin(c);
+    await deleteLicense(rt, c.req.param('tenant')!, actor, idParam(c));
+    return c.body(null, 204);
   });
   for (const action of ['suspend', 'reinstate', 'renew', 'revoke'] as const) {
     app.post(`/v1/licenses/:id/${action}`, async (c) => {

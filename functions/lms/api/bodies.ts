@@ -10,6 +10,14 @@ const entitlementCode = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, '
 /** Machine fingerprints as products compute them (hashes, UUIDs): no whitespace, no slash. */
 export const fingerprint = z.string().regex(/^[A-Za-z0-9._:=+-]{1,256}$/, 'a fingerprint is 1-256 letters, digits, . _ : = + -');
 const METADATA_MAX = 8192;
+const metadata = z
+  .record(z.string().max(100), z.json())
+  .refine((m) => JSON.stringify(m).length <= METADATA_MAX, `metadata is at most ${METADATA_MAX} bytes of JSON`);
+const entitlementCodes = z.array(entitlementCode).max(100);
+const limit = z.int().min(0).max(2 ** 31 - 1);
+
+/** An entitlement named in a path: its id or its code. */
+export const isEntitlementRef = (ref: string) => entitlementCode.safeParse(ref).success;
 
 export const productBody = z.strictObject({ name });
 
@@ -25,16 +33,35 @@ export const policyBody = z.strictObject({
   gracePeriod: duration.optional(),
 });
 
-export const entitlementBody = z.strictObject({ code: entitlementCode, name: name.optional(), limit: z.int().min(0).max(2 ** 31 - 1).optional() });
+/** PATCH bodies name only what changes; `product`, a license's `policy` and codes do not. */
+export const productPatch = z.strictObject({ name });
+
+export const policyPatch = z.strictObject({
+  name: name.optional(),
+  maxMachines: z.int().min(1).max(100_000).optional(),
+  duration: duration.nullable().optional(),
+  floating: z.boolean().optional(),
+  strict: z.boolean().optional(),
+  overage: z.int().min(0).max(100_000).optional(),
+  checkInInterval: duration.nullable().optional(),
+  gracePeriod: duration.optional(),
+});
+
+export const entitlementBody = z.strictObject({ code: entitlementCode, name: name.optional(), limit: limit.optional() });
+
+export const entitlementPatch = z.strictObject({ name: name.nullable().optional(), limit: limit.nullable().optional() });
 
 export const licenseBody = z.strictObject({
   policy: uuid,
-  entitlements: z.array(entitlementCode).max(100).optional(),
-  metadata: z
-    .record(z.string().max(100), z.json())
-    .refine((m) => JSON.stringify(m).length <= METADATA_MAX, `metadata is at most ${METADATA_MAX} bytes of JSON`)
-    .optional(),
+  entitlements: entitlementCodes.optional(),
+  metadata: metadata.optional(),
   owner: z.string().max(320).optional(),
+});
+
+export const licensePatch = z.strictObject({
+  entitlements: entitlementCodes.optional(),
+  metadata: metadata.optional(),
+  owner: z.string().max(320).nullable().optional(),
 });
 
 export const validateBody = z.strictObject({

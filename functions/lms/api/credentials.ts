@@ -15,7 +15,7 @@ const unauthorized = (code: string, detail: string) =>
   new AppError(401, code, 'Unauthorized', { detail, headers: { 'www-authenticate': 'License realm="zenokube-lms", Bearer realm="zenokube-lms"' } });
 
 /** The request's source and id, for the audit trail. */
-function actorOf(c: Context, sub: string): Actor {
+export function actorOf(c: Context, sub: string | null): Actor {
   return { sub, ip: (c.get('clientAddress' as never) as string | undefined) ?? undefined, requestId: (c.get('requestId' as never) as string | undefined) ?? c.req.header('x-request-id') };
 }
 

@@ -8,7 +8,7 @@ import { notFound, unprocessable } from './errors.js';
 import { defineEntitlements, getPolicy } from './policies.js';
 import { validateLicense, type Validation, type ValidationScope } from './rules.js';
 import type { Actor, LmsRuntime } from './runtime.js';
-import { licenses, machines, type License } from './schema.js';
+import { licenses, machines, policies, type License } from './schema.js';
 
 interface LicenseInput {
   policy: string;
@@ -24,7 +24,9 @@ export async function issueLicense(rt: LmsRuntime, tenant: string, actor: Actor,
   const key = generateLicenseKey();
   const codes = [...new Set(input.entitlements ?? [])];
   const license = await rt.database.transaction(async (tx) => {
-    const policy = await getPolicy(tx, tenant, input.policy);
+    // KEY SHARE: a concurrent deletion of the policy (or its product) waits for us or we see it gone.
+    const [policy] = await tx.select().from(policies).where(and(eq(policies.tenant, tenant), eq(policies.id, input.policy))).for('key share');
+    if (!policy) throw notFound('policy');
     const now = rt.now();
     const expiresAt = policy.durationSeconds ? new Date(now.getTime() + policy.durationSeconds * 1000) : null;
     await defineEntitlements(tx, tenant, codes);
@@ -65,6 +67,44 @@ export async function validateKey(rt: LmsRuntime, tenant: string, key: string, s
   if (!license) return { valid: false, code: 'NOT_FOUND' as Validation['code'], detail: 'No license has that key.' };
   const policy = await getPolicy(rt.database.db, tenant, license.policyId);
   return { ...validateLicense(license, policy, await machinesOf(rt.database.db, tenant, license.id), scope, rt.now()), license };
+}
+
+/** A change of the license's holder-facing fields; `null` clears the owner. */
+interface LicensePatch {
+  entitlements?: string[] | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  owner?: string | null | undefined;
+}
+
+/** Replaces the given fields (metadata and entitlements whole); codes are defined on first use. */
+export async function updateLicense(rt: LmsRuntime, tenant: string, actor: Actor, id: string, patch: LicensePatch): Promise<License> {
+  return rt.database.transaction(async (tx) => {
+    const license = await lockLicense(tx, tenant, id);
+    const set: Partial<License> = {};
+    if (patch.entitlements !== undefined) {
+      set.entitlements = [...new Set(patch.entitlements)];
+      await defineEntitlements(tx, tenant, set.entitlements);
+    }
+    if (patch.metadata !== undefined) set.metadata = patch.metadata;
+    if (patch.owner !== undefined) set.owner = patch.owner;
+    const [row] = Object.keys(set).length ? await tx.update(licenses).set(set).where(and(eq(licenses.tenant, tenant), eq(licenses.id, id))).returning() : [license];
+    await recordAudit(tx, tenant, actor, { action: 'license.update', target: id, detail: { changed: Object.keys(patch) } });
+    return row!;
+  });
+}
+
+/**
+ * Deletes a license and its machines. Tokens it checked out stay signed: they verify offline
+ * until their `exp`, and a deleted revoked license leaves the revocation list.
+ */
+export async function deleteLicense(rt: LmsRuntime, tenant: string, actor: Actor, id: string): Promise<void> {
+  await rt.database.transaction(async (tx) => {
+    const license = await lockLicense(tx, tenant, id);
+    const gone = await tx.delete(machines).where(and(eq(machines.tenant, tenant), eq(machines.licenseId, id))).returning({ id: machines.id });
+    await tx.delete(licenses).where(and(eq(licenses.tenant, tenant), eq(licenses.id, id)));
+    await rt.events.emit(tx, { type: 'io.zenokube.lms.license.deleted', subject: id, data: { ...eventOf(license), status: license.status, machines: gone.length, actor: actor.sub } });
+    await recordAudit(tx, tenant, actor, { action: 'license.delete', target: id, detail: { status: license.status, machines: gone.length } });
+  });
 }
 
 /** Locks the license row for a transition (concurrent transitions queue behind each other). */

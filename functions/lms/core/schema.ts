@@ -149,5 +149,6 @@ export const inbox = inboxTable(lms);
 export type Product = typeof products.$inferSelect;
 export type SigningKey = typeof signingKeys.$inferSelect;
 export type Policy = typeof policies.$inferSelect;
+export type Entitlement = typeof entitlements.$inferSelect;
 export type License = typeof licenses.$inferSelect;
 export type Machine = typeof machines.$inferSelect;
