@@ -27,13 +27,16 @@ function entitlementRef(c: Context): string {
 }
 
 export function mountAdminRoutes(app: Hono<LmsEnv>, rt: LmsRuntime, check: AdminCheck): void {
-  /** The admin, or a 401/403 that leaves an audit row of the refused attempt. */
+  /**
+   * The admin, or a 401/403. A 403 (a genuine token of the tenant, without the scope) leaves an
+   * audit row of the refused attempt; a 401 does not, or anyone on the network could write rows.
+   */
   const admin = async (c: Context) => {
     const tenant = c.req.param('tenant')!;
     try {
       return await requireAdmin(c, check, tenant);
     } catch (err) {
-      if (err instanceof AppError && (err.status === 401 || err.status === 403)) {
+      if (err instanceof AppError && err.status === 403) {
         await recordAudit(rt.database.db, tenant, actorOf(c, null), {
           action: 'admin.refused', outcome: 'failure', detail: { method: c.req.method, route: c.req.routePath, status: err.status, code: err.code },
         });
