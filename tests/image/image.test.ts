@@ -154,7 +154,7 @@ describe('the image (Dockerfile on its build context, without a container runtim
     assert.ok(contextFiles.includes('scripts/bundle.ts'));
     assert.ok(contextFiles.includes('package-lock.json'));
     assert.ok(contextFiles.some((f) => f.startsWith('functions/vault/core/migrations/')));
-    const stray = contextFiles.filter((f) => /^(tests|bench|docs|knative|node_modules|dist|\.git)\/|\.test\.tsx?$|^functions\/[^/]+\/testing\//.test(f));
+    const stray = contextFiles.filter((f) => /^(tests|bench|docs|knative|node_modules|dist|\.git)\/|\.test(-support)?\.tsx?$|^functions\/[^/]+\/testing\//.test(f));
     assert.deepEqual(stray, []);
   });
 
@@ -168,7 +168,7 @@ describe('the image (Dockerfile on its build context, without a container runtim
     const dist = filesUnder(join(app, 'dist'));
     assert.ok(dist.includes('fn/zenokube.mjs') && dist.includes('fn/auth-token.mjs') && dist.includes('cli/zenokube.js'));
     assert.deepEqual(dist.filter((f) => !/\.(m?js|json)$/.test(f)), [], 'dist/ holds JavaScript only (no .ts sources, no maps)');
-    assert.deepEqual(dist.filter((f) => /(^|\/)(tests?|fixtures|testing|bench)\/|\.test\./.test(f)), [], 'no tests or fixtures');
+    assert.deepEqual(dist.filter((f) => /(^|\/)(tests?|fixtures|testing|bench)\/|\.test[.-]/.test(f)), [], 'no tests or fixtures');
   });
 
   it('has every installed package a production dependency of the lock, and PGlite left out', () => {
