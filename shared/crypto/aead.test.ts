@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { DecryptError, open, seal } from './aead.js';
+import { DecryptError, open, openText, seal, sealText } from './aead.js';
 
 describe('AES-256-GCM sealing (shared/crypto/aead)', () => {
   const key = randomBytes(32);
@@ -36,5 +36,14 @@ describe('AES-256-GCM sealing (shared/crypto/aead)', () => {
   it('takes only 32-byte keys (a misuse is a TypeError, not a decryption failure)', () => {
     assert.throws(() => seal(randomBytes(16), plain, 'x'), TypeError);
     assert.throws(() => open(randomBytes(16), seal(key, plain, 'x'), 'x'), TypeError);
+  });
+
+  it('seals text for a text column, and refuses another row, another key or a cut value', () => {
+    const sealed = sealText(key, 'a private key', 'row/1');
+    assert.notEqual(sealed, sealText(key, 'a private key', 'row/1'));
+    assert.equal(openText(key, sealed, 'row/1'), 'a private key');
+    assert.throws(() => openText(key, sealed, 'row/2'));
+    assert.throws(() => openText(randomBytes(32), sealed, 'row/1'));
+    assert.throws(() => openText(key, sealed.slice(0, 20), 'row/1'));
   });
 });

@@ -46,3 +46,31 @@ export function open(key: Uint8Array, sealed: Uint8Array, aad: string): Buffer {
   }
   return out;
 }
+
+const TEXT_NONCE = 12;
+
+/**
+ * A string sealed the same way, as text for a text column: base64url(nonce | ciphertext | tag),
+ * with no version byte (the layout ZenoAuth's sealed signing keys have always had).
+ */
+export function sealText(key: Buffer, plaintext: string, aad: string): string {
+  if (key.length !== KEY_BYTES) throw new TypeError('AES-256-GCM needs a 32-byte key');
+  const nonce = randomBytes(TEXT_NONCE);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url');
+}
+
+/** Opens what `sealText` made; throws when the key, the associated data or any byte differs. */
+export function openText(key: Buffer, sealed: string, aad: string): string {
+  const raw = Buffer.from(sealed, 'base64url');
+  if (raw.length < TEXT_NONCE + TAG) throw new Error('sealed value is truncated');
+  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, TEXT_NONCE));
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(raw.subarray(raw.length - TAG));
+  const out = Buffer.concat([decipher.update(raw.subarray(TEXT_NONCE, raw.length - TAG)), decipher.final()]);
+  const text = out.toString('utf8');
+  out.fill(0);
+  return text;
+}

@@ -8,7 +8,7 @@ import { createAuditBuffer, type AuditBuffer } from './audit.js';
 import { ensureBootstrap } from './bootstrap.js';
 import { createKeyStore, type KeyStore } from './keys.js';
 import { createMfaSecrets, type MfaSecrets } from './mfa-secrets.js';
-import { resolveMasterKey } from './master-key.js';
+import { resolveKey } from '#shared/crypto/key-file';
 import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
 
 export interface AuthRuntime {
@@ -37,8 +37,10 @@ export interface AuthRuntime {
 
 export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRuntime> {
   const inCluster = ctx.config.serviceName !== undefined;
-  const masterKey = await resolveMasterKey({
+  const masterKey = await resolveKey({
     configured: ctx.env.ZENO_AUTH_MASTER_KEY,
+    variable: 'ZENO_AUTH_MASTER_KEY',
+    file: ['auth', 'master.key'],
     dataDir: ctx.config.dataDir,
     allowGenerate: !inCluster,
   });

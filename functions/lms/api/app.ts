@@ -6,7 +6,7 @@ import { createClientAddressOf } from '#shared/http/client-address';
 import { AppError } from '#shared/http/errors';
 import { createKeyHasher } from '../core/crypto.js';
 import { createKeyStore } from '../core/keys.js';
-import { resolveMasterKey } from '../core/master-key.js';
+import { resolveKey } from '#shared/crypto/key-file';
 import type { LmsRuntime } from '../core/runtime.js';
 import { sweepLicenses } from '../core/sweep.js';
 import { createAdminCheck, type AdminCheck } from './admin-auth.js';
@@ -16,7 +16,7 @@ import { isTenant, type LmsEnv } from './params.js';
 
 /** Builds what the routes run on; `now` is the clock (tests pass their own). */
 export async function createRuntime(ctx: FunctionContext, now: () => Date = () => new Date()): Promise<LmsRuntime> {
-  const masterKey = await resolveMasterKey({ configured: ctx.env.LMS_MASTER_KEY, dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
+  const masterKey = await resolveKey({ configured: ctx.env.LMS_MASTER_KEY, variable: 'LMS_MASTER_KEY', file: ['lms', 'master.key'], dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
   return { database: ctx.database, keys: createKeyStore(masterKey), hashKey: createKeyHasher(masterKey), events: ctx.events, now, issuer: (t) => `${ctx.config.baseUrl}/lms/${t}` };
 }
 

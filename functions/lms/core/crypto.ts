@@ -1,7 +1,6 @@
 // ZenoLMS's small primitives: license keys (random, shown once, stored as an HMAC), and sealing
 // private keys at rest with AES-256-GCM, the row's identity bound as associated data.
-// @see https://nvlpubs.nist.gov/nistpubs/Legacy/SP/nistspecialpublication800-38d.pdf (GCM, §8.2 IVs)
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** `zkl_` then 32 random bytes in base64url: 256 bits, unguessable, safe in a header. */
 const KEY_PATTERN = /^zkl_[A-Za-z0-9_-]{43}$/;
@@ -35,35 +34,5 @@ export function digestsEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
-
-/** AES-256-GCM with a fresh 96-bit nonce; output base64url(nonce | ciphertext | tag). */
-export function seal(key: Buffer, plaintext: string, aad: string): string {
-  if (key.length !== 32) throw new TypeError('AES-256-GCM needs a 32-byte key');
-  const nonce = randomBytes(NONCE_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url');
-}
-
-/** Opens what `seal` made; throws when the key, the AAD (another row) or any byte differs. */
-export function open(key: Buffer, sealed: string, aad: string): string {
-  const raw = Buffer.from(sealed, 'base64url');
-  if (raw.length < NONCE_BYTES + TAG_BYTES) throw new Error('sealed value is truncated');
-  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, NONCE_BYTES));
-  decipher.setAAD(Buffer.from(aad, 'utf8'));
-  decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-  const out = Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
-  const text = out.toString('utf8');
-  out.fill(0);
-  return text;
-}
-
-/** Decodes the configured master key (base64 or base64url of 32 bytes). */
-export function decodeMasterKey(value: string): Buffer {
-  const key = Buffer.from(value.trim(), /[-_]/.test(value) ? 'base64url' : 'base64');
-  if (key.length !== 32) throw new TypeError(`LMS_MASTER_KEY must be 32 bytes in base64 (got ${key.length} bytes)`);
-  return key;
-}
+/** Private keys at rest: the platform's AES-256-GCM text sealing, the row's identity as associated data. */
+export { openText as open, sealText as seal } from '#shared/crypto/aead';

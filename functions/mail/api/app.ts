@@ -6,7 +6,7 @@ import type { AppEnv } from '#shared/http/app';
 import { createClientAddressOf } from '#shared/http/client-address';
 import { eraseSubjectIn } from '../core/erase.js';
 import { deriveMailKeys } from '../core/keys.js';
-import { resolveServiceKey } from '../core/service-key.js';
+import { resolveKey } from '#shared/crypto/key-file';
 import { mountAdminRoutes } from './admin-routes.js';
 import type { ApiDeps } from './context.js';
 import { mountMessageRoutes } from './message-routes.js';
@@ -17,7 +17,7 @@ import { createTokenCheck } from './token-check.js';
 const domainList = (v: string | undefined) => (v ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean);
 
 export async function createApp(ctx: FunctionContext) {
-  const serviceKey = await resolveServiceKey({ configured: ctx.env.ZENO_MAIL_SERVICE_KEY, dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
+  const serviceKey = await resolveKey({ configured: ctx.env.ZENO_MAIL_SERVICE_KEY, variable: 'ZENO_MAIL_SERVICE_KEY', file: ['mail', 'service.key'], dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
   const keys = deriveMailKeys(serviceKey);
   serviceKey.fill(0);
   const issuerBase = ctx.env.ZENO_MAIL_ISSUER_BASE ?? `${ctx.config.baseUrl}/auth`;

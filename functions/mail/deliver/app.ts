@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { deriveMailKeys } from '../core/keys.js';
-import { resolveServiceKey } from '../core/service-key.js';
+import { resolveKey } from '#shared/crypto/key-file';
 import { createDeliverer, type Deliverer } from './deliverer.js';
 import { configuredDkim } from './dkim.js';
 import { createSmtpTransport } from './transport.js';
@@ -22,7 +22,7 @@ const positive = (name: string, v: string | undefined, fallback: number) => {
 };
 
 export async function createApp(ctx: FunctionContext) {
-  const serviceKey = await resolveServiceKey({ configured: ctx.env.ZENO_MAIL_SERVICE_KEY, dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
+  const serviceKey = await resolveKey({ configured: ctx.env.ZENO_MAIL_SERVICE_KEY, variable: 'ZENO_MAIL_SERVICE_KEY', file: ['mail', 'service.key'], dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
   const keys = deriveMailKeys(serviceKey);
   serviceKey.fill(0);
   const smtp = createSmtpTransport({ url: ctx.env.ZENO_MAIL_SMTP_URL ?? 'smtp://127.0.0.1:2525', maxConnections: positive('ZENO_MAIL_SMTP_POOL', ctx.env.ZENO_MAIL_SMTP_POOL, 5) });

@@ -1,12 +1,16 @@
-// The service key that seals subject keys: from ZENO_MAIL_SERVICE_KEY (base64, 32 bytes; ZenoVault
-// provides it in a cluster) or, on one machine only, generated once under the data dir.
+// A product's 32-byte root key: from its configured variable (base64 or base64url; a Secret in a
+// cluster) or, on one machine only, generated once under the data dir with mode 0600.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-interface ServiceKeySource {
+interface KeySource {
+  /** The configured value, and the variable it came from (named in errors). */
   configured: string | undefined;
+  variable: string;
   dataDir: string;
+  /** Where the generated key lives under the data dir: a folder of its own and the file's name. */
+  file: [dir: string, name: string];
   /** In a cluster a generated key would differ per pod: refuse instead. */
   allowGenerate: boolean;
 }
@@ -17,17 +21,17 @@ function decode(value: string, where: string): Buffer {
   return key;
 }
 
-/** Resolves the service key; on one machine creates `<dataDir>/mail/service.key` (mode 0600) once. */
-export async function resolveServiceKey(src: ServiceKeySource): Promise<Buffer> {
-  if (src.configured) return decode(src.configured, 'ZENO_MAIL_SERVICE_KEY');
-  if (!src.allowGenerate) throw new TypeError('ZENO_MAIL_SERVICE_KEY is required when running in a cluster');
-  const file = join(src.dataDir, 'mail', 'service.key');
+export async function resolveKey(src: KeySource): Promise<Buffer> {
+  if (src.configured) return decode(src.configured, src.variable);
+  if (!src.allowGenerate) throw new TypeError(`${src.variable} is required when running in a cluster`);
+  const dir = join(src.dataDir, src.file[0]);
+  const file = join(dir, src.file[1]);
   try {
     return decode(await readFile(file, 'utf8'), file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdir(join(src.dataDir, 'mail'), { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   try {
     // `wx`: a concurrent first start loses the race and reads the winner's key.
