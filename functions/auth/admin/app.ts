@@ -10,6 +10,8 @@ import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
 import { scimTokenRoutes } from './scim-token-routes.js';
 import { mfaPolicyRoutes } from './mfa-policy-routes.js';
+import { createSamlSecrets } from '../core/saml/secrets.js';
+import { samlRoutes } from './saml-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -24,7 +26,10 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
 }
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
-  return buildAdminApp(await createAuthRuntime(ctx));
+  const rt = await createAuthRuntime(ctx);
+  const app = buildAdminApp(rt);
+  samlRoutes(app, rt, (await createSamlSecrets(ctx, rt.db)).keys);
+  return app;
 }
 
 export function buildAdminApp(rt: AuthRuntime): Hono {
