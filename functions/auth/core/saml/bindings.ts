@@ -36,20 +36,31 @@ const urlDecode = (v: string) => {
 /** HTTP-Redirect: the message's XML from its DEFLATE-d, base64 query value. */
 export function decodeRedirectMessage(raw: string): string {
   const b64 = urlDecode(raw);
-  if (b64.length > XML_LIMITS.maxBytes * 2 || !B64.test(b64)) throw new SamlError('invalid_binding', 'The message is not base64.');
-  try {
-    return inflateRawSync(Buffer.from(b64, 'base64'), { maxOutputLength: XML_LIMITS.maxBytes }).toString('utf8');
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new SamlError('message_too_large', `The message inflates beyond ${XML_LIMITS.maxBytes} bytes.`, 413);
-    throw new SamlError('invalid_binding', 'The message is not DEFLATE-encoded.');
-  }
+  if (b64.length > XML_LIMITS.maxBytes * 2) throw new SamlError('message_too_large', `The message exceeds ${XML_LIMITS.maxBytes} bytes.`, 413);
+  if (!B64.test(b64)) throw new SamlError('invalid_binding', 'The message is not base64.');
+  return inflateBounded(Buffer.from(b64, 'base64'));
 }
 
-/** HTTP-POST: the message's XML from its base64 form value. */
+/**
+ * HTTP-POST: the message's XML from its base64 form value (SAML Bindings §3.5.4). Some SPs
+ * (node-saml among them) DEFLATE it as for HTTP-Redirect; a value that does not start as XML is
+ * inflated under the same cap.
+ */
 export function decodePostMessage(value: string): string {
   if (value.length > Math.ceil((XML_LIMITS.maxBytes * 4) / 3) + 8) throw new SamlError('message_too_large', `The message exceeds ${XML_LIMITS.maxBytes} bytes.`, 413);
   if (!B64.test(value)) throw new SamlError('invalid_binding', 'The message is not base64.');
-  return Buffer.from(value, 'base64').toString('utf8');
+  const bytes = Buffer.from(value, 'base64');
+  const text = bytes.toString('utf8');
+  return /^\s*</.test(text) ? text : inflateBounded(bytes);
+}
+
+function inflateBounded(bytes: Buffer): string {
+  try {
+    return inflateRawSync(bytes, { maxOutputLength: XML_LIMITS.maxBytes }).toString('utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new SamlError('message_too_large', `The message inflates beyond ${XML_LIMITS.maxBytes} bytes.`, 413);
+    throw new SamlError('invalid_binding', 'The message is neither XML nor DEFLATE-encoded XML.');
+  }
 }
 
 /**
