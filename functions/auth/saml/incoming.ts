@@ -9,7 +9,7 @@ import { verifyRootSignature } from '../core/saml/signing.js';
 import { childrenNamed, parseUntrustedXml, XML_LIMITS, rootOf } from '../core/saml/xml.js';
 import { hasNul } from '../web/request.js';
 
-export interface IncomingMessage {
+interface IncomingMessage {
   binding: 'redirect' | 'post';
   param: MessageParam;
   xml: string;

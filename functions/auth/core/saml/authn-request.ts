@@ -5,7 +5,7 @@ import { CLOCK_SKEW_SECONDS, NAMEID_FORMATS, NS } from './constants.js';
 import { SamlError } from './saml-error.js';
 import { onlyChild, textOf, rootOf } from './xml.js';
 
-export interface AuthnRequest {
+interface AuthnRequest {
   id: string;
   issuer: string;
   destination: string | undefined;

@@ -12,7 +12,6 @@ export const BINDING = Object.freeze({
   redirect: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
   post: 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
 });
-export type BindingName = keyof typeof BINDING;
 
 /** SAML Core §8.3: the NameID formats this IdP issues. */
 export const NAMEID_FORMAT = Object.freeze({

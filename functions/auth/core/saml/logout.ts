@@ -7,7 +7,7 @@ import { newSamlId, statusXml } from './response.js';
 import { SamlError } from './saml-error.js';
 import { childrenNamed, esc, onlyChild, textOf, rootOf } from './xml.js';
 
-export interface LogoutRequestIn {
+interface LogoutRequestIn {
   id: string;
   issuer: string;
   destination: string | undefined;
@@ -15,7 +15,7 @@ export interface LogoutRequestIn {
   sessionIndexes: string[];
 }
 
-export interface LogoutResponseIn {
+interface LogoutResponseIn {
   id: string;
   issuer: string;
   destination: string | undefined;

@@ -13,7 +13,7 @@ export interface SamlAttribute {
   values: string[];
 }
 
-export interface AssertionInput {
+interface AssertionInput {
   idpEntityId: string;
   spEntityId: string;
   acsUrl: string;
@@ -26,7 +26,7 @@ export interface AssertionInput {
   attributes: SamlAttribute[];
 }
 
-export interface SigningInput {
+interface SigningInput {
   privatePem: string;
   certificate: string;
   signResponse: boolean;

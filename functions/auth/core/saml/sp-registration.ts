@@ -19,7 +19,7 @@ function isAcceptableEndpoint(value: string): boolean {
 }
 
 /** base64 DER, with or without PEM armour; must parse as an X.509 certificate. */
-export function normaliseCertificate(value: string): string | undefined {
+function normaliseCertificate(value: string): string | undefined {
   const b64 = value.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return undefined;
   try {
@@ -38,7 +38,7 @@ const certificate = z.string().max(16_384).transform((v, ctx) => {
 });
 
 /** The user attributes an attribute map can send. */
-export const ATTRIBUTE_SOURCES = ['id', 'username', 'email', 'name', 'given_name', 'family_name', 'external_id', 'groups'] as const;
+const ATTRIBUTE_SOURCES = ['id', 'username', 'email', 'name', 'given_name', 'family_name', 'external_id', 'groups'] as const;
 
 export const spRegistrationSchema = z.object({
   entity_id: z.string().min(1).max(1024),
