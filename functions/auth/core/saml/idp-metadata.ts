@@ -13,7 +13,12 @@ export const samlEndpoints = (issuer: string) => ({
   idpInitiated: `${issuer}/saml/idp-initiated`,
 });
 
-export function idpMetadataXml(issuer: string, certificates: readonly string[]): string {
+/**
+ * The tenant's metadata. `wantAuthnRequestsSigned` is false in the tenant-wide document (each SP's
+ * registration decides); the per-SP document ({issuer}/saml/metadata?sp=…) states that SP's setting,
+ * for SP libraries that insist both sides agree.
+ */
+export function idpMetadataXml(issuer: string, certificates: readonly string[], wantAuthnRequestsSigned = false): string {
   const e = samlEndpoints(issuer);
   const keys = certificates
     .map((c) => `<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>${c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`)
@@ -23,7 +28,7 @@ export function idpMetadataXml(issuer: string, certificates: readonly string[]):
   return (
     `<?xml version="1.0" encoding="UTF-8"?>` +
     `<md:EntityDescriptor xmlns:md="${NS.metadata}" xmlns:ds="${NS.dsig}" entityID="${esc(e.entityId)}">` +
-    `<md:IDPSSODescriptor WantAuthnRequestsSigned="false" protocolSupportEnumeration="${NS.protocol}">` +
+    `<md:IDPSSODescriptor WantAuthnRequestsSigned="${wantAuthnRequestsSigned}" protocolSupportEnumeration="${NS.protocol}">` +
     keys +
     services('SingleLogoutService', e.slo) +
     NAMEID_FORMATS.map((f) => `<md:NameIDFormat>${f}</md:NameIDFormat>`).join('') +
