@@ -1,15 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import * as samlify from 'samlify';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { Browser } from '../testing/browser.js';
 import { makeTenant, makeUser } from '../testing/fixtures.js';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import { adminCall, adminToken, postedForm, spKeyPair } from '../testing/saml.js';
-
-// The schema validator samlify asks for (xmllint compiled to WebAssembly, the SAML 2.0 XSDs): every message it reads is schema-checked.
-const { validate } = createRequire(import.meta.url)('@authenio/samlify-xmllint-wasm') as { validate: (xml: string) => Promise<unknown> };
+// samlify with its schema validator set: every message it reads is checked against the SAML 2.0 XSDs.
+import * as samlify from '../testing/samlify-peer.mjs';
 
 const SP_ID = 'https://samlify.example/sp';
 const ACS = 'https://samlify.example/acs';
@@ -37,7 +34,6 @@ describe('SAML Web SSO with samlify as the SP, schema-validated (SAML Profiles Â
   });
 
   before(async () => {
-    samlify.setSchemaValidator({ validate });
     tdb = await createTestDatabase();
     h = await startAuthHarness(tdb.database, { listen: true });
     const tenant = await makeTenant(tdb.database.db, 'globex');
@@ -65,7 +61,7 @@ describe('SAML Web SSO with samlify as the SP, schema-validated (SAML Profiles Â
   }
 
   it('completes SP-initiated sign-in over HTTP-Redirect with a signed request', async () => {
-    const { context } = sp.createLoginRequest(idp, 'redirect') as { context: string };
+    const { context } = sp.createLoginRequest(idp, 'redirect');
     const posted = await signIn(new Browser(), context);
     assert.equal(posted.action, ACS);
     const { extract } = await sp.parseLoginResponse(idp, 'post', { body: posted.fields });
@@ -83,9 +79,9 @@ describe('SAML Web SSO with samlify as the SP, schema-validated (SAML Profiles Â
 
   it('logs out over HTTP-Redirect and returns a signed LogoutResponse samlify verifies', async () => {
     const browser = new Browser();
-    const posted = await signIn(browser, (sp.createLoginRequest(idp, 'redirect') as { context: string }).context);
+    const posted = await signIn(browser, sp.createLoginRequest(idp, 'redirect').context);
     const { extract } = await sp.parseLoginResponse(idp, 'post', { body: posted.fields });
-    const { context } = sp.createLogoutRequest(idp, 'redirect', { logoutNameID: extract.nameID, sessionIndex: extract.sessionIndex.sessionIndex }) as { context: string };
+    const { context } = sp.createLogoutRequest(idp, 'redirect', { logoutNameID: extract.nameID, sessionIndex: extract.sessionIndex.sessionIndex });
     const res = await browser.fetch(context);
     assert.equal(res.status, 303, await res.clone().text());
     const location = new URL(res.headers.get('location')!);
@@ -93,6 +89,6 @@ describe('SAML Web SSO with samlify as the SP, schema-validated (SAML Profiles Â
     const octetString = location.search.slice(1).split('&').filter((p) => !p.startsWith('Signature=')).join('&');
     const parsed = await sp.parseLogoutResponse(idp, 'redirect', { query: Object.fromEntries(location.searchParams), octetString });
     assert.equal(parsed.extract.response.inResponseTo.length > 0, true);
-    assert.match(await (await browser.fetch((sp.createLoginRequest(idp, 'redirect') as { context: string }).context)).text(), /name="password"/);
+    assert.match(await (await browser.fetch(sp.createLoginRequest(idp, 'redirect').context)).text(), /name="password"/);
   });
 });

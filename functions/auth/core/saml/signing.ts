@@ -48,7 +48,7 @@ export function verifyRootSignature(xml: string, doc: Document, certificates: re
   if (all.length !== 1) throw new SamlError('signature_wrapping', 'The message carries signatures on other elements.', 403);
   for (const cert of certificates) {
     const sig = new SignedXml({ publicCert: certificatePem(cert) });
-    sig.loadSignature(sigs[0]!);
+    sig.loadSignature(sigs[0]! as unknown as Parameters<SignedXml['loadSignature']>[0]);
     const refs = sig.getReferences();
     if (refs.length !== 1 || refs[0]!.uri !== `#${id}`) throw new SamlError('signature_wrapping', 'The signature does not reference the message itself.', 403);
     const algo = sig.signatureAlgorithm;
