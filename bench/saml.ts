@@ -46,7 +46,7 @@ try {
   postedForm(await (await browser.submit(first, { username: 'bench', password: 'bench password 1' })).text());
 
   const key = spKeyPair('bench IdP key');
-  const assertion = { idpEntityId: 'https://idp.example', spEntityId: SP_ID, acsUrl: ACS, inResponseTo: '_x', nameId: 'n', nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent', sessionIndex: '_s', authnInstant: new Date(), authnContextClass: 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport', attributes: [{ name: 'email', values: ['bench@bench.example'] }, { name: 'groups', values: ['g1', 'g2'] }] };
+  const assertion = { idpEntityId: 'https://idp.example', spEntityId: SP_ID, acsUrl: ACS, inResponseTo: '_x', nameId: 'n', nameIdFormat: 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent', sessionIndex: '_s', authnInstant: new Date(), sessionNotOnOrAfter: new Date(Date.now() + 86_400_000), authnContextClass: 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport', attributes: [{ name: 'email', values: ['bench@bench.example'] }, { name: 'groups', values: ['g1', 'g2'] }] };
   const signing = { privatePem: key.privatePem, certificate: key.certDer, signResponse: true, signAssertion: true };
 
   const timeIt = async (fn: () => Promise<unknown> | unknown) => {

@@ -141,6 +141,7 @@ export async function answerSso(
       nameIdFormat: sso.nameIdFormat,
       sessionIndex,
       authnInstant: live.session.authTime,
+      sessionNotOnOrAfter: live.session.expiresAt,
       authnContextClass: authnContextFor(live.session.acr),
       attributes,
     },

@@ -1,10 +1,11 @@
 // AuthnRequests as received: each request id once per SP, and the request kept while the user
 // signs in (bound to the browser by the CSRF token of the sign-in form).
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from '../crypto.js';
 import { samlRequests } from '../schema.js';
 import { REQUEST_MAX_AGE_SECONDS } from './authn-request.js';
+import { CLOCK_SKEW_SECONDS } from './constants.js';
 
 /** What the SSO step needs to answer a request once the user is known. */
 export interface PendingSso {
@@ -20,7 +21,8 @@ export const loginCsrf = (browserId: string, handle: string) => sha256Hex(`saml-
 
 /**
  * Records a request; `undefined` when its id was seen before for this SP (a replay). The row lives
- * as long as a request may be old (REQUEST_MAX_AGE_SECONDS): past that, IssueInstant refuses it.
+ * as long as the request may still be accepted (its IssueInstant up to CLOCK_SKEW_SECONDS ahead,
+ * then REQUEST_MAX_AGE_SECONDS old): once it is pruned, IssueInstant alone refuses a replay.
  */
 export async function recordRequest(q: Queryable, v: { tenantId: string; browserId: string; sso: PendingSso }): Promise<{ id: string; handle: string; csrf: string } | undefined> {
   const handle = randomHandle(32);
@@ -34,7 +36,7 @@ export async function recordRequest(q: Queryable, v: { tenantId: string; browser
       handleHash: sha256Hex(handle),
       csrf,
       params: { ...v.sso },
-      expiresAt: sql`now() + make_interval(secs => ${REQUEST_MAX_AGE_SECONDS})`,
+      expiresAt: sql`now() + make_interval(secs => ${REQUEST_MAX_AGE_SECONDS + CLOCK_SKEW_SECONDS})`,
     })
     .onConflictDoNothing()
     .returning({ id: samlRequests.id });
@@ -62,4 +64,10 @@ export async function consumePending(q: Queryable, tenantId: string, id: string)
 
 export async function setPendingUser(q: Queryable, tenantId: string, id: string, userId: string): Promise<void> {
   await q.update(samlRequests).set({ userId }).where(and(eq(samlRequests.id, id), eq(samlRequests.tenantId, tenantId)));
+}
+
+/** Deletes requests no longer acceptable (the scheduled clean-up); returns how many. */
+export async function pruneSamlRequests(q: Queryable): Promise<number> {
+  const rows = await q.delete(samlRequests).where(lt(samlRequests.expiresAt, sql`now()`)).returning({ id: samlRequests.id });
+  return rows.length;
 }

@@ -22,6 +22,8 @@ interface AssertionInput {
   nameIdFormat: string;
   sessionIndex: string;
   authnInstant: Date;
+  /** When the IdP session ends (SAML Core §2.7.2 SessionNotOnOrAfter). */
+  sessionNotOnOrAfter: Date;
   authnContextClass: string;
   attributes: SamlAttribute[];
 }
@@ -64,7 +66,7 @@ function assertionXml(id: string, a: AssertionInput, now: Date): string {
     `<saml:SubjectConfirmationData NotOnOrAfter="${notOnOrAfter}" Recipient="${esc(a.acsUrl)}"${inResponseTo}/>` +
     `</saml:SubjectConfirmation></saml:Subject>` +
     `<saml:Conditions NotBefore="${notBefore}" NotOnOrAfter="${notOnOrAfter}"><saml:AudienceRestriction><saml:Audience>${esc(a.spEntityId)}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
-    `<saml:AuthnStatement AuthnInstant="${instant(a.authnInstant)}" SessionIndex="${esc(a.sessionIndex)}" SessionNotOnOrAfter="${instant(new Date(now.getTime() + 8 * 3600_000))}">` +
+    `<saml:AuthnStatement AuthnInstant="${instant(a.authnInstant)}" SessionIndex="${esc(a.sessionIndex)}" SessionNotOnOrAfter="${instant(a.sessionNotOnOrAfter)}">` +
     `<saml:AuthnContext><saml:AuthnContextClassRef>${esc(a.authnContextClass)}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     attrs +
     `</saml:Assertion>`
