@@ -116,8 +116,13 @@ describe('SAML Web SSO with @node-saml/node-saml as the SP (SAML Profiles §4.1)
     assert.equal(second.profile!.nameID, profile.nameID);
   });
 
-  it('completes SP-initiated sign-in over HTTP-POST with an enveloped request signature', async () => {
-    const saml = nodeSaml({ authnRequestBinding: 'HTTP-POST' });
+  it('completes SP-initiated sign-in over HTTP-POST with an enveloped request signature (SHA-256 digests only)', async () => {
+    // node-saml's default digest for enveloped request signatures is SHA-1, which is refused.
+    const sha1 = postedForm(await nodeSaml({ authnRequestBinding: 'HTTP-POST' }).getAuthorizeFormAsync('r', undefined, {}));
+    const refused = await h.fetch('/auth/acme/saml/sso', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(sha1.fields).toString() });
+    assert.equal(refused.status, 403);
+    assert.equal(((await refused.json()) as { code: string }).code, 'signature_algorithm');
+    const saml = nodeSaml({ authnRequestBinding: 'HTTP-POST', digestAlgorithm: 'sha256' });
     const browser = new Browser();
     const formHtml = await saml.getAuthorizeFormAsync('relay-post', undefined, {});
     const req = postedForm(formHtml);

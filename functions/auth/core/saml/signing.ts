@@ -31,6 +31,8 @@ export function signElement(xml: string, opts: { id: string; localName: string; 
   return sig.getSignedXml();
 }
 
+const DIGESTS: readonly string[] = [ALG.sha256, 'http://www.w3.org/2001/04/xmlenc#sha512'];
+
 /**
  * Verifies the enveloped signature of a message's root element against one of `certificates`, and
  * returns the element the signature covers, parsed again from the bytes the signature checked:
@@ -53,6 +55,8 @@ export function verifyRootSignature(xml: string, doc: Document, certificates: re
     if (refs.length !== 1 || refs[0]!.uri !== `#${id}`) throw new SamlError('signature_wrapping', 'The signature does not reference the message itself.', 403);
     const algo = sig.signatureAlgorithm;
     if (algo !== ALG.rsaSha256) throw new SamlError('signature_algorithm', 'Only RSA-SHA256 signatures are accepted.', 403);
+    // SHA-1 digests are refused too: a signature is no stronger than the digest it signs.
+    if (!DIGESTS.includes(refs[0]!.digestAlgorithm ?? '')) throw new SamlError('signature_algorithm', 'Only SHA-256 or SHA-512 digests are accepted.', 403);
     let ok = false;
     try {
       ok = sig.checkSignature(xml);
