@@ -11,6 +11,8 @@ import { adminCall, adminToken, postedForm, spKeyPair, xmlsecVerify } from '../t
 
 const ACS = 'https://sp.example/saml/acs';
 const SP_ID = 'https://sp.example/node-saml';
+const SP2_ID = 'https://sp2.example/node-saml';
+const SP2_ACS = 'https://sp2.example/acs';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 
 describe('SAML Web SSO with @node-saml/node-saml as the SP (SAML Profiles §4.1)', () => {
@@ -63,6 +65,14 @@ describe('SAML Web SSO with @node-saml/node-saml as the SP (SAML Profiles §4.1)
       ],
     });
     assert.equal(created.status, 201, await created.clone().text());
+    const second = await adminCall(h, token, 'POST', '/tenants/acme/saml/service-providers', {
+      entity_id: SP2_ID,
+      acs: [{ url: SP2_ACS, index: 0 }],
+      slo_url: 'https://sp2.example/slo',
+      certificates: [sp.certPem],
+      name_id_format: PERSISTENT,
+    });
+    assert.equal(second.status, 201);
     const metadata = await (await h.fetch('/auth/acme/saml/metadata')).text();
     idpCert = /<ds:X509Certificate>([^<]+)</.exec(metadata)![1]!;
   });
@@ -194,5 +204,27 @@ describe('SAML Web SSO with @node-saml/node-saml as the SP (SAML Profiles §4.1)
     // The browser's next request needs a password again: the session OIDC sign-ins share has ended.
     const next = await browser.fetch(await saml.getAuthorizeUrlAsync('n', undefined, {}));
     assert.match(await next.text(), /name="password"/);
+  });
+
+  it('tells the other SPs of the session front-channel when one logs out, with signed LogoutRequests', async () => {
+    const one = nodeSaml();
+    const two = nodeSaml({ issuer: SP2_ID, audience: SP2_ID, callbackUrl: SP2_ACS, logoutCallbackUrl: 'https://sp2.example/slo' });
+    const browser = new Browser();
+    const p1 = await signIn(browser, await one.getAuthorizeUrlAsync('1', undefined, {}));
+    const { profile } = await one.validatePostResponseAsync({ SAMLResponse: p1.fields.SAMLResponse!, RelayState: '1' });
+    const p2 = await signIn(browser, await two.getAuthorizeUrlAsync('2', undefined, {}));
+    const second = await two.validatePostResponseAsync({ SAMLResponse: p2.fields.SAMLResponse!, RelayState: '2' });
+    const res = await browser.fetch(await one.getLogoutUrlAsync(profile!, 'bye', {}));
+    assert.equal(res.status, 200);
+    const page = await res.text();
+    const frame = /<iframe src="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, '&');
+    assert.ok(frame.startsWith('https://sp2.example/slo?SAMLRequest='));
+    const url = new URL(frame);
+    const told = await two.validateRedirectAsync(Object.fromEntries(url.searchParams), url.search.slice(1));
+    assert.equal(told.loggedOut, true);
+    assert.equal(told.profile!.nameID, second.profile!.nameID);
+    // The initiator still gets its LogoutResponse.
+    const back = /<a href="([^"]+)"/.exec(page)![1]!.replace(/&amp;/g, '&');
+    assert.ok(back.startsWith('https://sp.example/saml/slo?SAMLResponse='));
   });
 });
