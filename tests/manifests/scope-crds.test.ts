@@ -58,7 +58,7 @@ describe('crds/zeno-scope.yaml and crds/remote-secret.yaml', () => {
     const ajv = new Ajv({ strict: false, useDefaults: true, validateFormats: false });
     for (const kind of ['ZenoScope', 'ZenoApp']) {
       const example = documentedExample();
-      const validate = ajv.compile(schemaOf(kind));
+      const validate = ajv.compile(schemaOf(kind)) as (data: unknown) => boolean;
       // The API server defaults a field only where its parent object is present, as ajv does.
       assert.ok(validate(example));
       assert.deepEqual(withDefaults(example.spec), withDefaults(documentedExample().spec));

@@ -3,15 +3,11 @@
 // cross-field rules the CRD states as CEL, checked again here so a bad resource is reported, not half-built.
 // The CRD is crds/zeno-scope.yaml; tests/manifests/scope-crds.test.ts checks these defaults agree with it.
 
-export const SCOPE_GROUP = 'scope.zenokube.io';
-export const SCOPE_VERSION = 'v1alpha1';
-export const SCOPE_API_VERSION = `${SCOPE_GROUP}/${SCOPE_VERSION}`;
-
-export interface ServiceRef {
+interface ServiceRef {
   name: string;
   port: number;
 }
-export interface RoutePath {
+interface RoutePath {
   path: string;
   pathType: 'PathPrefix' | 'Exact';
   service: ServiceRef;
