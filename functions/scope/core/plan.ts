@@ -1,6 +1,6 @@
 // The desired state of one resource: its spec with defaults, its names, and its objects by step.
 // The executor reads what this names; the reconcile compares it with what was read.
-import { refOf, type Ref, type Step } from './actions.js';
+import type { Step } from './actions.js';
 import { oauthClient, vaultPolicy, vaultRole, type OAuthClientWanted, type VaultRole } from './external.js';
 import { namesOf, type ScopeNames } from './names.js';
 import { databaseObjects, monitoringObjects, namespaceObjects, passwordSecret, remoteSecretObject, routeObjects, type KubeObject } from './objects.js';
@@ -40,16 +40,9 @@ export function planOf(resource: ScopeResource): Plan {
   };
 }
 
-/**
- * What the executor must read for a reconcile: the objects the plan names (the namespace's direct
- * credentials Secret and OAuth Secret included), the namespaces to list by owner label, the vault
- * paths and the OAuth client.
- */
-export function readsOf(plan: Plan): { refs: Ref[]; namespaces: string[]; vaultPaths: string[] } {
+/** What the executor must read besides the labelled objects: the namespaces to list in, the vault paths. */
+export function readsOf(plan: Plan): { namespaces: string[]; vaultPaths: string[] } {
   const { names, spec } = plan;
-  const refs = [...Object.values(plan.objects).flat(), ...(plan.passwordSecret ? [plan.passwordSecret] : [])].map(refOf);
-  refs.push({ apiVersion: 'v1', kind: 'Secret', namespace: names.namespace, name: names.databaseSecret }, { apiVersion: 'v1', kind: 'Secret', namespace: names.namespace, name: names.oauthSecret });
-  if (names.ownsNamespace) refs.push({ apiVersion: 'v1', kind: 'Namespace', name: names.namespace });
   const namespaces = [names.namespace, ...(spec.database.clusterRef ? [spec.database.clusterRef.namespace] : [])];
-  return { refs, namespaces: [...new Set(namespaces)], vaultPaths: [`${names.vaultPath}/database`, `${names.vaultPath}/oauth`] };
+  return { namespaces: [...new Set(namespaces)], vaultPaths: [`${names.vaultPath}/database`, `${names.vaultPath}/oauth`] };
 }

@@ -12,26 +12,8 @@ import { FINALIZER, OWNER_LABEL, SHARER_PREFIX } from './names.js';
 import { connectionData, databaseSecretObject, oauthSecretObject, type KubeObject } from './objects.js';
 import type { Observed } from './observed.js';
 import { planOf, type Plan } from './plan.js';
+import type { ReconcileResult, ScopeStatus } from './status.js';
 import { teardown } from './teardown.js';
-
-export type Phase = 'Provisioning' | 'Ready' | 'Failed' | 'Deleting';
-
-export interface ScopeStatus {
-  observedGeneration?: number;
-  phase: Phase;
-  namespace: string;
-  databaseSecret?: string;
-  vaultPath?: string;
-  oauthClientId?: string;
-  conditions: Condition[];
-}
-
-export interface ReconcileResult {
-  actions: Action[];
-  status: ScopeStatus;
-  /** True when nothing is left to do: the world holds the spec (or the resource is gone). */
-  done: boolean;
-}
 
 const ok = (message = 'Provisioned'): StepResult => ({ actions: [], ready: true, reason: 'Provisioned', message });
 const waiting = (actions: Action[], reason: string, message: string): StepResult => ({ actions, ready: false, reason, message });
@@ -179,7 +161,7 @@ const RUN: Record<Step, (plan: Plan, world: World) => StepResult> = {
 };
 
 /** Whether a step is asked for; a step not asked for still removes what it made before. */
-export function enabled(plan: Plan, step: Step): boolean {
+function enabled(plan: Plan, step: Step): boolean {
   const s = plan.spec;
   switch (step) {
     case 'Namespace':

@@ -6,7 +6,8 @@ import type { VaultRole } from './external.js';
 import { FINALIZER } from './names.js';
 import type { KubeObject } from './objects.js';
 import type { Observed } from './observed.js';
-import { reconcile, type ReconcileResult } from './reconcile.js';
+import { reconcile } from './reconcile.js';
+import type { ReconcileResult } from './status.js';
 import type { ScopeResource } from './spec.js';
 
 const merge = (into: any, from: any): any => {

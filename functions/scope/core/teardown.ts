@@ -9,7 +9,7 @@ import type { Condition } from './conditions.js';
 import { OWNER_LABEL, SHARER_PREFIX } from './names.js';
 import type { KubeObject } from './objects.js';
 import type { Plan } from './plan.js';
-import type { ReconcileResult, ScopeStatus } from './reconcile.js';
+import type { ReconcileResult, ScopeStatus } from './status.js';
 import type { World } from './world.js';
 
 interface Leftovers {
