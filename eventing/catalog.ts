@@ -5,10 +5,11 @@ import { eventingEvents } from './catalog/eventing.js';
 import { createCatalog } from './catalog/lookup.js';
 import { lmsEvents } from './catalog/lms.js';
 import { mailEvents } from './catalog/mail.js';
+import { scopeEvents } from './catalog/scope.js';
 import { vaultEvents } from './catalog/vault.js';
 
 export { defineEventType, productOf } from './catalog/define.js';
 export { createCatalog, type EventCatalog } from './catalog/lookup.js';
 
 /** The project's catalog, used by every publisher check and every receiver. */
-export const catalog = createCatalog([...eventingEvents, ...authEvents, ...vaultEvents, ...lmsEvents, ...mailEvents]);
+export const catalog = createCatalog([...eventingEvents, ...authEvents, ...vaultEvents, ...lmsEvents, ...mailEvents, ...scopeEvents]);

@@ -5,7 +5,11 @@
 // (delete marks, the last finalizer removed deletes), optimistic concurrency (a PUT or PATCH
 // carrying a stale metadata.resourceVersion gets 409 Conflict), `fieldSelector` on metadata.name /
 // metadata.namespace and equality `labelSelector`s on list and watch, any kind at any path
-// (coordination.k8s.io/v1 Leases included). Not a real API server: no authentication (the bearer
+// (coordination.k8s.io/v1 Leases included), server-side apply (PATCH application/apply-patch+yaml:
+// creates when absent, per-fieldManager ownership of leaf fields with maps merged key by key and
+// lists atomic, 409 Conflict on a field another manager owns with another value unless force=true,
+// fields a manager stopped applying removed; writes other than apply record no ownership), DELETE
+// preconditions (a stale `preconditions.resourceVersion` gets 409). Not a real API server: no authentication (the bearer
 // token only names the caller in the request log), no admission, no validation. Fault hooks:
 // drop a watch event, run someone else's write just before a request, cut one caller off.
 import { createServer } from 'node:http';
@@ -68,6 +72,8 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   const drops = new Map<string, number>();
   const hooks: { match: (method: string, path: string) => boolean; action: () => void }[] = [];
   const cut = new Set<string>();
+  /** Server-side apply ownership: object key → field manager → the leaf paths it applied. */
+  const managed = new Map<string, Map<string, Map<string, string>>>();
 
   const coll = (c: string) => {
     let m = store.get(c);
@@ -103,6 +109,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     merged.metadata.generation = prev.metadata.generation + (!subresource && JSON.stringify(next.spec) !== JSON.stringify(prev.spec) ? 1 : 0);
     if (merged.metadata.deletionTimestamp && (merged.metadata.finalizers ?? []).length === 0) {
       coll(collection).delete(`${prev.metadata.namespace ?? ''}/${prev.metadata.name}`);
+      managed.delete(`${collection}|${prev.metadata.namespace ?? ''}/${prev.metadata.name}`);
       merged.metadata.resourceVersion = String(++rv);
       emit(collection, 'DELETED', merged);
       return merged;
@@ -119,6 +126,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       return;
     }
     coll(collection).delete(`${prev.metadata.namespace ?? ''}/${prev.metadata.name}`);
+    managed.delete(`${collection}|${prev.metadata.namespace ?? ''}/${prev.metadata.name}`);
     const gone = clone(prev);
     gone.metadata.resourceVersion = String(++rv);
     emit(collection, 'DELETED', gone);
@@ -132,6 +140,54 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       else out[k] = mergePatch(out[k], v);
     }
     return out;
+  };
+
+  /** Leaf paths of an applied config (maps walked key by key, lists and scalars are leaves) → JSON value. */
+  const leaves = (v: any, prefix = '', out = new Map<string, string>()): Map<string, string> => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, c] of Object.entries(v)) leaves(c, `${prefix}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
+    } else out.set(prefix, JSON.stringify(v));
+    return out;
+  };
+  const segments = (path: string) => path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const readAt = (o: any, path: string) => segments(path).reduce((n, k) => (n && typeof n === 'object' ? n[k] : undefined), o);
+  const writeAt = (o: any, path: string, value: unknown) => {
+    const keys = segments(path);
+    let n = o;
+    for (const k of keys.slice(0, -1)) n = n[k] && typeof n[k] === 'object' && !Array.isArray(n[k]) ? n[k] : (n[k] = {});
+    n[keys.at(-1)!] = value;
+  };
+  const removeAt = (o: any, path: string) => {
+    const keys = segments(path);
+    const parents: any[] = [o];
+    for (const k of keys.slice(0, -1)) parents.push(parents.at(-1)?.[k]);
+    if (!parents.at(-1) || typeof parents.at(-1) !== 'object') return;
+    delete parents.at(-1)[keys.at(-1)!];
+    // Maps left empty by the removal go too, as the API server prunes them.
+    for (let i = keys.length - 1; i > 0; i--) if (parents[i] && Object.keys(parents[i]).length === 0) delete parents[i - 1][keys[i - 1]!];
+  };
+  const IDENTITY = new Set(['/apiVersion', '/kind', '/metadata/name', '/metadata/namespace']);
+  /** Server-side apply of `config` by `manager`; a 409 body when another manager's field would change. */
+  const apply = (collection: string, key: string, prev: Obj | undefined, config: Obj, manager: string, force: boolean): { obj?: Obj; conflict?: string[] } => {
+    const owners = managed.get(`${collection}|${key}`) ?? new Map<string, Map<string, string>>();
+    const fields = new Map([...leaves(config)].filter(([p]) => !IDENTITY.has(p) && p !== '/metadata/resourceVersion' && !p.startsWith('/status')));
+    const conflicts: string[] = [];
+    for (const [path, value] of fields) {
+      for (const [other, owned] of owners) {
+        if (other !== manager && owned.has(path) && prev && JSON.stringify(readAt(prev, path)) !== value) conflicts.push(`${path} (${other})`);
+      }
+    }
+    if (conflicts.length > 0 && !force) return { conflict: conflicts };
+    const next: Obj = prev ? clone(prev) : { apiVersion: config.apiVersion, kind: config.kind, metadata: { name: config.metadata.name, namespace: config.metadata.namespace } };
+    for (const path of owners.get(manager)?.keys() ?? []) {
+      if (fields.has(path)) continue;
+      if (![...owners].some(([other, owned]) => other !== manager && owned.has(path))) removeAt(next, path);
+    }
+    for (const [path, value] of fields) writeAt(next, path, JSON.parse(value));
+    for (const [other, owned] of owners) if (other !== manager) for (const path of fields.keys()) if (force) owned.delete(path);
+    owners.set(manager, fields);
+    managed.set(`${collection}|${key}`, owners);
+    return { obj: next };
   };
 
   const body = (req: IncomingMessage) =>
@@ -218,8 +274,25 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       if (coll(collection).has(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`)) return send(res, 409, { kind: 'Status', code: 409, reason: 'AlreadyExists' });
       return send(res, 201, write(collection, undefined, obj, false));
     }
+    if (req.method === 'PATCH' && req.headers['content-type'] === 'application/apply-patch+yaml') {
+      const manager = url.searchParams.get('fieldManager');
+      if (!manager) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'fieldManager is required for apply patch' });
+      const config = (await body(req)) as Obj;
+      if (config?.metadata?.name !== name || !config.apiVersion || !config.kind) return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'apply needs apiVersion, kind and the name of the path' });
+      if (prev && config.metadata.resourceVersion && config.metadata.resourceVersion !== prev.metadata.resourceVersion) return send(res, 409, { kind: 'Status', code: 409, reason: 'Conflict' });
+      if (!prev && sub === 'status') return send(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
+      config.metadata.namespace ??= namespace;
+      const out = apply(collection, key, prev, config, manager, url.searchParams.get('force') === 'true');
+      if (out.conflict) return send(res, 409, { kind: 'Status', code: 409, reason: 'Conflict', message: `Apply failed with ${out.conflict.length} conflict(s): ${out.conflict.join(', ')}` });
+      return send(res, prev ? 200 : 201, write(collection, prev, out.obj!, sub === 'status'));
+    }
     if (!prev) return send(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
     if (req.method === 'DELETE') {
+      const options = await body(req);
+      if (options?.preconditions?.resourceVersion && options.preconditions.resourceVersion !== prev.metadata.resourceVersion) {
+        return send(res, 409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'precondition failed: resourceVersion' });
+      }
+      if (options?.preconditions?.uid && options.preconditions.uid !== prev.metadata.uid) return send(res, 409, { kind: 'Status', code: 409, reason: 'Conflict', message: 'precondition failed: uid' });
       del(collection, prev);
       return send(res, 200, { kind: 'Status', status: 'Success' });
     }

@@ -124,7 +124,7 @@ describe('knative/observability (dashboards, alerts, scrape targets)', () => {
 
   it('ships a dashboard for the platform, each product, the ingress and eventing, each as Grafana loads it', () => {
     const dashboards = [...objects].filter(([f]) => f.startsWith('observability/dashboards/'));
-    assert.deepEqual(dashboards.map(([f]) => f).sort(), ['auth', 'eventing', 'ingress', 'lms', 'mail', 'platform', 'vault'].map((n) => `observability/dashboards/${n}.yaml`));
+    assert.deepEqual(dashboards.map(([f]) => f).sort(), ['auth', 'eventing', 'ingress', 'lms', 'mail', 'platform', 'scope', 'vault'].map((n) => `observability/dashboards/${n}.yaml`));
     const uids = new Set<string>();
     for (const [file, [cm]] of dashboards) {
       assert.equal((cm!.metadata as any).labels.grafana_dashboard, '1', file);
