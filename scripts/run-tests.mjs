@@ -7,11 +7,12 @@
 // image (STATIC, run once), plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
-//   node scripts/run-tests.mjs [--node=<spec>[,<spec>]] [--unit] [--times] [substring...]
+//   node scripts/run-tests.mjs [--typecheck] [--node=<spec>[,<spec>]] [--unit] [--times] [substring...]
 // Substrings narrow the run to files whose path contains one of them, on this machine's Node only
 // unless --node names where: a major (22), `host`, or the path of a node binary; --unit narrows it
-// to the unit + smoke files. --times lists,
-// after each part, its slowest files with their wall and CPU time (scripts/test-times.mjs).
+// to the unit + smoke files. --typecheck runs `tsc --noEmit` beside the first part (npm test does).
+// --times lists, after each part, its slowest files with their wall and CPU time
+// (scripts/test-times.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -84,7 +85,7 @@ function plan(argv) {
   const specs = argv.filter((a) => a.startsWith('--node=')).flatMap((a) => a.slice('--node='.length).split(',')).filter(Boolean);
   const filters = argv.filter((a) => !a.startsWith('--'));
   const unit = argv.includes('--unit');
-  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node=') && a !== '--times' && a !== '--unit');
+  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node=') && !['--times', '--unit', '--typecheck'].includes(a));
   if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}`);
   const all = find(root).sort(bySlowFirst);
   if (filters.length > 0 || specs.length > 0 || unit) {
@@ -173,6 +174,19 @@ function failingBlock(text) {
   return kept.join('\n').trimEnd() + (lines.length > kept.length ? `\n… ${lines.length - kept.length} more lines above, in the part's output\n` : '\n');
 }
 
+/** `tsc --noEmit` on the project, its output kept for the end; resolves to its exit code, output and wall time. */
+function startTypecheck() {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => (output += `cannot run tsc: ${err.message}\n`));
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, output, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
 function header(part, i, n) {
   return `\n━━ part ${i + 1}/${n}: ${part.label} (${part.files.length} files) on Node ${part.version} (${part.bin}) ━━\n`;
 }
@@ -189,12 +203,17 @@ async function main() {
     part.bin = resolveNode(part.spec);
     part.version = versionOf(part.bin);
   }
+  // The type check is single-threaded: run beside the first part, it takes a core the part would
+  // leave idle at times, instead of running alone before it.
+  const typecheck = argv.includes('--typecheck') ? startTypecheck() : undefined;
   // One part after another: the suite keeps both cores busy on its own.
   const results = [];
   for (const [i, part] of parts.entries()) {
     process.stdout.write(header(part, i, parts.length));
     results.push(await runPart(part, times));
   }
+  const checked = typecheck && (await typecheck);
+  if (checked && checked.code !== 0) process.stdout.write(`\n━━ tsc --noEmit failed (exit ${checked.code}) ━━\n${checked.output}`);
   for (const r of results) process.stdout.write(timesTable(r));
 
   for (const r of results) {
@@ -213,7 +232,8 @@ async function main() {
     const cost = `${Math.round(r.seconds)} s${r.cpu === undefined ? '' : `, ${Math.round(r.cpu)} s CPU`}, load ${r.load.toFixed(2)}`;
     process.stdout.write(`${ok ? '✔' : '✖'} Node ${r.version.padEnd(9)} ${r.label.padEnd(14)} ${String(r.files.length).padStart(3)} files  ${figures}  ${cost}\n`);
   }
-  const allOk = results.every((r) => r.code === 0 && r.counts.pass !== undefined);
+  if (checked) process.stdout.write(`${checked.code === 0 ? '✔' : '✖'} tsc --noEmit, beside part 1  ${Math.round(checked.seconds)} s\n`);
+  const allOk = results.every((r) => r.code === 0 && r.counts.pass !== undefined) && (!checked || checked.code === 0);
   if (!allOk && failed === 0) failed = 1;
   process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);
   process.exit(allOk ? 0 : 1);
