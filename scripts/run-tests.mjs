@@ -7,12 +7,17 @@
 // image (STATIC, run once), plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
-//   node scripts/run-tests.mjs [--node=<spec>[,<spec>]] [substring...]
+//   node scripts/run-tests.mjs [--typecheck] [--node=<spec>[,<spec>]] [--unit] [--times] [substring...]
 // Substrings narrow the run to files whose path contains one of them, on this machine's Node only
-// unless --node names where: a major (22), `host`, or the path of a node binary.
+// unless --node names where: a major (22), `host`, or the path of a node binary; --unit narrows it
+// to the unit + smoke files. --typecheck runs `tsc --noEmit` beside the first part (npm test does).
+// --times lists, after each part, its slowest files with their wall and CPU time
+// (scripts/test-times.mjs).
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** The majors the project supports besides whatever runs this script (package.json engines: >=22.11). */
 const MATRIX = ['22', '24'];
@@ -23,6 +28,16 @@ const SMOKE = ['tests/e2e/start.test.ts', 'tests/e2e/start-deprecation.test.ts']
  * dead code, docs), and of the image, which runs on its base image's Node whatever runs the test.
  */
 const STATIC = ['tests/layering/', 'tests/knip/', 'tests/docs/', 'tests/image/'];
+/**
+ * Files that take the longest, started first: run last, a long file keeps one core busy alone
+ * at the end of a part while the other has nothing left to run. The image (an npm ci and a build),
+ * PGlite (one WASM database for the run), knip and the layering rules (a whole-program analysis
+ * each), then the end-to-end tests (whole stacks); the rest in path order.
+ */
+const SLOW_FIRST = ['tests/image/', 'tests/pglite/', 'tests/knip/', 'tests/layering/', 'tests/e2e/'];
+
+/** Test files run at once in a part. */
+const CONCURRENCY = 2;
 
 const root = process.cwd();
 const skip = new Set(['node_modules', 'dist', '.git', '.zenokube', 'knative']);
@@ -36,6 +51,12 @@ function find(dir, out = []) {
   }
   return out;
 }
+
+const slowRank = (file) => {
+  const i = SLOW_FIRST.findIndex((dir) => file.startsWith(dir));
+  return i < 0 ? SLOW_FIRST.length : i;
+};
+const bySlowFirst = (a, b) => slowRank(a) - slowRank(b) || (a < b ? -1 : a > b ? 1 : 0);
 
 const isUnitOrSmoke = (file) => (!file.startsWith('tests/e2e/') || SMOKE.includes(file)) && !STATIC.some((dir) => file.startsWith(dir));
 
@@ -63,12 +84,14 @@ function versionOf(bin) {
 function plan(argv) {
   const specs = argv.filter((a) => a.startsWith('--node=')).flatMap((a) => a.slice('--node='.length).split(',')).filter(Boolean);
   const filters = argv.filter((a) => !a.startsWith('--'));
-  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node='));
+  const unit = argv.includes('--unit');
+  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node=') && !['--times', '--unit', '--typecheck'].includes(a));
   if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}`);
-  const all = find(root).sort();
-  if (filters.length > 0 || specs.length > 0) {
-    const files = all.filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
-    return (specs.length ? specs : ['host']).map((spec) => ({ spec, label: filters.length ? 'matching files' : 'whole suite', files }));
+  const all = find(root).sort(bySlowFirst);
+  if (filters.length > 0 || specs.length > 0 || unit) {
+    const files = all.filter((f) => (filters.length === 0 || filters.some((x) => f.includes(x))) && (!unit || isUnitOrSmoke(f)));
+    const label = filters.length ? 'matching files' : unit ? 'unit + smoke' : 'whole suite';
+    return (specs.length ? specs : ['host']).map((spec) => ({ spec, label, files }));
   }
   const hostMajor = process.versions.node.split('.')[0];
   return [
@@ -80,12 +103,15 @@ function plan(argv) {
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 /** Runs one part, its output passed through; resolves to its counts, read from the runner's closing lines. */
-function runPart(part) {
+function runPart(part, times) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(part.bin, ['--conditions=development', '--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...part.files], {
+    const cpuBefore = childCpuSeconds();
+    const probe = times ? ['--import', pathToFileURL(join(root, 'scripts/test-times.mjs')).href] : [];
+    const timesFile = times ? join(times, `${part.spec.replace(/\W/g, '_')}.jsonl`) : undefined;
+    const child = spawn(part.bin, ['--conditions=development', '--import', 'tsx', ...probe, join(root, 'scripts/run-files.mjs'), String(CONCURRENCY), ...part.files], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error' },
+      env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error', ...(timesFile ? { ZENO_TEST_TIMES: timesFile } : {}) },
     });
     let text = '';
     child.stdout.on('data', (d) => {
@@ -96,9 +122,43 @@ function runPart(part) {
     child.on('close', (code, signal) => {
       const counts = {};
       for (const m of text.replace(ANSI, '').matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
-      resolve({ ...part, code: code ?? signal, counts, failures: failingBlock(text), seconds: (performance.now() - started) / 1000 });
+      const cpu = cpuBefore === undefined ? undefined : childCpuSeconds() - cpuBefore;
+      resolve({ ...part, code: code ?? signal, counts, failures: failingBlock(text), seconds: (performance.now() - started) / 1000, cpu, load: loadavg()[0], timesFile });
     });
   });
+}
+
+/**
+ * CPU seconds (user + system) of this script's finished children and their waited-for descendants,
+ * from /proc (Linux); undefined elsewhere. The database server's share is not in it.
+ */
+function childCpuSeconds() {
+  if (!existsSync('/proc/self/stat')) return undefined;
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  // Fields 16 and 17 of proc(5), cutime and cstime, in clock ticks (100 a second on Linux).
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** The slowest files of a part, and how long fewer files ran than the concurrency allows, from scripts/test-times.mjs. */
+function timesTable(r) {
+  if (!r.timesFile || !existsSync(r.timesFile)) return '';
+  const rows = readFileSync(r.timesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((x) => /\.test\.tsx?$/.test(x.file));
+  rows.sort((a, b) => b.wallMs - a.wallMs);
+  const cpu = (x) => x.cpuMs + x.childCpuMs;
+  const sum = (f) => rows.reduce((n, x) => n + f(x), 0) / 1000;
+  const lines = rows.slice(0, 30).map((x) => `${(x.wallMs / 1000).toFixed(1).padStart(7)} s ${(cpu(x) / 1000).toFixed(1).padStart(6)} s  ${x.file}`);
+  // Seconds during which fewer files ran than the part's concurrency (the end of a part included).
+  const edges = rows.flatMap((x) => [[x.startMs, 1], [x.startMs + x.wallMs, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let short = 0;
+  for (let i = 0; i < edges.length - 1; i++) {
+    running += edges[i][1];
+    if (running < CONCURRENCY) short += edges[i + 1][0] - edges[i][0];
+  }
+  return (
+    `\n━━ slowest files on Node ${r.version} (${r.label}): wall, CPU of the file's process and the children it waited for ━━\n${lines.join('\n')}\n` +
+    `  ${rows.length} files: ${sum((x) => x.wallMs).toFixed(0)} s wall summed, ${sum(cpu).toFixed(0)} s CPU; fewer than ${CONCURRENCY} files running for ${(short / 1000).toFixed(0)} s; lines in ${r.timesFile}\n`
+  );
 }
 
 /**
@@ -114,12 +174,27 @@ function failingBlock(text) {
   return kept.join('\n').trimEnd() + (lines.length > kept.length ? `\n… ${lines.length - kept.length} more lines above, in the part's output\n` : '\n');
 }
 
+/** `tsc --noEmit` on the project, its output kept for the end; resolves to its exit code, output and wall time. */
+function startTypecheck() {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => (output += `cannot run tsc: ${err.message}\n`));
+    child.on('close', (code, signal) => resolve({ code: code ?? signal, output, seconds: (performance.now() - started) / 1000 }));
+  });
+}
+
 function header(part, i, n) {
   return `\n━━ part ${i + 1}/${n}: ${part.label} (${part.files.length} files) on Node ${part.version} (${part.bin}) ━━\n`;
 }
 
 async function main() {
-  const parts = plan(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const parts = plan(argv);
+  const times = argv.includes('--times') ? mkdtempSync(join(tmpdir(), 'zeno-test-times-')) : undefined;
   if (parts.some((p) => p.files.length === 0)) {
     console.error('no test files matched');
     process.exit(1);
@@ -128,12 +203,18 @@ async function main() {
     part.bin = resolveNode(part.spec);
     part.version = versionOf(part.bin);
   }
+  // The type check is single-threaded: run beside the first part, it takes a core the part would
+  // leave idle at times, instead of running alone before it.
+  const typecheck = argv.includes('--typecheck') ? startTypecheck() : undefined;
   // One part after another: the suite keeps both cores busy on its own.
   const results = [];
   for (const [i, part] of parts.entries()) {
     process.stdout.write(header(part, i, parts.length));
-    results.push(await runPart(part));
+    results.push(await runPart(part, times));
   }
+  const checked = typecheck && (await typecheck);
+  if (checked && checked.code !== 0) process.stdout.write(`\n━━ tsc --noEmit failed (exit ${checked.code}) ━━\n${checked.output}`);
+  for (const r of results) process.stdout.write(timesTable(r));
 
   for (const r of results) {
     if (r.failures) process.stdout.write(`\n━━ failing on Node ${r.version} (${r.label}) ━━\n${r.failures}`);
@@ -148,9 +229,11 @@ async function main() {
     // A part that ended without its closing lines (a crash) counts as one failure.
     failed += r.counts.pass === undefined ? Math.max(fail, 1) : fail;
     const figures = r.counts.pass === undefined ? `no closing lines (exit ${r.code})` : `${r.counts.pass} passed, ${fail} failed, ${r.counts.skipped ?? 0} skipped`;
-    process.stdout.write(`${ok ? '✔' : '✖'} Node ${r.version.padEnd(9)} ${r.label.padEnd(14)} ${String(r.files.length).padStart(3)} files  ${figures}  ${Math.round(r.seconds)} s\n`);
+    const cost = `${Math.round(r.seconds)} s${r.cpu === undefined ? '' : `, ${Math.round(r.cpu)} s CPU`}, load ${r.load.toFixed(2)}`;
+    process.stdout.write(`${ok ? '✔' : '✖'} Node ${r.version.padEnd(9)} ${r.label.padEnd(14)} ${String(r.files.length).padStart(3)} files  ${figures}  ${cost}\n`);
   }
-  const allOk = results.every((r) => r.code === 0 && r.counts.pass !== undefined);
+  if (checked) process.stdout.write(`${checked.code === 0 ? '✔' : '✖'} tsc --noEmit, beside part 1  ${Math.round(checked.seconds)} s\n`);
+  const allOk = results.every((r) => r.code === 0 && r.counts.pass !== undefined) && (!checked || checked.code === 0);
   if (!allOk && failed === 0) failed = 1;
   process.stdout.write(`tests: ${passed} passed, ${failed} failed\n`);
   process.exit(allOk ? 0 : 1);
