@@ -1,13 +1,14 @@
 // Runs the project's *.test.ts / *.test.tsx with node's test runner under tsx, on one or more Node
-// versions. `npm test` (no arguments) runs the supported-version matrix:
-//   - the whole suite on this machine's Node;
+// versions. With no arguments it runs the supported-version matrix:
+//   - the whole suite on this machine's Node (`--suite` alone: `npm test`);
 //   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
-//     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx).
+//     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx)
+//     (`--matrix` alone: `npm run test:matrix`).
 // Unit + smoke: every test file outside tests/e2e/ but the checks of the source text and the
 // image (STATIC, run once), plus the e2e files in SMOKE (the stack started
 // as `npm start` does). A major equal to this machine's is covered by the whole suite already.
 //
-//   node scripts/run-tests.mjs [--typecheck] [--node=<spec>[,<spec>]] [--unit] [--times] [substring...]
+//   node scripts/run-tests.mjs [--typecheck] [--suite | --matrix] [--node=<spec>[,<spec>]] [--unit] [--times] [substring...]
 // Substrings narrow the run to files whose path contains one of them, on this machine's Node only
 // unless --node names where: a major (22), `host`, or the path of a node binary; --unit narrows it
 // to the unit + smoke files. --typecheck runs `tsc --noEmit` beside the first part (npm test does).
@@ -85,7 +86,7 @@ function plan(argv) {
   const specs = argv.filter((a) => a.startsWith('--node=')).flatMap((a) => a.slice('--node='.length).split(',')).filter(Boolean);
   const filters = argv.filter((a) => !a.startsWith('--'));
   const unit = argv.includes('--unit');
-  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node=') && !['--times', '--unit', '--typecheck'].includes(a));
+  const unknown = argv.filter((a) => a.startsWith('--') && !a.startsWith('--node=') && !['--times', '--unit', '--typecheck', '--suite', '--matrix'].includes(a));
   if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')}`);
   const all = find(root).sort(bySlowFirst);
   if (filters.length > 0 || specs.length > 0 || unit) {
@@ -94,10 +95,14 @@ function plan(argv) {
     return (specs.length ? specs : ['host']).map((spec) => ({ spec, label, files }));
   }
   const hostMajor = process.versions.node.split('.')[0];
-  return [
-    { spec: 'host', label: 'whole suite', files: all },
-    ...MATRIX.filter((m) => m !== hostMajor).map((spec) => ({ spec, label: 'unit + smoke', files: all.filter(isUnitOrSmoke) })),
-  ];
+  const suite = [{ spec: 'host', label: 'whole suite', files: all }];
+  const matrix = MATRIX.filter((m) => m !== hostMajor).map((spec) => ({ spec, label: 'unit + smoke', files: all.filter(isUnitOrSmoke) }));
+  if (argv.includes('--suite') && !argv.includes('--matrix')) return suite;
+  if (argv.includes('--matrix') && !argv.includes('--suite')) {
+    if (matrix.length === 0) throw new Error(`no other supported major than this machine's (${hostMajor}) to run`);
+    return matrix;
+  }
+  return [...suite, ...matrix];
 }
 
 const ANSI = /\x1b\[[0-9;]*m/g;
