@@ -4,6 +4,7 @@
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import type { SmtpTransportConfig } from '../core/transports.js';
 
 /** One refused recipient with the server's reply. */
 export interface Refusal {
@@ -14,7 +15,7 @@ export interface Refusal {
 
 export type SendOutcome =
   | { kind: 'sent'; response: string; accepted: string[]; refused: Refusal[] }
-  | { kind: 'temporary'; reason: string; code: number | undefined }
+  | { kind: 'temporary'; reason: string; code: number | undefined; retryAfterMs?: number | undefined }
   | { kind: 'permanent'; reason: string; code: number | undefined; refused: Refusal[] };
 
 export interface MailTransport {
@@ -50,17 +51,32 @@ function classifyFailure(err: unknown): SendOutcome {
 
 interface SmtpOptions {
   /** `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start). */
-  url: string;
+  url?: string | undefined;
+  /** A tenant's relay instead of `url`. */
+  relay?: SmtpTransportConfig | undefined;
   maxConnections: number;
   /** Signs every message (RFC 6376), e.g. with the tenant's key. */
   dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
+}
+
+/** nodemailer's connection options for a tenant's relay (its TLS mode and credentials). */
+function relayOptions(r: SmtpTransportConfig): SMTPPool.Options {
+  return {
+    host: r.host,
+    port: r.port,
+    // tls: TLS from the first byte (RFC 8314 §3.3); starttls: refuse a server that offers none (RFC 3207).
+    secure: r.security === 'tls',
+    requireTLS: r.security === 'starttls',
+    ...(r.user !== undefined ? { auth: { user: r.user, pass: r.password ?? '' } } : {}),
+  };
 }
 
 /** A pooled SMTP transport: connections are kept and reused across messages. */
 export function createSmtpTransport(opts: SmtpOptions): MailTransport {
   const options: SMTPPool.Options = {
     pool: true,
-    url: opts.url,
+    ...(opts.url !== undefined ? { url: opts.url } : {}),
+    ...(opts.relay ? relayOptions(opts.relay) : {}),
     maxConnections: opts.maxConnections,
     maxMessages: 1000,
     connectionTimeout: 30_000,
