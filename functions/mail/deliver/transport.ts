@@ -35,6 +35,8 @@ interface SmtpError extends Error {
 /** Network failures: the server may be back later. */
 const NETWORK = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EAUTH', 'ETLS', 'EPROTOCOL']);
 
+/** Failures of the connection's setup (login, TLS) whatever the server's reply code. */
+const RELAY_SETUP = new Set(['EAUTH', 'ENOAUTH', 'ETLS']);
 const refusals = (errs: SmtpError[] | undefined): Refusal[] =>
   (errs ?? []).map((e) => ({ address: (e as { recipient?: string }).recipient ?? '', code: e.responseCode, response: e.response ?? e.message }));
 
@@ -43,6 +45,8 @@ function classifyFailure(err: unknown): SendOutcome {
   const e = err as SmtpError;
   const code = typeof e?.responseCode === 'number' ? e.responseCode : undefined;
   const reason = (e?.response ?? e?.message ?? String(err)).slice(0, 500);
+  // A login or TLS failure concerns the relay's settings, not the message: it waits for the fix.
+  if (e?.code && RELAY_SETUP.has(e.code)) return { kind: 'temporary', reason, code };
   if (code !== undefined && code >= 400 && code < 500) return { kind: 'temporary', reason, code };
   if (code !== undefined && code >= 500) return { kind: 'permanent', reason, code, refused: refusals(e.rejectedErrors) };
   if (e?.code && NETWORK.has(e.code)) return { kind: 'temporary', reason, code };
