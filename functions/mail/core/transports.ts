@@ -60,7 +60,7 @@ function endpoint(name: string, value: string): string {
 }
 
 /** The SMTP settings an admin sends, as given: a URL or host and port, with or without credentials. */
-export interface SmtpInput {
+interface SmtpInput {
   url?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
@@ -102,7 +102,7 @@ export function smtpConfig(input: SmtpInput): SmtpTransportConfig {
 }
 
 /** The Graph settings an admin sends. */
-export interface GraphInput {
+interface GraphInput {
   tenantId: string;
   clientId: string;
   clientSecret: string;

@@ -34,7 +34,7 @@ const headerPairs = (h: Mail.Options['headers']): [string, string][] => Object.e
 const needsMime = (m: Mail.Options) => headerPairs(m.headers).some(([k]) => !/^x-/i.test(k));
 
 /** The sendMail JSON body: the HTML part when there is one, else the text part. */
-export function graphMessage(m: Mail.Options): Record<string, unknown> {
+function graphMessage(m: Mail.Options): Record<string, unknown> {
   const html = typeof m.html === 'string' ? m.html : undefined;
   const attachments = (m.attachments ?? []).map((a) => ({
     '@odata.type': '#microsoft.graph.fileAttachment',

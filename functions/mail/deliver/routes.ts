@@ -25,7 +25,7 @@ interface RouterOptions {
   smtpPool: number;
 }
 
-export interface Router {
+interface Router {
   /** Looks the tenant's settings up (call once per claimed batch, not per message). */
   routeFor(tenant: string): Promise<Route>;
   close(): void;

@@ -33,7 +33,7 @@ export interface SmtpReceiver {
   close(): Promise<void>;
 }
 
-export interface ReceiverOptions {
+interface ReceiverOptions {
   /** Require AUTH with these credentials (over plain TCP: the test peer offers no TLS). */
   auth?: { user: string; pass: string };
 }
