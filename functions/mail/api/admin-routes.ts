@@ -22,7 +22,7 @@ const templateBody = z
   .refine((t) => t.text !== undefined || t.html !== undefined, { message: 'a template needs text or html' });
 const previewBody = z.strictObject({
   locale: z.string().regex(LOCALE).optional(),
-  version: z.number().int().positive().optional(),
+  version: z.number().int().nonnegative().optional(),
   variables: z.record(z.string().max(64), z.string().max(10_000)).optional(),
 });
 
@@ -76,7 +76,7 @@ export function mountAdminRoutes(app: Hono<AppEnv>, deps: ApiDeps): void {
     const { tenant } = await authorize(deps, c, 'mail:admin');
     const rows = await listTemplateVersions(deps.database.db, tenant, c.req.param('name'));
     if (rows.length === 0) throw notFound('No such template.');
-    return c.json({ versions: rows.map((t) => ({ locale: t.locale, version: t.version, subject: t.subject, text: t.text, html: t.html, createdAt: t.createdAt })) });
+    return c.json({ versions: rows.map((t) => ({ locale: t.locale, version: t.version, ...(t.version === 0 ? { builtIn: true } : {}), subject: t.subject, text: t.text, html: t.html, createdAt: t.createdAt })) });
   });
   app.post('/mail/:tenant/v1/templates/:name/preview', async (c) => {
     const { tenant } = await authorize(deps, c, 'mail:admin');

@@ -12,6 +12,7 @@ import type { ApiDeps } from './context.js';
 import { mountMessageRoutes } from './message-routes.js';
 import { toProblem } from './problems.js';
 import { createTokenCheck } from './token-check.js';
+import { mountTransportRoutes } from './transport-routes.js';
 
 /** Comma-separated domains, lower-cased. */
 const domainList = (v: string | undefined) => (v ?? '').split(',').map((d) => d.trim().toLowerCase()).filter(Boolean);
@@ -35,6 +36,7 @@ export async function createApp(ctx: FunctionContext) {
   const app = new Hono<AppEnv>();
   mountMessageRoutes(app, deps);
   mountAdminRoutes(app, deps);
+  mountTransportRoutes(app, deps);
   app.onError((err) => {
     throw toProblem(err);
   });

@@ -12,6 +12,8 @@ const STATUS: Record<MailErrorCode, [number, string]> = {
   unknown_template: [422, 'Unprocessable Content'],
   missing_variables: [422, 'Unprocessable Content'],
   invalid_template: [400, 'Bad Request'],
+  invalid_transport: [422, 'Unprocessable Content'],
+  invalid_dkim_key: [422, 'Unprocessable Content'],
 };
 
 /** Renders a MailError as an AppError; anything else passes through unchanged. */

@@ -9,7 +9,9 @@ export type MailErrorCode =
   | 'idempotency_key_reused'
   | 'unknown_template'
   | 'missing_variables'
-  | 'invalid_template';
+  | 'invalid_template'
+  | 'invalid_transport'
+  | 'invalid_dkim_key';
 
 /** A request the rules refuse; `detail` is safe to show the caller. */
 export class MailError extends Error {

@@ -12,6 +12,8 @@ export interface MailKeys {
   readonly wrap: Buffer;
   /** HMAC key of the blind indexes (addresses, idempotency keys, unsubscribe tokens). */
   readonly index: Buffer;
+  /** Seals tenant configuration secrets: SMTP passwords, Graph client secrets, DKIM private keys. */
+  readonly config: Buffer;
 }
 
 const derive = (ikm: Uint8Array, info: string, salt: Uint8Array = Buffer.alloc(0)) => Buffer.from(hkdfSync('sha256', ikm, salt, info, 32));
@@ -19,7 +21,7 @@ const derive = (ikm: Uint8Array, info: string, salt: Uint8Array = Buffer.alloc(0
 /** Derives the working keys from the 32-byte service key (separate keys per purpose, RFC 5869 §3.2). */
 export function deriveMailKeys(serviceKey: Uint8Array): MailKeys {
   if (serviceKey.length !== 32) throw new TypeError('the service key is 32 bytes');
-  return Object.freeze({ wrap: derive(serviceKey, 'zenokube/mail/wrap/v1'), index: derive(serviceKey, 'zenokube/mail/blind-index/v1') });
+  return Object.freeze({ wrap: derive(serviceKey, 'zenokube/mail/wrap/v1'), index: derive(serviceKey, 'zenokube/mail/blind-index/v1'), config: derive(serviceKey, 'zenokube/mail/config/v1') });
 }
 
 /** A fresh subject key and its sealed form for `mail.subjects`. */

@@ -1,7 +1,7 @@
 // ZenoMail's tables in the `mail` schema. Everything about a person (addresses, subjects, bodies,
 // template variables, the remote server's replies) is stored sealed under a key of that person's
 // own; what stays in clear is what statistics need: ids, states, counts, times, tags.
-import { bigserial, customType, index, integer, pgSchema, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, customType, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { inboxTable, outboxTable } from '#shared/events/tables';
 
 export const mail = pgSchema('mail');
@@ -114,6 +114,35 @@ export const templates = mail.table(
   (t) => [primaryKey({ columns: [t.tenant, t.name, t.locale, t.version] })],
 );
 
+/**
+ * A tenant's own transport (SMTP or Microsoft Graph); without a row the default SMTP relay of the
+ * configuration carries its mail. `settings` holds what is not secret (host, port, TLS mode, user
+ * name, Graph ids and endpoints); `secret` the password or client secret, sealed under the
+ * service key's config key with the tenant as associated data.
+ */
+export const transports = mail.table('transports', {
+  tenant: text().primaryKey(),
+  kind: text().notNull(),
+  settings: jsonb().$type<Record<string, unknown>>().notNull(),
+  secret: text(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A tenant's DKIM keys (RFC 6376), one per signing domain; the private key sealed like a transport secret. */
+export const dkimKeys = mail.table(
+  'dkim_keys',
+  {
+    tenant: text().notNull(),
+    domain: text().notNull(),
+    selector: text().notNull(),
+    privateKey: text().notNull(),
+    /** base64 of the DER SubjectPublicKeyInfo, the p= of the DNS record. */
+    publicKey: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.domain] })],
+);
+
 /** Security-relevant actions: erasures, sender and template changes. */
 export const audit = mail.table(
   'audit',
@@ -136,3 +165,5 @@ export const inbox = inboxTable(mail);
 
 export type Message = typeof messages.$inferSelect;
 export type Template = typeof templates.$inferSelect;
+export type TransportRow = typeof transports.$inferSelect;
+export type DkimKeyRow = typeof dkimKeys.$inferSelect;

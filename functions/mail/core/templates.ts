@@ -1,6 +1,7 @@
 // Templates per tenant: every change is a new version of (name, locale); sends use the newest.
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Queryable, Tx } from '#shared/db/index';
+import { builtinTemplate, builtinVersions } from './builtin-templates.js';
 import { templates, type Template } from './schema.js';
 
 export interface TemplateInput {
@@ -28,7 +29,8 @@ export async function saveTemplateVersion(tx: Tx, tenant: string, name: string, 
 
 /**
  * The newest version of a template in the best locale: the exact one (`de-CH`), then its language
- * (`de`), then `en`. A version number pins one.
+ * (`de`), then `en`. A version number pins one. In each locale the tenant's own template comes
+ * before a built-in one of that name (ZenoAuth's account e-mails, version 0).
  */
 export async function findTemplate(db: Queryable, tenant: string, name: string, locale: string, version?: number): Promise<Template | undefined> {
   const candidates = [...new Set([locale, locale.split('-')[0]!, 'en'])];
@@ -37,11 +39,18 @@ export async function findTemplate(db: Queryable, tenant: string, name: string, 
     if (version !== undefined) where.push(eq(templates.version, version));
     const [row] = await db.select().from(templates).where(and(...where)).orderBy(desc(templates.version)).limit(1);
     if (row) return row;
+    // The reader's language first: a built-in in this locale before the tenant's own in a fallback one.
+    const builtin = version === undefined || version === 0 ? builtinTemplate(name, [loc]) : undefined;
+    if (builtin) return builtin;
   }
   return undefined;
 }
 
-/** The versions of a template, newest first. */
+/** The versions of a template, newest first; the built-in ones (version 0) last. */
 export async function listTemplateVersions(db: Queryable, tenant: string, name: string): Promise<Template[]> {
+  return [...(await listStoredVersions(db, tenant, name)), ...builtinVersions(name)];
+}
+
+function listStoredVersions(db: Queryable, tenant: string, name: string): Promise<Template[]> {
   return db.select().from(templates).where(and(eq(templates.tenant, tenant), eq(templates.name, name))).orderBy(templates.locale, desc(templates.version));
 }

@@ -6,6 +6,8 @@ import { deriveMailKeys } from '../core/keys.js';
 import { resolveKey } from '#shared/crypto/key-file';
 import { createDeliverer, type Deliverer } from './deliverer.js';
 import { configuredDkim } from './dkim.js';
+import { createDomainLimiter } from './domain-limit.js';
+import { createRouter } from './routes.js';
 import { createSmtpTransport } from './transport.js';
 
 /**
@@ -25,14 +27,21 @@ export async function createApp(ctx: FunctionContext) {
   const serviceKey = await resolveKey({ configured: ctx.env.ZENO_MAIL_SERVICE_KEY, variable: 'ZENO_MAIL_SERVICE_KEY', file: ['mail', 'service.key'], dataDir: ctx.config.dataDir, allowGenerate: ctx.config.serviceName === undefined });
   const keys = deriveMailKeys(serviceKey);
   serviceKey.fill(0);
-  const smtp = createSmtpTransport({ url: ctx.env.ZENO_MAIL_SMTP_URL ?? 'smtp://127.0.0.1:2525', maxConnections: positive('ZENO_MAIL_SMTP_POOL', ctx.env.ZENO_MAIL_SMTP_POOL, 5) });
+  const smtpPool = positive('ZENO_MAIL_SMTP_POOL', ctx.env.ZENO_MAIL_SMTP_POOL, 5);
+  const smtp = createSmtpTransport({ url: ctx.env.ZENO_MAIL_SMTP_URL ?? 'smtp://127.0.0.1:2525', maxConnections: smtpPool });
+  const router = createRouter({
+    database: ctx.database,
+    keys,
+    fallback: smtp,
+    fallbackDkim: configuredDkim(ctx.env.ZENO_MAIL_DKIM_DOMAIN, ctx.env.ZENO_MAIL_DKIM_SELECTOR, ctx.env.ZENO_MAIL_DKIM_PRIVATE_KEY),
+    smtpPool,
+  });
   const deliverer = createDeliverer({
     database: ctx.database,
     keys,
     log: ctx.log,
-    // One pooled SMTP transport from configuration; per-tenant transports are not built yet.
-    transportFor: () => smtp,
-    dkimFor: configuredDkim(ctx.env.ZENO_MAIL_DKIM_DOMAIN, ctx.env.ZENO_MAIL_DKIM_SELECTOR, ctx.env.ZENO_MAIL_DKIM_PRIVATE_KEY),
+    routeFor: (tenant) => router.routeFor(tenant),
+    domains: createDomainLimiter(positive('ZENO_MAIL_DOMAIN_CONCURRENCY', ctx.env.ZENO_MAIL_DOMAIN_CONCURRENCY, 4)),
     retryBaseMs: positive('ZENO_MAIL_RETRY_BASE_SECONDS', ctx.env.ZENO_MAIL_RETRY_BASE_SECONDS, 30) * 1000,
     retryHorizonMs: positive('ZENO_MAIL_RETRY_HORIZON_SECONDS', ctx.env.ZENO_MAIL_RETRY_HORIZON_SECONDS, 86_400) * 1000,
     concurrency: positive('ZENO_MAIL_CONCURRENCY', ctx.env.ZENO_MAIL_CONCURRENCY, 8),
@@ -40,6 +49,7 @@ export async function createApp(ctx: FunctionContext) {
   deliverers.set(ctx, deliverer);
   const close = async () => {
     await deliverer.close();
+    router.close();
     smtp.close();
   };
   closers.add(close);

@@ -13,17 +13,18 @@ import { openContent } from '../core/messages.js';
 import type { Message } from '../core/schema.js';
 import { suppress, suppressedAmong } from '../core/suppressions.js';
 import { composeMessage } from './compose.js';
-import type { DkimKeyFor } from './dkim.js';
-import type { MailTransport, Refusal, SendOutcome } from './transport.js';
+import type { DomainLimiter } from './domain-limit.js';
+import type { Route } from './routes.js';
+import type { Refusal, SendOutcome } from './transport.js';
 
 interface DelivererOptions {
   database: Database;
   keys: MailKeys;
   log: Logger;
-  /** The transport of a tenant. */
-  transportFor(tenant: string): MailTransport;
-  /** The DKIM key for a From domain, if any. */
-  dkimFor: DkimKeyFor;
+  /** The transport and DKIM keys of a tenant (looked up once per claimed batch). */
+  routeFor(tenant: string): Promise<Route>;
+  /** Messages in flight per recipient domain. */
+  domains: DomainLimiter;
   /** First retry delay; doubles per attempt (with jitter), capped at an hour. */
   retryBaseMs: number;
   /** After this long since acceptance a temporary failure is final. */
@@ -69,7 +70,9 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
   function resultOf(m: Message, outcome: SendOutcome): AttemptResult {
     if (outcome.kind === 'sent') return { status: 'sent', detail: { response: outcome.response, accepted: outcome.accepted, refused: outcome.refused } };
     if (outcome.kind === 'permanent') return { status: outcome.refused.length > 0 ? 'bounced' : 'failed', detail: { reason: outcome.reason, code: outcome.code, refused: outcome.refused } };
-    const retryAt = new Date(Date.now() + jitteredDelayMs(opts.retryBaseMs, m.attempts, MAX_DELAY_MS));
+    // A Retry-After from the server (Graph's throttling) is a floor under our own backoff.
+    const delay = Math.max(jitteredDelayMs(opts.retryBaseMs, m.attempts, MAX_DELAY_MS), Math.min(outcome.retryAfterMs ?? 0, MAX_DELAY_MS));
+    const retryAt = new Date(Date.now() + delay);
     if (retryAt.getTime() - m.createdAt.getTime() > opts.retryHorizonMs) {
       return { status: 'failed', detail: { reason: `temporary failures past the retry horizon: ${outcome.reason}`, code: outcome.code } };
     }
@@ -83,7 +86,7 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     }
   }
 
-  async function attempt(m: Message): Promise<void> {
+  async function attempt(m: Message, route: Promise<Route>): Promise<void> {
     let opened;
     try {
       opened = await openContent(opts.database.db, opts.keys, m);
@@ -104,7 +107,15 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
         await finishAttempt(opts.database, m, { status: 'failed', detail: { reason: 'every recipient is on the suppression list' } }, key);
         return;
       }
-      const outcome = await opts.transportFor(m.tenant).send(composeMessage(m.id, content, drop, opts.dkimFor(domainOf(content.from.address))));
+      const { transport, dkimFor } = await route;
+      const message = composeMessage(m.id, content, drop, dkimFor(domainOf(content.from.address)));
+      const release = await opts.domains.acquire(recipients.filter((a) => !drop.has(a)).map((a) => domainOf(a).toLowerCase()));
+      let outcome: SendOutcome;
+      try {
+        outcome = await transport.send(message);
+      } finally {
+        release();
+      }
       const result = resultOf(m, outcome);
       if (outcome.kind !== 'temporary') await suppressRefused(m.tenant, outcome.refused);
       if (drop.size > 0) result.detail.suppressed = [...drop];
@@ -121,8 +132,14 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
       for (;;) {
         const batch = await claimDue(opts.database, opts.concurrency, leaseMs);
         if (batch.length === 0) break;
+        const routes = new Map<string, Promise<Route>>();
+        const routeOf = (tenant: string) => {
+          let r = routes.get(tenant);
+          if (!r) routes.set(tenant, (r = opts.routeFor(tenant)));
+          return r;
+        };
         await Promise.all(
-          batch.map((m) => attempt(m).catch((err: unknown) => opts.log.error('delivery attempt failed', { message_id: m.id, err }))),
+          batch.map((m) => attempt(m, routeOf(m.tenant)).catch((err: unknown) => opts.log.error('delivery attempt failed', { message_id: m.id, err }))),
         );
       }
     } while (again && !closed);

@@ -5,7 +5,7 @@ import { MAIL_KEY_ENV } from '../core/env.js';
 export default defineFunction({
   name: 'mail-deliver',
   product: 'mail',
-  description: 'ZenoMail delivery: sends queued messages over pooled SMTP, retries temporary failures with backoff, records bounces and suppresses hard-bounced addresses.',
+  description: 'ZenoMail delivery: sends queued messages over pooled SMTP or Microsoft Graph (per tenant), retries temporary failures with backoff, records bounces and suppresses hard-bounced addresses.',
   routes: [],
   // Deliveries outlive the request that woke them: keep a pod a while, one is plenty on one site.
   scaling: { minScale: 0, maxScale: 3, containerConcurrency: 0, target: 50, timeoutSeconds: 300 },
@@ -20,6 +20,7 @@ export default defineFunction({
     ZENO_MAIL_SMTP_URL: { description: 'The SMTP relay: smtp://[user:pass@]host:port (STARTTLS when offered) or smtps://… (implicit TLS).', value: 'smtp://127.0.0.1:2525' },
     ZENO_MAIL_SMTP_POOL: { description: 'Pooled SMTP connections per pod.', value: '5' },
     ZENO_MAIL_CONCURRENCY: { description: 'Messages in flight per pod.', value: '8' },
+    ZENO_MAIL_DOMAIN_CONCURRENCY: { description: 'Messages in flight per pod to one recipient domain.', value: '4' },
     ZENO_MAIL_RETRY_BASE_SECONDS: { description: 'First retry delay after a temporary failure; doubles per attempt, capped at an hour.', value: '30' },
     ZENO_MAIL_DKIM_DOMAIN: { description: 'DKIM signing domain (d=); messages from it or its subdomains are signed.' },
     ZENO_MAIL_DKIM_SELECTOR: { description: 'DKIM selector (s=): the public key is published at <selector>._domainkey.<domain>.' },

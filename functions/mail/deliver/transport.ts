@@ -4,6 +4,7 @@
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import type { SmtpTransportConfig } from '../core/transports.js';
 
 /** One refused recipient with the server's reply. */
 export interface Refusal {
@@ -14,7 +15,7 @@ export interface Refusal {
 
 export type SendOutcome =
   | { kind: 'sent'; response: string; accepted: string[]; refused: Refusal[] }
-  | { kind: 'temporary'; reason: string; code: number | undefined }
+  | { kind: 'temporary'; reason: string; code: number | undefined; retryAfterMs?: number | undefined }
   | { kind: 'permanent'; reason: string; code: number | undefined; refused: Refusal[] };
 
 export interface MailTransport {
@@ -34,6 +35,8 @@ interface SmtpError extends Error {
 /** Network failures: the server may be back later. */
 const NETWORK = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EAUTH', 'ETLS', 'EPROTOCOL']);
 
+/** Failures of the connection's setup (login, TLS) whatever the server's reply code. */
+const RELAY_SETUP = new Set(['EAUTH', 'ENOAUTH', 'ETLS']);
 const refusals = (errs: SmtpError[] | undefined): Refusal[] =>
   (errs ?? []).map((e) => ({ address: (e as { recipient?: string }).recipient ?? '', code: e.responseCode, response: e.response ?? e.message }));
 
@@ -42,6 +45,8 @@ function classifyFailure(err: unknown): SendOutcome {
   const e = err as SmtpError;
   const code = typeof e?.responseCode === 'number' ? e.responseCode : undefined;
   const reason = (e?.response ?? e?.message ?? String(err)).slice(0, 500);
+  // A login or TLS failure concerns the relay's settings, not the message: it waits for the fix.
+  if (e?.code && RELAY_SETUP.has(e.code)) return { kind: 'temporary', reason, code };
   if (code !== undefined && code >= 400 && code < 500) return { kind: 'temporary', reason, code };
   if (code !== undefined && code >= 500) return { kind: 'permanent', reason, code, refused: refusals(e.rejectedErrors) };
   if (e?.code && NETWORK.has(e.code)) return { kind: 'temporary', reason, code };
@@ -50,17 +55,32 @@ function classifyFailure(err: unknown): SendOutcome {
 
 interface SmtpOptions {
   /** `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start). */
-  url: string;
+  url?: string | undefined;
+  /** A tenant's relay instead of `url`. */
+  relay?: SmtpTransportConfig | undefined;
   maxConnections: number;
   /** Signs every message (RFC 6376), e.g. with the tenant's key. */
   dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
+}
+
+/** nodemailer's connection options for a tenant's relay (its TLS mode and credentials). */
+function relayOptions(r: SmtpTransportConfig): SMTPPool.Options {
+  return {
+    host: r.host,
+    port: r.port,
+    // tls: TLS from the first byte (RFC 8314 §3.3); starttls: refuse a server that offers none (RFC 3207).
+    secure: r.security === 'tls',
+    requireTLS: r.security === 'starttls',
+    ...(r.user !== undefined ? { auth: { user: r.user, pass: r.password ?? '' } } : {}),
+  };
 }
 
 /** A pooled SMTP transport: connections are kept and reused across messages. */
 export function createSmtpTransport(opts: SmtpOptions): MailTransport {
   const options: SMTPPool.Options = {
     pool: true,
-    url: opts.url,
+    ...(opts.url !== undefined ? { url: opts.url } : {}),
+    ...(opts.relay ? relayOptions(opts.relay) : {}),
     maxConnections: opts.maxConnections,
     maxMessages: 1000,
     connectionTimeout: 30_000,
