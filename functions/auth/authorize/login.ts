@@ -61,8 +61,8 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
 
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });
   if (step.kind === 'challenge') {
-    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: 'totp' } }, f.meta);
-    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName }));
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: step.methods.totp ? 'totp' : 'passkey' } }, f.meta);
+    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, methods: step.methods }));
   }
 
   const created = await rt.transaction(async (tx) => {

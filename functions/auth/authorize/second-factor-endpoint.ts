@@ -9,6 +9,7 @@ import { sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { audit, mfaChallenges } from '../core/schema.js';
+import { secondFactorsOf } from '../core/second-factors.js';
 import { createSession } from '../core/sessions.js';
 import { backoffSeconds } from '../core/throttle.js';
 import { useRecoveryCode, verifyTotp } from '../core/totp-credentials.js';
@@ -35,8 +36,9 @@ export async function secondFactorEndpoint(c: Context, rt: AuthRuntime): Promise
   if (!pending) throw new AuthorizePageError(400, 'challenge_expired', 'This sign-in has expired. Start again from the application.');
   const user = await findUserById(rt.db, tenant.id, pending.userId);
   if (!user?.active) throw new AuthorizePageError(400, 'challenge_expired', 'This sign-in has expired. Start again from the application.');
+  const methods = await secondFactorsOf(rt.db, tenant.id, user.id);
   const again = (status: number, error: string) =>
-    sendPage(c, status, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, error }));
+    sendPage(c, status, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, error, methods }));
 
   const [recent] = await rt.db
     .select({ n: count(), last: sql<string | null>`max(${audit.at})` })

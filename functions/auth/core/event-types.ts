@@ -21,5 +21,6 @@ export const AUTH_EVENTS = {
   codeReused: ev.codeReused.type,
   tokenRevoked: ev.tokenRevoked.type,
   sessionRevoked: ev.sessionRevoked.type,
+  sessionNewDevice: ev.sessionNewDevice.type,
   cleanupScheduled: ev.cleanupScheduled.type,
 } as const;

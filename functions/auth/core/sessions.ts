@@ -15,6 +15,10 @@ interface NewSession {
   amr: string[];
   userAgent: string | undefined;
   ip: string | undefined;
+  /** SHA-256 of the device cookie. */
+  deviceHash?: string | undefined;
+  /** What the user signed in with, in words. */
+  authenticator?: string | undefined;
 }
 
 export async function createSession(q: Queryable, s: NewSession): Promise<{ session: Session; secret: string }> {
@@ -30,6 +34,8 @@ export async function createSession(q: Queryable, s: NewSession): Promise<{ sess
       amr: s.amr,
       userAgent: s.userAgent?.slice(0, 512) ?? null,
       ip: s.ip ?? null,
+      deviceHash: s.deviceHash ?? null,
+      authenticator: s.authenticator?.slice(0, 128) ?? null,
       expiresAt: sql`now() + make_interval(secs => ${SESSION_TTL_SECONDS})`,
     })
     .returning();
