@@ -12,6 +12,7 @@ import { scimTokenRoutes } from './scim-token-routes.js';
 import { mfaPolicyRoutes } from './mfa-policy-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
+import { userSessionRoutes } from './user-session-routes.js';
 import { webauthnRoutes } from './webauthn-routes.js';
 
 /** The scheduled clean-up: runs in the inbox transaction, so a redelivered tick does nothing twice. */
@@ -38,5 +39,6 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   groupRoutes(app, rt);
   mfaPolicyRoutes(app, rt);
   webauthnRoutes(app, rt);
+  userSessionRoutes(app, rt);
   return app;
 }

@@ -22,5 +22,6 @@ export const AUTH_EVENTS = {
   tokenRevoked: ev.tokenRevoked.type,
   sessionRevoked: ev.sessionRevoked.type,
   sessionNewDevice: ev.sessionNewDevice.type,
+  mailRequested: ev.mailRequested.type,
   cleanupScheduled: ev.cleanupScheduled.type,
 } as const;

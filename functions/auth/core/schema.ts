@@ -432,6 +432,20 @@ export const webauthnChallenges = auth.table('webauthn_challenges', {
   expiresAt: at().notNull(),
 });
 
+/** Password-reset links: the link carries 256 random bits, the row their SHA-256; used once, within 30 minutes. */
+export const passwordResets = auth.table(
+  'password_resets',
+  {
+    tokenHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: created(),
+    expiresAt: at().notNull(),
+    usedAt: at(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);

@@ -37,6 +37,9 @@ export function LoginPage(p: LoginPageProps) {
         <input id="password" name="password" type="password" autocomplete="current-password" required />
         <button type="submit">Sign in</button>
       </form>
+      <p class="muted">
+        <a href={`${issuerOf(p.action)}/password/forgot`}>Forgot your password?</a>
+      </p>
       <PasskeyCeremony kind="get" issuer={issuerOf(p.action)} action={`${p.action}/passkey`} options={`${p.action}/passkey/options`} label="Sign in with a passkey" hidden={{ interaction: p.interaction, csrf: p.csrf, mode: 'sign-in' }} />
     </Layout>
   );
