@@ -26,6 +26,8 @@ export const keyRotated = def('key', 'rotated', 'The signing keys of a tenant we
 export const refreshTokenReused = def('refresh-token', 'reused', 'A rotated refresh token was presented again; its family was revoked.', tenant.extend({ clientId: z.string(), familyId: z.string(), userId: z.string().nullable() }));
 export const codeReused = def('code', 'reused', 'An authorization code was presented twice; the tokens it issued were revoked.', tenant.extend({ clientId: z.string(), revokedFamilies: z.number() }));
 export const tokenRevoked = def('token', 'revoked', 'A token was revoked (RFC 7009).', tenant.extend({ clientId: z.string(), kind: z.enum(['access_token', 'refresh_token']) }));
+export const sessionNewDevice = def('session', 'new-device', 'A user signed in from a device they had not signed in from before (for a notification mail).', tenant.extend({ userId: z.string(), sessionId: z.string(), userAgent: z.string().nullable(), ip: z.string().nullable(), authenticator: z.string() }));
+export const mailRequested = def('mail', 'requested', 'ZenoAuth asks for a mail to a user (template id and variables; ZenoMail renders and sends it).', tenant.extend({ template: z.string(), to: z.string(), userId: z.string(), variables: z.record(z.string(), z.string()) }));
 export const sessionRevoked = def('session', 'revoked', 'A browser session ended (logout or revocation).', tenant.extend({ sessionId: z.string(), userId: z.string(), reason: z.string() }));
 
 /** Fired by the admin function's schedule (PingSource payload); triggers the expired-rows clean-up. */
@@ -34,5 +36,5 @@ export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expi
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
-  cleanupScheduled,
+  sessionNewDevice, mailRequested, cleanupScheduled,
 ] as const;

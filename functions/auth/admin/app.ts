@@ -15,6 +15,8 @@ import { createSamlSecrets } from '../core/saml/secrets.js';
 import { samlRoutes } from './saml-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
+import { userSessionRoutes } from './user-session-routes.js';
+import { webauthnRoutes } from './webauthn-routes.js';
 
 /** The scheduled clean-up: runs in the inbox transaction, so a redelivered tick does nothing twice. */
 export function events(ctx: FunctionContext): Record<string, EventHandler> {
@@ -43,5 +45,7 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   scimTokenRoutes(app, rt);
   groupRoutes(app, rt);
   mfaPolicyRoutes(app, rt);
+  webauthnRoutes(app, rt);
+  userSessionRoutes(app, rt);
   return app;
 }

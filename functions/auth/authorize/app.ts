@@ -9,6 +9,8 @@ import { loginEndpoint } from './login.js';
 import { loginCounters, type LoginCounters } from './login-metrics.js';
 import { logoutEndpoint } from './logout.js';
 import { parEndpoint } from './par.js';
+import { passkeyRoutes } from './passkey-routes.js';
+import { forgotPasswordEndpoint, resetPasswordEndpoint } from './password-reset.js';
 import { totpSecondFactor, type SecondFactorPolicy } from './second-factor.js';
 import { secondFactorEndpoint } from './second-factor-endpoint.js';
 import { accountTotpEndpoint } from './account-totp.js';
@@ -28,5 +30,8 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/totp', (c) => accountTotpEndpoint(c, rt));
+  passkeyRoutes(app, rt);
+  app.on(['GET', 'POST'], '/auth/:tenant/password/forgot', (c) => forgotPasswordEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/password/reset', (c) => resetPasswordEndpoint(c, rt));
   return app;
 }

@@ -5,13 +5,16 @@ import { AUTH_ENV } from '../core/env.js';
 export default defineFunction({
   name: 'auth-authorize',
   product: 'auth',
-  description: 'OAuth 2.0 / OIDC authorization endpoint with PAR, server-rendered sign-in and consent, browser sessions (self-service list and sign-out) and RP-initiated logout.',
-  routes: [{ path: '/auth/[^/]+/(authorize|par|login|login/second-factor|consent|logout|account/sessions|account/totp)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
+  description: 'OAuth 2.0 / OIDC authorization endpoint with PAR, server-rendered sign-in and consent, browser sessions (self-service list and sign-out), passkeys (WebAuthn), password reset by single-use links and RP-initiated logout.',
+  routes: [{ path: '/auth/[^/]+/(authorize|par|login|login/second-factor|consent|logout|account/sessions|account/totp|passkey\\.js|login/passkey|login/passkey/options|account/passkeys|account/passkeys/options|password/forgot|password/reset)', match: 'RegularExpression', methods: ['GET', 'POST'] }],
   scaling: { minScale: 0, maxScale: 10, containerConcurrency: 0, target: 100, timeoutSeconds: 30 },
   emits: [
     'io.zenokube.auth.login.succeeded',
     'io.zenokube.auth.login.failed',
     'io.zenokube.auth.session.revoked',
+    'io.zenokube.auth.session.new-device',
+    'io.zenokube.auth.mail.requested',
+    'io.zenokube.auth.user.updated',
   ],
   // Password logins run argon2id: CPU and memory above the default, a pool of five.
   runtime: {

@@ -5,11 +5,11 @@ import { recordAudit } from '../core/audit.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { hashPassword, MAX_PASSWORD_BYTES, needsRehash, verifyAgainstDummy, verifyPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
-import { createSession } from '../core/sessions.js';
 import { checkLoginThrottle } from '../core/throttle.js';
 import { findUserByLogin, normaliseUsername, updateUser } from '../core/users.js';
 import { tenantOf } from '../web/request.js';
 import { unknownTenantPage } from './authorize-endpoint.js';
+import { beginSession } from './begin-session.js';
 import { setSessionCookie } from './cookies.js';
 import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
@@ -61,16 +61,11 @@ export async function loginEndpoint(c: Context, rt: AuthRuntime, secondFactor: S
 
   const step = await secondFactor.afterPassword({ tenant, user, interactionHandle: handle });
   if (step.kind === 'challenge') {
-    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: 'totp' } }, f.meta);
-    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName }));
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'login.password', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { next: step.methods.totp ? 'totp' : 'passkey' } }, f.meta);
+    return sendPage(c, 200, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, methods: step.methods }));
   }
 
-  const created = await rt.transaction(async (tx) => {
-    const s = await createSession(tx, { tenantId: tenant.id, userId: user.id, acr: step.acr, amr: step.amr, userAgent: f.meta.userAgent, ip: f.meta.ip });
-    await recordAudit(tx, { tenantId: tenant.id, action: 'login', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { session: s.session.id, amr: step.amr } }, f.meta);
-    await rt.events.emit(tx, { type: AUTH_EVENTS.loginSucceeded, data: { tenant: tenant.slug, userId: user.id, sessionId: s.session.id, clientId: f.client.clientId } });
-    return s;
-  });
+  const created = await rt.transaction((tx) => beginSession(c, tx, f, user, { acr: step.acr, amr: step.amr, method: 'password', authenticator: 'password' }));
   setSessionCookie(c, rt, tenant, created.secret);
   return afterAuthentication(c, f, posted.req, { session: created.session, user }, { row: posted.row, handle });
 }

@@ -6,11 +6,11 @@ import { AppError } from '#shared/http/errors';
 import { renderPage } from './pages/render.js';
 import { ErrorPage } from './pages/error-page.js';
 
-/** Security headers of every HTML page: no framing, no scripts, nothing cached. */
+/** Security headers of every HTML page: no framing, no inline or foreign scripts (only our passkey.js), nothing cached. */
 const HTML_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
 } as const;
 
 export class AuthorizePageError extends AppError {

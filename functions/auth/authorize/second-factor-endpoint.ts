@@ -6,15 +6,15 @@ import { and, count, eq, gt, sql } from 'drizzle-orm';
 import { ACR } from '../core/acr.js';
 import { recordAudit } from '../core/audit.js';
 import { sha256Hex } from '../core/crypto.js';
-import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { audit, mfaChallenges } from '../core/schema.js';
-import { createSession } from '../core/sessions.js';
+import { secondFactorsOf } from '../core/second-factors.js';
 import { backoffSeconds } from '../core/throttle.js';
 import { useRecoveryCode, verifyTotp } from '../core/totp-credentials.js';
 import { findUserById } from '../core/users.js';
 import { tenantOf } from '../web/request.js';
 import { unknownTenantPage } from './authorize-endpoint.js';
+import { beginSession } from './begin-session.js';
 import { setSessionCookie } from './cookies.js';
 import { afterAuthentication } from './flow.js';
 import { readInteractionForm } from './interaction-form.js';
@@ -35,8 +35,9 @@ export async function secondFactorEndpoint(c: Context, rt: AuthRuntime): Promise
   if (!pending) throw new AuthorizePageError(400, 'challenge_expired', 'This sign-in has expired. Start again from the application.');
   const user = await findUserById(rt.db, tenant.id, pending.userId);
   if (!user?.active) throw new AuthorizePageError(400, 'challenge_expired', 'This sign-in has expired. Start again from the application.');
+  const methods = await secondFactorsOf(rt.db, tenant.id, user.id);
   const again = (status: number, error: string) =>
-    sendPage(c, status, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, error }));
+    sendPage(c, status, TotpChallengePage({ action: `${f.issuer}/login/second-factor`, interaction: handle, csrf: posted.row.csrf!, tenantName: tenant.displayName, error, methods }));
 
   const [recent] = await rt.db
     .select({ n: count(), last: sql<string | null>`max(${audit.at})` })
@@ -61,9 +62,8 @@ export async function secondFactorEndpoint(c: Context, rt: AuthRuntime): Promise
     if (!claimed) return { ok: false, reason: 'expired' } as const;
     // RFC 8176: "otp" (RFC 6238 codes; a recovery code is a one-time password too), "mfa" as two factors were used.
     const amr = [...claimed.amr, 'otp', 'mfa'];
-    const s = await createSession(tx, { tenantId: tenant.id, userId: user.id, acr: ACR.mfa, amr, userAgent: f.meta.userAgent, ip: f.meta.ip });
-    await recordAudit(tx, { tenantId: tenant.id, action: 'login', outcome: 'success', actor: user.id, clientId: f.client.clientId, detail: { session: s.session.id, amr, method: isTotp ? 'totp' : 'recovery_code' } }, f.meta);
-    await rt.events.emit(tx, { type: AUTH_EVENTS.loginSucceeded, data: { tenant: tenant.slug, userId: user.id, sessionId: s.session.id, clientId: f.client.clientId } });
+    const method = isTotp ? 'totp' : 'recovery_code';
+    const s = await beginSession(c, tx, f, user, { acr: ACR.mfa, amr, method, authenticator: isTotp ? 'authenticator app' : 'recovery code' });
     return { ok: true, created: s } as const;
   });
   if (!outcome.ok) {

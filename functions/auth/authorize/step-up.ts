@@ -5,7 +5,7 @@
 import { ACR } from '../core/acr.js';
 import { mfaRequiredFor } from '../core/mfa-policy.js';
 import type { Session, User } from '../core/schema.js';
-import { hasConfirmedTotp } from '../core/totp-credentials.js';
+import { hasSecondFactor } from '../core/second-factors.js';
 import type { AuthzRequest } from './authorization-request.js';
 import type { FlowContext } from './flow-context.js';
 
@@ -21,6 +21,6 @@ export async function stepUpNeeded(f: FlowContext, req: AuthzRequest, live: { se
   const asked = (req.acrValues ?? []).includes(ACR.mfa);
   const policy = await mfaRequiredFor(f.rt.db, f.tenant.id, live.user.id);
   if (!asked && !policy) return 'none';
-  if (await hasConfirmedTotp(f.rt.db, f.tenant.id, live.user.id)) return 'login';
+  if (await hasSecondFactor(f.rt.db, f.tenant.id, live.user.id)) return 'login';
   return policy ? 'enrol' : 'none';
 }

@@ -21,5 +21,7 @@ export const AUTH_EVENTS = {
   codeReused: ev.codeReused.type,
   tokenRevoked: ev.tokenRevoked.type,
   sessionRevoked: ev.sessionRevoked.type,
+  sessionNewDevice: ev.sessionNewDevice.type,
+  mailRequested: ev.mailRequested.type,
   cleanupScheduled: ev.cleanupScheduled.type,
 } as const;

@@ -164,7 +164,7 @@ const ENDED_RETENTION_DAYS = 30;
 
 /**
  * Deletes rows that can no longer be used: codes, pushed and pending requests, client-assertion
- * jtis, revocation marks and refresh tokens past their expiry; sessions and revoked grants
+ * jtis, revocation marks, refresh tokens and WebAuthn challenges past their expiry; sessions and revoked grants
  * ENDED_RETENTION_DAYS after they ended. The audit trail is never pruned here.
  */
 export async function pruneExpired(q: Queryable): Promise<Record<string, number>> {
@@ -176,6 +176,7 @@ export async function pruneExpired(q: Queryable): Promise<Record<string, number>
     assertionJtis: await n(sql`with d as (delete from auth.client_assertion_jtis where expires_at < now() returning 1) select count(*)::int as n from d`),
     revokedAccessTokens: await n(sql`with d as (delete from auth.revoked_access_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
     refreshTokens: await n(sql`with d as (delete from auth.refresh_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
+    webauthnChallenges: await n(sql`with d as (delete from auth.webauthn_challenges where expires_at < now() returning 1) select count(*)::int as n from d`),
     sessions: await n(sql`with d as (delete from auth.sessions where coalesce(revoked_at, expires_at) < now() - make_interval(days => ${days}) returning 1) select count(*)::int as n from d`),
     families: await n(sql`with d as (delete from auth.token_families f where f.revoked_at < now() - make_interval(days => ${days})
       and not exists (select 1 from auth.refresh_tokens r where r.family_id = f.id) returning 1) select count(*)::int as n from d`),

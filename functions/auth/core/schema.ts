@@ -186,6 +186,10 @@ export const sessions = auth.table(
     amr: text().array().notNull(),
     userAgent: text(),
     ip: text(),
+    /** SHA-256 of the long-lived device cookie: a sign-in from a device the user never used is announced. */
+    deviceHash: text(),
+    /** What the user signed in with, in words for the sessions page ("password", "passkey “Laptop”"). */
+    authenticator: text(),
     createdAt: created(),
     lastSeenAt: created(),
     expiresAt: at().notNull(),
@@ -459,6 +463,79 @@ export const samlParticipants = auth.table(
   (t) => [primaryKey({ columns: [t.sessionId, t.spId] }), index().on(t.tenantId, t.sessionIndex)],
 );
 
+/**
+ * A tenant's WebAuthn relying party (W3C WebAuthn Level 3 §5.1.3, §13.4.1): the RP ID and the
+ * origins its ceremonies may come from (none: the host and origin of the public base URL), the
+ * user-verification requirement and the attestation conveyance asked at registration.
+ */
+export const webauthnSettings = auth.table('webauthn_settings', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  rpId: text(),
+  origins: text().array().notNull().default([]),
+  userVerification: text().notNull().default('preferred').$type<'required' | 'preferred' | 'discouraged'>(),
+  attestation: text().notNull().default('none').$type<'none' | 'direct'>(),
+  updatedAt: created(),
+});
+
+/**
+ * A user's passkeys and security keys (WebAuthn public key credentials). `mac` is HMAC-SHA-256
+ * under a key derived from the master key over the tenant, user, credential id and public key, so
+ * a database writer cannot plant a key of their own on someone's account.
+ */
+export const webauthnCredentials = auth.table(
+  'webauthn_credentials',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    /** base64url of the credential id the authenticator chose. */
+    credentialId: text().notNull(),
+    /** base64url of the COSE public key. */
+    publicKey: text().notNull(),
+    /** The signature counter (§6.1.1): a value that does not grow is a sign of a cloned authenticator. */
+    counter: bigint({ mode: 'number' }).notNull().default(0),
+    transports: text().array().notNull().default([]),
+    deviceType: text().notNull().$type<'singleDevice' | 'multiDevice'>(),
+    backedUp: boolean().notNull(),
+    aaguid: text().notNull(),
+    attestationFormat: text().notNull(),
+    name: text().notNull(),
+    mac: text().notNull(),
+    createdAt: created(),
+    lastUsedAt: at(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.credentialId), index().on(t.tenantId, t.userId)],
+);
+
+/**
+ * Outstanding WebAuthn challenges (§13.4.3: random, at least 16 bytes, used once). The row is
+ * deleted by the request that answers it, so a replayed or late answer finds nothing.
+ */
+export const webauthnChallenges = auth.table('webauthn_challenges', {
+  /** SHA-256 of the base64url challenge. */
+  challengeHash: text().primaryKey(),
+  tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+  purpose: text().notNull().$type<'register' | 'sign-in' | 'second-factor'>(),
+  userId: uuid().references(() => users.id, { onDelete: 'cascade' }),
+  /** What the answer must come with: SHA-256 of the interaction handle, or of the session's id. */
+  binding: text().notNull(),
+  expiresAt: at().notNull(),
+});
+
+/** Password-reset links: the link carries 256 random bits, the row their SHA-256; used once, within 30 minutes. */
+export const passwordResets = auth.table(
+  'password_resets',
+  {
+    tokenHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: created(),
+    expiresAt: at().notNull(),
+    usedAt: at(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);
@@ -475,3 +552,5 @@ export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
 export type TotpCredential = typeof totpCredentials.$inferSelect;
 export type SamlServiceProvider = typeof samlServiceProviders.$inferSelect;
+export type WebauthnCredential = typeof webauthnCredentials.$inferSelect;
+export type WebauthnSettings = typeof webauthnSettings.$inferSelect;

@@ -1,10 +1,10 @@
 // Browser sessions: the cookie carries a 256-bit random value, the row its SHA-256 plus the
 // device it came from (user agent, IP, first and last seen), so users and admins can list and
 // revoke them.
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from './crypto.js';
-import { sessions, users, type Session, type User } from './schema.js';
+import { sessions, tokenFamilies, users, type Session, type User } from './schema.js';
 
 export const SESSION_TTL_SECONDS = 86_400;
 
@@ -15,6 +15,10 @@ interface NewSession {
   amr: string[];
   userAgent: string | undefined;
   ip: string | undefined;
+  /** SHA-256 of the device cookie. */
+  deviceHash?: string | undefined;
+  /** What the user signed in with, in words. */
+  authenticator?: string | undefined;
 }
 
 export async function createSession(q: Queryable, s: NewSession): Promise<{ session: Session; secret: string }> {
@@ -30,6 +34,8 @@ export async function createSession(q: Queryable, s: NewSession): Promise<{ sess
       amr: s.amr,
       userAgent: s.userAgent?.slice(0, 512) ?? null,
       ip: s.ip ?? null,
+      deviceHash: s.deviceHash ?? null,
+      authenticator: s.authenticator?.slice(0, 128) ?? null,
       expiresAt: sql`now() + make_interval(secs => ${SESSION_TTL_SECONDS})`,
     })
     .returning();
@@ -51,6 +57,19 @@ export async function findLiveSession(q: Queryable, tenantId: string, secret: st
   return row;
 }
 
+/**
+ * Ends the grants a session started: signing out of a device also revokes the refresh tokens (and
+ * so the access tokens) issued to applications through it.
+ * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html#RPLogout
+ */
+async function revokeSessionGrants(q: Queryable, tenantId: string, sessionIds: string[]): Promise<void> {
+  if (!sessionIds.length) return;
+  await q
+    .update(tokenFamilies)
+    .set({ revokedAt: sql`now()`, revokedReason: 'session_ended' })
+    .where(and(eq(tokenFamilies.tenantId, tenantId), inArray(tokenFamilies.sessionId, sessionIds), isNull(tokenFamilies.revokedAt)));
+}
+
 export async function revokeSession(q: Queryable, tenantId: string, id: string): Promise<Session | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   const [row] = await q
@@ -58,6 +77,7 @@ export async function revokeSession(q: Queryable, tenantId: string, id: string):
     .set({ revokedAt: sql`now()` })
     .where(and(eq(sessions.id, id), eq(sessions.tenantId, tenantId), isNull(sessions.revokedAt)))
     .returning();
+  if (row) await revokeSessionGrants(q, tenantId, [row.id]);
   return row;
 }
 
@@ -71,12 +91,14 @@ export async function listSessions(q: Queryable, tenantId: string, userId?: stri
     .limit(1000);
 }
 
-/** Revokes every live session of a user (account disabled, password reset). */
-export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string): Promise<number> {
+/** Revokes every live session of a user but `keep` (none: all; account disabled, password reset), with their grants. */
+export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string, keep?: string): Promise<string[]> {
   const rows = await q
     .update(sessions)
     .set({ revokedAt: sql`now()` })
-    .where(and(eq(sessions.tenantId, tenantId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
+    .where(and(eq(sessions.tenantId, tenantId), eq(sessions.userId, userId), isNull(sessions.revokedAt), keep ? ne(sessions.id, keep) : undefined))
     .returning({ id: sessions.id });
-  return rows.length;
+  const ids = rows.map((r) => r.id);
+  await revokeSessionGrants(q, tenantId, ids);
+  return ids;
 }

@@ -1,5 +1,7 @@
-// The sign-in form: a plain HTML POST with a CSRF token, no scripts needed.
+// The sign-in form: a plain HTML POST with a CSRF token, no scripts needed; where the browser has
+// WebAuthn, a passkey button signs in without a username.
 import { Layout } from './layout.js';
+import { PasskeyCeremony } from './passkey-pages.js';
 
 interface LoginPageProps {
   action: string;
@@ -10,6 +12,9 @@ interface LoginPageProps {
   username?: string | undefined;
   error?: string | undefined;
 }
+
+/** The page posts to `{issuer}/login`. */
+const issuerOf = (loginAction: string) => loginAction.replace(/\/login$/, '');
 
 export function LoginPage(p: LoginPageProps) {
   return (
@@ -32,6 +37,10 @@ export function LoginPage(p: LoginPageProps) {
         <input id="password" name="password" type="password" autocomplete="current-password" required />
         <button type="submit">Sign in</button>
       </form>
+      <p class="muted">
+        <a href={`${issuerOf(p.action)}/password/forgot`}>Forgot your password?</a>
+      </p>
+      <PasskeyCeremony kind="get" issuer={issuerOf(p.action)} action={`${p.action}/passkey`} options={`${p.action}/passkey/options`} label="Sign in with a passkey" hidden={{ interaction: p.interaction, csrf: p.csrf, mode: 'sign-in' }} />
     </Layout>
   );
 }

@@ -31,7 +31,8 @@ export function SessionsPage(p: SessionsPageProps) {
             {s.id === p.current ? ' (this device)' : ''}
             <br />
             <span class="muted">
-              from {s.ip ?? 'unknown address'}, signed in {when(s.createdAt)}, last seen {when(s.lastSeenAt)}
+              from {s.ip ?? 'unknown address'}, signed in {when(s.createdAt)}
+              {s.authenticator ? ` with ${s.authenticator}` : ''}, last seen {when(s.lastSeenAt)}
             </span>
             <form method="post" action={p.action}>
               <input type="hidden" name="csrf" value={p.csrf} />
@@ -43,6 +44,13 @@ export function SessionsPage(p: SessionsPageProps) {
           </li>
         ))}
       </ul>
+      {p.sessions.length > 1 ? (
+        <form method="post" action={p.action}>
+          <input type="hidden" name="csrf" value={p.csrf} />
+          <input type="hidden" name="op" value="others" />
+          <button type="submit">Sign out all other devices</button>
+        </form>
+      ) : null}
     </Layout>
   );
 }

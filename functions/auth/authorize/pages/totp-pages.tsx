@@ -1,6 +1,7 @@
 // The TOTP pages: enrolment (QR code and key), the recovery codes shown once, and the sign-in
 // challenge. Plain HTML forms, no scripts.
 import { Layout } from './layout.js';
+import { PasskeyCeremony } from './passkey-pages.js';
 
 interface EnrolProps {
   action: string;
@@ -72,13 +73,18 @@ interface ChallengeProps {
   csrf: string;
   tenantName: string;
   error?: string | undefined;
+  /** The second factors the user has (default: an authenticator app only). */
+  methods?: { totp: boolean; passkey: boolean } | undefined;
 }
 
 export function TotpChallengePage(p: ChallengeProps) {
   return (
     <Layout title={`Sign in to ${p.tenantName}`}>
-      <h1>Enter your code</h1>
-      <p class="muted">Open your authenticator app and enter the code it shows, or one of your recovery codes.</p>
+      <h1>{p.methods?.passkey && !p.methods.totp ? 'Confirm it is you' : 'Enter your code'}</h1>
+      {p.methods?.passkey ? (
+        <PasskeyCeremony kind="get" issuer={p.action.replace(/\/login\/second-factor$/, '')} action={`${p.action.replace(/\/second-factor$/, '')}/passkey`} options={`${p.action.replace(/\/second-factor$/, '')}/passkey/options`} label="Use a passkey" hidden={{ interaction: p.interaction, csrf: p.csrf, mode: 'second-factor' }} />
+      ) : null}
+      <p class="muted">{p.methods && !p.methods.totp ? 'Or enter one of your recovery codes.' : 'Open your authenticator app and enter the code it shows, or one of your recovery codes.'}</p>
       {p.error ? (
         <p class="alert" role="alert" id="totp-error">
           {p.error}
