@@ -7,7 +7,7 @@ import { scimJson, scimRequest } from './request.js';
 import { invalidSyntax, invalidValue, SCIM_CONTENT_TYPE, ScimError } from './scim-error.js';
 import { hasNul } from '../web/request.js';
 
-export const BULK_REQUEST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
+const BULK_REQUEST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const BULK_RESPONSE_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
@@ -27,7 +27,7 @@ interface BulkOperation {
 }
 
 /** Sends one operation to the SCIM routes as if it were its own request. */
-export type BulkDispatch = (req: Request) => Promise<Response>;
+type BulkDispatch = (req: Request) => Promise<Response>;
 
 function parseBulkBody(text: string): { ops: BulkOperation[]; failOnErrors: number | undefined } {
   let body: unknown;
