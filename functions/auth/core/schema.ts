@@ -384,3 +384,4 @@ export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
 export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
 export type TotpCredential = typeof totpCredentials.$inferSelect;
+export * from './scim-push-schema.js';
