@@ -19,7 +19,7 @@ const targetBody = z.object({
     .string()
     .max(2000)
     .url()
-    .refine((u) => /^https?:$/.test(new URL(u).protocol), 'the URL must be http or https'),
+    .refine((u) => /^https?:$/.test(URL.parse(u)?.protocol ?? ''), 'the URL must be http or https'),
   token: z.string().min(1).max(8192),
   groups: z.array(z.string().uuid()).max(1000).nullable().default(null),
   flatten: z.boolean().default(false),

@@ -74,7 +74,7 @@ export async function ancestorGroupIds(q: Queryable, tenantId: string, groupId: 
 
 /** SQL for the ids of the selected groups and every group nested in them. */
 const scopeGroups = (t: ScimTarget) => sql`(with recursive d(id) as (
-    select g.id from auth.groups g where g.tenant_id = ${t.tenantId} and g.id = any(${t.groupIds ?? []}::uuid[])
+    select g.id from auth.groups g where g.tenant_id = ${t.tenantId} and g.id in (${sql.join((t.groupIds?.length ? t.groupIds : [null]).map((id) => sql`${id}::uuid`), sql`, `)})
     union
     select n.child_id from auth.group_nesting n join d on n.parent_id = d.id
   ) select id from d)`;

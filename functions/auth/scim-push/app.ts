@@ -26,7 +26,7 @@ async function tenantIdOf(tx: Tx, slug: string): Promise<string | undefined> {
 /** Which of these ids are users of the tenant (the rest are groups). */
 async function userIdsAmong(tx: Tx, tenantId: string, ids: string[]): Promise<Set<string>> {
   if (!ids.length) return new Set();
-  const rows = rowsOf<{ id: string }>(await tx.execute(sql`select id from auth.users where tenant_id = ${tenantId} and id = any(${ids}::uuid[])`));
+  const rows = rowsOf<{ id: string }>(await tx.execute(sql`select id from auth.users where tenant_id = ${tenantId} and id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`));
   return new Set(rows.map((r) => r.id));
 }
 
