@@ -8,7 +8,7 @@ import { recordAudit } from '../core/audit.js';
 import { isUuid } from '../core/groups.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { createTarget, deadLetters, deleteTarget, enqueuePush, findTarget, listTargets, pendingCount, replayDeadLetters } from '../core/scim-targets.js';
-import type { ScimTarget } from '../core/scim-push-schema.js';
+import type { ScimTarget } from '../core/schema.js';
 import { groups, users } from '../core/schema.js';
 import { admin, pathTenant } from './context.js';
 import { adminBody } from './json.js';

@@ -5,11 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, eq, isNotNull, isNull, sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import type { PushSealer } from './scim-push-secrets.js';
-import { scimPushQueue, scimTargets, type ScimTarget } from './scim-push-schema.js';
+import { scimPushQueue, scimTargets, type ScimTarget } from './schema.js';
 
 export type PushResourceType = 'User' | 'Group';
 
-export interface TargetInput {
+interface TargetInput {
   name: string;
   url: string;
   token: string;

@@ -4,12 +4,12 @@
 import { eq, sql } from 'drizzle-orm';
 import { rowsOf } from '#shared/db/index';
 import type { AuthRuntime } from '../core/runtime.js';
-import { scimPushQueue, type ScimPushItem } from '../core/scim-push-schema.js';
+import { scimPushQueue, type ScimPushItem } from '../core/schema.js';
 import { findTarget, openTargetToken } from '../core/scim-targets.js';
 import { pushResource } from './push.js';
 import { createTargetClient, TargetError } from './target-client.js';
 
-export interface DrainOptions {
+interface DrainOptions {
   /** Attempts before a row is a dead letter. */
   maxAttempts: number;
   /** The first retry's delay; each further one doubles it, up to an hour. */
@@ -21,7 +21,7 @@ export interface DrainOptions {
   fetch?: typeof fetch;
 }
 
-export const DRAIN_DEFAULTS: DrainOptions = { maxAttempts: 8, backoffSeconds: 10, leaseSeconds: 120, limit: 500 };
+const DRAIN_DEFAULTS: DrainOptions = { maxAttempts: 8, backoffSeconds: 10, leaseSeconds: 120, limit: 500 };
 
 /** The delay before attempt `n + 1` after `n` failures: backoff · 2^(n-1), at most an hour. */
 export const retryDelaySeconds = (failures: number, backoffSeconds: number) => Math.min(3600, backoffSeconds * 2 ** Math.max(0, failures - 1));

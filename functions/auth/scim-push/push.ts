@@ -7,7 +7,7 @@ import type { Queryable } from '#shared/db/index';
 import { findGroupById } from '../core/groups.js';
 import { directMembersOf, effectiveMembersOf } from '../core/membership.js';
 import { users, type User } from '../core/schema.js';
-import { scimPushLinks, type ScimTarget } from '../core/scim-push-schema.js';
+import { scimPushLinks, type ScimTarget } from '../core/schema.js';
 import { inTargetScope, type PushResourceType } from '../core/scim-targets.js';
 import { TargetError, type TargetClient } from './target-client.js';
 
