@@ -1,11 +1,13 @@
 // The SCIM 2.0 function's app: {issuer}/scim/v2 of each tenant.
 import { Hono } from 'hono';
+import { AppError } from '#shared/http/errors';
 import type { FunctionContext } from '#shared/function/define';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import { scimBulkRoutes } from './bulk.js';
 import { scimDiscoveryRoutes } from './discovery.js';
 import { scimGroupRoutes } from './group-routes.js';
-import { scimRequest } from './request.js';
 import { ScimError, scimShaped } from './scim-error.js';
+import { scimMeRoutes } from './me.js';
 import { scimUserRoutes } from './user-routes.js';
 
 export const renderError = scimShaped;
@@ -19,22 +21,28 @@ function buildScimApp(rt: AuthRuntime): Hono {
   scimDiscoveryRoutes(scim, rt);
   scimUserRoutes(scim, rt);
   scimGroupRoutes(scim, rt);
-  // RFC 7644 §3.11: a provider without /Me answers 501.
-  scim.all('/Me', async (c) => {
-    await scimRequest(c, rt);
-    throw new ScimError(501, 'The /Me alias is not supported: the caller is a provisioning client, not a user.');
-  });
-  scim.all('/Bulk', async (c) => {
-    await scimRequest(c, rt);
-    throw new ScimError(501, 'Bulk operations are not supported (ServiceProviderConfig bulk.supported is false).');
+  scimMeRoutes(scim, rt);
+  // §3.7: each bulk operation runs through these same routes, as its own request.
+  const operations = new Hono();
+  operations.onError((err) => scimShaped(err instanceof AppError ? err : internalError(rt, err)));
+  scimBulkRoutes(scim, rt, async (req) => operations.fetch(req));
+  scim.all('/Bulk', () => {
+    throw new ScimError(405, 'Bulk requests are POSTed.');
   });
   scim.all('*', () => {
     throw new ScimError(404, 'No such SCIM endpoint.');
   });
+  operations.route('/auth/:tenant/scim/v2', scim);
   const app = new Hono();
   app.route('/auth/:tenant/scim/v2', scim);
   app.onError((err) => {
     throw err;
   });
   return app;
+}
+
+/** An unexpected failure inside one bulk operation: logged once, answered as the fixed 500. */
+function internalError(rt: AuthRuntime, err: unknown): AppError {
+  rt.log.error('bulk operation failed', { err });
+  return new AppError(500, 'internal', 'Internal Server Error', { cause: err });
 }

@@ -2,6 +2,7 @@
 // resource types and their schemas (RFC 7643 §5–§7), for clients that discover before they call.
 import type { Hono } from 'hono';
 import type { AuthRuntime } from '../core/runtime.js';
+import { BULK_LIMITS } from './bulk.js';
 import { MAX_COUNT } from './list-query.js';
 import { scimJson, scimRequest } from './request.js';
 import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA } from './schemas.js';
@@ -49,7 +50,7 @@ export function scimDiscoveryRoutes(app: Hono, rt: AuthRuntime): void {
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
       documentationUri: 'https://zenokube.io/docs/scim',
       patch: { supported: true },
-      bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+      bulk: { supported: true, ...BULK_LIMITS },
       filter: { supported: true, maxResults: MAX_COUNT },
       changePassword: { supported: true },
       sort: { supported: true },
