@@ -109,7 +109,7 @@ export function defaultOptions(version: string, overrides: Partial<ManifestOptio
       owner: 'zenokube',
       instances: 3,
       storage: '10Gi',
-      maxConnections: 200,
+      maxConnections: 250,
       reservedConnections: 10,
       sharedBuffers: '256MB',
       resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
