@@ -1,9 +1,9 @@
 // Client metadata as RFC 7591 §2 defines it, validated, with our policy knobs beside it.
 import { z } from 'zod';
+import { GRANT_TYPES } from './grant-types.js';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
-const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
@@ -35,7 +35,7 @@ export const clientMetadataSchema = z.object({
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
-  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(3).default(['authorization_code']),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length).default(['authorization_code']),
   response_types: z.array(z.literal('code')).max(1).default(['code']),
   scope: z.string().max(2000).optional(),
   jwks: z.object({ keys: z.array(jwk).min(1).max(10) }).optional(),

@@ -173,6 +173,7 @@ export async function pruneExpired(q: Queryable): Promise<Record<string, number>
   return {
     codes: await n(sql`with d as (delete from auth.authorization_codes where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
     interactions: await n(sql`with d as (delete from auth.interactions where expires_at < now() returning 1) select count(*)::int as n from d`),
+    deviceCodes: await n(sql`with d as (delete from auth.device_codes where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
     assertionJtis: await n(sql`with d as (delete from auth.client_assertion_jtis where expires_at < now() returning 1) select count(*)::int as n from d`),
     revokedAccessTokens: await n(sql`with d as (delete from auth.revoked_access_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
     refreshTokens: await n(sql`with d as (delete from auth.refresh_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),

@@ -266,6 +266,37 @@ export const refreshTokens = auth.table(
   (t) => [index().on(t.familyId)],
 );
 
+/**
+ * Device authorization requests (RFC 8628 §3.1-§3.5). The device code is stored as its SHA-256, the
+ * user code (8 letters of §6.1's alphabet, about 34.5 bits) as the SHA-256 of its normalised form.
+ * `pending` until the user decides at the verification page, then `approved` or `denied`; an
+ * approved request becomes `consumed` when its tokens are issued, once.
+ */
+export const deviceCodes = auth.table(
+  'device_codes',
+  {
+    deviceCodeHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+    userCodeHash: text().notNull(),
+    scope: text().notNull(),
+    resource: text().array().notNull().default([]),
+    authorizationDetails: jsonb().$type<Record<string, unknown>[]>(),
+    status: text().notNull().default('pending').$type<'pending' | 'approved' | 'denied' | 'consumed'>(),
+    userId: uuid().references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid(),
+    authTime: at(),
+    acr: text(),
+    amr: text().array(),
+    /** RFC 8628 §3.5: raised by 5 s at each `slow_down`. */
+    intervalSeconds: integer().notNull().default(5),
+    lastPolledAt: at(),
+    expiresAt: at().notNull(),
+    createdAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.userCodeHash)],
+);
+
 /** Access tokens revoked before their expiry (RFC 7009), kept until they would expire. */
 export const revokedAccessTokens = auth.table('revoked_access_tokens', {
   jti: text().primaryKey(),
@@ -384,3 +415,4 @@ export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
 export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
 export type TotpCredential = typeof totpCredentials.$inferSelect;
+export type DeviceCode = typeof deviceCodes.$inferSelect;

@@ -9,6 +9,9 @@ import type { Tenant } from '../core/schema.js';
 import { readForm, requestMeta, tenantOf } from '../web/request.js';
 import { authorizationCodeGrant } from './grant-authorization-code.js';
 import { clientCredentialsGrant } from './grant-client-credentials.js';
+import { deviceCodeGrant } from './grant-device-code.js';
+import { deviceAuthorization } from './device-authorization.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES } from '../core/grant-types.js';
 import { refreshTokenGrant } from './grant-refresh-token.js';
 import { introspect } from './introspect.js';
 import { revoke } from './revoke.js';
@@ -16,7 +19,8 @@ import type { GrantContext } from './grant-context.js';
 
 const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
 
-const ENDPOINTS = ['token', 'introspect', 'revoke'] as const;
+const ENDPOINTS = ['token', 'introspect', 'revoke', 'device_authorization'] as const;
+const GRANTS: readonly string[] = GRANT_TYPES;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 let runtime: AuthRuntime | undefined;
@@ -53,7 +57,7 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     if (!u) {
       const issuer = rt.issuer(tenant.slug);
       const audiences = (endpoint: Endpoint) => [issuer, `${issuer}/token`, `${issuer}/${endpoint}`];
-      u = { issuer, audiences: { token: audiences('token'), introspect: audiences('introspect'), revoke: audiences('revoke') } };
+      u = { issuer, audiences: { token: audiences('token'), introspect: audiences('introspect'), revoke: audiences('revoke'), device_authorization: audiences('device_authorization') } };
       urls.set(tenant, u);
     }
     return u;
@@ -75,17 +79,19 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     const g = await prepare(c, 'token');
     const grantType = g.params.get('grant_type');
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
-    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType)) {
+    if (!GRANTS.includes(grantType)) {
       throw new OAuthError('unsupported_grant_type', 'This grant type is not supported.');
     }
     if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
     if (grantType === 'authorization_code') return authorizationCodeGrant(g);
     if (grantType === 'refresh_token') return refreshTokenGrant(g);
+    if (grantType === DEVICE_CODE_GRANT) return deviceCodeGrant(g);
     return clientCredentialsGrant(g);
   });
 
   app.post('/auth/:tenant/introspect', async (c) => introspect(await prepare(c, 'introspect')));
   app.post('/auth/:tenant/revoke', async (c) => revoke(await prepare(c, 'revoke')));
+  app.post('/auth/:tenant/device_authorization', async (c) => deviceAuthorization(await prepare(c, 'device_authorization')));
   // One plain route per endpoint rather than one `{token|introspect|revoke}` pattern: a regex
   // parameter overlapping the POST routes makes Hono fall back from its RegExpRouter to the
   // TrieRouter, which costs every request ten times as much to match.
