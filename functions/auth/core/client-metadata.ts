@@ -42,6 +42,10 @@ export const clientMetadataSchema = z.object({
   id_token_signed_response_alg: z.enum(['RS256', 'EdDSA']).default('RS256'),
   require_pushed_authorization_requests: z.boolean().default(false),
   authorization_details_types: z.array(z.string().min(1).max(200)).max(50).default([]),
+  /** RFC 9449 §5.2: every token request of the client must carry a DPoP proof. */
+  dpop_bound_access_tokens: z.boolean().default(false),
+  /** Our extension: the client's proofs at the token endpoint must carry a server nonce (RFC 9449 §8). */
+  dpop_nonce_required: z.boolean().default(false),
   /** Our extensions (admin API only; ignored from DCR). */
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
@@ -81,6 +85,8 @@ export function describeClient(c: Client): Record<string, unknown> {
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
     authorization_details_types: c.authorizationDetailsTypes,
+    dpop_bound_access_tokens: c.dpopBoundAccessTokens,
+    dpop_nonce_required: c.dpopNonceRequired,
     ...(c.jwks ? { jwks: c.jwks } : {}),
     access_token_ttl: c.accessTokenTtl,
     refresh_token_ttl: c.refreshTokenTtl,

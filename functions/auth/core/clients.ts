@@ -79,6 +79,8 @@ export function clientValues(
       refreshReuseGraceSeconds: opts.dynamic ? 0 : (m.refresh_token_reuse_grace ?? 0),
       requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
       authorizationDetailsTypes: m.authorization_details_types,
+      dpopBoundAccessTokens: m.dpop_bound_access_tokens,
+      dpopNonceRequired: m.dpop_nonce_required,
       firstParty: opts.dynamic ? false : (m.first_party ?? false),
       registrationTokenHash: registrationToken ? sha256Hex(registrationToken) : null,
     },

@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import { createAuditBuffer, type AuditBuffer } from './audit.js';
 import { ensureBootstrap } from './bootstrap.js';
 import { createKeyStore, type KeyStore } from './keys.js';
+import { createDpopNonces, type DpopNonces } from './dpop-nonces.js';
 import { createMfaSecrets, type MfaSecrets } from './mfa-secrets.js';
 import { resolveKey } from '#shared/crypto/key-file';
 import { createTenantResolver, issuerFor, type TenantResolver } from './tenants.js';
@@ -19,6 +20,8 @@ export interface AuthRuntime {
   readonly keys: KeyStore;
   /** Seals TOTP secrets and MACs recovery codes (keys derived from the master key). */
   readonly mfa: MfaSecrets;
+  /** Issues and checks DPoP-Nonce values (RFC 9449 §8), keyed from the master key. */
+  readonly dpopNonces: DpopNonces;
   readonly tenants: TenantResolver;
   readonly auditBuffer: AuditBuffer;
   readonly events: EventPublisher;
@@ -52,6 +55,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     transaction: ctx.database.transaction,
     keys: createKeyStore(db, masterKey),
     mfa: createMfaSecrets(masterKey),
+    dpopNonces: createDpopNonces(masterKey),
     tenants: createTenantResolver(db),
     auditBuffer: createAuditBuffer(db, ctx.log),
     events: ctx.events,

@@ -161,6 +161,10 @@ export const clients = auth.table(
     refreshReuseGraceSeconds: integer().notNull().default(0),
     requirePushedAuthorizationRequests: boolean().notNull().default(false),
     authorizationDetailsTypes: text().array().notNull().default([]),
+    /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
+    dpopBoundAccessTokens: boolean().notNull().default(false),
+    /** RFC 9449 §8: the client's proofs at the token endpoint must carry a nonce we issued. */
+    dpopNonceRequired: boolean().notNull().default(false),
     /** First-party clients skip the consent page. */
     firstParty: boolean().notNull().default(false),
     /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */
@@ -245,6 +249,8 @@ export const tokenFamilies = auth.table(
     authTime: at(),
     acr: text(),
     amr: text().array(),
+    /** RFC 9449 §5: the JWK thumbprint a public client's refresh tokens are bound to. */
+    dpopJkt: text(),
     createdAt: created(),
     revokedAt: at(),
     revokedReason: text(),
@@ -295,6 +301,17 @@ export const deviceCodes = auth.table(
     createdAt: created(),
   },
   (t) => [uniqueIndex().on(t.tenantId, t.userCodeHash)],
+);
+
+/** RFC 9449 §11.1: the `jti` of every DPoP proof accepted, kept until its `iat` leaves the window. */
+export const dpopProofJtis = auth.table(
+  'dpop_proof_jtis',
+  {
+    tenantId: uuid().notNull(),
+    jti: text().notNull(),
+    expiresAt: at().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.jti] })],
 );
 
 /** Access tokens revoked before their expiry (RFC 7009), kept until they would expire. */

@@ -1,8 +1,9 @@
 // The provider metadata of a tenant (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9126 §5,
-// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4).
+// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1).
 import { ACR } from '../core/acr.js';
 import { ASSERTION_ALGS } from '../core/client-auth.js';
 import { AUTH_METHODS, SUPPORTED_SCOPES } from '../core/client-metadata.js';
+import { DPOP_ALGS } from '../core/dpop.js';
 import { GRANT_TYPES } from '../core/grant-types.js';
 
 export function providerMetadata(issuer: string, detailTypes: string[]): Record<string, unknown> {
@@ -42,5 +43,7 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     require_pushed_authorization_requests: false,
     authorization_response_iss_parameter_supported: true,
     authorization_details_types_supported: detailTypes,
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
   };
 }

@@ -11,6 +11,7 @@ import { authorizationCodeGrant } from './grant-authorization-code.js';
 import { clientCredentialsGrant } from './grant-client-credentials.js';
 import { deviceCodeGrant } from './grant-device-code.js';
 import { deviceAuthorization } from './device-authorization.js';
+import { checkTokenRequestProof } from './dpop-at-token.js';
 import { DEVICE_CODE_GRANT, GRANT_TYPES } from '../core/grant-types.js';
 import { refreshTokenGrant } from './grant-refresh-token.js';
 import { introspect } from './introspect.js';
@@ -83,11 +84,18 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
       throw new OAuthError('unsupported_grant_type', 'This grant type is not supported.');
     }
     if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
+    g.dpop = await checkTokenRequestProof(rt, g.tenant, g.client, `${g.issuer}/token`, c.req.header('dpop'));
+    const res = await grant(grantType, g);
+    // RFC 9449 §8.2: "the authorization server MAY supply a new nonce value at any time".
+    if (g.dpop) res.headers.set('dpop-nonce', rt.dpopNonces.current(g.tenant.id));
+    return res;
+  });
+  const grant = (grantType: string, g: GrantContext) => {
     if (grantType === 'authorization_code') return authorizationCodeGrant(g);
     if (grantType === 'refresh_token') return refreshTokenGrant(g);
     if (grantType === DEVICE_CODE_GRANT) return deviceCodeGrant(g);
     return clientCredentialsGrant(g);
-  });
+  };
 
   app.post('/auth/:tenant/introspect', async (c) => introspect(await prepare(c, 'introspect')));
   app.post('/auth/:tenant/revoke', async (c) => revoke(await prepare(c, 'revoke')));

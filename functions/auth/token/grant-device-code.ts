@@ -49,6 +49,8 @@ export async function deviceCodeGrant(g: GrantContext): Promise<Response> {
       authTime: d.authTime,
       acr: d.acr,
       amr: d.amr,
+      // RFC 9449 §5: "Refresh tokens issued to public clients MUST be bound to the DPoP public key".
+      dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (g.dpop?.jkt ?? null) : null,
     });
     const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
@@ -58,6 +60,7 @@ export async function deviceCodeGrant(g: GrantContext): Promise<Response> {
       scope: d.scope.split(' ').filter(Boolean),
       audience: d.resource,
       withRefresh: client.grantTypes.includes('refresh_token'),
+      jkt: g.dpop?.jkt,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'device_code', jti: issued.jti, family: family.id } }, g.meta);
     return { response: issued.response };
