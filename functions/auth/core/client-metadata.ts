@@ -46,6 +46,9 @@ export const clientMetadataSchema = z.object({
   dpop_bound_access_tokens: z.boolean().default(false),
   /** Our extension: the client's proofs at the token endpoint must carry a server nonce (RFC 9449 §8). */
   dpop_nonce_required: z.boolean().default(false),
+  /** Our extensions for RFC 8693 (admin API only; ignored from DCR): what the client may exchange tokens for. */
+  token_exchange_audiences: z.array(z.string().min(1).max(1000)).max(50).optional(),
+  token_exchange_impersonation: z.boolean().optional(),
   /** Our extensions (admin API only; ignored from DCR). */
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
@@ -87,6 +90,8 @@ export function describeClient(c: Client): Record<string, unknown> {
     authorization_details_types: c.authorizationDetailsTypes,
     dpop_bound_access_tokens: c.dpopBoundAccessTokens,
     dpop_nonce_required: c.dpopNonceRequired,
+    token_exchange_audiences: c.tokenExchangeAudiences,
+    token_exchange_impersonation: c.tokenExchangeImpersonation,
     ...(c.jwks ? { jwks: c.jwks } : {}),
     access_token_ttl: c.accessTokenTtl,
     refresh_token_ttl: c.refreshTokenTtl,

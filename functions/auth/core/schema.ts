@@ -165,6 +165,10 @@ export const clients = auth.table(
     dpopBoundAccessTokens: boolean().notNull().default(false),
     /** RFC 9449 §8: the client's proofs at the token endpoint must carry a nonce we issued. */
     dpopNonceRequired: boolean().notNull().default(false),
+    /** RFC 8693 policy: the audiences (and resources) the client may exchange tokens for. */
+    tokenExchangeAudiences: text().array().notNull().default([]),
+    /** RFC 8693 §1.1: whether the client may impersonate a subject (an exchange without actor_token). */
+    tokenExchangeImpersonation: boolean().notNull().default(false),
     /** First-party clients skip the consent page. */
     firstParty: boolean().notNull().default(false),
     /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */

@@ -12,7 +12,8 @@ import { clientCredentialsGrant } from './grant-client-credentials.js';
 import { deviceCodeGrant } from './grant-device-code.js';
 import { deviceAuthorization } from './device-authorization.js';
 import { checkTokenRequestProof } from './dpop-at-token.js';
-import { DEVICE_CODE_GRANT, GRANT_TYPES } from '../core/grant-types.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT } from '../core/grant-types.js';
+import { tokenExchangeGrant } from './grant-token-exchange.js';
 import { refreshTokenGrant } from './grant-refresh-token.js';
 import { introspect } from './introspect.js';
 import { revoke } from './revoke.js';
@@ -66,7 +67,8 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
 
   async function prepare(c: Context, endpoint: Endpoint): Promise<GrantContext> {
     const tenant: Tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenant);
-    const params = await readForm(c);
+    // RFC 8693 §2.1: audience, like RFC 8707's resource, may be repeated.
+    const params = await readForm(c, ['resource', 'audience']);
     const { issuer, audiences } = urlsOf(tenant);
     const { client } = await authenticateClient(rt.db, tenant, {
       authorization: c.req.header('authorization'),
@@ -94,6 +96,7 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     if (grantType === 'authorization_code') return authorizationCodeGrant(g);
     if (grantType === 'refresh_token') return refreshTokenGrant(g);
     if (grantType === DEVICE_CODE_GRANT) return deviceCodeGrant(g);
+    if (grantType === TOKEN_EXCHANGE_GRANT) return tokenExchangeGrant(g);
     return clientCredentialsGrant(g);
   };
 
