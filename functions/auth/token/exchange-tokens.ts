@@ -9,7 +9,7 @@ import { TokenRejected, verifyOwnJwt } from '../core/tokens.js';
 import type { GrantContext } from './grant-context.js';
 
 /** What an exchange needs of a presented token. */
-export interface PresentedToken {
+interface PresentedToken {
   sub: string;
   /** The client the token was issued to. */
   clientId: string;
