@@ -68,7 +68,9 @@ async function startServer(name: string, tree: string): Promise<Server> {
   const tdb = await createEmptyDatabase();
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PROFILE, name)}`] : [];
   const args = [...profile, '--conditions=development', '--import', 'tsx', join(tree, 'bench', 'vault', 'server.ts')];
-  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
+  // BENCH_NODE: another node binary for the servers (the image runs the current LTS).
+  const node = process.env.BENCH_NODE ?? process.execPath;
+  const [cmd, argv] = hasTaskset ? ['taskset', ['-c', '1', node, ...args]] : [node, args];
   const env = { ...process.env, PORT: String(await freePort()), DATABASE_URL: tdb.url, ZENO_LOG_LEVEL: 'error', VAULT_UNSEALER_URL: '', VAULT_INTERNAL_KEY: '' };
   const child = spawn(cmd, argv as string[], { cwd: tree, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const [ingressPort, apiPort] = await new Promise<[number, number]>((resolve, reject) => {

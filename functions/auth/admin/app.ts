@@ -10,6 +10,9 @@ import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
 import { scimTokenRoutes } from './scim-token-routes.js';
 import { mfaPolicyRoutes } from './mfa-policy-routes.js';
+import { pruneSamlRequests } from '../core/saml/requests.js';
+import { createSamlSecrets } from '../core/saml/secrets.js';
+import { samlRoutes } from './saml-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 
@@ -18,13 +21,17 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
   return {
     [AUTH_EVENTS.cleanupScheduled]: async (_event, tx) => {
       const deleted = await pruneExpired(tx);
-      ctx.log.info('expired rows deleted', deleted);
+      const samlRequests = await pruneSamlRequests(tx);
+      ctx.log.info('expired rows deleted', { ...deleted, samlRequests });
     },
   };
 }
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
-  return buildAdminApp(await createAuthRuntime(ctx));
+  const rt = await createAuthRuntime(ctx);
+  const app = buildAdminApp(rt);
+  samlRoutes(app, rt, (await createSamlSecrets(ctx, rt.db)).keys);
+  return app;
 }
 
 export function buildAdminApp(rt: AuthRuntime): Hono {

@@ -421,6 +421,96 @@ export const mfaPolicies = auth.table('mfa_policies', {
   updatedAt: created(),
 });
 
+// SAML 2.0 IdP (docs/saml.md). Kept together so that the SAML tables read as one block.
+
+/**
+ * A tenant's SAML signing key: RSA-2048 (SAML SPs expect RSA-SHA256), the PKCS#8 private key
+ * sealed with AES-256-GCM under a key derived from the master key (AAD = tenant + row id), and
+ * its self-signed certificate (base64 DER) as metadata publishes it. One active key per tenant;
+ * a retired one stays in the metadata until `publishUntil`, so SPs can pick up the new one first.
+ */
+export const samlKeys = auth.table(
+  'saml_keys',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    privateKeySealed: text().notNull(),
+    certificate: text().notNull(),
+    status: text().notNull().$type<'active' | 'retired'>(),
+    createdAt: created(),
+    retiredAt: at(),
+    publishUntil: at(),
+  },
+  (t) => [uniqueIndex('saml_keys_one_active').on(t.tenantId).where(sql`status = 'active'`)],
+);
+
+/** A SAML service provider registered with a tenant (by hand or from its metadata). */
+export const samlServiceProviders = auth.table(
+  'saml_service_providers',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    entityId: text().notNull(),
+    name: text(),
+    /** Assertion Consumer Services: `{ url, index, binding, isDefault }`. */
+    acs: jsonb().notNull().$type<{ url: string; index: number; binding: 'post' | 'redirect'; isDefault: boolean }[]>(),
+    sloUrl: text(),
+    sloBinding: text().$type<'post' | 'redirect'>(),
+    /** The SP's signing certificates (base64 DER): verify its AuthnRequests and LogoutRequests. */
+    certificates: jsonb().notNull().default([]).$type<string[]>(),
+    nameIdFormat: text().notNull(),
+    /** `{ name, friendlyName?, source }`: which user attribute goes out under which SAML name. */
+    attributeMap: jsonb().notNull().default([]).$type<{ name: string; friendlyName?: string; source: string }[]>(),
+    signResponse: boolean().notNull().default(true),
+    signAssertion: boolean().notNull().default(true),
+    wantAuthnRequestsSigned: boolean().notNull().default(false),
+    allowIdpInitiated: boolean().notNull().default(true),
+    createdAt: created(),
+    updatedAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.entityId)],
+);
+
+/**
+ * AuthnRequests received: each request id is accepted once per SP (SAML Profiles §4.1.4.5 allows
+ * refusing a replay), and a request that waits for the user to sign in keeps its parameters here,
+ * found by the SHA-256 of the handle its sign-in form carries.
+ */
+export const samlRequests = auth.table(
+  'saml_requests',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    spId: uuid().notNull().references(() => samlServiceProviders.id, { onDelete: 'cascade' }),
+    /** The AuthnRequest's ID; null for IdP-initiated sign-in. */
+    requestId: text(),
+    handleHash: text().notNull().unique(),
+    csrf: text().notNull(),
+    params: jsonb().notNull().$type<Record<string, unknown>>(),
+    /** Set once the password was right and a second factor is awaited. */
+    userId: uuid().references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: created(),
+    expiresAt: at().notNull(),
+    consumedAt: at(),
+  },
+  (t) => [uniqueIndex().on(t.spId, t.requestId)],
+);
+
+/** Which SPs a browser session signed in to, under which NameID: what single logout must reach. */
+export const samlParticipants = auth.table(
+  'saml_participants',
+  {
+    sessionId: uuid().notNull().references(() => sessions.id, { onDelete: 'cascade' }),
+    spId: uuid().notNull().references(() => samlServiceProviders.id, { onDelete: 'cascade' }),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    nameId: text().notNull(),
+    nameIdFormat: text().notNull(),
+    sessionIndex: text().notNull(),
+    createdAt: created(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.spId] }), index().on(t.tenantId, t.sessionIndex)],
+);
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);
@@ -437,3 +527,4 @@ export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
 export type TotpCredential = typeof totpCredentials.$inferSelect;
 export type DeviceCode = typeof deviceCodes.$inferSelect;
+export type SamlServiceProvider = typeof samlServiceProviders.$inferSelect;

@@ -17,10 +17,11 @@ import { createMetrics } from '#shared/metrics/index';
 import admin from '../admin/function.js';
 import authorize from '../authorize/function.js';
 import oidc from '../oidc/function.js';
+import saml from '../saml/function.js';
 import scim from '../scim/function.js';
 import token from '../token/function.js';
 
-const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin, scim];
+const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin, scim, saml];
 
 export interface AuthHarness {
   readonly baseUrl: string;

@@ -25,8 +25,16 @@ export interface ServerLimits {
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/**
+ * `optimizeEmptyRequests` (node 24.12 and later; older versions ignore it): a request without
+ * Content-Length or Transfer-Encoding gets a body stream that is already ended, so node neither
+ * emits its stream events nor dumps it after the response. Not yet in the typings of the oldest
+ * supported node.
+ */
+type ProxyServerOptions = ServerOptions & { optimizeEmptyRequests?: boolean };
+
 /** Node's http server settings for the proxy's listeners. */
-function serverOptions(limits: ServerLimits): ServerOptions {
+function serverOptions(limits: ServerLimits): ProxyServerOptions {
   return {
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,
@@ -39,6 +47,7 @@ function serverOptions(limits: ServerLimits): ServerOptions {
     requireHostHeader: false,
     // The same buffer sizes on every Node version (20 has 16 KB streams, 22 and later 64 KB).
     highWaterMark: 65_536,
+    optimizeEmptyRequests: true,
   };
 }
 

@@ -1,2 +1,0 @@
-ALTER TABLE "auth"."clients" ADD COLUMN "token_exchange_audiences" text[] DEFAULT '{}' NOT NULL;--> statement-breakpoint
-ALTER TABLE "auth"."clients" ADD COLUMN "token_exchange_impersonation" boolean DEFAULT false NOT NULL;

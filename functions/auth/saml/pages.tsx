@@ -1,0 +1,60 @@
+// The pages of the SAML endpoints: the auto-posting form that carries a message to an SP (SAML
+// Bindings §3.5.4; one script, allowed by its nonce, and a button without scripts), and the page
+// that ends a session at every SP (front-channel: one frame per SP's LogoutRequest).
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'hono';
+import { Layout } from '../authorize/pages/layout.js';
+import { renderPage } from '../authorize/pages/render.js';
+
+const headers = (nonce: string, frames = false) => ({
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; ${frames ? 'frame-src *; ' : ''}frame-ancestors 'none'; base-uri 'none'`,
+});
+
+/** An HTML form that posts `SAMLResponse` or `SAMLRequest` (base64) and RelayState to `action`. */
+export function sendPostForm(c: Context, action: string, param: 'SAMLResponse' | 'SAMLRequest', xml: string, relayState: string | undefined): Response {
+  const nonce = randomBytes(16).toString('base64');
+  const page = (
+    <Layout title="Signing in">
+      <h1>Continue</h1>
+      <form method="post" action={action}>
+        <input type="hidden" name={param} value={Buffer.from(xml, 'utf8').toString('base64')} />
+        {relayState !== undefined ? <input type="hidden" name="RelayState" value={relayState} /> : null}
+        <noscript>
+          <p class="muted">Scripts are off: press the button to continue.</p>
+        </noscript>
+        <button type="submit">Continue</button>
+      </form>
+      <script nonce={nonce}>{'document.forms[0].submit()'}</script>
+    </Layout>
+  );
+  return c.html(renderPage(page), 200, headers(nonce));
+}
+
+/** Signed out: frames load each other SP's LogoutRequest; then `next` (the initiator's LogoutResponse) or nothing. */
+export function sendLogoutPage(c: Context, frames: string[], next: { url: string } | { form: { action: string; param: 'SAMLResponse'; xml: string; relayState: string | undefined } } | undefined): Response {
+  const nonce = randomBytes(16).toString('base64');
+  const page = (
+    <Layout title="Signed out">
+      <h1>You are signed out</h1>
+      {frames.map((src) => (
+        <iframe src={src} width="0" height="0" style="border:0" title="signing out" />
+      ))}
+      {next && 'url' in next ? (
+        <p>
+          <a href={next.url}>Return to the application</a>
+        </p>
+      ) : null}
+      {next && 'form' in next ? (
+        <form method="post" action={next.form.action}>
+          <input type="hidden" name={next.form.param} value={Buffer.from(next.form.xml, 'utf8').toString('base64')} />
+          {next.form.relayState !== undefined ? <input type="hidden" name="RelayState" value={next.form.relayState} /> : null}
+          <button type="submit">Return to the application</button>
+        </form>
+      ) : null}
+      {next ? <script nonce={nonce}>{`setTimeout(function(){${'url' in next ? `location.href=document.links[0].href` : 'document.forms[0].submit()'}},${frames.length ? 1500 : 0})`}</script> : null}
+    </Layout>
+  );
+  return c.html(renderPage(page), 200, headers(nonce, frames.length > 0));
+}
