@@ -69,6 +69,8 @@ export async function verifyAccessToken(token: string, keys: RemoteKeys, issuer:
     throw invalid();
   }
   if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') throw invalid();
+  // RFC 9449 §7.2: a DPoP-bound token (cnf) is never accepted as a Bearer token; these APIs take Bearer only.
+  if (claims.cnf !== undefined) throw invalid();
   return claims as JWTPayload & { sub: string; exp: number };
 }
 

@@ -4,7 +4,8 @@
 // without the scope, is refused. (Their own tests use a stand-in issuer; this one does not.)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,11 +29,11 @@ describe('ZenoAuth access tokens at ZenoLMS and ZenoMail', () => {
   let mail: HostedFunction;
   const tokens: Record<string, string> = {};
 
-  /** A client-credentials token of `tenant`'s real token endpoint. */
-  async function clientToken(tenant: string, clientId: string, secret: string, scope: string): Promise<string> {
+  /** A client-credentials token of `tenant`'s real token endpoint (DPoP-bound when `dpop` is a proof). */
+  async function clientToken(tenant: string, clientId: string, secret: string, scope: string, dpop?: string): Promise<string> {
     const res = await fetch(`${za.baseUrl}/auth/${tenant}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, secret) },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, secret), ...(dpop ? { dpop } : {}) },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
     });
     assert.equal(res.status, 200, await res.clone().text());
@@ -47,6 +48,12 @@ describe('ZenoAuth access tokens at ZenoLMS and ZenoMail', () => {
       const { secret } = await makeClient(tdb.database.db, tenant, { client_id: 'vendor', grant_types: ['client_credentials'], scope: 'lms:admin mail:admin mail:send' });
       tokens[`${slug}:lms`] = await clientToken(slug, 'vendor', secret!, 'lms:admin');
       tokens[`${slug}:mail`] = await clientToken(slug, 'vendor', secret!, 'mail:admin');
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const proof = await new SignJWT({ htm: 'POST', htu: `${za.baseUrl}/auth/${slug}/token`, jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+        .setIssuedAt()
+        .sign(privateKey);
+      tokens[`${slug}:mail:dpop`] = await clientToken(slug, 'vendor', secret!, 'mail:admin', proof);
     }
     dataDir = await mkdtemp(join(tmpdir(), 'zk-tokens-'));
     // The products find the issuers under the platform's base URL, as on one machine.
@@ -104,5 +111,9 @@ describe('ZenoAuth access tokens at ZenoLMS and ZenoMail', () => {
     const t = tokens['acme:mail']!;
     const tampered = t.slice(0, -3) + (t.at(-3) === 'A' ? 'B' : 'A') + t.slice(-2);
     assert.equal((await call(mail, 'GET', '/mail/acme/v1/messages', tampered)).status, 401);
+  });
+
+  it('refuses a DPoP-bound token presented as a Bearer token (RFC 9449 §7.2)', async () => {
+    assert.equal((await call(mail, 'GET', '/mail/acme/v1/messages', tokens['acme:mail:dpop']!)).status, 401);
   });
 });

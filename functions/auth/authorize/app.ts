@@ -5,6 +5,7 @@ import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { accountSessionsEndpoint } from './account-sessions.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { consentEndpoint } from './consent.js';
+import { deviceConfirmEndpoint, deviceEndpoint } from './device.js';
 import { loginEndpoint } from './login.js';
 import { loginCounters, type LoginCounters } from './login-metrics.js';
 import { logoutEndpoint } from './logout.js';
@@ -27,6 +28,8 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   app.post('/auth/:tenant/login', (c) => loginEndpoint(c, rt, secondFactor, logins));
   app.post('/auth/:tenant/login/second-factor', (c) => secondFactorEndpoint(c, rt));
   app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/device', (c) => deviceEndpoint(c, rt));
+  app.post('/auth/:tenant/device/confirm', (c) => deviceConfirmEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/totp', (c) => accountTotpEndpoint(c, rt));

@@ -20,6 +20,8 @@ export interface AuthzRequest {
   loginHint?: string | undefined;
   resource: string[];
   authorizationDetails?: AuthorizationDetail[] | undefined;
+  /** Set for a device authorization request (RFC 8628) being confirmed: there is no redirect. */
+  device?: { codeHash: string; userCode: string } | undefined;
 }
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account'];

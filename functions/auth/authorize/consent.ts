@@ -16,6 +16,8 @@ export async function consentEndpoint(c: Context, rt: AuthRuntime): Promise<Resp
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
   const posted = await readInteractionForm(c, rt, tenant);
   const { flow: f, req } = posted;
+  // A device request is confirmed at {issuer}/device/confirm; it has no redirect URI to go back to.
+  if (req.device) throw new AuthorizePageError(400, 'interaction_expired', 'This form has expired or was not opened in this browser.');
   const live = await findLiveSession(rt.db, tenant.id, readCookie(c, SESSION_COOKIE));
   if (!live || live.session.id !== posted.row.sessionId) throw new AuthorizePageError(400, 'interaction_expired', 'This form has expired or was not opened in this browser.');
   const decision = posted.form.get('decision');

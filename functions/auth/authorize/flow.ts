@@ -11,6 +11,7 @@ import type { AuthzRequest } from './authorization-request.js';
 import { browserId, readCookie, SESSION_COOKIE } from './cookies.js';
 import type { FlowContext } from './flow-context.js';
 import { ConsentPage } from './pages/consent-page.js';
+import { DeviceConfirmPage } from './pages/device-pages.js';
 import { ErrorPage } from './pages/error-page.js';
 import { LoginPage } from './pages/login-page.js';
 import { stepUpNeeded } from './step-up.js';
@@ -57,6 +58,7 @@ export async function afterAuthentication(
     if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'interaction_required', 'A second factor must be set up.');
     return sendPage(c, 403, ErrorPage({ title: 'Set up a second factor', message: `Your organisation requires an authenticator app. Set one up at ${f.issuer}/account/totp, then sign in again.` }));
   }
+  if (req.device) return confirmDevice(c, f, req, req.device, live, interaction);
   const needsConsent =
     !f.client.firstParty &&
     (req.prompt.includes('consent') || !!req.authorizationDetails?.length || !(await hasConsent(f.rt.db, live.user.id, f.client.id, req.scope)));
@@ -81,6 +83,31 @@ export async function afterAuthentication(
     throw new AuthorizePageError(400, 'interaction_used', 'This sign-in request was already completed.');
   }
   return issueCode(c, f, req, live);
+}
+
+/**
+ * A device request always asks the signed-in user to confirm, first-party client or not: the user
+ * must check the code on the device (RFC 8628 §5.4).
+ */
+async function confirmDevice(
+  c: Context,
+  f: FlowContext,
+  req: AuthzRequest,
+  device: { userCode: string },
+  live: LiveSession,
+  interaction: { row: Interaction; handle: string } | undefined,
+): Promise<Response> {
+  let pending = interaction;
+  if (!pending) {
+    const created = await createInteraction(f.rt.db, { tenantId: f.tenant.id, clientId: f.client.id, kind: 'interaction', params: { ...req }, browserId: browserId(c, f.rt, f.tenant) });
+    pending = { row: created.interaction, handle: created.handle };
+  }
+  await attachSession(f.rt.db, pending.row.idHash, live.session.id);
+  return sendPage(
+    c,
+    200,
+    DeviceConfirmPage({ action: `${f.issuer}/device/confirm`, interaction: pending.handle, csrf: pending.row.csrf!, clientName: f.client.name, username: live.user.username, userCode: device.userCode, scopes: req.scope }),
+  );
 }
 
 /** Mints the code and redirects (RFC 6749 §4.1.2 with RFC 9207's iss). */

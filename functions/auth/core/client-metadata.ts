@@ -1,9 +1,9 @@
 // Client metadata as RFC 7591 §2 defines it, validated, with our policy knobs beside it.
 import { z } from 'zod';
+import { GRANT_TYPES } from './grant-types.js';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
-const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
@@ -35,13 +35,20 @@ export const clientMetadataSchema = z.object({
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
-  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(3).default(['authorization_code']),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length).default(['authorization_code']),
   response_types: z.array(z.literal('code')).max(1).default(['code']),
   scope: z.string().max(2000).optional(),
   jwks: z.object({ keys: z.array(jwk).min(1).max(10) }).optional(),
   id_token_signed_response_alg: z.enum(['RS256', 'EdDSA']).default('RS256'),
   require_pushed_authorization_requests: z.boolean().default(false),
   authorization_details_types: z.array(z.string().min(1).max(200)).max(50).default([]),
+  /** RFC 9449 §5.2: every token request of the client must carry a DPoP proof. */
+  dpop_bound_access_tokens: z.boolean().default(false),
+  /** Our extension: the client's proofs at the token endpoint must carry a server nonce (RFC 9449 §8). */
+  dpop_nonce_required: z.boolean().default(false),
+  /** Our extensions for RFC 8693 (admin API only; ignored from DCR): what the client may exchange tokens for. */
+  token_exchange_audiences: z.array(z.string().min(1).max(1000)).max(50).optional(),
+  token_exchange_impersonation: z.boolean().optional(),
   /** Our extensions (admin API only; ignored from DCR). */
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
@@ -81,6 +88,10 @@ export function describeClient(c: Client): Record<string, unknown> {
     id_token_signed_response_alg: c.idTokenSignedResponseAlg,
     require_pushed_authorization_requests: c.requirePushedAuthorizationRequests,
     authorization_details_types: c.authorizationDetailsTypes,
+    dpop_bound_access_tokens: c.dpopBoundAccessTokens,
+    dpop_nonce_required: c.dpopNonceRequired,
+    token_exchange_audiences: c.tokenExchangeAudiences,
+    token_exchange_impersonation: c.tokenExchangeImpersonation,
     ...(c.jwks ? { jwks: c.jwks } : {}),
     access_token_ttl: c.accessTokenTtl,
     refresh_token_ttl: c.refreshTokenTtl,

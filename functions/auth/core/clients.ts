@@ -79,6 +79,11 @@ export function clientValues(
       refreshReuseGraceSeconds: opts.dynamic ? 0 : (m.refresh_token_reuse_grace ?? 0),
       requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
       authorizationDetailsTypes: m.authorization_details_types,
+      dpopBoundAccessTokens: m.dpop_bound_access_tokens,
+      dpopNonceRequired: m.dpop_nonce_required,
+      // Which audiences a client may reach on a user's behalf is the administrator's decision.
+      tokenExchangeAudiences: opts.dynamic ? [] : [...new Set(m.token_exchange_audiences ?? [])],
+      tokenExchangeImpersonation: opts.dynamic ? false : (m.token_exchange_impersonation ?? false),
       firstParty: opts.dynamic ? false : (m.first_party ?? false),
       registrationTokenHash: registrationToken ? sha256Hex(registrationToken) : null,
     },

@@ -163,8 +163,8 @@ export async function isAccessTokenRevoked(q: Queryable, tenantId: string, jti: 
 const ENDED_RETENTION_DAYS = 30;
 
 /**
- * Deletes rows that can no longer be used: codes, pushed and pending requests, client-assertion
- * jtis, revocation marks, refresh tokens and WebAuthn challenges past their expiry; sessions and revoked grants
+ * Deletes rows that can no longer be used: codes, device codes, pushed and pending requests,
+ * client-assertion and DPoP proof jtis, revocation marks, refresh tokens and WebAuthn challenges past their expiry; sessions and revoked grants
  * ENDED_RETENTION_DAYS after they ended. The audit trail is never pruned here.
  */
 export async function pruneExpired(q: Queryable): Promise<Record<string, number>> {
@@ -173,6 +173,8 @@ export async function pruneExpired(q: Queryable): Promise<Record<string, number>
   return {
     codes: await n(sql`with d as (delete from auth.authorization_codes where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
     interactions: await n(sql`with d as (delete from auth.interactions where expires_at < now() returning 1) select count(*)::int as n from d`),
+    deviceCodes: await n(sql`with d as (delete from auth.device_codes where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
+    dpopProofJtis: await n(sql`with d as (delete from auth.dpop_proof_jtis where expires_at < now() returning 1) select count(*)::int as n from d`),
     assertionJtis: await n(sql`with d as (delete from auth.client_assertion_jtis where expires_at < now() returning 1) select count(*)::int as n from d`),
     revokedAccessTokens: await n(sql`with d as (delete from auth.revoked_access_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
     refreshTokens: await n(sql`with d as (delete from auth.refresh_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),

@@ -10,7 +10,8 @@ import { signAccessToken, signIdToken } from './tokens.js';
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** RFC 9449 §5: `DPoP` when the access token is bound to a DPoP key. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -27,6 +28,8 @@ interface GrantIssue {
   audience: string[];
   nonce?: string | null | undefined;
   withRefresh: boolean;
+  /** The DPoP key thumbprint of this token request's proof, when it carried one. */
+  jkt?: string | undefined;
 }
 
 /**
@@ -49,8 +52,9 @@ export async function issueUserTokens(tx: Queryable, signer: Signer, issuer: str
     authTime: g.family.authTime,
     acr: g.family.acr,
     amr: g.family.amr,
+    jkt: g.jkt,
   });
-  const response: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
+  const response: TokenResponse = { access_token: at.token, token_type: g.jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope };
   if (g.family.authorizationDetails?.length) response.authorization_details = g.family.authorizationDetails;
   if (g.scope.includes('openid')) {
     response.id_token = await signIdToken(signer, {

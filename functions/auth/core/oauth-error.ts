@@ -2,7 +2,7 @@
 import { asDatabaseUnavailable } from '#shared/db/errors';
 import { AppError } from '#shared/http/errors';
 
-/** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, OIDC Core §3.1.2.6. */
+/** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, RFC 8628 §3.5, RFC 9449 §12.2, OIDC Core §3.1.2.6. */
 type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -24,7 +24,12 @@ type OAuthErrorCode =
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
 const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,
@@ -66,6 +71,19 @@ export function bearerError(error: 'invalid_request' | 'invalid_token' | 'insuff
   return new OAuthError(error, description, {
     status: error === 'invalid_request' ? 400 : undefined,
     headers: { 'www-authenticate': `Bearer error="${error}", error_description="${quoted}"` },
+  });
+}
+
+/**
+ * RFC 9449 §7.1: a protected resource refuses a DPoP-bound request with the `DPoP` scheme in
+ * `WWW-Authenticate`, the algorithms it accepts, and (for `use_dpop_nonce`) a fresh nonce.
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ */
+export function dpopError(error: 'invalid_request' | 'invalid_token' | 'invalid_dpop_proof' | 'use_dpop_nonce' | 'insufficient_scope', description: string, algs: readonly string[], nonce?: string): OAuthError {
+  const quoted = description.replace(/["\\]/g, '');
+  return new OAuthError(error, description, {
+    status: error === 'invalid_request' ? 400 : error === 'insufficient_scope' ? 403 : 401,
+    headers: { 'www-authenticate': `DPoP error="${error}", error_description="${quoted}", algs="${algs.join(' ')}"`, ...(nonce ? { 'dpop-nonce': nonce } : {}) },
   });
 }
 

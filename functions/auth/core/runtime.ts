@@ -7,6 +7,7 @@ import type { Logger } from '#shared/log/index';
 import { createAuditBuffer, type AuditBuffer } from './audit.js';
 import { ensureBootstrap } from './bootstrap.js';
 import { createKeyStore, type KeyStore } from './keys.js';
+import { createDpopNonces, type DpopNonces } from './dpop-nonces.js';
 import { createMfaSecrets, type MfaSecrets } from './mfa-secrets.js';
 import { createPushSealer, type PushSealer } from './scim-push-secrets.js';
 import { resolveKey } from '#shared/crypto/key-file';
@@ -22,6 +23,8 @@ export interface AuthRuntime {
   readonly mfa: MfaSecrets;
   /** Seals the bearer credentials of outbound SCIM targets. */
   readonly pushSealer: PushSealer;
+  /** Issues and checks DPoP-Nonce values (RFC 9449 §8), keyed from the master key. */
+  readonly dpopNonces: DpopNonces;
   readonly tenants: TenantResolver;
   readonly auditBuffer: AuditBuffer;
   readonly events: EventPublisher;
@@ -56,6 +59,7 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     keys: createKeyStore(db, masterKey),
     mfa: createMfaSecrets(masterKey),
     pushSealer: createPushSealer(masterKey),
+    dpopNonces: createDpopNonces(masterKey),
     tenants: createTenantResolver(db),
     auditBuffer: createAuditBuffer(db, ctx.log),
     events: ctx.events,

@@ -161,6 +161,14 @@ export const clients = auth.table(
     refreshReuseGraceSeconds: integer().notNull().default(0),
     requirePushedAuthorizationRequests: boolean().notNull().default(false),
     authorizationDetailsTypes: text().array().notNull().default([]),
+    /** RFC 9449 §5.2 dpop_bound_access_tokens: every token request must carry a DPoP proof. */
+    dpopBoundAccessTokens: boolean().notNull().default(false),
+    /** RFC 9449 §8: the client's proofs at the token endpoint must carry a nonce we issued. */
+    dpopNonceRequired: boolean().notNull().default(false),
+    /** RFC 8693 policy: the audiences (and resources) the client may exchange tokens for. */
+    tokenExchangeAudiences: text().array().notNull().default([]),
+    /** RFC 8693 §1.1: whether the client may impersonate a subject (an exchange without actor_token). */
+    tokenExchangeImpersonation: boolean().notNull().default(false),
     /** First-party clients skip the consent page. */
     firstParty: boolean().notNull().default(false),
     /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */
@@ -249,6 +257,8 @@ export const tokenFamilies = auth.table(
     authTime: at(),
     acr: text(),
     amr: text().array(),
+    /** RFC 9449 §5: the JWK thumbprint a public client's refresh tokens are bound to. */
+    dpopJkt: text(),
     createdAt: created(),
     revokedAt: at(),
     revokedReason: text(),
@@ -268,6 +278,48 @@ export const refreshTokens = auth.table(
     createdAt: created(),
   },
   (t) => [index().on(t.familyId)],
+);
+
+/**
+ * Device authorization requests (RFC 8628 §3.1-§3.5). The device code is stored as its SHA-256, the
+ * user code (8 letters of §6.1's alphabet, about 34.5 bits) as the SHA-256 of its normalised form.
+ * `pending` until the user decides at the verification page, then `approved` or `denied`; an
+ * approved request becomes `consumed` when its tokens are issued, once.
+ */
+export const deviceCodes = auth.table(
+  'device_codes',
+  {
+    deviceCodeHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    clientId: uuid().notNull().references(() => clients.id, { onDelete: 'cascade' }),
+    userCodeHash: text().notNull(),
+    scope: text().notNull(),
+    resource: text().array().notNull().default([]),
+    authorizationDetails: jsonb().$type<Record<string, unknown>[]>(),
+    status: text().notNull().default('pending').$type<'pending' | 'approved' | 'denied' | 'consumed'>(),
+    userId: uuid().references(() => users.id, { onDelete: 'cascade' }),
+    sessionId: uuid(),
+    authTime: at(),
+    acr: text(),
+    amr: text().array(),
+    /** RFC 8628 §3.5: raised by 5 s at each `slow_down`. */
+    intervalSeconds: integer().notNull().default(5),
+    lastPolledAt: at(),
+    expiresAt: at().notNull(),
+    createdAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.userCodeHash)],
+);
+
+/** RFC 9449 §11.1: the `jti` of every DPoP proof accepted, kept until its `iat` leaves the window. */
+export const dpopProofJtis = auth.table(
+  'dpop_proof_jtis',
+  {
+    tenantId: uuid().notNull(),
+    jti: text().notNull(),
+    expiresAt: at().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.jti] })],
 );
 
 /** Access tokens revoked before their expiry (RFC 7009), kept until they would expire. */
@@ -551,6 +603,7 @@ export type AuthorizationCode = typeof authorizationCodes.$inferSelect;
 export type TokenFamily = typeof tokenFamilies.$inferSelect;
 export type Interaction = typeof interactions.$inferSelect;
 export type TotpCredential = typeof totpCredentials.$inferSelect;
+export type DeviceCode = typeof deviceCodes.$inferSelect;
 export type SamlServiceProvider = typeof samlServiceProviders.$inferSelect;
 export type WebauthnCredential = typeof webauthnCredentials.$inferSelect;
 export type WebauthnSettings = typeof webauthnSettings.$inferSelect;

@@ -19,6 +19,10 @@ interface AccessTokenInput {
   authTime?: Date | null | undefined;
   acr?: string | null | undefined;
   amr?: string[] | null | undefined;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
+  jkt?: string | undefined;
+  /** RFC 8693 §4.1: the actor chain of a delegated token (the current actor outermost). */
+  act?: Record<string, unknown> | undefined;
 }
 
 interface MintedToken {
@@ -76,6 +80,8 @@ export function signAccessToken(signer: Signer, t: AccessTokenInput): MintedToke
   if (t.amr?.length) claims.amr = t.amr;
   if (t.authorizationDetails?.length) claims.authorization_details = t.authorizationDetails;
   if (t.grantId) claims.gid = t.grantId;
+  if (t.jkt) claims.cnf = { jkt: t.jkt };
+  if (t.act) claims.act = t.act;
   const token = signEdDsaJws(accessTokenHeader(key), claims, key.keyObject);
   return { token, jti, expiresAt: iat + t.ttlSeconds };
 }

@@ -1,8 +1,10 @@
 // The provider metadata of a tenant (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9126 §5,
-// RFC 9207 §3, RFC 9396 §10, RFC 7591).
+// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1).
 import { ACR } from '../core/acr.js';
 import { ASSERTION_ALGS } from '../core/client-auth.js';
 import { AUTH_METHODS, SUPPORTED_SCOPES } from '../core/client-metadata.js';
+import { DPOP_ALGS } from '../core/dpop.js';
+import { GRANT_TYPES } from '../core/grant-types.js';
 
 export function providerMetadata(issuer: string, detailTypes: string[]): Record<string, unknown> {
   const confidential = AUTH_METHODS.filter((m) => m !== 'none');
@@ -16,11 +18,13 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     pushed_authorization_request_endpoint: `${issuer}/par`,
     introspection_endpoint: `${issuer}/introspect`,
     revocation_endpoint: `${issuer}/revoke`,
+    // RFC 8628 §4.
+    device_authorization_endpoint: `${issuer}/device_authorization`,
     end_session_endpoint: `${issuer}/logout`,
     scopes_supported: [...SUPPORTED_SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    grant_types_supported: [...GRANT_TYPES],
     subject_types_supported: ['public'],
     acr_values_supported: [ACR.password, ACR.mfa],
     id_token_signing_alg_values_supported: ['RS256', 'EdDSA'],
@@ -39,5 +43,7 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     require_pushed_authorization_requests: false,
     authorization_response_iss_parameter_supported: true,
     authorization_details_types_supported: detailTypes,
+    // RFC 9449 §5.1.
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
   };
 }

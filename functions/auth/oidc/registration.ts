@@ -101,6 +101,8 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
         idTokenSignedResponseAlg: values.idTokenSignedResponseAlg,
         requirePushedAuthorizationRequests: values.requirePushedAuthorizationRequests,
         authorizationDetailsTypes: values.authorizationDetailsTypes,
+        dpopBoundAccessTokens: values.dpopBoundAccessTokens,
+        dpopNonceRequired: values.dpopNonceRequired,
         updatedAt: new Date(),
       })
       .where(and(eq(clients.id, client.id), eq(clients.tenantId, tenant.id)))

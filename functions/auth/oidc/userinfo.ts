@@ -1,22 +1,21 @@
-// GET/POST {issuer}/userinfo (OIDC Core §5.3): the claims of the token's user for its scopes.
+// GET/POST {issuer}/userinfo (OIDC Core §5.3): the claims of the token's user for its scopes, for a
+// Bearer token or a DPoP-bound one with its proof (RFC 9449 §7).
 import type { Context } from 'hono';
-import { bearerToken, checkAccessToken } from '../core/access-tokens.js';
 import { bearerError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { groupNames } from '../core/groups-claim.js';
 import { findUserById, userClaims } from '../core/users.js';
+import { protectedResourceToken } from '../web/protected-resource.js';
 import { tenantOf } from '../web/request.js';
 
 export async function userinfoEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), () => bearerError('invalid_token', 'Unknown issuer.'));
-  let token = bearerToken(c.req.header('authorization'));
+  let bodyToken: string | undefined;
   // RFC 6750 §2.2: the form-encoded body parameter, for POST.
-  if (!token && c.req.method === 'POST' && (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
-    token = new URLSearchParams(await c.req.text()).get('access_token') ?? undefined;
+  if (c.req.method === 'POST' && !c.req.header('authorization') && (c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
+    bodyToken = new URLSearchParams(await c.req.text()).get('access_token') ?? undefined;
   }
-  if (!token) throw bearerError('invalid_request', 'A Bearer access token is required.');
-  const claims = await checkAccessToken(rt, tenant, token);
-  if (!claims) throw bearerError('invalid_token', 'The access token is invalid, expired or revoked.');
+  const claims = await protectedResourceToken(c, rt, tenant, `${rt.issuer(tenant.slug)}/userinfo`, bodyToken);
   const scopes = claims.scope.split(' ');
   if (!scopes.includes('openid')) throw bearerError('insufficient_scope', 'The access token lacks the openid scope.');
   const user = await findUserById(rt.db, tenant.id, claims.sub);

@@ -9,6 +9,11 @@ import type { Tenant } from '../core/schema.js';
 import { readForm, requestMeta, tenantOf } from '../web/request.js';
 import { authorizationCodeGrant } from './grant-authorization-code.js';
 import { clientCredentialsGrant } from './grant-client-credentials.js';
+import { deviceCodeGrant } from './grant-device-code.js';
+import { deviceAuthorization } from './device-authorization.js';
+import { checkTokenRequestProof } from './dpop-at-token.js';
+import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT } from '../core/grant-types.js';
+import { tokenExchangeGrant } from './grant-token-exchange.js';
 import { refreshTokenGrant } from './grant-refresh-token.js';
 import { introspect } from './introspect.js';
 import { revoke } from './revoke.js';
@@ -16,7 +21,8 @@ import type { GrantContext } from './grant-context.js';
 
 const unknownTenant = () => new OAuthError('invalid_request', 'Unknown issuer.', { status: 404 });
 
-const ENDPOINTS = ['token', 'introspect', 'revoke'] as const;
+const ENDPOINTS = ['token', 'introspect', 'revoke', 'device_authorization'] as const;
+const GRANTS: readonly string[] = GRANT_TYPES;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 let runtime: AuthRuntime | undefined;
@@ -53,7 +59,7 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     if (!u) {
       const issuer = rt.issuer(tenant.slug);
       const audiences = (endpoint: Endpoint) => [issuer, `${issuer}/token`, `${issuer}/${endpoint}`];
-      u = { issuer, audiences: { token: audiences('token'), introspect: audiences('introspect'), revoke: audiences('revoke') } };
+      u = { issuer, audiences: { token: audiences('token'), introspect: audiences('introspect'), revoke: audiences('revoke'), device_authorization: audiences('device_authorization') } };
       urls.set(tenant, u);
     }
     return u;
@@ -61,7 +67,8 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
 
   async function prepare(c: Context, endpoint: Endpoint): Promise<GrantContext> {
     const tenant: Tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenant);
-    const params = await readForm(c);
+    // RFC 8693 §2.1: audience, like RFC 8707's resource, may be repeated.
+    const params = await readForm(c, ['resource', 'audience']);
     const { issuer, audiences } = urlsOf(tenant);
     const { client } = await authenticateClient(rt.db, tenant, {
       authorization: c.req.header('authorization'),
@@ -75,17 +82,27 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     const g = await prepare(c, 'token');
     const grantType = g.params.get('grant_type');
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required.');
-    if (!['authorization_code', 'refresh_token', 'client_credentials'].includes(grantType)) {
+    if (!GRANTS.includes(grantType)) {
       throw new OAuthError('unsupported_grant_type', 'This grant type is not supported.');
     }
     if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
+    g.dpop = await checkTokenRequestProof(rt, g.tenant, g.client, `${g.issuer}/token`, c.req.header('dpop'));
+    const res = await grant(grantType, g);
+    // RFC 9449 §8.2: "the authorization server MAY supply a new nonce value at any time".
+    if (g.dpop) res.headers.set('dpop-nonce', rt.dpopNonces.current(g.tenant.id));
+    return res;
+  });
+  const grant = (grantType: string, g: GrantContext) => {
     if (grantType === 'authorization_code') return authorizationCodeGrant(g);
     if (grantType === 'refresh_token') return refreshTokenGrant(g);
+    if (grantType === DEVICE_CODE_GRANT) return deviceCodeGrant(g);
+    if (grantType === TOKEN_EXCHANGE_GRANT) return tokenExchangeGrant(g);
     return clientCredentialsGrant(g);
-  });
+  };
 
   app.post('/auth/:tenant/introspect', async (c) => introspect(await prepare(c, 'introspect')));
   app.post('/auth/:tenant/revoke', async (c) => revoke(await prepare(c, 'revoke')));
+  app.post('/auth/:tenant/device_authorization', async (c) => deviceAuthorization(await prepare(c, 'device_authorization')));
   // One plain route per endpoint rather than one `{token|introspect|revoke}` pattern: a regex
   // parameter overlapping the POST routes makes Hono fall back from its RegExpRouter to the
   // TrieRouter, which costs every request ten times as much to match.

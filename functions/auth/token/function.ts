@@ -5,8 +5,8 @@ import { AUTH_ENV } from '../core/env.js';
 export default defineFunction({
   name: 'auth-token',
   product: 'auth',
-  description: 'OAuth 2.0 token endpoint: authorization_code + PKCE, refresh_token rotation, client_credentials; introspection and revocation.',
-  routes: [{ path: '/auth/[^/]+/(token|introspect|revoke)', match: 'RegularExpression', methods: ['POST', 'OPTIONS'] }],
+  description: 'OAuth 2.0 token endpoint: authorization_code + PKCE, refresh_token rotation, client_credentials, the device code (RFC 8628), token exchange (RFC 8693); device authorization, introspection and revocation.',
+  routes: [{ path: '/auth/[^/]+/(token|introspect|revoke|device_authorization)', match: 'RegularExpression', methods: ['POST', 'OPTIONS'] }],
   scaling: { minScale: 0, maxScale: 20, containerConcurrency: 0, target: 200, timeoutSeconds: 30 },
   emits: [
     'io.zenokube.auth.code.reused',

@@ -64,6 +64,8 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
       authTime: c.authTime,
       acr: c.acr,
       amr: c.amr,
+      // RFC 9449 §5: "Refresh tokens issued to public clients MUST be bound to the DPoP public key".
+      dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (g.dpop?.jkt ?? null) : null,
     });
     const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
@@ -74,6 +76,7 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
       audience: asked.length ? asked : c.resource,
       nonce: c.nonce,
       withRefresh: client.grantTypes.includes('refresh_token'),
+      jkt: g.dpop?.jkt,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'authorization_code', jti: issued.jti, family: family.id } }, g.meta);
     return { response: issued.response } as const;

@@ -34,12 +34,13 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
     audience: resources.length ? resources : [g.issuer],
     ttlSeconds: ttl,
     authorizationDetails: details,
+    jkt: g.dpop?.jkt,
   });
   await auditOrRefuse(g.rt.auditBuffer.add(
     { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { grant: 'client_credentials', jti: at.jti } },
     g.meta,
   ));
-  const body: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: ttl, scope };
+  const body: TokenResponse = { access_token: at.token, token_type: g.dpop ? 'DPoP' : 'Bearer', expires_in: ttl, scope };
   if (details) body.authorization_details = details;
   return tokenJson(body);
 }

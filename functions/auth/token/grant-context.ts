@@ -1,6 +1,7 @@
 // What every grant handler receives once the tenant is known and the client authenticated.
 import type { RequestMeta } from '../core/audit.js';
 import type { AuthRuntime } from '../core/runtime.js';
+import type { VerifiedProof } from '../core/dpop.js';
 import type { Client, Tenant } from '../core/schema.js';
 
 export interface GrantContext {
@@ -10,4 +11,6 @@ export interface GrantContext {
   client: Client;
   params: URLSearchParams;
   meta: RequestMeta;
+  /** The request's DPoP proof (RFC 9449 §5), checked and remembered, when it carried one. */
+  dpop?: VerifiedProof | undefined;
 }

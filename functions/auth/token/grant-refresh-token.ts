@@ -38,6 +38,8 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
     // RFC 6749 §6: a narrower scope may be requested, never a broader one.
     if (requested.some((s) => !granted.includes(s))) throw new OAuthError('invalid_scope', 'The requested scope exceeds the grant.');
     if (asked.some((x) => !family.resource.includes(x))) throw new OAuthError('invalid_target', 'A resource was not part of the grant.');
+    // RFC 9449 §5: a bound refresh token is used only with a proof of the same key.
+    if (family.dpopJkt && g.dpop?.jkt !== family.dpopJkt) throw new OAuthError('invalid_grant', 'The refresh token is bound to another DPoP key.');
     const user = family.userId ? await findUserById(tx, tenant.id, family.userId) : undefined;
     if (!user?.active) throw new OAuthError('invalid_grant', 'The user is no longer active.');
     const issued = await issueUserTokens(tx, signer, g.issuer, {
@@ -48,6 +50,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
       scope: requested.length ? requested : granted,
       audience: asked.length ? asked : family.resource,
       withRefresh: true,
+      jkt: g.dpop?.jkt,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'refresh_token', jti: issued.jti, family: family.id, ...(use.graced ? { graced: true } : {}) } }, g.meta);
     return { response: issued.response } as const;

@@ -1,6 +1,6 @@
 // Token introspection (RFC 7662): any confidential client of the tenant may ask about access
 // tokens; refresh tokens are described only to the client they were issued to.
-import { checkAccessToken } from '../core/access-tokens.js';
+import { boundJkt, checkAccessToken } from '../core/access-tokens.js';
 import { findRefreshToken } from '../core/grants.js';
 import { tokenJson } from '../web/token-json.js';
 import { OAuthError } from '../core/oauth-error.js';
@@ -18,10 +18,12 @@ export async function introspect(g: GrantContext): Promise<Response> {
   if (token.length > 8192) return inactive();
   const hint = params.get('token_type_hint');
   if (token.split('.').length === 3 && hint !== 'refresh_token') {
-    const claims = await checkAccessToken(rt, tenant, token);
+    const claims = await checkAccessToken(rt, tenant, token, 'subject');
     if (!claims) return inactive();
     const { gid: _gid, ...rest } = claims;
-    return tokenJson({ ...rest, active: true, token_type: 'Bearer', iss: g.issuer });
+    // RFC 9449 §6.2: the binding is reported as cnf.jkt and the token type as DPoP, for the
+    // resource server to check the proof against.
+    return tokenJson({ ...rest, active: true, token_type: boundJkt(claims) ? 'DPoP' : 'Bearer', iss: g.issuer });
   }
   const found = await findRefreshToken(rt.db, tenant.id, token);
   if (!found || found.family.clientId !== client.id) return inactive();
@@ -38,5 +40,6 @@ export async function introspect(g: GrantContext): Promise<Response> {
     exp: Math.floor(row.expiresAt.getTime() / 1000),
     iat: Math.floor(row.createdAt.getTime() / 1000),
     ...(family.authorizationDetails ? { authorization_details: family.authorizationDetails } : {}),
+    ...(family.dpopJkt ? { cnf: { jkt: family.dpopJkt } } : {}),
   });
 }

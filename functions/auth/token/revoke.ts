@@ -18,7 +18,7 @@ export async function revoke(g: GrantContext): Promise<Response> {
   const ok = () => new Response(null, { status: 200, headers: { 'cache-control': 'no-store' } });
   if (token.length > 8192) return ok();
   if (token.split('.').length === 3) {
-    const claims = await checkAccessToken(rt, tenant, token);
+    const claims = await checkAccessToken(rt, tenant, token, 'subject');
     if (!claims || claims.client_id !== client.clientId) return ok();
     await rt.transaction(async (tx) => {
       await revokeAccessToken(tx, tenant.id, claims.jti, claims.exp);
