@@ -77,6 +77,9 @@ export function createIngress(opts: IngressOptions): Ingress {
     // Traefik's readTimeout: a whole request, body included, within a minute.
     requestTimeoutMs: Math.max(opts.limits?.requestTimeoutMs ?? 60_000, opts.limits?.headersTimeoutMs ?? 10_000),
     keepAliveTimeoutMs: opts.limits?.keepAliveTimeoutMs ?? 5_000,
+    // nginx's http2_max_concurrent_streams is 128, Envoy's default 2^31: 100 as RFC 9113 §6.5.2 advises as a minimum.
+    maxConcurrentStreams: opts.limits?.maxConcurrentStreams ?? 100,
+    maxPrematureResets: opts.limits?.maxPrematureResets ?? 100,
   };
   const sockets = new Map<string, ListeningSocket>();
   /** `gateway:port` → socket key. */

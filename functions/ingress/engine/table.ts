@@ -150,6 +150,8 @@ export interface PortTable {
   gateway: string;
   port: number;
   protocol: 'HTTP' | 'HTTPS';
+  /** A cleartext port that also serves HTTP/2 by prior knowledge (the Gateway's h2c annotation). */
+  h2c: boolean;
   hosts: HostTable;
   certificates: TlsCertificate[];
 }

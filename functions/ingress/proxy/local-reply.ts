@@ -89,6 +89,17 @@ export function answerAs(res: ServerResponse, format: ErrorFormat): void {
   if (format !== 'problem') formats.set(res, format);
 }
 
+/** Responses on HTTP/2 streams (./h2-server.ts), which carry no connection-specific fields. */
+const http2Responses = new WeakSet<ServerResponse>();
+
+/** `res` answers an HTTP/2 stream: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header fields" (RFC 9113 §8.2.2). */
+export function markHttp2(res: ServerResponse): void {
+  http2Responses.add(res);
+}
+
+/** Whether `res` answers an HTTP/2 stream. */
+export const isHttp2 = (res: ServerResponse): boolean => http2Responses.has(res);
+
 /** Writes a local problem response unless headers already went out, in which case the stream is cut. */
 export function localReply(res: ServerResponse, status: number, code: LocalCode, extra?: string[]): void {
   if (res.writableEnded || res.destroyed) return;
@@ -99,8 +110,10 @@ export function localReply(res: ServerResponse, status: number, code: LocalCode,
   const format = formats.get(res) ?? 'problem';
   const body = problemBody(status, code, format);
   const headers = ['content-type', CONTENT_TYPES[format], 'content-length', String(body.length), 'x-zeno-ingress', code];
-  if (extra) headers.push(...extra);
-  // The reason phrase given: a refused writeHead leaves its own behind on the response.
-  res.writeHead(status, TITLES[status] ?? 'Error', headers);
+  if (extra) for (let i = 0; i < extra.length; i += 2) if (extra[i] !== 'connection' || !http2Responses.has(res)) headers.push(extra[i]!, extra[i + 1]!);
+  // The reason phrase given: a refused writeHead leaves its own behind on the response. HTTP/2
+  // has none (RFC 9113 §8.3.2).
+  if (http2Responses.has(res)) res.writeHead(status, headers);
+  else res.writeHead(status, TITLES[status] ?? 'Error', headers);
   res.end(body);
 }
