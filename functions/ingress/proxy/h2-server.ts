@@ -87,8 +87,12 @@ export function createH2Server(limits: H2Limits, handler: StreamHandler): H2Serv
     // Envoy's rule: a connection whose cancelled streams outnumber its completed ones past a
     // floor is an attack (each reset stream costs the proxy its work and the client nothing).
     if (c.resets > limits.maxPrematureResets && c.resets > c.completed) {
-      // The final GOAWAY carries the code, then the connection closes.
-      session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // GOAWAY with the code, refusing any new stream; the connection closes once the streams
+      // already open are done (destroying it at once can lose the GOAWAY on a TLS socket), or
+      // after a second at the latest.
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.close();
+      setTimeout(() => session.destroy(), 1_000).unref();
     }
   };
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => serveStream(req, res, handler));
