@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { connect, constants } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { request } from 'node:https';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer as netServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Client as GrpcClient, credentials, status as grpcStatus } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
 import type { Ingress, ResourceSet } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend, EchoResponse } from '#tests/conformance/echo-server';
@@ -29,7 +32,7 @@ function certificate(cn: string): { cert: string; key: string } {
   return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
 }
 
-const manifests = (echoPort: number) =>
+const manifests = (echoPort: number, gonePort: number) =>
   yamlStream(
     gatewayYaml({
       name: 'edge',
@@ -42,8 +45,37 @@ const manifests = (echoPort: number) =>
     httpRouteYaml({ name: 'site', namespace: 'web', gateway: 'edge', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/app' } }], backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
     httpRouteYaml({ name: 'clear', namespace: 'web', gateway: 'clear', rules: [{ backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
     httpRouteYaml({ name: 'plain', namespace: 'web', gateway: 'plain', rules: [{ backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
+    gatewayYaml({ name: 'grpc', namespace: 'web', gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
+    httpRouteYaml({ name: 'grpc', namespace: 'web', gateway: 'grpc', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/gone.Service' } }], backendRefs: [{ name: 'gone', port: SERVICE_PORT }] }] }),
     backendYaml('echo', 'web', echoPort),
+    backendYaml('gone', 'web', gonePort),
   );
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const s = netServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** A unary call with raw bytes as messages (no .proto needed to see the status). */
+function unary(port: number, method: string): Promise<ServiceError | undefined> {
+  const client = new GrpcClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      method,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from('ping'),
+      (err) => {
+        client.close();
+        resolve(err ?? undefined);
+      },
+    );
+  });
+}
 
 interface H2Answer {
   status: number;
@@ -98,10 +130,11 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
   let tlsPort = 0;
   let h2cPort = 0;
   let plainPort = 0;
+  let grpcPort = 0;
 
   before(async () => {
     echo = await startEcho('echo', 'web');
-    const set: ResourceSet = parseManifests(manifests(echo.port), 'h2').set;
+    const set: ResourceSet = parseManifests(manifests(echo.port, await closedPort()), 'h2').set;
     set.secrets.push({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -111,11 +144,13 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
     });
     const clear = set.gateways.find((g) => g.metadata.name === 'clear')!;
     clear.metadata.annotations = { 'ingress.zenokube.io/h2c': 'true' };
+    set.gateways.find((g) => g.metadata.name === 'grpc')!.metadata.annotations = { 'ingress.zenokube.io/h2c': 'true' };
     ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100, limits: { maxPrematureResets: 50 } });
     await ingress.apply(compile(set));
     tlsPort = ingress.address('web/edge', 443)!.port;
     h2cPort = ingress.address('web/clear', 80)!.port;
     plainPort = ingress.address('web/plain', 80)!.port;
+    grpcPort = ingress.address('web/grpc', 80)!.port;
   });
   after(async () => {
     await ingress.close();
@@ -263,5 +298,18 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
       attacker.destroy();
       await closeSession(legit);
     }
+  });
+
+  it('answers a gRPC call whose backend is down with UNAVAILABLE in grpc-status, not an HTML or JSON 503', async () => {
+    const err = await unary(grpcPort, '/gone.Service/Call');
+    assert.equal(err?.code, grpcStatus.UNAVAILABLE);
+    assert.match(err!.details, /unavailable/);
+  });
+
+  it('answers a gRPC call no route matches with UNIMPLEMENTED', async () => {
+    const err = await unary(grpcPort, '/other.Service/Call');
+    assert.equal(err?.code, grpcStatus.UNIMPLEMENTED);
+    // The proxy's own status (an HTTP 404 would read "Received HTTP status code 404").
+    assert.match(err!.details, /no route/);
   });
 });

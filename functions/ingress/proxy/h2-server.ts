@@ -11,7 +11,7 @@ import type { Http2Server, Http2ServerRequest, Http2ServerResponse, Http2Session
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExchangeHooks } from './connection.js';
-import { localReply, markHttp2 } from './local-reply.js';
+import { localReply, markGrpc, markHttp2 } from './local-reply.js';
 
 export interface H2Limits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open at once. */
@@ -109,6 +109,8 @@ export function createH2Server(limits: H2Limits, handler: StreamHandler): H2Serv
 function serveStream(req: Http2ServerRequest, res: Http2ServerResponse, handler: StreamHandler): void {
   const r1 = res as unknown as ServerResponse;
   markHttp2(r1);
+  // gRPC runs on HTTP/2 only: its calls get the proxy's errors as gRPC statuses.
+  if (req.headers['content-type']?.startsWith('application/grpc')) markGrpc(r1);
   const slot: StreamSlot = { hooks: undefined, http2: true };
   res.once('close', () => {
     const hooks = slot.hooks;
