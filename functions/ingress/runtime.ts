@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from './engine/compile.js';
 import type { CompiledGateway, PortTable } from './engine/table.js';
 import type { ListeningSocket, ServerLimits } from './proxy/server.js';
+import { closeH2Sessions } from './proxy/h2-upstream.js';
 import { openSocket } from './proxy/server.js';
 import type { ProxyContext, ProxyLimits, ProxyObserver } from './proxy/context.js';
 import type { CircuitOptions } from './proxy/circuit.js';
@@ -147,6 +148,7 @@ export function createIngress(opts: IngressOptions): Ingress {
       await Promise.all(all.map((s) => s.close(opts.drainMs ?? 10_000)));
       agent.destroy();
       await pools.close();
+      closeH2Sessions();
     },
   };
 }

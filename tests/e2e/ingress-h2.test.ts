@@ -14,8 +14,8 @@ import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
 import { request } from 'node:https';
 import { connect as netConnect, createServer as netServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Client as GrpcClient, credentials, status as grpcStatus } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import { Client as GrpcClient, Metadata, Server as GrpcServer, ServerCredentials, credentials, status as grpcStatus } from '@grpc/grpc-js';
+import type { ServiceError, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Ingress, ResourceSet } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend, EchoResponse } from '#tests/conformance/echo-server';
@@ -32,7 +32,7 @@ function certificate(cn: string): { cert: string; key: string } {
   return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
 }
 
-const manifests = (echoPort: number, gonePort: number) =>
+const manifests = (echoPort: number, gonePort: number, grpcBackendPort: number) =>
   yamlStream(
     gatewayYaml({
       name: 'edge',
@@ -49,7 +49,42 @@ const manifests = (echoPort: number, gonePort: number) =>
     httpRouteYaml({ name: 'grpc', namespace: 'web', gateway: 'grpc', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/gone.Service' } }], backendRefs: [{ name: 'gone', port: SERVICE_PORT }] }] }),
     backendYaml('echo', 'web', echoPort),
     backendYaml('gone', 'web', gonePort),
+    httpRouteYaml({ name: 'grpc-ok', namespace: 'web', gateway: 'grpc', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/test.Echo' } }], backendRefs: [{ name: 'grpc-backend', port: SERVICE_PORT }] }] }),
+    backendYaml('grpc-backend', 'web', grpcBackendPort),
   );
+
+const bytes = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+const ECHO_SERVICE: ServiceDefinition = {
+  Echo: { path: '/test.Echo/Echo', requestStream: false, responseStream: false, ...bytes },
+  Count: { path: '/test.Echo/Count', requestStream: false, responseStream: true, ...bytes },
+  Slow: { path: '/test.Echo/Slow', requestStream: false, responseStream: false, ...bytes },
+  Missing: { path: '/test.Echo/Missing', requestStream: false, responseStream: false, ...bytes },
+};
+
+/** A gRPC server (grpc-js) of raw-byte methods: Echo, Count (streams n messages), Slow (answers after 5 s), Missing (NOT_FOUND). */
+async function startGrpcBackend(): Promise<{ port: number; deadlines: (Date | number)[]; close: () => void }> {
+  const server = new GrpcServer();
+  const deadlines: (Date | number)[] = [];
+  const impl: UntypedServiceImplementation = {
+    Echo: (call: { request: Buffer; metadata: Metadata }, cb: (err: null, out: Buffer, trailer?: Metadata) => void) => {
+      const trailer = new Metadata();
+      trailer.set('x-trailer', 'kept');
+      cb(null, Buffer.concat([Buffer.from('echo:'), call.request]), trailer);
+    },
+    Count: (call: { request: Buffer; write: (b: Buffer) => void; end: () => void }) => {
+      for (let i = 0; i < Number(call.request.toString()); i++) call.write(Buffer.from(`n${i}`));
+      call.end();
+    },
+    Slow: (call: { getDeadline: () => Date | number }, cb: (err: null, out: Buffer) => void) => {
+      deadlines.push(call.getDeadline());
+      setTimeout(() => cb(null, Buffer.from('late')), 5_000).unref();
+    },
+    Missing: (_call: unknown, cb: (err: { code: number; details: string }) => void) => cb({ code: grpcStatus.NOT_FOUND, details: 'no such thing' }),
+  };
+  server.addService(ECHO_SERVICE, impl);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  return { port, deadlines, close: () => server.forceShutdown() };
+}
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -131,10 +166,14 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
   let h2cPort = 0;
   let plainPort = 0;
   let grpcPort = 0;
+  let grpcBackend: Awaited<ReturnType<typeof startGrpcBackend>>;
 
   before(async () => {
     echo = await startEcho('echo', 'web');
-    const set: ResourceSet = parseManifests(manifests(echo.port, await closedPort()), 'h2').set;
+    grpcBackend = await startGrpcBackend();
+    const set: ResourceSet = parseManifests(manifests(echo.port, await closedPort(), grpcBackend.port), 'h2').set;
+    // The backend speaks HTTP/2 over cleartext (Gateway API's backend protocol by appProtocol).
+    for (const p of set.services.find((x) => x.metadata.name === 'grpc-backend')!.spec!.ports!) p.appProtocol = 'kubernetes.io/h2c';
     set.secrets.push({
       apiVersion: 'v1',
       kind: 'Secret',
@@ -155,6 +194,7 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
   after(async () => {
     await ingress.close();
     await echo.close();
+    grpcBackend.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -235,9 +275,9 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
     }
   });
 
-  it('still serves HTTP/1.1 clients on the HTTPS listener (ALPN http/1.1)', async () => {
+  it('still serves HTTP/1.1 clients on the HTTPS listener (a client that offers no ALPN)', async () => {
     const r = await new Promise<{ status: number; proto: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: tlsPort, servername: HOST, ca: pair.cert, path: '/app/one', headers: { host: HOST }, agent: false, ALPNProtocols: ['http/1.1'] }, (res) => {
+      const req = request({ host: '127.0.0.1', port: tlsPort, servername: HOST, ca: pair.cert, path: '/app/one', headers: { host: HOST }, agent: false }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, proto: (JSON.parse(body) as EchoResponse).proto }));
@@ -311,5 +351,55 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
     assert.equal(err?.code, grpcStatus.UNIMPLEMENTED);
     // The proxy's own status (an HTTP 404 would read "Received HTTP status code 404").
     assert.match(err!.details, /no route/);
+  });
+
+  it('relays a unary gRPC call to an h2c backend, trailers included', async () => {
+    const client = new GrpcClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+    try {
+      let out: Buffer | undefined;
+      const trailer = await new Promise<Metadata>((resolve, reject) => {
+        const call = client.makeUnaryRequest('/test.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, Buffer.from('hi'), (err, value) => (err ? reject(err) : (out = value)));
+        call.on('status', (s) => resolve(s.metadata));
+      });
+      assert.ok(out);
+      assert.equal(out.toString(), 'echo:hi');
+      assert.deepEqual(trailer.get('x-trailer'), ['kept']);
+      const err = await unary(grpcPort, '/test.Echo/Missing');
+      assert.equal(err?.code, grpcStatus.NOT_FOUND);
+      assert.equal(err!.details, 'no such thing');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('relays a server-streaming gRPC call message by message', async () => {
+    const client = new GrpcClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+    try {
+      const got = await new Promise<string[]>((resolve, reject) => {
+        const out: string[] = [];
+        const call = client.makeServerStreamRequest('/test.Echo/Count', (b: Buffer) => b, (b: Buffer) => b, Buffer.from('50'));
+        call.on('data', (b: Buffer) => out.push(b.toString()));
+        call.on('error', reject);
+        call.on('status', (s) => (s.code === grpcStatus.OK ? resolve(out) : reject(new Error(s.details))));
+      });
+      assert.equal(got.length, 50);
+      assert.equal(got[49], 'n49');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('propagates a gRPC call’s deadline to the backend (grpc-timeout) and ends the call at it', async () => {
+    const client = new GrpcClient(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
+    try {
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        client.makeUnaryRequest('/test.Echo/Slow', (b: Buffer) => b, (b: Buffer) => b, Buffer.from('x'), new Metadata(), { deadline: Date.now() + 1_500 }, (e) => resolve(e)),
+      );
+      assert.equal(err?.code, grpcStatus.DEADLINE_EXCEEDED);
+      assert.equal(grpcBackend.deadlines.length, 1);
+      assert.notEqual(grpcBackend.deadlines[0], Infinity);
+    } finally {
+      client.close();
+    }
   });
 });

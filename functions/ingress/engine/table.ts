@@ -32,6 +32,8 @@ export interface CompiledBackend {
   endpoints: Endpoint[] | undefined;
   requestHeaders: HeaderOps | undefined;
   responseHeaders: HeaderOps | undefined;
+  /** The Service port's appProtocol asks for HTTP/2 over cleartext (h2c) to the backend. */
+  h2c?: boolean;
 }
 
 export interface MirrorAction {

@@ -20,6 +20,7 @@ import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
+import { sendH2 } from './h2-upstream.js';
 import type { RequestBody } from './request-body.js';
 import { TOO_LARGE, bufferBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-pool.js';
@@ -372,6 +373,7 @@ function bodyLate(life: Lifecycle): void {
 
 function send(ctx: ProxyContext, ex: Exchange): void {
   if (ex.rule.mirrors.length > 0) sendMirrors(ctx, ex.rule, ex.rec.method, ex.path, ex.headers, ex.body);
-  sendUpstream(ctx, ex);
+  if (ex.backend.h2c) sendH2(ctx, ex);
+  else sendUpstream(ctx, ex);
 }
 
