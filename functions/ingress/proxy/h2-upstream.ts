@@ -18,6 +18,8 @@ import { localReply } from './local-reply.js';
 const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
 const sessions = new Map<string, ClientHttp2Session>();
+/** Sessions whose connection was made (a stream of another one failed for want of it). */
+const connected = new WeakSet<ClientHttp2Session>();
 
 /** The endpoint's session, opened on first use and forgotten once it closes. */
 function sessionFor(host: string, port: number): ClientHttp2Session {
@@ -27,6 +29,7 @@ function sessionFor(host: string, port: number): ClientHttp2Session {
   const s = connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   sessions.set(key, s);
   s.on('error', () => {});
+  s.once('connect', () => connected.add(s));
   s.once('close', () => {
     if (sessions.get(key) === s) sessions.delete(key);
   });
@@ -105,7 +108,8 @@ export function sendH2(ctx: ProxyContext, ex: Exchange): void {
   stream.on('close', () => {
     if (res.writableEnded || res.destroyed) return;
     // Closed without a whole answer: refused, reset or cut by the backend.
-    const refused = !stream.headersSent || session.connecting || stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
+    // No connection, or the stream refused unprocessed (RFC 9113 §8.7): the backend is unavailable.
+    const refused = !connected.has(session) || stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
     ex.rec.upstreamError = refused ? 'backend_unavailable' : 'upstream_error';
     ctx.breakers.failure(key);
     ctx.observer?.upstreamError(ex.backend.key, ex.rec.upstreamError);
