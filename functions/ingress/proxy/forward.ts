@@ -172,7 +172,7 @@ function forwardedElement(socket: Socket, client: string, hostHeader: string, sc
  * Where an exchange's hooks are left for whoever serves its response: the HTTP/1 connection
  * (./connection.ts) or the HTTP/2 stream (./h2-server.ts).
  */
-export interface ExchangeSlot {
+interface ExchangeSlot {
   hooks: ExchangeHooks | undefined;
   /** The request came on an HTTP/2 stream. */
   readonly http2?: boolean;

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { ExchangeHooks } from './connection.js';
 import { localReply, markGrpc, markHttp2 } from './local-reply.js';
 
-export interface H2Limits {
+interface H2Limits {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may have open at once. */
   maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE: the largest header list, as the HTTP/1.1 head limit. */
@@ -27,7 +27,7 @@ export interface H2Limits {
 }
 
 /** Where the request path leaves the hooks of a stream's exchange. */
-export interface StreamSlot {
+interface StreamSlot {
   hooks: ExchangeHooks | undefined;
   readonly http2: true;
 }
@@ -37,7 +37,7 @@ export interface StreamSlot {
  * reads and writes of node's HTTP/1 ones (url, method, rawHeaders, headers, socket, the body
  * stream; writeHead with a flat field list, write, end, headersSent, destroyed, drain).
  */
-export type StreamHandler = (req: IncomingMessage, res: ServerResponse, slot: StreamSlot) => void;
+type StreamHandler = (req: IncomingMessage, res: ServerResponse, slot: StreamSlot) => void;
 
 /** Per connection: how many streams completed and how many the client cut short. */
 interface SessionCount {

@@ -8,11 +8,30 @@
 // @see https://gateway-api.sigs.k8s.io/guides/backend-protocol/
 import { connect, constants } from 'node:http2';
 import type { ClientHttp2Session, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type { ProxyContext } from './context.js';
-import type { Exchange } from './forward.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CompiledBackend, CompiledRule } from '../engine/table.js';
+import type { Endpoint } from '../engine/references.js';
+import type { ExchangeRecord, ProxyContext } from './context.js';
+import type { RequestBody } from './request-body.js';
+import type { UpstreamCall } from './upstream-pool.js';
 import { endpointKey } from './balance.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { localReply } from './local-reply.js';
+
+/** What an h2c exchange reads of the request path's exchange (./forward.ts). */
+interface H2Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  rec: ExchangeRecord;
+  rule: CompiledRule;
+  backend: CompiledBackend;
+  endpoint: Endpoint;
+  path: string;
+  headers: string[];
+  body: RequestBody;
+  responseExtra: string[] | undefined;
+  life: { call: UpstreamCall | undefined; sendStalled(): void; sendResumed(): void };
+}
 
 /** Request fields HTTP/2 forbids (RFC 9113 §8.2.2); `te` is let through as "trailers" only. */
 const FORBIDDEN = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
@@ -45,7 +64,7 @@ export function closeH2Sessions(): void {
 }
 
 /** Sends `ex` to its endpoint over h2c and relays the answer, trailers included. */
-export function sendH2(ctx: ProxyContext, ex: Exchange): void {
+export function sendH2(ctx: ProxyContext, ex: H2Exchange): void {
   const { res, endpoint } = ex;
   if (res.destroyed || res.headersSent) return;
   ex.rec.attempts++;
