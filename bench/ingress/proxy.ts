@@ -21,6 +21,8 @@ const yaml = yamlStream(
 
 const { set, problems } = parseManifests(yaml, 'bench');
 if (problems.length > 0) throw new Error(JSON.stringify(problems));
+// `--h2c 1`: the gateway's cleartext listener also takes HTTP/2 by prior knowledge (bench/ingress-h2.ts).
+if (args.get('h2c') === '1') set.gateways[0]!.metadata.annotations = { 'ingress.zenokube.io/h2c': 'true' };
 // Production settings: metrics on, access log sampled out (the bench measures the proxy, not stdout).
 const observer = createObserver({ registry: new Registry(), accessLog: undefined, sampleRate: 0 });
 const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port }], observer, drainMs: 100 });

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { CompiledConfig } from './engine/compile.js';
 import type { CompiledGateway, PortTable } from './engine/table.js';
 import type { ListeningSocket, ServerLimits } from './proxy/server.js';
+import { closeH2Sessions } from './proxy/h2-upstream.js';
 import { openSocket } from './proxy/server.js';
 import type { ProxyContext, ProxyLimits, ProxyObserver } from './proxy/context.js';
 import type { CircuitOptions } from './proxy/circuit.js';
@@ -77,6 +78,9 @@ export function createIngress(opts: IngressOptions): Ingress {
     // Traefik's readTimeout: a whole request, body included, within a minute.
     requestTimeoutMs: Math.max(opts.limits?.requestTimeoutMs ?? 60_000, opts.limits?.headersTimeoutMs ?? 10_000),
     keepAliveTimeoutMs: opts.limits?.keepAliveTimeoutMs ?? 5_000,
+    // nginx's http2_max_concurrent_streams is 128, Envoy's default 2^31: 100 as RFC 9113 §6.5.2 advises as a minimum.
+    maxConcurrentStreams: opts.limits?.maxConcurrentStreams ?? 100,
+    maxPrematureResets: opts.limits?.maxPrematureResets ?? 100,
   };
   const sockets = new Map<string, ListeningSocket>();
   /** `gateway:port` → socket key. */
@@ -144,6 +148,7 @@ export function createIngress(opts: IngressOptions): Ingress {
       await Promise.all(all.map((s) => s.close(opts.drainMs ?? 10_000)));
       agent.destroy();
       await pools.close();
+      closeH2Sessions();
     },
   };
 }

@@ -122,6 +122,14 @@ function created(route: HTTPRoute): number {
 }
 
 /** Compiles the whole set. */
+/**
+ * The annotation by which a Gateway's cleartext (HTTP) listeners also take HTTP/2 by prior
+ * knowledge (h2c, RFC 9113 §3.3). Gateway API has no field for it; it is off by default, as a
+ * cleartext client that sends the preface unasked is rare and one that is refused gets a 400.
+ */
+const H2C_ANNOTATION = 'ingress.zenokube.io/h2c';
+const h2cAsked = (g: Gateway): boolean => g.metadata.annotations?.[H2C_ANNOTATION] === 'true';
+
 export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledConfig {
   const index = indexResources(set);
   const namespaces = new Map(set.namespaces.map((n) => [n.metadata.name, n]));
@@ -138,7 +146,8 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     if (!ports) tables.set(gk, (ports = new Map()));
     let t = ports.get(l.spec.port);
     if (!t) {
-      t = { gateway: gk, port: l.spec.port, protocol: l.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP', hosts: { exact: new Map(), wildcard: new Map(), any: undefined }, certificates: [] };
+      const protocol = l.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+      t = { gateway: gk, port: l.spec.port, protocol, h2c: protocol === 'HTTP' && h2cAsked(l.gateway), hosts: { exact: new Map(), wildcard: new Map(), any: undefined }, certificates: [] };
       ports.set(l.spec.port, t);
     }
     return t;

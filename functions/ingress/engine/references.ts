@@ -9,8 +9,15 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * Service port appProtocols that mean HTTP/2 over cleartext to the backend (Gateway API's
+ * `kubernetes.io/h2c`, and `http2` as several implementations also read it).
+ * @see https://gateway-api.sigs.k8s.io/guides/backend-protocol/
+ */
+const H2C = new Set(['kubernetes.io/h2c', 'http2', 'h2c']);
+
 type ResolvedBackend =
-  | { ok: true; namespace: string; name: string; port: number; endpoints: Endpoint[] }
+  | { ok: true; namespace: string; name: string; port: number; endpoints: Endpoint[]; h2c: boolean }
   | { ok: false; reason: string; message: string };
 
 /** Indexes of a resource set, built once per compilation. */
@@ -85,7 +92,7 @@ export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref
   if (!svcPort && svc.spec?.type !== 'ExternalName') {
     return { ok: false, reason: RouteReason.BackendNotFound, message: `Service ${namespace}/${ref.name} has no port ${ref.port}` };
   }
-  return { ok: true, namespace, name: ref.name, port: ref.port, endpoints: endpointsOf(index, svc, svcPort, ref.port) };
+  return { ok: true, namespace, name: ref.name, port: ref.port, endpoints: endpointsOf(index, svc, svcPort, ref.port), h2c: H2C.has(svcPort?.appProtocol ?? '') };
 }
 
 function endpointsOf(index: ResourceIndex, svc: Service, svcPort: { name?: string; targetPort?: number | string } | undefined, port: number): Endpoint[] {

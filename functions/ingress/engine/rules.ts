@@ -53,7 +53,7 @@ function compileBackend(index: ResourceIndex, route: HTTPRoute, ref: HTTPBackend
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = compileHeaderOps(f.responseHeaderModifier, problems);
     else problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `backendRef filter ${f.type} is not supported` });
   }
-  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders };
+  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders, ...(resolved.ok && resolved.h2c ? { h2c: true } : {}) };
 }
 
 function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): number {

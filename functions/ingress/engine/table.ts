@@ -32,6 +32,8 @@ export interface CompiledBackend {
   endpoints: Endpoint[] | undefined;
   requestHeaders: HeaderOps | undefined;
   responseHeaders: HeaderOps | undefined;
+  /** The Service port's appProtocol asks for HTTP/2 over cleartext (h2c) to the backend. */
+  h2c?: boolean;
 }
 
 export interface MirrorAction {
@@ -150,6 +152,8 @@ export interface PortTable {
   gateway: string;
   port: number;
   protocol: 'HTTP' | 'HTTPS';
+  /** A cleartext port that also serves HTTP/2 by prior knowledge (the Gateway's h2c annotation). */
+  h2c: boolean;
   hosts: HostTable;
   certificates: TlsCertificate[];
 }

@@ -11,7 +11,7 @@ import { normalizePath } from '../engine/path.js';
 import { normalizeHost } from '../engine/hostname.js';
 import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
 import { nextRequestId } from './context.js';
-import type { ClientConnection, ExchangeHooks } from './connection.js';
+import type { ExchangeHooks } from './connection.js';
 import { answerAs, localReply } from './local-reply.js';
 import { refusalFormat } from './refusal-format.js';
 import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
@@ -20,6 +20,7 @@ import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
 import { sendMirrors } from './mirror.js';
 import { sendUpstream } from './upstream.js';
+import { sendH2 } from './h2-upstream.js';
 import type { RequestBody } from './request-body.js';
 import { TOO_LARGE, bufferBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-pool.js';
@@ -167,8 +168,18 @@ function forwardedElement(socket: Socket, client: string, hostHeader: string, sc
   return value;
 }
 
+/**
+ * Where an exchange's hooks are left for whoever serves its response: the HTTP/1 connection
+ * (./connection.ts) or the HTTP/2 stream (./h2-server.ts).
+ */
+interface ExchangeSlot {
+  hooks: ExchangeHooks | undefined;
+  /** The request came on an HTTP/2 stream. */
+  readonly http2?: boolean;
+}
+
 /** Serves one request of `conn` (the connection runs the exchange's hooks). */
-export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse, conn: ClientConnection): void {
+export function handleRequest(ctx: ProxyContext, binding: Binding, req: IncomingMessage, res: ServerResponse, conn: ExchangeSlot): void {
   const start = performance.now();
   const url = req.url ?? '/';
   const rec: ExchangeRecord = {
@@ -190,7 +201,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   // "A server can send a 505 (HTTP Version Not Supported) response if it wishes ... to refuse
   // service of the client's major protocol version" (RFC 9110 §15.6.6): node's parser lets
   // `HTTP/2.0` and `HTTP/0.9` request lines through, which are not HTTP/1.x messages.
-  if (req.httpVersionMajor !== 1) return localReply(res, 505, 'http_version_not_supported', ['connection', 'close']);
+  if (req.httpVersionMajor !== 1 && conn.http2 !== true) return localReply(res, 505, 'http_version_not_supported', ['connection', 'close']);
   // Node would keep only the first fields of a long list (its maxHeadersCount) and drop the rest,
   // Content-Length included; the listener lifts that, and too many fields are refused whole.
   if (req.rawHeaders.length > 2 * ctx.limits.maxHeaderCount) return localReply(res, 431, 'headers_too_large', ['connection', 'close']);
@@ -210,7 +221,7 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   // that lacks a Host header field and to any request message that contains more than one Host
   // header field line" (RFC 9112 §3.2). An HTTP/1.0 message with Transfer-Encoding has faulty
   // framing (RFC 9112 §6.1): it is refused rather than guessed at.
-  if (path === undefined || !host || fields.hosts !== 1 || (req.httpVersionMinor === 0 && fields.transferEncoding !== undefined)) {
+  if (path === undefined || !host || fields.hosts !== 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && fields.transferEncoding !== undefined)) {
     return localReply(res, 400, 'bad_request', ['connection', 'close']);
   }
   const mreq = new HttpMatchRequest(host, path, query, rec.method, req);
@@ -362,6 +373,7 @@ function bodyLate(life: Lifecycle): void {
 
 function send(ctx: ProxyContext, ex: Exchange): void {
   if (ex.rule.mirrors.length > 0) sendMirrors(ctx, ex.rule, ex.rec.method, ex.path, ex.headers, ex.body);
-  sendUpstream(ctx, ex);
+  if (ex.backend.h2c) sendH2(ctx, ex);
+  else sendUpstream(ctx, ex);
 }
 

@@ -89,6 +89,64 @@ export function answerAs(res: ServerResponse, format: ErrorFormat): void {
   if (format !== 'problem') formats.set(res, format);
 }
 
+/** Responses on HTTP/2 streams (./h2-server.ts), which carry no connection-specific fields. */
+const http2Responses = new WeakSet<ServerResponse>();
+
+/** `res` answers an HTTP/2 stream: "An endpoint MUST NOT generate an HTTP/2 message containing connection-specific header fields" (RFC 9113 §8.2.2). */
+export function markHttp2(res: ServerResponse): void {
+  http2Responses.add(res);
+}
+
+/** Responses to gRPC requests (HTTP/2 streams whose content-type is application/grpc...). */
+const grpcResponses = new WeakSet<ServerResponse>();
+
+/** `res` answers a gRPC call: the proxy's own errors then take gRPC's shape. */
+export function markGrpc(res: ServerResponse): void {
+  grpcResponses.add(res);
+}
+
+/**
+ * The gRPC status for the HTTP status the proxy would answer, as gRPC's own mapping gives it (400
+ * INTERNAL, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 UNIMPLEMENTED, 429/502/503/504
+ * UNAVAILABLE, anything else UNKNOWN).
+ * @see https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md
+ */
+function grpcStatusOf(status: number): number {
+  switch (status) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}
+
+/**
+ * A local reply to a gRPC call: HTTP 200 with the status in grpc-status and grpc-message
+ * trailers, never a problem+json body a gRPC client cannot read ("Implementations MUST ... return
+ * ... status in trailers"; a gRPC client reads an HTTP error status as a failed transport).
+ * @see https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
+ */
+function grpcReply(res: ServerResponse, status: number, code: LocalCode): void {
+  res.writeHead(200, ['content-type', 'application/grpc', 'x-zeno-ingress', code]);
+  // grpc-message is percent-encoded (PROTOCOL-HTTP2.md); the sentences here are plain ASCII.
+  res.addTrailers({ 'grpc-status': String(grpcStatusOf(status)), 'grpc-message': encodeURIComponent(SENTENCES[code]) });
+  res.end();
+}
+
+/** Whether `res` answers an HTTP/2 stream. */
+export const isHttp2 = (res: ServerResponse): boolean => http2Responses.has(res);
+
 /** Writes a local problem response unless headers already went out, in which case the stream is cut. */
 export function localReply(res: ServerResponse, status: number, code: LocalCode, extra?: string[]): void {
   if (res.writableEnded || res.destroyed) return;
@@ -96,11 +154,14 @@ export function localReply(res: ServerResponse, status: number, code: LocalCode,
     res.destroy();
     return;
   }
+  if (grpcResponses.has(res)) return grpcReply(res, status, code);
   const format = formats.get(res) ?? 'problem';
   const body = problemBody(status, code, format);
   const headers = ['content-type', CONTENT_TYPES[format], 'content-length', String(body.length), 'x-zeno-ingress', code];
-  if (extra) headers.push(...extra);
-  // The reason phrase given: a refused writeHead leaves its own behind on the response.
-  res.writeHead(status, TITLES[status] ?? 'Error', headers);
+  if (extra) for (let i = 0; i < extra.length; i += 2) if (extra[i] !== 'connection' || !http2Responses.has(res)) headers.push(extra[i]!, extra[i + 1]!);
+  // The reason phrase given: a refused writeHead leaves its own behind on the response. HTTP/2
+  // has none (RFC 9113 §8.3.2).
+  if (http2Responses.has(res)) res.writeHead(status, headers);
+  else res.writeHead(status, TITLES[status] ?? 'Error', headers);
   res.end(body);
 }

@@ -13,11 +13,19 @@ import type { Binding, ProxyContext } from './context.js';
 import type { ExchangeHandler } from './connection.js';
 import { handleRequest } from './forward.js';
 import { handleUpgrade } from './upgrade.js';
-import type { ServerLimits } from './listener.js';
+import type { ServerLimits as Http1Limits } from './listener.js';
 import { createListener } from './listener.js';
 import { refusalFormatOfHead } from './refusal-format.js';
+import { createH2Server } from './h2-server.js';
+import { dispatchAlpn, dispatchPriorKnowledge } from './h2-dispatch.js';
 
-export type { ServerLimits } from './listener.js';
+/** The limits of a listening socket: node's http server's, and its HTTP/2 sessions'. */
+export interface ServerLimits extends Http1Limits {
+  /** HTTP/2: streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** HTTP/2: streams a client may cancel early, beyond those it completed, before its connection is closed (CVE-2023-44487). */
+  maxPrematureResets: number;
+}
 
 export interface ListeningSocket {
   readonly binding: Binding;
@@ -77,6 +85,8 @@ export async function openSocket(
     onUpgrade,
     scheme === 'https'
       ? {
+          // HTTP/2 first, HTTP/1.1 for clients that offer only it or no ALPN at all (RFC 7301).
+          ALPNProtocols: ['h2', 'http/1.1'],
           SNICallback: (servername, cb) => {
             const name = servername.toLowerCase();
             const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
@@ -87,6 +97,20 @@ export async function openSocket(
     refusalFormatOf,
   );
   const server = listener.server;
+  const h2 = createH2Server(
+    {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxHeaderBytes: limits.maxHeaderBytes,
+      maxHeaderCount: ctx.limits.maxHeaderCount,
+      maxPrematureResets: limits.maxPrematureResets,
+      idleTimeoutMs: Math.max(limits.keepAliveTimeoutMs, limits.requestTimeoutMs),
+    },
+    (req, res, slot) => handleRequest(ctx, binding, req, res, slot),
+  );
+  if (scheme === 'https') dispatchAlpn(server, h2);
+  // h2c by prior knowledge only where a Gateway asks for it (its h2c annotation): a cleartext port
+  // otherwise speaks HTTP/1.1 alone, as most clients expect.
+  else dispatchPriorKnowledge(server, h2, () => binding.tables.some((t) => t.h2c));
   // Sockets that never finish a TLS handshake are tracked too, so a close can cut them.
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
@@ -130,6 +154,7 @@ export async function openSocket(
     },
     async close(graceMs) {
       // Idle connections close now; busy ones after their exchange, or at the end of the grace.
+      h2.close();
       const closed = Promise.all([listener.close(), plain?.close()]);
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy();

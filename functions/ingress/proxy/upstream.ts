@@ -7,7 +7,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteTimeouts
 import type { ProxyContext } from './context.js';
 import type { Exchange } from './forward.js';
-import { localReply } from './local-reply.js';
+import { isHttp2, localReply } from './local-reply.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { endpointKey, pickEndpoint } from './balance.js';
 import type { UpstreamHandler } from './upstream-pool.js';
@@ -179,7 +179,9 @@ class Attempt implements UpstreamHandler {
     const res = ex.res;
     if (res.destroyed) return false;
     try {
-      res.writeHead(this.status, this.statusText || undefined, headers);
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+      if (isHttp2(res)) res.writeHead(this.status, headers);
+      else res.writeHead(this.status, this.statusText || undefined, headers);
       return true;
     } catch {
       // Node refused a field (a filter's value with a line break, say): nothing was sent.
