@@ -24,6 +24,18 @@ describe('createClientAddressOf (RFC 7239 §7.4: only hops our proxies appended 
     assert.equal(of('127.0.0.1', '6.6.6.6, 198.51.100.7, 10.1.2.3'), '198.51.100.7');
   });
 
+  it('answers the same after it has seen more peers than it remembers the trust of', () => {
+    const fresh = createClientAddressOf(['10.0.0.0/8', '127.0.0.1']);
+    for (let i = 0; i < 10_000; i++) {
+      const peer = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      assert.equal(fresh(peer, '198.51.100.7'), '198.51.100.7');
+      const outsider = `203.0.${(i >> 8) & 255}.${i & 255}`;
+      assert.equal(fresh(outsider, '198.51.100.7'), outsider);
+    }
+    assert.equal(fresh('127.0.0.1', '6.6.6.6, 10.9.9.9'), '6.6.6.6');
+    assert.equal(fresh('192.0.2.1', '10.9.9.9'), '192.0.2.1');
+  });
+
   it('stops at a hop that is no address, keeping the last proxy known', () => {
     assert.equal(of('127.0.0.1', 'garbage'), '127.0.0.1');
     assert.equal(of('127.0.0.1', '198.51.100.7, nonsense, 10.0.0.9'), '10.0.0.9');

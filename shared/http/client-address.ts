@@ -13,6 +13,9 @@ function plain(address: string): string {
   return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
+/** How many addresses a resolver remembers the trust of. */
+const TRUST_MEMORY = 4096;
+
 /** Resolves the client of a request from its socket peer and its X-Forwarded-For header. */
 type ClientAddressOf = (peer: string | undefined, forwardedFor: string | null | undefined) => string | undefined;
 
@@ -28,9 +31,18 @@ export function createClientAddressOf(proxies: readonly string[]): ClientAddress
     if (bits === undefined) list.addAddress(address, type);
     else list.addSubnet(address, Number(bits), type);
   }
+  // BlockList.check builds a SocketAddress per call; the answer for an address never changes (the
+  // list is fixed here), and the peers a function sees are few (its proxies, its callers): the
+  // answers are kept, up to a bound past which the memory starts over.
+  const known = new Map<string, boolean>();
   const trusted = (address: string) => {
+    let answer = known.get(address);
+    if (answer !== undefined) return answer;
     const family = isIP(address);
-    return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    answer = family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    if (known.size >= TRUST_MEMORY) known.clear();
+    known.set(address, answer);
+    return answer;
   };
   return (peer, forwardedFor) => {
     if (peer === undefined) return undefined;
