@@ -1,6 +1,7 @@
 // Starting a browser session after a successful sign-in, whatever the authenticator: the session
-// row with its device, the audit row, login.succeeded, and session.new-device when the device is
-// one the user has not signed in from before. Runs in the caller's transaction.
+// row with its device, the audit row, login.succeeded, and session.new-device (with a notice mailed
+// through ZenoMail when the user has an address) when the device is one the user has not signed in
+// from before. Runs in the caller's transaction.
 import type { Context } from 'hono';
 import { setCookie } from 'hono/cookie';
 import type { Queryable } from '#shared/db/index';
@@ -48,6 +49,19 @@ export async function beginSession(c: Context, tx: Queryable, f: FlowContext, us
       type: AUTH_EVENTS.sessionNewDevice,
       data: { tenant: f.tenant.slug, userId: user.id, sessionId, userAgent: f.meta.userAgent?.slice(0, 512) ?? null, ip: f.meta.ip ?? null, authenticator: s.authenticator },
     });
+    // The notice to the user, which ZenoMail sends (the zenoauth.new-device template).
+    if (user.email) {
+      await f.rt.events.emit(tx, {
+        type: AUTH_EVENTS.mailRequested,
+        data: {
+          tenant: f.tenant.slug,
+          template: 'new-device',
+          to: user.email,
+          userId: user.id,
+          variables: { name: user.username, device: f.meta.userAgent?.slice(0, 200) || 'an unknown browser', ip: f.meta.ip ?? 'an unknown address', time: new Date().toISOString(), link: `${f.issuer}/account/sessions` },
+        },
+      });
+    }
   }
   return created;
 }

@@ -21,7 +21,7 @@ describe('device-aware sessions: new-device event, sign-out ends the session gra
     tdb = await createTestDatabase();
     h = await startAuthHarness(tdb.database, { listen: true });
     const t = await makeTenant(tdb.database.db, 'dev');
-    user = await makeUser(tdb.database.db, t, { username: 'dev', password: 'dev-password-1' });
+    user = await makeUser(tdb.database.db, t, { username: 'dev', email: 'dev@example.org', password: 'dev-password-1' });
     ({ secret } = (await makeClient(tdb.database.db, t, { client_id: 'app', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid', first_party: true })) as { secret: string });
   });
   after(async () => {
@@ -58,6 +58,15 @@ describe('device-aware sessions: new-device event, sign-out ends the session gra
     assert.deepEqual([events[0]!.data.userId, events[0]!.data.userAgent, events[0]!.data.authenticator], [user.id, 'Phone/2.0', 'password']);
     const [audited] = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.audit where action = 'session.new_device'`);
     assert.equal(audited!.n, 1);
+    // And the notice ZenoMail sends the user, from the zenoauth.new-device template.
+    const mails = await tdb.database.query<{ data: { template: string; to: string; userId: string; variables: Record<string, string> } }>(
+      sql`select data from auth.outbox where type = 'io.zenokube.auth.mail.requested' order by id`,
+    );
+    assert.equal(mails.length, 1);
+    const { template, to, userId, variables } = mails[0]!.data;
+    assert.deepEqual([template, to, userId, variables.device, variables.name], ['new-device', 'dev@example.org', user.id, 'Phone/2.0', 'dev']);
+    assert.match(variables.link!, /\/auth\/dev\/account\/sessions$/);
+    assert.deepEqual(Object.keys(variables).sort(), ['device', 'ip', 'link', 'name', 'time']);
   });
 
   it('revokes the refresh tokens of a session when it signs out', async () => {

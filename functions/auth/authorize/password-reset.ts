@@ -7,7 +7,7 @@ import { and, eq, isNull, sql } from 'drizzle-orm';
 import { recordAudit } from '../core/audit.js';
 import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
-import { createPasswordReset, passwordProblem, peekPasswordReset, usePasswordReset } from '../core/password-resets.js';
+import { RESET_TTL_SECONDS, createPasswordReset, passwordProblem, peekPasswordReset, usePasswordReset } from '../core/password-resets.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { tokenFamilies } from '../core/schema.js';
@@ -43,7 +43,7 @@ export async function forgotPasswordEndpoint(c: Context, rt: AuthRuntime): Promi
       // The link goes to ZenoMail in the event only; the audit row and the logs never carry it.
       await rt.events.emit(tx, {
         type: AUTH_EVENTS.mailRequested,
-        data: { tenant: tenant.slug, template: 'password-reset', to: user.email!, userId: user.id, variables: { link: `${issuer}/password/reset?token=${token}`, username: user.username, tenantName: tenant.displayName } },
+        data: { tenant: tenant.slug, template: 'password-reset', to: user.email!, userId: user.id, variables: { name: user.username, link: `${issuer}/password/reset?token=${token}`, expiresInMinutes: String(RESET_TTL_SECONDS / 60), tenantName: tenant.displayName } },
       });
     });
   } else {

@@ -6,7 +6,7 @@ import { randomHandle, sha256Hex } from './crypto.js';
 import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { passwordResets } from './schema.js';
 
-const RESET_TTL_SECONDS = 1_800;
+export const RESET_TTL_SECONDS = 1_800;
 /** Links a user can be sent in an hour: enough for a lost mail, too few to flood a mailbox. */
 const RESETS_PER_HOUR = 3;
 const MIN_PASSWORD_LENGTH = 10;

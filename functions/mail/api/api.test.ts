@@ -198,6 +198,62 @@ describe('mail-api', () => {
     });
   });
 
+  describe("ZenoAuth's account mails (io.zenokube.auth.mail.requested)", () => {
+    const requested = (id: string, data: Record<string, unknown>) =>
+      h.request('/_events', {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/auth/authorize', 'ce-type': 'io.zenokube.auth.mail.requested', 'content-type': 'application/json' },
+        body: JSON.stringify(data),
+      });
+    const reset = { tenant: T, template: 'password-reset', to: 'rita@example.org', userId: 'user-r', variables: { name: 'rita', link: 'https://id.acme.test/auth/acme/password/reset?token=abc', expiresInMinutes: '30', tenantName: 'Acme' } };
+
+    it('queues a password-reset mail from the built-in template, from the tenant\'s sender, once per event, and erases it with the user', async () => {
+      const before = await count();
+      assert.equal((await requested('mail-req-1', reset)).status, 202);
+      assert.equal(await count(), before + 1);
+      const list = (await (await api('GET', `/mail/${T}/v1/messages?tag=zenoauth`)).json()) as { items: { id: string }[] };
+      assert.equal(list.items.length, 1);
+      const m = (await (await api('GET', `/mail/${T}/v1/messages/${list.items[0]!.id}`)).json()) as { from: { address: string }; to: { address: string }[]; subjects: string[]; subject: string; template: { name: string } };
+      assert.equal(m.from.address, 'no-reply@acme.test');
+      assert.equal(m.subject, 'Reset your password');
+      assert.equal(m.template.name, 'zenoauth.password-reset');
+      assert.deepEqual(m.to.map((x) => x.address), ['rita@example.org']);
+      assert.deepEqual(m.subjects, ['user-r']);
+      // Redelivered: the inbox answers it, nothing is queued twice.
+      assert.equal((await requested('mail-req-1', reset)).headers.get('zeno-event-status'), 'duplicate');
+      assert.equal(await count(), before + 1);
+      // The user is the message's data subject: deleting the user erases it.
+      const erased = await h.request('/_events', {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': 'del-r', 'ce-source': '/auth/admin', 'ce-type': 'io.zenokube.auth.user.deleted', 'content-type': 'application/json' },
+        body: JSON.stringify({ tenant: T, userId: 'user-r', username: 'rita' }),
+      });
+      assert.equal(erased.status, 202);
+      assert.equal((await api('GET', `/mail/${T}/v1/messages/${list.items[0]!.id}`)).status, 410);
+    });
+
+    it('queues the new-device notice with the variables ZenoAuth sends', async () => {
+      const before = await count();
+      const notice = { tenant: T, template: 'new-device', to: 'rita@example.org', userId: 'user-n', variables: { name: 'rita', device: 'Phone/2.0', ip: '203.0.113.9', time: '2026-12-07T16:00:00.000Z', link: 'https://id.acme.test/auth/acme/account/sessions' } };
+      assert.equal((await requested('mail-req-nd', notice)).status, 202);
+      assert.equal(await count(), before + 1);
+    });
+
+    it('consumes without queueing a request it can never send: an unknown template, a bad address, a missing variable, a tenant with no sender', async () => {
+      const before = await count();
+      for (const [id, data] of [
+        ['mail-req-2', { ...reset, template: 'invoice' }],
+        ['mail-req-3', { ...reset, to: 'not an address\r\nBcc: x@evil.test' }],
+        ['mail-req-4', { ...reset, variables: { name: 'rita' } }],
+        ['mail-req-5', { ...reset, tenant: 'nosender' }],
+      ] as const) {
+        const r = await requested(id, data);
+        assert.equal(r.status, 202, `${id}: ${r.status}`);
+      }
+      assert.equal(await count(), before);
+    });
+  });
+
   describe('GET /mail/{tenant}/v1/messages', () => {
     it('lists by recipient through the blind index, by tag and status, and never across tenants', async () => {
       await api('POST', `/mail/${T}/v1/messages`, message({ to: 'Zed@Example.org', tags: ['zed'], subjects: ['user-z'] }));
