@@ -69,14 +69,15 @@ describe('SAML core (no database)', () => {
   it('signs a Response that verifies, and whose verification returns exactly the signed element', () => {
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const xml = buildSuccessResponse(
-      { idpEntityId: 'idp', spEntityId: 'sp', acsUrl: 'https://sp/acs', inResponseTo: '_r', nameId: 'n&<', nameIdFormat: 'f', sessionIndex: '_s', authnInstant: new Date(), sessionNotOnOrAfter: new Date(Date.now() + 1000), authnContextClass: 'c', attributes: [{ name: 'a"b', values: ['x', 'y'] }] },
+      { idpEntityId: 'idp', spEntityId: 'sp', acsUrl: 'https://sp/acs', inResponseTo: '_r', nameId: 'n&<', nameIdFormat: 'f', sessionIndex: '_s', authnInstant: new Date(), sessionNotOnOrAfter: new Date(Date.now() + 86_400_000), authnContextClass: 'c', attributes: [{ name: 'a"b', values: ['x', 'y'] }] },
       { privatePem: pem, certificate: cert, signResponse: true, signAssertion: false },
     );
     const covered = verifyRootSignature(xml, parseUntrustedXml(xml), [cert]);
     assert.equal(covered.documentElement!.localName, 'Response');
     assert.match(xml, /n&amp;&lt;/);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const otherCert = selfSignedCertificate(other, 'other', new Date(), new Date(Date.now() + 1000));
+    // Valid for a day: the refusal below is the signature's, whatever the clock does meanwhile.
+    const otherCert = selfSignedCertificate(other, 'other', new Date(Date.now() - 1000), new Date(Date.now() + 86_400_000));
     assert.equal(code(() => verifyRootSignature(xml, parseUntrustedXml(xml), [otherCert])), 'signature_invalid');
   });
 
