@@ -1,12 +1,13 @@
 // The tunnel's processes: `runEdge` (the edge, from its configuration file) and `runAgent` (an agent
-// beside the standalone ingress, serving tunnel streams as the named gateway listener), each with
-// an admin port (/tunnel for `zenokube ingress tunnel status`, /metrics, /healthz, /readyz).
+// beside an ingress engine, the directory mode's or the in-cluster one's, serving tunnel streams as
+// the named gateway listener), each with an admin port (/status for `zenokube ingress tunnel
+// status`, /metrics, /healthz, /readyz).
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { startAdmin } from '../admin.js';
 import type { AdminServer } from '../admin.js';
-import type { StandaloneIngress } from '../standalone.js';
+import type { Ingress } from '../runtime.js';
 import { startAgent } from './agent.js';
 import type { TunnelAgent } from './agent.js';
 import { createAgentCheck } from './agent-auth.js';
@@ -57,7 +58,7 @@ export async function runEdge(file: string, log: Logger): Promise<Running & { ed
   };
 }
 
-export async function runAgent(file: string, ingress: StandaloneIngress, log: Logger): Promise<Running & { agent: TunnelAgent }> {
+export async function runAgent(file: string, ingress: Ingress, log: Logger): Promise<Running & { agent: TunnelAgent }> {
   const c = loadAgentConfig(file);
   const [gateway, port] = [c.listener.slice(0, c.listener.lastIndexOf(':')), Number(c.listener.slice(c.listener.lastIndexOf(':') + 1))];
   const agent = startAgent({
@@ -67,7 +68,7 @@ export async function runAgent(file: string, ingress: StandaloneIngress, log: Lo
     })),
     hostnames: c.hostnames,
     token: clientCredentialsToken({ tokenUrl: c.token.url, clientId: c.token.clientId, clientSecret: readFileSync(c.token.clientSecretFile, 'utf8').trim(), resource: c.token.resource }),
-    serve: (connection) => ingress.ingress.serveConnection(gateway, port, connection),
+    serve: (connection) => ingress.serveConnection(gateway, port, connection),
     keepAliveMs: (c.keepAliveSeconds ?? 15) * 1000,
     onEvent: (e) => {
       if (e.type === 'dial-failed') log.warn('tunnel dial failed', { edge: e.edge, error: e.error.message, retryInMs: Math.round(e.retryInMs) });
