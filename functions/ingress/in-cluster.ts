@@ -27,7 +27,7 @@ interface InClusterOptions {
   resyncSeconds?: number;
 }
 
-export interface InClusterIngress {
+interface InClusterIngress {
   /** The engine, for a tunnel agent that serves its streams as a listener's connections. */
   readonly ingress: Ingress;
   close(): Promise<void>;

@@ -18,6 +18,8 @@ import type { Edge } from './edge.js';
 import { registerTunnelMetrics } from './metrics.js';
 
 export { ConfigError } from './config.js';
+// The files' checks, for tests of the shipped manifests that carry them.
+export { loadAgentConfig, loadEdgeConfig } from './config.js';
 // The parts, for benchmarks and embedders that wire an edge or an agent themselves.
 export { startEdge } from './edge.js';
 export { startAgent } from './agent.js';
