@@ -1,6 +1,6 @@
 // auth-authorize: the authorization endpoint, PAR, the sign-in and consent pages, sessions, logout.
 import { defineFunction } from '#shared/function/define';
-import { AUTH_ENV } from '../core/env.js';
+import { AUTH_ENV, PASSWORD_POLICY_ENV } from '../core/env.js';
 
 export default defineFunction({
   name: 'auth-authorize',
@@ -22,6 +22,6 @@ export default defineFunction({
     nodeOptions: '--max-old-space-size=256',
     databasePool: 5,
   },
-  env: AUTH_ENV,
+  env: { ...AUTH_ENV, ...PASSWORD_POLICY_ENV },
   load: () => import('./app.js'),
 });

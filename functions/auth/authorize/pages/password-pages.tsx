@@ -19,7 +19,7 @@ export function ForgotPasswordPage(p: { action: string; csrf: string; tenantName
   );
 }
 
-export function NewPasswordPage(p: { action: string; csrf: string; token: string; error?: string | undefined }) {
+export function NewPasswordPage(p: { action: string; csrf: string; token: string; minLength: number; error?: string | undefined }) {
   return (
     <Layout title="Choose a new password">
       <h1>Choose a new password</h1>
@@ -32,7 +32,7 @@ export function NewPasswordPage(p: { action: string; csrf: string; token: string
         <input type="hidden" name="csrf" value={p.csrf} />
         <input type="hidden" name="token" value={p.token} />
         <label for="password">New password</label>
-        <input id="password" name="password" type="password" autocomplete="new-password" minlength={10} required autofocus />
+        <input id="password" name="password" type="password" autocomplete="new-password" minlength={p.minLength} required autofocus />
         <button type="submit">Set password</button>
       </form>
     </Layout>
