@@ -16,6 +16,10 @@ import { forgotPasswordEndpoint, resetPasswordEndpoint } from './password-reset.
 import { totpSecondFactor, type SecondFactorPolicy } from './second-factor.js';
 import { secondFactorEndpoint } from './second-factor-endpoint.js';
 import { accountTotpEndpoint } from './account-totp.js';
+import { accountEmailEndpoint } from './account-email.js';
+import { accountPasswordEndpoint } from './account-password.js';
+import { verifyEmailEndpoint } from './email-verify.js';
+import { signupEndpoint } from './signup.js';
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
   const rt = await createAuthRuntime(ctx);
@@ -38,5 +42,9 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   passkeyRoutes(app, rt);
   app.on(['GET', 'POST'], '/auth/:tenant/password/forgot', (c) => forgotPasswordEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/password/reset', (c) => resetPasswordEndpoint(c, rt, passwords));
+  app.on(['GET', 'POST'], '/auth/:tenant/signup', (c) => signupEndpoint(c, rt, passwords));
+  app.on(['GET', 'POST'], '/auth/:tenant/email/verify', (c) => verifyEmailEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/account/email', (c) => accountEmailEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/account/password', (c) => accountPasswordEndpoint(c, rt, passwords));
   return app;
 }
