@@ -3,6 +3,7 @@
 // a password confirms the change with it. An address in use elsewhere gets the same answer.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
+import { loadPageBrand } from '../core/branding.js';
 import { safeEqual } from '../core/crypto.js';
 import { parseEmailAddress } from '../core/email-address.js';
 import { emailTaken } from '../core/email-confirmations.js';
@@ -28,8 +29,9 @@ export async function accountEmailEndpoint(c: Context, rt: AuthRuntime): Promise
   if (!live) return sendPage(c, 401, ErrorPage({ title: 'You are not signed in', message: 'Sign in to an application of this organisation first.' }));
   const { user } = live;
   const csrf = accountCsrf(secret!);
+  const brand = await loadPageBrand(rt.db, tenant);
   const page = (status: number, extra: { notice?: string; error?: string } = {}) =>
-    sendPage(c, status, AccountEmailPage({ action: `${rt.issuer(tenant.slug)}/account/email`, csrf, email: user.email, verified: user.emailVerified, askPassword: user.passwordHash !== null, ...extra }));
+    sendPage(c, status, AccountEmailPage({ action: `${rt.issuer(tenant.slug)}/account/email`, csrf, email: user.email, verified: user.emailVerified, askPassword: user.passwordHash !== null, brand, ...extra }), brand);
   if (c.req.method === 'GET') return page(200);
 
   const form = await browserParams(c);

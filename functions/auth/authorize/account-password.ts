@@ -2,6 +2,7 @@
 // password under the tenant's password policy; their other sessions end with their grants.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
+import { loadPageBrand } from '../core/branding.js';
 import { safeEqual } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { PasswordPolicy } from '../core/password-policy.js';
@@ -25,8 +26,9 @@ export async function accountPasswordEndpoint(c: Context, rt: AuthRuntime, passw
   if (!live) return sendPage(c, 401, ErrorPage({ title: 'You are not signed in', message: 'Sign in to an application of this organisation first.' }));
   const { user, session } = live;
   const csrf = accountCsrf(secret!);
+  const brand = await loadPageBrand(rt.db, tenant);
   const page = (status: number, extra: { notice?: string; error?: string } = {}) =>
-    sendPage(c, status, AccountPasswordPage({ action: `${rt.issuer(tenant.slug)}/account/password`, csrf, minLength: passwords.minLength, hasPassword: user.passwordHash !== null, ...extra }));
+    sendPage(c, status, AccountPasswordPage({ action: `${rt.issuer(tenant.slug)}/account/password`, csrf, minLength: passwords.minLength, hasPassword: user.passwordHash !== null, brand, ...extra }), brand);
   if (c.req.method === 'GET') return page(200);
 
   const form = await browserParams(c);

@@ -2,6 +2,7 @@
 // sign-up or for a change (which applies only now). GET shows a button, POST spends the link.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
+import { loadPageBrand } from '../core/branding.js';
 import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { applyConfirmedEmail, emailTaken, peekEmailConfirmation, useEmailConfirmation } from '../core/email-confirmations.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
@@ -23,10 +24,11 @@ export async function verifyEmailEndpoint(c: Context, rt: AuthRuntime): Promise<
   const form = await browserParams(c);
   const token = (form.get('token') ?? '').slice(0, 64);
   const meta = requestMeta(c, rt);
+  const brand = await loadPageBrand(rt.db, tenant);
   if (c.req.method === 'GET') {
     const pending = await peekEmailConfirmation(rt.db, tenant.id, token);
     if (!pending) throw badLink();
-    return sendPage(c, 200, ConfirmEmailPage({ action: `${issuer}/email/verify`, csrf, token, email: pending.email }));
+    return sendPage(c, 200, ConfirmEmailPage({ action: `${issuer}/email/verify`, csrf, token, email: pending.email, brand }), brand);
   }
   if (!safeEqual(form.get('csrf') ?? '', csrf)) throw new AuthorizePageError(400, 'invalid_csrf', 'This form has expired; open the link again.');
   const outcome = await rt.transaction(async (tx) => {
@@ -46,5 +48,5 @@ export async function verifyEmailEndpoint(c: Context, rt: AuthRuntime): Promise<
     if (outcome.reason === 'email_taken') throw new AuthorizePageError(409, 'email_taken', 'This address is now used by another account. Choose another one.');
     throw badLink();
   }
-  return sendPage(c, 200, EmailConfirmedPage({ email: outcome.email }));
+  return sendPage(c, 200, EmailConfirmedPage({ email: outcome.email, brand }), brand);
 }

@@ -182,6 +182,31 @@ describe('self-service sign-up (per-tenant policy) and e-mail confirmation by si
     assert.equal((await b.fetch(open.link)).status, 403, 'an expired invitation opens nothing');
   });
 
+  it('shows the tenant branding set through the admin API, and refuses colours or logos that could inject', async () => {
+    for (const bad of [{ primaryColour: 'red' }, { primaryColour: '#fff;}body{display:none' }, { logoUrl: 'http://cdn.acme.example/logo.svg' }, { logoUrl: 'javascript:alert(1)' }, { displayName: '' }]) {
+      assert.equal((await admin('PUT', '/branding', bad)).status, 422, JSON.stringify(bad));
+    }
+    const brand = { displayName: 'ACME Corporation', logoUrl: 'https://cdn.acme.example/logo.svg', primaryColour: '#ffcc00', backgroundColour: '#102030' };
+    assert.equal((await admin('PUT', '/branding', brand)).status, 200);
+    assert.deepEqual(await (await admin('GET', '/branding')).json(), brand);
+    assert.equal((await admin('PUT', '/signup-policy', { mode: 'open' })).status, 200);
+    const b = new Browser('Brand/1');
+    for (const path of ['/signup', '/password/forgot']) {
+      const page = await b.fetch(`${h.baseUrl}/auth/acme${path}`);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      assert.match(html, /<img class="logo" src="https:\/\/cdn\.acme\.example\/logo\.svg" alt="ACME Corporation"/);
+      assert.match(html, /<title>[^<]*ACME Corporation<\/title>/);
+      // Dark text on the yellow buttons: the contrast rule picks it, not the brand.
+      assert.match(html, /button:not\(\.secondary\)\{background:#ffcc00;color:#000000\}body\{background:#102030\}/);
+      assert.match(page.headers.get('content-security-policy')!, /img-src 'self' data: https:\/\/cdn\.acme\.example;/);
+    }
+    assert.equal((await admin('PUT', '/branding', {})).status, 200);
+    const plain = await b.fetch(signupUrl());
+    assert.doesNotMatch(await plain.text(), /class="logo"/);
+    assert.match(plain.headers.get('content-security-policy')!, /img-src 'self' data:;/);
+  });
+
   it('refuses even an invitation once sign-up is off', async () => {
     const invite = (await (await admin('POST', '/signup-invites', {})).json()) as { link: string };
     assert.equal((await admin('PUT', '/signup-policy', { mode: 'off' })).status, 200);

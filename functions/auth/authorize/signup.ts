@@ -3,6 +3,7 @@
 // address already in use gets the same answer as a new one, so the page reveals no account.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
+import { loadPageBrand } from '../core/branding.js';
 import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { parseEmailAddress } from '../core/email-address.js';
 import { emailTaken } from '../core/email-confirmations.js';
@@ -36,11 +37,12 @@ export async function signupEndpoint(c: Context, rt: AuthRuntime, passwords: Pas
   const csrf = csrfOf(browserId(c, rt, tenant));
   const meta = requestMeta(c, rt);
   const form = await browserParams(c);
+  const brand = await loadPageBrand(rt.db, tenant);
   const policy = await findSignupPolicy(rt.db, tenant.id);
   const inviteToken = (form.get('invite') ?? '').slice(0, 64);
   const invite = inviteToken ? await peekSignupInvite(rt.db, tenant.id, inviteToken) : undefined;
   const page = (status: number, extra: { email?: string; name?: string; error?: string; sentTo?: string }) =>
-    sendPage(c, status, SignupPage({ action: `${issuer}/signup`, csrf, tenantName: tenant.displayName, minLength: passwords.minLength, invite: invite ? inviteToken : undefined, ...extra }));
+    sendPage(c, status, SignupPage({ action: `${issuer}/signup`, csrf, tenantName: brand.name, brand, minLength: passwords.minLength, invite: invite ? inviteToken : undefined, ...extra }), brand);
   const refuse = async (reason: SignupRefusal, detail: Record<string, unknown> = {}) => {
     if (c.req.method === 'POST') await recordAudit(rt.db, { tenantId: tenant.id, action: 'user.signup', outcome: 'failure', actor: null, detail: { reason, ...detail } }, meta);
     return new AuthorizePageError(403, reason, REFUSALS[reason]);

@@ -632,6 +632,16 @@ export const emailConfirmations = auth.table(
   (t) => [index().on(t.tenantId, t.userId)],
 );
 
+/** A tenant's look on its self-service pages: the name shown, a logo (https URL) and two colours (`#rrggbb`). */
+export const tenantBrandings = auth.table('tenant_brandings', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  displayName: text(),
+  logoUrl: text(),
+  primaryColour: text(),
+  backgroundColour: text(),
+  updatedAt: created(),
+});
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);

@@ -1,10 +1,11 @@
 // The e-mail pages: confirm an address from its link, and the signed-in user's address settings.
+import type { PageBrand } from '../../core/branding.js';
 import { Layout } from './layout.js';
 
 /** Opened from the link: one button, so that a mail scanner fetching the link confirms nothing. */
-export function ConfirmEmailPage(p: { action: string; csrf: string; token: string; email: string }) {
+export function ConfirmEmailPage(p: { action: string; csrf: string; token: string; email: string; brand?: PageBrand | undefined }) {
   return (
-    <Layout title="Confirm your e-mail address">
+    <Layout title="Confirm your e-mail address" brand={p.brand}>
       <h1>Confirm your e-mail address</h1>
       <p>
         Use <strong>{p.email}</strong> for your account?
@@ -18,9 +19,9 @@ export function ConfirmEmailPage(p: { action: string; csrf: string; token: strin
   );
 }
 
-export function EmailConfirmedPage(p: { email: string }) {
+export function EmailConfirmedPage(p: { email: string; brand?: PageBrand | undefined }) {
   return (
-    <Layout title="E-mail address confirmed">
+    <Layout title="E-mail address confirmed" brand={p.brand}>
       <h1>E-mail address confirmed</h1>
       <p role="status">
         <strong>{p.email}</strong> is confirmed. You can close this page, or sign in from your application.
@@ -38,11 +39,12 @@ interface AccountEmailPageProps {
   askPassword: boolean;
   notice?: string | undefined;
   error?: string | undefined;
+  brand?: PageBrand | undefined;
 }
 
 export function AccountEmailPage(p: AccountEmailPageProps) {
   return (
-    <Layout title="Your e-mail address">
+    <Layout title="Your e-mail address" brand={p.brand}>
       <h1>Your e-mail address</h1>
       {p.notice ? <p role="status">{p.notice}</p> : null}
       {p.error ? (
@@ -87,9 +89,9 @@ export function AccountEmailPage(p: AccountEmailPageProps) {
   );
 }
 
-export function AccountPasswordPage(p: { action: string; csrf: string; minLength: number; hasPassword: boolean; notice?: string | undefined; error?: string | undefined }) {
+export function AccountPasswordPage(p: { action: string; csrf: string; minLength: number; hasPassword: boolean; notice?: string | undefined; error?: string | undefined; brand?: PageBrand | undefined }) {
   return (
-    <Layout title="Your password">
+    <Layout title="Your password" brand={p.brand}>
       <h1>{p.hasPassword ? 'Change your password' : 'Set a password'}</h1>
       {p.notice ? <p role="status">{p.notice}</p> : null}
       {p.error ? (

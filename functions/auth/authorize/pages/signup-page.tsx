@@ -1,4 +1,5 @@
 // The self-service sign-up page: a plain HTML form (address, name, password), and what follows it.
+import type { PageBrand } from '../../core/branding.js';
 import { Layout } from './layout.js';
 
 interface SignupPageProps {
@@ -12,12 +13,13 @@ interface SignupPageProps {
   error?: string | undefined;
   /** Set once the form was accepted: the address the confirmation link went to. */
   sentTo?: string | undefined;
+  brand?: PageBrand | undefined;
 }
 
 export function SignupPage(p: SignupPageProps) {
   if (p.sentTo !== undefined) {
     return (
-      <Layout title={`Check your inbox — ${p.tenantName}`}>
+      <Layout title={`Check your inbox — ${p.tenantName}`} brand={p.brand}>
         <h1>Check your inbox</h1>
         <p role="status">
           If <strong>{p.sentTo}</strong> can be used here, a message with a link to confirm it is on its way. The link works once, for 24 hours. Then sign in from your application.
@@ -26,7 +28,7 @@ export function SignupPage(p: SignupPageProps) {
     );
   }
   return (
-    <Layout title={`Create your account for ${p.tenantName}`}>
+    <Layout title={`Create your account for ${p.tenantName}`} brand={p.brand}>
       <h1>Create your account</h1>
       <p class="muted">{p.tenantName}</p>
       {p.error ? (
