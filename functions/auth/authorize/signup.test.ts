@@ -182,6 +182,18 @@ describe('self-service sign-up (per-tenant policy) and e-mail confirmation by si
     assert.equal((await b.fetch(open.link)).status, 403, 'an expired invitation opens nothing');
   });
 
+  it('limits the accounts one address creates in an hour', async () => {
+    const before = await userCount();
+    // Fill the hour's allowance from the address of the sign-ups above.
+    await tdb.database.query(sql`insert into auth.audit (tenant_id, action, outcome, ip)
+      select tenant_id, 'user.signup', 'success', ip from (select tenant_id, ip from auth.audit where action = 'user.signup' and outcome = 'success' limit 1) s, generate_series(1, 10)`);
+    const res = await signUp(new Browser('Signup/9'), { email: 'spam@desert.example', password: 'a-long-password-9' }, (await (await admin('POST', '/signup-invites', {})).json() as { link: string }).link);
+    assert.equal(res.status, 429);
+    assert.match(await res.text(), /Too many accounts/);
+    assert.equal(await userCount(), before);
+    await tdb.database.query(sql`delete from auth.audit where action = 'user.signup' and outcome = 'success' and actor is null`);
+  });
+
   it('shows the tenant branding set through the admin API, and refuses colours or logos that could inject', async () => {
     for (const bad of [{ primaryColour: 'red' }, { primaryColour: '#fff;}body{display:none' }, { logoUrl: 'http://cdn.acme.example/logo.svg' }, { logoUrl: 'javascript:alert(1)' }, { displayName: '' }]) {
       assert.equal((await admin('PUT', '/branding', bad)).status, 422, JSON.stringify(bad));

@@ -12,6 +12,7 @@ import type { PasswordPolicy } from '../core/password-policy.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { peekSignupInvite, useSignupInvite } from '../core/signup-invites.js';
+import { signupsExhausted } from '../core/signup-throttle.js';
 import { domainOf, findSignupPolicy, signupRefusal, type SignupRefusal } from '../core/signup-policy.js';
 import { insertUser } from '../core/users.js';
 import { requestMeta, tenantOf } from '../web/request.js';
@@ -66,6 +67,10 @@ export async function signupEndpoint(c: Context, rt: AuthRuntime, passwords: Pas
   const password = form.get('password') ?? '';
   const problem = await passwords.problem(password, email);
   if (problem) return page(400, { email, name, error: problem });
+  if (await signupsExhausted(rt.db, tenant.id, meta.ip)) {
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'user.signup', outcome: 'failure', actor: null, detail: { reason: 'too_many' } }, meta);
+    return page(429, { email, name, error: 'Too many accounts were created from your network in the last hour. Try again later.' });
+  }
 
   if (await emailTaken(rt.db, tenant.id, email)) {
     await recordAudit(rt.db, { tenantId: tenant.id, action: 'user.signup', outcome: 'failure', actor: null, detail: { reason: 'email_taken' } }, meta);
