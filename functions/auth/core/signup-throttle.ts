@@ -5,7 +5,7 @@ import { and, count, eq, gt, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { audit } from './schema.js';
 
-export const SIGNUPS_PER_ADDRESS_HOUR = 10;
+const SIGNUPS_PER_ADDRESS_HOUR = 10;
 
 /** True when `ip` already created the hour's allowance of accounts in the tenant. */
 export async function signupsExhausted(q: Queryable, tenantId: string, ip: string | undefined): Promise<boolean> {
