@@ -10,6 +10,7 @@ import type { Database } from './database.js';
 import { DEFAULT_DATABASE_SETTINGS, type DatabaseSettings } from './settings.js';
 
 export type { Database, Db, Queryable, Tx } from './database.js';
+export type { DatabaseSettings } from './settings.js';
 export { rowsOf } from './rows.js';
 
 interface OpenOptions {

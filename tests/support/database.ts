@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { openDatabase, type Database } from '#shared/db/index';
+import { openDatabase, type Database, type DatabaseSettings } from '#shared/db/index';
 import { discoverMigrationSets, migrate } from '#shared/db/migrate';
 
 /** The server tests use; trust auth on the loopback by default. */
@@ -60,8 +60,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates a fresh, fully migrated database for one test file. */
-export async function createTestDatabase(opts: { max?: number } = {}): Promise<TestDatabase> {
+/** Creates a fresh, fully migrated database for one test file; `settings` override the data layer's defaults. */
+export async function createTestDatabase(opts: { max?: number; settings?: Partial<DatabaseSettings> } = {}): Promise<TestDatabase> {
   const admin = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} });
   try {
     const template = await ensureTemplate(admin);
@@ -77,7 +77,7 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
       }
     }
     const url = urlFor(name);
-    const database = await openDatabase({ url, max: opts.max ?? 10 });
+    const database = await openDatabase({ url, max: opts.max ?? 10, ...(opts.settings ? { settings: opts.settings } : {}) });
     return {
       name,
       url,

@@ -25,8 +25,11 @@ describe('POST /auth/{tenant}/token, many grants at once (RFC 6749 §4.1.3, §6)
   let user: User;
   let secret: string;
   before(async () => {
-    // The production pool size: the grants outnumber the connections five to one.
-    tdb = await createTestDatabase({ max: 10 });
+    // The production pool size: the grants outnumber the connections five to one. A deadlock holds
+    // every connection for good, whatever the wait; the wait is long enough here that a machine
+    // busy with other work (each grant verifies an Argon2id client secret) does not time the
+    // queue out, and a grant stuck behind a deadlock still ends as a 503 within the test.
+    tdb = await createTestDatabase({ max: 10, settings: { poolWaitMs: 25_000 } });
     ({ tenant, user, client, secret } = await makeWebClientFixture(tdb.database.db, 'busy', { username: 'alice', redirectUri: REDIRECT, scope: SCOPE }));
   });
   after(async () => {

@@ -83,8 +83,6 @@ describe('the token function on SIGTERM with a stuck pool', () => {
       // grant needs no database, and each refresh grant goes straight to its transaction.
       assert.equal((await grant('grant_type=client_credentials')).status, 200);
       const stuck = refreshes.map((t) => grant(`grant_type=refresh_token&refresh_token=${t}`).catch(() => undefined));
-      // Its audit row waits for a connection that every grant holds: no token until it is written.
-      const unaudited = grant('grant_type=client_credentials').then((r) => r.status, () => undefined);
       // Every connection of the child holds a grant's transaction, waiting on the lock.
       let waiting = 0;
       for (let i = 0; i < 1000 && waiting < POOL; i++) {
@@ -95,6 +93,11 @@ describe('the token function on SIGTERM with a stuck pool', () => {
         if (waiting < POOL) await new Promise((r) => setTimeout(r, 10));
       }
       assert.equal(waiting, POOL);
+      // Sent once the pool is stuck (not before: on a busy machine its audit row could take a
+      // connection ahead of the refresh grants): the row waits for a connection that every grant
+      // holds, and no token leaves until it is written.
+      const unaudited = grant('grant_type=client_credentials').then((r) => r.status, () => undefined);
+      await new Promise((r) => setTimeout(r, 200));
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       await Promise.all(stuck);
