@@ -5,6 +5,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
   return {
     gateways: Object.fromEntries(report.gateways),
     httpRoutes: Object.fromEntries(report.routes),
+    grpcRoutes: Object.fromEntries(report.grpcRoutes),
   };
 }
 
@@ -20,10 +21,12 @@ export function statusProblems(report: StatusReport): string[] {
       }
     }
   }
-  for (const [key, rs] of report.routes) {
-    for (const p of rs.parents) {
-      for (const c of p.conditions) {
-        if (c.status === 'False') out.push(`HTTPRoute ${key} parent ${p.parentRef.namespace}/${p.parentRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
+  for (const [kind, routes] of [['HTTPRoute', report.routes], ['GRPCRoute', report.grpcRoutes]] as const) {
+    for (const [key, rs] of routes) {
+      for (const p of rs.parents) {
+        for (const c of p.conditions) {
+          if (c.status === 'False') out.push(`${kind} ${key} parent ${p.parentRef.namespace}/${p.parentRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
+        }
       }
     }
   }

@@ -149,7 +149,7 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     if (!mayWrite()) return false;
     const writer: Writer = { client, mayWrite, result: { writes: 0, conflicts: 0, stale: 0 } };
     const now = new Date().toISOString();
-    await writeStatus(writer, next, live, set.routes, controllerName, now);
+    await writeStatus(writer, next, live, [...set.routes, ...set.grpcRoutes], controllerName, now);
     // Listeners of deleted Gateways are closed by the apply above; now they may go.
     await syncFinalizers(writer, GATEWAY_FINALIZER, live, deleting);
     await acceptClasses(writer, ourClasses.map((c) => ({ ...c, metadata: c.metadata ?? {} })), now);

@@ -10,7 +10,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.RouteParentStatus
 import type { CompiledConfig } from '../engine/compile.js';
 import type { Condition } from '../engine/conditions.js';
-import type { Gateway, HTTPRoute } from '../engine/resources.js';
+import type { Gateway, GRPCRoute, HTTPRoute } from '../engine/resources.js';
 import { keyOf, nsOf } from '../engine/resources.js';
 import type { KubeClient } from './kube-client.js';
 import { isConflict, isNotFound } from './kube-client.js';
@@ -46,6 +46,7 @@ function timed(next: Condition[], prev: Timed[] | undefined, now: string): Timed
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const gatewayWatch = WATCHED.find((w) => w.kind === 'Gateway')!;
 const routeWatch = WATCHED.find((w) => w.kind === 'HTTPRoute')!;
+const grpcRouteWatch = WATCHED.find((w) => w.kind === 'GRPCRoute')!;
 const classWatch = WATCHED.find((w) => w.kind === 'GatewayClass')!;
 
 export interface Writer {
@@ -88,7 +89,7 @@ async function patchFresh<T extends Obj>(w: Writer, path: string, current: T, bu
   }
 }
 
-export async function writeStatus(w: Writer, config: CompiledConfig, gateways: Gateway[], routes: HTTPRoute[], controllerName: string, now: string): Promise<void> {
+export async function writeStatus(w: Writer, config: CompiledConfig, gateways: Gateway[], routes: (HTTPRoute | GRPCRoute)[], controllerName: string, now: string): Promise<void> {
   for (const gw of gateways) {
     const computed = config.status.gateways.get(keyOf(gw));
     if (!computed) continue;
@@ -110,11 +111,12 @@ export async function writeStatus(w: Writer, config: CompiledConfig, gateways: G
     );
   }
   for (const route of routes) {
-    const ours = config.status.routes.get(keyOf(route))?.parents ?? [];
+    const grpc = route.kind === 'GRPCRoute';
+    const ours = (grpc ? config.status.grpcRoutes : config.status.routes).get(keyOf(route))?.parents ?? [];
     await patchFresh(
       w,
-      objectPath(routeWatch, nsOf(route), route.metadata.name),
-      route as HTTPRoute & Obj,
+      objectPath(grpc ? grpcRouteWatch : routeWatch, nsOf(route), route.metadata.name),
+      route as (HTTPRoute | GRPCRoute) & Obj,
       (fresh) => {
         const existing = (fresh as { status?: { parents?: { controllerName: string; parentRef: unknown; conditions: Timed[] }[] } }).status?.parents ?? [];
         const others = existing.filter((p) => p.controllerName !== controllerName);

@@ -20,6 +20,7 @@ export const WATCHED: Watched[] = [
   { key: 'gatewayClasses', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', path: '/apis/gateway.networking.k8s.io/v1/gatewayclasses' },
   { key: 'gateways', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', path: '/apis/gateway.networking.k8s.io/v1/gateways' },
   { key: 'routes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', path: '/apis/gateway.networking.k8s.io/v1/httproutes' },
+  { key: 'grpcRoutes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', path: '/apis/gateway.networking.k8s.io/v1/grpcroutes' },
   { key: 'grants', apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants' },
   { key: 'services', apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
   { key: 'endpointSlices', apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
@@ -47,7 +48,7 @@ export function namespacedPath(w: Watched, namespace: string): string {
  * every ExtAuthFilter (always in the filter's own namespace). No other Secret is listed or cached.
  */
 export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' | 'extAuthFilters'>): Set<string> {
-  const index = indexResources({ gateways: [], routes: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [], grants: set.grants });
+  const index = indexResources({ gateways: [], routes: [], grpcRoutes: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [], grants: set.grants });
   const out = new Set<string>();
   for (const gw of set.gateways) {
     for (const l of gw.spec?.listeners ?? []) {

@@ -1,9 +1,9 @@
 // Compiles a resource set into per-gateway, per-port routing tables plus the status of every object.
 // Pure: the same input gives the same tables and conditions; nothing is read or written.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteRule (precedence)
-import type { Gateway, HTTPRoute, HTTPRouteRule, ResourceSet } from './resources.js';
+import type { Gateway, GRPCRoute, HTTPRoute, HTTPRouteRule, ResourceSet } from './resources.js';
 import { GATEWAY_GROUP, keyOf, nsOf } from './resources.js';
-import type { Candidate, CompiledGateway, CompiledRule, HostTable, PathTable, PortTable } from './table.js';
+import type { Candidate, CompiledGateway, CompiledRule, HostTable, MatchTemplate, PathTable, PortTable } from './table.js';
 import type { Condition, GatewayStatus, RouteParentStatus, StatusReport } from './conditions.js';
 import { CONTROLLER_NAME, RouteReason, condition } from './conditions.js';
 import { indexResources } from './references.js';
@@ -12,6 +12,7 @@ import { compileRule } from './rules.js';
 import type { ListenerState } from './listeners.js';
 import { evaluateListeners, namespaceAllowed } from './listeners.js';
 import { intersectHostnames, isValidHostname } from './hostname.js';
+import { compileGrpcMatches } from './grpc-match.js';
 import type { TrieNode } from './path.js';
 import { newTrieNode, prefixSegments, trieInsert } from './path.js';
 
@@ -25,10 +26,8 @@ export interface CompiledConfig {
   status: StatusReport;
 }
 
-type MatchTemplate = Omit<Candidate, 'rule' | 'created' | 'routeKey' | 'ruleIndex' | 'matchIndex'>;
-
 interface CompiledRoute {
-  route: HTTPRoute;
+  route: HTTPRoute | GRPCRoute;
   rules: { rule: CompiledRule; matches: MatchTemplate[] }[];
   problems: RuleProblem[];
 }
@@ -87,6 +86,7 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 }
 
 const newPathTable = (): PathTable => ({ exact: new Map(), prefix: newTrieNode<Candidate>(), regex: [] });
+const newHostTable = (): HostTable => ({ exact: new Map(), wildcard: new Map(), any: undefined });
 
 function bucketFor(hosts: HostTable, hostname: string | undefined): PathTable {
   if (hostname === undefined) return (hosts.any ??= newPathTable());
@@ -116,7 +116,7 @@ function sortTable(table: PathTable): void {
   table.regex.sort(compareCandidates);
 }
 
-function created(route: HTTPRoute): number {
+function created(route: HTTPRoute | GRPCRoute): number {
   const t = route.metadata.creationTimestamp ? Date.parse(route.metadata.creationTimestamp) : NaN;
   return Number.isNaN(t) ? 0 : t;
 }
@@ -137,7 +137,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
   const ours = set.gateways.filter((g) => !classes || classes.has(g.spec?.gatewayClassName ?? ''));
   const listenersByGateway = new Map<string, ListenerState[]>(ours.map((g) => [keyOf(g), evaluateListeners(index, set, g)]));
   const gatewaysByKey = new Map<string, Gateway>(ours.map((g) => [keyOf(g), g]));
-  const status: StatusReport = { gateways: new Map(), routes: new Map() };
+  const status: StatusReport = { gateways: new Map(), routes: new Map(), grpcRoutes: new Map() };
   const tables = new Map<string, Map<number, PortTable>>();
 
   const portTable = (l: ListenerState): PortTable => {
@@ -147,21 +147,35 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     let t = ports.get(l.spec.port);
     if (!t) {
       const protocol = l.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
-      t = { gateway: gk, port: l.spec.port, protocol, h2c: protocol === 'HTTP' && h2cAsked(l.gateway), hosts: { exact: new Map(), wildcard: new Map(), any: undefined }, certificates: [] };
+      t = { gateway: gk, port: l.spec.port, protocol, h2c: protocol === 'HTTP' && h2cAsked(l.gateway), hosts: newHostTable(), grpcHosts: undefined, certificates: [] };
       ports.set(l.spec.port, t);
     }
     return t;
   };
   for (const states of listenersByGateway.values()) for (const l of states) if (l.usable) portTable(l).certificates.push(...l.certificates);
 
-  const routes = [...set.routes].sort((a, b) => created(a) - created(b) || (keyOf(a) < keyOf(b) ? -1 : 1));
+  // Routes of both kinds in one order (oldest first), so that precedence between them follows age.
+  const routes = [...set.routes, ...set.grpcRoutes].sort((a, b) => created(a) - created(b) || (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a.kind < b.kind ? -1 : 1));
   for (const route of routes) {
     const problems: RuleProblem[] = [];
     const compiled: CompiledRoute = { route, problems, rules: [] };
-    (route.spec?.rules ?? []).forEach((rule, i) => {
-      const c = compileRule(index, set, route, rule, i, problems);
-      compiled.rules.push({ rule: c, matches: compileMatches(rule, c, problems) });
-    });
+    if (route.kind === 'GRPCRoute') {
+      (route.spec?.rules ?? []).forEach((rule, i) => {
+        const c = compileRule(index, set, route, { filters: rule.filters, backendRefs: rule.backendRefs, sessionPersistence: rule.sessionPersistence }, i, problems);
+        compiled.rules.push({ rule: c, matches: compileGrpcMatches(rule, problems) });
+      });
+    } else {
+      (route.spec?.rules ?? []).forEach((rule, i) => {
+        const c = compileRule(index, set, route, rule, i, problems);
+        compiled.rules.push({ rule: c, matches: compileMatches(rule, c, problems) });
+      });
+    }
+    (route.kind === 'GRPCRoute' ? status.grpcRoutes : status.routes).set(keyOf(route), { parents: attach(compiled) });
+  }
+
+  /** Attaches a compiled route to the listeners of its parents; returns its status per parent. */
+  function attach(compiled: CompiledRoute): RouteParentStatus[] {
+    const { route, problems } = compiled;
     for (const h of route.spec?.hostnames ?? []) {
       if (!isValidHostname(h.toLowerCase())) problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `invalid hostname ${JSON.stringify(h)}` });
     }
@@ -169,6 +183,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     const unresolved = problems.find((p) => p.condition === 'ResolvedRefs');
     const parents: RouteParentStatus[] = [];
     const gen = route.metadata.generation;
+    const routeKey = route.kind === 'GRPCRoute' ? `grpc:${keyOf(route)}` : keyOf(route);
     for (const pref of route.spec?.parentRefs ?? []) {
       if ((pref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (pref.kind ?? 'Gateway') !== 'Gateway') continue;
       const gwKey = `${pref.namespace ?? nsOf(route)}/${pref.name}`;
@@ -182,7 +197,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
       let reason: string = RouteReason.NoMatchingParent;
       if (candidates.length > 0) reason = RouteReason.NotAllowedByListeners;
       for (const l of candidates) {
-        if (!l.allowsHTTPRoute || !namespaceAllowed(l.spec, nsOf(gw), nsOf(route), namespaces)) continue;
+        if (!l.allowedKinds.has(route.kind) || !namespaceAllowed(l.spec, nsOf(gw), nsOf(route), namespaces)) continue;
         const hosts = intersectHostnames(l.spec.hostname, route.spec?.hostnames);
         if (hosts && hosts.length === 0) {
           reason = RouteReason.NoMatchingListenerHostname;
@@ -207,15 +222,18 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
         l.attachedRoutes++;
         if (!l.usable) continue;
         const table = portTable(l);
+        // gRPC clients speak HTTP/2 by prior knowledge on cleartext ("h2c"): a listener that takes
+        // GRPCRoutes must accept it (GRPCRoute, "Cleartext HTTP/2").
+        if (route.kind === 'GRPCRoute' && table.protocol === 'HTTP') table.h2c = true;
         for (const hostname of hosts ?? [undefined]) {
-          const bucket = bucketFor(table.hosts, hostname);
+          const bucket = bucketFor(route.kind === 'GRPCRoute' ? (table.grpcHosts ??= newHostTable()) : table.hosts, hostname);
           compiled.rules.forEach(({ rule, matches }, ruleIndex) => {
-            matches.forEach((m, matchIndex) => insert(bucket, { ...m, rule, created: created(route), routeKey: keyOf(route), ruleIndex, matchIndex }));
+            matches.forEach((m, matchIndex) => insert(bucket, { ...m, rule, created: created(route), routeKey, ruleIndex, matchIndex }));
           });
         }
       }
     }
-    status.routes.set(keyOf(route), { parents });
+    return parents;
   }
 
   const gateways: CompiledGateway[] = [];
@@ -240,9 +258,11 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     const ports = tables.get(key) ?? new Map<number, PortTable>();
     for (const l of listeners) if (l.usable && !ports.has(l.spec.port)) ports.set(l.spec.port, portTable(l));
     for (const t of ports.values()) {
-      for (const pt of t.hosts.exact.values()) sortTable(pt);
-      for (const pt of t.hosts.wildcard.values()) sortTable(pt);
-      if (t.hosts.any) sortTable(t.hosts.any);
+      for (const hosts of t.grpcHosts ? [t.hosts, t.grpcHosts] : [t.hosts]) {
+        for (const pt of hosts.exact.values()) sortTable(pt);
+        for (const pt of hosts.wildcard.values()) sortTable(pt);
+        if (hosts.any) sortTable(hosts.any);
+      }
     }
     gateways.push({ key, addresses: addresses.map((a) => a.value), ports });
   }

@@ -70,6 +70,7 @@ export interface GatewayStatus {
 export interface StatusReport {
   gateways: Map<string, GatewayStatus>;
   routes: Map<string, { parents: RouteParentStatus[] }>;
+  grpcRoutes: Map<string, { parents: RouteParentStatus[] }>;
 }
 
 export const CONTROLLER_NAME = 'zenokube.io/ingress';

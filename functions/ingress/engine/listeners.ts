@@ -14,15 +14,18 @@ export interface ListenerState {
   spec: ListenerSpec;
   /** Accepted and not conflicted: routes may attach and traffic flows. */
   usable: boolean;
-  /** Whether HTTPRoute is among the listener's allowed kinds. */
-  allowsHTTPRoute: boolean;
+  /** The route kinds that may attach: those of its protocol, narrowed by allowedRoutes.kinds. */
+  allowedKinds: Set<RouteKind>;
   certificates: TlsCertificate[];
   conditions: Condition[];
   supportedKinds: { group: string; kind: string }[];
   attachedRoutes: number;
 }
 
-const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTPS']);
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+
+/** The route kinds each protocol serves. */
+const KINDS_OF: Record<string, RouteKind[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'] };
 
 function secretPem(secret: Secret, key: string): string | undefined {
   const plain = secret.stringData?.[key];
@@ -64,16 +67,15 @@ export function evaluateListeners(index: ResourceIndex, set: ResourceSet, gw: Ga
   const listeners = gw.spec?.listeners ?? [];
   return listeners.map((l) => {
     const conditions: Condition[] = [];
-    const protocolOk = HTTP_PROTOCOLS.has(l.protocol);
+    const protocolKinds = KINDS_OF[l.protocol] ?? [];
+    const protocolOk = protocolKinds.length > 0;
     const kinds = l.allowedRoutes?.kinds;
-    const supportedKinds = protocolOk ? [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }] : [];
-    let allowsHTTPRoute = protocolOk;
-    let kindsOk = true;
-    if (kinds && kinds.length > 0) {
-      allowsHTTPRoute = protocolOk && kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute');
-      kindsOk = kinds.every((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute');
-      if (!allowsHTTPRoute) supportedKinds.length = 0;
-    }
+    const known = (k: { group?: string; kind: string }): k is { group?: string; kind: RouteKind } =>
+      (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && (protocolKinds as string[]).includes(k.kind);
+    // Those asked for and served; every kind of the protocol when none is asked for.
+    const allowedKinds = new Set<RouteKind>(kinds && kinds.length > 0 ? kinds.filter(known).map((k) => k.kind) : protocolKinds);
+    const kindsOk = !kinds || kinds.every(known);
+    const supportedKinds = protocolKinds.filter((k) => allowedKinds.has(k)).map((kind) => ({ group: GATEWAY_GROUP, kind }));
     const hostnameOk = l.hostname === undefined || isValidHostname(l.hostname.toLowerCase());
     const portOk = Number.isInteger(l.port) && l.port >= 1 && l.port <= 65535;
     const conflicts = listeners.filter((o) => o !== l && o.port === l.port);
@@ -87,7 +89,7 @@ export function evaluateListeners(index: ResourceIndex, set: ResourceSet, gw: Ga
     }
     if (!protocolOk) conditions.push(condition('Accepted', false, ListenerReason.UnsupportedProtocol, `protocol ${l.protocol} is not supported`, gen));
     else if (!hostnameOk || !portOk) conditions.push(condition('Accepted', false, ListenerReason.Invalid, 'invalid hostname or port', gen));
-    if (!kindsOk) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidRouteKinds, 'only HTTPRoute is supported', gen));
+    if (!kindsOk) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidRouteKinds, `only ${protocolKinds.join(' and ') || 'no route kind'} can attach to a ${l.protocol} listener`, gen));
     const conflicted = protocolConflict || hostnameConflict;
     conditions.push(
       condition('Conflicted', conflicted, conflicted ? (protocolConflict ? ListenerReason.ProtocolConflict : ListenerReason.HostnameConflict) : ListenerReason.NoConflicts, conflicted ? 'another listener uses this port' : '', gen),
@@ -98,7 +100,7 @@ export function evaluateListeners(index: ResourceIndex, set: ResourceSet, gw: Ga
     if (refsOk) conditions.push(condition('ResolvedRefs', true, ListenerReason.ResolvedRefs, 'references resolved', gen));
     const usable = accepted && !conflicted && refsOk;
     conditions.push(condition('Programmed', usable, usable ? ListenerReason.Programmed : ListenerReason.Invalid, usable ? 'listener programmed' : 'listener not programmed', gen));
-    return { gateway: gw, spec: l, usable, allowsHTTPRoute, certificates, conditions, supportedKinds, attachedRoutes: 0 };
+    return { gateway: gw, spec: l, usable, allowedKinds, certificates, conditions, supportedKinds, attachedRoutes: 0 };
   });
 }
 

@@ -69,8 +69,8 @@ export function referenceAllowed(
   return false;
 }
 
-/** Resolves a route's backendRef to endpoint addresses, or says why it cannot. */
-export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference): ResolvedBackend {
+/** Resolves a route's backendRef to endpoint addresses, or says why it cannot; `routeKind` is the kind a ReferenceGrant must name. */
+export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference, routeKind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute'): ResolvedBackend {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Service';
   if (group !== '' || kind !== 'Service') {
@@ -79,7 +79,7 @@ export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref
   const namespace = ref.namespace ?? routeNamespace;
   const allowed = referenceAllowed(
     index,
-    { group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace: routeNamespace },
+    { group: GATEWAY_GROUP, kind: routeKind, namespace: routeNamespace },
     { group: '', kind: 'Service', namespace, name: ref.name },
   );
   if (!allowed) {

@@ -153,6 +153,36 @@ export interface HTTPRouteSpec {
   rules?: HTTPRouteRule[];
 }
 
+/**
+ * GRPCRoute (v1): a call is `POST /<service>/<method>`; a match names the service, the method or
+ * both, exactly or by regular expression.
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.GRPCRoute
+ */
+interface GRPCMethodMatch {
+  type?: 'Exact' | 'RegularExpression';
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers?: HTTPHeaderMatch[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  sessionPersistence?: SessionPersistence;
+}
+
+export interface GRPCRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: GRPCRouteRule[];
+}
+
 export interface ReferenceGrantSpec {
   from: { group: string; kind: string; namespace: string }[];
   to: { group: string; kind: string; name?: string }[];
@@ -187,6 +217,7 @@ export interface Secret extends Resource<'Secret'> {
 
 export type Gateway = Resource<'Gateway', GatewaySpec>;
 export type HTTPRoute = Resource<'HTTPRoute', HTTPRouteSpec>;
+export type GRPCRoute = Resource<'GRPCRoute', GRPCRouteSpec>;
 export type ReferenceGrant = Resource<'ReferenceGrant', ReferenceGrantSpec>;
 export type Service = Resource<'Service', ServiceSpec>;
 export type Namespace = Resource<'Namespace'>;
@@ -211,6 +242,7 @@ export type ExtAuthFilter = Resource<'ExtAuthFilter', ExtAuthFilterSpec>;
 export interface ResourceSet {
   gateways: Gateway[];
   routes: HTTPRoute[];
+  grpcRoutes: GRPCRoute[];
   grants: ReferenceGrant[];
   services: Service[];
   endpointSlices: EndpointSlice[];
@@ -220,7 +252,7 @@ export interface ResourceSet {
 }
 
 export function emptyResourceSet(): ResourceSet {
-  return { gateways: [], routes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
+  return { gateways: [], routes: [], grpcRoutes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
 }
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';

@@ -1,6 +1,6 @@
 // Compiles one HTTPRouteRule: filters, backends, timeouts, retry and session persistence.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
-import type { HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
+import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
 import { INGRESS_GROUP, nsOf } from './resources.js';
 import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite, PhaseDeadlines } from './table.js';
 import type { ResourceIndex } from './references.js';
@@ -42,18 +42,28 @@ function pathModifier(p: { type: string; replaceFullPath?: string; replacePrefix
   return undefined;
 }
 
-function compileBackend(index: ResourceIndex, route: HTTPRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
-  const resolved = resolveBackend(index, nsOf(route), ref);
+/**
+ * The filters a GRPCRoute rule may carry here (GRPCRouteFilter has no redirect or rewrite). Its
+ * RequestMirror (extended) is refused: mirrors go out over HTTP/1.1 (./proxy/mirror.ts), which a
+ * gRPC backend cannot read.
+ */
+const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'ExtensionRef']);
+
+function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
+  const resolved = resolveBackend(index, nsOf(route), ref, route.kind);
+  // gRPC runs on HTTP/2 only: a GRPCRoute's backends are spoken to in h2c whatever their appProtocol.
+  const h2c = resolved.ok && (resolved.h2c || route.kind === 'GRPCRoute');
   const key = `${ref.namespace ?? nsOf(route)}/${ref.name}:${ref.port ?? ''}`;
   if (!resolved.ok) problems.push({ condition: 'ResolvedRefs', reason: resolved.reason, message: resolved.message });
   let requestHeaders: HeaderOps | undefined;
   let responseHeaders: HeaderOps | undefined;
   for (const f of ref.filters ?? []) {
-    if (f.type === 'RequestHeaderModifier') requestHeaders = compileHeaderOps(f.requestHeaderModifier, problems);
+    if (route.kind === 'GRPCRoute' && !GRPC_FILTERS.has(f.type)) problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `GRPCRoute filter ${f.type} is not supported` });
+    else if (f.type === 'RequestHeaderModifier') requestHeaders = compileHeaderOps(f.requestHeaderModifier, problems);
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = compileHeaderOps(f.responseHeaderModifier, problems);
     else problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `backendRef filter ${f.type} is not supported` });
   }
-  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders, ...(resolved.ok && resolved.h2c ? { h2c: true } : {}) };
+  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders, ...(h2c ? { h2c: true } : {}) };
 }
 
 function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): number {
@@ -66,7 +76,7 @@ function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): numbe
 const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
 
 /** The route's error format; an unknown value keeps the default (problem+json). */
-function errorFormatOf(route: HTTPRoute): ErrorFormat {
+function errorFormatOf(route: HTTPRoute | GRPCRoute): ErrorFormat {
   return route.metadata.annotations?.[ERROR_FORMAT_ANNOTATION] === 'vault' ? 'vault' : 'problem';
 }
 
@@ -85,7 +95,7 @@ const DEADLINES_ANNOTATION = 'ingress.zenokube.io/deadlines';
 const CIRCUIT_503_ANNOTATION = 'ingress.zenokube.io/circuit-counts-503';
 const PHASES: Record<string, keyof PhaseDeadlines> = { body: 'body', 'first-byte': 'firstByte', idle: 'idle', send: 'send' };
 
-function maxBodyOf(route: HTTPRoute, problems: RuleProblem[]): number | undefined {
+function maxBodyOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): number | undefined {
   const v = route.metadata.annotations?.[MAX_BODY_ANNOTATION];
   if (v === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(v.trim())) {
@@ -95,7 +105,7 @@ function maxBodyOf(route: HTTPRoute, problems: RuleProblem[]): number | undefine
   return Number(v.trim());
 }
 
-function deadlinesOf(route: HTTPRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
+function deadlinesOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
   const v = route.metadata.annotations?.[DEADLINES_ANNOTATION];
   if (v === undefined) return undefined;
   const out: PhaseDeadlines = { body: undefined, firstByte: undefined, idle: undefined, send: undefined };
@@ -112,11 +122,14 @@ function deadlinesOf(route: HTTPRoute, problems: RuleProblem[]): PhaseDeadlines 
   return out;
 }
 
-/** Compiles a rule; problems are appended for the route's status. */
+/**
+ * Compiles a rule; problems are appended for the route's status. A GRPCRoute's rule comes as the
+ * HTTPRoute rule it equals (filters, backends, session persistence), its matches apart.
+ */
 export function compileRule(
   index: ResourceIndex,
   set: Pick<ResourceSet, 'extAuthFilters' | 'secrets'>,
-  route: HTTPRoute,
+  route: HTTPRoute | GRPCRoute,
   rule: HTTPRouteRule,
   ruleIndex: number,
   problems: RuleProblem[],
@@ -142,6 +155,10 @@ export function compileRule(
     circuitCounts503: route.metadata.annotations?.[CIRCUIT_503_ANNOTATION] === 'true',
   };
   for (const f of rule.filters ?? []) {
+    if (route.kind === 'GRPCRoute' && !GRPC_FILTERS.has(f.type)) {
+      problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `GRPCRoute filter ${f.type} is not supported` });
+      continue;
+    }
     switch (f.type) {
       case 'RequestHeaderModifier':
         out.requestHeaders = compileHeaderOps(f.requestHeaderModifier, problems);

@@ -128,6 +128,9 @@ export interface Candidate {
   matchIndex: number;
 }
 
+/** A match of a rule, before it is placed in the table for a route and hostname. */
+export type MatchTemplate = Omit<Candidate, 'rule' | 'created' | 'routeKey' | 'ruleIndex' | 'matchIndex'>;
+
 export interface PathTable {
   exact: Map<string, Candidate[]>;
   prefix: TrieNode<Candidate>;
@@ -155,6 +158,8 @@ export interface PortTable {
   /** A cleartext port that also serves HTTP/2 by prior knowledge (the Gateway's h2c annotation). */
   h2c: boolean;
   hosts: HostTable;
+  /** GRPCRoutes' matches, consulted first for gRPC calls; undefined when no GRPCRoute attached. */
+  grpcHosts: HostTable | undefined;
   certificates: TlsCertificate[];
 }
 

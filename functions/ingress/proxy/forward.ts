@@ -7,6 +7,7 @@ import type { Candidate, CompiledBackend, CompiledRule } from '../engine/table.j
 import type { Endpoint } from '../engine/references.js';
 import type { MatchRequest } from '../engine/match.js';
 import { matchRequest } from '../engine/match.js';
+import { isGrpcCall } from '../engine/grpc-match.js';
 import { normalizePath } from '../engine/path.js';
 import { normalizeHost } from '../engine/hostname.js';
 import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
@@ -228,7 +229,8 @@ export function handleRequest(ctx: ProxyContext, binding: Binding, req: Incoming
   let match: Candidate | undefined;
   let listenerPort = 0;
   for (const t of binding.tables) {
-    match = matchRequest(t.hosts, mreq);
+    // A gRPC call goes by the GRPCRoutes first, then the HTTPRoutes as any request.
+    match = (t.grpcHosts && isGrpcCall(mreq) ? matchRequest(t.grpcHosts, mreq) : undefined) ?? matchRequest(t.hosts, mreq);
     if (match) {
       listenerPort = t.port;
       break;

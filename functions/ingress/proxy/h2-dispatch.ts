@@ -1,35 +1,50 @@
-// Which protocol a listener's new connection speaks: a TLS connection whose ALPN chose h2 (RFC 9113
-// §3.2), or, where a listener opts in, a cleartext one that opens with the HTTP/2 connection preface
-// (h2c "prior knowledge", RFC 9113 §3.3), goes to the HTTP/2 server; every other one to node's
-// http server as before. The http server's own connection listener is taken from its emitter
-// and called for HTTP/1.1 connections, so their handling (parser, deadlines, limits) is unchanged.
+// The socket a listener listens with, and which server a new connection goes to: a TLS connection
+// whose ALPN chose h2 (RFC 9113 §3.2), or, where a listener opts in, a cleartext one that opens
+// with the HTTP/2 connection preface (h2c "prior knowledge", RFC 9113 §3.3), goes to the HTTP/2
+// server; every other one to the HTTP/1.1 server. Both are handed their connections the way node
+// documents for servers that do not accept their own: `server.emit('connection', socket)`.
 import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import { createServer as createNetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import type { H2Server } from './h2-server.js';
 
 /** "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" (RFC 9113 §3.4). */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-type ConnectionListener = (this: HttpServer, socket: Socket) => void;
+/** Socket settings node's http server gives the connections it accepts itself. */
+const SOCKET_OPTIONS = { noDelay: true, highWaterMark: 65_536 } as const;
 
-/** Hands TLS connections that negotiated h2 to `h2`; `server` is an https server with ALPN offering h2. */
-export function dispatchAlpn(server: HttpServer, h2: H2Server): void {
-  const http1 = takeListener(server, 'secureConnection');
+/**
+ * A TLS server offering h2 and http/1.1 by ALPN (HTTP/2 first; HTTP/1.1 for clients that offer
+ * only it or no ALPN at all, RFC 7301) that hands each connection, once its handshake is done, to
+ * `h2` or `http1`.
+ */
+export function acceptTls(tls: Pick<TlsOptions, 'SNICallback'>, http1: HttpServer, h2: H2Server): TlsServer {
+  const server = createTlsServer({ ...SOCKET_OPTIONS, ...tls, ALPNProtocols: ['h2', 'http/1.1'] });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') h2.serve(socket);
-    else http1.call(server, socket);
+    else http1.emit('connection', socket);
   });
+  // A failed handshake ends its connection; there is no one to answer.
+  server.on('tlsClientError', () => {});
+  return server;
 }
 
 /**
- * Hands cleartext connections that begin with the HTTP/2 preface to `h2` while `enabled()` says so;
- * the bytes read to tell are put back before either server reads the connection.
+ * A TCP server that hands connections beginning with the HTTP/2 preface to `h2` while
+ * `priorKnowledge()` says so, and every other one to `http1`; the bytes read to tell are put back
+ * before either server reads the connection.
  */
-export function dispatchPriorKnowledge(server: HttpServer, h2: H2Server, enabled: () => boolean): void {
-  const http1 = takeListener(server, 'connection');
+export function acceptCleartext(http1: HttpServer, h2: H2Server, priorKnowledge: () => boolean): NetServer {
+  // Half-open as node's http server has them: a client that ended its side still gets its answer.
+  const server = createNetServer({ ...SOCKET_OPTIONS, allowHalfOpen: true });
   server.on('connection', (socket: Socket) => {
-    if (!enabled()) return http1.call(server, socket);
+    if (!priorKnowledge()) {
+      http1.emit('connection', socket);
+      return;
+    }
     let seen: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
@@ -42,7 +57,7 @@ export function dispatchPriorKnowledge(server: HttpServer, h2: H2Server, enabled
       socket.unshift(seen);
       if (prefix) h2.serve(socket);
       else {
-        http1.call(server, socket);
+        http1.emit('connection', socket);
         // The bytes put back reach node's parser once the socket flows again.
         socket.resume();
       }
@@ -52,12 +67,5 @@ export function dispatchPriorKnowledge(server: HttpServer, h2: H2Server, enabled
     socket.once('close', onClose);
     socket.on('error', () => socket.destroy());
   });
-}
-
-/** Removes and returns the listener node's server put on `event` for its own protocol. */
-function takeListener(server: HttpServer, event: 'connection' | 'secureConnection'): ConnectionListener {
-  const own = server.listeners(event) as ConnectionListener[];
-  if (own.length !== 1) throw new TypeError(`expected node's one ${event} listener, found ${own.length}`);
-  server.removeListener(event, own[0]!);
-  return own[0]!;
+  return server;
 }

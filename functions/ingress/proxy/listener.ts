@@ -4,8 +4,6 @@
 // only when nothing is in flight before it on its connection.
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { ServerOptions as HttpsOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ClientConnection, ExchangeHandler, RefusalFormatOf } from './connection.js';
@@ -55,18 +53,19 @@ interface Listener {
   readonly server: Server;
   /**
    * Graceful close: stops accepting, closes idle connections now and busy ones after their
-   * exchange (answered with `Connection: close`); resolves once every connection has closed.
+   * exchange (answered with `Connection: close`); resolves once every connection the server
+   * accepted itself has closed (those handed to it are waited for by whoever handed them).
    */
   close(): Promise<void>;
 }
 
 /**
- * An http server (an https one when `tls` is given) serving `handler` and `onUpgrade`;
- * `refusalFormatOf` chooses the shape of the answer to a head the parser refused.
+ * An http server serving `handler` and `onUpgrade` on the connections it accepts or is handed
+ * (TLS ones too, decrypted by the server that accepted them); `refusalFormatOf` chooses the shape
+ * of the answer to a head the parser refused.
  */
-export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, tls?: HttpsOptions, refusalFormatOf?: RefusalFormatOf): Listener {
-  const options = serverOptions(limits);
-  const server: Server = tls ? createHttpsServer({ ...options, ...tls }) : createHttpServer(options);
+export function createListener(limits: ServerLimits, handler: ExchangeHandler, onUpgrade: UpgradeHandler, refusalFormatOf?: RefusalFormatOf): Listener {
+  const server: Server = createHttpServer(serverOptions(limits));
   // No silent cut of long field lists (node keeps the first 2,000 by default and drops the rest,
   // Content-Length included): the head's size bounds them, and the proxy refuses too many (431).
   server.maxHeadersCount = 0;
@@ -117,7 +116,6 @@ export function createListener(limits: ServerLimits, handler: ExchangeHandler, o
     socket.on('error', () => socket.destroy());
     socket.end(rawProblem(400, 'bad_request'));
   });
-  if (tls) server.on('tlsClientError', () => {});
   let closed: Promise<void> | undefined;
   return {
     server,

@@ -1,12 +1,12 @@
-// Listening sockets: one node http/https server per bound address and port (./listener.ts), each
+// Listening sockets: one TCP or TLS server per bound address and port (./h2-dispatch.ts) handing
+// its connections to node's http server (./listener.ts) or http2 server (./h2-server.ts), each
 // serving a Binding whose tables are swapped whole on reload (in-flight requests keep the tables
 // they read).
 import type { IncomingMessage } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createSecureContext } from 'node:tls';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, Server as TlsServer } from 'node:tls';
 import type { PortTable, TlsCertificate } from '../engine/table.js';
 import { hostnameMatches } from '../engine/hostname.js';
 import type { Binding, ProxyContext } from './context.js';
@@ -17,7 +17,8 @@ import type { ServerLimits as Http1Limits } from './listener.js';
 import { createListener } from './listener.js';
 import { refusalFormatOfHead } from './refusal-format.js';
 import { createH2Server } from './h2-server.js';
-import { dispatchAlpn, dispatchPriorKnowledge } from './h2-dispatch.js';
+import { acceptCleartext, acceptTls } from './h2-dispatch.js';
+import { listenForHandedConnections } from './handed-server.js';
 
 /** The limits of a listening socket: node's http server's, and its HTTP/2 sessions'. */
 export interface ServerLimits extends Http1Limits {
@@ -79,24 +80,10 @@ export async function openSocket(
   const handler: ExchangeHandler = (req, res, conn) => handleRequest(ctx, binding, req, res, conn);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(ctx, binding, req, socket, head);
   const refusalFormatOf = (raw: unknown) => refusalFormatOfHead(binding, raw);
-  const listener = createListener(
-    limits,
-    handler,
-    onUpgrade,
-    scheme === 'https'
-      ? {
-          // HTTP/2 first, HTTP/1.1 for clients that offer only it or no ALPN at all (RFC 7301).
-          ALPNProtocols: ['h2', 'http/1.1'],
-          SNICallback: (servername, cb) => {
-            const name = servername.toLowerCase();
-            const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
-            cb(e ? null : new Error('no certificate'), e?.context);
-          },
-        }
-      : undefined,
-    refusalFormatOf,
-  );
-  const server = listener.server;
+  // Node's http server for HTTP/1.1, handed the connections the listening socket accepted (and
+  // decrypted, on HTTPS), and those of a tunnel; node's http2 server for HTTP/2 beside it.
+  const listener = createListener(limits, handler, onUpgrade, refusalFormatOf);
+  await listenForHandedConnections(listener.server);
   const h2 = createH2Server(
     {
       maxConcurrentStreams: limits.maxConcurrentStreams,
@@ -107,26 +94,42 @@ export async function openSocket(
     },
     (req, res, slot) => handleRequest(ctx, binding, req, res, slot),
   );
-  if (scheme === 'https') dispatchAlpn(server, h2);
-  // h2c by prior knowledge only where a Gateway asks for it (its h2c annotation): a cleartext port
-  // otherwise speaks HTTP/1.1 alone, as most clients expect.
-  else dispatchPriorKnowledge(server, h2, () => binding.tables.some((t) => t.h2c));
-  // Sockets that never finish a TLS handshake are tracked too, so a close can cut them.
+  const server: NetServer =
+    scheme === 'https'
+      ? acceptTls(
+          {
+            SNICallback: (servername, cb) => {
+              const name = servername.toLowerCase();
+              const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
+              cb(e ? null : new Error('no certificate'), e?.context);
+            },
+          },
+          listener.server,
+          h2,
+        )
+      : // h2c by prior knowledge only where a Gateway asks for it (its h2c annotation): a cleartext
+        // port otherwise speaks HTTP/1.1 alone, as most clients expect.
+        acceptCleartext(listener.server, h2, () => binding.tables.some((t) => t.h2c));
+  // Every connection is tracked, those that never finish a TLS handshake too, so a close can cut them.
   const sockets = new Set<Duplex>();
   const track = (s: Duplex) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   };
   server.on('connection', track);
-  // Plain HTTP beside an HTTPS listener, for connections handed in already decrypted.
-  let plain: ReturnType<typeof createListener> | undefined;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
+  listener.server.on('connection', track);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, backlog: 4096 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await listener.close();
+    throw err;
+  }
   server.on('error', () => {});
   const bound = (server.address() as AddressInfo).port;
   return {
@@ -138,24 +141,16 @@ export async function openSocket(
       sni = built.entries;
       // Clients that send no SNI get the catch-all certificate (or the least specific one).
       const fallback = sni[sni.length - 1];
-      if (scheme === 'https' && fallback) (server as HttpsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
+      if (scheme === 'https' && fallback) (server as TlsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
       return built.errors;
     },
     serveConnection(connection) {
-      if (scheme === 'http') {
-        server.emit('connection', connection);
-        return;
-      }
-      if (!plain) {
-        plain = createListener(limits, handler, onUpgrade, undefined, refusalFormatOf);
-        plain.server.on('connection', track);
-      }
-      plain.server.emit('connection', connection);
+      listener.server.emit('connection', connection);
     },
     async close(graceMs) {
       // Idle connections close now; busy ones after their exchange, or at the end of the grace.
       h2.close();
-      const closed = Promise.all([listener.close(), plain?.close()]);
+      const closed = Promise.all([listener.close(), new Promise<void>((resolve) => server.close(() => resolve()))]);
       const timer = setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, graceMs);

@@ -12,6 +12,7 @@ export interface ParseProblem {
 const COLLECTIONS: Record<string, keyof ResourceSet> = {
   Gateway: 'gateways',
   HTTPRoute: 'routes',
+  GRPCRoute: 'grpcRoutes',
   ReferenceGrant: 'grants',
   Service: 'services',
   EndpointSlice: 'endpointSlices',
@@ -77,6 +78,7 @@ function shapeProblem(o: Record<string, unknown>): string | undefined {
       for (const l of spec.listeners) if (!isObject(l) || typeof l.name !== 'string' || typeof l.port !== 'number' || typeof l.protocol !== 'string') return 'each listener needs name, port and protocol';
       return undefined;
     case 'HTTPRoute':
+    case 'GRPCRoute':
       if (spec !== undefined && !isObject(spec)) return 'spec must be an object';
       if (spec?.rules !== undefined && !Array.isArray(spec.rules)) return 'spec.rules must be a list';
       if (spec?.parentRefs !== undefined && !Array.isArray(spec.parentRefs)) return 'spec.parentRefs must be a list';
