@@ -186,8 +186,12 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ['ALL'] },
               },
+              // The one writable place: the listeners' inner http servers listen on unix sockets
+              // made (and unlinked at once) under the temporary directory (proxy/handed-server.ts).
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             },
           ],
+          volumes: [{ name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
         },
       },
     },

@@ -2,6 +2,7 @@
 // Knative Services they name, through ZenoIngress's own engine.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { defaultOptions, generateManifests, HTTP_LISTENER_PORT, INGRESS_PORT_OFFSET, readCrds, type Manifest } from '#manifests/index';
 import type { Gateway, HTTPRoute, ResourceSet, Service } from '#functions/ingress/index';
 import { compile, CONTROLLER_NAME, emptyResourceSet, LEADER_LEASE_NAME, matchRequest, statusProblems, WATCHED } from '#functions/ingress/index';
@@ -61,6 +62,10 @@ describe('knative/ingress/', () => {
     assert.equal(pod.serviceAccountName, one('rbac.yaml', 'ServiceAccount').metadata.name);
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    // The listeners' inner servers make their unix sockets under the temporary directory.
+    const tmp = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === tmpdir());
+    assert.ok(tmp && !tmp.readOnly, `${tmpdir()} is writable`);
+    assert.ok(pod.volumes.find((v: { name: string }) => v.name === tmp.name).emptyDir);
     const http = container.ports.find((p: { name: string }) => p.name === 'http');
     assert.equal(http.containerPort, HTTP_LISTENER_PORT + INGRESS_PORT_OFFSET, 'where --port-offset binds the listener');
     assert.ok(container.args.includes(`0.0.0.0:${container.ports.find((p: { name: string }) => p.name === 'admin').containerPort}`), 'probes reach the admin port');
