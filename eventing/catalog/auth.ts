@@ -29,6 +29,12 @@ export const tokenRevoked = def('token', 'revoked', 'A token was revoked (RFC 70
 export const sessionNewDevice = def('session', 'new-device', 'A user signed in from a device they had not signed in from before (for a notification mail).', tenant.extend({ userId: z.string(), sessionId: z.string(), userAgent: z.string().nullable(), ip: z.string().nullable(), authenticator: z.string() }));
 export const mailRequested = def('mail', 'requested', 'ZenoAuth asks for a mail to a user (template id and variables; ZenoMail renders and sends it).', tenant.extend({ template: z.string(), to: z.string(), userId: z.string(), variables: z.record(z.string(), z.string()) }));
 export const sessionRevoked = def('session', 'revoked', 'A browser session ended (logout or revocation).', tenant.extend({ sessionId: z.string(), userId: z.string(), reason: z.string() }));
+export const backchannelLogoutRequested = def(
+  'backchannel-logout',
+  'requested',
+  'A client that got tokens in an ended session is to be sent a logout token (OIDC Back-Channel Logout 1.0 §2.5); one event per client, retried on its own.',
+  tenant.extend({ clientId: z.string(), sessionId: z.string(), userId: z.string() }),
+);
 
 /** Fired by the admin function's schedule (PingSource payload); triggers the expired-rows clean-up. */
 export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
@@ -36,6 +42,6 @@ export const scimPushScheduled = def('scim-push', 'scheduled', 'Time to retry th
 
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
-  clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
+  clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked, backchannelLogoutRequested,
   sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled,
 ] as const;

@@ -55,7 +55,9 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
       const u = await updateUser(tx, tenant.id, c.req.param('id'), { ...patch, ...(passwordHash ? { passwordHash } : {}) });
       if (!u) throw notFound('No such user.');
       if (patch.active === false || passwordHash) {
-        await revokeUserSessions(tx, tenant.id, u.id);
+        const ended = await revokeUserSessions(tx, tenant.id, u.id);
+        const reason = patch.active === false ? 'user_disabled' : 'password_changed';
+        for (const id of ended) await rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId: id, userId: u.id, reason } });
         await tx
           .update(tokenFamilies)
           .set({ revokedAt: sql`now()`, revokedReason: patch.active === false ? 'user_disabled' : 'password_changed' })

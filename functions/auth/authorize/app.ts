@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import type { FunctionContext } from '#shared/function/define';
 import { loadPasswordPolicy, type PasswordPolicy } from '../core/password-policy.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import type { SamlKeyStore } from '../core/saml/keys.js';
+import { createSamlSecrets } from '../core/saml/secrets.js';
 import { accountSessionsEndpoint } from './account-sessions.js';
 import { authorizeEndpoint } from './authorize-endpoint.js';
 import { consentEndpoint } from './consent.js';
@@ -24,10 +26,12 @@ import { signupEndpoint } from './signup.js';
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
   const rt = await createAuthRuntime(ctx);
   const passwords = await loadPasswordPolicy(ctx.env);
-  return buildAuthorizeApp(rt, totpSecondFactor(rt), loginCounters(ctx.metrics), passwords);
+  // Logout sends SAML LogoutRequests to the SPs of the session, signed with the tenant's SAML key.
+  const { keys: samlKeys } = await createSamlSecrets(ctx, rt.db);
+  return buildAuthorizeApp(rt, totpSecondFactor(rt), loginCounters(ctx.metrics), passwords, samlKeys);
 }
 
-export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters, passwords: PasswordPolicy): Hono {
+export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPolicy, logins: LoginCounters, passwords: PasswordPolicy, samlKeys: SamlKeyStore): Hono {
   const app = new Hono();
   app.on(['GET', 'POST'], '/auth/:tenant/authorize', (c) => authorizeEndpoint(c, rt));
   app.post('/auth/:tenant/par', (c) => parEndpoint(c, rt));
@@ -36,7 +40,7 @@ export function buildAuthorizeApp(rt: AuthRuntime, secondFactor: SecondFactorPol
   app.post('/auth/:tenant/consent', (c) => consentEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/device', (c) => deviceEndpoint(c, rt));
   app.post('/auth/:tenant/device/confirm', (c) => deviceConfirmEndpoint(c, rt));
-  app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt));
+  app.on(['GET', 'POST'], '/auth/:tenant/logout', (c) => logoutEndpoint(c, rt, samlKeys));
   app.on(['GET', 'POST'], '/auth/:tenant/account/sessions', (c) => accountSessionsEndpoint(c, rt));
   app.on(['GET', 'POST'], '/auth/:tenant/account/totp', (c) => accountTotpEndpoint(c, rt));
   passkeyRoutes(app, rt);

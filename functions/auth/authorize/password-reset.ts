@@ -83,7 +83,9 @@ export async function resetPasswordEndpoint(c: Context, rt: AuthRuntime, passwor
     const userId = await usePasswordReset(tx, tenant.id, token);
     if (userId !== user.id) return false;
     await updateUser(tx, tenant.id, user.id, { passwordHash });
-    await revokeUserSessions(tx, tenant.id, user.id);
+    for (const id of await revokeUserSessions(tx, tenant.id, user.id)) {
+      await rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId: id, userId: user.id, reason: 'password_changed' } });
+    }
     await tx
       .update(tokenFamilies)
       .set({ revokedAt: sql`now()`, revokedReason: 'password_changed' })

@@ -25,6 +25,11 @@ function isAcceptableRedirectUri(value: string): boolean {
 }
 
 const redirectUri = z.string().max(2000).refine(isAcceptableRedirectUri, 'must be an absolute https (or loopback http) URI without a fragment');
+/** A logout URI the server calls or frames: absolute http(s), https unless on a loopback host, no fragment. */
+const logoutUri = z
+  .string()
+  .max(2000)
+  .refine((v) => isAcceptableRedirectUri(v) && /^https?:/.test(v), 'must be an absolute https (or loopback http) URI without a fragment');
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a scope token (RFC 6749 §3.3)');
 const jwk = z.object({ kty: z.string() }).loose();
 
@@ -34,6 +39,12 @@ export const clientMetadataSchema = z.object({
   client_name: z.string().min(1).max(200).optional(),
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
+  /** OIDC Back-Channel Logout 1.0 §2.2. */
+  backchannel_logout_uri: logoutUri.optional(),
+  backchannel_logout_session_required: z.boolean().default(false),
+  /** OIDC Front-Channel Logout 1.0 §2. */
+  frontchannel_logout_uri: logoutUri.optional(),
+  frontchannel_logout_session_required: z.boolean().default(false),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
   grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length).default(['authorization_code']),
   response_types: z.array(z.literal('code')).max(1).default(['code']),
@@ -68,6 +79,10 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
   if ((m.refresh_token_reuse_grace ?? 0) > 0 && m.require_pushed_authorization_requests && m.token_endpoint_auth_method === 'private_key_jwt') {
     return 'a FAPI client (PAR and private_key_jwt) gets no refresh token reuse grace';
   }
+  // Front-Channel Logout 1.0 §2: "The domain, port, and scheme of this URL MUST be the same as that of a registered Redirection URI value."
+  if (m.frontchannel_logout_uri !== undefined && !m.redirect_uris.some((r) => new URL(r).origin === new URL(m.frontchannel_logout_uri!).origin)) {
+    return 'frontchannel_logout_uri must have the origin (scheme, host, port) of one of the registered callback URIs';
+  }
   for (const s of (m.scope ?? '').split(' ').filter(Boolean)) {
     if (!scopeToken.safeParse(s).success) return `scope "${s}" is not a valid scope token`;
   }
@@ -81,6 +96,10 @@ export function describeClient(c: Client): Record<string, unknown> {
     client_name: c.name,
     redirect_uris: c.redirectUris,
     post_logout_redirect_uris: c.postLogoutRedirectUris,
+    ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri } : {}),
+    backchannel_logout_session_required: c.backchannelLogoutSessionRequired,
+    ...(c.frontchannelLogoutUri ? { frontchannel_logout_uri: c.frontchannelLogoutUri } : {}),
+    frontchannel_logout_session_required: c.frontchannelLogoutSessionRequired,
     token_endpoint_auth_method: c.tokenEndpointAuthMethod,
     grant_types: c.grantTypes,
     response_types: c.grantTypes.includes('authorization_code') ? ['code'] : [],

@@ -21,6 +21,7 @@ export const AUTH_EVENTS = {
   codeReused: ev.codeReused.type,
   tokenRevoked: ev.tokenRevoked.type,
   sessionRevoked: ev.sessionRevoked.type,
+  backchannelLogoutRequested: ev.backchannelLogoutRequested.type,
   sessionNewDevice: ev.sessionNewDevice.type,
   mailRequested: ev.mailRequested.type,
   cleanupScheduled: ev.cleanupScheduled.type,

@@ -151,6 +151,12 @@ export const clients = auth.table(
     tokenEndpointAuthMethod: text().notNull().$type<ClientAuthMethod>(),
     redirectUris: text().array().notNull().default([]),
     postLogoutRedirectUris: text().array().notNull().default([]),
+    /** OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether they carry `sid`. */
+    backchannelLogoutUri: text(),
+    backchannelLogoutSessionRequired: boolean().notNull().default(false),
+    /** OIDC Front-Channel Logout 1.0 §2: rendered in an iframe at logout, with `iss` and `sid` when required. */
+    frontchannelLogoutUri: text(),
+    frontchannelLogoutSessionRequired: boolean().notNull().default(false),
     grantTypes: text().array().notNull(),
     scopes: text().array().notNull(),
     jwks: jsonb().$type<{ keys: Record<string, unknown>[] }>(),

@@ -9,13 +9,15 @@ import { AUTH_EVENTS } from '../core/event-types.js';
 import { redirectUrl } from '../core/saml/bindings.js';
 import { STATUS } from '../core/saml/constants.js';
 import { samlEndpoints } from '../core/saml/idp-metadata.js';
-import { buildLogoutRequest, buildLogoutResponse, readLogoutMessage } from '../core/saml/logout.js';
-import { findParticipation, participantsOf } from '../core/saml/participants.js';
+import { buildLogoutResponse, readLogoutMessage } from '../core/saml/logout.js';
+import { samlLogoutFrames } from '../core/saml/logout-frames.js';
+import { findParticipation } from '../core/saml/participants.js';
 import { SamlError } from '../core/saml/saml-error.js';
 import { signElement } from '../core/saml/signing.js';
 import { findSpByEntityId } from '../core/saml/service-providers.js';
 import { samlParticipants, type Tenant } from '../core/schema.js';
 import { findLiveSession, revokeSession } from '../core/sessions.js';
+import { frontChannelLogoutUrl, logoutClientsOf } from '../core/session-clients.js';
 import { clearCookie, readCookie, SESSION_COOKIE } from '../authorize/cookies.js';
 import type { SamlContext } from './context.js';
 import { readIncoming } from './incoming.js';
@@ -71,13 +73,14 @@ export async function sloEndpoint(c: Context, s: SamlContext, tenant: Tenant, me
 }
 
 /**
- * Revokes the session (audited, announced) and returns the LogoutRequest URLs of its other SPs
- * (HTTP-Redirect, signed), for the page's frames.
+ * Revokes the session (audited, announced: back-channel logout follows the event) and returns the
+ * frames of the signed-out page: LogoutRequest URLs of its other SPs (HTTP-Redirect, signed) and
+ * the front-channel logout URIs of the OIDC clients that got tokens in it.
  */
 async function endSession(s: SamlContext, tenant: Tenant, sessionId: string, initiatorSpId: string | undefined, meta: RequestMeta): Promise<string[]> {
-  const idp = samlEndpoints(s.rt.issuer(tenant.slug));
-  const key = await s.keys.active(tenant.id);
-  const others = (await participantsOf(s.rt.db, tenant.id, sessionId)).filter((p) => p.sp.id !== initiatorSpId && p.sp.sloUrl && p.sp.sloBinding === 'redirect');
+  const issuer = s.rt.issuer(tenant.slug);
+  const saml = await samlLogoutFrames(s.rt.db, s.keys, tenant, issuer, sessionId, initiatorSpId);
+  const oidc = (await logoutClientsOf(s.rt.db, tenant.id, sessionId, 'front')).map((client) => frontChannelLogoutUrl(client, issuer, sessionId));
   await s.rt.transaction(async (tx) => {
     const revoked = await revokeSession(tx, tenant.id, sessionId);
     await tx.delete(samlParticipants).where(eq(samlParticipants.sessionId, sessionId));
@@ -85,8 +88,5 @@ async function endSession(s: SamlContext, tenant: Tenant, sessionId: string, ini
     await recordAudit(tx, { tenantId: tenant.id, action: 'session.revoked', outcome: 'success', actor: revoked.userId, detail: { session: sessionId, reason: 'saml_logout' } }, meta);
     await s.rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: tenant.slug, sessionId, userId: revoked.userId, reason: 'saml_logout' } });
   });
-  return others.map((p) => {
-    const { xml } = buildLogoutRequest({ idpEntityId: idp.entityId, destination: p.sp.sloUrl!, nameId: p.participant.nameId, nameIdFormat: p.participant.nameIdFormat, spEntityId: p.sp.entityId, sessionIndex: p.participant.sessionIndex });
-    return redirectUrl(p.sp.sloUrl!, 'SAMLRequest', xml, undefined, key.privateKey);
-  });
+  return [...saml, ...oidc];
 }

@@ -16,6 +16,7 @@ export default defineFunction({
     'io.zenokube.auth.group.updated',
     'io.zenokube.auth.group.deleted',
     'io.zenokube.auth.group.membership-changed',
+    'io.zenokube.auth.session.revoked',
   ],
   // Provisioning bursts (a directory's first sync) and list queries: a pool of four.
   runtime: {

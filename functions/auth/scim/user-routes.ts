@@ -75,7 +75,9 @@ export function scimUserRoutes(app: Hono, rt: AuthRuntime): void {
       if (values.password) passwordHash = await hashPassword(values.password);
       const u = await replaceScimUser(tx, s.tenant.id, id, values, passwordHash);
       if ((current.active && !u.active) || passwordHash) {
-        await revokeUserSessions(tx, s.tenant.id, u.id);
+        const ended = await revokeUserSessions(tx, s.tenant.id, u.id);
+        const reason = !u.active ? 'user_disabled' : 'password_changed';
+        for (const sid of ended) await rt.events.emit(tx, { type: AUTH_EVENTS.sessionRevoked, data: { tenant: s.tenant.slug, sessionId: sid, userId: u.id, reason } });
         await tx
           .update(tokenFamilies)
           .set({ revokedAt: sql`now()`, revokedReason: !u.active ? 'user_disabled' : 'password_changed' })
