@@ -18,6 +18,10 @@ function isAcceptableEndpoint(value: string): boolean {
   return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '127.0.0.1' || u.hostname === '[::1]');
 }
 
+function isRsaCertificate(b64: string): boolean {
+  return new X509Certificate(Buffer.from(b64, 'base64')).publicKey.asymmetricKeyType === 'rsa';
+}
+
 /** base64 DER, with or without PEM armour; must parse as an X.509 certificate. */
 function normaliseCertificate(value: string): string | undefined {
   const b64 = value.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
@@ -51,6 +55,9 @@ export const spRegistrationSchema = z.object({
   slo_url: endpoint.optional(),
   slo_binding: z.enum(['post', 'redirect']).default('redirect'),
   certificates: z.array(certificate).max(5).default([]),
+  /** The SP's encryption certificates (RSA); the first one receives the encrypted assertions. */
+  encryption_certificates: z.array(certificate).max(5).default([]),
+  encrypt_assertion: z.boolean().default(false),
   name_id_format: z.string().refine((f) => NAMEID_FORMATS.includes(f), 'not a supported NameID format').default(NAMEID_FORMATS[0]!),
   attributes: z
     .array(z.object({ name: z.string().min(1).max(256), friendly_name: z.string().min(1).max(256).optional(), source: z.enum(ATTRIBUTE_SOURCES) }))
@@ -72,6 +79,8 @@ export function checkSpRegistration(r: SpRegistration): string | undefined {
   if (r.want_authn_requests_signed && r.certificates.length === 0) return 'want_authn_requests_signed needs a certificate';
   if (r.slo_url && r.certificates.length === 0) return 'single logout needs a certificate: LogoutRequests must be signed (SAML Profiles §4.4.4.1)';
   if (!r.sign_response && !r.sign_assertion) return 'sign_response or sign_assertion (or both) must be true';
+  if (r.encrypt_assertion && r.encryption_certificates.length === 0) return 'encrypt_assertion needs an encryption certificate';
+  if (r.encryption_certificates.some((c) => !isRsaCertificate(c))) return 'encryption certificates must carry an RSA key (RSA-OAEP key transport)';
   return undefined;
 }
 
@@ -84,6 +93,8 @@ export function spValues(tenantId: string, r: SpRegistration) {
     sloUrl: r.slo_url ?? null,
     sloBinding: r.slo_url ? r.slo_binding : null,
     certificates: r.certificates,
+    encryptionCertificates: r.encryption_certificates,
+    encryptAssertion: r.encrypt_assertion,
     nameIdFormat: r.name_id_format,
     attributeMap: r.attributes.map((a) => ({ name: a.name, source: a.source, ...(a.friendly_name ? { friendlyName: a.friendly_name } : {}) })),
     signResponse: r.sign_response,
@@ -103,12 +114,15 @@ export function describeSp(sp: SamlServiceProvider): Record<string, unknown> {
     slo_url: sp.sloUrl,
     slo_binding: sp.sloBinding,
     certificates: sp.certificates,
+    encryption_certificates: sp.encryptionCertificates,
+    encrypt_assertion: sp.encryptAssertion,
     name_id_format: sp.nameIdFormat,
     attributes: sp.attributeMap.map((a) => ({ name: a.name, source: a.source, ...(a.friendlyName ? { friendly_name: a.friendlyName } : {}) })),
     sign_response: sp.signResponse,
     sign_assertion: sp.signAssertion,
     want_authn_requests_signed: sp.wantAuthnRequestsSigned,
     allow_idp_initiated: sp.allowIdpInitiated,
+    metadata: sp.metadataUrl ? { url: sp.metadataUrl, refreshed_at: sp.metadataRefreshedAt, checked_at: sp.metadataCheckedAt, error: sp.metadataError } : null,
     created_at: sp.createdAt,
     updated_at: sp.updatedAt,
   };
