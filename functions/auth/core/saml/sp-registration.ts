@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { NAMEID_FORMATS } from './constants.js';
+import { SamlError } from './saml-error.js';
 import type { SamlServiceProvider } from '../schema.js';
 
 /** Where SAML messages may be sent: https, or http on a loopback host for development. */
@@ -44,7 +45,7 @@ const certificate = z.string().max(16_384).transform((v, ctx) => {
 /** The user attributes an attribute map can send. */
 const ATTRIBUTE_SOURCES = ['id', 'username', 'email', 'name', 'given_name', 'family_name', 'external_id', 'groups'] as const;
 
-export const spRegistrationSchema = z.object({
+const spRegistrationSchema = z.object({
   entity_id: z.string().min(1).max(1024),
   name: z.string().min(1).max(200).optional(),
   /** SAML Profiles §4.1.4.5: the Response goes over HTTP-POST; HTTP-Redirect "MUST NOT" be used for it. */
@@ -72,7 +73,7 @@ export type SpRegistration = z.output<typeof spRegistrationSchema>;
 export type SpRegistrationInput = z.input<typeof spRegistrationSchema>;
 
 /** Rules across fields; a problem description or undefined. */
-export function checkSpRegistration(r: SpRegistration): string | undefined {
+function checkSpRegistration(r: SpRegistration): string | undefined {
   const indexes = new Set(r.acs.map((a) => a.index));
   if (indexes.size !== r.acs.length) return 'each ACS needs its own index';
   if (r.acs.filter((a) => a.is_default).length > 1) return 'at most one ACS can be the default';
@@ -82,6 +83,15 @@ export function checkSpRegistration(r: SpRegistration): string | undefined {
   if (r.encrypt_assertion && r.encryption_certificates.length === 0) return 'encrypt_assertion needs an encryption certificate';
   if (r.encryption_certificates.some((c) => !isRsaCertificate(c))) return 'encryption certificates must carry an RSA key (RSA-OAEP key transport)';
   return undefined;
+}
+
+/** The input validated (schema, then the rules across fields), or a 422 that lists what is wrong. */
+export function parseSpRegistration(input: unknown): SpRegistration {
+  const parsed = spRegistrationSchema.safeParse(input);
+  if (!parsed.success) throw new SamlError('invalid_sp_registration', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 422);
+  const problem = checkSpRegistration(parsed.data);
+  if (problem) throw new SamlError('invalid_sp_registration', problem, 422);
+  return parsed.data;
 }
 
 export function spValues(tenantId: string, r: SpRegistration) {
