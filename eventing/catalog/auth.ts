@@ -38,10 +38,11 @@ export const backchannelLogoutRequested = def(
 
 /** Fired by the admin function's schedule (PingSource payload); triggers the expired-rows clean-up. */
 export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
+export const samlMetadataScheduled = def('saml-metadata', 'scheduled', 'Time to read the metadata URLs of SAML service providers again.', z.object({ schedule: z.string() }).loose());
 export const scimPushScheduled = def('scim-push', 'scheduled', 'Time to retry the outbound SCIM pushes that are due.', z.object({ schedule: z.string() }).loose());
 
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked, backchannelLogoutRequested,
-  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled,
+  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled, samlMetadataScheduled,
 ] as const;

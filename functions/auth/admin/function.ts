@@ -1,5 +1,5 @@
 // auth-admin: the admin API (tenants, users, clients, keys, sessions), for zeno:admin tokens, and
-// the scheduled clean-up of expired rows.
+// the scheduled clean-up of expired rows and refresh of SAML SP metadata.
 import { defineFunction } from '#shared/function/define';
 import { AUTH_ENV } from '../core/env.js';
 
@@ -29,8 +29,15 @@ export default defineFunction({
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     databasePool: 3,
   },
-  subscribes: [{ type: 'io.zenokube.auth.cleanup.scheduled', retry: 3 }],
-  schedules: [{ name: 'auth-cleanup', schedule: '*/15 * * * *', type: 'io.zenokube.auth.cleanup.scheduled' }],
+  subscribes: [
+    { type: 'io.zenokube.auth.cleanup.scheduled', retry: 3 },
+    { type: 'io.zenokube.auth.saml-metadata.scheduled', retry: 1 },
+  ],
+  schedules: [
+    { name: 'auth-cleanup', schedule: '*/15 * * * *', type: 'io.zenokube.auth.cleanup.scheduled' },
+    // SP metadata read from a URL is read again hourly (each SP at most once in 50 minutes).
+    { name: 'auth-saml-metadata', schedule: '7 * * * *', type: 'io.zenokube.auth.saml-metadata.scheduled' },
+  ],
   env: AUTH_ENV,
   load: () => import('./app.js'),
 });

@@ -1,4 +1,5 @@
-// Admin API: SAML service providers of a tenant (by hand or from SP metadata XML), and the
+// Admin API: SAML service providers of a tenant (by hand, from SP metadata XML or a metadata URL
+// read again on demand and on a schedule), and the
 // rotation of the tenant's SAML signing key.
 import type { Context, Hono } from 'hono';
 import type { Queryable } from '#shared/db/index';
@@ -11,30 +12,43 @@ import type { SamlKeyStore } from '../core/saml/keys.js';
 import { SamlError } from '../core/saml/saml-error.js';
 import { deleteSp, findSpById, insertSp, listSps, replaceSp } from '../core/saml/service-providers.js';
 import { registrationFromMetadata } from '../core/saml/sp-metadata.js';
-import { checkSpRegistration, describeSp, spRegistrationSchema, spValues, type SpRegistration } from '../core/saml/sp-registration.js';
+import { describeSp, parseSpRegistration, spValues, type SpRegistration } from '../core/saml/sp-registration.js';
+import { fetchSpMetadata } from './saml-metadata-fetch.js';
+import { applyRefresh, readRefresh } from './saml-metadata-refresh.js';
 import { admin, pathTenant } from './context.js';
 import { adminBody } from './json.js';
 
-/** `application/samlmetadata+xml` (or text/xml) bodies are SP metadata; JSON bodies the registration itself. */
-async function registrationBody(c: Context): Promise<SpRegistration> {
+/**
+ * `application/samlmetadata+xml` (or text/xml) bodies are SP metadata; JSON bodies the registration
+ * itself, or `metadata_url` with the settings metadata does not carry (name, attributes, …), which
+ * override what the metadata says. `metadataUrl` is where the registration came from, if a URL.
+ */
+async function registrationBody(c: Context): Promise<{ reg: SpRegistration; metadataUrl: string | null }> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  let input: unknown;
   if (type === 'application/samlmetadata+xml' || type === 'application/xml' || type === 'text/xml') {
-    const xml = await c.req.text();
-    input = registrationFromMetadata(xml);
+    let input: object = registrationFromMetadata(await c.req.text());
+    // Settings metadata does not carry (a name, whether to encrypt) come as query parameters.
     const url = new URL(c.req.url);
-    // Settings metadata does not carry (the attribute map, a name) come as query parameters.
-    const extra = url.searchParams.get('name');
-    if (extra) input = { ...(input as object), name: extra };
-  } else {
-    input = await adminBody(c, z.unknown());
+    const name = url.searchParams.get('name');
+    if (name) input = { ...input, name };
+    const encrypt = url.searchParams.get('encrypt_assertion');
+    if (encrypt === 'true' || encrypt === 'false') input = { ...input, encrypt_assertion: encrypt === 'true' };
+    return { reg: parseSpRegistration(input), metadataUrl: null };
   }
-  const parsed = spRegistrationSchema.safeParse(input);
-  if (!parsed.success) throw new AppError(422, 'invalid_sp_registration', 'Unprocessable Content', { detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-  const problem = checkSpRegistration(parsed.data);
-  if (problem) throw new AppError(422, 'invalid_sp_registration', 'Unprocessable Content', { detail: problem });
-  return parsed.data;
+  const input = await adminBody(c, z.unknown());
+  if (input && typeof input === 'object' && 'metadata_url' in input) {
+    const { metadata_url: metadataUrl, ...settings } = input as Record<string, unknown>;
+    if (typeof metadataUrl !== 'string') throw new SamlError('invalid_metadata_url', 'metadata_url must be a string.', 422);
+    const fromMetadata = registrationFromMetadata(await fetchSpMetadata(metadataUrl));
+    return { reg: parseSpRegistration({ ...fromMetadata, ...settings }), metadataUrl };
+  }
+  return { reg: parseSpRegistration(input), metadataUrl: null };
 }
+
+const fromUrl = (metadataUrl: string | null) => {
+  const now = metadataUrl ? new Date() : null;
+  return { metadataUrl, metadataRefreshedAt: now, metadataCheckedAt: now, metadataError: null };
+};
 
 export function samlRoutes(app: Hono, rt: AuthRuntime, keys: SamlKeyStore): void {
   const base = '/auth/admin/tenants/:tenant/saml';
@@ -55,9 +69,9 @@ export function samlRoutes(app: Hono, rt: AuthRuntime, keys: SamlKeyStore): void
   app.post(`${base}/service-providers`, async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const reg = await registrationBody(c).catch(rethrowSaml);
+    const { reg, metadataUrl } = await registrationBody(c).catch(rethrowSaml);
     const sp = await rt.transaction(async (tx) => {
-      const row = await insertSp(tx, spValues(tenant.id, reg));
+      const row = await insertSp(tx, { ...spValues(tenant.id, reg), ...fromUrl(metadataUrl) });
       if (!row) throw conflict('sp_exists', `A service provider "${reg.entity_id}" is already registered.`);
       await recordAdmin(tx, a, tenant.id, 'saml.sp.created', row.entityId);
       return row;
@@ -68,14 +82,27 @@ export function samlRoutes(app: Hono, rt: AuthRuntime, keys: SamlKeyStore): void
   app.put(`${base}/service-providers/:id`, async (c) => {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
-    const reg = await registrationBody(c).catch(rethrowSaml);
+    const { reg, metadataUrl } = await registrationBody(c).catch(rethrowSaml);
     const sp = await rt.transaction(async (tx) => {
-      const row = await replaceSp(tx, tenant.id, c.req.param('id'), spValues(tenant.id, reg));
+      const row = await replaceSp(tx, tenant.id, c.req.param('id'), { ...spValues(tenant.id, reg), ...fromUrl(metadataUrl) });
       if (!row) throw notFound('No such service provider.');
       await recordAdmin(tx, a, tenant.id, 'saml.sp.updated', row.entityId);
       return row;
     });
     return c.json(describeSp(sp));
+  });
+
+  // Reads the SP's metadata URL now, as the schedule does; a failure is kept on the SP and answered 422.
+  app.post(`${base}/service-providers/:id/metadata/refresh`, async (c) => {
+    const a = await admin(c, rt);
+    const tenant = await pathTenant(c, rt);
+    const sp = await findSpById(rt.db, tenant.id, c.req.param('id'));
+    if (!sp) throw notFound('No such service provider.');
+    if (!sp.metadataUrl) throw new AppError(409, 'no_metadata_url', 'Conflict', { detail: 'This service provider was not registered from a metadata URL.' });
+    const prepared = await readRefresh(sp);
+    const outcome = await rt.transaction((tx) => applyRefresh(tx, sp, prepared, `admin:${a.actor}`, a.meta));
+    if (!outcome.ok) throw new AppError(422, 'metadata_refresh_failed', 'Unprocessable Content', { detail: `${outcome.error} (the registration is unchanged)` });
+    return c.json({ ...describeSp(outcome.sp), changed: outcome.changed });
   });
 
   app.delete(`${base}/service-providers/:id`, async (c) => {
@@ -107,8 +134,12 @@ export function samlRoutes(app: Hono, rt: AuthRuntime, keys: SamlKeyStore): void
   });
 }
 
+/** A refused metadata document is `invalid_sp_metadata`; the other refusals keep their code, all 422. */
 const rethrowSaml = (err: unknown): never => {
-  if (err instanceof SamlError) throw new AppError(422, 'invalid_sp_metadata', 'Unprocessable Content', { detail: err.detail ?? err.message });
+  if (err instanceof SamlError) {
+    const code = err.code === 'invalid_sp_registration' || err.code === 'invalid_metadata_url' || err.code === 'metadata_unavailable' ? err.code : 'invalid_sp_metadata';
+    throw new AppError(422, code, 'Unprocessable Content', { detail: err.detail ?? err.message });
+  }
   throw err;
 };
 

@@ -25,4 +25,5 @@ export const AUTH_EVENTS = {
   sessionNewDevice: ev.sessionNewDevice.type,
   mailRequested: ev.mailRequested.type,
   cleanupScheduled: ev.cleanupScheduled.type,
+  samlMetadataScheduled: ev.samlMetadataScheduled.type,
 } as const;

@@ -475,6 +475,16 @@ export const samlServiceProviders = auth.table(
     signAssertion: boolean().notNull().default(true),
     wantAuthnRequestsSigned: boolean().notNull().default(false),
     allowIdpInitiated: boolean().notNull().default(true),
+    /** The SP's encryption certificates (base64 DER), from `KeyDescriptor use="encryption"`. */
+    encryptionCertificates: jsonb().notNull().default([]).$type<string[]>(),
+    /** Assertions go out as an EncryptedAssertion (AES-256-GCM, RSA-OAEP) to the first encryption certificate. */
+    encryptAssertion: boolean().notNull().default(false),
+    /** Where the SP publishes its metadata; set, the scheduled refresh reads it again. */
+    metadataUrl: text(),
+    /** The last refresh that read good metadata, the last attempt, and the last attempt's error (null after a success). */
+    metadataRefreshedAt: at(),
+    metadataCheckedAt: at(),
+    metadataError: text(),
     createdAt: created(),
     updatedAt: created(),
   },

@@ -131,7 +131,7 @@ export async function answerSso(
     await recordParticipant(tx, { tenantId: tenant.id, sessionId: live.session.id, spId: sp.id, nameId, nameIdFormat: sso.nameIdFormat, sessionIndex });
     await recordAudit(tx, { tenantId: tenant.id, action: 'saml.sso', outcome: 'success', actor: live.user.id, clientId: sp.entityId, detail: { session: live.session.id, nameIdFormat: sso.nameIdFormat, idpInitiated: !sso.requestId } }, meta);
   });
-  const xml = buildSuccessResponse(
+  const xml = await buildSuccessResponse(
     {
       idpEntityId: idp.entityId,
       spEntityId: sp.entityId,
@@ -146,6 +146,8 @@ export async function answerSso(
       attributes,
     },
     { privatePem: key.privatePem, certificate: key.certificate, signResponse: sp.signResponse, signAssertion: sp.signAssertion },
+    new Date(),
+    sp.encryptAssertion ? sp.encryptionCertificates[0] : undefined,
   );
   return sendPostForm(c, sso.acsUrl, 'SAMLResponse', xml, sso.relayState);
 }

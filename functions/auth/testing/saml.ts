@@ -59,3 +59,18 @@ export async function xmlsecVerify(xml: string, certPem: string, idAttrNode: str
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Decrypts the first xenc:EncryptedData of `xml` with xmlsec1 and the RSA private key `keyPem`. */
+export async function xmlsecDecrypt(xml: string, keyPem: string): Promise<{ ok: boolean; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'zk-xmlsec-'));
+  try {
+    await writeFile(join(dir, 'msg.xml'), xml);
+    await writeFile(join(dir, 'key.pem'), keyPem);
+    return await promisify(execFile)('xmlsec1', ['--decrypt', '--privkey-pem', join(dir, 'key.pem'), join(dir, 'msg.xml')]).then(
+      (o) => ({ ok: true, output: o.stdout }),
+      (e: { stderr?: string; stdout?: string }) => ({ ok: false, output: `${e.stderr ?? ''}${e.stdout ?? ''}` }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -66,9 +66,9 @@ describe('SAML core (no database)', () => {
     assert.equal(code(() => readAuthnRequest(req(ok, '<saml:Issuer>second</saml:Issuer>'))), 'duplicate_element');
   });
 
-  it('signs a Response that verifies, and whose verification returns exactly the signed element', () => {
+  it('signs a Response that verifies, and whose verification returns exactly the signed element', async () => {
     const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const xml = buildSuccessResponse(
+    const xml = await buildSuccessResponse(
       { idpEntityId: 'idp', spEntityId: 'sp', acsUrl: 'https://sp/acs', inResponseTo: '_r', nameId: 'n&<', nameIdFormat: 'f', sessionIndex: '_s', authnInstant: new Date(), sessionNotOnOrAfter: new Date(Date.now() + 86_400_000), authnContextClass: 'c', attributes: [{ name: 'a"b', values: ['x', 'y'] }] },
       { privatePem: pem, certificate: cert, signResponse: true, signAssertion: false },
     );

@@ -1,10 +1,16 @@
 // SQL for the registered SAML service providers; every query is scoped to its tenant.
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lt, or, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { samlServiceProviders, type SamlServiceProvider } from '../schema.js';
 import type { spValues } from './sp-registration.js';
 
-type SpValues = ReturnType<typeof spValues>;
+/** A registration's columns, and where its metadata comes from when it is read from a URL. */
+type SpValues = ReturnType<typeof spValues> & {
+  metadataUrl?: string | null;
+  metadataRefreshedAt?: Date | null;
+  metadataCheckedAt?: Date | null;
+  metadataError?: string | null;
+};
 
 export async function insertSp(q: Queryable, v: SpValues): Promise<SamlServiceProvider | undefined> {
   const [row] = await q.insert(samlServiceProviders).values(v).onConflictDoNothing().returning();
@@ -42,4 +48,23 @@ export async function deleteSp(q: Queryable, tenantId: string, id: string): Prom
   if (!UUID.test(id)) return undefined;
   const [row] = await q.delete(samlServiceProviders).where(and(eq(samlServiceProviders.tenantId, tenantId), eq(samlServiceProviders.id, id))).returning();
   return row;
+}
+
+/** SPs whose metadata URL was not read for `minutes`, the longest-waiting first; across tenants (the schedule's view). */
+export async function spsDueForRefresh(q: Queryable, minutes: number, limit: number): Promise<SamlServiceProvider[]> {
+  const t = samlServiceProviders;
+  return q
+    .select()
+    .from(t)
+    .where(and(isNotNull(t.metadataUrl), or(isNull(t.metadataCheckedAt), lt(t.metadataCheckedAt, sql`now() - make_interval(mins => ${minutes})`))))
+    .orderBy(sql`${t.metadataCheckedAt} asc nulls first`)
+    .limit(limit);
+}
+
+/** A refresh that failed: the registration stays as it was, the attempt and its error are kept. */
+export async function recordRefreshFailure(q: Queryable, tenantId: string, id: string, error: string): Promise<void> {
+  await q
+    .update(samlServiceProviders)
+    .set({ metadataCheckedAt: sql`now()`, metadataError: error.slice(0, 500) })
+    .where(and(eq(samlServiceProviders.tenantId, tenantId), eq(samlServiceProviders.id, id)));
 }

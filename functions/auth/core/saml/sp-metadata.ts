@@ -1,5 +1,6 @@
 // Reads an SP's metadata (SAML Metadata §2.3.2, §2.4.4) into a registration: entity id, POST ACS
-// endpoints with their index, the SLO endpoint, signing certificates, NameID format, signing wishes.
+// endpoints with their index, the SLO endpoint, signing and encryption certificates, NameID format,
+// signing and encryption wishes.
 import type { Element } from '@xmldom/xmldom';
 import { BINDING, NAMEID_FORMATS, NS } from './constants.js';
 import { SamlError } from './saml-error.js';
@@ -21,9 +22,11 @@ export function registrationFromMetadata(xml: string): SpRegistrationInput {
   if (!acs.length) throw new SamlError('invalid_metadata', 'The SP has no HTTP-POST AssertionConsumerService.');
 
   const slo = childrenNamed(sp, NS.metadata, 'SingleLogoutService').find((e) => e.getAttribute('Binding') === BINDING.redirect || e.getAttribute('Binding') === BINDING.post);
-  const certificates = childrenNamed(sp, NS.metadata, 'KeyDescriptor')
-    .filter((k) => (k.getAttribute('use') ?? 'signing') === 'signing')
-    .flatMap((k) => [...(k.getElementsByTagNameNS(NS.dsig, 'X509Certificate') as unknown as Iterable<Element>)].map((c) => textOf(c) ?? ''));
+  const keys = childrenNamed(sp, NS.metadata, 'KeyDescriptor');
+  // A KeyDescriptor without `use` serves both purposes (SAML Metadata §2.4.1.1).
+  const certificatesFor = (use: 'signing' | 'encryption') => keys.filter((k) => (k.getAttribute('use') || use) === use).flatMap(x509Certificates);
+  const certificates = certificatesFor('signing');
+  const encryptionCertificates = certificatesFor('encryption');
   const format = childrenNamed(sp, NS.metadata, 'NameIDFormat').map((e) => textOf(e) ?? '').find((f) => NAMEID_FORMATS.includes(f));
 
   return {
@@ -31,8 +34,14 @@ export function registrationFromMetadata(xml: string): SpRegistrationInput {
     acs,
     ...(slo ? { slo_url: slo.getAttribute('Location') ?? '', slo_binding: slo.getAttribute('Binding') === BINDING.post ? ('post' as const) : ('redirect' as const) } : {}),
     certificates,
+    encryption_certificates: encryptionCertificates,
+    // An SP that publishes a key for encryption asks for encrypted assertions.
+    encrypt_assertion: keys.some((k) => k.getAttribute('use') === 'encryption'),
     ...(format ? { name_id_format: format } : {}),
     want_authn_requests_signed: sp.getAttribute('AuthnRequestsSigned') === 'true',
     ...(sp.getAttribute('WantAssertionsSigned') === 'true' ? { sign_assertion: true } : {}),
   };
 }
+
+const x509Certificates = (keyDescriptor: Element): string[] =>
+  [...(keyDescriptor.getElementsByTagNameNS(NS.dsig, 'X509Certificate') as unknown as Iterable<Element>)].map((c) => textOf(c) ?? '');
