@@ -4,7 +4,8 @@ import { GRANT_TYPES } from './grant-types.js';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
-export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'];
+/** RFC 8705's tls_client_auth and self_signed_tls_client_auth are in the schema but not accepted until the ingress forwards certificates. */
+export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
  * Redirect URIs: absolute, no fragment (RFC 6749 §3.1.2); https, or http on a loopback host
@@ -34,9 +35,7 @@ export const clientMetadataSchema = z.object({
   client_name: z.string().min(1).max(200).optional(),
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
-  token_endpoint_auth_method: z
-    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'])
-    .default('client_secret_basic'),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
   grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length).default(['authorization_code']),
   response_types: z.array(z.literal('code')).max(1).default(['code']),
   scope: z.string().max(2000).optional(),
@@ -85,11 +84,9 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
     return 'a FAPI client (PAR and private_key_jwt) gets no refresh token reuse grace';
   }
   const tlsFields = [m.tls_client_auth_subject_dn, m.tls_client_auth_san_dns, m.tls_client_auth_san_uri, m.tls_client_auth_san_ip, m.tls_client_auth_san_email].filter((v) => v !== undefined);
-  // RFC 8705 §2.1.2: "A client using the tls_client_auth authentication method MUST use exactly one of the below metadata parameters".
-  if (m.token_endpoint_auth_method === 'tls_client_auth' && tlsFields.length !== 1) return 'tls_client_auth needs exactly one of tls_client_auth_subject_dn and the tls_client_auth_san_* fields';
-  if (m.token_endpoint_auth_method !== 'tls_client_auth' && tlsFields.length > 0) return 'the tls_client_auth_* fields only apply to tls_client_auth';
-  // RFC 8705 §2.2.2: the self-signed certificate is registered in jwks (x5c).
-  if (m.token_endpoint_auth_method === 'self_signed_tls_client_auth' && !m.jwks?.keys.some((k) => Array.isArray(k.x5c))) return 'self_signed_tls_client_auth needs jwks with the certificate in x5c';
+  // RFC 8705 §2.1.2: the tls_client_auth_* fields belong to tls_client_auth, which is not accepted yet.
+  if (tlsFields.length > 0) return 'the tls_client_auth_* fields only apply to tls_client_auth, which is not supported yet';
+  if (m.tls_client_certificate_bound_access_tokens) return 'certificate-bound access tokens (RFC 8705 §3) are not supported yet';
   if (m.require_signed_request_object && !m.jwks) return 'require_signed_request_object needs jwks to verify the request objects';
   const fapi = checkFapiMetadata(m);
   if (fapi) return fapi;
@@ -101,14 +98,13 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
 
 /**
  * FAPI 2.0 Security Profile §5.3.2.1 and §5.3.3: confidential clients authenticating with
- * private_key_jwt or mutual TLS, the code flow only, and no refresh token reuse grace.
+ * private_key_jwt (or mutual TLS, not offered yet), the code flow only, no refresh token reuse grace.
  * @see https://openid.net/specs/fapi-security-profile-2_0-final.html#section-5.3.2.1
  */
 function checkFapiMetadata(m: ClientMetadata): string | undefined {
   if (m.security_profile !== 'fapi2') return undefined;
-  if (!['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(m.token_endpoint_auth_method)) {
-    return 'a FAPI 2.0 client authenticates with private_key_jwt, tls_client_auth or self_signed_tls_client_auth';
-  }
+  // Mutual TLS (the profile's other method) is not accepted yet.
+  if (m.token_endpoint_auth_method !== 'private_key_jwt') return 'a FAPI 2.0 client authenticates with private_key_jwt';
   if (m.response_types.some((t) => t !== 'code')) return 'a FAPI 2.0 client uses response_type=code only';
   if ((m.refresh_token_reuse_grace ?? 0) > 0) return 'a FAPI 2.0 client gets no refresh token reuse grace';
   return undefined;
