@@ -104,7 +104,6 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
         [{ client_id: 'rp', redirect_uri: CB, response_type: 'code', max_age: '-1', state: 'x' }, 'invalid_request'],
         [{ client_id: 'rp', redirect_uri: CB, response_type: 'code', resource: 'relative/path', state: 'x' }, 'invalid_target'],
         [{ client_id: 'rp', redirect_uri: CB, response_type: 'code', authorization_details: '[{"type":"payment"}]', state: 'x' }, 'invalid_authorization_details'],
-        [{ client_id: 'rp', redirect_uri: CB, response_type: 'code', request: 'eyJ.e30.', state: 'x' }, 'invalid_request'],
         [{ client_id: 'rp', redirect_uri: CB, response_type: 'code', code_challenge: challenge, code_challenge_method: 'S256', prompt: 'none', state: 'x' }, 'login_required'],
       ];
       for (const [params, error] of cases) {
@@ -116,6 +115,10 @@ describe('negative paths (OIDF Basic/Config OP plans) and tenant isolation', () 
         assert.equal(loc.searchParams.get('state'), 'x');
         assert.equal(loc.searchParams.get('iss'), iss('acme'));
       }
+      // RFC 9101 §6.2: a request object that does not verify is refused before its redirect URI is trusted: a page, no redirect.
+      const bad = await fetch(authorizeUrl('acme', { client_id: 'rp', redirect_uri: CB, response_type: 'code', request: 'eyJ.e30.', state: 'x' }), { redirect: 'manual' });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.headers.get('location'), null);
     });
 
     it('forces a new sign-in for max_age=0 and prompt=login even with a session', async () => {

@@ -1,5 +1,5 @@
 // Validation of an authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636,
-// RFC 8707, RFC 9396). Client and redirect URI problems are shown to the user, never
+// RFC 8707, RFC 9396, RFC 9101, JARM, FAPI 2.0). Client and redirect URI problems are shown to the user, never
 // redirected; every other problem becomes an error response at the redirect URI.
 import { OAuthError } from '../core/oauth-error.js';
 import { checkScopes, parseAuthorizationDetails, parseResources, parseScope, type AuthorizationDetail } from '../core/request-params.js';
@@ -20,9 +20,18 @@ export interface AuthzRequest {
   loginHint?: string | undefined;
   resource: string[];
   authorizationDetails?: AuthorizationDetail[] | undefined;
+  /** JARM §2.3: how the response is returned; absent means plain query parameters. */
+  responseMode?: ResponseMode | undefined;
   /** Set for a device authorization request (RFC 8628) being confirmed: there is no redirect. */
   device?: { codeHash: string; userCode: string } | undefined;
 }
+
+/** JARM §2.3 response modes (`jwt` is stored as the code flow's default, `query.jwt`). */
+export type ResponseMode = 'query' | 'query.jwt' | 'fragment.jwt' | 'form_post.jwt';
+const RESPONSE_MODES: Record<string, ResponseMode> = { query: 'query', jwt: 'query.jwt', 'query.jwt': 'query.jwt', 'fragment.jwt': 'fragment.jwt', 'form_post.jwt': 'form_post.jwt' };
+
+/** The response mode a raw request names, when it is one we support (used to render its errors). */
+export const responseModeOf = (value: string | null | undefined): ResponseMode | undefined => (value ? RESPONSE_MODES[value] : undefined);
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account'];
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -43,19 +52,27 @@ export function chooseRedirectUri(client: Client, given: string | undefined): st
  * Validates everything but the client and redirect URI. Throws `OAuthError`; the caller renders it
  * as a redirect (front channel) or as JSON (PAR).
  */
-export function validateAuthorizationParams(client: Client, redirectUri: string, p: URLSearchParams, opts: { pushed: boolean }): AuthzRequest {
+export function validateAuthorizationParams(client: Client, redirectUri: string, p: URLSearchParams, opts: { pushed: boolean; signed: boolean }): AuthzRequest {
+  const fapi = client.securityProfile === 'fapi2';
   const state = one(p, 'state');
   if (state !== undefined && state.length > 2048) throw new OAuthError('invalid_request', 'state is too long.');
-  if (p.has('request')) throw new OAuthError('invalid_request', 'Request objects are not supported; use PAR.');
+  // Request objects are unpacked before this point (request-object.ts); one left here was nested or misplaced.
+  if (p.has('request') || p.has('request_uri')) throw new OAuthError('invalid_request', 'request and request_uri cannot be used here.');
   if (!client.grantTypes.includes('authorization_code')) throw new OAuthError('unauthorized_client', 'The client may not use the authorization code flow.');
-  if (client.requirePushedAuthorizationRequests && !opts.pushed) {
+  if ((client.requirePushedAuthorizationRequests || fapi) && !opts.pushed) {
     throw new OAuthError('invalid_request', 'This client must use pushed authorization requests (RFC 9126 §6).');
   }
+  // RFC 9101 §10.5: "the authorization server MUST reject any authorization request ... that does not use a signed Request Object".
+  if (client.requireSignedRequestObject && !opts.signed) throw new OAuthError('invalid_request', 'This client must send a signed request object (RFC 9101 §10.5).');
   const responseType = one(p, 'response_type');
   if (!responseType) throw new OAuthError('invalid_request', 'response_type is required.');
-  if (responseType !== 'code') throw new OAuthError('unsupported_response_type', 'Only response_type=code is supported.');
-  const responseMode = one(p, 'response_mode');
-  if (responseMode !== undefined && responseMode !== 'query') throw new OAuthError('invalid_request', 'Only response_mode=query is supported.');
+  if (responseType !== 'code') {
+    // FAPI 2.0 Security Profile §5.3.2.2 item 1: "shall support only the authorization code flow" (no implicit, no hybrid).
+    throw new OAuthError('unsupported_response_type', fapi ? 'FAPI 2.0 allows only response_type=code (no implicit or hybrid flow).' : 'Only response_type=code is supported.');
+  }
+  const modeRaw = one(p, 'response_mode');
+  const responseMode = modeRaw === undefined ? undefined : RESPONSE_MODES[modeRaw];
+  if (modeRaw !== undefined && !responseMode) throw new OAuthError('invalid_request', 'response_mode must be query, jwt, query.jwt, fragment.jwt or form_post.jwt.');
 
   const scope = parseScope(one(p, 'scope'));
   checkScopes(scope, client.scopes);
@@ -71,6 +88,9 @@ export function validateAuthorizationParams(client: Client, redirectUri: string,
     throw new OAuthError('invalid_request', 'code_challenge is missing.');
   } else if (client.tokenEndpointAuthMethod === 'none') {
     throw new OAuthError('invalid_request', 'Public clients must use PKCE (code_challenge with S256).');
+  } else if (fapi) {
+    // FAPI 2.0 Security Profile §5.3.2.2 item 5: "shall require ... PKCE ... with S256".
+    throw new OAuthError('invalid_request', 'FAPI 2.0 requires PKCE (code_challenge with S256).');
   }
 
   const nonce = one(p, 'nonce');
@@ -91,5 +111,19 @@ export function validateAuthorizationParams(client: Client, redirectUri: string,
   if (loginHint !== undefined && loginHint.length > 256) throw new OAuthError('invalid_request', 'login_hint is too long.');
   const resource = parseResources(p.getAll('resource'));
   const authorizationDetails = parseAuthorizationDetails(one(p, 'authorization_details'), client.authorizationDetailsTypes);
-  return { clientId: client.clientId, redirectUri, scope, state, nonce, codeChallenge: challenge, prompt, acrValues, maxAge, loginHint, resource, authorizationDetails };
+  return {
+    clientId: client.clientId,
+    redirectUri,
+    scope,
+    state,
+    nonce,
+    codeChallenge: challenge,
+    prompt,
+    acrValues,
+    maxAge,
+    loginHint,
+    resource,
+    authorizationDetails,
+    ...(responseMode && responseMode !== 'query' ? { responseMode } : {}),
+  };
 }

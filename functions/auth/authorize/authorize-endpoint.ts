@@ -1,12 +1,14 @@
 // GET/POST {issuer}/authorize (RFC 6749 §3.1, OIDC Core §3.1.2): resolve the client and the
-// redirect URI (problems shown as a page), then validate the rest (problems redirected).
+// redirect URI (problems shown as a page), unpack a signed request object (RFC 9101), then
+// validate the rest (problems redirected, in the client's response mode).
 import type { Context } from 'hono';
 import { findClient } from '../core/clients.js';
 import { consumeInteraction, findInteraction, REQUEST_URI_PREFIX } from '../core/interactions.js';
 import { OAuthError } from '../core/oauth-error.js';
+import { verifyRequestObject } from '../core/request-object.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { checkDuplicates, requestMeta, tenantOf } from '../web/request.js';
-import { chooseRedirectUri, validateAuthorizationParams, type AuthzRequest } from './authorization-request.js';
+import { chooseRedirectUri, responseModeOf, validateAuthorizationParams, type AuthzRequest } from './authorization-request.js';
 import type { FlowContext } from './flow-context.js';
 import { startFlow } from './flow.js';
 import { browserParams } from './html-form.js';
@@ -28,6 +30,8 @@ export async function authorizeEndpoint(c: Context, rt: AuthRuntime): Promise<Re
   const f: FlowContext = { rt, tenant, issuer, client, meta: requestMeta(c, rt) };
 
   const requestUri = p.get('request_uri');
+  const requestObject = p.get('request');
+  if (requestUri !== null && requestObject !== null) throw new AuthorizePageError(400, 'invalid_request', 'The request sends both request and request_uri.');
   if (requestUri !== null) {
     // RFC 9126 §4: the pushed request stands for the whole request; it is single-use.
     const handle = requestUri.startsWith(REQUEST_URI_PREFIX) ? requestUri.slice(REQUEST_URI_PREFIX.length) : '';
@@ -38,16 +42,28 @@ export async function authorizeEndpoint(c: Context, rt: AuthRuntime): Promise<Re
     return startFlow(c, f, par.params as unknown as AuthzRequest);
   }
 
-  const redirectUri = chooseRedirectUri(client, p.get('redirect_uri') ?? undefined);
+  // RFC 9101 §6.3: with a request object, only its parameters count. Until it verifies, nothing in
+  // it (the redirect URI least of all) can be trusted, so its failures are shown as a page.
+  let params = p;
+  if (requestObject !== null) {
+    try {
+      params = await verifyRequestObject(rt.db, tenant, client, issuer, requestObject);
+    } catch (err) {
+      if (err instanceof OAuthError) throw new AuthorizePageError(400, err.error, err.detail ?? err.error);
+      throw err;
+    }
+  }
+  const redirectUri = chooseRedirectUri(client, params.getAll('redirect_uri').length === 1 ? (params.get('redirect_uri') ?? undefined) : undefined);
   if (!redirectUri) throw new AuthorizePageError(400, 'invalid_redirect_uri', 'The application sent a redirect address it has not registered.');
   let req: AuthzRequest;
   try {
-    checkDuplicates(p);
-    req = validateAuthorizationParams(client, redirectUri, p, { pushed: false });
+    checkDuplicates(params);
+    req = validateAuthorizationParams(client, redirectUri, params, { pushed: false, signed: requestObject !== null });
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
-    const state = p.getAll('state').length === 1 ? (p.get('state') ?? undefined) : undefined;
-    return redirectError(c, redirectUri, issuer, state?.slice(0, 2048), err.error, err.detail ?? err.error);
+    const state = params.getAll('state').length === 1 ? (params.get('state') ?? undefined) : undefined;
+    const to = { redirectUri, state: state?.slice(0, 2048), responseMode: responseModeOf(params.get('response_mode')) };
+    return redirectError(c, f, to, err.error, err.detail ?? err.error);
   }
   return startFlow(c, f, req);
 }

@@ -23,7 +23,7 @@ export async function consentEndpoint(c: Context, rt: AuthRuntime): Promise<Resp
   const decision = posted.form.get('decision');
   if (decision !== 'allow' && decision !== 'deny') throw new AuthorizePageError(400, 'invalid_request', 'Choose Allow or Deny.');
   if (!(await consumeInteraction(rt.db, posted.row.idHash))) throw new AuthorizePageError(400, 'interaction_used', 'This sign-in request was already completed.');
-  if (decision === 'deny') return redirectError(c, req.redirectUri, f.issuer, req.state, 'access_denied', 'The user denied the request.');
+  if (decision === 'deny') return redirectError(c, f, req, 'access_denied', 'The user denied the request.');
   await grantConsent(rt.db, tenant.id, live.user.id, f.client.id, req.scope);
   return issueCode(c, f, req, live);
 }

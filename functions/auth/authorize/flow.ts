@@ -15,7 +15,7 @@ import { DeviceConfirmPage } from './pages/device-pages.js';
 import { ErrorPage } from './pages/error-page.js';
 import { LoginPage } from './pages/login-page.js';
 import { stepUpNeeded } from './step-up.js';
-import { AuthorizePageError, redirectError, redirectWith, sendPage } from './responses.js';
+import { authorizationResponse, AuthorizePageError, redirectError, sendPage } from './responses.js';
 
 interface LiveSession {
   session: Session;
@@ -29,7 +29,7 @@ export async function startFlow(c: Context, f: FlowContext, req: AuthzRequest): 
   const tooOld = live && req.maxAge !== undefined && (Date.now() - live.session.authTime.getTime()) / 1000 > req.maxAge;
   const needLogin = !live || req.prompt.includes('login') || tooOld;
   if (needLogin) {
-    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'login_required', 'The user is not signed in.');
+    if (req.prompt.includes('none')) return redirectError(c, f, req, 'login_required', 'The user is not signed in.');
     return showLogin(c, f, req);
   }
   return afterAuthentication(c, f, req, live!, undefined);
@@ -51,11 +51,11 @@ export async function afterAuthentication(
 ): Promise<Response> {
   const step = await stepUpNeeded(f, req, live);
   if (step === 'login' && !interaction) {
-    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'login_required', 'A second factor is required.');
+    if (req.prompt.includes('none')) return redirectError(c, f, req, 'login_required', 'A second factor is required.');
     return showLogin(c, f, req);
   }
   if (step !== 'none') {
-    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'interaction_required', 'A second factor must be set up.');
+    if (req.prompt.includes('none')) return redirectError(c, f, req, 'interaction_required', 'A second factor must be set up.');
     return sendPage(c, 403, ErrorPage({ title: 'Set up a second factor', message: `Your organisation requires an authenticator app. Set one up at ${f.issuer}/account/totp, then sign in again.` }));
   }
   if (req.device) return confirmDevice(c, f, req, req.device, live, interaction);
@@ -63,7 +63,7 @@ export async function afterAuthentication(
     !f.client.firstParty &&
     (req.prompt.includes('consent') || !!req.authorizationDetails?.length || !(await hasConsent(f.rt.db, live.user.id, f.client.id, req.scope)));
   if (needsConsent) {
-    if (req.prompt.includes('none')) return redirectError(c, req.redirectUri, f.issuer, req.state, 'consent_required', 'The user has not consented.');
+    if (req.prompt.includes('none')) return redirectError(c, f, req, 'consent_required', 'The user has not consented.');
     let handle: string;
     let csrf: string;
     let idHash: string;
@@ -110,7 +110,7 @@ async function confirmDevice(
   );
 }
 
-/** Mints the code and redirects (RFC 6749 §4.1.2 with RFC 9207's iss). */
+/** Mints the code and returns it in the client's response mode (RFC 6749 §4.1.2, RFC 9207, JARM). */
 export async function issueCode(c: Context, f: FlowContext, req: AuthzRequest, live: LiveSession): Promise<Response> {
   const code = await insertCode(f.rt.db, {
     tenantId: f.tenant.id,
@@ -127,5 +127,5 @@ export async function issueCode(c: Context, f: FlowContext, req: AuthzRequest, l
     acr: live.session.acr,
     amr: live.session.amr,
   });
-  return redirectWith(c, req.redirectUri, { code, state: req.state, iss: f.issuer });
+  return authorizationResponse(c, f, req, { code });
 }

@@ -2,10 +2,11 @@
 // client_secret_basic, client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2,
 // OIDC Core §9) and none for public clients. Secret clients may use either secret method; a key
 // client only its assertion; a public client only its client_id.
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import type { ClientFinder } from './client-cache.js';
+import { clientKeySet } from './client-keys.js';
 import { findClient, verifyClientSecret } from './clients.js';
 import { OAuthError } from './oauth-error.js';
 import { clientAssertionJtis, type Client, type Tenant } from './schema.js';
@@ -110,12 +111,10 @@ async function verifyAssertion(q: Queryable, tenant: Tenant, assertion: string, 
   const id = typeof claims.sub === 'string' ? claims.sub : undefined;
   if (!id || claims.iss !== id || (clientIdParam !== null && clientIdParam !== id)) throw invalidClient('The client assertion must have iss = sub = client_id.', false);
   const client = await find(q, tenant.id, id);
-  if (!client || client.tokenEndpointAuthMethod !== 'private_key_jwt' || !client.jwks) throw invalidClient('Client authentication failed.', false);
+  const set = client?.tokenEndpointAuthMethod === 'private_key_jwt' ? clientKeySet(client) : undefined;
+  if (!client || !set) throw invalidClient('Client authentication failed.', false);
   let verified: JWTPayload;
   try {
-    // EdDSA and Ed25519 (RFC 9864's fully-specified name) are one algorithm for an Ed25519 key.
-    const keys = client.jwks.keys.map((k) => (k.kty === 'OKP' && (k.alg === 'EdDSA' || k.alg === 'Ed25519') ? { ...k, alg: undefined } : k));
-    const set = createLocalJWKSet({ keys } as { keys: never[] });
     ({ payload: verified } = await jwtVerify(assertion, set, {
       issuer: id,
       subject: id,

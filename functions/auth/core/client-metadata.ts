@@ -4,6 +4,7 @@ import { GRANT_TYPES } from './grant-types.js';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
+/** RFC 8705's tls_client_auth and self_signed_tls_client_auth are in the schema but not accepted until the ingress forwards certificates. */
 export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
 
 /**
@@ -57,6 +58,20 @@ export const clientMetadataSchema = z.object({
   dpop_bound_access_tokens: z.boolean().default(false),
   /** Our extension: the client's proofs at the token endpoint must carry a server nonce (RFC 9449 §8). */
   dpop_nonce_required: z.boolean().default(false),
+  /** RFC 9101 §10.5: authorization requests must come as signed request objects. */
+  require_signed_request_object: z.boolean().default(false),
+  /** JARM §3: the algorithm of the client's signed authorization responses. */
+  authorization_signed_response_alg: z.enum(['RS256', 'EdDSA']).default('RS256'),
+  /** Our extension: hold the client to the FAPI 2.0 Security Profile (see docs/auth-fapi.md). */
+  security_profile: z.enum(['fapi2']).optional(),
+  /** RFC 8705 §2.1.2: exactly one of these identifies a tls_client_auth client's certificate. */
+  tls_client_auth_subject_dn: z.string().min(1).max(1000).optional(),
+  tls_client_auth_san_dns: z.string().min(1).max(1000).optional(),
+  tls_client_auth_san_uri: z.string().min(1).max(1000).optional(),
+  tls_client_auth_san_ip: z.string().min(1).max(100).optional(),
+  tls_client_auth_san_email: z.string().min(1).max(1000).optional(),
+  /** RFC 8705 §3.4: access tokens are bound to the client certificate. */
+  tls_client_certificate_bound_access_tokens: z.boolean().default(false),
   /** Our extensions for RFC 8693 (admin API only; ignored from DCR): what the client may exchange tokens for. */
   token_exchange_audiences: z.array(z.string().min(1).max(1000)).max(50).optional(),
   token_exchange_impersonation: z.boolean().optional(),
@@ -83,9 +98,30 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
   if (m.frontchannel_logout_uri !== undefined && !m.redirect_uris.some((r) => new URL(r).origin === new URL(m.frontchannel_logout_uri!).origin)) {
     return 'frontchannel_logout_uri must have the origin (scheme, host, port) of one of the registered callback URIs';
   }
+  const tlsFields = [m.tls_client_auth_subject_dn, m.tls_client_auth_san_dns, m.tls_client_auth_san_uri, m.tls_client_auth_san_ip, m.tls_client_auth_san_email].filter((v) => v !== undefined);
+  // RFC 8705 §2.1.2: the tls_client_auth_* fields belong to tls_client_auth, which is not accepted yet.
+  if (tlsFields.length > 0) return 'the tls_client_auth_* fields only apply to tls_client_auth, which is not supported yet';
+  if (m.tls_client_certificate_bound_access_tokens) return 'certificate-bound access tokens (RFC 8705 §3) are not supported yet';
+  if (m.require_signed_request_object && !m.jwks) return 'require_signed_request_object needs jwks to verify the request objects';
+  const fapi = checkFapiMetadata(m);
+  if (fapi) return fapi;
   for (const s of (m.scope ?? '').split(' ').filter(Boolean)) {
     if (!scopeToken.safeParse(s).success) return `scope "${s}" is not a valid scope token`;
   }
+  return undefined;
+}
+
+/**
+ * FAPI 2.0 Security Profile §5.3.2.1 and §5.3.3: confidential clients authenticating with
+ * private_key_jwt (or mutual TLS, not offered yet), the code flow only, no refresh token reuse grace.
+ * @see https://openid.net/specs/fapi-security-profile-2_0-final.html#section-5.3.2.1
+ */
+function checkFapiMetadata(m: ClientMetadata): string | undefined {
+  if (m.security_profile !== 'fapi2') return undefined;
+  // Mutual TLS (the profile's other method) is not accepted yet.
+  if (m.token_endpoint_auth_method !== 'private_key_jwt') return 'a FAPI 2.0 client authenticates with private_key_jwt';
+  if (m.response_types.some((t) => t !== 'code')) return 'a FAPI 2.0 client uses response_type=code only';
+  if ((m.refresh_token_reuse_grace ?? 0) > 0) return 'a FAPI 2.0 client gets no refresh token reuse grace';
   return undefined;
 }
 
@@ -109,6 +145,15 @@ export function describeClient(c: Client): Record<string, unknown> {
     authorization_details_types: c.authorizationDetailsTypes,
     dpop_bound_access_tokens: c.dpopBoundAccessTokens,
     dpop_nonce_required: c.dpopNonceRequired,
+    require_signed_request_object: c.requireSignedRequestObject,
+    authorization_signed_response_alg: c.authorizationSignedResponseAlg,
+    ...(c.securityProfile ? { security_profile: c.securityProfile } : {}),
+    ...(c.tlsClientAuthSubjectDn ? { tls_client_auth_subject_dn: c.tlsClientAuthSubjectDn } : {}),
+    ...(c.tlsClientAuthSanDns ? { tls_client_auth_san_dns: c.tlsClientAuthSanDns } : {}),
+    ...(c.tlsClientAuthSanUri ? { tls_client_auth_san_uri: c.tlsClientAuthSanUri } : {}),
+    ...(c.tlsClientAuthSanIp ? { tls_client_auth_san_ip: c.tlsClientAuthSanIp } : {}),
+    ...(c.tlsClientAuthSanEmail ? { tls_client_auth_san_email: c.tlsClientAuthSanEmail } : {}),
+    tls_client_certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens,
     token_exchange_audiences: c.tokenExchangeAudiences,
     token_exchange_impersonation: c.tokenExchangeImpersonation,
     ...(c.jwks ? { jwks: c.jwks } : {}),

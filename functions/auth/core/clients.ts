@@ -81,7 +81,17 @@ export function clientValues(
       refreshTokenTtl: m.refresh_token_ttl ?? 2_592_000,
       // Only an admin may weaken rotation; a dynamically registered client never gets a grace.
       refreshReuseGraceSeconds: opts.dynamic ? 0 : (m.refresh_token_reuse_grace ?? 0),
-      requirePushedAuthorizationRequests: m.require_pushed_authorization_requests,
+      // The FAPI 2.0 profile turns PAR on (FAPI 2.0 Security Profile §5.3.2.2 item 2).
+      requirePushedAuthorizationRequests: m.require_pushed_authorization_requests || m.security_profile === 'fapi2',
+      requireSignedRequestObject: m.require_signed_request_object,
+      authorizationSignedResponseAlg: m.authorization_signed_response_alg,
+      securityProfile: m.security_profile ?? null,
+      tlsClientAuthSubjectDn: m.tls_client_auth_subject_dn ?? null,
+      tlsClientAuthSanDns: m.tls_client_auth_san_dns ?? null,
+      tlsClientAuthSanUri: m.tls_client_auth_san_uri ?? null,
+      tlsClientAuthSanIp: m.tls_client_auth_san_ip ?? null,
+      tlsClientAuthSanEmail: m.tls_client_auth_san_email ?? null,
+      tlsClientCertificateBoundAccessTokens: m.tls_client_certificate_bound_access_tokens,
       authorizationDetailsTypes: m.authorization_details_types,
       dpopBoundAccessTokens: m.dpop_bound_access_tokens,
       dpopNonceRequired: m.dpop_nonce_required,

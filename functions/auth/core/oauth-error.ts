@@ -2,7 +2,7 @@
 import { asDatabaseUnavailable } from '#shared/db/errors';
 import { AppError } from '#shared/http/errors';
 
-/** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, RFC 8628 §3.5, RFC 9449 §12.2, OIDC Core §3.1.2.6. */
+/** Error codes of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1, RFC 9126, RFC 9396, RFC 8707, RFC 8628 §3.5, RFC 9449 §12.2, RFC 9101 §6.2, OIDC Core §3.1.2.6. */
 type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -21,6 +21,7 @@ type OAuthErrorCode =
   | 'consent_required'
   | 'interaction_required'
   | 'invalid_request_uri'
+  | 'invalid_request_object'
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
   | 'server_error'

@@ -175,6 +175,20 @@ export const clients = auth.table(
     tokenExchangeAudiences: text().array().notNull().default([]),
     /** RFC 8693 §1.1: whether the client may impersonate a subject (an exchange without actor_token). */
     tokenExchangeImpersonation: boolean().notNull().default(false),
+    /** RFC 9101 §10.5 require_signed_request_object: every authorization request comes as a signed request object. */
+    requireSignedRequestObject: boolean().notNull().default(false),
+    /** JARM §3 authorization_signed_response_alg: the algorithm of signed authorization responses. */
+    authorizationSignedResponseAlg: text().notNull().default('RS256').$type<'RS256' | 'EdDSA'>(),
+    /** A security profile the client is held to ('fapi2': FAPI 2.0 Security Profile), or none. */
+    securityProfile: text().$type<'fapi2'>(),
+    /** RFC 8705 §2.1.2: the one certificate field a tls_client_auth client is identified by. */
+    tlsClientAuthSubjectDn: text(),
+    tlsClientAuthSanDns: text(),
+    tlsClientAuthSanUri: text(),
+    tlsClientAuthSanIp: text(),
+    tlsClientAuthSanEmail: text(),
+    /** RFC 8705 §3.4 tls_client_certificate_bound_access_tokens. */
+    tlsClientCertificateBoundAccessTokens: boolean().notNull().default(false),
     /** First-party clients skip the consent page. */
     firstParty: boolean().notNull().default(false),
     /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */
@@ -185,7 +199,7 @@ export const clients = auth.table(
   (t) => [uniqueIndex().on(t.tenantId, t.clientId)],
 );
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth' | 'none';
 
 /** Browser sessions: the cookie holds an opaque value, the row its SHA-256. */
 export const sessions = auth.table(
@@ -265,6 +279,8 @@ export const tokenFamilies = auth.table(
     amr: text().array(),
     /** RFC 9449 §5: the JWK thumbprint a public client's refresh tokens are bound to. */
     dpopJkt: text(),
+    /** RFC 8705 §4: the certificate thumbprint (x5t#S256) a public client's refresh tokens are bound to. */
+    certThumbprint: text(),
     createdAt: created(),
     revokedAt: at(),
     revokedReason: text(),

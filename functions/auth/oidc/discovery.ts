@@ -1,10 +1,12 @@
 // The provider metadata of a tenant (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9126 §5,
-// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1).
+// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1, RFC 9101 §10, JARM §4).
 import { ACR } from '../core/acr.js';
 import { ASSERTION_ALGS } from '../core/client-auth.js';
 import { AUTH_METHODS, SUPPORTED_SCOPES } from '../core/client-metadata.js';
 import { DPOP_ALGS } from '../core/dpop.js';
 import { GRANT_TYPES } from '../core/grant-types.js';
+import { AUTHORIZATION_SIGNING_ALGS } from '../core/jarm.js';
+import { REQUEST_OBJECT_ALGS } from '../core/request-object.js';
 
 export function providerMetadata(issuer: string, detailTypes: string[]): Record<string, unknown> {
   const confidential = AUTH_METHODS.filter((m) => m !== 'none');
@@ -28,7 +30,9 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     frontchannel_logout_session_supported: true,
     scopes_supported: [...SUPPORTED_SCOPES],
     response_types_supported: ['code'],
-    response_modes_supported: ['query'],
+    // JARM §4.1: jwt and its three carriers.
+    response_modes_supported: ['query', 'jwt', 'query.jwt', 'fragment.jwt', 'form_post.jwt'],
+    authorization_signing_alg_values_supported: [...AUTHORIZATION_SIGNING_ALGS],
     grant_types_supported: [...GRANT_TYPES],
     subject_types_supported: ['public'],
     acr_values_supported: [ACR.password, ACR.mfa],
@@ -43,8 +47,11 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'at_hash', 'name', 'given_name', 'family_name', 'preferred_username', 'updated_at', 'email', 'email_verified', 'groups'],
     claims_parameter_supported: false,
-    request_parameter_supported: false,
+    // RFC 9101: request objects by value, and by reference only through PAR (no external request_uri).
+    request_parameter_supported: true,
     request_uri_parameter_supported: false,
+    request_object_signing_alg_values_supported: REQUEST_OBJECT_ALGS,
+    require_signed_request_object: false,
     require_pushed_authorization_requests: false,
     authorization_response_iss_parameter_supported: true,
     authorization_details_types_supported: detailTypes,

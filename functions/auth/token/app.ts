@@ -87,6 +87,8 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     }
     if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
     g.dpop = await checkTokenRequestProof(rt, g.tenant, g.client, `${g.issuer}/token`, c.req.header('dpop'));
+    // FAPI 2.0 Security Profile §5.3.2.1: "shall only issue sender-constrained access tokens"; DPoP is the one offered (mTLS is not yet).
+    if (g.client.securityProfile === 'fapi2' && !g.dpop) throw new OAuthError('invalid_request', 'FAPI 2.0 clients must send a DPoP proof: plain bearer tokens are not issued to them.');
     const res = await grant(grantType, g);
     // RFC 9449 §8.2: "the authorization server MAY supply a new nonce value at any time".
     if (g.dpop) res.headers.set('dpop-nonce', rt.dpopNonces.current(g.tenant.id));
