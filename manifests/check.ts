@@ -64,6 +64,7 @@ function checkFunction(d: FunctionDeclaration, defaultLimits: ResourceQuantities
   if (d.longRunning && s.minScale < 1) problems.push('scaling: a long-running function needs minScale >= 1');
   // Its Service is a plain ClusterIP Service (manifests/workload.ts): Triggers and PingSources name Knative Services.
   if (d.longRunning && ((d.subscribes ?? []).length > 0 || (d.schedules ?? []).length > 0)) problems.push('a long-running function receives no events (no subscriptions or schedules)');
+  if (d.longRunning && d.kubernetes) problems.push('a long-running function declares no kubernetes access (its workload has its own RBAC)');
   if (!int(s.containerConcurrency) || s.containerConcurrency > 1000) problems.push('scaling: containerConcurrency must be an integer 0..1000');
   if (s.target !== undefined && !(s.target > 0)) problems.push('scaling: target must be positive');
   if (!Number.isInteger(s.timeoutSeconds) || s.timeoutSeconds < 1 || s.timeoutSeconds > MAX_TIMEOUT_SECONDS) problems.push(`scaling: timeoutSeconds must be an integer 1..${MAX_TIMEOUT_SECONDS}`);

@@ -6,6 +6,7 @@ import { databaseCluster, databasePooler, objectStore, scheduledBackup } from '.
 import { httpRoute } from './http-route.js';
 import { INGRESS_SELECTOR, ingressManifests } from './ingress.js';
 import { observabilityManifests } from './observability/index.js';
+import { operatorManifests } from './operator.js';
 import type { ManifestOptions, ObjectRef } from './options.js';
 import { broker, kustomization, migrateJob } from './platform.js';
 import { renderDocuments } from './render.js';
@@ -28,11 +29,13 @@ interface GeneratedManifests {
 /**
  * The objects of one function, in apply order: its workload (a Knative Service, or for a
  * long-running function a Deployment with its Service, budget and policy), SinkBinding (if it
- * emits), Triggers, PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute.
+ * emits), Triggers, PingSources (its schedules, and its product's outbox sweep if `sweeps`), HTTPRoute;
+ * an operator's ServiceAccounts, roles and ApiServerSource first.
  */
 function functionManifests(decl: FunctionDeclaration, all: readonly FunctionDeclaration[], opts: ManifestOptions, deadLetter: ObjectRef | undefined, sweeps: boolean) {
   const { env, warnings } = containerEnv(decl, opts);
-  const docs: Manifest[] = decl.longRunning ? workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR) : [knativeService(decl, opts, env)];
+  // An operator's ServiceAccount and roles go before the Service that runs as it.
+  const docs: Manifest[] = decl.longRunning ? workloadManifests(decl, opts, env, callersOf(decl, all), INGRESS_SELECTOR) : [...operatorManifests(decl, opts), knativeService(decl, opts, env)];
   if (decl.emits?.length) docs.push(decl.longRunning ? longRunningSinkBinding(decl, opts) : sinkBinding(decl, opts));
   for (const sub of decl.subscribes ?? []) docs.push(trigger(decl, sub, opts, deadLetter));
   for (const sch of decl.schedules ?? []) docs.push(pingSource(decl, sch, opts));

@@ -101,6 +101,8 @@ export function knativeService(decl: FunctionDeclaration, opts: ManifestOptions,
           containerConcurrency: s.containerConcurrency,
           timeoutSeconds: s.timeoutSeconds,
           enableServiceLinks: false,
+          // An operator runs as its own service account (manifests/operator.ts); the others keep the default.
+          ...(decl.kubernetes ? { serviceAccountName: decl.name } : {}),
           containers: [
             {
               name: 'function',

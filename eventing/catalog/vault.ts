@@ -1,4 +1,4 @@
-// ZenoVault's event types. The vault publishes nothing; its one type is its own schedule's tick.
+// ZenoVault's event types. The vault publishes nothing; its types are its own schedules' ticks.
 import { z } from 'zod';
 import { defineEventType } from './define.js';
 
@@ -10,4 +10,12 @@ export const leasesScheduled = defineEventType({
   schema: z.object({ schedule: z.string() }).loose(),
 });
 
-export const vaultEvents = [leasesScheduled] as const;
+/** Fired by vault-remote-secret-sync's schedule: sync every RemoteSecret whose refresh interval has passed. */
+const remoteSecretsScheduled = defineEventType({
+  type: 'io.zenokube.vault.remote-secrets.scheduled',
+  version: '1',
+  description: 'Time to read again the vault paths of the RemoteSecrets whose refresh interval has passed (and catch API events that were missed).',
+  schema: z.object({ schedule: z.string() }).loose(),
+});
+
+export const vaultEvents = [leasesScheduled, remoteSecretsScheduled] as const;

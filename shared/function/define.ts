@@ -80,6 +80,38 @@ export interface EnvDeclaration {
   service?: string;
 }
 
+/** One kind an operator function watches through an ApiServerSource (resource mode, every namespace). */
+export interface WatchDeclaration {
+  apiVersion: string;
+  kind: string;
+  /** The resource (plural) the source's RBAC grants get, list and watch on. */
+  resource: string;
+  /** Only objects carrying this label key (a `matchExpressions` Exists term). */
+  labelExists?: string;
+}
+
+/** One RBAC rule of an operator function: cluster-wide, or in the function's own namespace. */
+export interface AccessRule {
+  /** `''` for the core group. */
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+  /** `own`: a Role in the function's namespace instead of a ClusterRole rule. */
+  scope?: 'cluster' | 'own';
+}
+
+/**
+ * What an operator function does with the Kubernetes API: the events it is sent (one
+ * ApiServerSource, with its own service account that may only read what it watches) and what its
+ * own service account may do (least privilege: the rules, nothing else).
+ * @see https://knative.dev/docs/eventing/sources/apiserversource/
+ */
+export interface KubernetesDeclaration {
+  watches: WatchDeclaration[];
+  rules: AccessRule[];
+}
+
 /** What the platform hands a function's app factory. */
 export interface FunctionContext {
   readonly name: string;
@@ -138,6 +170,8 @@ export interface FunctionDeclaration {
   errorFormat?: 'problem' | 'vault';
   /** True for the long-running exceptions (ingress proxy, vault unsealer). */
   longRunning?: boolean;
+  /** For an operator: its API watches and RBAC (manifests: ApiServerSource, ServiceAccounts, roles, bindings). */
+  kubernetes?: KubernetesDeclaration;
   /** Container resources, probes, Node flags and database pool (defaults: see shared/function/runtime.ts). */
   runtime?: RuntimeDeclaration;
   /** Lazy so that importing a declaration stays cheap (cold start, manifest generation). */
@@ -195,6 +229,12 @@ export function defineFunction(decl: FunctionDeclaration): FunctionDeclaration {
     if (sch.schedule.trim().split(/\s+/).length !== 5) problems.push(`schedule "${sch.name}" is not a 5-field cron`);
     if (!(decl.subscribes ?? []).some((x) => x.type === sch.type)) problems.push(`schedule "${sch.name}" fires ${sch.type}, which the function does not subscribe to`);
   }
+  for (const rule of decl.kubernetes?.rules ?? []) {
+    // Least privilege: every grant names its groups, resources and verbs; no wildcard.
+    if (rule.resources.length === 0 || rule.verbs.length === 0) problems.push('kubernetes: a rule needs resources and verbs');
+    if ([...rule.apiGroups, ...rule.resources, ...rule.verbs].includes('*')) problems.push(`kubernetes: rule on ${rule.resources.join(',')} uses a wildcard`);
+  }
+  for (const w of decl.kubernetes?.watches ?? []) if (!w.kind || !w.resource || !w.apiVersion) problems.push('kubernetes: a watch needs apiVersion, kind and resource');
   problems.push(...runtimeProblems(decl.runtime).map((p) => `runtime: ${p}`));
   if (problems.length) throw new TypeError(`function ${decl.name}: ${problems.join('; ')}`);
   return Object.freeze(decl);

@@ -21,6 +21,7 @@ describe('generateManifests', () => {
       'functions/auth-scim-push.yaml',
       'functions/auth-token.yaml',
       'functions/events-dead-letters.yaml',
+      'functions/vault-sync.yaml',
       'functions/vault-unsealer.yaml',
       'ingress/deployment.yaml',
       'ingress/gateway.yaml',
@@ -45,7 +46,7 @@ describe('generateManifests', () => {
     assert.ok(!k.resources.some((r: string) => r.startsWith('ingress/')), 'the ingress has its own namespace and kustomization');
     assert.ok(!k.resources.some((r: string) => r.startsWith('observability/')), 'dashboards and alerts need the Prometheus Operator: applied on their own');
     assert.equal(docsOf('ingress/kustomization.yaml')[0].namespace, 'zenokube-system');
-    assert.equal(k.resources.length, 6);
+    assert.equal(k.resources.length, 7);
   });
 
   it('is deterministic whatever the order of the declarations', () => {

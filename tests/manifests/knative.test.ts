@@ -121,6 +121,7 @@ describe('knative/ (generated manifests)', () => {
       'eventing.knative.dev/v1 Broker',
       'sources.knative.dev/v1 SinkBinding',
       'sources.knative.dev/v1 PingSource',
+      'sources.knative.dev/v1 ApiServerSource',
       'gateway.networking.k8s.io/v1 HTTPRoute',
       'gateway.networking.k8s.io/v1 Gateway',
       'gateway.networking.k8s.io/v1 GatewayClass',
@@ -166,7 +167,7 @@ describe('knative/ (generated manifests)', () => {
       }
     }
     assert.deepEqual([...kinds].sort(), [
-      'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
+      'ApiServerSource', 'Broker', 'Cluster', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'Gateway', 'GatewayClass',
       'HTTPRoute', 'Job', 'Kustomization', 'Namespace', 'NetworkPolicy', 'ObjectStore', 'PingSource', 'PodDisruptionBudget', 'PodMonitor', 'Pooler', 'PrometheusRule',
       'Role', 'RoleBinding', 'ScheduledBackup', 'Service', 'ServiceAccount', 'SinkBinding', 'Trigger',
     ]);

@@ -66,4 +66,23 @@ export const deadLetterFunction = defineFunction({
   load,
 });
 
-export const sampleDeclarations = [tokenFunction, pushFunction, unsealerFunction, deadLetterFunction];
+const operatorFunction = defineFunction({
+  name: 'vault-sync',
+  product: 'vault',
+  description: 'an operator: API watches and RBAC',
+  routes: [],
+  scaling: { minScale: 0, maxScale: 2, containerConcurrency: 4, timeoutSeconds: 60 },
+  kubernetes: {
+    watches: [
+      { apiVersion: 'vault.zenokube.io/v1alpha1', kind: 'RemoteSecret', resource: 'remotesecrets' },
+      { apiVersion: 'v1', kind: 'Secret', resource: 'secrets', labelExists: 'vault.zenokube.io/remote-secret' },
+    ],
+    rules: [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create'], scope: 'own' },
+    ],
+  },
+  load,
+});
+
+export const sampleDeclarations = [tokenFunction, pushFunction, unsealerFunction, deadLetterFunction, operatorFunction];

@@ -29,7 +29,7 @@ export function reconcilerFrom(env: Readonly<Record<string, string | undefined>>
     ...(env.ZENO_SCOPE_VAULT_ADDR && vaultToken ? { vault: createVaultApi(env.ZENO_SCOPE_VAULT_ADDR, async () => vaultToken) } : {}),
     ...(env.ZENO_SCOPE_AUTH_URL && env.ZENO_SCOPE_AUTH_ADMIN_SECRET ? { auth: createAuthApi(env.ZENO_SCOPE_AUTH_URL, 'zeno-admin', env.ZENO_SCOPE_AUTH_ADMIN_SECRET) } : {}),
     log,
-    leaseNamespace: env.ZENO_SCOPE_LEASE_NAMESPACE ?? 'zenokube-system',
+    leaseNamespace: env.ZENO_SCOPE_LEASE_NAMESPACE ?? 'zenokube',
     holder: `${hostname()}-${randomUUID().slice(0, 8)}`,
     now: () => new Date(),
   };
