@@ -21,6 +21,7 @@ import {
 } from '#functions/vault/core/approle';
 import { addressAllowed } from '#functions/vault/core/cidr';
 import { VaultError, invalidRequest, notFoundError } from '#functions/vault/core/errors';
+import { rememberGone } from '#functions/vault/core/row-seq';
 import { issueLoginToken, tokenSettingsData } from '#functions/vault/core/token-settings';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -132,7 +133,7 @@ export function approleRoutes(database: Database, unsealer: UnsealerClient): Vau
           return done();
         },
         delete: async (_req, m) => {
-          await database.transaction((tx) => deleteRole(tx, m[1]!));
+          rememberGone(await unsealer.rowMac(), await database.transaction((tx) => deleteRole(tx, m[1]!)));
           return done();
         },
       },
@@ -181,9 +182,10 @@ export function approleRoutes(database: Database, unsealer: UnsealerClient): Vau
           const r = await roleByRoleId(db, mac, roleId);
           if (!r) throw invalidCredentials();
           if (r.bind_secret_id && !secretId) throw invalidRequest('missing secret_id');
+          let spent: Awaited<ReturnType<typeof consumeSecretId>> | undefined;
           const issued = await database.transaction(async (tx) => {
             let info: SecretIdInfo | undefined;
-            if (r.bind_secret_id) info = await consumeSecretId(tx, mac, r, secretId!, req.remoteAddress);
+            if (r.bind_secret_id) info = spent = await consumeSecretId(tx, mac, r, secretId!, req.remoteAddress);
             checkRoleCidrs(r, req.remoteAddress);
             const boundCidrs = info && info.tokenBoundCidrs.length > 0 ? info.tokenBoundCidrs : r.token_bound_cidrs;
             if (!addressAllowed(req.remoteAddress, boundCidrs)) {
@@ -197,6 +199,8 @@ export function approleRoutes(database: Database, unsealer: UnsealerClient): Vau
               boundCidrs,
             });
           });
+          // Committed: the secret id's row as it was before this use is refused if put back.
+          if (spent) rememberGone(mac, [spent.superseded]);
           return ok(req, { auth: authBlock(issued.row, issued.token, issued.tokenPolicies) });
         },
       },

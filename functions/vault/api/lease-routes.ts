@@ -7,7 +7,8 @@ import { invalidRequest, notFoundError, permissionDenied, VaultError } from '#fu
 import type { RowMac } from '#functions/vault/core/integrity';
 import { getLease, leaseIdsUnder, listLeases, lookupData, renewLease, revokeLease, type LeaseEngines } from '#functions/vault/core/leases';
 import type { Token } from '#functions/vault/core/schema';
-import { peekAccessor, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
+import { rememberGone } from '#functions/vault/core/row-seq';
+import { peekAccessor, remainingTtl, renewToken, revokedToken, revokeTree } from '#functions/vault/core/tokens';
 import { envelope } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
 import type { VaultRequest, VaultResponse, VaultRoute } from './route.js';
@@ -79,7 +80,11 @@ export function leaseRoutes(database: Database, rowMac: () => Promise<RowMac>, e
     const id = leaseIdOf(req, m[1]);
     if (id.startsWith('auth/')) {
       const token = await tokenOfLease(database, await rowMac(), id);
-      if (token) await database.transaction((tx) => revokeTree(tx, token.accessor));
+      if (token) {
+        const gone: string[] = [];
+        await database.transaction((tx) => revokeTree(tx, token.accessor, (a) => gone.push(a)));
+        rememberGone(await rowMac(), gone.map(revokedToken));
+      }
       return done();
     }
     await revokeLease(database, await rowMac(), engines, id);

@@ -1,11 +1,12 @@
 // ACL policies: sys/policies/acl/:name (current API) and sys/policy/:name (what node-vault calls).
 // @see https://developer.hashicorp.com/vault/api-docs/system/policies
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, lt } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { PolicyError, parsePolicy, type Capability } from '#functions/vault/core/acl';
 import { invalidRequest, notFoundError } from '#functions/vault/core/errors';
 import type { RowMacSource } from '#functions/vault/core/integrity';
 import { checkPolicy, DEFAULT_POLICY_TEXT, policyMacFields, type AclCache } from '#functions/vault/core/policy-store';
+import { nextRowSeq } from '#functions/vault/core/row-seq';
 import { policies } from '#functions/vault/core/schema';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
@@ -32,9 +33,11 @@ export function policyRoutes(database: Database, acls: AclCache, rowMac: RowMacS
 
   const read = async (name: string) => {
     if (name === 'root') return '';
+    const mac = await rowMac();
+    const since = mac.clock();
     const [row] = await db.select().from(policies).where(eq(policies.name, name));
     if (row) {
-      checkPolicy(await rowMac(), row);
+      checkPolicy(mac, row, since);
       return row.text;
     }
     if (name === 'default') return DEFAULT_POLICY_TEXT;
@@ -59,18 +62,26 @@ export function policyRoutes(database: Database, acls: AclCache, rowMac: RowMacS
       throw err;
     }
     const updatedAt = new Date();
-    const mac = (await rowMac()).sign('policies', policyMacFields({ name, text: source, rules, updatedAt }));
-    await db
+    const rm = await rowMac();
+    const seq = await nextRowSeq(db);
+    const mac = rm.sign('policies', policyMacFields({ name, text: source, rules, updatedAt, seq }));
+    // Of two writes racing, the one with the higher seq stays: a row's seq never goes down.
+    const since = rm.clock();
+    const written = await db
       .insert(policies)
-      .values({ name, text: source, rules, updatedAt, mac })
-      .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt, mac } });
+      .values({ name, text: source, rules, updatedAt, seq, mac })
+      .onConflictDoUpdate({ target: policies.name, set: { text: source, rules, updatedAt, seq, mac }, setWhere: lt(policies.seq, seq) })
+      .returning({ seq: policies.seq });
+    if (written.length) rm.observe('policies', name, seq, since);
     acls.invalidate();
     return done();
   };
 
   const remove = async (name: string) => {
     if (name === 'root' || name === 'default') throw invalidRequest(`cannot delete "${name}" policy`);
-    await db.delete(policies).where(eq(policies.name, name));
+    const rm = await rowMac();
+    const gone = await db.delete(policies).where(eq(policies.name, name)).returning({ seq: policies.seq });
+    for (const g of gone) rm.gone('policies', name, g.seq);
     acls.invalidate();
     return done();
   };

@@ -153,7 +153,7 @@ export function tokenRoleRoutes(database: Database, unsealer: { rowMac(): Promis
         },
         update: (req, m) => write(req, roleName(m[1]!)),
         delete: async (_req, m) => {
-          await deleteRole(db, roleName(m[1]!));
+          await deleteRole(db, await unsealer.rowMac(), roleName(m[1]!));
           return done();
         },
       },

@@ -7,7 +7,8 @@ import { invalidRequest, permissionDenied } from '#functions/vault/core/errors';
 import type { RowMac, RowMacSource } from '#functions/vault/core/integrity';
 import type { Token } from '#functions/vault/core/schema';
 import { getRole, rolePolicies, type RoleSettings } from '#functions/vault/core/token-roles';
-import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokeTree } from '#functions/vault/core/tokens';
+import { rememberGone } from '#functions/vault/core/row-seq';
+import { DEFAULT_TOKEN_TTL, insertToken, peekAccessor, peekToken, remainingTtl, renewToken, revokedToken, revokeTree } from '#functions/vault/core/tokens';
 import { assertNoNul, boolField, intField } from '#functions/vault/core/wire';
 import { WRAPPING_POLICY } from '#functions/vault/core/wrapping';
 import { done, ok } from './pipeline.js';
@@ -192,7 +193,13 @@ export function tokenRoutes(database: Database, unsealer: { rowMac(): Promise<Ro
     return a;
   };
 
-  const revoke = (accessor: string) => database.transaction((tx) => revokeTree(tx, accessor));
+  /** Revokes the tree, then (committed) remembers every revoked accessor as gone. */
+  const revoke = async (accessor: string) => {
+    const gone: string[] = [];
+    const n = await database.transaction((tx) => revokeTree(tx, accessor, (a) => gone.push(a)));
+    rememberGone(await unsealer.rowMac(), gone.map(revokedToken));
+    return n;
+  };
 
   const renew = async (req: VaultRequest, row: Token, clientToken: string) => {
     if (!row.renewable) throw invalidRequest('lease is not renewable');

@@ -17,7 +17,7 @@ import { Client, Pool, type Dispatcher } from 'undici';
 import type { AuditKey } from '#functions/vault/core/audit';
 import { signRequest, SIGNATURE_HEADER } from '#functions/vault/core/internal-auth';
 import { sealedError, VaultError } from '#functions/vault/core/errors';
-import { createRowMac, IntegrityError, type RowMac } from '#functions/vault/core/integrity';
+import { createRowMac, createRowSeqMemory, IntegrityError, type RowMac } from '#functions/vault/core/integrity';
 import type { DekService } from '#functions/vault/core/kv';
 
 /** What a request needs before it is audited: the generation's seal epoch and audit line key. */
@@ -305,12 +305,14 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
     return k;
   };
 
+  /** The rollback bound of rows with a seq: one memory for this process, across generations. */
+  const rowSeqs = createRowSeqMemory();
   const fetchRowMac = async (g: Generation): Promise<RowMac> => {
     const r = await call<{ key: string; epoch?: number }>('/internal/v1/row-mac-key', {});
     const k = Buffer.from(r.key, 'base64');
     try {
       if (g.dead) throw sealedError();
-      return createRowMac(k, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0);
+      return createRowMac(k, opts.onIntegrityFailure, typeof r.epoch === 'number' ? r.epoch : 0, rowSeqs);
     } finally {
       k.fill(0);
     }

@@ -6,11 +6,12 @@
 // logins with an N-use secret id get exactly N tokens.
 // @see https://developer.hashicorp.com/vault/api-docs/auth/approle
 import { randomUUID } from 'node:crypto';
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, lt, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { addressAllowed, cidrsWithin, parseCidrList } from './cidr.js';
 import { VaultError, invalidRequest } from './errors.js';
-import type { MacValue, RowMac } from './integrity.js';
+import { withSeq, type MacValue, type RowMac } from './integrity.js';
+import { nextRowSeq, type GoneRow } from './row-seq.js';
 import { approleRoles, approleSecretIds } from './schema.js';
 import { countField, durationField, flagField, parseTokenSettings, storedTokenSettings, type TokenSettings } from './token-settings.js';
 
@@ -31,9 +32,12 @@ export interface AppRole extends TokenSettings {
 type RoleRow = typeof approleRoles.$inferSelect;
 type SecretIdRow = typeof approleSecretIds.$inferSelect;
 
-const roleMacFields = (r: { name: string; roleId: string; settings: Record<string, unknown> }): MacValue[] => [r.name, r.roleId, r.settings];
+/** A role's MAC'd fields, then its seq (core/row-seq.ts: a fresh `row_seq` value at each write). */
+const roleMacFields = (r: { name: string; roleId: string; settings: Record<string, unknown>; seq: number }): MacValue[] =>
+  withSeq([r.name, r.roleId, r.settings], r.seq);
 
-const secretIdMacFields = (r: Omit<SecretIdRow, 'mac'>): MacValue[] => [
+/** A secret id's MAC'd fields, then its seq: 1 at creation, one more at each use (its accessor is never reused). */
+const secretIdMacFields = (r: Omit<SecretIdRow, 'mac'>): MacValue[] => withSeq([
   r.hash,
   r.roleName,
   r.accessor,
@@ -44,10 +48,11 @@ const secretIdMacFields = (r: Omit<SecretIdRow, 'mac'>): MacValue[] => [
   r.ttlSeconds,
   r.createdAt,
   r.expiresAt,
-];
+], r.seq);
 
-function roleFrom(row: RoleRow, mac: RowMac): AppRole {
+function roleFrom(row: RoleRow, mac: RowMac, since: number): AppRole {
   mac.check(ROLES, roleMacFields(row), row.mac);
+  mac.observe(ROLES, row.name, row.seq, since);
   const s = row.settings;
   return {
     name: row.name,
@@ -68,15 +73,17 @@ function settingsOf(r: AppRole): Record<string, unknown> {
 /** The role, checked; `forShare` locks its row until the transaction ends (a delete waits). */
 export async function readRole(db: Queryable, mac: RowMac, name: string, forShare = false): Promise<AppRole | undefined> {
   if (!ROLE_NAME.test(name)) return undefined;
+  const since = mac.clock();
   const query = db.select().from(approleRoles).where(eq(approleRoles.name, name));
   const [row] = forShare ? await query.for('share') : await query;
-  return row ? roleFrom(row, mac) : undefined;
+  return row ? roleFrom(row, mac, since) : undefined;
 }
 
 export async function roleByRoleId(db: Queryable, mac: RowMac, roleId: string): Promise<AppRole | undefined> {
   if (!ROLE_ID.test(roleId)) return undefined;
+  const since = mac.clock();
   const [row] = await db.select().from(approleRoles).where(eq(approleRoles.roleId, roleId));
-  return row ? roleFrom(row, mac) : undefined;
+  return row ? roleFrom(row, mac, since) : undefined;
 }
 
 export async function listRoles(db: Queryable): Promise<string[]> {
@@ -104,12 +111,15 @@ export async function writeRole(db: Queryable, mac: RowMac, name: string, body: 
     throw invalidRequest('at least one constraint should be enabled on the role');
   }
   const settings = settingsOf(role);
-  const m = mac.sign(ROLES, roleMacFields({ name, roleId, settings }));
+  const seq = await nextRowSeq(db);
+  const m = mac.sign(ROLES, roleMacFields({ name, roleId, settings, seq }));
   try {
+    // Of two writes racing, the one with the higher seq stays: a row's seq never goes down. The
+    // seq is remembered when read back (the caller's transaction may still roll back).
     await db
       .insert(approleRoles)
-      .values({ name, roleId, settings, mac: m })
-      .onConflictDoUpdate({ target: approleRoles.name, set: { roleId, settings, mac: m } });
+      .values({ name, roleId, settings, seq, mac: m })
+      .onConflictDoUpdate({ target: approleRoles.name, set: { roleId, settings, seq, mac: m }, setWhere: lt(approleRoles.seq, seq) });
   } catch (err) {
     if ((err as { code?: string }).code === '23505' || (err as { cause?: { code?: string } }).cause?.code === '23505') {
       throw invalidRequest('role_id already in use');
@@ -125,9 +135,13 @@ export async function writeRole(db: Queryable, mac: RowMac, name: string, body: 
  * statement (a fresh snapshot) deletes it too; no secret id outlives its role to be inherited
  * by a new role of the same name.
  */
-export async function deleteRole(db: Queryable, name: string): Promise<void> {
-  await db.delete(approleRoles).where(eq(approleRoles.name, name));
-  await db.delete(approleSecretIds).where(eq(approleSecretIds.roleName, name));
+export async function deleteRole(db: Queryable, name: string): Promise<GoneRow[]> {
+  const roles = await db.delete(approleRoles).where(eq(approleRoles.name, name)).returning({ seq: approleRoles.seq });
+  const ids = await db.delete(approleSecretIds).where(eq(approleSecretIds.roleName, name)).returning({ accessor: approleSecretIds.accessor });
+  return [
+    ...roles.map((r) => ({ table: ROLES, id: name, seq: r.seq })),
+    ...ids.map((i) => ({ table: SECRET_IDS, id: i.accessor, seq: Infinity })),
+  ];
 }
 
 /** The keyed hash a secret id is stored and found by: bound to its role. */
@@ -210,6 +224,7 @@ export async function createSecretId(db: Queryable, mac: RowMac, role: AppRole, 
     ttlSeconds: r.ttlSeconds,
     createdAt,
     expiresAt: r.ttlSeconds > 0 ? new Date(createdAt.getTime() + r.ttlSeconds * 1000) : null,
+    seq: 1,
   };
   const inserted = await db
     .insert(approleSecretIds)
@@ -220,7 +235,7 @@ export async function createSecretId(db: Queryable, mac: RowMac, role: AppRole, 
   return { secretId, info: infoOf(row) };
 }
 
-const infoOf = (r: Omit<SecretIdRow, 'mac' | 'hash' | 'roleName'>): SecretIdInfo => ({
+const infoOf = (r: Omit<SecretIdRow, 'mac' | 'hash' | 'roleName' | 'seq'>): SecretIdInfo => ({
   accessor: r.accessor,
   metadata: r.metadata,
   cidrList: r.cidrList,
@@ -239,10 +254,13 @@ async function findSecretId(db: Queryable, mac: RowMac, roleName: string, by: { 
     'secretId' in by
       ? sql`${approleSecretIds.hash} = ${secretIdHash(mac, roleName, by.secretId)} and ${approleSecretIds.roleName} = ${roleName}`
       : sql`${approleSecretIds.accessor} = ${by.accessor} and ${approleSecretIds.roleName} = ${roleName}`;
+  const since = mac.clock();
   const [row] = await db.select().from(approleSecretIds).where(where);
   if (!row) return undefined;
   mac.check(SECRET_IDS, secretIdMacFields(row), row.mac);
+  mac.observe(SECRET_IDS, row.accessor, row.seq, since);
   if (expired(row)) {
+    mac.gone(SECRET_IDS, row.accessor, Infinity);
     await db.delete(approleSecretIds).where(eq(approleSecretIds.hash, row.hash));
     return undefined;
   }
@@ -261,6 +279,7 @@ export async function destroySecretId(db: Queryable, mac: RowMac, roleName: stri
       ? sql`${approleSecretIds.hash} = ${secretIdHash(mac, roleName, by.secretId)} and ${approleSecretIds.roleName} = ${roleName}`
       : sql`${approleSecretIds.accessor} = ${by.accessor} and ${approleSecretIds.roleName} = ${roleName}`;
   const gone = await db.delete(approleSecretIds).where(where).returning({ accessor: approleSecretIds.accessor });
+  for (const g of gone) mac.gone(SECRET_IDS, g.accessor, Infinity);
   return gone.length > 0;
 }
 
@@ -284,8 +303,11 @@ const cidrDenied = (what: string) => new VaultError(403, 'permission_denied', [`
  * row is locked FOR UPDATE, its MAC checked, its CIDR list matched, then its last use deletes it
  * or the count is decremented and the row re-signed. Returns what the token needs from it.
  */
-export async function consumeSecretId(tx: Queryable, mac: RowMac, role: AppRole, secretId: string, remoteAddress: string | undefined): Promise<SecretIdInfo> {
+export async function consumeSecretId(
+  tx: Queryable, mac: RowMac, role: AppRole, secretId: string, remoteAddress: string | undefined,
+): Promise<SecretIdInfo & { superseded: GoneRow }> {
   const hash = secretIdHash(mac, role.name, secretId);
+  const since = mac.clock();
   const [row] = await tx
     .select()
     .from(approleSecretIds)
@@ -293,21 +315,25 @@ export async function consumeSecretId(tx: Queryable, mac: RowMac, role: AppRole,
     .for('update');
   if (!row) throw invalidCredentials();
   mac.check(SECRET_IDS, secretIdMacFields(row), row.mac);
+  mac.observe(SECRET_IDS, row.accessor, row.seq, since);
   if (expired(row)) {
+    mac.gone(SECRET_IDS, row.accessor, Infinity);
     await tx.delete(approleSecretIds).where(eq(approleSecretIds.hash, hash));
     throw invalidCredentials();
   }
   if (!addressAllowed(remoteAddress, row.cidrList) || !addressAllowed(remoteAddress, role.secret_id_bound_cidrs)) throw cidrDenied('secret ID');
+  // The row as read is superseded; the caller remembers it once the login has committed.
+  const superseded: GoneRow = { table: SECRET_IDS, id: row.accessor, seq: row.numUses === 1 ? Infinity : row.seq };
   if (row.numUses === 1) {
     await tx.delete(approleSecretIds).where(eq(approleSecretIds.hash, hash));
   } else if (row.numUses > 1) {
-    const next = { ...row, numUses: row.numUses - 1 };
+    const next = { ...row, numUses: row.numUses - 1, seq: row.seq + 1 };
     await tx
       .update(approleSecretIds)
-      .set({ numUses: next.numUses, mac: mac.sign(SECRET_IDS, secretIdMacFields(next)) })
+      .set({ numUses: next.numUses, seq: next.seq, mac: mac.sign(SECRET_IDS, secretIdMacFields(next)) })
       .where(eq(approleSecretIds.hash, hash));
   }
-  return infoOf(row);
+  return { ...infoOf(row), superseded };
 }
 
 /** The role-level CIDR checks of a login without a secret id, and of the token binding. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createRowMac, createSeqMemory, IntegrityError, macInput } from './integrity.js';
+import { createRowMac, createRowSeqMemory, createSeqMemory, IntegrityError, macInput, withSeq } from './integrity.js';
 
 describe('row integrity MAC', () => {
   const key = randomBytes(32);
@@ -87,5 +87,49 @@ describe('seq memory', () => {
     assert.equal(m.size, 2);
     assert.equal(m.observe('a', 1), false, 'a was seen since, and is remembered');
     assert.equal(m.observe('b', 1), true, 'b was the least recently seen, and is forgotten');
+  });
+});
+
+describe('row seq bound (RowMac.observe / gone)', () => {
+  const key = Buffer.alloc(32, 9);
+
+  it('refuses a row below the seq seen for it, and counts it', () => {
+    const failed: string[] = [];
+    const mac = createRowMac(key, (t) => failed.push(t));
+    mac.observe('policies', 'p', 10);
+    mac.observe('policies', 'p', 10);
+    mac.observe('policies', 'q', 3, mac.clock());
+    assert.throws(() => mac.observe('policies', 'p', 9), IntegrityError);
+    assert.deepEqual(failed, ['policies']);
+    mac.observe('tokens', 'p', 1);
+  });
+
+  it('accepts a lower seq read by a query that began before the higher one was learnt', () => {
+    const mac = createRowMac(key);
+    mac.observe('tokens', 'a', 4);
+    const since = mac.clock();
+    mac.observe('tokens', 'a', 5);
+    mac.observe('tokens', 'a', 4, since);
+    assert.throws(() => mac.observe('tokens', 'a', 4, mac.clock()), IntegrityError);
+  });
+
+  it('refuses a row put back after it was seen deleted, and one above it written again', () => {
+    const mac = createRowMac(key);
+    mac.gone('policies', 'p', 7);
+    assert.throws(() => mac.observe('policies', 'p', 7, mac.clock()), IntegrityError);
+    mac.observe('policies', 'p', 8);
+    mac.gone('tokens', 'acc', Infinity);
+    assert.throws(() => mac.observe('tokens', 'acc', 1_000_000), IntegrityError);
+  });
+
+  it('shares one memory across the RowMacs of a process', () => {
+    const seen = createRowSeqMemory();
+    createRowMac(key, undefined, 1, seen).observe('token_roles', 'r', 3);
+    assert.throws(() => createRowMac(key, undefined, 2, seen).observe('token_roles', 'r', 2), IntegrityError);
+  });
+
+  it('covers the seq in the MAC only once a row has one', () => {
+    assert.deepEqual(withSeq(['a', 1], 0), ['a', 1]);
+    assert.deepEqual(withSeq(['a', 1], 5), ['a', 1, 5]);
   });
 });

@@ -32,9 +32,34 @@ export interface RowMac {
   check(table: string, fields: readonly MacValue[], mac: Uint8Array | null | undefined): void;
   /** Counts and throws IntegrityError for a row found bad otherwise (a ciphertext that does not open, a rollback). */
   refuse(table: string): never;
+  /**
+   * The rollback bound of a row that carries a seq (tokens, policies, roles, transit keys):
+   * refuses (counts, throws) row `id` of `table` when `seq` is below the highest this process
+   * saw for it, or the one at which it saw the row deleted, before `since` (a `clock()` read
+   * before the query: a newer seq learnt while the query ran is a concurrent write, not a
+   * rollback); otherwise remembers `seq`. Call it after `check`, so only authentic seqs count.
+   */
+  observe(table: string, id: string, seq: number, since?: number): void;
+  /** This process's observation clock: read it before a query whose rows go to `observe`. */
+  clock(): number;
+  /**
+   * This process deleted (or saw deleted) row `id` of `table` whose last seq was `seq`: the same
+   * row put back is refused. `Infinity` for a row that is never written again (a token).
+   */
+  gone(table: string, id: string, seq: number): void;
   /** The keyring epoch this key was handed out in (0 when unknown). */
   readonly epoch: number;
 }
+
+/**
+ * The MAC'd fields of a row with its seq: a row written before seqs existed (seq 0) keeps the
+ * MAC it had, any later write has a seq above 0 and covers it. A writer who zeroes the seq of a
+ * newer row breaks its MAC; one who puts back a pre-seq row is refused by `observe`.
+ */
+export function withSeq(fields: readonly MacValue[], seq: number): MacValue[] {
+  return seq > 0 ? [...fields, seq] : [...fields];
+}
+
 
 /** Where a caller gets the current RowMac (the api: `unsealer.rowMac`). */
 export type RowMacSource = () => Promise<RowMac>;
@@ -83,7 +108,7 @@ export function macInput(table: string, fields: readonly MacValue[]): Buffer {
  * A RowMac under `key` (32 bytes, the derived row-MAC key). `onFailure` hears of every refused
  * row (a metric, a log line naming the table, never the row's content).
  */
-export function createRowMac(key: Uint8Array, onFailure?: (table: string) => void, epoch = 0): RowMac {
+export function createRowMac(key: Uint8Array, onFailure?: (table: string) => void, epoch = 0, seen: RowSeqMemory = createRowSeqMemory()): RowMac {
   const k: KeyObject = createSecretKey(Buffer.from(key));
   const sign = (table: string, fields: readonly MacValue[]) => createHmac('sha256', k).update(macInput(table, fields)).digest();
   const refuse = (table: string): never => {
@@ -98,9 +123,18 @@ export function createRowMac(key: Uint8Array, onFailure?: (table: string) => voi
       if (!ok) refuse(table);
     },
     refuse,
+    observe(table, id, seq, since) {
+      if (!seen.observe(rowKey(table, id), seq, since)) refuse(table);
+    },
+    clock: () => seen.clock(),
+    gone(table, id, seq) {
+      seen.observe(rowKey(table, id), seq === Infinity ? Number.MAX_SAFE_INTEGER : seq + 1);
+    },
     epoch,
   };
 }
+
+const rowKey = (table: string, id: string) => `${table}\u0000${id}`;
 
 /**
  * The highest seq this process has seen per key (a secret path), bounded: the least recently
@@ -131,3 +165,31 @@ export function createSeqMemory(limit = 100_000) {
 }
 
 export type SeqMemory = ReturnType<typeof createSeqMemory>;
+
+/**
+ * The highest seq this process saw per row, with when (an observation counter), bounded like
+ * createSeqMemory. A seq below the remembered one is a rollback only if the remembered one was
+ * learnt before the query that read the lower one began (`since`): a query racing a write may
+ * read the row as it was, and that is no rollback.
+ */
+export function createRowSeqMemory(limit = 100_000) {
+  const seen = new Map<string, { seq: number; at: number }>();
+  let tick = 0;
+  return {
+    clock: () => tick,
+    /** False when `seq` is below what this process learnt for `key` before `since` (default: ever). */
+    observe(key: string, seq: number, since = Infinity): boolean {
+      const prior = seen.get(key);
+      if (prior !== undefined && seq < prior.seq) return prior.at > since;
+      seen.delete(key);
+      seen.set(key, { seq, at: ++tick });
+      if (seen.size > limit) seen.delete(seen.keys().next().value as string);
+      return true;
+    },
+    get size() {
+      return seen.size;
+    },
+  };
+}
+
+type RowSeqMemory = ReturnType<typeof createRowSeqMemory>;

@@ -18,6 +18,12 @@ import { inboxTable } from '#shared/events/tables';
 
 export const vault = pgSchema('vault');
 
+/**
+ * Where the rollback bound of policies, token roles and AppRole roles comes from: every write of
+ * such a row takes a fresh value, so a row's seq only grows, even across a delete and re-create.
+ */
+export const rowSeq = vault.sequence('row_seq');
+
 /** bytea as a Node Buffer (both postgres.js and PGlite hand back Uint8Array-compatible values). */
 export const bytea = customType<{ data: Buffer; driverData: Buffer }>({
   dataType: () => 'bytea',
@@ -143,6 +149,8 @@ export const tokens = vault.table(
     role: text().notNull().default(''),
     /** `token_bound_cidrs` of the login that made it: the token works only from these blocks (none = anywhere). */
     boundCidrs: text().array().notNull().default(sql`'{}'::text[]`),
+    /** The row's rollback bound (core/row-seq.ts): 1 at creation, one more at each change, bound into its MAC; 0 before seqs. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
     /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
     mac: bytea(),
   },
@@ -155,6 +163,8 @@ export const policies = vault.table('policies', {
   text: text().notNull(),
   rules: jsonb().notNull().$type<{ path: string; capabilities: string[] }[]>(),
   updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
   mac: bytea(),
 });
@@ -207,6 +217,8 @@ export const transitKeys = vault.table('transit_keys', {
   minEncryptionVersion: integer().notNull().default(0),
   /** Counts the row's changes; bound into its MAC. */
   generation: integer().notNull().default(0),
+  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts, `transitKeyMacFields`); a row without one is refused. */
   mac: bytea(),
 });
@@ -229,6 +241,8 @@ export const kubernetesConfig = vault.table('kubernetes_config', {
 export const kubernetesRoles = vault.table('kubernetes_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts); null only in rows written before MACs, which are refused. */
   mac: bytea(),
 });
@@ -240,6 +254,8 @@ export const approleRoles = vault.table('approle_roles', {
   name: text().primaryKey(),
   roleId: text().notNull().unique(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });
 
@@ -260,6 +276,8 @@ export const approleSecretIds = vault.table(
     ttlSeconds: integer().notNull(),
     createdAt: timestamp({ withTimezone: true }).notNull(),
     expiresAt: timestamp({ withTimezone: true }),
+    /** The row's rollback bound (core/row-seq.ts): 1 at creation, one more at each change, bound into its MAC; 0 before seqs. */
+    seq: bigint({ mode: 'number' }).notNull().default(0),
     mac: bytea().notNull(),
   },
   (t) => [index().on(t.roleName)],
@@ -270,6 +288,8 @@ export const userpassUsers = vault.table('userpass_users', {
   username: text().primaryKey(),
   passwordHash: text().notNull(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });
 
@@ -295,6 +315,8 @@ export const jwtConfig = vault.table('jwt_config', {
 export const jwtRoles = vault.table('jwt_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
+  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });
 
@@ -335,6 +357,8 @@ export const tokenRoles = vault.table('token_roles', {
   tokenExplicitMaxTtlSeconds: integer().notNull(),
   tokenNoDefaultPolicy: boolean().notNull(),
   tokenNumUses: integer().notNull(),
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });
 

@@ -2,19 +2,20 @@
 // renewable, period, explicit max TTL, path suffix). Rows carry a MAC, checked on every read: a
 // role a database writer forged or altered would mint tokens with policies of its choosing.
 // @see https://developer.hashicorp.com/vault/api-docs/auth/token#create-update-token-role
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, lt } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { invalidRequest } from './errors.js';
-import type { RowMac } from './integrity.js';
+import { withSeq, type RowMac } from './integrity.js';
+import { nextRowSeq } from './row-seq.js';
 import { tokenRoles, type Token, type TokenRole } from './schema.js';
 
 const TABLE = 'token_roles';
 /** Vault's role names (framework.GenericNameRegex). */
 export const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
 
-/** The MAC'd fields of a role row, identity first. */
+/** The MAC'd fields of a role row, identity first, then its seq (core/row-seq.ts). */
 function roleMacFields(r: TokenRole) {
-  return [
+  return withSeq([
     r.name,
     r.allowedPolicies,
     r.disallowedPolicies,
@@ -25,28 +26,40 @@ function roleMacFields(r: TokenRole) {
     r.tokenExplicitMaxTtlSeconds,
     r.tokenNoDefaultPolicy,
     r.tokenNumUses,
-  ] as const;
+  ], r.seq);
 }
 
-export type RoleSettings = Omit<TokenRole, 'mac'>;
+export type RoleSettings = Omit<TokenRole, 'mac' | 'seq'>;
 
+/** The role, if its row is the vault's own and no older than one this process saw (else IntegrityError). */
 export async function getRole(db: Queryable, mac: RowMac, name: string): Promise<RoleSettings | undefined> {
+  const since = mac.clock();
   const [row] = await db.select().from(tokenRoles).where(eq(tokenRoles.name, name));
   if (!row) return undefined;
   mac.check(TABLE, roleMacFields(row), row.mac);
-  const { mac: _mac, ...settings } = row;
+  mac.observe(TABLE, row.name, row.seq, since);
+  const { mac: _mac, seq: _seq, ...settings } = row;
   return settings;
 }
 
+/** Writes the role under a fresh seq; of two writes racing, the higher seq stays. */
 export async function putRole(db: Queryable, mac: RowMac, settings: RoleSettings): Promise<void> {
-  const row: TokenRole = { ...settings, mac: Buffer.alloc(0) };
+  const row: TokenRole = { ...settings, seq: await nextRowSeq(db), mac: Buffer.alloc(0) };
   row.mac = mac.sign(TABLE, roleMacFields(row));
   const { name: _name, ...set } = row;
-  await db.insert(tokenRoles).values(row).onConflictDoUpdate({ target: tokenRoles.name, set });
+  const since = mac.clock();
+  const written = await db
+    .insert(tokenRoles)
+    .values(row)
+    .onConflictDoUpdate({ target: tokenRoles.name, set, setWhere: lt(tokenRoles.seq, row.seq) })
+    .returning({ seq: tokenRoles.seq });
+  if (written.length) mac.observe(TABLE, row.name, row.seq, since);
 }
 
-export async function deleteRole(db: Queryable, name: string): Promise<void> {
-  await db.delete(tokenRoles).where(eq(tokenRoles.name, name));
+/** Deletes the role; this process then refuses the deleted row put back. */
+export async function deleteRole(db: Queryable, mac: RowMac, name: string): Promise<void> {
+  const gone = await db.delete(tokenRoles).where(eq(tokenRoles.name, name)).returning({ seq: tokenRoles.seq });
+  for (const g of gone) mac.gone(TABLE, name, g.seq);
 }
 
 export async function listRoles(db: Queryable): Promise<string[]> {

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
-import type { MacValue, RowMac } from './integrity.js';
+import { withSeq, type MacValue, type RowMac } from './integrity.js';
 import type { Token } from './schema.js';
 
 /** Vault's default and maximum token TTL (32 days). */
@@ -43,16 +43,23 @@ interface NewToken {
   row: Token;
 }
 
-/** The MAC'd fields of a token row, primary key first, in this fixed order. */
+/**
+ * The MAC'd fields of a token row, primary key first, in this fixed order, then its seq: 1 at
+ * creation, one more at each use or renewal (an accessor is never reused, so no sequence is
+ * needed); a revoked token's accessor is remembered as gone.
+ */
 export function tokenMacFields(t: Token): MacValue[] {
-  return [
+  return withSeq([
     t.hash, t.accessor, t.parentAccessor, t.orphan, t.policies, t.path, t.meta, t.displayName, t.ttlSeconds,
     t.explicitMaxTtlSeconds, t.numUses, t.renewable, t.createdAt, t.expiresAt, t.entityId, t.periodSeconds, t.role,
     t.boundCidrs,
-  ];
+  ], t.seq);
 }
 
 const TABLE = 'tokens';
+
+/** A revoked token's accessor as a GoneRow (core/row-seq.ts): never written again. */
+export const revokedToken = (accessor: string) => ({ table: TABLE, id: accessor, seq: Infinity });
 
 /**
  * Inserts a token; returns the clear token (to show once) and its row, MAC'd. A child is inserted
@@ -86,6 +93,7 @@ export async function insertToken(db: Queryable, mac: RowMac, spec: NewTokenSpec
     periodSeconds: spec.periodSeconds ?? 0,
     role: spec.role ?? '',
     boundCidrs: [...(spec.boundCidrs ?? [])],
+    seq: 1,
     mac: null,
   };
   row.mac = mac.sign(TABLE, tokenMacFields(row));
@@ -95,13 +103,13 @@ export async function insertToken(db: Queryable, mac: RowMac, spec: NewTokenSpec
     await db.execute(sql`
       insert into vault.tokens (hash, accessor, parent_accessor, orphan, policies, display_name, path, meta,
         ttl_seconds, explicit_max_ttl_seconds, num_uses, renewable, entity_id, created_at, expires_at,
-        period_seconds, role, bound_cidrs, mac)
+        period_seconds, role, bound_cidrs, seq, mac)
       select ${row.hash}, ${accessor}, ${parent}::text, ${row.orphan},
         array(select jsonb_array_elements_text(${JSON.stringify(row.policies)}::jsonb)), ${row.displayName},
         ${row.path}, ${row.meta ? JSON.stringify(row.meta) : null}::jsonb, ${row.ttlSeconds}::int, ${row.explicitMaxTtlSeconds}::int,
         ${row.numUses}::int, ${row.renewable}, ${row.entityId}, ${row.createdAt.toISOString()}::timestamptz,
         ${row.expiresAt ? row.expiresAt.toISOString() : null}::timestamptz, ${row.periodSeconds}::int, ${row.role},
-        array(select jsonb_array_elements_text(${JSON.stringify(row.boundCidrs)}::jsonb)), ${row.mac}
+        array(select jsonb_array_elements_text(${JSON.stringify(row.boundCidrs)}::jsonb)), ${row.seq}::bigint, ${row.mac}
       from ${source}
       returning accessor`),
   );
@@ -113,7 +121,7 @@ type RawToken = {
   meta: Record<string, string> | null; orphan: boolean; renewable: boolean; ttl_seconds: number;
   explicit_max_ttl_seconds: number; num_uses: number; path: string; entity_id: string;
   created_at: Date | string; expires_at: Date | string | null; mac: Uint8Array | null;
-  period_seconds: number; role: string; bound_cidrs: string[] | string | null;
+  period_seconds: number; role: string; bound_cidrs: string[] | string | null; seq: string | number | null;
 };
 
 const toDate = (v: Date | string) => (v instanceof Date ? v : new Date(v));
@@ -145,13 +153,18 @@ function fromRaw(r: RawToken): Token {
     periodSeconds: Number(r.period_seconds ?? 0),
     role: r.role ?? '',
     boundCidrs: r.bound_cidrs === null || r.bound_cidrs === undefined ? [] : textArray(r.bound_cidrs),
+    seq: Number(r.seq ?? 0),
     mac: r.mac === null ? null : Buffer.from(r.mac),
   };
 }
 
-/** Throws IntegrityError unless the row is the one the vault wrote. */
-function checkToken(mac: RowMac, row: Token): void {
+/**
+ * Throws IntegrityError unless the row is the one the vault wrote, and not an older copy of it
+ * (a seq below one this process saw, or a token it saw revoked).
+ */
+function checkToken(mac: RowMac, row: Token, since: number): void {
   mac.check(TABLE, tokenMacFields(row), row.mac);
+  mac.observe(TABLE, row.accessor, row.seq, since);
 }
 
 /**
@@ -161,6 +174,7 @@ function checkToken(mac: RowMac, row: Token): void {
  * IntegrityError). A dead token is revoked (with its tree) and not returned.
  */
 async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token | undefined> {
+  const since = mac.clock();
   const raws = rowsOf<RawToken & { self: boolean }>(
     await db.execute(sql`
       with recursive chain as (
@@ -173,7 +187,7 @@ async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token 
   const own = raws.find((r) => r.self);
   if (!own) return undefined;
   const row = fromRaw(own);
-  checkToken(mac, row);
+  checkToken(mac, row, since);
   const byAccessor = new Map(raws.map((r) => [r.accessor, r]));
   const now = Date.now();
   let dead = false;
@@ -192,10 +206,10 @@ async function liveToken(db: Queryable, mac: RowMac, where: SQL): Promise<Token 
       break;
     }
     cur = fromRaw(raw);
-    checkToken(mac, cur);
+    checkToken(mac, cur, since);
   }
   if (dead) {
-    await revokeTree(db, row.accessor);
+    await revokeTree(db, row.accessor, (a) => mac.gone(TABLE, a, Infinity));
     return undefined;
   }
   return row;
@@ -221,15 +235,18 @@ export async function useToken(db: Queryable, mac: RowMac, token: string): Promi
     const row = await liveToken(db, mac, sql`hash = ${hash}`);
     if (!row || row.numUses === 0) return row;
     if (row.numUses > 1) {
-      const next: Token = { ...row, numUses: row.numUses - 1 };
+      const next: Token = { ...row, numUses: row.numUses - 1, seq: row.seq + 1 };
       next.mac = mac.sign(TABLE, tokenMacFields(next));
       const updated = rowsOf<{ accessor: string }>(
         await db.execute(sql`
-          update vault.tokens set num_uses = ${next.numUses}::int, mac = ${next.mac}
+          update vault.tokens set num_uses = ${next.numUses}::int, seq = ${next.seq}::bigint, mac = ${next.mac}
           where hash = ${hash} and num_uses = ${row.numUses}::int and mac = ${row.mac}
           returning accessor`),
       );
-      if (updated.length) return next;
+      if (updated.length) {
+        mac.observe(TABLE, next.accessor, next.seq);
+        return next;
+      }
       continue;
     }
     // Last use: whoever deletes the row is served; a concurrent caller finds nothing.
@@ -239,7 +256,7 @@ export async function useToken(db: Queryable, mac: RowMac, token: string): Promi
         returning accessor`),
     );
     if (!last.length) continue;
-    await revokeTree(db, row.accessor);
+    await revokeTree(db, row.accessor, (a) => mac.gone(TABLE, a, Infinity));
     return { ...row, numUses: 0 };
   }
   return undefined;
@@ -263,12 +280,15 @@ export async function peekAccessor(db: Queryable, mac: RowMac, accessor: string)
  * returns the count. Deletes a level per statement, each from a fresh snapshot: a child being
  * created under a row of the tree holds that row FOR SHARE, so the delete of the row waits for
  * it and the next level's statement finds the child. Give it a transaction to make it atomic.
+ * `revoked` hears each deleted accessor, for the caller to remember as gone (RowMac.gone) once
+ * its transaction has committed: a revoked row put back is then refused by this process.
  */
-export async function revokeTree(db: Queryable, accessor: string): Promise<number> {
+export async function revokeTree(db: Queryable, accessor: string, revoked?: (accessor: string) => void): Promise<number> {
   let count = 0;
   let level = rowsOf<{ accessor: string }>(
     await db.execute(sql`delete from vault.tokens where accessor = ${accessor} returning accessor`),
   ).map((r) => r.accessor);
+  for (const a of level) revoked?.(a);
   // The children of the accessor even if its own row was already gone (a retried revocation).
   let frontier = [accessor];
   count += level.length;
@@ -279,6 +299,7 @@ export async function revokeTree(db: Queryable, accessor: string): Promise<numbe
         where parent_accessor = any(array(select jsonb_array_elements_text(${JSON.stringify(frontier)}::jsonb)))
         returning accessor`),
     ).map((r) => r.accessor);
+    for (const a of level) revoked?.(a);
     count += level.length;
     frontier = level;
   }
@@ -310,15 +331,16 @@ export async function renewToken(db: Queryable, mac: RowMac, row: Token, increme
     const now = Date.now();
     const limit = current.createdAt.getTime() + maxTtl * 1000;
     const wanted = now + ttl * 1000;
-    const next: Token = { ...current, expiresAt: new Date(Math.min(wanted, limit)) };
+    const next: Token = { ...current, expiresAt: new Date(Math.min(wanted, limit)), seq: current.seq + 1 };
     next.mac = mac.sign(TABLE, tokenMacFields(next));
     const updated = rowsOf<{ accessor: string }>(
       await db.execute(sql`
-        update vault.tokens set expires_at = ${next.expiresAt!.toISOString()}::timestamptz, mac = ${next.mac}
+        update vault.tokens set expires_at = ${next.expiresAt!.toISOString()}::timestamptz, seq = ${next.seq}::bigint, mac = ${next.mac}
         where accessor = ${current.accessor} and mac = ${current.mac}
         returning accessor`),
     );
     if (updated.length) {
+      mac.observe(TABLE, next.accessor, next.seq);
       if (wanted <= limit) return { row: next };
       const maxLeft = Math.max(0, Math.floor((limit - now) / 1000));
       return {

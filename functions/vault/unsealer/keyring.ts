@@ -7,7 +7,7 @@ import { rowsOf, type Database, type Queryable } from '#shared/db/index';
 import { silentLogger, type Logger } from '#shared/log/index';
 import { aad, CANARY_TEXT, CANARY_TEXT_V2, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
-import { createRowMac, IntegrityError, ROW_MAC_INFO, type RowMac } from '#functions/vault/core/integrity';
+import { createRowMac, createRowSeqMemory, IntegrityError, ROW_MAC_INFO, type RowMac } from '#functions/vault/core/integrity';
 import { checkMount, mountMacFields } from '#functions/vault/core/mounts';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import type { SealWrapper } from '#functions/vault/core/seal';
@@ -117,6 +117,8 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   let prepared: Promise<void> | undefined;
   /** The highest keyring epoch this process has seen: kept across seals, lost with the process. */
   let highestEpoch = 0;
+  /** The highest seq this process saw per row (tokens, policies, …): kept across seals too. */
+  const rowSeqs = createRowSeqMemory();
   const refuse = (table: string): never => {
     opts.onIntegrityFailure?.(table);
     throw new IntegrityError(table);
@@ -391,7 +393,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   const rowMac = async (): Promise<RowMac> => {
     const key = rowMacKeyOf(await openKeyringKey());
     try {
-      const mac = createRowMac(key, opts.onIntegrityFailure);
+      const mac = createRowMac(key, opts.onIntegrityFailure, 0, rowSeqs);
       if (!prepared) {
         const p = prepare(mac);
         prepared = p;
@@ -403,7 +405,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       const epoch = await readEpoch(database.db, mac);
       if (epoch === undefined || epoch < highestEpoch) refuse('integrity_state');
       highestEpoch = epoch!;
-      return createRowMac(key, opts.onIntegrityFailure, epoch);
+      return createRowMac(key, opts.onIntegrityFailure, epoch, rowSeqs);
     } finally {
       key.fill(0);
     }
@@ -496,7 +498,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       const key = rowMacKeyOf(kk);
       kk.fill(0);
       try {
-        return createRowMac(key, opts.onIntegrityFailure, 1);
+        return createRowMac(key, opts.onIntegrityFailure, 1, rowSeqs);
       } finally {
         key.fill(0);
       }
@@ -536,7 +538,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       // The keyring key stays: so does the row-MAC key; each rewrapped mount row is re-signed.
       const macKey = rowMacKeyOf(keyring);
       keyring.fill(0);
-      const mac = createRowMac(macKey, opts.onIntegrityFailure);
+      const mac = createRowMac(macKey, opts.onIntegrityFailure, 0, rowSeqs);
       macKey.fill(0);
       const rows = await tx.select().from(mounts).orderBy(mounts.path).for('update');
       for (const m of rows) {
