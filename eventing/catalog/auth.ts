@@ -33,9 +33,10 @@ export const sessionRevoked = def('session', 'revoked', 'A browser session ended
 /** Fired by the admin function's schedule (PingSource payload); triggers the expired-rows clean-up. */
 export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
 export const scimPushScheduled = def('scim-push', 'scheduled', 'Time to retry the outbound SCIM pushes that are due.', z.object({ schedule: z.string() }).loose());
+export const scimSyncScheduled = def('scim-sync', 'scheduled', 'Time for a sync round with each peer site (cross-site SCIM sync).', z.object({ schedule: z.string() }).loose());
 
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked,
-  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled,
+  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled, scimSyncScheduled,
 ] as const;
