@@ -146,6 +146,20 @@ describe('auth-scim-sync: two sites converge (docs/scim-sync.md)', () => {
     assert.equal(ok.body.totalResults, 0);
   });
 
+  it('leaves a tombstone for every delete, keyed by externalId or id, but none when the tenant itself goes', async () => {
+    const db = b.tdb.database;
+    const [t] = await db.query<{ id: string }>(sql`insert into auth.tenants (slug, display_name) values ('gone', 'Gone') returning id`);
+    const [u] = await db.query<{ id: string }>(sql`insert into auth.users (tenant_id, username) values (${t!.id}, 'x') returning id`);
+    await db.query(sql`insert into auth.groups (tenant_id, display_name, external_id) values (${t!.id}, 'g', 'ext-g')`);
+    await db.query(sql`delete from auth.users where id = ${u!.id}`);
+    await db.query(sql`delete from auth.groups where external_id = 'ext-g'`);
+    const stones = await db.query<{ resource_type: string; key: string }>(sql`select resource_type, key from auth.scim_tombstones where tenant_id = ${t!.id} order by resource_type`);
+    assert.deepEqual(stones.map((r) => [r.resource_type, r.key]), [['Group', 'ext-g'], ['User', u!.id]]);
+    await db.query(sql`insert into auth.users (tenant_id, username) values (${t!.id}, 'y')`);
+    await db.query(sql`delete from auth.tenants where id = ${t!.id}`);
+    assert.deepEqual(await db.query(sql`select 1 from auth.scim_tombstones where tenant_id = ${t!.id}`), []);
+  });
+
   it('carries a user, a nested group and a delete both ways, and sends nothing back to where it came from', async () => {
     const alice = (await a.scim('POST', '/Users', { schemas: [USER], userName: 'alice', displayName: 'Alice' })).body;
     const inner = (await a.scim('POST', '/Groups', { schemas: [GROUP], displayName: 'eng-backend', members: [{ value: alice.id }] })).body;
