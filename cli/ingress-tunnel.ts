@@ -54,7 +54,7 @@ export async function main(args: string[]): Promise<number> {
     const admin = opts.admin ?? '127.0.0.1:9901';
     const m = /^(.+):(\d{1,5})$/.exec(admin);
     const ingress = await startStandalone({ dir: opts.config!, portOffset: Number(opts['port-offset'] ?? 0), log, admin: m ? { host: m[1]!, port: Number(m[2]) } : undefined, accessLogSample: 1 });
-    const running = await runAgent(opts.tunnel!, ingress, log);
+    const running = await runAgent(opts.tunnel!, ingress.ingress, log);
     await untilSignal();
     log.info('tunnel agent stopping: GoAway, then draining in-flight requests');
     await running.close();

@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '#shared/log/index';
 import { addressesPolicy, createIngress } from './runtime.js';
+import type { Ingress } from './runtime.js';
 import { createObserver } from './proxy/observe.js';
 import { certificateExpiryGauge } from './cert-expiry.js';
 import { createExtAuth } from './ext-auth/decider.js';
@@ -26,7 +27,13 @@ interface InClusterOptions {
   resyncSeconds?: number;
 }
 
-export async function startInCluster(opts: InClusterOptions): Promise<{ close(): Promise<void> }> {
+interface InClusterIngress {
+  /** The engine, for a tunnel agent that serves its streams as a listener's connections. */
+  readonly ingress: Ingress;
+  close(): Promise<void>;
+}
+
+export async function startInCluster(opts: InClusterOptions): Promise<InClusterIngress> {
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
@@ -69,6 +76,7 @@ export async function startInCluster(opts: InClusterOptions): Promise<{ close():
     ? await startAdmin({ ...opts.admin, registry, status: () => { const c = controller.current(); return c ? statusJson(c.status) : {}; }, ready: () => !draining && controller.current() !== undefined })
     : undefined;
   return {
+    ingress,
     /**
      * Graceful drain (SIGTERM, after the pod's preStop pause): the listeners stop accepting,
      * in-flight exchanges finish (or are cut at the drain's end); the admin port answers

@@ -42,6 +42,14 @@ export interface Ingress {
    * port (`namespace/name`, port); false when no such socket listens.
    */
   serveConnection(gateway: string, port: number, connection: Duplex): boolean;
+  /**
+   * The hostnames a gateway listener port serves, from its routes and listeners: exact names and
+   * `*.domain` wildcards, sorted. Undefined when the port serves any hostname (a route or listener
+   * without one) or is not served; empty when it routes nothing yet.
+   */
+  hostnames(gateway: string, port: number): string[] | undefined;
+  /** Calls `listener` after each configuration is applied; returns the unsubscribe. */
+  onApplied(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -85,13 +93,18 @@ export function createIngress(opts: IngressOptions): Ingress {
   const sockets = new Map<string, ListeningSocket>();
   /** `gateway:port` → socket key. */
   let routes = new Map<string, string>();
+  /** `gateway:port` → its routing table, as last applied. */
+  let tables = new Map<string, PortTable>();
+  const applied = new Set<() => void>();
   let chain: Promise<void> = Promise.resolve();
 
   const applyNow = async (config: CompiledConfig) => {
     const wanted = new Map<string, { host: string; port: number; tables: PortTable[] }>();
     const nextRoutes = new Map<string, string>();
+    const nextTables = new Map<string, PortTable>();
     for (const gw of config.gateways) {
       for (const [port, table] of gw.ports) {
+        nextTables.set(`${gw.key}:${port}`, table);
         for (const b of opts.bind(gw, port)) {
           // Port 0 (tests) means a socket of its own per gateway port.
           const key = `${table.protocol}|${b.host}|${b.port}${b.port === 0 ? `|${gw.key}:${port}` : ''}`;
@@ -118,6 +131,8 @@ export function createIngress(opts: IngressOptions): Ingress {
       s.binding.tables = w.tables;
     }
     routes = nextRoutes;
+    tables = nextTables;
+    for (const l of applied) l();
     const stale = [...sockets].filter(([key]) => !wanted.has(key));
     for (const [key] of stale) sockets.delete(key);
     await Promise.all(stale.map(([, s]) => s.close(opts.drainMs ?? 10_000)));
@@ -141,7 +156,17 @@ export function createIngress(opts: IngressOptions): Ingress {
       s.serveConnection(connection);
       return true;
     },
+    hostnames(gateway, port) {
+      const hosts = tables.get(`${gateway}:${port}`)?.hosts;
+      if (!hosts || hosts.any) return undefined;
+      return [...hosts.exact.keys(), ...[...hosts.wildcard.keys()].map((suffix) => `*${suffix}`)].sort();
+    },
+    onApplied(listener) {
+      applied.add(listener);
+      return () => applied.delete(listener);
+    },
     async close() {
+      applied.clear();
       await chain.catch(() => {});
       const all = [...sockets.values()];
       sockets.clear();

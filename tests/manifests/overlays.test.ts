@@ -3,8 +3,10 @@
 // its upstream schema, and each site what it claims to be.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadAgentConfig, loadEdgeConfig } from '#functions/ingress/tunnel/run';
 import { projectRoot } from '#shared/db/root';
 import { applyJsonPatch } from '#tests/support/json-patch';
 import { buildKustomization, type K8sObject } from '#tests/support/kustomize';
@@ -31,14 +33,15 @@ describe('deploy/overlays', () => {
     validators = loadCrdValidators(join(root, 'tests', 'schemas'));
   });
 
-  it('has the three sites and the connected primary', () => {
-    assert.deepEqual(readdirSync(overlays).sort(), ['air-gapped-site', 'connected-primary', 'connected-site', 'single-cluster']);
+  it('has the three sites, the connected primary, and tunnel mode\'s site and edge', () => {
+    assert.deepEqual(readdirSync(overlays).sort(), ['air-gapped-site', 'connected-primary', 'connected-site', 'single-cluster', 'tunnel-edge', 'tunnel-site']);
   });
 
-  for (const name of ['single-cluster', 'connected-primary', 'connected-site', 'air-gapped-site']) {
+  for (const name of ['single-cluster', 'connected-primary', 'connected-site', 'air-gapped-site', 'tunnel-site', 'tunnel-edge']) {
     it(`${name}: every object validates against its schema and names its namespace`, () => {
       const objs = build(name);
-      assert.ok(objs.length > 10);
+      // The edge is a small stack of its own; every site carries the whole platform.
+      assert.ok(objs.length > (name === 'tunnel-edge' ? 6 : 10));
       for (const o of objs) {
         const where = `${name}: ${o.kind}/${o.metadata?.name}`;
         const problems = validators.validate(o);
@@ -108,6 +111,85 @@ describe('deploy/overlays', () => {
     assert.deepEqual(policy.policyTypes, ['Egress']);
     assert.deepEqual(policy.podSelector, {});
     for (const rule of policy.egress) for (const to of rule.to) assert.deepEqual(Object.keys(to), ['namespaceSelector'], 'no ipBlock: nothing outside the cluster');
+  });
+});
+
+/** A mounted file of a pod spec: the ConfigMap or Secret behind `path`, and the key in it. */
+function mountedSource(pod: any, path: string): { configMap?: string; secret?: string; key: string } {
+  const container = pod.containers[0];
+  const mount = (container.volumeMounts ?? []).find((m: any) => path.startsWith(`${m.mountPath}/`));
+  assert.ok(mount, `${path} is on a mounted volume`);
+  assert.equal(mount.readOnly, true, `${mount.mountPath} is mounted read-only`);
+  const volume = pod.volumes.find((v: any) => v.name === mount.name);
+  const key = path.slice(mount.mountPath.length + 1);
+  return { configMap: volume.configMap?.name, secret: volume.secret?.secretName, key };
+}
+
+/** Checks a tunnel file with the process's own loader (every problem listed, as at start). */
+function loadShipped<T>(text: string, load: (file: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'zeno-overlay-'));
+  try {
+    writeFileSync(join(dir, 'file.yaml'), text);
+    return load(join(dir, 'file.yaml'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('deploy/overlays: tunnel mode', () => {
+  it('tunnel-site: no way in from outside, and the ingress runs the agent from a file its own loader accepts', () => {
+    const objs = build('tunnel-site');
+    for (const s of all(objs, 'Service').filter((o) => o.apiVersion === 'v1')) {
+      assert.ok(!['LoadBalancer', 'NodePort'].includes(s.spec.type), `${s.metadata.name} is not reachable from outside`);
+      assert.equal(s.spec.externalTrafficPolicy, undefined);
+    }
+    const deployment = one(objs, 'Deployment', 'zenokube-ingress');
+    const pod = deployment.spec.template.spec;
+    const args: string[] = pod.containers[0].args;
+    assert.deepEqual(args.slice(0, 2), ['ingress', '--kube']);
+    const file = args[args.indexOf('--tunnel') + 1]!;
+    const source = mountedSource(pod, file);
+    const configMap = one(objs, 'ConfigMap', source.configMap);
+    assert.equal(configMap.metadata.namespace, deployment.metadata.namespace);
+    const agent = loadShipped(configMap.data[source.key], loadAgentConfig);
+    // The listener is one the site's Gateway has.
+    const [gatewayKey, port] = [agent.listener.slice(0, agent.listener.lastIndexOf(':')), Number(agent.listener.slice(agent.listener.lastIndexOf(':') + 1))];
+    const gateway = one(objs, 'Gateway');
+    assert.equal(gatewayKey, `${gateway.metadata.namespace}/${gateway.metadata.name}`);
+    assert.ok(gateway.spec.listeners.some((l: any) => l.port === port), `the Gateway listens on ${port}`);
+    // Secrets come from the one Secret the overlay documents, never from the ConfigMap.
+    for (const path of [agent.token.clientSecretFile, ...agent.edges.map((e) => e.caFile!)]) assert.equal(mountedSource(pod, path).secret, 'zenokube-tunnel-agent', path);
+    const admin = Number(agent.admin!.split(':')[1]);
+    assert.ok(pod.containers[0].ports.some((p: any) => p.containerPort === admin && p.name === 'tunnel-admin'));
+  });
+
+  it('tunnel-edge: an address per replica for agents, one for users, and a file the edge\'s loader accepts', () => {
+    const objs = build('tunnel-edge');
+    const set = one(objs, 'StatefulSet', 'zenokube-tunnel-edge');
+    const pod = set.spec.template.spec;
+    const args: string[] = pod.containers[0].args;
+    assert.deepEqual(args.slice(0, 4), ['ingress', 'tunnel', 'edge', '--config']);
+    const source = mountedSource(pod, args[4]!);
+    const edge = loadShipped(one(objs, 'ConfigMap', source.configMap).data[source.key], loadEdgeConfig);
+    for (const path of [edge.agents.certFile, edge.agents.keyFile, edge.users.certFile!, edge.users.keyFile!]) assert.ok(mountedSource(pod, path).secret, `${path} comes from a Secret`);
+    const containerPort = (name: string) => pod.containers[0].ports.find((p: any) => p.name === name).containerPort;
+    assert.equal(Number(edge.agents.listen.split(':')[1]), containerPort('agents'));
+    assert.equal(Number(edge.users.listen.split(':')[1]), containerPort('users'));
+    assert.equal(Number(edge.admin!.split(':')[1]), containerPort(pod.containers[0].readinessProbe.httpGet.port));
+    const services = all(objs, 'Service');
+    const users = one(objs, 'Service', 'zenokube-tunnel-edge-users');
+    assert.equal(users.spec.type, 'LoadBalancer');
+    assert.deepEqual(users.spec.selector, set.spec.selector.matchLabels);
+    assert.equal(users.spec.ports[0].targetPort, 'users');
+    // Each replica its own address on the agents' port.
+    for (let i = 0; i < set.spec.replicas; i++) {
+      const s = services.find((o) => o.spec.selector['statefulset.kubernetes.io/pod-name'] === `${set.metadata.name}-${i}`);
+      assert.ok(s, `replica ${i} has an address of its own`);
+      assert.equal(s.spec.type, 'LoadBalancer');
+      assert.equal(s.spec.ports[0].targetPort, 'agents');
+    }
+    assert.equal(one(objs, 'Service', set.spec.serviceName).spec.clusterIP, 'None');
+    assert.equal(one(objs, 'PodDisruptionBudget').spec.minAvailable, 1);
   });
 });
 

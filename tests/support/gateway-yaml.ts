@@ -38,12 +38,12 @@ export function gatewayYaml(options: {
  * An HTTPRoute attached to the Gateway `gateway` of its own namespace.
  * @see https://gateway-api.sigs.k8s.io/reference/spec/#httproute
  */
-export function httpRouteYaml(options: { name: string; namespace: string; gateway: string; rules: Rule[]; annotations?: Record<string, string> }): string {
+export function httpRouteYaml(options: { name: string; namespace: string; gateway: string; rules: Rule[]; annotations?: Record<string, string>; hostnames?: string[] }): string {
   const route: HTTPRoute = {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     metadata: { name: options.name, namespace: options.namespace, ...(options.annotations ? { annotations: options.annotations } : {}) },
-    spec: { parentRefs: [{ name: options.gateway }], rules: options.rules },
+    spec: { parentRefs: [{ name: options.gateway }], ...(options.hostnames ? { hostnames: options.hostnames } : {}), rules: options.rules },
   };
   return stringify(route);
 }

@@ -15,6 +15,8 @@ import { mfaPolicyRoutes } from './mfa-policy-routes.js';
 import { pruneSamlRequests } from '../core/saml/requests.js';
 import { createSamlSecrets } from '../core/saml/secrets.js';
 import { samlRoutes } from './saml-routes.js';
+import { signupRoutes } from './signup-routes.js';
+import { brandingRoutes } from './branding-routes.js';
 import { tenantRoutes } from './tenant-routes.js';
 import { userRoutes } from './user-routes.js';
 import { userSessionRoutes } from './user-session-routes.js';
@@ -49,6 +51,8 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   scimPeerRoutes(app, rt);
   groupRoutes(app, rt);
   mfaPolicyRoutes(app, rt);
+  signupRoutes(app, rt);
+  brandingRoutes(app, rt);
   webauthnRoutes(app, rt);
   userSessionRoutes(app, rt);
   return app;

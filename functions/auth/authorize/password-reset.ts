@@ -5,9 +5,11 @@
 import type { Context } from 'hono';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { recordAudit } from '../core/audit.js';
+import { loadPageBrand } from '../core/branding.js';
 import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
-import { RESET_TTL_SECONDS, createPasswordReset, passwordProblem, peekPasswordReset, usePasswordReset } from '../core/password-resets.js';
+import type { PasswordPolicy } from '../core/password-policy.js';
+import { RESET_TTL_SECONDS, createPasswordReset, peekPasswordReset, usePasswordReset } from '../core/password-resets.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { tokenFamilies } from '../core/schema.js';
@@ -28,7 +30,8 @@ export async function forgotPasswordEndpoint(c: Context, rt: AuthRuntime): Promi
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
   const issuer = rt.issuer(tenant.slug);
   const csrf = csrfOf(browserId(c, rt, tenant));
-  const page = (sent: boolean) => sendPage(c, 200, ForgotPasswordPage({ action: `${issuer}/password/forgot`, csrf, tenantName: tenant.displayName, sent }));
+  const brand = await loadPageBrand(rt.db, tenant);
+  const page = (sent: boolean) => sendPage(c, 200, ForgotPasswordPage({ action: `${issuer}/password/forgot`, csrf, tenantName: brand.name, brand, sent }), brand);
   if (c.req.method === 'GET') return page(false);
   const form = await browserParams(c);
   if (!safeEqual(form.get('csrf') ?? '', csrf)) throw new AuthorizePageError(400, 'invalid_csrf', 'This form has expired; reload the page.');
@@ -53,15 +56,16 @@ export async function forgotPasswordEndpoint(c: Context, rt: AuthRuntime): Promi
   return page(true);
 }
 
-export async function resetPasswordEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
+export async function resetPasswordEndpoint(c: Context, rt: AuthRuntime, passwords: PasswordPolicy): Promise<Response> {
   const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenantPage);
   const issuer = rt.issuer(tenant.slug);
   const csrf = csrfOf(browserId(c, rt, tenant));
   const form = await browserParams(c);
   const token = (form.get('token') ?? '').slice(0, 64);
+  const brand = await loadPageBrand(rt.db, tenant);
   if (c.req.method === 'GET') {
     if (!(await peekPasswordReset(rt.db, tenant.id, token))) throw badLink();
-    return sendPage(c, 200, NewPasswordPage({ action: `${issuer}/password/reset`, csrf, token }));
+    return sendPage(c, 200, NewPasswordPage({ action: `${issuer}/password/reset`, csrf, token, minLength: passwords.minLength, brand }), brand);
   }
   if (!safeEqual(form.get('csrf') ?? '', csrf)) throw new AuthorizePageError(400, 'invalid_csrf', 'This form has expired; open the link again.');
   const meta = requestMeta(c, rt);
@@ -72,8 +76,8 @@ export async function resetPasswordEndpoint(c: Context, rt: AuthRuntime): Promis
     throw badLink();
   }
   const password = form.get('password') ?? '';
-  const problem = passwordProblem(password, user.username);
-  if (problem) return sendPage(c, 400, NewPasswordPage({ action: `${issuer}/password/reset`, csrf, token, error: problem }));
+  const problem = await passwords.problem(password, user.username);
+  if (problem) return sendPage(c, 400, NewPasswordPage({ action: `${issuer}/password/reset`, csrf, token, minLength: passwords.minLength, error: problem, brand }), brand);
   const passwordHash = await hashPassword(password);
   const done = await rt.transaction(async (tx) => {
     const userId = await usePasswordReset(tx, tenant.id, token);

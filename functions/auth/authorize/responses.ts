@@ -3,6 +3,7 @@
 // user; any other error goes back to the client with `state` and `iss` (RFC 9207).
 import type { Context } from 'hono';
 import { AppError } from '#shared/http/errors';
+import type { PageBrand } from '../core/branding.js';
 import { renderPage } from './pages/render.js';
 import { ErrorPage } from './pages/error-page.js';
 
@@ -31,9 +32,11 @@ export function redirectWith(c: Context, redirectUri: string, params: Record<str
   return c.body(null, 303, { location: u.toString(), 'cache-control': 'no-store' });
 }
 
-/** Sends a server-rendered page; keeps cookies set on `c`. */
-export function sendPage(c: Context, status: number, node: unknown): Response {
-  return c.html(renderPage(node), status as 200, HTML_HEADERS);
+/** Sends a server-rendered page; keeps cookies set on `c`. A brand's logo origin is the one image source added to the CSP. */
+export function sendPage(c: Context, status: number, node: unknown, brand?: PageBrand): Response {
+  if (!brand?.logoUrl) return c.html(renderPage(node), status as 200, HTML_HEADERS);
+  const csp = HTML_HEADERS['content-security-policy'].replace("img-src 'self' data:", `img-src 'self' data: ${new URL(brand.logoUrl).origin}`);
+  return c.html(renderPage(node), status as 200, { ...HTML_HEADERS, 'content-security-policy': csp });
 }
 
 /**

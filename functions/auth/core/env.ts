@@ -11,3 +11,13 @@ export const AUTH_ENV: Record<string, EnvDeclaration> = {
     secret: { name: 'zeno-auth', key: 'bootstrap-client-secret' },
   },
 };
+
+/** The password rule's settings, declared by the function that sets passwords from pages (auth-authorize). */
+export const PASSWORD_POLICY_ENV: Record<string, EnvDeclaration> = {
+  ZENO_AUTH_PASSWORD_MIN_LENGTH: {
+    description: 'fewest characters a new password may have (8 to 64; default 10)',
+  },
+  ZENO_AUTH_BREACHED_PASSWORDS_FILE: {
+    description: 'path of a local Pwned Passwords list (sorted lines `<SHA-1 hex>:<count>`); a new password found in it is refused (unset: no breach check)',
+  },
+};

@@ -179,6 +179,10 @@ export async function pruneExpired(q: Queryable): Promise<Record<string, number>
     revokedAccessTokens: await n(sql`with d as (delete from auth.revoked_access_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
     refreshTokens: await n(sql`with d as (delete from auth.refresh_tokens where expires_at < now() returning 1) select count(*)::int as n from d`),
     webauthnChallenges: await n(sql`with d as (delete from auth.webauthn_challenges where expires_at < now() returning 1) select count(*)::int as n from d`),
+    // Spent or expired links are kept a day (the hourly send limits count them), then go.
+    passwordResets: await n(sql`with d as (delete from auth.password_resets where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
+    emailConfirmations: await n(sql`with d as (delete from auth.email_confirmations where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
+    signupInvites: await n(sql`with d as (delete from auth.signup_invites where expires_at < now() - interval '1 day' returning 1) select count(*)::int as n from d`),
     sessions: await n(sql`with d as (delete from auth.sessions where coalesce(revoked_at, expires_at) < now() - make_interval(days => ${days}) returning 1) select count(*)::int as n from d`),
     families: await n(sql`with d as (delete from auth.token_families f where f.revoked_at < now() - make_interval(days => ${days})
       and not exists (select 1 from auth.refresh_tokens r where r.family_id = f.id) returning 1) select count(*)::int as n from d`),

@@ -1,15 +1,12 @@
 // Password-reset links: 256 random bits in the link, their SHA-256 in the row, 30 minutes, once.
-// The rule for a new password (length only: NIST SP 800-63B §5.1.1.2, no composition rules).
 import { and, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { randomHandle, sha256Hex } from './crypto.js';
-import { MAX_PASSWORD_BYTES } from './passwords.js';
 import { passwordResets } from './schema.js';
 
 export const RESET_TTL_SECONDS = 1_800;
 /** Links a user can be sent in an hour: enough for a lost mail, too few to flood a mailbox. */
 const RESETS_PER_HOUR = 3;
-const MIN_PASSWORD_LENGTH = 10;
 
 /** A new reset link's token, or undefined when the user asked too often in the last hour. */
 export async function createPasswordReset(q: Queryable, tenantId: string, userId: string): Promise<string | undefined> {
@@ -44,12 +41,4 @@ export async function usePasswordReset(q: Queryable, tenantId: string, token: st
   if (!row) return undefined;
   await q.update(passwordResets).set({ usedAt: sql`now()` }).where(and(eq(passwordResets.tenantId, tenantId), eq(passwordResets.userId, row.userId), isNull(passwordResets.usedAt)));
   return row.userId;
-}
-
-/** Why a new password is refused, in words for the page; undefined when it is acceptable. */
-export function passwordProblem(password: string, username: string): string | undefined {
-  if ([...password].length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters.`;
-  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return 'That password is too long.';
-  if (password.trim().toLowerCase() === username.trim().toLowerCase()) return 'Do not use your username as your password.';
-  return undefined;
 }

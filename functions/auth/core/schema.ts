@@ -588,6 +588,60 @@ export const passwordResets = auth.table(
   (t) => [index().on(t.tenantId, t.userId)],
 );
 
+/** A tenant's self-service sign-up (no row: off): open, or by invitation; optionally only for addresses of given domains. */
+export const signupPolicies = auth.table('signup_policies', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  mode: text().notNull().$type<'off' | 'open' | 'invite-only'>(),
+  /** Lower-case domains; empty: any address. */
+  allowedDomains: text().array().notNull().default([]),
+  updatedAt: created(),
+});
+
+/** Sign-up invitations: the link carries 256 random bits, the row their SHA-256; used once, before it expires. */
+export const signupInvites = auth.table(
+  'signup_invites',
+  {
+    tokenHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    /** When set, the only address the invitation signs up (lower-case). */
+    email: text(),
+    createdBy: text().notNull(),
+    createdAt: created(),
+    expiresAt: at().notNull(),
+    usedAt: at(),
+  },
+  (t) => [index().on(t.tenantId)],
+);
+
+/**
+ * E-mail confirmation links, after sign-up (`verify`) and for a change of address (`change`): the
+ * link carries 256 random bits, the row their SHA-256 and the address it confirms; used once.
+ */
+export const emailConfirmations = auth.table(
+  'email_confirmations',
+  {
+    tokenHash: text().primaryKey(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: uuid().notNull().references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text().notNull().$type<'verify' | 'change'>(),
+    email: text().notNull(),
+    createdAt: created(),
+    expiresAt: at().notNull(),
+    usedAt: at(),
+  },
+  (t) => [index().on(t.tenantId, t.userId)],
+);
+
+/** A tenant's look on its self-service pages: the name shown, a logo (https URL) and two colours (`#rrggbb`). */
+export const tenantBrandings = auth.table('tenant_brandings', {
+  tenantId: uuid().primaryKey().references(() => tenants.id, { onDelete: 'cascade' }),
+  displayName: text(),
+  logoUrl: text(),
+  primaryColour: text(),
+  backgroundColour: text(),
+  updatedAt: created(),
+});
+
 export const outbox = outboxTable(auth);
 /** Events already processed (the scheduled clean-up), so a redelivery has no second effect. */
 export const inbox = inboxTable(auth);

@@ -1,4 +1,4 @@
-// Tombstones of deleted users and groups (written by a trigger on every delete, migration 0010):
+// Tombstones of deleted users and groups (written by a trigger on every delete, migration 0012):
 // listed for peers over SCIM, and set or cleared by the sync when it applies a peer's change.
 import { and, asc, count, eq, gt, sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';

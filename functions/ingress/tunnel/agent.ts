@@ -3,6 +3,9 @@
 // then serves every stream the edge opens through the local ingress engine, as a connection of a
 // listener, with the client's address from the stream's PROXY header. A session that ends is dialled
 // again after a jittered exponential backoff; close() says GoAway and lets in-flight streams finish.
+// When the hostnames change (setHostnames), each live link registers them make-before-break: a new
+// session with the new list first, then GoAway on the old one, whose streams finish; a refused or
+// failed registration keeps the old session and is tried again after the backoff.
 import { request } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
@@ -23,6 +26,7 @@ export interface EdgeTarget {
 export interface AgentOptions {
   /** One session per edge (several edge replicas: high availability). */
   edges: EdgeTarget[];
+  /** The hostnames registered at the edges; setHostnames() changes them. */
   hostnames: string[];
   /** A current access token (client credentials of this site's client). */
   token: () => Promise<string>;
@@ -40,7 +44,9 @@ export interface AgentOptions {
 export type AgentEvent =
   | { type: 'connected'; edge: string }
   | { type: 'disconnected'; edge: string; error?: Error }
-  | { type: 'dial-failed'; edge: string; error: Error; retryInMs: number };
+  | { type: 'dial-failed'; edge: string; error: Error; retryInMs: number }
+  | { type: 'registered'; edge: string; hostnames: string[] }
+  | { type: 'register-failed'; edge: string; error: Error; retryInMs: number };
 
 type LinkState = 'connecting' | 'connected' | 'waiting' | 'closed';
 
@@ -60,6 +66,10 @@ export interface LinkStatus {
 
 export interface TunnelAgent {
   status(): LinkStatus[];
+  /** The hostnames registered now. */
+  hostnames(): string[];
+  /** Registers another list of hostnames at every edge (make-before-break); a no-op for the same list. */
+  setHostnames(hostnames: string[]): void;
   /** Graceful: GoAway on every session, in-flight streams finish (up to `drainMs`), no redial. */
   close(): Promise<void>;
 }
@@ -76,7 +86,7 @@ class HandshakeRefused extends Error {
   }
 }
 
-function dial(target: EdgeTarget, opts: AgentOptions, token: string): Promise<YamuxSession> {
+function dial(target: EdgeTarget, opts: AgentOptions, token: string, hostnames: string[]): Promise<YamuxSession> {
   return new Promise((resolve, reject) => {
     const req = request({
       host: target.host,
@@ -88,7 +98,7 @@ function dial(target: EdgeTarget, opts: AgentOptions, token: string): Promise<Ya
       path: TUNNEL_PATH,
       agent: false,
       timeout: 10_000,
-      headers: { connection: 'Upgrade', upgrade: TUNNEL_PROTOCOL, authorization: `Bearer ${token}`, [HOSTNAMES_FIELD]: opts.hostnames.join(', ') },
+      headers: { connection: 'Upgrade', upgrade: TUNNEL_PROTOCOL, authorization: `Bearer ${token}`, [HOSTNAMES_FIELD]: hostnames.join(', ') },
     });
     req.on('upgrade', (_res, socket, head) => {
       socket.setTimeout(0);
@@ -122,6 +132,10 @@ function dial(target: EdgeTarget, opts: AgentOptions, token: string): Promise<Ya
   });
 }
 
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** Serves one incoming stream: its PROXY header first, then the engine takes it. */
 function serveStream(stream: Duplex, serve: (c: Duplex) => boolean): void {
   stream.on('error', () => stream.destroy());
@@ -145,11 +159,63 @@ class Link {
   #stopped = false;
   readonly #target: EdgeTarget;
   readonly #opts: AgentOptions;
+  readonly #hostnames: () => string[];
+  /** The hostnames the live session registered. */
+  #registered: string[] = [];
+  /** Re-registrations run one at a time. */
+  #registering: Promise<void> = Promise.resolve();
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
 
-  constructor(target: EdgeTarget, opts: AgentOptions) {
+  constructor(target: EdgeTarget, opts: AgentOptions, hostnames: () => string[]) {
     this.#target = target;
     this.#opts = opts;
+    this.#hostnames = hostnames;
     this.name = `${target.host}:${target.port}`;
+  }
+
+  #adopt(session: YamuxSession, hostnames: string[]): void {
+    this.session = session;
+    this.#registered = hostnames;
+    this.state = 'connected';
+    this.sessions++;
+    session.on('stream', (s: Duplex) => serveStream(s, this.#opts.serve));
+  }
+
+  /** The hostnames changed: a live session with another list is replaced, make-before-break. */
+  reregister(): void {
+    this.#registering = this.#registering.then(() => this.#reregister());
+  }
+
+  async #reregister(): Promise<void> {
+    clearTimeout(this.#retry);
+    const old = this.session;
+    const hostnames = this.#hostnames();
+    // Not connected: the next dial registers the current list.
+    if (!old || this.#stopped || sameList(hostnames, this.#registered)) return;
+    const emit = this.#opts.onEvent ?? (() => {});
+    let next: YamuxSession;
+    try {
+      next = await dial(this.#target, this.#opts, await this.#opts.token(), hostnames);
+    } catch (err) {
+      // The old session keeps serving the hostnames it registered; the change is tried again.
+      const error = err as Error;
+      this.lastError = error instanceof HandshakeRefused ? `${error.status} ${error.code}` : error.message;
+      const retryInMs = backoffDelay(this.#failures++, this.#opts.backoff ?? {}, this.#opts.random ?? Math.random);
+      emit({ type: 'register-failed', edge: this.name, error, retryInMs });
+      if (!this.#stopped) this.#retry = setTimeout(() => this.reregister(), retryInMs);
+      return;
+    }
+    if (this.#stopped || this.session !== old) {
+      next.destroy();
+      return;
+    }
+    this.#failures = 0;
+    this.#adopt(next, hostnames);
+    emit({ type: 'registered', edge: this.name, hostnames });
+    // GoAway: the edge opens no new stream on the old session, whose streams finish.
+    const timer = setTimeout(() => old.destroy(), this.#opts.drainMs ?? 10_000);
+    void old.close().finally(() => clearTimeout(timer));
   }
 
   async run(): Promise<void> {
@@ -158,18 +224,24 @@ class Link {
     while (!this.#stopped) {
       this.state = 'connecting';
       try {
-        const session = await dial(this.#target, this.#opts, await this.#opts.token());
+        const hostnames = this.#hostnames();
+        const session = await dial(this.#target, this.#opts, await this.#opts.token(), hostnames);
         if (this.#stopped) {
           session.destroy();
           break;
         }
-        this.session = session;
-        this.state = 'connected';
-        this.sessions++;
+        this.#adopt(session, hostnames);
         attempt = 0;
         emit({ type: 'connected', edge: this.name });
-        session.on('stream', (s: Duplex) => serveStream(s, this.#opts.serve));
-        const error = await new Promise<Error | undefined>((r) => session.once('close', (e?: Error) => r(e ?? undefined)));
+        // The list may have changed during the dial.
+        this.reregister();
+        // Until the current session ends: one replaced by a re-registration is not a disconnection.
+        let error: Error | undefined;
+        for (let current = this.session; current; current = this.session) {
+          const live = current;
+          error = live.closed ? undefined : await new Promise<Error | undefined>((r) => live.once('close', (e?: Error) => r(e ?? undefined)));
+          if (this.session === current) break;
+        }
         this.session = undefined;
         this.lastError = error?.message;
         emit({ type: 'disconnected', edge: this.name, ...(error ? { error } : {}) });
@@ -201,6 +273,7 @@ class Link {
 
   async stop(drainMs: number): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#retry);
     if (this.#timer) clearTimeout(this.#timer);
     this.#wake?.();
     const session = this.session;
@@ -214,9 +287,18 @@ class Link {
 export function startAgent(opts: AgentOptions): TunnelAgent {
   if (opts.edges.length === 0) throw new TypeError('the agent needs at least one edge');
   if (opts.hostnames.length === 0) throw new TypeError('the agent needs at least one hostname');
-  const links = opts.edges.map((e) => new Link(e, opts));
+  let hostnames = [...opts.hostnames].sort();
+  const links = opts.edges.map((e) => new Link(e, opts, () => hostnames));
   const runs = links.map((l) => l.run());
   return {
+    hostnames: () => hostnames,
+    setHostnames(next) {
+      if (next.length === 0) throw new TypeError('the agent needs at least one hostname');
+      const sorted = [...next].sort();
+      if (sameList(sorted, hostnames)) return;
+      hostnames = sorted;
+      for (const l of links) l.reregister();
+    },
     status: () =>
       links.map((l) => ({
         edge: l.name,

@@ -20,7 +20,8 @@ const EdgeFile = z.strictObject({
 
 const AgentFile = z.strictObject({
   edges: z.array(z.strictObject({ address, caFile: z.string().optional(), servername: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })).min(1),
-  hostnames: z.array(hostname).min(1),
+  /** Absent: the hostnames the listener's routes serve, kept up to date as they change. */
+  hostnames: z.array(hostname).min(1).optional(),
   /** The gateway listener the streams are served as: `namespace/name:port`. */
   listener: z.string().regex(/^[a-z0-9-]+\/[a-z0-9.-]+:\d{1,5}$/, 'namespace/name:port'),
   token: z.strictObject({ url: z.url(), clientId: z.string().min(1), clientSecretFile: z.string(), resource: z.string().optional() }),

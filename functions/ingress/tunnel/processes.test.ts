@@ -1,6 +1,8 @@
 // Tunnel mode as it is deployed: the edge and the agent each a process of their own, started by
-// `zenokube ingress tunnel edge|agent` from their configuration files, the agent getting its
-// token by the client credentials grant; `zenokube ingress tunnel status` reads both.
+// `zenokube ingress tunnel edge|agent` from their configuration files (or the agent inside the
+// ingress itself, `zenokube ingress --config DIR --tunnel FILE`, as the site's Deployment runs it
+// with --kube), the agent getting its token by the client credentials grant;
+// `zenokube ingress tunnel status` reads both.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,8 +25,8 @@ interface Child {
   out: string;
 }
 
-function zenokube(args: string[]): Child {
-  const child: Child = { process: spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', 'tunnel', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), out: '' };
+function zenokube(args: string[], command = ['ingress', 'tunnel']): Child {
+  const child: Child = { process: spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', ...command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), out: '' };
   child.process.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
   child.process.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));
   return child;
@@ -32,8 +34,8 @@ function zenokube(args: string[]): Child {
 
 const exited = (c: Child) => new Promise<number | null>((r) => (c.process.exitCode !== null ? r(c.process.exitCode) : c.process.once('exit', (code) => r(code))));
 
-async function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  const c = zenokube(args);
+async function run(args: string[], command?: string[]): Promise<{ code: number | null; out: string }> {
+  const c = zenokube(args, command);
   const code = await exited(c);
   return { code, out: c.out };
 }
@@ -44,6 +46,7 @@ describe('zenokube ingress tunnel edge|agent|status (two processes)', GUARD, () 
   let backend: Backend;
   let edge: Child;
   let agent: Child | undefined;
+  let site: Child | undefined;
   const ports = { agents: 0, users: 0, edgeAdmin: 0, agentAdmin: 0, site: 0 };
 
   before(async () => {
@@ -91,7 +94,7 @@ describe('zenokube ingress tunnel edge|agent|status (two processes)', GUARD, () 
     assert.equal(edge.process.exitCode, null, edge.out);
   });
   after(async () => {
-    for (const c of [agent, edge]) if (c && c.process.exitCode === null) {
+    for (const c of [site, agent, edge]) if (c && c.process.exitCode === null) {
       c.process.kill('SIGTERM');
       await exited(c);
     }
@@ -144,6 +147,40 @@ describe('zenokube ingress tunnel edge|agent|status (two processes)', GUARD, () 
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'first;last');
     assert.equal(await exited(agent!), 0);
+    await waitUntil('the session to go', async () => (await send(ports.users, '/')).status === 503);
+  });
+
+  it('runs the agent inside the ingress with `zenokube ingress --tunnel FILE`, and stops it first on SIGTERM', async () => {
+    const manifests = join(dir, 'manifests');
+    const offset = String(ports.site - 80);
+    const missing = await run(['--config', manifests, '--tunnel', join(dir, 'nowhere.yaml'), '--port-offset', offset, '--admin', 'off'], ['ingress']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.out, /--tunnel .*nowhere\.yaml: no such file/);
+    writeFileSync(join(dir, 'bad-agent.yaml'), stringify({ edges: [], hostnames: ['Bad_Host'], listener: 'gw', token: {} }));
+    const bad = await run(['--config', manifests, '--tunnel', join(dir, 'bad-agent.yaml'), '--port-offset', offset, '--admin', 'off'], ['ingress']);
+    assert.equal(bad.code, 2, bad.out);
+    for (const field of ['edges', 'hostnames.0', 'listener', 'token.url']) assert.match(bad.out, new RegExp(field.replace('.', '\\.')), bad.out);
+
+    site = zenokube(['--config', manifests, '--tunnel', join(dir, 'agent.yaml'), '--port-offset', offset, '--admin', 'off'], ['ingress']);
+    await waitUntil('the ingress\'s agent to connect', async () => (await send(ports.users, '/echo/x')).status === 200 || site!.process.exitCode !== null);
+    assert.equal(site.process.exitCode, null, site.out);
+    const through = await send(ports.users, '/echo/inside?q=2');
+    assert.equal(through.status, 200);
+    assert.equal((JSON.parse(through.body.toString()) as { path: string }).path, '/echo/inside?q=2');
+    // The site's own listener answers directly too: one engine for both.
+    const direct = await send(ports.site, '/echo/direct', { host: HOST });
+    assert.equal(direct.status, 200);
+    const slow = send(ports.users, '/slow?ms=1500');
+    await waitUntil('the answer in flight', async () => {
+      const s = (await (await fetch(`http://127.0.0.1:${ports.edgeAdmin}/status`)).json()) as { sessions: { streams: number }[] };
+      return (s.sessions[0]?.streams ?? 0) > 0;
+    });
+    site.process.kill('SIGTERM');
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'first;last');
+    assert.equal(await exited(site), 0, site.out);
+    assert.match(site.out, /tunnel agent stopping[\s\S]*ingress stopping/);
     await waitUntil('the session to go', async () => (await send(ports.users, '/')).status === 503);
   });
 });
