@@ -40,9 +40,10 @@ export const backchannelLogoutRequested = def(
 export const cleanupScheduled = def('cleanup', 'scheduled', 'Time to delete expired codes, requests, revocation marks and sessions.', z.object({ schedule: z.string() }).loose());
 export const samlMetadataScheduled = def('saml-metadata', 'scheduled', 'Time to read the metadata URLs of SAML service providers again.', z.object({ schedule: z.string() }).loose());
 export const scimPushScheduled = def('scim-push', 'scheduled', 'Time to retry the outbound SCIM pushes that are due.', z.object({ schedule: z.string() }).loose());
+export const scimSyncScheduled = def('scim-sync', 'scheduled', 'Time for a sync round with each peer site (cross-site SCIM sync).', z.object({ schedule: z.string() }).loose());
 
 export const authEvents = [
   tenantCreated, tenantDeleted, userCreated, userUpdated, userDeleted, groupCreated, groupUpdated, groupDeleted, groupMembershipChanged, loginSucceeded, loginFailed,
   clientCreated, clientUpdated, clientDeleted, keyRotated, refreshTokenReused, codeReused, tokenRevoked, sessionRevoked, backchannelLogoutRequested,
-  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled, samlMetadataScheduled,
+  sessionNewDevice, mailRequested, cleanupScheduled, scimPushScheduled, samlMetadataScheduled, scimSyncScheduled,
 ] as const;

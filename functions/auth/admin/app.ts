@@ -8,6 +8,7 @@ import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
 import { groupRoutes } from './group-routes.js';
 import { keySessionRoutes } from './key-session-routes.js';
+import { scimPeerRoutes } from './scim-peer-routes.js';
 import { scimTargetRoutes } from './scim-target-routes.js';
 import { scimTokenRoutes } from './scim-token-routes.js';
 import { mfaPolicyRoutes } from './mfa-policy-routes.js';
@@ -52,6 +53,7 @@ export function buildAdminApp(rt: AuthRuntime): Hono {
   keySessionRoutes(app, rt);
   scimTokenRoutes(app, rt);
   scimTargetRoutes(app, rt);
+  scimPeerRoutes(app, rt);
   groupRoutes(app, rt);
   mfaPolicyRoutes(app, rt);
   signupRoutes(app, rt);

@@ -753,3 +753,46 @@ export const scimPushQueue = auth.table(
 
 export type ScimTarget = typeof scimTargets.$inferSelect;
 export type ScimPushItem = typeof scimPushQueue.$inferSelect;
+
+// Cross-site sync (air-gapped mode): the peer sites a tenant keeps in step with over SCIM, and the
+// tombstones that carry deletes to them (docs/scim-sync.md).
+
+/** Another site's SCIM base this tenant syncs with, both ways, on the `auth-scim-sync` schedule. */
+export const scimSyncPeers = auth.table(
+  'scim_sync_peers',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text().notNull(),
+    /** The peer's SCIM base, e.g. `https://site-b.example/auth/acme/scim/v2`. */
+    url: text().notNull(),
+    /** A bearer token of the peer's tenant with scope `scim`, sealed with the row id as associated data. */
+    tokenSealed: text().notNull(),
+    /** A round holds the peer until then (one round per peer at a time, across pods). */
+    leaseUntil: at(),
+    lastRoundAt: at(),
+    lastError: text(),
+    createdAt: created(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.name)],
+);
+
+/**
+ * A deleted user or group, kept so that a peer deletes its copy too. `key` is the sync identity
+ * (the externalId, or the id of a resource that had none); written by a trigger on every delete.
+ */
+export const scimTombstones = auth.table(
+  'scim_tombstones',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    tenantId: uuid().notNull().references(() => tenants.id, { onDelete: 'cascade' }),
+    resourceType: text().notNull().$type<'User' | 'Group'>(),
+    key: text().notNull(),
+    /** The delete's time: its `meta.lastModified` in last-writer-wins. */
+    deletedAt: at().notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex().on(t.tenantId, t.resourceType, t.key), index().on(t.tenantId, t.deletedAt)],
+);
+
+export type ScimSyncPeer = typeof scimSyncPeers.$inferSelect;
+export type ScimTombstone = typeof scimTombstones.$inferSelect;

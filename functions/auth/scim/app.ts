@@ -8,6 +8,7 @@ import { scimDiscoveryRoutes } from './discovery.js';
 import { scimGroupRoutes } from './group-routes.js';
 import { ScimError, scimShaped } from './scim-error.js';
 import { scimMeRoutes } from './me.js';
+import { scimTombstoneRoutes } from './tombstone-routes.js';
 import { scimUserRoutes } from './user-routes.js';
 
 export const renderError = scimShaped;
@@ -22,6 +23,7 @@ function buildScimApp(rt: AuthRuntime): Hono {
   scimUserRoutes(scim, rt);
   scimGroupRoutes(scim, rt);
   scimMeRoutes(scim, rt);
+  scimTombstoneRoutes(scim, rt);
   // §3.7: each bulk operation runs through these same routes, as its own request.
   const operations = new Hono();
   operations.onError((err) => scimShaped(err instanceof AppError ? err : internalError(rt, err)));

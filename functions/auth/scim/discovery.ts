@@ -5,7 +5,7 @@ import type { AuthRuntime } from '../core/runtime.js';
 import { BULK_LIMITS } from './bulk.js';
 import { MAX_COUNT } from './list-query.js';
 import { scimJson, scimRequest } from './request.js';
-import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA } from './schemas.js';
+import { ENTERPRISE_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, TOMBSTONE_SCHEMA, USER_SCHEMA } from './schemas.js';
 import { scimNotFound } from './scim-error.js';
 
 const attr = (name: string, type: string, extra: Record<string, unknown> = {}) => ({
@@ -41,6 +41,13 @@ const SCHEMAS = [
       attr('manager', 'complex', { subAttributes: [attr('value', 'string'), attr('$ref', 'reference')] }),
     ],
   },
+  {
+    id: TOMBSTONE_SCHEMA, name: 'Tombstone', description: 'A deleted User or Group, by its sync key; meta.lastModified is the time of the delete',
+    attributes: [
+      attr('externalId', 'string', { mutability: 'readOnly', caseExact: true }),
+      attr('resourceType', 'string', { mutability: 'readOnly', canonicalValues: ['User', 'Group'] }),
+    ],
+  },
 ];
 
 export function scimDiscoveryRoutes(app: Hono, rt: AuthRuntime): void {
@@ -63,6 +70,7 @@ export function scimDiscoveryRoutes(app: Hono, rt: AuthRuntime): void {
   const resourceTypes = (base: string) => [
     { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'User', name: 'User', endpoint: '/Users', schema: USER_SCHEMA, schemaExtensions: [{ schema: ENTERPRISE_SCHEMA, required: false }], meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/User` } },
     { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'Group', name: 'Group', endpoint: '/Groups', schema: GROUP_SCHEMA, meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Group` } },
+    { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ResourceType'], id: 'Tombstone', name: 'Tombstone', endpoint: '/Tombstones', description: 'Deleted users and groups (read-only), for cross-site sync', schema: TOMBSTONE_SCHEMA, meta: { resourceType: 'ResourceType', location: `${base}/ResourceTypes/Tombstone` } },
   ];
   const schemas = (base: string) => SCHEMAS.map((x) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:Schema'], ...x, meta: { resourceType: 'Schema', location: `${base}/Schemas/${x.id}` } }));
   const listOf = (items: unknown[]) => ({ schemas: [LIST_SCHEMA], totalResults: items.length, startIndex: 1, itemsPerPage: items.length, Resources: items });

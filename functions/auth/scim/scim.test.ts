@@ -395,9 +395,9 @@ describe('SCIM 2.0 service provider {issuer}/scim/v2 (RFC 7643, RFC 7644)', () =
       assert.equal(spc.body.etag.supported, true);
       assert.equal(spc.body.filter.maxResults, 200);
       const rts = await call('GET', '/ResourceTypes');
-      assert.deepEqual((rts.body.Resources as Json[]).map((r) => r.id), ['User', 'Group']);
+      assert.deepEqual((rts.body.Resources as Json[]).map((r) => r.id), ['User', 'Group', 'Tombstone']);
       const schemas = await call('GET', '/Schemas');
-      assert.deepEqual((schemas.body.Resources as Json[]).map((s) => s.id), [USER, GROUP, ENTERPRISE]);
+      assert.deepEqual((schemas.body.Resources as Json[]).map((s) => s.id), [USER, GROUP, ENTERPRISE, 'urn:zenokube:params:scim:schemas:sync:2.0:Tombstone']);
       assert.equal((await call('GET', `/Schemas/${GROUP}`)).body.name, 'Group');
       assertError(await call('GET', '/Schemas/urn:nope'), 404);
       assertError(await call('GET', '/Me'), 501);
