@@ -1,25 +1,10 @@
 // The Kubernetes REST calls the reconciler makes: get, list by label, server-side apply, create,
-// delete with preconditions, merge patches (finalizers, labels) and status writes. A bearer token
-// and the cluster's CA, as a pod's service account has them; the token file is read again on each
-// call, since projected service-account tokens are rotated.
+// delete with preconditions, merge patches (finalizers, labels) and status writes, each one call of
+// shared/kube (the pod's service-account token and the cluster's CA).
 // @see https://kubernetes.io/docs/reference/using-api/server-side-apply/
-import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Ref } from '#functions/scope/core/actions';
 import type { KubeObject } from '#functions/scope/core/objects';
-
-class KubeError extends Error {
-  readonly code = 'kube_api_error';
-  readonly status: number;
-  constructor(status: number, what: string, body: string) {
-    super(`Kubernetes API ${status} for ${what}: ${body.slice(0, 300)}`);
-    this.status = status;
-  }
-}
-
-const isNotFound = (err: unknown) => err instanceof KubeError && err.status === 404;
-export const isConflict = (err: unknown) => err instanceof KubeError && err.status === 409;
+import { createKubeCall, isConflict, isNotFound, type KubeAccess } from '#shared/kube/rest';
 
 /** The resource (plural) of each kind we read or write, and whether it is cluster-scoped. */
 const RESOURCES: Readonly<Record<string, { plural: string; cluster?: true }>> = {
@@ -46,16 +31,6 @@ export function pathOf(ref: Omit<Ref, 'name'> & { name?: string }): string {
   return `${group}${ns}/${r.plural}${ref.name ? `/${encodeURIComponent(ref.name)}` : ''}`;
 }
 
-interface KubeAccess {
-  /** The API server, e.g. https://kubernetes.default.svc. */
-  server: string;
-  /** A bearer token, or the file that holds one (read on every call). */
-  token?: string;
-  tokenFile?: string;
-  /** PEM of the CA that signed the API server's certificate. */
-  ca?: string;
-}
-
 export interface KubeApi {
   get(ref: Ref): Promise<KubeObject | undefined>;
   list(ref: Omit<Ref, 'name'>, labelSelector: string): Promise<KubeObject[]>;
@@ -70,34 +45,7 @@ export interface KubeApi {
 }
 
 export function createKubeApi(access: KubeAccess): KubeApi {
-  const base = new URL(access.server);
-  const https = base.protocol === 'https:';
-  const call = async <T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> => {
-    const token = access.tokenFile ? (await readFile(access.tokenFile, 'utf8')).trim() : access.token;
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string | number> = { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': payload.length });
-    const opts = { method, host: base.hostname, port: base.port || (https ? 443 : 80), path, headers, ...(https && access.ca ? { ca: access.ca } : {}) };
-    return new Promise<T>((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 300) return reject(new KubeError(res.statusCode ?? 500, `${method} ${path}`, text));
-          try {
-            resolve((text ? JSON.parse(text) : undefined) as T);
-          } catch (err) {
-            reject(err as Error);
-          }
-        });
-        res.on('error', reject);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error(`Kubernetes API timeout for ${method} ${path}`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  };
+  const call = createKubeCall(access);
   const absent = <T>(p: Promise<T>, fallback: T): Promise<T> => p.catch((err: unknown) => (isNotFound(err) ? fallback : Promise.reject(err as Error)));
   return {
     get: (ref) => absent(call<KubeObject | undefined>('GET', pathOf(ref)), undefined),

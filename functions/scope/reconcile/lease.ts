@@ -4,7 +4,7 @@
 // @see https://kubernetes.io/docs/concepts/architecture/leases/
 import type { KubeObject } from '#functions/scope/core/objects';
 import type { KubeApi } from './kube.js';
-import { isConflict } from './kube.js';
+import { isConflict } from '#shared/kube/rest';
 
 const LEASE = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } as const;
 

@@ -4,7 +4,8 @@
 // carries the resourceVersion it was computed from): read again and recompute, so two pods syncing
 // the same resource cannot undo each other's work.
 import type { Logger } from '#shared/log/index';
-import { isConflict, type KubeApi } from './kube.js';
+import { isConflict } from '#shared/kube/rest';
+import type { KubeApi } from './kube.js';
 import { settingsOf, type RemoteSecret } from './resource.js';
 import { needsSync, syncRule, type Cause, type SyncAction } from './sync-rule.js';
 import type { VaultReader } from './vault-reader.js';
