@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
-export class KubeError extends Error {
+class KubeError extends Error {
   readonly code = 'kube_api_error';
   readonly status: number;
   constructor(status: number, what: string, body: string) {
@@ -31,7 +31,7 @@ export interface KubeAccess {
 }
 
 /** Sends `body` as JSON (or as `contentType`: a patch type) and resolves with the parsed answer. */
-export type KubeCall = <T>(method: string, path: string, body?: unknown, contentType?: string) => Promise<T>;
+type KubeCall = <T>(method: string, path: string, body?: unknown, contentType?: string) => Promise<T>;
 
 /** Longest wait for the API server's whole answer. */
 const TIMEOUT_MS = 30_000;
