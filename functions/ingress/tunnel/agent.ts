@@ -184,7 +184,8 @@ class Link {
 
   /** The hostnames changed: a live session with another list is replaced, make-before-break. */
   reregister(): void {
-    this.#registering = this.#registering.then(() => this.#reregister());
+    // Nothing in #reregister is expected to throw; were it to, the chain must still run the next one.
+    this.#registering = this.#registering.then(() => this.#reregister()).catch(() => {});
   }
 
   async #reregister(): Promise<void> {
@@ -215,7 +216,10 @@ class Link {
     emit({ type: 'registered', edge: this.name, hostnames });
     // GoAway: the edge opens no new stream on the old session, whose streams finish.
     const timer = setTimeout(() => old.destroy(), this.#opts.drainMs ?? 10_000);
-    void old.close().finally(() => clearTimeout(timer));
+    void old.close().then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
   }
 
   async run(): Promise<void> {
