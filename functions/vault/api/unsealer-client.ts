@@ -222,6 +222,10 @@ export function createUnsealerClient(opts: UnsealerClientOptions): UnsealerClien
   const exchangeWithRetry = async (path: string, text: string): Promise<Exchange> => {
     let last = await exchange(pool, path, text);
     for (let i = 1; i < attempts && retryable(last); i++) {
+      // A jittered pause, growing with the try: retries of concurrent calls do not open their
+      // connections in step, so a balancer's turns cannot keep sending one of them to the same
+      // sealed replica.
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * i));
       const fresh = opts.dispatcher ?? new Client(base.origin, { pipelining: 1 });
       try {
         last = await exchange(fresh, path, text);
