@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { AppError, badRequest } from '#shared/http/errors';
-import { jsonData, parseCloudEvent } from '#shared/events/cloudevent';
+import { eventDataOf } from '#shared/events/event-data';
 import type { FunctionContext } from '#shared/function/define';
 import type { Logger } from '#shared/log/index';
 import { createAuthApi } from './auth-api.js';
@@ -56,13 +56,7 @@ async function targetsOf(r: Reconciler, uids: string[]): Promise<Target[]> {
 export function createReconcileApp(r: Reconciler): Hono {
   const app = new Hono();
   app.post('/', async (c) => {
-    const wire = parseCloudEvent(c.req.raw.headers, new Uint8Array(await c.req.arrayBuffer()));
-    let data: unknown;
-    try {
-      data = jsonData(wire);
-    } catch {
-      throw badRequest('invalid_event_data', 'The event data is not JSON.');
-    }
+    const data = await eventDataOf(c.req.raw);
     const hint = hintOf(data);
     if (!hint) throw badRequest('invalid_event_data', 'The event names no Kubernetes object (kind, name and, for a ZenoApp, namespace).');
     if ('ignored' in hint) return c.json({ ignored: hint.ignored }, 202);

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import { AppError, badRequest } from '#shared/http/errors';
-import { jsonData, parseCloudEvent } from '#shared/events/cloudevent';
+import { eventDataOf } from '#shared/events/event-data';
 import type { FunctionContext } from '#shared/function/define';
 import type { EventHandler } from '#shared/events/receive';
 import { hintOf } from './hint.js';
@@ -37,13 +37,7 @@ export function syncDepsFrom(env: Readonly<Record<string, string | undefined>>, 
 export function createSyncApp(d: SyncDeps): Hono {
   const app = new Hono();
   app.post('/', async (c) => {
-    const wire = parseCloudEvent(c.req.raw.headers, new Uint8Array(await c.req.arrayBuffer()));
-    let data: unknown;
-    try {
-      data = jsonData(wire);
-    } catch {
-      throw badRequest('invalid_event_data', 'The event data is not JSON.');
-    }
+    const data = await eventDataOf(c.req.raw);
     const hint = hintOf(data);
     if (!hint) throw badRequest('invalid_event_data', 'The event names no Kubernetes object (kind, namespace and name).');
     if ('ignored' in hint) return c.json({ ignored: hint.ignored }, 202);
