@@ -1,5 +1,6 @@
-// Runs the project's *.test.ts / *.test.tsx with node's test runner under tsx, on one or more Node
-// versions. With no arguments it runs the supported-version matrix:
+// Runs the project's *.test.ts / *.test.tsx with node's test runner, on one or more Node versions.
+// The TypeScript is compiled to dist/ first (scripts/build-tests.mjs), one module per file, and the
+// test processes run that JavaScript with no loader (source maps on, so stack traces name the .ts). With no arguments it runs the supported-version matrix:
 //   - the whole suite on this machine's Node (`--suite` alone: `npm test`);
 //   - then the unit + smoke tests on every other supported major (22 and 24), with binaries of
 //     the `node` package from the npm registry (`npx -y node@<major>`, cached by npm under ~/.npm/_npx)
@@ -19,6 +20,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { buildTests, compiledPath } from './build-tests.mjs';
 
 /** The majors the project supports besides whatever runs this script (package.json engines: >=22.11). */
 const MATRIX = ['22', '24'];
@@ -114,7 +116,7 @@ function runPart(part, times) {
     const cpuBefore = childCpuSeconds();
     const probe = times ? ['--import', pathToFileURL(join(root, 'scripts/test-times.mjs')).href] : [];
     const timesFile = times ? join(times, `${part.spec.replace(/\W/g, '_')}.jsonl`) : undefined;
-    const child = spawn(part.bin, ['--conditions=development', '--import', 'tsx', ...probe, join(root, 'scripts/run-files.mjs'), String(CONCURRENCY), ...part.files], {
+    const child = spawn(part.bin, ['--enable-source-maps', ...probe, join(root, 'scripts/run-files.mjs'), String(CONCURRENCY), ...part.files.map(compiledPath)], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ZENO_LOG_LEVEL: process.env.ZENO_LOG_LEVEL ?? 'error', ...(timesFile ? { ZENO_TEST_TIMES: timesFile } : {}) },
     });
@@ -208,6 +210,8 @@ async function main() {
     part.bin = resolveNode(part.spec);
     part.version = versionOf(part.bin);
   }
+  const built = await buildTests(root);
+  process.stdout.write(`compiled ${built.files} files to dist/ (${built.written} changed, ${built.removed} removed)\n`);
   // The type check is single-threaded: run beside the first part, it takes a core the part would
   // leave idle at times, instead of running alone before it.
   const typecheck = argv.includes('--typecheck') ? startTypecheck() : undefined;
