@@ -1,8 +1,8 @@
-// One part of `npm test`, started by scripts/run-tests.mjs under tsx: node's test runner (run(), each
-// file in a process of its own) over the files in the order given, with the spec reporter. Unlike
+// One part of `npm test`, started by scripts/run-tests.mjs on the compiled files in dist/: node's test
+// runner (run(), each file in a process of its own, with this process's flags) over the files in the order given, with the spec reporter. Unlike
 // `node --test`, which sorts its files by path, run() starts them in this order, so the runner can
 // start the longest first.
-//   node --conditions=development --import tsx scripts/run-files.mjs <concurrency> <file>...
+//   node --enable-source-maps scripts/run-files.mjs <concurrency> <dist/…test.js>...
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 

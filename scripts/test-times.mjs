@@ -10,7 +10,7 @@ if (out) {
   process.on('exit', () => {
     const usage = process.resourceUsage();
     const line = {
-      file: process.argv[1] ? relative(process.cwd(), process.argv[1]).split('\\').join('/') : '(none)',
+      file: process.argv[1] ? sourceOf(relative(process.cwd(), process.argv[1]).split('\\').join('/')) : '(none)',
       startMs: Math.round(performance.timeOrigin),
       wallMs: Math.round(performance.now()),
       cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
@@ -18,6 +18,13 @@ if (out) {
     };
     appendFileSync(out, `${JSON.stringify(line)}\n`);
   });
+}
+
+/** The source of a compiled test file (dist/x.test.js → x.test.ts or x.test.tsx); any other path as it is. */
+function sourceOf(file) {
+  if (!file.startsWith('dist/') || !file.endsWith('.js')) return file;
+  const ts = file.slice('dist/'.length, -'.js'.length) + '.ts';
+  return existsSync(`${ts}x`) ? `${ts}x` : ts;
 }
 
 /** CPU time of the finished child processes this one waited for (cutime + cstime of proc(5), in 1/100 s). */

@@ -8,9 +8,14 @@ import type { FunctionDeclaration } from './define.js';
 /** The extension of this running module: `.ts` under tsx, `.js` from dist/. */
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
+/** The folder `rel` of the project as this process loads it: the sources under tsx, its dist/ copy when compiled. */
+export function loadedDir(root: string, ...rel: string[]): string {
+  return EXT === '.ts' ? join(root, ...rel) : join(root, 'dist', ...rel);
+}
+
 /** Where the declarations are: functions/ under tsx, dist/functions when compiled. */
 export function functionsDir(root: string): string {
-  return EXT === '.ts' ? join(root, 'functions') : join(root, 'dist', 'functions');
+  return loadedDir(root, 'functions');
 }
 
 /** Loads the declarations below `functionsDir` (sorted by name; duplicates are an error). */

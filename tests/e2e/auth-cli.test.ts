@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '#functions/auth/testing/harness';
+import { nodeArgs } from '#tests/support/node-args';
 
 const run = promisify(execFile);
 
@@ -21,7 +22,7 @@ describe('zenokube auth (CLI over the admin API)', () => {
   });
 
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'auth', ...args], {
+    run(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'auth', ...args], {
       env: { ...process.env, ZENO_BASE_URL: h.baseUrl, ZENO_BOOTSTRAP_CLIENT_SECRET: h.adminSecret, ...env },
     });
 

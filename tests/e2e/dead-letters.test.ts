@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { RunningStack } from '#local-cluster/index';
 import { projectRoot } from '#shared/db/root';
-import { discoverFunctions, loadDeclaration } from '#shared/function/discover';
+import { discoverFunctions, loadDeclaration, loadedDir } from '#shared/function/discover';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { attemptsSeen, consumerFaults, consumerProbe } from '#tests/fixtures/functions/fixture/consumer/app';
 import { count, postNote, startFixtureStack, waitFor } from './events-stack.js';
@@ -61,7 +60,7 @@ describe('dead letters: failing subscriber → retries → events-dead-letters �
     tdb = await createTestDatabase();
     issuer = await startIssuer();
     admin = await issuer.token();
-    const fixtures = await discoverFunctions(join(projectRoot(), 'tests', 'fixtures', 'functions'));
+    const fixtures = await discoverFunctions(loadedDir(projectRoot(), 'tests', 'fixtures', 'functions'));
     stack = await startFixtureStack(tdb.database, {
       declarations: [...fixtures, await loadDeclaration('events-dead-letters')],
       env: { ZENO_ADMIN_ISSUER: ISSUER, ZENO_ADMIN_JWKS_URL: issuer.jwksUrl },

@@ -11,6 +11,7 @@ import type { RunningStack } from '#local-cluster/index';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { count, postNote, startFixtureStack, waitFor } from './events-stack.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 interface Producer {
   child: ChildProcess;
@@ -18,7 +19,7 @@ interface Producer {
 }
 
 function startProducer(env: Record<string, string | undefined>): Promise<Producer> {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'tests/fixtures/serve-function.ts', 'fixture-producer'], {
+  const child = spawn(process.execPath, [...nodeArgs('tests/fixtures/serve-function.ts'), 'fixture-producer'], {
     cwd: projectRoot(),
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', FIXTURE_RELAY_LEASE_MS: '3000', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

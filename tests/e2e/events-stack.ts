@@ -1,17 +1,16 @@
 // Test support: the `npm start` stack (local-cluster/stack.ts) on a test database with the two fixture
 // functions, a port picked by the OS, short leases and timers, and helpers to wait on effects.
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { startStack, type RunningStack, type StackOptions } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import type { Database } from '#shared/db/index';
 import { projectRoot } from '#shared/db/root';
-import { discoverFunctions } from '#shared/function/discover';
+import { discoverFunctions, loadedDir } from '#shared/function/discover';
 import { silentLogger, type Logger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
 import { fixtureCatalog } from '#tests/fixtures/functions/fixture/core/events';
 
-const FIXTURE_FUNCTIONS = join(projectRoot(), 'tests', 'fixtures', 'functions');
+const FIXTURE_FUNCTIONS = loadedDir(projectRoot(), 'tests', 'fixtures', 'functions');
 
 export async function startFixtureStack(
   database: Database,

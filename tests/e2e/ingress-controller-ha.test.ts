@@ -25,6 +25,7 @@ import { startEcho } from '#tests/conformance/echo-server';
 import { waitFor, waitUntil } from '#tests/support/poll';
 import type { FakeApiServer } from './ingress-fake-apiserver.js';
 import { startFakeApiServer } from './ingress-fake-apiserver.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 const GW = 'gateway.networking.k8s.io/v1';
 const ROUTES = '/apis/gateway.networking.k8s.io/v1/httproutes';
@@ -460,7 +461,7 @@ describe('periodic resync heals a missed watch event (fake API server)', () => {
 
 describe('zenokube ingress --kube --resync-seconds', () => {
   it('rejects a period that is not a whole number of seconds with usage and exit code 2', async () => {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--kube', '--resync-seconds', '-5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'ingress', '--kube', '--resync-seconds', '-5'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));

@@ -15,6 +15,7 @@ import { startEcho } from '#tests/conformance/echo-server';
 import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule } from '#tests/support/gateway-yaml';
 import { freePort } from '#tests/support/ports';
 import { waitUntil } from '#tests/support/poll';
+import { nodeArgs } from '#tests/support/node-args';
 
 const gatewayDoc = gatewayYaml({ name: 'edge', namespace: 'web', gatewayClassName: 'zenokube', addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] });
 
@@ -111,7 +112,7 @@ describe('the zenokube ingress command', () => {
     try {
       writeFileSync(join(dir, 'all.yaml'), [gatewayDoc, backendDoc(echo.port), routeDoc('a', '/')].join('\n---\n'));
       const port = await freePort();
-      const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--config', dir, '--port-offset', String(port - 80), '--admin', 'off', '--access-log-sample', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'ingress', '--config', dir, '--port-offset', String(port - 80), '--admin', 'off', '--access-log-sample', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -129,7 +130,7 @@ describe('the zenokube ingress command', () => {
   });
 
   it('rejects bad options with usage and exit code 2', async () => {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--port-offset', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'ingress', '--port-offset', 'x'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
@@ -140,7 +141,7 @@ describe('the zenokube ingress command', () => {
 
   it('refuses a --config that is not a directory, with exit code 2 and no stack trace', async () => {
     const missing = join(tmpdir(), `zeno-ingress-missing-${process.pid}`);
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--config', missing], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'ingress', '--config', missing], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));

@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule } from '#tests/support/gateway-yaml';
 import { waitFor, waitUntil } from '#tests/support/poll';
 import { freePort } from '#tests/support/ports';
+import { nodeArgs } from '#tests/support/node-args';
 
 /** Whether a TCP connection to the port is accepted (true) or refused (false). */
 const accepts = (port: number) =>
@@ -55,7 +56,7 @@ describe('the zenokube ingress command on SIGTERM', () => {
   it('finishes the request in flight, refuses new connections meanwhile, and exits 0', async () => {
     const port = await freePort();
     const adminPort = await freePort();
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'ingress', '--config', dir, '--port-offset', String(port - 80), '--admin', `127.0.0.1:${adminPort}`, '--access-log-sample', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'ingress', '--config', dir, '--port-offset', String(port - 80), '--admin', `127.0.0.1:${adminPort}`, '--access-log-sample', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -7,12 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { startStack, type RunningStack } from '#local-cluster/index';
 import { loadConfig } from '#shared/config/index';
 import { projectRoot } from '#shared/db/root';
-import { discoverFunctions } from '#shared/function/discover';
+import { discoverFunctions, functionsDir } from '#shared/function/discover';
 import { listen, type RunningServer } from '#shared/http/serve';
 import { silentLogger } from '#shared/log/index';
 import { createMetrics } from '#shared/metrics/index';
@@ -73,7 +72,7 @@ describe('the vault behind the ingress', () => {
     const port = await freePort();
     // Only the ingress's own address is trusted to forward: a client on 127.0.0.2 is not a proxy.
     const config = loadConfig({ PORT: String(port), HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error', ZENO_TRUSTED_PROXIES: '127.0.0.1' });
-    const declarations = (await discoverFunctions(join(projectRoot(), 'functions'))).filter((d) => d.product === 'vault');
+    const declarations = (await discoverFunctions(functionsDir(projectRoot()))).filter((d) => d.product === 'vault');
     stack = await startStack({ platform: { config, log: silentLogger, metrics: createMetrics({ defaults: false }), database: tdb.database }, declarations, relays: false, env: {} });
     base = `http://127.0.0.1:${stack.port}`;
     const init = await call('PUT', 'sys/init', { body: { secret_shares: 1, secret_threshold: 1 }, token: null });

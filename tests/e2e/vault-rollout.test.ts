@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { waitFor, waitUntil } from '#tests/support/poll';
 import { freePort } from '#tests/support/ports';
 import { startRoundRobinService, type RoundRobinService } from './round-robin-service.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 interface FunctionProcess {
   readonly name: string;
@@ -28,7 +29,7 @@ interface FunctionProcess {
 /** `zenokube fn <name>` as its pod runs it, on a port of its own. */
 async function startFunction(name: string, env: Record<string, string>): Promise<FunctionProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join(projectRoot(), 'cli', 'zenokube.ts'), 'fn', name], {
+  const child = spawn(process.execPath, [...nodeArgs(join(projectRoot(), 'cli', 'zenokube.ts')), 'fn', name], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ZENO_LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

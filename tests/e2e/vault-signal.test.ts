@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '#shared/db/root';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
+import { nodeArgs } from '#tests/support/node-args';
 
 describe('unsealer on SIGTERM', () => {
   let tdb: TestDatabase;
@@ -15,7 +16,7 @@ describe('unsealer on SIGTERM', () => {
   after(async () => tdb?.drop());
 
   it('zeroes the root key at once: the vault reports sealed while the process drains', async () => {
-    const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join(projectRoot(), 'tests', 'e2e', 'vault-signal-child.ts')], {
+    const child = spawn(process.execPath, nodeArgs(join(projectRoot(), 'tests', 'e2e', 'vault-signal-child.ts')), {
       env: { ...process.env, DATABASE_URL: tdb.url, ZENO_LOG_LEVEL: 'error' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -9,6 +9,7 @@ import { checkDeclarations, cronProblems, defaultOptions, generateManifests, Man
 import { projectRoot } from '#shared/db/root';
 import { defineFunction, type FunctionDeclaration } from '#shared/function/define';
 import { pushFunction, tokenFunction } from './sample-declarations.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 /** A declaration as a hand-written object would be, bypassing defineFunction's own checks. */
 const broken = (patch: Partial<FunctionDeclaration>): FunctionDeclaration => ({ ...pushFunction, ...patch });
@@ -152,7 +153,7 @@ describe('zenokube manifests --check', () => {
     const root = projectRoot();
     const out = mkdtempSync(join(tmpdir(), 'zk-manifests-'));
     const run = (...args: string[]) =>
-      spawnSync(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', 'manifests', '--out', out, ...args], { cwd: root, encoding: 'utf8' });
+      spawnSync(process.execPath, [...nodeArgs('cli/zenokube.ts'), 'manifests', '--out', out, ...args], { cwd: root, encoding: 'utf8' });
     try {
       writeFileSync(join(out, 'leftover.yaml'), 'kind: ConfigMap\n');
       const stale = run('--check');

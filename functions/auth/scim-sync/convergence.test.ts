@@ -14,6 +14,7 @@ import { planRound } from './plan.js';
 import { runSyncRound } from './round.js';
 import { readLocalState } from './site-state.js';
 import type { RoundReport } from './round-context.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 type Json = Record<string, any>;
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -256,7 +257,7 @@ describe('auth-scim-sync: two sites converge (docs/scim-sync.md)', () => {
     /** Runs A's round in its own process and SIGKILLs it once `after` of its changes have committed. */
     const killRoundAfter = async (after: number) => {
       const base = await outboxCount();
-      const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, '..', 'testing', 'scim-sync-pod.ts')], {
+      const child = spawn(process.execPath, nodeArgs(join(import.meta.dirname, '..', 'testing', 'scim-sync-pod.ts')), {
         env: { ...process.env, DATABASE_URL: a.tdb.url, ZENO_AUTH_MASTER_KEY: a.masterKey, SCIM_SYNC_PEER: a.peer.id },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import type { Client, Tenant, User } from '../core/schema.js';
 import { basicAuth, makeClient, makeTenant, makeUser } from '../testing/fixtures.js';
 import { mintRefreshToken } from '../testing/grants.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 /** The pool size the child runs with (the platform's default). */
 const POOL = 10;
@@ -39,7 +40,7 @@ describe('the token function on SIGTERM with a stuck pool', () => {
   });
 
   it('drains within its deadlines and exits', { timeout: 120_000 }, async () => {
-    child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', join(projectRoot(), 'functions', 'auth', 'testing', 'token-pod.ts')], {
+    child = spawn(process.execPath, nodeArgs(join(projectRoot(), 'functions', 'auth', 'testing', 'token-pod.ts')), {
       env: {
         ...process.env,
         DATABASE_URL: tdb.url,

@@ -16,6 +16,7 @@ import { waitUntil } from '#tests/support/poll';
 import { backendYaml, gatewayYaml, httpRouteYaml, prefixRule, yamlStream } from '#tests/support/gateway-yaml';
 import type { Backend, Issuer } from './tunnel.test-support.js';
 import { certificate, send, startBackend, startIssuer } from './tunnel.test-support.js';
+import { nodeArgs } from '#tests/support/node-args';
 
 const GUARD = { timeout: 180_000 };
 const HOST = 'app.example.com';
@@ -26,7 +27,7 @@ interface Child {
 }
 
 function zenokube(args: string[], command = ['ingress', 'tunnel']): Child {
-  const child: Child = { process: spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'cli/zenokube.ts', ...command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), out: '' };
+  const child: Child = { process: spawn(process.execPath, [...nodeArgs('cli/zenokube.ts'), ...command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }), out: '' };
   child.process.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
   child.process.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));
   return child;
