@@ -1,7 +1,7 @@
 // The three ways an ExtAuthFilter decides: ask an HTTP auth service, introspect a token
 // (RFC 7662), or verify a JWT against a JWKS. Each returns a decision without caching it.
 // @see https://www.rfc-editor.org/rfc/rfc7662#section-2
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { createRemoteJWKSet } from 'jose';
 import type { ExtAuthFilterSpec } from '../engine/resources.js';
 import type { ExtAuthDecision } from '../proxy/ext-auth.js';
 import type { TtlCache } from './ttl-cache.js';
@@ -83,9 +83,14 @@ export async function checkIntrospection(
 
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
+// jose is loaded by the first JWT check, not with the proxy: most gateways have no JWT filter,
+// and the module costs the process about 4 MB of resident memory from its start.
+let jose: Promise<typeof import('jose')> | undefined;
+
 /** JWT mode: the JWKS is the L2 material, fetched once and refreshed by jose's own cache. */
 export async function checkJwt(spec: ExtAuthFilterSpec, token: string | undefined): Promise<ExtAuthDecision> {
   if (!token) return deny(401, challenge);
+  const { createRemoteJWKSet, jwtVerify } = await (jose ??= import('jose'));
   let jwks = jwksSets.get(spec.url);
   if (!jwks) jwksSets.set(spec.url, (jwks = createRemoteJWKSet(new URL(spec.url), { cacheMaxAge: 600_000, cooldownDuration: 30_000 })));
   try {
