@@ -42,7 +42,7 @@ const SLOW_FIRST = ['tests/image/', 'tests/pglite/', 'tests/knip/', 'tests/layer
 /**
  * Test files run at once in a part. Most files spend most of their time waiting (on PostgreSQL, on
  * sockets, on timers their tests set), not on the CPU: over the whole suite the test processes
- * use about a fifth of the wall time they take, so two cores keep four files going.
+ * use about a seventh of the wall time they take, so two cores keep four files going.
  * ZENO_TEST_CONCURRENCY overrides it.
  */
 const CONCURRENCY = Number(process.env.ZENO_TEST_CONCURRENCY) > 0 ? Math.floor(Number(process.env.ZENO_TEST_CONCURRENCY)) : 4;

@@ -84,7 +84,7 @@ export async function checkIntrospection(
 const jwksSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
 // jose is loaded by the first JWT check, not with the proxy: most gateways have no JWT filter,
-// and the module costs the process about 4 MB of resident memory from its start.
+// and the module costs the process 1.5-2.5 MB of resident memory from its start (measured).
 let jose: Promise<typeof import('jose')> | undefined;
 
 /** JWT mode: the JWKS is the L2 material, fetched once and refreshed by jose's own cache. */
