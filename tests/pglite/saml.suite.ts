@@ -1,8 +1,11 @@
 // ZenoAuth's SAML IdP on PGlite: one connection, so nothing a SAML request does inside a
 // transaction may need the database outside it. The paths that differ from PostgreSQL are those
-// that open transactions (sign-in, the SSO answer, single logout, key rotation) and the signing key,
-// created on first use on the pool; the protocol code above them is the same.
+// that open transactions (sign-in, the SSO answer, single logout, key rotation), the signing key,
+// created on first use on the pool, and the scheduled metadata refresh, whose network reads must
+// hold no transaction; the protocol code above them is the same.
 import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SAML } from '@node-saml/node-saml';
 import { sql } from 'drizzle-orm';
@@ -108,6 +111,44 @@ export function samlSuite(get: () => Database): void {
       assert.ok(published.includes(before));
       const SAMLResponse = await signIn(new Browser(), ONE, users[1]!);
       await nodeSaml(ONE, published).validatePostResponseAsync({ SAMLResponse, RelayState: 'r' });
+    });
+
+    it('serves the IdP while the scheduled metadata refresh waits on a slow SP metadata URL (the read holds no connection)', async () => {
+      const entityId = 'https://slow.pglite.example/sp';
+      const metadata = `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${entityId}"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://slow.pglite.example/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>`;
+      let hold = false;
+      let held: ((res: ServerResponse) => void) | undefined;
+      const waiting: ServerResponse[] = [];
+      const server = createServer((_req, res) => {
+        if (!hold) return void res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(metadata);
+        waiting.push(res);
+        held?.(res);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sp.xml`;
+        const created = await adminCall(h, token, 'POST', '/tenants/pglite-saml/saml/service-providers', { metadata_url: url });
+        assert.equal(created.status, 201, await created.clone().text());
+        await get().query(sql`update auth.saml_service_providers set metadata_checked_at = now() - interval '2 hours' where metadata_url = ${url}`);
+        hold = true;
+        const reached = new Promise<ServerResponse>((resolve) => (held = resolve));
+        const tick = h.fetch('/_fn/auth-admin/_events', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'pglite-saml-refresh-1', 'ce-source': '/schedules/auth-saml-metadata', 'ce-type': 'io.zenokube.auth.saml-metadata.scheduled' },
+          body: JSON.stringify({ schedule: 'auth-saml-metadata' }),
+        });
+        const slow = await reached;
+        // The refresh is waiting on the SP: the IdP's own pages still reach the database.
+        const during = await h.fetch('/auth/pglite-saml/saml/metadata');
+        assert.equal(during.status, 200, (await during.text()).slice(0, 200));
+        slow.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(metadata);
+        assert.equal((await tick).status, 202);
+        const [row] = await get().query<{ checked: boolean }>(sql`select metadata_checked_at > now() - interval '1 minute' as checked from auth.saml_service_providers where metadata_url = ${url}`);
+        assert.equal(row!.checked, true);
+      } finally {
+        for (const res of waiting) res.destroy();
+        server.close();
+      }
     });
   });
 }
