@@ -25,7 +25,20 @@ export interface ReceivedEvent<T = unknown> {
 }
 
 /** Runs inside the inbox transaction: its writes commit with the inbox row or not at all. */
-export type EventHandler = (event: ReceivedEvent<any>, tx: Tx) => Promise<void>;
+type TransactionalEventHandler = (event: ReceivedEvent<any>, tx: Tx) => Promise<void>;
+
+/**
+ * A handler with slow reads that must not hold a transaction (a network fetch): `prepare` runs
+ * first, outside any transaction (for a redelivered event too, so it only reads), then `apply`
+ * in the inbox transaction with what `prepare` returned. On PGlite's one connection a fetch inside
+ * the transaction would stall every other request for as long as it waits.
+ */
+export interface PreparedEventHandler<P = any> {
+  prepare(event: ReceivedEvent<any>): Promise<P>;
+  apply(event: ReceivedEvent<any>, tx: Tx, prepared: P): Promise<void>;
+}
+
+export type EventHandler = TransactionalEventHandler | PreparedEventHandler;
 
 interface ReceiverOptions {
   database: Database;
@@ -81,6 +94,7 @@ export function createEventReceiver(opts: ReceiverOptions): (c: Context) => Prom
     };
     let fresh = false;
     try {
+      const prepared: unknown = typeof handler === 'function' ? undefined : await handler.prepare(event);
       await opts.database.transaction(async (tx) => {
         // A concurrent twin blocks on the primary key until this commits, then finds the row.
         const values = { source, id, type };
@@ -88,7 +102,7 @@ export function createEventReceiver(opts: ReceiverOptions): (c: Context) => Prom
           (await queryInTransaction(tx, { sql: insert.sql, params: fillPlaceholders(insert.params, values) })) ??
           rowsOf(await tx.execute(insertStatement(values)));
         fresh = inserted.length > 0;
-        if (fresh) await handler(event, tx);
+        if (fresh) await (typeof handler === 'function' ? handler(event, tx) : handler.apply(event, tx, prepared));
       });
     } catch (err) {
       if (err instanceof AppError && err.status < 500) throw err;

@@ -13,6 +13,7 @@ import { discoverMigrationSets, migrate } from '#shared/db/migrate';
 import { authSuite } from './auth.suite.js';
 import { dataLayerSuite } from './data-layer.suite.js';
 import { eventsSuite } from './events.suite.js';
+import { samlSuite } from './saml.suite.js';
 import { vaultSuite } from './vault.suite.js';
 
 let dataDir: string;
@@ -36,6 +37,7 @@ dataLayerSuite(db);
 eventsSuite(db);
 vaultSuite(db);
 authSuite(db);
+samlSuite(db);
 
 describe('PGlite data directory', () => {
   it('keeps its data across a restart', async () => {

@@ -14,7 +14,7 @@ import { scimTokenRoutes } from './scim-token-routes.js';
 import { mfaPolicyRoutes } from './mfa-policy-routes.js';
 import { pruneSamlRequests } from '../core/saml/requests.js';
 import { createSamlSecrets } from '../core/saml/secrets.js';
-import { refreshDueSps } from './saml-metadata-refresh.js';
+import { applyDueRefreshes, readDueRefreshes } from './saml-metadata-refresh.js';
 import { samlRoutes } from './saml-routes.js';
 import { signupRoutes } from './signup-routes.js';
 import { brandingRoutes } from './branding-routes.js';
@@ -23,7 +23,11 @@ import { userRoutes } from './user-routes.js';
 import { userSessionRoutes } from './user-session-routes.js';
 import { webauthnRoutes } from './webauthn-routes.js';
 
-/** The scheduled clean-up and metadata refresh: run in the inbox transaction, so a redelivered tick does nothing twice. */
+/**
+ * The scheduled clean-up and metadata refresh: run in the inbox transaction, so a redelivered tick
+ * does nothing twice. The refresh reads the SPs' metadata URLs before that transaction: a slow
+ * URL (up to the 10 s deadline) holds no connection.
+ */
 export function events(ctx: FunctionContext): Record<string, EventHandler> {
   return {
     [AUTH_EVENTS.cleanupScheduled]: async (_event, tx) => {
@@ -31,9 +35,12 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
       const samlRequests = await pruneSamlRequests(tx);
       ctx.log.info('expired rows deleted', { ...deleted, samlRequests });
     },
-    [AUTH_EVENTS.samlMetadataScheduled]: async (event, tx) => {
-      const summary = await refreshDueSps(tx, { ip: undefined, userAgent: undefined, requestId: event.id });
-      ctx.log.info('saml metadata refreshed', summary);
+    [AUTH_EVENTS.samlMetadataScheduled]: {
+      prepare: () => readDueRefreshes(ctx.database.db),
+      apply: async (event, tx, read: Awaited<ReturnType<typeof readDueRefreshes>>) => {
+        const summary = await applyDueRefreshes(tx, read, { ip: undefined, userAgent: undefined, requestId: event.id });
+        ctx.log.info('saml metadata refreshed', summary);
+      },
     },
   };
 }

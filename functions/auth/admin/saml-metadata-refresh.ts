@@ -44,13 +44,18 @@ export async function applyRefresh(tx: Queryable, sp: SamlServiceProvider, prepa
 const DUE_AFTER_MINUTES = 50;
 const PER_TICK = 25;
 
-/** The schedule's refresh: the SPs due, their metadata read in parallel, then applied in `tx`. */
-export async function refreshDueSps(tx: Queryable, meta: RequestMeta): Promise<{ checked: number; changed: number; failed: number }> {
-  const due = await spsDueForRefresh(tx, DUE_AFTER_MINUTES, PER_TICK);
+/** The schedule's refresh, first half: the SPs due and their metadata, read on the pool with no transaction held. */
+export async function readDueRefreshes(db: Queryable): Promise<{ sp: SamlServiceProvider; prepared: Prepared }[]> {
+  const due = await spsDueForRefresh(db, DUE_AFTER_MINUTES, PER_TICK);
   const prepared = await Promise.all(due.map((sp) => readRefresh(sp).catch((): Prepared => ({ error: 'internal_error: the refresh failed unexpectedly' }))));
-  const summary = { checked: due.length, changed: 0, failed: 0 };
-  for (const [i, sp] of due.entries()) {
-    const outcome = await applyRefresh(tx, sp, prepared[i]!, 'schedule:auth-saml-metadata', meta);
+  return due.map((sp, i) => ({ sp, prepared: prepared[i]! }));
+}
+
+/** The second half, in `tx`: each read applied (or its failure recorded). */
+export async function applyDueRefreshes(tx: Queryable, read: { sp: SamlServiceProvider; prepared: Prepared }[], meta: RequestMeta): Promise<{ checked: number; changed: number; failed: number }> {
+  const summary = { checked: read.length, changed: 0, failed: 0 };
+  for (const { sp, prepared } of read) {
+    const outcome = await applyRefresh(tx, sp, prepared, 'schedule:auth-saml-metadata', meta);
     if (!outcome.ok) summary.failed++;
     else if (outcome.changed) summary.changed++;
   }

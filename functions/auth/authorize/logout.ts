@@ -11,7 +11,7 @@ import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import type { Client } from '../core/schema.js';
-import { samlLogoutFrames } from '../core/saml/logout-frames.js';
+import { samlLogoutFrames, type LogoutFrame } from '../core/saml/logout-frames.js';
 import type { SamlKeyStore } from '../core/saml/keys.js';
 import { samlParticipants } from '../core/schema.js';
 import { frontChannelLogoutUrl, logoutClientsOf } from '../core/session-clients.js';
@@ -60,7 +60,7 @@ export async function logoutEndpoint(c: Context, rt: AuthRuntime, samlKeys: Saml
 
   const secret = readCookie(c, SESSION_COOKIE);
   const live = await findLiveSession(rt.db, tenant.id, secret);
-  let frames: string[] = [];
+  let frames: LogoutFrame[] = [];
   if (live) {
     const confirmedByHint = hintSub !== undefined && hintSub === live.user.id;
     const confirmedByForm = c.req.method === 'POST' && p.get('confirm') === 'yes' && safeEqual(p.get('csrf') ?? '', logoutCsrf(secret!));

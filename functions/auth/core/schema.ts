@@ -495,6 +495,12 @@ export const samlServiceProviders = auth.table(
     encryptionCertificates: jsonb().notNull().default([]).$type<string[]>(),
     /** Assertions go out as an EncryptedAssertion (AES-256-GCM, RSA-OAEP) to the first encryption certificate. */
     encryptAssertion: boolean().notNull().default(false),
+    /**
+     * How the content key travels to the SP (XML-Enc 1.1 §5.5.2): `rsa-oaep-mgf1p` (SHA-1 digest
+     * and MGF1, what every SAML stack reads) or `rsa-oaep-sha256` (`xmlenc11#rsa-oaep`, SHA-256
+     * digest and MGF1-SHA-256), chosen from the `EncryptionMethod`s the SP's metadata advertises.
+     */
+    keyTransport: text().notNull().default('rsa-oaep-mgf1p').$type<'rsa-oaep-mgf1p' | 'rsa-oaep-sha256'>(),
     /** Where the SP publishes its metadata; set, the scheduled refresh reads it again. */
     metadataUrl: text(),
     /** The last refresh that read good metadata, the last attempt, and the last attempt's error (null after a success). */

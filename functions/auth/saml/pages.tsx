@@ -1,8 +1,10 @@
 // The pages of the SAML endpoints: the auto-posting form that carries a message to an SP (SAML
 // Bindings §3.5.4; one script, allowed by its nonce, and a button without scripts), and the page
-// that ends a session at every SP (front-channel: one frame per SP's LogoutRequest).
+// that ends a session at every SP (front-channel: one frame per SP's LogoutRequest, loaded from its
+// URL or posted into the frame by a form).
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
+import type { LogoutFrame } from '../core/saml/logout-frames.js';
 import { Layout } from '../authorize/pages/layout.js';
 import { renderPage } from '../authorize/pages/render.js';
 
@@ -32,29 +34,57 @@ export function sendPostForm(c: Context, action: string, param: 'SAMLResponse' |
   return c.html(renderPage(page), 200, headers(nonce));
 }
 
-/** Signed out: frames load each other SP's LogoutRequest; then `next` (the initiator's LogoutResponse) or nothing. */
-export function sendLogoutPage(c: Context, frames: string[], next: { url: string } | { form: { action: string; param: 'SAMLResponse'; xml: string; relayState: string | undefined } } | undefined): Response {
+/**
+ * Signed out: frames load each other SP's LogoutRequest (a URL, or a form the page's script posts
+ * into the frame); then `next` (the initiator's LogoutResponse) or nothing.
+ */
+export function sendLogoutPage(c: Context, frames: LogoutFrame[], next: { url: string } | { form: { action: string; param: 'SAMLResponse'; xml: string; relayState: string | undefined } } | undefined): Response {
   const nonce = randomBytes(16).toString('base64');
+  const posted = frames.filter((f) => typeof f !== 'string');
   const page = (
     <Layout title="Signed out">
       <h1>You are signed out</h1>
-      {frames.map((src) => (
-        <iframe src={src} width="0" height="0" style="border:0" title="signing out" />
-      ))}
+      {frames.map((f, i) =>
+        typeof f === 'string' ? (
+          <iframe src={f} width="0" height="0" style="border:0" title="signing out" />
+        ) : (
+          <>
+            <iframe name={`slo-${i}`} width="0" height="0" style="border:0" title="signing out" />
+            <form method="post" action={f.action} target={`slo-${i}`} data-slo="" hidden>
+              <input type="hidden" name={f.param} value={Buffer.from(f.xml, 'utf8').toString('base64')} />
+            </form>
+          </>
+        ),
+      )}
+      {posted.length ? (
+        <noscript>
+          <p class="muted">Scripts are off: some applications could not be told that you signed out.</p>
+        </noscript>
+      ) : null}
       {next && 'url' in next ? (
         <p>
-          <a href={next.url}>Return to the application</a>
+          <a id="next" href={next.url}>
+            Return to the application
+          </a>
         </p>
       ) : null}
       {next && 'form' in next ? (
-        <form method="post" action={next.form.action}>
+        <form id="next" method="post" action={next.form.action}>
           <input type="hidden" name={next.form.param} value={Buffer.from(next.form.xml, 'utf8').toString('base64')} />
           {next.form.relayState !== undefined ? <input type="hidden" name="RelayState" value={next.form.relayState} /> : null}
           <button type="submit">Return to the application</button>
         </form>
       ) : null}
-      {next ? <script nonce={nonce}>{`setTimeout(function(){${'url' in next ? `location.href=document.links[0].href` : 'document.forms[0].submit()'}},${frames.length ? 1500 : 0})`}</script> : null}
+      {next || posted.length ? <script nonce={nonce}>{logoutScript(next ? ('url' in next ? 'link' : 'form') : undefined, frames.length > 0)}</script> : null}
     </Layout>
   );
   return c.html(renderPage(page), 200, headers(nonce, frames.length > 0));
+}
+
+/** Posts the frames' forms, then (after the frames had time to load) goes on to the next step. */
+function logoutScript(next: 'link' | 'form' | undefined, waitForFrames: boolean): string {
+  const post = "document.querySelectorAll('form[data-slo]').forEach(function(f){f.submit()});";
+  if (!next) return post;
+  const go = next === 'link' ? "location.href=document.getElementById('next').href" : "document.getElementById('next').submit()";
+  return `${post}setTimeout(function(){${go}},${waitForFrames ? 1500 : 0})`;
 }

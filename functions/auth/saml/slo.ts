@@ -10,7 +10,7 @@ import { redirectUrl } from '../core/saml/bindings.js';
 import { STATUS } from '../core/saml/constants.js';
 import { samlEndpoints } from '../core/saml/idp-metadata.js';
 import { buildLogoutResponse, readLogoutMessage } from '../core/saml/logout.js';
-import { samlLogoutFrames } from '../core/saml/logout-frames.js';
+import { samlLogoutFrames, type LogoutFrame } from '../core/saml/logout-frames.js';
 import { findParticipation } from '../core/saml/participants.js';
 import { SamlError } from '../core/saml/saml-error.js';
 import { signElement } from '../core/saml/signing.js';
@@ -55,7 +55,7 @@ export async function sloEndpoint(c: Context, s: SamlContext, tenant: Tenant, me
   if (!sp.sloUrl) throw new SamlError('no_slo_endpoint', 'This SP has no single logout endpoint registered.');
   const participations = await findParticipation(s.rt.db, tenant.id, sp.id, req.nameId, undefined);
   const matching = req.sessionIndexes.length ? participations.filter((p) => req.sessionIndexes.includes(p.sessionIndex)) : participations;
-  let frames: string[] = [];
+  let frames: LogoutFrame[] = [];
   let status: string = STATUS.success;
   for (const p of matching) frames = frames.concat(await endSession(s, tenant, p.sessionId, sp.id, meta));
   if (!matching.length) status = STATUS.requester;
@@ -74,10 +74,10 @@ export async function sloEndpoint(c: Context, s: SamlContext, tenant: Tenant, me
 
 /**
  * Revokes the session (audited, announced: back-channel logout follows the event) and returns the
- * frames of the signed-out page: LogoutRequest URLs of its other SPs (HTTP-Redirect, signed) and
- * the front-channel logout URIs of the OIDC clients that got tokens in it.
+ * frames of the signed-out page: signed LogoutRequests to its other SPs (HTTP-Redirect URLs or
+ * HTTP-POST forms) and the front-channel logout URIs of the OIDC clients that got tokens in it.
  */
-async function endSession(s: SamlContext, tenant: Tenant, sessionId: string, initiatorSpId: string | undefined, meta: RequestMeta): Promise<string[]> {
+async function endSession(s: SamlContext, tenant: Tenant, sessionId: string, initiatorSpId: string | undefined, meta: RequestMeta): Promise<LogoutFrame[]> {
   const issuer = s.rt.issuer(tenant.slug);
   const saml = await samlLogoutFrames(s.rt.db, s.keys, tenant, issuer, sessionId, initiatorSpId);
   const oidc = (await logoutClientsOf(s.rt.db, tenant.id, sessionId, 'front')).map((client) => frontChannelLogoutUrl(client, issuer, sessionId));

@@ -147,7 +147,7 @@ export async function answerSso(
     },
     { privatePem: key.privatePem, certificate: key.certificate, signResponse: sp.signResponse, signAssertion: sp.signAssertion },
     new Date(),
-    sp.encryptAssertion ? sp.encryptionCertificates[0] : undefined,
+    sp.encryptAssertion ? { certificate: sp.encryptionCertificates[0]!, keyTransport: sp.keyTransport } : undefined,
   );
   return sendPostForm(c, sso.acsUrl, 'SAMLResponse', xml, sso.relayState);
 }

@@ -1,10 +1,12 @@
 // SAML test support: an admin token, a registered SP with its own key and certificate, the
-// auto-post forms the IdP answers with, and xmlsec1 for an independent signature check.
+// auto-post forms the IdP answers with, xmlsec1 for an independent signature check, and a Java
+// (JCE) reader of XML Encryption 1.1 for the key transports xmlsec1 1.2 cannot read.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { certificatePem, selfSignedCertificate } from '../core/saml/certificate.js';
 import type { AuthHarness } from './harness.js';
@@ -69,6 +71,26 @@ export async function xmlsecDecrypt(xml: string, keyPem: string): Promise<{ ok: 
     return await promisify(execFile)('xmlsec1', ['--decrypt', '--privkey-pem', join(dir, 'key.pem'), join(dir, 'msg.xml')]).then(
       (o) => ({ ok: true, output: o.stdout }),
       (e: { stderr?: string; stdout?: string }) => ({ ok: false, output: `${e.stderr ?? ''}${e.stdout ?? ''}` }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const JAVA_DECRYPT = join(dirname(fileURLToPath(import.meta.url)), 'xmlenc-decrypt.java');
+
+/**
+ * Decrypts the first xenc:EncryptedData of `xml` with Java's JCE and DOM parser (xmlenc-decrypt.java,
+ * run as a source file), under the OAEP digest and MGF the XML states; `used` is what it read.
+ */
+export async function javaDecrypt(xml: string, keyPem: string): Promise<{ ok: boolean; output: string; used: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'zk-xmlenc-'));
+  try {
+    await writeFile(join(dir, 'msg.xml'), xml);
+    await writeFile(join(dir, 'key.pem'), keyPem);
+    return await promisify(execFile)('java', [JAVA_DECRYPT, join(dir, 'msg.xml'), join(dir, 'key.pem')]).then(
+      (o) => ({ ok: true, output: o.stdout, used: o.stderr.trim() }),
+      (e: { stderr?: string; stdout?: string }) => ({ ok: false, output: `${e.stderr ?? ''}${e.stdout ?? ''}`, used: '' }),
     );
   } finally {
     await rm(dir, { recursive: true, force: true });

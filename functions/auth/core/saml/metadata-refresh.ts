@@ -1,6 +1,6 @@
 // What a metadata refresh may change of a registration: what the SP states about itself (ACS and
-// SLO endpoints, signing and encryption certificates, whether it signs its requests, whether it
-// wants signed assertions). What the admin chose stays: the name, the attribute map, the NameID
+// SLO endpoints, signing and encryption certificates and the key transport its encryption methods
+// allow, whether it signs its requests, whether it wants signed assertions). What the admin chose stays: the name, the attribute map, the NameID
 // format, response signing, encryption, IdP-initiated sign-in. The entity id cannot change.
 import type { SamlServiceProvider } from '../schema.js';
 import { SamlError } from './saml-error.js';
@@ -22,6 +22,6 @@ export function refreshedRegistration(sp: SamlServiceProvider, fromMetadata: SpR
 }
 
 /** The parts of a registration metadata states, to tell whether a refresh changed anything. */
-export function metadataFacts(v: Pick<SamlServiceProvider, 'acs' | 'sloUrl' | 'sloBinding' | 'certificates' | 'encryptionCertificates' | 'wantAuthnRequestsSigned' | 'signAssertion'>): string {
-  return JSON.stringify([v.acs, v.sloUrl, v.sloBinding, v.certificates, v.encryptionCertificates, v.wantAuthnRequestsSigned, v.signAssertion]);
+export function metadataFacts(v: Pick<SamlServiceProvider, 'acs' | 'sloUrl' | 'sloBinding' | 'certificates' | 'encryptionCertificates' | 'keyTransport' | 'wantAuthnRequestsSigned' | 'signAssertion'>): string {
+  return JSON.stringify([v.acs, v.sloUrl, v.sloBinding, v.certificates, v.encryptionCertificates, v.keyTransport, v.wantAuthnRequestsSigned, v.signAssertion]);
 }

@@ -4,7 +4,7 @@
 // Assertion and/or the Response are signed as the SP asks.
 import { randomBytes } from 'node:crypto';
 import { ASSERTION_TTL_SECONDS, CLOCK_SKEW_SECONDS, NS, STATUS } from './constants.js';
-import { encryptAssertion } from './encryption.js';
+import { encryptAssertion, type KeyTransport } from './encryption.js';
 import { signElement } from './signing.js';
 import { esc } from './xml.js';
 
@@ -84,11 +84,11 @@ function responseXml(id: string, opts: { idpEntityId: string; destination: strin
 
 /**
  * A successful Response, signed as `signing` says (the Assertion first, then the Response around
- * it). With `encryptTo` (the SP's encryption certificate) the Assertion is signed on its own, then
+ * it). With `encryptTo` (the SP's encryption certificate and key transport) the Assertion is signed on its own, then
  * encrypted into an EncryptedAssertion, and the Response signature covers the encrypted form: sign
  * then encrypt, so the SP checks the Assertion's signature after decrypting (SAML Core §6.2).
  */
-export async function buildSuccessResponse(a: AssertionInput, signing: SigningInput, now = new Date(), encryptTo?: string): Promise<string> {
+export async function buildSuccessResponse(a: AssertionInput, signing: SigningInput, now = new Date(), encryptTo?: { certificate: string; keyTransport: KeyTransport }): Promise<string> {
   const assertionId = newSamlId();
   const responseId = newSamlId();
   const status = statusXml(STATUS.success);
@@ -96,7 +96,7 @@ export async function buildSuccessResponse(a: AssertionInput, signing: SigningIn
   if (encryptTo) {
     let assertion = assertionXml(assertionId, a, now);
     if (signing.signAssertion) assertion = signElement(assertion, { id: assertionId, localName: 'Assertion', privatePem: signing.privatePem, certificate: signing.certificate });
-    xml = responseXml(responseId, { idpEntityId: a.idpEntityId, destination: a.acsUrl, inResponseTo: a.inResponseTo, now, status, body: await encryptAssertion(assertion, encryptTo) });
+    xml = responseXml(responseId, { idpEntityId: a.idpEntityId, destination: a.acsUrl, inResponseTo: a.inResponseTo, now, status, body: await encryptAssertion(assertion, encryptTo.certificate, encryptTo.keyTransport) });
   } else {
     xml = responseXml(responseId, { idpEntityId: a.idpEntityId, destination: a.acsUrl, inResponseTo: a.inResponseTo, now, status, body: assertionXml(assertionId, a, now) });
     if (signing.signAssertion) xml = signElement(xml, { id: assertionId, localName: 'Assertion', privatePem: signing.privatePem, certificate: signing.certificate });

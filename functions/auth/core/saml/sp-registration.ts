@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { NAMEID_FORMATS } from './constants.js';
+import { KEY_TRANSPORTS } from './encryption.js';
 import { SamlError } from './saml-error.js';
 import type { SamlServiceProvider } from '../schema.js';
 
@@ -59,6 +60,8 @@ const spRegistrationSchema = z.object({
   /** The SP's encryption certificates (RSA); the first one receives the encrypted assertions. */
   encryption_certificates: z.array(certificate).max(5).default([]),
   encrypt_assertion: z.boolean().default(false),
+  /** The content key's transport: RSA-OAEP with SHA-1 (`rsa-oaep-mgf1p`) or with SHA-256 (`xmlenc11#rsa-oaep`). */
+  key_transport: z.enum(KEY_TRANSPORTS).default('rsa-oaep-mgf1p'),
   name_id_format: z.string().refine((f) => NAMEID_FORMATS.includes(f), 'not a supported NameID format').default(NAMEID_FORMATS[0]!),
   attributes: z
     .array(z.object({ name: z.string().min(1).max(256), friendly_name: z.string().min(1).max(256).optional(), source: z.enum(ATTRIBUTE_SOURCES) }))
@@ -105,6 +108,7 @@ export function spValues(tenantId: string, r: SpRegistration) {
     certificates: r.certificates,
     encryptionCertificates: r.encryption_certificates,
     encryptAssertion: r.encrypt_assertion,
+    keyTransport: r.key_transport,
     nameIdFormat: r.name_id_format,
     attributeMap: r.attributes.map((a) => ({ name: a.name, source: a.source, ...(a.friendly_name ? { friendlyName: a.friendly_name } : {}) })),
     signResponse: r.sign_response,
@@ -126,6 +130,7 @@ export function describeSp(sp: SamlServiceProvider): Record<string, unknown> {
     certificates: sp.certificates,
     encryption_certificates: sp.encryptionCertificates,
     encrypt_assertion: sp.encryptAssertion,
+    key_transport: sp.keyTransport,
     name_id_format: sp.nameIdFormat,
     attributes: sp.attributeMap.map((a) => ({ name: a.name, source: a.source, ...(a.friendlyName ? { friendly_name: a.friendlyName } : {}) })),
     sign_response: sp.signResponse,

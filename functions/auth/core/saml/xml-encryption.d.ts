@@ -6,6 +6,8 @@ declare module 'xml-encryption' {
     encryptionAlgorithm: string;
     keyEncryptionAlgorithm: string;
     keyEncryptionDigest?: 'sha1' | 'sha256' | 'sha512';
+    /** MGF1's digest, for `xmlenc11#rsa-oaep` only (an `xenc11:MGF` element is written). */
+    keyEncryptionMgf?: 'sha1' | 'sha256' | 'sha512';
     disallowEncryptionWithInsecureAlgorithm?: boolean;
     warnInsecureAlgorithm?: boolean;
   }

@@ -1,0 +1,1 @@
+ALTER TABLE "auth"."saml_service_providers" ADD COLUMN "key_transport" text DEFAULT 'rsa-oaep-mgf1p' NOT NULL;
