@@ -79,6 +79,16 @@ describe('argon2id worker pool', () => {
     }
   });
 
+  it('lets a full pool refuse through verifyPassword, never answering false for a refused check', async () => {
+    const hash = await hashPassword('the right one');
+    // More at once than the process's pool runs and queues: the rest are refused synchronously.
+    const settled = await Promise.allSettled(Array.from({ length: 40 }, () => verifyPassword(hash, 'the right one')));
+    const refused = settled.filter((r) => r.status === 'rejected');
+    assert.ok(refused.length > 0);
+    for (const r of refused) assert.ok(r.reason instanceof PasswordHashingBusyError);
+    for (const r of settled) if (r.status === 'fulfilled') assert.equal(r.value, true);
+  });
+
   it('rejects jobs after close', async () => {
     const closing = createArgon2Pool({ workers: 1, maxQueued: 1 });
     await closing.close();
