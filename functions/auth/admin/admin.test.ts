@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
-import { basicAuth, form, makeClient } from '../testing/fixtures.js';
+import { basicAuth, form, makeClient, makeTenant, makeUser } from '../testing/fixtures.js';
+import { createSession, revokeSession } from '../core/sessions.js';
 import { findTenantBySlug } from '../core/tenants.js';
 
 describe('admin API /auth/admin (zeno:admin Bearer tokens)', () => {
@@ -121,6 +122,42 @@ describe('admin API /auth/admin (zeno:admin Bearer tokens)', () => {
     const again = await tick('tick-1');
     assert.equal(again.status, 202);
     assert.equal((await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.inbox`))[0]!.n, 1);
+  });
+
+  it('pages the sessions list by id, for a tenant or one user, and refuses a malformed cursor', async () => {
+    const t = await makeTenant(tdb.database.db, 'paged');
+    const ann = await makeUser(tdb.database.db, t, { username: 'ann' });
+    const bob = await makeUser(tdb.database.db, t, { username: 'bob' });
+    const open = (userId: string) => createSession(tdb.database.db, { tenantId: t.id, userId, acr: 'urn:zenokube:acr:pwd', amr: ['pwd'], userAgent: 'Test/1', ip: '192.0.2.1' });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await open(ann.id)).session.id);
+    const bobs = (await open(bob.id)).session.id;
+    const ended = (await open(ann.id)).session.id;
+    await revokeSession(tdb.database.db, t.id, ended);
+    type Page = { sessions: { id: string }[]; next?: string };
+    const walk = async (query: string) => {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let n = 0; n < 10; n++) {
+        const res = await call('GET', `/tenants/paged/sessions?limit=2${query}${after ? `&after=${after}` : ''}`);
+        assert.equal(res.status, 200);
+        const page = (await res.json()) as Page;
+        assert.ok(page.sessions.length <= 2);
+        seen.push(...page.sessions.map((s) => s.id));
+        if (!page.next) return seen;
+        after = page.next;
+      }
+      throw new Error('the pages never ended');
+    };
+    assert.deepEqual(await walk(''), [...ids, bobs].sort(), 'every live session once, in id order; the ended one not');
+    assert.deepEqual(await walk(`&user=${ann.id}`), [...ids].sort());
+    assert.equal((await call('GET', '/tenants/paged/sessions?after=not-a-uuid')).status, 400);
+    assert.equal((await call('GET', '/tenants/paged/sessions?limit=0')).status, 400);
+    assert.equal((await call('GET', '/tenants/paged/sessions?limit=1001')).status, 400);
+    assert.equal((await call('GET', `/tenants/paged/sessions?after=${'f'.repeat(8)}-ffff-ffff-ffff-${'f'.repeat(12)}`)).status, 200);
+    const all = (await (await call('GET', '/tenants/paged/sessions')).json()) as Page;
+    assert.equal(all.sessions.length, 6);
+    assert.equal(all.next, undefined);
   });
 
   it('refuses tokens without zeno:admin, of another client or of another tenant', async () => {

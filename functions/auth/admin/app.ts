@@ -4,6 +4,7 @@ import type { FunctionContext } from '#shared/function/define';
 import type { EventHandler } from '#shared/events/receive';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { pruneExpired } from '../core/grants.js';
+import { loadPasswordPolicy, type PasswordPolicy } from '../core/password-policy.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { clientRoutes } from './client-routes.js';
 import { groupRoutes } from './group-routes.js';
@@ -47,15 +48,15 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
   const rt = await createAuthRuntime(ctx);
-  const app = buildAdminApp(rt);
+  const app = buildAdminApp(rt, await loadPasswordPolicy(ctx.env));
   samlRoutes(app, rt, (await createSamlSecrets(ctx, rt.db)).keys);
   return app;
 }
 
-export function buildAdminApp(rt: AuthRuntime): Hono {
+export function buildAdminApp(rt: AuthRuntime, passwords: PasswordPolicy): Hono {
   const app = new Hono();
   tenantRoutes(app, rt);
-  userRoutes(app, rt);
+  userRoutes(app, rt, passwords);
   clientRoutes(app, rt);
   keySessionRoutes(app, rt);
   scimTokenRoutes(app, rt);

@@ -1,7 +1,7 @@
 // auth-admin: the admin API (tenants, users, clients, keys, sessions), for zeno:admin tokens, and
 // the scheduled clean-up of expired rows and refresh of SAML SP metadata.
 import { defineFunction } from '#shared/function/define';
-import { AUTH_ENV } from '../core/env.js';
+import { AUTH_ENV, PASSWORD_POLICY_ENV } from '../core/env.js';
 
 export default defineFunction({
   name: 'auth-admin',
@@ -38,6 +38,6 @@ export default defineFunction({
     // SP metadata read from a URL is read again hourly (each SP at most once in 50 minutes).
     { name: 'auth-saml-metadata', schedule: '7 * * * *', type: 'io.zenokube.auth.saml-metadata.scheduled' },
   ],
-  env: AUTH_ENV,
+  env: { ...AUTH_ENV, ...PASSWORD_POLICY_ENV },
   load: () => import('./app.js'),
 });

@@ -1,11 +1,14 @@
 // Admin API: signing-key rotation and browser sessions of a tenant.
 import type { Hono } from 'hono';
-import { notFound } from '#shared/http/errors';
+import { AppError, notFound } from '#shared/http/errors';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
-import { listSessions, revokeSession } from '../core/sessions.js';
+import { listSessionPage, revokeSession } from '../core/sessions.js';
+import { pageQuery } from './bodies.js';
 import { admin, pathTenant } from './context.js';
 import { sessionView } from './describe.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function keySessionRoutes(app: Hono, rt: AuthRuntime): void {
   app.get('/auth/admin/tenants/:tenant/keys', async (c) => {
@@ -30,8 +33,13 @@ export function keySessionRoutes(app: Hono, rt: AuthRuntime): void {
     await admin(c, rt);
     const tenant = await pathTenant(c, rt);
     const user = c.req.query('user');
-    if (user !== undefined && !/^[0-9a-f-]{36}$/i.test(user)) return c.json({ sessions: [] });
-    return c.json({ sessions: (await listSessions(rt.db, tenant.id, user)).map(sessionView) });
+    if (user !== undefined && !UUID.test(user)) return c.json({ sessions: [] });
+    const { limit, after } = pageQuery(c.req.query('limit'), c.req.query('after'));
+    if (after !== undefined && !UUID.test(after)) throw new AppError(400, 'invalid_page', 'Bad Request', { detail: 'after is malformed.' });
+    const rows = await listSessionPage(rt.db, tenant.id, { userId: user, after: after?.toLowerCase(), limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    // `next` is the cursor of the following page (its `after`), absent on the last page.
+    return c.json({ sessions: page.map(sessionView), ...(rows.length > limit ? { next: page[page.length - 1]!.id } : {}) });
   });
 
   app.delete('/auth/admin/tenants/:tenant/sessions/:id', async (c) => {

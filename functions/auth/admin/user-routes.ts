@@ -1,9 +1,11 @@
-// Admin API: users of a tenant. Disabling a user ends their sessions and revokes their grants.
+// Admin API: users of a tenant. Disabling a user ends their sessions and revokes their grants; a
+// password set here follows the same policy as one set on the account pages.
 import type { Hono } from 'hono';
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import { conflict, notFound } from '#shared/http/errors';
+import { badRequest, conflict, notFound } from '#shared/http/errors';
 import { adminBody } from './json.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
+import type { PasswordPolicy } from '../core/password-policy.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { tokenFamilies } from '../core/schema.js';
@@ -13,7 +15,13 @@ import { pageQuery, userBody, userPatch } from './bodies.js';
 import { admin, pathTenant } from './context.js';
 import { userView } from './describe.js';
 
-export function userRoutes(app: Hono, rt: AuthRuntime): void {
+/** 400 `weak_password` with the policy's reason, before any hashing. */
+async function checkPassword(passwords: PasswordPolicy, password: string, username: string): Promise<void> {
+  const problem = await passwords.problem(password, username);
+  if (problem) throw badRequest('weak_password', problem);
+}
+
+export function userRoutes(app: Hono, rt: AuthRuntime, passwords: PasswordPolicy): void {
   app.get('/auth/admin/tenants/:tenant/users', async (c) => {
     await admin(c, rt);
     const tenant = await pathTenant(c, rt);
@@ -36,6 +44,7 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
     const { password, ...body } = await adminBody(c, userBody);
+    if (password) await checkPassword(passwords, password, body.username);
     const passwordHash = password ? await hashPassword(password) : undefined;
     const user = await rt.transaction(async (tx) => {
       const u = await insertUser(tx, tenant.id, { ...body, passwordHash });
@@ -50,6 +59,11 @@ export function userRoutes(app: Hono, rt: AuthRuntime): void {
     const a = await admin(c, rt);
     const tenant = await pathTenant(c, rt);
     const { password, ...patch } = await adminBody(c, userPatch);
+    if (password) {
+      const current = await findUserById(rt.db, tenant.id, c.req.param('id'));
+      if (!current) throw notFound('No such user.');
+      await checkPassword(passwords, password, current.username);
+    }
     const passwordHash = password ? await hashPassword(password) : undefined;
     const user = await rt.transaction(async (tx) => {
       const u = await updateUser(tx, tenant.id, c.req.param('id'), { ...patch, ...(passwordHash ? { passwordHash } : {}) });

@@ -89,6 +89,12 @@ describe('account: e-mail change by a link to the new address, password change, 
     assert.equal(after.email_verified, true);
     assert.deepEqual(after.emails, [{ value: 'Ella@new.example', type: 'work', primary: true }]);
     assert.equal((await other.submit(confirmHtml, {})).status, 400, 'the link works once');
+    const notices = await tdb.database.query<{ data: MailEvent }>(sql`select data from auth.outbox where type = 'io.zenokube.auth.mail.requested' and data->>'template' = 'email-changed'`);
+    assert.deepEqual(
+      notices.map((n) => n.data),
+      [{ tenant: 'acct', template: 'email-changed', to: 'ella@old.example', userId: ellaId, variables: { name: 'ella', newEmail: 'E***@new.example' } }],
+      'the former address hears of the change once, with the new one masked',
+    );
     const audit = await tdb.database.query<{ action: string; detail: unknown }>(sql`select action, detail from auth.audit where action like 'email.%' order by id`);
     assert.deepEqual(audit.map((a) => a.action), ['email.change.requested', 'email.change.requested', 'email.changed', 'email.verify']);
     assert.ok(!JSON.stringify(audit).includes(new URL(link).searchParams.get('token')!));
@@ -116,6 +122,22 @@ describe('account: e-mail change by a link to the new address, password change, 
     assert.equal((await b.submit(await page.text(), {})).status, 409);
     assert.equal((await ella()).email, 'Ella@new.example');
     await tdb.database.query(sql`update auth.users set email = 'fred@acct.example' where username = 'fred'`);
+    const notices = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.outbox where data->>'template' = 'email-changed'`);
+    assert.equal(notices[0]!.n, 1, 'a refused change announces nothing');
+  });
+
+  it('tells no unverified former address of a change', async () => {
+    await tdb.database.query(sql`update auth.users set email_verified = false where username = 'ella'`);
+    const b = await signIn('Laptop/6');
+    const html = await (await b.fetch(`${h.baseUrl}${emailPage}`)).text();
+    const change = [...html.matchAll(/<form[\s\S]*?<\/form>/g)].map((m) => m[0]).find((f) => f.includes('value="change"'))!;
+    assert.equal((await b.submit(change, { email: 'ella@fourth.example', password: 'ella-password-1' })).status, 200);
+    const link = (await mails()).at(-1)!.variables.link!;
+    const page = await b.fetch(link);
+    assert.equal((await b.submit(await page.text(), {})).status, 200);
+    assert.equal((await ella()).email, 'ella@fourth.example');
+    const notices = await tdb.database.query<{ data: MailEvent }>(sql`select data from auth.outbox where data->>'template' = 'email-changed'`);
+    assert.deepEqual(notices.map((n) => n.data.to), ['ella@old.example'], 'Ella@new.example was never proven, so it is not told');
   });
 
   it('changes the password under the policy and signs the other devices out', async () => {

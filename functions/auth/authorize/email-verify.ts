@@ -1,5 +1,6 @@
 // GET/POST {issuer}/email/verify?token=…: confirms an address from its single-use link, after
-// sign-up or for a change (which applies only now). GET shows a button, POST spends the link.
+// sign-up or for a change (which applies only now, and is then announced to the former address).
+// GET shows a button, POST spends the link.
 import type { Context } from 'hono';
 import { recordAudit } from '../core/audit.js';
 import { loadPageBrand } from '../core/branding.js';
@@ -7,8 +8,10 @@ import { safeEqual, sha256Hex } from '../core/crypto.js';
 import { applyConfirmedEmail, emailTaken, peekEmailConfirmation, useEmailConfirmation } from '../core/email-confirmations.js';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import type { AuthRuntime } from '../core/runtime.js';
+import { findUserById } from '../core/users.js';
 import { requestMeta, tenantOf } from '../web/request.js';
 import { unknownTenantPage } from './authorize-endpoint.js';
+import { requestEmailChangedNotice } from './confirmation-mail.js';
 import { browserId } from './cookies.js';
 import { browserParams } from './html-form.js';
 import { ConfirmEmailPage, EmailConfirmedPage } from './pages/email-pages.js';
@@ -36,10 +39,12 @@ export async function verifyEmailEndpoint(c: Context, rt: AuthRuntime): Promise<
     if (!pending) return { ok: false as const, reason: 'invalid_link' };
     // The address may have been taken by another account since the link was sent.
     if (await emailTaken(tx, tenant.id, pending.email, pending.userId)) return { ok: false as const, reason: 'email_taken', userId: pending.userId };
-    const user = await applyConfirmedEmail(tx, tenant.id, pending.userId, pending.email);
-    if (!user) return { ok: false as const, reason: 'invalid_link' };
+    const before = await findUserById(tx, tenant.id, pending.userId);
+    const user = before && (await applyConfirmedEmail(tx, tenant.id, pending.userId, pending.email));
+    if (!before || !user) return { ok: false as const, reason: 'invalid_link' };
     const action = pending.purpose === 'change' ? 'email.changed' : 'email.verified';
-    await recordAudit(tx, { tenantId: tenant.id, action, outcome: 'success', actor: user.id }, meta);
+    const noticed = await requestEmailChangedNotice(tx, rt, tenant, before, pending.email);
+    await recordAudit(tx, { tenantId: tenant.id, action, outcome: 'success', actor: user.id, ...(noticed ? { detail: { noticeToFormerAddress: true } } : {}) }, meta);
     await rt.events.emit(tx, { type: AUTH_EVENTS.userUpdated, data: { tenant: tenant.slug, userId: user.id, username: user.username, active: user.active } });
     return { ok: true as const, email: pending.email };
   });

@@ -7,6 +7,7 @@ import { insertCode } from '../core/grants.js';
 import { attachSession, consumeInteraction, createInteraction } from '../core/interactions.js';
 import { findLiveSession } from '../core/sessions.js';
 import type { Interaction, Session, User } from '../core/schema.js';
+import { describeAuthorizationDetail } from './authorization-detail-words.js';
 import type { AuthzRequest } from './authorization-request.js';
 import { browserId, readCookie, SESSION_COOKIE } from './cookies.js';
 import type { FlowContext } from './flow-context.js';
@@ -77,7 +78,7 @@ export async function afterAuthentication(
       idHash = created.interaction.idHash;
     }
     await attachSession(f.rt.db, idHash, live.session.id);
-    return sendPage(c, 200, ConsentPage({ action: `${f.issuer}/consent`, interaction: handle, csrf, clientName: f.client.name, username: live.user.username, scopes: req.scope, details: req.authorizationDetails ?? [] }));
+    return sendPage(c, 200, ConsentPage({ action: `${f.issuer}/consent`, interaction: handle, csrf, clientName: f.client.name, username: live.user.username, scopes: req.scope, details: (req.authorizationDetails ?? []).map(describeAuthorizationDetail) }));
   }
   if (interaction && !(await consumeInteraction(f.rt.db, interaction.row.idHash))) {
     throw new AuthorizePageError(400, 'interaction_used', 'This sign-in request was already completed.');

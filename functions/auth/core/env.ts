@@ -12,7 +12,7 @@ export const AUTH_ENV: Record<string, EnvDeclaration> = {
   },
 };
 
-/** The password rule's settings, declared by the function that sets passwords from pages (auth-authorize). */
+/** The password rule's settings, declared by every function that sets passwords (auth-authorize, auth-admin, auth-scim). */
 export const PASSWORD_POLICY_ENV: Record<string, EnvDeclaration> = {
   ZENO_AUTH_PASSWORD_MIN_LENGTH: {
     description: 'fewest characters a new password may have (8 to 64; default 10)',

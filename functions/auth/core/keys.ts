@@ -9,6 +9,7 @@ import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Db, Queryable } from '#shared/db/index';
+import { driverError } from '#shared/db/errors';
 import { open, seal } from './crypto.js';
 import { signingKeys } from './schema.js';
 
@@ -80,6 +81,14 @@ async function generate(alg: SigningAlg): Promise<{ kid: string; publicJwk: JWK;
 const aadFor = (tenantId: string, kid: string) => `zeno-auth-signing-key:${tenantId}:${kid}`;
 
 /** Creates the key store over the database and the master key. */
+/** The tenant no longer exists (deleted since a cache resolved it): no key can be made for it. */
+export class TenantGoneError extends Error {
+  constructor(tenantId: string, cause: unknown) {
+    super(`tenant ${tenantId} no longer exists`, { cause });
+    this.name = 'TenantGoneError';
+  }
+}
+
 export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
   const cache = new Map<string, TenantKeys>();
   const loading = new Map<string, Promise<TenantKeys>>();
@@ -97,7 +106,12 @@ export function createKeyStore(db: Db, masterKey: Buffer): KeyStore {
         status: 'active',
       })
       // The partial unique index allows one active key per alg: a concurrent creator wins, we reload.
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .catch((err: unknown) => {
+        // foreign_key_violation: the tenant row went away after the caller resolved it.
+        if ((driverError(err) as { code?: unknown }).code === '23503') throw new TenantGoneError(tenantId, err);
+        throw err;
+      });
     return k.kid;
   }
 

@@ -91,6 +91,27 @@ export async function listSessions(q: Queryable, tenantId: string, userId?: stri
     .limit(1000);
 }
 
+/**
+ * One page of a tenant's live sessions (or one user's), in id order, which a session's use does
+ * not change: `after` is the last id of the previous page.
+ */
+export async function listSessionPage(q: Queryable, tenantId: string, page: { userId?: string | undefined; after?: string | undefined; limit: number }): Promise<Session[]> {
+  return q
+    .select()
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.tenantId, tenantId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, sql`now()`),
+        page.userId ? eq(sessions.userId, page.userId) : undefined,
+        page.after ? gt(sessions.id, page.after) : undefined,
+      ),
+    )
+    .orderBy(sessions.id)
+    .limit(page.limit);
+}
+
 /** Revokes every live session of a user but `keep` (none: all; account disabled, password reset), with their grants. */
 export async function revokeUserSessions(q: Queryable, tenantId: string, userId: string, keep?: string): Promise<string[]> {
   const rows = await q

@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { sql } from 'drizzle-orm';
 import type { FunctionContext } from '#shared/function/define';
 import { rowsOf } from '#shared/db/index';
+import { TenantGoneError } from '../core/keys.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { tenantOf } from '../web/request.js';
@@ -32,7 +33,13 @@ export function buildOidcApp(rt: AuthRuntime): Hono {
   app.get('/.well-known/oauth-authorization-server/auth/:tenant', (c) => metadata(c, c.req.param('tenant')));
   app.get('/auth/:tenant/jwks', async (c) => {
     const tenant = await tenantOf(rt, c.req.param('tenant'), unknownTenant);
-    return c.json(await rt.keys.jwks(tenant.id), 200, { 'cache-control': 'public, max-age=60', 'content-type': 'application/jwk-set+json' });
+    const jwks = await rt.keys.jwks(tenant.id).catch((err: unknown) => {
+      // Deleted while this pod's resolver still held it: unknown from now on, not a 500.
+      if (!(err instanceof TenantGoneError)) throw err;
+      rt.tenants.forget(tenant.slug);
+      throw unknownTenant();
+    });
+    return c.json(jwks, 200, { 'cache-control': 'public, max-age=60', 'content-type': 'application/jwk-set+json' });
   });
   app.on(['GET', 'POST'], '/auth/:tenant/userinfo', (c) => userinfoEndpoint(c, rt));
   app.post('/auth/:tenant/register', (c) => registerEndpoint(c, rt));

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { AppError } from '#shared/http/errors';
 import type { FunctionContext } from '#shared/function/define';
+import { loadPasswordPolicy, type PasswordPolicy } from '../core/password-policy.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { scimBulkRoutes } from './bulk.js';
 import { scimDiscoveryRoutes } from './discovery.js';
@@ -14,13 +15,13 @@ import { scimUserRoutes } from './user-routes.js';
 export const renderError = scimShaped;
 
 export async function createApp(ctx: FunctionContext): Promise<Hono> {
-  return buildScimApp(await createAuthRuntime(ctx));
+  return buildScimApp(await createAuthRuntime(ctx), await loadPasswordPolicy(ctx.env));
 }
 
-function buildScimApp(rt: AuthRuntime): Hono {
+function buildScimApp(rt: AuthRuntime, passwords: PasswordPolicy): Hono {
   const scim = new Hono();
   scimDiscoveryRoutes(scim, rt);
-  scimUserRoutes(scim, rt);
+  scimUserRoutes(scim, rt, passwords);
   scimGroupRoutes(scim, rt);
   scimMeRoutes(scim, rt);
   scimTombstoneRoutes(scim, rt);

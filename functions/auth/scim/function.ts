@@ -1,6 +1,6 @@
 // auth-scim: the SCIM 2.0 service provider (RFC 7643/7644) of each tenant, over the same users and groups.
 import { defineFunction } from '#shared/function/define';
-import { AUTH_ENV } from '../core/env.js';
+import { AUTH_ENV, PASSWORD_POLICY_ENV } from '../core/env.js';
 
 export default defineFunction({
   name: 'auth-scim',
@@ -23,6 +23,6 @@ export default defineFunction({
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     databasePool: 4,
   },
-  env: AUTH_ENV,
+  env: { ...AUTH_ENV, ...PASSWORD_POLICY_ENV },
   load: () => import('./app.js'),
 });

@@ -1,12 +1,13 @@
 // /Users (RFC 7644 §3.3 create, §3.4.1 get, §3.4.2 list, §3.4.3 search, §3.5.1 replace,
 // §3.5.2 patch, §3.6 delete). Deactivating a user or setting a password ends their sessions
-// and grants, as the admin API does.
+// and grants, as the admin API does; a `password` follows the tenant's password policy.
 import type { Context, Hono } from 'hono';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Tx } from '#shared/db/index';
 import { AUTH_EVENTS } from '../core/event-types.js';
 import { isUuid } from '../core/groups.js';
 import { effectiveGroupsOf } from '../core/membership.js';
+import type { PasswordPolicy } from '../core/password-policy.js';
 import { hashPassword } from '../core/passwords.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { tokenFamilies, users, type User } from '../core/schema.js';
@@ -15,13 +16,23 @@ import { parseListQuery, parseSearchBody, project, type ListQuery } from './list
 import { applyPatch, parsePatchBody } from './patch.js';
 import { checkIfMatch, notModified, scimBody, scimJson, scimRequest, type ScimRequest } from './request.js';
 import { LIST_SCHEMA } from './schemas.js';
-import { scimNotFound } from './scim-error.js';
+import { invalidValue, scimNotFound } from './scim-error.js';
 import { insertScimUser, listUsers, lockUser, replaceScimUser } from './store.js';
 import { parseScimUser, toScimUser, type UserValues } from './user-resource.js';
 
 const MULTI = new Set(['emails', 'phonenumbers', 'groups']);
 
-export function scimUserRoutes(app: Hono, rt: AuthRuntime): void {
+/**
+ * RFC 7644 §3.12: a value the service provider does not accept is a 400 with scimType
+ * `invalidValue`; the detail says why, never the password.
+ */
+async function checkPassword(passwords: PasswordPolicy, values: UserValues): Promise<void> {
+  if (values.password === undefined) return;
+  const problem = await passwords.problem(values.password, values.username);
+  if (problem) throw invalidValue(`"password": ${problem}`);
+}
+
+export function scimUserRoutes(app: Hono, rt: AuthRuntime, passwords: PasswordPolicy): void {
   const representation = async (q: AuthRuntime['db'] | Tx, s: ScimRequest, u: User) => toScimUser(u, await effectiveGroupsOf(q, s.tenant.id, u.id), s.base);
 
   const list = async (c: Context, s: ScimRequest, lq: ListQuery) => {
@@ -50,6 +61,7 @@ export function scimUserRoutes(app: Hono, rt: AuthRuntime): void {
   app.post('/Users', async (c) => {
     const s = await scimRequest(c, rt);
     const values = parseScimUser(await scimBody(c));
+    await checkPassword(passwords, values);
     const passwordHash = values.password ? await hashPassword(values.password) : undefined;
     const out = await rt.transaction(async (tx) => {
       const u = await insertScimUser(tx, s.tenant.id, values, passwordHash);
@@ -70,6 +82,7 @@ export function scimUserRoutes(app: Hono, rt: AuthRuntime): void {
       if (!current) throw scimNotFound();
       checkIfMatch(c, current.version);
       values = await next(current, tx);
+      await checkPassword(passwords, values);
       // Argon2id outside the row lock would be kinder, but the value is only known here; a password
       // change through SCIM is rare (provisioning sends it once).
       if (values.password) passwordHash = await hashPassword(values.password);

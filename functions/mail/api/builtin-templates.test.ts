@@ -36,6 +36,20 @@ describe("built-in templates for ZenoAuth's account e-mails", () => {
     return { status: r.status, body: (await r.json()) as { locale: string; version: number; subject: string; text: string; html: string; code?: string; missing?: string[] } };
   };
 
+  it('renders the notice of a changed address to the former one, in English and German', async () => {
+    const variables = { name: 'Ann', newEmail: 'a***@new.example' };
+    const en = await preview('zenoauth.email-changed', { variables });
+    assert.equal(en.status, 200);
+    assert.equal(en.body.version, 0);
+    assert.match(en.body.html, /changed to a\*\*\*@new\.example/);
+    const de = await preview('zenoauth.email-changed', { locale: 'de', variables });
+    assert.equal(de.body.locale, 'de');
+    assert.match(de.body.html, /in a\*\*\*@new\.example geändert/);
+    const missing = await preview('zenoauth.email-changed', { variables: { name: 'Ann' } });
+    assert.equal(missing.status, 422);
+    assert.deepEqual(missing.body.missing, ['newEmail']);
+  });
+
   it('renders each of the three in English and German, variables escaped in HTML, a text part generated', async () => {
     const vars = {
       'zenoauth.verify-email': { name: 'Ann <b>', link: 'https://id.acme.test/verify?t=1&u=2', expiresInMinutes: '30' },

@@ -8,7 +8,7 @@ import { listSenders } from './senders.js';
 import type { Queryable } from '#shared/db/index';
 
 /** The account mails ZenoAuth asks for, by the names it uses. */
-const ACCOUNT_TEMPLATES = new Set(['verify-email', 'password-reset', 'new-device']);
+const ACCOUNT_TEMPLATES = new Set(['verify-email', 'password-reset', 'email-changed', 'new-device']);
 
 export interface AccountMailRequest {
   tenant: string;

@@ -36,6 +36,19 @@ const BUILTINS: Record<string, Builtin> = {
       },
     },
   },
+  'zenoauth.email-changed': {
+    variables: ['name', 'newEmail'],
+    locales: {
+      en: {
+        subject: 'The e-mail address of your account changed',
+        html: '<p>Hello {{name}},</p><p>the e-mail address of your account was changed to {{newEmail}}. This address no longer receives its messages.</p><p>If this was you, nothing needs to be done. If not, your account may be in someone else\'s hands: contact your administrator.</p>',
+      },
+      de: {
+        subject: 'Die E-Mail-Adresse Ihres Kontos wurde geändert',
+        html: '<p>Hallo {{name}},</p><p>die E-Mail-Adresse Ihres Kontos wurde in {{newEmail}} geändert. Diese Adresse erhält seine Nachrichten nicht mehr.</p><p>Waren Sie das, ist nichts zu tun. Wenn nicht, ist Ihr Konto womöglich in fremden Händen: wenden Sie sich an Ihre Administration.</p>',
+      },
+    },
+  },
   'zenoauth.new-device': {
     variables: ['name', 'device', 'ip', 'time', 'link'],
     locales: {

@@ -1,4 +1,5 @@
 // The consent page for third-party clients: what the application asks for, allow or deny.
+import type { DescribedDetail } from '../authorization-detail-words.js';
 import { Layout } from './layout.js';
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -16,7 +17,8 @@ interface ConsentPageProps {
   clientName: string;
   username: string;
   scopes: string[];
-  details: { type: string }[];
+  /** RFC 9396 authorization details, each in words (authorization-detail-words.ts). */
+  details: readonly DescribedDetail[];
 }
 
 export function ConsentPage(p: ConsentPageProps) {
@@ -30,7 +32,18 @@ export function ConsentPage(p: ConsentPageProps) {
           <li>{DESCRIPTIONS[s] ?? `Use "${s}"`}</li>
         ))}
         {p.details.map((d) => (
-          <li>Act on your behalf for: {d.type}</li>
+          <li>
+            Act on your behalf for: {d.type}
+            {d.lines.length > 0 && (
+              <ul>
+                {d.lines.map((l) => (
+                  <li>
+                    {l.label}: {l.value}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </li>
         ))}
       </ul>
       <form method="post" action={p.action}>
