@@ -22,6 +22,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? 'main';
+/** Only the figures whose name contains this (`read through`, `api alone`, `write`, `transit`): a profile of one path. */
+const ONLY = process.env.BENCH_ONLY ?? '';
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
 
@@ -168,7 +170,7 @@ const FIGURES = [
   { name: 'KV v2 read through the ingress', port: (s: Server) => s.ingressPort, request: read },
   { name: 'KV v2 read, api alone', port: (s: Server) => s.apiPort, request: read },
   { name: 'KV v2 write through the ingress', port: (s: Server) => s.ingressPort, request: write },
-] as const;
+].filter((f) => f.name.includes(ONLY));
 
 /**
  * Transit: one 1,000-item encrypt batch (one unsealer round trip for the key version) against the
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
       );
     }
     const current = servers.find((s) => s.name === 'current')!;
-    await transit(current.ingressPort, current.child.pid!, current.root, current.root);
+    if ('transit'.includes(ONLY)) await transit(current.ingressPort, current.child.pid!, current.root, current.root);
   } finally {
     for (const s of servers) {
       await new Promise<void>((r) => {
