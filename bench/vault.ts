@@ -12,6 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import postgres from 'postgres';
 import { Pool } from 'undici';
 import { projectRoot } from '#shared/db/root';
 import { createEmptyDatabase } from '#tests/support/database';
@@ -22,6 +23,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? 'main';
+/** Only the figures whose name contains this (`read through`, `api alone`, `write`, `transit`): a profile of one path. */
+const ONLY = process.env.BENCH_ONLY ?? '';
 const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-cp', '0', String(process.pid)], { stdio: 'ignore' });
 
@@ -30,6 +33,19 @@ const cpuMs = (pid: number) => {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10;
 };
+/** CPU ms of the PostgreSQL backends serving `db` (a backend gone since counts as 0). */
+async function backendsCpuMs(admin: postgres.Sql, db: string): Promise<Map<number, number>> {
+  const rows = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${db} and pid <> pg_backend_pid()`;
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, cpuMs(pid));
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
 const print = (name: string, value: string, note = '') => process.stdout.write(`${name.padEnd(44)} ${value.padStart(14)}  ${note}\n`);
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -58,6 +74,8 @@ interface Server {
   ingressPort: number;
   apiPort: number;
   tdb: { url: string; drop(): Promise<void> };
+  /** A connection of its own to the server's database, to find its backends. */
+  db: { admin: postgres.Sql; name: string };
   token: string;
   /** The root token (transit keys are created with it). */
   root: string;
@@ -82,7 +100,8 @@ async function startServer(name: string, tree: string): Promise<Server> {
     });
     child.once('exit', (code) => reject(new Error(`${name} server exited ${code}: ${err}`)));
   });
-  return { name, child, ingressPort, apiPort, tdb, token: '', root: '' };
+  const db = { admin: postgres(tdb.url, { max: 1, onnotice: () => {} }), name: new URL(tdb.url).pathname.slice(1) };
+  return { name, child, ingressPort, apiPort, tdb, db, token: '', root: '' };
 }
 
 async function call(port: number, method: string, path: string, body?: unknown, token?: string): Promise<any> {
@@ -114,11 +133,13 @@ interface Result {
   p50: number;
   p99: number;
   cpuUsPerReq: number;
+  /** CPU of the server's PostgreSQL backends per request. */
+  dbCpuUsPerReq: number;
 }
 
 type Request = (pool: Pool, i: number) => Promise<boolean>;
 
-async function measure(pid: number, port: number, request: Request): Promise<Result> {
+async function measure(pid: number, port: number, request: Request, db: { admin: postgres.Sql; name: string }): Promise<Result> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 });
   // Warm-up: JIT, connection pools, caches.
   const warmEnd = performance.now() + 500;
@@ -129,6 +150,7 @@ async function measure(pid: number, port: number, request: Request): Promise<Res
   const latencies: number[] = [];
   let failed = 0;
   const cpu0 = cpuMs(pid);
+  const db0 = await backendsCpuMs(db.admin, db.name);
   const started = performance.now();
   const end = started + SECONDS * 1000;
   await Promise.all(Array.from({ length: CONCURRENCY }, async (_, w) => {
@@ -141,10 +163,12 @@ async function measure(pid: number, port: number, request: Request): Promise<Res
   }));
   const elapsed = (performance.now() - started) / 1000;
   const cpu = cpuMs(pid) - cpu0;
+  let dbCpu = 0;
+  for (const [backend, ms] of await backendsCpuMs(db.admin, db.name)) dbCpu += ms - (db0.get(backend) ?? ms);
   await pool.close();
   if (failed > latencies.length / 100) throw new Error(`${failed} failed requests against ${latencies.length} good ones`);
   latencies.sort((a, b) => a - b);
-  return { rate: latencies.length / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuUsPerReq: (cpu * 1000) / latencies.length };
+  return { rate: latencies.length / elapsed, p50: pct(latencies, 50), p99: pct(latencies, 99), cpuUsPerReq: (cpu * 1000) / latencies.length, dbCpuUsPerReq: (dbCpu * 1000) / latencies.length };
 }
 
 const read = (token: string): Request => async (pool, i) => {
@@ -168,7 +192,7 @@ const FIGURES = [
   { name: 'KV v2 read through the ingress', port: (s: Server) => s.ingressPort, request: read },
   { name: 'KV v2 read, api alone', port: (s: Server) => s.apiPort, request: read },
   { name: 'KV v2 write through the ingress', port: (s: Server) => s.ingressPort, request: write },
-] as const;
+].filter((f) => f.name.includes(ONLY));
 
 /**
  * Transit: one 1,000-item encrypt batch (one unsealer round trip for the key version) against the
@@ -237,7 +261,7 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const f of FIGURES) {
         for (const s of servers) {
-          const r = await measure(s.child.pid!, f.port(s), f.request(s.token));
+          const r = await measure(s.child.pid!, f.port(s), f.request(s.token), s.db);
           const key = `${f.name}|${s.name}`;
           results.set(key, [...(results.get(key) ?? []), r]);
         }
@@ -248,16 +272,16 @@ async function main(): Promise<void> {
       const med = (s: string, k: keyof Result) => median(results.get(`${f.name}|${s}`)!.map((r) => r[k]));
       for (const s of servers) {
         const rs = results.get(`${f.name}|${s.name}`)!;
-        print(`${f.name}: ${s.name} req/s`, med(s.name, 'rate').toFixed(0), `${range(rs.map((r) => r.rate), 0).trim()} p50 ${med(s.name, 'p50').toFixed(2)} ms, p99 ${med(s.name, 'p99').toFixed(2)} ms, server CPU ${med(s.name, 'cpuUsPerReq').toFixed(0)} µs/req (= ${(1e6 / med(s.name, 'cpuUsPerReq')).toFixed(0)}/s per core)`);
+        print(`${f.name}: ${s.name} req/s`, med(s.name, 'rate').toFixed(0), `${range(rs.map((r) => r.rate), 0).trim()} p50 ${med(s.name, 'p50').toFixed(2)} ms, p99 ${med(s.name, 'p99').toFixed(2)} ms, server CPU ${med(s.name, 'cpuUsPerReq').toFixed(0)} µs/req (= ${(1e6 / med(s.name, 'cpuUsPerReq')).toFixed(0)}/s per core), PostgreSQL CPU ${med(s.name, 'dbCpuUsPerReq').toFixed(0)} µs/req`);
       }
       print(
         `${f.name}: ratio current/baseline`,
         `×${(med('current', 'rate') / med('baseline', 'rate')).toFixed(2)}`,
-        `p50 ×${(med('current', 'p50') / med('baseline', 'p50')).toFixed(2)}, CPU per request ×${(med('current', 'cpuUsPerReq') / med('baseline', 'cpuUsPerReq')).toFixed(2)}`,
+        `p50 ×${(med('current', 'p50') / med('baseline', 'p50')).toFixed(2)}, CPU per request ×${(med('current', 'cpuUsPerReq') / med('baseline', 'cpuUsPerReq')).toFixed(2)}, PostgreSQL CPU per request ×${(med('current', 'dbCpuUsPerReq') / med('baseline', 'dbCpuUsPerReq')).toFixed(2)}`,
       );
     }
     const current = servers.find((s) => s.name === 'current')!;
-    await transit(current.ingressPort, current.child.pid!, current.root, current.root);
+    if ('transit'.includes(ONLY)) await transit(current.ingressPort, current.child.pid!, current.root, current.root);
   } finally {
     for (const s of servers) {
       await new Promise<void>((r) => {
@@ -265,6 +289,7 @@ async function main(): Promise<void> {
         s.child.once('exit', () => r());
         s.child.kill('SIGTERM');
       });
+      await s.db.admin.end();
       await s.tdb.drop();
     }
     tree.cleanup();

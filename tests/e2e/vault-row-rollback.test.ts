@@ -11,21 +11,18 @@ import { sql } from 'drizzle-orm';
 import nodeVault from 'node-vault';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { waitUntil } from '#tests/support/poll';
+import { databaseWriter, REFUSED, type DatabaseWriter } from './vault-db-writer.js';
 import { startVaultServer, statusOf, type VaultServer } from './vault-server.js';
-
-const REFUSED = { errors: ['integrity check failed'] };
 
 /** Token rows change under a running api here: its token cache is off (its bound is tested in vault-cache). */
 const NO_TOKEN_CACHE = { VAULT_TOKEN_CACHE_MS: '0' };
-
-type Row = Record<string, unknown>;
 
 describe('ZenoVault rollback of token, policy and role rows by a database writer', () => {
   let tdb: TestDatabase;
   let vs: VaultServer;
   let rootToken: string;
   const client = (token?: string) => nodeVault({ apiVersion: 'v1', endpoint: vs.endpoint, token, noCustomHTTPVerbs: true });
-  const q = <T extends Row>(query: ReturnType<typeof sql>) => tdb.database.query<T>(query);
+  let db: DatabaseWriter;
 
   const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> => {
     const res = await fetch(`${vs.baseUrl}/vault/v1/${path}`, {
@@ -36,31 +33,10 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
     return { status: res.status, body: res.status === 204 ? null : await res.json() };
   };
 
-  const failures = async (table: string) => {
-    let n = 0;
-    for (const line of (await vs.metricsText()).split('\n')) {
-      const m = /^zeno_vault_integrity_failures_total\{table="([^"]+)"\} (\d+)/.exec(line);
-      if (m && m[1] === table) n += Number(m[2]);
-    }
-    return n;
-  };
-  const lastSeq = async () => (await q<{ s: number }>(sql`select coalesce(max(seq), 0)::int as s from vault.audit_log`))[0]!.s;
-  const refusedAudits = async (path: string, afterSeq: number) =>
-    (await q<{ n: number }>(sql`select count(*)::int as n from vault.audit_log where path = ${path} and seq > ${afterSeq}
-      and error = 'integrity check failed'`))[0]!.n;
-
-  /** Puts `row` back into `table` as it was (every column), replacing whatever has its key now. */
-  const putBack = async (table: string, key: string, row: Row) => {
-    await q(sql`delete from ${sql.raw(`vault.${table}`)} where ${sql.identifier(key)} = ${row[key]}`);
-    await q(sql`insert into ${sql.raw(`vault.${table}`)} select * from jsonb_populate_record(null::${sql.raw(`vault.${table}`)}, ${JSON.stringify(row)}::jsonb)`);
-  };
-  /** A row as JSON (bytea as PostgreSQL's hex text), so that putBack restores it byte for byte. */
-  const copyOf = async (table: string, key: string, value: string) =>
-    (await q<{ r: Row }>(sql`select to_jsonb(t) as r from ${sql.raw(`vault.${table}`)} t where ${sql.identifier(key)} = ${value}`))[0]!.r;
-
   before(async () => {
     tdb = await createTestDatabase();
     vs = await startVaultServer(tdb.database, NO_TOKEN_CACHE);
+    db = databaseWriter(tdb.database, vs);
     const init = await client().init({ secret_shares: 1, secret_threshold: 1 });
     rootToken = init.root_token;
     await client().unseal({ key: init.keys[0] });
@@ -74,16 +50,16 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
     const minted = await client(rootToken).tokenCreate({ policies: ['default'], num_uses: 3, ttl: '1h' });
     const t = minted.auth.client_token as string;
     const accessor = minted.auth.accessor as string;
-    const earlier = await copyOf('tokens', 'accessor', accessor);
+    const earlier = await db.copyOf('tokens', 'accessor', accessor);
     assert.equal(await statusOf(client(t).tokenLookupSelf()), 200, 'the first use');
-    const before = await failures('tokens');
-    const seq = await lastSeq();
-    await putBack('tokens', 'accessor', earlier);
+    const before = await db.failures('tokens');
+    const seq = await db.lastSeq();
+    await db.putBack('tokens', 'accessor', earlier);
     const res = await call('GET', 'auth/token/lookup-self', t);
     assert.equal(res.status, 403);
     assert.deepEqual(res.body, REFUSED);
-    assert.equal(await refusedAudits('auth/token/lookup-self', seq), 1);
-    assert.equal((await failures('tokens')) - before, 1);
+    assert.equal(await db.refusedAudits('auth/token/lookup-self', seq), 1);
+    assert.equal((await db.failures('tokens')) - before, 1);
   });
 
   it('refuses a revoked token whose row a database writer put back', async () => {
@@ -91,25 +67,25 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
     const t = minted.auth.client_token as string;
     const accessor = minted.auth.accessor as string;
     assert.equal(await statusOf(client(t).tokenLookupSelf()), 200);
-    const earlier = await copyOf('tokens', 'accessor', accessor);
+    const earlier = await db.copyOf('tokens', 'accessor', accessor);
     await client(rootToken).tokenRevoke({ token: t });
     assert.equal(await statusOf(client(t).tokenLookupSelf()), 403, 'revoked');
-    const seq = await lastSeq();
-    await putBack('tokens', 'accessor', earlier);
+    const seq = await db.lastSeq();
+    await db.putBack('tokens', 'accessor', earlier);
     assert.deepEqual((await call('GET', 'auth/token/lookup-self', t)).body, REFUSED);
     assert.deepEqual((await call('POST', 'auth/token/lookup-accessor', rootToken, { accessor })).body, REFUSED);
-    assert.equal(await refusedAudits('auth/token/lookup-self', seq), 1);
+    assert.equal(await db.refusedAudits('auth/token/lookup-self', seq), 1);
   });
 
   it('refuses a child token put back after its parent was revoked', async () => {
     const parent = (await client(rootToken).tokenCreate({ policies: ['root'], ttl: '1h' })).auth.client_token as string;
     const child = await client(parent).tokenCreate({ policies: ['default'], ttl: '1h' });
-    const earlier = await copyOf('tokens', 'accessor', child.auth.accessor as string);
+    const earlier = await db.copyOf('tokens', 'accessor', child.auth.accessor as string);
     await client(rootToken).tokenRevoke({ token: parent });
-    await putBack('tokens', 'accessor', { ...earlier, parent_accessor: null, orphan: true });
+    await db.putBack('tokens', 'accessor', { ...earlier, parent_accessor: null, orphan: true });
     // Made an orphan, its MAC no longer fits; as it was, it is a revoked row.
     assert.deepEqual((await call('GET', 'auth/token/lookup-self', child.auth.client_token as string)).body, REFUSED);
-    await putBack('tokens', 'accessor', earlier);
+    await db.putBack('tokens', 'accessor', earlier);
     assert.deepEqual((await call('GET', 'auth/token/lookup-self', child.auth.client_token as string)).body, REFUSED);
   });
 
@@ -118,29 +94,29 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
     await client(rootToken).addPolicy({ name: 'shrinking', rules: wideRules });
     const token = (await client(rootToken).tokenCreate({ policies: ['shrinking'], ttl: '1h' })).auth.client_token as string;
     assert.equal((await call('POST', 'secret/data/shrinking/a', token, { data: { v: 1 } })).status, 200);
-    const wide = await copyOf('policies', 'name', 'shrinking');
+    const wide = await db.copyOf('policies', 'name', 'shrinking');
     await client(rootToken).addPolicy({ name: 'shrinking', rules: 'path "secret/data/shrinking/a" { capabilities = ["read"] }' });
     assert.equal((await call('POST', 'secret/data/shrinking/a', token, { data: { v: 2 } })).status, 403, 'narrowed');
     assert.equal((await call('GET', 'secret/data/shrinking/a', token)).status, 200);
-    const before = await failures('policies');
-    const seq = await lastSeq();
-    await putBack('policies', 'name', wide);
+    const before = await db.failures('policies');
+    const seq = await db.lastSeq();
+    await db.putBack('policies', 'name', wide);
     // Read directly, the row is refused at once.
     assert.deepEqual((await call('GET', 'sys/policies/acl/shrinking', rootToken)).body, REFUSED);
-    assert.equal(await refusedAudits('sys/policies/acl/shrinking', seq), 1);
+    assert.equal(await db.refusedAudits('sys/policies/acl/shrinking', seq), 1);
     // A request under the policy is refused once the api's ACL cache (1 s) lets go of the
     // narrowed rules it holds; never are the wider rules applied.
     await waitUntil('the rolled-back policy to be refused', async () => (await call('GET', 'secret/data/shrinking/a', token)).status === 403);
     assert.deepEqual((await call('GET', 'secret/data/shrinking/a', token)).body, REFUSED);
     assert.deepEqual((await call('POST', 'secret/data/shrinking/a', token, { data: { v: 3 } })).body, REFUSED);
-    assert.ok((await refusedAudits('secret/data/shrinking/a', seq)) >= 1);
+    assert.ok((await db.refusedAudits('secret/data/shrinking/a', seq)) >= 1);
     // Deleted through the API, then put back by the writer.
     await call('DELETE', 'sys/policies/acl/shrinking', rootToken);
-    await putBack('policies', 'name', wide);
+    await db.putBack('policies', 'name', wide);
     assert.deepEqual((await call('GET', 'sys/policies/acl/shrinking', rootToken)).body, REFUSED);
-    assert.ok((await failures('policies')) - before >= 3);
+    assert.ok((await db.failures('policies')) - before >= 3);
     // Written again through the API, the policy goes on above every earlier seq and is served.
-    await q(sql`delete from vault.policies where name = 'shrinking'`);
+    await db.q(sql`delete from vault.policies where name = 'shrinking'`);
     await client(rootToken).addPolicy({ name: 'shrinking', rules: wideRules });
     assert.equal((await call('GET', 'sys/policies/acl/shrinking', rootToken)).status, 200);
     await waitUntil('the policy written again to be served', async () => (await call('POST', 'secret/data/shrinking/a', token, { data: { v: 4 } })).status === 200);
@@ -161,15 +137,15 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
 
   it('refuses a token role rolled back to the policies it allowed before', async () => {
     await call('POST', 'auth/token/roles/shrinking-role', rootToken, { allowed_policies: ['admin'] });
-    const earlier = await copyOf('token_roles', 'name', 'shrinking-role');
+    const earlier = await db.copyOf('token_roles', 'name', 'shrinking-role');
     await call('POST', 'auth/token/roles/shrinking-role', rootToken, { allowed_policies: ['reader'] });
     assert.equal((await call('GET', 'auth/token/roles/shrinking-role', rootToken)).status, 200);
-    const before = await failures('token_roles');
-    await putBack('token_roles', 'name', earlier);
+    const before = await db.failures('token_roles');
+    await db.putBack('token_roles', 'name', earlier);
     const res = await call('POST', 'auth/token/create/shrinking-role', rootToken, { policies: ['admin'] });
     assert.equal(res.status, 403);
     assert.deepEqual(res.body, REFUSED);
-    assert.equal((await failures('token_roles')) - before, 1);
+    assert.equal((await db.failures('token_roles')) - before, 1);
   });
 
   it('refuses an AppRole secret id put back with the uses it had before a login', async () => {
@@ -177,14 +153,14 @@ describe('ZenoVault rollback of token, policy and role rows by a database writer
     await call('POST', 'auth/approle/role/limited', rootToken, { secret_id_num_uses: 2, token_policies: ['default'] });
     const roleId = (await call('GET', 'auth/approle/role/limited/role-id', rootToken)).body.data.role_id as string;
     const issued = (await call('POST', 'auth/approle/role/limited/secret-id', rootToken)).body.data;
-    const earlier = await copyOf('approle_secret_ids', 'accessor', issued.secret_id_accessor as string);
+    const earlier = await db.copyOf('approle_secret_ids', 'accessor', issued.secret_id_accessor as string);
     const login = () => call('POST', 'auth/approle/login', '', { role_id: roleId, secret_id: issued.secret_id });
     assert.equal((await login()).status, 200, 'the first of two uses');
-    const before = await failures('approle_secret_ids');
-    await putBack('approle_secret_ids', 'accessor', earlier);
+    const before = await db.failures('approle_secret_ids');
+    await db.putBack('approle_secret_ids', 'accessor', earlier);
     const res = await login();
     assert.equal(res.status, 403);
     assert.deepEqual(res.body, REFUSED);
-    assert.equal((await failures('approle_secret_ids')) - before, 1);
+    assert.equal((await db.failures('approle_secret_ids')) - before, 1);
   });
 });

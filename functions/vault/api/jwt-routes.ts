@@ -14,6 +14,7 @@ import { VaultError, invalidRequest, notFoundError } from '#functions/vault/core
 import {
   ASYMMETRIC_ALGS,
   claimsMismatch,
+  deleteJwtRole,
   groupPolicies,
   loginClaims,
   parseJwtConfig,
@@ -27,6 +28,7 @@ import {
   type JwtRole,
 } from '#functions/vault/core/jwt-auth';
 import { checkIssuerUrl } from '#functions/vault/core/kubernetes';
+import { rememberGone } from '#functions/vault/core/row-seq';
 import { jwtRoles } from '#functions/vault/core/schema';
 import { issueLoginToken, tokenSettingsData } from '#functions/vault/core/token-settings';
 import { assertNoNul } from '#functions/vault/core/wire';
@@ -218,7 +220,7 @@ export function jwtRoutes(database: Database, unsealer: UnsealerClient): VaultRo
           return done();
         },
         delete: async (_req, m) => {
-          await db.delete(jwtRoles).where(eq(jwtRoles.name, m[1]!));
+          rememberGone(await unsealer.rowMac(), await deleteJwtRole(db, m[1]!));
           return done();
         },
       },

@@ -4,7 +4,7 @@
 // in unless the config sets allow_roles_without_audience.
 // @see https://developer.hashicorp.com/vault/api-docs/auth/kubernetes
 import { readFile } from 'node:fs/promises';
-import { asc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Database } from '#shared/db/index';
 import { aad, open, seal } from '#functions/vault/core/envelope';
 import type { MacValue } from '#functions/vault/core/integrity';
@@ -19,7 +19,9 @@ import {
   type KubernetesConfig,
   type KubernetesRole,
 } from '#functions/vault/core/kubernetes';
-import { kubernetesConfig, kubernetesRoles } from '#functions/vault/core/schema';
+import { deleteKubernetesRole, listKubernetesRoles, readKubernetesRole, writeKubernetesRole } from '#functions/vault/core/kubernetes-roles';
+import { rememberGone } from '#functions/vault/core/row-seq';
+import { kubernetesConfig } from '#functions/vault/core/schema';
 import { DEFAULT_TOKEN_TTL, insertToken } from '#functions/vault/core/tokens';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -36,7 +38,6 @@ const REVIEWER_CONTEXT = 'auth/kubernetes/config/token_reviewer_jwt';
 const LOCAL_SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 const configMacFields = (settings: Record<string, unknown>): MacValue[] => [1, settings];
-const roleMacFields = (name: string, settings: Record<string, unknown>): MacValue[] => [name, settings];
 
 interface StoredConfig extends Omit<KubernetesConfig, 'token_reviewer_jwt'> {
   /** The reviewer JWT: AES-256-GCM under a DEK, and the DEK wrapped by the mount KEK (base64). */
@@ -72,10 +73,7 @@ export function kubernetesRoutes(database: Database, unsealer: UnsealerClient): 
 
   const loadRole = async (name: string) => {
     if (!ROLE.test(name)) return undefined;
-    const [row] = await db.select().from(kubernetesRoles).where(eq(kubernetesRoles.name, name));
-    if (!row) return undefined;
-    (await unsealer.rowMac()).check('kubernetes_roles', roleMacFields(name, row.settings), row.mac);
-    return row.settings;
+    return readKubernetesRole(db, await unsealer.rowMac(), name);
   };
 
   const sealReviewerJwt = async (jwt: string) => {
@@ -141,9 +139,9 @@ export function kubernetesRoutes(database: Database, unsealer: UnsealerClient): 
       pattern: /^auth\/kubernetes\/role$/,
       handlers: {
         list: async (req) => {
-          const rows = await db.select({ name: kubernetesRoles.name }).from(kubernetesRoles).orderBy(asc(kubernetesRoles.name));
-          if (rows.length === 0) throw notFoundError();
-          return ok(req, { data: { keys: rows.map((r) => r.name) } });
+          const keys = await listKubernetesRoles(db);
+          if (keys.length === 0) throw notFoundError();
+          return ok(req, { data: { keys } });
         },
       },
     },
@@ -175,12 +173,11 @@ export function kubernetesRoutes(database: Database, unsealer: UnsealerClient): 
             token_ttl: ttl,
             token_max_ttl: maxTtl,
           };
-          const mac = (await unsealer.rowMac()).sign('kubernetes_roles', roleMacFields(name, settings));
-          await db.insert(kubernetesRoles).values({ name, settings, mac }).onConflictDoUpdate({ target: kubernetesRoles.name, set: { settings, mac } });
+          await writeKubernetesRole(db, await unsealer.rowMac(), name, settings);
           return done();
         },
         delete: async (_req, m) => {
-          await db.delete(kubernetesRoles).where(eq(kubernetesRoles.name, m[1]!));
+          rememberGone(await unsealer.rowMac(), await deleteKubernetesRole(db, m[1]!));
           return done();
         },
       },

@@ -18,6 +18,7 @@ import {
   type DekService,
   type KvIntegrity,
 } from '#functions/vault/core/kv';
+import { createKvRowLoader } from '#functions/vault/core/kv-read-batch';
 import { createWriteQueue } from '#functions/vault/core/write-queue';
 import { assertNoNul, boolField, INT32_MAX, intField } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -56,6 +57,8 @@ function customMetadataOf(v: unknown): Record<string, string> | undefined {
 
 export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity): VaultRoute[] {
   const db = database.db;
+  /** Concurrent reads share one statement. */
+  const loadRow = createKvRowLoader(db);
   /** The current version the capability check read, per request. */
   const seenCurrent = new WeakMap<VaultRequest, number>();
   /**
@@ -78,7 +81,7 @@ export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity):
         const path = cleanPath(m[1]!);
         const version = intField(Object.fromEntries(req.query), 'version') ?? 0;
         if (version < 0) throw invalidRequest('version must be a positive integer');
-        const r = await readSecret(db, keys, ig, MOUNT, path, version);
+        const r = await readSecret(loadRow, keys, ig, MOUNT, path, version);
         if (r.kind === 'missing') throw notFoundError();
         if (r.kind === 'gone') return { ...ok(req, { data: { data: null, metadata: r.metadata } }), status: 404 };
         return { ...ok(req, { data: { data: r.data, metadata: r.metadata } }), auditData: { data: r.data, metadata: r.metadata } };
@@ -119,7 +122,7 @@ export function kvRoutes(database: Database, keys: DekService, ig: KvIntegrity):
     const path = cleanPath(m[1]!);
     const patch = req.body.data;
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw invalidRequest('no data provided');
-    const current = await readSecret(db, keys, ig, MOUNT, path, 0);
+    const current = await readSecret(loadRow, keys, ig, MOUNT, path, 0);
     if (current.kind !== 'ok') throw notFoundError();
     const options = req.body.options as Record<string, unknown> | undefined;
     const cas = options && typeof options === 'object' ? intField(options, 'cas') : undefined;

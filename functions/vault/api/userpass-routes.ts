@@ -5,6 +5,7 @@ import type { Database } from '#shared/db/index';
 import { VaultError, invalidRequest, notFoundError } from '#functions/vault/core/errors';
 import { addressAllowed } from '#functions/vault/core/cidr';
 import { policyList, issueLoginToken, tokenSettingsData } from '#functions/vault/core/token-settings';
+import { rememberGone } from '#functions/vault/core/row-seq';
 import { checkPassword, countAttempt, deleteUser, hashPassword, listUsers, passwordField, readUser, username, writeUser } from '#functions/vault/core/userpass';
 import { assertNoNul } from '#functions/vault/core/wire';
 import { done, ok } from './pipeline.js';
@@ -52,7 +53,7 @@ export function userpassRoutes(database: Database, unsealer: UnsealerClient): Va
           return done();
         },
         delete: async (_req, m) => {
-          await database.transaction((tx) => deleteUser(tx, username(m[1]!)));
+          rememberGone(await unsealer.rowMac(), await database.transaction((tx) => deleteUser(tx, username(m[1]!))));
           return done();
         },
       },

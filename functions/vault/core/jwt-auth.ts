@@ -5,11 +5,12 @@
 // functions/vault/api/jwt-routes.ts.
 // @see https://developer.hashicorp.com/vault/api-docs/auth/jwt
 import { createPublicKey } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, lt } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { invalidRequest } from './errors.js';
 import type { RowMac } from './integrity.js';
 import { checkIssuerUrl } from './kubernetes.js';
+import { nextRowSeq, seqRows, type GoneRow } from './row-seq.js';
 import { jwtConfig, jwtRoles } from './schema.js';
 import { durationField, flagField, parseTokenSettings, policyList, storedTokenSettings, stringList, type TokenSettings } from './token-settings.js';
 
@@ -42,7 +43,6 @@ export interface JwtRole extends TokenSettings {
 }
 
 const CONFIG = 'jwt_config';
-const ROLES = 'jwt_roles';
 export const ROLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 const str = (v: unknown, field: string, max = 2048): string => {
@@ -144,7 +144,8 @@ export function parseJwtRole(body: Record<string, unknown>, prev?: JwtRole): Jwt
 }
 
 const configFields = (settings: Record<string, unknown>) => [1, settings];
-const roleFields = (name: string, settings: Record<string, unknown>) => [name, settings];
+/** Role rows: MAC'd fields identity first, then a fresh `row_seq` value per write (core/row-seq.ts). */
+const ROLES = seqRows<{ name: string; settings: Record<string, unknown>; seq: number }>('jwt_roles', (r) => r.name, (r) => [r.name, r.settings]);
 
 export async function readJwtConfig(db: Queryable, mac: RowMac): Promise<JwtConfig | undefined> {
   const [row] = await db.select().from(jwtConfig).where(eq(jwtConfig.id, 1));
@@ -159,18 +160,30 @@ export async function writeJwtConfig(db: Queryable, mac: RowMac, config: JwtConf
   await db.insert(jwtConfig).values({ id: 1, settings, mac: m }).onConflictDoUpdate({ target: jwtConfig.id, set: { settings, mac: m } });
 }
 
+/** The role, if its row is the vault's own and no older than one this process saw (else IntegrityError). */
 export async function readJwtRole(db: Queryable, mac: RowMac, name: string): Promise<JwtRole | undefined> {
   if (!ROLE_NAME.test(name)) return undefined;
+  const since = mac.clock();
   const [row] = await db.select().from(jwtRoles).where(eq(jwtRoles.name, name));
   if (!row) return undefined;
-  mac.check(ROLES, roleFields(name, row.settings), row.mac);
+  ROLES.verify(mac, row, since);
   return { ...(row.settings as unknown as JwtRole), ...storedTokenSettings(row.settings) };
 }
 
+/** Writes the role under a fresh seq; of two writes racing, the higher seq stays. */
 export async function writeJwtRole(db: Queryable, mac: RowMac, name: string, role: JwtRole): Promise<void> {
-  const settings = { ...role } as Record<string, unknown>;
-  const m = mac.sign(ROLES, roleFields(name, settings));
-  await db.insert(jwtRoles).values({ name, settings, mac: m }).onConflictDoUpdate({ target: jwtRoles.name, set: { settings, mac: m } });
+  const row = { name, settings: { ...role } as Record<string, unknown>, seq: await nextRowSeq(db) };
+  const m = ROLES.sign(mac, row);
+  await db
+    .insert(jwtRoles)
+    .values({ ...row, mac: m })
+    .onConflictDoUpdate({ target: jwtRoles.name, set: { settings: row.settings, seq: row.seq, mac: m }, setWhere: lt(jwtRoles.seq, row.seq) });
+}
+
+/** Deletes the role; remember the rows returned once committed (rememberGone). */
+export async function deleteJwtRole(db: Queryable, name: string): Promise<GoneRow[]> {
+  const gone = await db.delete(jwtRoles).where(eq(jwtRoles.name, name)).returning({ seq: jwtRoles.seq });
+  return gone.map((g) => ({ table: ROLES.table, id: name, seq: g.seq }));
 }
 
 /** A claim by name, or by JSON pointer (`/a/b`) into nested objects, as Vault looks them up. */

@@ -10,6 +10,7 @@ import { rowsOf, type Database, type Db, type Queryable, type Tx } from '#shared
 import { aad, DecryptError, kvContext, open, seal } from './envelope.js';
 import { invalidRequest, VaultError } from './errors.js';
 import type { MacValue, RowMac, SeqMemory } from './integrity.js';
+import type { KvRowLoader } from './kv-read-batch.js';
 import type { KvMetadata, KvVersion } from './schema.js';
 
 /** Vault's mount-wide default for max_versions. */
@@ -187,25 +188,18 @@ type ReadResult =
   | { kind: 'gone'; metadata: ReturnType<typeof versionMetadata> }
   | { kind: 'ok'; data: Record<string, unknown>; metadata: ReturnType<typeof versionMetadata> };
 
-/** Reads one version (the current one when `version` is 0), checking both rows, decrypting through its DEK. */
-export async function readSecret(db: Db, keys: DekService, ig: KvIntegrity, mount: string, path: string, version: number): Promise<ReadResult> {
-  return withEpoch(ig, (mac) => readChecked(db, keys, mac, ig.seen, mount, path, version));
+/**
+ * Reads one version (the current one when `version` is 0), checking both rows, decrypting through
+ * its DEK. Its rows come from `load` (core/kv-read-batch.ts: one statement for concurrent reads).
+ */
+export async function readSecret(load: KvRowLoader, keys: DekService, ig: KvIntegrity, mount: string, path: string, version: number): Promise<ReadResult> {
+  return withEpoch(ig, (mac) => readChecked(load, keys, mac, ig.seen, mount, path, version));
 }
 
-async function readChecked(db: Db, keys: DekService, mac: RowMac, seen: SeqMemory, mount: string, path: string, version: number): Promise<ReadResult> {
+async function readChecked(load: KvRowLoader, keys: DekService, mac: RowMac, seen: SeqMemory, mount: string, path: string, version: number): Promise<ReadResult> {
+  // Read before the rows are fetched: a higher seq learnt meanwhile is a concurrent write.
   const floor = seen.floor(seenKey(mount, path));
-  const [r] = rowsOf<Raw>(
-    await db.execute(sql`
-      select m.*, v.mount as v_mount, v.path as v_path, v.version as v_version, v.ciphertext as v_ciphertext,
-        v.wrapped_dek as v_wrapped_dek, v.created_at as v_created_at, v.deleted_at as v_deleted_at,
-        v.destroyed as v_destroyed, v.seq as v_seq, v.mac as v_mac, b.max_version, b.max_seq
-      from vault.kv_metadata m
-      cross join lateral (select max(version) as max_version, max(seq) as max_seq from vault.kv_versions
-        where mount = m.mount and path = m.path) b
-      left join vault.kv_versions v on v.mount = m.mount and v.path = m.path
-        and v.version = case when ${version} = 0 then m.current_version else ${version} end
-      where m.mount = ${mount} and m.path = ${path}`),
-  );
+  const r = await load(mount, path, version);
   if (!r) return { kind: 'missing' };
   const md = metadataFrom(r);
   checkMetadata(mac, seen, md, floor);

@@ -19,8 +19,8 @@ import { inboxTable } from '#shared/events/tables';
 export const vault = pgSchema('vault');
 
 /**
- * Where the rollback bound of policies, token roles and AppRole roles comes from: every write of
- * such a row takes a fresh value, so a row's seq only grows, even across a delete and re-create.
+ * Where the rollback bound of policies, roles, transit keys, userpass users and mounts comes
+ * from: every write of such a row takes a fresh value, so a row's seq only grows, even across a delete and re-create.
  */
 export const rowSeq = vault.sequence('row_seq');
 
@@ -71,6 +71,8 @@ export const mounts = vault.table('mounts', {
   description: text().notNull().default(''),
   wrappedKek: bytea().notNull(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at its creation and at each rewrap, bound into its MAC; 0 before seqs. */
+  seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts); null only in rows written before MACs, until the upgrade signs them. */
   mac: bytea(),
 });
@@ -217,7 +219,7 @@ export const transitKeys = vault.table('transit_keys', {
   minEncryptionVersion: integer().notNull().default(0),
   /** Counts the row's changes; bound into its MAC. */
   generation: integer().notNull().default(0),
-  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
   seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts, `transitKeyMacFields`); a row without one is refused. */
   mac: bytea(),
@@ -241,7 +243,7 @@ export const kubernetesConfig = vault.table('kubernetes_config', {
 export const kubernetesRoles = vault.table('kubernetes_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
-  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
   seq: bigint({ mode: 'number' }).notNull().default(0),
   /** Row MAC (core/integrity.ts); null only in rows written before MACs, which are refused. */
   mac: bytea(),
@@ -288,7 +290,7 @@ export const userpassUsers = vault.table('userpass_users', {
   username: text().primaryKey(),
   passwordHash: text().notNull(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
-  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
   seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });
@@ -315,7 +317,7 @@ export const jwtConfig = vault.table('jwt_config', {
 export const jwtRoles = vault.table('jwt_roles', {
   name: text().primaryKey(),
   settings: jsonb().notNull().$type<Record<string, unknown>>(),
-  /** Reserved for the per-row rollback bound (core/row-seq.ts); not written yet, always 0. */
+  /** The row's rollback bound (core/row-seq.ts): a fresh `row_seq` value at each write, bound into its MAC; 0 before seqs. */
   seq: bigint({ mode: 'number' }).notNull().default(0),
   mac: bytea().notNull(),
 });

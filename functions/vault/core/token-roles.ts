@@ -5,29 +5,26 @@
 import { asc, eq, lt } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { invalidRequest } from './errors.js';
-import { withSeq, type RowMac } from './integrity.js';
-import { nextRowSeq } from './row-seq.js';
+import type { RowMac } from './integrity.js';
+import { nextRowSeq, seqRows } from './row-seq.js';
 import { tokenRoles, type Token, type TokenRole } from './schema.js';
 
-const TABLE = 'token_roles';
 /** Vault's role names (framework.GenericNameRegex). */
 export const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
 
-/** The MAC'd fields of a role row, identity first, then its seq (core/row-seq.ts). */
-function roleMacFields(r: TokenRole) {
-  return withSeq([
-    r.name,
-    r.allowedPolicies,
-    r.disallowedPolicies,
-    r.orphan,
-    r.renewable,
-    r.pathSuffix,
-    r.tokenPeriodSeconds,
-    r.tokenExplicitMaxTtlSeconds,
-    r.tokenNoDefaultPolicy,
-    r.tokenNumUses,
-  ], r.seq);
-}
+/** Role rows: MAC'd fields identity first, then the seq (core/row-seq.ts). */
+const ROWS = seqRows<TokenRole>('token_roles', (r) => r.name, (r) => [
+  r.name,
+  r.allowedPolicies,
+  r.disallowedPolicies,
+  r.orphan,
+  r.renewable,
+  r.pathSuffix,
+  r.tokenPeriodSeconds,
+  r.tokenExplicitMaxTtlSeconds,
+  r.tokenNoDefaultPolicy,
+  r.tokenNumUses,
+]);
 
 export type RoleSettings = Omit<TokenRole, 'mac' | 'seq'>;
 
@@ -36,8 +33,7 @@ export async function getRole(db: Queryable, mac: RowMac, name: string): Promise
   const since = mac.clock();
   const [row] = await db.select().from(tokenRoles).where(eq(tokenRoles.name, name));
   if (!row) return undefined;
-  mac.check(TABLE, roleMacFields(row), row.mac);
-  mac.observe(TABLE, row.name, row.seq, since);
+  ROWS.verify(mac, row, since);
   const { mac: _mac, seq: _seq, ...settings } = row;
   return settings;
 }
@@ -45,7 +41,7 @@ export async function getRole(db: Queryable, mac: RowMac, name: string): Promise
 /** Writes the role under a fresh seq; of two writes racing, the higher seq stays. */
 export async function putRole(db: Queryable, mac: RowMac, settings: RoleSettings): Promise<void> {
   const row: TokenRole = { ...settings, seq: await nextRowSeq(db), mac: Buffer.alloc(0) };
-  row.mac = mac.sign(TABLE, roleMacFields(row));
+  row.mac = ROWS.sign(mac, row);
   const { name: _name, ...set } = row;
   const since = mac.clock();
   const written = await db
@@ -53,13 +49,13 @@ export async function putRole(db: Queryable, mac: RowMac, settings: RoleSettings
     .values(row)
     .onConflictDoUpdate({ target: tokenRoles.name, set, setWhere: lt(tokenRoles.seq, row.seq) })
     .returning({ seq: tokenRoles.seq });
-  if (written.length) mac.observe(TABLE, row.name, row.seq, since);
+  if (written.length) ROWS.wrote(mac, row, since);
 }
 
 /** Deletes the role; this process then refuses the deleted row put back. */
 export async function deleteRole(db: Queryable, mac: RowMac, name: string): Promise<void> {
   const gone = await db.delete(tokenRoles).where(eq(tokenRoles.name, name)).returning({ seq: tokenRoles.seq });
-  for (const g of gone) mac.gone(TABLE, name, g.seq);
+  for (const g of gone) ROWS.gone(mac, name, g.seq);
 }
 
 export async function listRoles(db: Queryable): Promise<string[]> {

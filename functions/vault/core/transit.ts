@@ -24,12 +24,12 @@ import {
 import { and, asc, eq } from 'drizzle-orm';
 import type { Database, Queryable } from '#shared/db/index';
 import { invalidRequest, VaultError } from './errors.js';
-import type { MacValue, RowMac } from './integrity.js';
+import type { RowMac } from './integrity.js';
 import type { DekService } from './kv.js';
+import { nextRowSeq, seqRows } from './row-seq.js';
 import { transitKeys, type TransitKeyVersion } from './schema.js';
 
 const TRANSIT_MOUNT = 'transit/';
-const TABLE = 'transit_keys';
 
 export const KEY_TYPES = ['aes256-gcm96', 'chacha20-poly1305', 'ed25519', 'ecdsa-p256'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -59,13 +59,25 @@ export interface TransitKeyService extends DekService {
 export type TransitKey = typeof transitKeys.$inferSelect;
 type MacView = Pick<
   TransitKey,
-  'name' | 'generation' | 'type' | 'derived' | 'latestVersion' | 'minDecryptionVersion' | 'minEncryptionVersion' | 'deletionAllowed' | 'versions'
+  'name' | 'generation' | 'type' | 'derived' | 'latestVersion' | 'minDecryptionVersion' | 'minEncryptionVersion' | 'deletionAllowed' | 'versions' | 'seq'
 >;
 
-/** The MAC'd fields of a transit_keys row, in their fixed order: identity first. */
-function transitKeyMacFields(k: MacView): MacValue[] {
-  return [k.name, k.generation, k.type, k.derived, k.latestVersion, k.minDecryptionVersion, k.minEncryptionVersion, k.deletionAllowed, k.versions];
-}
+/**
+ * transit_keys rows: MAC'd fields in their fixed order, identity first, then the seq (a fresh
+ * `row_seq` value at each write, core/row-seq.ts): a key put back from before a rotation, a
+ * raised `min_decryption_version` or its deletion is refused.
+ */
+const ROWS = seqRows<MacView>('transit_keys', (k) => k.name, (k) => [
+  k.name,
+  k.generation,
+  k.type,
+  k.derived,
+  k.latestVersion,
+  k.minDecryptionVersion,
+  k.minEncryptionVersion,
+  k.deletionAllowed,
+  k.versions,
+]);
 
 const keyContext = (name: string, version: number) => `transit/${name.length}:${name}/v${version}`;
 
@@ -74,21 +86,18 @@ const MISSING_CONTEXT =
 /** Node's HKDF takes at most 1024 bytes of info. */
 export const MAX_CONTEXT_BYTES = 1024;
 
-function checked(mac: RowMac, row: TransitKey): TransitKey {
-  mac.check(TABLE, transitKeyMacFields(row), row.mac);
-  return row;
-}
-
-/** The key, its MAC verified; undefined when there is none. */
+/** The key, its MAC and seq verified; undefined when there is none. */
 export async function getKey(db: Queryable, mac: RowMac, name: string): Promise<TransitKey | undefined> {
+  const since = mac.clock();
   const [row] = await db.select().from(transitKeys).where(eq(transitKeys.name, name));
-  return row && checked(mac, row);
+  return row && ROWS.verify(mac, row, since);
 }
 
-/** Every key's name, each row's MAC verified. */
+/** Every key's name, each row's MAC and seq verified. */
 export async function listKeys(db: Queryable, mac: RowMac): Promise<string[]> {
+  const since = mac.clock();
   const rows = await db.select().from(transitKeys).orderBy(asc(transitKeys.name));
-  return rows.map((r) => checked(mac, r).name);
+  return rows.map((r) => ROWS.verify(mac, r, since).name);
 }
 
 /** A new version's material, minted by the unsealer; an ECDSA version seals a fresh key pair under it. */
@@ -125,10 +134,11 @@ export async function createKey(db: Queryable, ks: TransitKeyService, name: stri
     minEncryptionVersion: 0,
     deletionAllowed: false,
     versions: { '1': await mintVersion(ks, name, type, derived, 1) },
+    seq: await nextRowSeq(db),
   };
   const inserted = await db
     .insert(transitKeys)
-    .values({ ...row, mac: mac.sign(TABLE, transitKeyMacFields(row)) })
+    .values({ ...row, mac: ROWS.sign(mac, row) })
     .onConflictDoNothing()
     .returning({ name: transitKeys.name });
   const key = await getKey(db, mac, name);
@@ -138,7 +148,8 @@ export async function createKey(db: Queryable, ks: TransitKeyService, name: stri
 
 /**
  * Changes a key under a row lock: the locked row is checked, `change` returns the new fields (or
- * undefined to give up), and the row is written with its generation advanced and a new MAC.
+ * undefined to give up), and the row is written with its generation advanced, a fresh seq and a
+ * new MAC; once committed, this process refuses the row as it was.
  * With `adopt`, a row written before rows carried MACs (no MAC, generation 0, the one type and
  * shape that existed then) is handed to `change` as legacy instead of refused: only an explicit
  * config write adopts it, and that write supplies every field that limits access.
@@ -150,21 +161,24 @@ async function updateKey(
   change: (row: TransitKey, legacy: boolean) => Partial<MacView> | undefined,
   adopt = false,
 ): Promise<TransitKey | undefined> {
-  return database.transaction(async (tx) => {
+  const since = mac.clock();
+  const updated = await database.transaction(async (tx) => {
     const [locked] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
     if (!locked) throw invalidRequest('encryption key not found');
     const legacy = adopt && isLegacyRow(locked);
-    const row = legacy ? locked : checked(mac, locked);
+    const row = legacy ? locked : ROWS.verify(mac, locked, since);
     const set = change(row, legacy);
     if (!set) return undefined;
-    const next: MacView = { ...row, ...set, generation: row.generation + 1 };
+    const next: MacView = { ...row, ...set, generation: row.generation + 1, seq: await nextRowSeq(tx) };
     const [u] = await tx
       .update(transitKeys)
-      .set({ ...set, generation: next.generation, mac: mac.sign(TABLE, transitKeyMacFields(next)) })
+      .set({ ...set, generation: next.generation, seq: next.seq, mac: ROWS.sign(mac, next) })
       .where(eq(transitKeys.name, name))
       .returning();
     return u;
   });
+  if (updated) ROWS.wrote(mac, updated, since);
+  return updated;
 }
 
 /** The shape every row had before rows carried MACs: AES-256-GCM, not derived, no minimum encryption version. */
@@ -232,16 +246,19 @@ export async function configureKey(database: Database, ks: TransitKeyService, na
   return updated!;
 }
 
-/** Deletes the key if its (verified) row allows it; a missing key is a 400, as in Vault. */
+/** Deletes the key if its (verified) row allows it; a missing key is a 400, as in Vault. Once committed, the row put back is refused. */
 export async function deleteKey(database: Database, ks: TransitKeyService, name: string): Promise<void> {
   const mac = await ks.rowMac();
-  await database.transaction(async (tx) => {
+  const since = mac.clock();
+  const seq = await database.transaction(async (tx) => {
     const [locked] = await tx.select().from(transitKeys).where(eq(transitKeys.name, name)).for('update');
     if (!locked) throw invalidRequest(`error deleting policy ${name}: could not delete key; not found`);
-    const row = checked(mac, locked);
+    const row = ROWS.verify(mac, locked, since);
     if (!row.deletionAllowed) throw invalidRequest(`error deleting policy ${name}: deletion is not allowed for this key`);
     await tx.delete(transitKeys).where(and(eq(transitKeys.name, name), eq(transitKeys.generation, row.generation)));
+    return row.seq;
   });
+  ROWS.gone(mac, name, seq);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,10 +8,11 @@
 // @see https://cheatsheetseries.owasp.org/cheatsheets/Password_Storage_Cheat_Sheet.html#argon2id
 import { randomBytes } from 'node:crypto';
 import { argon2Verify, argon2id } from 'hash-wasm';
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, lt, sql } from 'drizzle-orm';
 import { rowsOf, type Queryable } from '#shared/db/index';
 import { invalidRequest } from './errors.js';
-import type { MacValue, RowMac } from './integrity.js';
+import type { RowMac } from './integrity.js';
+import { nextRowSeq, seqRows, type GoneRow } from './row-seq.js';
 import { userpassFailures, userpassUsers } from './schema.js';
 import { parseTokenSettings, storedTokenSettings, type TokenSettings } from './token-settings.js';
 
@@ -19,7 +20,6 @@ const ARGON2 = { memorySize: 19456, iterations: 2, parallelism: 1 } as const;
 /** Longest password accepted (bytes): bounds the work a caller can make us do. */
 const MAX_PASSWORD_BYTES = 1024;
 const USERNAME = /^[a-z0-9_.@-]{1,128}$/;
-const USERS = 'userpass_users';
 
 /** Failures from one address before it must wait. */
 const FREE_FAILURES = 5;
@@ -33,7 +33,12 @@ interface UserpassUser extends TokenSettings {
   passwordHash: string;
 }
 
-const userMacFields = (r: { username: string; passwordHash: string; settings: Record<string, unknown> }): MacValue[] => [r.username, r.passwordHash, r.settings];
+/** User rows: MAC'd fields identity first, then a fresh `row_seq` value per write (core/row-seq.ts). */
+const USERS = seqRows<{ username: string; passwordHash: string; settings: Record<string, unknown>; seq: number }>(
+  'userpass_users',
+  (r) => r.username,
+  (r) => [r.username, r.passwordHash, r.settings],
+);
 
 /** Vault lower-cases userpass names. */
 export function username(raw: string): string {
@@ -62,10 +67,12 @@ export function passwordField(body: Record<string, unknown>): string {
   return p;
 }
 
+/** The user, if its row is the vault's own and no older than one this process saw (else IntegrityError). */
 export async function readUser(db: Queryable, mac: RowMac, name: string): Promise<UserpassUser | undefined> {
+  const since = mac.clock();
   const [row] = await db.select().from(userpassUsers).where(eq(userpassUsers.username, name));
   if (!row) return undefined;
-  mac.check(USERS, userMacFields(row), row.mac);
+  USERS.verify(mac, row, since);
   return { username: row.username, passwordHash: row.passwordHash, ...storedTokenSettings(row.settings) };
 }
 
@@ -74,22 +81,29 @@ export async function listUsers(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.username);
 }
 
-/** Creates or updates a user; a password is required to create one, optional to update. */
+/**
+ * Creates or updates a user under a fresh seq; a password is required to create one, optional to
+ * update. Of two writes racing, the higher seq stays. The seq is remembered when read back (the
+ * caller's transaction may still roll back).
+ */
 export async function writeUser(db: Queryable, mac: RowMac, name: string, body: Record<string, unknown>, passwordHash?: string): Promise<void> {
   const prev = await readUser(db, mac, name);
   const hash = passwordHash ?? prev?.passwordHash;
   if (!hash) throw invalidRequest('missing password');
   const settings = { ...parseTokenSettings(body, prev) } as Record<string, unknown>;
-  const m = mac.sign(USERS, userMacFields({ username: name, passwordHash: hash, settings }));
+  const row = { username: name, passwordHash: hash, settings, seq: await nextRowSeq(db) };
+  const m = USERS.sign(mac, row);
   await db
     .insert(userpassUsers)
-    .values({ username: name, passwordHash: hash, settings, mac: m })
-    .onConflictDoUpdate({ target: userpassUsers.username, set: { passwordHash: hash, settings, mac: m } });
+    .values({ ...row, mac: m })
+    .onConflictDoUpdate({ target: userpassUsers.username, set: { passwordHash: hash, settings, seq: row.seq, mac: m }, setWhere: lt(userpassUsers.seq, row.seq) });
 }
 
-export async function deleteUser(db: Queryable, name: string): Promise<void> {
-  await db.delete(userpassUsers).where(eq(userpassUsers.username, name));
+/** Deletes the user and its failure counts; remember the rows returned once committed (rememberGone). */
+export async function deleteUser(db: Queryable, name: string): Promise<GoneRow[]> {
+  const gone = await db.delete(userpassUsers).where(eq(userpassUsers.username, name)).returning({ seq: userpassUsers.seq });
   await db.delete(userpassFailures).where(eq(userpassFailures.username, name));
+  return gone.map((g) => ({ table: USERS.table, id: name, seq: g.seq }));
 }
 
 /**

@@ -9,6 +9,7 @@ import { invalidRequest } from '#functions/vault/core/errors';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import { split } from '#functions/vault/core/shamir';
 import { mountMacFields } from '#functions/vault/core/mounts';
+import { nextRowSeq } from '#functions/vault/core/row-seq';
 import { insertRootToken } from '#functions/vault/core/tokens';
 import { writeFirstEpoch } from './epoch.js';
 import type { SealWrapper } from '#functions/vault/core/seal';
@@ -62,7 +63,7 @@ export async function initialize(database: Database, keyring: Keyring, shares: n
         .returning({ id: sealConfig.id });
       if (inserted.length === 0) throw invalidRequest('Vault is already initialized');
       for (const m of DEFAULT_MOUNTS) {
-        const row = { ...m, wrappedKek: wrapKek(root, m.path), createdAt: new Date() };
+        const row = { ...m, wrappedKek: wrapKek(root, m.path), createdAt: new Date(), seq: await nextRowSeq(tx) };
         await tx.insert(mounts).values({ ...row, mac: mac.sign('mounts', mountMacFields(row)) });
       }
       await writeFirstEpoch(tx, mac);

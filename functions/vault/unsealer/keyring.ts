@@ -8,7 +8,8 @@ import { silentLogger, type Logger } from '#shared/log/index';
 import { aad, CANARY_TEXT, CANARY_TEXT_V2, DecryptError, open, seal } from '#functions/vault/core/envelope';
 import { invalidRequest, sealedError, VaultError } from '#functions/vault/core/errors';
 import { createRowMac, createRowSeqMemory, IntegrityError, ROW_MAC_INFO, type RowMac } from '#functions/vault/core/integrity';
-import { checkMount, mountMacFields } from '#functions/vault/core/mounts';
+import { checkMount, mountMacFields, rememberMount } from '#functions/vault/core/mounts';
+import { nextRowSeq } from '#functions/vault/core/row-seq';
 import { mounts, sealConfig } from '#functions/vault/core/schema';
 import type { SealWrapper } from '#functions/vault/core/seal';
 import { combine, ShamirError } from '#functions/vault/core/shamir';
@@ -109,7 +110,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
   let lastCheck = 0;
   let onStale: (() => Promise<void>) | undefined;
   /** A rekey this replica is committing: its own new canary is not a sign of staleness. */
-  let pending: { root: Buffer; canary: Buffer } | undefined;
+  let pending: { root: Buffer; canary: Buffer; committed?: () => void } | undefined;
   let keyringKey: Buffer | undefined;
   /** 1 while the stored canary is the first version (rows may lack MACs), 2 once every row is MAC'd. */
   let canaryVersion = 0;
@@ -255,6 +256,7 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
 
   const adoptPending = () => {
     if (!pending) return;
+    pending.committed?.();
     rootKey?.fill(0);
     rootKey = pending.root;
     adoptedCanary = pending.canary;
@@ -314,10 +316,12 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
     const root = await ensureCurrent(!cached);
     if (cached && keks.get(mount) === cached) return cached;
     const mac = await rowMac();
+    const since = mac.clock();
     const [row] = await database.db.select().from(mounts).where(eq(mounts.path, mount));
     if (!row) throw invalidRequest(`no mount at ${mount}`);
-    // A mount row the vault did not write (another KEK put in its place, a renamed mount) is refused.
-    checkMount(mac, row);
+    // A mount row the vault did not write (another KEK put in its place, a renamed mount), or one
+    // from before a rewrap this process saw, is refused.
+    checkMount(mac, row, since);
     if (rootKey !== root) throw sealedError();
     const key = open(root, row.wrappedKek, aad.kek(mount));
     keks.set(mount, key);
@@ -457,11 +461,12 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       const wrapped = seal(root, key, aad.kek(mount));
       key.fill(0);
       const createdAt = new Date();
-      const signed = mac.sign('mounts', mountMacFields({ path: mount, type, description, wrappedKek: wrapped, createdAt }));
+      const seq = await nextRowSeq(db);
+      const signed = mac.sign('mounts', mountMacFields({ path: mount, type, description, wrappedKek: wrapped, createdAt, seq }));
       const rows = rowsOf<{ path: string }>(
         await db.execute(sql`
-          insert into vault.mounts (path, type, description, wrapped_kek, created_at, mac)
-          select ${mount}, ${type}, ${description}, ${wrapped}, ${createdAt.toISOString()}::timestamptz, ${signed}
+          insert into vault.mounts (path, type, description, wrapped_kek, created_at, seq, mac)
+          select ${mount}, ${type}, ${description}, ${wrapped}, ${createdAt.toISOString()}::timestamptz, ${seq}, ${signed}
           from vault.seal_config where id = 1 and canary = ${held} for share
           on conflict (path) do nothing
           returning path`),
@@ -540,18 +545,25 @@ export function createKeyring(database: Database, opts: KeyringOptions = {}) {
       keyring.fill(0);
       const mac = createRowMac(macKey, opts.onIntegrityFailure, 0, rowSeqs);
       macKey.fill(0);
+      const since = mac.clock();
       const rows = await tx.select().from(mounts).orderBy(mounts.path).for('update');
+      const rewrapped: (typeof rows)[number][] = [];
       for (const m of rows) {
-        checkMount(mac, m);
+        checkMount(mac, m, since);
         const k = open(root, m.wrappedKek, aad.kek(m.path));
-        const rewrapped = seal(newRoot, k, aad.kek(m.path));
+        const next = { ...m, wrappedKek: seal(newRoot, k, aad.kek(m.path)), seq: await nextRowSeq(tx) };
         k.fill(0);
-        const resigned = mac.sign('mounts', mountMacFields({ ...m, wrappedKek: rewrapped }));
-        await tx.update(mounts).set({ wrappedKek: rewrapped, mac: resigned }).where(eq(mounts.path, m.path));
+        next.mac = mac.sign('mounts', mountMacFields(next));
+        await tx.update(mounts).set({ wrappedKek: next.wrappedKek, seq: next.seq, mac: next.mac }).where(eq(mounts.path, m.path));
+        rewrapped.push(next);
       }
       const canary = seal(newRoot, CANARY_TEXT_V2, aad.canary());
       pending?.root.fill(0);
-      pending = { root: Buffer.from(newRoot), canary: Buffer.from(canary) };
+      pending = {
+        root: Buffer.from(newRoot),
+        canary: Buffer.from(canary),
+        committed: () => rewrapped.forEach((m) => rememberMount(mac, m, since)),
+      };
       return { canary, wrappedKeyringKey };
     },
     /** After the rekey's commit: the new root key replaces the old one (KEKs are unchanged). */

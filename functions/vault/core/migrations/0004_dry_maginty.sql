@@ -1,0 +1,1 @@
+ALTER TABLE "vault"."mounts" ADD COLUMN "seq" bigint DEFAULT 0 NOT NULL;
