@@ -87,8 +87,16 @@ function endToEnd(raw: string[], http2 = false): string[] {
   return out;
 }
 
+/** A connection's PROXY header, made once per connection (its addresses cost a system call each). */
+const proxyHeaders = new WeakMap<Socket, Buffer>();
+
 function proxyHeaderOf(socket: Socket): Buffer {
-  return encodeProxyHeader({ address: socket.remoteAddress, port: socket.remotePort }, { address: socket.localAddress, port: socket.localPort });
+  let header = proxyHeaders.get(socket);
+  if (header === undefined) {
+    header = encodeProxyHeader({ address: socket.remoteAddress, port: socket.remotePort }, { address: socket.localAddress, port: socket.localPort });
+    proxyHeaders.set(socket, header);
+  }
+  return header;
 }
 
 /** Methods a client may have retried automatically (RFC 9110 §9.2.2): safe to send again. */
