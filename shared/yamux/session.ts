@@ -5,13 +5,18 @@
 // windows we grant, control replies by `maxControlBuffer`).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { encodeHeader, Flag, FrameType, GoAwayCode, HEADER_SIZE, INITIAL_WINDOW, MAX_UINT32, VERSION, writeHeader } from './frame.js';
+import { Flag, FrameType, GoAwayCode, HEADER_SIZE, INITIAL_WINDOW, MAX_UINT32, VERSION, writeHeader } from './frame.js';
 import type { FrameHeader } from './frame.js';
 import { FrameReader } from './frame-reader.js';
 import { YamuxError } from './errors.js';
 import { YamuxStream } from './stream.js';
 import type { StreamHost } from './stream.js';
 import { Keepalive } from './keepalive.js';
+
+/** Frames are written into slabs of this size, handed to the socket as one buffer per tick. */
+const SLAB_SIZE = 64 * 1024;
+/** A Data payload up to this size is copied into the slab (and may join its stream's previous frame); larger ones go out as they are. */
+const SMALL_PAYLOAD = 16 * 1024;
 
 export interface SessionOptions {
   /** The client opens odd stream ids, the server even ones. */
@@ -72,6 +77,18 @@ export class YamuxSession extends EventEmitter implements StreamHost {
   #closed = false;
   #closeError: Error | null = null;
   #corked = false;
+  /**
+   * Outgoing frames of this tick: written one after another into a slab, the part not yet handed
+   * to the socket (`#slabStart` to `#slabUsed`) handed over as one buffer at the end of the tick
+   * (or before a large payload, or when the slab is full). The slab is never rewritten below
+   * `#slabUsed`, so what the socket holds stays intact.
+   */
+  #slab = Buffer.allocUnsafe(SLAB_SIZE);
+  #slabUsed = 0;
+  #slabStart = 0;
+  /** Offset in the slab of the last frame if it is a small Data frame that may still grow (-1: none), and its stream. */
+  #openFrame = -1;
+  #openStream = 0;
   readonly stats: SessionStats = {
     streams: 0, streamsOpened: 0, streamsAccepted: 0, streamsRefused: 0, bytesIn: 0, bytesOut: 0, windowStalls: 0, rttMs: undefined,
   };
@@ -145,7 +162,7 @@ export class YamuxSession extends EventEmitter implements StreamHost {
   goAway(code: GoAwayCode = GoAwayCode.Normal): void {
     if (this.#goAwaySent || this.#closed) return;
     this.#goAwaySent = true;
-    this.#write(encodeHeader(FrameType.GoAway, 0, 0, code));
+    this.#frame(FrameType.GoAway, 0, 0, code);
   }
 
   /** Graceful close: GoAway(normal), let open streams finish, then end the connection. */
@@ -170,26 +187,82 @@ export class YamuxSession extends EventEmitter implements StreamHost {
 
   sendControl(type: FrameType, flags: number, streamId: number, length: number): void {
     if (this.#closed) return;
-    if (this.#socket.writableLength > this.#maxControlBuffer) {
+    if (this.#socket.writableLength + this.#slabUsed - this.#slabStart > this.#maxControlBuffer) {
       this.#terminate(new YamuxError('ERR_YAMUX_WRITE_BACKLOG', 'the peer does not read what it is sent'));
       return;
     }
-    this.#write(encodeHeader(type, flags, streamId, length));
+    // A FIN right after its stream's Data frame of this tick rides on that frame ("FIN ... may be
+    // sent with a data or window update message").
+    if (type === FrameType.WindowUpdate && flags === Flag.FIN && length === 0 && this.#openFrame >= 0 && this.#openStream === streamId) {
+      const at = this.#openFrame + 2;
+      this.#slab.writeUInt16BE(this.#slab.readUInt16BE(at) | Flag.FIN, at);
+      this.#openFrame = -1;
+      return;
+    }
+    this.#frame(type, flags, streamId, length);
   }
 
   sendData(flags: number, streamId: number, payload: Buffer): void {
     if (this.#closed) return;
-    this.stats.bytesOut += HEADER_SIZE + payload.length;
-    if (payload.length <= 16 * 1024) {
-      const frame = Buffer.allocUnsafe(HEADER_SIZE + payload.length);
-      writeHeader(frame, 0, FrameType.Data, flags, streamId, payload.length);
-      payload.copy(frame, HEADER_SIZE);
-      this.#batch().write(frame);
+    const n = payload.length;
+    if (n <= SMALL_PAYLOAD) {
+      // The stream's writes of one tick join its Data frame of this tick while they fit: one
+      // frame, and one read on the far side, for a request head and its body.
+      const open = this.#openFrame;
+      if (open >= 0 && this.#openStream === streamId && flags === 0) {
+        const length = this.#slab.readUInt32BE(open + 8);
+        if (length + n <= SMALL_PAYLOAD && this.#slabUsed + n <= this.#slab.length) {
+          payload.copy(this.#slab, this.#slabUsed);
+          this.#slabUsed += n;
+          this.#slab.writeUInt32BE(length + n, open + 8);
+          return;
+        }
+      }
+      this.#reserve(HEADER_SIZE + n);
+      const at = this.#slabUsed;
+      writeHeader(this.#slab, at, FrameType.Data, flags, streamId, n);
+      payload.copy(this.#slab, at + HEADER_SIZE);
+      this.#slabUsed += HEADER_SIZE + n;
+      this.#openFrame = at;
+      this.#openStream = streamId;
+      this.#batch();
       return;
     }
-    const socket = this.#batch();
-    socket.write(encodeHeader(FrameType.Data, flags, streamId, payload.length));
-    socket.write(payload);
+    // A large payload is not copied: its header goes out with what the slab holds, then the payload.
+    this.#frame(FrameType.Data, flags, streamId, n);
+    this.#flushSlab();
+    if (this.#socket.destroyed || this.#socket.writableEnded) return;
+    this.stats.bytesOut += n;
+    this.#socket.write(payload);
+  }
+
+  /** A frame without payload into the slab. */
+  #frame(type: FrameType, flags: number, streamId: number, length: number): void {
+    this.#reserve(HEADER_SIZE);
+    writeHeader(this.#slab, this.#slabUsed, type, flags, streamId, length);
+    this.#slabUsed += HEADER_SIZE;
+    this.#openFrame = -1;
+    this.#batch();
+  }
+
+  /** Room for `n` more bytes in the slab: a full slab is handed over and a new one started. */
+  #reserve(n: number): void {
+    if (this.#slabUsed + n <= this.#slab.length) return;
+    this.#flushSlab();
+    this.#slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, n));
+    this.#slabUsed = this.#slabStart = 0;
+  }
+
+  /** Hands the socket what the slab holds that it does not have yet. */
+  #flushSlab(): void {
+    this.#openFrame = -1;
+    if (this.#slabUsed === this.#slabStart) return;
+    const out = this.#slab.subarray(this.#slabStart, this.#slabUsed);
+    this.#slabStart = this.#slabUsed;
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    this.stats.bytesOut += out.length;
+    this.#batch().write(out);
   }
 
   /**
@@ -202,6 +275,7 @@ export class YamuxSession extends EventEmitter implements StreamHost {
       this.#corked = true;
       socket.cork();
       process.nextTick(() => {
+        this.#flushSlab();
         this.#corked = false;
         socket.uncork();
       });
@@ -232,7 +306,7 @@ export class YamuxSession extends EventEmitter implements StreamHost {
   /** For the keepalive: a Ping frame, unless the peer is not reading (then it is dropped). */
   sendPing(flags: number, opaque: number): void {
     if (this.#closed || this.#socket.writableNeedDrain) return;
-    this.#write(encodeHeader(FrameType.Ping, flags, 0, opaque));
+    this.#frame(FrameType.Ping, flags, 0, opaque);
   }
 
   /** For the keepalive: the peer stopped answering. */
@@ -349,12 +423,6 @@ export class YamuxSession extends EventEmitter implements StreamHost {
     this.stats.streams = this.#streams.size;
   }
 
-  #write(buf: Buffer): void {
-    if (this.#socket.destroyed || this.#socket.writableEnded) return;
-    this.stats.bytesOut += buf.length;
-    this.#batch().write(buf);
-  }
-
   #onDrain(): void {
     const waiting = [...this.#drainWaiters];
     this.#drainWaiters.clear();
@@ -373,6 +441,8 @@ export class YamuxSession extends EventEmitter implements StreamHost {
     this.#streams.clear();
     this.#drainWaiters.clear();
     for (const waiter of this.#waiters.splice(0)) waiter.reject(streamError);
+    // What this tick queued (a GoAway) goes out before the end.
+    this.#flushSlab();
     const socket = this.#socket;
     if (!socket.destroyed && socket.writableEnded) socket.destroy();
     else if (!socket.destroyed) {

@@ -9,7 +9,17 @@ const hostname = z.string().regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0
 
 const EdgeFile = z.strictObject({
   agents: z.strictObject({ listen: address, certFile: z.string(), keyFile: z.string(), clientCaFile: z.string().optional() }),
-  users: z.strictObject({ listen: address, certFile: z.string().optional(), keyFile: z.string().optional() }),
+  users: z.strictObject({
+    listen: address,
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Cleartext: HTTP/2 by prior knowledge too (h2c). */
+    h2c: z.boolean().optional(),
+    /** HTTP/2: streams one connection may have open at once. */
+    maxConcurrentStreams: z.number().int().min(1).max(10_000).optional(),
+    /** Time to receive a whole request, body included. */
+    requestTimeoutSeconds: z.number().int().min(1).max(3600).optional(),
+  }),
   issuer: z.url(),
   jwksUrl: z.url().optional(),
   audience: z.string().optional(),

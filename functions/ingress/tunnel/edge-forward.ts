@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { normalizeHost } from '../engine/hostname.js';
+import { isHttp2 } from '../proxy/local-reply.js';
 import { encodeProxyHeader } from './proxy-header.js';
 import type { SessionTable } from './sessions.js';
 
@@ -22,21 +23,34 @@ export interface EdgeCounters {
   tunnelErrors: number;
 }
 
-type EdgeCode = 'bad_request' | 'tunnel_unavailable' | 'tunnel_error';
+type EdgeCode = 'bad_request' | 'request_timeout' | 'tunnel_unavailable' | 'tunnel_error';
+
+const TITLE: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 const DETAIL: Record<EdgeCode, string> = {
   bad_request: 'The request has no valid Host.',
+  request_timeout: 'The request body did not arrive in time.',
   tunnel_unavailable: 'No site serving this hostname is connected to the edge.',
   tunnel_error: 'The connection to the site failed before it answered.',
 };
 
 function problem(status: number, code: EdgeCode): string {
-  return JSON.stringify({ type: 'about:blank', status, title: status === 400 ? 'Bad Request' : status === 502 ? 'Bad Gateway' : 'Service Unavailable', code, detail: DETAIL[code] });
+  return JSON.stringify({ type: 'about:blank', status, title: TITLE[status], code, detail: DETAIL[code] });
+}
+
+/**
+ * Cuts an answer that cannot be finished. On HTTP/2 with an error, so the stream is reset with
+ * INTERNAL_ERROR: destroyed without one it would close with NO_ERROR, which a client reads as a
+ * complete answer.
+ */
+function cut(res: ServerResponse): void {
+  if (isHttp2(res)) res.destroy(new Error('the answer was cut'));
+  else res.destroy();
 }
 
 function reply(res: ServerResponse, status: number, code: EdgeCode): void {
   if (res.headersSent) {
-    res.destroy();
+    cut(res);
     return;
   }
   const body = problem(status, code);
@@ -50,11 +64,17 @@ function rawReply(socket: Duplex, status: number, code: EdgeCode): void {
   socket.end(`HTTP/1.1 ${status} ${code}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+/**
+ * Connection-specific fields an HTTP/2 message must not carry (RFC 9113 §8.2.2): those of HOP
+ * (the upgrade's too) and transfer-encoding, as HTTP/2 frames bodies itself.
+ */
+const H2_FORBIDDEN = new Set(['transfer-encoding']);
+
 /** Always hop-by-hop (RFC 9110 §7.6.1), plus `expect`, which this hop answers itself. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect', 'http2-settings']);
 
 /** Fields of a flat rawHeaders array that go to the next hop: not hop-by-hop, nor named by Connection. */
-function endToEnd(raw: string[]): string[] {
+function endToEnd(raw: string[], http2 = false): string[] {
   const named = new Set<string>();
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === 'connection') for (const n of raw[i + 1]!.split(',')) named.add(n.trim().toLowerCase());
@@ -62,13 +82,21 @@ function endToEnd(raw: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const n = raw[i]!.toLowerCase();
-    if (!HOP.has(n) && !named.has(n)) out.push(raw[i]!, raw[i + 1]!);
+    if (!HOP.has(n) && !named.has(n) && !(http2 && H2_FORBIDDEN.has(n))) out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }
 
+/** A connection's PROXY header, made once per connection (its addresses cost a system call each). */
+const proxyHeaders = new WeakMap<Socket, Buffer>();
+
 function proxyHeaderOf(socket: Socket): Buffer {
-  return encodeProxyHeader({ address: socket.remoteAddress, port: socket.remotePort }, { address: socket.localAddress, port: socket.localPort });
+  let header = proxyHeaders.get(socket);
+  if (header === undefined) {
+    header = encodeProxyHeader({ address: socket.remoteAddress, port: socket.remotePort }, { address: socket.localAddress, port: socket.localPort });
+    proxyHeaders.set(socket, header);
+  }
+  return header;
 }
 
 /** Methods a client may have retried automatically (RFC 9110 §9.2.2): safe to send again. */
@@ -79,13 +107,31 @@ const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * bodiless GET, HEAD or OPTIONS whose stream fails before any answer (a stream that crossed the
  * agent's GoAway is refused with RST; a session that died) is sent once more, to the next agent.
  */
-export function forwardRequest(table: SessionTable, counters: EdgeCounters, req: IncomingMessage, res: ServerResponse): void {
+export function forwardRequest(table: SessionTable, counters: EdgeCounters, req: IncomingMessage, res: ServerResponse, bodyDeadlineMs?: number): void {
   counters.requests++;
-  const host = normalizeHost(req.headers.host);
-  if (!host) return reply(res, 400, 'bad_request');
-  const bodiless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
-  const retries = bodiless && RETRYABLE.has(req.method ?? '') ? 1 : 0;
+  const http2 = isHttp2(res);
   const headers = endToEnd(req.rawHeaders);
+  // On HTTP/2, Host is made from :authority, and a body of unknown length goes on chunked (its
+  // fields say so; node's request has no such header).
+  const host = normalizeHost(req.headers.host ?? (http2 ? (req.headers[':authority'] as string | undefined) : undefined));
+  if (!host) return reply(res, 400, 'bad_request');
+  const bodiless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined && !(http2 && headers.includes('transfer-encoding'));
+  const retries = bodiless && RETRYABLE.has(req.method ?? '') ? 1 : 0;
+  let up: ReturnType<typeof request> | undefined;
+  if (bodiless) {
+    // Nothing to read, but 'end' only comes to a request that flows.
+    if (http2) req.resume();
+  } else if (http2 && bodyDeadlineMs !== undefined) {
+    // A body that never ends holds its tunnel stream only this long: 408 if nothing was
+    // answered yet, then the stream is closed (node's HTTP/1.1 server does the same for its own).
+    const timer = setTimeout(() => {
+      up?.destroy();
+      reply(res, 408, 'request_timeout');
+      if (!res.destroyed) res.once('finish', () => req.destroy());
+    }, bodyDeadlineMs);
+    req.once('end', () => clearTimeout(timer));
+    res.once('close', () => clearTimeout(timer));
+  }
   const attempt = (left: number) => {
     const opened = table.openStream(host);
     if (!opened) {
@@ -95,24 +141,27 @@ export function forwardRequest(table: SessionTable, counters: EdgeCounters, req:
     const stream = opened.stream;
     stream.write(proxyHeaderOf(req.socket));
     // No agent: node sends `Connection: close`, so the stream carries this one exchange.
-    const up = request({ createConnection: () => stream, method: req.method, path: req.url, headers, setHost: false });
-    up.on('response', (ures) => {
-      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEnd(ures.rawHeaders));
+    const u = request({ createConnection: () => stream, method: req.method, path: req.url, headers, setHost: false });
+    up = u;
+    u.on('response', (ures) => {
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+      if (http2) res.writeHead(ures.statusCode ?? 502, endToEnd(ures.rawHeaders, true));
+      else res.writeHead(ures.statusCode ?? 502, ures.statusMessage, endToEnd(ures.rawHeaders));
       ures.pipe(res);
-      ures.on('aborted', () => res.destroy());
-      ures.on('error', () => res.destroy());
+      ures.on('aborted', () => cut(res));
+      ures.on('error', () => cut(res));
     });
-    up.on('error', () => {
+    u.on('error', () => {
       if (left > 0 && !res.headersSent && !res.destroyed) return attempt(left - 1);
       counters.tunnelErrors++;
       reply(res, 502, 'tunnel_error');
     });
     // The client went away before the end of the answer: the stream is reset, the site stops.
     res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
+      if (!res.writableFinished) u.destroy();
     });
-    if (bodiless) up.end();
-    else req.pipe(up);
+    if (bodiless) u.end();
+    else req.pipe(u);
   };
   attempt(retries);
 }

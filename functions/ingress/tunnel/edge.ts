@@ -1,13 +1,20 @@
 // The edge: a TLS listener agents dial out to (./handshake.ts, ./agent-auth.ts), and a user-facing
 // HTTP(S) listener whose requests go to the agents serving their hostnames (./edge-forward.ts).
 // Sessions are kept in ./sessions.ts; a session that closes takes its hostnames with it.
+// The users' listener is the ingress's own front (../proxy/h2-dispatch.ts): over TLS, ALPN picks
+// HTTP/2 or HTTP/1.1; in cleartext, HTTP/2 by prior knowledge where `h2c` is set. HTTP/2 streams
+// are served by the ingress's HTTP/2 server (../proxy/h2-server.ts: limits, rapid-reset guard) and
+// go through the tunnel as HTTP/1.1 requests, like every other.
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions, Server as TlsServer } from 'node:tls';
 import { createSession } from '#shared/yamux/index';
+import { acceptCleartext, acceptTls } from '../proxy/h2-dispatch.js';
+import { createH2Server } from '../proxy/h2-server.js';
+import { listenForHandedConnections } from '../proxy/handed-server.js';
 import type { AgentCheck } from './agent-auth.js';
 import type { EdgeCounters } from './edge-forward.js';
 import { forwardRequest, forwardUpgrade } from './edge-forward.js';
@@ -19,14 +26,25 @@ import { SessionTable } from './sessions.js';
 interface EdgeOptions {
   /** Where agents dial in: always TLS (`cert` and `key`; `ca` + `requestCert` to ask for client certificates too). */
   agents: { host: string; port: number; tls: SecureContextOptions & { requestCert?: boolean } };
-  /** Where users' requests arrive; HTTPS when `tls` is given. */
-  users: { host: string; port: number; tls?: SecureContextOptions };
+  /** Where users' requests arrive; HTTPS (ALPN h2 and http/1.1) when `tls` is given. */
+  users: { host: string; port: number; tls?: SecureContextOptions } & UserLimits;
   check: AgentCheck;
   /** Yamux keepalive toward agents, milliseconds (default 15 000; 0: off). */
   keepAliveMs?: number;
   /** Streams one agent session may carry at once (default 4096). */
   maxStreamsPerSession?: number;
   onEvent?: (event: EdgeEvent) => void;
+}
+
+interface UserLimits {
+  /** Cleartext listener: HTTP/2 by prior knowledge too (h2c, RFC 9113 §3.3; default false). */
+  h2c?: boolean;
+  /** Time to receive a whole request, body included, milliseconds (default 60 000): 408 beyond. */
+  requestTimeoutMs?: number;
+  /** HTTP/2: streams one connection may have open at once (default 100). */
+  maxConcurrentStreams?: number;
+  /** HTTP/2: streams a client may cancel early, beyond those it completed, before its connection is closed (default 100). */
+  maxPrematureResets?: number;
 }
 
 export type EdgeEvent =
@@ -56,7 +74,7 @@ export interface Edge {
   close(): Promise<void>;
 }
 
-async function listen(server: Server, host: string, port: number): Promise<number> {
+async function listen(server: NetServer, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host, port, backlog: 4096 }, () => {
@@ -113,14 +131,42 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
     }, refuse);
   });
 
-  const userOptions = { headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000, maxHeaderSize: 16_384, noDelay: true };
-  const userServer: Server = opts.users.tls ? createHttpsServer({ ...userOptions, ...opts.users.tls }) : createHttpServer(userOptions);
+  const u = opts.users;
+  const requestTimeoutMs = u.requestTimeoutMs ?? 60_000;
+  const maxHeaderBytes = 16_384;
+  // Node's http server for HTTP/1.1 and node's http2 server beside it, both handed the
+  // connections the users' listening socket accepted (and decrypted, on HTTPS).
+  const userServer: Server = createHttpServer({ headersTimeout: Math.min(10_000, requestTimeoutMs), requestTimeout: requestTimeoutMs, keepAliveTimeout: 5_000, maxHeaderSize: maxHeaderBytes, noDelay: true });
+  await listenForHandedConnections(userServer);
   userServer.on('request', (req, res) => forwardRequest(table, counters, req, res));
   userServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => forwardUpgrade(table, counters, req, socket, head));
   userServer.on('connect', (_req: IncomingMessage, socket: Duplex) => socket.destroy());
+  const h2 = createH2Server(
+    {
+      maxConcurrentStreams: u.maxConcurrentStreams ?? 100,
+      maxHeaderBytes,
+      maxHeaderCount: 200,
+      maxPrematureResets: u.maxPrematureResets ?? 100,
+      idleTimeoutMs: Math.max(5_000, requestTimeoutMs),
+    },
+    (req, res) => forwardRequest(table, counters, req, res, requestTimeoutMs),
+  );
+  let front: NetServer;
+  if (u.tls) {
+    // No SNI choice at the edge: one certificate for every name (it may list several).
+    const server: TlsServer = acceptTls({}, userServer, h2);
+    server.setSecureContext(u.tls);
+    front = server;
+  } else front = acceptCleartext(userServer, h2, () => u.h2c === true);
+  // Every user connection is tracked, those that never finish a TLS handshake too, so close() can cut them.
+  const userSockets = new Set<Duplex>();
+  front.on('connection', (s: Duplex) => {
+    userSockets.add(s);
+    s.once('close', () => userSockets.delete(s));
+  });
 
   const agentPort = await listen(agentServer, opts.agents.host, opts.agents.port);
-  const userPort = await listen(userServer, opts.users.host, opts.users.port);
+  const userPort = await listen(front, opts.users.host, opts.users.port);
   return {
     agentPort,
     userPort,
@@ -139,10 +185,14 @@ export async function startEdge(opts: EdgeOptions): Promise<Edge> {
         windowStalls: a.session.stats.windowStalls,
       })),
     async close() {
-      const closed = Promise.all([new Promise<void>((r) => userServer.close(() => r())), new Promise<void>((r) => agentServer.close(() => r()))]);
-      userServer.closeIdleConnections();
+      const closed = Promise.all([
+        new Promise<void>((r) => front.close(() => r())),
+        new Promise<void>((r) => userServer.close(() => r())),
+        new Promise<void>((r) => agentServer.close(() => r())),
+      ]);
+      h2.close();
       for (const a of table.sessions) a.session.destroy();
-      userServer.closeAllConnections();
+      for (const s of userSockets) s.destroy();
       await closed;
     },
   };

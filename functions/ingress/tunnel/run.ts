@@ -37,7 +37,13 @@ export async function runEdge(file: string, log: Logger): Promise<Running & { ed
   const clientCa = readOptional(c.agents.clientCaFile);
   const edge = await startEdge({
     agents: { ...agents, tls: { cert: readFileSync(c.agents.certFile, 'utf8'), key: readFileSync(c.agents.keyFile, 'utf8'), ...(clientCa ? { ca: clientCa, requestCert: true } : {}) } },
-    users: { ...users, ...(c.users.certFile && c.users.keyFile ? { tls: { cert: readFileSync(c.users.certFile, 'utf8'), key: readFileSync(c.users.keyFile, 'utf8') } } : {}) },
+    users: {
+      ...users,
+      ...(c.users.certFile && c.users.keyFile ? { tls: { cert: readFileSync(c.users.certFile, 'utf8'), key: readFileSync(c.users.keyFile, 'utf8') } } : {}),
+      ...(c.users.h2c !== undefined ? { h2c: c.users.h2c } : {}),
+      ...(c.users.maxConcurrentStreams !== undefined ? { maxConcurrentStreams: c.users.maxConcurrentStreams } : {}),
+      ...(c.users.requestTimeoutSeconds !== undefined ? { requestTimeoutMs: c.users.requestTimeoutSeconds * 1000 } : {}),
+    },
     check: createAgentCheck({ issuer: c.issuer, jwksUrl: c.jwksUrl, audience: c.audience, clients: c.clients }),
     keepAliveMs: (c.keepAliveSeconds ?? 15) * 1000,
     onEvent: (e) => {
