@@ -32,7 +32,7 @@ function certificate(cn: string): { cert: string; key: string } {
   return { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
 }
 
-const manifests = (echoPort: number, gonePort: number, grpcBackendPort: number) =>
+const manifests = (echoPort: number, gonePort: number, grpcBackendPort: number, cutterPort: number) =>
   yamlStream(
     gatewayYaml({
       name: 'edge',
@@ -43,12 +43,18 @@ const manifests = (echoPort: number, gonePort: number, grpcBackendPort: number) 
     gatewayYaml({ name: 'clear', namespace: 'web', gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
     gatewayYaml({ name: 'plain', namespace: 'web', gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
     httpRouteYaml({ name: 'site', namespace: 'web', gateway: 'edge', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/app' } }], backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
-    httpRouteYaml({ name: 'clear', namespace: 'web', gateway: 'clear', rules: [{ backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
+    httpRouteYaml({
+      name: 'clear',
+      namespace: 'web',
+      gateway: 'clear',
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/cut' } }], backendRefs: [{ name: 'cutter', port: SERVICE_PORT }] }, { backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }],
+    }),
     httpRouteYaml({ name: 'plain', namespace: 'web', gateway: 'plain', rules: [{ backendRefs: [{ name: 'echo', port: SERVICE_PORT }] }] }),
     gatewayYaml({ name: 'grpc', namespace: 'web', gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] }),
     httpRouteYaml({ name: 'grpc', namespace: 'web', gateway: 'grpc', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/gone.Service' } }], backendRefs: [{ name: 'gone', port: SERVICE_PORT }] }] }),
     backendYaml('echo', 'web', echoPort),
     backendYaml('gone', 'web', gonePort),
+    backendYaml('cutter', 'web', cutterPort),
     httpRouteYaml({ name: 'grpc-ok', namespace: 'web', gateway: 'grpc', rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/test.Echo' } }], backendRefs: [{ name: 'grpc-backend', port: SERVICE_PORT }] }] }),
     backendYaml('grpc-backend', 'web', grpcBackendPort),
   );
@@ -84,6 +90,19 @@ async function startGrpcBackend(): Promise<{ port: number; deadlines: (Date | nu
   server.addService(ECHO_SERVICE, impl);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   return { port, deadlines, close: () => server.forceShutdown() };
+}
+
+/** An HTTP/1.1 backend that sends the head and a first chunk of every answer, then drops the connection. */
+async function startCutter(): Promise<{ port: number; close: () => void }> {
+  const server = netServer((sock) => {
+    sock.on('error', () => {});
+    sock.once('data', () => {
+      sock.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n');
+      setTimeout(() => sock.destroy(), 50);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
 }
 
 /** A port nothing listens on (bound, then released). */
@@ -167,11 +186,13 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
   let plainPort = 0;
   let grpcPort = 0;
   let grpcBackend: Awaited<ReturnType<typeof startGrpcBackend>>;
+  let cutter: Awaited<ReturnType<typeof startCutter>>;
 
   before(async () => {
     echo = await startEcho('echo', 'web');
     grpcBackend = await startGrpcBackend();
-    const set: ResourceSet = parseManifests(manifests(echo.port, await closedPort(), grpcBackend.port), 'h2').set;
+    cutter = await startCutter();
+    const set: ResourceSet = parseManifests(manifests(echo.port, await closedPort(), grpcBackend.port, cutter.port), 'h2').set;
     // The backend speaks HTTP/2 over cleartext (Gateway API's backend protocol by appProtocol).
     for (const p of set.services.find((x) => x.metadata.name === 'grpc-backend')!.spec!.ports!) p.appProtocol = 'kubernetes.io/h2c';
     set.secrets.push({
@@ -195,6 +216,7 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
     await ingress.close();
     await echo.close();
     grpcBackend.close();
+    cutter.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -301,6 +323,29 @@ describe('HTTP/2 to clients (RFC 9113)', () => {
     const res = await fetch(`http://127.0.0.1:${h2cPort}/c`);
     assert.equal(res.status, 200);
     await res.text();
+  });
+
+  it('resets a stream whose upstream answer broke off mid-body with INTERNAL_ERROR, never ending it as complete (RFC 9113 §8.1)', async () => {
+    const s = await h2cSession(h2cPort);
+    try {
+      const outcome = await new Promise<{ status: number; body: string; ended: boolean; rstCode: number | undefined }>((resolve) => {
+        const stream = s.request({ ':method': 'GET', ':path': '/cut/x', ':authority': 'clear.example.com' });
+        let status = 0;
+        let body = '';
+        let ended = false;
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.on('data', (d: Buffer) => (body += d.toString()));
+        stream.on('end', () => (ended = true));
+        stream.on('error', () => {});
+        stream.on('close', () => resolve({ status, body, ended, rstCode: stream.rstCode }));
+      });
+      assert.equal(outcome.status, 200, 'the head went out before the upstream broke off');
+      assert.ok('first'.startsWith(outcome.body), `only what the upstream sent: ${outcome.body}`);
+      assert.equal(outcome.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+      assert.equal(outcome.ended, false, 'the client saw the stream end as if the answer were whole');
+    } finally {
+      await closeSession(s);
+    }
   });
 
   it('does not speak h2c on a cleartext listener that did not ask for it', async () => {

@@ -13,7 +13,7 @@ import { normalizeHost } from '../engine/hostname.js';
 import type { Binding, ExchangeRecord, ProxyContext } from './context.js';
 import { nextRequestId } from './context.js';
 import type { ExchangeHooks } from './connection.js';
-import { answerAs, localReply } from './local-reply.js';
+import { answerAs, cutResponse, localReply } from './local-reply.js';
 import { refusalFormat } from './refusal-format.js';
 import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
 import type { RequestFields } from './headers.js';
@@ -114,7 +114,7 @@ class Lifecycle implements ExchangeHooks {
   /** The client stopped taking the response: cut it if it does not resume within the send deadline. */
   sendStalled(): void {
     if (this.sendTimer) return;
-    this.sendTimer = setTimeout(() => this.res.destroy(), this.sendTimeoutMs);
+    this.sendTimer = setTimeout(() => cutResponse(this.res), this.sendTimeoutMs);
   }
 
   sendResumed(): void {
@@ -370,7 +370,7 @@ function bodyLate(life: Lifecycle): void {
   life.cancel();
   localReply(life.res, 408, 'request_timeout', ['connection', 'close']);
   // An answer already under way cannot say it: the client's connection is cut instead.
-  if (!life.res.writableEnded) life.res.destroy();
+  if (!life.res.writableEnded) cutResponse(life.res);
 }
 
 function send(ctx: ProxyContext, ex: Exchange): void {

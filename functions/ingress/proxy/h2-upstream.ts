@@ -16,7 +16,7 @@ import type { RequestBody } from './request-body.js';
 import type { UpstreamCall } from './upstream-pool.js';
 import { endpointKey } from './balance.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
-import { localReply } from './local-reply.js';
+import { cutResponse, localReply } from './local-reply.js';
 
 /** What an h2c exchange reads of the request path's exchange (./forward.ts). */
 interface H2Exchange {
@@ -132,7 +132,7 @@ export function sendH2(ctx: ProxyContext, ex: H2Exchange): void {
     ex.rec.upstreamError = refused ? 'backend_unavailable' : 'upstream_error';
     ctx.breakers.failure(key);
     ctx.observer?.upstreamError(ex.backend.key, ex.rec.upstreamError);
-    if (res.headersSent) res.destroy();
+    if (res.headersSent) cutResponse(res);
     else localReply(res, refused ? 503 : 502, refused ? 'backend_unavailable' : 'upstream_error');
   });
 }

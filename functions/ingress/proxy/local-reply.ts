@@ -4,6 +4,7 @@
 // @see https://www.rfc-editor.org/rfc/rfc9457
 // @see https://developer.hashicorp.com/vault/api-docs#error-response
 import type { ServerResponse } from 'node:http';
+import { constants, type Http2ServerResponse } from 'node:http2';
 import type { ErrorFormat } from '../engine/table.js';
 
 const TITLES: Record<number, string> = {
@@ -147,11 +148,23 @@ function grpcReply(res: ServerResponse, status: number, code: LocalCode): void {
 /** Whether `res` answers an HTTP/2 stream. */
 export const isHttp2 = (res: ServerResponse): boolean => http2Responses.has(res);
 
+/**
+ * Cuts a response whose head already went out, so that the client cannot take the part it got for
+ * the whole answer. HTTP/1.1: the connection closes mid-body. HTTP/2: the stream is reset with
+ * INTERNAL_ERROR (RFC 9113 §8.1); a bare destroy() of the compatibility response would close it
+ * with NO_ERROR, which the client reads as a complete answer.
+ */
+export function cutResponse(res: ServerResponse): void {
+  const stream = isHttp2(res) ? (res as unknown as Http2ServerResponse).stream : undefined;
+  if (stream && !stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}
+
 /** Writes a local problem response unless headers already went out, in which case the stream is cut. */
 export function localReply(res: ServerResponse, status: number, code: LocalCode, extra?: string[]): void {
   if (res.writableEnded || res.destroyed) return;
   if (res.headersSent) {
-    res.destroy();
+    cutResponse(res);
     return;
   }
   if (grpcResponses.has(res)) return grpcReply(res, status, code);

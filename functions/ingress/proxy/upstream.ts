@@ -7,7 +7,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteTimeouts
 import type { ProxyContext } from './context.js';
 import type { Exchange } from './forward.js';
-import { isHttp2, localReply } from './local-reply.js';
+import { cutResponse, isHttp2, localReply } from './local-reply.js';
 import { applyHeaderOps, responseHeaders } from './headers.js';
 import { endpointKey, pickEndpoint } from './balance.js';
 import type { UpstreamHandler } from './upstream-pool.js';
@@ -271,7 +271,7 @@ class Attempt implements UpstreamHandler {
       // Upstream reset mid-body: the client's response is cut short, never completed with garbage.
       ex.rec.upstreamError = code;
       ctx.observer?.upstreamError(ex.backend.key, code);
-      res.destroy();
+      cutResponse(res);
       return;
     }
     if (res.destroyed || res.writableEnded) return;
