@@ -36,6 +36,8 @@ interface HarnessOptions {
   listen?: boolean;
   functions?: FunctionDeclaration[];
   env?: Record<string, string>;
+  /** The public base URL when the stack is reached through something else (an ingress in front). */
+  baseUrl?: string;
 }
 
 /** Starts the auth functions on `database` (already migrated). */
@@ -54,6 +56,7 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
     server = await listen((req, e) => handler(req, e), { port: 0, host: '::' });
     baseUrl = `http://localhost:${server.port}`;
   }
+  if (opts.baseUrl) baseUrl = opts.baseUrl;
   const config = loadConfig({ ZENO_BASE_URL: baseUrl, ZENO_DATA_DIR: dataDir, ZENO_LOG_LEVEL: 'error' });
   const metrics = createMetrics({ defaults: false });
   const hosted: HostedFunction[] = [];
