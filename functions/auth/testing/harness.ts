@@ -25,6 +25,8 @@ const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin, sc
 
 export interface AuthHarness {
   readonly baseUrl: string;
+  /** The port the stack listens on (with `listen: true`). */
+  readonly port: number | undefined;
   readonly adminSecret: string;
   readonly hosted: HostedFunction[];
   /** Sends a request to the stack (in memory, or over the socket when listening). */
@@ -70,6 +72,7 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
   const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
   return {
     baseUrl,
+    port: server?.port,
     adminSecret,
     hosted,
     fetch: (path, init) =>
