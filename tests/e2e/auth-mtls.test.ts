@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
@@ -154,6 +155,22 @@ describe('ZenoAuth mutual TLS through ZenoIngress (RFC 8705)', () => {
     const { status, json } = await token('pki-san', clientA);
     assert.equal(status, 200, JSON.stringify(json));
     assert.equal(decodeJwt(json.access_token as string).cnf, undefined);
+  });
+
+  it('forwards the certificate of an HTTP/2 connection too', async () => {
+    const session = connect(`https://localhost:${port}`, { ca: server.cert, cert: clientA.cert, key: clientA.key });
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/auth/acme/token', 'content-type': 'application/x-www-form-urlencoded' });
+      stream.end('grant_type=client_credentials&client_id=pki');
+      let text = '';
+      stream.on('data', (d: Buffer) => (text += d.toString()));
+      const status = await new Promise<number>((resolve) => stream.once('response', (headers) => resolve(Number(headers[':status']))));
+      await new Promise((resolve) => stream.once('end', resolve));
+      assert.equal(status, 200, text);
+      assert.deepEqual(decodeJwt((JSON.parse(text) as { access_token: string }).access_token).cnf, { 'x5t#S256': certificateDigest(der(clientA.cert)) });
+    } finally {
+      session.close();
+    }
   });
 
   it('authenticates a self_signed_tls_client_auth client by its registered certificate (§2.2)', async () => {
