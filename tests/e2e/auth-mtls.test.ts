@@ -14,7 +14,7 @@ import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, fetch as undiciFetch, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { decodeJwt, exportJWK } from 'jose';
 import type { Ingress, Secret } from '#functions/ingress/index';
 import { compile, createIngress, parseManifests } from '#functions/ingress/index';
@@ -22,7 +22,9 @@ import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { freePort } from '#tests/support/ports';
 import { SERVICE_PORT, backendYaml, gatewayYaml, httpRouteYaml, yamlStream } from '#tests/support/gateway-yaml';
 import { startAuthHarness, type AuthHarness } from '#functions/auth/testing/harness';
-import { basicAuth, makeClient, makeTenant } from '#functions/auth/testing/fixtures';
+import { basicAuth, makeClient, makeTenant, makeUser } from '#functions/auth/testing/fixtures';
+import { Browser } from '#functions/auth/testing/browser';
+import { DEVICE_CODE_GRANT } from '#functions/auth/core/grant-types';
 import { certificateDigest, signClientCertProof } from '#shared/http/client-cert-proof';
 import { checkClientMetadata, clientMetadataSchema } from '#functions/auth/core/client-metadata';
 
@@ -80,6 +82,8 @@ describe('ZenoAuth mutual TLS through ZenoIngress (RFC 8705)', () => {
     const selfJwk = await exportJWK(new X509Certificate(selfSigned.cert).publicKey);
     await makeClient(tdb.database.db, acme, { client_id: 'self', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ ...selfJwk, kty: selfJwk.kty!, x5c: [der(selfSigned.cert).toString('base64')] }] }, grant_types: ['client_credentials'], scope: 'read', tls_client_certificate_bound_access_tokens: true });
     ({ secret: svcSecret } = (await makeClient(tdb.database.db, acme, { client_id: 'svc', grant_types: ['client_credentials'], scope: 'read' })) as { secret: string });
+    await makeUser(tdb.database.db, acme, { username: 'alice', password: 'wonderland-42' });
+    await makeClient(tdb.database.db, acme, { client_id: 'device', token_endpoint_auth_method: 'none', grant_types: [DEVICE_CODE_GRANT, 'refresh_token'], scope: 'openid offline_access', first_party: true, tls_client_certificate_bound_access_tokens: true });
     ({ secret: boundSecret } = (await makeClient(tdb.database.db, acme, { client_id: 'svc-bound', grant_types: ['client_credentials'], scope: 'read', tls_client_certificate_bound_access_tokens: true })) as { secret: string });
   });
   after(async () => {
@@ -249,6 +253,35 @@ describe('ZenoAuth mutual TLS through ZenoIngress (RFC 8705)', () => {
       // With its certificate the binding holds; a client-credentials token then lacks openid.
       const own = await call('GET', '/auth/acme/userinfo', { headers: bearer, as: clientA });
       assert.deepEqual([own.status, own.json.error], [403, 'insufficient_scope']);
+    });
+
+    it("binds a public client's refresh token to its certificate (§4)", async () => {
+      // The device signs in over mTLS; the person confirms in a browser (which needs no certificate).
+      const started = await call('POST', '/auth/acme/device_authorization', { as: selfSigned, body: new URLSearchParams({ client_id: 'device', scope: 'openid offline_access' }).toString() });
+      assert.equal(started.status, 200, JSON.stringify(started.json));
+      const trusting = new Agent({ connect: { ca: server.cert } });
+      const previous = getGlobalDispatcher();
+      setGlobalDispatcher(trusting);
+      try {
+        const browser = new Browser();
+        let html = await (await browser.fetch(started.json.verification_uri_complete as string)).text();
+        html = await (await browser.submit(html, { user_code: /name="user_code"[^>]*value="([^"]*)"/.exec(html)![1]! }, /\/device$/)).text();
+        if (html.includes('name="password"')) html = await (await browser.submit(html, { username: 'alice', password: 'wonderland-42' }, /\/login$/)).text();
+        assert.equal((await browser.submit(html, { decision: 'allow' }, /\/device\/confirm$/)).status, 200);
+      } finally {
+        setGlobalDispatcher(previous);
+        await trusting.close();
+      }
+      const grant = await call('POST', '/auth/acme/token', { as: selfSigned, body: new URLSearchParams({ grant_type: DEVICE_CODE_GRANT, device_code: started.json.device_code as string, client_id: 'device' }).toString() });
+      assert.equal(grant.status, 200, JSON.stringify(grant.json));
+      const refresh = (as?: Pair) => call('POST', '/auth/acme/token', { as, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: grant.json.refresh_token as string, client_id: 'device' }).toString() });
+      for (const as of [undefined, clientA]) {
+        const refused = await refresh(as);
+        assert.deepEqual([refused.status, refused.json.error], [400, as ? 'invalid_grant' : 'invalid_request']);
+      }
+      const refreshed = await refresh(selfSigned);
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
+      assert.deepEqual(decodeJwt(refreshed.json.access_token as string).cnf, { 'x5t#S256': certificateDigest(der(selfSigned.cert)) });
     });
 
     it('is refused by the admin API, which takes plain bearer tokens only', async () => {
