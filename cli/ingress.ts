@@ -45,6 +45,10 @@ export async function main(args: string[]): Promise<number> {
   if (resync !== undefined && !(Number.isInteger(resync) && resync >= 0 && resync <= 86400)) problems.push('--resync-seconds must be an integer 0..86400 (0: never)');
   if (admin !== 'off' && !adminMatch) problems.push('--admin must be HOST:PORT or off');
   if (opts.tunnel !== undefined && !isFile(opts.tunnel)) problems.push(`--tunnel ${opts.tunnel}: no such file`);
+  // The HMAC key shared with the services that trust forwarded client certificates (ZenoAuth).
+  const certKeyText = process.env.ZENO_CLIENT_CERT_KEY;
+  const clientCertKey = certKeyText ? Buffer.from(certKeyText, 'base64') : undefined;
+  if (clientCertKey && clientCertKey.length < 32) problems.push('ZENO_CLIENT_CERT_KEY must be base64 of at least 32 bytes');
   if (problems.length > 0) {
     process.stderr.write(`${problems.join('\n')}\n${usage()}`);
     return 2;
@@ -57,7 +61,7 @@ export async function main(args: string[]): Promise<number> {
   let running: { ingress: Ingress; close(): Promise<void> };
   if (opts.kube) {
     const { startInCluster } = await import('#functions/ingress/in-cluster');
-    running = await startInCluster({ log, portOffset: offset, admin: adminAddr, accessLogSample: sample, kubeconfig: opts.kubeconfig, resyncSeconds: resync });
+    running = await startInCluster({ log, portOffset: offset, admin: adminAddr, accessLogSample: sample, kubeconfig: opts.kubeconfig, resyncSeconds: resync, clientCertKey });
     log.info('ingress running', { source: 'kubernetes', portOffset: offset });
   } else {
     const { startStandalone } = await import('#functions/ingress/standalone');
@@ -67,6 +71,7 @@ export async function main(args: string[]): Promise<number> {
       log,
       admin: adminAddr,
       accessLogSample: sample,
+      clientCertKey,
       gatewayClassNames: opts['gateway-class'] ? opts['gateway-class'].split(',') : undefined,
     });
     running = standalone;

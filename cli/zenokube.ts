@@ -5,6 +5,7 @@ const commands: Record<string, { describe: string; run: () => Promise<{ main(arg
   fn: { describe: 'run one function, as a Knative pod does: zenokube fn <name>', run: () => import('./fn.js') },
   migrate: { describe: 'apply pending database migrations', run: () => import('./migrate.js') },
   ingress: { describe: 'run ZenoIngress alone on a directory of Gateway API manifests: --config DIR [--port-offset N]', run: () => import('./ingress.js') },
+  login: { describe: 'sign in with the device flow and save the tokens (zenokube login --help)', run: () => import('./login.js') },
   auth: { describe: 'ZenoAuth admin: tenants, users, clients, keys, sessions (zenokube auth help)', run: () => import('./auth.js') },
   vault: { describe: 'vault operator commands: init | unseal [key] | seal | status', run: () => import('./vault.js') },
   license: { describe: 'verify a license token offline: license verify --jwks FILE --audience PRODUCT [TOKEN_FILE|-]', run: () => import('./license.js') },

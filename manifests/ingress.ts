@@ -169,7 +169,11 @@ function deployment(opts: ManifestOptions): Record<string, unknown> {
               image: opts.image,
               command: ['node', ...PROXY_NODE_FLAGS, IMAGE_ENTRYPOINT],
               args: ['ingress', '--kube', '--port-offset', String(INGRESS_PORT_OFFSET), '--admin', `0.0.0.0:${ADMIN_PORT}`],
-              env: [{ name: 'NODE_OPTIONS', value: PROXY_NODE_OPTIONS }],
+              env: [
+                { name: 'NODE_OPTIONS', value: PROXY_NODE_OPTIONS },
+                // The key of the client certificate proofs, shared with ZenoAuth (docs/auth.md#mutual-tls-rfc-8705).
+                { name: 'ZENO_CLIENT_CERT_KEY', valueFrom: { secretKeyRef: { name: 'zeno-client-cert', key: 'key', optional: true } } },
+              ],
               ports: [
                 { name: 'http', containerPort: HTTP_LISTENER_PORT + INGRESS_PORT_OFFSET },
                 { name: 'admin', containerPort: ADMIN_PORT },

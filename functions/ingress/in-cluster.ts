@@ -21,6 +21,8 @@ interface InClusterOptions {
   portOffset: number;
   admin: { host: string; port: number } | undefined;
   accessLogSample: number;
+  /** ZENO_CLIENT_CERT_KEY: TLS client certificates are forwarded with a proof made with it. */
+  clientCertKey?: Buffer | undefined;
   /** A kubeconfig file; in-cluster service account (or $KUBECONFIG) when absent. */
   kubeconfig: string | undefined;
   /** Relist and re-sync this often (seconds); the controller's default when absent. */
@@ -51,6 +53,7 @@ export async function startInCluster(opts: InClusterOptions): Promise<InClusterI
     bind: addressesPolicy(opts.portOffset),
     observer,
     extAuth: createExtAuth(),
+    clientCertKey: opts.clientCertKey,
     onProblem: (message) => opts.log.warn('ingress problem', { problem: message }),
   });
   ingress.context.breakers.onChange = (key, state) => observer.circuitChanged(key, state);

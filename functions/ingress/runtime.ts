@@ -29,6 +29,8 @@ export interface IngressOptions {
   drainMs?: number;
   onProblem?: (message: string) => void;
   random?: () => number;
+  /** Forward TLS client certificates with a proof made with this key (shared/http/client-cert-proof.ts). */
+  clientCertKey?: Buffer | undefined;
 }
 
 export interface Ingress {
@@ -79,6 +81,7 @@ export function createIngress(opts: IngressOptions): Ingress {
     },
     extAuth: opts.extAuth,
     random: opts.random ?? Math.random,
+    clientCertKey: opts.clientCertKey,
   };
   const serverLimits: ServerLimits = {
     maxHeaderBytes: opts.limits?.maxHeaderBytes ?? 16_384,

@@ -22,6 +22,8 @@ interface StandaloneOptions {
   admin: { host: string; port: number } | undefined;
   /** Access-log sampling, 0..1. */
   accessLogSample: number;
+  /** ZENO_CLIENT_CERT_KEY: TLS client certificates are forwarded with a proof made with it. */
+  clientCertKey?: Buffer | undefined;
   accessLog?: (line: string) => void;
   bind?: BindPolicy;
   watch?: boolean;
@@ -51,6 +53,7 @@ export async function startStandalone(opts: StandaloneOptions): Promise<Standalo
     bind: opts.bind ?? addressesPolicy(opts.portOffset),
     observer,
     extAuth: createExtAuth(),
+    clientCertKey: opts.clientCertKey,
     onProblem: (message) => opts.log.warn('ingress problem', { problem: message }),
   });
   ingress.context.breakers.onChange = (key, state) => observer.circuitChanged(key, state);

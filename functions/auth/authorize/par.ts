@@ -9,6 +9,7 @@ import { OAuthError } from '../core/oauth-error.js';
 import { verifyRequestObject } from '../core/request-object.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { readForm, tenantOf } from '../web/request.js';
+import { clientCertificateOf } from '../web/client-certificate.js';
 import { chooseRedirectUri, validateAuthorizationParams } from './authorization-request.js';
 
 export async function parEndpoint(c: Context, rt: AuthRuntime): Promise<Response> {
@@ -19,6 +20,7 @@ export async function parEndpoint(c: Context, rt: AuthRuntime): Promise<Response
     authorization: c.req.header('authorization'),
     params,
     audiences: [issuer, `${issuer}/par`, `${issuer}/token`],
+    certificate: clientCertificateOf(c, rt, `${issuer}/par`),
   });
   // RFC 9126 §2.1: "The request_uri authorization request parameter is one exception, and it MUST NOT be provided."
   if (params.has('request_uri')) throw new OAuthError('invalid_request', 'request_uri cannot be pushed.');

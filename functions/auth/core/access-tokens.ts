@@ -14,13 +14,19 @@ export type AccessTokenClaims = JWTPayload & {
   sub: string;
   gid?: string;
   authorization_details?: Record<string, unknown>[];
-  /** RFC 9449 §6.1: the DPoP key the token is bound to. */
-  cnf?: { jkt?: string };
+  /** RFC 9449 §6.1: the DPoP key the token is bound to; RFC 8705 §3.1: the client certificate. */
+  cnf?: { jkt?: string; 'x5t#S256'?: string };
 };
 
 /** The thumbprint a token is bound to, if any (RFC 9449 §6.1 `cnf.jkt`). */
 export function boundJkt(claims: AccessTokenClaims): string | undefined {
   return typeof claims.cnf?.jkt === 'string' ? claims.cnf.jkt : undefined;
+}
+
+/** The certificate thumbprint a token is bound to, if any (RFC 8705 §3.1 `cnf.x5t#S256`). */
+export function boundX5t(claims: AccessTokenClaims): string | undefined {
+  const x5t = claims.cnf?.['x5t#S256'];
+  return typeof x5t === 'string' ? x5t : undefined;
 }
 
 /**

@@ -1,13 +1,15 @@
 // Client authentication at the token, PAR, introspection and revocation endpoints:
 // client_secret_basic, client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2,
-// OIDC Core §9) and none for public clients. Secret clients may use either secret method; a key
-// client only its assertion; a public client only its client_id.
+// OIDC Core §9), tls_client_auth and self_signed_tls_client_auth (RFC 8705 §2) and none for
+// public clients. Secret clients may use either secret method; a key client only its assertion;
+// a certificate client only its certificate; a public client only its client_id.
 import { decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { sql } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import type { ClientFinder } from './client-cache.js';
 import { clientKeySet } from './client-keys.js';
 import { findClient, verifyClientSecret } from './clients.js';
+import { matchesSelfSigned, matchesTlsClientAuth, type PresentedCertificate } from './mtls.js';
 import { OAuthError } from './oauth-error.js';
 import { clientAssertionJtis, type Client, type Tenant } from './schema.js';
 
@@ -27,6 +29,8 @@ interface ClientCredentialsInput {
   params: URLSearchParams;
   /** Audiences an assertion may name: the issuer and the endpoint URLs. */
   audiences: string[];
+  /** The TLS client certificate the ingress vouched for (RFC 8705), if any. */
+  certificate?: PresentedCertificate | undefined;
 }
 
 function invalidClient(description: string, basic: boolean): OAuthError {
@@ -92,8 +96,15 @@ export async function authenticateClient(q: Queryable, tenant: Tenant, input: Cl
   const id = p.get('client_id');
   if (!id) throw invalidClient('Client authentication is required.', true);
   const client = await find(q, tenant.id, id);
-  if (!client || client.tokenEndpointAuthMethod !== 'none') throw invalidClient('Client authentication failed.', false);
-  return { client, method: 'none' };
+  const method = client?.tokenEndpointAuthMethod;
+  if (client && method === 'none') return { client, method };
+  // RFC 8705 §2: "the client_id parameter [...] enables the authorization server to easily
+  // identify the client independently from the content of the certificate".
+  const cert = input.certificate;
+  if (client && cert && (method === 'tls_client_auth' ? matchesTlsClientAuth(client, cert) : method === 'self_signed_tls_client_auth' && (await matchesSelfSigned(client, cert)))) {
+    return { client, method: client.tokenEndpointAuthMethod };
+  }
+  throw invalidClient('Client authentication failed.', false);
 }
 
 /**

@@ -1,11 +1,13 @@
 // Client metadata as RFC 7591 §2 defines it, validated, with our policy knobs beside it.
 import { z } from 'zod';
 import { GRANT_TYPES } from './grant-types.js';
+import { isIP } from 'node:net';
+import { parseDistinguishedName } from './mtls.js';
 import type { Client, ClientAuthMethod } from './schema.js';
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'] as const;
-/** RFC 8705's tls_client_auth and self_signed_tls_client_auth are in the schema but not accepted until the ingress forwards certificates. */
-export const AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
+/** RFC 8705 §2's two methods authenticate with the certificate the ingress forwards (docs/auth.md#mutual-tls). */
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'] as const satisfies readonly ClientAuthMethod[];
 
 /**
  * Redirect URIs: absolute, no fragment (RFC 6749 §3.1.2); https, or http on a loopback host
@@ -46,7 +48,7 @@ export const clientMetadataSchema = z.object({
   /** OIDC Front-Channel Logout 1.0 §2. */
   frontchannel_logout_uri: logoutUri.optional(),
   frontchannel_logout_session_required: z.boolean().default(false),
-  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
+  token_endpoint_auth_method: z.enum(AUTH_METHODS).default('client_secret_basic'),
   grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(GRANT_TYPES.length).default(['authorization_code']),
   response_types: z.array(z.literal('code')).max(1).default(['code']),
   scope: z.string().max(2000).optional(),
@@ -98,10 +100,8 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
   if (m.frontchannel_logout_uri !== undefined && !m.redirect_uris.some((r) => new URL(r).origin === new URL(m.frontchannel_logout_uri!).origin)) {
     return 'frontchannel_logout_uri must have the origin (scheme, host, port) of one of the registered callback URIs';
   }
-  const tlsFields = [m.tls_client_auth_subject_dn, m.tls_client_auth_san_dns, m.tls_client_auth_san_uri, m.tls_client_auth_san_ip, m.tls_client_auth_san_email].filter((v) => v !== undefined);
-  // RFC 8705 §2.1.2: the tls_client_auth_* fields belong to tls_client_auth, which is not accepted yet.
-  if (tlsFields.length > 0) return 'the tls_client_auth_* fields only apply to tls_client_auth, which is not supported yet';
-  if (m.tls_client_certificate_bound_access_tokens) return 'certificate-bound access tokens (RFC 8705 §3) are not supported yet';
+  const mtls = checkMtlsMetadata(m);
+  if (mtls) return mtls;
   if (m.require_signed_request_object && !m.jwks) return 'require_signed_request_object needs jwks to verify the request objects';
   const fapi = checkFapiMetadata(m);
   if (fapi) return fapi;
@@ -112,14 +112,34 @@ export function checkClientMetadata(m: ClientMetadata): string | undefined {
 }
 
 /**
+ * RFC 8705 §2.1.2: "A client using the tls_client_auth authentication method MUST use exactly one
+ * of the below metadata parameters to indicate the certificate subject value"; §2.2: a
+ * self_signed_tls_client_auth client registers its certificates in `jwks`.
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1.2
+ */
+function checkMtlsMetadata(m: ClientMetadata): string | undefined {
+  const tlsFields = [m.tls_client_auth_subject_dn, m.tls_client_auth_san_dns, m.tls_client_auth_san_uri, m.tls_client_auth_san_ip, m.tls_client_auth_san_email].filter((v) => v !== undefined);
+  if (m.token_endpoint_auth_method !== 'tls_client_auth') {
+    if (tlsFields.length > 0) return 'the tls_client_auth_* fields only apply to token_endpoint_auth_method tls_client_auth';
+  } else if (tlsFields.length !== 1) {
+    return 'tls_client_auth needs exactly one of tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email';
+  }
+  if (m.tls_client_auth_subject_dn !== undefined && !parseDistinguishedName(m.tls_client_auth_subject_dn)) return 'tls_client_auth_subject_dn is not an RFC 4514 distinguished name (single-valued RDNs)';
+  if (m.tls_client_auth_san_ip !== undefined && isIP(m.tls_client_auth_san_ip) === 0) return 'tls_client_auth_san_ip is not an IPv4 or IPv6 address';
+  if (m.tls_client_auth_san_uri !== undefined && !URL.canParse(m.tls_client_auth_san_uri)) return 'tls_client_auth_san_uri is not an absolute URI';
+  if (m.token_endpoint_auth_method === 'self_signed_tls_client_auth' && !m.jwks) return 'self_signed_tls_client_auth needs jwks holding the client certificates (x5c) or their keys';
+  return undefined;
+}
+
+/**
  * FAPI 2.0 Security Profile §5.3.2.1 and §5.3.3: confidential clients authenticating with
- * private_key_jwt (or mutual TLS, not offered yet), the code flow only, no refresh token reuse grace.
+ * private_key_jwt or mutual TLS, the code flow only, no refresh token reuse grace.
  * @see https://openid.net/specs/fapi-security-profile-2_0-final.html#section-5.3.2.1
  */
 function checkFapiMetadata(m: ClientMetadata): string | undefined {
   if (m.security_profile !== 'fapi2') return undefined;
-  // Mutual TLS (the profile's other method) is not accepted yet.
-  if (m.token_endpoint_auth_method !== 'private_key_jwt') return 'a FAPI 2.0 client authenticates with private_key_jwt';
+  // §5.3.2.1 item 4: "shall only support ... MTLS (RFC 8705) or private_key_jwt".
+  if (!['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'].includes(m.token_endpoint_auth_method)) return 'a FAPI 2.0 client authenticates with private_key_jwt or mutual TLS';
   if (m.response_types.some((t) => t !== 'code')) return 'a FAPI 2.0 client uses response_type=code only';
   if ((m.refresh_token_reuse_grace ?? 0) > 0) return 'a FAPI 2.0 client gets no refresh token reuse grace';
   return undefined;

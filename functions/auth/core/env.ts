@@ -10,6 +10,13 @@ export const AUTH_ENV: Record<string, EnvDeclaration> = {
     description: 'secret of the system tenant admin client zeno-admin (on one machine: generated and printed once when unset)',
     secret: { name: 'zeno-auth', key: 'bootstrap-client-secret' },
   },
+  ZENO_CLIENT_CERT_KEY: {
+    description: 'base64 of at least 32 bytes shared with the ingress: forwarded TLS client certificates (RFC 8705 mutual TLS) are believed only with its proof (unset: no client certificate is accepted)',
+    secret: { name: 'zeno-client-cert', key: 'key' },
+  },
+  ZENO_AUTH_MTLS_BASE_URL: {
+    description: 'public base URL of the listener that asks for client certificates, when it is not ZENO_BASE_URL: discovery names the endpoints there as mtls_endpoint_aliases (RFC 8705 §5)',
+  },
 };
 
 /** The password rule's settings, declared by every function that sets passwords (auth-authorize, auth-admin, auth-scim). */

@@ -30,6 +30,8 @@ interface GrantIssue {
   withRefresh: boolean;
   /** The DPoP key thumbprint of this token request's proof, when it carried one. */
   jkt?: string | undefined;
+  /** The certificate thumbprint the access token is bound to (RFC 8705 §3), when bound. */
+  x5t?: string | undefined;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function issueUserTokens(tx: Queryable, signer: Signer, issuer: str
     acr: g.family.acr,
     amr: g.family.amr,
     jkt: g.jkt,
+    x5t: g.x5t,
   });
   const response: TokenResponse = { access_token: at.token, token_type: g.jkt ? 'DPoP' : 'Bearer', expires_in: ttl, scope };
   if (g.family.authorizationDetails?.length) response.authorization_details = g.family.authorizationDetails;

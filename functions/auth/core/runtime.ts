@@ -33,6 +33,12 @@ export interface AuthRuntime {
   /** True when the public base URL is https (cookies get `Secure`). */
   readonly secureCookies: boolean;
   issuer(slug: string): string;
+  /** HMAC key of the ingress's client certificate proofs (ZENO_CLIENT_CERT_KEY); no certificate is believed without it. */
+  readonly clientCertKey: Buffer | undefined;
+  /** Public base URL of the mTLS listener when it differs from baseUrl (ZENO_AUTH_MTLS_BASE_URL). */
+  readonly mtlsBaseUrl: string | undefined;
+  /** The URLs a client may present a certificate at for the endpoint `url`: itself, and its mTLS alias. */
+  mtlsUrls(url: string): string[];
   /** Peers whose X-Forwarded-For hops are believed (ZENO_TRUSTED_PROXIES). */
   readonly trustedProxies: readonly string[];
   /** Resolves once the system tenant and admin client exist (retried after a failure). */
@@ -50,6 +56,11 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     dataDir: ctx.config.dataDir,
     allowGenerate: !inCluster,
   });
+  const clientCertKey = ctx.env.ZENO_CLIENT_CERT_KEY ? Buffer.from(ctx.env.ZENO_CLIENT_CERT_KEY, 'base64') : undefined;
+  if (clientCertKey && clientCertKey.length < 32) throw new Error('ZENO_CLIENT_CERT_KEY must be base64 of at least 32 bytes');
+  const mtlsBaseUrl = ctx.env.ZENO_AUTH_MTLS_BASE_URL?.replace(/\/+$/, '');
+  if (mtlsBaseUrl !== undefined && !/^https:\/\/[^/?#]+(\/[^?#]*)?$/.test(mtlsBaseUrl)) throw new Error('ZENO_AUTH_MTLS_BASE_URL must be an https URL without query or fragment');
+  const baseUrl = ctx.config.baseUrl.replace(/\/+$/, '');
   const db = ctx.database.db;
   let booted: Promise<void> | undefined;
   let isReady = false;
@@ -68,6 +79,9 @@ export async function createAuthRuntime(ctx: FunctionContext): Promise<AuthRunti
     secureCookies: ctx.config.baseUrl.startsWith('https:'),
     issuer: (slug) => issuerFor(ctx.config.baseUrl, slug),
     trustedProxies: ctx.config.trustedProxies,
+    clientCertKey,
+    mtlsBaseUrl,
+    mtlsUrls: (url) => (mtlsBaseUrl && url.startsWith(`${baseUrl}/`) ? [url, mtlsBaseUrl + url.slice(baseUrl.length)] : [url]),
     ready() {
       booted ??= ensureBootstrap(db, {
         configuredSecret: ctx.env.ZENO_BOOTSTRAP_CLIENT_SECRET,

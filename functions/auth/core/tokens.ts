@@ -21,6 +21,8 @@ interface AccessTokenInput {
   amr?: string[] | null | undefined;
   /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
   jkt?: string | undefined;
+  /** RFC 8705 §3.1: the thumbprint (x5t#S256) of the client certificate the token is bound to. */
+  x5t?: string | undefined;
   /** RFC 8693 §4.1: the actor chain of a delegated token (the current actor outermost). */
   act?: Record<string, unknown> | undefined;
 }
@@ -80,7 +82,7 @@ export function signAccessToken(signer: Signer, t: AccessTokenInput): MintedToke
   if (t.amr?.length) claims.amr = t.amr;
   if (t.authorizationDetails?.length) claims.authorization_details = t.authorizationDetails;
   if (t.grantId) claims.gid = t.grantId;
-  if (t.jkt) claims.cnf = { jkt: t.jkt };
+  if (t.jkt || t.x5t) claims.cnf = { ...(t.jkt ? { jkt: t.jkt } : {}), ...(t.x5t ? { 'x5t#S256': t.x5t } : {}) };
   if (t.act) claims.act = t.act;
   const token = signEdDsaJws(accessTokenHeader(key), claims, key.keyObject);
   return { token, jti, expiresAt: iat + t.ttlSeconds };

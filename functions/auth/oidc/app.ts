@@ -24,7 +24,7 @@ export function buildOidcApp(rt: AuthRuntime): Hono {
     const types = rowsOf<{ t: string }>(
       await rt.db.execute(sql`select distinct unnest(authorization_details_types) as t from auth.clients where tenant_id = ${tenant.id} order by 1`),
     ).map((r) => r.t);
-    return c.json(providerMetadata(rt.issuer(tenant.slug), types), 200, { 'cache-control': 'public, max-age=300' });
+    return c.json(providerMetadata(rt.issuer(tenant.slug), types, rt.mtlsUrls), 200, { 'cache-control': 'public, max-age=300' });
   };
   app.get('/auth/:tenant/.well-known/openid-configuration', (c) => metadata(c, c.req.param('tenant')));
   app.get('/auth/:tenant/.well-known/oauth-authorization-server', (c) => metadata(c, c.req.param('tenant')));

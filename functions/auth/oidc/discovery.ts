@@ -1,5 +1,6 @@
 // The provider metadata of a tenant (OIDC Discovery 1.0 §3, RFC 8414 §2, RFC 9126 §5,
-// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1, RFC 9101 §10, JARM §4).
+// RFC 9207 §3, RFC 9396 §10, RFC 7591, RFC 8628 §4, RFC 9449 §5.1, RFC 9101 §10, JARM §4,
+// RFC 8705 §3.3 and §5).
 import { ACR } from '../core/acr.js';
 import { ASSERTION_ALGS } from '../core/client-auth.js';
 import { AUTH_METHODS, SUPPORTED_SCOPES } from '../core/client-metadata.js';
@@ -8,8 +9,25 @@ import { GRANT_TYPES } from '../core/grant-types.js';
 import { AUTHORIZATION_SIGNING_ALGS } from '../core/jarm.js';
 import { REQUEST_OBJECT_ALGS } from '../core/request-object.js';
 
-export function providerMetadata(issuer: string, detailTypes: string[]): Record<string, unknown> {
+/** The endpoints a client may reach with its certificate (RFC 8705 §5), as `mtls_endpoint_aliases` names them. */
+const MTLS_ENDPOINTS = {
+  token_endpoint: 'token',
+  revocation_endpoint: 'revoke',
+  introspection_endpoint: 'introspect',
+  device_authorization_endpoint: 'device_authorization',
+  pushed_authorization_request_endpoint: 'par',
+  userinfo_endpoint: 'userinfo',
+} as const;
+
+/**
+ * `mtlsUrls(url)` lists the URLs a certificate is accepted at for an endpoint: the endpoint and,
+ * where the mTLS listener has its own base URL (ZENO_AUTH_MTLS_BASE_URL), its alias there.
+ */
+export function providerMetadata(issuer: string, detailTypes: string[], mtlsUrls: (url: string) => string[] = (u) => [u]): Record<string, unknown> {
   const confidential = AUTH_METHODS.filter((m) => m !== 'none');
+  // RFC 8705 §5: "the authorization server MAY publish ... endpoints for mutual-TLS"; a client
+  // that finds none uses the conventional ones (which then take certificates themselves).
+  const mtlsAliases = Object.fromEntries(Object.entries(MTLS_ENDPOINTS).map(([name, path]) => [name, mtlsUrls(`${issuer}/${path}`).at(-1)]));
   return {
     issuer,
     authorization_endpoint: `${issuer}/authorize`,
@@ -57,5 +75,8 @@ export function providerMetadata(issuer: string, detailTypes: string[]): Record<
     authorization_details_types_supported: detailTypes,
     // RFC 9449 §5.1.
     dpop_signing_alg_values_supported: [...DPOP_ALGS],
+    // RFC 8705 §3.3 and §5.
+    tls_client_certificate_bound_access_tokens: true,
+    mtls_endpoint_aliases: mtlsAliases,
   };
 }

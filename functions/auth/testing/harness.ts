@@ -25,6 +25,8 @@ const AUTH_FUNCTIONS: FunctionDeclaration[] = [authorize, token, oidc, admin, sc
 
 export interface AuthHarness {
   readonly baseUrl: string;
+  /** The port the stack listens on (with `listen: true`). */
+  readonly port: number | undefined;
   readonly adminSecret: string;
   readonly hosted: HostedFunction[];
   /** Sends a request to the stack (in memory, or over the socket when listening). */
@@ -36,6 +38,8 @@ interface HarnessOptions {
   listen?: boolean;
   functions?: FunctionDeclaration[];
   env?: Record<string, string>;
+  /** The public base URL when the stack is reached through something else (an ingress in front). */
+  baseUrl?: string;
 }
 
 /** Starts the auth functions on `database` (already migrated). */
@@ -54,6 +58,7 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
     server = await listen((req, e) => handler(req, e), { port: 0, host: '::' });
     baseUrl = `http://localhost:${server.port}`;
   }
+  if (opts.baseUrl) baseUrl = opts.baseUrl;
   const config = loadConfig({ ZENO_BASE_URL: baseUrl, ZENO_DATA_DIR: dataDir, ZENO_LOG_LEVEL: 'error' });
   const metrics = createMetrics({ defaults: false });
   const hosted: HostedFunction[] = [];
@@ -67,6 +72,7 @@ export async function startAuthHarness(database: Database, opts: HarnessOptions 
   const loopback = { incoming: { socket: { remoteAddress: '127.0.0.1' } } };
   return {
     baseUrl,
+    port: server?.port,
     adminSecret,
     hosted,
     fetch: (path, init) =>

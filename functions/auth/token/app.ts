@@ -16,6 +16,7 @@ import { DEVICE_CODE_GRANT, GRANT_TYPES, TOKEN_EXCHANGE_GRANT } from '../core/gr
 import { tokenExchangeGrant } from './grant-token-exchange.js';
 import { refreshTokenGrant } from './grant-refresh-token.js';
 import { introspect } from './introspect.js';
+import { clientCertificateOf } from '../web/client-certificate.js';
 import { revoke } from './revoke.js';
 import type { GrantContext } from './grant-context.js';
 
@@ -70,12 +71,15 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     // RFC 8693 §2.1: audience, like RFC 8707's resource, may be repeated.
     const params = await readForm(c, ['resource', 'audience']);
     const { issuer, audiences } = urlsOf(tenant);
+    // Read only where the ingress sent one: a request without the field costs nothing more.
+    const certificate = c.req.header('client-cert') === undefined ? undefined : clientCertificateOf(c, rt, `${issuer}/${endpoint}`);
     const { client } = await authenticateClient(rt.db, tenant, {
       authorization: c.req.header('authorization'),
       params,
       audiences: audiences[endpoint],
+      certificate,
     }, findClient);
-    return { rt, tenant, issuer, client, params, meta: requestMeta(c, rt) };
+    return { rt, tenant, issuer, client, params, meta: requestMeta(c, rt), certificate };
   }
 
   app.post('/auth/:tenant/token', async (c) => {
@@ -87,8 +91,9 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     }
     if (!g.client.grantTypes.includes(grantType)) throw new OAuthError('unauthorized_client', 'The client may not use this grant type.');
     g.dpop = await checkTokenRequestProof(rt, g.tenant, g.client, `${g.issuer}/token`, c.req.header('dpop'));
-    // FAPI 2.0 Security Profile §5.3.2.1: "shall only issue sender-constrained access tokens"; DPoP is the one offered (mTLS is not yet).
-    if (g.client.securityProfile === 'fapi2' && !g.dpop) throw new OAuthError('invalid_request', 'FAPI 2.0 clients must send a DPoP proof: plain bearer tokens are not issued to them.');
+    g.x5t = certificateBinding(g);
+    // FAPI 2.0 Security Profile §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP or mTLS).
+    if (g.client.securityProfile === 'fapi2' && !g.dpop && !g.x5t) throw new OAuthError('invalid_request', 'FAPI 2.0 clients must send a DPoP proof or a client certificate: plain bearer tokens are not issued to them.');
     const res = await grant(grantType, g);
     // RFC 9449 §8.2: "the authorization server MAY supply a new nonce value at any time".
     if (g.dpop) res.headers.set('dpop-nonce', rt.dpopNonces.current(g.tenant.id));
@@ -113,4 +118,16 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
   };
   for (const endpoint of ENDPOINTS) app.all(`/auth/:tenant/${endpoint}`, usePost);
   return app;
+}
+
+/**
+ * RFC 8705 §3: a client registered with `tls_client_certificate_bound_access_tokens` gets access
+ * tokens bound to the certificate of its TLS connection (`cnf.x5t#S256`), whatever way it
+ * authenticated; without a certificate it gets none.
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-3
+ */
+function certificateBinding(g: GrantContext): string | undefined {
+  if (!g.client.tlsClientCertificateBoundAccessTokens) return undefined;
+  if (!g.certificate) throw new OAuthError('invalid_request', 'This client gets certificate-bound access tokens only: connect with its TLS client certificate.');
+  return g.certificate.thumbprint;
 }

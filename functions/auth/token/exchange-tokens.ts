@@ -22,6 +22,8 @@ interface PresentedToken {
   act?: Record<string, unknown> | undefined;
   /** The DPoP key the token is bound to. */
   jkt?: string | undefined;
+  /** The client certificate the token is bound to (RFC 8705 §3.1). */
+  x5t?: string | undefined;
 }
 
 const MAX_TOKEN_LENGTH = 8192;
@@ -43,7 +45,7 @@ export async function readPresentedToken(g: GrantContext, role: 'subject' | 'act
     const { token: row, family } = found;
     if (row.usedAt || family.revokedAt || row.expiresAt.getTime() < Date.now()) throw bad('is no longer valid');
     if (!family.userId) throw bad('has no user');
-    return { sub: family.userId, clientId: client.clientId, scope: family.scope.split(' ').filter(Boolean), gid: family.id, jkt: family.dpopJkt ?? undefined };
+    return { sub: family.userId, clientId: client.clientId, scope: family.scope.split(' ').filter(Boolean), gid: family.id, jkt: family.dpopJkt ?? undefined, x5t: family.certThumbprint ?? undefined };
   }
   if (type === TOKEN_TYPE.accessToken || type === TOKEN_TYPE.jwt) {
     const claims = await checkAccessToken(rt, tenant, token, 'subject');
@@ -57,6 +59,7 @@ export async function readPresentedToken(g: GrantContext, role: 'subject' | 'act
         gid: claims.gid,
         act: asObject(claims.act),
         jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined,
+        x5t: typeof cnf?.['x5t#S256'] === 'string' ? cnf['x5t#S256'] : undefined,
       };
     }
     if (type === TOKEN_TYPE.accessToken) throw bad('is invalid, expired or revoked');

@@ -66,6 +66,8 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
       amr: c.amr,
       // RFC 9449 §5: "Refresh tokens issued to public clients MUST be bound to the DPoP public key".
       dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (g.dpop?.jkt ?? null) : null,
+      // RFC 8705 §4: a public client's refresh tokens are bound to its certificate.
+      certThumbprint: client.tokenEndpointAuthMethod === 'none' ? (g.x5t ?? null) : null,
     });
     const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
@@ -77,6 +79,7 @@ export async function authorizationCodeGrant(g: GrantContext): Promise<Response>
       nonce: c.nonce,
       withRefresh: client.grantTypes.includes('refresh_token'),
       jkt: g.dpop?.jkt,
+      x5t: g.x5t,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'authorization_code', jti: issued.jti, family: family.id } }, g.meta);
     return { response: issued.response } as const;

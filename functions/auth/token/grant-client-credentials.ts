@@ -35,6 +35,7 @@ export async function clientCredentialsGrant(g: GrantContext): Promise<Response>
     ttlSeconds: ttl,
     authorizationDetails: details,
     jkt: g.dpop?.jkt,
+    x5t: g.x5t,
   });
   await auditOrRefuse(g.rt.auditBuffer.add(
     { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: client.clientId, clientId: client.clientId, detail: { grant: 'client_credentials', jti: at.jti } },

@@ -51,6 +51,8 @@ export async function deviceCodeGrant(g: GrantContext): Promise<Response> {
       amr: d.amr,
       // RFC 9449 §5: "Refresh tokens issued to public clients MUST be bound to the DPoP public key".
       dpopJkt: client.tokenEndpointAuthMethod === 'none' ? (g.dpop?.jkt ?? null) : null,
+      // RFC 8705 §4: a public client's refresh tokens are bound to its certificate.
+      certThumbprint: client.tokenEndpointAuthMethod === 'none' ? (g.x5t ?? null) : null,
     });
     const issued = await issueUserTokens(tx, signer, g.issuer, {
       tenant,
@@ -61,6 +63,7 @@ export async function deviceCodeGrant(g: GrantContext): Promise<Response> {
       audience: d.resource,
       withRefresh: client.grantTypes.includes('refresh_token'),
       jkt: g.dpop?.jkt,
+      x5t: g.x5t,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'device_code', jti: issued.jti, family: family.id } }, g.meta);
     return { response: issued.response };

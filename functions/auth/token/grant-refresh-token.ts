@@ -40,6 +40,8 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
     if (asked.some((x) => !family.resource.includes(x))) throw new OAuthError('invalid_target', 'A resource was not part of the grant.');
     // RFC 9449 §5: a bound refresh token is used only with a proof of the same key.
     if (family.dpopJkt && g.dpop?.jkt !== family.dpopJkt) throw new OAuthError('invalid_grant', 'The refresh token is bound to another DPoP key.');
+    // RFC 8705 §4: a bound refresh token is used only over a connection with the same certificate.
+    if (family.certThumbprint && g.certificate?.thumbprint !== family.certThumbprint) throw new OAuthError('invalid_grant', 'The refresh token is bound to another client certificate.');
     const user = family.userId ? await findUserById(tx, tenant.id, family.userId) : undefined;
     if (!user?.active) throw new OAuthError('invalid_grant', 'The user is no longer active.');
     const issued = await issueUserTokens(tx, signer, g.issuer, {
@@ -51,6 +53,7 @@ export async function refreshTokenGrant(g: GrantContext): Promise<Response> {
       audience: asked.length ? asked : family.resource,
       withRefresh: true,
       jkt: g.dpop?.jkt,
+      x5t: g.x5t,
     });
     await recordAudit(tx, { tenantId: tenant.id, action: 'token.issued', outcome: 'success', actor: user.id, clientId: client.clientId, detail: { grant: 'refresh_token', jti: issued.jti, family: family.id, ...(use.graced ? { graced: true } : {}) } }, g.meta);
     return { response: issued.response } as const;

@@ -45,6 +45,8 @@ export async function tokenExchangeGrant(g: GrantContext): Promise<Response> {
   const subject = await readPresentedToken(g, 'subject', subjectToken, subjectType, client);
   // A DPoP-bound token is exchanged only by its key's holder (RFC 9449 §7.1 holds for every use).
   if (subject.jkt && g.dpop?.jkt !== subject.jkt) throw new OAuthError('invalid_request', 'The subject_token is DPoP-bound; send a proof of its key.');
+  // RFC 8705 §3: a certificate-bound token is used only over a connection with its certificate.
+  if (subject.x5t && g.certificate?.thumbprint !== subject.x5t) throw new OAuthError('invalid_request', 'The subject_token is certificate-bound; connect with its client certificate.');
   let act: Record<string, unknown> | undefined;
   if (actorToken !== null) {
     const actor = await readPresentedToken(g, 'actor', actorToken, actorType!, client);
@@ -80,6 +82,7 @@ export async function tokenExchangeGrant(g: GrantContext): Promise<Response> {
     ttlSeconds: ttl,
     grantId: subject.gid,
     jkt: g.dpop?.jkt,
+    x5t: g.x5t,
     act,
   });
   await auditOrRefuse(rt.auditBuffer.add(

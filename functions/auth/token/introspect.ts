@@ -22,7 +22,8 @@ export async function introspect(g: GrantContext): Promise<Response> {
     if (!claims) return inactive();
     const { gid: _gid, ...rest } = claims;
     // RFC 9449 §6.2: the binding is reported as cnf.jkt and the token type as DPoP, for the
-    // resource server to check the proof against.
+    // resource server to check the proof against; RFC 8705 §3.2: a certificate binding as
+    // cnf.x5t#S256, for it to compare with the certificate of its own TLS connection.
     return tokenJson({ ...rest, active: true, token_type: boundJkt(claims) ? 'DPoP' : 'Bearer', iss: g.issuer });
   }
   const found = await findRefreshToken(rt.db, tenant.id, token);
@@ -40,6 +41,8 @@ export async function introspect(g: GrantContext): Promise<Response> {
     exp: Math.floor(row.expiresAt.getTime() / 1000),
     iat: Math.floor(row.createdAt.getTime() / 1000),
     ...(family.authorizationDetails ? { authorization_details: family.authorizationDetails } : {}),
-    ...(family.dpopJkt ? { cnf: { jkt: family.dpopJkt } } : {}),
+    ...(family.dpopJkt || family.certThumbprint
+      ? { cnf: { ...(family.dpopJkt ? { jkt: family.dpopJkt } : {}), ...(family.certThumbprint ? { 'x5t#S256': family.certThumbprint } : {}) } }
+      : {}),
   });
 }

@@ -1,4 +1,5 @@
 // The resources the controller watches, with their API paths and where they go in a ResourceSet.
+import { CLIENT_CA_OPTION } from '../engine/listeners.js';
 import { indexResources, referenceAllowed } from '../engine/references.js';
 import type { ResourceSet } from '../engine/resources.js';
 import { GATEWAY_GROUP, nsOf } from '../engine/resources.js';
@@ -44,7 +45,8 @@ export function namespacedPath(w: Watched, namespace: string): string {
 /**
  * The Secrets (`namespace/name`) the controller watches: the certificateRefs of the listeners of
  * the Gateways it serves (in another namespace only when a ReferenceGrant there allows it, so a
- * Gateway cannot make the controller read a Secret it may not use), and the clientSecretRef of
+ * Gateway cannot make the controller read a Secret it may not use), the client certificate CA
+ * Secret a listener's `tls.options` names (in the Gateway's own namespace), and the clientSecretRef of
  * every ExtAuthFilter (always in the filter's own namespace). No other Secret is listed or cached.
  */
 export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' | 'extAuthFilters'>): Set<string> {
@@ -57,6 +59,8 @@ export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' |
         const namespace = ref.namespace ?? nsOf(gw);
         if (referenceAllowed(index, { group: GATEWAY_GROUP, kind: 'Gateway', namespace: nsOf(gw) }, { group: '', kind: 'Secret', namespace, name: ref.name })) out.add(`${namespace}/${ref.name}`);
       }
+      const ca = l.tls?.options?.[CLIENT_CA_OPTION];
+      if (ca) out.add(`${nsOf(gw)}/${ca}`);
     }
   }
   for (const f of set.extAuthFilters) if (f.spec?.clientSecretRef?.name) out.add(`${nsOf(f)}/${f.spec.clientSecretRef.name}`);

@@ -34,10 +34,44 @@ function secretPem(secret: Secret, key: string): string | undefined {
   return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
 }
 
+/** `tls.options` of a listener that asks clients for a certificate (RFC 8705 mutual TLS). */
+const CLIENT_CERTIFICATE = 'zenokube.io/client-certificate';
+/** A Secret of the Gateway's namespace whose `ca.crt` the client certificates are verified against. */
+export const CLIENT_CA_OPTION = 'zenokube.io/client-certificate-ca';
+
+/**
+ * The listener's client certificate request: `request` asks for one without requiring it (the
+ * handshake succeeds without, or with one that does not verify; the ingress forwards what it got
+ * and says whether it verified). Problems become Accepted=False or ResolvedRefs=False.
+ */
+function clientCertificateOf(secrets: Map<string, Secret>, gw: Gateway, l: ListenerSpec, conditions: Condition[]): TlsCertificate['clientCertificate'] {
+  const options = l.tls?.options ?? {};
+  const mode = options[CLIENT_CERTIFICATE];
+  const gen = gw.metadata.generation;
+  if (mode === undefined) {
+    if (options[CLIENT_CA_OPTION] !== undefined) conditions.push(condition('Accepted', false, ListenerReason.Invalid, `${CLIENT_CA_OPTION} needs ${CLIENT_CERTIFICATE}: request`, gen));
+    return undefined;
+  }
+  if (mode !== 'request') {
+    conditions.push(condition('Accepted', false, ListenerReason.Invalid, `${CLIENT_CERTIFICATE} must be "request"`, gen));
+    return undefined;
+  }
+  const caName = options[CLIENT_CA_OPTION];
+  if (caName === undefined) return { ca: undefined };
+  const secret = secrets.get(`${nsOf(gw)}/${caName}`);
+  const ca = secret && secretPem(secret, 'ca.crt');
+  if (!ca?.includes('-----BEGIN CERTIFICATE-----')) {
+    conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, `Secret ${nsOf(gw)}/${caName} is missing or has no ca.crt`, gen));
+    return undefined;
+  }
+  return { ca };
+}
+
 /** Resolves a listener's certificateRefs to PEM pairs; problems become ResolvedRefs=False. */
 function resolveCertificates(index: ResourceIndex, secrets: Map<string, Secret>, gw: Gateway, l: ListenerSpec, conditions: Condition[]): TlsCertificate[] {
   const out: TlsCertificate[] = [];
   const gen = gw.metadata.generation;
+  const clientCertificate = clientCertificateOf(secrets, gw, l, conditions);
   for (const ref of l.tls?.certificateRefs ?? []) {
     const namespace = ref.namespace ?? nsOf(gw);
     if ((ref.group ?? '') !== '' || (ref.kind ?? 'Secret') !== 'Secret') {
@@ -55,7 +89,7 @@ function resolveCertificates(index: ResourceIndex, secrets: Map<string, Secret>,
       conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, `Secret ${namespace}/${ref.name} is missing or not a TLS secret`, gen));
       continue;
     }
-    out.push({ hostname: l.hostname?.toLowerCase(), cert, key });
+    out.push({ hostname: l.hostname?.toLowerCase(), cert, key, ...(clientCertificate ? { clientCertificate } : {}) });
   }
   return out;
 }

@@ -36,7 +36,8 @@ export interface ListenerSpec {
   hostname?: string;
   port: number;
   protocol: string;
-  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[] };
+  /** `options` are implementation-specific (ours: the client certificate, see listeners.ts). */
+  tls?: { mode?: 'Terminate' | 'Passthrough'; certificateRefs?: SecretObjectReference[]; options?: Record<string, string> };
   allowedRoutes?: {
     namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
     kinds?: { group?: string; kind: string }[];

@@ -149,6 +149,8 @@ export interface TlsCertificate {
   hostname: string | undefined;
   cert: string;
   key: string;
+  /** The listener asks for a client certificate, verified against `ca` (PEM) when given. */
+  clientCertificate?: { ca: string | undefined } | undefined;
 }
 
 export interface PortTable {

@@ -54,6 +54,8 @@ export interface ProxyContext {
   limits: ProxyLimits;
   extAuth: ExtAuthDecider | undefined;
   random: () => number;
+  /** HMAC key of the client certificate proofs (ZENO_CLIENT_CERT_KEY); no certificate is forwarded without it. */
+  clientCertKey?: Buffer | undefined;
 }
 
 /** The tables one listening socket serves; swapped whole on reload, read once per request. */

@@ -16,6 +16,8 @@ import type { ExchangeHooks } from './connection.js';
 import { answerAs, cutResponse, localReply } from './local-reply.js';
 import { refusalFormat } from './refusal-format.js';
 import { applyHeaderOps, endToEnd, forwardedNode, requestFields } from './headers.js';
+import { CLIENT_CERT_FIELDS } from '#shared/http/client-cert-proof';
+import { pushClientCert } from './client-cert.js';
 import type { RequestFields } from './headers.js';
 import { redirectLocation, rewritePath } from './rewrite.js';
 import { cookieValue, endpointForToken, endpointKey, pickBackend, pickEndpoint, sessionToken } from './balance.js';
@@ -29,7 +31,8 @@ import { CLIENT_ABORTED, UpstreamError } from './upstream-pool.js';
 
 /** Names replaced by the proxy's own values. */
 // `expect` is answered here (node sends 100 Continue), never forwarded.
-const DROP = new Set(['host', 'expect', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+// The client certificate fields are the ingress's own too (RFC 9440 §2: a client must never set them).
+const DROP = new Set(['host', 'expect', 'x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', ...CLIENT_CERT_FIELDS]);
 
 /** The per-request state, reused by the upstream attempt(s). */
 export interface Exchange {
@@ -325,6 +328,7 @@ function proceed(
   let headers = ['host', rule.rewrite?.hostname ?? hostHeader, 'x-forwarded-for', xff ? `${xff}, ${client}` : client, 'forwarded', prior ? `${prior}, ${forwarded}` : forwarded];
   headers.push('x-forwarded-proto', binding.scheme, 'x-forwarded-host', hostHeader, 'x-request-id', requestId);
   if (auth) for (const [n, v] of auth.headers) headers.push(n, v);
+  if (ctx.clientCertKey && binding.scheme === 'https') pushClientCert(headers, ctx.clientCertKey, req, rec.method, hostHeader, mreq.path);
   headers = endToEnd(req.rawHeaders, auth ? new Set([...DROP, ...auth.strip, ...auth.headers.map(([n]) => n)]) : DROP, headers);
   headers = applyHeaderOps(headers, rule.requestHeaders);
   headers = applyHeaderOps(headers, backend.requestHeaders);

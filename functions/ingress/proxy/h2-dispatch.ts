@@ -21,7 +21,7 @@ const SOCKET_OPTIONS = { noDelay: true, highWaterMark: 65_536 } as const;
  * only it or no ALPN at all, RFC 7301) that hands each connection, once its handshake is done, to
  * `h2` or `http1`.
  */
-export function acceptTls(tls: Pick<TlsOptions, 'SNICallback'>, http1: HttpServer, h2: H2Server): TlsServer {
+export function acceptTls(tls: Pick<TlsOptions, 'SNICallback' | 'requestCert' | 'rejectUnauthorized'>, http1: HttpServer, h2: H2Server): TlsServer {
   const server = createTlsServer({ ...SOCKET_OPTIONS, ...tls, ALPNProtocols: ['h2', 'http/1.1'] });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') h2.serve(socket);

@@ -54,7 +54,9 @@ function buildContexts(certs: TlsCertificate[]): { entries: SniEntry[]; errors: 
   const errors: string[] = [];
   for (const c of certs) {
     try {
-      entries.push({ hostname: c.hostname, context: createSecureContext({ cert: c.cert, key: c.key }), pem: c });
+      // The CA a client certificate is verified against belongs to the context SNI chooses.
+      const ca = c.clientCertificate?.ca;
+      entries.push({ hostname: c.hostname, context: createSecureContext({ cert: c.cert, key: c.key, ...(ca ? { ca } : {}) }), pem: c });
     } catch (err) {
       errors.push(`certificate for ${c.hostname ?? '*'}: ${(err as Error).message}`);
     }
@@ -63,6 +65,8 @@ function buildContexts(certs: TlsCertificate[]): { entries: SniEntry[]; errors: 
   entries.sort((a, b) => rank(b.hostname) - rank(a.hostname));
   return { entries, errors };
 }
+
+const requestsClientCertificate = (certs: TlsCertificate[]): boolean => certs.some((c) => c.clientCertificate !== undefined);
 
 const rank = (h: string | undefined) => (h === undefined ? 0 : h.startsWith('*.') ? h.length : 1000 + h.length);
 
@@ -94,10 +98,15 @@ export async function openSocket(
     },
     (req, res, slot) => handleRequest(ctx, binding, req, res, slot),
   );
+  // A port asks every client for a certificate when one of its listeners does (TLS has no
+  // per-name request before SNI is known), from its first configuration on; it never refuses a
+  // handshake for want of one (rejectUnauthorized false: the ingress says upstream whether it verified).
+  const requestCert = requestsClientCertificate(tables.flatMap((t) => t.certificates));
   const server: NetServer =
     scheme === 'https'
       ? acceptTls(
           {
+            ...(requestCert ? { requestCert: true, rejectUnauthorized: false } : {}),
             SNICallback: (servername, cb) => {
               const name = servername.toLowerCase();
               const e = sni.find((x) => x.hostname === undefined || hostnameMatches(x.hostname, name)) ?? sni[sni.length - 1];
@@ -141,7 +150,11 @@ export async function openSocket(
       sni = built.entries;
       // Clients that send no SNI get the catch-all certificate (or the least specific one).
       const fallback = sni[sni.length - 1];
-      if (scheme === 'https' && fallback) (server as TlsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key });
+      const ca = fallback?.pem.clientCertificate?.ca;
+      if (scheme === 'https' && fallback) (server as TlsServer).setSecureContext({ cert: fallback.pem.cert, key: fallback.pem.key, ...(ca ? { ca } : {}) });
+      if (requestsClientCertificate(certs) !== requestCert) {
+        built.errors.push(`port ${host}:${bound}: a change of ${requestCert ? 'no longer ' : ''}asking for client certificates applies when the port is opened again`);
+      }
       return built.errors;
     },
     serveConnection(connection) {

@@ -9,11 +9,12 @@ import { normalizeHost } from '../engine/hostname.js';
 import type { Candidate } from '../engine/table.js';
 import type { Binding, ProxyContext } from './context.js';
 import { applyHeaderOps, endToEnd, forwardedNode } from './headers.js';
+import { CLIENT_CERT_FIELDS } from '#shared/http/client-cert-proof';
 import { endpointKey, pickBackend, pickEndpoint } from './balance.js';
 import { problemBody } from './local-reply.js';
 import { rewritePath } from './rewrite.js';
 
-const DROP = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const DROP = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', ...CLIENT_CERT_FIELDS]);
 
 function reject(socket: Duplex, status: number, code: string): void {
   const body = problemBody(status, code);
