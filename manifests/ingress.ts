@@ -92,9 +92,9 @@ function clusterRole(opts: ManifestOptions): Record<string, unknown> {
     kind: 'ClusterRole',
     metadata: { name: INGRESS_NAME, labels: platformLabels('ingress', opts.version) },
     rules: [
-      { apiGroups: [GATEWAY_API], resources: ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'referencegrants'], verbs: read },
+      { apiGroups: [GATEWAY_API], resources: ['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tlsroutes', 'referencegrants'], verbs: read },
       { apiGroups: [GATEWAY_API], resources: ['gateways'], verbs: ['patch', 'update'] },
-      { apiGroups: [GATEWAY_API], resources: ['gatewayclasses/status', 'gateways/status', 'httproutes/status', 'grpcroutes/status'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: [GATEWAY_API], resources: ['gatewayclasses/status', 'gateways/status', 'httproutes/status', 'grpcroutes/status', 'tlsroutes/status'], verbs: ['get', 'patch', 'update'] },
       { apiGroups: [''], resources: ['services', 'namespaces'], verbs: read },
       { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: read },

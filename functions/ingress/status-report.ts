@@ -6,6 +6,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     gateways: Object.fromEntries(report.gateways),
     httpRoutes: Object.fromEntries(report.routes),
     grpcRoutes: Object.fromEntries(report.grpcRoutes),
+    tlsRoutes: Object.fromEntries(report.tlsRoutes),
   };
 }
 
@@ -21,7 +22,7 @@ export function statusProblems(report: StatusReport): string[] {
       }
     }
   }
-  for (const [kind, routes] of [['HTTPRoute', report.routes], ['GRPCRoute', report.grpcRoutes]] as const) {
+  for (const [kind, routes] of [['HTTPRoute', report.routes], ['GRPCRoute', report.grpcRoutes], ['TLSRoute', report.tlsRoutes]] as const) {
     for (const [key, rs] of routes) {
       for (const p of rs.parents) {
         for (const c of p.conditions) {

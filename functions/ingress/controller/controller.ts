@@ -17,7 +17,7 @@ import { CONTROLLER_NAME } from '../engine/conditions.js';
 import type { ResourceSet } from '../engine/resources.js';
 import { emptyResourceSet } from '../engine/resources.js';
 import type { Ingress } from '../runtime.js';
-import { createKubeClient } from './kube-client.js';
+import { createKubeClient, isNotFound } from './kube-client.js';
 import type { LeaderElectionConfig } from './leader.js';
 import { startLeaderElection } from './leader.js';
 import type { Watched } from './watched.js';
@@ -101,6 +101,16 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     return { w, path, fieldSelector, inf };
   };
 
+  const served = async (w: Watched): Promise<boolean> => {
+    try {
+      await client.get(w.path, { limit: '1' });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  };
+
   /** Watches exactly the referenced Secrets: starts the new ones (listed before compiling), stops the rest. */
   const watchSecrets = async (wanted: Set<string>) => {
     for (const ref of wanted) {
@@ -149,7 +159,7 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     if (!mayWrite()) return false;
     const writer: Writer = { client, mayWrite, result: { writes: 0, conflicts: 0, stale: 0 } };
     const now = new Date().toISOString();
-    await writeStatus(writer, next, live, [...set.routes, ...set.grpcRoutes], controllerName, now);
+    await writeStatus(writer, next, live, [...set.routes, ...set.grpcRoutes, ...set.tlsRoutes], controllerName, now);
     // Listeners of deleted Gateways are closed by the apply above; now they may go.
     await syncFinalizers(writer, GATEWAY_FINALIZER, live, deleting);
     await acceptClasses(writer, ourClasses.map((c) => ({ ...c, metadata: c.metadata ?? {} })), now);
@@ -195,7 +205,15 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     }
   };
 
-  for (const w of WATCHED) if (w.scope !== 'referenced') watches.set(w.kind, await open(w.kind, w, w.path));
+  for (const w of WATCHED) {
+    if (w.scope === 'referenced') continue;
+    // An experimental kind whose CRD the cluster lacks is left unwatched (a restart picks it up).
+    if (w.optional && !(await served(w))) {
+      opts.log.info('resource not served by the API server; not watched', { resource: w.kind, path: w.path });
+      continue;
+    }
+    watches.set(w.kind, await open(w.kind, w, w.path));
+  }
   schedule();
   const resyncTimer =
     resyncMs > 0

@@ -1,7 +1,7 @@
 // The resources the controller watches, with their API paths and where they go in a ResourceSet.
 import { indexResources, referenceAllowed } from '../engine/references.js';
 import type { ResourceSet } from '../engine/resources.js';
-import { GATEWAY_GROUP, nsOf } from '../engine/resources.js';
+import { GATEWAY_GROUP, emptyResourceSet, nsOf } from '../engine/resources.js';
 
 export interface Watched {
   key: keyof ResourceSet | 'gatewayClasses';
@@ -14,6 +14,8 @@ export interface Watched {
    * namespace, with `fieldSelector=metadata.name=<name>` (see referencedSecrets).
    */
   scope?: 'referenced';
+  /** An experimental kind whose CRD a cluster may not have installed: not watched when the API server does not serve it. */
+  optional?: boolean;
 }
 
 export const WATCHED: Watched[] = [
@@ -21,6 +23,7 @@ export const WATCHED: Watched[] = [
   { key: 'gateways', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', path: '/apis/gateway.networking.k8s.io/v1/gateways' },
   { key: 'routes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', path: '/apis/gateway.networking.k8s.io/v1/httproutes' },
   { key: 'grpcRoutes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', path: '/apis/gateway.networking.k8s.io/v1/grpcroutes' },
+  { key: 'tlsRoutes', apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TLSRoute', path: '/apis/gateway.networking.k8s.io/v1alpha2/tlsroutes', optional: true },
   { key: 'grants', apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants' },
   { key: 'services', apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
   { key: 'endpointSlices', apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
@@ -48,7 +51,7 @@ export function namespacedPath(w: Watched, namespace: string): string {
  * every ExtAuthFilter (always in the filter's own namespace). No other Secret is listed or cached.
  */
 export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' | 'extAuthFilters'>): Set<string> {
-  const index = indexResources({ gateways: [], routes: [], grpcRoutes: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [], grants: set.grants });
+  const index = indexResources({ ...emptyResourceSet(), grants: set.grants });
   const out = new Set<string>();
   for (const gw of set.gateways) {
     for (const l of gw.spec?.listeners ?? []) {

@@ -71,6 +71,7 @@ export interface StatusReport {
   gateways: Map<string, GatewayStatus>;
   routes: Map<string, { parents: RouteParentStatus[] }>;
   grpcRoutes: Map<string, { parents: RouteParentStatus[] }>;
+  tlsRoutes: Map<string, { parents: RouteParentStatus[] }>;
 }
 
 export const CONTROLLER_NAME = 'zenokube.io/ingress';

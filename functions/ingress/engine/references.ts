@@ -70,7 +70,7 @@ export function referenceAllowed(
 }
 
 /** Resolves a route's backendRef to endpoint addresses, or says why it cannot; `routeKind` is the kind a ReferenceGrant must name. */
-export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference, routeKind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute'): ResolvedBackend {
+export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference, routeKind: 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' = 'HTTPRoute'): ResolvedBackend {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Service';
   if (group !== '' || kind !== 'Service') {

@@ -183,6 +183,22 @@ export interface GRPCRouteSpec {
   rules?: GRPCRouteRule[];
 }
 
+/**
+ * TLSRoute (v1alpha2, experimental): routes a TLS connection by the server name of its ClientHello
+ * to backends, without terminating it (a listener of protocol TLS, `tls.mode: Passthrough`).
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha2.TLSRoute
+ */
+interface TLSRouteRule {
+  name?: string;
+  backendRefs?: HTTPBackendRef[];
+}
+
+export interface TLSRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: TLSRouteRule[];
+}
+
 export interface ReferenceGrantSpec {
   from: { group: string; kind: string; namespace: string }[];
   to: { group: string; kind: string; name?: string }[];
@@ -218,6 +234,7 @@ export interface Secret extends Resource<'Secret'> {
 export type Gateway = Resource<'Gateway', GatewaySpec>;
 export type HTTPRoute = Resource<'HTTPRoute', HTTPRouteSpec>;
 export type GRPCRoute = Resource<'GRPCRoute', GRPCRouteSpec>;
+export type TLSRoute = Resource<'TLSRoute', TLSRouteSpec>;
 export type ReferenceGrant = Resource<'ReferenceGrant', ReferenceGrantSpec>;
 export type Service = Resource<'Service', ServiceSpec>;
 export type Namespace = Resource<'Namespace'>;
@@ -243,6 +260,7 @@ export interface ResourceSet {
   gateways: Gateway[];
   routes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
+  tlsRoutes: TLSRoute[];
   grants: ReferenceGrant[];
   services: Service[];
   endpointSlices: EndpointSlice[];
@@ -252,7 +270,7 @@ export interface ResourceSet {
 }
 
 export function emptyResourceSet(): ResourceSet {
-  return { gateways: [], routes: [], grpcRoutes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
+  return { gateways: [], routes: [], grpcRoutes: [], tlsRoutes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
 }
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';

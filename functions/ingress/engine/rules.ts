@@ -1,6 +1,6 @@
 // Compiles one HTTPRouteRule: filters, backends, timeouts, retry and session persistence.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
-import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
+import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet, TLSRoute } from './resources.js';
 import { INGRESS_GROUP, nsOf } from './resources.js';
 import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite, PhaseDeadlines } from './table.js';
 import type { ResourceIndex } from './references.js';
@@ -49,7 +49,7 @@ function pathModifier(p: { type: string; replaceFullPath?: string; replacePrefix
  */
 const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'ExtensionRef']);
 
-function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
+function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute | TLSRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
   const resolved = resolveBackend(index, nsOf(route), ref, route.kind);
   // gRPC runs on HTTP/2 only: a GRPCRoute's backends are spoken to in h2c whatever their appProtocol.
   const h2c = resolved.ok && (resolved.h2c || route.kind === 'GRPCRoute');
@@ -76,7 +76,7 @@ function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): numbe
 const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
 
 /** The route's error format; an unknown value keeps the default (problem+json). */
-function errorFormatOf(route: HTTPRoute | GRPCRoute): ErrorFormat {
+function errorFormatOf(route: HTTPRoute | GRPCRoute | TLSRoute): ErrorFormat {
   return route.metadata.annotations?.[ERROR_FORMAT_ANNOTATION] === 'vault' ? 'vault' : 'problem';
 }
 
@@ -95,7 +95,7 @@ const DEADLINES_ANNOTATION = 'ingress.zenokube.io/deadlines';
 const CIRCUIT_503_ANNOTATION = 'ingress.zenokube.io/circuit-counts-503';
 const PHASES: Record<string, keyof PhaseDeadlines> = { body: 'body', 'first-byte': 'firstByte', idle: 'idle', send: 'send' };
 
-function maxBodyOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): number | undefined {
+function maxBodyOf(route: HTTPRoute | GRPCRoute | TLSRoute, problems: RuleProblem[]): number | undefined {
   const v = route.metadata.annotations?.[MAX_BODY_ANNOTATION];
   if (v === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(v.trim())) {
@@ -105,7 +105,7 @@ function maxBodyOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): numbe
   return Number(v.trim());
 }
 
-function deadlinesOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
+function deadlinesOf(route: HTTPRoute | GRPCRoute | TLSRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
   const v = route.metadata.annotations?.[DEADLINES_ANNOTATION];
   if (v === undefined) return undefined;
   const out: PhaseDeadlines = { body: undefined, firstByte: undefined, idle: undefined, send: undefined };
@@ -129,7 +129,7 @@ function deadlinesOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): Pha
 export function compileRule(
   index: ResourceIndex,
   set: Pick<ResourceSet, 'extAuthFilters' | 'secrets'>,
-  route: HTTPRoute | GRPCRoute,
+  route: HTTPRoute | GRPCRoute | TLSRoute,
   rule: HTTPRouteRule,
   ruleIndex: number,
   problems: RuleProblem[],

@@ -13,6 +13,7 @@ const COLLECTIONS: Record<string, keyof ResourceSet> = {
   Gateway: 'gateways',
   HTTPRoute: 'routes',
   GRPCRoute: 'grpcRoutes',
+  TLSRoute: 'tlsRoutes',
   ReferenceGrant: 'grants',
   Service: 'services',
   EndpointSlice: 'endpointSlices',
@@ -79,6 +80,7 @@ function shapeProblem(o: Record<string, unknown>): string | undefined {
       return undefined;
     case 'HTTPRoute':
     case 'GRPCRoute':
+    case 'TLSRoute':
       if (spec !== undefined && !isObject(spec)) return 'spec must be an object';
       if (spec?.rules !== undefined && !Array.isArray(spec.rules)) return 'spec.rules must be a list';
       if (spec?.parentRefs !== undefined && !Array.isArray(spec.parentRefs)) return 'spec.parentRefs must be a list';
