@@ -7,6 +7,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     httpRoutes: Object.fromEntries(report.routes),
     grpcRoutes: Object.fromEntries(report.grpcRoutes),
     tlsRoutes: Object.fromEntries(report.tlsRoutes),
+    backendTLSPolicies: Object.fromEntries(report.backendTLSPolicies),
   };
 }
 
@@ -28,6 +29,13 @@ export function statusProblems(report: StatusReport): string[] {
         for (const c of p.conditions) {
           if (c.status === 'False') out.push(`${kind} ${key} parent ${p.parentRef.namespace}/${p.parentRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
         }
+      }
+    }
+  }
+  for (const [key, ps] of report.backendTLSPolicies) {
+    for (const a of ps.ancestors) {
+      for (const c of a.conditions) {
+        if (c.status === 'False') out.push(`BackendTLSPolicy ${key} ancestor ${a.ancestorRef.namespace}/${a.ancestorRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
       }
     }
   }

@@ -10,7 +10,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.RouteParentStatus
 import type { CompiledConfig } from '../engine/compile.js';
 import type { Condition } from '../engine/conditions.js';
-import type { Gateway, GRPCRoute, HTTPRoute, TLSRoute } from '../engine/resources.js';
+import type { BackendTLSPolicy, Gateway, GRPCRoute, HTTPRoute, TLSRoute } from '../engine/resources.js';
 import { keyOf, nsOf } from '../engine/resources.js';
 import type { KubeClient } from './kube-client.js';
 import { isConflict, isNotFound } from './kube-client.js';
@@ -48,6 +48,7 @@ const gatewayWatch = WATCHED.find((w) => w.kind === 'Gateway')!;
 const routeWatch = WATCHED.find((w) => w.kind === 'HTTPRoute')!;
 const grpcRouteWatch = WATCHED.find((w) => w.kind === 'GRPCRoute')!;
 const tlsRouteWatch = WATCHED.find((w) => w.kind === 'TLSRoute')!;
+const policyWatch = WATCHED.find((w) => w.kind === 'BackendTLSPolicy')!;
 const classWatch = WATCHED.find((w) => w.kind === 'GatewayClass')!;
 
 export interface Writer {
@@ -167,4 +168,31 @@ export async function syncFinalizers(w: Writer, finalizer: string, live: Obj[], 
     );
   for (const g of live) await set(g, true);
   for (const g of deleting) await set(g, false);
+}
+
+/**
+ * Writes each BackendTLSPolicy's `status.ancestors` entries of this controller (one per Gateway its
+ * Services are used through), keeping other controllers' entries.
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha2.PolicyAncestorStatus
+ */
+export async function writePolicyStatus(w: Writer, config: CompiledConfig, policies: BackendTLSPolicy[], controllerName: string, now: string): Promise<void> {
+  for (const policy of policies) {
+    const ours = config.status.backendTLSPolicies.get(keyOf(policy))?.ancestors ?? [];
+    await patchFresh(
+      w,
+      objectPath(policyWatch, nsOf(policy), policy.metadata.name),
+      policy as BackendTLSPolicy & Obj,
+      (fresh) => {
+        const existing = (fresh as { status?: { ancestors?: { controllerName: string; ancestorRef: unknown; conditions: Timed[] }[] } }).status?.ancestors ?? [];
+        const others = existing.filter((a) => a.controllerName !== controllerName);
+        const mine = ours.map((a) => {
+          const before = existing.find((e) => e.controllerName === controllerName && same(e.ancestorRef, a.ancestorRef));
+          return { ancestorRef: a.ancestorRef, controllerName, conditions: timed(a.conditions, before?.conditions, now) };
+        });
+        const next = [...others, ...mine];
+        return same(existing, next) ? undefined : { status: { ancestors: next } };
+      },
+      { status: true, generation: policy.metadata.generation },
+    );
+  }
 }

@@ -148,7 +148,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
   const ours = set.gateways.filter((g) => !classes || classes.has(g.spec?.gatewayClassName ?? ''));
   const listenersByGateway = new Map<string, ListenerState[]>(ours.map((g) => [keyOf(g), evaluateListeners(index, set, g)]));
   const gatewaysByKey = new Map<string, Gateway>(ours.map((g) => [keyOf(g), g]));
-  const status: StatusReport = { gateways: new Map(), routes: new Map(), grpcRoutes: new Map(), tlsRoutes: new Map() };
+  const status: StatusReport = { gateways: new Map(), routes: new Map(), grpcRoutes: new Map(), tlsRoutes: new Map(), backendTLSPolicies: new Map() };
   const tables = new Map<string, Map<number, PortTable>>();
 
   const portTable = (l: ListenerState): PortTable => {
@@ -255,6 +255,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     return parents;
   }
 
+  status.backendTLSPolicies = index.backendTls.status(new Set(gatewaysByKey.keys()));
   const gateways: CompiledGateway[] = [];
   for (const gw of ours) {
     const key = keyOf(gw);

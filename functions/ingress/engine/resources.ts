@@ -199,6 +199,21 @@ export interface TLSRouteSpec {
   rules?: TLSRouteRule[];
 }
 
+/**
+ * BackendTLSPolicy (v1alpha3, experimental): how the proxy speaks TLS to the Services it targets.
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha3.BackendTLSPolicy
+ */
+export interface BackendTLSPolicySpec {
+  targetRefs?: { group?: string; kind?: string; name: string; sectionName?: string }[];
+  validation?: {
+    caCertificateRefs?: { group?: string; kind?: string; name: string }[];
+    wellKnownCACertificates?: string;
+    hostname?: string;
+    subjectAltNames?: { type?: 'Hostname' | 'URI'; hostname?: string; uri?: string }[];
+  };
+  options?: Record<string, string>;
+}
+
 export interface ReferenceGrantSpec {
   from: { group: string; kind: string; namespace: string }[];
   to: { group: string; kind: string; name?: string }[];
@@ -235,6 +250,11 @@ export type Gateway = Resource<'Gateway', GatewaySpec>;
 export type HTTPRoute = Resource<'HTTPRoute', HTTPRouteSpec>;
 export type GRPCRoute = Resource<'GRPCRoute', GRPCRouteSpec>;
 export type TLSRoute = Resource<'TLSRoute', TLSRouteSpec>;
+export type BackendTLSPolicy = Resource<'BackendTLSPolicy', BackendTLSPolicySpec>;
+
+export interface ConfigMap extends Resource<'ConfigMap'> {
+  data?: Record<string, string>;
+}
 export type ReferenceGrant = Resource<'ReferenceGrant', ReferenceGrantSpec>;
 export type Service = Resource<'Service', ServiceSpec>;
 export type Namespace = Resource<'Namespace'>;
@@ -261,6 +281,8 @@ export interface ResourceSet {
   routes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
   tlsRoutes: TLSRoute[];
+  backendTLSPolicies: BackendTLSPolicy[];
+  configMaps: ConfigMap[];
   grants: ReferenceGrant[];
   services: Service[];
   endpointSlices: EndpointSlice[];
@@ -270,7 +292,7 @@ export interface ResourceSet {
 }
 
 export function emptyResourceSet(): ResourceSet {
-  return { gateways: [], routes: [], grpcRoutes: [], tlsRoutes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
+  return { gateways: [], routes: [], grpcRoutes: [], tlsRoutes: [], backendTLSPolicies: [], configMaps: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
 }
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';

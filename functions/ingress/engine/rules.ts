@@ -1,7 +1,7 @@
 // Compiles one HTTPRouteRule: filters, backends, timeouts, retry and session persistence.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
 import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet, TLSRoute } from './resources.js';
-import { INGRESS_GROUP, nsOf } from './resources.js';
+import { GATEWAY_GROUP, INGRESS_GROUP, nsOf } from './resources.js';
 import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite, PhaseDeadlines } from './table.js';
 import type { ResourceIndex } from './references.js';
 import { resolveBackend } from './references.js';
@@ -55,6 +55,18 @@ function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute | TLS
   const h2c = resolved.ok && (resolved.h2c || route.kind === 'GRPCRoute');
   const key = `${ref.namespace ?? nsOf(route)}/${ref.name}:${ref.port ?? ''}`;
   if (!resolved.ok) problems.push({ condition: 'ResolvedRefs', reason: resolved.reason, message: resolved.message });
+  let endpoints = resolved.ok ? resolved.endpoints : undefined;
+  const tls = resolved.ok ? index.backendTls.forPort(resolved.namespace, resolved.name, resolved.portName, parentGateways(route)) : undefined;
+  if (tls && !tls.ok) {
+    // "MUST NOT fall back to plaintext": a policy that cannot be honoured leaves the backend unusable.
+    endpoints = undefined;
+  } else if (tls && h2c) {
+    problems.push({ condition: 'ResolvedRefs', reason: RouteReason.UnsupportedProtocol, message: `a BackendTLSPolicy targets ${key}, which is spoken to in h2c; HTTP/2 over TLS to backends is not supported` });
+    endpoints = undefined;
+  } else if (tls && endpoints) {
+    const settings = tls.tls;
+    endpoints = endpoints.map((e) => ({ ...e, tls: settings }));
+  }
   let requestHeaders: HeaderOps | undefined;
   let responseHeaders: HeaderOps | undefined;
   for (const f of ref.filters ?? []) {
@@ -63,7 +75,14 @@ function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute | TLS
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = compileHeaderOps(f.responseHeaderModifier, problems);
     else problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `backendRef filter ${f.type} is not supported` });
   }
-  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders, ...(h2c ? { h2c: true } : {}) };
+  return { key, weight: ref.weight ?? 1, endpoints, requestHeaders, responseHeaders, ...(h2c ? { h2c: true } : {}) };
+}
+
+/** The Gateways (`namespace/name`) a route names as parents. */
+function parentGateways(route: HTTPRoute | GRPCRoute | TLSRoute): string[] {
+  return (route.spec?.parentRefs ?? [])
+    .filter((p) => (p.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && (p.kind ?? 'Gateway') === 'Gateway')
+    .map((p) => `${p.namespace ?? nsOf(route)}/${p.name}`);
 }
 
 function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): number {
