@@ -43,11 +43,10 @@ function pathModifier(p: { type: string; replaceFullPath?: string; replacePrefix
 }
 
 /**
- * The filters a GRPCRoute rule may carry here (GRPCRouteFilter has no redirect or rewrite). Its
- * RequestMirror (extended) is refused: mirrors go out over HTTP/1.1 (./proxy/mirror.ts), which a
- * gRPC backend cannot read.
+ * The filters a GRPCRoute rule may carry (GRPCRouteFilter has no redirect or rewrite). Its
+ * RequestMirror goes out in h2c, as every GRPCRoute backend is spoken to (./proxy/h2-mirror.ts).
  */
-const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'ExtensionRef']);
+const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef']);
 
 function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute | TLSRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
   const resolved = resolveBackend(index, nsOf(route), ref, route.kind);

@@ -4,6 +4,7 @@
 import type { CompiledRule } from '../engine/table.js';
 import type { ProxyContext } from './context.js';
 import { requestUpstream } from './upstream-tls.js';
+import { mirrorH2 } from './h2-mirror.js';
 import type { RequestBody } from './request-body.js';
 
 /** Methods whose bodiless requests node sends without framing; for the others it announces a chunked body. */
@@ -26,6 +27,10 @@ export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, method: strin
     const eps = m.backend.endpoints;
     if (!eps || eps.length === 0) continue;
     const ep = eps[Math.floor(ctx.random() * eps.length)]!;
+    if (m.backend.h2c) {
+      mirrorH2(ep, method, target, headers, body, ctx.limits.upstreamIdleMs);
+      continue;
+    }
     let mirrored: ReturnType<typeof requestUpstream>;
     try {
       mirrored = requestUpstream(ep, { host: ep.host, port: ep.port, method, path: target, headers: framedHeaders(method, headers, body), agent: ctx.agent, setHost: false });
