@@ -86,7 +86,8 @@ describe('parseClientHello (RFC 8446 §4.1.2, RFC 6066 §3)', () => {
 
   it('reads a hello split over several records', () => {
     const message = real.subarray(5, 5 + real.readUInt16BE(3));
-    const split = records(message, 100);
+    // Three records, whatever the hello's size (post-quantum key shares make it about 1.8 KB).
+    const split = records(message, Math.ceil(message.length / 3));
     assert.deepEqual(parseClientHello(split, MAX), { state: 'done', serverName: 'abc.example.com' });
     for (let n = 0; n < split.length; n += 37) assert.equal(parseClientHello(split.subarray(0, n), MAX).state, 'incomplete');
   });
