@@ -12,7 +12,7 @@ import { connect as netConnect, createServer as netServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import type { Server as TlsServer } from 'node:tls';
-import type { CompiledConfig, EndpointSlice, Ingress, IngressOptions } from '#functions/ingress/index';
+import type { CompiledConfig, EndpointSlice, Ingress, IngressOptions, ResourceSet } from '#functions/ingress/index';
 import { compile, createIngress, emptyResourceSet, parseManifests } from '#functions/ingress/index';
 import type { Pem } from '#tests/support/certificates';
 import { certificateAuthority, serverCertificate } from '#tests/support/certificates';
@@ -117,7 +117,7 @@ describe('TLSRoute (Gateway API v1alpha2, TLS passthrough)', () => {
   });
 
   /** The base manifests plus `files` and `extra`, the TLS Services given their backends' endpoints, served. */
-  async function serve(files: string[], extra: string[] = [], gateway = 'gateway-tlsroute', limits: IngressOptions['limits'] = {}): Promise<{ port: number; config: CompiledConfig }> {
+  async function serve(files: string[], extra: string[] = [], gateway = 'gateway-tlsroute', limits: IngressOptions['limits'] = {}): Promise<{ port: number; config: CompiledConfig; ingress: Ingress; set: ResourceSet }> {
     const set = emptyResourceSet();
     for (const f of ['base/manifests.yaml', ...files]) parseManifests(upstream(f), f, set);
     for (const [i, text] of extra.entries()) assert.deepEqual(parseManifests(text, `extra-${i}`, set).problems, []);
@@ -139,7 +139,7 @@ describe('TLSRoute (Gateway API v1alpha2, TLS passthrough)', () => {
     const ingress = createIngress({ bind: () => [{ host: '127.0.0.1', port: 0 }], drainMs: 100, limits });
     running.push(ingress);
     await ingress.apply(config);
-    return { port: ingress.address(`${NS}/${gateway}`, 443)!.port, config };
+    return { port: ingress.address(`${NS}/${gateway}`, 443)!.port, config, ingress, set };
   }
 
   const parent = (config: CompiledConfig, route: string) => config.status.tlsRoutes.get(`${NS}/${route}`)?.parents[0];
@@ -188,6 +188,26 @@ describe('TLSRoute (Gateway API v1alpha2, TLS passthrough)', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 12; i++) seen.add(((await tlsExchange(port, 'abc.example.com', ca.cert)) as { greeting: string }).greeting.split(' ')[0]!);
     assert.deepEqual([...seen].sort(), ['tls-backend', 'tls-other']);
+  });
+
+  it('takes a new TLSRoute on the listening socket, keeps a stream under way across the change, and cuts it when its listener goes', async () => {
+    const { port, ingress, set } = await serve(['tests/tlsroute-simple-same-namespace.yaml'], [service('tls-wildcard')]);
+    assert.deepEqual(await tlsExchange(port, 'def.example.com', ca.cert), { ok: false, code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
+    // A stream opened before the change.
+    const open = tlsConnect({ host: '127.0.0.1', port, servername: 'abc.example.com', ca: ca.cert });
+    open.on('error', () => {});
+    await new Promise((r) => open.once('data', r));
+    parseManifests(tlsRoute('wildcard', ['*.example.com'], [{ name: 'tls-wildcard' }]), 'more', set);
+    await ingress.apply(compile(set));
+    assert.equal(((await tlsExchange(port, 'def.example.com', ca.cert)) as { greeting: string }).greeting, 'tls-wildcard def.example.com');
+    const echoed = new Promise<string>((r) => open.once('data', (d: Buffer) => r(d.toString())));
+    open.write('still here\n');
+    assert.equal(await echoed, 'still here\n');
+    // The Gateway goes: after the drain grace its streams are cut.
+    const closed = new Promise<void>((r) => open.once('close', () => r()));
+    await ingress.apply(compile({ ...set, gateways: [] }));
+    await closed;
+    assert.equal(ingress.address(`${NS}/gateway-tlsroute`, 443), undefined);
   });
 
   it('answers internal_error when the endpoint refuses the connection', async () => {
