@@ -8,6 +8,8 @@ import type { CompiledGateway, PortTable } from './engine/table.js';
 import type { ListeningSocket, ServerLimits } from './proxy/server.js';
 import { closeH2Sessions } from './proxy/h2-upstream.js';
 import { openSocket } from './proxy/server.js';
+import type { PassthroughLimits } from './proxy/passthrough.js';
+import { openPassthroughSocket } from './proxy/passthrough.js';
 import type { ProxyContext, ProxyLimits, ProxyObserver } from './proxy/context.js';
 import type { CircuitOptions } from './proxy/circuit.js';
 import { createCircuitBreakers } from './proxy/circuit.js';
@@ -19,7 +21,7 @@ export type BindPolicy = (gateway: CompiledGateway, port: number) => { host: str
 
 export interface IngressOptions {
   bind: BindPolicy;
-  limits?: Partial<ProxyLimits & ServerLimits>;
+  limits?: Partial<ProxyLimits & ServerLimits & PassthroughLimits>;
   circuit?: Partial<CircuitOptions>;
   observer?: ProxyObserver;
   extAuth?: ExtAuthDecider;
@@ -93,6 +95,14 @@ export function createIngress(opts: IngressOptions): Ingress {
     maxConcurrentStreams: opts.limits?.maxConcurrentStreams ?? 100,
     maxPrematureResets: opts.limits?.maxPrematureResets ?? 100,
   };
+  const passthroughLimits: PassthroughLimits = {
+    helloTimeoutMs: opts.limits?.helloTimeoutMs ?? serverLimits.headersTimeoutMs,
+    // One whole TLS record; hellos with post-quantum key shares are about 2 KB.
+    maxHelloBytes: opts.limits?.maxHelloBytes ?? 16_384,
+    upstreamConnectTimeoutMs: opts.limits?.upstreamConnectTimeoutMs ?? 5_000,
+    // Envoy's tcp_proxy idle_timeout.
+    streamIdleTimeoutMs: opts.limits?.streamIdleTimeoutMs ?? 3_600_000,
+  };
   const sockets = new Map<string, ListeningSocket>();
   /** `gateway:port` → socket key. */
   let routes = new Map<string, string>();
@@ -122,7 +132,10 @@ export function createIngress(opts: IngressOptions): Ingress {
       let s = sockets.get(key);
       if (!s) {
         try {
-          s = await openSocket(context, serverLimits, w.host, w.port, w.tables);
+          s =
+            w.tables[0]?.protocol === 'TLS'
+              ? await openPassthroughSocket(context, passthroughLimits, w.host, w.port, w.tables)
+              : await openSocket(context, serverLimits, w.host, w.port, w.tables);
         } catch (err) {
           opts.onProblem?.(`cannot listen on ${w.host}:${w.port}: ${(err as Error).message}`);
           continue;

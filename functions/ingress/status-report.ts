@@ -6,6 +6,8 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     gateways: Object.fromEntries(report.gateways),
     httpRoutes: Object.fromEntries(report.routes),
     grpcRoutes: Object.fromEntries(report.grpcRoutes),
+    tlsRoutes: Object.fromEntries(report.tlsRoutes),
+    backendTLSPolicies: Object.fromEntries(report.backendTLSPolicies),
   };
 }
 
@@ -21,12 +23,19 @@ export function statusProblems(report: StatusReport): string[] {
       }
     }
   }
-  for (const [kind, routes] of [['HTTPRoute', report.routes], ['GRPCRoute', report.grpcRoutes]] as const) {
+  for (const [kind, routes] of [['HTTPRoute', report.routes], ['GRPCRoute', report.grpcRoutes], ['TLSRoute', report.tlsRoutes]] as const) {
     for (const [key, rs] of routes) {
       for (const p of rs.parents) {
         for (const c of p.conditions) {
           if (c.status === 'False') out.push(`${kind} ${key} parent ${p.parentRef.namespace}/${p.parentRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
         }
+      }
+    }
+  }
+  for (const [key, ps] of report.backendTLSPolicies) {
+    for (const a of ps.ancestors) {
+      for (const c of a.conditions) {
+        if (c.status === 'False') out.push(`BackendTLSPolicy ${key} ancestor ${a.ancestorRef.namespace}/${a.ancestorRef.name}: ${c.type}=False ${c.reason}: ${c.message}`);
       }
     }
   }

@@ -13,6 +13,7 @@ import { GATEWAY_FINALIZER, startKubeController } from '#functions/ingress/contr
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
 import { waitFor, waitUntil } from '#tests/support/poll';
+import { certificateAuthority } from '#tests/support/certificates';
 import type { FakeApiServer } from './ingress-fake-apiserver.js';
 import { startFakeApiServer } from './ingress-fake-apiserver.js';
 
@@ -148,5 +149,30 @@ describe('Kubernetes controller (fake API server)', () => {
     assert.ok(api.get(gateways, 'web', 'edge')?.metadata.deletionTimestamp, 'kept while the finalizer is there');
     await waitUntil('the Gateway gone', () => api.get(gateways, 'web', 'edge') === undefined);
     assert.equal(ingress.address('web/edge', 80), undefined);
+  });
+
+  it('watches TLSRoutes and BackendTLSPolicies, reads the ConfigMaps the policies name, and writes their status', async () => {
+    const ca = certificateAuthority('controller test CA');
+    api.put({ apiVersion: GW, kind: 'Gateway', metadata: { name: 'edge2', namespace: 'web' }, spec: { gatewayClassName: 'zenokube', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } });
+    api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'backend-ca', namespace: 'web' }, data: { 'ca.crt': ca.cert } });
+    api.put({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'secure', namespace: 'web' }, spec: { ports: [{ name: 'https', port: 443 }] } });
+    api.put({ apiVersion: GW, kind: 'HTTPRoute', metadata: { name: 'secure', namespace: 'web' }, spec: { parentRefs: [{ name: 'edge2' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/secure' } }], backendRefs: [{ name: 'secure', port: 443 }] }] } });
+    api.put({
+      apiVersion: 'gateway.networking.k8s.io/v1alpha3',
+      kind: 'BackendTLSPolicy',
+      metadata: { name: 'secure-tls', namespace: 'web' },
+      spec: { targetRefs: [{ group: '', kind: 'Service', name: 'secure' }], validation: { hostname: 'secure.example.com', caCertificateRefs: [{ group: '', kind: 'ConfigMap', name: 'backend-ca' }] } },
+    });
+    // A TLSRoute cannot attach to an HTTP listener.
+    api.put({ apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TLSRoute', metadata: { name: 'pass', namespace: 'web' }, spec: { parentRefs: [{ name: 'edge2' }], hostnames: ['a.example.com'], rules: [{ backendRefs: [{ name: 'secure', port: 443 }] }] } });
+    type Conditions = { conditions: { type: string; status: string; reason: string }[] }[];
+    const ancestors = await waitFor('BackendTLSPolicy ancestor status with its CA resolved', () => {
+      const a = (api.get('/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies', 'web', 'secure-tls')?.status as { ancestors?: Conditions } | undefined)?.ancestors;
+      return a?.[0]?.conditions.some((c) => c.type === 'ResolvedRefs' && c.status === 'True') ? a : undefined;
+    });
+    assert.equal(ancestors[0]!.conditions.find((c) => c.type === 'Accepted')?.status, 'True');
+    const parents = await waitFor('TLSRoute parent status', () => (api.get('/apis/gateway.networking.k8s.io/v1alpha2/tlsroutes', 'web', 'pass')?.status as { parents?: Conditions } | undefined)?.parents);
+    const accepted = parents[0]!.conditions.find((c) => c.type === 'Accepted')!;
+    assert.deepEqual([accepted.status, accepted.reason], ['False', 'NotAllowedByListeners']);
   });
 });

@@ -55,7 +55,8 @@ export interface FakeApiServer {
 
 /** `/api/v1/services` style collection key of an object. */
 function collectionOf(obj: { apiVersion?: string; kind?: string }): string {
-  const plural = `${obj.kind!.toLowerCase()}${obj.kind!.endsWith('s') ? 'es' : 's'}`;
+  const kind = obj.kind!.toLowerCase();
+  const plural = /[^aeiou]y$/.test(kind) ? `${kind.slice(0, -1)}ies` : `${kind}${kind.endsWith('s') ? 'es' : 's'}`;
   return obj.apiVersion!.includes('/') ? `/apis/${obj.apiVersion}/${plural}` : `/api/${obj.apiVersion}/${plural}`;
 }
 

@@ -16,6 +16,7 @@ import type { CompiledConfig, EndpointSlice, Ingress, ResourceSet } from '#funct
 import { compile, createIngress, emptyResourceSet, parseManifests } from '#functions/ingress/index';
 import type { EchoBackend } from '#tests/conformance/echo-server';
 import { startEcho } from '#tests/conformance/echo-server';
+import { waitFor } from '#tests/support/poll';
 
 const upstreamDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'conformance', 'upstream', 'v1.2.1');
 const upstream = (file: string) => readFileSync(join(upstreamDir, file), 'utf8').replaceAll('{GATEWAY_CLASS_NAME}', 'zenokube');
@@ -43,15 +44,19 @@ interface Seen {
 interface GrpcBackend {
   name: string;
   port: number;
+  /** The metadata of every unary call it answered, in order. */
+  calls: Record<string, string>[];
   close(): void;
 }
 
 /** A grpc-js server of GrpcEcho that answers each call with what it saw (JSON), and sends `x-backend` in its headers. */
 async function startGrpcBackend(name: string): Promise<GrpcBackend> {
   const server = new GrpcServer();
+  const calls: Record<string, string>[] = [];
   const seen = (method: string, md: Metadata): Buffer => {
     const metadata: Record<string, string> = {};
     for (const k of Object.keys(md.getMap())) metadata[k] = md.get(k).map(String).join(', ');
+    calls.push(metadata);
     return Buffer.from(JSON.stringify({ backend: name, method, metadata } satisfies Seen));
   };
   const unary = (method: string) => (call: { metadata: Metadata; sendMetadata: (m: Metadata) => void }, cb: (err: null, out: Buffer) => void) => {
@@ -72,7 +77,7 @@ async function startGrpcBackend(name: string): Promise<GrpcBackend> {
   server.addService(ECHO, impl);
   server.addService(OTHER, { Anything: unary('Anything') });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  return { name, port, close: () => server.forceShutdown() };
+  return { name, port, calls, close: () => server.forceShutdown() };
 }
 
 /** A port nothing listens on (bound, then released). */
@@ -397,14 +402,29 @@ describe('GRPCRoute (Gateway API v1)', () => {
       assert.equal(await reached(withGrpcGrant.port, 'Echo'), 'grpc-infra-backend-v1');
     });
 
-    it('refuses a GRPCRoute filter it cannot honour (RequestMirror) with Accepted=False UnsupportedValue', async () => {
-      const { config } = await serve(
+    it('mirrors a call to the RequestMirror backend in h2c while the client gets the answer of its own backend', async () => {
+      const { port, config } = await serve(
         [],
         [grpcRoute('mirror', `  parentRefs: [{ name: same-namespace }]\n  rules:\n  - filters:\n    - type: RequestMirror\n      requestMirror: { backendRef: { name: grpc-infra-backend-v2, port: 8080 } }\n    backendRefs: [{ name: grpc-infra-backend-v1, port: 8080 }]\n`)],
       );
-      const c = conditionOf(config, 'mirror', 'Accepted');
-      assert.equal(c?.status, 'False');
-      assert.equal(c?.reason, 'UnsupportedValue');
+      assert.equal(conditionOf(config, 'mirror', 'Accepted')?.status, 'True');
+      const mirror = backends.get('grpc-infra-backend-v2')!;
+      const r = await call(port, 'Echo', { metadata: { 'x-mirror-probe': 'one' } });
+      assert.equal(r.code, grpcStatus.OK);
+      assert.equal(r.seen?.backend, 'grpc-infra-backend-v1');
+      const copy = await waitFor('the mirrored call', () => mirror.calls.find((m) => m['x-mirror-probe'] === 'one'));
+      assert.equal(copy['x-mirror-probe'], 'one');
+    });
+
+    it('keeps answering when the RequestMirror backend is down', async () => {
+      const { port } = await serve(
+        [],
+        [
+          grpcRoute('mirror-down', `  parentRefs: [{ name: same-namespace }]\n  rules:\n  - filters:\n    - type: RequestMirror\n      requestMirror: { backendRef: { name: grpc-down, port: 8080 } }\n    backendRefs: [{ name: grpc-infra-backend-v1, port: 8080 }]\n`),
+          `apiVersion: v1\nkind: Service\nmetadata: { name: grpc-down, namespace: ${NS} }\nspec: { ports: [{ port: 8080 }] }\n`,
+        ],
+      );
+      for (let i = 0; i < 3; i++) assert.equal(await reached(port, 'Echo'), 'grpc-infra-backend-v1');
     });
   });
 });

@@ -17,13 +17,13 @@ import { CONTROLLER_NAME } from '../engine/conditions.js';
 import type { ResourceSet } from '../engine/resources.js';
 import { emptyResourceSet } from '../engine/resources.js';
 import type { Ingress } from '../runtime.js';
-import { createKubeClient } from './kube-client.js';
+import { createKubeClient, isNotFound } from './kube-client.js';
 import type { LeaderElectionConfig } from './leader.js';
 import { startLeaderElection } from './leader.js';
 import type { Watched } from './watched.js';
-import { WATCHED, namespacedPath, referencedSecrets } from './watched.js';
+import { WATCHED, namespacedPath, referencedConfigMaps, referencedSecrets } from './watched.js';
 import type { Writer } from './status-writer.js';
-import { acceptClasses, syncFinalizers, writeStatus } from './status-writer.js';
+import { acceptClasses, syncFinalizers, writePolicyStatus, writeStatus } from './status-writer.js';
 
 /** Keeps a Gateway until its listeners are closed. */
 export const GATEWAY_FINALIZER = 'gateway.zenokube.io/ingress';
@@ -66,6 +66,7 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
   const baseMs = opts.backoff?.baseMs ?? 500;
   const maxMs = opts.backoff?.maxMs ?? 60_000;
   const secretWatch = WATCHED.find((w) => w.kind === 'Secret')!;
+  const configMapWatch = WATCHED.find((w) => w.kind === 'ConfigMap')!;
   let config: CompiledConfig | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -73,7 +74,7 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
   let stopped = false;
   let failures = 0;
   let notBefore = 0;
-  /** Cluster-wide watches by kind; referenced Secrets as `Secret:namespace/name`. */
+  /** Cluster-wide watches by kind; referenced objects as `<Kind>:namespace/name` (`Secret:web/tls`). */
   const watches = new Map<string, Watching>();
 
   const schedule = (delay = debounceMs) => {
@@ -101,16 +102,27 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     return { w, path, fieldSelector, inf };
   };
 
-  /** Watches exactly the referenced Secrets: starts the new ones (listed before compiling), stops the rest. */
-  const watchSecrets = async (wanted: Set<string>) => {
+  const served = async (w: Watched): Promise<boolean> => {
+    try {
+      await client.get(w.path, { limit: '1' });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  };
+
+  /** Watches exactly the referenced objects of `w`'s kind: starts the new ones (listed before compiling), stops the rest. */
+  const watchReferenced = async (w: Watched, wanted: Set<string>) => {
+    const prefix = `${w.kind}:`;
     for (const ref of wanted) {
-      const key = `Secret:${ref}`;
+      const key = prefix + ref;
       if (watches.has(key)) continue;
       const slash = ref.indexOf('/');
-      watches.set(key, await open(key, secretWatch, namespacedPath(secretWatch, ref.slice(0, slash)), `metadata.name=${ref.slice(slash + 1)}`));
+      watches.set(key, await open(key, w, namespacedPath(w, ref.slice(0, slash)), `metadata.name=${ref.slice(slash + 1)}`));
     }
     for (const [key, e] of watches) {
-      if (e.w.scope !== 'referenced' || wanted.has(key.slice('Secret:'.length))) continue;
+      if (e.w !== w || wanted.has(key.slice(prefix.length))) continue;
       watches.delete(key);
       await e.inf.stop();
     }
@@ -139,9 +151,10 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     const deleting = ours.filter((g) => (g.metadata as { deletionTimestamp?: string }).deletionTimestamp);
     const live = ours.filter((g) => !deleting.includes(g));
     set.gateways = live;
-    await watchSecrets(referencedSecrets(set));
+    await watchReferenced(secretWatch, referencedSecrets(set));
+    await watchReferenced(configMapWatch, referencedConfigMaps(set));
     for (const { w, inf } of watches.values()) {
-      if (w.scope === 'referenced') for (const item of inf.list()) set.secrets.push({ ...item, apiVersion: w.apiVersion, kind: 'Secret' } as ResourceSet['secrets'][number]);
+      if (w.scope === 'referenced' && w.key !== 'gatewayClasses') for (const item of inf.list()) (set[w.key] as unknown[]).push({ ...item, apiVersion: w.apiVersion, kind: w.kind });
     }
     const next = compile(set);
     await opts.ingress.apply(next);
@@ -149,7 +162,8 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     if (!mayWrite()) return false;
     const writer: Writer = { client, mayWrite, result: { writes: 0, conflicts: 0, stale: 0 } };
     const now = new Date().toISOString();
-    await writeStatus(writer, next, live, [...set.routes, ...set.grpcRoutes], controllerName, now);
+    await writeStatus(writer, next, live, [...set.routes, ...set.grpcRoutes, ...set.tlsRoutes], controllerName, now);
+    await writePolicyStatus(writer, next, set.backendTLSPolicies, controllerName, now);
     // Listeners of deleted Gateways are closed by the apply above; now they may go.
     await syncFinalizers(writer, GATEWAY_FINALIZER, live, deleting);
     await acceptClasses(writer, ourClasses.map((c) => ({ ...c, metadata: c.metadata ?? {} })), now);
@@ -195,7 +209,15 @@ export async function startKubeController(opts: KubeControllerOptions): Promise<
     }
   };
 
-  for (const w of WATCHED) if (w.scope !== 'referenced') watches.set(w.kind, await open(w.kind, w, w.path));
+  for (const w of WATCHED) {
+    if (w.scope === 'referenced') continue;
+    // An experimental kind whose CRD the cluster lacks is left unwatched (a restart picks it up).
+    if (w.optional && !(await served(w))) {
+      opts.log.info('resource not served by the API server; not watched', { resource: w.kind, path: w.path });
+      continue;
+    }
+    watches.set(w.kind, await open(w.kind, w, w.path));
+  }
   schedule();
   const resyncTimer =
     resyncMs > 0

@@ -10,7 +10,7 @@
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.RouteParentStatus
 import type { CompiledConfig } from '../engine/compile.js';
 import type { Condition } from '../engine/conditions.js';
-import type { Gateway, GRPCRoute, HTTPRoute } from '../engine/resources.js';
+import type { BackendTLSPolicy, Gateway, GRPCRoute, HTTPRoute, TLSRoute } from '../engine/resources.js';
 import { keyOf, nsOf } from '../engine/resources.js';
 import type { KubeClient } from './kube-client.js';
 import { isConflict, isNotFound } from './kube-client.js';
@@ -47,6 +47,8 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const gatewayWatch = WATCHED.find((w) => w.kind === 'Gateway')!;
 const routeWatch = WATCHED.find((w) => w.kind === 'HTTPRoute')!;
 const grpcRouteWatch = WATCHED.find((w) => w.kind === 'GRPCRoute')!;
+const tlsRouteWatch = WATCHED.find((w) => w.kind === 'TLSRoute')!;
+const policyWatch = WATCHED.find((w) => w.kind === 'BackendTLSPolicy')!;
 const classWatch = WATCHED.find((w) => w.kind === 'GatewayClass')!;
 
 export interface Writer {
@@ -89,7 +91,7 @@ async function patchFresh<T extends Obj>(w: Writer, path: string, current: T, bu
   }
 }
 
-export async function writeStatus(w: Writer, config: CompiledConfig, gateways: Gateway[], routes: (HTTPRoute | GRPCRoute)[], controllerName: string, now: string): Promise<void> {
+export async function writeStatus(w: Writer, config: CompiledConfig, gateways: Gateway[], routes: (HTTPRoute | GRPCRoute | TLSRoute)[], controllerName: string, now: string): Promise<void> {
   for (const gw of gateways) {
     const computed = config.status.gateways.get(keyOf(gw));
     if (!computed) continue;
@@ -111,12 +113,13 @@ export async function writeStatus(w: Writer, config: CompiledConfig, gateways: G
     );
   }
   for (const route of routes) {
-    const grpc = route.kind === 'GRPCRoute';
-    const ours = (grpc ? config.status.grpcRoutes : config.status.routes).get(keyOf(route))?.parents ?? [];
+    const [reports, watch] =
+      route.kind === 'GRPCRoute' ? [config.status.grpcRoutes, grpcRouteWatch] : route.kind === 'TLSRoute' ? [config.status.tlsRoutes, tlsRouteWatch] : [config.status.routes, routeWatch];
+    const ours = reports.get(keyOf(route))?.parents ?? [];
     await patchFresh(
       w,
-      objectPath(grpc ? grpcRouteWatch : routeWatch, nsOf(route), route.metadata.name),
-      route as (HTTPRoute | GRPCRoute) & Obj,
+      objectPath(watch, nsOf(route), route.metadata.name),
+      route as (HTTPRoute | GRPCRoute | TLSRoute) & Obj,
       (fresh) => {
         const existing = (fresh as { status?: { parents?: { controllerName: string; parentRef: unknown; conditions: Timed[] }[] } }).status?.parents ?? [];
         const others = existing.filter((p) => p.controllerName !== controllerName);
@@ -165,4 +168,31 @@ export async function syncFinalizers(w: Writer, finalizer: string, live: Obj[], 
     );
   for (const g of live) await set(g, true);
   for (const g of deleting) await set(g, false);
+}
+
+/**
+ * Writes each BackendTLSPolicy's `status.ancestors` entries of this controller (one per Gateway its
+ * Services are used through), keeping other controllers' entries.
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha2.PolicyAncestorStatus
+ */
+export async function writePolicyStatus(w: Writer, config: CompiledConfig, policies: BackendTLSPolicy[], controllerName: string, now: string): Promise<void> {
+  for (const policy of policies) {
+    const ours = config.status.backendTLSPolicies.get(keyOf(policy))?.ancestors ?? [];
+    await patchFresh(
+      w,
+      objectPath(policyWatch, nsOf(policy), policy.metadata.name),
+      policy as BackendTLSPolicy & Obj,
+      (fresh) => {
+        const existing = (fresh as { status?: { ancestors?: { controllerName: string; ancestorRef: unknown; conditions: Timed[] }[] } }).status?.ancestors ?? [];
+        const others = existing.filter((a) => a.controllerName !== controllerName);
+        const mine = ours.map((a) => {
+          const before = existing.find((e) => e.controllerName === controllerName && same(e.ancestorRef, a.ancestorRef));
+          return { ancestorRef: a.ancestorRef, controllerName, conditions: timed(a.conditions, before?.conditions, now) };
+        });
+        const next = [...others, ...mine];
+        return same(existing, next) ? undefined : { status: { ancestors: next } };
+      },
+      { status: true, generation: policy.metadata.generation },
+    );
+  }
 }

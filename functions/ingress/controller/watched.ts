@@ -2,7 +2,7 @@
 import { CLIENT_CA_OPTION } from '../engine/listeners.js';
 import { indexResources, referenceAllowed } from '../engine/references.js';
 import type { ResourceSet } from '../engine/resources.js';
-import { GATEWAY_GROUP, nsOf } from '../engine/resources.js';
+import { GATEWAY_GROUP, emptyResourceSet, nsOf } from '../engine/resources.js';
 
 export interface Watched {
   key: keyof ResourceSet | 'gatewayClasses';
@@ -15,6 +15,8 @@ export interface Watched {
    * namespace, with `fieldSelector=metadata.name=<name>` (see referencedSecrets).
    */
   scope?: 'referenced';
+  /** An experimental kind whose CRD a cluster may not have installed: not watched when the API server does not serve it. */
+  optional?: boolean;
 }
 
 export const WATCHED: Watched[] = [
@@ -22,10 +24,13 @@ export const WATCHED: Watched[] = [
   { key: 'gateways', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', path: '/apis/gateway.networking.k8s.io/v1/gateways' },
   { key: 'routes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', path: '/apis/gateway.networking.k8s.io/v1/httproutes' },
   { key: 'grpcRoutes', apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', path: '/apis/gateway.networking.k8s.io/v1/grpcroutes' },
+  { key: 'tlsRoutes', apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TLSRoute', path: '/apis/gateway.networking.k8s.io/v1alpha2/tlsroutes', optional: true },
+  { key: 'backendTLSPolicies', apiVersion: 'gateway.networking.k8s.io/v1alpha3', kind: 'BackendTLSPolicy', path: '/apis/gateway.networking.k8s.io/v1alpha3/backendtlspolicies', optional: true },
   { key: 'grants', apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant', path: '/apis/gateway.networking.k8s.io/v1beta1/referencegrants' },
   { key: 'services', apiVersion: 'v1', kind: 'Service', path: '/api/v1/services' },
   { key: 'endpointSlices', apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', path: '/apis/discovery.k8s.io/v1/endpointslices' },
   { key: 'secrets', apiVersion: 'v1', kind: 'Secret', path: '/api/v1/secrets', scope: 'referenced' },
+  { key: 'configMaps', apiVersion: 'v1', kind: 'ConfigMap', path: '/api/v1/configmaps', scope: 'referenced' },
   { key: 'namespaces', apiVersion: 'v1', kind: 'Namespace', path: '/api/v1/namespaces' },
   { key: 'extAuthFilters', apiVersion: 'ingress.zenokube.io/v1alpha1', kind: 'ExtAuthFilter', path: '/apis/ingress.zenokube.io/v1alpha1/extauthfilters' },
 ];
@@ -50,7 +55,7 @@ export function namespacedPath(w: Watched, namespace: string): string {
  * every ExtAuthFilter (always in the filter's own namespace). No other Secret is listed or cached.
  */
 export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' | 'extAuthFilters'>): Set<string> {
-  const index = indexResources({ gateways: [], routes: [], grpcRoutes: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [], grants: set.grants });
+  const index = indexResources({ ...emptyResourceSet(), grants: set.grants });
   const out = new Set<string>();
   for (const gw of set.gateways) {
     for (const l of gw.spec?.listeners ?? []) {
@@ -64,6 +69,18 @@ export function referencedSecrets(set: Pick<ResourceSet, 'gateways' | 'grants' |
     }
   }
   for (const f of set.extAuthFilters) if (f.spec?.clientSecretRef?.name) out.add(`${nsOf(f)}/${f.spec.clientSecretRef.name}`);
+  return out;
+}
+
+/**
+ * The ConfigMaps (`namespace/name`) the controller watches: those the BackendTLSPolicies name as
+ * caCertificateRefs, in the policy's own namespace. No other ConfigMap is listed or cached.
+ */
+export function referencedConfigMaps(set: Pick<ResourceSet, 'backendTLSPolicies'>): Set<string> {
+  const out = new Set<string>();
+  for (const p of set.backendTLSPolicies) {
+    for (const ref of p.spec?.validation?.caCertificateRefs ?? []) if ((ref.group ?? '') === '' && (ref.kind ?? 'ConfigMap') === 'ConfigMap') out.add(`${nsOf(p)}/${ref.name}`);
+  }
   return out;
 }
 

@@ -1,9 +1,9 @@
 // Compiles a resource set into per-gateway, per-port routing tables plus the status of every object.
 // Pure: the same input gives the same tables and conditions; nothing is read or written.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteRule (precedence)
-import type { Gateway, GRPCRoute, HTTPRoute, HTTPRouteRule, ResourceSet } from './resources.js';
+import type { Gateway, GRPCRoute, HTTPRoute, HTTPRouteRule, ResourceSet, TLSRoute } from './resources.js';
 import { GATEWAY_GROUP, keyOf, nsOf } from './resources.js';
-import type { Candidate, CompiledGateway, CompiledRule, HostTable, MatchTemplate, PathTable, PortTable } from './table.js';
+import type { Candidate, CompiledGateway, CompiledRule, HostTable, MatchTemplate, PathTable, PortTable, ServerNameTable } from './table.js';
 import type { Condition, GatewayStatus, RouteParentStatus, StatusReport } from './conditions.js';
 import { CONTROLLER_NAME, RouteReason, condition } from './conditions.js';
 import { indexResources } from './references.js';
@@ -27,8 +27,10 @@ export interface CompiledConfig {
 }
 
 interface CompiledRoute {
-  route: HTTPRoute | GRPCRoute;
+  route: HTTPRoute | GRPCRoute | TLSRoute;
   rules: { rule: CompiledRule; matches: MatchTemplate[] }[];
+  /** A TLSRoute's backends, all its rules' in one weighted set (its rules have no matches to tell them apart). */
+  passthrough?: CompiledRule;
   problems: RuleProblem[];
 }
 
@@ -87,6 +89,15 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 
 const newPathTable = (): PathTable => ({ exact: new Map(), prefix: newTrieNode<Candidate>(), regex: [] });
 const newHostTable = (): HostTable => ({ exact: new Map(), wildcard: new Map(), any: undefined });
+const newServerNameTable = (): ServerNameTable => ({ exact: new Map(), wildcard: new Map(), any: undefined });
+
+/** The oldest route keeps a server name another TLSRoute also claims (routes come oldest first). */
+function claimServerName(table: ServerNameTable, hostname: string | undefined, rule: CompiledRule): void {
+  if (hostname === undefined) table.any ??= rule;
+  else if (hostname.startsWith('*.')) {
+    if (!table.wildcard.has(hostname.slice(1))) table.wildcard.set(hostname.slice(1), rule);
+  } else if (!table.exact.has(hostname)) table.exact.set(hostname, rule);
+}
 
 function bucketFor(hosts: HostTable, hostname: string | undefined): PathTable {
   if (hostname === undefined) return (hosts.any ??= newPathTable());
@@ -116,7 +127,7 @@ function sortTable(table: PathTable): void {
   table.regex.sort(compareCandidates);
 }
 
-function created(route: HTTPRoute | GRPCRoute): number {
+function created(route: HTTPRoute | GRPCRoute | TLSRoute): number {
   const t = route.metadata.creationTimestamp ? Date.parse(route.metadata.creationTimestamp) : NaN;
   return Number.isNaN(t) ? 0 : t;
 }
@@ -137,7 +148,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
   const ours = set.gateways.filter((g) => !classes || classes.has(g.spec?.gatewayClassName ?? ''));
   const listenersByGateway = new Map<string, ListenerState[]>(ours.map((g) => [keyOf(g), evaluateListeners(index, set, g)]));
   const gatewaysByKey = new Map<string, Gateway>(ours.map((g) => [keyOf(g), g]));
-  const status: StatusReport = { gateways: new Map(), routes: new Map(), grpcRoutes: new Map() };
+  const status: StatusReport = { gateways: new Map(), routes: new Map(), grpcRoutes: new Map(), tlsRoutes: new Map(), backendTLSPolicies: new Map() };
   const tables = new Map<string, Map<number, PortTable>>();
 
   const portTable = (l: ListenerState): PortTable => {
@@ -146,8 +157,9 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     if (!ports) tables.set(gk, (ports = new Map()));
     let t = ports.get(l.spec.port);
     if (!t) {
-      const protocol = l.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+      const protocol = l.spec.protocol === 'HTTPS' ? 'HTTPS' : l.spec.protocol === 'TLS' ? 'TLS' : 'HTTP';
       t = { gateway: gk, port: l.spec.port, protocol, h2c: protocol === 'HTTP' && h2cAsked(l.gateway), hosts: newHostTable(), grpcHosts: undefined, certificates: [] };
+      if (protocol === 'TLS') t.serverNames = newServerNameTable();
       ports.set(l.spec.port, t);
     }
     return t;
@@ -155,11 +167,14 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
   for (const states of listenersByGateway.values()) for (const l of states) if (l.usable) portTable(l).certificates.push(...l.certificates);
 
   // Routes of both kinds in one order (oldest first), so that precedence between them follows age.
-  const routes = [...set.routes, ...set.grpcRoutes].sort((a, b) => created(a) - created(b) || (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a.kind < b.kind ? -1 : 1));
+  const routes = [...set.routes, ...set.grpcRoutes, ...set.tlsRoutes].sort((a, b) => created(a) - created(b) || (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : a.kind < b.kind ? -1 : 1));
   for (const route of routes) {
     const problems: RuleProblem[] = [];
     const compiled: CompiledRoute = { route, problems, rules: [] };
-    if (route.kind === 'GRPCRoute') {
+    if (route.kind === 'TLSRoute') {
+      const backendRefs = (route.spec?.rules ?? []).flatMap((rule) => rule.backendRefs ?? []);
+      compiled.passthrough = compileRule(index, set, route, { backendRefs }, 0, problems);
+    } else if (route.kind === 'GRPCRoute') {
       (route.spec?.rules ?? []).forEach((rule, i) => {
         const c = compileRule(index, set, route, { filters: rule.filters, backendRefs: rule.backendRefs, sessionPersistence: rule.sessionPersistence }, i, problems);
         compiled.rules.push({ rule: c, matches: compileGrpcMatches(rule, problems) });
@@ -170,7 +185,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
         compiled.rules.push({ rule: c, matches: compileMatches(rule, c, problems) });
       });
     }
-    (route.kind === 'GRPCRoute' ? status.grpcRoutes : status.routes).set(keyOf(route), { parents: attach(compiled) });
+    (route.kind === 'GRPCRoute' ? status.grpcRoutes : route.kind === 'TLSRoute' ? status.tlsRoutes : status.routes).set(keyOf(route), { parents: attach(compiled) });
   }
 
   /** Attaches a compiled route to the listeners of its parents; returns its status per parent. */
@@ -222,6 +237,10 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
         l.attachedRoutes++;
         if (!l.usable) continue;
         const table = portTable(l);
+        if (compiled.passthrough) {
+          for (const hostname of hosts ?? [undefined]) claimServerName((table.serverNames ??= newServerNameTable()), hostname, compiled.passthrough);
+          continue;
+        }
         // gRPC clients speak HTTP/2 by prior knowledge on cleartext ("h2c"): a listener that takes
         // GRPCRoutes must accept it (GRPCRoute, "Cleartext HTTP/2").
         if (route.kind === 'GRPCRoute' && table.protocol === 'HTTP') table.h2c = true;
@@ -236,6 +255,7 @@ export function compile(set: ResourceSet, opts: CompileOptions = {}): CompiledCo
     return parents;
   }
 
+  status.backendTLSPolicies = index.backendTls.status(new Set(gatewaysByKey.keys()));
   const gateways: CompiledGateway[] = [];
   for (const gw of ours) {
     const key = keyOf(gw);

@@ -19,6 +19,7 @@ export const RouteReason = {
   RefNotPermitted: 'RefNotPermitted',
   InvalidKind: 'InvalidKind',
   BackendNotFound: 'BackendNotFound',
+  UnsupportedProtocol: 'UnsupportedProtocol',
 } as const;
 
 export const ListenerReason = {
@@ -66,11 +67,16 @@ export interface GatewayStatus {
   addresses?: { type: string; value: string }[];
 }
 
+/** A policy's status toward one Gateway it takes effect through (GEP-713 PolicyAncestorStatus). */
+export type PolicyAncestorStatus = Omit<RouteParentStatus, 'parentRef'> & { ancestorRef: RouteParentStatus['parentRef'] };
+
 /** The status the engine computed for every object it read, keyed by `namespace/name`. */
 export interface StatusReport {
   gateways: Map<string, GatewayStatus>;
   routes: Map<string, { parents: RouteParentStatus[] }>;
   grpcRoutes: Map<string, { parents: RouteParentStatus[] }>;
+  tlsRoutes: Map<string, { parents: RouteParentStatus[] }>;
+  backendTLSPolicies: Map<string, { ancestors: PolicyAncestorStatus[] }>;
 }
 
 export const CONTROLLER_NAME = 'zenokube.io/ingress';

@@ -22,10 +22,10 @@ export interface ListenerState {
   attachedRoutes: number;
 }
 
-export type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+export type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute';
 
 /** The route kinds each protocol serves. */
-const KINDS_OF: Record<string, RouteKind[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'] };
+const KINDS_OF: Record<string, RouteKind[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute'] };
 
 function secretPem(secret: Secret, key: string): string | undefined {
   const plain = secret.stringData?.[key];
@@ -121,6 +121,9 @@ export function evaluateListeners(index: ResourceIndex, set: ResourceSet, gw: Ga
       certificates = resolveCertificates(index, secrets, gw, l, conditions);
       if ((l.tls?.certificateRefs ?? []).length === 0) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidCertificateRef, 'an HTTPS listener needs a certificateRef', gen));
     }
+    // A TLS listener here passes connections through by their server name (TLSRoute); terminating
+    // TLS to proxy the stream inside ("mode: Terminate", the default) is not built.
+    if (l.protocol === 'TLS' && l.tls?.mode !== 'Passthrough') conditions.push(condition('Accepted', false, ListenerReason.UnsupportedProtocol, 'TLS listeners support only tls.mode Passthrough', gen));
     if (!protocolOk) conditions.push(condition('Accepted', false, ListenerReason.UnsupportedProtocol, `protocol ${l.protocol} is not supported`, gen));
     else if (!hostnameOk || !portOk) conditions.push(condition('Accepted', false, ListenerReason.Invalid, 'invalid hostname or port', gen));
     if (!kindsOk) conditions.push(condition('ResolvedRefs', false, ListenerReason.InvalidRouteKinds, `only ${protocolKinds.join(' and ') || 'no route kind'} can attach to a ${l.protocol} listener`, gen));

@@ -3,11 +3,16 @@
 import type { BackendObjectReference, EndpointSlice, ReferenceGrant, ResourceSet, Service } from './resources.js';
 import { GATEWAY_GROUP, nsOf } from './resources.js';
 import { RouteReason } from './conditions.js';
+import type { BackendTlsPolicies, UpstreamTls } from './backend-tls.js';
+import { indexBackendTlsPolicies } from './backend-tls.js';
 
 export interface Endpoint {
   host: string;
   port: number;
+  /** Set when a BackendTLSPolicy targets the endpoint's Service: the proxy speaks TLS to it. */
+  tls?: UpstreamTls;
 }
+
 
 /**
  * Service port appProtocols that mean HTTP/2 over cleartext to the backend (Gateway API's
@@ -17,7 +22,7 @@ export interface Endpoint {
 const H2C = new Set(['kubernetes.io/h2c', 'http2', 'h2c']);
 
 type ResolvedBackend =
-  | { ok: true; namespace: string; name: string; port: number; endpoints: Endpoint[]; h2c: boolean }
+  | { ok: true; namespace: string; name: string; port: number; portName: string; endpoints: Endpoint[]; h2c: boolean }
   | { ok: false; reason: string; message: string };
 
 /** Indexes of a resource set, built once per compilation. */
@@ -25,6 +30,7 @@ export interface ResourceIndex {
   services: Map<string, Service>;
   slicesByService: Map<string, EndpointSlice[]>;
   grantsByNamespace: Map<string, ReferenceGrant[]>;
+  backendTls: BackendTlsPolicies;
 }
 
 export function indexResources(set: ResourceSet): ResourceIndex {
@@ -44,7 +50,7 @@ export function indexResources(set: ResourceSet): ResourceIndex {
     list.push(g);
     grantsByNamespace.set(nsOf(g), list);
   }
-  return { services, slicesByService, grantsByNamespace };
+  return { services, slicesByService, grantsByNamespace, backendTls: indexBackendTlsPolicies(set) };
 }
 
 /**
@@ -70,7 +76,7 @@ export function referenceAllowed(
 }
 
 /** Resolves a route's backendRef to endpoint addresses, or says why it cannot; `routeKind` is the kind a ReferenceGrant must name. */
-export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference, routeKind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute'): ResolvedBackend {
+export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref: BackendObjectReference, routeKind: 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' = 'HTTPRoute'): ResolvedBackend {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Service';
   if (group !== '' || kind !== 'Service') {
@@ -92,7 +98,7 @@ export function resolveBackend(index: ResourceIndex, routeNamespace: string, ref
   if (!svcPort && svc.spec?.type !== 'ExternalName') {
     return { ok: false, reason: RouteReason.BackendNotFound, message: `Service ${namespace}/${ref.name} has no port ${ref.port}` };
   }
-  return { ok: true, namespace, name: ref.name, port: ref.port, endpoints: endpointsOf(index, svc, svcPort, ref.port), h2c: H2C.has(svcPort?.appProtocol ?? '') };
+  return { ok: true, namespace, name: ref.name, port: ref.port, portName: svcPort?.name ?? '', endpoints: endpointsOf(index, svc, svcPort, ref.port), h2c: H2C.has(svcPort?.appProtocol ?? '') };
 }
 
 function endpointsOf(index: ResourceIndex, svc: Service, svcPort: { name?: string; targetPort?: number | string } | undefined, port: number): Endpoint[] {

@@ -184,6 +184,37 @@ export interface GRPCRouteSpec {
   rules?: GRPCRouteRule[];
 }
 
+/**
+ * TLSRoute (v1alpha2, experimental): routes a TLS connection by the server name of its ClientHello
+ * to backends, without terminating it (a listener of protocol TLS, `tls.mode: Passthrough`).
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha2.TLSRoute
+ */
+interface TLSRouteRule {
+  name?: string;
+  backendRefs?: HTTPBackendRef[];
+}
+
+export interface TLSRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: TLSRouteRule[];
+}
+
+/**
+ * BackendTLSPolicy (v1alpha3, experimental): how the proxy speaks TLS to the Services it targets.
+ * @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1alpha3.BackendTLSPolicy
+ */
+export interface BackendTLSPolicySpec {
+  targetRefs?: { group?: string; kind?: string; name: string; sectionName?: string }[];
+  validation?: {
+    caCertificateRefs?: { group?: string; kind?: string; name: string }[];
+    wellKnownCACertificates?: string;
+    hostname?: string;
+    subjectAltNames?: { type?: 'Hostname' | 'URI'; hostname?: string; uri?: string }[];
+  };
+  options?: Record<string, string>;
+}
+
 export interface ReferenceGrantSpec {
   from: { group: string; kind: string; namespace: string }[];
   to: { group: string; kind: string; name?: string }[];
@@ -219,6 +250,12 @@ export interface Secret extends Resource<'Secret'> {
 export type Gateway = Resource<'Gateway', GatewaySpec>;
 export type HTTPRoute = Resource<'HTTPRoute', HTTPRouteSpec>;
 export type GRPCRoute = Resource<'GRPCRoute', GRPCRouteSpec>;
+export type TLSRoute = Resource<'TLSRoute', TLSRouteSpec>;
+export type BackendTLSPolicy = Resource<'BackendTLSPolicy', BackendTLSPolicySpec>;
+
+export interface ConfigMap extends Resource<'ConfigMap'> {
+  data?: Record<string, string>;
+}
 export type ReferenceGrant = Resource<'ReferenceGrant', ReferenceGrantSpec>;
 export type Service = Resource<'Service', ServiceSpec>;
 export type Namespace = Resource<'Namespace'>;
@@ -244,6 +281,9 @@ export interface ResourceSet {
   gateways: Gateway[];
   routes: HTTPRoute[];
   grpcRoutes: GRPCRoute[];
+  tlsRoutes: TLSRoute[];
+  backendTLSPolicies: BackendTLSPolicy[];
+  configMaps: ConfigMap[];
   grants: ReferenceGrant[];
   services: Service[];
   endpointSlices: EndpointSlice[];
@@ -253,7 +293,7 @@ export interface ResourceSet {
 }
 
 export function emptyResourceSet(): ResourceSet {
-  return { gateways: [], routes: [], grpcRoutes: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
+  return { gateways: [], routes: [], grpcRoutes: [], tlsRoutes: [], backendTLSPolicies: [], configMaps: [], grants: [], services: [], endpointSlices: [], secrets: [], namespaces: [], extAuthFilters: [] };
 }
 
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';

@@ -1,7 +1,7 @@
 // Compiles one HTTPRouteRule: filters, backends, timeouts, retry and session persistence.
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRouteFilter
-import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet } from './resources.js';
-import { INGRESS_GROUP, nsOf } from './resources.js';
+import type { GRPCRoute, HeaderModifier, HTTPBackendRef, HTTPRoute, HTTPRouteFilter, HTTPRouteRule, ResourceSet, TLSRoute } from './resources.js';
+import { GATEWAY_GROUP, INGRESS_GROUP, nsOf } from './resources.js';
 import type { CompiledBackend, CompiledRule, ErrorFormat, HeaderOps, MirrorAction, PathRewrite, PhaseDeadlines } from './table.js';
 import type { ResourceIndex } from './references.js';
 import { resolveBackend } from './references.js';
@@ -43,18 +43,29 @@ function pathModifier(p: { type: string; replaceFullPath?: string; replacePrefix
 }
 
 /**
- * The filters a GRPCRoute rule may carry here (GRPCRouteFilter has no redirect or rewrite). Its
- * RequestMirror (extended) is refused: mirrors go out over HTTP/1.1 (./proxy/mirror.ts), which a
- * gRPC backend cannot read.
+ * The filters a GRPCRoute rule may carry (GRPCRouteFilter has no redirect or rewrite). Its
+ * RequestMirror goes out in h2c, as every GRPCRoute backend is spoken to (./proxy/h2-mirror.ts).
  */
-const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'ExtensionRef']);
+const GRPC_FILTERS = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'ExtensionRef']);
 
-function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
+function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute | TLSRoute, ref: HTTPBackendRef, problems: RuleProblem[]): CompiledBackend {
   const resolved = resolveBackend(index, nsOf(route), ref, route.kind);
   // gRPC runs on HTTP/2 only: a GRPCRoute's backends are spoken to in h2c whatever their appProtocol.
   const h2c = resolved.ok && (resolved.h2c || route.kind === 'GRPCRoute');
   const key = `${ref.namespace ?? nsOf(route)}/${ref.name}:${ref.port ?? ''}`;
   if (!resolved.ok) problems.push({ condition: 'ResolvedRefs', reason: resolved.reason, message: resolved.message });
+  let endpoints = resolved.ok ? resolved.endpoints : undefined;
+  const tls = resolved.ok ? index.backendTls.forPort(resolved.namespace, resolved.name, resolved.portName, parentGateways(route)) : undefined;
+  if (tls && !tls.ok) {
+    // "MUST NOT fall back to plaintext": a policy that cannot be honoured leaves the backend unusable.
+    endpoints = undefined;
+  } else if (tls && h2c) {
+    problems.push({ condition: 'ResolvedRefs', reason: RouteReason.UnsupportedProtocol, message: `a BackendTLSPolicy targets ${key}, which is spoken to in h2c; HTTP/2 over TLS to backends is not supported` });
+    endpoints = undefined;
+  } else if (tls && endpoints) {
+    const settings = tls.tls;
+    endpoints = endpoints.map((e) => ({ ...e, tls: settings }));
+  }
   let requestHeaders: HeaderOps | undefined;
   let responseHeaders: HeaderOps | undefined;
   for (const f of ref.filters ?? []) {
@@ -63,7 +74,14 @@ function compileBackend(index: ResourceIndex, route: HTTPRoute | GRPCRoute, ref:
     else if (f.type === 'ResponseHeaderModifier') responseHeaders = compileHeaderOps(f.responseHeaderModifier, problems);
     else problems.push({ condition: 'Accepted', reason: RouteReason.UnsupportedValue, message: `backendRef filter ${f.type} is not supported` });
   }
-  return { key, weight: ref.weight ?? 1, endpoints: resolved.ok ? resolved.endpoints : undefined, requestHeaders, responseHeaders, ...(h2c ? { h2c: true } : {}) };
+  return { key, weight: ref.weight ?? 1, endpoints, requestHeaders, responseHeaders, ...(h2c ? { h2c: true } : {}) };
+}
+
+/** The Gateways (`namespace/name`) a route names as parents. */
+function parentGateways(route: HTTPRoute | GRPCRoute | TLSRoute): string[] {
+  return (route.spec?.parentRefs ?? [])
+    .filter((p) => (p.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && (p.kind ?? 'Gateway') === 'Gateway')
+    .map((p) => `${p.namespace ?? nsOf(route)}/${p.name}`);
 }
 
 function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): number {
@@ -76,7 +94,7 @@ function mirrorFraction(f: NonNullable<HTTPRouteFilter['requestMirror']>): numbe
 const ERROR_FORMAT_ANNOTATION = 'ingress.zenokube.io/error-format';
 
 /** The route's error format; an unknown value keeps the default (problem+json). */
-function errorFormatOf(route: HTTPRoute | GRPCRoute): ErrorFormat {
+function errorFormatOf(route: HTTPRoute | GRPCRoute | TLSRoute): ErrorFormat {
   return route.metadata.annotations?.[ERROR_FORMAT_ANNOTATION] === 'vault' ? 'vault' : 'problem';
 }
 
@@ -95,7 +113,7 @@ const DEADLINES_ANNOTATION = 'ingress.zenokube.io/deadlines';
 const CIRCUIT_503_ANNOTATION = 'ingress.zenokube.io/circuit-counts-503';
 const PHASES: Record<string, keyof PhaseDeadlines> = { body: 'body', 'first-byte': 'firstByte', idle: 'idle', send: 'send' };
 
-function maxBodyOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): number | undefined {
+function maxBodyOf(route: HTTPRoute | GRPCRoute | TLSRoute, problems: RuleProblem[]): number | undefined {
   const v = route.metadata.annotations?.[MAX_BODY_ANNOTATION];
   if (v === undefined) return undefined;
   if (!/^[0-9]{1,15}$/.test(v.trim())) {
@@ -105,7 +123,7 @@ function maxBodyOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): numbe
   return Number(v.trim());
 }
 
-function deadlinesOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
+function deadlinesOf(route: HTTPRoute | GRPCRoute | TLSRoute, problems: RuleProblem[]): PhaseDeadlines | undefined {
   const v = route.metadata.annotations?.[DEADLINES_ANNOTATION];
   if (v === undefined) return undefined;
   const out: PhaseDeadlines = { body: undefined, firstByte: undefined, idle: undefined, send: undefined };
@@ -129,7 +147,7 @@ function deadlinesOf(route: HTTPRoute | GRPCRoute, problems: RuleProblem[]): Pha
 export function compileRule(
   index: ResourceIndex,
   set: Pick<ResourceSet, 'extAuthFilters' | 'secrets'>,
-  route: HTTPRoute | GRPCRoute,
+  route: HTTPRoute | GRPCRoute | TLSRoute,
   rule: HTTPRouteRule,
   ruleIndex: number,
   problems: RuleProblem[],

@@ -153,15 +153,28 @@ export interface TlsCertificate {
   clientCertificate?: { ca: string | undefined } | undefined;
 }
 
+/**
+ * Where a passthrough (TLS) port sends a connection, by the server name of its ClientHello: exact
+ * names, wildcards keyed by their suffix with its dot, and the route that took any name.
+ */
+export interface ServerNameTable {
+  exact: Map<string, CompiledRule>;
+  wildcard: Map<string, CompiledRule>;
+  any: CompiledRule | undefined;
+}
+
 export interface PortTable {
   gateway: string;
   port: number;
-  protocol: 'HTTP' | 'HTTPS';
+  /** `TLS`: a passthrough port (TLSRoute); its connections are routed by `serverNames`, not `hosts`. */
+  protocol: 'HTTP' | 'HTTPS' | 'TLS';
   /** A cleartext port that also serves HTTP/2 by prior knowledge (the Gateway's h2c annotation). */
   h2c: boolean;
   hosts: HostTable;
   /** GRPCRoutes' matches, consulted first for gRPC calls; undefined when no GRPCRoute attached. */
   grpcHosts: HostTable | undefined;
+  /** TLSRoutes' hostnames on a TLS passthrough port; undefined on other ports. */
+  serverNames?: ServerNameTable;
   certificates: TlsCertificate[];
 }
 

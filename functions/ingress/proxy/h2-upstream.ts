@@ -41,7 +41,7 @@ const sessions = new Map<string, ClientHttp2Session>();
 const connected = new WeakSet<ClientHttp2Session>();
 
 /** The endpoint's session, opened on first use and forgotten once it closes. */
-function sessionFor(host: string, port: number): ClientHttp2Session {
+export function sessionFor(host: string, port: number): ClientHttp2Session {
   const key = `${host}:${port}`;
   const open = sessions.get(key);
   if (open && !open.closed && !open.destroyed) return open;

@@ -1,9 +1,10 @@
 // RequestMirror: a copy of the request to another backend; its response is ignored and its
 // failures never affect the real exchange ("fire and forget").
 // @see https://gateway-api.sigs.k8s.io/reference/spec/#gateway.networking.k8s.io/v1.HTTPRequestMirrorFilter
-import { request } from 'node:http';
 import type { CompiledRule } from '../engine/table.js';
 import type { ProxyContext } from './context.js';
+import { requestUpstream } from './upstream-tls.js';
+import { mirrorH2 } from './h2-mirror.js';
 import type { RequestBody } from './request-body.js';
 
 /** Methods whose bodiless requests node sends without framing; for the others it announces a chunked body. */
@@ -26,9 +27,13 @@ export function sendMirrors(ctx: ProxyContext, rule: CompiledRule, method: strin
     const eps = m.backend.endpoints;
     if (!eps || eps.length === 0) continue;
     const ep = eps[Math.floor(ctx.random() * eps.length)]!;
-    let mirrored: ReturnType<typeof request>;
+    if (m.backend.h2c) {
+      mirrorH2(ep, method, target, headers, body, ctx.limits.upstreamIdleMs);
+      continue;
+    }
+    let mirrored: ReturnType<typeof requestUpstream>;
     try {
-      mirrored = request({ host: ep.host, port: ep.port, method, path: target, headers: framedHeaders(method, headers, body), agent: ctx.agent, setHost: false });
+      mirrored = requestUpstream(ep, { host: ep.host, port: ep.port, method, path: target, headers: framedHeaders(method, headers, body), agent: ctx.agent, setHost: false });
     } catch {
       continue;
     }

@@ -23,8 +23,8 @@ export function createPools(opts: { connections: number; idleMs: number; queueMs
     maxHeaderBytes: 65_536,
   });
   return {
-    dispatch: (endpoint, req, handler) => pools.dispatch(endpoint.host, endpoint.port, req, handler),
-    size: (endpoint) => pools.size(endpoint.host, endpoint.port),
+    dispatch: (endpoint, req, handler) => pools.dispatch(endpoint.host, endpoint.port, req, handler, endpoint.tls),
+    size: (endpoint) => pools.size(endpoint.host, endpoint.port, endpoint.tls),
     close: () => pools.close(),
   };
 }

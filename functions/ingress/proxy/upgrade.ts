@@ -1,6 +1,5 @@
 // Upgrade passthrough (WebSocket): route like any request, then splice the two sockets together.
 // @see https://www.rfc-editor.org/rfc/rfc9110#section-7.8
-import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { matchRequest } from '../engine/match.js';
@@ -13,6 +12,7 @@ import { CLIENT_CERT_FIELDS } from '#shared/http/client-cert-proof';
 import { endpointKey, pickBackend, pickEndpoint } from './balance.js';
 import { problemBody } from './local-reply.js';
 import { rewritePath } from './rewrite.js';
+import { requestUpstream } from './upstream-tls.js';
 
 const DROP = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', ...CLIENT_CERT_FIELDS]);
 
@@ -47,7 +47,7 @@ export function handleUpgrade(ctx: ProxyContext, binding: Binding, req: Incoming
   headers.push('host', rule.rewrite?.hostname ?? req.headers.host!, 'connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket');
   headers = applyHeaderOps(applyHeaderOps(headers, rule.requestHeaders), backend.requestHeaders);
   const target = (rule.rewrite?.path ? rewritePath(path, rule.rewrite.path, match) : path) + (query ? `?${query}` : '');
-  const up = request({ host: ep.host, port: ep.port, method: req.method, path: target, headers, setHost: false });
+  const up = requestUpstream(ep, { host: ep.host, port: ep.port, method: req.method, path: target, headers, setHost: false });
   up.setTimeout(ctx.limits.upstreamIdleMs, () => up.destroy());
   socket.once('close', () => up.destroy());
   up.on('upgrade', (ures, upSocket, upHead) => {

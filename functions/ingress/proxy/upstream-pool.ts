@@ -17,7 +17,9 @@
 import { Readable } from 'node:stream';
 import { Client } from 'undici';
 import type { Dispatcher } from 'undici';
+import type { UpstreamTls } from '../engine/backend-tls.js';
 import type { RequestBody, StreamedBody } from './request-body.js';
+import { upstreamTlsOptions } from './upstream-tls.js';
 import { replayable } from './request-body.js';
 
 /** One exchange to send. `headers` is a flat [name, value, ...] list that includes `host`. */
@@ -190,14 +192,17 @@ class Connection {
 class EndpointPool {
   readonly origin: string;
   readonly clientOptions: Client.Options;
+  /** SNI of every request on a TLS pool (undici would take it from each request's Host otherwise). */
+  readonly servername: string | undefined;
   readonly max: number;
   readonly queueMs: number;
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
   private readonly queue: Exchange[] = [];
 
-  constructor(origin: string, opts: PoolOptions) {
+  constructor(origin: string, opts: PoolOptions, tls: UpstreamTls | undefined) {
     this.origin = origin;
+    this.servername = tls?.servername;
     this.max = opts.connections;
     this.queueMs = opts.queueMs;
     this.clientOptions = {
@@ -208,6 +213,7 @@ class EndpointPool {
       connectTimeout: opts.connectTimeoutMs,
       maxHeaderSize: opts.maxHeaderBytes,
       strictContentLength: true,
+      ...(tls ? { connect: upstreamTlsOptions(tls) } : {}),
     };
   }
 
@@ -322,6 +328,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
         body: body === null || Buffer.isBuffer(body) ? body : new ForwardedBody(body, r.maxBodyBytes, r.flow),
         ...(r.firstByteMs !== undefined ? { headersTimeout: r.firstByteMs } : {}),
         ...(r.idleMs !== undefined ? { bodyTimeout: r.idleMs } : {}),
+        ...(this.pool.servername !== undefined ? { servername: this.pool.servername } : {}),
       },
       this,
     );
@@ -440,10 +447,14 @@ export class UpstreamPools {
   }
 
   /** Sends `req` to host:port; the handler hears how it ends. */
-  dispatch(host: string, port: number, req: UpstreamRequest, handler: UpstreamHandler): UpstreamCall {
-    const key = `${host}:${port}`;
+  dispatch(host: string, port: number, req: UpstreamRequest, handler: UpstreamHandler, tls?: UpstreamTls): UpstreamCall {
+    // Endpoints spoken to with different TLS settings (or none) never share a connection.
+    const key = tls === undefined ? `${host}:${port}` : `${host}:${port}|${tls.key}`;
     let pool = this.pools.get(key);
-    if (pool === undefined) this.pools.set(key, (pool = new EndpointPool(host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`, this.opts)));
+    if (pool === undefined) {
+      const origin = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      this.pools.set(key, (pool = new EndpointPool(origin, this.opts, tls)));
+    }
     const ex = new Exchange(pool, req, handler);
     if (this.closed) process.nextTick(() => ex.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed')));
     else pool.dispatch(ex, false);
@@ -451,8 +462,8 @@ export class UpstreamPools {
   }
 
   /** Open connections to host:port. */
-  size(host: string, port: number): number {
-    return this.pools.get(`${host}:${port}`)?.size ?? 0;
+  size(host: string, port: number, tls?: UpstreamTls): number {
+    return this.pools.get(tls === undefined ? `${host}:${port}` : `${host}:${port}|${tls.key}`)?.size ?? 0;
   }
 
   /** Closes every connection; exchanges in flight or waiting fail. */

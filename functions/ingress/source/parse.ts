@@ -13,6 +13,9 @@ const COLLECTIONS: Record<string, keyof ResourceSet> = {
   Gateway: 'gateways',
   HTTPRoute: 'routes',
   GRPCRoute: 'grpcRoutes',
+  TLSRoute: 'tlsRoutes',
+  BackendTLSPolicy: 'backendTLSPolicies',
+  ConfigMap: 'configMaps',
   ReferenceGrant: 'grants',
   Service: 'services',
   EndpointSlice: 'endpointSlices',
@@ -22,7 +25,7 @@ const COLLECTIONS: Record<string, keyof ResourceSet> = {
 };
 
 /** Kinds present in Kubernetes manifests that the ingress has no use for; skipped silently. */
-const IGNORED = new Set(['Deployment', 'ConfigMap', 'GatewayClass', 'Pod', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
+const IGNORED = new Set(['Deployment', 'GatewayClass', 'Pod', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -79,6 +82,7 @@ function shapeProblem(o: Record<string, unknown>): string | undefined {
       return undefined;
     case 'HTTPRoute':
     case 'GRPCRoute':
+    case 'TLSRoute':
       if (spec !== undefined && !isObject(spec)) return 'spec must be an object';
       if (spec?.rules !== undefined && !Array.isArray(spec.rules)) return 'spec.rules must be a list';
       if (spec?.parentRefs !== undefined && !Array.isArray(spec.parentRefs)) return 'spec.parentRefs must be a list';
@@ -93,6 +97,12 @@ function shapeProblem(o: Record<string, unknown>): string | undefined {
       return undefined;
     case 'Service':
       if (spec !== undefined && (!isObject(spec) || (spec.ports !== undefined && !Array.isArray(spec.ports)))) return 'spec.ports must be a list';
+      return undefined;
+    case 'BackendTLSPolicy':
+      if (!isObject(spec) || !Array.isArray(spec.targetRefs) || !isObject(spec.validation)) return 'spec.targetRefs must be a list and spec.validation an object';
+      return undefined;
+    case 'ConfigMap':
+      if (o.data !== undefined && !(isObject(o.data) && Object.values(o.data).every((v) => typeof v === 'string'))) return 'data must map keys to strings';
       return undefined;
     case 'ExtAuthFilter':
       if (!isObject(spec) || typeof spec.url !== 'string') return 'spec.url is required';
