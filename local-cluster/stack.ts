@@ -159,8 +159,6 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   });
   const baseSet = localResources(opts.declarations, backends);
   await ingress.apply(compileLocal(baseSet));
-  const localRoutes = opts.localRoutes ? serveLocalRoutes({ dir: opts.localRoutes, base: baseSet, ingress, log }) : undefined;
-  await localRoutes?.ready;
   const bound = ingress.address(keyOf({ metadata: LOCAL_OPTIONS.gateway }), HTTP_LISTENER_PORT);
   if (!bound) {
     await ingress.close();
@@ -168,6 +166,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     for (const h of hosted) await h.module.shutdown?.();
     throw new Error(`cannot listen on ${config.host}:${config.port}`);
   }
+  // Started once the port is bound: a stack that fails to start leaves no watcher behind.
+  const localRoutes = opts.localRoutes ? serveLocalRoutes({ dir: opts.localRoutes, base: baseSet, ingress, log }) : undefined;
+  await localRoutes?.ready;
   const localUrl = `http://127.0.0.1:${bound.port}`;
   const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
   const sink = config.sink ?? brokerUrl;
