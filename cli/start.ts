@@ -1,4 +1,5 @@
 // `zenokube start` (npm start): the whole stack in one process on one port.
+import { join } from 'node:path';
 import { startStack } from '#local-cluster/index';
 import { projectRoot } from '#shared/db/root';
 import { migrate } from '#shared/db/migrate';
@@ -13,7 +14,7 @@ export async function main(): Promise<void> {
   if (applied.length) log.info('migrations applied', { applied });
 
   const declarations = await discoverFunctions(functionsDir(projectRoot()));
-  const stack = await startStack({ platform, declarations }).catch(async (err: unknown) => {
+  const stack = await startStack({ platform, declarations, localRoutes: join(config.dataDir, 'ingress') }).catch(async (err: unknown) => {
     // Nothing else may keep the process alive once the start has failed (e.g. the port is taken).
     await database.close();
     throw err;

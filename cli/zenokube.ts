@@ -9,6 +9,8 @@ const commands: Record<string, { describe: string; run: () => Promise<{ main(arg
   auth: { describe: 'ZenoAuth admin: tenants, users, clients, keys, sessions (zenokube auth help)', run: () => import('./auth.js') },
   vault: { describe: 'vault operator commands: init | unseal [key] | seal | status', run: () => import('./vault.js') },
   license: { describe: 'verify a license token offline: license verify --jwks FILE --audience PRODUCT [TOKEN_FILE|-]', run: () => import('./license.js') },
+  apply: { describe: 'ZenoScope local mode: provision the ZenoScope/ZenoApp of -f FILE against the running stack, without Kubernetes', run: () => import('./scope.js').then((m) => ({ main: (a: string[]) => m.main(['apply', ...a]) })) },
+  delete: { describe: 'ZenoScope local mode: tear down what `apply -f FILE` made, in reverse', run: () => import('./scope.js').then((m) => ({ main: (a: string[]) => m.main(['delete', ...a]) })) },
   manifests: { describe: 'write knative/ from the function declarations (--check: fail when stale)', run: () => import('./manifests.js') },
 };
 

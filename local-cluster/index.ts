@@ -4,3 +4,4 @@
 export type { RunningStack, StackOptions } from './stack.js';
 export { startStack } from './stack.js';
 export { createInMemoryGateway } from './in-memory-gateway.js';
+export { routesDigest, routesDirOf, routesStatusOf } from './local-routes.js';

@@ -32,6 +32,7 @@ import { listen, type FetchHandler, type RunningServer } from '#shared/http/serv
 import { callerAddress, INTERNAL_PREFIX, serveInternal } from './internal.js';
 import { compileLocal, localResources, LOCAL_OPTIONS, STACK_BACKEND } from './local-gateway.js';
 import { createLocalSender } from './local-sender.js';
+import { serveLocalRoutes } from './local-routes.js';
 
 export interface StackOptions {
   platform: Platform;
@@ -59,6 +60,12 @@ export interface StackOptions {
   inProcess?: boolean;
   /** The schedules' clock (default the system's): a test moves it to just before a cron tick. */
   now?: () => Date;
+  /**
+   * A directory whose `routes/` manifests are served beside the stack's own routes and reloaded on
+   * change, with ZenoIngress's report on them in its `status.json` (./local-routes.ts; `npm start`
+   * gives `<data dir>/ingress`, where `zenokube apply` writes). None by default.
+   */
+  localRoutes?: string;
 }
 
 export interface RunningStack {
@@ -150,7 +157,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     bind: () => [{ host: config.host, port: config.port }],
     onProblem: (problem) => log.warn('ingress problem', { problem }),
   });
-  await ingress.apply(compileLocal(localResources(opts.declarations, backends)));
+  const baseSet = localResources(opts.declarations, backends);
+  await ingress.apply(compileLocal(baseSet));
   const bound = ingress.address(keyOf({ metadata: LOCAL_OPTIONS.gateway }), HTTP_LISTENER_PORT);
   if (!bound) {
     await ingress.close();
@@ -158,6 +166,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     for (const h of hosted) await h.module.shutdown?.();
     throw new Error(`cannot listen on ${config.host}:${config.port}`);
   }
+  // Started once the port is bound: a stack that fails to start leaves no watcher behind.
+  const localRoutes = opts.localRoutes ? serveLocalRoutes({ dir: opts.localRoutes, base: baseSet, ingress, log }) : undefined;
+  await localRoutes?.ready;
   const localUrl = `http://127.0.0.1:${bound.port}`;
   const brokerUrl = `${localUrl}${BROKER_PREFIX}/${DEFAULT_BROKER}`;
   const sink = config.sink ?? brokerUrl;
@@ -244,6 +255,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     async stop() {
       clearInterval(sweep);
       ping.stop();
+      localRoutes?.stop();
       // Producers first (their deliveries need the broker), then the broker, then the functions.
       await Promise.all([...relays.values()].map((r) => r.stop()));
       await started.stop();

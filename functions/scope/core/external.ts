@@ -11,7 +11,12 @@ export interface VaultRole {
   bound_service_account_namespaces: string[];
   token_policies: string[];
   token_ttl: number;
+  /** The audience the application's projected service-account token must carry: ZenoVault logs nobody in to a role without one. */
+  audience: string;
 }
+
+/** The audience of the projected tokens applications log in to ZenoVault with (as the RemoteSecret operator's). */
+export const VAULT_AUDIENCE = 'vault';
 
 export interface OAuthClientWanted {
   tenant: string;
@@ -42,6 +47,7 @@ export function vaultRole(n: ScopeNames, spec: ScopeSpec): VaultRole {
     bound_service_account_namespaces: [n.namespace],
     token_policies: [n.vaultPolicy],
     token_ttl: ttl ? Number(ttl[1]) * SECONDS[ttl[2] as keyof typeof SECONDS] : 3600,
+    audience: VAULT_AUDIENCE,
   };
 }
 
@@ -53,7 +59,8 @@ export function sameRole(want: VaultRole, have: Partial<VaultRole> | undefined):
     set(want.bound_service_account_names) === set(have.bound_service_account_names) &&
     set(want.bound_service_account_namespaces) === set(have.bound_service_account_namespaces) &&
     set(want.token_policies) === set(have.token_policies) &&
-    want.token_ttl === have.token_ttl
+    want.token_ttl === have.token_ttl &&
+    want.audience === have.audience
   );
 }
 

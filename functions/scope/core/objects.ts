@@ -98,16 +98,18 @@ export function passwordSecret(n: ScopeNames, spec: ScopeSpec): KubeObject | und
 }
 
 /** What an application connects with: the role, its password and where the database is. */
-export function connectionData(n: ScopeNames, spec: ScopeSpec, password: string): Record<string, string> {
+export function connectionData(n: ScopeNames, spec: ScopeSpec, password: string, endpoint?: { host: string; port: number }): Record<string, string> {
   const ref = spec.database.clusterRef!;
-  const host = `${ref.name}-rw.${ref.namespace}.svc`;
+  const host = endpoint?.host ?? `${ref.name}-rw.${ref.namespace}.svc`;
+  const port = String(endpoint?.port ?? 5432);
+  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     username: n.loginRole,
     password,
     host,
-    port: '5432',
+    port,
     dbname: n.database,
-    uri: `postgresql://${encodeURIComponent(n.loginRole)}:${encodeURIComponent(password)}@${host}:5432/${n.database}`,
+    uri: `postgresql://${encodeURIComponent(n.loginRole)}:${encodeURIComponent(password)}@${hostPort}/${n.database}`,
   };
 }
 

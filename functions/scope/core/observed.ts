@@ -25,4 +25,6 @@ export interface Observed {
   vault?: ObservedVault;
   /** Undefined when the reconciler has no ZenoAuth to talk to. */
   auth?: ObservedAuth;
+  /** Where applications reach the database server, when not the cluster's `-rw` Service (local mode: the local PostgreSQL). */
+  databaseEndpoint?: { host: string; port: number };
 }

@@ -94,7 +94,7 @@ function secretsStep(plan: Plan, world: World): StepResult {
   if (!spec.database.enabled) return { ...converge('Secrets', [], world, names.uid), ready: true, reason: 'Provisioned', message: 'no database credentials to deliver' };
   const password = passwordOf(plan, world);
   if (password === undefined) return waiting([], 'PasswordMissing', `the password Secret ${names.passwordSecret} has no password`);
-  const data = connectionData(names, spec, password);
+  const data = connectionData(names, spec, password, world.observed.databaseEndpoint);
   if (spec.vault.enabled) {
     const vault = world.observed.vault!;
     const path = `${names.vaultPath}/database`;

@@ -13,4 +13,6 @@ export interface Reconciler {
   leaseNamespace: string;
   holder: string;
   now: () => Date;
+  /** Where applications reach the database server, when not the cluster's `-rw` Service (local mode). */
+  databaseEndpoint?: { host: string; port: number };
 }

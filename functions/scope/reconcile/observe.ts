@@ -42,7 +42,7 @@ export async function observe(r: Reconciler, resource: ScopeResource): Promise<O
   }
   await Promise.all(lists);
   const status = (resource.status ?? {}) as { vaultPath?: string; oauthClientId?: string };
-  const observed: Observed = { resource, objects: [...byKey.values()] };
+  const observed: Observed = { resource, objects: [...byKey.values()], ...(r.databaseEndpoint ? { databaseEndpoint: r.databaseEndpoint } : {}) };
   if (r.vault) {
     const vault = r.vault;
     const touched = spec.vault.enabled || status.vaultPath !== undefined || (resource.metadata.finalizers ?? []).includes(FINALIZER);
