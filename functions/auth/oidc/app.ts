@@ -6,6 +6,7 @@ import { rowsOf } from '#shared/db/index';
 import { TenantGoneError } from '../core/keys.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
+import { allowAnyOrigin } from '../web/cors.js';
 import { tenantOf } from '../web/request.js';
 import { providerMetadata } from './discovery.js';
 import { deleteRegistration, readRegistration, registerEndpoint, updateRegistration } from './registration.js';
@@ -24,6 +25,7 @@ export function buildOidcApp(rt: AuthRuntime): Hono {
     const types = rowsOf<{ t: string }>(
       await rt.db.execute(sql`select distinct unnest(authorization_details_types) as t from auth.clients where tenant_id = ${tenant.id} order by 1`),
     ).map((r) => r.t);
+    allowAnyOrigin(c);
     return c.json(providerMetadata(rt.issuer(tenant.slug), types, rt.mtlsUrls), 200, { 'cache-control': 'public, max-age=300' });
   };
   app.get('/auth/:tenant/.well-known/openid-configuration', (c) => metadata(c, c.req.param('tenant')));
@@ -39,6 +41,7 @@ export function buildOidcApp(rt: AuthRuntime): Hono {
       rt.tenants.forget(tenant.slug);
       throw unknownTenant();
     });
+    allowAnyOrigin(c);
     return c.json(jwks, 200, { 'cache-control': 'public, max-age=60', 'content-type': 'application/jwk-set+json' });
   });
   app.on(['GET', 'POST'], '/auth/:tenant/userinfo', (c) => userinfoEndpoint(c, rt));

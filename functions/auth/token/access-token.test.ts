@@ -72,10 +72,14 @@ describe('client-credentials access tokens over a real socket (RFC 9068)', () =>
   });
 
   it('answers any other method on the three endpoints with 405 and Allow: POST', async () => {
-    // The routes published to the gateway admit POST and OPTIONS; the function itself refuses the rest too.
+    // The routes published to the gateway admit POST and OPTIONS (a CORS preflight, cors.test.ts);
+    // the function itself refuses the rest too.
     const app = h.hosted.find((x) => x.declaration.name === 'auth-token')!.app;
     for (const endpoint of ['token', 'introspect', 'revoke']) {
-      for (const [method, send] of [['OPTIONS', h.fetch], ['GET', app.request], ['PUT', app.request], ['DELETE', app.request]] as const) {
+      const options = await h.fetch(`/auth/acme/${endpoint}`, { method: 'OPTIONS' });
+      assert.equal(options.status, 204, `OPTIONS ${endpoint}`);
+      assert.equal(options.headers.get('allow'), 'OPTIONS, POST');
+      for (const [method, send] of [['GET', app.request], ['PUT', app.request], ['DELETE', app.request]] as const) {
         const res = await send(`/auth/acme/${endpoint}`, { method });
         assert.equal(res.status, 405, `${method} ${endpoint}`);
         assert.equal(res.headers.get('allow'), 'POST');

@@ -6,6 +6,7 @@ import { createClientCache, type ClientCache, type ClientFinder } from '../core/
 import { OAuthError, toOAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import type { Tenant } from '../core/schema.js';
+import { allowOrigin, originAllowed, preflight } from '../web/cors.js';
 import { readForm, requestMeta, tenantOf } from '../web/request.js';
 import { authorizationCodeGrant } from './grant-authorization-code.js';
 import { clientCredentialsGrant } from './grant-client-credentials.js';
@@ -52,6 +53,20 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     return known.getResponse();
   });
 
+  // CORS (web/cors.ts): a preflight of any endpoint is answered; an answer, error or not, is made
+  // readable by the browser origin that prepare() accepted for the authenticated client.
+  const readableBy = new WeakMap<Request, string>();
+  for (const endpoint of ENDPOINTS) {
+    app.options(`/auth/:tenant/${endpoint}`, (c) => preflight(c));
+    app.use(`/auth/:tenant/${endpoint}`, async (c, next) => {
+      await next();
+      const origin = readableBy.get(c.req.raw);
+      if (origin === undefined) return;
+      c.res = new Response(c.res.body, c.res);
+      allowOrigin(c.res, origin);
+    });
+  }
+
   // The issuer and the audiences a client assertion may name, built once per tenant row (the
   // resolver hands out the same row while it is cached) instead of on every request.
   const urls = new WeakMap<Tenant, { issuer: string; audiences: Record<Endpoint, string[]> }>();
@@ -79,6 +94,13 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
       audiences: audiences[endpoint],
       certificate,
     }, findClient);
+    // A browser's request: served only to an origin of the client's redirect URIs, refused before
+    // anything is spent (web/cors.ts).
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      if (!originAllowed(origin, client.redirectUris)) throw new OAuthError('invalid_request', 'This client does not accept requests from this origin: a browser client calls from the origin of one of its redirect URIs.', { status: 403 });
+      readableBy.set(c.req.raw, origin);
+    }
     return { rt, tenant, issuer, client, params, meta: requestMeta(c, rt), certificate };
   }
 
