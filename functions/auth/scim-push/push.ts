@@ -43,7 +43,7 @@ async function setLink(x: PushContext, type: PushResourceType, id: string, remot
       .onConflictDoUpdate({ target: [scimPushLinks.targetId, scimPushLinks.resourceType, scimPushLinks.resourceId], set: { remoteId } });
 }
 
-function userBody(u: User): Record<string, unknown> {
+export function userBody(u: User): Record<string, unknown> {
   return {
     schemas: [USER_SCHEMA],
     userName: u.username,
@@ -103,6 +103,14 @@ async function remove(x: PushContext, type: PushResourceType, id: string): Promi
   await setLink(x, type, id, undefined);
 }
 
+/** The members a group is pushed with: flattened (the transitive user members and no nested groups,
+ * for targets that cannot nest) or direct (users and nested groups). */
+export async function membersToPush(db: Queryable, target: ScimTarget, groupId: string): Promise<{ value: string; type: PushResourceType }[]> {
+  return target.flatten
+    ? (await effectiveMembersOf(db, target.tenantId, groupId)).map((value) => ({ value, type: 'User' as const }))
+    : ((await directMembersOf(db, [groupId])).get(groupId) ?? []).map((m) => ({ value: m.value, type: m.type }));
+}
+
 /** Pushes one resource; returns its id at the target, or undefined when the target should not have it. */
 export async function pushResource(x: PushContext, type: PushResourceType, id: string, depth = 0): Promise<string | undefined> {
   if (depth > MAX_DEPTH) throw new TargetError('group nesting is deeper than the push follows');
@@ -114,10 +122,7 @@ export async function pushResource(x: PushContext, type: PushResourceType, id: s
   }
   const g = await findGroupById(x.db, tenantId, id);
   if (!g || !(await inTargetScope(x.db, x.target, 'Group', id))) return void (await remove(x, 'Group', id));
-  // Flattened: the transitive user members and no nested groups, for targets that cannot nest.
-  const members = x.target.flatten
-    ? (await effectiveMembersOf(x.db, tenantId, id)).map((value) => ({ value, type: 'User' as const }))
-    : ((await directMembersOf(x.db, [id])).get(id) ?? []).map((m) => ({ value: m.value, type: m.type }));
+  const members = await membersToPush(x.db, x.target, id);
   const remoteMembers: { value: string; type: PushResourceType }[] = [];
   for (const m of members) {
     const known = await linkOf(x, m.type, m.value);
