@@ -236,6 +236,20 @@ describe('auth-scim-push: drift reconcile of a target (RFC 7644 §3.4.2 listing,
     assert.equal(busy.status, 409);
     await tdb.database.query(sql`update auth.scim_targets set reconcile_lease_until = now() - interval '1 second' where id = ${targetId}`);
     assert.equal((await adminCall('POST', `/scim-targets/${targetId}/reconcile`)).status, 200, 'a lapsed lease is taken over');
+    // The push schedule's tick (a CloudEvent) starts the rounds that are due.
+    await tdb.database.query(sql`update auth.scim_targets set last_reconcile_at = now() - interval '2 hours', last_reconcile = null where id = ${targetId}`);
+    const res = await h.fetch('/_fn/auth-scim-push/_events', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'tick-1', 'ce-source': 'test', 'ce-type': 'io.zenokube.auth.scim-push.scheduled' },
+      body: JSON.stringify({ schedule: 'auth-scim-push' }),
+    });
+    assert.equal(res.status, 202);
+    for (let i = 0; i < 400; i++) {
+      const [row] = await tdb.database.query<{ done: boolean }>(sql`select last_reconcile is not null as done from auth.scim_targets where id = ${targetId}`);
+      if (row!.done) break;
+      await sleep(25);
+    }
+    assert.equal((await adminCall('GET', `/scim-targets/${targetId}`)).body.lastReconcile?.ok, true, 'the tick ran a round');
   });
 
   it('answers bad input with a 4xx and records a failed round with the target\'s answer, never the credential', async () => {
