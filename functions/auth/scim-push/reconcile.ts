@@ -3,10 +3,10 @@
 // difference: a missing or changed user or group (or membership) is put in line for the push,
 // which sends its current state; a copy the target should not have (deleted here, out of the
 // target's scope, a duplicate) is deleted at the target. Resources the target holds that are not
-// ours (no link, no externalId naming one of our users, groups or tombstones) are left alone.
+// ours (no link, no externalId naming one of our users or groups) are left alone.
 import { and, eq, inArray } from 'drizzle-orm';
 import type { AuthRuntime } from '../core/runtime.js';
-import { groups, scimPushLinks, scimTombstones, users, type ScimTarget, type User } from '../core/schema.js';
+import { groups, scimPushLinks, users, type ScimTarget, type User } from '../core/schema.js';
 import { endReconcile, enqueuePush, idsInTargetScope, leaseReconcile, openTargetToken, targetsDueForReconcile, type PushResourceType } from '../core/scim-targets.js';
 import { membersToPush, userBody } from './push.js';
 import { createTargetClient, TargetError, type TargetClient } from './target-client.js';
@@ -136,7 +136,7 @@ async function deleteExtra(r: Round, type: PushResourceType, remoteId: string, l
  * Sorts the target's copies of one resource type: each is ours (linked, or found by its
  * externalId, which relinks it), extra, or foreign. Returns the kept copy of each of our resources.
  */
-async function match(r: Round, type: PushResourceType, remote: Json[], live: Set<string>, inScope: Set<string>, tombstoned: Set<string>): Promise<Map<string, Json>> {
+async function match(r: Round, type: PushResourceType, remote: Json[], live: Set<string>, inScope: Set<string>): Promise<Map<string, Json>> {
   const kept = new Map<string, Json>();
   const unlinked: Json[] = [];
   for (const c of remote) {
@@ -147,7 +147,10 @@ async function match(r: Round, type: PushResourceType, remote: Json[], live: Set
   }
   for (const c of unlinked) {
     const ext = str(c.externalId);
-    if (ext === undefined || !(live.has(ext) || tombstoned.has(ext))) {
+    // Not ours, or not provably: a copy of a resource deleted here whose link is lost cannot be
+    // told from the target's own (a tombstone's key may be an upstream IdP's externalId, which
+    // the target's own copy carries too), so it is left alone.
+    if (ext === undefined || !live.has(ext)) {
       r.out.foreign++;
       continue;
     }
@@ -196,14 +199,12 @@ async function runRound(r: Round): Promise<void> {
   const scope = await idsInTargetScope(rt.db, target);
   const liveUsers = new Map((await rt.db.select().from(users).where(eq(users.tenantId, target.tenantId))).map((u) => [u.id, u]));
   const liveGroups = new Set((await rt.db.select({ id: groups.id }).from(groups).where(eq(groups.tenantId, target.tenantId))).map((g) => g.id));
-  const tombs = await rt.db.select({ type: scimTombstones.resourceType, key: scimTombstones.key }).from(scimTombstones).where(eq(scimTombstones.tenantId, target.tenantId));
-  const tombstoned = (type: PushResourceType) => new Set(tombs.filter((t) => t.type === type).map((t) => t.key));
 
 
   // Users first, so the links the group comparison maps members through are current.
-  const keptUsers = await match(r, 'User', remoteUsers, new Set(liveUsers.keys()), scope.users, tombstoned('User'));
+  const keptUsers = await match(r, 'User', remoteUsers, new Set(liveUsers.keys()), scope.users);
   await repair(r, 'User', scope.users, keptUsers, async (id, copy) => userDiffers(copy, liveUsers.get(id)!));
-  const keptGroups = await match(r, 'Group', remoteGroups, liveGroups, scope.groups, tombstoned('Group'));
+  const keptGroups = await match(r, 'Group', remoteGroups, liveGroups, scope.groups);
   const names = new Map(
     scope.groups.size ? (await rt.db.select({ id: groups.id, displayName: groups.displayName }).from(groups).where(inArray(groups.id, [...scope.groups]))).map((g) => [g.id, g.displayName]) : [],
   );
