@@ -265,6 +265,14 @@ describe('auth-scim-push: drift reconcile of a target (RFC 7644 §3.4.2 listing,
     const d = await reconcile(down.body.id);
     assert.deepEqual([d.ok, d.queued, d.deleted], [false, 0, 0]);
     assert.match(d.error, /unreachable/);
+    // A target that ignores startIndex repeats its first page: the round fails and changes nothing.
+    const [before] = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.scim_push_links`);
+    const stuck: typeof fetch = (input, init) => fetch(String(input).replace(/startIndex=\d+&count=200/, 'count=2'), init);
+    const s = (await reconcileTarget(rt, acmeId, targetId, { maxRepairs: 1000, fetch: stuck }))!;
+    assert.deepEqual([s.ok, s.deleted, s.queued], [false, 0, 0]);
+    assert.match(s.error!, /paging does not advance/);
+    const [afterRound] = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.scim_push_links`);
+    assert.equal(afterRound!.n, before!.n);
     const seen = await adminCall('GET', `/scim-targets/${down.body.id}`);
     assert.equal(seen.body.lastReconcile.ok, false);
     assert.equal(JSON.stringify(seen.body).includes('secret-down'), false);

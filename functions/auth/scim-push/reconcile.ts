@@ -52,10 +52,20 @@ interface ReconcileOutcome {
 
 async function listAll(client: TargetClient, path: string): Promise<Json[]> {
   const out: Json[] = [];
+  const seen = new Set<string>();
   for (let page = 0, start = 1; page < MAX_PAGES; page++) {
     const body = await client.call('GET', `${path}${path.includes('?') ? '&' : '?'}startIndex=${start}&count=${PAGE}`);
     const items = Array.isArray(body?.Resources) ? (body.Resources as unknown[]) : [];
-    for (const r of items) if (r && typeof r === 'object' && !Array.isArray(r) && typeof (r as Json).id === 'string') out.push(r as Json);
+    let fresh = 0;
+    for (const r of items) {
+      if (!r || typeof r !== 'object' || Array.isArray(r) || typeof (r as Json).id !== 'string' || seen.has((r as Json).id as string)) continue;
+      seen.add((r as Json).id as string);
+      out.push(r as Json);
+      fresh++;
+    }
+    // A target that ignores startIndex shows the same copies again: a listing that cannot be
+    // trusted to be whole would make ours look missing or extra, so the round stops here.
+    if (items.length && !fresh) throw new TargetError(`GET ${path}: the paging does not advance (startIndex ignored?)`);
     start += items.length;
     const total = typeof body?.totalResults === 'number' ? body.totalResults : 0;
     if (!items.length || start > total) return out;
