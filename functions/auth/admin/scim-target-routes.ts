@@ -10,6 +10,8 @@ import type { AuthRuntime } from '../core/runtime.js';
 import { createTarget, deadLetters, deleteTarget, enqueuePush, findTarget, listTargets, pendingCount, replayDeadLetters } from '../core/scim-targets.js';
 import type { ScimTarget } from '../core/schema.js';
 import { groups, users } from '../core/schema.js';
+import { drainPushQueue } from '../scim-push/drain.js';
+import { reconcileTarget } from '../scim-push/reconcile.js';
 import { admin, pathTenant } from './context.js';
 import { adminBody } from './json.js';
 
@@ -26,7 +28,16 @@ const targetBody = z.object({
 });
 
 /** What an admin sees of a target: never the credential. */
-const view = (t: ScimTarget) => ({ id: t.id, name: t.name, url: t.url, groups: t.groupIds, flatten: t.flatten, createdAt: t.createdAt });
+const view = (t: ScimTarget) => ({
+  id: t.id,
+  name: t.name,
+  url: t.url,
+  groups: t.groupIds,
+  flatten: t.flatten,
+  createdAt: t.createdAt,
+  lastReconcileAt: t.lastReconcileAt,
+  lastReconcile: t.lastReconcile,
+});
 
 export function scimTargetRoutes(app: Hono, rt: AuthRuntime): void {
   const base = '/auth/admin/tenants/:tenant/scim-targets';
@@ -84,6 +95,22 @@ export function scimTargetRoutes(app: Hono, rt: AuthRuntime): void {
     const tenant = await pathTenant(c, rt);
     const t = await target(tenant.id, c.req.param('id'));
     return c.json({ replayed: await replayDeadLetters(rt.db, tenant.id, t.id) });
+  });
+
+  /**
+   * A drift reconcile round now: lists the target, queues the repairs, deletes what it should not
+   * hold, and answers the outcome (also kept on the target). 409 while another round holds it.
+   */
+  app.post(`${base}/:id/reconcile`, async (c) => {
+    const a = await admin(c, rt);
+    const tenant = await pathTenant(c, rt);
+    const t = await target(tenant.id, c.req.param('id'));
+    const outcome = await reconcileTarget(rt, tenant.id, t.id);
+    if (!outcome) throw conflict('reconcile_running', 'A reconcile round of this target is running.');
+    await recordAudit(rt.db, { tenantId: tenant.id, action: 'scim-target.reconciled', outcome: outcome.ok ? 'success' : 'failure', actor: `admin:${a.actor}`, detail: { target: t.id, ...outcome } }, a.meta);
+    // The queued repairs go out now; the push schedule retries what this misses.
+    if (outcome.queued) void drainPushQueue(rt).catch((err: unknown) => rt.log.error('scim push drain failed', { err }));
+    return c.json(outcome);
   });
 
   /** Puts every user and group of the tenant in line (the first push, or after a target was wiped). */

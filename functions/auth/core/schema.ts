@@ -718,6 +718,11 @@ export const scimTargets = auth.table(
     groupIds: uuid().array(),
     /** Push each group with its transitive user members and no nested groups. */
     flatten: boolean().notNull().default(false),
+    /** A drift reconcile holds the target until then (one round per target at a time, across pods). */
+    reconcileLeaseUntil: at(),
+    /** When the last reconcile round ended, and what it found and did (docs/scim.md). */
+    lastReconcileAt: at(),
+    lastReconcile: jsonb().$type<Record<string, unknown>>(),
     createdAt: created(),
   },
   (t) => [uniqueIndex().on(t.tenantId, t.name)],

@@ -119,3 +119,46 @@ export async function pendingCount(q: Queryable, tenantId: string, targetId: str
     .where(and(eq(scimPushQueue.tenantId, tenantId), eq(scimPushQueue.targetId, targetId), isNull(scimPushQueue.deadAt)));
   return row?.n ?? 0;
 }
+
+/** The ids of every user and group a target receives (what a reconcile expects to find there). */
+export async function idsInTargetScope(q: Queryable, t: ScimTarget): Promise<{ users: Set<string>; groups: Set<string> }> {
+  const userRows = rowsOf<{ id: string }>(
+    await q.execute(
+      t.groupIds === null
+        ? sql`select id from auth.users where tenant_id = ${t.tenantId}`
+        : sql`select distinct gm.user_id as id from auth.group_members gm join auth.users u on u.id = gm.user_id and u.tenant_id = ${t.tenantId} where gm.group_id in ${scopeGroups(t)}`,
+    ),
+  );
+  const groupRows = rowsOf<{ id: string }>(
+    await q.execute(t.groupIds === null ? sql`select id from auth.groups where tenant_id = ${t.tenantId}` : sql`select id from ${scopeGroups(t)} s`),
+  );
+  return { users: new Set(userRows.map((r) => r.id)), groups: new Set(groupRows.map((r) => r.id)) };
+}
+
+/** Takes a target for one reconcile round, unless another round holds it; undefined when it is busy. */
+export async function leaseReconcile(q: Queryable, tenantId: string, targetId: string, leaseSeconds: number): Promise<ScimTarget | undefined> {
+  const [row] = await q
+    .update(scimTargets)
+    .set({ reconcileLeaseUntil: sql`now() + make_interval(secs => ${leaseSeconds})` })
+    .where(and(eq(scimTargets.tenantId, tenantId), eq(scimTargets.id, targetId), sql`(${scimTargets.reconcileLeaseUntil} is null or ${scimTargets.reconcileLeaseUntil} < now())`))
+    .returning();
+  return row;
+}
+
+/** Records a round's outcome and lets the target go. */
+export async function endReconcile(q: Queryable, targetId: string, outcome: Record<string, unknown>): Promise<void> {
+  await q.update(scimTargets).set({ reconcileLeaseUntil: null, lastReconcileAt: sql`now()`, lastReconcile: outcome }).where(eq(scimTargets.id, targetId));
+}
+
+/** Targets whose last reconcile is older than `minutes` (or that never had one), and not held. */
+export async function targetsDueForReconcile(q: Queryable, minutes: number): Promise<ScimTarget[]> {
+  return q
+    .select()
+    .from(scimTargets)
+    .where(
+      sql`(${scimTargets.lastReconcileAt} is null or ${scimTargets.lastReconcileAt} < now() - make_interval(mins => ${minutes}))
+          and (${scimTargets.reconcileLeaseUntil} is null or ${scimTargets.reconcileLeaseUntil} < now())`,
+    )
+    .orderBy(sql`${scimTargets.lastReconcileAt} asc nulls first`)
+    .limit(20);
+}

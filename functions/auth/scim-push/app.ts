@@ -10,6 +10,10 @@ import * as ev from '#eventing/catalog/auth';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
 import { ancestorGroupIds, enqueuePush, type PushResourceType } from '../core/scim-targets.js';
 import { drainPushQueue } from './drain.js';
+import { reconcileDueTargets } from './reconcile.js';
+
+/** Each target's drift is reconciled this often (on the push schedule's tick). */
+const RECONCILE_EVERY_MINUTES = 60;
 
 /** One runtime per function context: createApp and the event handlers share it. */
 const runtimes = new WeakMap<FunctionContext, Promise<AuthRuntime>>();
@@ -70,7 +74,17 @@ export function events(ctx: FunctionContext): Record<string, EventHandler> {
     [ev.groupUpdated.type]: change,
     [ev.groupDeleted.type]: change,
     [ev.groupMembershipChanged.type]: change,
-    [ev.scimPushScheduled.type]: async () => kick(),
+    [ev.scimPushScheduled.type]: async () => {
+      kick();
+      // Reconcile rounds run after the tick is acknowledged; each holds its target by a lease.
+      setTimeout(() => {
+        void runtimeOf(ctx)
+          .then(async (rt) => {
+            if (await reconcileDueTargets(rt, RECONCILE_EVERY_MINUTES)) await drainPushQueue(rt);
+          })
+          .catch((err: unknown) => ctx.log.error('scim reconcile failed', { err }));
+      }, 50).unref();
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // (POST) when the target does not know it, replace it (PUT) when it does, delete it when it is
 // gone here or left the target's scope. A group's members are pushed first, so the target never
 // sees a reference to an id it does not have (RFC 7644 §3.3, §3.5.1, §3.6).
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Queryable } from '#shared/db/index';
 import { findGroupById } from '../core/groups.js';
 import { directMembersOf, effectiveMembersOf } from '../core/membership.js';
@@ -33,6 +33,19 @@ async function linkOf(x: PushContext, type: PushResourceType, id: string): Promi
   return row?.remoteId;
 }
 
+/** The target ids of many resources at once (`User:<id>` → remote id): one query for a group's members. */
+async function linksOf(x: PushContext, ids: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const rows = await x.db
+      .select({ type: scimPushLinks.resourceType, id: scimPushLinks.resourceId, remoteId: scimPushLinks.remoteId })
+      .from(scimPushLinks)
+      .where(and(eq(scimPushLinks.targetId, x.target.id), inArray(scimPushLinks.resourceId, ids.slice(i, i + 1000))));
+    for (const r of rows) out.set(`${r.type}:${r.id}`, r.remoteId);
+  }
+  return out;
+}
+
 async function setLink(x: PushContext, type: PushResourceType, id: string, remoteId: string | undefined): Promise<void> {
   const where = and(eq(scimPushLinks.targetId, x.target.id), eq(scimPushLinks.resourceType, type), eq(scimPushLinks.resourceId, id));
   if (remoteId === undefined) await x.db.delete(scimPushLinks).where(where);
@@ -43,7 +56,7 @@ async function setLink(x: PushContext, type: PushResourceType, id: string, remot
       .onConflictDoUpdate({ target: [scimPushLinks.targetId, scimPushLinks.resourceType, scimPushLinks.resourceId], set: { remoteId } });
 }
 
-function userBody(u: User): Record<string, unknown> {
+export function userBody(u: User): Record<string, unknown> {
   return {
     schemas: [USER_SCHEMA],
     userName: u.username,
@@ -103,6 +116,14 @@ async function remove(x: PushContext, type: PushResourceType, id: string): Promi
   await setLink(x, type, id, undefined);
 }
 
+/** The members a group is pushed with: flattened (the transitive user members and no nested groups,
+ * for targets that cannot nest) or direct (users and nested groups). */
+export async function membersToPush(db: Queryable, target: ScimTarget, groupId: string): Promise<{ value: string; type: PushResourceType }[]> {
+  return target.flatten
+    ? (await effectiveMembersOf(db, target.tenantId, groupId)).map((value) => ({ value, type: 'User' as const }))
+    : ((await directMembersOf(db, [groupId])).get(groupId) ?? []).map((m) => ({ value: m.value, type: m.type }));
+}
+
 /** Pushes one resource; returns its id at the target, or undefined when the target should not have it. */
 export async function pushResource(x: PushContext, type: PushResourceType, id: string, depth = 0): Promise<string | undefined> {
   if (depth > MAX_DEPTH) throw new TargetError('group nesting is deeper than the push follows');
@@ -114,13 +135,11 @@ export async function pushResource(x: PushContext, type: PushResourceType, id: s
   }
   const g = await findGroupById(x.db, tenantId, id);
   if (!g || !(await inTargetScope(x.db, x.target, 'Group', id))) return void (await remove(x, 'Group', id));
-  // Flattened: the transitive user members and no nested groups, for targets that cannot nest.
-  const members = x.target.flatten
-    ? (await effectiveMembersOf(x.db, tenantId, id)).map((value) => ({ value, type: 'User' as const }))
-    : ((await directMembersOf(x.db, [id])).get(id) ?? []).map((m) => ({ value: m.value, type: m.type }));
+  const members = await membersToPush(x.db, x.target, id);
+  const links = await linksOf(x, members.map((m) => m.value));
   const remoteMembers: { value: string; type: PushResourceType }[] = [];
   for (const m of members) {
-    const known = await linkOf(x, m.type, m.value);
+    const known = links.get(`${m.type}:${m.value}`);
     const remote = known ?? (await pushResource(x, m.type, m.value, depth + 1));
     if (remote) remoteMembers.push({ value: remote, type: m.type });
   }

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import SCIMMY from 'scimmy';
+import { sql } from 'drizzle-orm';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
 import { basicAuth, form, makeTenant } from '../testing/fixtures.js';
@@ -14,6 +15,7 @@ import scim from '../scim/function.js';
 import token from '../token/function.js';
 import scimPush from './function.js';
 import { drainPushQueue } from './drain.js';
+import { reconcileTarget } from './reconcile.js';
 
 type Json = Record<string, any>;
 const TARGET_TOKEN = randomUUID();
@@ -83,6 +85,8 @@ describe('auth-scim-push to an independent SCIM server (SCIMMY)', () => {
   let tdb: TestDatabase;
   let h: AuthHarness;
   let target: Awaited<ReturnType<typeof startScimmyTarget>>;
+  let adminOf: (method: string, path: string, body?: unknown) => Promise<Response>;
+  let targetId: string;
 
   before(async () => {
     tdb = await createTestDatabase();
@@ -110,6 +114,8 @@ describe('auth-scim-push to an independent SCIM server (SCIMMY)', () => {
     const admin = (method: string, path: string, body?: unknown) =>
       h.fetch(`/auth/admin/tenants/acme${path}`, { method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
     const t = (await (await admin('POST', '/scim-targets', { name: 'scimmy', url: target.url, token: TARGET_TOKEN })).json()) as Json;
+    adminOf = admin;
+    targetId = t.id;
     await admin('POST', `/scim-targets/${t.id}/resync`);
     const rt = await createAuthRuntime(h.hosted.find((f) => f.declaration.name === 'auth-scim-push')!.context);
     const out = await drainPushQueue(rt);
@@ -119,5 +125,30 @@ describe('auth-scim-push to an independent SCIM server (SCIMMY)', () => {
     const groups = new Map([...target.store.Groups.values()].map((g) => [g.displayName as string, g]));
     assert.deepEqual(groups.get('eng-backend')!.members.map((m: Json) => m.value), [users[0]!.id]);
     assert.deepEqual(groups.get('eng')!.members.map((m: Json) => [m.value, m.type]), [[groups.get('eng-backend')!.id, 'Group']]);
+  });
+
+  it('reconciles drift made in the target\'s store: a duplicate copy, a lost member, a foreign user', async () => {
+    const alice = [...target.store.Users.values()].find((u) => u.userName === 'alice')!;
+    const backend = [...target.store.Groups.values()].find((g) => g.displayName === 'eng-backend')!;
+    target.store.Users.set('dup', { ...alice, id: 'dup', userName: 'alice-copy' });
+    target.store.Users.set('own', { id: 'own', userName: 'local-admin', schemas: alice.schemas });
+    target.store.Groups.set(backend.id, { ...backend, members: [] });
+    const res = await adminOf('POST', `/scim-targets/${targetId}/reconcile`);
+    assert.equal(res.status, 200);
+    const o = (await res.json()) as Json;
+    assert.deepEqual([o.ok, o.missing, o.changed, o.extra, o.foreign, o.deleted], [true, 0, 1, 1, 1, 1], JSON.stringify(o));
+    const rt = await createAuthRuntime(h.hosted.find((f) => f.declaration.name === 'auth-scim-push')!.context);
+    // The admin call started a drain of its own: wait for the queue to empty.
+    for (let i = 0; i < 200; i++) {
+      await drainPushQueue(rt);
+      const [w] = await tdb.database.query<{ n: number }>(sql`select count(*)::int as n from auth.scim_push_queue`);
+      if (w!.n === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.deepEqual([...target.store.Users.keys()].sort(), [alice.id, 'own'].sort());
+    assert.deepEqual(target.store.Groups.get(backend.id)!.members.map((m: Json) => m.value), [alice.id]);
+    const [tenant] = await tdb.database.query<{ tenant_id: string }>(sql`select tenant_id from auth.scim_targets where id = ${targetId}`);
+    const again = (await reconcileTarget(rt, tenant!.tenant_id, targetId))!;
+    assert.deepEqual([again.missing, again.changed, again.extra], [0, 0, 0], JSON.stringify(again));
   });
 });
