@@ -33,6 +33,20 @@ const logoutUri = z
   .string()
   .max(2000)
   .refine((v) => isAcceptableRedirectUri(v) && /^https?:/.test(v), 'must be an absolute https (or loopback http) URI without a fragment');
+/** A browser origin (CORS): `scheme://host[:port]` exactly as serialised, https or http on a loopback host. */
+const webOrigin = z
+  .string()
+  .max(300)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      // A host name or an IP literal: no wildcard, which no browser sends and exact matching never meets.
+      if (!/^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(u.hostname)) return false;
+      return u.origin === v && (u.protocol === 'https:' || (u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname)));
+    } catch {
+      return false;
+    }
+  }, 'must be an origin (https://host[:port], or http on a loopback host) without a path');
 const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'not a scope token (RFC 6749 §3.3)');
 const jwk = z.object({ kty: z.string() }).loose();
 
@@ -42,6 +56,8 @@ export const clientMetadataSchema = z.object({
   client_name: z.string().min(1).max(200).optional(),
   redirect_uris: z.array(redirectUri).max(50).default([]),
   post_logout_redirect_uris: z.array(redirectUri).max(50).default([]),
+  /** Browser origins allowed to call the token endpoints (CORS); absent: the redirect URIs' origins. */
+  allowed_origins: z.array(webOrigin).max(50).optional(),
   /** OIDC Back-Channel Logout 1.0 §2.2. */
   backchannel_logout_uri: logoutUri.optional(),
   backchannel_logout_session_required: z.boolean().default(false),
@@ -152,6 +168,7 @@ export function describeClient(c: Client): Record<string, unknown> {
     client_name: c.name,
     redirect_uris: c.redirectUris,
     post_logout_redirect_uris: c.postLogoutRedirectUris,
+    ...(c.allowedOrigins ? { allowed_origins: c.allowedOrigins } : {}),
     ...(c.backchannelLogoutUri ? { backchannel_logout_uri: c.backchannelLogoutUri } : {}),
     backchannel_logout_session_required: c.backchannelLogoutSessionRequired,
     ...(c.frontchannelLogoutUri ? { frontchannel_logout_uri: c.frontchannelLogoutUri } : {}),

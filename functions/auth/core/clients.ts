@@ -69,6 +69,7 @@ export function clientValues(
       tokenEndpointAuthMethod: m.token_endpoint_auth_method,
       redirectUris: m.redirect_uris,
       postLogoutRedirectUris: m.post_logout_redirect_uris,
+      allowedOrigins: m.allowed_origins ? [...new Set(m.allowed_origins)] : null,
       backchannelLogoutUri: m.backchannel_logout_uri ?? null,
       backchannelLogoutSessionRequired: m.backchannel_logout_session_required,
       frontchannelLogoutUri: m.frontchannel_logout_uri ?? null,

@@ -151,6 +151,8 @@ export const clients = auth.table(
     tokenEndpointAuthMethod: text().notNull().$type<ClientAuthMethod>(),
     redirectUris: text().array().notNull().default([]),
     postLogoutRedirectUris: text().array().notNull().default([]),
+    /** Browser origins that may read the token endpoints' answers (CORS); null: the origins of the redirect URIs. */
+    allowedOrigins: text().array(),
     /** OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed, and whether they carry `sid`. */
     backchannelLogoutUri: text(),
     backchannelLogoutSessionRequired: boolean().notNull().default(false),

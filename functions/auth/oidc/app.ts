@@ -6,7 +6,7 @@ import { rowsOf } from '#shared/db/index';
 import { TenantGoneError } from '../core/keys.js';
 import { OAuthError } from '../core/oauth-error.js';
 import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
-import { allowAnyOrigin } from '../web/cors.js';
+import { allowAnyOrigin, preflight } from '../web/cors.js';
 import { tenantOf } from '../web/request.js';
 import { providerMetadata } from './discovery.js';
 import { deleteRegistration, readRegistration, registerEndpoint, updateRegistration } from './registration.js';
@@ -44,6 +44,7 @@ export function buildOidcApp(rt: AuthRuntime): Hono {
     allowAnyOrigin(c);
     return c.json(jwks, 200, { 'cache-control': 'public, max-age=60', 'content-type': 'application/jwk-set+json' });
   });
+  app.options('/auth/:tenant/userinfo', (c) => preflight(c, 'GET, POST'));
   app.on(['GET', 'POST'], '/auth/:tenant/userinfo', (c) => userinfoEndpoint(c, rt));
   app.post('/auth/:tenant/register', (c) => registerEndpoint(c, rt));
   app.get('/auth/:tenant/register/:clientId', (c) => readRegistration(c, rt));

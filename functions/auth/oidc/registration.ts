@@ -95,6 +95,7 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
         name: values.name,
         redirectUris: values.redirectUris,
         postLogoutRedirectUris: values.postLogoutRedirectUris,
+        allowedOrigins: values.allowedOrigins,
         backchannelLogoutUri: values.backchannelLogoutUri,
         backchannelLogoutSessionRequired: values.backchannelLogoutSessionRequired,
         frontchannelLogoutUri: values.frontchannelLogoutUri,

@@ -5,6 +5,8 @@ import { bearerError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
 import { groupNames } from '../core/groups-claim.js';
 import { findUserById, userClaims } from '../core/users.js';
+import { findClient } from '../core/clients.js';
+import { allowOrigin, originAllowed } from '../web/cors.js';
 import { protectedResourceToken } from '../web/protected-resource.js';
 import { tenantOf } from '../web/request.js';
 
@@ -21,5 +23,12 @@ export async function userinfoEndpoint(c: Context, rt: AuthRuntime): Promise<Res
   const user = await findUserById(rt.db, tenant.id, claims.sub);
   if (!user?.active) throw bearerError('invalid_token', 'The access token is not for an active user.');
   const groups = scopes.includes('groups') ? await groupNames(rt.db, tenant.id, user.id) : undefined;
-  return c.json(userClaims(user, scopes, groups), 200, { 'cache-control': 'no-store' });
+  const res = c.json(userClaims(user, scopes, groups), 200, { 'cache-control': 'no-store' });
+  // A browser's request: readable by the allowed origins of the token's client (web/cors.ts).
+  const origin = c.req.header('origin');
+  if (origin !== undefined) {
+    const client = await findClient(rt.db, tenant.id, claims.client_id);
+    if (client && originAllowed(origin, client)) allowOrigin(res, origin);
+  }
+  return res;
 }

@@ -98,7 +98,7 @@ export function buildTokenApp(rt: AuthRuntime, findClient?: ClientFinder): Hono 
     // anything is spent (web/cors.ts).
     const origin = c.req.header('origin');
     if (origin !== undefined) {
-      if (!originAllowed(origin, client.redirectUris)) throw new OAuthError('invalid_request', 'This client does not accept requests from this origin: a browser client calls from the origin of one of its redirect URIs.', { status: 403 });
+      if (!originAllowed(origin, client)) throw new OAuthError('invalid_request', 'This client does not accept requests from this origin: a browser client calls from one of its allowed_origins, by default the origins of its redirect URIs.', { status: 403 });
       readableBy.set(c.req.raw, origin);
     }
     return { rt, tenant, issuer, client, params, meta: requestMeta(c, rt), certificate };

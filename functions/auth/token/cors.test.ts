@@ -6,7 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
-import { basicAuth, form, makeWebClientFixture } from '../testing/fixtures.js';
+import { basicAuth, form, makeClient, makeWebClientFixture } from '../testing/fixtures.js';
+import { clientMetadataSchema } from '../core/client-metadata.js';
 import { mintCode } from '../testing/grants.js';
 import type { Client, Tenant, User } from '../core/schema.js';
 
@@ -86,6 +87,49 @@ describe('CORS of the token endpoint and the public documents', () => {
     const res = await exchange(await mintCode(tdb.database.db, tenant, client, user, REDIRECT, 'openid'));
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('serves exactly the allowed_origins of a client that sets them, and no longer its redirect URIs\' origins', async () => {
+    const { client: spa, secret: spaSecret } = await makeClient(tdb.database.db, tenant, {
+      client_id: 'spa',
+      redirect_uris: [REDIRECT],
+      allowed_origins: ['https://spa.example', 'http://localhost:5173'],
+      grant_types: ['authorization_code'],
+      scope: 'openid',
+    });
+    const redeem = async (origin: string) => {
+      const code = await mintCode(tdb.database.db, tenant, spa, user, REDIRECT, 'openid');
+      const body = form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+      return h.fetch('/auth/acme/token', { ...body, headers: { ...body.headers, authorization: basicAuth('spa', spaSecret!), origin } });
+    };
+    const ok = await redeem('http://localhost:5173');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'http://localhost:5173');
+    assert.equal((await redeem(APP)).status, 403);
+    assert.equal((await redeem('https://spa.example.evil.example')).status, 403);
+  });
+
+  it('refuses allowed_origins that are not origins', () => {
+    for (const bad of ['https://spa.example/', 'https://spa.example/app', 'http://spa.example', 'null', '*', 'https://*.example']) {
+      const r = clientMetadataSchema.safeParse({ redirect_uris: [REDIRECT], allowed_origins: [bad] });
+      assert.equal(r.success, false, bad);
+    }
+    assert.equal(clientMetadataSchema.safeParse({ redirect_uris: [REDIRECT], allowed_origins: ['https://spa.example:8443'] }).success, true);
+  });
+
+  it('answers a preflight of UserInfo, and lets only the token\'s client\'s origins read it', async () => {
+    const pre = await h.fetch('/auth/acme/userinfo', { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, POST');
+    const tokens = (await (await exchange(await mintCode(tdb.database.db, tenant, client, user, REDIRECT, 'openid'))).json()) as { access_token: string };
+    const read = (origin: string) => h.fetch('/auth/acme/userinfo', { headers: { authorization: `Bearer ${tokens.access_token}`, origin } });
+    const mine = await read(APP);
+    assert.equal(mine.status, 200);
+    assert.equal(mine.headers.get('access-control-allow-origin'), APP);
+    await mine.arrayBuffer();
+    const other = await read('https://evil.example');
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    await other.arrayBuffer();
   });
 
   it('lets any origin read the discovery document and the keys', async () => {

@@ -3,13 +3,16 @@
 //
 // - Discovery and JWKS are public documents: any origin may read them (`*`, no credentials).
 // - The token and revocation endpoints answer a preflight for any origin (it reveals nothing and
-//   spends nothing), but the request itself is served to a browser only from an origin of one of
-//   the client's redirect URIs, the rule of OAuth 2.0 for Browser-Based Apps: the origin the code
-//   came back to. A request from another origin is refused before its grant runs, so no code or
-//   refresh token is spent on a page that could not have read the answer anyway.
+//   spends nothing), but the request itself is served to a browser only from one of the client's
+//   allowed origins: its `allowed_origins` metadata, exact match, or by default the origins of its
+//   redirect URIs (the origin the code came back to). A request from another origin is refused
+//   before its grant runs, so no code or refresh token is spent on a page that could not have read
+//   the answer anyway. UserInfo answers its preflight the same way and is readable by the allowed
+//   origins of the token's client.
 // @see https://fetch.spec.whatwg.org/#http-cors-protocol
 // @see https://datatracker.ietf.org/doc/html/draft-ietf-oauth-browser-based-apps#section-6.3.2
 import type { Context } from 'hono';
+import type { Client } from '../core/schema.js';
 
 /** Request fields a browser client sends to the token endpoint beyond the CORS-safelisted ones. */
 const ALLOWED_HEADERS = 'authorization, content-type, dpop';
@@ -27,21 +30,23 @@ function originOf(uri: string): string | undefined {
 }
 
 /**
- * Whether a browser at `origin` may read a client's answers: the origin is exactly that of one of
- * its redirect URIs (scheme, host and port; `null` and malformed origins never are).
+ * Whether a browser at `origin` may read a client's answers: the origin is exactly one of the
+ * client's `allowed_origins`, or, when it has none set, that of one of its redirect URIs (scheme,
+ * host and port; `null` and malformed origins never are).
  */
-export function originAllowed(origin: string, redirectUris: readonly string[]): boolean {
+export function originAllowed(origin: string, client: Pick<Client, 'allowedOrigins' | 'redirectUris'>): boolean {
   if (originOf(origin) !== origin) return false;
-  return redirectUris.some((uri) => originOf(uri) === origin);
+  if (client.allowedOrigins) return client.allowedOrigins.includes(origin);
+  return client.redirectUris.some((uri) => originOf(uri) === origin);
 }
 
-/** The answer to a preflight of a POST endpoint: any well-formed origin, these methods and fields, cached ten minutes. */
-export function preflight(c: Context): Response {
+/** The answer to a preflight: any well-formed origin, these methods and fields, cached ten minutes. */
+export function preflight(c: Context, methods = 'POST'): Response {
   const origin = c.req.header('origin');
-  const headers: Record<string, string> = { allow: 'OPTIONS, POST', vary: 'Origin' };
+  const headers: Record<string, string> = { allow: `OPTIONS, ${methods}`, vary: 'Origin' };
   if (origin !== undefined && originOf(origin) === origin) {
     headers['access-control-allow-origin'] = origin;
-    headers['access-control-allow-methods'] = 'POST';
+    headers['access-control-allow-methods'] = methods;
     headers['access-control-allow-headers'] = ALLOWED_HEADERS;
     headers['access-control-max-age'] = '600';
   }

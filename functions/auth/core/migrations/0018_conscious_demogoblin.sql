@@ -1,0 +1,1 @@
+ALTER TABLE "auth"."clients" ADD COLUMN "allowed_origins" text[];
