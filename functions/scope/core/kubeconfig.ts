@@ -12,11 +12,15 @@ import { STEP_LABEL } from './objects.js';
 
 /** What the token is asked to live: a day. The API server may shorten it; its answer is what counts. */
 export const TOKEN_SECONDS = 86_400;
-/** Issued again once less than this is left (a third of its life: many resyncs before it expires). */
+/**
+ * Issued again once less than this is left (a third of its life: many resyncs before it expires),
+ * or a third of the life the API server really gave it when that is shorter, so that a token
+ * shortened by the server is not issued again on every pass.
+ */
 export const RENEW_BEFORE_SECONDS = 28_800;
 
 /** What the kubeconfig's user may do, in the namespace only (a Role, not a ClusterRole). */
-export const KUBECONFIG_RULES = [
+const KUBECONFIG_RULES = [
   { apiGroups: [''], resources: ['pods', 'pods/log', 'events', 'endpoints'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['services', 'configmaps', 'secrets', 'persistentvolumeclaims'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
   { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'replicasets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
@@ -53,6 +57,8 @@ export interface KubeconfigEntry {
   server: string;
   /** RFC 3339, as the TokenRequest answered. */
   expirationTimestamp: string;
+  /** When the reconciler asked for it (its clock). */
+  issuedAt: string;
 }
 
 /** Why the entry must be issued again; `renew` when it still works but nears its expiry. */
@@ -66,7 +72,8 @@ export function kubeconfigVerdict(
   if (want.serviceAccountUid !== undefined && have.serviceAccountUid !== want.serviceAccountUid) return { issue: true, renew: false, why: 'the ServiceAccount was made again, its old token is void' };
   const left = (Date.parse(have.expirationTimestamp) - Date.parse(now)) / 1000;
   if (!(left > 0)) return { issue: true, renew: false, why: `the token expired at ${have.expirationTimestamp}` };
-  if (left < RENEW_BEFORE_SECONDS) return { issue: true, renew: true, why: `the token expires at ${have.expirationTimestamp}` };
+  const life = (Date.parse(have.expirationTimestamp) - Date.parse(have.issuedAt ?? '')) / 1000;
+  if (left < (life > 0 ? Math.min(RENEW_BEFORE_SECONDS, life / 3) : RENEW_BEFORE_SECONDS)) return { issue: true, renew: true, why: `the token expires at ${have.expirationTimestamp}` };
   return { issue: false };
 }
 

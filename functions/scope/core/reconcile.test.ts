@@ -268,6 +268,12 @@ describe('reconcile (pure)', () => {
       assert.deepEqual(expired.actions.map((a) => a.type), ['kubeconfigIssue']);
       assert.equal(condition(expired, 'KubeconfigReady').reason, 'IssuingToken');
       assert.equal(condition(expired, 'SecretsReady').reason, 'Waiting');
+      // An API server that gave a shorter life than asked (an hour): renewed at a third of that, not on every pass.
+      world.vault.secrets[KUBECONFIG] = { ...world.vault.secrets[KUBECONFIG]!, issuedAt: NOW, expirationTimestamp: at(NOW, 3600) };
+      world.cluster.now = at(NOW, 1800);
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions, []);
+      world.cluster.now = at(NOW, 2500);
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions.map((a) => a.type), ['kubeconfigIssue']);
     });
 
     it('a ServiceAccount made again (a new uid, the old token void) or a kubeconfig for another namespace is issued again', () => {

@@ -125,7 +125,7 @@ export class SimWorld {
         const token = `sim-token-${this.tokens.length + 1}`;
         this.tokens.push(token);
         const expirationTimestamp = new Date(Date.parse(this.cluster.now) + action.expirationSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-        this.vault.secrets[action.path] = { kubeconfig: `token: ${token}\nnamespace: ${action.namespace}\n`, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: this.cluster.server, expirationTimestamp };
+        this.vault.secrets[action.path] = { kubeconfig: `token: ${token}\nnamespace: ${action.namespace}\n`, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: this.cluster.server, expirationTimestamp, issuedAt: this.cluster.now };
         return;
       }
       case 'oauthCreateClient':

@@ -74,9 +74,10 @@ export async function execute(r: Reconciler, resource: ScopeResource, action: Ac
     case 'kubeconfigIssue': {
       if (!r.cluster || !r.kube.requestToken) throw new Error('no Kubernetes API server to issue a kubeconfig for');
       const v = vault();
+      const issuedAt = r.now().toISOString();
       const { token, expirationTimestamp } = await r.kube.requestToken(action.namespace, action.serviceAccount, action.expirationSeconds);
       const kubeconfig = kubeconfigYaml({ server: r.cluster.server, ...(r.cluster.ca ? { ca: r.cluster.ca } : {}), token, user: action.serviceAccount, namespace: action.namespace, context: action.context });
-      const entry: KubeconfigEntry = { kubeconfig, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: r.cluster.server, expirationTimestamp };
+      const entry: KubeconfigEntry = { kubeconfig, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: r.cluster.server, expirationTimestamp, issuedAt };
       return v.putSecret(action.path, { ...entry });
     }
     case 'oauthCreateClient': {
