@@ -292,7 +292,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       // TokenRequest: a subresource of the account; the answer is not stored.
       // @see https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-request-v1/
       if (!prev) return send(res, 404, { kind: 'Status', code: 404, reason: 'NotFound', message: `serviceaccounts "${name}" not found` });
-      const input = (await body(req).catch(() => undefined)) as { apiVersion?: string; kind?: string; spec?: { audiences?: unknown; expirationSeconds?: unknown } } | undefined;
+      const input = (await body(req)) as { apiVersion?: string; kind?: string; spec?: { audiences?: unknown; expirationSeconds?: unknown } } | undefined;
       if (input?.kind !== 'TokenRequest' || input.apiVersion !== 'authentication.k8s.io/v1') return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'the body must be an authentication.k8s.io/v1 TokenRequest' });
       const seconds = input.spec?.expirationSeconds ?? 3600;
       if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 600 || seconds > 2 ** 32) {

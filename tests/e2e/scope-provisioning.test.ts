@@ -39,7 +39,7 @@ import { startFakeKubeApi, type FakeKubeApi } from './kubernetes-fake-tokenrevie
 import { startVaultServer, type VaultServer } from './vault-server.js';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { waitUntil } from '#tests/support/poll';
-import { createReconcileApp } from '#functions/scope/reconcile/app';
+import { createReconcileApp, resync } from '#functions/scope/reconcile/app';
 import { createAuthApi, type AuthApi } from '#functions/scope/reconcile/auth-api';
 import type { Reconciler } from '#functions/scope/reconcile/deps';
 import { createKubeApi, type KubeApi } from '#functions/scope/reconcile/kube';
@@ -443,11 +443,12 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     assert.equal((await post('nobody', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} })).status, 404);
     assert.equal((await post('payment-team-kubeconfig', { apiVersion: 'v1', kind: 'Secret' })).status, 400);
     assert.equal((await post('payment-team-kubeconfig', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 60 } })).status, 422);
-    // The resync a day later (less than a third of the token's life left): a new token, the vault entry follows.
+    // The periodic resync, an hour before the token expires (less than a third of its life left): a new token, the vault entry follows.
     const later = r.now;
     r.now = () => new Date(Date.parse(issued[0]!.expirationTimestamp) - 3_600_000);
     try {
-      await round('payment-team');
+      const outcomes = await resync(r);
+      assert.deepEqual(outcomes.map((o) => o.result), ['reconciled']);
     } finally {
       r.now = later;
     }
