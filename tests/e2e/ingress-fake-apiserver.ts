@@ -9,12 +9,17 @@
 // creates when absent, per-fieldManager ownership of leaf fields with maps merged key by key and
 // lists atomic, 409 Conflict on a field another manager owns with another value unless force=true,
 // fields a manager stopped applying removed; writes other than apply record no ownership), DELETE
-// preconditions (a stale `preconditions.resourceVersion` gets 409). Not a real API server: no authentication (the bearer
+// preconditions (a stale `preconditions.resourceVersion` gets 409), the TokenRequest API
+// (POST .../serviceaccounts/<name>/token: 404 without the account, 400 for a body that is not a
+// TokenRequest, 422 for an expirationSeconds under 600 or over 2^32, else 201 with a JWT-shaped
+// token naming the account, its audiences (default the API server's) and expiry, HMAC-signed by the
+// fake and listed in `issuedTokens`; nothing is stored). Not a real API server: no authentication (the bearer
 // token only names the caller in the request log), no admission, no validation. Fault hooks:
 // drop a watch event, run someone else's write just before a request, cut one caller off.
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHmac, randomBytes } from 'node:crypto';
 
 type Obj = { apiVersion?: string; kind?: string; metadata: Record<string, any>; spec?: unknown; status?: unknown; [k: string]: unknown };
 /** One request as the fake saw it; `who` is the caller's bearer token. */
@@ -24,6 +29,16 @@ export interface Call {
   query: URLSearchParams;
   who: string | undefined;
   status: number;
+}
+/** One token the TokenRequest API issued. */
+export interface IssuedToken {
+  namespace: string;
+  serviceAccount: string;
+  uid: string;
+  audiences: string[];
+  expirationSeconds: number;
+  expirationTimestamp: string;
+  token: string;
 }
 interface Event {
   rv: number;
@@ -40,6 +55,8 @@ export interface FakeApiServer {
   remove(collection: string, namespace: string, name: string): void;
   /** Replaces an object's status as another client writing the status subresource would. */
   setStatus(collection: string, namespace: string, name: string, status: unknown): Obj;
+  /** Tokens issued by the TokenRequest API, in order. */
+  readonly issuedTokens: IssuedToken[];
   /** Requests received, as `METHOD path`. */
   readonly requests: string[];
   /** Requests received, with their query, caller and answer status. */
@@ -73,6 +90,9 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
   const drops = new Map<string, number>();
   const hooks: { match: (method: string, path: string) => boolean; action: () => void }[] = [];
   const cut = new Set<string>();
+  const issuedTokens: IssuedToken[] = [];
+  const signingKey = randomBytes(32);
+  const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
   /** Server-side apply ownership: object key → field manager → the leaf paths it applied. */
   const managed = new Map<string, Map<string, Map<string, string>>>();
 
@@ -268,6 +288,31 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
       return send(res, 200, { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
     }
     const prev = coll(collection).get(key);
+    if (req.method === 'POST' && collection === '/api/v1/serviceaccounts' && name && sub === 'token') {
+      // TokenRequest: a subresource of the account; the answer is not stored.
+      // @see https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-request-v1/
+      if (!prev) return send(res, 404, { kind: 'Status', code: 404, reason: 'NotFound', message: `serviceaccounts "${name}" not found` });
+      const input = (await body(req)) as { apiVersion?: string; kind?: string; spec?: { audiences?: unknown; expirationSeconds?: unknown } } | undefined;
+      if (input?.kind !== 'TokenRequest' || input.apiVersion !== 'authentication.k8s.io/v1') return send(res, 400, { kind: 'Status', code: 400, reason: 'BadRequest', message: 'the body must be an authentication.k8s.io/v1 TokenRequest' });
+      const seconds = input.spec?.expirationSeconds ?? 3600;
+      if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 600 || seconds > 2 ** 32) {
+        return send(res, 422, { kind: 'Status', code: 422, reason: 'Invalid', message: 'spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes or greater than 2^32 seconds' });
+      }
+      const audiences = Array.isArray(input.spec?.audiences) && input.spec.audiences.length > 0 ? (input.spec.audiences as string[]) : [`http://${req.headers.host ?? '127.0.0.1'}`];
+      const iat = Math.floor(Date.now() / 1000);
+      const claims = { iss: audiences[0], aud: audiences, sub: `system:serviceaccount:${namespace}:${name}`, iat, nbf: iat, exp: iat + seconds, 'kubernetes.io': { namespace, serviceaccount: { name, uid: prev.metadata.uid } } };
+      const unsigned = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}`;
+      const token = `${unsigned}.${createHmac('sha256', signingKey).update(unsigned).digest('base64url')}`;
+      const expirationTimestamp = new Date((iat + seconds) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      issuedTokens.push({ namespace: namespace!, serviceAccount: name, uid: prev.metadata.uid, audiences, expirationSeconds: seconds, expirationTimestamp, token });
+      return send(res, 201, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        metadata: { name, namespace, creationTimestamp: null },
+        spec: { audiences, expirationSeconds: seconds, boundObjectRef: null },
+        status: { token, expirationTimestamp },
+      });
+    }
     if (req.method === 'GET') return prev ? send(res, 200, prev) : send(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
     if (req.method === 'POST' && !name) {
       const obj = (await body(req)) as Obj;
@@ -313,6 +358,7 @@ export async function startFakeApiServer(): Promise<FakeApiServer> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     calls,
+    issuedTokens,
     dropEvents(collection, count = 1) {
       drops.set(collection, (drops.get(collection) ?? 0) + count);
     },

@@ -39,7 +39,7 @@ import { startFakeKubeApi, type FakeKubeApi } from './kubernetes-fake-tokenrevie
 import { startVaultServer, type VaultServer } from './vault-server.js';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { waitUntil } from '#tests/support/poll';
-import { createReconcileApp } from '#functions/scope/reconcile/app';
+import { createReconcileApp, resync } from '#functions/scope/reconcile/app';
 import { createAuthApi, type AuthApi } from '#functions/scope/reconcile/auth-api';
 import type { Reconciler } from '#functions/scope/reconcile/deps';
 import { createKubeApi, type KubeApi } from '#functions/scope/reconcile/kube';
@@ -51,6 +51,8 @@ const GW = 'gateway.networking.k8s.io/v1';
 const OPERATOR = 'vault-remote-secret-sync';
 /** The example's role and database names are server-wide: files that make them hold this lock. */
 const EXAMPLE_LOCK = [7265, 20] as const;
+/** What the scoped kubeconfig carries as the cluster's CA (the fake API server speaks plain HTTP). */
+const TEST_CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
 /** The documented example, exactly as docs/scope.md gives it. */
 const paymentTeam = () => ({
@@ -145,7 +147,7 @@ function recordingKube(inner: KubeApi): KubeApi {
   };
 }
 function recordingVault(inner: VaultApi): VaultApi {
-  const stepOf = (path: string): Step => (path.endsWith('/oauth') ? 'OAuthClient' : 'Secrets');
+  const stepOf = (path: string): Step => (path.endsWith('/oauth') ? 'OAuthClient' : path.endsWith('/kubeconfig') ? 'Kubeconfig' : 'Secrets');
   return {
     ...inner,
     putPolicy: (n, p) => (timeline.push('Vault'), inner.putPolicy(n, p)),
@@ -262,6 +264,7 @@ before(async () => {
     leaseNamespace: 'zenokube',
     holder: 'scope-reconcile-0',
     now: () => new Date(),
+    cluster: { server: api.url, ca: TEST_CA },
   };
   app = createReconcileApp(r);
   sync = { kube: createSyncKubeApi({ server: api.url, token: OPERATOR }), vault: createVaultReader({ address: vs.endpoint, jwtFile: join(dir, 'vault-token') }), log: silentLogger, now: () => new Date() };
@@ -311,7 +314,7 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     assert.match(failedAt.message, /oauthCreateClient default\/scope-payment-team failed: ZenoVault 503/);
     assert.equal(cond('payment-team', 'Ready').status, 'False');
     assert.equal(scope().status.phase, 'Failed');
-    for (const type of ['NamespaceReady', 'DatabaseReady', 'VaultReady', 'SecretsReady', 'RouteReady']) assert.equal(cond('payment-team', type).status, 'True', type);
+    for (const type of ['NamespaceReady', 'DatabaseReady', 'VaultReady', 'KubeconfigReady', 'SecretsReady', 'RouteReady']) assert.equal(cond('payment-team', type).status, 'True', type);
     assert.equal(cond('payment-team', 'MonitoringReady').reason, 'Waiting');
     assert.equal(api.get('/apis/monitoring.coreos.com/v1/servicemonitors', 'payment-team', 'payment-team'), undefined);
 
@@ -332,7 +335,7 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     }
     assert.deepEqual(scope().metadata.finalizers, ['scope.zenokube.io/teardown']);
     // Each step was first written only once every earlier one was done.
-    assert.deepEqual(stepsWritten(from), ['Namespace', 'Database', 'Vault', 'Secrets', 'Route', 'OAuthClient', 'Monitoring']);
+    assert.deepEqual(stepsWritten(from), ['Namespace', 'Database', 'Vault', 'Kubeconfig', 'Secrets', 'Route', 'OAuthClient', 'Monitoring']);
     const order = timeline.slice(from).map((s) => STEPS.indexOf(s));
     assert.ok(order.every((s, i) => i === 0 || s >= order[i - 1]!), `a step was written after a later one: ${timeline.slice(from).join(', ')}`);
   });
@@ -417,6 +420,45 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     assert.ok(tokens.access_token && tokens.id_token);
   });
 
+  it('stored a scoped kubeconfig in the vault: the token the API server issued, a context in the namespace, a Role of that namespace', async () => {
+    assert.equal(cond('payment-team', 'KubeconfigReady').status, 'True');
+    const entry = (await vault('GET', 'secret/data/scopes/payment-team/kubeconfig', rootToken)).body.data.data as Record<string, string>;
+    const issued = api.issuedTokens.filter((t) => t.namespace === 'payment-team' && t.serviceAccount === 'payment-team-kubeconfig');
+    assert.equal(issued.length, 1, 'one token, however many retries and passes');
+    assert.equal(issued[0]!.expirationSeconds, 86_400);
+    assert.equal(entry.expirationTimestamp, issued[0]!.expirationTimestamp);
+    const kc = new KubeConfig();
+    kc.loadFromString(entry.kubeconfig!);
+    assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, 'payment-team');
+    assert.equal(kc.getCurrentUser()?.token, issued[0]!.token);
+    assert.equal(kc.getCurrentCluster()?.server, api.url);
+    assert.equal(Buffer.from(kc.getCurrentCluster()!.caData!, 'base64').toString(), TEST_CA);
+    const role = api.get('/apis/rbac.authorization.k8s.io/v1/roles', 'payment-team', 'payment-team-kubeconfig') as any;
+    assert.ok(role.rules.length > 0);
+    const binding = api.get('/apis/rbac.authorization.k8s.io/v1/rolebindings', 'payment-team', 'payment-team-kubeconfig') as any;
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'payment-team-kubeconfig' });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'payment-team-kubeconfig', namespace: 'payment-team' }]);
+    // The TokenRequest API of the fake refuses as a real one does.
+    const post = (sa: string, body: unknown) => fetch(`${api.url}/api/v1/namespaces/payment-team/serviceaccounts/${sa}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post('nobody', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: {} })).status, 404);
+    assert.equal((await post('payment-team-kubeconfig', { apiVersion: 'v1', kind: 'Secret' })).status, 400);
+    assert.equal((await post('payment-team-kubeconfig', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 60 } })).status, 422);
+    // The periodic resync, an hour before the token expires (less than a third of its life left): a new token, the vault entry follows.
+    const later = r.now;
+    r.now = () => new Date(Date.parse(issued[0]!.expirationTimestamp) - 3_600_000);
+    try {
+      const outcomes = await resync(r);
+      assert.deepEqual(outcomes.map((o) => o.result), ['reconciled']);
+    } finally {
+      r.now = later;
+    }
+    const renewed = api.issuedTokens.filter((t) => t.serviceAccount === 'payment-team-kubeconfig');
+    assert.equal(renewed.length, 2);
+    const again = (await vault('GET', 'secret/data/scopes/payment-team/kubeconfig', rootToken)).body.data.data as Record<string, string>;
+    assert.match(again.kubeconfig!, new RegExp(renewed[1]!.token.replace(/\./g, '\\.')));
+    assert.equal(cond('payment-team', 'Ready').status, 'True');
+  });
+
   it('made the HTTPRoute the ingress accepted and serves, and the ServiceMonitor', async () => {
     const route = api.get(`/apis/${GW}/httproutes`, 'payment-team', 'payment-team-0') as any;
     assert.deepEqual(route.spec.hostnames, ['api.payments.zenokube.local']);
@@ -432,7 +474,7 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     fakeDelete('payment-team');
     assert.ok(scope().metadata.deletionTimestamp);
     await settle('payment-team', gone('payment-team'));
-    assert.deepEqual(stepsWritten(from), ['Monitoring', 'OAuthClient', 'Route', 'Secrets', 'Vault', 'Database', 'Namespace']);
+    assert.deepEqual(stepsWritten(from), ['Monitoring', 'OAuthClient', 'Route', 'Secrets', 'Kubeconfig', 'Vault', 'Database', 'Namespace']);
     const order = timeline.slice(from).map((s) => STEPS.indexOf(s));
     assert.ok(order.every((s, i) => i === 0 || s <= order[i - 1]!), `a step was removed before a later one: ${timeline.slice(from).join(', ')}`);
     // Really gone, everywhere.
@@ -443,6 +485,8 @@ describe('scope-reconcile with the real products (payment-team)', () => {
     assert.equal((await vault('GET', 'sys/policies/acl/scope-payment-team', rootToken)).status, 404);
     assert.equal((await vault('GET', 'secret/data/scopes/payment-team/database', rootToken)).status, 404);
     assert.equal((await vault('GET', 'secret/data/scopes/payment-team/oauth', rootToken)).status, 404);
+    assert.equal((await vault('GET', 'secret/data/scopes/payment-team/kubeconfig', rootToken)).status, 404);
+    for (const c of ['/api/v1/serviceaccounts', '/apis/rbac.authorization.k8s.io/v1/roles', '/apis/rbac.authorization.k8s.io/v1/rolebindings']) assert.equal(api.get(c, 'payment-team', 'payment-team-kubeconfig'), undefined, c);
     assert.equal((await vault('GET', 'secret/data/scopes/payment-team/app-config', rootToken)).status, 200, 'what the application wrote itself is kept');
     assert.equal((await tdb.database.db.select().from(clients).where(eq(clients.clientId, 'scope-payment-team'))).length, 0);
     await waitUntil('the ingress drops the host', async () => (await throughIngress()) === 404);

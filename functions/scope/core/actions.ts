@@ -4,7 +4,7 @@ import type { OAuthClientWanted, VaultRole } from './external.js';
 import type { KubeObject } from './objects.js';
 
 /** The provisioning steps in dependency order; teardown runs them in reverse. */
-export const STEPS = ['Namespace', 'Database', 'Vault', 'Secrets', 'Route', 'OAuthClient', 'Monitoring'] as const;
+export const STEPS = ['Namespace', 'Database', 'Vault', 'Kubeconfig', 'Secrets', 'Route', 'OAuthClient', 'Monitoring'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** The condition type that reports a step. */
@@ -12,6 +12,7 @@ export const CONDITION_OF: Readonly<Record<Step, string>> = {
   Namespace: 'NamespaceReady',
   Database: 'DatabaseReady',
   Vault: 'VaultReady',
+  Kubeconfig: 'KubeconfigReady',
   Secrets: 'SecretsReady',
   Route: 'RouteReady',
   OAuthClient: 'OAuthClientReady',
@@ -48,6 +49,8 @@ export type Action =
   | { type: 'vaultDeleteRole'; step: Step; name: string }
   | { type: 'vaultPutSecret'; step: Step; path: string; data: Record<string, string> }
   | { type: 'vaultDeleteSecret'; step: Step; path: string }
+  /** A token for the ServiceAccount from the TokenRequest API, and the kubeconfig holding it written to the vault at `path`. */
+  | { type: 'kubeconfigIssue'; step: Step; namespace: string; serviceAccount: string; serviceAccountUid: string; expirationSeconds: number; path: string; context: string }
   | { type: 'oauthCreateClient'; step: Step; client: OAuthClientWanted; deliver: SecretDestination }
   | { type: 'oauthRotateSecret'; step: Step; client: OAuthClientWanted; deliver: SecretDestination }
   | { type: 'oauthDeleteClient'; step: Step; tenant: string; clientId: string };

@@ -27,4 +27,6 @@ export interface Observed {
   auth?: ObservedAuth;
   /** Where applications reach the database server, when not the cluster's `-rw` Service (local mode: the local PostgreSQL). */
   databaseEndpoint?: { host: string; port: number };
+  /** The API server the reconciler talks to (and issues kubeconfigs for), and the time it observed; undefined without one (local mode). */
+  cluster?: { server: string; now: string };
 }

@@ -2,6 +2,7 @@
 // The executor reads what this names; the reconcile compares it with what was read.
 import type { Step } from './actions.js';
 import { oauthClient, vaultPolicy, vaultRole, type OAuthClientWanted, type VaultRole } from './external.js';
+import { kubeconfigObjects, kubeconfigPath } from './kubeconfig.js';
 import { namesOf, type ScopeNames } from './names.js';
 import { databaseObjects, monitoringObjects, namespaceObjects, passwordSecret, remoteSecretObject, routeObjects, type KubeObject } from './objects.js';
 import { specProblems, withDefaults, type ScopeResource, type ScopeSpec } from './spec.js';
@@ -28,6 +29,7 @@ export function planOf(resource: ScopeResource): Plan {
       Namespace: namespaceObjects(names),
       Database: databaseObjects(names, spec),
       Vault: [],
+      Kubeconfig: spec.vault.enabled ? kubeconfigObjects(names) : [],
       Secrets: spec.database.enabled && spec.vault.enabled ? [remoteSecretObject(names)] : [],
       Route: routeObjects(names, spec),
       OAuthClient: [],
@@ -44,5 +46,5 @@ export function planOf(resource: ScopeResource): Plan {
 export function readsOf(plan: Plan): { namespaces: string[]; vaultPaths: string[] } {
   const { names, spec } = plan;
   const namespaces = [names.namespace, ...(spec.database.clusterRef ? [spec.database.clusterRef.namespace] : [])];
-  return { namespaces: [...new Set(namespaces)], vaultPaths: [`${names.vaultPath}/database`, `${names.vaultPath}/oauth`] };
+  return { namespaces: [...new Set(namespaces)], vaultPaths: [`${names.vaultPath}/database`, `${names.vaultPath}/oauth`, kubeconfigPath(names)] };
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { projectRoot } from '#shared/db/root';
 import { loadCrdValidators } from '#tests/manifests/crd-schema';
 import { STEPS, type Action } from './actions.js';
+import { RENEW_BEFORE_SECONDS } from './kubeconfig.js';
 import { FINALIZER, SHARER_PREFIX } from './names.js';
 import { reconcile } from './reconcile.js';
 import { SimWorld } from './simulate.test-support.js';
@@ -35,6 +36,10 @@ const stepOf = (a: Action) => ('step' in a ? a.step : undefined);
 const firstSeen = (log: Action[]) => [...new Set(log.map(stepOf).filter(Boolean))];
 const condition = (r: { status: { conditions: { type: string }[] } }, type: string) => r.status.conditions.find((c) => c.type === type) as any;
 
+const NOW = '2026-06-01T12:00:00Z';
+const KUBECONFIG = 'scopes/payment-team/kubeconfig';
+const at = (iso: string, seconds: number) => new Date(Date.parse(iso) + seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+
 describe('reconcile (pure)', () => {
   it('starts a fresh resource with its finalizer and the namespace only, every later step waiting', () => {
     const world = new SimWorld();
@@ -43,13 +48,14 @@ describe('reconcile (pure)', () => {
     assert.deepEqual(new Set(r.actions.slice(1).map(stepOf)), new Set(['Namespace']));
     assert.deepEqual(r.actions.slice(1).map((a) => (a as any).object.kind), ['Namespace', 'ServiceAccount', 'RoleBinding']);
     assert.equal(condition(r, 'NamespaceReady').reason, 'Applying');
-    for (const type of ['DatabaseReady', 'VaultReady', 'SecretsReady', 'RouteReady', 'OAuthClientReady', 'MonitoringReady']) assert.equal(condition(r, type).reason, 'Waiting');
+    for (const type of ['DatabaseReady', 'VaultReady', 'KubeconfigReady', 'SecretsReady', 'RouteReady', 'OAuthClientReady', 'MonitoringReady']) assert.equal(condition(r, type).reason, 'Waiting');
     assert.equal(condition(r, 'Ready').status, 'False');
     assert.equal(r.status.observedGeneration, 1);
   });
 
   it('provisions the documented example in dependency order, then has nothing left to do', () => {
     const world = new SimWorld();
+    world.cluster = { server: 'https://kubernetes.default.svc', now: NOW };
     world.add(example());
     const passes = world.settle('payment-team');
     assert.deepEqual(firstSeen(world.log), [...STEPS]);
@@ -112,6 +118,7 @@ describe('reconcile (pure)', () => {
 
   it('tears down in reverse dependency order and removes the finalizer last', () => {
     const world = new SimWorld();
+    world.cluster = { server: 'https://kubernetes.default.svc', now: NOW };
     world.add(example());
     world.settle('payment-team');
     world.log = [];
@@ -206,5 +213,110 @@ describe('reconcile (pure)', () => {
       assert.deepEqual(problems, [], `${o.kind} ${o.metadata.name}`);
     }
     assert.deepEqual([...kinds].sort(), ['Database', 'DatabaseRole', 'HTTPRoute', 'RemoteSecret', 'ServiceMonitor']);
+  });
+
+  describe('scoped kubeconfig', () => {
+    const provisioned = () => {
+      const world = new SimWorld();
+      world.cluster = { server: 'https://kubernetes.default.svc', now: NOW };
+      world.add(example());
+      world.settle('payment-team');
+      return world;
+    };
+
+    it('fresh: after the vault step, a ServiceAccount, Role and RoleBinding of the namespace, then a bounded token and the kubeconfig in the vault', () => {
+      const world = provisioned();
+      const steps = world.log.map(stepOf);
+      assert.ok(steps.lastIndexOf('Vault') < steps.indexOf('Kubeconfig') && steps.lastIndexOf('Kubeconfig') < steps.indexOf('Secrets'));
+      const mine = world.log.filter((a) => stepOf(a) === 'Kubeconfig');
+      assert.deepEqual(mine.map((a) => (a.type === 'apply' ? a.object.kind : a.type)), ['ServiceAccount', 'Role', 'RoleBinding', 'kubeconfigIssue']);
+      const [sa, role, binding] = mine.slice(0, 3).map((a) => (a as Extract<Action, { type: 'apply' }>).object);
+      for (const o of [sa!, role!, binding!]) assert.deepEqual([o.metadata.namespace, o.metadata.name], ['payment-team', 'payment-team-kubeconfig']);
+      assert.equal(role!.kind, 'Role', 'a namespaced Role, not a ClusterRole');
+      assert.ok(!JSON.stringify(role!.rules).includes('"*"'), 'no wildcard in the rules');
+      assert.deepEqual(binding!.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'payment-team-kubeconfig' });
+      assert.deepEqual(binding!.subjects, [{ kind: 'ServiceAccount', name: 'payment-team-kubeconfig', namespace: 'payment-team' }]);
+      const issue = mine[3] as Extract<Action, { type: 'kubeconfigIssue' }>;
+      assert.equal(issue.path, KUBECONFIG);
+      assert.ok(issue.expirationSeconds >= 600 && issue.expirationSeconds <= 86_400, 'bounded');
+      const entry = world.vault.secrets[KUBECONFIG]!;
+      assert.equal(entry.namespace, 'payment-team');
+      assert.match(entry.kubeconfig!, /sim-token-1/);
+      const last = reconcile(world.observe('payment-team'));
+      assert.deepEqual(last.actions, []);
+      assert.equal(condition(last, 'KubeconfigReady').status, 'True');
+      assert.match(condition(last, 'KubeconfigReady').message, new RegExp(`valid until ${at(NOW, issue.expirationSeconds)}`));
+    });
+
+    it('token near expiry: issued again by the next resync while the step stays ready; an expired one blocks the later steps until reissued', () => {
+      const world = provisioned();
+      const expiry = world.vault.secrets[KUBECONFIG]!.expirationTimestamp!;
+      world.cluster = { server: 'https://kubernetes.default.svc', now: at(expiry, -RENEW_BEFORE_SECONDS - 60) };
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions, [], 'not yet');
+      world.cluster.now = at(expiry, -RENEW_BEFORE_SECONDS + 60);
+      const renew = reconcile(world.observe('payment-team'));
+      assert.deepEqual(renew.actions.map((a) => a.type), ['kubeconfigIssue']);
+      assert.equal(condition(renew, 'KubeconfigReady').status, 'True');
+      assert.equal(condition(renew, 'Ready').status, 'True');
+      for (const a of renew.actions) world.execute('payment-team', a);
+      assert.match(world.vault.secrets[KUBECONFIG]!.kubeconfig!, /sim-token-2/);
+      assert.ok(world.vault.secrets[KUBECONFIG]!.expirationTimestamp! > expiry);
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions, []);
+      // Missed every resync until it expired: reissued, and what follows waits.
+      world.cluster.now = at(world.vault.secrets[KUBECONFIG]!.expirationTimestamp!, 1);
+      const expired = reconcile(world.observe('payment-team'));
+      assert.deepEqual(expired.actions.map((a) => a.type), ['kubeconfigIssue']);
+      assert.equal(condition(expired, 'KubeconfigReady').reason, 'IssuingToken');
+      assert.equal(condition(expired, 'SecretsReady').reason, 'Waiting');
+      // An API server that gave a shorter life than asked (an hour): renewed at a third of that, not on every pass.
+      world.vault.secrets[KUBECONFIG] = { ...world.vault.secrets[KUBECONFIG]!, issuedAt: NOW, expirationTimestamp: at(NOW, 3600) };
+      world.cluster.now = at(NOW, 1800);
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions, []);
+      world.cluster.now = at(NOW, 2500);
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions.map((a) => a.type), ['kubeconfigIssue']);
+    });
+
+    it('a ServiceAccount made again (a new uid, the old token void) or a kubeconfig for another namespace is issued again', () => {
+      const world = provisioned();
+      const sa = [...world.objects.values()].find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'payment-team-kubeconfig')!;
+      sa.metadata.uid = 'uid-again';
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions.map((a) => a.type), ['kubeconfigIssue']);
+      world.settle('payment-team');
+      assert.equal(world.vault.secrets[KUBECONFIG]!.serviceAccountUid, 'uid-again');
+      world.vault.secrets[KUBECONFIG]!.namespace = 'other';
+      assert.deepEqual(reconcile(world.observe('payment-team')).actions.map((a) => a.type), ['kubeconfigIssue']);
+    });
+
+    it('deleting: the kubeconfig, then the RoleBinding, Role and ServiceAccount, after the credentials and before the vault policy', () => {
+      const world = provisioned();
+      world.markDeleted('payment-team');
+      world.log = [];
+      world.settle('payment-team');
+      const steps = world.log.map(stepOf);
+      assert.ok(steps.lastIndexOf('Secrets') < steps.indexOf('Kubeconfig') && steps.lastIndexOf('Kubeconfig') < steps.indexOf('Vault'));
+      const mine = world.log.filter((a) => stepOf(a) === 'Kubeconfig');
+      assert.deepEqual(
+        mine.map((a) => (a.type === 'delete' ? a.ref.kind : a.type === 'vaultDeleteSecret' ? a.path : a.type)),
+        [KUBECONFIG, 'RoleBinding', 'Role', 'ServiceAccount'],
+      );
+      assert.equal(world.vault.secrets[KUBECONFIG], undefined);
+      assert.ok(![...world.objects.values()].some((o) => o.metadata.name === 'payment-team-kubeconfig'));
+      assert.equal(world.resources.has('payment-team'), false);
+    });
+
+    it('without an API server to issue for (local mode) the step is ready with nothing made; without the vault it is disabled', () => {
+      const world = new SimWorld();
+      world.add(example());
+      const last = world.settle('payment-team').at(-1)!;
+      assert.equal(condition(last, 'KubeconfigReady').reason, 'NoCluster');
+      assert.ok(!world.log.some((a) => stepOf(a) === 'Kubeconfig'));
+      const noVault = new SimWorld();
+      noVault.cluster = { server: 'https://kubernetes.default.svc', now: NOW };
+      const spec = example();
+      (spec.spec as any).vault = { enabled: false };
+      noVault.add(spec);
+      assert.equal(condition(noVault.settle('payment-team').at(-1)!, 'KubeconfigReady').reason, 'Disabled');
+      assert.ok(!noVault.log.some((a) => stepOf(a) === 'Kubeconfig'));
+    });
   });
 });

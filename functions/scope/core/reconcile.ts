@@ -8,6 +8,7 @@ import { World, type StepResult } from './world.js';
 import { holds } from './compare.js';
 import type { Condition } from './conditions.js';
 import { sameRole } from './external.js';
+import { TOKEN_SECONDS, kubeconfigAccount, kubeconfigPath, kubeconfigVerdict, type KubeconfigEntry } from './kubeconfig.js';
 import { FINALIZER, OWNER_LABEL, SHARER_PREFIX } from './names.js';
 import { connectionData, databaseSecretObject, oauthSecretObject, type KubeObject } from './objects.js';
 import type { Observed } from './observed.js';
@@ -83,6 +84,28 @@ function vaultStep(plan: Plan, world: World): StepResult {
   return ok(`policy and role ${policy} over secret/${plan.names.vaultPath}`);
 }
 
+/**
+ * After the vault's policy and role: the ServiceAccount, Role and RoleBinding, then a token for the
+ * account and the kubeconfig holding it in the vault. A token near its expiry is issued again while
+ * the step stays ready (the old one still works until then).
+ */
+function kubeconfigStep(plan: Plan, world: World): StepResult {
+  const { names } = plan;
+  const cluster = world.observed.cluster;
+  if (!cluster) return { actions: [], ready: true, reason: 'NoCluster', message: 'no Kubernetes API server to issue a kubeconfig for' };
+  const c = converge('Kubeconfig', plan.objects.Kubeconfig, world, names.uid);
+  const account = kubeconfigAccount(names);
+  if (c.actions.length > 0) return waiting(c.actions, 'Applying', `applying ServiceAccount, Role and RoleBinding ${account}`);
+  const sa = world.get(plan.objects.Kubeconfig[0]!);
+  const path = kubeconfigPath(names);
+  const have = world.observed.vault?.secrets[path] as Partial<KubeconfigEntry> | undefined;
+  const verdict = kubeconfigVerdict(have, { namespace: names.namespace, serviceAccount: account, serviceAccountUid: sa?.metadata.uid, server: cluster.server }, cluster.now);
+  if (!verdict.issue) return ok(`kubeconfig of ServiceAccount ${account} in secret/${path}, its token valid until ${have!.expirationTimestamp}`);
+  const issue: Action = { type: 'kubeconfigIssue', step: 'Kubeconfig', namespace: names.namespace, serviceAccount: account, serviceAccountUid: sa?.metadata.uid ?? '', expirationSeconds: TOKEN_SECONDS, path, context: names.base };
+  if (verdict.renew) return { ...ok(`renewing the token of ServiceAccount ${account}: ${verdict.why}`), actions: [issue] };
+  return waiting([issue], 'IssuingToken', `issuing a token of ServiceAccount ${account}: ${verdict.why}`);
+}
+
 function passwordOf(plan: Plan, world: World): string | undefined {
   const secret = plan.passwordSecret && world.get(plan.passwordSecret);
   const b64 = (secret?.data as Record<string, string> | undefined)?.password;
@@ -154,6 +177,7 @@ const RUN: Record<Step, (plan: Plan, world: World) => StepResult> = {
   Namespace: namespaceStep,
   Database: databaseStep,
   Vault: vaultStep,
+  Kubeconfig: kubeconfigStep,
   Secrets: secretsStep,
   Route: routeStep,
   OAuthClient: oauthStep,
@@ -170,6 +194,7 @@ function enabled(plan: Plan, step: Step): boolean {
     case 'Secrets':
       return s.database.enabled;
     case 'Vault':
+    case 'Kubeconfig':
       return s.vault.enabled;
     case 'Route':
       return s.ingress.enabled;

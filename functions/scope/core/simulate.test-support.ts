@@ -26,6 +26,10 @@ export class SimWorld {
   log: Action[] = [];
   private rv = 1;
   vaultUp = true;
+  /** The API server kubeconfigs are issued for, and the clock; unset, the Kubeconfig step has no cluster. */
+  cluster: { server: string; now: string } | undefined;
+  /** Tokens the TokenRequest API issued, in order. */
+  tokens: string[] = [];
 
   add(resource: ScopeResource): ScopeResource {
     const r = structuredClone(resource);
@@ -45,6 +49,7 @@ export class SimWorld {
       objects: [...this.objects.values()].map((o) => structuredClone(o)),
       ...(this.vaultUp ? { vault: structuredClone(this.vault) } : {}),
       auth: { clients: structuredClone(this.clients) },
+      ...(this.cluster ? { cluster: { ...this.cluster } } : {}),
     };
   }
 
@@ -114,6 +119,15 @@ export class SimWorld {
       case 'vaultDeleteSecret':
         delete this.vault.secrets[action.path];
         return;
+      case 'kubeconfigIssue': {
+        if (!this.cluster) throw new Error('no cluster');
+        if (!this.find({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: action.namespace, name: action.serviceAccount })) throw Object.assign(new Error('not found'), { status: 404 });
+        const token = `sim-token-${this.tokens.length + 1}`;
+        this.tokens.push(token);
+        const expirationTimestamp = new Date(Date.parse(this.cluster.now) + action.expirationSeconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+        this.vault.secrets[action.path] = { kubeconfig: `token: ${token}\nnamespace: ${action.namespace}\n`, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: this.cluster.server, expirationTimestamp, issuedAt: this.cluster.now };
+        return;
+      }
       case 'oauthCreateClient':
       case 'oauthRotateSecret': {
         this.clients[`${action.client.tenant}/${action.client.clientId}`] = { redirectUris: [...action.client.redirectUris] };

@@ -1,11 +1,12 @@
 // Teardown of a deleting ZenoScope or ZenoApp: the steps in reverse dependency order (monitoring,
-// OAuth client, routes, secrets, vault policy and role, database role and database, namespace),
+// OAuth client, routes, secrets, kubeconfig, vault policy and role, database role and database, namespace),
 // each finished (its objects gone, not only asked to go) before the next starts; the finalizer is
 // removed last. A database shared with other resources is left to them: this resource only takes
 // its sharer label off, and the last one deletes it (both with a resourceVersion precondition, so
 // two resources leaving at once cannot both think the other stays).
 import { CONDITION_OF, STEPS, refOf, type Action, type Step } from './actions.js';
 import type { Condition } from './conditions.js';
+import { kubeconfigPath } from './kubeconfig.js';
 import { OWNER_LABEL, SHARER_PREFIX } from './names.js';
 import type { KubeObject } from './objects.js';
 import type { Plan } from './plan.js';
@@ -93,6 +94,18 @@ function leftovers(step: Step, plan: Plan, world: World): Leftovers {
       if (vault?.secrets[path]) {
         out.actions.push({ type: 'vaultDeleteSecret', step, path });
         out.remaining.push(`secret/${path}`);
+      }
+      return out;
+    }
+    case 'Kubeconfig': {
+      // The kubeconfig first, then the RoleBinding, the Role and the ServiceAccount (reverse of their making).
+      const order = ['RoleBinding', 'Role', 'ServiceAccount'];
+      const objects = world.ofStep(step, names.uid).sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+      const out = removeAll(step, objects);
+      const path = kubeconfigPath(names);
+      if (vault?.secrets[path]) {
+        out.actions.unshift({ type: 'vaultDeleteSecret', step, path });
+        out.remaining.unshift(`secret/${path}`);
       }
       return out;
     }

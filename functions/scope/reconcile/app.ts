@@ -20,12 +20,12 @@ import { createVaultApi } from './vault-api.js';
 export function reconcilerFrom(env: Readonly<Record<string, string | undefined>>, log: Logger): Reconciler {
   const caFile = env.ZENO_SCOPE_KUBE_CA_FILE;
   const vaultToken = env.ZENO_SCOPE_VAULT_TOKEN;
+  const server = env.ZENO_SCOPE_KUBE_API ?? 'https://kubernetes.default.svc';
+  const ca = caFile && existsSync(caFile) ? readFileSync(caFile, 'utf8') : undefined;
   return {
-    kube: createKubeApi({
-      server: env.ZENO_SCOPE_KUBE_API ?? 'https://kubernetes.default.svc',
-      ...(env.ZENO_SCOPE_KUBE_TOKEN_FILE ? { tokenFile: env.ZENO_SCOPE_KUBE_TOKEN_FILE } : {}),
-      ...(caFile && existsSync(caFile) ? { ca: readFileSync(caFile, 'utf8') } : {}),
-    }),
+    kube: createKubeApi({ server, ...(env.ZENO_SCOPE_KUBE_TOKEN_FILE ? { tokenFile: env.ZENO_SCOPE_KUBE_TOKEN_FILE } : {}), ...(ca ? { ca } : {}) }),
+    // The scoped kubeconfigs name the API server and CA the reconciler itself uses.
+    cluster: { server, ...(ca ? { ca } : {}) },
     ...(env.ZENO_SCOPE_VAULT_ADDR && vaultToken ? { vault: createVaultApi(env.ZENO_SCOPE_VAULT_ADDR, async () => vaultToken) } : {}),
     ...(env.ZENO_SCOPE_AUTH_URL && env.ZENO_SCOPE_AUTH_ADMIN_SECRET ? { auth: createAuthApi(env.ZENO_SCOPE_AUTH_URL, 'zeno-admin', env.ZENO_SCOPE_AUTH_ADMIN_SECRET) } : {}),
     log,

@@ -15,4 +15,6 @@ export interface Reconciler {
   now: () => Date;
   /** Where applications reach the database server, when not the cluster's `-rw` Service (local mode). */
   databaseEndpoint?: { host: string; port: number };
+  /** The API server as the reconciler reaches it and its CA (PEM): what the scoped kubeconfigs name. Unset: no kubeconfig is issued. */
+  cluster?: { server: string; ca?: string };
 }

@@ -2,6 +2,7 @@
 // the pass (what follows depends on it) and is reported on its step's condition.
 import { randomBytes } from 'node:crypto';
 import type { Action, SecretDestination } from '#functions/scope/core/actions';
+import { kubeconfigYaml, type KubeconfigEntry } from '#functions/scope/core/kubeconfig';
 import { FINALIZER } from '#functions/scope/core/names';
 import { base64Values, type KubeObject } from '#functions/scope/core/objects';
 import type { ScopeResource } from '#functions/scope/core/spec';
@@ -70,6 +71,15 @@ export async function execute(r: Reconciler, resource: ScopeResource, action: Ac
       return vault().putSecret(action.path, action.data);
     case 'vaultDeleteSecret':
       return vault().deleteSecret(action.path);
+    case 'kubeconfigIssue': {
+      if (!r.cluster || !r.kube.requestToken) throw new Error('no Kubernetes API server to issue a kubeconfig for');
+      const v = vault();
+      const issuedAt = r.now().toISOString();
+      const { token, expirationTimestamp } = await r.kube.requestToken(action.namespace, action.serviceAccount, action.expirationSeconds);
+      const kubeconfig = kubeconfigYaml({ server: r.cluster.server, ...(r.cluster.ca ? { ca: r.cluster.ca } : {}), token, user: action.serviceAccount, namespace: action.namespace, context: action.context });
+      const entry: KubeconfigEntry = { kubeconfig, namespace: action.namespace, serviceAccount: action.serviceAccount, serviceAccountUid: action.serviceAccountUid, server: r.cluster.server, expirationTimestamp, issuedAt };
+      return v.putSecret(action.path, { ...entry });
+    }
     case 'oauthCreateClient': {
       // Made by a pass that stopped before delivering its secret: a new secret is issued instead.
       const secret = await auth()
@@ -95,6 +105,7 @@ export function describeAction(a: Action): string {
       return `${a.type} ${pathOf(a.ref)}`;
     case 'vaultPutSecret':
     case 'vaultDeleteSecret':
+    case 'kubeconfigIssue':
       return `${a.type} secret/${a.path}`;
     case 'vaultPutPolicy':
     case 'vaultDeletePolicy':

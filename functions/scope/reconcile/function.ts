@@ -4,7 +4,7 @@ import { defineFunction } from '#shared/function/define';
 export default defineFunction({
   name: 'scope-reconcile',
   product: 'scope',
-  description: 'ZenoScope operator: reconciles ZenoScope and ZenoApp resources on ApiServerSource events and a resync schedule (namespace, RBAC, CloudNativePG database and role, vault policy and role, RemoteSecret, HTTPRoute, OAuth client, ServiceMonitor; teardown in reverse under a finalizer).',
+  description: 'ZenoScope operator: reconciles ZenoScope and ZenoApp resources on ApiServerSource events and a resync schedule (namespace, RBAC, CloudNativePG database and role, vault policy and role, scoped kubeconfig in the vault, RemoteSecret, HTTPRoute, OAuth client, ServiceMonitor; teardown in reverse under a finalizer).',
   // Reached by the ApiServerSource sink and the Broker only: no public route.
   routes: [],
   scaling: { minScale: 0, maxScale: 2, containerConcurrency: 4, target: 4, timeoutSeconds: 300 },
@@ -17,7 +17,10 @@ export default defineFunction({
   // Sent the events of every ZenoScope and ZenoApp, and of the objects made for one (they carry
   // the owner label). It may do what its reconcile does (kube.ts: get, list, server-side apply,
   // create, merge patch, delete) on the kinds it makes, nothing more; `bind` on the one ClusterRole
-  // its RoleBindings grant (RBAC forbids granting what one does not hold, unless allowed to bind it).
+  // its RoleBindings grant (RBAC forbids granting what one does not hold, unless allowed to bind it);
+  // `escalate` and `bind` on Roles, for the namespaced Role of each scoped kubeconfig (rules it does
+  // not hold itself: no more than binding `edit` in any namespace already gives); TokenRequests of
+  // service accounts, for that kubeconfig's token.
   kubernetes: {
     watches: [
       { apiVersion: 'scope.zenokube.io/v1alpha1', kind: 'ZenoScope', resource: 'zenoscopes' },
@@ -36,7 +39,9 @@ export default defineFunction({
       { apiGroups: ['scope.zenokube.io'], resources: ['zenoscopes', 'zenoapps'], verbs: ['get', 'list', 'patch'] },
       { apiGroups: ['scope.zenokube.io'], resources: ['zenoscopes/status', 'zenoapps/status'], verbs: ['patch'] },
       { apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['get', 'list', 'create', 'patch', 'delete', 'escalate', 'bind'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['edit'] },
       { apiGroups: ['postgresql.cnpg.io'], resources: ['databases', 'databaseroles'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },

@@ -1,5 +1,5 @@
 // The Kubernetes REST calls the reconciler makes: get, list by label, server-side apply, create,
-// delete with preconditions, merge patches (finalizers, labels) and status writes, each one call of
+// delete with preconditions, merge patches (finalizers, labels), status writes and TokenRequests, each one call of
 // shared/kube (the pod's service-account token and the cluster's CA).
 // @see https://kubernetes.io/docs/reference/using-api/server-side-apply/
 import type { Ref } from '#functions/scope/core/actions';
@@ -10,6 +10,7 @@ import { createKubeCall, isConflict, isNotFound, type KubeAccess } from '#shared
 const RESOURCES: Readonly<Record<string, { plural: string; cluster?: true }>> = {
   Namespace: { plural: 'namespaces', cluster: true },
   ServiceAccount: { plural: 'serviceaccounts' },
+  Role: { plural: 'roles' },
   RoleBinding: { plural: 'rolebindings' },
   Secret: { plural: 'secrets' },
   DatabaseRole: { plural: 'databaseroles' },
@@ -42,6 +43,8 @@ export interface KubeApi {
   remove(ref: Ref, resourceVersion?: string): Promise<boolean>;
   /** JSON merge patch (RFC 7386); a metadata.resourceVersion in it is a precondition. */
   mergePatch(ref: Ref, patch: unknown, subresource?: 'status'): Promise<KubeObject>;
+  /** A token of a ServiceAccount from the TokenRequest API, for the API server's own audience; absent without an API server (local mode). */
+  requestToken?(namespace: string, serviceAccount: string, expirationSeconds: number): Promise<{ token: string; expirationTimestamp: string }>;
 }
 
 export function createKubeApi(access: KubeAccess): KubeApi {
@@ -63,5 +66,11 @@ export function createKubeApi(access: KubeAccess): KubeApi {
         false,
       ),
     mergePatch: (ref, patch, subresource) => call('PATCH', `${pathOf(ref)}${subresource ? `/${subresource}` : ''}`, patch, 'application/merge-patch+json'),
+    requestToken: async (namespace, serviceAccount, expirationSeconds) => {
+      const path = `${pathOf({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: serviceAccount })}/token`;
+      const out = await call<{ status?: { token?: string; expirationTimestamp?: string } }>('POST', path, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } });
+      if (!out?.status?.token || !out.status.expirationTimestamp) throw new Error(`the TokenRequest for ${namespace}/${serviceAccount} was answered without a token`);
+      return { token: out.status.token, expirationTimestamp: out.status.expirationTimestamp };
+    },
   };
 }

@@ -10,6 +10,7 @@ import type { Reconciler } from './deps.js';
 /** The kinds we create in the resource's namespace, and in the database cluster's. */
 const IN_NAMESPACE = [
   { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
   { apiVersion: 'v1', kind: 'Secret' },
   { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
@@ -42,7 +43,12 @@ export async function observe(r: Reconciler, resource: ScopeResource): Promise<O
   }
   await Promise.all(lists);
   const status = (resource.status ?? {}) as { vaultPath?: string; oauthClientId?: string };
-  const observed: Observed = { resource, objects: [...byKey.values()], ...(r.databaseEndpoint ? { databaseEndpoint: r.databaseEndpoint } : {}) };
+  const observed: Observed = {
+    resource,
+    objects: [...byKey.values()],
+    ...(r.databaseEndpoint ? { databaseEndpoint: r.databaseEndpoint } : {}),
+    ...(r.cluster && r.kube.requestToken ? { cluster: { server: r.cluster.server, now: r.now().toISOString() } } : {}),
+  };
   if (r.vault) {
     const vault = r.vault;
     const touched = spec.vault.enabled || status.vaultPath !== undefined || (resource.metadata.finalizers ?? []).includes(FINALIZER);
