@@ -3,13 +3,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
-import { decodeJwt } from 'jose';
+import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '#functions/auth/testing/harness';
 import { basicAuth, makeClient, makeTenant, makeUser } from '#functions/auth/testing/fixtures';
 import { mintCode } from '#functions/auth/testing/grants';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '#functions/auth/core/grant-types';
 import { findClient } from '#functions/auth/core/clients';
+import { findTenantBySlug } from '#functions/auth/core/tenants';
 
 const insecure = { execute: [oidc.allowInsecureRequests] };
 const CALLBACK = 'https://app.example/cb';
@@ -23,6 +24,7 @@ describe('ZenoAuth token exchange (RFC 8693)', () => {
   const secrets: Record<string, string> = {};
   let user: { access_token: string; refresh_token: string; id_token: string };
   let globexToken: string;
+  let globexSecret: string;
   let aliceId: string;
   /** A fresh grant of alice to the web client (code redeemed at the real token endpoint). */
   let signIn: () => Promise<{ access_token: string; refresh_token: string; id_token: string }>;
@@ -53,6 +55,7 @@ describe('ZenoAuth token exchange (RFC 8693)', () => {
     user = await signIn();
     const globex = await makeTenant(db, 'globex');
     const g = await makeClient(db, globex, { client_id: 'gateway', grant_types: ['client_credentials'], scope: 'svc' });
+    globexSecret = g.secret!;
     globexToken = ((await (await post('globex', { grant_type: 'client_credentials' }, 'gateway', g.secret)).json()) as { access_token: string }).access_token;
   });
   after(async () => {
@@ -198,5 +201,76 @@ describe('ZenoAuth token exchange (RFC 8693)', () => {
     // The revoked grant's tokens cannot be exchanged any more either.
     const again = await exchange('batch', { subject_token: grant.access_token, subject_token_type: TOKEN_TYPE.accessToken });
     assert.equal(await errorOf(again), 'invalid_request');
+  });
+
+  it('accepts JWTs of a trusted issuer (another tenant, another site) and refuses untrusted, misaddressed, expired and forged ones (§2.1, §2.2.2)', async () => {
+    const db = tdb.database.db;
+    const acme = (await findTenantBySlug(db, 'acme'))!;
+    const globexIssuer = `${h.baseUrl}/auth/globex`;
+    const globexJwks = (await (await fetch(`${globexIssuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+    // Another site (air-gapped): its keys are configured by value.
+    const SITE = 'https://site-b.example/auth/main';
+    const site = await generateKeyPair('ES256');
+    const siteJwk = { ...(await exportJWK(site.publicKey)), kid: 'site-b-1', alg: 'ES256', use: 'sig' };
+    const partner = await makeClient(db, acme, {
+      client_id: 'partner',
+      grant_types: ['client_credentials', TOKEN_EXCHANGE_GRANT],
+      scope: 'svc',
+      token_exchange_audiences: [ORDERS],
+      token_exchange_trusted_issuers: [
+        { issuer: globexIssuer, jwks: globexJwks as never },
+        { issuer: SITE, jwks: { keys: [siteJwk] } as never },
+      ],
+    });
+    secrets.partner = partner.secret!;
+    const globexFor = async (resource?: string) =>
+      ((await (await post('globex', { grant_type: 'client_credentials', ...(resource ? { resource } : {}) }, 'gateway', globexSecret)).json()) as { access_token: string }).access_token;
+    const siteToken = (claims: Record<string, unknown>, key = site.privateKey, typ = 'at+jwt') => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: SITE, sub: 'bob@site-b', aud: issuer, client_id: 'site-app', scope: 'svc admin', iat: now, exp: now + 300, ...claims })
+        .setProtectedHeader({ alg: 'ES256', typ, kid: 'site-b-1' })
+        .sign(key);
+    };
+    const ex = (subject_token: string, more: Record<string, string> = {}) =>
+      exchange('partner', { subject_token, subject_token_type: TOKEN_TYPE.accessToken, audience: ORDERS, ...more });
+
+    // A real token of the other tenant, addressed to this one (RFC 8707 resource): impersonation is off, so delegation.
+    const actor = await serviceToken('partner');
+    const fromGlobex = await ex(await globexFor(issuer), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken });
+    assert.equal(fromGlobex.status, 200);
+    const g = decodeJwt(((await fromGlobex.json()) as { access_token: string }).access_token);
+    assert.equal(g.sub, 'gateway');
+    assert.equal(g.aud, ORDERS);
+    assert.deepEqual(g.act, { sub: 'partner', client_id: 'partner' });
+
+    // Another site's token with its own act chain: the chain is kept below the new actor (§4.1);
+    // its scopes are cut to what this client may hold.
+    const chained = await ex(await siteToken({ act: { sub: 'upstream-svc' } }), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken });
+    assert.equal(chained.status, 200);
+    const c = decodeJwt(((await chained.json()) as { access_token: string; scope: string }).access_token);
+    assert.equal(c.sub, 'bob@site-b');
+    assert.equal(c.scope, 'svc');
+    assert.deepEqual(c.act, { sub: 'partner', client_id: 'partner', act: { sub: 'upstream-svc' } });
+    const jwtType = await exchange('partner', { subject_token: await siteToken({}, site.privateKey, 'JWT'), subject_token_type: TOKEN_TYPE.jwt, audience: ORDERS, actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken });
+    assert.equal(jwtType.status, 200);
+
+    const stranger = await generateKeyPair('ES256');
+    const refused: [string, Promise<Response>][] = [
+      ["the other tenant's token for its own audience", ex(await globexFor(), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['a trusted token presented by a client that does not trust its issuer', exchange('gateway', { subject_token: await globexFor(issuer), subject_token_type: TOKEN_TYPE.accessToken, audience: ORDERS, actor_token: await serviceToken('gateway'), actor_token_type: TOKEN_TYPE.accessToken })],
+      ['an expired token', ex(await siteToken({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 }), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['a token without exp', ex(await siteToken({ exp: undefined }), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['a token for another audience', ex(await siteToken({ aud: 'https://elsewhere.example' }), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ["a forged token (another key, the trusted issuer's name)", ex(await siteToken({}, stranger.privateKey), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['an untrusted issuer', ex(await siteToken({ iss: 'https://site-c.example' }), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['an ID-token-typed JWT as an access token', ex(await siteToken({}, site.privateKey, 'JWT'), { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ['an unsigned token', ex(`${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: SITE, sub: 'x', aud: issuer, exp: 9999999999 })).toString('base64url')}.`, { actor_token: actor, actor_token_type: TOKEN_TYPE.accessToken })],
+      ["a trusted issuer's token as the actor", ex(await serviceToken('partner'), { actor_token: await siteToken({}), actor_token_type: TOKEN_TYPE.accessToken })],
+    ];
+    for (const [what, res] of refused) {
+      const r = await res;
+      assert.equal(r.status, 400, what);
+      assert.equal(await errorOf(r), 'invalid_request', what);
+    }
   });
 });

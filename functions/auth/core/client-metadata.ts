@@ -93,6 +93,8 @@ export const clientMetadataSchema = z.object({
   /** Our extensions for RFC 8693 (admin API only; ignored from DCR): what the client may exchange tokens for. */
   token_exchange_audiences: z.array(z.string().min(1).max(1000)).max(50).optional(),
   token_exchange_impersonation: z.boolean().optional(),
+  /** Issuers whose JWT access tokens the client may present as subject_token, each with its public keys. */
+  token_exchange_trusted_issuers: z.array(z.object({ issuer: z.string().url().max(1000), jwks: z.object({ keys: z.array(jwk).min(1).max(10) }) })).max(10).optional(),
   /** Our extensions (admin API only; ignored from DCR). */
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
@@ -193,6 +195,7 @@ export function describeClient(c: Client): Record<string, unknown> {
     tls_client_certificate_bound_access_tokens: c.tlsClientCertificateBoundAccessTokens,
     token_exchange_audiences: c.tokenExchangeAudiences,
     token_exchange_impersonation: c.tokenExchangeImpersonation,
+    token_exchange_trusted_issuers: c.tokenExchangeTrustedIssuers,
     ...(c.jwks ? { jwks: c.jwks } : {}),
     access_token_ttl: c.accessTokenTtl,
     refresh_token_ttl: c.refreshTokenTtl,

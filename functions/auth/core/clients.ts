@@ -99,6 +99,7 @@ export function clientValues(
       // Which audiences a client may reach on a user's behalf is the administrator's decision.
       tokenExchangeAudiences: opts.dynamic ? [] : [...new Set(m.token_exchange_audiences ?? [])],
       tokenExchangeImpersonation: opts.dynamic ? false : (m.token_exchange_impersonation ?? false),
+      tokenExchangeTrustedIssuers: opts.dynamic ? [] : (m.token_exchange_trusted_issuers ?? []).map((t) => ({ issuer: t.issuer, jwks: { keys: t.jwks.keys as Record<string, unknown>[] } })),
       firstParty: opts.dynamic ? false : (m.first_party ?? false),
       registrationTokenHash: registrationToken ? sha256Hex(registrationToken) : null,
     },

@@ -1,10 +1,9 @@
 // DPoP proofs (RFC 9449 §4): the checks of §4.3 on a proof JWT, the key thumbprint a token is
 // bound to (`cnf.jkt`, §6), the `ath` hash of an access token (§4.2) and the replay cache (§11.1).
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
-import type { Queryable } from '#shared/db/index';
-import { dpopProofJtis } from './schema.js';
+import { decodeProtectedHeader, type JWK } from 'jose';
+import { rowsOf, type Queryable } from '#shared/db/index';
 
 /**
  * The proof algorithms we accept: EdDSA over Ed25519 (also by its fully-specified name Ed25519,
@@ -69,6 +68,49 @@ function normaliseHtu(value: string): string | undefined {
   }
 }
 
+interface ProofKey {
+  publicKey: KeyObject;
+  /** RFC 7638 thumbprint (SHA-256). */
+  jkt: string;
+}
+
+/**
+ * Imported proof keys by their RFC 7638 canonical form: a client signs every proof with the same
+ * key, so the import and the thumbprint are done once per key, not once per request. Bounded:
+ * the oldest entry goes when it is full (a key not cached is imported again, nothing more).
+ */
+const proofKeys = new Map<string, ProofKey>();
+const PROOF_KEY_CACHE_SIZE = 1024;
+
+/**
+ * The public key of a proof's `jwk` for `alg` (Ed25519 for EdDSA/Ed25519, P-256 for ES256), or
+ * undefined when the jwk is not such a key. RFC 7638 §3.2: the thumbprint hashes the required
+ * members only, in lexicographic order, without whitespace.
+ */
+function proofKey(jwk: JWK, alg: string): ProofKey | undefined {
+  const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 128 && /^[A-Za-z0-9_-]+$/.test(v);
+  let canonical: string;
+  if (alg === 'ES256') {
+    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !str(jwk.x) || !str(jwk.y)) return undefined;
+    canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  } else {
+    if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || !str(jwk.x)) return undefined;
+    canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x });
+  }
+  const cached = proofKeys.get(canonical);
+  if (cached) return cached;
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: JSON.parse(canonical) as Record<string, string>, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  const entry = { publicKey, jkt: createHash('sha256').update(canonical).digest('base64url') };
+  if (proofKeys.size >= PROOF_KEY_CACHE_SIZE) proofKeys.delete(proofKeys.keys().next().value!);
+  proofKeys.set(canonical, entry);
+  return entry;
+}
+
 /**
  * Checks one DPoP proof as §4.3 lists it, except the replay check (`rememberProof`, which needs
  * the database) and the binding to a token's key (the caller compares `jkt`).
@@ -91,12 +133,30 @@ export async function verifyDpopProof(header: string | undefined, expect: ProofE
   const jwk = protectedHeader.jwk as JWK | undefined;
   if (!jwk || typeof jwk !== 'object') throw invalid('The DPoP proof must carry its public key as jwk.');
   if ('d' in jwk || 'p' in jwk || 'k' in jwk) throw invalid('The DPoP proof jwk must be a public key.');
+  const key = proofKey(jwk, protectedHeader.alg);
+  if (!key) throw invalid('The DPoP proof jwk is not a valid key for its alg.');
+  // JWS extensions (crit, unencoded payloads) have no place in a proof; refused, as jose refuses unknown ones.
+  if ('crit' in protectedHeader || 'b64' in protectedHeader) throw invalid('The DPoP proof header must not use crit or b64.');
+  const dot = header.lastIndexOf('.');
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(header, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGS], currentDate: new Date(nowSeconds * 1000) }));
+    // JWS (RFC 7518 §3.4): ES256 signatures are R || S, not DER; EdDSA takes no digest.
+    const signingInput = Buffer.from(header.slice(0, dot), 'ascii');
+    const signature = Buffer.from(header.slice(dot + 1), 'base64url');
+    const ok = protectedHeader.alg === 'ES256'
+      ? signature.length === 64 && verify('sha256', signingInput, { key: key.publicKey, dsaEncoding: 'ieee-p1363' }, signature)
+      : verify(null, signingInput, key.publicKey, signature);
+    if (!ok) throw new Error('signature');
+    const parsed: unknown = JSON.parse(Buffer.from(header.slice(header.indexOf('.') + 1, dot), 'base64url').toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('payload');
+    payload = parsed as Record<string, unknown>;
   } catch {
     throw invalid('The DPoP proof signature does not verify.');
   }
+  // As a JWT validator would: exp and nbf, when present, are numbers and hold now.
+  const { exp, nbf } = payload;
+  if (exp !== undefined && (typeof exp !== 'number' || exp <= nowSeconds)) throw invalid('The DPoP proof has expired.');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > nowSeconds)) throw invalid('The DPoP proof is not yet valid.');
   const { jti, htm, htu, iat } = payload;
   // Item 7: the required claims.
   if (typeof jti !== 'string' || jti.length < 16 || jti.length > 256) throw invalid('The DPoP proof needs a jti of 16 to 256 characters.');
@@ -116,7 +176,7 @@ export async function verifyDpopProof(header: string | undefined, expect: ProofE
     if (typeof payload.ath !== 'string') throw invalid('The DPoP proof needs ath when presented with an access token.');
     if (payload.ath !== accessTokenHash(expect.accessToken)) throw invalid('The DPoP proof ath does not match the access token.');
   }
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat };
+  return { jkt: key.jkt, jti, iat };
 }
 
 /**
@@ -125,10 +185,12 @@ export async function verifyDpopProof(header: string | undefined, expect: ProofE
  * when the proof was seen before.
  */
 export async function rememberProof(q: Queryable, tenantId: string, proof: VerifiedProof): Promise<boolean> {
-  const rows = await q
-    .insert(dpopProofJtis)
-    .values({ tenantId, jti: proof.jti, expiresAt: sql`to_timestamp(${proof.iat + IAT_WINDOW_SECONDS + FUTURE_SKEW_SECONDS})` })
-    .onConflictDoNothing()
-    .returning({ jti: dpopProofJtis.jti });
+  // One statement on every DPoP request: written as SQL rather than through the query builder,
+  // whose per-call building cost more CPU than the round trip itself.
+  const rows = rowsOf<{ jti: string }>(
+    await q.execute(sql`insert into auth.dpop_proof_jtis (tenant_id, jti, expires_at)
+      values (${tenantId}, ${proof.jti}, to_timestamp(${proof.iat + IAT_WINDOW_SECONDS + FUTURE_SKEW_SECONDS}))
+      on conflict do nothing returning jti`),
+  );
   return rows.length === 1;
 }

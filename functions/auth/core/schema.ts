@@ -177,6 +177,8 @@ export const clients = auth.table(
     tokenExchangeAudiences: text().array().notNull().default([]),
     /** RFC 8693 §1.1: whether the client may impersonate a subject (an exchange without actor_token). */
     tokenExchangeImpersonation: boolean().notNull().default(false),
+    /** RFC 8693 subject tokens the client may present from other issuers (another tenant, another site), with their keys. */
+    tokenExchangeTrustedIssuers: jsonb().$type<{ issuer: string; jwks: { keys: Record<string, unknown>[] } }[]>().notNull().default([]),
     /** RFC 9101 §10.5 require_signed_request_object: every authorization request comes as a signed request object. */
     requireSignedRequestObject: boolean().notNull().default(false),
     /** JARM §3 authorization_signed_response_alg: the algorithm of signed authorization responses. */

@@ -1,5 +1,7 @@
 // Reading the subject and actor tokens of a token exchange (RFC 8693 §2.1): only tokens this
-// tenant issued, each type checked as what it claims to be, revoked ones refused.
+// tenant issued, or JWTs of an issuer the client trusts (verified against that issuer's configured
+// keys), each type checked as what it claims to be, revoked ones refused.
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import { checkAccessToken } from '../core/access-tokens.js';
 import { findRefreshToken } from '../core/grants.js';
 import { TOKEN_TYPE } from '../core/grant-types.js';
@@ -62,6 +64,8 @@ export async function readPresentedToken(g: GrantContext, role: 'subject' | 'act
         x5t: typeof cnf?.['x5t#S256'] === 'string' ? cnf['x5t#S256'] : undefined,
       };
     }
+    const foreign = await readTrustedIssuerToken(g, type, token, client, bad);
+    if (foreign) return foreign;
     if (type === TOKEN_TYPE.accessToken) throw bad('is invalid, expired or revoked');
   }
   if (type === TOKEN_TYPE.idToken || type === TOKEN_TYPE.jwt) {
@@ -78,4 +82,51 @@ export async function readPresentedToken(g: GrantContext, role: 'subject' | 'act
     return { sub: claims.sub, clientId: client.clientId, scope: ['openid'], exp: claims.exp };
   }
   throw new OAuthError('invalid_request', `The ${role}_token_type is not supported.`);
+}
+
+/** Algorithms a trusted issuer's tokens may be signed with (never `none`, never HMAC). */
+const FOREIGN_ALGS = ['EdDSA', 'Ed25519', 'ES256', 'RS256', 'PS256'];
+
+/**
+ * A JWT from an issuer the client trusts (another tenant, another site), verified against the
+ * keys configured for that issuer: its signature, `iss`, `exp` and an `aud` naming this tenant's
+ * issuer. Undefined when the token's `iss` is not among the client's trusted issuers.
+ */
+async function readTrustedIssuerToken(g: GrantContext, type: string, token: string, client: Client, bad: (why: string) => OAuthError): Promise<PresentedToken | undefined> {
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch {
+    return undefined;
+  }
+  const trusted = typeof iss === 'string' ? client.tokenExchangeTrustedIssuers.find((t) => t.issuer === iss) : undefined;
+  // This tenant's own tokens are never checked against configured keys: only its own key set signs them.
+  if (!trusted || trusted.issuer === g.issuer) return undefined;
+  let claims;
+  try {
+    ({ payload: claims } = await jwtVerify(token, createLocalJWKSet(trusted.jwks as JSONWebKeySet), {
+      issuer: trusted.issuer,
+      // The token must be meant for this tenant: another audience's token is not ours to accept.
+      audience: g.issuer,
+      algorithms: FOREIGN_ALGS,
+      requiredClaims: ['sub', 'exp'],
+      ...(type === TOKEN_TYPE.accessToken ? { typ: 'at+jwt' } : {}),
+    }));
+  } catch {
+    throw bad('is invalid, expired or not addressed to this issuer');
+  }
+  if (typeof claims.sub !== 'string') throw bad('has no subject');
+  const cnf = asObject(claims.cnf);
+  const scope = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
+  const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : '';
+  return {
+    sub: claims.sub,
+    clientId,
+    // Another issuer's scopes mean nothing here beyond those this client may hold.
+    scope: scope.filter((s) => client.scopes.includes(s)),
+    exp: claims.exp,
+    act: asObject(claims.act),
+    jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined,
+    x5t: typeof cnf?.['x5t#S256'] === 'string' ? cnf['x5t#S256'] : undefined,
+  };
 }

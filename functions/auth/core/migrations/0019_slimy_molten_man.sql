@@ -1,0 +1,1 @@
+ALTER TABLE "auth"."clients" ADD COLUMN "token_exchange_trusted_issuers" jsonb DEFAULT '[]'::jsonb NOT NULL;
