@@ -99,6 +99,8 @@ export const clientMetadataSchema = z.object({
   access_token_ttl: z.number().int().min(60).max(86_400).optional(),
   refresh_token_ttl: z.number().int().min(300).max(31_536_000).optional(),
   first_party: z.boolean().optional(),
+  /** What the `groups` claim of ID tokens and UserInfo lists: names (default) or ids (stable across renames). */
+  groups_claim_format: z.enum(['names', 'ids']).default('names'),
   /** Seconds a rotated refresh token stays usable for a retry (as Okta's grace period, Auth0's reuse interval). */
   refresh_token_reuse_grace: z.number().int().min(0).max(60).optional(),
 });
@@ -201,6 +203,7 @@ export function describeClient(c: Client): Record<string, unknown> {
     refresh_token_ttl: c.refreshTokenTtl,
     refresh_token_reuse_grace: c.refreshReuseGraceSeconds,
     first_party: c.firstParty,
+    groups_claim_format: c.groupsClaimFormat,
     client_id_issued_at: Math.floor(c.createdAt.getTime() / 1000),
   };
 }

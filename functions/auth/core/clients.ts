@@ -101,6 +101,7 @@ export function clientValues(
       tokenExchangeImpersonation: opts.dynamic ? false : (m.token_exchange_impersonation ?? false),
       tokenExchangeTrustedIssuers: opts.dynamic ? [] : (m.token_exchange_trusted_issuers ?? []).map((t) => ({ issuer: t.issuer, jwks: { keys: t.jwks.keys as Record<string, unknown>[] } })),
       firstParty: opts.dynamic ? false : (m.first_party ?? false),
+      groupsClaimFormat: m.groups_claim_format,
       registrationTokenHash: registrationToken ? sha256Hex(registrationToken) : null,
     },
   };

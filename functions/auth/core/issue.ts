@@ -72,7 +72,7 @@ export async function issueUserTokens(tx: Queryable, signer: Signer, issuer: str
       amr: g.family.amr ?? [],
       sessionId: g.family.sessionId,
       accessToken: at.token,
-      claims: g.scope.includes('groups') ? await groupsClaim(tx, g.tenant.id, g.user.id, `${issuer}/userinfo`) : {},
+      claims: g.scope.includes('groups') ? await groupsClaim(tx, g.tenant.id, g.user.id, `${issuer}/userinfo`, g.client.groupsClaimFormat) : {},
     });
   }
   if (g.withRefresh) response.refresh_token = await issueRefreshToken(tx, g.family, g.client.refreshTokenTtl);

@@ -195,6 +195,8 @@ export const clients = auth.table(
     tlsClientCertificateBoundAccessTokens: boolean().notNull().default(false),
     /** First-party clients skip the consent page. */
     firstParty: boolean().notNull().default(false),
+    /** What the `groups` claim lists: group names (display names) or their ids. */
+    groupsClaimFormat: text().$type<'names' | 'ids'>().notNull().default('names'),
     /** SHA-256 of the RFC 7592 registration access token, for dynamically registered clients. */
     registrationTokenHash: text(),
     createdAt: created(),

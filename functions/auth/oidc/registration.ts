@@ -96,6 +96,7 @@ export async function updateRegistration(c: Context, rt: AuthRuntime): Promise<R
         redirectUris: values.redirectUris,
         postLogoutRedirectUris: values.postLogoutRedirectUris,
         allowedOrigins: values.allowedOrigins,
+        groupsClaimFormat: values.groupsClaimFormat,
         backchannelLogoutUri: values.backchannelLogoutUri,
         backchannelLogoutSessionRequired: values.backchannelLogoutSessionRequired,
         frontchannelLogoutUri: values.frontchannelLogoutUri,

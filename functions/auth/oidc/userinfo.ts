@@ -3,7 +3,7 @@
 import type { Context } from 'hono';
 import { bearerError } from '../core/oauth-error.js';
 import type { AuthRuntime } from '../core/runtime.js';
-import { groupNames } from '../core/groups-claim.js';
+import { groupValues } from '../core/groups-claim.js';
 import { findUserById, userClaims } from '../core/users.js';
 import { findClient } from '../core/clients.js';
 import { allowOrigin, originAllowed } from '../web/cors.js';
@@ -22,13 +22,12 @@ export async function userinfoEndpoint(c: Context, rt: AuthRuntime): Promise<Res
   if (!scopes.includes('openid')) throw bearerError('insufficient_scope', 'The access token lacks the openid scope.');
   const user = await findUserById(rt.db, tenant.id, claims.sub);
   if (!user?.active) throw bearerError('invalid_token', 'The access token is not for an active user.');
-  const groups = scopes.includes('groups') ? await groupNames(rt.db, tenant.id, user.id) : undefined;
+  const origin = c.req.header('origin');
+  // The token's client: how it wants the groups listed, and which browser origins may read this.
+  const client = scopes.includes('groups') || origin !== undefined ? await findClient(rt.db, tenant.id, claims.client_id) : undefined;
+  const groups = scopes.includes('groups') ? await groupValues(rt.db, tenant.id, user.id, client?.groupsClaimFormat ?? 'names') : undefined;
   const res = c.json(userClaims(user, scopes, groups), 200, { 'cache-control': 'no-store' });
   // A browser's request: readable by the allowed origins of the token's client (web/cors.ts).
-  const origin = c.req.header('origin');
-  if (origin !== undefined) {
-    const client = await findClient(rt.db, tenant.id, claims.client_id);
-    if (client && originAllowed(origin, client)) allowOrigin(res, origin);
-  }
+  if (origin !== undefined && client && originAllowed(origin, client)) allowOrigin(res, origin);
   return res;
 }

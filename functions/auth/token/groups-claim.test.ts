@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { createTestDatabase, type TestDatabase } from '#tests/support/database';
 import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
-import { basicAuth, form, makeUser, makeWebClientFixture } from '../testing/fixtures.js';
+import { basicAuth, form, makeClient, makeUser, makeWebClientFixture } from '../testing/fixtures.js';
 import { mintCode } from '../testing/grants.js';
 import { addMembers, insertGroup } from '../core/groups.js';
 import { GROUPS_CLAIM_LIMIT } from '../core/groups-claim.js';
@@ -51,6 +51,23 @@ describe('groups claim in ID tokens and UserInfo (OIDC Core §5.1, §5.6.2)', ()
     const without = await tokensFor(user, 'openid profile');
     assert.equal(decodeJwt(without.id_token).groups, undefined);
     assert.equal((await userinfo(without.access_token)).groups, undefined);
+  });
+
+  it('lists group ids instead of names to a client registered with groups_claim_format ids', async () => {
+    const { client: byId, secret: byIdSecret } = await makeClient(tdb.database.db, tenant, { client_id: 'by-id', redirect_uris: [REDIRECT], grant_types: ['authorization_code'], scope: 'openid groups', groups_claim_format: 'ids' });
+    const member = await makeUser(tdb.database.db, tenant, { username: 'ids' });
+    const [outer, inner] = [await group('ids-outer'), await group('ids-inner')];
+    await addMembers(tdb.database.db, tenant.id, outer.id, [{ value: inner.id, type: 'Group' }]);
+    await addMembers(tdb.database.db, tenant.id, inner.id, [{ value: member.id, type: 'User' }]);
+    const code = await mintCode(tdb.database.db, tenant, byId, member, REDIRECT, 'openid groups');
+    const body = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT };
+    const res = await h.fetch('/auth/acme/token', { ...form(body), headers: { ...form(body).headers, authorization: basicAuth('by-id', byIdSecret!) } });
+    assert.equal(res.status, 200);
+    const t = (await res.json()) as { id_token: string; access_token: string };
+    assert.deepEqual([...(decodeJwt(t.id_token).groups as string[])].sort(), [outer.id, inner.id].sort());
+    assert.deepEqual([...((await userinfo(t.access_token)).groups as string[])].sort(), [outer.id, inner.id].sort());
+    // The web client of the same user's tenant still gets names.
+    assert.deepEqual((await userinfo((await tokensFor(member, 'openid groups')).access_token)).groups, ['ids-inner', 'ids-outer']);
   });
 
   it(`points at UserInfo instead of listing past ${GROUPS_CLAIM_LIMIT} groups, and UserInfo lists them all`, async () => {

@@ -1,0 +1,1 @@
+ALTER TABLE "auth"."clients" ADD COLUMN "groups_claim_format" text DEFAULT 'names' NOT NULL;
