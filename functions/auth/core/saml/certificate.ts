@@ -25,9 +25,12 @@ const nameOf = (cn: string) => new Name([new RelativeDistinguishedName([new Attr
 /** The certificate's DER, base64 without armour: the form of `ds:X509Certificate`. */
 export function selfSignedCertificate(privateKey: KeyObject, commonName: string, notBefore: Date, notAfter: Date): string {
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  // RFC 5280 §4.1.2.2: a positive integer of at most 20 octets; clear the top bit to stay positive.
+  // RFC 5280 §4.1.2.2: a positive integer of at most 20 octets, in DER's minimal form. The first
+  // octet is 0x40-0x7f: its top bit clear keeps the integer positive, and its next bit set keeps
+  // it from being a zero that DER forbids (a leading 0x00 before an octet under 0x80 is padding
+  // OpenSSL refuses: one certificate in about 256 could not be read). 126 random bits remain.
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f;
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,

@@ -88,3 +88,20 @@ describe('SAML core (no database)', () => {
     assert.equal(parseUntrustedXml(xml).documentElement!.getAttribute('entityID'), 'https://b/auth/t/saml/metadata');
   });
 });
+
+describe('self-signed certificates (RFC 5280 §4.1.2.2)', () => {
+  it('gives every certificate a positive serial of 16 octets in minimal DER, which OpenSSL reads', () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    for (let i = 0; i < 64; i++) {
+      const der = Buffer.from(selfSignedCertificate(privateKey, 'serials', new Date(Date.now() - 60_000), new Date(Date.now() + 3_600_000)), 'base64');
+      // Certificate → TBSCertificate → [0] version, then the serial INTEGER: tag, length, octets.
+      const at = der.indexOf(Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x02])) + 5;
+      assert.equal(der[at], 0x02, 'the serial is an INTEGER');
+      assert.equal(der[at + 1], 16, 'of 16 octets');
+      const first = der[at + 2]!;
+      assert.ok(first >= 0x40 && first < 0x80, `first octet 0x${first.toString(16)}: positive, and no zero padding`);
+      // A leading 0x00 before an octet under 0x80 is refused by OpenSSL as illegal padding.
+      assert.doesNotThrow(() => new X509Certificate(certificatePem(der.toString('base64'))));
+    }
+  });
+});
