@@ -2,19 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { createTestDatabase, type TestDatabase } from '#tests/support/database';
-import { startAuthHarness, type AuthHarness } from '../testing/harness.js';
-import { basicAuth, form, makeTenant } from '../testing/fixtures.js';
-import { mintScimToken } from '../core/scim-tokens.js';
-import { createAuthRuntime, type AuthRuntime } from '../core/runtime.js';
-import admin from '../admin/function.js';
-import scim from '../scim/function.js';
-import token from '../token/function.js';
-import scimPush from './function.js';
-import { drainPushQueue } from './drain.js';
+import type { TestDatabase } from '#tests/support/database';
+import type { AuthHarness } from '../testing/harness.js';
+import type { AuthRuntime } from '../core/runtime.js';
+import { startPushSites, type Json, type PushSites } from '../testing/scim-push-sites.js';
 import { reconcileDueTargets, reconcileTarget } from './reconcile.js';
 
-type Json = Record<string, any>;
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -22,71 +15,22 @@ const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 // Drift is made straight at the target (another tenant's SCIM server over a real socket, the peer
 // of push.test.ts) or by losing our own bookkeeping; the reconcile must find and repair it.
 describe('auth-scim-push: drift reconcile of a target (RFC 7644 §3.4.2 listing, §3.5.1 replace, §3.6 delete)', () => {
+  let sites: PushSites;
   let tdb: TestDatabase;
   let h: AuthHarness;
   let rt: AuthRuntime;
   let acmeId: string;
-  let acmeToken: string;
   let globexToken: string;
   let initechToken: string;
-  let adminToken: string;
   let targetId: string;
-  let relayed = 0;
-  const scimCall = async (tenant: string, auth: string, method: string, path: string, body?: unknown) => {
-    const res = await h.fetch(`/auth/${tenant}/scim/v2${path}`, {
-      method,
-      headers: { authorization: `Bearer ${auth}`, ...(body !== undefined ? { 'content-type': 'application/scim+json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-  };
-  const acme = (method: string, path: string, body?: unknown) => scimCall('acme', acmeToken, method, path, body);
-  const globex = (method: string, path: string, body?: unknown) => scimCall('globex', globexToken, method, path, body);
-  const initech = (method: string, path: string, body?: unknown) => scimCall('initech', initechToken, method, path, body);
-  const adminCall = async (method: string, path: string, body?: unknown) => {
-    const res = await h.fetch(`/auth/admin/tenants/acme${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
-  };
-  const created = async (r: Promise<{ status: number; body: Json }>) => {
-    const out = await r;
-    assert.equal(out.status, 201, JSON.stringify(out.body));
-    return out.body;
-  };
-  const relay = async () => {
-    const rows = await tdb.database.query<{ seq: number; id: string; type: string; source: string; data: unknown }>(
-      sql`select seq, id, type, source, data from auth.outbox where seq > ${relayed} order by seq`,
-    );
-    for (const e of rows) {
-      relayed = Number(e.seq);
-      if (!e.type.startsWith('io.zenokube.auth.user.') && !e.type.startsWith('io.zenokube.auth.group.')) continue;
-      const res = await h.fetch('/_fn/auth-scim-push/_events', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': e.id, 'ce-source': e.source, 'ce-type': e.type },
-        body: JSON.stringify(e.data),
-      });
-      assert.equal(res.status, 202, await res.text());
-    }
-  };
-  const settle = async () => {
-    await relay();
-    for (let i = 0; i < 400; i++) {
-      await drainPushQueue(rt);
-      const [w] = await tdb.database.query<{ n: number; dead: number }>(sql`select count(*) filter (where dead_at is null)::int as n, count(*) filter (where dead_at is not null)::int as dead from auth.scim_push_queue`);
-      assert.equal(w!.dead, 0, 'no push failed');
-      if (w!.n === 0) return;
-      await sleep(25);
-    }
-    assert.fail('the push queue did not drain');
-  };
+  const acme: PushSites['acme'] = (m, p, b) => sites.acme(m, p, b);
+  const globex: PushSites['globex'] = (m, p, b) => sites.globex(m, p, b);
+  const initech: PushSites['initech'] = (m, p, b) => sites.initech(m, p, b);
+  const adminCall: PushSites['adminCall'] = (m, p, b) => sites.adminCall(m, p, b);
+  const created: PushSites['created'] = (r) => sites.created(r);
+  const settle = () => sites.settle();
+  const byName: PushSites['byName'] = (t, k, a, v) => sites.byName(t, k, a, v);
   const all = async (tenant: typeof globex, kind: 'Users' | 'Groups') => (await tenant('GET', `/${kind}?count=1000`)).body.Resources as Json[];
-  const byName = async (tenant: typeof globex, kind: 'Users' | 'Groups', attr: string, value: string) =>
-    (await tenant('GET', `/${kind}?filter=${encodeURIComponent(`${attr} eq "${value}"`)}`)).body.Resources?.[0] as Json | undefined;
   const reconcile = async (id = targetId) => {
     const r = await adminCall('POST', `/scim-targets/${id}/reconcile`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -95,19 +39,9 @@ describe('auth-scim-push: drift reconcile of a target (RFC 7644 §3.4.2 listing,
   const drift = (o: Json) => [o.missing, o.changed, o.extra, o.relinked];
 
   before(async () => {
-    tdb = await createTestDatabase();
-    h = await startAuthHarness(tdb.database, { listen: true, functions: [token, admin, scim, scimPush] });
-    const acmeT = await makeTenant(tdb.database.db, 'acme');
-    acmeId = acmeT.id;
-    const globexT = await makeTenant(tdb.database.db, 'globex');
-    const initechT = await makeTenant(tdb.database.db, 'initech');
-    acmeToken = (await mintScimToken(tdb.database.db, acmeT.id, 'provisioning')).token;
-    globexToken = (await mintScimToken(tdb.database.db, globexT.id, 'from-acme')).token;
-    initechToken = (await mintScimToken(tdb.database.db, initechT.id, 'from-acme')).token;
-    const res = await h.fetch('/auth/system/token', { ...form({ grant_type: 'client_credentials', scope: 'zeno:admin' }), headers: { ...form({}).headers, authorization: basicAuth('zeno-admin', h.adminSecret) } });
-    adminToken = ((await res.json()) as { access_token: string }).access_token;
-    rt = await createAuthRuntime(h.hosted.find((f) => f.declaration.name === 'auth-scim-push')!.context);
-
+    sites = await startPushSites();
+    ({ tdb, h, rt, acmeId } = sites);
+    ({ globex: globexToken, initech: initechToken } = sites.tokens);
     const t = await adminCall('POST', '/scim-targets', { name: 'globex', url: `${h.baseUrl}/auth/globex/scim/v2`, token: globexToken });
     assert.equal(t.status, 201);
     targetId = t.body.id;
@@ -119,10 +53,7 @@ describe('auth-scim-push: drift reconcile of a target (RFC 7644 §3.4.2 listing,
     await created(acme('POST', '/Groups', { schemas: [GROUP], displayName: 'eng', members: [{ value: backend.id, type: 'Group' }, { value: bob.id, type: 'User' }] }));
     await settle();
   });
-  after(async () => {
-    await h.close();
-    await tdb.drop();
-  });
+  after(() => sites.close());
 
   it('finds no drift on a target the push keeps, and records the outcome on the target', async () => {
     const o = await reconcile();
