@@ -59,11 +59,20 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
     if (closed || at.getTime() >= timerAt) return;
     if (timer) clearTimeout(timer);
     timerAt = at.getTime();
-    timer = setTimeout(() => {
+    const fire = () => {
+      // A timer may fire a millisecond before the wall clock reaches its time; the claim would
+      // then find the message not yet due and nothing would wake for it again.
+      const early = timerAt - Date.now();
+      if (early > 0) {
+        timer = setTimeout(fire, early);
+        timer.unref();
+        return;
+      }
       timer = undefined;
       timerAt = Infinity;
       deliverer.wake();
-    }, Math.max(0, timerAt - Date.now()));
+    };
+    timer = setTimeout(fire, Math.max(0, timerAt - Date.now()));
     timer.unref();
   };
 
